@@ -1,0 +1,204 @@
+"""The architecture type every part of nasedge passes around.
+
+An :class:`Arch` is plain data: the search-space name, a kernel size and an expand ratio for every
+block slot (``stages x max_depth`` of them, stage-major), a depth per stage, and the input resolution.
+Slots beyond a stage's depth are unused; the canonical form writes them as ``0`` so that they never
+change an architecture's identity, equality, hash or digest.
+
+Checking an arch against its space (allowed choices) is the space's job: ``space.validate(arch)``.
+This module only checks the shape of the data, so that a malformed file fails with the field named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from nasedge.errors import ArchError, NasedgeError
+
+FIELDS = ("space", "kernel", "expand", "depth", "resolution")
+UNUSED = 0  # value of kernel/expand in a slot beyond its stage's depth (canonical form)
+
+
+class ActiveBlock(NamedTuple):
+    """One block that an arch uses: its stage, position inside the stage, flat slot index and choices."""
+
+    stage: int
+    index: int
+    slot: int
+    kernel: int
+    expand: int
+
+
+def _int(value: Any, field: str, source: str | None) -> int:
+    # bool is an int subclass; `true` in a JSON file is a mistake, not a 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArchError(field, value, "an integer", source)
+    return value
+
+
+def _int_tuple(value: Any, field: str, source: str | None) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ArchError(field, value, "a list of integers", source)
+    return tuple(_int(v, f"{field}[{i}]", source) for i, v in enumerate(value))
+
+
+@dataclass(frozen=True, eq=False)
+class Arch:
+    """A subnet of a search space. Construct it with lists or tuples; it stores tuples."""
+
+    space: str
+    kernel: tuple[int, ...]
+    expand: tuple[int, ...]
+    depth: tuple[int, ...]
+    resolution: int
+
+    def __post_init__(self) -> None:
+        self._check_shape(None)
+
+    def _check_shape(self, source: str | None) -> None:
+        if not isinstance(self.space, str) or not self.space:
+            raise ArchError("space", self.space, "a non-empty search-space name", source)
+        set_ = object.__setattr__  # frozen dataclass: normalise once, here
+        set_(self, "kernel", _int_tuple(self.kernel, "kernel", source))
+        set_(self, "expand", _int_tuple(self.expand, "expand", source))
+        set_(self, "depth", _int_tuple(self.depth, "depth", source))
+        set_(self, "resolution", _int(self.resolution, "resolution", source))
+        if not self.depth:
+            raise ArchError("depth", list(self.depth), "one depth per stage (a non-empty list)", source)
+        n_stages = len(self.depth)
+        if len(self.kernel) == 0 or len(self.kernel) % n_stages:
+            raise ArchError(
+                "kernel", list(self.kernel), f"a multiple of {n_stages} entries (stages x max depth)", source
+            )
+        if len(self.expand) != len(self.kernel):
+            raise ArchError("expand", list(self.expand), f"{len(self.kernel)} entries, as many as kernel", source)
+        max_depth = self.max_depth
+        for i, d in enumerate(self.depth):
+            if not 1 <= d <= max_depth:
+                raise ArchError(f"depth[{i}]", d, f"1..{max_depth} (the slots per stage)", source)
+
+    # --- structure -------------------------------------------------------------------------
+    @property
+    def num_stages(self) -> int:
+        return len(self.depth)
+
+    @property
+    def max_depth(self) -> int:
+        """Block slots per stage."""
+        return len(self.kernel) // len(self.depth)
+
+    def is_active(self, slot: int) -> bool:
+        """Whether block slot ``slot`` (flat, stage-major) is used by this arch."""
+        stage, index = divmod(slot, self.max_depth)
+        return index < self.depth[stage]
+
+    def active_blocks(self) -> Iterator[ActiveBlock]:
+        """The blocks this arch uses, in network order."""
+        for stage, d in enumerate(self.depth):
+            for index in range(d):
+                slot = stage * self.max_depth + index
+                yield ActiveBlock(stage, index, slot, self.kernel[slot], self.expand[slot])
+
+    # --- identity ---------------------------------------------------------------------------
+    def canonical(self) -> Arch:
+        """The same arch with unused slots set to ``0``."""
+        kernel = tuple(k if self.is_active(i) else UNUSED for i, k in enumerate(self.kernel))
+        expand = tuple(e if self.is_active(i) else UNUSED for i, e in enumerate(self.expand))
+        if kernel == self.kernel and expand == self.expand:
+            return self
+        return Arch(self.space, kernel, expand, self.depth, self.resolution)
+
+    def _key(self) -> tuple:
+        c = self.canonical()
+        return (c.space, c.kernel, c.expand, c.depth, c.resolution)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Arch):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def digest(self) -> str:
+        """A stable 16-hex-digit identifier of the canonical arch (same across processes and versions)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    # --- serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON-ready dict."""
+        c = self.canonical()
+        return {
+            "space": c.space,
+            "kernel": list(c.kernel),
+            "expand": list(c.expand),
+            "depth": list(c.depth),
+            "resolution": c.resolution,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, separators=None if indent else (",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Arch:
+        """Build an arch from a mapping; unknown or missing fields raise :class:`ArchError` naming them."""
+        if not isinstance(data, Mapping):
+            raise ArchError("<root>", type(data).__name__, "a JSON object with fields " + ", ".join(FIELDS), source)
+        unknown = sorted(set(data) - set(FIELDS))
+        if unknown:
+            raise ArchError(unknown[0], data[unknown[0]], "one of the fields " + ", ".join(FIELDS), source)
+        missing = [f for f in FIELDS if f not in data]
+        if missing:
+            raise ArchError(missing[0], None, "a value (the field is required)", source)
+        arch = object.__new__(cls)
+        for f in FIELDS:
+            object.__setattr__(arch, f, data[f])
+        arch._check_shape(source)
+        return arch
+
+    @classmethod
+    def from_json(cls, text: str, source: str | None = None) -> Arch:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"{source}: " if source else ""
+            raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Arch:
+        """Read one arch from a JSON file."""
+        return cls.from_json(_read_text(path), str(path))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(indent=2) + "\n")
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NasedgeError(f"{path}: is a directory, expected a JSON file") from None
+    except UnicodeDecodeError:
+        raise NasedgeError(f"{path}: not a text file") from None
+
+
+def load_archs(path: str | Path) -> list[Arch]:
+    """Read a JSON-lines file of archs (one object per line; blank lines ignored)."""
+    archs = []
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+        if line.strip():
+            archs.append(Arch.from_json(line, f"{path}:{lineno}"))
+    return archs
+
+
+def save_archs(archs: Iterable[Arch], path: str | Path) -> None:
+    """Write archs as JSON lines."""
+    Path(path).write_text("".join(a.to_json() + "\n" for a in archs))

@@ -1,0 +1,56 @@
+"""The ``nasedge`` command line: one module per verb in :mod:`nasedge.commands`.
+
+Verb modules import only the standard library at import time (``nasedge --help`` must stay fast);
+torch, ray and the rest load inside their ``run`` functions. User-facing problems are raised as
+:class:`~nasedge.errors.NasedgeError` and printed here as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# verb -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "arch": ("nasedge.commands.arch", "sample, validate and count architectures"),
+    "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the whole usage otherwise)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nasedge", description="Hardware-aware neural architecture search for edge devices.")
+    from nasedge import __version__
+
+    parser.add_argument("--version", action="version", version=f"nasedge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module, help_) in COMMANDS.items():
+        verb = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_, description=getattr(verb, "__doc__", None))
+        verb.add_arguments(p)
+        p.set_defaults(_run=verb.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from nasedge.errors import NasedgeError
+
+    try:
+        return int(args._run(args) or 0)
+    except NasedgeError as exc:
+        print(f"nasedge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasedge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Hydra configuration: typed schemas in a ConfigStore, YAML groups in ``conf/``, one compose entry point.
+
+Every ``nasedge`` verb builds its config with :func:`compose`, turning its flags into overrides, so
+that ``nasedge <verb> key=value`` works the same everywhere and experiments are plain YAML files.
+Search spaces form the ``search_space`` group without a YAML of their own in ``conf/``: each file in
+``search_spaces/`` is registered as an entry, so adding a space stays one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from nasedge.errors import NasedgeError
+from nasedge.resources import assets_path, shipped_path
+
+
+@dataclass
+class SearchSpaceConfig:
+    name: str = "ofa_mbv3_cifar"
+
+
+@dataclass
+class SupernetConfig:
+    # path of a supernet checkpoint; null selects the embedded default of the search space
+    checkpoint: Optional[str] = None
+    # "checkpoint": weights from the checkpoint; "random": fresh initialisation (no training needed)
+    init: str = "checkpoint"
+
+
+@dataclass
+class NasedgeConfig:
+    search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    seed: int = 0
+
+
+def register_configs() -> None:
+    """Store every schema and generated group entry in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from nasedge.spaces import list_spaces
+
+    cs = ConfigStore.instance()
+    cs.store(name="nasedge_schema", node=NasedgeConfig)
+    cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
+    for name in list_spaces():
+        cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
+    if not OmegaConf.has_resolver("nasedge.asset"):
+        OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
+    """Compose ``conf/<config_name>.yaml`` with ``overrides``; bad overrides raise :class:`NasedgeError`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_configs()
+    try:
+        with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
+            return hydra_compose(config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise NasedgeError(f"configuration: {str(exc).strip().splitlines()[0]}") from None

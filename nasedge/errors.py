@@ -1,0 +1,24 @@
+"""The one exception type that reaches users as a one-line message (exit code 2 in the CLI)."""
+
+from __future__ import annotations
+
+
+class NasedgeError(Exception):
+    """A problem with the user's input or environment, with a message that names it.
+
+    The CLI prints ``nasedge: error: <message>`` and exits with status 2; library callers
+    catch it like any other exception. Programming errors are never wrapped in it.
+    """
+
+
+class ArchError(NasedgeError, ValueError):
+    """An architecture that is malformed or outside its search space.
+
+    ``field`` is the path of the offending field (``kernel[3]``, ``depth``, ``resolution``),
+    ``value`` what was given, ``allowed`` what would have been accepted.
+    """
+
+    def __init__(self, field: str, value: object, allowed: object, source: str | None = None):
+        self.field, self.value, self.allowed, self.source = field, value, allowed, source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}field '{field}': value {value!r} is not allowed; expected {allowed}")

@@ -1,0 +1,46 @@
+"""Export of static subnets for deployment: a registry of formats, each a function writing one file.
+
+>>> paths = export_subnet(model, arch, ["onnx", "torch"], "out/")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from torch import nn
+
+from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
+from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.export.torchscript import export_torchscript
+
+__all__ = ["FORMATS", "export_subnet", "export_onnx", "check_onnx", "export_torchscript", "parse_formats"]
+
+# format name -> (file name, writer(model, arch, path) -> None)
+FORMATS: dict[str, tuple[str, Callable[[nn.Module, Arch, Path], None]]] = {
+    "torch": ("subnet.pt", export_torchscript),
+    "onnx": ("subnet.onnx", lambda model, arch, path: check_onnx(export_onnx(model, arch, path), model, arch)),
+}
+
+
+def parse_formats(text: str) -> list[str]:
+    """``"onnx,torch"`` -> ``["onnx", "torch"]``, rejecting unknown names."""
+    formats = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if not formats or unknown:
+        raise NasedgeError(f"unknown export format {', '.join(unknown) or repr(text)}; known: {', '.join(FORMATS)}")
+    return formats
+
+
+def export_subnet(model: nn.Module, arch: Arch, formats: Sequence[str], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``model`` (a static subnet for ``arch``) in each format into ``out_dir``; returns format -> path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    written = {}
+    for fmt in formats:
+        filename, writer = FORMATS[fmt]
+        writer(model, arch, out_dir / filename)
+        written[fmt] = out_dir / filename
+    return written

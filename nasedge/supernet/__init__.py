@@ -1,0 +1,97 @@
+"""Weight-sharing supernets, one per search-space family, and their checkpoint files.
+
+>>> supernet = build_supernet(get_space("ofa_mbv3_cifar"))
+>>> save_supernet(supernet, "supernet.pt"); supernet = load_supernet("supernet.pt")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasedge.atomic import atomic_write_bytes
+from nasedge.errors import NasedgeError
+from nasedge.spaces import SearchSpace, get_space
+from nasedge.supernet.bn_recalibration import recalibrate_bn
+from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
+
+__all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_supernet", "recalibrate_bn",
+           "file_digest", "subnet_from_config", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "nasedge-supernet/1"
+_FAMILIES = {"ofa_mbv3": OFAMobileNetV3Supernet}
+
+
+def build_supernet(space: SearchSpace, num_classes: int | None = None) -> nn.Module:
+    """A freshly initialised supernet for ``space``."""
+    if space.family not in _FAMILIES:
+        raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {', '.join(_FAMILIES)}")
+    return _FAMILIES[space.family](space, num_classes)
+
+
+def save_supernet(supernet: nn.Module, path: str | Path, half: bool = False, meta: dict[str, Any] | None = None) -> None:
+    """Write a supernet checkpoint atomically (``half``: store floating tensors as float16)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+             for k, v in supernet.state_dict().items()}
+    payload = {"format": CHECKPOINT_FORMAT, "space": supernet.space.name, "num_classes": supernet.num_classes,
+               "state_dict": state, "meta": meta or {}}
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Read a checkpoint written by :func:`save_supernet`; a missing or corrupt file is a :class:`NasedgeError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise NasedgeError(f"{path}: supernet checkpoint not found")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise NasedgeError(f"{path}: not a readable supernet checkpoint ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise NasedgeError(f"{path}: not a nasedge supernet checkpoint (expected format {CHECKPOINT_FORMAT})")
+    supernet = build_supernet(get_space(payload["space"]), payload["num_classes"])
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    try:
+        supernet.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise NasedgeError(f"{path}: weights do not fit search space {payload['space']!r}: {first}") from None
+    supernet.meta = payload.get("meta", {})
+    return supernet.to(map_location)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (identifies a supernet in manifests)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+
+def subnet_from_config(cfg: Any, arch: Any, space: SearchSpace, seed: int = 0) -> nn.Module:
+    """The static subnet a ``supernet`` config selects: extracted from its checkpoint, or freshly initialised."""
+    from nasedge.nn.mobilenetv3 import build_mobilenetv3
+
+    if cfg.init == "random":
+        torch.manual_seed(seed)
+        return build_mobilenetv3(arch, space).eval()
+    if cfg.init != "checkpoint":
+        raise NasedgeError(f"supernet.init: value {cfg.init!r} is not valid; expected checkpoint or random")
+    if not cfg.checkpoint:
+        raise NasedgeError("no supernet checkpoint configured; pass --supernet PATH or --init random")
+    path = Path(cfg.checkpoint)
+    if not path.is_file():
+        raise NasedgeError(f"{path}: supernet checkpoint not found; pass --supernet PATH or --init random")
+    supernet = load_supernet(path)
+    if supernet.space.name != arch.space:
+        raise NasedgeError(f"{path}: supernet is for search space {supernet.space.name!r}, the arch for {arch.space!r}")
+    return supernet.extract(arch)

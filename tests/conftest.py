@@ -1,0 +1,43 @@
+"""Shared fixtures: supernets with non-trivial weights so that parity checks can fail."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+
+from nasedge.spaces import get_space
+from nasedge.supernet import build_supernet
+
+
+@functools.lru_cache(maxsize=None)
+def _scrambled(space_name: str):
+    torch.manual_seed(0)
+    supernet = build_supernet(get_space(space_name))
+    with torch.no_grad():
+        for m in supernet.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+        for name, p in supernet.named_parameters():
+            if "transforms" in name:  # identity at init would make small kernels plain centre crops
+                p.add_(0.1 * torch.randn_like(p))
+    return supernet.eval()
+
+
+@pytest.fixture
+def scrambled_supernet():
+    """``scrambled_supernet(space_name)``: a supernet with random BN statistics and kernel transforms (eval mode)."""
+    return _scrambled
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

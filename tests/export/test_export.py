@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from nasedge.errors import NasedgeError
+from nasedge.export import export_subnet, parse_formats
+from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.spaces import get_space
+
+
+def test_formats_write_loadable_files(tmp_path, scrambled_supernet):
+    space = get_space("ofa_mbv3_cifar")
+    arch = space.sample(1)
+    model = scrambled_supernet(space.name).extract(arch)
+    paths = export_subnet(model, arch, ["torch", "onnx"], tmp_path)
+    x = torch.randn(2, 3, arch.resolution, arch.resolution)
+    files = {"arch.json": ""}
+    loaded = torch.jit.load(str(paths["torch"]), _extra_files=files)
+    assert torch.allclose(loaded(x), model(x), atol=1e-5)
+    assert files["arch.json"] in (arch.to_json(), arch.to_json().encode())
+
+
+def test_onnx_check_rejects_a_mismatching_model(tmp_path, scrambled_supernet):
+    space = get_space("ofa_mbv3_cifar")
+    arch = space.sample(2)
+    model = scrambled_supernet(space.name).extract(arch)
+    path = export_onnx(model, arch, tmp_path / "m.onnx")
+    with torch.no_grad():
+        model.head.classifier.bias.add_(1.0)
+    with pytest.raises(NasedgeError, match="differs from PyTorch"):
+        check_onnx(path, model, arch)
+    assert not path.exists()
+
+
+def test_parse_formats():
+    assert parse_formats("onnx, torch") == ["onnx", "torch"]
+    with pytest.raises(NasedgeError, match="unknown export format pdf"):
+        parse_formats("onnx,pdf")

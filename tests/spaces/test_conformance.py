@@ -1,0 +1,135 @@
+"""Conformance suite: every registered search space must pass all of these."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from nasedge.arch import Arch
+from nasedge.cost import arch_cost
+from nasedge.errors import ArchError
+from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.spaces import get_space, list_spaces
+
+SPACES = list_spaces()
+
+
+def test_registry_lists_the_shipped_spaces():
+    assert {"ofa_mbv3_w1.0", "ofa_mbv3_w1.2", "ofa_mbv3_cifar"} <= set(SPACES)
+
+
+@pytest.fixture(params=SPACES)
+def space(request):
+    return get_space(request.param)
+
+
+def test_name_and_extremes_validate(space):
+    assert space.validate(space.min_arch()) == space.min_arch()
+    assert space.validate(space.max_arch()) == space.max_arch()
+    assert arch_cost(space.min_arch(), space).macs < arch_cost(space.max_arch(), space).macs
+
+
+def test_sampling_is_seeded_and_valid(space):
+    a, b = space.sample_many(20, 7), space.sample_many(20, 7)
+    assert a == b and len(set(a)) == 20
+    assert space.sample_many(20, 8) != a
+    for arch in a:
+        assert space.validate(arch) == arch
+
+
+def test_mutation_and_crossover_stay_in_space(space):
+    rng = np.random.default_rng(0)
+    parents = space.sample_many(10, rng)
+    for p, q in zip(parents, parents[1:]):
+        assert space.validate(space.mutate(p, rng, prob=0.5))
+        child = space.crossover(p, q, rng)
+        assert space.validate(child)
+        # every gene of the child comes from one of the parents
+        assert all(d in (x, y) for d, x, y in zip(child.depth, p.depth, q.depth))
+        assert child.resolution in (p.resolution, q.resolution)
+        assert space.crossover(p, p, rng) == p
+        assert space.mutate(p, rng, prob=0.0) == p
+    changed = sum(space.mutate(p, rng, prob=0.3) != p for p in parents)
+    assert changed >= 8
+
+
+def test_num_archs_matches_enumeration(space):
+    # Stages are independent, so count the distinct canonical configurations of one stage by
+    # enumerating every raw assignment of its slots (unused slots included), then multiply.
+    base = space.max_arch()
+    m = space.max_depth
+    distinct = set()
+    choices = list(itertools.product(space.kernel_choices, space.expand_choices))
+    for depth in space.depth_choices:
+        for slots in itertools.product(choices, repeat=m):
+            kernel = [k for k, _ in slots] + list(base.kernel[m:])
+            expand = [e for _, e in slots] + list(base.expand[m:])
+            distinct.add(Arch(space.name, kernel, expand, (depth, *base.depth[1:]), base.resolution))
+    assert len(distinct) ** space.num_stages * len(space.resolutions) == space.num_archs()
+
+
+def test_validation_names_field_value_and_choices(space):
+    arch = space.max_arch()
+    kernel = list(arch.kernel)
+    kernel[0] = 9
+    with pytest.raises(ArchError) as e:
+        space.validate(Arch(space.name, kernel, arch.expand, arch.depth, arch.resolution))
+    assert e.value.field == "kernel[0]" and e.value.value == 9 and list(space.kernel_choices) == e.value.allowed
+    with pytest.raises(ArchError, match="'resolution'"):
+        space.validate(Arch(space.name, arch.kernel, arch.expand, arch.depth, space.resolutions[-1] + 1))
+    with pytest.raises(ArchError, match="'space'"):
+        space.validate(Arch("nope", arch.kernel, arch.expand, arch.depth, arch.resolution))
+    with pytest.raises(ArchError, match=r"'depth\[1\]'"):
+        space.validate(Arch(space.name, arch.kernel, arch.expand, (4, 1, 4, 4, 4), arch.resolution))
+
+
+def test_encodings(space):
+    archs = space.sample_many(16, 0)
+    for scheme in ("onehot", "ordinal"):
+        x = space.encode(archs, scheme)
+        assert x.shape[0] == 16 and x.dtype == np.float32
+        assert len({row.tobytes() for row in x}) == 16  # distinct archs, distinct features
+    # unused slots do not leak into features
+    a = space.min_arch()
+    kernel = [k or space.kernel_choices[-1] for k in a.kernel]
+    expand = [e or space.expand_choices[-1] for e in a.expand]
+    filled = Arch(a.space, kernel, expand, a.depth, a.resolution)
+    assert filled.kernel != a.kernel
+    assert np.array_equal(space.encode([a]), space.encode([filled]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_extracted_subnet_matches_supernet(space, seed, scrambled_supernet):
+    supernet = scrambled_supernet(space.name)
+    arch = space.sample(seed) if seed else space.max_arch()
+    x = torch.randn(2, 3, arch.resolution, arch.resolution, generator=torch.Generator().manual_seed(seed))
+    supernet.set_active(arch)
+    with torch.no_grad():
+        expected = supernet(x)
+        subnet = supernet.extract(arch)
+        got = subnet(x)
+    assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
+    assert sum(p.numel() for p in subnet.parameters()) == arch_cost(arch, space).params
+    assert "Elastic" not in repr(subnet)
+
+
+def test_analytic_macs_match_flop_counter(space):
+    from nasedge.nn.mobilenetv3 import build_mobilenetv3
+
+    for arch in (space.min_arch(), space.sample(1)):
+        model = build_mobilenetv3(arch, space).eval()
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(torch.randn(1, 3, arch.resolution, arch.resolution))
+        assert arch_cost(arch, space).macs == counter.get_total_flops() // 2
+
+
+def test_onnx_export_matches_torch(space, tmp_path, scrambled_supernet):
+    arch = space.sample(5)
+    model = scrambled_supernet(space.name).extract(arch)
+    path = export_onnx(model, arch, tmp_path / "m.onnx")
+    assert check_onnx(path, model, arch, batch_size=3) <= 1e-4

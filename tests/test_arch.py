@@ -1,0 +1,91 @@
+import hashlib
+import json
+
+import pytest
+
+from nasedge.arch import Arch, load_archs, save_archs
+from nasedge.errors import ArchError, NasedgeError
+
+KERNEL = [3, 5, 7, 7] * 5
+EXPAND = [6, 4, 3, 3] * 5
+
+
+def make(**kw):
+    fields = dict(space="ofa_mbv3_w1.2", kernel=KERNEL, expand=EXPAND, depth=[2, 3, 4, 2, 3], resolution=160)
+    fields.update(kw)
+    return Arch(**fields)
+
+
+def test_stores_tuples_and_structure():
+    a = make()
+    assert isinstance(a.kernel, tuple) and a.max_depth == 4 and a.num_stages == 5
+    assert [b.slot for b in a.active_blocks()] == [0, 1, 4, 5, 6, 8, 9, 10, 11, 12, 13, 16, 17, 18]
+
+
+def test_unused_slots_do_not_change_identity():
+    a = make()
+    kernel = list(KERNEL)
+    kernel[3] = 5  # stage 0 has depth 2: slot 3 is unused
+    b = make(kernel=kernel)
+    assert a == b and hash(a) == hash(b) and a.digest() == b.digest()
+    assert a.canonical().kernel[2:4] == (0, 0)
+    kernel[0] = 5  # slot 0 is used
+    assert make(kernel=kernel) != a
+
+
+def test_json_round_trip(tmp_path):
+    a = make()
+    assert Arch.from_json(a.to_json()) == a
+    assert json.loads(a.to_json())["kernel"][2] == 0
+    a.save(tmp_path / "a.json")
+    assert Arch.load(tmp_path / "a.json") == a
+    save_archs([a, make(resolution=128)], tmp_path / "a.jsonl")
+    assert load_archs(tmp_path / "a.jsonl") == [a, make(resolution=128)]
+
+
+def test_digest_is_stable_across_versions():
+    # A digest identifies archs in stored datasets and profiles: changing it breaks them.
+    text = ('{"space":"ofa_mbv3_w1.2","kernel":[3,5,0,0,3,5,7,0,3,5,7,7,3,5,0,0,3,5,7,0],'
+            '"expand":[6,4,0,0,6,4,3,0,6,4,3,3,6,4,0,0,6,4,3,0],"depth":[2,3,4,2,3],"resolution":160}')
+    assert make().to_json() == text
+    assert make().digest() == hashlib.sha256(text.encode()).hexdigest()[:16] == "bb2b883c33983e0c"
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"kernel": [3] * 19}, "kernel"),
+        ({"expand": [3] * 16}, "expand"),
+        ({"depth": []}, "depth"),
+        ({"depth": [2, 3, 5, 2, 3]}, "depth[2]"),
+        ({"resolution": "160"}, "resolution"),
+        ({"resolution": True}, "resolution"),
+        ({"kernel": [3.0] * 20}, "kernel[0]"),
+        ({"space": ""}, "space"),
+    ],
+)
+def test_malformed_fields_are_named(change, field):
+    with pytest.raises(ArchError) as e:
+        make(**change)
+    assert e.value.field == field
+    assert f"'{field}'" in str(e.value)
+
+
+def test_from_dict_rejects_unknown_and_missing_fields():
+    d = make().to_dict()
+    with pytest.raises(ArchError, match="'kernal'"):
+        Arch.from_dict({**d, "kernal": d["kernel"]}, source="x.json")
+    d.pop("resolution")
+    with pytest.raises(ArchError, match="x.json: field 'resolution'"):
+        Arch.from_dict(d, source="x.json")
+    with pytest.raises(ArchError, match="<root>"):
+        Arch.from_dict([1, 2], source="x.json")
+
+
+def test_bad_json_names_file_and_position(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('{"space": ')
+    with pytest.raises(NasedgeError, match=r"bad.json: invalid JSON at line 1"):
+        Arch.load(p)
+    with pytest.raises(NasedgeError, match="no such file"):
+        Arch.load(tmp_path / "missing.json")

@@ -1,0 +1,78 @@
+"""The CLI as users run it: a subprocess, exit codes and what it prints."""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nasedge.arch import Arch
+
+
+def nasedge(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nasedge.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_help_is_fast():
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        r = nasedge("--help")
+        times.append(time.perf_counter() - t)
+        assert r.returncode == 0 and "arch" in r.stdout
+    assert statistics.median(times) < 1.5  # generous under a loaded CI machine; measured ~0.1 s idle
+
+
+def test_sample_validate_stats(tmp_path):
+    r = nasedge("arch", "sample", "--space", "ofa_mbv3_w1.2", "-n", "3", "--seed", "4")
+    assert r.returncode == 0, r.stderr
+    archs = [Arch.from_json(line) for line in r.stdout.splitlines()]
+    assert len(set(archs)) == 3
+    assert nasedge("arch", "sample", "--space", "ofa_mbv3_w1.2", "-n", "3", "--seed", "4").stdout == r.stdout
+    (tmp_path / "a.json").write_text(archs[0].to_json())
+    r = nasedge("arch", "validate", str(tmp_path / "a.json"))
+    assert r.returncode == 0 and archs[0].digest() in r.stdout
+    r = nasedge("arch", "stats", "--json", str(tmp_path / "a.json"))
+    assert json.loads(r.stdout)["macs"] > 0
+    r = nasedge("arch", "sample", "--space", "ofa_mbv3_cifar", "--which", "max")
+    assert Arch.from_json(r.stdout).depth == (4,) * 5
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ('{"space": "ofa_mbv3_cifar", "kernel": [3]', "invalid JSON"),
+        ('{"space": "ofa_mbv3_cifar", "kernel": [9, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0], '
+         '"expand": [3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0], "depth": [2, 2, 2, 2, 2], '
+         '"resolution": 32}', "field 'kernel[0]': value 9"),
+        ('{"space": "ofa_mbv3_cifar", "kernel": [3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0], '
+         '"expand": [3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0, 3, 3, 0, 0], "depth": [2, 2, 2, 2, 2], '
+         '"resolution": 64}', "field 'resolution': value 64"),
+        ('{"space": "imagenet_resnet", "kernel": [3], "expand": [3], "depth": [1], "resolution": 32}',
+         "unknown search space 'imagenet_resnet'"),
+        ('[1, 2]', "field '<root>'"),
+    ],
+)
+@pytest.mark.parametrize("verb", ["validate", "stats"])
+def test_bad_arch_is_one_line_exit_2(tmp_path, content, needle, verb):
+    (tmp_path / "bad.json").write_text(content)
+    r = nasedge("arch", verb, str(tmp_path / "bad.json"))
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_export_random_init(tmp_path):
+    r = nasedge("arch", "sample", "--space", "ofa_mbv3_cifar", "--seed", "2")
+    (tmp_path / "a.json").write_text(r.stdout)
+    r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--init", "random", "--format", "onnx,torch",
+                "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "subnet.onnx").stat().st_size > 0 and (tmp_path / "out" / "subnet.pt").exists()
+    r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--supernet", str(tmp_path / "none.pt"),
+                "--out", str(tmp_path / "out2"))
+    assert r.returncode == 2 and "none.pt: supernet checkpoint not found" in r.stderr
