@@ -15,6 +15,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "arch": ("nasedge.commands.arch", "sample, validate and count architectures"),
     "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
+    "train": ("nasedge.commands.train", "train a supernet with progressive shrinking (resumes)"),
+    "eval": ("nasedge.commands.eval", "top-1 accuracy of subnets (BN recalibrated)"),
 }
 
 

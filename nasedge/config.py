@@ -9,7 +9,7 @@ Search spaces form the ``search_space`` group without a YAML of their own in ``c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from nasedge.errors import NasedgeError
@@ -29,13 +29,6 @@ class SupernetConfig:
     init: str = "checkpoint"
 
 
-@dataclass
-class NasedgeConfig:
-    search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
-    supernet: SupernetConfig = field(default_factory=SupernetConfig)
-    seed: int = 0
-
-
 def register_configs() -> None:
     """Store every schema and generated group entry in Hydra's ConfigStore (idempotent)."""
     from hydra.core.config_store import ConfigStore
@@ -43,9 +36,14 @@ def register_configs() -> None:
 
     from nasedge.spaces import list_spaces
 
+    from nasedge.data import DataConfig
+    from nasedge.train.config import TrainConfig
+
     cs = ConfigStore.instance()
-    cs.store(name="nasedge_schema", node=NasedgeConfig)
+    # one schema per group; each group's YAML files extend theirs (defaults: [<group>_schema, _self_])
     cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
+    cs.store(group="data", name="data_schema", node=DataConfig)
+    cs.store(group="train", name="train_schema", node=TrainConfig)
     for name in list_spaces():
         cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
     if not OmegaConf.has_resolver("nasedge.asset"):

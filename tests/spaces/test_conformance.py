@@ -83,8 +83,10 @@ def test_validation_names_field_value_and_choices(space):
         space.validate(Arch(space.name, arch.kernel, arch.expand, arch.depth, space.resolutions[-1] + 1))
     with pytest.raises(ArchError, match="'space'"):
         space.validate(Arch("nope", arch.kernel, arch.expand, arch.depth, arch.resolution))
+    depth = list(arch.depth)
+    depth[1] = space.max_depth + 1
     with pytest.raises(ArchError, match=r"'depth\[1\]'"):
-        space.validate(Arch(space.name, arch.kernel, arch.expand, (4, 1, 4, 4, 4), arch.resolution))
+        space.validate(Arch(space.name, arch.kernel, arch.expand, depth, arch.resolution))
 
 
 def test_encodings(space):

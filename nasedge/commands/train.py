@@ -1,0 +1,26 @@
+"""Train a supernet with progressive shrinking (or one arch alone), resuming from the last checkpoint.
+
+  nasedge train experiment=cifar10_ofa train.max_minutes=9      stop cleanly at a checkpoint after 9 minutes
+  nasedge train search_space=ofa_mbv3_tiny train=tiny data.path=small.npz
+
+Exit status: 0 when training has finished, 75 when it stopped at a checkpoint (time budget or
+SIGTERM) and the same command resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_RESUMABLE = 75
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides (Hydra syntax)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nasedge.config import compose
+    from nasedge.train import train_from_config
+
+    result = train_from_config(compose(args.overrides))
+    return 0 if result.finished else EXIT_RESUMABLE

@@ -1,0 +1,38 @@
+"""Batch augmentation and preprocessing on the training device (GPU or CPU), seeded per batch."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def normalize(images: torch.Tensor, mean, std, dtype=torch.float32) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` -> normalised float."""
+    m = torch.tensor(mean, device=images.device, dtype=dtype).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=images.device, dtype=dtype).view(1, 3, 1, 1)
+    return (images.to(dtype) / 255.0 - m) / s
+
+
+def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Resize a float batch to ``resolution`` (antialiased bilinear; identity at the native size).
+
+    This is the preprocessing every subnet sees at its arch's resolution, in training, evaluation
+    and deployment alike (the export manifest records it).
+    """
+    if x.shape[-1] == resolution and x.shape[-2] == resolution:
+        return x
+    return F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)
+
+
+def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Random crop after zero padding and random horizontal flip of a uint8 batch, all images at once."""
+    n, c, h, w = images.shape
+    dev = images.device
+    padded = F.pad(images, (padding,) * 4)
+    oy = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=dev)
+    ox = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=dev)
+    rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(n, c, h, padded.shape[3])
+    cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :].expand(n, c, h, w)
+    out = padded.gather(2, rows).gather(3, cols)
+    flip = torch.rand(n, generator=generator, device=dev) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)

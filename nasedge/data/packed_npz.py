@@ -1,0 +1,70 @@
+"""The packed JPEG format: one .npz with every JPEG file of a split concatenated.
+
+Arrays: ``classes``, ``{train,test}_jpeg`` (uint8 bytes), ``{train,test}_offsets`` (int64, n+1; image
+i is ``jpeg[off[i]:off[i+1]]``), ``{train,test}_labels`` (int64). This is how CIFAR-10 is shipped in
+shared/datasets; :func:`write_packed_npz` writes the same format (used by tests and for users who
+want to pack their own ImageFolder).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from nasedge.errors import NasedgeError
+
+KEYS = ("classes", "train_jpeg", "train_offsets", "train_labels", "test_jpeg", "test_offsets", "test_labels")
+
+
+def decode_images(blobs: list[bytes], size: int) -> np.ndarray:
+    """Decode encoded images to ``(N, 3, size, size)`` uint8, resizing those of another size."""
+    def one(blob: bytes) -> np.ndarray:
+        img = Image.open(io.BytesIO(blob)).convert("RGB")
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.BILINEAR)
+        return np.asarray(img)
+
+    with ThreadPoolExecutor() as pool:  # PIL releases the GIL while decoding
+        arrays = list(pool.map(one, blobs, chunksize=512))
+    return np.stack(arrays).transpose(0, 3, 1, 2).copy() if arrays else np.zeros((0, 3, size, size), np.uint8)
+
+
+def load_packed_npz(cfg):
+    from nasedge.data import ImageDataset
+
+    path = Path(cfg.path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in KEYS if k not in z.files]
+            if missing:
+                raise NasedgeError(f"{path}: not a packed image dataset; missing array {missing[0]!r}")
+            arrays = {k: z[k] for k in KEYS}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise NasedgeError(f"{path}: cannot read packed dataset ({exc})") from None
+    classes = [str(c) for c in arrays["classes"]]
+    splits = []
+    for split in ("train", "test"):
+        jpeg, off, labels = arrays[f"{split}_jpeg"], arrays[f"{split}_offsets"], arrays[f"{split}_labels"]
+        if len(off) != len(labels) + 1:
+            raise NasedgeError(f"{path}: {split}_offsets has {len(off)} entries, expected {len(labels) + 1}")
+        blobs = [jpeg[off[i]:off[i + 1]].tobytes() for i in range(len(labels))]
+        images = decode_images(blobs, cfg.image_size)
+        splits.append(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes))
+    return splits[0], splits[1]
+
+
+def write_packed_npz(path: str | Path, classes: list[str], train: tuple[list[bytes], list[int]],
+                     test: tuple[list[bytes], list[int]]) -> None:
+    """Write encoded images and labels of both splits in the packed format."""
+    arrays = {"classes": np.array(classes)}
+    for split, (blobs, labels) in (("train", train), ("test", test)):
+        arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+        arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int64)
+    np.savez_compressed(path, **arrays)

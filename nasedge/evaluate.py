@@ -1,0 +1,63 @@
+"""Top-1 accuracy of a subnet: BatchNorm recalibration on a fixed training subset, then the test split.
+
+The same protocol serves training logs, ``nasedge eval``, the accuracy-predictor dataset and the
+verification of search finalists, so their numbers are comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+
+from nasedge.arch import Arch
+from nasedge.data import DataConfig, ImageDataset
+from nasedge.data.augment import normalize, resize
+from nasedge.supernet import recalibrate_bn
+
+
+def preprocess(images: torch.Tensor, data: DataConfig, resolution: int, channels_last: bool = False) -> torch.Tensor:
+    """uint8 images -> the normalised, resized float batch a subnet of ``resolution`` takes."""
+    x = resize(normalize(images, data.mean, data.std), resolution)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def _batches(images: torch.Tensor, data: DataConfig, resolution: int, batch_size: int,
+             channels_last: bool) -> Iterator[torch.Tensor]:
+    for start in range(0, images.shape[0], batch_size):
+        yield preprocess(images[start:start + batch_size], data, resolution, channels_last)
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else nullcontext()
+
+
+@torch.no_grad()
+def top1(model: nn.Module, test: ImageDataset, data: DataConfig, resolution: int, batch_size: int = 1000,
+         amp: bool = False) -> float:
+    """Top-1 accuracy in percent of ``model`` (eval mode) on ``test``."""
+    device = next(model.parameters()).device
+    channels_last = device.type == "cuda"
+    model.eval()
+    correct = 0
+    with _autocast(device, amp):
+        for start, x in zip(range(0, len(test), batch_size),
+                            _batches(test.images, data, resolution, batch_size, channels_last)):
+            pred = model(x).argmax(1)
+            correct += int((pred == test.labels[start:start + batch_size]).sum())
+    return 100.0 * correct / len(test)
+
+
+@torch.no_grad()
+def evaluate_arch(model: nn.Module, arch: Arch, recalibration_images: torch.Tensor, test: ImageDataset,
+                  data: DataConfig, batch_size: int = 1000, amp: bool = False) -> float:
+    """Top-1 of ``arch``: ``model`` is a supernet (its active arch is set) or a static subnet of ``arch``."""
+    if hasattr(model, "set_active"):
+        model.set_active(arch)
+    device = next(model.parameters()).device
+    with _autocast(device, amp):
+        recalibrate_bn(model, _batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
+                                       device.type == "cuda"))
+    return top1(model, test, data, arch.resolution, batch_size, amp)

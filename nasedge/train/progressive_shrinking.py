@@ -1,0 +1,362 @@
+"""Supernet training with progressive shrinking and knowledge distillation (OFA), resumable.
+
+Phases (``train.phases``) widen the set of subnets step by step: the full network first, then
+elastic kernel, depth and expand ratio. From the second phase on, a frozen copy of the full network
+is the teacher; each step samples several subnets of the phase (at one resolution per batch),
+averages their gradients, and updates the shared weights.
+
+Everything random is derived from (seed, phase, epoch, step), so a run that stops at a checkpoint
+and resumes takes exactly the steps an uninterrupted run takes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasedge.arch import Arch
+from nasedge.atomic import atomic_write_text
+from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset
+from nasedge.data.augment import normalize, random_crop_flip, resize
+from nasedge.errors import NasedgeError
+from nasedge.evaluate import evaluate_arch
+from nasedge.nn.mobilenetv3 import build_mobilenetv3
+from nasedge.spaces import SearchSpace, get_space
+from nasedge.supernet import build_supernet, save_supernet
+from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
+from nasedge.train.config import PhaseConfig, TrainConfig
+
+
+@dataclass
+class TrainResult:
+    finished: bool          # False: stopped at a checkpoint (time budget or signal); run again to resume
+    out_dir: Path
+    metrics: list[dict]
+
+
+def step_seed(seed: int, phase: int, epoch: int, step: int) -> int:
+    return (((seed * 1_000_003 + phase) * 1_009 + epoch) * 100_003 + step) % (2**63 - 1)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the teacher's softmax (distillation at temperature 1, as OFA)."""
+    return -(F.softmax(target_logits.float(), 1) * F.log_softmax(logits.float(), 1)).sum(1).mean()
+
+
+def phase_space(space: SearchSpace, phase: PhaseConfig) -> SearchSpace:
+    choices = {k: v for k, v in (("kernel", phase.kernel), ("expand", phase.expand), ("depth", phase.depth)) if v}
+    try:
+        return space.restrict(**choices)
+    except (ValueError, KeyError) as exc:
+        raise NasedgeError(f"train.phases[{phase.name}]: {exc}") from None
+
+
+def sample_subnets(space: SearchSpace, resolution: int, n: int, sandwich: bool, rng: np.random.Generator) -> list[Arch]:
+    """``n`` subnets of ``space`` at ``resolution``: with ``sandwich``, its largest and smallest first."""
+    at_res = space.restrict(resolution=[resolution])
+    archs = [at_res.max_arch(), at_res.min_arch()][:n] if sandwich else []
+    while len(archs) < n:
+        archs.append(at_res.sample(rng))
+    return archs
+
+
+def _lr(phase: PhaseConfig, step: int, total: int, steps_per_epoch: int) -> float:
+    warm = int(phase.warmup_epochs * steps_per_epoch)
+    if step < warm:
+        return phase.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return 0.5 * phase.lr * (1 + math.cos(math.pi * progress))
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        # BN affine, biases and the kernel-transformation matrices (which start at identity) are not decayed
+        (no_decay if p.ndim <= 1 or "transforms" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _static_arch(cfg: TrainConfig, space: SearchSpace) -> Arch:
+    if cfg.arch in ("min", "max"):
+        return space.min_arch() if cfg.arch == "min" else space.max_arch()
+    if not cfg.arch:
+        raise NasedgeError("train.mode=static needs train.arch (min, max or an arch JSON file)")
+    return space.validate(Arch.load(cfg.arch), source=cfg.arch)
+
+
+def _comparable(config: dict, ignore: list[str]) -> dict:
+    out = json.loads(json.dumps(config))
+    for key in ignore:
+        out.get("train", {}).pop(key, None)
+    return out
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            d = _first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+            if d:
+                return d
+        return ""
+    return path if a != b else ""
+
+
+class Trainer:
+    """Runs (or resumes) one training run described by a composed config."""
+
+    def __init__(self, cfg: TrainConfig, data: DataConfig, space: SearchSpace, seed: int, config_dict: dict):
+        self.cfg, self.data_cfg, self.space, self.seed = cfg, data, space, seed
+        self.config_dict = config_dict
+        self.out_dir = Path(cfg.out_dir)
+        self.ckpt_dir = self.out_dir / "checkpoint"
+        if cfg.device == "auto":
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        else:
+            self.device = torch.device(cfg.device)
+        self.cuda = self.device.type == "cuda"
+        self.amp = cfg.amp and self.cuda
+        if not cfg.phases:
+            raise NasedgeError("train.phases is empty")
+        if cfg.mode not in ("progressive_shrinking", "static"):
+            raise NasedgeError(f"train.mode: value {cfg.mode!r} is not valid; expected progressive_shrinking or static")
+        self.static_arch = _static_arch(cfg, space) if cfg.mode == "static" else None
+        self._stop_signal = False
+
+    # --- setup ---------------------------------------------------------------------------
+    def _build_model(self) -> nn.Module:
+        torch.manual_seed(self.seed)
+        model = build_mobilenetv3(self.static_arch, self.space) if self.static_arch else build_supernet(self.space)
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else model
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    def _make_teacher(self, model: nn.Module) -> nn.Module:
+        teacher = model.extract(self.space.max_arch()) if hasattr(model, "extract") else copy.deepcopy(model)
+        teacher = teacher.to(self.device).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher.to(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else teacher
+
+    # --- main loop -----------------------------------------------------------------------
+    def run(self, log=print) -> TrainResult:
+        cfg = self.cfg
+        if cfg.cpu_threads:
+            torch.set_num_threads(cfg.cpu_threads)
+        if cfg.deterministic:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        else:
+            torch.backends.cudnn.benchmark = True
+        train, test = load_dataset(self.data_cfg)
+        train, test = train.to(self.device), test.to(self.device)
+        recal = recalibration_subset(train, self.data_cfg)
+        model = self._build_model()
+        teacher = None
+        state = load_checkpoint(self.ckpt_dir, map_location=self.device)
+        position = {"phase": 0, "epoch": 0, "step": 0}
+        metrics: list[dict] = []
+        optimizer_state = None
+        if state is not None:
+            stored, now = (_comparable(c, cfg.resumable_changes) for c in (state["config"], self.config_dict))
+            if stored != now:
+                raise NasedgeError(f"{self.ckpt_dir}: checkpoint was made with a different configuration "
+                                   f"({_first_difference(stored, now)} differs); use another train.out_dir")
+            model.load_state_dict(state["model"])
+            if state["teacher"] is not None:
+                teacher = self._make_teacher(model)
+                teacher.load_state_dict(state["teacher"])
+            position, metrics, optimizer_state = state["position"], state["metrics"], state["optimizer"]
+            _set_rng_state(state["rng"])
+            if position["phase"] >= len(cfg.phases):
+                log(f"{self.out_dir}: training already finished")
+                return TrainResult(True, self.out_dir, metrics)
+            log(f"resumed from {self.ckpt_dir} at phase {position['phase']} "
+                f"({cfg.phases[position['phase']].name}) epoch {position['epoch']} step {position['step']}")
+
+        start = time.monotonic()
+        deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        previous = signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            finished = self._run_phases(model, teacher, train, test, recal, position, metrics, optimizer_state,
+                                        deadline, log)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if finished:
+            self._finish(model, metrics, log)
+        return TrainResult(finished, self.out_dir, metrics)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stop_signal = True
+
+    def _run_phases(self, model, teacher, train: ImageDataset, test: ImageDataset, recal, position, metrics,
+                    optimizer_state, deadline, log) -> bool:
+        cfg = self.cfg
+        n_train = len(train)
+        steps_per_epoch = n_train // cfg.batch_size
+        if steps_per_epoch == 0:
+            raise NasedgeError(f"train.batch_size={cfg.batch_size} exceeds the {n_train} training images")
+        for p_idx in range(position["phase"], len(cfg.phases)):
+            phase = cfg.phases[p_idx]
+            space = self.static_space() if self.static_arch else phase_space(self.space, phase)
+            fresh_phase = position["epoch"] == 0 and position["step"] == 0 and optimizer_state is None
+            if fresh_phase and phase.sort_channels and hasattr(model, "sort_channels"):
+                model.sort_channels()
+            if phase.kd_weight > 0 and teacher is None:
+                teacher = self._make_teacher(model)
+            optimizer = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=phase.lr,
+                                        momentum=cfg.momentum, nesterov=cfg.nesterov)
+            if optimizer_state is not None:
+                optimizer.load_state_dict(optimizer_state)
+                optimizer_state = None
+            total = phase.epochs * steps_per_epoch
+            for epoch in range(position["epoch"], phase.epochs):
+                perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(
+                    step_seed(self.seed, p_idx, epoch, -1))).to(self.device)
+                t0, seen, loss_sum, n_steps = time.monotonic(), 0, 0.0, 0
+                for step in range(position["step"], steps_per_epoch):
+                    if time.monotonic() > deadline or self._stop_signal:
+                        position.update(phase=p_idx, epoch=epoch, step=step)
+                        self._checkpoint(model, teacher, optimizer, position, metrics)
+                        why = "signal" if self._stop_signal else f"time budget of {cfg.max_minutes} min"
+                        log(f"stopped ({why}) at phase {phase.name} epoch {epoch} step {step}; checkpoint written, "
+                            f"run the same command to resume")
+                        return False
+                    idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                    for group in optimizer.param_groups:
+                        group["lr"] = _lr(phase, epoch * steps_per_epoch + step, total, steps_per_epoch)
+                    loss_sum += self._step(model, teacher, optimizer, space, phase, train.images[idx],
+                                           train.labels[idx], step_seed(self.seed, p_idx, epoch, step))
+                    seen += idx.numel()
+                    n_steps += 1
+                position.update(phase=p_idx, epoch=epoch + 1, step=0)
+                if self.cuda:
+                    torch.cuda.synchronize()
+                record = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
+                          "loss": loss_sum / max(1, n_steps), "lr": optimizer.param_groups[0]["lr"],
+                          "images_per_s": seen / max(1e-9, time.monotonic() - t0)}
+                if (epoch + 1) % cfg.eval_every_epochs == 0 or epoch + 1 == phase.epochs:
+                    record.update(self._eval(model, space, recal, test))
+                metrics.append(record)
+                log(json.dumps(record))
+                if epoch + 1 == phase.epochs:  # the next phase starts with a fresh optimizer
+                    position.update(phase=p_idx + 1, epoch=0, step=0)
+                self._checkpoint(model, teacher, optimizer if position["phase"] == p_idx else None, position, metrics)
+            position.update(epoch=0, step=0)
+        return True
+
+    def static_space(self) -> SearchSpace:
+        a = self.static_arch
+        return self.space.restrict(resolution=[a.resolution])
+
+    def _step(self, model, teacher, optimizer, space, phase: PhaseConfig, images, labels, seed: int) -> float:
+        cfg = self.cfg
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)  # dropout
+        g = torch.Generator(device=self.device).manual_seed(seed)
+        x = normalize(random_crop_flip(images, cfg.crop_padding, g), self.data_cfg.mean, self.data_cfg.std)
+        resolution = int(rng.choice(space.resolutions))
+        x = resize(x, resolution)
+        if self.cuda and cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        model.train()
+        target = None
+        if teacher is not None and phase.kd_weight > 0:
+            with torch.no_grad(), self._autocast():
+                target = teacher(x)
+        archs = [None] if self.static_arch else sample_subnets(space, resolution, phase.subnets_per_step,
+                                                               phase.sandwich, rng)
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for arch in archs:
+            if arch is not None:
+                model.set_active(arch)
+            with self._autocast():
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+            if target is not None:
+                loss = loss + phase.kd_weight * soft_cross_entropy(logits, target)
+            (loss / len(archs)).backward()
+            total += loss.detach()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        return float(total) / len(archs)
+
+    def _eval(self, model, space: SearchSpace, recal, test) -> dict:
+        if self.static_arch:
+            archs = {"arch": self.static_arch}
+        else:
+            top = space.restrict(resolution=[self.space.resolutions[-1]])
+            archs = {"max": top.max_arch(), "min": space.min_arch()}
+        out = {f"top1_{k}": evaluate_arch(model, a, recal, test, self.data_cfg, self.cfg.eval_batch_size, self.amp)
+               for k, a in archs.items()}
+        if hasattr(model, "set_active"):
+            model.set_active(self.space.max_arch())
+        return out
+
+    def _checkpoint(self, model, teacher, optimizer, position, metrics) -> None:
+        save_checkpoint(self.ckpt_dir, {
+            "config": self.config_dict,
+            "position": dict(position),
+            "model": model.state_dict(),
+            "teacher": teacher.state_dict() if teacher is not None else None,
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "scheduler": {"kind": "cosine-per-phase", "position": dict(position)},
+            "metrics": metrics,
+            "rng": _rng_state(),
+        }, part_mib=self.cfg.checkpoint_part_mib)
+
+    def _finish(self, model, metrics, log) -> None:
+        meta = {"config": self.config_dict, "metrics": metrics[-1] if metrics else {}}
+        if self.static_arch:
+            torch.save({"arch": self.static_arch.to_dict(), "state_dict": model.state_dict(), "meta": meta},
+                       self.out_dir / "model.pt")
+        else:
+            save_supernet(model, self.out_dir / "supernet.pt", meta=meta)
+            save_supernet(model, self.out_dir / "supernet_fp16.pt", half=True, meta=meta)
+        atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=1))
+        log(f"training finished; weights in {self.out_dir}")
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": list(random.getstate()[1]), "numpy": _numpy_state()}
+
+
+def _numpy_state() -> list:
+    st = np.random.get_state(legacy=False)["state"]
+    return [st["key"].tolist(), int(st["pos"])]
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if torch.cuda.is_available() and state["cuda"]:
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    random.setstate((3, tuple(state["python"]), None))
+    key, pos = state["numpy"]
+    np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), int(pos)))
+
+
+def train_from_config(cfg: Any, log=print) -> TrainResult:
+    """Entry point of ``nasedge train``: ``cfg`` is the composed Hydra config (train, data, search_space, seed)."""
+    from omegaconf import OmegaConf
+
+    train_cfg: TrainConfig = OmegaConf.to_object(cfg.train)
+    data_cfg: DataConfig = OmegaConf.to_object(cfg.data)
+    space = get_space(cfg.search_space.name)
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    return Trainer(train_cfg, data_cfg, space, int(cfg.seed), config_dict).run(log)
