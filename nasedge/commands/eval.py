@@ -67,10 +67,17 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from pathlib import Path
 
-        if Path(args.out).exists():
-            for line in Path(args.out).read_text().splitlines():
-                if line.strip():
+        out_path = Path(args.out)
+        if out_path.exists():
+            lines = out_path.read_text().splitlines()
+            for i, line in enumerate(lines):
+                try:
                     done.add(Arch.from_dict(json.loads(line)["arch"]))
+                except (json.JSONDecodeError, KeyError):
+                    if i != len(lines) - 1:
+                        raise NasedgeError(f"{out_path}:{i + 1}: not a result line; use another --out file") from None
+                    # a run killed while writing leaves a cut-off last line: drop it
+                    out_path.write_text("".join(x + "\n" for x in lines[:-1]))
     todo = [a for a in archs if a not in done]
     data = OmegaConf.to_object(cfg.data)
     train, test = load_dataset(data)

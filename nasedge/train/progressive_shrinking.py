@@ -226,7 +226,7 @@ class Trainer:
             for epoch in range(position["epoch"], phase.epochs):
                 perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(
                     step_seed(self.seed, p_idx, epoch, -1))).to(self.device)
-                t0, seen, loss_sum, n_steps = time.monotonic(), 0, 0.0, 0
+                t0, seen, loss_sum, n_steps = time.monotonic(), 0, torch.zeros((), device=self.device), 0
                 for step in range(position["step"], steps_per_epoch):
                     if time.monotonic() > deadline or self._stop_signal:
                         position.update(phase=p_idx, epoch=epoch, step=step)
@@ -246,7 +246,7 @@ class Trainer:
                 if self.cuda:
                     torch.cuda.synchronize()
                 record = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
-                          "loss": loss_sum / max(1, n_steps), "lr": optimizer.param_groups[0]["lr"],
+                          "loss": float(loss_sum) / max(1, n_steps), "lr": optimizer.param_groups[0]["lr"],
                           "images_per_s": seen / max(1e-9, time.monotonic() - t0)}
                 if (epoch + 1) % cfg.eval_every_epochs == 0 or epoch + 1 == phase.epochs:
                     record.update(self._eval(model, space, recal, test))
@@ -262,7 +262,8 @@ class Trainer:
         a = self.static_arch
         return self.space.restrict(resolution=[a.resolution])
 
-    def _step(self, model, teacher, optimizer, space, phase: PhaseConfig, images, labels, seed: int) -> float:
+    def _step(self, model, teacher, optimizer, space, phase: PhaseConfig, images, labels, seed: int) -> torch.Tensor:
+        """One optimizer step; returns the mean loss as a device tensor (no host sync)."""
         cfg = self.cfg
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)  # dropout
@@ -294,7 +295,7 @@ class Trainer:
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        return float(total) / len(archs)
+        return total / len(archs)
 
     def _eval(self, model, space: SearchSpace, recal, test) -> dict:
         if self.static_arch:
