@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE.jsonl", help="append results here, skipping archs already in it")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (faster, slightly different)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--batch-size", type=int, default=500, help="test images per forward (default 500)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides")
 
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress(transient=True, disable=len(todo) < 2) as progress:
             task = progress.add_task("evaluating", total=len(todo))
             for arch in todo:
-                acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=500, amp=args.amp)
+                acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp)
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
                           "params": cost.params, "macs": cost.macs}

@@ -19,6 +19,7 @@ class PhaseConfig:
     kernel: Optional[list[int]] = None
     expand: Optional[list[int]] = None
     depth: Optional[list[int]] = None
+    resolution: Optional[list[int]] = None
     # sample the phase's largest and smallest subnets at every step besides random ones (sandwich rule)
     sandwich: bool = False
     kd_weight: float = 0.0           # weight of distillation from the teacher (the full network of phase 1)

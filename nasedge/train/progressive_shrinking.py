@@ -57,7 +57,8 @@ def soft_cross_entropy(logits: torch.Tensor, target_logits: torch.Tensor) -> tor
 
 
 def phase_space(space: SearchSpace, phase: PhaseConfig) -> SearchSpace:
-    choices = {k: v for k, v in (("kernel", phase.kernel), ("expand", phase.expand), ("depth", phase.depth)) if v}
+    choices = {k: v for k, v in (("kernel", phase.kernel), ("expand", phase.expand), ("depth", phase.depth),
+                                 ("resolution", phase.resolution)) if v}
     try:
         return space.restrict(**choices)
     except (ValueError, KeyError) as exc:
