@@ -15,6 +15,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "arch": ("nasedge.commands.arch", "sample, validate and count architectures"),
     "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
+    "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
+    "devices": ("nasedge.commands.devices", "list devices, where each is measured, and their profiles"),
 }
 
 

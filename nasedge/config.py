@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from nasedge.errors import NasedgeError
+from nasedge.measure.device import DeviceConfig
 from nasedge.resources import assets_path, shipped_path
 
 
@@ -33,6 +34,7 @@ class SupernetConfig:
 class NasedgeConfig:
     search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
     seed: int = 0
 
 
@@ -46,6 +48,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="nasedge_schema", node=NasedgeConfig)
     cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
+    cs.store(group="device", name="device_schema", node=DeviceConfig)
     for name in list_spaces():
         cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
     if not OmegaConf.has_resolver("nasedge.asset"):
