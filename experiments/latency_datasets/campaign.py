@@ -5,7 +5,7 @@ dataset, so rows line up) and the CIFAR space, on the local CPU devices.
   python experiments/latency_datasets/campaign.py --limit 20 --out /tmp/sample    # a sample, elsewhere
   python experiments/latency_datasets/campaign.py --assemble                      # rebuild latency_ms.csv
 
-Resumable: every group of 10 archs is written atomically per device; run the same command again to
+Resumable: every group of 25 archs is written atomically per device; run the same command again to
 continue. `setsid -w` gives the campaign its own session, so that it can raise its session's
 scheduler priority (autogroup nice) too: see nasedge.measure.measurer.raise_priority.
 """

@@ -68,7 +68,6 @@ def main() -> int:
         print(f"[{time.perf_counter() - t0:6.0f} s] {done}/{total} archs; {rates}", flush=True)
 
     progress = measure_dataset(data, devices, out=args.out, order=order, limit=args.limit,
-                               group_size=max(d.group_size() for d in devices),
                                time_limit=args.time_limit - (time.perf_counter() - t0),
                                meta={"command": " ".join(sys.argv), "test_on_cpu": args.test_on_cpu},
                                on_group=on_group)

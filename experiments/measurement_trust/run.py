@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from nasedge.measure import Artifacts, get_device  # noqa: E402
+from nasedge.measure import Artifacts, Device, get_device  # noqa: E402
 from nasedge.measure.dataset import read_arch_rows  # noqa: E402
 from nasedge.measure.measurer import cpu_model, raise_priority  # noqa: E402
 
@@ -39,10 +39,17 @@ def main() -> int:
     p.add_argument("--device", default="cpu-ort-t1")
     p.add_argument("--num-archs", type=int, default=50)
     p.add_argument("--priority", type=int, default=-5, help="nice value (and autogroup nice) to run at")
+    p.add_argument("--protocol", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="override protocol fields of the device, e.g. group_size=25 min_rounds=8")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.json")
     args = p.parse_args()
     priority = raise_priority(args.priority)
     device = get_device(args.device)
+    if args.protocol:
+        changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.protocol)}
+        config = {**vars(device.config), "data": [vars(d) for d in device.data]}
+        config["measure"] = {**config["measure"], "protocol": {**(config["measure"].get("protocol") or {}), **changes}}
+        device = Device.from_config(config, f"{device.source} with {changes}")
     rows = read_arch_rows(ROOT / "latency_predictors" / "data" / "ofa_mbv3_w1.2" / "archs.jsonl")[:args.num_archs]
     ids, archs = [i for i, _ in rows], [a for _, a in rows]
     passes, seconds, loads = [], [], []
@@ -52,15 +59,26 @@ def main() -> int:
         passes.append(device.measure(archs, arch_ids=ids, artifacts=Artifacts()))
         seconds.append(time.perf_counter() - t)
         print(f"pass {k + 1}: {seconds[-1]:.0f} s, load average {loads[-1]:.2f}", flush=True)
+    def abs_diff(stat: str) -> np.ndarray:
+        x = np.array([getattr(m.stats, stat) for m in passes[0]])
+        y = np.array([getattr(m.stats, stat) for m in passes[1]])
+        return 100 * np.abs(x - y) / ((x + y) / 2)
+
     a = np.array([m.median_ms for m in passes[0]])
     b = np.array([m.median_ms for m in passes[1]])
-    diff = 100 * np.abs(a - b) / ((a + b) / 2)
+    diff = abs_diff("median_ms")
+    shift = 100 * float(np.median((b - a) / a))
     from scipy.stats import spearmanr
 
     result = {
         "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": device.name,
+        "protocol": device.config.measure.get("protocol"),
         "cpu": cpu_model(), "priority": priority, "num_archs": len(archs),
         "abs_diff_percent": summary(diff),
+        "signed_shift_percent": shift,  # median of (pass2 - pass1) / pass1: a level change of the machine
+        "abs_diff_percent_after_shift": summary(np.abs(100 * (b - a) / a - shift)),
+        "abs_diff_percent_of_p90": summary(abs_diff("p90_ms")),
+        "abs_diff_percent_of_min": summary(abs_diff("min_ms")),
         "spearman": float(spearmanr(a, b).statistic),
         "latency_ms": summary(np.concatenate([a, b])),
         "passes": [{
@@ -78,7 +96,10 @@ def main() -> int:
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     d = result["abs_diff_percent"]
     print(f"{device.name}, {len(archs)} archs twice: |difference| median {d['median']:.2f} %, p90 {d['p90']:.2f} %, "
-          f"max {d['max']:.2f} %; Spearman {result['spearman']:.4f}")
+          f"max {d['max']:.2f} %; Spearman {result['spearman']:.4f}; pass 2 vs 1 level shift {shift:+.2f} %, "
+          f"|difference| around it median {result['abs_diff_percent_after_shift']['median']:.2f} %")
+    print(f"  same for p90: median {result['abs_diff_percent_of_p90']['median']:.2f} %; for the minimum: median "
+          f"{result['abs_diff_percent_of_min']['median']:.2f} %")
     for k, ps in enumerate(result["passes"], 1):
         print(f"  pass {k}: spread (IQR/median of single timings) median {ps['spread_percent']['median']:.1f} %, "
               f"p90 {ps['spread_percent']['p90']:.1f} %; rse median {ps['rse_percent']['median']:.2f} %; "

@@ -34,6 +34,9 @@ def resolve_device(name: str, overrides: list[str]):
     from nasedge.measure import Device, list_devices, load_device
 
     if name.endswith((".yaml", ".yml")):
+        bad = [o for o in overrides if o.lstrip("+~").startswith("device.")]
+        if bad:
+            raise NasedgeError(f"override {bad[0]!r}: device overrides apply to named devices; edit {name} instead")
         return load_device(name)
     if name not in list_devices():
         raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())}")
@@ -77,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         raise NasedgeError(f"{args.archs}: no archs to measure")
 
     out = Path(args.out)
-    done = [m for m in read_measurements(out) if m.device == device.name] if out.exists() else []
+    existing = read_measurements(out) if out.exists() else []
+    others = [m for m in existing if m.device != device.name]  # other devices' rows in the same file stay
+    done = [m for m in existing if m.device == device.name]
     have = {(m.arch_id, m.arch) for m in done}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
     if done:
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
         def save(chunk) -> None:
             results.extend(chunk)
-            write_measurements(out, results)
+            write_measurements(out, others + results)
             progress.advance(task, len(chunk))
 
         device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=args.ray_address,

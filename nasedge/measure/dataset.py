@@ -132,7 +132,7 @@ def _load_existing(paths: Sequence[Path]) -> dict[str, Measurement]:
 
 
 def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str | Path | None = None,
-                    order: Sequence[str] | None = None, limit: int | None = None, group_size: int = 10,
+                    order: Sequence[str] | None = None, limit: int | None = None, group_size: int | None = None,
                     time_limit: float | None = None, meta: dict[str, Any] | None = None,
                     on_group: Callable[[dict[str, DeviceProgress], int], None] | None = None,
                     ) -> dict[str, DeviceProgress]:
@@ -141,6 +141,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     ``out``: dataset directory to write ``measurements/<device>.{csv,json}`` into (default
     ``directory``); measurements already in either are kept and not repeated. ``order``: arch ids in
     the order to measure (default: file order); ``limit``: only the first ``limit`` of them.
+    ``group_size``: archs per group (default: the largest interleaved group of the devices).
     ``time_limit``: seconds after which no new group starts. ``on_group(progress, remaining)`` after
     each group. The per-device JSON file records how the device measured and every call's figures.
     """
@@ -161,6 +162,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     for device in devices:
         _write_meta(out, device, None, meta, started)
     t_start = time.perf_counter()
+    group_size = group_size or max(d.group_size() for d in devices)
     for start in range(0, len(todo), group_size):
         if time_limit is not None and time.perf_counter() - t_start > time_limit:
             break

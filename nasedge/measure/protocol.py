@@ -6,9 +6,9 @@ the machine (another job starting, frequency or thermal changes) then affects al
 group alike instead of biasing whichever happened to run at the bad moment, and a disturbed round
 moves one of several round medians rather than the result.
 
-Rounds continue until every runner's median is stable, i.e. its robust standard error
-(1.2533 x 1.4826 x MAD of the round medians / sqrt(rounds)) is within ``tolerance`` of the median,
-or until the time bound. A result is flagged ``noisy`` with its reason when the median did not
+A runner stays in the rounds until its median is stable, i.e. its robust standard error
+(1.2533 x 1.4826 x MAD of the round medians / sqrt(rounds)) is within ``tolerance`` of the median;
+the rounds end when no runner is left or at the time bound. A result is flagged ``noisy`` with its reason when the median did not
 stabilise (its relative standard error is still above ``max_rse``), when the spread of single
 timings (IQR / median) exceeds ``max_spread``, or, on CPUs, when the process got less than
 ``min_cpu_share`` of the cores it asked for (it was descheduled: other processes compete for the
@@ -39,14 +39,14 @@ class ProtocolConfig:
     round_s: float = 0.05  # timed runs per round per runner: enough to fill this time ...
     min_repeats: int = 2  # ... but at least this many
     max_repeats: int = 50  # ... and at most this many
-    min_rounds: int = 5
+    min_rounds: int = 10  # also spreads each runner over a longer window: less hurt by short bursts
     max_rounds: int = 40
     tolerance: float = 0.01  # stop when every median's relative standard error is within this
     max_rse: float = 0.03  # flag when a median's relative standard error is still above this at the end
     max_seconds: float = 10.0  # time bound per runner (the group gets max_seconds x runners)
     max_spread: float = 0.25  # flag when IQR / median of single timings exceeds this
     min_cpu_share: float = 0.9  # CPU only: flag when CPU time / (wall time x threads) falls below this
-    group_size: int = 10  # runners measured interleaved at once (memory bounds it: one model each)
+    group_size: int = 25  # runners measured interleaved at once (memory bounds it: one model each)
     on_noisy: str = "flag"  # flag | raise
 
     def __post_init__(self) -> None:
@@ -119,17 +119,18 @@ def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
             if len(times) >= 1000:
                 break
         estimate.append(float(np.median(times[len(times) // 2:])) if times else run())
-    repeats = [int(min(protocol.max_repeats, max(protocol.min_repeats, math.ceil(protocol.round_s * 1e3 / max(e, 1e-6)))))
-               for e in estimate]
+    fill = [math.ceil(protocol.round_s * 1e3 / max(e, 1e-6)) for e in estimate]  # runs that fill round_s
+    repeats = [min(protocol.max_repeats, max(protocol.min_repeats, f)) for f in fill]
     samples: list[list[float]] = [[] for _ in range(n)]
     round_medians: list[list[float]] = [[] for _ in range(n)]
     wall = [0.0] * n
     cpu = [0.0] * n
     deadline = time.perf_counter() + protocol.max_seconds * n
+    active = list(range(n))  # runners whose median is not yet stable
     rounds = 0
-    while rounds < protocol.max_rounds:
-        for j in range(n):
-            i = (j + rounds) % n  # rotate who goes first: no runner always follows the same one
+    while active and rounds < protocol.max_rounds:
+        k = rounds % len(active)
+        for i in active[k:] + active[:k]:  # rotate who goes first: no runner always follows the same one
             c0, w0 = time.process_time(), time.perf_counter()
             ts = [runners[i]() for _ in range(repeats[i])]
             wall[i] += time.perf_counter() - w0
@@ -138,8 +139,9 @@ def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
             round_medians[i].append(float(np.median(ts)))
         rounds += 1
         if rounds >= protocol.min_rounds:
-            if all(_rse(r) <= protocol.tolerance for r in round_medians) or time.perf_counter() > deadline:
+            if time.perf_counter() > deadline:
                 break
+            active = [i for i in active if _rse(round_medians[i]) > protocol.tolerance]
     stats = [_stats(samples[i], round_medians[i], cpu[i] / wall[i] / cpu_threads if cpu_threads else None,
                     protocol) for i in range(n)]
     if protocol.on_noisy == "raise":

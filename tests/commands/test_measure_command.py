@@ -21,8 +21,8 @@ def nasedge(*args):
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
-def device_yaml(path, **protocol):
-    path.write_text(yaml.safe_dump({"name": "toy", "description": "test", "where": "local", "measure": {
+def device_yaml(path, name="toy", **protocol):
+    path.write_text(yaml.safe_dump({"name": name, "description": "test", "where": "local", "measure": {
         "_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 1,
         "protocol": {**FAST, **protocol}}}))
     return str(path)
@@ -56,6 +56,12 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path):
     assert r.returncode == 0 and "2 of 3 archs already measured" in r.stderr
     again = read_measurements(out)
     assert len(again) == 3 and again[:2] == first  # kept, not re-measured
+    r = nasedge("measure", "--device", device_yaml(tmp_path / "toy2.yaml", name="toy2"), "--space", "ofa_mbv3_cifar",
+                "--num-archs", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert [m.device for m in read_measurements(out)] == ["toy"] * 3 + ["toy2"]  # one file, several devices
+    r = nasedge("measure", "--device", dev, "--num-archs", "1", "--out", str(out), "+device.measure.threads=2")
+    assert r.returncode == 2 and "device overrides apply to named devices" in r.stderr
     archs = get_space("ofa_mbv3_cifar").sample_many(2, 5)
     (tmp_path / "a.jsonl").write_text("".join(json.dumps({"arch_id": f"x{i}", **a.to_dict()}) + "\n"
                                               for i, a in enumerate(archs)))

@@ -37,6 +37,13 @@ def test_unstable_runner_is_flagged_with_reason_and_bounded():
     assert s.noisy and "not stable" in s.reason and "spread of single timings" in s.reason
 
 
+def test_stable_runners_leave_the_rounds_early():
+    cfg = ProtocolConfig(warmup_runs=1, warmup_s=0.0, min_rounds=3, max_rounds=12, tolerance=0.01, max_spread=10)
+    rng = np.random.default_rng(3)
+    steady, shaky = measure_interleaved([sampled(np.full(100, 5.0)), sampled(rng.lognormal(0, 1.0, 1000))], cfg)
+    assert steady.rounds == 3 and shaky.rounds == 12
+
+
 def test_time_bound_stops_rounds():
     cfg = ProtocolConfig(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_rounds=2, max_rounds=1000,
                          tolerance=1e-9, max_seconds=0.2)
