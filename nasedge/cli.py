@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
     "train": ("nasedge.commands.train", "train a supernet with progressive shrinking (resumes)"),
     "eval": ("nasedge.commands.eval", "top-1 accuracy of subnets (BN recalibrated)"),
+    "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
+    "devices": ("nasedge.commands.devices", "list devices, where each is measured, and their profiles"),
 }
 
 

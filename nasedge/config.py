@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from nasedge.errors import NasedgeError
+from nasedge.measure.device import DeviceConfig
 from nasedge.resources import assets_path, shipped_path
 
 
@@ -44,6 +45,7 @@ def register_configs() -> None:
     cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
     cs.store(group="data", name="data_schema", node=DataConfig)
     cs.store(group="train", name="train_schema", node=TrainConfig)
+    cs.store(group="device", name="device_schema", node=DeviceConfig)
     for name in list_spaces():
         cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
     if not OmegaConf.has_resolver("nasedge.asset"):

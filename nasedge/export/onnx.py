@@ -18,14 +18,15 @@ OPSET = 17
 INPUT, OUTPUT = "images", "logits"
 
 
-def onnx_bytes(model: nn.Module, resolution: int, batch_size: int = 1, dynamic_batch: bool = True) -> bytes:
-    """Serialise ``model`` for ``(batch, 3, resolution, resolution)`` inputs.
+def onnx_bytes(model: nn.Module, resolution: int, batch_size: int = 1, dynamic_batch: bool = True,
+               channels: int = 3) -> bytes:
+    """Serialise ``model`` for ``(batch, channels, resolution, resolution)`` inputs.
 
     Uses the TorchScript-based exporter where this torch still has it (about 10x faster than the
     torch.export-based one, which matters when measuring thousands of subnets), else the new one.
     """
     model = model.eval()
-    x = torch.randn(batch_size, 3, resolution, resolution)
+    x = torch.randn(batch_size, channels, resolution, resolution)
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")

@@ -1,0 +1,125 @@
+"""Our own latency datasets on this machine's CPU: OFA-MobileNetV3 w1.2 (the archs of HELP's ofa
+dataset, so rows line up) and the CIFAR space, on the local CPU devices.
+
+  setsid -w nice -n -5 python experiments/latency_datasets/campaign.py            # the full campaign
+  python experiments/latency_datasets/campaign.py --limit 20 --out /tmp/sample    # a sample, elsewhere
+  python experiments/latency_datasets/campaign.py --assemble                      # rebuild latency_ms.csv
+
+Resumable: every group of 25 archs is written atomically per device; run the same command again to
+continue. `setsid -w` gives the campaign its own session, so that it can raise its session's
+scheduler priority (autogroup nice) too: see nasedge.measure.measurer.raise_priority.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+
+from nasedge.arch import Arch  # noqa: E402
+from nasedge.cost import arch_cost  # noqa: E402
+from nasedge.measure import get_device  # noqa: E402
+from nasedge.measure.dataset import (assemble_latency_csv, measure_dataset, reference_first_order,  # noqa: E402
+                                     write_arch_rows)
+from nasedge.measure.measurer import raise_priority  # noqa: E402
+from nasedge.spaces import get_space  # noqa: E402
+
+DATA = ROOT / "latency_predictors" / "data"
+HELP_OFA = Path("/work/shared/datasets/latency/help/ofa")
+SPACES = ("ofa_mbv3_w1.2", "ofa_mbv3_cifar")
+DEVICES = ("cpu-ort-t1", "cpu-ort-t2", "cpu-torch-t1", "cpu-torch-t2", "cpu-litert-t1")
+NUM_ARCHS = 1000
+
+
+def prepare_w12(directory: Path, help_dir: Path) -> None:
+    """HELP's ofa arch ids 0..999 plus its 10 reference archs, as nasedge archs of ofa_mbv3_w1.2."""
+    refs = json.loads((help_dir / "reference_archs.json").read_text())
+    keep = set(range(NUM_ARCHS)) | set(refs)
+    space = get_space("ofa_mbv3_w1.2")
+    rows = []
+    for line in (help_dir / "archs.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        if d["arch_id"] in keep:
+            arch = Arch(space.name, d["ks"], d["e"], d["d"], d["r"])
+            rows.append((d["arch_id"], space.validate(arch, source=f"{help_dir}/archs.jsonl:{d['arch_id']}")))
+    directory.mkdir(parents=True, exist_ok=True)
+    write_arch_rows(directory / "archs.jsonl", rows)
+    (directory / "reference_archs.json").write_text(json.dumps(refs) + "\n")
+
+
+def prepare_cifar(directory: Path) -> None:
+    """1,000 distinct archs of ofa_mbv3_cifar (seed 0); the 10 reference archs are those at the MAC deciles."""
+    space = get_space("ofa_mbv3_cifar")
+    archs = space.sample_many(NUM_ARCHS, 0)
+    by_macs = sorted(range(len(archs)), key=lambda i: arch_cost(archs[i], space).macs)
+    refs = sorted(by_macs[int((k + 0.5) * len(archs) / 10)] for k in range(10))
+    directory.mkdir(parents=True, exist_ok=True)
+    write_arch_rows(directory / "archs.jsonl", list(enumerate(archs)))
+    (directory / "reference_archs.json").write_text(json.dumps(refs) + "\n")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spaces", default=",".join(SPACES))
+    p.add_argument("--devices", default=",".join(DEVICES))
+    p.add_argument("--limit", type=int, help="only the first N archs (reference archs first)")
+    p.add_argument("--out", type=Path, help="write here instead of latency_predictors/data (for samples)")
+    p.add_argument("--priority", type=int, default=-5, help="nice value (and autogroup nice) to run at")
+    p.add_argument("--help-ofa", type=Path, default=HELP_OFA, help="HELP's ofa dataset (to prepare the w1.2 archs)")
+    p.add_argument("--assemble", action="store_true", help="only rebuild latency_ms.csv from measurements/")
+    args = p.parse_args()
+    spaces, devices = args.spaces.split(","), [get_device(d) for d in args.devices.split(",")]
+    for space in spaces:
+        directory = DATA / space
+        if not (directory / "archs.jsonl").exists():
+            prepare_w12(directory, args.help_ofa) if space == "ofa_mbv3_w1.2" else prepare_cifar(directory)
+        out = args.out / space if args.out else directory
+        if args.out:  # a sample elsewhere: same archs, its own measurements
+            out.mkdir(parents=True, exist_ok=True)
+            for f in ("archs.jsonl", "reference_archs.json"):
+                shutil.copy(directory / f, out / f)
+        if args.assemble:
+            print(assemble_latency_csv(out))
+            continue
+        print(f"{space}: priority: {', '.join(raise_priority(args.priority))}", flush=True)
+        order = reference_first_order(directory)
+        total = len(order[:args.limit] if args.limit else order)
+        columns = (TextColumn(f"{space}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[rate]}"))
+        with Progress(*columns) as bar:
+            task = bar.add_task("", total=total, rate="")
+
+            def on_group(progress, remaining):
+                done = total - remaining
+                rate = " ".join(f"{name}: {p.seconds_per_arch:.2f} s/arch" for name, p in progress.items())
+                bar.update(task, completed=done, rate=rate)
+
+            t = time.perf_counter()
+            progress = measure_dataset(directory, devices, out=out, order=order, limit=args.limit,
+                                       meta={"command": " ".join(sys.argv), "priority": args.priority},
+                                       on_group=on_group)
+        elapsed = time.perf_counter() - t
+        assemble_latency_csv(out)
+        remaining = len(order) - total
+        print(f"{space}: {elapsed:.0f} s for this call")
+        full = 0.0
+        for name, pr in progress.items():
+            per = pr.seconds_per_arch
+            full += per * len(order) if pr.measured else 0.0
+            print(f"  {name}: measured {pr.measured} (had {pr.done_before}), {per:.2f} s/arch, "
+                  f"{pr.noisy} noisy; all {len(order)} archs: {per * len(order) / 3600:.2f} h")
+        if remaining > 0 and full:
+            print(f"  estimate for all {len(order)} archs on these devices: {full / 3600:.1f} h")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Latency dataset on the H200: the 1,010 OFA-MobileNetV3 w1.2 archs of latency_predictors/data/ofa_mbv3_w1.2
+(HELP's ofa arch ids 0..999 plus its 10 reference archs) on the h200-* device configs in conf/device/.
+
+Standalone: needs torch, numpy and pyyaml only (no hydra, ray or network); run it from the repository
+root on the GPU machine:
+
+  python experiments/latency_datasets/measure_gpu.py                 # writes $OUT/ofa_mbv3_w1.2/measurements/
+  python experiments/latency_datasets/measure_gpu.py --test-on-cpu --limit 4 --out /tmp/gpu-test
+
+It stops starting new groups after --time-limit seconds (default 500) so that one command stays under
+10 minutes; run it again to continue: measurements already in --out or in the repository's dataset
+(latency_predictors/data/ofa_mbv3_w1.2/measurements/) are kept. Copy the files of
+$OUT/ofa_mbv3_w1.2/measurements/ into that folder and run `campaign.py --assemble` to merge them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from nasedge.measure import Device, load_device  # noqa: E402
+from nasedge.measure.dataset import measure_dataset, reference_first_order  # noqa: E402
+
+SPACE = "ofa_mbv3_w1.2"
+DEVICES = ("h200-torch-fp32-b1", "h200-torch-fp16-b1", "h200-torch-fp16-b64")
+
+
+def on_cpu(device: Device, batch_cap: int = 2) -> Device:
+    """The same device measured with torch on the CPU (fp32, small batch): to test this script without a GPU."""
+    data = {**vars(device.config), "data": [], "name": device.name}
+    measure = dict(device.config.measure)
+    measure.update(device="cpu", precision="fp32", cuda_graph=False, batch=min(measure.get("batch", 1), batch_cap))
+    data["measure"] = measure
+    data["description"] = device.description + " [TEST RUN ON THE CPU, not a GPU measurement]"
+    return Device.from_config(data, f"{device.source} (test on cpu)")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "outputs/gpu")) / SPACE,
+                   help="dataset folder to write (default $OUT/ofa_mbv3_w1.2)")
+    p.add_argument("--devices", default=",".join(DEVICES), help="h200-* device configs to measure")
+    p.add_argument("--limit", type=int, help="only the first N archs (reference archs first)")
+    p.add_argument("--time-limit", type=float, default=500.0, help="start no new group after this many seconds")
+    p.add_argument("--test-on-cpu", action="store_true", help="measure with torch on the CPU (testing only)")
+    args = p.parse_args()
+    t0 = time.perf_counter()
+    data = ROOT / "latency_predictors" / "data" / SPACE
+    devices = [load_device(ROOT / "conf" / "device" / f"{name}.yaml") for name in args.devices.split(",")]
+    if args.test_on_cpu:
+        devices = [on_cpu(d) for d in devices]
+    order = reference_first_order(data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for f in ("archs.jsonl", "reference_archs.json"):
+        (args.out / f).write_bytes((data / f).read_bytes())
+    total = len(order[:args.limit] if args.limit else order)
+    print(f"{len(devices)} devices x {total} archs -> {args.out}", flush=True)
+
+    def on_group(progress, remaining):
+        done = total - remaining
+        rates = ", ".join(f"{n} {pr.seconds_per_arch * 1e3:.0f} ms/arch" for n, pr in progress.items())
+        print(f"[{time.perf_counter() - t0:6.0f} s] {done}/{total} archs; {rates}", flush=True)
+
+    progress = measure_dataset(data, devices, out=args.out, order=order, limit=args.limit,
+                               time_limit=args.time_limit - (time.perf_counter() - t0),
+                               meta={"command": " ".join(sys.argv), "test_on_cpu": args.test_on_cpu},
+                               on_group=on_group)
+    left = {n: total - pr.done_before - pr.measured for n, pr in progress.items()}
+    for name, pr in progress.items():
+        print(f"{name}: measured {pr.measured} now, {pr.done_before} before, {left[name]} left; "
+              f"{pr.noisy} noisy; {pr.seconds_per_arch * 1e3:.0f} ms/arch")
+    print(f"total {time.perf_counter() - t0:.0f} s; " + ("complete" if not any(left.values()) else
+                                                         "run again to continue"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

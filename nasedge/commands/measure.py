@@ -1,0 +1,113 @@
+"""Measure the latency of architectures on a device.
+
+  nasedge measure --device cpu-ort-t1 --space ofa_mbv3_cifar --num-archs 20 --out lat.csv
+  nasedge measure --device jetson-orin --archs archs.jsonl --out lat.csv --ray-address HEAD:6379
+
+Writes one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) after every
+interleaved group, atomically; running the same command again resumes where it stopped. Noisy
+results are flagged in the file and reported; with --strict they make the command fail (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", required=True, metavar="NAME", help="device name (nasedge devices) or a device YAML")
+    parser.add_argument("--space", help="search space of sampled archs (default: the configured space)")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--num-archs", type=int, metavar="N", help="sample N distinct archs of the space")
+    src.add_argument("--archs", metavar="FILE.jsonl", help="archs to measure (JSON lines, optional arch_id)")
+    parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: the configured seed)")
+    parser.add_argument("--out", required=True, metavar="FILE.csv", help="measurements CSV (resumed if it exists)")
+    parser.add_argument("--ray-address", metavar="HOST:PORT", help="Ray cluster of devices reached through Ray")
+    parser.add_argument("--strict", action="store_true", help="fail (exit 2) when any measurement is noisy")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="configuration overrides, e.g. +device.measure.protocol.tolerance=0.02")
+
+
+def resolve_device(name: str, overrides: list[str]):
+    """The device ``name`` (a conf/device entry, composed with ``overrides``, or a YAML path)."""
+    from nasedge.errors import NasedgeError
+    from nasedge.measure import Device, list_devices, load_device
+
+    if name.endswith((".yaml", ".yml")):
+        bad = [o for o in overrides if o.lstrip("+~").startswith("device.")]
+        if bad:
+            raise NasedgeError(f"override {bad[0]!r}: device overrides apply to named devices; edit {name} instead")
+        return load_device(name)
+    if name not in list_devices():
+        raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())}")
+    from omegaconf import OmegaConf
+
+    from nasedge.config import compose
+
+    cfg = compose([f"device={name}", *overrides])
+    return Device.from_config(OmegaConf.to_container(cfg.device, resolve=True), f"conf/device/{name}.yaml")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from nasedge.config import compose
+    from nasedge.errors import NasedgeError
+    from nasedge.measure import read_measurements, write_measurements
+    from nasedge.measure.dataset import read_arch_rows
+    from nasedge.spaces import get_space
+
+    device = resolve_device(args.device, args.overrides)
+    if not device.measurable:
+        device.measurer()  # raises the predict-only error
+    cfg = compose(args.overrides)
+    if args.archs:
+        rows = read_arch_rows(args.archs)
+        for i, (arch_id, arch) in enumerate(rows):
+            if args.space and arch.space != args.space:
+                raise NasedgeError(f"{args.archs}: arch {arch_id} is in space {arch.space!r}, not --space {args.space}")
+            rows[i] = (arch_id, get_space(arch.space).validate(arch, source=f"{args.archs} (arch {arch_id})"))
+    else:
+        if args.num_archs < 1:
+            raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")
+        space = get_space(args.space or cfg.search_space.name)
+        seed = cfg.seed if args.seed is None else args.seed
+        archs = space.sample_many(args.num_archs, seed, unique=args.num_archs <= space.num_archs())
+        rows = [(str(i), a) for i, a in enumerate(archs)]
+    if not rows:
+        raise NasedgeError(f"{args.archs}: no archs to measure")
+
+    out = Path(args.out)
+    existing = read_measurements(out) if out.exists() else []
+    others = [m for m in existing if m.device != device.name]  # other devices' rows in the same file stay
+    done = [m for m in existing if m.device == device.name]
+    have = {(m.arch_id, m.arch) for m in done}
+    todo = [(i, a) for i, a in rows if (i, a) not in have]
+    if done:
+        print(f"resuming {out}: {len(rows) - len(todo)} of {len(rows)} archs already measured on {device.name}",
+              file=sys.stderr)
+    results = list(done)
+    with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("", total=len(todo))
+
+        def save(chunk) -> None:
+            results.extend(chunk)
+            write_measurements(out, others + results)
+            progress.advance(task, len(chunk))
+
+        device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=args.ray_address,
+                       on_chunk=save)
+    noisy = [m for m in results if m.noisy]
+    medians = sorted(m.median_ms for m in results)
+    print(f"{device.name}: {len(results)} archs in {out} (median latency {medians[len(medians) // 2]:.3f} ms, "
+          f"range {medians[0]:.3f}..{medians[-1]:.3f} ms); {len(noisy)} flagged noisy")
+    if noisy:
+        print(f"nasedge: warning: {len(noisy)} of {len(results)} measurements are noisy (column 'noisy'); "
+              f"first: arch {noisy[0].arch_id}: {noisy[0].reason}", file=sys.stderr)
+        if args.strict:
+            raise NasedgeError(f"{len(noisy)} of {len(results)} measurements are noisy (--strict); they are "
+                               f"flagged in {out}; measure on a quieter machine or loosen the protocol")
+    return 0

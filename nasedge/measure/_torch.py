@@ -1,0 +1,138 @@
+"""PyTorch eager (or a captured CUDA graph): CPU with a fixed thread count, or CUDA timed with events."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from nasedge.errors import NasedgeError
+from nasedge.measure.protocol import Runner
+from nasedge.measure.runtime import Runtime
+from nasedge.measure.workload import Artifacts, Workload
+
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+class TorchRuntime(Runtime):
+    """``torch`` eager inference under ``inference_mode``.
+
+    ``device: cpu`` times with the wall clock at ``torch.set_num_threads(threads)``; ``device: cuda``
+    times each inference between two CUDA events (launch overhead included, as an application sees it),
+    and with ``cuda_graph: true`` replays a captured CUDA graph instead (launch overhead removed).
+    fp16/bf16 convert weights and inputs (CUDA only). ``cudnn_benchmark`` is off by default: autotuning
+    every new shape would cost more than the measurement when thousands of archs are measured.
+    """
+
+    name = "torch"
+    requires = ("torch",)
+    precisions = ("fp32", "fp16", "bf16")
+    options: ClassVar[dict[str, Any]] = {"device": "cpu", "cuda_graph": False, "cudnn_benchmark": False}
+
+    def __init__(self, threads: int, batch: int = 1, precision: str = "fp32", **options: Any):
+        super().__init__(threads, batch, precision, **options)
+        device = self.settings["device"]
+        if device not in ("cpu", "cuda"):
+            raise NasedgeError(f"runtime torch: field 'device': value {device!r} is not valid; known: cpu, cuda")
+        if device == "cpu" and (precision != "fp32" or self.settings["cuda_graph"]):
+            raise NasedgeError("runtime torch: fp16/bf16 and cuda_graph need device: cuda")
+
+    @property
+    def cpu_threads(self) -> int | None:
+        return self.threads if self.settings["device"] == "cpu" else None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        import torch
+
+        if self.settings["device"] == "cuda":
+            if not torch.cuda.is_available():
+                raise NasedgeError("runtime torch: device cuda is not available on this machine")
+            old = torch.backends.cudnn.benchmark
+            torch.backends.cudnn.benchmark = bool(self.settings["cudnn_benchmark"])
+            try:
+                yield
+            finally:
+                torch.backends.cudnn.benchmark = old
+                torch.cuda.empty_cache()
+        else:
+            old = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(old)
+
+    def _model(self, workload: Workload, artifacts: Artifacts) -> Any:
+        import torch
+
+        if self.settings["device"] == "cpu":
+            return artifacts.model(workload)
+
+        def on_gpu() -> Any:
+            with torch.device("cuda"):  # initialise on the GPU: much faster than on the CPU and copying
+                return workload.build()
+
+        model = artifacts.get(workload, "torch:cuda", on_gpu)
+        if self.precision != "fp32":
+            dtype = getattr(torch, DTYPES[self.precision])
+            model = artifacts.get(workload, f"torch:cuda:{self.precision}", lambda: copy.deepcopy(model).to(dtype))
+        return model
+
+    def prepare(self, workload: Workload, artifacts: Artifacts) -> None:
+        self._model(workload, artifacts)
+
+    def load(self, workload: Workload, artifacts: Artifacts) -> Runner:
+        import torch
+
+        model = self._model(workload, artifacts)
+        device = self.settings["device"]
+        dtype = getattr(torch, DTYPES[self.precision])
+        x = torch.randn(self.batch, *workload.input_shape, generator=torch.Generator().manual_seed(0)).to(device, dtype)
+        if device == "cpu":
+            def runner() -> float:
+                t = time.perf_counter()
+                with torch.inference_mode():
+                    model(x)
+                return (time.perf_counter() - t) * 1e3
+
+            return runner
+
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        if self.settings["cuda_graph"]:
+            graph = torch.cuda.CUDAGraph()
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.inference_mode():
+                with torch.cuda.stream(stream):  # warm up outside the capture, on a side stream (as required)
+                    for _ in range(3):
+                        model(x)
+                torch.cuda.current_stream().wait_stream(stream)
+                with torch.cuda.graph(graph):
+                    model(x)
+            step = graph.replay
+        else:
+            def step() -> None:
+                with torch.inference_mode():
+                    model(x)
+
+        def cuda_runner() -> float:
+            start.record()
+            step()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end)
+
+        return cuda_runner
+
+    def versions(self) -> dict[str, str]:
+        import torch
+
+        out = {"torch": torch.__version__}
+        if self.settings["device"] == "cuda" and torch.cuda.is_available():
+            out["cuda"] = str(torch.version.cuda)
+            out["cudnn"] = str(torch.backends.cudnn.version())
+            out["gpu"] = torch.cuda.get_device_name()
+        return out

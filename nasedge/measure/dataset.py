@@ -1,0 +1,205 @@
+"""Measuring and writing our own latency datasets (the format of DESIGN.md).
+
+A dataset directory holds ``archs.jsonl`` (``arch_id`` + the arch's fields per line), optionally
+``reference_archs.json``, one detailed measurements CSV per device in ``measurements/<device>.csv``
+(median, p90, spread, noise flag, where it ran), how each device was measured in
+``measurements/<device>.json``, and ``latency_ms.csv`` (``arch_id,<device>,...``: the medians),
+which :func:`assemble_latency_csv` rebuilds from the measurement files. Devices measured on
+different machines are merged by copying their ``measurements/`` files into one directory.
+
+:func:`measure_dataset` fills a dataset in: the archs of ``archs.jsonl`` on several devices, in
+interleaved groups, each device's file rewritten atomically after every group, resuming from what
+is already there; the arch is built once per group for all devices (shared :class:`Artifacts`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nasedge.arch import Arch
+from nasedge.atomic import atomic_write_text
+from nasedge.errors import NasedgeError
+from nasedge.measure.measurement import Measurement, read_measurements, write_measurements
+from nasedge.measure.workload import Artifacts
+
+
+def read_arch_rows(path: str | Path) -> list[tuple[str, Arch]]:
+    """``(arch_id, arch)`` per line of a JSON-lines file; lines without ``arch_id`` get their index."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: no such arch file") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise NasedgeError(f"{path}: not a JSON-lines arch file") from None
+    rows = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise NasedgeError(f"{where}: expected a JSON object with the arch's fields")
+        arch_id = data.pop("arch_id", len(rows))
+        rows.append((str(arch_id), Arch.from_dict(data, where)))
+    ids = [i for i, _ in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise NasedgeError(f"{path}: arch_id {dup!r} appears more than once")
+    return rows
+
+
+def write_arch_rows(path: str | Path, rows: Iterable[tuple[str | int, Arch]]) -> None:
+    text = "".join(json.dumps({"arch_id": int(i) if str(i).isdigit() else i, **a.to_dict()}) + "\n" for i, a in rows)
+    atomic_write_text(path, text)
+
+
+def reference_first_order(directory: str | Path) -> list[str]:
+    """The dataset's arch ids with its reference archs first (a predictor's hardware embedding needs them)."""
+    directory = Path(directory)
+    ids = [i for i, _ in read_arch_rows(directory / "archs.jsonl")]
+    path = directory / "reference_archs.json"
+    refs = [str(i) for i in json.loads(path.read_text())] if path.is_file() else []
+    missing = [r for r in refs if r not in ids]
+    if missing:
+        raise NasedgeError(f"{path}: reference arch {missing[0]} is not in archs.jsonl")
+    return refs + [i for i in ids if i not in refs]
+
+
+def assemble_latency_csv(directory: str | Path, devices: Sequence[str] | None = None) -> Path:
+    """Rebuild ``latency_ms.csv`` (median per arch and device) from ``measurements/*.csv``.
+
+    Rows follow ``archs.jsonl``; a device's cell is empty where it has no measurement of that arch.
+    A measurement whose arch differs from the dataset's arch of the same id is an error.
+    """
+    directory = Path(directory)
+    rows = read_arch_rows(directory / "archs.jsonl")
+    by_id = dict(rows)
+    files = sorted((directory / "measurements").glob("*.csv"))
+    if devices is not None:
+        files = [f for f in files if f.stem in devices]
+    columns: dict[str, dict[str, float]] = {}
+    for f in files:
+        col: dict[str, float] = {}
+        for m in read_measurements(f):
+            if m.arch_id not in by_id:
+                raise NasedgeError(f"{f}: arch_id {m.arch_id!r} is not in {directory / 'archs.jsonl'}")
+            if m.arch != by_id[m.arch_id]:
+                raise NasedgeError(f"{f}: arch_id {m.arch_id!r} was measured for a different arch than the dataset's")
+            col[m.arch_id] = m.median_ms
+        columns[f.stem] = col
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["arch_id", *columns])
+    for arch_id, _ in rows:
+        writer.writerow([arch_id, *(f"{c[arch_id]:.6g}" if arch_id in c else "" for c in columns.values())])
+    out = directory / "latency_ms.csv"
+    atomic_write_text(out, buf.getvalue())
+    return out
+
+
+@dataclass
+class DeviceProgress:
+    """What one :func:`measure_dataset` call did on one device."""
+
+    device: str
+    done_before: int  # archs already measured when the call started
+    measured: int = 0  # archs measured by this call
+    seconds: float = 0.0  # time spent on them (building included for the first device of a group)
+    noisy: int = 0
+
+    @property
+    def seconds_per_arch(self) -> float:
+        return self.seconds / self.measured if self.measured else float("nan")
+
+
+def _load_existing(paths: Sequence[Path]) -> dict[str, Measurement]:
+    out: dict[str, Measurement] = {}
+    for path in paths:
+        if path.is_file():
+            out.update({m.arch_id: m for m in read_measurements(path)})
+    return out
+
+
+def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str | Path | None = None,
+                    order: Sequence[str] | None = None, limit: int | None = None, group_size: int | None = None,
+                    time_limit: float | None = None, meta: dict[str, Any] | None = None,
+                    on_group: Callable[[dict[str, DeviceProgress], int], None] | None = None,
+                    ) -> dict[str, DeviceProgress]:
+    """Measure the archs of the dataset ``directory`` on ``devices`` (:class:`Device` objects), resumably.
+
+    ``out``: dataset directory to write ``measurements/<device>.{csv,json}`` into (default
+    ``directory``); measurements already in either are kept and not repeated. ``order``: arch ids in
+    the order to measure (default: file order); ``limit``: only the first ``limit`` of them.
+    ``group_size``: archs per group (default: the largest interleaved group of the devices).
+    ``time_limit``: seconds after which no new group starts. ``on_group(progress, remaining)`` after
+    each group. The per-device JSON file records how the device measured and every call's figures.
+    """
+    directory = Path(directory)
+    out = Path(out) if out is not None else directory
+    rows = dict(read_arch_rows(directory / "archs.jsonl"))
+    ids = list(order) if order is not None else list(rows)
+    unknown = [i for i in ids if i not in rows]
+    if unknown:
+        raise NasedgeError(f"arch id {unknown[0]!r} is not in {directory / 'archs.jsonl'}")
+    ids = ids[:limit] if limit is not None else ids
+    results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv",
+                                       out / "measurements" / f"{d.name}.csv"]) for d in devices}
+    progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] for i in ids)) for d in devices}
+    todo = [i for i in ids if any(i not in results[d.name] for d in devices)]
+    order_index = {i: k for k, i in enumerate(rows)}
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for device in devices:
+        _write_meta(out, device, None, meta, started)
+    t_start = time.perf_counter()
+    group_size = group_size or max(d.group_size() for d in devices)
+    for start in range(0, len(todo), group_size):
+        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            break
+        group = todo[start:start + group_size]
+        artifacts = Artifacts()  # one build (module, ONNX, TFLite) per arch, shared by all devices
+        for device in devices:
+            missing = [i for i in group if i not in results[device.name]]
+            if not missing:
+                continue
+            t = time.perf_counter()
+            got = device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts)
+            p = progress[device.name]
+            p.seconds += time.perf_counter() - t
+            p.measured += len(got)
+            p.noisy += sum(m.noisy for m in got)
+            results[device.name].update({m.arch_id: m for m in got})
+            write_measurements(out / "measurements" / f"{device.name}.csv",
+                               sorted(results[device.name].values(), key=lambda m: order_index[m.arch_id]))
+        artifacts.clear()
+        if on_group is not None:
+            on_group(progress, len(todo) - start - len(group))
+    for device in devices:
+        _write_meta(out, device, progress[device.name], meta, started)
+    return progress
+
+
+def _write_meta(out: Path, device: Any, progress: DeviceProgress | None, meta: dict[str, Any] | None,
+                started: str) -> None:
+    """``measurements/<device>.json``: how the device measures, and one entry per campaign call."""
+    path = out / "measurements" / f"{device.name}.json"
+    doc = json.loads(path.read_text()) if path.is_file() else {}
+    doc["device"] = device.describe()
+    runs = doc.get("runs", [])
+    if progress is None:
+        runs.append({"started": started, "load_average_start": list(os.getloadavg()), **(meta or {})})
+    else:
+        runs[-1].update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_average_end=list(os.getloadavg()),
+                        measured=progress.measured, seconds=round(progress.seconds, 1), noisy=progress.noisy)
+    doc["runs"] = runs
+    atomic_write_text(path, json.dumps(doc, indent=1, default=str) + "\n")

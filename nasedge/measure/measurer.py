@@ -1,0 +1,159 @@
+"""Measurement callbacks: what a device calls to turn workloads into latencies.
+
+A device config names its callback in ``measure._target_`` (import path of a :class:`Measurer`
+subclass) with the constructor's arguments beside it; users plug in their own (a phone over adb, a
+board over serial) by writing one class and one YAML. The built-in :class:`RuntimeMeasurer` runs a
+registered runtime in this process with fixed threads, pinned cores and the measurement protocol.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import importlib
+import os
+import platform
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from nasedge.errors import NasedgeError
+from nasedge.measure.protocol import LatencyStats, ProtocolConfig, measure_interleaved
+from nasedge.measure.runtime import get_runtime
+from nasedge.measure.workload import Artifacts, Workload
+
+
+class Measurer(abc.ABC):
+    """Turns workloads into latency statistics, in order. Must be constructible from plain config values."""
+
+    group_size: int = 1  # how many workloads a call should get at once (callers chunk by it)
+
+    @abc.abstractmethod
+    def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None) -> list[LatencyStats]:
+        """One :class:`LatencyStats` per workload."""
+
+    def describe(self) -> dict[str, Any]:
+        """How it measures (settings, library versions, hardware), for the record."""
+        return {"measurer": f"{type(self).__module__}.{type(self).__qualname__}"}
+
+
+def instantiate_measurer(section: Mapping[str, Any], source: str = "measure") -> Measurer:
+    """Build the measurer named by ``section['_target_']`` with the section's other keys as arguments."""
+    section = dict(section)
+    target = section.pop("_target_", None)
+    if not isinstance(target, str) or "." not in target:
+        raise NasedgeError(f"{source}: field '_target_': value {target!r} is not valid; expected the import "
+                           "path of a Measurer class, e.g. nasedge.measure.RuntimeMeasurer")
+    module, _, attr = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise NasedgeError(f"{source}: field '_target_': cannot import {target!r} ({exc})") from None
+    if not (isinstance(cls, type) and issubclass(cls, Measurer)):
+        raise NasedgeError(f"{source}: field '_target_': {target!r} is not a Measurer subclass")
+    try:
+        return cls(**section)
+    except TypeError as exc:
+        raise NasedgeError(f"{source}: {exc}") from None
+
+
+@contextlib.contextmanager
+def pinned(cores: Sequence[int]) -> Iterator[None]:
+    """Run the calling thread (and threads it starts meanwhile) on ``cores`` only; restore afterwards."""
+    if not hasattr(os, "sched_setaffinity"):  # not Linux: no pinning, the protocol's checks still apply
+        yield
+        return
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(cores))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, old)
+
+
+def raise_priority(nice: int) -> list[str]:
+    """Run this process at ``nice`` and, on Linux with scheduler autogroups, its session at ``nice`` too.
+
+    With autogroups (the default on desktop and many server kernels) the CPU is shared fairly between
+    *sessions* first, so a plain ``nice -n -5`` only ranks processes within their own session; the
+    session's autogroup nice is what ranks it against others. It is changed only when this process
+    leads its own session (start it with ``setsid -w``), never for a session it merely belongs to.
+    Returns what was done, in words; a negative ``nice`` needs root.
+    """
+    done = []
+    try:
+        os.nice(nice - os.nice(0))
+        done.append(f"nice {os.nice(0)}")
+    except OSError as exc:
+        done.append(f"nice unchanged ({exc.strerror})")
+    autogroup = "/proc/self/autogroup"
+    if os.path.exists(autogroup):
+        if os.getsid(0) != os.getpid():
+            done.append("autogroup unchanged (not a session leader; start with setsid -w)")
+        else:
+            try:
+                with open(autogroup, "w") as f:
+                    f.write(str(nice))
+                done.append(f"autogroup nice {nice}")
+            except OSError as exc:
+                done.append(f"autogroup unchanged ({exc.strerror})")
+    return done
+
+
+def cpu_model() -> str:
+    """The CPU's model name (for the record of where a measurement ran)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class RuntimeMeasurer(Measurer):
+    """Measure with a registered runtime in this process.
+
+    ``threads``: compute threads (``None``: every core this process may use). ``cores``: the cores to
+    pin to (``None``: the last ``threads`` usable cores; core 0 tends to take most interrupts).
+    ``protocol``: :class:`ProtocolConfig` fields. Other keyword arguments are runtime options.
+    """
+
+    def __init__(self, runtime: str, threads: int | None = None, batch: int = 1, precision: str = "fp32",
+                 cores: Sequence[int] | None = None, protocol: Mapping[str, Any] | ProtocolConfig | None = None,
+                 **options: Any):
+        usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+        threads = len(usable) if threads is None else threads
+        cls = get_runtime(runtime)
+        missing = cls.missing()
+        if missing:
+            raise NasedgeError(missing)
+        self.runtime = cls(threads=threads, batch=batch, precision=precision, **options)
+        if cores is None:
+            cores = usable[-threads:] if threads <= len(usable) else usable
+        cores = list(cores)
+        if not cores or not set(cores) <= set(range(os.cpu_count() or 1)):
+            raise NasedgeError(f"measure: field 'cores': value {cores!r} is not valid; this machine has cores "
+                               f"0..{(os.cpu_count() or 1) - 1}")
+        self.cores = cores
+        self.protocol = protocol if isinstance(protocol, ProtocolConfig) else ProtocolConfig.from_dict(
+            dict(protocol or {}), "measure.protocol")
+        self.group_size = self.protocol.group_size
+
+    def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None) -> list[LatencyStats]:
+        artifacts = artifacts if artifacts is not None else Artifacts()
+        out: list[LatencyStats] = []
+        for start in range(0, len(workloads), self.group_size):
+            group = workloads[start:start + self.group_size]
+            for w in group:  # build outside the timed, pinned part (conversion may use every core)
+                self.runtime.prepare(w, artifacts)
+            with self.runtime.session(), pinned(self.cores):
+                runners = [self.runtime.load(w, artifacts) for w in group]
+                out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads))
+                del runners
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.runtime.describe(), "cores": self.cores,
+                "protocol": vars(self.protocol), "versions": self.runtime.versions(), "cpu": cpu_model(),
+                "host": platform.node(), "python": platform.python_version()}

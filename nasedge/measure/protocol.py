@@ -1,0 +1,173 @@
+"""The measurement protocol: how repeated timings of a few runners become latencies one can trust.
+
+Runners are measured *interleaved*: every round times each runner a few times in turn (the order
+rotates each round), and a runner's latency is the median of its per-round medians. A slow drift of
+the machine (another job starting, frequency or thermal changes) then affects all runners of a
+group alike instead of biasing whichever happened to run at the bad moment, and a disturbed round
+moves one of several round medians rather than the result.
+
+A runner stays in the rounds until its median is stable, i.e. its robust standard error
+(1.2533 x 1.4826 x MAD of the round medians / sqrt(rounds)) is within ``tolerance`` of the median;
+the rounds end when no runner is left or at the time bound. A result is flagged ``noisy`` with its reason when the median did not
+stabilise (its relative standard error is still above ``max_rse``), when the spread of single
+timings (IQR / median) exceeds ``max_spread``, or, on CPUs, when the process got less than
+``min_cpu_share`` of the cores it asked for (it was descheduled: other processes compete for the
+cores; the latency is then inflated even when it looks steady). ``on_noisy: raise`` refuses such results instead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from nasedge.errors import NasedgeError
+
+Runner = Callable[[], float]  # one inference; returns its latency in milliseconds
+ON_NOISY = ("flag", "raise")
+
+
+@dataclass
+class ProtocolConfig:
+    """Settings of :func:`measure_interleaved` (the ``protocol`` section of a device's ``measure``)."""
+
+    warmup_runs: int = 5  # untimed runs per runner before the first round, at least ...
+    warmup_s: float = 0.1  # ... and at least this long per runner
+    round_s: float = 0.05  # timed runs per round per runner: enough to fill this time ...
+    min_repeats: int = 2  # ... but at least this many
+    max_repeats: int = 50  # ... and at most this many
+    min_rounds: int = 10  # also spreads each runner over a longer window: less hurt by short bursts
+    max_rounds: int = 40
+    tolerance: float = 0.01  # stop when every median's relative standard error is within this
+    max_rse: float = 0.03  # flag when a median's relative standard error is still above this at the end
+    max_seconds: float = 10.0  # time bound per runner (the group gets max_seconds x runners)
+    max_spread: float = 0.25  # flag when IQR / median of single timings exceeds this
+    min_cpu_share: float = 0.9  # CPU only: flag when CPU time / (wall time x threads) falls below this
+    group_size: int = 25  # runners measured interleaved at once (memory bounds it: one model each)
+    on_noisy: str = "flag"  # flag | raise
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("warmup_runs", self.warmup_runs >= 0), ("warmup_s", self.warmup_s >= 0),
+            ("round_s", self.round_s > 0), ("min_repeats", self.min_repeats >= 1),
+            ("max_repeats", self.max_repeats >= self.min_repeats), ("min_rounds", self.min_rounds >= 2),
+            ("max_rounds", self.max_rounds >= self.min_rounds), ("tolerance", self.tolerance > 0),
+            ("max_rse", self.max_rse >= self.tolerance),
+            ("max_seconds", self.max_seconds > 0), ("max_spread", self.max_spread > 0),
+            ("min_cpu_share", 0 <= self.min_cpu_share <= 1), ("group_size", self.group_size >= 1),
+            ("on_noisy", self.on_noisy in ON_NOISY),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise NasedgeError(f"measurement protocol: field '{name}': value {getattr(self, name)!r} is not valid")
+
+    @classmethod
+    def from_dict(cls, data: dict | None, source: str = "protocol") -> ProtocolConfig:
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise NasedgeError(f"{source}: unknown field '{unknown[0]}'; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """What the protocol reports for one runner (milliseconds)."""
+
+    median_ms: float  # median of the per-round medians
+    p90_ms: float  # 90th percentile of single timings
+    mean_ms: float
+    min_ms: float
+    spread: float  # (p75 - p25) / median of single timings
+    rse: float  # robust relative standard error of median_ms
+    samples: int
+    rounds: int
+    cpu_share: float | None  # CPU time / (wall time x threads) while timing; None when not measured
+    noisy: bool
+    reason: str  # why it is flagged noisy ("" when not)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rse(round_medians: Sequence[float]) -> float:
+    m = np.asarray(round_medians)
+    med = float(np.median(m))
+    mad = float(np.median(np.abs(m - med)))
+    return 1.2533 * 1.4826 * mad / math.sqrt(len(m)) / med if med > 0 else math.inf
+
+
+def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
+                        cpu_threads: int | None = None) -> list[LatencyStats]:
+    """Time ``runners`` interleaved until their medians are stable or the time bound is reached.
+
+    ``cpu_threads``: how many cores the runners should get; when given, the process CPU time is
+    compared with the wall time to detect that other processes took the cores away.
+    """
+    n = len(runners)
+    if n == 0:
+        return []
+    estimate = []
+    for run in runners:
+        t0, times = time.perf_counter(), []
+        while len(times) < protocol.warmup_runs or time.perf_counter() - t0 < protocol.warmup_s:
+            times.append(run())
+            if len(times) >= 1000:
+                break
+        estimate.append(float(np.median(times[len(times) // 2:])) if times else run())
+    fill = [math.ceil(protocol.round_s * 1e3 / max(e, 1e-6)) for e in estimate]  # runs that fill round_s
+    repeats = [min(protocol.max_repeats, max(protocol.min_repeats, f)) for f in fill]
+    samples: list[list[float]] = [[] for _ in range(n)]
+    round_medians: list[list[float]] = [[] for _ in range(n)]
+    wall = [0.0] * n
+    cpu = [0.0] * n
+    deadline = time.perf_counter() + protocol.max_seconds * n
+    active = list(range(n))  # runners whose median is not yet stable
+    rounds = 0
+    while active and rounds < protocol.max_rounds:
+        k = rounds % len(active)
+        for i in active[k:] + active[:k]:  # rotate who goes first: no runner always follows the same one
+            c0, w0 = time.process_time(), time.perf_counter()
+            ts = [runners[i]() for _ in range(repeats[i])]
+            wall[i] += time.perf_counter() - w0
+            cpu[i] += time.process_time() - c0
+            samples[i].extend(ts)
+            round_medians[i].append(float(np.median(ts)))
+        rounds += 1
+        if rounds >= protocol.min_rounds:
+            if time.perf_counter() > deadline:
+                break
+            active = [i for i in active if _rse(round_medians[i]) > protocol.tolerance]
+    stats = [_stats(samples[i], round_medians[i], cpu[i] / wall[i] / cpu_threads if cpu_threads else None,
+                    protocol) for i in range(n)]
+    if protocol.on_noisy == "raise":
+        bad = [(i, s) for i, s in enumerate(stats) if s.noisy]
+        if bad:
+            i, s = bad[0]
+            raise NasedgeError(f"{len(bad)} of {n} measurements are noisy (first: #{i}, {s.median_ms:.3f} ms: "
+                               f"{s.reason}); refusing them (protocol on_noisy: raise)")
+    return stats
+
+
+def _stats(samples: list[float], round_medians: list[float], cpu_share: float | None,
+           protocol: ProtocolConfig) -> LatencyStats:
+    x = np.asarray(samples)
+    q25, q50, q75, q90 = (float(v) for v in np.percentile(x, [25, 50, 75, 90]))
+    median = float(np.median(round_medians))
+    spread = (q75 - q25) / q50 if q50 > 0 else math.inf
+    rse = _rse(round_medians)
+    reasons = []
+    if rse > protocol.max_rse:
+        reasons.append(f"median not stable within the time bound (relative standard error {rse:.1%} > "
+                       f"{protocol.max_rse:.1%})")
+    if spread > protocol.max_spread:
+        reasons.append(f"spread of single timings {spread:.1%} > {protocol.max_spread:.0%}")
+    if cpu_share is not None and cpu_share < protocol.min_cpu_share:
+        reasons.append(f"got {cpu_share:.0%} of the requested CPU time (other processes compete for the cores)")
+    return LatencyStats(median_ms=median, p90_ms=q90, mean_ms=float(x.mean()), min_ms=float(x.min()),
+                        spread=spread, rse=rse, samples=len(x), rounds=len(round_medians), cpu_share=cpu_share,
+                        noisy=bool(reasons), reason="; ".join(reasons))

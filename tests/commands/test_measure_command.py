@@ -1,0 +1,99 @@
+"""`nasedge measure` and `nasedge devices` as users run them (subprocesses, exit codes, files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+from nasedge.measure import read_measurements
+from nasedge.spaces import get_space
+
+FAST = dict(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_rounds=2, max_rounds=3, max_seconds=1.0,
+            max_spread=10.0, min_cpu_share=0.0, max_rse=10.0)
+
+
+def nasedge(*args):
+    return subprocess.run([sys.executable, "-m", "nasedge.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def device_yaml(path, name="toy", **protocol):
+    path.write_text(yaml.safe_dump({"name": name, "description": "test", "where": "local", "measure": {
+        "_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 1,
+        "protocol": {**FAST, **protocol}}}))
+    return str(path)
+
+
+def one_line_error(r, needle):
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_devices_lists_where_each_is_measured():
+    r = nasedge("devices", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert rows["cpu-ort-t1"]["where"] == "local" and rows["cpu-ort-t1"]["runtime"] == "onnxruntime t1 b1 fp32"
+    assert rows["jetson-orin"]["where"] == "ray node with device:jetson-orin"
+    assert rows["titan_rtx_64"]["where"] == "predict-only" and "help/ofa:titan_rtx_64" in rows["titan_rtx_64"]["runtime"]
+    assert all(isinstance(row["profile"], bool) for row in rows.values())
+    r = nasedge("devices")
+    assert r.returncode == 0 and "jetson-orin" in r.stdout and "[tensorrt,cuda,cpu]" in r.stdout
+
+
+def test_measure_writes_resumes_and_reads_arch_files(tmp_path):
+    dev, out = device_yaml(tmp_path / "toy.yaml"), tmp_path / "lat.csv"
+    r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    first = read_measurements(out)
+    assert len(first) == 2 and all(m.device == "toy" and m.median_ms > 0 for m in first)
+    r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "3", "--out", str(out))
+    assert r.returncode == 0 and "2 of 3 archs already measured" in r.stderr
+    again = read_measurements(out)
+    assert len(again) == 3 and again[:2] == first  # kept, not re-measured
+    r = nasedge("measure", "--device", device_yaml(tmp_path / "toy2.yaml", name="toy2"), "--space", "ofa_mbv3_cifar",
+                "--num-archs", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert [m.device for m in read_measurements(out)] == ["toy"] * 3 + ["toy2"]  # one file, several devices
+    r = nasedge("measure", "--device", dev, "--num-archs", "1", "--out", str(out), "+device.measure.threads=2")
+    assert r.returncode == 2 and "device overrides apply to named devices" in r.stderr
+    archs = get_space("ofa_mbv3_cifar").sample_many(2, 5)
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"arch_id": f"x{i}", **a.to_dict()}) + "\n"
+                                              for i, a in enumerate(archs)))
+    r = nasedge("measure", "--device", dev, "--archs", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "b.csv"))
+    assert r.returncode == 0, r.stderr
+    assert [(m.arch_id, m.arch) for m in read_measurements(tmp_path / "b.csv")] == [("x0", archs[0]), ("x1", archs[1])]
+
+
+def test_noisy_results_are_flagged_and_strict_refuses(tmp_path):
+    dev = device_yaml(tmp_path / "toy.yaml", max_spread=1e-6)  # any real spread is "too noisy"
+    out = tmp_path / "lat.csv"
+    r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "1", "--out", str(out))
+    assert r.returncode == 0 and "1 of 1 measurements are noisy" in r.stderr
+    assert read_measurements(out)[0].noisy
+    strict_out = tmp_path / "strict.csv"
+    r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "1", "--out", str(strict_out),
+                "--strict")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("nasedge: error: 1 of 1 measurements are noisy (--strict)")
+    assert read_measurements(strict_out)[0].noisy  # kept and flagged: no lost work
+
+
+def test_measure_errors(tmp_path):
+    out = str(tmp_path / "x.csv")
+    one_line_error(nasedge("measure", "--device", "toaster", "--num-archs", "1", "--out", out),
+                   "unknown device 'toaster'; known: ")
+    one_line_error(nasedge("measure", "--device", "titan_rtx_64", "--num-archs", "1", "--out", out),
+                   "device titan_rtx_64 is predict-only")
+    r = nasedge("measure", "--device", "jetson-orin", "--num-archs", "1", "--out", out)
+    one_line_error(r, "--resources='{\"device:jetson-orin\": 1}'")
+    assert "--ray-address" in r.stderr and "--measurements FILE.csv" in r.stderr
+    (tmp_path / "bad.jsonl").write_text('{"arch_id": 1, "space": "ofa_mbv3_cifar"}\n')
+    one_line_error(nasedge("measure", "--device", "cpu", "--archs", str(tmp_path / "bad.jsonl"), "--out", out),
+                   "bad.jsonl:1: field 'kernel'")
+    one_line_error(nasedge("measure", "--device", "cpu", "--num-archs", "0", "--out", out), "--num-archs: value 0")

@@ -1,0 +1,67 @@
+"""Latency datasets: measured on several devices, resumed, merged into latency_ms.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.measure import Device, read_measurements
+from nasedge.measure.dataset import (assemble_latency_csv, measure_dataset, read_arch_rows, reference_first_order,
+                                     write_arch_rows)
+from nasedge.spaces import get_space
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    archs = get_space("ofa_mbv3_cifar").sample_many(5, 0)
+    write_arch_rows(tmp_path / "archs.jsonl", [(10 + i, a) for i, a in enumerate(archs)])
+    (tmp_path / "reference_archs.json").write_text("[13, 11]")
+    return tmp_path, archs
+
+
+def test_measure_resume_and_assemble(dataset, device_config, tmp_path_factory):
+    directory, archs = dataset
+    devices = [Device.from_config(device_config("dev-a")), Device.from_config(device_config("dev-b"))]
+    order = reference_first_order(directory)
+    assert order == ["13", "11", "10", "12", "14"]
+    groups = []
+    progress = measure_dataset(directory, devices, order=order, limit=3, group_size=2, meta={"why": "test"},
+                               on_group=lambda p, remaining: groups.append(remaining))
+    assert groups == [1, 0] and progress["dev-a"].measured == 3 and progress["dev-b"].done_before == 0
+    first = read_measurements(directory / "measurements" / "dev-a.csv")
+    assert [m.arch_id for m in first] == ["10", "11", "13"]  # the first 3 of the order, stored in dataset order
+    # a second call (another machine writing elsewhere) continues; nothing is measured twice
+    out = tmp_path_factory.mktemp("elsewhere")
+    progress = measure_dataset(directory, devices[1:], out=out, order=order, group_size=2)
+    assert progress["dev-b"].done_before == 3 and progress["dev-b"].measured == 2
+    (directory / "measurements" / "dev-b.csv").write_bytes((out / "measurements" / "dev-b.csv").read_bytes())
+    with open(assemble_latency_csv(directory)) as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["arch_id", "dev-a", "dev-b"] and [r[0] for r in rows[1:]] == ["10", "11", "12", "13", "14"]
+    assert [r[1] != "" for r in rows[1:]] == [True, True, False, True, False]
+    assert all(float(r[2]) > 0 for r in rows[1:])
+    meta = json.loads((directory / "measurements" / "dev-a.json").read_text())
+    assert meta["device"]["measure"]["runtime"] == "torch" and meta["runs"][0]["why"] == "test"
+    assert meta["runs"][0]["measured"] == 3 and "load_average_end" in meta["runs"][0]
+
+
+def test_mismatched_measurements_are_refused(dataset, device_config):
+    directory, archs = dataset
+    measure_dataset(directory, [Device.from_config(device_config("dev-a"))], limit=1)
+    rows = read_arch_rows(directory / "archs.jsonl")
+    write_arch_rows(directory / "archs.jsonl", [(i, rows[(k + 1) % len(rows)][1]) for k, (i, _) in enumerate(rows)])
+    with pytest.raises(NasedgeError, match="dev-a.csv: arch_id '10' was measured for a different arch"):
+        assemble_latency_csv(directory)
+
+
+def test_arch_rows_errors(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"arch_id": 1, "space": "ofa_mbv3_cifar"}\n')
+    with pytest.raises(NasedgeError, match="a.jsonl:1: field 'kernel'"):
+        read_arch_rows(tmp_path / "a.jsonl")
+    arch = get_space("ofa_mbv3_cifar").min_arch().to_dict()
+    (tmp_path / "b.jsonl").write_text(json.dumps({"arch_id": 1, **arch}) + "\n" + json.dumps({"arch_id": 1, **arch}))
+    with pytest.raises(NasedgeError, match="arch_id '1' appears more than once"):
+        read_arch_rows(tmp_path / "b.jsonl")

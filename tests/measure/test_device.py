@@ -1,0 +1,92 @@
+"""Device configs: every shipped one loads and validates; local devices measure; errors name the problem."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from nasedge.config import compose
+from nasedge.errors import NasedgeError
+from nasedge.measure import Device, get_device, list_devices, read_measurements, write_measurements
+from nasedge.spaces import get_space
+
+REQUIRED = ["cpu", "cpu-ort-t1", "cpu-ort-t2", "cpu-torch-t1", "cpu-litert-t1", "jetson-orin", "h200-torch-fp32-b1",
+            "h200-torch-fp16-b1", "h200-torch-fp16-b64", "titan_rtx_64", "2080ti_1", "v100_64", "raspi4", "pixel2"]
+
+
+def test_required_devices_exist():
+    assert set(REQUIRED) <= set(list_devices())
+
+
+@pytest.mark.parametrize("name", list_devices())
+def test_every_device_config_loads_and_composes(name):
+    device = get_device(name)
+    assert device.name == name and device.description
+    composed = compose([f"device={name}"]).device  # through Hydra with the typed schema
+    again = Device.from_config(OmegaConf.to_container(composed, resolve=True), "composed")
+    assert again.config == device.config
+    if device.measurable:
+        assert device.config.measure["_target_"] == "nasedge.measure.RuntimeMeasurer"
+        assert device.summary().startswith(device.config.measure["runtime"])
+    else:
+        assert device.data and all(d.dataset.startswith("help/") for d in device.data)
+        with pytest.raises(NasedgeError, match=f"device {name} is predict-only .*cannot be measured"):
+            device.measure([get_space("ofa_mbv3_w1.2").min_arch()])
+
+
+def test_help_devices_cover_every_published_column():
+    import csv
+    from pathlib import Path
+
+    root = Path("/work/shared/datasets/latency/help")
+    if not root.is_dir():
+        pytest.skip("shared HELP datasets not present")
+    for ds in ("ofa", "fbnet", "nasbench201"):
+        with open(root / ds / "latency_ms.csv") as f:
+            columns = next(csv.reader(f))[1:]
+        for column in columns:
+            assert {"dataset": f"help/{ds}", "column": column} in [vars(d) for d in get_device(column).data]
+
+
+def test_local_device_measures_and_round_trips(tmp_path, device_config):
+    device = Device.from_config(device_config("toy"))
+    archs = get_space("ofa_mbv3_cifar").sample_many(3, 0)
+    chunks = []
+    got = device.measure(archs, arch_ids=["a", "b", "c"], on_chunk=chunks.append)
+    assert [m.arch for m in got] == archs and [m.arch_id for m in got] == ["a", "b", "c"]
+    assert all(m.device == "toy" and m.median_ms > 0 and m.node.startswith("local:") for m in got)
+    assert sum(len(c) for c in chunks) == 3
+    write_measurements(tmp_path / "m.csv", got)
+    back = read_measurements(tmp_path / "m.csv")
+    assert [(m.arch, m.arch_id, m.device, m.node) for m in back] == [(m.arch, m.arch_id, m.device, m.node) for m in got]
+    assert [m.median_ms for m in back] == pytest.approx([m.median_ms for m in got], rel=1e-5)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"where": "phone"}, "field 'where': value 'phone'"),
+    ({"measure": None}, "field 'measure'"),
+    ({"measure": {"runtime": "torch"}}, "field 'measure'"),
+    ({"colour": "red"}, "unknown field 'colour'"),
+    ({"name": ""}, "field 'name'"),
+    ({"where": "predict-only"}, "field 'measure': value .* null for a predict-only device"),
+])
+def test_bad_device_config_names_the_field(device_config, change, needle):
+    with pytest.raises(NasedgeError, match=needle):
+        Device.from_config({**device_config(), **change}, "mine.yaml")
+
+
+def test_bad_measure_section_fails_when_built(device_config):
+    with pytest.raises(NasedgeError, match="cannot import 'nasedge.nothing.Here'"):
+        Device.from_config({**device_config(), "measure": {"_target_": "nasedge.nothing.Here"}}).measurer()
+    with pytest.raises(NasedgeError, match="unknown runtime 'tvm'"):
+        Device.from_config(device_config(runtime="tvm")).measurer()
+    with pytest.raises(NasedgeError, match="measure.protocol: unknown field 'rounds'"):
+        Device.from_config({**device_config(), "measure": {**device_config()["measure"], "protocol": {"rounds": 2}}})
+
+
+def test_unknown_device_lists_known_ones(tmp_path):
+    with pytest.raises(NasedgeError, match="unknown device 'toaster'; known: .*cpu-ort-t1"):
+        get_device("toaster")
+    (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(NasedgeError, match="bad.yaml: invalid YAML"):
+        get_device(str(tmp_path / "bad.yaml"))

@@ -1,0 +1,65 @@
+"""Ray routing on a real two-node cluster on this machine: measurements go only where the device is."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.measure import Device, lookup_table_parts, measure_lookup_table
+from nasedge.spaces import get_space
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Head node without device resources; a second node offering device:test-dev."""
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    node = c.add_node(num_cpus=1, resources={"device:test-dev": 1})
+    ray.init(address=c.address, log_to_driver=False)
+    c.wait_for_nodes()
+    try:
+        yield c, node.node_id
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def test_measurements_run_only_on_the_device_node(cluster, device_config):
+    c, device_node = cluster
+    head_node = c.head_node.node_id
+    device = Device.from_config({**device_config("test-dev", where="ray"),
+                                 "measure": {**device_config()["measure"], "protocol": {
+                                     **device_config()["measure"]["protocol"], "group_size": 2}}})
+    archs = get_space("ofa_mbv3_cifar").sample_many(5, 1)
+    got = device.measure(archs, arch_ids=list("abcde"))
+    assert [m.arch for m in got] == archs and [m.arch_id for m in got] == list("abcde")
+    assert {m.node for m in got} == {f"ray:{device_node}"} != {f"ray:{head_node}"}  # 3 chunks, all there
+    assert all(m.median_ms > 0 and m.device == "test-dev" for m in got)
+    parts = lookup_table_parts("ofa_mbv3_cifar", [24])[:4]
+    stats, nodes = device.measure_workloads(parts)
+    assert len(stats) == 4 and set(nodes) == {f"ray:{device_node}"}
+
+
+def test_missing_device_resource_fails_fast(cluster, device_config):
+    device = Device.from_config(device_config("nowhere", where="ray"))
+    t = time.perf_counter()
+    with pytest.raises(NasedgeError, match=r"no node of the Ray cluster offers resource device:nowhere; .*ray start "
+                                           r"--address=HEAD:6379 --resources='\{\"device:nowhere\": 1\}'"):
+        device.measure(get_space("ofa_mbv3_cifar").sample_many(1, 0))
+    assert time.perf_counter() - t < 5
+
+
+def test_errors_on_the_node_come_back_as_one_line(cluster, device_config):
+    device = Device.from_config(device_config("test-dev", where="ray", runtime="tvm"))
+    with pytest.raises(NasedgeError, match="device test-dev .*unknown runtime 'tvm'"):
+        device.measure(get_space("ofa_mbv3_cifar").sample_many(1, 0))
+    table_device = Device.from_config(device_config("test-dev", where="ray"))
+    with pytest.raises(NasedgeError, match="resolution 30 is not in space"):
+        measure_lookup_table(table_device, "ofa_mbv3_cifar", [30])
