@@ -1,0 +1,1 @@
+"""Predictors of accuracy and latency."""

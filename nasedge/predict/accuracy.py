@@ -1,0 +1,112 @@
+"""Accuracy predictor: top-1 of a subnet from its architecture, without evaluating it.
+
+Gradient-boosted trees on the space's ordinal encoding (kernel and expand per slot, depth per
+stage, resolution) plus log MACs and log parameters, fitted to subnets of a trained supernet whose
+accuracy was measured with ``nasedge eval --arch random:N --out FILE.jsonl``. On the shipped CIFAR-10
+supernet this beat an MLP ensemble on one-hot features (held-out RMSE 0.35 vs 0.90 points; see
+experiments/cifar10_ofa/README.md). Search queries it thousands of times per second.
+
+The saved file is JSON: the training set and hyperparameters. Loading refits (about a second,
+deterministic), so predictors never depend on a pickled model of one scikit-learn version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nasedge.arch import Arch
+from nasedge.atomic import atomic_write_text
+from nasedge.cost import arch_cost
+from nasedge.errors import NasedgeError
+from nasedge.spaces import SearchSpace, get_space
+
+FORMAT = "nasedge-accuracy-predictor/2"
+DEFAULTS = {"max_iter": 600, "learning_rate": 0.05, "max_leaf_nodes": 15, "l2_regularization": 1.0, "ensemble": 3}
+
+
+def features(space: SearchSpace, archs: Sequence[Arch]) -> np.ndarray:
+    """Ordinal encoding plus log MACs and log parameter count."""
+    costs = [arch_cost(a, space) for a in archs]
+    extra = np.array([[np.log(c.macs), np.log(c.params)] for c in costs], dtype=np.float32).reshape(len(archs), 2)
+    return np.concatenate([space.encode(archs, "ordinal"), extra], axis=1)
+
+
+class AccuracyPredictor:
+    """Predicts top-1 (percent) of archs of one space."""
+
+    def __init__(self, space: SearchSpace, **params):
+        unknown = set(params) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown accuracy-predictor option {sorted(unknown)[0]!r}")
+        self.space, self.params = space, {**DEFAULTS, **params}
+        self.models: list = []
+        self.archs: list[Arch] = []
+        self.top1 = np.zeros(0)
+        self.meta: dict = {}
+
+    def fit(self, archs: Sequence[Arch], top1: Sequence[float]) -> AccuracyPredictor:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        if len(archs) != len(top1) or len(archs) < 10:
+            raise NasedgeError(f"accuracy predictor needs at least 10 (arch, top-1) pairs, got {len(archs)}")
+        self.archs = [self.space.validate(a) for a in archs]
+        self.top1 = np.asarray(top1, dtype=np.float64)
+        x = features(self.space, self.archs)
+        kw = {k: v for k, v in self.params.items() if k != "ensemble"}
+        self.models = [HistGradientBoostingRegressor(**kw, early_stopping=False, random_state=seed).fit(x, self.top1)
+                       for seed in range(self.params["ensemble"])]
+        return self
+
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray:
+        if not self.models:
+            raise RuntimeError("AccuracyPredictor.predict called before fit")
+        if len(archs) == 0:
+            return np.zeros(0)
+        x = features(self.space, archs)
+        return np.mean([m.predict(x) for m in self.models], axis=0)
+
+    def save(self, path: str | Path, meta: dict | None = None) -> None:
+        atomic_write_text(path, json.dumps({
+            "format": FORMAT, "space": self.space.name, "params": self.params, "meta": meta or self.meta,
+            "data": [{"arch": a.to_dict(), "top1": float(t)} for a, t in zip(self.archs, self.top1)],
+        }))
+
+    @classmethod
+    def load(cls, path: str | Path) -> AccuracyPredictor:
+        path = Path(path)
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise NasedgeError(f"{path}: accuracy predictor not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise NasedgeError(f"{path}: not a readable accuracy predictor (invalid JSON)") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise NasedgeError(f"{path}: not a nasedge accuracy predictor (expected format {FORMAT})")
+        pred = cls(get_space(state["space"]), **state["params"])
+        pred.meta = state.get("meta", {})
+        archs = [Arch.from_dict(r["arch"], source=str(path)) for r in state["data"]]
+        return pred.fit(archs, [r["top1"] for r in state["data"]])
+
+
+def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
+    """Read the JSON lines written by ``nasedge eval --out`` (fields ``arch`` and ``top1``)."""
+    archs, top1 = [], []
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: no such file") from None
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            archs.append(Arch.from_dict(row["arch"], source=f"{path}:{i}"))
+            top1.append(float(row["top1"]))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise NasedgeError(f"{path}:{i}: not an accuracy record ({type(exc).__name__}: {exc})") from None
+    return archs, np.asarray(top1)
