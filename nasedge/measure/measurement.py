@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -113,8 +112,3 @@ def read_measurements(path: str | Path) -> list[Measurement]:
                                row.get("node", "")))
     return out
 
-
-def measurement_json(m: Measurement) -> str:
-    """One measurement as a JSON line (for logs and the service)."""
-    return json.dumps({"arch_id": m.arch_id, "device": m.device, "node": m.node, "arch": m.arch.to_dict(),
-                       **m.stats.to_dict()})
