@@ -36,6 +36,10 @@ from nasedge.spaces.base import SearchSpace
 
 BatchFn = Callable[[Sequence[Arch]], np.ndarray]
 PROPOSALS_PER_EVALUATION = 20  # default max_proposals = this x max_evaluations
+# With nothing feasible after this many proposals, the smallest arch is screened once; if even it
+# misses the budget, the search ends (no strategy can do better than the fastest arch).
+SMALLEST_CHECK_AFTER = 64
+NO_FEASIBLE_ARCH = "no arch meets the budget (the smallest arch misses it)"
 
 
 @dataclass
@@ -99,8 +103,10 @@ class Evaluator:
     """Scores archs for a strategy, caches them, counts calls and enforces the caps."""
 
     def __init__(self, objective: BatchFn, constraint: BatchFn, budget: float, max_evaluations: int,
-                 max_proposals: int, progress: Callable[[SearchProgress], None] | None = None):
+                 max_proposals: int, progress: Callable[[SearchProgress], None] | None = None,
+                 smallest: Arch | None = None):
         self._objective, self._constraint, self._progress = objective, constraint, progress
+        self._smallest = smallest  # the space's smallest arch, screened once if nothing is feasible
         self.budget = float(budget)
         self.max_evaluations, self.max_proposals = max_evaluations, max_proposals
         self.history: list[Candidate] = []
@@ -169,6 +175,13 @@ class Evaluator:
             cand = Candidate(arch, float(lat), bool(lat <= self.budget))
             self._cache[arch] = cand
             self.history.append(cand)
+        if self._smallest is not None and self.proposals >= SMALLEST_CHECK_AFTER:
+            smallest, self._smallest = self._smallest, None
+            if not any(c.feasible for c in self.history):
+                self.proposals += 1
+                self._screen([smallest])
+                if not self._cache[smallest].feasible:
+                    raise SearchExhausted(NO_FEASIBLE_ARCH)
 
     def screen(self, archs: Sequence[Arch]) -> np.ndarray:
         """Constraint values of ``archs`` (objective not computed); counts as proposals."""
@@ -380,7 +393,8 @@ class Strategy(abc.ABC):
         if math.isnan(budget):
             raise NasedgeError("budget: NaN is not a latency budget")
         max_proposals = self.config.max_proposals or PROPOSALS_PER_EVALUATION * max_evaluations
-        evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress)
+        evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress,
+                              smallest=space.min_arch())
         start = time.perf_counter()
         try:
             self._search(space, evaluator, np.random.default_rng(seed), seed)

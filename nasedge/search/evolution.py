@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nasedge.arch import Arch
-from nasedge.search.base import Candidate, Evaluator, SearchExhausted, Strategy, StrategyConfig, require
+from nasedge.search.base import Candidate, Evaluator, Strategy, StrategyConfig, require
 from nasedge.spaces.base import SearchSpace
 
 _FRESH_ATTEMPTS = 8  # re-mutations of a child that repeats a known arch before a random one replaces it
@@ -60,8 +60,6 @@ class EvolutionStrategy(Strategy):
         n_parents = max(2, round(size * cfg.parents_ratio))
         n_mutants = round((size - n_parents) * cfg.mutation_ratio)
         population = self._populate(space, evaluator, rng, [space.sample(rng) for _ in range(size)])
-        if not any(c.feasible for c in population) and not evaluator.screen([space.min_arch()])[0] <= evaluator.budget:
-            raise SearchExhausted("no arch meets the budget (the smallest arch misses it)")
         while True:
             parents = _rank(population)[:n_parents]
             children: list[Arch] = []

@@ -1,8 +1,10 @@
 """Search with Optuna: TPE or NSGA-II, constrained, ask/tell in batches, in a persistent study.
 
 An arch is a trial's parameters: ``res`` (resolution), ``d<stage>`` (depth per stage), and
-``k<slot>``/``e<slot>`` (kernel and expand ratio of every block slot; slots beyond a stage's depth
-are sampled too and ignored, which keeps the parameter space fixed, as NSGA-II's crossover needs).
+``b<slot>`` (the block of every slot, kernel and expand ratio together, e.g. ``k5e4``; slots beyond
+a stage's depth are sampled too and ignored, which keeps the parameter space fixed, as NSGA-II's
+crossover needs). One parameter per block rather than two halves the cost of every trial, which
+grows with the number of parameters (TPE's model, and a database commit per parameter).
 The latency constraint is the trial's constraint ``latency_ms - budget`` (feasible when <= 0),
 which both samplers use: TPE splits infeasible trials off by violation, NSGA-II ranks by
 constrained domination. Trials that miss the budget are told an objective of ``-inf`` without
@@ -162,22 +164,27 @@ def _dimensions(space: SearchSpace) -> tuple[Any, ...]:
                            f"{space.name} lacks {exc.name!r}") from None
 
 
+def _block_choices(space: SearchSpace) -> dict[str, tuple[int, int]]:
+    kernels, expands, *_ = _dimensions(space)
+    return {f"k{k}e{e}": (k, e) for k in kernels for e in expands}
+
+
 def _distributions(space: SearchSpace) -> dict[str, Any]:
     from optuna.distributions import CategoricalDistribution
 
-    kernels, expands, depths, resolutions, num_slots, num_stages = _dimensions(space)
+    _, _, depths, resolutions, num_slots, num_stages = _dimensions(space)
     dist: dict[str, Any] = {"res": CategoricalDistribution(list(resolutions))}
     dist.update({f"d{s}": CategoricalDistribution(list(depths)) for s in range(num_stages)})
-    for i in range(num_slots):
-        dist[f"k{i}"] = CategoricalDistribution(list(kernels))
-        dist[f"e{i}"] = CategoricalDistribution(list(expands))
+    blocks = list(_block_choices(space))
+    dist.update({f"b{i}": CategoricalDistribution(blocks) for i in range(num_slots)})
     return dist
 
 
 def _decode(space: SearchSpace, params: dict[str, Any]) -> Arch:
     *_, num_slots, num_stages = _dimensions(space)
-    arch = Arch(space.name, [params[f"k{i}"] for i in range(num_slots)], [params[f"e{i}"] for i in range(num_slots)],
-                [params[f"d{s}"] for s in range(num_stages)], params["res"])
+    blocks = _block_choices(space)
+    kernel, expand = zip(*(blocks[params[f"b{i}"]] for i in range(num_slots)))
+    arch = Arch(space.name, kernel, expand, [params[f"d{s}"] for s in range(num_stages)], params["res"])
     return space.validate(arch)
 
 

@@ -156,3 +156,19 @@ def test_a_plugin_strategy_is_one_class(monkeypatch):
     result = create_strategy("extremes").run(SPACE, ACC, LAT, math.inf)
     assert result.stop_reason == "strategy finished" and result.best_arch == SPACE.max_arch()
     assert isinstance(result.to_dict()["options"], dict) and StrategyConfig().max_evaluations == 1000
+
+
+def test_the_smallest_arch_is_checked_once_when_nothing_is_feasible():
+    smallest = SPACE.min_arch()
+    fastest = LAT([smallest])[0]
+    ev = Evaluator(ACC, LAT, 0.9 * fastest, 100, 10_000, smallest=smallest)
+    with pytest.raises(SearchExhausted, match="no arch meets the budget"):
+        for seed in range(100):
+            ev.evaluate(SPACE.sample_many(10, seed))
+    assert ev.proposals == 71 and ev.history[-1].arch == smallest  # 7 batches of 10, then the check
+    # if the smallest arch fits, the search goes on (random archs rarely reach such a budget)
+    ev = Evaluator(ACC, LAT, 1.01 * fastest, 100, 300, smallest=smallest)
+    with pytest.raises(SearchExhausted, match="proposal cap"):
+        for seed in range(100):
+            ev.evaluate(SPACE.sample_many(10, seed))
+    assert ev.get(smallest).feasible
