@@ -16,6 +16,7 @@ which keeps the population diverse and spends no evaluation on an arch already s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,13 +66,16 @@ class EvolutionStrategy(Strategy):
             children: list[Arch] = []
             seen: set[Arch] = set()
             for i in range(size - n_parents):
-                if i < n_mutants:
-                    make = lambda: space.mutate(parents[rng.integers(len(parents))].arch, rng, cfg.mutate_prob)  # noqa: E731
-                else:
-                    make = lambda: space.crossover(*(parents[j].arch for j in rng.choice(len(parents), 2, replace=False)), rng)  # noqa: E731
+                make = functools.partial(self._child, space, parents, i < n_mutants, rng)
                 children.append(self._fresh(space, evaluator, rng, make, seen))
             kept = {p.arch for p in parents}
             population = parents + [c for c in self._populate(space, evaluator, rng, children) if c.arch not in kept]
+
+    def _child(self, space: SearchSpace, parents: list[Candidate], mutate: bool, rng: np.random.Generator) -> Arch:
+        if mutate or len(parents) < 2:
+            return space.mutate(parents[rng.integers(len(parents))].arch, rng, self.config.mutate_prob)
+        i, j = rng.choice(len(parents), 2, replace=False)
+        return space.crossover(parents[i].arch, parents[j].arch, rng)
 
     def _fresh(self, space: SearchSpace, evaluator: Evaluator, rng: np.random.Generator, make, seen: set[Arch]) -> Arch:
         """A child that repeats no arch the search has seen (``make`` retried, then a random arch)."""

@@ -16,12 +16,13 @@ ACC, LAT = ProxyAccuracy(SPACE), ProxyLatency(SPACE)
 
 def test_repair_reaches_tight_budgets_without_rejection_sampling():
     budget = float(np.percentile(LAT(SPACE.sample_many(500, 12345)), 5))  # 1 random arch in 20 fits
-    evo = create_strategy("evolution").run(SPACE, ACC, LAT, budget, max_evaluations=200, seed=0)
-    rnd = create_strategy("random").run(SPACE, ACC, LAT, budget, max_evaluations=200, seed=0)
+    evo = create_strategy("evolution").run(SPACE, ACC, LAT, budget, max_evaluations=100, seed=0)
+    rnd = create_strategy("random").run(SPACE, ACC, LAT, budget, max_evaluations=100, seed=0)
     share = lambda r: np.mean([c.feasible for c in r.history])  # noqa: E731
     assert share(rnd) < 0.12 and share(evo) > 0.35
-    # every child costs at most 1 + repair_rounds screenings; here far fewer on average
-    assert evo.evaluations == 200 and evo.constraint_evaluations < 3 * evo.evaluations
+    # a child costs at most 1 + repair_rounds screenings; random search pays ~20 per feasible arch here
+    assert evo.evaluations == rnd.evaluations == 100
+    assert evo.constraint_evaluations < 0.25 * rnd.constraint_evaluations
     assert evo.best_objective > rnd.best_objective
 
 
