@@ -10,7 +10,6 @@ import textwrap
 
 import pytest
 
-from nasedge.errors import NasedgeError
 from nasedge.search.proxies import ProxyLatency
 from nasedge.search.ray_evaluation import evaluate_candidates
 from nasedge.spaces import get_space
