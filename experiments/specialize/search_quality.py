@@ -228,4 +228,7 @@ def render(s: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except NasedgeError as exc:
+        sys.exit(f"search_quality: error: {exc}")
