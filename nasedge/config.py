@@ -48,6 +48,10 @@ def register_configs() -> None:
     cs.store(group="device", name="device_schema", node=DeviceConfig)
     for name in list_spaces():
         cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
+    from nasedge.search import list_strategies, strategy_class
+
+    for name in list_strategies():
+        cs.store(group="search", name=f"{name}_schema", node=strategy_class(name).Config)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
 

@@ -1,0 +1,121 @@
+"""Evaluate candidate archs in parallel as Ray tasks (finalists' true accuracy, device measurements).
+
+``fn`` is any picklable callable taking one :class:`~nasedge.arch.Arch` (a module-level function,
+or a :func:`functools.partial` of one carrying the supernet path and data config). Each arch is
+one Ray task; tasks ask for a GPU when the cluster has one (``num_gpus="auto"``), and ``resources``
+pins them to the node that owns a device (e.g. ``{"device:jetson-orin": 0.001}``, a custom
+resource that node advertises) so that a measurement runs where the hardware is.
+
+Ray stays optional: nothing here imports it until :func:`evaluate_candidates` is called, and a
+search never needs it. Without ``ray_address`` a local Ray instance is started for the call (and
+stopped afterwards) unless the caller already initialised Ray; with an address the call joins that
+cluster (``"auto"`` finds a running one). A cluster with token authentication (Ray's default for
+clusters it starts) is joined by explicit address only with ``RAY_AUTH_MODE=token`` set and the
+token available (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Optional, Union
+
+from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
+
+
+def evaluate_candidates(
+    archs: Sequence[Arch],
+    fn: Callable[[Arch], Any],
+    *,
+    ray_address: Optional[str] = None,
+    num_gpus: Union[float, str] = "auto",
+    num_cpus: float = 1,
+    resources: Optional[Mapping[str, float]] = None,
+    max_retries: int = 0,
+    progress: Optional[Callable[[int, int], None]] = None,
+    init_options: Optional[Mapping[str, Any]] = None,
+) -> list[Any]:
+    """``[fn(arch) for arch in archs]``, computed as Ray tasks; results in the order of ``archs``.
+
+    ``num_gpus``: GPUs per task (a fraction shares a GPU), or ``"auto"``: 1 when the cluster has a
+    GPU, else 0. ``progress(done, total)`` is called as tasks finish. An exception raised by ``fn``
+    is re-raised here as itself (a :class:`NasedgeError` stays one).
+    ``init_options`` go to ``ray.init`` when this call starts a local instance.
+    """
+    if not archs:
+        return []
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - ray is a dependency; kept for minimal installs
+        raise NasedgeError("evaluating candidates in parallel needs Ray: pip install 'ray[default]'") from None
+
+    started = not ray.is_initialized()
+    if started:
+        options = {"include_dashboard": False, "log_to_driver": False, **(init_options or {})}
+        try:
+            if ray_address is None:
+                ray.init(**options)
+            else:
+                ray.init(address=ray_address, **options)
+        except ConnectionError as exc:
+            # Ray >= 2.5x secures clusters with a token; joining by explicit address only sends it when told to
+            hint = ("" if os.environ.get("RAY_AUTH_MODE") else
+                    " (if the cluster uses token authentication, set RAY_AUTH_MODE=token and make its token "
+                    "available as RAY_AUTH_TOKEN or ~/.ray/auth_token)")
+            raise NasedgeError(f"cannot join the Ray cluster at {ray_address!r}: {str(exc).splitlines()[0]}{hint}") from None
+    try:
+        if num_gpus == "auto":
+            num_gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+        if isinstance(num_gpus, str) or num_gpus < 0:
+            raise NasedgeError(f"num_gpus: value {num_gpus!r} is not valid; expected a number >= 0 or 'auto'")
+        _check_feasible(ray.cluster_resources(), num_cpus, num_gpus, resources or {})
+        task = ray.remote(_call).options(num_cpus=num_cpus, num_gpus=num_gpus, resources=dict(resources or {}),
+                                         max_retries=max_retries)
+        fn_ref = ray.put(fn)  # one copy of a large partial (e.g. holding a config) in the object store
+        refs = [task.remote(fn_ref, arch) for arch in archs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[Any] = [None] * len(refs)
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    results[index[ref]] = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    for other in pending:
+                        ray.cancel(other)
+                    raise exc.cause from None
+            if progress is not None:
+                progress(len(refs) - len(pending), len(refs))
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _call(fn: Callable[[Arch], Any], arch: Arch) -> Any:
+    try:
+        return fn(arch)
+    except Exception as exc:
+        # Ray sends the exception back pickled; one whose constructor takes other arguments than its
+        # message (ArchError) cannot be rebuilt there, so it travels as its base type with its message.
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            kind = NasedgeError if isinstance(exc, NasedgeError) else RuntimeError
+            raise kind(str(exc) if kind is NasedgeError else f"{type(exc).__name__}: {exc}") from None
+        raise
+
+
+def _check_feasible(cluster: Mapping[str, float], num_cpus: float, num_gpus: float,
+                    resources: Mapping[str, float]) -> None:
+    """Fail at once, naming the resource, instead of letting Ray wait forever for a node that does not exist."""
+    needs = {"CPU": num_cpus, "GPU": num_gpus, **resources}
+    for name, amount in needs.items():
+        if amount > 0 and cluster.get(name, 0) < amount:
+            raise NasedgeError(f"no node of the Ray cluster offers {amount:g} {name!r} per task "
+                               f"(the cluster has {cluster.get(name, 0):g}); known resources: "
+                               f"{', '.join(sorted(cluster))}")

@@ -1,0 +1,123 @@
+"""Candidate evaluation as Ray tasks, on a real local Ray instance and a real second one joined by address."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nasedge.search.proxies import ProxyLatency
+from nasedge.search.ray_evaluation import evaluate_candidates
+from nasedge.spaces import get_space
+
+ray = pytest.importorskip("ray")
+SPACE = get_space("ofa_mbv3_cifar")
+SMALL = {"num_cpus": 2, "object_store_memory": 80 * 2**20}
+
+
+def test_starts_local_ray_by_itself_and_returns_results_in_order():
+    assert not ray.is_initialized()
+    archs = SPACE.sample_many(5, 0)
+    latency = ProxyLatency(SPACE)
+    seen = []
+    results = evaluate_candidates(archs, latency.latency, init_options=SMALL,
+                                  progress=lambda done, total: seen.append((done, total)))
+    assert results == [latency.latency(a) for a in archs]
+    assert seen[-1] == (5, 5) and len(seen) >= 1
+    assert not ray.is_initialized()  # started here, so stopped here
+    assert evaluate_candidates([], latency.latency) == []
+
+
+HEAD = textwrap.dedent("""
+    import sys, ray
+    ctx = ray.init(num_cpus=1, resources={"device:test-board": 1}, include_dashboard=False,
+                   object_store_memory=80 * 2**20)
+    print(ctx.address_info["gcs_address"], ray.get_runtime_context().get_node_id(), flush=True)
+    sys.stdin.read()  # run until the test closes stdin
+    ray.shutdown()
+""")
+# Ray reads RAY_AUTH_MODE when it is imported, and a token-secured cluster (Ray's default) is joined by
+# explicit address only with RAY_AUTH_MODE=token: so the joining side is a process of its own, as a
+# user's `nasedge ... --ray-address` would be.
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A Ray instance in a process of its own, with a custom resource naming a device it owns."""
+    head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=ENV)
+    try:
+        address, node_id = head.stdout.readline().split()
+        yield address, node_id
+    finally:
+        head.stdin.close()
+        head.wait(timeout=60)
+
+
+def _join(address: str, body: str) -> str:
+    """Run ``body`` in a fresh process that has ``evaluate_candidates``, ``SPACE`` and ``ADDRESS``; its stdout."""
+    code = textwrap.dedent("""
+        import functools, json
+        import ray
+        from nasedge.errors import NasedgeError
+        from nasedge.search.ray_evaluation import evaluate_candidates
+        from nasedge.spaces import get_space
+        SPACE, ADDRESS = get_space("ofa_mbv3_cifar"), {address!r}
+    """).format(address=address) + textwrap.dedent(body)
+    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
+def test_joins_a_cluster_and_routes_tasks_to_the_node_owning_the_device(cluster):
+    address, node_id = cluster
+    out = _join(address, """
+        def where(arch):  # a local function travels by value to the workers
+            import ray as r
+            return [arch.resolution, r.get_runtime_context().get_node_id()]
+        archs = SPACE.sample_many(3, 1)
+        got = evaluate_candidates(archs, where, ray_address=ADDRESS, resources={"device:test-board": 0.5})
+        print(json.dumps({"got": got, "want": [a.resolution for a in archs], "after": ray.is_initialized()}))
+    """)
+    result = json.loads(out)
+    assert result["got"] == [[r, node_id] for r in result["want"]]
+    assert result["after"] is False
+
+
+def test_task_errors_come_back_as_themselves(cluster):
+    out = _join(cluster[0], """
+        other = get_space("ofa_mbv3_w1.0")
+        try:  # an ArchError (a NasedgeError) raised inside the task
+            evaluate_candidates(SPACE.sample_many(2, 2), functools.partial(other.validate), ray_address=ADDRESS)
+        except NasedgeError as exc:
+            print(exc)
+    """)
+    assert "field 'space': value 'ofa_mbv3_cifar' is not allowed; expected 'ofa_mbv3_w1.0'" in out
+
+
+def test_missing_resources_fail_at_once(cluster):
+    out = _join(cluster[0], """
+        for kwargs in ({"resources": {"device:jetson": 1}}, {"num_gpus": "two"}, {"num_gpus": 1}):
+            try:
+                evaluate_candidates(SPACE.sample_many(1, 3), str, ray_address=ADDRESS, **kwargs)
+            except NasedgeError as exc:
+                print(exc)
+    """).splitlines()
+    assert len(out) == 3
+    assert out[0].startswith("no node of the Ray cluster offers 1 'device:jetson' per task")
+    assert "num_gpus: value 'two' is not valid" in out[1]
+    assert out[2].startswith("no node of the Ray cluster offers 1 'GPU'")
+
+
+@pytest.mark.gpu
+def test_tasks_get_a_gpu_where_there_is_one():
+    def visible(arch):
+        import torch
+        return torch.cuda.is_available()
+
+    assert evaluate_candidates(SPACE.sample_many(2, 4), visible, init_options=SMALL) == [True, True]
