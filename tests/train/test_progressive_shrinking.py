@@ -18,8 +18,7 @@ from nasedge.errors import NasedgeError
 from nasedge.supernet import load_supernet
 from nasedge.train import load_checkpoint, train_from_config
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from synthetic_data import write_dataset  # noqa: E402
+from tests.synthetic_data import write_dataset
 
 
 @pytest.fixture(scope="module")
