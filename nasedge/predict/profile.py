@@ -49,7 +49,14 @@ class DeviceProfile:
 
     @functools.cached_property
     def latency_predictor(self) -> LatencyPredictor:
-        return predictor_from_dict(self.state)
+        from nasedge.predict.meta import StaleMetaModel
+
+        try:
+            return predictor_from_dict(self.state)
+        except StaleMetaModel:
+            # the meta model was retrained since: adapt the new one to the same measurements
+            return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
+                self.archs(), self.latencies())
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted latency on this device, milliseconds."""
