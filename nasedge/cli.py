@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "arch": ("nasedge.commands.arch", "sample, validate and count architectures"),
     "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
+    "predictor": ("nasedge.commands.predictor", "fit, evaluate and inspect latency predictors"),
 }
 
 

@@ -33,6 +33,7 @@ class SupernetConfig:
 class NasedgeConfig:
     search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    predictor: Any = None  # one of the latency predictor schemas of nasedge.predict (group `predictor`)
     seed: int = 0
 
 
@@ -48,6 +49,10 @@ def register_configs() -> None:
     cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
     for name in list_spaces():
         cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
+    from nasedge.predict import list_predictors, predictor_class
+
+    for name in list_predictors():
+        cs.store(group="predictor", name=f"{name}_schema", node=predictor_class(name).Config)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
 

@@ -8,8 +8,10 @@ returns milliseconds; ``to_dict``/``from_dict`` round-trip the fitted state thro
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import Any, ClassVar
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
@@ -24,6 +26,25 @@ except ImportError:  # Python 3.10 (typing_extensions comes with torch)
     from typing_extensions import Self
 
 
+def single_blas_thread():
+    """Context manager limiting BLAS to one thread: predictors work on small matrices, where threads only
+    contend (on a loaded 2-core machine a 181x181 solve took 250 ms with 2 OpenBLAS threads, 1 ms with one)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+@dataclass
+class PredictorConfig:
+    """Settings of every predictor (Hydra group ``predictor``); subclasses add the predictor's options."""
+
+    name: str = ""
+    # where `nasedge predictor fit` stores device profiles (null: latency_predictors/profiles)
+    profiles_dir: Optional[str] = None
+    # cross-validation folds for a profile's quality figures (leave-one-out up to this many samples)
+    cv_folds: int = 20
+
+
 class LatencyPredictor(abc.ABC):
     """Predicts the latency of archs on one device.
 
@@ -34,6 +55,14 @@ class LatencyPredictor(abc.ABC):
 
     name: ClassVar[str]
     min_samples: ClassVar[int] = 2
+    Config: ClassVar[type[PredictorConfig]] = PredictorConfig
+
+    @classmethod
+    def options_from_config(cls, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """The predictor's own options out of a composed ``predictor`` config."""
+        shared = {f.name for f in dataclasses.fields(PredictorConfig)}
+        own = [f.name for f in dataclasses.fields(cls.Config) if f.name not in shared]
+        return {k: cfg[k] for k in own if k in cfg and cfg[k] is not None}
 
     def __init__(self, space: SearchSpace | LatencyEncoding | str, **options: Any):
         self.encoding = get_encoding(space)
@@ -52,8 +81,9 @@ class LatencyPredictor(abc.ABC):
                                f"got {len(items)}")
         if not np.all(np.isfinite(y)) or np.any(y <= 0):
             bad = int(np.flatnonzero(~np.isfinite(y) | (y <= 0))[0])
-            raise NasedgeError(f"latency {y[bad]!r} of measurement {bad} is not valid; expected a positive number")
-        self._fit(items, y)
+            raise NasedgeError(f"latency {float(y[bad])!r} of measurement {bad} is not valid; expected a positive number")
+        with single_blas_thread():
+            self._fit(items, y)
         self.fitted = True
         return self
 
@@ -64,7 +94,8 @@ class LatencyPredictor(abc.ABC):
         items = [self.encoding.check(a) for a in archs]
         if not items:
             return np.zeros(0)
-        return np.asarray(self._predict(items), dtype=np.float64).reshape(len(items))
+        with single_blas_thread():
+            return np.asarray(self._predict(items), dtype=np.float64).reshape(len(items))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state: ``{"predictor", "space", "options", "state"}``."""

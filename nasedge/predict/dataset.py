@@ -192,9 +192,11 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
                           tuple(reference), tuple(c[1] for c in columns))
 
 
-def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | str | None = None
-                      ) -> tuple[LatencyEncoding, list, np.ndarray]:
-    """Read a measurements CSV (columns ``arch``: arch JSON, ``latency_ms``; others ignored)."""
+def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | str | None = None,
+                      device: str | None = None) -> tuple[LatencyEncoding, list, np.ndarray]:
+    """Read a measurements CSV: column ``arch`` (arch JSON) and ``latency_ms`` (or ``median_ms``, as
+    ``nasedge measure`` writes it); other columns are ignored, except ``device``: a file with rows of
+    several devices needs ``device`` to choose them."""
     path = Path(path)
     enc = get_encoding(space) if space is not None else None
     try:
@@ -207,15 +209,23 @@ def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | s
     with f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if not header or "arch" not in header or "latency_ms" not in header:
-            raise NasedgeError(f"{path}:1: expected a header with columns 'arch' and 'latency_ms', got {header!r}")
-        ia, il = header.index("arch"), header.index("latency_ms")
+        column = next((c for c in ("latency_ms", "median_ms") if header and c in header), None)
+        if not header or "arch" not in header or column is None:
+            raise NasedgeError(f"{path}:1: expected a header with columns 'arch' and 'latency_ms' "
+                               f"(or 'median_ms'), got {','.join(header or [])!r}")
+        ia, il = header.index("arch"), header.index(column)
+        idev = header.index("device") if "device" in header else None
+        seen_devices: set[str] = set()
         for lineno, row in enumerate(reader, start=2):
             if not row:
                 continue
             where = f"{path}:{lineno}"
             if len(row) != len(header):
                 raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+            if idev is not None:
+                seen_devices.add(row[idev])
+                if device is not None and row[idev] != device:
+                    continue
             try:
                 rec = json.loads(row[ia])
             except json.JSONDecodeError as exc:
@@ -225,10 +235,13 @@ def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | s
             if enc is None:
                 enc = _detect_encoding(rec, f"{where}: column 'arch'")
             items.append(enc.parse(rec, f"{where}: column 'arch'"))
-            v = _float(row[il], where, "latency_ms")
+            v = _float(row[il], where, column)
             if math.isnan(v):
-                raise NasedgeError(f"{where}: column 'latency_ms': empty; expected a positive latency")
+                raise NasedgeError(f"{where}: column '{column}': empty; expected a positive latency")
             lat.append(v)
+    if device is None and len(seen_devices) > 1:
+        raise NasedgeError(f"{path}: rows of several devices ({', '.join(sorted(seen_devices))}); choose one")
     if not items:
-        raise NasedgeError(f"{path}: no measurements")
+        which = f" of device {device!r}" if device is not None and seen_devices else ""
+        raise NasedgeError(f"{path}: no measurements{which}")
     return enc, items, np.array(lat)

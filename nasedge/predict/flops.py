@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.base import LatencyPredictor, PredictorConfig
 from nasedge.predict.calibration import fit_linear
 
 
@@ -15,6 +16,10 @@ class FlopsPredictor(LatencyPredictor):
 
     name = "flops"
     min_samples = 1
+
+    @dataclass
+    class Config(PredictorConfig):
+        name: str = "flops"
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         self.slope, self.intercept = fit_linear(self.encoding.macs(items), latency_ms)

@@ -30,13 +30,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
 from nasedge.errors import NasedgeError
-from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.base import LatencyPredictor, PredictorConfig, single_blas_thread
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.resources import shipped_path
 
@@ -163,13 +163,14 @@ def meta_train(encoding: LatencyEncoding, items: Sequence, latency: np.ndarray, 
     phi = np.concatenate([oh, feats / scale, np.ones((len(items), 1))], axis=1)
     heads = []
     eye = ridge * np.eye(phi.shape[1])
-    for j, dev in enumerate(devices):
-        m = np.isfinite(latency[:, j])
-        if m.sum() < 2:
-            raise NasedgeError(f"device {dev!r} has {int(m.sum())} measurements; meta-training needs more")
-        a = phi[m]
-        w = np.linalg.solve(a.T @ a + eye, a.T @ latency[m, j])
-        heads.append(w / np.mean(phi @ w))  # unit mean over the shared pool: devices become comparable
+    with single_blas_thread():
+        for j, dev in enumerate(devices):
+            m = np.isfinite(latency[:, j])
+            if m.sum() < 2:
+                raise NasedgeError(f"device {dev!r} has {int(m.sum())} measurements; meta-training needs more")
+            a = phi[m]
+            w = np.linalg.solve(a.T @ a + eye, a.T @ latency[m, j])
+            heads.append(w / np.mean(phi @ w))  # unit mean over the shared pool: devices become comparable
     return MetaModel(model.family, model.onehot_width, model.feature_names, scale, tuple(devices),
                      np.array(heads), dict(info or {}))
 
@@ -222,6 +223,13 @@ class MetaPredictor(LatencyPredictor):
 
     name = "meta"
     min_samples = 3
+
+    @dataclass
+    class Config(PredictorConfig):
+        name: str = "meta"
+        weights: Optional[str] = None  # meta model .npz (null: the shipped one of the space's family)
+        robust_iters: int = ROBUST_ITERS
+        nu: float = STUDENT_NU
 
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
                  robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, **options: Any):

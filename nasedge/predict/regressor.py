@@ -9,11 +9,12 @@ baseline that shows what meta-training adds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.base import LatencyPredictor, PredictorConfig
 
 ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
@@ -44,6 +45,11 @@ class RegressorPredictor(LatencyPredictor):
 
     name = "regressor"
     min_samples = 3
+
+    @dataclass
+    class Config(PredictorConfig):
+        name: str = "regressor"
+        onehot: bool = True  # one-hot choices beside the cost features
 
     def __init__(self, space, onehot: bool = True, **options: Any):
         super().__init__(space, onehot=onehot, **options)
