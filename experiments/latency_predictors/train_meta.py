@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 from nasedge.predict.dataset import load_dataset  # noqa: E402
 from nasedge.predict.meta import MetaModel, meta_train  # noqa: E402
 
+FAMILY_SPACE = {"ofa": "ofa_mbv3_w1.2"}  # the space whose model is the family's default (public OFA data)
+
 
 def _inputs_digest(ds, devices) -> str:
     h = hashlib.sha256()
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", action="append", required=True, help="latency dataset directory (repeatable)")
     ap.add_argument("--space", default=None, help="space of the archs (default: detected)")
     ap.add_argument("--exclude", default="", help="comma-separated devices to leave out")
-    ap.add_argument("--out", default=None, help="output .npz (default latency_predictors/meta/<family>.npz)")
+    ap.add_argument("--out", default=None, help="output .npz (default latency_predictors/meta/<family>.npz for "
+                    "the space of the public data of the family, <space>.npz for another space)")
     ap.add_argument("--force", action="store_true", help="retrain even if the output is up to date")
     args = ap.parse_args(argv)
 
@@ -50,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ds = load_dataset(args.data, args.space)
     exclude = {d for d in args.exclude.split(",") if d}
     devices = [d for d in ds.devices if d not in exclude]
-    out = Path(args.out) if args.out else ROOT / "latency_predictors" / "meta" / f"{ds.encoding.family}.npz"
+    stem = ds.encoding.family if ds.encoding.name == FAMILY_SPACE.get(ds.encoding.family, ds.encoding.family) \
+        else ds.encoding.name
+    out = Path(args.out) if args.out else ROOT / "latency_predictors" / "meta" / f"{stem}.npz"
     digest = _inputs_digest(ds, devices)
     if out.with_suffix(".json").is_file() and not args.force:
         try:
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     rows = np.isfinite(ds.latency[:, [ds.device_index(d) for d in devices]]).any(axis=1)
     items = [x for x, keep in zip(ds.items, rows) if keep]
-    info = {"inputs": digest, "space": ds.encoding.name, "datasets": [str(Path(d)) for d in args.data],
+    info = {"inputs": digest, "space": ds.encoding.name, "datasets": [Path(d).name for d in args.data],
             "archs": int(rows.sum()), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with Progress() as progress:
         task = progress.add_task(f"meta-training {ds.encoding.family} on {len(devices)} devices", total=2)

@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="more datasets, e.g. holding the target device (repeatable)")
     p.add_argument("--target-device", required=True, metavar="NAME")
     p.add_argument("--predictor", default="meta", metavar="NAME",
-                   help="meta (default), flops, regressor, lut, or the nearest-device baseline 'nearest'")
+                   help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated source "
+                        "device, rescaled), 'oracle' (fitted on all the target's measurements: the noise ceiling)")
     p.add_argument("--protocol", choices=("help", "untrimmed"), default="help")
     p.add_argument("--shots", type=int, default=None,
                    help="help: samples besides the 10 reference archs (default 10); untrimmed: every "

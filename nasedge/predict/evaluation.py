@@ -13,8 +13,11 @@ archs, the archs are split into ``folds`` by a hash of their identity; the archs
 predicted by a meta-model trained without them (on every other device), with the target's samples
 drawn outside the fold. Sources are all devices but the target.
 
-Predictors: every registered one, and ``nearest`` (the baseline of picking the source device whose
-latencies correlate best with the target's samples and rescaling its measured latencies linearly).
+Predictors: every registered one; ``nearest``, the baseline of picking the source device whose
+latencies correlate best with the target's samples and rescaling its measured latencies linearly;
+and ``oracle``, not a few-shot method but a reference: the meta predictor's model family fitted on
+*every* measurement of the target that the task's meta-model may use (thousands instead of 20),
+which shows how much of the remaining error is measurement noise.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from nasedge.predict.dataset import LatencyDataset
 from nasedge.predict.metrics import quality
 
 PROTOCOLS = ("help", "untrimmed")
-BASELINES = ("nearest",)
+BASELINES = ("nearest", "oracle")
 
 # HELP's device splits (its scripts), per space
 HELP_SPLITS: dict[str, dict[str, Any]] = {
@@ -153,6 +156,24 @@ def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
     return a * best[1][task.query] + b
 
 
+def oracle(ds: LatencyDataset, task: Task, robust_iters: int = 10, nu: float = 1.0) -> np.ndarray:
+    """The noise ceiling: a robust linear head on the meta basis fitted on all the target's allowed rows."""
+    from nasedge.predict.meta import RIDGE, meta_train
+
+    y = ds.column(task.target)
+    rows = task.train_rows[np.isfinite(y[task.train_rows])]
+    model = meta_train(ds.encoding, [ds.items[i] for i in rows], y[rows, None], (task.target,))
+    phi = model.basis(ds.encoding, [ds.items[i] for i in rows])
+    w = np.ones(len(rows))
+    for _ in range(robust_iters + 1):
+        a = phi * w[:, None]
+        head = np.linalg.solve(phi.T @ a + RIDGE * np.eye(phi.shape[1]), a.T @ y[rows])
+        r = (y[rows] - phi @ head) / y[rows]
+        s2 = np.median(r**2) + 1e-12
+        w = (nu + 1.0) / (nu + r**2 / s2)
+    return model.basis(ds.encoding, [ds.items[i] for i in task.query]) @ head
+
+
 def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, Any] | None = None,
              meta_models: dict | None = None) -> np.ndarray:
     """Predictions for ``task.query`` by ``predictor`` (a registered name or ``nearest``)."""
@@ -160,6 +181,11 @@ def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, 
 
     if predictor == "nearest":
         return nearest_device(ds, task)
+    if predictor == "oracle":
+        from nasedge.predict.base import single_blas_thread
+
+        with single_blas_thread():
+            return oracle(ds, task)
     options = dict(options or {})
     if predictor == "meta" and "weights" not in options and "model" not in options:
         options["model"] = _meta_model(ds, task, meta_models if meta_models is not None else {})
@@ -185,13 +211,19 @@ def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
 
 def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol: str = "help", shots: int = 10,
              seeds: int = 5, folds: int = 5, options: dict[str, Any] | None = None,
-             progress: Callable[[int, int], None] | None = None, meta_models: dict | None = None) -> dict[str, Any]:
-    """Mean Spearman rho, MAPE (%) and share within +-10 % over seeds, with the per-seed figures."""
+             progress: Callable[[int, int], None] | None = None, meta_models: dict | None = None,
+             sources: Sequence[str] | None = None) -> dict[str, Any]:
+    """Mean Spearman rho, MAPE (%) and share within +-10 % over seeds, with the per-seed figures.
+
+    ``sources`` (untrimmed only) restricts the devices a meta-model learns from (default: all others).
+    """
     if protocol not in PROTOCOLS:
         raise NasedgeError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     ds.device_index(target)
+    if sources is not None and protocol == "help":
+        raise NasedgeError("protocol 'help' fixes its own source devices")
     tasks = help_tasks(ds, target, shots, seeds) if protocol == "help" else untrimmed_tasks(
-        ds, target, shots, seeds, folds)
+        ds, target, shots, seeds, folds, sources)
     y = ds.column(target)
     per_seed: dict[int, tuple[list, list]] = {}
     meta_models = meta_models if meta_models is not None else {}

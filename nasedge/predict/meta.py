@@ -127,8 +127,11 @@ class StaleMetaModel(NasedgeError):
     """A fitted state refers to a meta model other than the one loaded (refit from the measurements)."""
 
 
-def shipped_model_path(family: str) -> Path:
-    return shipped_path("latency_predictors") / "meta" / f"{family}.npz"
+def shipped_model_path(space: str, family: str) -> Path:
+    """``latency_predictors/meta/<space>.npz`` if shipped, else the family's ``<family>.npz``."""
+    folder = shipped_path("latency_predictors") / "meta"
+    own = folder / f"{space}.npz"
+    return own if own.is_file() else folder / f"{family}.npz"
 
 
 @functools.lru_cache(maxsize=16)
@@ -136,13 +139,16 @@ def _load_cached(path: str, mtime: float) -> MetaModel:
     return MetaModel.load(path)
 
 
-def load_meta_model(path: str | Path | None = None, family: str | None = None) -> MetaModel:
-    """A meta model from ``path``, or the shipped one of ``family`` (cached while the file is unchanged)."""
-    p = Path(path) if path is not None else shipped_model_path(family or "")
-    p = p.with_suffix(".npz")
+def load_meta_model(path: str | Path | None = None, space: LatencyEncoding | str | None = None) -> MetaModel:
+    """A meta model from ``path``, or the shipped one for ``space`` (cached while the file is unchanged)."""
+    if path is None:
+        enc = get_encoding(space)
+        p = shipped_model_path(enc.name, enc.family)
+    else:
+        p = Path(path).with_suffix(".npz")
     if not p.is_file():
         if path is None:
-            raise NasedgeError(f"no meta-trained latency model is shipped for family {family!r} ({p} missing); "
+            raise NasedgeError(f"no meta-trained latency model is shipped for space {enc.name!r} ({p} missing); "
                                f"train one with experiments/latency_predictors/train_meta.py")
         raise NasedgeError(f"{p}: meta model file not found")
     return _load_cached(str(p), p.stat().st_mtime)
@@ -217,8 +223,8 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
 class MetaPredictor(LatencyPredictor):
     """Meta-learned prior over devices, adapted to the target's samples (see the module docstring).
 
-    Options: ``weights`` (path of a meta model ``.npz``; default: the shipped model of the space's
-    family), ``model`` (a :class:`MetaModel` object, not saved by ``to_dict``), ``robust_iters``, ``nu``.
+    Options: ``weights`` (path of a meta model ``.npz``; default: the shipped ``meta/<space>.npz``, or
+    the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by ``to_dict``), ``robust_iters``, ``nu``.
     """
 
     name = "meta"
@@ -227,7 +233,7 @@ class MetaPredictor(LatencyPredictor):
     @dataclass
     class Config(PredictorConfig):
         name: str = "meta"
-        weights: Optional[str] = None  # meta model .npz (null: the shipped one of the space's family)
+        weights: Optional[str] = None  # meta model .npz (null: meta/<space>.npz, else meta/<family>.npz)
         robust_iters: int = ROBUST_ITERS
         nu: float = STUDENT_NU
 
@@ -237,7 +243,7 @@ class MetaPredictor(LatencyPredictor):
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(space, **opts)
-        self.model = model if model is not None else load_meta_model(weights, get_encoding(space).family)
+        self.model = model if model is not None else load_meta_model(weights, space)
         self.robust_iters, self.nu = int(robust_iters), float(nu)
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:

@@ -137,7 +137,7 @@ def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> 
     Shipped in ``latency_predictors/reference_archs/<space>.jsonl`` for the spaces with public latency
     data (for ``ofa_mbv3_w1.2``, the 10 reference archs of the HELP benchmark, which the meta predictor
     was trained with); for other spaces ``n`` archs spread evenly over the space's range of MACs
-    (deterministic).
+    (deterministic, see :func:`spread_archs`).
     """
     enc = get_encoding(space)
     path = shipped_path("latency_predictors") / "reference_archs" / f"{enc.name}.jsonl"
@@ -147,16 +147,19 @@ def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> 
     return spread_archs(enc, n)
 
 
-def spread_archs(enc: LatencyEncoding, n: int, pool: int = 2000, seed: int = 0) -> list:
-    """``n`` archs at evenly spaced MACs quantiles (5 %..95 %) of ``pool`` seeded samples of an OFA space."""
+def spread_archs(enc: LatencyEncoding, n: int, pool: int = 1000, seed: int = 0) -> list:
+    """``n`` archs at the middle of each ``1/n`` of ``pool`` seeded samples of an OFA space ordered by MACs.
+
+    The same rule picks the reference archs of the latency datasets nasedge measures itself
+    (experiments/latency_datasets), so a profile's reference archs are theirs.
+    """
     space = getattr(enc, "space", None)
     if space is None:
         raise NasedgeError(f"space {enc.name!r} has no sampler; its reference archs come with its meta weights")
     candidates = space.sample_many(pool, as_rng(seed))
     macs = enc.macs(candidates)
-    order = np.argsort(macs, kind="stable")
-    picks = np.round(np.linspace(0.05, 0.95, n) * (len(order) - 1)).astype(int)
-    return [candidates[order[i]] for i in picks]
+    order = sorted(range(len(candidates)), key=lambda i: macs[i])
+    return [candidates[order[int((k + 0.5) * len(candidates) / n)]] for k in range(n)]
 
 
 def check_device_name(device: str) -> str:

@@ -95,7 +95,7 @@ def test_bad_inputs_exit_2_one_line(tmp_path):
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1", "--seeds", "0"),
                    "--seeds: value 0 is not valid")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1",
-                           "--predictor", "oracle"), "unknown predictor 'oracle'")
+                           "--predictor", "gbm"), "unknown predictor 'gbm'")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1"),
                    "'v100_1' is a meta-train device of HELP's protocol")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1",

@@ -17,7 +17,7 @@ def _train(ds, exclude):
 @pytest.mark.parametrize("family, space", [("ofa", "ofa_mbv3_w1.2"), ("fbnet", "fbnet"),
                                            ("nasbench201", "nasbench201")])
 def test_shipped_models_load_and_fit(family, space):
-    model = load_meta_model(family=family)
+    model = load_meta_model(space=space)
     assert model.family == family and len(model.devices) >= 12
     assert np.allclose(model.heads.shape[1], model.onehot_width + len(model.feature_names) + 1)
     from nasedge.predict.profile import reference_archs
