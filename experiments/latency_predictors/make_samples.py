@@ -48,4 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from nasedge.errors import NasedgeError
+
+    try:
+        sys.exit(main())
+    except NasedgeError as exc:
+        sys.exit(f"error: {exc}")

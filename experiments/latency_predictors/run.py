@@ -6,6 +6,7 @@
     python experiments/latency_predictors/run.py lodo --data ../shared/datasets/latency/help/ofa \
         [--target-data DIR ...]                         # every device of every dir is a target in turn
     python experiments/latency_predictors/run.py crosstype --data ../shared/datasets/latency/help/fbnet
+    python experiments/latency_predictors/run.py ablation --data DIR    # variants of meta's adaptation
     python experiments/latency_predictors/run.py table  # markdown tables of everything stored
 
 Results go to experiments/latency_predictors/results.json (one entry per experiment/space/target/
@@ -48,6 +49,7 @@ def _load() -> dict:
 
 
 def _store(results: dict, key: str, value: dict) -> None:
+    results.update(_load())  # keep what another run stored meanwhile
     results[key] = value
     atomic_write_text(RESULTS, json.dumps(results, indent=1, sort_keys=True) + "\n")
 
@@ -98,6 +100,33 @@ def cmd_crosstype(args, results) -> None:
     _run(jobs, results, args.force)
 
 
+ABLATION = {  # variant -> options of the meta predictor
+    "gaussian noise": {"robust_iters": 0, "evidence": "gaussian"},
+    "t noise, gaussian evidence": {"evidence": "gaussian"},
+    "t noise, t evidence": {"evidence": "student_t"},
+    "t noise, both + leave-one-out (default)": {"evidence": "both"},
+}
+
+
+def cmd_ablation(args, results) -> None:
+    """The meta predictor's adaptation variants on every benchmark of the dataset (3 seeds)."""
+    ds = load_dataset(args.data, args.space)
+    name = ds.encoding.name
+    settings = []
+    if name in HELP_SPLITS:
+        split = HELP_SPLITS[name]
+        settings += [("help", t, dict(protocol="help", shots=10)) for t in (*split["valid"], *split["test"])]
+    if name == "ofa_mbv3_w1.2":
+        settings += [("lodo", t, dict(protocol="untrimmed", shots=20, folds=args.folds)) for t in ds.devices]
+    else:
+        gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
+        settings += [("crosstype", t, dict(protocol="untrimmed", shots=20, folds=args.folds, sources=gpus))
+                     for t in ds.devices if t not in gpus]
+    jobs = [(f"ablation-{kind}/{name}/{t}/{v}", ds, dict(target=t, predictor="meta", seeds=3, options=opts, **kw))
+            for kind, t, kw in settings for v, opts in ABLATION.items()]
+    _run(jobs, results, args.force)
+
+
 def _rows(results: dict, prefix: str) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
     for key, r in results.items():
@@ -143,6 +172,21 @@ def cmd_table(args, results) -> None:
             mean = {p: {m: np.mean([rows[t][p][m] for t in rows if p in rows[t]])
                         for m in ("spearman", "mape", "within_10pct")} for p in preds}
             lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
+    ablation = {}
+    for key, r in results.items():
+        if key.startswith("ablation-"):
+            kind, space, target, variant = key.split("/")
+            split = HELP_SPLITS.get(space, {})
+            part = ("valid" if target in split.get("valid", ()) else "test") if kind == "ablation-help" else "all"
+            ablation.setdefault((kind[9:], space, part), {}).setdefault(variant, []).append(r)
+    if ablation:
+        lines += ["\n#### Ablation of the meta predictor's adaptation (mean over devices, 3 seeds; "
+                  "Spearman / MAPE % / within 10 %)\n", "| benchmark | " + " | ".join(ABLATION) + " |",
+                  "|---|" + "---|" * len(ABLATION)]
+        for (kind, space, part), variants in sorted(ablation.items()):
+            cells = [_cell({m: np.mean([r[m] for r in variants[v]]) for m in ("spearman", "mape", "within_10pct")})
+                     if v in variants else "" for v in ABLATION]
+            lines.append(f"| {kind} {space} {part} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
 
 
@@ -152,7 +196,7 @@ def _cell(r: dict | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "table"))
+    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "ablation", "table"))
     ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
     ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
     ap.add_argument("--space", default=None)
@@ -163,9 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")
     results = _load()
-    {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "table": cmd_table}[args.experiment](args, results)
+    commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "ablation": cmd_ablation,
+                "table": cmd_table}
+    commands[args.experiment](args, results)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from nasedge.errors import NasedgeError
+
+    try:
+        sys.exit(main())
+    except NasedgeError as exc:
+        sys.exit(f"error: {exc}")

@@ -12,10 +12,10 @@ benchmark (see experiments/latency_predictors/README.md):
   measurements and normalised to unit mean prediction over the shared arch pool. The heads' mean
   and covariance form the prior over the head of a device never seen.
 * **adaptation** (:meth:`MetaPredictor.fit`): the target's samples, rescaled to the prior's scale,
-  give the posterior mean head under the prior ``N(mu, a*S + t*I)`` and noise ``s2``; ``a``, ``t``,
+  give the posterior mean head under the prior ``N(mu, a*S + t*I)`` and Student-t noise of scale
+  ``s2`` (latency noise is heavy-tailed: a measurement is sometimes slow, never fast); ``a``, ``t``,
   ``s2`` maximise the marginal likelihood of the samples (empirical Bayes), so a device unlike the
-  sources loosens the prior by itself. A few iterations of Student-t reweighting then discount
-  outlying samples (latency noise is heavy-tailed: a measurement is sometimes slow, never fast).
+  sources loosens the prior by itself; see :func:`adapt` for how the noise model enters the choice.
 
 The hardware embedding of HELP is implicit here: the posterior head of a device *is* its embedding
 in the span of the source devices (plus an isotropic part), and the reference archs are simply the
@@ -181,9 +181,36 @@ def meta_train(encoding: LatencyEncoding, items: Sequence, latency: np.ndarray, 
                      np.array(heads), dict(info or {}))
 
 
+def _reweighted_fit(g: np.ndarray, r: np.ndarray, s2: float, nu: float, iters: int):
+    """``alpha = (g + diag(s2 / w))^-1 r`` with Student-t weights ``w`` from ``iters`` reweighting rounds."""
+    w = np.ones(len(r))
+    for it in range(iters + 1):
+        chol = np.linalg.cholesky(g + np.diag(s2 / w))
+        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+        if it < iters:
+            w = (nu + 1.0) / (nu + (r - g @ alpha) ** 2 / s2)
+    return alpha, w, chol
+
+
+EVIDENCE = ("both", "gaussian", "student_t")
+
+
 def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = ROBUST_ITERS,
-          nu: float = STUDENT_NU) -> tuple[np.ndarray, dict[str, float]]:
-    """Posterior mean head for a target device (in ms) given its samples; and the chosen hyperparameters."""
+          nu: float = STUDENT_NU, evidence: str = "both") -> tuple[np.ndarray, dict[str, Any]]:
+    """Posterior mean head for a target device (in ms) given its samples; and the chosen hyperparameters.
+
+    Noise is Student-t (``nu`` degrees of freedom) as a scale mixture of Gaussians: each sample gets a
+    weight ``w_i`` (noise variance ``s2 / w_i``) from ``robust_iters`` rounds of reweighting. Two
+    empirical-Bayes choices of ``(a, t, s2)`` compete: the one of greatest Gaussian marginal
+    likelihood, and the one of greatest Student-t evidence (marginal likelihood of the reweighted model
+    plus the Gamma(nu/2, nu/2) log-density of the weights). The first can pick a noise so small that
+    the fit interpolates noisy samples; the second can explain a wrong prior away as outliers (a
+    device unlike every source). The one with the smaller leave-one-out error on the samples wins
+    (relative error, clipped at 30 % so that real outliers do not decide). ``evidence`` restricts the
+    choice to one of them (for ablations).
+    """
+    if evidence not in EVIDENCE:
+        raise NasedgeError(f"evidence {evidence!r} is not valid; expected one of {', '.join(EVIDENCE)}")
     mu, cov = model.prior()
     n, dim = phi.shape
     m = phi @ mu
@@ -192,32 +219,39 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
     g_src, g_iso = phi @ cov @ phi.T, phi @ phi.T
     ones = np.outer(phi[:, -1], phi[:, -1])
     g_iso_nobias = g_iso - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
-    best = None
+    best: dict[str, tuple] = {}
     for a in PRIOR_SCALES:
         for t in ISOTROPIC:
             g = a * g_src + t * g_iso_nobias + BIAS_VARIANCE * ones
             for s2 in NOISE:
                 try:
-                    chol = np.linalg.cholesky(g + s2 * np.eye(n))
+                    alpha, _, chol = _reweighted_fit(g, r, s2, nu, 0)
+                    gaussian = -0.5 * r @ alpha - np.log(np.diag(chol)).sum()
+                    alpha, w, chol = _reweighted_fit(g, r, s2, nu, robust_iters)
                 except np.linalg.LinAlgError:
                     continue
-                alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
-                ll = -0.5 * r @ alpha - np.log(np.diag(chol)).sum()
-                if best is None or ll > best[0]:
-                    best = (ll, a, t, s2, g, alpha)
-    _, a, t, s2, g, alpha = best
-    weights = np.ones(n)
-    for _ in range(robust_iters):
-        # Student-t noise by iterative reweighting: a sample far off the fit counts less
-        fit = g @ alpha
-        weights = (nu + 1.0) / (nu + (r - fit) ** 2 / s2)
-        alpha = np.linalg.solve(g + np.diag(s2 / weights), r)
+                student = (-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
+                           + np.sum((nu / 2 - 1) * np.log(w) - nu * w / 2))
+                for name, score in (("gaussian", gaussian), ("student_t", student)):
+                    if evidence not in ("both", name):
+                        continue
+                    if name not in best or score > best[name][0]:
+                        best[name] = (score, a, t, s2, g)
+    chosen = None
+    for name, (_, a, t, s2, g) in best.items():
+        alpha, w, chol = _reweighted_fit(g, r, s2, nu, robust_iters)
+        k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
+        loo = np.abs(k_inv @ r / np.diag(k_inv)) / np.abs(y * scale)
+        err = float(np.mean(np.minimum(loo, 0.3)))
+        if chosen is None or err < chosen[0]:
+            chosen = (err, name, a, t, s2, alpha, w)
+    err, name, a, t, s2, alpha, w = chosen
     cov_t = a * cov + t * np.eye(dim)
     cov_t[-1, :] = cov_t[:, -1] = 0.0
     cov_t[-1, -1] = BIAS_VARIANCE
     head = (mu + cov_t @ phi.T @ alpha) / scale
-    return head, {"prior_scale": a, "isotropic": t, "noise": s2, "scale": scale,
-                  "downweighted": int(np.sum(weights < 0.5))}
+    return head, {"evidence": name, "prior_scale": a, "isotropic": t, "noise": s2, "scale": scale,
+                  "loo_error": err, "downweighted": int(np.sum(w < 0.5))}
 
 
 class MetaPredictor(LatencyPredictor):
@@ -236,19 +270,22 @@ class MetaPredictor(LatencyPredictor):
         weights: Optional[str] = None  # meta model .npz (null: meta/<space>.npz, else meta/<family>.npz)
         robust_iters: int = ROBUST_ITERS
         nu: float = STUDENT_NU
+        evidence: str = "both"  # hyperparameters by gaussian or student_t evidence, or both and leave-one-out
 
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
-                 robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, **options: Any):
-        opts = {"robust_iters": robust_iters, "nu": nu, **options}
+                 robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both", **options: Any):
+        if evidence not in EVIDENCE:
+            raise NasedgeError(f"option evidence: value {evidence!r} is not valid; expected {', '.join(EVIDENCE)}")
+        opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, **options}
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(space, **opts)
         self.model = model if model is not None else load_meta_model(weights, space)
-        self.robust_iters, self.nu = int(robust_iters), float(nu)
+        self.robust_iters, self.nu, self.evidence = int(robust_iters), float(nu), evidence
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         phi = self.model.basis(self.encoding, items)
-        self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu)
+        self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence)
         # a linear model may extrapolate below zero for archs far smaller than any sample
         self.floor = 0.25 * float(np.min(latency_ms))
 

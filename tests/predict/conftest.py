@@ -85,11 +85,12 @@ def _cifar_lut_case():
     from nasedge.nn.mobilenetv3 import build_mobilenetv3, init_weights
     from nasedge.predict.encodings import get_encoding
     from nasedge.predict.lut import FORMAT, part_keys
-    from nasedge.predict.profile import spread_archs
+    from nasedge.predict.profile import reference_archs, spread_archs
     from nasedge.spaces import get_space
 
     space = get_space("ofa_mbv3_cifar")
-    archs = spread_archs(get_encoding(space), 16, pool=400, seed=1)
+    # what a new device measures: the 10 reference archs, then 10 more
+    archs = reference_archs(space) + spread_archs(get_encoding(space), 10, pool=400, seed=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -108,5 +109,5 @@ def _cifar_lut_case():
 
 @pytest.fixture
 def cifar_lut_case():
-    """(space, table dict, 16 archs, their measured latency in ms), measured once per session."""
+    """(space, table dict, 20 archs (10 reference + 10), their measured latency in ms), once per session."""
     return _cifar_lut_case()

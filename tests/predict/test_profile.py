@@ -47,3 +47,13 @@ def test_profile_errors(tmp_path):
         load_profile("bad", tmp_path)
     with pytest.raises(NasedgeError, match="invalid JSON"):
         DeviceProfile.from_json("{", "p.json")
+
+
+def test_fit_profile_on_cifar_space_measured_here(cifar_lut_case):
+    """The CIFAR space has no latency data of its own: the family's meta model adapts to 20 real CPU samples."""
+    space, _, archs, latency = cifar_lut_case
+    profile = fit_profile("cpu-torch-t1", space, archs, latency)
+    assert profile.space == "ofa_mbv3_cifar" and profile.quality["folds"] == 20
+    assert profile.quality["mape"] < 15 and profile.quality["spearman"] > 0.6, profile.quality
+    small, large = profile.predict([space.min_arch(), space.max_arch()])
+    assert 0 < small < large

@@ -5,6 +5,11 @@ edge of the cell in the order of the ``arch_str`` notation (``|op~0|+|op~0|op~1|
 The macro-architecture (Dong & Yang 2020, CIFAR input 32): a 3x3 stem with 16 channels, three stages
 of five cells with 16, 32 and 64 channels separated by residual reduction blocks, then pooling and the
 classifier. Convolutions are ReLU-conv-BN.
+
+Besides op counts and costs, the features count the *live* ops: those on a path from the cell's
+input to its output through edges that are not ``none``. Graph compilers (TFLite, TVM, FPGA and ASIC
+tool flows) remove the others, and when no path exists at all the whole network's output is a
+constant: such archs measure near 0 ms on those devices while PyTorch on a GPU still runs every op.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from nasedge.predict.encodings.base import LatencyEncoding
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_EDGES = 6
 _EDGE_INPUT = (0, 0, 1, 0, 1, 2)  # the node each edge reads from
+_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (from node, to node) in arch_str order
 _STAGES = ((16, 32), (32, 16), (64, 8))  # channels, feature-map size
 _CELLS = 5
 _TOKEN = re.compile(r"^([a-z0-9_x]+)~(\d)$")
@@ -42,6 +48,22 @@ def parse_arch_str(text: str, source: str | None = None) -> tuple[int, ...]:
     return tuple(ops)
 
 
+def _live(ops: Sequence[int]) -> list[float]:
+    """Per op, how many edges carry it on a path from node 0 to node 3 through non-``none`` edges."""
+    forward, backward = {0}, {3}
+    for (i, j), op in zip(_EDGES, ops):  # edges are in topological order of their target node
+        if op != 0 and i in forward:
+            forward.add(j)
+    for (i, j), op in reversed(list(zip(_EDGES, ops))):
+        if op != 0 and j in backward:
+            backward.add(i)
+    counts = [0.0] * len(OPS)
+    for (i, j), op in zip(_EDGES, ops):
+        if op != 0 and i in forward and j in backward:
+            counts[op] += 1
+    return counts
+
+
 def arch_str(ops: Sequence[int]) -> str:
     e = [f"{OPS[o]}~{n}" for o, n in zip(ops, _EDGE_INPUT)]
     return f"|{e[0]}|+|{e[1]}|{e[2]}|+|{e[3]}|{e[4]}|{e[5]}|"
@@ -53,7 +75,8 @@ class NASBench201Encoding(LatencyEncoding):
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return tuple(f"n_{op}" for op in OPS) + ("macs", "params", "act", "layers")
+        return (tuple(f"n_{op}" for op in OPS) + ("macs", "params", "act", "layers")
+                + tuple(f"live_{op}" for op in OPS[1:]) + ("live_macs", "connected"))
 
     def parse(self, record: Mapping[str, Any], source: str | None = None) -> tuple[int, ...]:
         if not isinstance(record, Mapping) or "arch_str" not in record:
@@ -96,5 +119,8 @@ class NASBench201Encoding(LatencyEncoding):
                 params += 9 * c1 * c2 + 9 * c2 * c2 + c1 * c2
                 act += 4 * c2 * hw2 * hw2
             layers = 1 + 3 * _CELLS * (NUM_EDGES - counts[0] - counts[1]) + 2 * 4
-            rows.append([*counts.tolist(), macs, params, act, layers])
+            live = _live(x)
+            live_macs = sum(_CELLS * (live[2] + 9 * live[3]) * c * c * hw * hw for c, hw in _STAGES)
+            connected = float(any(live))
+            rows.append([*counts.tolist(), macs, params, act, layers, *live[1:], live_macs, connected])
         return np.array(rows, dtype=np.float64).reshape(len(items), len(self.feature_names))
