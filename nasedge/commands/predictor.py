@@ -46,14 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_run=run_archs)
 
     p = sub.add_parser("eval", help="few-shot evaluation on latency datasets (HELP protocol or untrimmed)")
-    p.add_argument("--space", required=True, help="space of the datasets (ofa, fbnet, nasbench201, a space name)")
+    p.add_argument("--space", required=True,
+                   help="space of the datasets (ofa, fbnet, nasbench201, or a search-space name)")
     p.add_argument("--data", action="append", required=True, metavar="DIR", help="latency dataset (repeatable)")
     p.add_argument("--target-data", action="append", default=[], metavar="DIR",
                    help="more datasets, e.g. holding the target device (repeatable)")
     p.add_argument("--target-device", required=True, metavar="NAME")
     p.add_argument("--predictor", default="meta", metavar="NAME",
-                   help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated source "
-                        "device, rescaled), 'oracle' (fitted on all the target's measurements: the noise ceiling)")
+                   help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated "
+                        "source device, rescaled), 'oracle' (fitted on all the target's measurements: "
+                        "the noise ceiling)")
     p.add_argument("--protocol", choices=("help", "untrimmed"), default="help")
     p.add_argument("--shots", type=int, default=None,
                    help="help: samples besides the 10 reference archs (default 10); untrimmed: every "
@@ -129,8 +131,8 @@ def run_show(args: argparse.Namespace) -> int:
     from nasedge.predict.profile import load_profile
 
     p = load_profile(args.device, args.profiles_dir)
-    summary = {"device": p.device, "space": p.space, "predictor": p.predictor, "measurements": len(p.measurements),
-               "quality": p.quality, "created": p.created}
+    summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
+               "measurements": len(p.measurements), "quality": p.quality, "created": p.created}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -175,21 +177,23 @@ def run_eval(args: argparse.Namespace) -> int:
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
         _positive(value, flag)
     if args.predictor not in (*list_predictors(), *BASELINES):
-        raise NasedgeError(f"unknown predictor {args.predictor!r}; known: {', '.join((*list_predictors(), *BASELINES))}")
+        known = ", ".join((*list_predictors(), *BASELINES))
+        raise NasedgeError(f"unknown predictor {args.predictor!r}; known: {known}")
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
     ds = load_dataset([*args.data, *args.target_data], args.space)
     options = {"table": args.table} if args.table else {}
-    progress = None
-    if not args.json and sys.stderr.isatty():
-        def progress(done: int, total: int) -> None:
-            print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    def progress(done: int, total: int) -> None:
+        print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    show = not args.json and sys.stderr.isatty()
     result = evaluate(ds, args.target_device, args.predictor, args.protocol, shots, args.seeds, args.folds,
-                      options, progress)
+                      options, progress if show else None)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['predictor']} on {result['target_device']} ({result['space']}, protocol {args.protocol}, "
-              f"{result['measured_on_target']} measurements on the target, {result['query_archs']} query archs, "
-              f"{args.seeds} seeds): spearman {result['spearman']:.3f} (+-{result['spearman_std']:.3f}), "
+        print(f"{result['predictor']} on {result['target_device']} ({result['space']}, protocol "
+              f"{args.protocol}, {result['measured_on_target']} measurements on the target, "
+              f"{result['query_archs']} query archs, {args.seeds} seeds): "
+              f"spearman {result['spearman']:.3f} (+-{result['spearman_std']:.3f}), "
               f"MAPE {result['mape']:.2f} %, within 10 % {100 * result['within_10pct']:.1f} %")
     return 0

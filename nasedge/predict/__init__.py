@@ -46,7 +46,7 @@ def predictor_class(name: str) -> type[LatencyPredictor]:
 
 
 def create_predictor(name: str, space: SearchSpace | LatencyEncoding | str, **options: Any) -> LatencyPredictor:
-    """An unfitted predictor ``name`` for archs of ``space`` (a search space, its name, or a benchmark space)."""
+    """An unfitted predictor ``name`` for archs of ``space`` (a search space, its name, a benchmark space)."""
     return predictor_class(name)(space, **options)
 
 

@@ -81,7 +81,8 @@ class LatencyPredictor(abc.ABC):
                                f"got {len(items)}")
         if not np.all(np.isfinite(y)) or np.any(y <= 0):
             bad = int(np.flatnonzero(~np.isfinite(y) | (y <= 0))[0])
-            raise NasedgeError(f"latency {float(y[bad])!r} of measurement {bad} is not valid; expected a positive number")
+            raise NasedgeError(f"latency {float(y[bad])!r} of measurement {bad} is not valid; "
+                               f"expected a positive number")
         with single_blas_thread():
             self._fit(items, y)
         self.fitted = True
@@ -113,7 +114,8 @@ class LatencyPredictor(abc.ABC):
             self = cls(state["space"], **state.get("options", {}))
             self._load_state(state["state"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise NasedgeError(f"predictor state is not valid for {cls.name!r}: {type(exc).__name__}: {exc}") from None
+            raise NasedgeError(f"predictor state is not valid for {cls.name!r}: "
+                               f"{type(exc).__name__}: {exc}") from None
         self.fitted = True
         return self
 

@@ -89,7 +89,8 @@ def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncod
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
         if not isinstance(rec, dict) or "arch_id" not in rec:
-            raise NasedgeError(f"{where}: field 'arch_id': missing; expected an object with arch_id and the arch")
+            raise NasedgeError(f"{where}: field 'arch_id': missing; expected an object with arch_id "
+                               f"and the arch")
         aid = rec["arch_id"]
         if isinstance(aid, bool) or not isinstance(aid, int):
             raise NasedgeError(f"{where}: field 'arch_id': value {aid!r} is not valid; expected an integer")
@@ -110,7 +111,8 @@ def _float(text: str, where: str, column: str) -> float:
     except ValueError:
         raise NasedgeError(f"{where}: column '{column}': value {text!r} is not a number") from None
     if not math.isfinite(v) or v <= 0:
-        raise NasedgeError(f"{where}: column '{column}': value {text!r} is not valid; expected a positive latency")
+        raise NasedgeError(f"{where}: column '{column}': value {text!r} is not valid; "
+                           f"expected a positive latency")
     return v
 
 
@@ -229,7 +231,8 @@ def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | s
             try:
                 rec = json.loads(row[ia])
             except json.JSONDecodeError as exc:
-                raise NasedgeError(f"{where}: column 'arch': invalid JSON at column {exc.colno}: {exc.msg}") from None
+                raise NasedgeError(f"{where}: column 'arch': invalid JSON at column {exc.colno}: "
+                                   f"{exc.msg}") from None
             if not isinstance(rec, dict):
                 raise NasedgeError(f"{where}: column 'arch': expected a JSON object, got {row[ia]!r}")
             if enc is None:

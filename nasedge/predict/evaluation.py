@@ -87,8 +87,9 @@ def help_tasks(ds: LatencyDataset, target: str, shots: int = 10, seeds: int = 5)
     if split is None:
         raise NasedgeError(f"protocol 'help' is defined for {', '.join(HELP_SPLITS)}, not {ds.encoding.name!r}")
     if target in split["train"]:
+        targets = ", ".join(split["valid"] + split["test"])
         raise NasedgeError(f"device {target!r} is a meta-train device of HELP's protocol; "
-                           f"targets: {', '.join(split['valid'] + split['test'])} (or use --protocol untrimmed)")
+                           f"targets: {targets} (or use --protocol untrimmed)")
     missing = [d for d in (*split["train"], target) if d not in ds.devices]
     if missing:
         raise NasedgeError(f"device {missing[0]!r} of HELP's protocol is not in the dataset")
@@ -235,7 +236,8 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         if progress:
             progress(i + 1, len(tasks))
     seeds_q = [quality(np.concatenate(p), np.concatenate(t)) for p, t in per_seed.values()]
-    out: dict[str, Any] = {k: float(np.mean([q[k] for q in seeds_q])) for k in ("spearman", "mape", "within_10pct")}
+    out: dict[str, Any] = {k: float(np.mean([q[k] for q in seeds_q]))
+                           for k in ("spearman", "mape", "within_10pct")}
     out.update({
         "spearman_std": float(np.std([q["spearman"] for q in seeds_q])),
         "protocol": protocol, "space": ds.encoding.name, "target_device": target, "predictor": predictor,

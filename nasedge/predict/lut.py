@@ -82,7 +82,8 @@ class LookupTable:
         for key, v in doc["entries"].items():
             ms = v.get("median_ms") if isinstance(v, dict) else v
             if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
-                raise NasedgeError(f"{where}field 'entries.{key}': latency {ms!r} is not valid; expected ms >= 0")
+                raise NasedgeError(f"{where}field 'entries.{key}': latency {ms!r} is not valid; "
+                                   f"expected ms >= 0")
             entries[str(key)] = float(ms)
         return cls(str(doc.get("device", "")), str(doc.get("space", "")), entries)
 
@@ -98,7 +99,8 @@ class LookupTable:
         try:
             return cls.from_dict(json.loads(text), str(path))
         except json.JSONDecodeError as exc:
-            raise NasedgeError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise NasedgeError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
+                               f"{exc.msg}") from None
 
 
 class LUTPredictor(LatencyPredictor):
@@ -118,7 +120,8 @@ class LUTPredictor(LatencyPredictor):
 
     def __init__(self, space, table: LookupTable | dict | str | Path | None = None, **options: Any):
         if table is None:
-            raise NasedgeError("predictor 'lut' needs a latency table measured on the device (option table=FILE)")
+            raise NasedgeError("predictor 'lut' needs a latency table measured on the device "
+                               "(option table=FILE)")
         if isinstance(table, (str, Path)):
             table = LookupTable.load(table)
         elif isinstance(table, dict):
@@ -127,7 +130,8 @@ class LUTPredictor(LatencyPredictor):
         if not isinstance(self.encoding, OFAEncoding):
             raise NasedgeError(f"predictor 'lut' needs an OFA-family space, not {self.encoding.name!r}")
         if table.space and table.space != self.encoding.name:
-            raise NasedgeError(f"latency table of space {table.space!r} cannot predict space {self.encoding.name!r}")
+            raise NasedgeError(f"latency table of space {table.space!r} cannot predict space "
+                               f"{self.encoding.name!r}")
         self.table = table
 
     def table_latency(self, items: list) -> np.ndarray:

@@ -148,8 +148,8 @@ def load_meta_model(path: str | Path | None = None, space: LatencyEncoding | str
         p = Path(path).with_suffix(".npz")
     if not p.is_file():
         if path is None:
-            raise NasedgeError(f"no meta-trained latency model is shipped for space {enc.name!r} ({p} missing); "
-                               f"train one with experiments/latency_predictors/train_meta.py")
+            raise NasedgeError(f"no meta-trained latency model is shipped for space {enc.name!r} "
+                               f"({p} missing); train one with experiments/latency_predictors/train_meta.py")
         raise NasedgeError(f"{p}: meta model file not found")
     return _load_cached(str(p), p.stat().st_mtime)
 
@@ -258,7 +258,8 @@ class MetaPredictor(LatencyPredictor):
     """Meta-learned prior over devices, adapted to the target's samples (see the module docstring).
 
     Options: ``weights`` (path of a meta model ``.npz``; default: the shipped ``meta/<space>.npz``, or
-    the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by ``to_dict``), ``robust_iters``, ``nu``.
+    the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by
+    ``to_dict``), ``robust_iters``, ``nu``, ``evidence`` (see :func:`adapt`).
     """
 
     name = "meta"
@@ -273,9 +274,11 @@ class MetaPredictor(LatencyPredictor):
         evidence: str = "both"  # hyperparameters by gaussian or student_t evidence, or both and leave-one-out
 
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
-                 robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both", **options: Any):
+                 robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both",
+                 **options: Any):
         if evidence not in EVIDENCE:
-            raise NasedgeError(f"option evidence: value {evidence!r} is not valid; expected {', '.join(EVIDENCE)}")
+            raise NasedgeError(f"option evidence: value {evidence!r} is not valid; "
+                               f"expected {', '.join(EVIDENCE)}")
         opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, **options}
         if weights is not None:
             opts["weights"] = str(weights)
@@ -293,11 +296,12 @@ class MetaPredictor(LatencyPredictor):
         return np.maximum(self.model.basis(self.encoding, items) @ self.head, self.floor)
 
     def _state(self) -> dict[str, Any]:
-        return {"model": self.model.digest, "head": self.head.tolist(), "floor": self.floor, "hyper": self.hyper}
+        return {"model": self.model.digest, "head": self.head.tolist(), "floor": self.floor,
+                "hyper": self.hyper}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         if state["model"] != self.model.digest:
-            raise StaleMetaModel(f"the predictor was fitted with meta model {state['model']}, but the loaded one "
-                               f"is {self.model.digest}; refit it from its measurements")
+            raise StaleMetaModel(f"the predictor was fitted with meta model {state['model']}, but the "
+                                 f"loaded one is {self.model.digest}; refit it from its measurements")
         self.head = np.asarray(state["head"], dtype=np.float64)
         self.floor, self.hyper = float(state["floor"]), dict(state["hyper"])

@@ -81,11 +81,13 @@ class DeviceProfile:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: "
+                               f"{exc.msg}") from None
         if not isinstance(data, dict):
             raise NasedgeError(f"{where}expected a JSON object (a device profile)")
         if data.get("format", FORMAT) != FORMAT:
-            raise NasedgeError(f"{where}field 'format': value {data.get('format')!r} is not supported; expected {FORMAT}")
+            raise NasedgeError(f"{where}field 'format': value {data.get('format')!r} is not supported; "
+                               f"expected {FORMAT}")
         missing = [k for k in ("device", "space", "predictor", "state", "measurements") if k not in data]
         if missing:
             raise NasedgeError(f"{where}field '{missing[0]}': missing (the field is required)")

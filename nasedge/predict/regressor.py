@@ -77,4 +77,5 @@ class RegressorPredictor(LatencyPredictor):
         self.weights, self.bias = np.asarray(state["weights"], float), float(state["bias"])
         self.alpha = float(state["alpha"])
         if len(self.mean) != len(self.encoding.feature_names):
-            raise ValueError(f"{len(self.mean)} feature statistics; the encoding has {len(self.encoding.feature_names)}")
+            raise ValueError(f"{len(self.mean)} feature statistics; the encoding has "
+                             f"{len(self.encoding.feature_names)}")

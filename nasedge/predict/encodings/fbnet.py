@@ -53,10 +53,12 @@ class FBNetEncoding(LatencyEncoding):
     def check(self, item: Any, source: str | None = None) -> tuple[int, ...]:
         where = f"{source}: " if source else ""
         if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != NUM_LAYERS:
-            raise NasedgeError(f"{where}field 'ops': value {item!r} is not valid; expected {NUM_LAYERS} op indices")
+            raise NasedgeError(f"{where}field 'ops': value {item!r} is not valid; "
+                               f"expected {NUM_LAYERS} op indices")
         for i, v in enumerate(item):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < len(OPS):
-                raise NasedgeError(f"{where}field 'ops[{i}]': value {v!r} is not valid; expected 0..{len(OPS) - 1}")
+                raise NasedgeError(f"{where}field 'ops[{i}]': value {v!r} is not valid; "
+                                   f"expected 0..{len(OPS) - 1}")
         return tuple(int(v) for v in item)
 
     def onehot(self, items: Sequence[tuple[int, ...]]) -> np.ndarray:

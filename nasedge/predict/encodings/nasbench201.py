@@ -44,7 +44,8 @@ def parse_arch_str(text: str, source: str | None = None) -> tuple[int, ...]:
                                f"with op one of {', '.join(OPS)}")
         ops.append(OPS.index(m.group(1)))
     if len(ops) != NUM_EDGES:
-        raise NasedgeError(f"{where}field 'arch_str': value {text!r} has {len(ops)} edges; expected {NUM_EDGES}")
+        raise NasedgeError(f"{where}field 'arch_str': value {text!r} has {len(ops)} edges; "
+                           f"expected {NUM_EDGES}")
     return tuple(ops)
 
 
@@ -80,7 +81,8 @@ class NASBench201Encoding(LatencyEncoding):
 
     def parse(self, record: Mapping[str, Any], source: str | None = None) -> tuple[int, ...]:
         if not isinstance(record, Mapping) or "arch_str" not in record:
-            raise NasedgeError(f"{source or 'record'}: field 'arch_str': missing; expected NAS-Bench-201 notation")
+            raise NasedgeError(f"{source or 'record'}: field 'arch_str': missing; "
+                               f"expected NAS-Bench-201 notation")
         return parse_arch_str(record["arch_str"], source)
 
     def to_record(self, item: tuple[int, ...]) -> dict[str, Any]:
@@ -90,9 +92,11 @@ class NASBench201Encoding(LatencyEncoding):
         if isinstance(item, str):
             return parse_arch_str(item, source)
         where = f"{source}: " if source else ""
-        if not isinstance(item, Sequence) or len(item) != NUM_EDGES or any(
-                isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < len(OPS) for v in item):
-            raise NasedgeError(f"{where}value {item!r} is not valid; expected {NUM_EDGES} op indices 0..{len(OPS) - 1}")
+        bad = not isinstance(item, Sequence) or len(item) != NUM_EDGES or any(
+            isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < len(OPS) for v in item)
+        if bad:
+            raise NasedgeError(f"{where}value {item!r} is not valid; "
+                               f"expected {NUM_EDGES} op indices 0..{len(OPS) - 1}")
         return tuple(int(v) for v in item)
 
     def onehot(self, items: Sequence[tuple[int, ...]]) -> np.ndarray:

@@ -71,7 +71,8 @@ class OFAEncoding(LatencyEncoding):
         onehot = self.space.encode([canonical], "onehot")[0].astype(np.float64)
         feats = np.array(self._features(canonical), dtype=np.float64)
         key = id(arch)
-        self._rows[key] = (weakref.ref(arch, lambda _, k=key, rows=self._rows: rows.pop(k, None)), onehot, feats)
+        forget = lambda _, k=key, rows=self._rows: rows.pop(k, None)  # noqa: E731  (the arch was freed)
+        self._rows[key] = (weakref.ref(arch, forget), onehot, feats)
         return onehot, feats
 
     def onehot(self, items: Sequence[Arch]) -> np.ndarray:
@@ -93,7 +94,8 @@ class OFAEncoding(LatencyEncoding):
         act = sp.stem_width * size * size
         first_out = _out(size, sp.first_block_stride)
         stem_macs += sp.stem_width * 9 * first_out**2 + sp.stem_width * sp.first_block_width * first_out**2
-        params += sp.stem_width * 9 + sp.stem_width * sp.first_block_width + 2 * sp.stem_width + 2 * sp.first_block_width
+        params += sp.stem_width * 9 + sp.stem_width * sp.first_block_width
+        params += 2 * sp.stem_width + 2 * sp.first_block_width
         act += (sp.stem_width + sp.first_block_width) * first_out**2
         size, layers = first_out, 3
         for b in arch.active_blocks():
