@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("nasedge.commands.eval", "top-1 accuracy of subnets (BN recalibrated)"),
     "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
     "devices": ("nasedge.commands.devices", "list devices, where each is measured, and their profiles"),
+    "predictor": ("nasedge.commands.predictor", "fit, evaluate and inspect latency predictors"),
 }
 
 

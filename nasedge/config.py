@@ -52,6 +52,11 @@ def register_configs() -> None:
 
     for name in list_strategies():
         cs.store(group="search", name=f"{name}_schema", node=strategy_class(name).Config)
+
+    from nasedge.predict import list_predictors, predictor_class
+
+    for name in list_predictors():
+        cs.store(group="predictor", name=f"{name}_schema", node=predictor_class(name).Config)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
 

@@ -1,1 +1,57 @@
-"""Predictors of accuracy and latency."""
+"""Latency predictors: a registry of interchangeable :class:`LatencyPredictor` implementations.
+
+>>> from nasedge.spaces import get_space
+>>> p = create_predictor("flops", get_space("ofa_mbv3_w1.2")).fit(archs, latency_ms)
+>>> p.predict(candidates)            # milliseconds
+
+``flops``: analytic MACs, linearly calibrated on the target's samples. ``lut``: sum of per-block
+latencies from a table measured on the device, calibrated the same way. ``regressor``: a per-device
+model on cost features. ``meta``: a model meta-trained over many devices (hardware embedding from
+reference-arch latencies), adapted to the target with a few samples. Device profiles (a fitted
+predictor stored as JSON) live in :mod:`nasedge.predict.profile`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from nasedge.errors import NasedgeError
+from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.spaces import SearchSpace
+
+__all__ = ["LatencyPredictor", "create_predictor", "list_predictors", "predictor_class", "predictor_from_dict",
+           "get_encoding"]
+
+# registry key -> module defining the class (imported on first use, so that this package stays light)
+_PREDICTORS: dict[str, str] = {
+    "flops": "nasedge.predict.flops:FlopsPredictor",
+    "lut": "nasedge.predict.lut:LUTPredictor",
+    "regressor": "nasedge.predict.regressor:RegressorPredictor",
+    "meta": "nasedge.predict.meta:MetaPredictor",
+}
+
+
+def list_predictors() -> list[str]:
+    """Registry keys of the latency predictors."""
+    return list(_PREDICTORS)
+
+
+def predictor_class(name: str) -> type[LatencyPredictor]:
+    if name not in _PREDICTORS:
+        raise NasedgeError(f"unknown latency predictor {name!r}; known: {', '.join(_PREDICTORS)}")
+    module, cls = _PREDICTORS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def create_predictor(name: str, space: SearchSpace | LatencyEncoding | str, **options: Any) -> LatencyPredictor:
+    """An unfitted predictor ``name`` for archs of ``space`` (a search space, its name, a benchmark space)."""
+    return predictor_class(name)(space, **options)
+
+
+def predictor_from_dict(state: dict[str, Any]) -> LatencyPredictor:
+    """Rebuild any fitted predictor from its ``to_dict()``."""
+    if not isinstance(state, dict) or "predictor" not in state:
+        raise NasedgeError("predictor state is not valid: expected an object with a 'predictor' field")
+    return predictor_class(state["predictor"]).from_dict(state)

@@ -1,0 +1,222 @@
+"""Few-shot latency prediction benchmark: HELP protocol, untrimmed leave-one-device-out, cross-type.
+
+    python experiments/latency_predictors/run.py help --data ../shared/datasets/latency/help/nasbench201
+    python experiments/latency_predictors/run.py help --data ../shared/datasets/latency/help/fbnet
+    python experiments/latency_predictors/run.py help --data ../shared/datasets/latency/help/ofa
+    python experiments/latency_predictors/run.py lodo --data ../shared/datasets/latency/help/ofa \
+        [--target-data DIR ...]                         # every device of every dir is a target in turn
+    python experiments/latency_predictors/run.py crosstype --data ../shared/datasets/latency/help/fbnet
+    python experiments/latency_predictors/run.py ablation --data DIR    # variants of meta's adaptation
+    python experiments/latency_predictors/run.py table  # markdown tables of everything stored
+
+Results go to experiments/latency_predictors/results.json (one entry per experiment/space/target/
+predictor, written atomically after each); a rerun skips what is stored, so an interrupted run resumes
+and adding --target-data adds only the new devices' entries (and reruns the others' only with --force,
+as their meta-models would then learn from more devices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from nasedge.atomic import atomic_write_text  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
+from nasedge.predict.evaluation import HELP_SPLITS, evaluate  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")
+LODO_PREDICTORS = ("meta", "flops", "regressor", "nearest", "oracle")
+GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100")
+PUBLISHED = {  # HELP README, 10 target samples
+    "nasbench201": {"titan_rtx_256": 0.987, "gold_6226": 0.989, "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940,
+                    "fpga": 0.985},
+    "fbnet": {"raspi4": 0.887, "eyeriss": 0.943, "fpga": 0.892},
+}
+PUBLISHED_MEAN = {"nasbench201": 0.932, "fbnet": 0.910}  # as the HELP README states them
+
+
+def _load() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def _store(results: dict, key: str, value: dict) -> None:
+    results.update(_load())  # keep what another run stored meanwhile
+    results[key] = value
+    atomic_write_text(RESULTS, json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def _run(jobs, results, force: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    todo = [j for j in jobs if force or j[0] not in results]
+    print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}")
+    meta_models: dict = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("", total=len(todo))
+        for key, ds, kwargs in todo:
+            bar.update(task, description=key)
+            t = time.time()
+            r = evaluate(ds, meta_models=meta_models, **kwargs)
+            r.pop("per_seed", None)
+            r["seconds"] = round(time.time() - t, 1)
+            _store(results, key, r)
+            bar.advance(task)
+
+
+def cmd_help(args, results) -> None:
+    ds = load_dataset(args.data, args.space)
+    split = HELP_SPLITS[ds.encoding.name]
+    jobs = [(f"help/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=p, protocol="help", shots=10,
+                                                          seeds=args.seeds))
+            for t in (*split["valid"], *split["test"]) for p in HELP_PREDICTORS]
+    _run(jobs, results, args.force)
+
+
+def cmd_lodo(args, results) -> None:
+    ds = load_dataset([*args.data, *args.target_data], args.space)
+    jobs = [(f"lodo/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=p, protocol="untrimmed", shots=20,
+                                                          seeds=args.seeds, folds=args.folds))
+            for t in ds.devices for p in LODO_PREDICTORS]
+    _run(jobs, results, args.force)
+
+
+def cmd_crosstype(args, results) -> None:
+    """Meta-train on GPUs only, predict CPUs, phones, FPGA, ASIC: devices unlike every source."""
+    ds = load_dataset(args.data, args.space)
+    gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
+    jobs = [(f"crosstype/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=p, protocol="untrimmed",
+                                                               shots=20, seeds=args.seeds, folds=args.folds,
+                                                               sources=gpus))
+            for t in ds.devices if t not in gpus for p in ("meta", "flops", "regressor")]
+    _run(jobs, results, args.force)
+
+
+ABLATION = {  # variant -> options of the meta predictor
+    "gaussian noise": {"robust_iters": 0, "evidence": "gaussian"},
+    "t noise, gaussian evidence": {"evidence": "gaussian"},
+    "t noise, t evidence": {"evidence": "student_t"},
+    "t noise, both + leave-one-out (default)": {"evidence": "both"},
+}
+
+
+def cmd_ablation(args, results) -> None:
+    """The meta predictor's adaptation variants on every benchmark of the dataset (3 seeds)."""
+    ds = load_dataset(args.data, args.space)
+    name = ds.encoding.name
+    settings = []
+    if name in HELP_SPLITS:
+        split = HELP_SPLITS[name]
+        settings += [("help", t, dict(protocol="help", shots=10)) for t in (*split["valid"], *split["test"])]
+    if name == "ofa_mbv3_w1.2":
+        settings += [("lodo", t, dict(protocol="untrimmed", shots=20, folds=args.folds)) for t in ds.devices]
+    else:
+        gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
+        settings += [("crosstype", t, dict(protocol="untrimmed", shots=20, folds=args.folds, sources=gpus))
+                     for t in ds.devices if t not in gpus]
+    jobs = [(f"ablation-{kind}/{name}/{t}/{v}", ds, dict(target=t, predictor="meta", seeds=3, options=opts, **kw))
+            for kind, t, kw in settings for v, opts in ABLATION.items()]
+    _run(jobs, results, args.force)
+
+
+def _rows(results: dict, prefix: str) -> dict[str, dict[str, dict]]:
+    out: dict[str, dict[str, dict]] = {}
+    for key, r in results.items():
+        if key.startswith(prefix):
+            _, _, target, predictor = key.split("/")
+            out.setdefault(target, {})[predictor] = r
+    return out
+
+
+def cmd_table(args, results) -> None:
+    lines = []
+    for space in ("nasbench201", "fbnet", "ofa_mbv3_w1.2"):
+        rows = _rows(results, f"help/{space}/")
+        if not rows:
+            continue
+        split = HELP_SPLITS[space]
+        preds = [p for p in HELP_PREDICTORS if any(p in r for r in rows.values())]
+        lines += [f"\n#### HELP protocol, {space} (Spearman rho, 10 reference + 10 samples, "
+                  f"{next(iter(next(iter(rows.values())).values()))['seeds']} seeds)\n",
+                  "| device | split | " + " | ".join(preds) + (" | HELP (published)" if space in PUBLISHED else "")
+                  + " |", "|---|---|" + "---|" * (len(preds) + (space in PUBLISHED))]
+        for part in ("valid", "test"):
+            for t in split[part]:
+                if t in rows:
+                    pub = PUBLISHED.get(space, {}).get(t)
+                    lines.append(f"| {t} | {part} | " + " | ".join(f"{rows[t][p]['spearman']:.3f}" if p in rows[t]
+                                                                   else "" for p in preds)
+                                 + ((f" | {pub:.3f}" if pub else " | ") if space in PUBLISHED else "") + " |")
+            means = [np.mean([rows[t][p]["spearman"] for t in split[part] if t in rows and p in rows[t]])
+                     for p in preds]
+            pub = PUBLISHED_MEAN.get(space) if part == "test" else None
+            lines.append(f"| **mean** | {part} | " + " | ".join(f"**{m:.3f}**" for m in means)
+                         + ((f" | {pub:.3f}" if pub else " | ") if space in PUBLISHED else "") + " |")
+    for kind, title in (("lodo", "Untrimmed leave-one-device-out, 20 measurements on the target"),
+                        ("crosstype", "Cross-type: meta-trained on GPUs only, 20 measurements on the target")):
+        for space in sorted({k.split("/")[1] for k in results if k.startswith(kind + "/")}):
+            rows = _rows(results, f"{kind}/{space}/")
+            preds = [p for p in LODO_PREDICTORS if any(p in r for r in rows.values())]
+            lines += [f"\n#### {title}, {space} (Spearman / MAPE % / within 10 %)\n",
+                      "| device | " + " | ".join(preds) + " |", "|---|" + "---|" * len(preds)]
+            for t in sorted(rows):
+                lines.append(f"| {t} | " + " | ".join(_cell(rows[t].get(p)) for p in preds) + " |")
+            mean = {p: {m: np.mean([rows[t][p][m] for t in rows if p in rows[t]])
+                        for m in ("spearman", "mape", "within_10pct")} for p in preds}
+            lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
+    ablation = {}
+    for key, r in results.items():
+        if key.startswith("ablation-"):
+            kind, space, target, variant = key.split("/")
+            split = HELP_SPLITS.get(space, {})
+            part = ("valid" if target in split.get("valid", ()) else "test") if kind == "ablation-help" else "all"
+            ablation.setdefault((kind[9:], space, part), {}).setdefault(variant, []).append(r)
+    if ablation:
+        lines += ["\n#### Ablation of the meta predictor's adaptation (mean over devices, 3 seeds; "
+                  "Spearman / MAPE % / within 10 %)\n", "| benchmark | " + " | ".join(ABLATION) + " |",
+                  "|---|" + "---|" * len(ABLATION)]
+        for (kind, space, part), variants in sorted(ablation.items()):
+            cells = [_cell({m: np.mean([r[m] for r in variants[v]]) for m in ("spearman", "mape", "within_10pct")})
+                     if v in variants else "" for v in ABLATION]
+            lines.append(f"| {kind} {space} {part} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+
+
+def _cell(r: dict | None) -> str:
+    return "" if r is None else f"{r['spearman']:.3f} / {r['mape']:.1f} / {100 * r['within_10pct']:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "ablation", "table"))
+    ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
+    ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
+    ap.add_argument("--space", default=None)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--force", action="store_true", help="recompute stored results")
+    args = ap.parse_args(argv)
+    if args.experiment != "table" and not args.data:
+        ap.error("--data is required")
+    results = _load()
+    commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "ablation": cmd_ablation,
+                "table": cmd_table}
+    commands[args.experiment](args, results)
+    return 0
+
+
+if __name__ == "__main__":
+    from nasedge.errors import NasedgeError
+
+    try:
+        sys.exit(main())
+    except NasedgeError as exc:
+        sys.exit(f"error: {exc}")

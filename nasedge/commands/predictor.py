@@ -1,0 +1,199 @@
+"""Fit, evaluate and inspect latency predictors.
+
+  nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + random ones
+  nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
+  nasedge predictor show --device jetson-orin
+  nasedge predictor eval --space nasbench201 --data DIR --target-device pixel2 --shots 10 --seeds 5
+  nasedge predictor eval --space ofa --data DIR [--target-data DIR] --target-device D --protocol untrimmed \\
+      --shots 20 --json
+
+``fit`` stores a device profile (latency_predictors/profiles/<device>.json unless configured
+otherwise) from a measurements CSV (columns ``arch`` and ``latency_ms``, or ``nasedge measure``
+output). ``eval`` runs the few-shot protocols of nasedge.predict.evaluation and prints Spearman rho,
+MAPE and the share of archs predicted within +-10 % (mean over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="predictor_command", metavar="ACTION", parser_class=type(parser))
+    sub.required = True
+
+    p = sub.add_parser("fit", help="fit and store a device's latency profile from its measurements")
+    p.add_argument("--device", required=True, metavar="NAME", help="device name (names the profile)")
+    p.add_argument("--measurements", metavar="FILE.csv", help="measurements CSV (arch, latency_ms)")
+    p.add_argument("--predictor", metavar="NAME", help="latency predictor (default: the configured one, meta)")
+    p.add_argument("--space", help="search space of the archs (default: from the measurements)")
+    p.add_argument("--table", metavar="FILE.json", help="latency table of the device (predictor lut)")
+    p.add_argument("--profiles-dir", metavar="DIR", help="where profiles are stored")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides (predictor.*)")
+    p.set_defaults(_run=run_fit)
+
+    p = sub.add_parser("show", help="print a stored device profile")
+    p.add_argument("--device", required=True, metavar="NAME")
+    p.add_argument("--profiles-dir", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print the profile's summary as one JSON object")
+    p.set_defaults(_run=run_show)
+
+    p = sub.add_parser("archs", help="archs to measure on a new device: the reference archs, then random ones")
+    p.add_argument("--space", required=True)
+    p.add_argument("-n", "--num", type=int, default=20, help="how many in all (default 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(_run=run_archs)
+
+    p = sub.add_parser("eval", help="few-shot evaluation on latency datasets (HELP protocol or untrimmed)")
+    p.add_argument("--space", required=True,
+                   help="space of the datasets (ofa, fbnet, nasbench201, or a search-space name)")
+    p.add_argument("--data", action="append", required=True, metavar="DIR", help="latency dataset (repeatable)")
+    p.add_argument("--target-data", action="append", default=[], metavar="DIR",
+                   help="more datasets, e.g. holding the target device (repeatable)")
+    p.add_argument("--target-device", required=True, metavar="NAME")
+    p.add_argument("--predictor", default="meta", metavar="NAME",
+                   help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated "
+                        "source device, rescaled), 'oracle' (fitted on all the target's measurements: "
+                        "the noise ceiling)")
+    p.add_argument("--protocol", choices=("help", "untrimmed"), default="help")
+    p.add_argument("--shots", type=int, default=None,
+                   help="help: samples besides the 10 reference archs (default 10); untrimmed: every "
+                        "measurement on the target, reference archs included (default 20)")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--folds", type=int, default=5, help="untrimmed: arch folds (default 5)")
+    p.add_argument("--table", metavar="FILE.json", help="latency table of the target (predictor lut)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(_run=run_eval)
+
+
+def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command's own _run
+    return args._run(args)
+
+
+def _positive(value: int | None, flag: str) -> None:
+    from nasedge.errors import NasedgeError
+
+    if value is not None and value < 1:
+        raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from nasedge.config import compose
+    from nasedge.errors import NasedgeError
+    from nasedge.predict import predictor_class
+    from nasedge.predict.dataset import read_measurements
+    from nasedge.predict.profile import check_device_name, fit_profile, save_profile
+
+    check_device_name(args.device)
+    overrides = list(args.overrides)
+    if args.predictor:
+        overrides.insert(0, f"predictor={args.predictor}")
+    cfg = OmegaConf.to_container(compose(overrides).predictor, resolve=True)
+    name = cfg["name"]
+    cls = predictor_class(name)
+    options = cls.options_from_config(cfg)
+    if args.table:
+        options["table"] = args.table
+    if args.measurements is None:
+        raise NasedgeError(
+            f"measuring on device {args.device!r} from this command is not wired yet; measure the archs of "
+            f"`nasedge predictor archs --space S` with `nasedge measure` and pass --measurements FILE.csv")
+    enc, archs, latency = read_measurements(args.measurements, args.space, device=_csv_device(args))
+    profile = fit_profile(args.device, enc, archs, latency, name, cv_folds=int(cfg["cv_folds"]), **options)
+    path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
+    q = profile.quality
+    cv = (f"; cross-validated on its {len(archs)} measurements: spearman {q['spearman']:.3f}, "
+          f"MAPE {q['mape']:.1f} %, within 10 % {100 * q['within_10pct']:.0f} %") if q else ""
+    print(f"{path}: {name} profile of {args.device} ({enc.name}){cv}")
+    return 0
+
+
+def _csv_device(args: argparse.Namespace) -> str | None:
+    # a `nasedge measure` CSV names its device in a column; pick the rows of the device being fitted
+    import csv
+
+    try:
+        with open(args.measurements, newline="") as f:
+            header = next(csv.reader(f), [])
+            if "device" not in header:
+                return None
+            i = header.index("device")
+            devices = {row[i] for row in csv.reader(f) if len(row) > i}
+    except OSError:
+        return None  # read_measurements reports it
+    return args.device if args.device in devices or len(devices) > 1 else None
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from nasedge.predict.profile import load_profile
+
+    p = load_profile(args.device, args.profiles_dir)
+    summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
+               "measurements": len(p.measurements), "quality": p.quality, "created": p.created}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        q = p.quality
+        print(f"{p.device}: {p.predictor} profile for {p.space}, {len(p.measurements)} measurements, created "
+              f"{p.created}" + (f"; cross-validated spearman {q['spearman']:.3f}, MAPE {q['mape']:.1f} %, "
+                                f"within 10 % {100 * q['within_10pct']:.0f} %" if q else ""))
+    return 0
+
+
+def run_archs(args: argparse.Namespace) -> int:
+    from nasedge.errors import NasedgeError
+    from nasedge.predict.encodings import get_encoding
+    from nasedge.predict.profile import reference_archs
+
+    _positive(args.num, "-n")
+    enc = get_encoding(args.space)
+    archs = reference_archs(enc)[: args.num]
+    space = getattr(enc, "space", None)
+    if len(archs) < args.num:
+        if space is None:
+            raise NasedgeError(f"space {enc.name!r} has no sampler; only its {len(archs)} reference archs")
+        taken = set(archs)
+        for a in space.sample_many(args.num + len(archs), args.seed):
+            if len(archs) == args.num:
+                break
+            if a not in taken:
+                archs.append(a)
+                taken.add(a)
+    print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":")) for a in archs))
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import sys
+
+    from nasedge.errors import NasedgeError
+    from nasedge.predict import list_predictors
+    from nasedge.predict.dataset import load_dataset
+    from nasedge.predict.evaluation import BASELINES, evaluate
+
+    for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
+        _positive(value, flag)
+    if args.predictor not in (*list_predictors(), *BASELINES):
+        known = ", ".join((*list_predictors(), *BASELINES))
+        raise NasedgeError(f"unknown predictor {args.predictor!r}; known: {known}")
+    shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
+    ds = load_dataset([*args.data, *args.target_data], args.space)
+    options = {"table": args.table} if args.table else {}
+    def progress(done: int, total: int) -> None:
+        print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    show = not args.json and sys.stderr.isatty()
+    result = evaluate(ds, args.target_device, args.predictor, args.protocol, shots, args.seeds, args.folds,
+                      options, progress if show else None)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['predictor']} on {result['target_device']} ({result['space']}, protocol "
+              f"{args.protocol}, {result['measured_on_target']} measurements on the target, "
+              f"{result['query_archs']} query archs, {args.seeds} seeds): "
+              f"spearman {result['spearman']:.3f} (+-{result['spearman_std']:.3f}), "
+              f"MAPE {result['mape']:.2f} %, within 10 % {100 * result['within_10pct']:.1f} %")
+    return 0

@@ -1,0 +1,136 @@
+"""The abstract latency predictor: fitted on a device's measurements, predicts milliseconds.
+
+A predictor is bound to one encoding (the space of the archs it predicts, see
+:mod:`nasedge.predict.encodings`). ``fit`` takes the few measurements of a target device; ``predict``
+returns milliseconds; ``to_dict``/``from_dict`` round-trip the fitted state through JSON.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+
+from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
+from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.spaces import SearchSpace
+
+try:
+    from typing import Self
+except ImportError:  # Python 3.10 (typing_extensions comes with torch)
+    from typing_extensions import Self
+
+
+def single_blas_thread():
+    """Context manager limiting BLAS to one thread: predictors work on small matrices, where threads only
+    contend (on a loaded 2-core machine a 181x181 solve took 250 ms with 2 OpenBLAS threads, 1 ms with one)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+@dataclass
+class PredictorConfig:
+    """Settings of every predictor (Hydra group ``predictor``); subclasses add the predictor's options."""
+
+    name: str = ""
+    # where `nasedge predictor fit` stores device profiles (null: latency_predictors/profiles)
+    profiles_dir: Optional[str] = None
+    # cross-validation folds for a profile's quality figures (leave-one-out up to this many samples)
+    cv_folds: int = 20
+
+
+class LatencyPredictor(abc.ABC):
+    """Predicts the latency of archs on one device.
+
+    Subclasses set :attr:`name` (the registry key), implement :meth:`_fit`, :meth:`_predict`,
+    :meth:`_state` and :meth:`_load_state`, and take their options as keyword arguments of
+    ``__init__`` (stored in :attr:`options`, so that ``to_dict`` can rebuild them).
+    """
+
+    name: ClassVar[str]
+    min_samples: ClassVar[int] = 2
+    Config: ClassVar[type[PredictorConfig]] = PredictorConfig
+
+    @classmethod
+    def options_from_config(cls, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """The predictor's own options out of a composed ``predictor`` config."""
+        shared = {f.name for f in dataclasses.fields(PredictorConfig)}
+        own = [f.name for f in dataclasses.fields(cls.Config) if f.name not in shared]
+        return {k: cfg[k] for k in own if k in cfg and cfg[k] is not None}
+
+    def __init__(self, space: SearchSpace | LatencyEncoding | str, **options: Any):
+        self.encoding = get_encoding(space)
+        self.options = options
+        self.fitted = False
+
+    # --- public API ----------------------------------------------------------------------------
+    def fit(self, archs: Sequence[Arch], latency_ms: Sequence[float]) -> Self:
+        """Fit on measurements of the target device (``archs[i]`` ran in ``latency_ms[i]`` ms)."""
+        items = [self.encoding.check(a) for a in archs]
+        y = np.asarray(latency_ms, dtype=np.float64).reshape(-1)
+        if len(items) != len(y):
+            raise NasedgeError(f"{len(items)} archs but {len(y)} latencies; expected one latency per arch")
+        if len(items) < self.min_samples:
+            raise NasedgeError(f"predictor {self.name!r} needs at least {self.min_samples} measurements, "
+                               f"got {len(items)}")
+        if not np.all(np.isfinite(y)) or np.any(y <= 0):
+            bad = int(np.flatnonzero(~np.isfinite(y) | (y <= 0))[0])
+            raise NasedgeError(f"latency {float(y[bad])!r} of measurement {bad} is not valid; "
+                               f"expected a positive number")
+        with single_blas_thread():
+            self._fit(items, y)
+        self.fitted = True
+        return self
+
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Predicted latency in milliseconds, one float64 per arch."""
+        if not self.fitted:
+            raise RuntimeError(f"predictor {self.name!r} is not fitted; call fit() first")
+        items = [self.encoding.check(a) for a in archs]
+        if not items:
+            return np.zeros(0)
+        with single_blas_thread():
+            return np.asarray(self._predict(items), dtype=np.float64).reshape(len(items))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able state: ``{"predictor", "space", "options", "state"}``."""
+        if not self.fitted:
+            raise RuntimeError(f"predictor {self.name!r} is not fitted; nothing to save")
+        return {"predictor": self.name, "space": self.encoding.name, "options": dict(self.options),
+                "state": self._state()}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Self:
+        """Rebuild a fitted predictor from :meth:`to_dict` output."""
+        try:
+            if state["predictor"] != cls.name:
+                raise NasedgeError(f"state is of predictor {state['predictor']!r}, not {cls.name!r}")
+            self = cls(state["space"], **state.get("options", {}))
+            self._load_state(state["state"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NasedgeError(f"predictor state is not valid for {cls.name!r}: "
+                               f"{type(exc).__name__}: {exc}") from None
+        self.fitted = True
+        return self
+
+    # --- for implementations -------------------------------------------------------------------
+    @abc.abstractmethod
+    def _fit(self, items: list, latency_ms: np.ndarray) -> None: ...
+
+    @abc.abstractmethod
+    def _predict(self, items: list) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _state(self) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def _load_state(self, state: dict[str, Any]) -> None: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.encoding.name!r}, fitted={self.fitted})"

@@ -1,0 +1,250 @@
+"""Latency datasets: archs measured on devices, read from the directory format of ``DESIGN.md``.
+
+A dataset directory holds ``archs.jsonl`` (one JSON object per line: ``arch_id`` and the arch fields),
+``latency_ms.csv`` (``arch_id,<device>,<device>,...``, milliseconds; an empty cell is a missing
+measurement) and optionally ``reference_archs.json`` (arch ids of the hardware-embedding archs).
+Several directories load into one table, joined on arch identity, so that our own measurements and
+the public ones can be used together. A measurements CSV (``nasedge measure`` output: columns ``arch``
+with the canonical arch JSON and ``latency_ms``) is read by :func:`read_measurements`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nasedge.errors import NasedgeError
+from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.spaces import SearchSpace
+
+
+@dataclass(frozen=True, eq=False)
+class LatencyDataset:
+    """``latency[i, j]``: milliseconds of ``items[i]`` on ``devices[j]`` (NaN where not measured)."""
+
+    encoding: LatencyEncoding
+    items: list
+    arch_ids: np.ndarray  # id of each item in the first directory that holds it
+    devices: tuple[str, ...]
+    latency: np.ndarray
+    reference: tuple[int, ...]  # row indices of the reference archs
+    sources: tuple[str, ...] = ()  # directory of each device column
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def device_index(self, device: str) -> int:
+        if device not in self.devices:
+            raise NasedgeError(f"unknown device {device!r} in the dataset; known: {', '.join(self.devices)}")
+        return self.devices.index(device)
+
+    def column(self, device: str) -> np.ndarray:
+        return self.latency[:, self.device_index(device)]
+
+    def measured(self, device: str) -> np.ndarray:
+        """Row indices of the archs measured on ``device``."""
+        return np.flatnonzero(np.isfinite(self.column(device)))
+
+    def rows(self, arch_ids: Sequence[int]) -> np.ndarray:
+        where = {int(a): i for i, a in enumerate(self.arch_ids)}
+        return np.array([where[int(a)] for a in arch_ids], dtype=np.int64)
+
+    def select_devices(self, devices: Sequence[str]) -> LatencyDataset:
+        idx = [self.device_index(d) for d in devices]
+        return LatencyDataset(self.encoding, self.items, self.arch_ids, tuple(devices), self.latency[:, idx],
+                              self.reference, tuple(self.sources[i] for i in idx) if self.sources else ())
+
+
+def _detect_encoding(record: dict, source: str) -> LatencyEncoding:
+    if "ops" in record:
+        return get_encoding("fbnet")
+    if "arch_str" in record:
+        return get_encoding("nasbench201")
+    if {"ks", "e", "d", "r"} <= set(record):
+        return get_encoding("ofa")
+    if "space" in record:
+        return get_encoding(record["space"])
+    raise NasedgeError(f"{source}: cannot tell the space of this record (fields {', '.join(record)}); "
+                       f"pass --space")
+
+
+def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncoding, list[int], list]:
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: no such file (a latency dataset directory needs archs.jsonl)") from None
+    ids, items = [], []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+        if not isinstance(rec, dict) or "arch_id" not in rec:
+            raise NasedgeError(f"{where}: field 'arch_id': missing; expected an object with arch_id "
+                               f"and the arch")
+        aid = rec["arch_id"]
+        if isinstance(aid, bool) or not isinstance(aid, int):
+            raise NasedgeError(f"{where}: field 'arch_id': value {aid!r} is not valid; expected an integer")
+        if space is None:
+            space = _detect_encoding(rec, where)
+        ids.append(aid)
+        items.append(space.parse(rec, where))
+    if space is None:
+        raise NasedgeError(f"{path}: no archs")
+    return space, ids, items
+
+
+def _float(text: str, where: str, column: str) -> float:
+    if text.strip() == "":
+        return math.nan
+    try:
+        v = float(text)
+    except ValueError:
+        raise NasedgeError(f"{where}: column '{column}': value {text!r} is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise NasedgeError(f"{where}: column '{column}': value {text!r} is not valid; "
+                           f"expected a positive latency")
+    return v
+
+
+def _read_latency(path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[float]]]:
+    try:
+        f = path.open(newline="")
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: no such file (a latency dataset directory needs latency_ms.csv)") from None
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header or header[0] != "arch_id" or len(header) < 2:
+            raise NasedgeError(f"{path}:1: expected a header 'arch_id,<device>,...'")
+        devices = [h.strip() for h in header[1:]]
+        if len(set(devices)) != len(devices):
+            raise NasedgeError(f"{path}:1: duplicate device columns")
+        rows: dict[int, list[float]] = {}
+        for lineno, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            where = f"{path}:{lineno}"
+            if len(row) != len(header):
+                raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+            try:
+                aid = int(row[0])
+            except ValueError:
+                raise NasedgeError(f"{where}: column 'arch_id': value {row[0]!r} is not an integer") from None
+            if aid not in ids:
+                raise NasedgeError(f"{where}: column 'arch_id': value {aid} is not in archs.jsonl")
+            rows[aid] = [_float(v, where, d) for v, d in zip(row[1:], devices)]
+    return devices, rows
+
+
+def load_dataset(dirs: str | Path | Sequence[str | Path],
+                 space: SearchSpace | LatencyEncoding | str | None = None) -> LatencyDataset:
+    """Load one or more dataset directories into one table (archs joined on identity)."""
+    if isinstance(dirs, (str, Path)):
+        dirs = [dirs]
+    enc = get_encoding(space) if space is not None else None
+    keys: dict[str, int] = {}
+    items: list[Hashable] = []
+    arch_ids: list[int] = []
+    columns: list[tuple[str, str, dict[int, float]]] = []  # (device, dir, row -> latency)
+    reference: list[int] = []
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise NasedgeError(f"{d}: not a directory (expected a latency dataset directory)")
+        enc, ids, dir_items = _read_archs(d / "archs.jsonl", enc)
+        id_to_row = {}
+        for aid, item in zip(ids, dir_items):
+            k = enc.key(item)
+            if k not in keys:
+                keys[k] = len(items)
+                items.append(item)
+                arch_ids.append(aid)
+            id_to_row[aid] = keys[k]
+        devices, rows = _read_latency(d / "latency_ms.csv", set(ids))
+        for j, dev in enumerate(devices):
+            for other, other_dir, _ in columns:
+                if other == dev:
+                    raise NasedgeError(f"device {dev!r} is in both {other_dir} and {d}; rename one column")
+            columns.append((dev, str(d), {id_to_row[a]: v[j] for a, v in rows.items() if not math.isnan(v[j])}))
+        ref_path = d / "reference_archs.json"
+        if ref_path.is_file():
+            try:
+                ref_ids = json.loads(ref_path.read_text())
+            except json.JSONDecodeError as exc:
+                raise NasedgeError(f"{ref_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+            unknown = [r for r in ref_ids if r not in id_to_row] if isinstance(ref_ids, list) else [ref_ids]
+            if unknown:
+                raise NasedgeError(f"{ref_path}: arch id {unknown[0]!r} is not in {d / 'archs.jsonl'}")
+            reference.extend(id_to_row[r] for r in ref_ids if id_to_row[r] not in reference)
+    latency = np.full((len(items), len(columns)), np.nan)
+    for j, (_, _, col) in enumerate(columns):
+        for i, v in col.items():
+            latency[i, j] = v
+    return LatencyDataset(enc, items, np.array(arch_ids, dtype=np.int64), tuple(c[0] for c in columns), latency,
+                          tuple(reference), tuple(c[1] for c in columns))
+
+
+def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | str | None = None,
+                      device: str | None = None) -> tuple[LatencyEncoding, list, np.ndarray]:
+    """Read a measurements CSV: column ``arch`` (arch JSON) and ``latency_ms`` (or ``median_ms``, as
+    ``nasedge measure`` writes it); other columns are ignored, except ``device``: a file with rows of
+    several devices needs ``device`` to choose them."""
+    path = Path(path)
+    enc = get_encoding(space) if space is not None else None
+    try:
+        f = path.open(newline="")
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NasedgeError(f"{path}: is a directory, expected a measurements CSV") from None
+    items, lat = [], []
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        column = next((c for c in ("latency_ms", "median_ms") if header and c in header), None)
+        if not header or "arch" not in header or column is None:
+            raise NasedgeError(f"{path}:1: expected a header with columns 'arch' and 'latency_ms' "
+                               f"(or 'median_ms'), got {','.join(header or [])!r}")
+        ia, il = header.index("arch"), header.index(column)
+        idev = header.index("device") if "device" in header else None
+        seen_devices: set[str] = set()
+        for lineno, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            where = f"{path}:{lineno}"
+            if len(row) != len(header):
+                raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+            if idev is not None:
+                seen_devices.add(row[idev])
+                if device is not None and row[idev] != device:
+                    continue
+            try:
+                rec = json.loads(row[ia])
+            except json.JSONDecodeError as exc:
+                raise NasedgeError(f"{where}: column 'arch': invalid JSON at column {exc.colno}: "
+                                   f"{exc.msg}") from None
+            if not isinstance(rec, dict):
+                raise NasedgeError(f"{where}: column 'arch': expected a JSON object, got {row[ia]!r}")
+            if enc is None:
+                enc = _detect_encoding(rec, f"{where}: column 'arch'")
+            items.append(enc.parse(rec, f"{where}: column 'arch'"))
+            v = _float(row[il], where, column)
+            if math.isnan(v):
+                raise NasedgeError(f"{where}: column '{column}': empty; expected a positive latency")
+            lat.append(v)
+    if device is None and len(seen_devices) > 1:
+        raise NasedgeError(f"{path}: rows of several devices ({', '.join(sorted(seen_devices))}); choose one")
+    if not items:
+        which = f" of device {device!r}" if device is not None and seen_devices else ""
+        raise NasedgeError(f"{path}: no measurements{which}")
+    return enc, items, np.array(lat)

@@ -1,0 +1,250 @@
+"""Few-shot evaluation of latency predictors on latency datasets: the HELP protocol and ours.
+
+``help`` reproduces the protocol of HELP's scripts: the meta-model may use the first ``pool`` archs
+(900 on NAS-Bench-201, 4000 on FBNet and OFA) of its meta-train devices; the target contributes the
+latencies of the 10 reference archs plus ``shots`` archs drawn from its own first ``pool`` archs
+after dropping the 10 % fastest and slowest; the query set is archs ``pool .. pool+1000`` with the
+same 10 % trimmed at both ends.
+
+``untrimmed`` is stricter and closer to use: ``shots`` counts *every* measurement taken on the
+target, reference archs included (20 = 10 reference + 10 random), and every other arch measured on
+the target is predicted, nothing trimmed. To keep the source models from having seen the query
+archs, the archs are split into ``folds`` by a hash of their identity; the archs of one fold are
+predicted by a meta-model trained without them (on every other device), with the target's samples
+drawn outside the fold. Sources are all devices but the target.
+
+Predictors: every registered one; ``nearest``, the baseline of picking the source device whose
+latencies correlate best with the target's samples and rescaling its measured latencies linearly;
+and ``oracle``, not a few-shot method but a reference: the meta predictor's model family fitted on
+*every* measurement of the target that the task's meta-model may use (thousands instead of 20),
+which shows how much of the remaining error is measurement noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nasedge.errors import NasedgeError
+from nasedge.predict.calibration import fit_linear
+from nasedge.predict.dataset import LatencyDataset
+from nasedge.predict.metrics import quality
+
+PROTOCOLS = ("help", "untrimmed")
+BASELINES = ("nearest", "oracle")
+
+# HELP's device splits (its scripts), per space
+HELP_SPLITS: dict[str, dict[str, Any]] = {
+    "nasbench201": {
+        "pool": 900,
+        "train": ("1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50", "pixel3",
+                  "essential_ph_1", "samsung_s7"),
+        "valid": ("titanx_1", "titanx_32", "titanx_256", "gold_6240"),
+        "test": ("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"),
+    },
+    "fbnet": {
+        "pool": 4000,
+        "train": ("1080ti_1", "1080ti_32", "1080ti_64", "silver_4114", "silver_4210r", "samsung_a50", "pixel3",
+                  "essential_ph_1", "samsung_s7"),
+        "valid": ("titanx_1", "titanx_32", "titanx_64", "gold_6240"),
+        "test": ("fpga", "raspi4", "eyeriss"),
+    },
+    "ofa_mbv3_w1.2": {
+        "pool": 4000,
+        "train": ("2080ti_1", "2080ti_32", "2080ti_64", "titan_xp_1", "titan_xp_32", "titan_xp_64", "v100_1",
+                  "v100_32", "v100_64"),
+        "valid": ("titan_rtx_1", "titan_rtx_32"),
+        "test": ("titan_rtx_64",),
+    },
+}
+QUERY = 1000
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One few-shot problem: measure ``measured`` on ``target``, predict ``query``."""
+
+    target: str
+    measured: np.ndarray  # row indices
+    query: np.ndarray
+    sources: tuple[str, ...]  # devices a meta-model may learn from
+    train_rows: np.ndarray  # archs a meta-model may learn from
+    seed: int
+    fold: int = 0
+
+
+def _trim(latency: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    order = rows[np.argsort(latency[rows], kind="stable")]
+    return order[int(len(order) * 0.1): int(len(order) * 0.9)]
+
+
+def help_tasks(ds: LatencyDataset, target: str, shots: int = 10, seeds: int = 5) -> list[Task]:
+    split = HELP_SPLITS.get(ds.encoding.name)
+    if split is None:
+        raise NasedgeError(f"protocol 'help' is defined for {', '.join(HELP_SPLITS)}, not {ds.encoding.name!r}")
+    if target in split["train"]:
+        targets = ", ".join(split["valid"] + split["test"])
+        raise NasedgeError(f"device {target!r} is a meta-train device of HELP's protocol; "
+                           f"targets: {targets} (or use --protocol untrimmed)")
+    missing = [d for d in (*split["train"], target) if d not in ds.devices]
+    if missing:
+        raise NasedgeError(f"device {missing[0]!r} of HELP's protocol is not in the dataset")
+    y = ds.column(target)
+    ids, pool = ds.arch_ids, split["pool"]
+    train = np.flatnonzero((ids < pool) & np.isfinite(y))
+    query = _trim(y, np.flatnonzero((ids >= pool) & (ids < pool + QUERY) & np.isfinite(y)))
+    ref = np.array(ds.reference, dtype=np.int64)
+    if len(ref) == 0 or not np.all(np.isfinite(y[ref])):
+        raise NasedgeError(f"protocol 'help' needs the reference archs measured on {target!r}")
+    candidates = _trim(y, train)
+    tasks = []
+    for seed in range(seeds):
+        support = np.random.default_rng(seed).permutation(candidates)[:shots]
+        tasks.append(Task(target, np.concatenate([ref, support]), query, tuple(split["train"]),
+                          np.flatnonzero(ids < pool), seed))
+    return tasks
+
+
+def arch_folds(ds: LatencyDataset, folds: int) -> np.ndarray:
+    """Fold of every arch, from a hash of its identity (stable across datasets and runs)."""
+    return np.array([int(hashlib.sha256(ds.encoding.key(x).encode()).hexdigest()[:8], 16) % folds
+                     for x in ds.items], dtype=np.int64)
+
+
+def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int = 5, folds: int = 5,
+                    sources: Sequence[str] | None = None) -> list[Task]:
+    y = ds.column(target)
+    measured_rows = np.flatnonzero(np.isfinite(y))
+    ref = np.array([r for r in ds.reference if np.isfinite(y[r])], dtype=np.int64)
+    n_ref = min(len(ref), shots)
+    fold_of = arch_folds(ds, folds)
+    sources = tuple(sources) if sources is not None else tuple(d for d in ds.devices if d != target)
+    if not sources:
+        raise NasedgeError("protocol 'untrimmed' needs at least one device besides the target")
+    tasks = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        for f in range(folds):
+            inside = measured_rows[fold_of[measured_rows] == f]
+            outside = np.setdiff1d(measured_rows[fold_of[measured_rows] != f], ref[:n_ref])
+            support = rng.permutation(outside)[: shots - n_ref]
+            measured = np.concatenate([ref[:n_ref], support])
+            query = np.setdiff1d(inside, ref)
+            if len(query) == 0:
+                continue
+            tasks.append(Task(target, measured, query, sources, np.flatnonzero(fold_of != f), seed, f))
+    return tasks
+
+
+def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
+    """The nearest-device baseline: best-correlated source (log latency on the samples), rescaled."""
+    y = ds.column(task.target)
+    best = None
+    for dev in task.sources:
+        s = ds.column(dev)
+        if not (np.all(np.isfinite(s[task.measured])) and np.all(np.isfinite(s[task.query]))):
+            continue
+        r = np.corrcoef(np.log(s[task.measured]), np.log(y[task.measured]))[0, 1]
+        if best is None or r > best[0]:
+            best = (r, s)
+    if best is None:
+        raise NasedgeError(f"no source device has measured every arch of the task (target {task.target!r})")
+    a, b = fit_linear(best[1][task.measured], y[task.measured])
+    return a * best[1][task.query] + b
+
+
+def oracle(ds: LatencyDataset, task: Task, robust_iters: int = 10, nu: float = 1.0) -> np.ndarray:
+    """The noise ceiling: a robust linear head on the meta basis fitted on all the target's allowed rows."""
+    from nasedge.predict.meta import RIDGE, meta_train
+
+    y = ds.column(task.target)
+    rows = task.train_rows[np.isfinite(y[task.train_rows])]
+    model = meta_train(ds.encoding, [ds.items[i] for i in rows], y[rows, None], (task.target,))
+    phi = model.basis(ds.encoding, [ds.items[i] for i in rows])
+    w = np.ones(len(rows))
+    for _ in range(robust_iters + 1):
+        a = phi * w[:, None]
+        head = np.linalg.solve(phi.T @ a + RIDGE * np.eye(phi.shape[1]), a.T @ y[rows])
+        r = (y[rows] - phi @ head) / y[rows]
+        s2 = np.median(r**2) + 1e-12
+        w = (nu + 1.0) / (nu + r**2 / s2)
+    return model.basis(ds.encoding, [ds.items[i] for i in task.query]) @ head
+
+
+def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, Any] | None = None,
+             meta_models: dict | None = None) -> np.ndarray:
+    """Predictions for ``task.query`` by ``predictor`` (a registered name or ``nearest``)."""
+    from nasedge.predict import create_predictor
+
+    if predictor == "nearest":
+        return nearest_device(ds, task)
+    if predictor == "oracle":
+        from nasedge.predict.base import single_blas_thread
+
+        with single_blas_thread():
+            return oracle(ds, task)
+    options = dict(options or {})
+    if predictor == "meta" and "weights" not in options and "model" not in options:
+        options["model"] = _meta_model(ds, task, meta_models if meta_models is not None else {})
+    p = create_predictor(predictor, ds.encoding, **options)
+    y = ds.column(task.target)
+    p.fit([ds.items[i] for i in task.measured], y[task.measured])
+    return p.predict([ds.items[i] for i in task.query])
+
+
+def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
+    from nasedge.predict.meta import meta_train
+
+    key = (task.sources, task.train_rows.tobytes())
+    if key not in cache:
+        idx = [ds.device_index(d) for d in task.sources]
+        rows = task.train_rows
+        lat = ds.latency[np.ix_(rows, idx)]
+        keep = np.isfinite(lat).any(axis=1)
+        cache[key] = meta_train(ds.encoding, [ds.items[i] for i in rows[keep]], lat[keep], task.sources,
+                                info={"rows": int(keep.sum())})
+    return cache[key]
+
+
+def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol: str = "help", shots: int = 10,
+             seeds: int = 5, folds: int = 5, options: dict[str, Any] | None = None,
+             progress: Callable[[int, int], None] | None = None, meta_models: dict | None = None,
+             sources: Sequence[str] | None = None) -> dict[str, Any]:
+    """Mean Spearman rho, MAPE (%) and share within +-10 % over seeds, with the per-seed figures.
+
+    ``sources`` (untrimmed only) restricts the devices a meta-model learns from (default: all others).
+    """
+    if protocol not in PROTOCOLS:
+        raise NasedgeError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    ds.device_index(target)
+    if sources is not None and protocol == "help":
+        raise NasedgeError("protocol 'help' fixes its own source devices")
+    tasks = help_tasks(ds, target, shots, seeds) if protocol == "help" else untrimmed_tasks(
+        ds, target, shots, seeds, folds, sources)
+    y = ds.column(target)
+    per_seed: dict[int, tuple[list, list]] = {}
+    meta_models = meta_models if meta_models is not None else {}
+    for i, task in enumerate(tasks):
+        pred = run_task(ds, task, predictor, options, meta_models)
+        preds, trues = per_seed.setdefault(task.seed, ([], []))
+        preds.append(pred)
+        trues.append(y[task.query])
+        if progress:
+            progress(i + 1, len(tasks))
+    seeds_q = [quality(np.concatenate(p), np.concatenate(t)) for p, t in per_seed.values()]
+    out: dict[str, Any] = {k: float(np.mean([q[k] for q in seeds_q]))
+                           for k in ("spearman", "mape", "within_10pct")}
+    out.update({
+        "spearman_std": float(np.std([q["spearman"] for q in seeds_q])),
+        "protocol": protocol, "space": ds.encoding.name, "target_device": target, "predictor": predictor,
+        "shots": shots, "seeds": seeds, "measured_on_target": int(len(tasks[0].measured)),
+        "query_archs": int(sum(len(t.query) for t in tasks if t.seed == tasks[0].seed)),
+        "per_seed": seeds_q,
+    })
+    if protocol == "untrimmed":
+        out["folds"] = folds
+    return out

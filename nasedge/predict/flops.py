@@ -1,0 +1,34 @@
+"""``flops``: analytic multiply-accumulates, linearly calibrated on the target's samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nasedge.predict.base import LatencyPredictor, PredictorConfig
+from nasedge.predict.calibration import fit_linear
+
+
+class FlopsPredictor(LatencyPredictor):
+    """``latency = a * MACs + b``; the baseline every other predictor has to beat."""
+
+    name = "flops"
+    min_samples = 1
+
+    @dataclass
+    class Config(PredictorConfig):
+        name: str = "flops"
+
+    def _fit(self, items: list, latency_ms: np.ndarray) -> None:
+        self.slope, self.intercept = fit_linear(self.encoding.macs(items), latency_ms)
+
+    def _predict(self, items: list) -> np.ndarray:
+        return self.slope * self.encoding.macs(items) + self.intercept
+
+    def _state(self) -> dict[str, Any]:
+        return {"slope": self.slope, "intercept": self.intercept}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.slope, self.intercept = float(state["slope"]), float(state["intercept"])

@@ -1,0 +1,307 @@
+"""``meta``: a latency prior meta-learned over many devices, adapted to a new device with a few samples.
+
+HELP (Lee et al., NeurIPS 2021) meta-trains an MLP with MAML and conditions it on a hardware
+embedding (the latencies of 10 reference archs). This predictor replaces both with a hierarchical
+Bayesian linear model, which is faster to train, needs no GPU, and predicts better on the HELP
+benchmark (see experiments/latency_predictors/README.md):
+
+* **basis** ``phi(x)``: the one-hot choices and the raw cost features of an arch (MACs by kind,
+  activation traffic, layers; see :mod:`nasedge.predict.encodings`) plus a constant. Latency is a
+  sum over layers, so it is close to linear in these, in milliseconds (not in log space).
+* **meta-training** (:func:`meta_train`): one ridge head ``w_d`` per source device, fitted on all its
+  measurements and normalised to unit mean prediction over the shared arch pool. The heads' mean
+  and covariance form the prior over the head of a device never seen.
+* **adaptation** (:meth:`MetaPredictor.fit`): the target's samples, rescaled to the prior's scale,
+  give the posterior mean head under the prior ``N(mu, a*S + t*I)`` and Student-t noise of scale
+  ``s2`` (latency noise is heavy-tailed: a measurement is sometimes slow, never fast); ``a``, ``t``,
+  ``s2`` maximise the marginal likelihood of the samples (empirical Bayes), so a device unlike the
+  sources loosens the prior by itself; see :func:`adapt` for how the noise model enters the choice.
+
+The hardware embedding of HELP is implicit here: the posterior head of a device *is* its embedding
+in the span of the source devices (plus an isotropic part), and the reference archs are simply the
+first samples measured on a new device (:func:`nasedge.predict.profile.reference_archs`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from nasedge.atomic import atomic_write_bytes, atomic_write_text
+from nasedge.errors import NasedgeError
+from nasedge.predict.base import LatencyPredictor, PredictorConfig, single_blas_thread
+from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.resources import shipped_path
+
+FORMAT = 1
+RIDGE = 1e-2  # source heads: thousands of samples each, so only a touch of ridge for conditioning
+PRIOR_SCALES = (0.25, 1.0, 4.0)  # a: how far the target's head may move along the sources' spread
+ISOTROPIC = (1e-5, 1e-4, 1e-3, 1e-2)  # t: room for directions the sources do not span
+NOISE = (1e-4, 1e-3, 1e-2, 3e-2, 1e-1)  # s2: noise variance, in units of the normalised latency
+BIAS_VARIANCE = 100.0  # the constant term is free (launch overheads differ widely)
+STUDENT_NU = 1.0
+ROBUST_ITERS = 10
+
+
+@dataclass(frozen=True, eq=False)
+class MetaModel:
+    """The meta-trained prior of one encoding family: feature scaling and the source devices' heads."""
+
+    family: str
+    onehot_width: int
+    feature_names: tuple[str, ...]
+    feature_scale: np.ndarray  # divides the raw cost features
+    devices: tuple[str, ...]
+    heads: np.ndarray  # (devices, onehot + features + 1), normalised
+    info: dict = field(default_factory=dict)  # provenance: datasets, archs, created
+
+    def basis(self, enc: LatencyEncoding, items: Sequence) -> np.ndarray:
+        if enc.family != self.family:
+            raise NasedgeError(f"meta model of family {self.family!r} cannot predict space {enc.name!r} "
+                               f"(family {enc.family!r})")
+        if tuple(enc.feature_names) != self.feature_names:
+            raise NasedgeError(f"meta model features do not match space {enc.name!r}; retrain the meta model")
+        oh = enc.onehot(items)
+        if oh.shape[1] != self.onehot_width:
+            raise NasedgeError(f"space {enc.name!r} encodes {oh.shape[1]} choice columns; the meta model was "
+                               f"trained with {self.onehot_width} (different choices); retrain the meta model")
+        return np.concatenate([oh, enc.features(items) / self.feature_scale, np.ones((len(items), 1))], axis=1)
+
+    def prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance of the source heads (no covariance on the constant term)."""
+        mu = self.heads.mean(0)
+        cov = np.cov(self.heads.T) if len(self.heads) > 1 else np.zeros((len(mu), len(mu)))
+        cov[-1, :] = cov[:, -1] = 0.0
+        return mu, cov
+
+    @functools.cached_property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.feature_scale, self.heads):
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        h.update(json.dumps([self.family, self.onehot_width, list(self.devices)]).encode())
+        return h.hexdigest()[:16]
+
+    # --- persistence: <stem>.npz (arrays) + <stem>.json (metadata) ----------------------------
+    def save(self, path: str | Path) -> None:
+        path = Path(path).with_suffix(".npz")
+        import io
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, feature_scale=self.feature_scale, heads=self.heads)
+        atomic_write_bytes(path, buf.getvalue())
+        meta = {"format": FORMAT, "family": self.family, "onehot_width": self.onehot_width,
+                "feature_names": list(self.feature_names), "devices": list(self.devices), "digest": self.digest,
+                "info": self.info}
+        atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> MetaModel:
+        path = Path(path).with_suffix(".npz")
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+            with np.load(path) as z:
+                scale, heads = z["feature_scale"].astype(np.float64), z["heads"].astype(np.float64)
+        except FileNotFoundError as exc:
+            raise NasedgeError(f"{exc.filename}: meta model file not found") from None
+        except (json.JSONDecodeError, KeyError, ValueError, OSError) as exc:
+            raise NasedgeError(f"{path}: not a valid meta model ({type(exc).__name__}: {exc})") from None
+        if meta.get("format") != FORMAT:
+            raise NasedgeError(f"{path.with_suffix('.json')}: field 'format': value {meta.get('format')!r} "
+                               f"is not supported; expected {FORMAT}")
+        model = cls(meta["family"], int(meta["onehot_width"]), tuple(meta["feature_names"]), scale,
+                    tuple(meta["devices"]), heads, meta.get("info", {}))
+        if heads.shape != (len(model.devices), model.onehot_width + len(model.feature_names) + 1):
+            raise NasedgeError(f"{path}: heads of shape {heads.shape} do not match the metadata")
+        return model
+
+
+class StaleMetaModel(NasedgeError):
+    """A fitted state refers to a meta model other than the one loaded (refit from the measurements)."""
+
+
+def shipped_model_path(space: str, family: str) -> Path:
+    """``latency_predictors/meta/<space>.npz`` if shipped, else the family's ``<family>.npz``."""
+    folder = shipped_path("latency_predictors") / "meta"
+    own = folder / f"{space}.npz"
+    return own if own.is_file() else folder / f"{family}.npz"
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, mtime: float) -> MetaModel:
+    return MetaModel.load(path)
+
+
+def load_meta_model(path: str | Path | None = None, space: LatencyEncoding | str | None = None) -> MetaModel:
+    """A meta model from ``path``, or the shipped one for ``space`` (cached while the file is unchanged)."""
+    if path is None:
+        enc = get_encoding(space)
+        p = shipped_model_path(enc.name, enc.family)
+    else:
+        p = Path(path).with_suffix(".npz")
+    if not p.is_file():
+        if path is None:
+            raise NasedgeError(f"no meta-trained latency model is shipped for space {enc.name!r} "
+                               f"({p} missing); train one with experiments/latency_predictors/train_meta.py")
+        raise NasedgeError(f"{p}: meta model file not found")
+    return _load_cached(str(p), p.stat().st_mtime)
+
+
+def meta_train(encoding: LatencyEncoding, items: Sequence, latency: np.ndarray, devices: Sequence[str],
+               info: dict | None = None, ridge: float = RIDGE) -> MetaModel:
+    """Fit the source heads: ``latency[i, j]`` is item ``i`` on ``devices[j]`` in ms (NaN: not measured)."""
+    latency = np.asarray(latency, dtype=np.float64)
+    if latency.shape != (len(items), len(devices)):
+        raise ValueError(f"latency has shape {latency.shape}; expected ({len(items)}, {len(devices)})")
+    feats = encoding.features(items)
+    scale = feats.std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    oh = encoding.onehot(items)
+    model = MetaModel(encoding.family, oh.shape[1], tuple(encoding.feature_names), scale, tuple(devices),
+                      np.zeros((0, 0)), dict(info or {}))
+    phi = np.concatenate([oh, feats / scale, np.ones((len(items), 1))], axis=1)
+    heads = []
+    eye = ridge * np.eye(phi.shape[1])
+    with single_blas_thread():
+        for j, dev in enumerate(devices):
+            m = np.isfinite(latency[:, j])
+            if m.sum() < 2:
+                raise NasedgeError(f"device {dev!r} has {int(m.sum())} measurements; meta-training needs more")
+            a = phi[m]
+            w = np.linalg.solve(a.T @ a + eye, a.T @ latency[m, j])
+            heads.append(w / np.mean(phi @ w))  # unit mean over the shared pool: devices become comparable
+    return MetaModel(model.family, model.onehot_width, model.feature_names, scale, tuple(devices),
+                     np.array(heads), dict(info or {}))
+
+
+def _reweighted_fit(g: np.ndarray, r: np.ndarray, s2: float, nu: float, iters: int):
+    """``alpha = (g + diag(s2 / w))^-1 r`` with Student-t weights ``w`` from ``iters`` reweighting rounds."""
+    w = np.ones(len(r))
+    for it in range(iters + 1):
+        chol = np.linalg.cholesky(g + np.diag(s2 / w))
+        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+        if it < iters:
+            w = (nu + 1.0) / (nu + (r - g @ alpha) ** 2 / s2)
+    return alpha, w, chol
+
+
+EVIDENCE = ("both", "gaussian", "student_t")
+
+
+def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = ROBUST_ITERS,
+          nu: float = STUDENT_NU, evidence: str = "both") -> tuple[np.ndarray, dict[str, Any]]:
+    """Posterior mean head for a target device (in ms) given its samples; and the chosen hyperparameters.
+
+    Noise is Student-t (``nu`` degrees of freedom) as a scale mixture of Gaussians: each sample gets a
+    weight ``w_i`` (noise variance ``s2 / w_i``) from ``robust_iters`` rounds of reweighting. Two
+    empirical-Bayes choices of ``(a, t, s2)`` compete: the one of greatest Gaussian marginal
+    likelihood, and the one of greatest Student-t evidence (marginal likelihood of the reweighted model
+    plus the Gamma(nu/2, nu/2) log-density of the weights). The first can pick a noise so small that
+    the fit interpolates noisy samples; the second can explain a wrong prior away as outliers (a
+    device unlike every source). The one with the smaller leave-one-out error on the samples wins
+    (relative error, clipped at 30 % so that real outliers do not decide). ``evidence`` restricts the
+    choice to one of them (for ablations).
+    """
+    if evidence not in EVIDENCE:
+        raise NasedgeError(f"evidence {evidence!r} is not valid; expected one of {', '.join(EVIDENCE)}")
+    mu, cov = model.prior()
+    n, dim = phi.shape
+    m = phi @ mu
+    scale = float(np.mean(m) / np.mean(y))  # the target's milliseconds onto the prior's unit scale
+    r = y * scale - m
+    g_src, g_iso = phi @ cov @ phi.T, phi @ phi.T
+    ones = np.outer(phi[:, -1], phi[:, -1])
+    g_iso_nobias = g_iso - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
+    best: dict[str, tuple] = {}
+    for a in PRIOR_SCALES:
+        for t in ISOTROPIC:
+            g = a * g_src + t * g_iso_nobias + BIAS_VARIANCE * ones
+            for s2 in NOISE:
+                try:
+                    alpha, _, chol = _reweighted_fit(g, r, s2, nu, 0)
+                    gaussian = -0.5 * r @ alpha - np.log(np.diag(chol)).sum()
+                    alpha, w, chol = _reweighted_fit(g, r, s2, nu, robust_iters)
+                except np.linalg.LinAlgError:
+                    continue
+                student = (-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
+                           + np.sum((nu / 2 - 1) * np.log(w) - nu * w / 2))
+                for name, score in (("gaussian", gaussian), ("student_t", student)):
+                    if evidence not in ("both", name):
+                        continue
+                    if name not in best or score > best[name][0]:
+                        best[name] = (score, a, t, s2, g)
+    chosen = None
+    for name, (_, a, t, s2, g) in best.items():
+        alpha, w, chol = _reweighted_fit(g, r, s2, nu, robust_iters)
+        k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
+        loo = np.abs(k_inv @ r / np.diag(k_inv)) / np.abs(y * scale)
+        err = float(np.mean(np.minimum(loo, 0.3)))
+        if chosen is None or err < chosen[0]:
+            chosen = (err, name, a, t, s2, alpha, w)
+    err, name, a, t, s2, alpha, w = chosen
+    cov_t = a * cov + t * np.eye(dim)
+    cov_t[-1, :] = cov_t[:, -1] = 0.0
+    cov_t[-1, -1] = BIAS_VARIANCE
+    head = (mu + cov_t @ phi.T @ alpha) / scale
+    return head, {"evidence": name, "prior_scale": a, "isotropic": t, "noise": s2, "scale": scale,
+                  "loo_error": err, "downweighted": int(np.sum(w < 0.5))}
+
+
+class MetaPredictor(LatencyPredictor):
+    """Meta-learned prior over devices, adapted to the target's samples (see the module docstring).
+
+    Options: ``weights`` (path of a meta model ``.npz``; default: the shipped ``meta/<space>.npz``, or
+    the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by
+    ``to_dict``), ``robust_iters``, ``nu``, ``evidence`` (see :func:`adapt`).
+    """
+
+    name = "meta"
+    min_samples = 3
+
+    @dataclass
+    class Config(PredictorConfig):
+        name: str = "meta"
+        weights: Optional[str] = None  # meta model .npz (null: meta/<space>.npz, else meta/<family>.npz)
+        robust_iters: int = ROBUST_ITERS
+        nu: float = STUDENT_NU
+        evidence: str = "both"  # hyperparameters by gaussian or student_t evidence, or both and leave-one-out
+
+    def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
+                 robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both",
+                 **options: Any):
+        if evidence not in EVIDENCE:
+            raise NasedgeError(f"option evidence: value {evidence!r} is not valid; "
+                               f"expected {', '.join(EVIDENCE)}")
+        opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, **options}
+        if weights is not None:
+            opts["weights"] = str(weights)
+        super().__init__(space, **opts)
+        self.model = model if model is not None else load_meta_model(weights, space)
+        self.robust_iters, self.nu, self.evidence = int(robust_iters), float(nu), evidence
+
+    def _fit(self, items: list, latency_ms: np.ndarray) -> None:
+        phi = self.model.basis(self.encoding, items)
+        self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence)
+        # a linear model may extrapolate below zero for archs far smaller than any sample
+        self.floor = 0.25 * float(np.min(latency_ms))
+
+    def _predict(self, items: list) -> np.ndarray:
+        return np.maximum(self.model.basis(self.encoding, items) @ self.head, self.floor)
+
+    def _state(self) -> dict[str, Any]:
+        return {"model": self.model.digest, "head": self.head.tolist(), "floor": self.floor,
+                "hyper": self.hyper}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        if state["model"] != self.model.digest:
+            raise StaleMetaModel(f"the predictor was fitted with meta model {state['model']}, but the "
+                                 f"loaded one is {self.model.digest}; refit it from its measurements")
+        self.head = np.asarray(state["head"], dtype=np.float64)
+        self.floor, self.hyper = float(state["floor"]), dict(state["hyper"])

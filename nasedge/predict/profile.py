@@ -1,0 +1,204 @@
+"""Device profiles: a latency predictor fitted for one device, stored as JSON with its measurements.
+
+A profile is what the rest of nasedge (search, the HTTP service, ``specialize``) uses to predict the
+latency of archs on a device. It keeps the measurements it was fitted from, so it can be refitted
+with a newer predictor, and its quality estimated by cross-validation on those measurements.
+
+>>> profile = fit_profile("jetson-orin", space, archs, latency_ms)       # 10 reference + 10 more
+>>> save_profile(profile); load_profile("jetson-orin").predict(candidates)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasedge.arch import Arch
+from nasedge.atomic import atomic_write_text
+from nasedge.errors import NasedgeError
+from nasedge.predict import create_predictor, predictor_from_dict
+from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.predict.metrics import quality
+from nasedge.resources import shipped_path
+from nasedge.spaces import SearchSpace, as_rng
+
+_DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A fitted latency predictor for one device."""
+
+    device: str
+    space: str
+    predictor: str
+    state: dict  # LatencyPredictor.to_dict()
+    measurements: list  # [(arch record (JSON dict), latency_ms), ...] the predictor was fitted on
+    quality: dict = field(default_factory=dict)  # cross-validated spearman, mape, within_10pct
+    created: str = ""
+
+    @functools.cached_property
+    def latency_predictor(self) -> LatencyPredictor:
+        from nasedge.predict.meta import StaleMetaModel
+
+        try:
+            return predictor_from_dict(self.state)
+        except StaleMetaModel:
+            # the meta model was retrained since: adapt the new one to the same measurements
+            return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
+                self.archs(), self.latencies())
+
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Predicted latency on this device, milliseconds."""
+        return self.latency_predictor.predict(archs)
+
+    def archs(self) -> list:
+        """The measured archs (as :class:`Arch` for OFA-family spaces)."""
+        enc = get_encoding(self.space)
+        return [enc.parse(rec) for rec, _ in self.measurements]
+
+    def latencies(self) -> np.ndarray:
+        return np.array([lat for _, lat in self.measurements], dtype=np.float64)
+
+    def to_json(self) -> str:
+        data = {"format": FORMAT, **asdict(self)}
+        data["measurements"] = [[rec, float(lat)] for rec, lat in self.measurements]
+        return json.dumps(data, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str, source: str | None = None) -> DeviceProfile:
+        where = f"{source}: " if source else ""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: "
+                               f"{exc.msg}") from None
+        if not isinstance(data, dict):
+            raise NasedgeError(f"{where}expected a JSON object (a device profile)")
+        if data.get("format", FORMAT) != FORMAT:
+            raise NasedgeError(f"{where}field 'format': value {data.get('format')!r} is not supported; "
+                               f"expected {FORMAT}")
+        missing = [k for k in ("device", "space", "predictor", "state", "measurements") if k not in data]
+        if missing:
+            raise NasedgeError(f"{where}field '{missing[0]}': missing (the field is required)")
+        meas = data["measurements"]
+        if not isinstance(meas, list) or not all(isinstance(m, list) and len(m) == 2 for m in meas):
+            raise NasedgeError(f"{where}field 'measurements': expected a list of [arch, latency_ms] pairs")
+        return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
+                   state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
+                   quality=dict(data.get("quality", {})), created=str(data.get("created", "")))
+
+
+def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray, options: dict,
+                     folds: int) -> dict[str, float]:
+    """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples)."""
+    n = len(items)
+    k = min(folds, n)
+    if k < 3:
+        return {}
+    order = np.random.default_rng(0).permutation(n)
+    pred = np.empty(n)
+    for f in range(k):
+        test = order[f::k]
+        train = np.setdiff1d(order, test)
+        p = create_predictor(name, enc, **options).fit([items[i] for i in train], y[train])
+        pred[test] = p.predict([items[i] for i in test])
+    return {**quality(pred, y), "folds": k}
+
+
+def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: Sequence[Arch],
+                latency_ms: Sequence[float], predictor: str = "meta", *, cv_folds: int = 20,
+                **options: Any) -> DeviceProfile:
+    """Fit predictor ``predictor`` on a device's measurements; quality by ``cv_folds``-fold cross-validation."""
+    check_device_name(device)
+    enc = get_encoding(space)
+    items = [enc.check(a) for a in archs]
+    y = np.asarray(latency_ms, dtype=np.float64)
+    fitted = create_predictor(predictor, enc, **options).fit(items, y)
+    return DeviceProfile(
+        device=device, space=enc.name, predictor=predictor, state=fitted.to_dict(),
+        measurements=[(enc.to_record(a), float(v)) for a, v in zip(items, y)],
+        quality=_cross_validated(predictor, enc, items, y, options, cv_folds),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> list:
+    """The archs to measure first on a new device: the meta predictor's hardware embedding.
+
+    Shipped in ``latency_predictors/reference_archs/<space>.jsonl`` for the spaces with public latency
+    data (for ``ofa_mbv3_w1.2``, the 10 reference archs of the HELP benchmark, which the meta predictor
+    was trained with); for other spaces ``n`` archs spread evenly over the space's range of MACs
+    (deterministic, see :func:`spread_archs`).
+    """
+    enc = get_encoding(space)
+    path = shipped_path("latency_predictors") / "reference_archs" / f"{enc.name}.jsonl"
+    if path.is_file():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        return [enc.parse(json.loads(ln), f"{path}:{i + 1}") for i, ln in enumerate(lines)]
+    return spread_archs(enc, n)
+
+
+def spread_archs(enc: LatencyEncoding, n: int, pool: int = 1000, seed: int = 0) -> list:
+    """``n`` archs at the middle of each ``1/n`` of ``pool`` seeded samples of an OFA space ordered by MACs.
+
+    The same rule picks the reference archs of the latency datasets nasedge measures itself
+    (experiments/latency_datasets), so a profile's reference archs are theirs.
+    """
+    space = getattr(enc, "space", None)
+    if space is None:
+        raise NasedgeError(f"space {enc.name!r} has no sampler; its reference archs come with its meta weights")
+    candidates = space.sample_many(pool, as_rng(seed))
+    macs = enc.macs(candidates)
+    order = sorted(range(len(candidates)), key=lambda i: macs[i])
+    return [candidates[order[int((k + 0.5) * len(candidates) / n)]] for k in range(n)]
+
+
+def check_device_name(device: str) -> str:
+    if not isinstance(device, str) or not _DEVICE_NAME.match(device):
+        raise NasedgeError(f"device name {device!r} is not valid; use letters, digits and . _ + - "
+                           f"(it names the profile file)")
+    return device
+
+
+def profiles_dir(directory: str | Path | None = None) -> Path:
+    """Where profiles are stored: ``directory``, or ``latency_predictors/profiles``."""
+    return Path(directory) if directory is not None else shipped_path("latency_predictors") / "profiles"
+
+
+def profile_path(device: str, directory: str | Path | None = None) -> Path:
+    return profiles_dir(directory) / f"{check_device_name(device)}.json"
+
+
+def save_profile(profile: DeviceProfile, directory: str | Path | None = None) -> Path:
+    """Write ``<directory>/<device>.json`` atomically; returns the path."""
+    path = profile_path(profile.device, directory)
+    atomic_write_text(path, profile.to_json() + "\n")
+    return path
+
+
+def load_profile(device: str, directory: str | Path | None = None) -> DeviceProfile:
+    """The stored profile of ``device``; :class:`NasedgeError` naming the file when there is none."""
+    path = profile_path(device, directory)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise NasedgeError(f"no latency profile for device {device!r} ({path} does not exist); "
+                           f"create it with `nasedge predictor fit --device {device}`") from None
+    return DeviceProfile.from_json(text, str(path))
+
+
+def list_profiles(directory: str | Path | None = None) -> list[str]:
+    """Devices with a stored profile."""
+    d = profiles_dir(directory)
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []

@@ -1,0 +1,81 @@
+"""``regressor``: a per-device model on cost features, fitted on the target's samples alone.
+
+Ridge regression of log latency on the standardised log cost features (and the one-hot choices),
+with the ridge strength chosen by leave-one-out error (closed form). Log space because latency
+errors are relative and the cost features act multiplicatively; ridge because 10-20 samples
+against tens of features needs shrinkage. It uses nothing but the target's measurements: the
+baseline that shows what meta-training adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nasedge.predict.base import LatencyPredictor, PredictorConfig
+
+ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> tuple[np.ndarray, float, float]:
+    """Ridge (intercept unpenalised) with the alpha of least leave-one-out error: (w, b, alpha)."""
+    mu, ym = X.mean(0), y.mean()
+    Xc, yc = X - mu, y - ym
+    n = len(y)
+    U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    uy = U.T @ yc
+    best = None
+    for a in alphas:
+        d = s / (s**2 + a)
+        w = Vt.T @ (d * uy)
+        # hat matrix diagonal of centred ridge plus the intercept's 1/n
+        h = np.einsum("ij,j,ij->i", U, s * d, U) + 1.0 / n
+        resid = (yc - Xc @ w) / np.clip(1 - h, 1e-6, None)
+        err = float(np.mean(resid**2))
+        if best is None or err < best[0]:
+            best = (err, w, a)
+    _, w, a = best
+    return w, float(ym - mu @ w), float(a)
+
+
+class RegressorPredictor(LatencyPredictor):
+    """Ridge on log cost features (+ one-hot choices), fitted per device."""
+
+    name = "regressor"
+    min_samples = 3
+
+    @dataclass
+    class Config(PredictorConfig):
+        name: str = "regressor"
+        onehot: bool = True  # one-hot choices beside the cost features
+
+    def __init__(self, space, onehot: bool = True, **options: Any):
+        super().__init__(space, onehot=onehot, **options)
+        self.onehot = onehot
+
+    def _design(self, items: list) -> np.ndarray:
+        f = np.log1p(self.encoding.features(items))
+        z = (f - self.mean) / self.scale
+        return np.concatenate([z, self.encoding.onehot(items)], 1) if self.onehot else z
+
+    def _fit(self, items: list, latency_ms: np.ndarray) -> None:
+        f = np.log1p(self.encoding.features(items))
+        self.mean, self.scale = f.mean(0), np.where(f.std(0) > 1e-9, f.std(0), 1.0)
+        self.weights, self.bias, self.alpha = ridge_loo(self._design(items), np.log(latency_ms))
+
+    def _predict(self, items: list) -> np.ndarray:
+        return np.exp(self._design(items) @ self.weights + self.bias)
+
+    def _state(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(),
+                "bias": self.bias, "alpha": self.alpha}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.mean, self.scale = np.asarray(state["mean"], float), np.asarray(state["scale"], float)
+        self.weights, self.bias = np.asarray(state["weights"], float), float(state["bias"])
+        self.alpha = float(state["alpha"])
+        if len(self.mean) != len(self.encoding.feature_names):
+            raise ValueError(f"{len(self.mean)} feature statistics; the encoding has "
+                             f"{len(self.encoding.feature_names)}")

@@ -1,0 +1,102 @@
+"""`nasedge predictor ...` as users run it: a subprocess, exit codes and what it prints."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nasedge.resources import shipped_path
+
+DATA = shipped_path("latency_predictors") / "data"
+
+
+def nasedge(*args):
+    return subprocess.run([sys.executable, "-m", "nasedge.cli", "predictor", *args], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def one_line_error(r, needle):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_eval_json_on_shipped_sample():
+    r = nasedge("eval", "--space", "ofa", "--data", str(DATA / "help_ofa_sample"), "--target-device", "titan_rtx_64",
+                "--shots", "10", "--seeds", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["spearman"] > 0.98 and 0 < out["mape"] < 5 and 0.9 < out["within_10pct"] <= 1
+    assert out["measured_on_target"] == 20 and out["protocol"] == "help"
+    r = nasedge("eval", "--space", "nasbench201", "--data", str(DATA / "help_nasbench201_sample"),
+                "--target-device", "fpga", "--protocol", "untrimmed", "--seeds", "1", "--predictor", "flops")
+    assert r.returncode == 0, r.stderr
+    assert "flops on fpga (nasbench201, protocol untrimmed, 20 measurements on the target" in r.stdout
+
+
+def test_archs_then_fit_then_show(tmp_path):
+    r = nasedge("archs", "--space", "ofa_mbv3_w1.2", "-n", "20", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    archs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(archs) == 20 and len({json.dumps(a) for a in archs}) == 20
+    # latencies from a real device of the shipped sample: look the 20 archs up (10 reference + 10 more)
+    from nasedge.predict.dataset import load_dataset
+
+    ds = load_dataset(DATA / "help_ofa_sample")
+    where = {json.dumps(a.to_dict()): i for i, a in enumerate(ds.items)}
+    rows = list(ds.reference) + list(range(10))
+    path = tmp_path / "m.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "latency_ms", "note"])
+        for i in rows:
+            w.writerow([ds.items[i].to_json(), ds.column("v100_64")[i], "ok"])
+    assert sum(json.dumps(a) in where for a in archs) == 10  # the reference archs are the first ten
+    r = nasedge("fit", "--device", "gpu-x", "--measurements", str(path), "--profiles-dir", str(tmp_path / "p"))
+    assert r.returncode == 0, r.stderr
+    assert "meta profile of gpu-x (ofa_mbv3_w1.2); cross-validated on its 20 measurements" in r.stdout
+    profile = json.loads((tmp_path / "p" / "gpu-x.json").read_text())
+    assert profile["predictor"] == "meta" and len(profile["measurements"]) == 20
+    r = nasedge("show", "--device", "gpu-x", "--profiles-dir", str(tmp_path / "p"), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["quality"]["spearman"] > 0.9
+    r = nasedge("fit", "--device", "gpu-y", "--measurements", str(path), "--predictor", "flops",
+                "--profiles-dir", str(tmp_path / "p"))
+    assert r.returncode == 0 and json.loads((tmp_path / "p" / "gpu-y.json").read_text())["predictor"] == "flops"
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("arch,latency_ms\n{\"space\": 1,2.0\n", "m.csv:2: column 'arch': invalid JSON"),
+    ("arch,time\n{},1\n", "m.csv:1: expected a header with columns 'arch' and 'latency_ms'"),
+    ('arch,latency_ms\n"{""space"": ""ofa_mbv3_w1.2""}",2.0\n', "m.csv:2: column 'arch': field 'kernel'"),
+    ('arch,latency_ms\n"{""space"": ""mars"", ""kernel"": [3], ""expand"": [3], ""depth"": [1], '
+     '""resolution"": 8}",2.0\n', "unknown space 'mars'"),
+])
+def test_fit_bad_measurements(tmp_path, content, needle):
+    (tmp_path / "m.csv").write_text(content)
+    one_line_error(nasedge("fit", "--device", "d", "--measurements", str(tmp_path / "m.csv"),
+                           "--profiles-dir", str(tmp_path)), needle)
+
+
+def test_bad_inputs_exit_2_one_line(tmp_path):
+    one_line_error(nasedge("fit", "--device", "d"), "pass --measurements FILE.csv")
+    one_line_error(nasedge("fit", "--device", "a/b", "--measurements", "x.csv"), "device name 'a/b' is not valid")
+    one_line_error(nasedge("show", "--device", "nope", "--profiles-dir", str(tmp_path)),
+                   "no latency profile for device 'nope'")
+    sample = str(DATA / "help_ofa_sample")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "tpu"),
+                   "unknown device 'tpu'")
+    one_line_error(nasedge("eval", "--space", "resnet", "--data", sample, "--target-device", "v100_1"),
+                   "unknown space 'resnet'")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", str(tmp_path), "--target-device", "v100_1"),
+                   "archs.jsonl: no such file")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1", "--seeds", "0"),
+                   "--seeds: value 0 is not valid")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1",
+                           "--predictor", "gbm"), "unknown predictor 'gbm'")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1"),
+                   "'v100_1' is a meta-train device of HELP's protocol")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1",
+                           "--predictor", "lut"), "predictor 'lut' needs a latency table")

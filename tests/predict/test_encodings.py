@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from nasedge.cost import arch_cost
+from nasedge.errors import NasedgeError
+from nasedge.predict.encodings import get_encoding, list_encodings
+from nasedge.predict.encodings.nasbench201 import arch_str, parse_arch_str
+from nasedge.spaces import get_space, list_spaces
+
+
+@pytest.mark.parametrize("name", list_spaces())
+def test_ofa_features_match_the_cost_model(name):
+    space = get_space(name)
+    enc = get_encoding(space)
+    archs = [space.min_arch(), space.max_arch(), *space.sample_many(20, 3)]
+    f = enc.features(archs)
+    assert f.shape == (22, len(enc.feature_names)) and np.all(f >= 0)
+    for a, row in zip(archs, f):
+        cost = arch_cost(a, space)
+        assert row[enc.feature_names.index("macs")] == cost.macs
+        assert row[enc.feature_names.index("params")] == cost.params
+    layers = f[:, enc.feature_names.index("layers")]
+    assert layers[0] < layers[1]  # the largest arch has more layers than the smallest
+    assert enc.onehot(archs).shape == (22, space.encode(archs[:1]).shape[1])
+
+
+def test_ofa_parses_help_records_and_canonical_arches():
+    enc = get_encoding("ofa")
+    assert enc.name == "ofa_mbv3_w1.2"
+    rec = {"arch_id": 7, "ks": [3] * 20, "e": [4] * 20, "d": [2, 3, 4, 2, 3], "r": 160}
+    arch = enc.parse(rec)
+    assert arch.kernel[2] == 0 and arch.kernel[6] == 3  # canonical: unused slots are 0
+    assert enc.parse({"arch_id": 1, **enc.to_record(arch)}) == arch
+
+
+def test_benchmark_encodings_round_trip():
+    fb = get_encoding("fbnet")
+    item = fb.parse({"ops": [0, 8] * 11})
+    assert fb.parse(fb.to_record(item)) == item
+    assert fb.onehot([item]).shape == (1, 22 * 9) and fb.onehot([item]).sum() == 22
+    nb = get_encoding("nasbench201")
+    text = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|"
+    ops = parse_arch_str(text)
+    assert arch_str(ops) == text and nb.parse({"arch_str": text}) == ops
+    f = nb.features([ops, (3,) * 6])
+    macs = nb.feature_names.index("macs")
+    assert f[1, macs] > f[0, macs]  # six 3x3 convs cost more than one
+
+
+@pytest.mark.parametrize("name, record, needle", [
+    ("fbnet", {"ops": [0] * 21}, "22 op indices"),
+    ("fbnet", {"ops": [0] * 21 + [9]}, "field 'ops[21]': value 9"),
+    ("nasbench201", {"arch_str": "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"}, "token 'conv~0'"),
+    ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|"}, "3 edges"),
+    ("ofa", {"ks": [3] * 20, "e": [4] * 20, "d": [2, 3, 4, 2, 5], "r": 160}, "field 'depth[4]'"),
+])
+def test_bad_records_name_the_field(name, record, needle):
+    with pytest.raises(NasedgeError, match=needle.replace("[", r"\[").replace("]", r"\]").replace("|", r"\|")):
+        get_encoding(name).parse(record, "file.jsonl:3")
+
+
+def test_unknown_space():
+    with pytest.raises(NasedgeError, match="unknown space 'resnet'"):
+        get_encoding("resnet")
+    assert {"ofa", "fbnet", "nasbench201", "ofa_mbv3_cifar"} <= set(list_encodings())

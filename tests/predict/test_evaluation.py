@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.predict.evaluation import arch_folds, evaluate, help_tasks, nearest_device, untrimmed_tasks
+
+
+def test_help_tasks_follow_the_protocol(ofa_sample):
+    ds = ofa_sample
+    tasks = help_tasks(ds, "titan_rtx_64", shots=10, seeds=3)
+    assert len(tasks) == 3
+    y = ds.column("titan_rtx_64")
+    for t in tasks:
+        assert len(t.measured) == 20 and list(t.measured[:10]) == list(ds.reference)
+        assert np.all(ds.arch_ids[t.measured[10:]] < 4000) and np.all(ds.arch_ids[t.query] >= 4000)
+        assert len(t.query) == 120  # 150 query-range archs minus the 10 % at both ends
+        q = y[t.query]
+        rest = y[(ds.arch_ids >= 4000) & ~np.isin(np.arange(len(ds)), t.query)]
+        assert np.all((rest <= q.min()) | (rest >= q.max()))  # the trimmed ones are the extremes
+        assert "titan_rtx_64" not in t.sources and len(t.sources) == 9
+    assert len({tuple(t.measured) for t in tasks}) == 3
+    with pytest.raises(NasedgeError, match="meta-train device of HELP's protocol"):
+        help_tasks(ds, "v100_1")
+
+
+def test_untrimmed_tasks_count_every_measurement(ofa_sample):
+    ds = ofa_sample
+    tasks = untrimmed_tasks(ds, "v100_1", shots=20, seeds=2, folds=5)
+    for seed in (0, 1):
+        mine = [t for t in tasks if t.seed == seed]
+        queried = np.concatenate([t.query for t in mine])
+        assert len(queried) == len(set(queried)) == len(ds) - 10  # every arch but the reference archs
+        for t in mine:
+            assert len(t.measured) == 20 and set(ds.reference) <= set(t.measured)
+            assert not set(t.measured) & set(t.query)
+            assert not set(t.query) & set(t.train_rows)  # the meta-model never sees the fold it predicts
+    folds = arch_folds(ds, 5)
+    assert set(folds) == set(range(5)) and np.array_equal(folds, arch_folds(ds, 5))
+
+
+def test_evaluate_and_nearest(ofa_sample):
+    ds = ofa_sample
+    r = evaluate(ds, "titan_rtx_64", "meta", "help", 10, 2)
+    assert set(r) >= {"spearman", "mape", "within_10pct", "per_seed"} and len(r["per_seed"]) == 2
+    assert r["spearman"] > 0.98 and r["mape"] < 5
+    task = help_tasks(ds, "titan_rtx_64", seeds=1)[0]
+    pred = nearest_device(ds, task)
+    assert pred.shape == task.query.shape
+    assert evaluate(ds, "titan_rtx_64", "nearest", "help", 10, 1)["spearman"] > 0.95
+    u = evaluate(ds, "titan_rtx_32", "flops", "untrimmed", 20, 1)
+    assert u["measured_on_target"] == 20 and u["query_archs"] == len(ds) - 10
+    with pytest.raises(NasedgeError, match="unknown protocol"):
+        evaluate(ds, "titan_rtx_64", protocol="other")
+    with pytest.raises(NasedgeError, match="unknown device 'gpu9'"):
+        evaluate(ds, "gpu9")

@@ -1,0 +1,96 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.predict.dataset import load_dataset, read_measurements
+
+
+def test_shipped_sample(ofa_sample):
+    assert len(ofa_sample) == 310 and len(ofa_sample.devices) == 12
+    assert ofa_sample.encoding.name == "ofa_mbv3_w1.2" and len(ofa_sample.reference) == 10
+    assert np.all(np.isfinite(ofa_sample.latency))
+    assert list(ofa_sample.arch_ids[list(ofa_sample.reference)]) == [1316, 1587, 1621, 1636, 1980, 2329, 2487,
+                                                                     3355, 3740, 4948]
+
+
+def test_directories_join_on_arch_identity(tmp_path, ofa_sample, data_dir):
+    # split the sample in two: devices 0-5 on the first 200 rows, devices 6-11 on the rest, other ids
+    src = data_dir / "help_ofa_sample"
+    lines = (src / "archs.jsonl").read_text().splitlines()
+    rows = (src / "latency_ms.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+    (a / "archs.jsonl").write_text("\n".join(lines[:200]) + "\n")
+    (a / "latency_ms.csv").write_text("\n".join(",".join(r.split(",")[:7]) for r in rows[:201]) + "\n")
+    import json
+
+    shifted = [json.dumps({**json.loads(ln), "arch_id": json.loads(ln)["arch_id"] + 100000}) for ln in lines[100:]]
+    (b / "archs.jsonl").write_text("\n".join(shifted) + "\n")
+    body = [",".join([str(int(r.split(",")[0]) + 100000), *r.split(",")[7:]]) for r in rows[101:]]
+    (b / "latency_ms.csv").write_text("\n".join([",".join(["arch_id", *header[7:]]), *body]) + "\n")
+    ds = load_dataset([a, b])
+    assert len(ds) == 310 and ds.devices == ofa_sample.devices
+    both = np.isfinite(ds.latency).all(axis=1)
+    assert both.sum() == 100  # rows 100-199 are in both directories
+    where = {x: i for i, x in enumerate(ofa_sample.items)}
+    for dev in ds.devices:
+        m = np.isfinite(ds.column(dev))
+        order = [where[x] for x, keep in zip(ds.items, m) if keep]
+        np.testing.assert_array_equal(ds.column(dev)[m], ofa_sample.column(dev)[order])
+    with pytest.raises(NasedgeError, match="device '2080ti_1' is in both"):
+        load_dataset([a, a])
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda t: t.replace("arch_id,", "id,", 1), "latency_ms.csv:1: expected a header"),
+    (lambda t: t.replace(t.splitlines()[3], t.splitlines()[3].rsplit(",", 1)[0] + ",fast"),
+     "latency_ms.csv:4: column 'v100_64': value 'fast' is not a number"),
+    (lambda t: t.replace(t.splitlines()[2], t.splitlines()[2] + ",1.0"), "latency_ms.csv:3: 14 columns"),
+    (lambda t: "\n".join(ln if i != 5 else "999999," + ln.split(",", 1)[1] for i, ln in enumerate(t.splitlines())),
+     "latency_ms.csv:6: column 'arch_id': value 999999 is not in archs.jsonl"),
+])
+def test_malformed_latency_csv_names_file_line_column(tmp_path, edit, needle, data_dir):
+    d = tmp_path / "ds"
+    shutil.copytree(data_dir / "help_ofa_sample", d)
+    (d / "latency_ms.csv").write_text(edit((d / "latency_ms.csv").read_text()))
+    with pytest.raises(NasedgeError, match=needle):
+        load_dataset(d)
+
+
+def test_malformed_archs(tmp_path, data_dir):
+    d = tmp_path / "ds"
+    shutil.copytree(data_dir / "help_ofa_sample", d)
+    lines = (d / "archs.jsonl").read_text().splitlines()
+    lines[4] = lines[4].replace('"r": ', '"r": 999, "x": ')
+    (d / "archs.jsonl").write_text("\n".join(lines))
+    with pytest.raises(NasedgeError, match=r"archs.jsonl:5: field 'resolution': value 999"):
+        load_dataset(d)
+    with pytest.raises(NasedgeError, match="not a directory"):
+        load_dataset(tmp_path / "missing")
+
+
+def test_read_measurements(tmp_path, ofa_sample):
+    archs = ofa_sample.items[:3]
+    path = tmp_path / "m.csv"
+    lines = ["arch,latency_ms,note"] + ['"' + a.to_json().replace('"', '""') + f'",{1.5 + i},x' for i, a in enumerate(archs)]
+    path.write_text("\n".join(lines) + "\n")
+    enc, items, lat = read_measurements(path)
+    assert enc.name == "ofa_mbv3_w1.2" and items == archs and list(lat) == [1.5, 2.5, 3.5]
+    # `nasedge measure` output: median_ms and a device column
+    lines = ["arch,device,median_ms"] + ['"' + a.to_json().replace('"', '""') + f'",{d},{2.0 + i}'
+                                         for i, (a, d) in enumerate(zip(archs, ["x", "y", "x"]))]
+    path.write_text("\n".join(lines) + "\n")
+    _, items, lat = read_measurements(path, device="x")
+    assert items == [archs[0], archs[2]] and list(lat) == [2.0, 4.0]
+    with pytest.raises(NasedgeError, match="rows of several devices"):
+        read_measurements(path)
+    path.write_text(lines[0] + "\n" + lines[1].replace("2.0", "-2") + "\n")
+    with pytest.raises(NasedgeError, match=r"m.csv:2: column 'median_ms': value '-2' is not valid"):
+        read_measurements(path)
+    path.write_text("arch,median_ms\n{bad,1.0\n")
+    with pytest.raises(NasedgeError, match=r"m.csv:2: column 'arch': invalid JSON"):
+        read_measurements(path)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.predict import create_predictor
+from nasedge.predict.encodings import get_encoding
+from nasedge.predict.meta import MetaModel, adapt, load_meta_model, meta_train
+from nasedge.predict.metrics import spearman
+from nasedge.predict.profile import DeviceProfile, fit_profile
+
+
+def _train(ds, exclude):
+    sources = [d for d in ds.devices if d not in exclude]
+    return meta_train(ds.encoding, ds.items, ds.latency[:, [ds.device_index(d) for d in sources]], sources)
+
+
+@pytest.mark.parametrize("family, space", [("ofa", "ofa_mbv3_w1.2"), ("fbnet", "fbnet"),
+                                           ("nasbench201", "nasbench201")])
+def test_shipped_models_load_and_fit(family, space):
+    model = load_meta_model(space=space)
+    assert model.family == family and len(model.devices) >= 12
+    assert np.allclose(model.heads.shape[1], model.onehot_width + len(model.feature_names) + 1)
+    from nasedge.predict.profile import reference_archs
+
+    refs = reference_archs(space)
+    assert len(refs) == 10
+    enc = get_encoding(space)
+    y = 1.0 + enc.macs(refs) / 1e8  # a made-up device where latency follows MACs
+    p = create_predictor("meta", space).fit(refs, y)
+    assert spearman(p.predict(refs), y) > 0.9
+
+
+def test_save_load_round_trip(tmp_path, ofa_sample):
+    model = _train(ofa_sample, [])
+    model.save(tmp_path / "m.npz")
+    again = MetaModel.load(tmp_path / "m.npz")
+    assert again.digest == model.digest and again.devices == model.devices
+    (tmp_path / "m.json").write_text("{")
+    with pytest.raises(NasedgeError, match="not a valid meta model"):
+        MetaModel.load(tmp_path / "m.npz")
+    with pytest.raises(NasedgeError, match="meta model file not found"):
+        load_meta_model(tmp_path / "none.npz")
+
+
+def test_meta_beats_flops_and_regressor_on_held_out_devices(ofa_sample):
+    """Leave one device out of the shipped OFA sample: 20 samples on the target, predict 150 unseen archs."""
+    ds = ofa_sample
+    train = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
+    test = np.flatnonzero(ds.arch_ids >= 4000)
+    rho = {"meta": [], "flops": [], "regressor": []}
+    for target in ("2080ti_32", "titan_rtx_1", "titan_xp_64", "v100_32"):
+        model = _train(ds, [target])
+        y = ds.column(target)
+        for name in rho:
+            p = create_predictor(name, ds.encoding, **({"model": model} if name == "meta" else {}))
+            p.fit([ds.items[i] for i in train], y[train])
+            rho[name].append(spearman(p.predict([ds.items[i] for i in test]), y[test]))
+    mean = {k: float(np.mean(v)) for k, v in rho.items()}
+    assert mean["meta"] > mean["flops"] + 0.02 and mean["meta"] > mean["regressor"] + 0.02, mean
+
+
+def test_robust_adaptation_discounts_an_outlier(ofa_sample):
+    ds = ofa_sample
+    model = _train(ds, ["v100_64"])
+    rows = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
+    y = ds.column("v100_64")[rows].copy()
+    y[12] *= 3.0  # one measurement taken while something else ran
+    phi = model.basis(ds.encoding, [ds.items[i] for i in rows])
+    head, hyper = adapt(model, phi, y)
+    plain, _ = adapt(model, phi, y, robust_iters=0)
+    assert hyper["downweighted"] >= 1
+    clean = np.delete(np.arange(len(rows)), 12)
+    err = lambda h: np.mean(np.abs(phi[clean] @ h / y[clean] - 1))  # noqa: E731
+    assert err(head) < err(plain)
+
+
+def test_stale_model_profile_refits(tmp_path, ofa_sample):
+    ds = ofa_sample
+    a, b = _train(ds, ["v100_1"]), _train(ds, ["v100_1", "v100_32"])
+    a.save(tmp_path / "m.npz")
+    rows = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
+    archs, y = [ds.items[i] for i in rows], ds.column("v100_1")[rows]
+    profile = fit_profile("v100_1", ds.encoding, archs, y, "meta", weights=str(tmp_path / "m.npz"))
+    before = profile.predict(archs)
+    b.save(tmp_path / "m.npz")  # the meta model is retrained in place
+    again = DeviceProfile.from_json(profile.to_json())
+    after = again.predict(archs)
+    assert again.latency_predictor.model.digest == b.digest
+    assert not np.allclose(before, after) and spearman(after, y) > 0.8
+
+
+def test_wrong_family_is_refused(ofa_sample):
+    model = _train(ofa_sample, [])
+    with pytest.raises(NasedgeError, match="family 'ofa' cannot predict space 'nasbench201'"):
+        create_predictor("meta", "nasbench201", model=model).fit([(1,) * 6, (2,) * 6, (3,) * 6], [1, 2, 3])

@@ -1,0 +1,98 @@
+"""Conformance suite: every registered latency predictor must pass all of these, on real latencies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nasedge.errors import ArchError, NasedgeError
+from nasedge.predict import create_predictor, list_predictors, predictor_class, predictor_from_dict
+from nasedge.predict.meta import meta_train
+from nasedge.predict.metrics import quality
+from nasedge.predict.profile import DeviceProfile, fit_profile
+from nasedge.spaces import get_space
+
+PREDICTORS = list_predictors()
+TARGET = "titan_xp_32"  # a device of the shipped OFA sample, held out of the meta model below
+
+
+def test_registry():
+    assert PREDICTORS == ["flops", "lut", "regressor", "meta"]
+    with pytest.raises(NasedgeError, match="unknown latency predictor 'nope'"):
+        create_predictor("nope", "ofa")
+    for name in PREDICTORS:
+        assert predictor_class(name).name == name
+
+
+@pytest.fixture(params=PREDICTORS)
+def case(request, ofa_sample, cifar_lut_case, tmp_path):
+    """(name, space, options, train archs, train ms, test archs, test ms, min spearman, max MAPE)."""
+    name = request.param
+    if name == "lut":
+        space, table, archs, lat = cifar_lut_case
+        return name, space, {"table": table}, archs[::2], lat[::2], archs[1::2], lat[1::2], 0.6, 35.0
+    ds = ofa_sample
+    y = ds.column(TARGET)
+    train = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])  # 20 measurements
+    test = np.flatnonzero(ds.arch_ids >= 4000)
+    options = {}
+    if name == "meta":
+        sources = [d for d in ds.devices if d != TARGET]
+        model = meta_train(ds.encoding, ds.items, ds.latency[:, [ds.device_index(d) for d in sources]], sources)
+        model.save(tmp_path / "meta.npz")
+        options = {"weights": str(tmp_path / "meta.npz")}
+    return (name, get_space("ofa_mbv3_w1.2"), options, [ds.items[i] for i in train], y[train],
+            [ds.items[i] for i in test], y[test], 0.95, 10.0)
+
+
+def test_fit_predict_quality(case):
+    name, space, options, xa, ya, xb, yb, min_rho, max_mape = case
+    p = create_predictor(name, space, **options)
+    assert p.fit(xa, ya) is p
+    pred = p.predict(xb)
+    assert pred.dtype == np.float64 and pred.shape == (len(xb),)
+    assert np.all(np.isfinite(pred)) and np.all(pred > 0)
+    q = quality(pred, yb)
+    assert q["spearman"] >= min_rho and q["mape"] <= max_mape, q
+    assert p.predict([]).shape == (0,)
+
+
+def test_state_round_trip(case):
+    name, space, options, xa, ya, xb, _, *_ = case
+    p = create_predictor(name, space, **options).fit(xa, ya)
+    state = json.loads(json.dumps(p.to_dict()))  # JSON-able
+    assert state["predictor"] == name and state["space"] == space.name
+    for q in (predictor_class(name).from_dict(state), predictor_from_dict(state)):
+        np.testing.assert_allclose(q.predict(xb), p.predict(xb), rtol=1e-12)
+
+
+def test_profile_round_trip(case, tmp_path):
+    name, space, options, xa, ya, xb, _, *_ = case
+    profile = fit_profile("dev-1", space, xa, ya, name, **options)
+    assert set(profile.quality) >= {"spearman", "mape", "within_10pct"}
+    again = DeviceProfile.from_json(profile.to_json())
+    np.testing.assert_allclose(again.predict(xb), profile.predict(xb), rtol=1e-12)
+    assert again.archs() == list(xa) and np.allclose(again.latencies(), ya)
+
+
+def test_bad_inputs(case):
+    name, space, options, xa, ya, *_ = case
+    p = create_predictor(name, space, **options)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        p.predict(xa)
+    with pytest.raises(NasedgeError, match="one latency per arch"):
+        p.fit(xa, ya[:-1])
+    bad = np.array(ya, dtype=float)
+    bad[3] = -1.0
+    with pytest.raises(NasedgeError, match="latency -1.0 of measurement 3"):
+        p.fit(xa, bad)
+    p.fit(xa, ya)
+    other = get_space("ofa_mbv3_w1.0").sample(0)
+    with pytest.raises(ArchError, match="field 'space'"):
+        p.predict([other])
+    state = p.to_dict()
+    state["predictor"] = "something-else"
+    with pytest.raises(NasedgeError):
+        predictor_class(name).from_dict(state)
