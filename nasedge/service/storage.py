@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import (Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, func,
                         select)
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.pool import StaticPool
 
@@ -105,12 +105,16 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         try:
             return create_engine(parsed, pool_pre_ping=True)
-        except ModuleNotFoundError as exc:
-            raise NasedgeError(f"service.db: the driver of {parsed.drivername!r} is not installed "
-                               f"({exc.name})") from None
+        except (ModuleNotFoundError, NoSuchModuleError) as exc:
+            raise NasedgeError(f"service.db: no driver for {parsed.drivername!r} is installed "
+                               f"({getattr(exc, 'name', None) or exc})") from None
     memory = parsed.database in (None, "", ":memory:")
     if not memory:
-        Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NasedgeError(f"service.db: cannot create the folder {folder} ({exc.strerror})") from None
     engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10},
                            **({"poolclass": StaticPool} if memory else {}))
     event.listen(engine, "connect", _sqlite_pragmas)
@@ -140,8 +144,9 @@ class Storage:
         try:
             with self.engine.begin() as conn:
                 command.upgrade(self._alembic_config(conn), "head")
-        except OperationalError as exc:
-            raise NasedgeError(f"service.db: cannot migrate {self.engine.url!r}: {exc.orig}") from None
+        except DBAPIError as exc:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}") from None
 
     def revision(self) -> tuple[str | None, str]:
         """(the database's schema revision, the migrations' head)."""
