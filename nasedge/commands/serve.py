@@ -92,6 +92,11 @@ def resolve_settings(args: argparse.Namespace):
     from nasedge.service.auth import TokenSet, read_token_file
     from nasedge.service.settings import ServiceSettings
 
+    for o in args.overrides:
+        key = o.lstrip("+~").split("=", 1)[0]
+        if key in ("service.predictor", "service.predictor_options", "service.cv_folds"):
+            raise NasedgeError(f"override {o!r}: the service fits the `predictor` group, as `nasedge predictor fit` "
+                               f"does; use predictor=NAME, predictor.<option>=... or predictor.cv_folds=N")
     cfg = compose(args.overrides)
     data = OmegaConf.to_container(cfg.service, resolve=True)
     for flag in ("host", "port", "db", "workers"):

@@ -75,15 +75,19 @@ def _path(loc: Sequence[Any]) -> str:
     return out or "<body>"
 
 
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _arch_error(prefix: str, exc: NasedgeError) -> tuple[str, str]:
     if isinstance(exc, ArchError):
         path = prefix if exc.field == "<root>" else f"{prefix}.{exc.field}"
         if exc.value is None and "required" in str(exc.allowed):
             return path, f"{path}: missing; expected {exc.allowed}"
-        return path, f"{path}: value {exc.value!r} is not allowed; expected {exc.allowed}"
+        return path, f"{path}: value {_short(repr(exc.value), 60)} is not allowed; expected {exc.allowed}"
     m = _FIELD.search(str(exc))
     path = f"{prefix}.{m.group(1)}" if m else prefix
-    return path, f"{path}: {_FIELD.sub('', str(exc)).lstrip(': ')}"
+    return path, _short(f"{path}: {_FIELD.sub('', str(exc)).lstrip(': ')}", 240)
 
 
 def parse_archs(enc: LatencyEncoding, records: Sequence[dict], prefix: Callable[[int], str]) -> list:
@@ -145,7 +149,7 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
     read_tokens = TokenSet(settings.read_token_hashes, "service.read_token_hashes")
     if not write_tokens:
         log.warning("no write tokens configured: registrations and deletions are refused (401)")
-    models = schemas.build(settings.max_batch, settings.max_measurements)
+    models = schemas.build(settings.max_batch, settings.max_measurements, list_encodings())
     metrics = ServiceMetrics()
     holder: dict[str, _Runtime] = {}
     references: dict[str, list] = {}
@@ -185,7 +189,8 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
         title="nasedge latency predictor", version=__version__, lifespan=lifespan,
         description="Latency of neural architectures on devices, predicted from a few measurements per device "
                     "(a meta-learned predictor adapted to each device). Writes need a bearer token.",
-        responses={413: {"model": schemas.ErrorBody, "description": "request body too large"},
+        responses={400: {"model": schemas.ErrorBody, "description": "unreadable request (body not UTF-8, bad headers)"},
+                   413: {"model": schemas.ErrorBody, "description": "request body too large"},
                    422: {"model": schemas.ErrorBody, "description": "invalid input, with the field path"}})
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -204,8 +209,6 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
             raise _unauthorized("invalid bearer token")
 
     async def reader(credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
-        if not settings.read_auth:
-            return
         if credentials is None:
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
         token = credentials.credentials
@@ -213,7 +216,10 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
         if not ok:
             raise _unauthorized("invalid bearer token")
 
-    read_responses = {401: {"model": schemas.ErrorBody, "description": "missing or invalid token (read_auth)"}}
+    # reads open: no dependency at all (it would cost every prediction request the dependency machinery)
+    read_deps = [Depends(reader)] if settings.read_auth else []
+    read_responses = ({401: {"model": schemas.ErrorBody, "description": "missing or invalid bearer token"}}
+                      if settings.read_auth else {})
     not_found = {404: {"model": schemas.ErrorBody, "description": "no such device"}}
     write_responses = {401: {"model": schemas.ErrorBody, "description": "missing or invalid bearer token"}}
 
@@ -242,8 +248,13 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
                              "errors": [{"field": f, "message": m} for f, m in exc.errors]}, status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names the methods of one route; a path may have several
+            methods = sorted({m for r in app.routes if getattr(r, "methods", None)
+                              and r.path_regex.match(request.url.path) for m in r.methods})
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(UnknownDevice)
     async def _unknown(_: Request, exc: UnknownDevice) -> JSONResponse:
@@ -291,7 +302,7 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
         return Response(metrics.render(), media_type=metrics.content_type)
 
     # --- spaces ----------------------------------------------------------------------------------------
-    @app.get("/v1/spaces", tags=["spaces"], dependencies=[Depends(reader)], responses=read_responses)
+    @app.get("/v1/spaces", tags=["spaces"], dependencies=read_deps, responses=read_responses)
     async def spaces() -> dict[str, list[str]]:
         """Search spaces whose archs the service can predict."""
         return {"spaces": list_encodings()}
@@ -306,7 +317,7 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
         return enc, references[enc.name]
 
     @app.get("/v1/spaces/{space}/reference-archs", response_model=schemas.ReferenceArchs, tags=["spaces"],
-             dependencies=[Depends(reader)],
+             dependencies=read_deps,
              responses={**read_responses, 404: {"model": schemas.ErrorBody, "description": "unknown space"}})
     def space_reference_archs(space: str = Path(max_length=schemas.NAME_LENGTH)) -> dict:
         """The archs to measure first on a new device (its hardware embedding), then add support archs."""
@@ -319,14 +330,14 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
     # --- devices ---------------------------------------------------------------------------------------
     name_param = Path(min_length=1, max_length=schemas.NAME_LENGTH, pattern=schemas.DEVICE_NAME)
 
-    @app.get("/v1/devices", response_model=schemas.DeviceList, tags=["devices"], dependencies=[Depends(reader)],
+    @app.get("/v1/devices", response_model=schemas.DeviceList, tags=["devices"], dependencies=read_deps,
              responses=read_responses)
     def devices() -> dict:
         """Devices with a latency profile: shipped with nasedge, and registered here."""
         return {"devices": [_device_info(d) for d in runtime().catalog.devices()]}
 
     @app.get("/v1/devices/{name}", response_model=schemas.DeviceInfo, tags=["devices"],
-             dependencies=[Depends(reader)], responses={**read_responses, **not_found})
+             dependencies=read_deps, responses={**read_responses, **not_found})
     def device(name: str = name_param) -> dict:
         """One device's profile: space, predictor, version, cross-validated quality."""
         return _device_info(runtime().catalog.info(name))
@@ -404,7 +415,7 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
 
     # --- predictions -----------------------------------------------------------------------------------
     @app.post("/v1/predict", response_model=schemas.PredictResponse, tags=["predict"],
-              dependencies=[Depends(reader)],
+              dependencies=read_deps,
               responses={**read_responses, **not_found,
                          409: {"model": schemas.ErrorBody, "description": "device re-registered meanwhile"}})
     async def predict(body: models.PredictRequest) -> dict:

@@ -9,7 +9,8 @@ field path, ``archs[3].kernel[5]``); the schema documents the forms.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Annotated, Any, Dict, List, Optional
+from collections.abc import Sequence
+from typing import Annotated, Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -40,8 +41,9 @@ _BENCHMARK_ARCHS = [
     {"type": "object", "title": "NAS-Bench-201 arch", "properties": {
         "arch_str": {"type": "string", "maxLength": 256}}, "required": ["arch_str"], "additionalProperties": False},
 ]
-ARCH_EXAMPLE = {"space": "ofa_mbv3_w1.2", "kernel": [3, 5, 7, 3] * 5, "expand": [3, 4, 6, 4] * 5,
-                "depth": [2, 3, 4, 2, 3], "resolution": 192}
+ARCH_EXAMPLE = {"space": "ofa_mbv3_w1.2", "kernel": [3, 5, 7, 3, 5, 7, 0, 0, 7, 7, 3, 0, 3, 3, 0, 0, 5, 5, 5, 0],
+                "expand": [3, 4, 6, 4, 6, 6, 0, 0, 4, 3, 3, 0, 6, 6, 0, 0, 3, 4, 6, 0], "depth": [4, 2, 3, 2, 3],
+                "resolution": 192}
 
 ArchRecord = Annotated[Dict[str, Any], WithJsonSchema({
     "anyOf": [_OFA_ARCH, *_BENCHMARK_ARCHS],
@@ -101,11 +103,12 @@ class Health(BaseModel):
     status: str
 
 
-def build(max_batch: int, max_measurements: int) -> SimpleNamespace:
-    """The request models, with list lengths bounded by the settings."""
+def build(max_batch: int, max_measurements: int, spaces: Sequence[str]) -> SimpleNamespace:
+    """The request models, with list lengths bounded by the settings and the known ``spaces``."""
+    Space = Literal[tuple(spaces)]  # noqa: N806  (a type)
 
     class PredictRequest(_Strict):
-        device: DeviceName
+        device: DeviceName = Field(examples=["jetson-orin"])
         archs: List[ArchRecord] = Field(min_length=1, max_length=max_batch,
                                         json_schema_extra={"examples": [[ARCH_EXAMPLE]]})
 
@@ -115,8 +118,7 @@ def build(max_batch: int, max_measurements: int) -> SimpleNamespace:
 
     class RegisterRequest(_Strict):
         name: DeviceName
-        space: str = Field(min_length=1, max_length=NAME_LENGTH, strict=True,
-                           description="search space of the archs (GET /v1/spaces lists them)")
+        space: Space = Field(description="search space of the archs (GET /v1/spaces lists them)")
         measurements: List[Measurement] = Field(
             min_length=1, max_length=max_measurements,
             description="measured latencies: the space's reference archs (GET /v1/spaces/{space}/reference-archs) "

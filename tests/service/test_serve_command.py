@@ -134,5 +134,7 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "service.write_token_hashes: value 'nope'" in capsys.readouterr().err
     assert main(["serve", "service.max_batch=0"]) == 2
     assert "service.max_batch: value 0 is not valid" in capsys.readouterr().err
+    assert main(["serve", "service.cv_folds=3"]) == 2
+    assert "use predictor=NAME" in capsys.readouterr().err
     assert main(["serve", "--db", "nonsense://", "--port", str(free_port())]) == 2
     assert "service.db" in capsys.readouterr().err
