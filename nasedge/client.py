@@ -3,7 +3,7 @@
 >>> client = PredictorClient("http://127.0.0.1:8000", token="nse_...")    # token: only for writes
 >>> client.predict("jetson-orin", archs)                                  # ms, numpy float64
 >>> client.register("my-board", "ofa_mbv3_cifar", zip(archs, latency_ms)) # reference + support archs
->>> predictor = client.latency_predictor("my-board")                      # .predict(archs), as a DeviceProfile
+>>> predictor = client.latency_predictor("my-board")        # .predict(archs), as a DeviceProfile does
 
 HTTP failures raise :class:`~nasedge.errors.NasedgeError` naming the status and the server's message.
 """
@@ -119,7 +119,7 @@ class PredictorClient:
         self._call("DELETE", f"/v1/devices/{name}")
 
     def latency_predictor(self, device: str) -> RemotePredictor:
-        """An object with ``.predict(archs) -> np.ndarray`` backed by the service, as a local DeviceProfile."""
+        """An object with ``.predict(archs) -> np.ndarray`` backed by the service (as a DeviceProfile)."""
         info = self.device(device)
         return RemotePredictor(self, device, info["space"], info["predictor"])
 
@@ -149,7 +149,8 @@ def _record(arch: Any, space: str | None = None) -> dict:
         from nasedge.predict.encodings import get_encoding
 
         return get_encoding(space).to_record(arch)
-    raise NasedgeError(f"cannot send {type(arch).__name__} {arch!r} as an arch; pass an Arch or its JSON dict")
+    raise NasedgeError(f"cannot send {type(arch).__name__} {arch!r} as an arch; "
+                       f"pass an Arch or its JSON dict")
 
 
 def _records(archs: Sequence) -> list[dict]:

@@ -60,7 +60,8 @@ def _measurements():
     from nasedge.resources import shipped_path
 
     ds = load_dataset(shipped_path("latency_predictors") / "data" / "help_ofa_sample")
-    rows = list(ds.reference) + [i for i in np.flatnonzero(ds.arch_ids < 40) if i not in set(ds.reference)][:10]
+    others = [i for i in np.flatnonzero(ds.arch_ids < 40) if i not in set(ds.reference)]
+    rows = list(ds.reference) + others[:10]
     return [(ds.items[i], float(ds.column("2080ti_64")[i])) for i in rows]
 
 
@@ -84,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.mkdtemp(prefix="nasedge-bench-")
     cmd = [sys.executable, "-m", "nasedge.cli", "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/p.db",
            f"service.write_token_hashes=[{stored}]", *args.overrides]
-    cmd += ["--ray", f"service.ray.num_replicas={args.replicas}"] if args.ray else ["--workers", str(args.workers)]
+    if args.ray:
+        cmd += ["--ray", f"service.ray.num_replicas={args.replicas}"]
+    else:
+        cmd += ["--workers", str(args.workers)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(f"{tmp}/serve.log", "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(f"{tmp}/serve.log", "w"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     results = {"server": "ray" if args.ray else "uvicorn", "workers": args.workers,
                "replicas": args.replicas if args.ray else None, "cpus": os.cpu_count(), "scenarios": {}}
@@ -119,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             r["loadavg_before"], r["loadavg_after"] = [round(x, 2) for x in load_before], \
                 [round(x, 2) for x in os.getloadavg()]
             results["scenarios"][name] = r
-            print(f"{name:8s} batch {r['batch']:4d} x {r['clients']:3d} clients: {r['archs_per_s']:9.1f} archs/s, "
-                  f"{r['requests_per_s']:8.1f} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-                  f"errors {r['errors']}, load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]}; server CPU "
-                  f"{r['server_cpu_ms_per_arch']} ms/arch ({r['archs_per_server_cpu_s']} archs per CPU-second)",
-                  flush=True)
+            print(f"{name:8s} batch {r['batch']:4d} x {r['clients']:3d} clients: {r['archs_per_s']:9.1f} "
+                  f"archs/s, {r['requests_per_s']:8.1f} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                  f"errors {r['errors']}, load {r['loadavg_before'][0]} -> {r['loadavg_after'][0]}; server "
+                  f"CPU {r['server_cpu_ms_per_arch']} ms/arch ({r['archs_per_server_cpu_s']} archs per "
+                  f"CPU-second)", flush=True)
         results["metrics_excerpt"] = [ln for ln in client._http.get("/metrics").text.splitlines()
                                       if ln.startswith("nasedge_predict_batch_requests_sum")
                                       or ln.startswith("nasedge_predict_batch_requests_count")]

@@ -27,11 +27,15 @@ def build_bodies(device: str, space: str, batch: int, count: int, seed: int) -> 
 
     archs = get_space(space).sample_many(min(count * batch, 20_000), seed)
     records = [a.to_dict() for a in archs]
-    return [json.dumps({"device": device, "archs": [records[(i * batch + j) % len(records)] for j in range(batch)]},
-                       separators=(",", ":")).encode() for i in range(count)]
+    def request(i: int) -> bytes:
+        archs = [records[(i * batch + j) % len(records)] for j in range(batch)]
+        return json.dumps({"device": device, "archs": archs}, separators=(",", ":")).encode()
+
+    return [request(i) for i in range(count)]
 
 
-async def run(url: str, bodies: list[bytes], clients: int, requests: int, seconds: float, warmup: int) -> dict:
+async def run(url: str, bodies: list[bytes], clients: int, requests: int, seconds: float,
+              warmup: int) -> dict:
     import aiohttp
 
     latencies: list[float] = []
@@ -72,7 +76,8 @@ async def run(url: str, bodies: list[bytes], clients: int, requests: int, second
         await asyncio.gather(*(client(session, k) for k in range(clients)))
         wall = time.perf_counter() - start
     ms = 1e3 * np.array(latencies)
-    return {"requests": len(latencies), "wall_s": round(wall, 3), "requests_per_s": round(len(latencies) / wall, 1),
+    return {"requests": len(latencies), "wall_s": round(wall, 3),
+            "requests_per_s": round(len(latencies) / wall, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
             "p90_ms": round(float(np.percentile(ms, 90)), 2) if len(ms) else None,
             "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
@@ -95,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("loadgen: loopback URLs only")
     bodies = build_bodies(args.device, args.space, args.batch, min(args.requests, 2000), args.seed)
     cpu0 = os.times()
-    result = asyncio.run(run(args.url.rstrip("/"), bodies, args.clients, args.requests, args.seconds, args.warmup))
+    result = asyncio.run(run(args.url.rstrip("/"), bodies, args.clients, args.requests, args.seconds,
+                             args.warmup))
     cpu1 = os.times()
     result.update(batch=args.batch, clients=args.clients,
                   archs_per_s=round(result["requests_per_s"] * args.batch, 1),

@@ -20,7 +20,8 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
-    parser.add_argument("--db", metavar="URL", help="database URL (default sqlite:///outputs/service/profiles.db)")
+    parser.add_argument("--db", metavar="URL",
+                        help="database URL (default sqlite:///outputs/service/profiles.db)")
     parser.add_argument("--workers", type=int, metavar="N", help="uvicorn worker processes (default 1)")
     parser.add_argument("--ray", action="store_true", help="deploy on Ray Serve (replicas, request batching)")
     parser.add_argument("--file", metavar="TOKENS", help="token create: append the hash to this file")
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ[SETTINGS_ENV] = settings.to_json()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run("nasedge.service.app:create_app_from_env", factory=True, workers=settings.workers, **options)
+        uvicorn.run("nasedge.service.app:create_app_from_env", factory=True, workers=settings.workers,
+                    **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
@@ -95,8 +97,9 @@ def resolve_settings(args: argparse.Namespace):
     for o in args.overrides:
         key = o.lstrip("+~").split("=", 1)[0]
         if key in ("service.predictor", "service.predictor_options", "service.cv_folds"):
-            raise NasedgeError(f"override {o!r}: the service fits the `predictor` group, as `nasedge predictor fit` "
-                               f"does; use predictor=NAME, predictor.<option>=... or predictor.cv_folds=N")
+            raise NasedgeError(f"override {o!r}: the service fits the `predictor` group, as `nasedge "
+                               f"predictor fit` does; use predictor=NAME, predictor.<option>=... or "
+                               f"predictor.cv_folds=N")
     cfg = compose(args.overrides)
     data = OmegaConf.to_container(cfg.service, resolve=True)
     for flag in ("host", "port", "db", "workers"):

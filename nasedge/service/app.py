@@ -136,7 +136,8 @@ class _Runtime:
     batcher: Optional[MicroBatcher] = None
 
 
-def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Submit] | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None,
+               submit: Callable[..., Submit] | None = None) -> FastAPI:
     """The service app. ``submit(catalog, on_batch)`` may supply the coalescing of predict calls (Ray Serve
     does; ``on_batch(requests, archs)`` records each call); by default a
     :class:`~nasedge.service.batching.MicroBatcher` in this process does it."""
@@ -168,8 +169,8 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
             run = batcher.submit
         else:
             run = submit(catalog, metrics.observe_batch)
-        holder["rt"] = _Runtime(storage, catalog, run, ThreadPoolExecutor(1, thread_name_prefix="nasedge-fit"),
-                                batcher)
+        fit_executor = ThreadPoolExecutor(1, thread_name_prefix="nasedge-fit")
+        holder["rt"] = _Runtime(storage, catalog, run, fit_executor, batcher)
         try:
             yield
         finally:
@@ -187,9 +188,9 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
 
     app = FastAPI(
         title="nasedge latency predictor", version=__version__, lifespan=lifespan,
-        description="Latency of neural architectures on devices, predicted from a few measurements per device "
-                    "(a meta-learned predictor adapted to each device). Writes need a bearer token.",
-        responses={400: {"model": schemas.ErrorBody, "description": "unreadable request (body not UTF-8, bad headers)"},
+        description="Latency of neural architectures on devices, predicted from a few measurements per "
+                    "device (a meta-learned predictor adapted to each device). Writes need a bearer token.",
+        responses={400: {"model": schemas.ErrorBody, "description": "unreadable request (e.g. not UTF-8)"},
                    413: {"model": schemas.ErrorBody, "description": "request body too large"},
                    422: {"model": schemas.ErrorBody, "description": "invalid input, with the field path"}})
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -357,8 +358,8 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
         rt = runtime()
         name = body.name
         if rt.catalog.is_shipped(name):
-            raise HTTPException(409, f"device {name!r} is shipped with nasedge and cannot be registered again; "
-                                     f"choose another name")
+            raise HTTPException(409, f"device {name!r} is shipped with nasedge and cannot be registered "
+                                     f"again; choose another name")
         enc = _encoding(body.space, "space")
         archs = parse_archs(enc, [m.arch for m in body.measurements], lambda i: f"measurements[{i}].arch")
         latency = [m.latency_ms for m in body.measurements]
@@ -368,14 +369,15 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
             missing = [r for r in refs if r not in measured]
             if missing:
                 raise FieldErrors([("measurements", (
-                    f"measurements: {len(missing)} of the {len(refs)} reference archs of space {enc.name!r} are "
-                    f"not measured (GET /v1/spaces/{enc.name}/reference-archs lists them)"))])
+                    f"measurements: {len(missing)} of the {len(refs)} reference archs of space {enc.name!r} "
+                    f"are not measured (GET /v1/spaces/{enc.name}/reference-archs lists them)"))])
         need = predictor_class(settings.predictor).min_samples
         if len(archs) < need:
             raise FieldErrors([("measurements", f"measurements: {len(archs)} given; predictor "
                                                 f"{settings.predictor!r} needs at least {need}")])
         if await asyncio.to_thread(rt.storage.version, name) is not None:
-            raise HTTPException(409, f"device {name!r} is already registered; delete it first to register it again")
+            raise HTTPException(409, f"device {name!r} is already registered; delete it first to register it "
+                                     f"again")
 
         def fit():
             return fit_profile(name, enc, archs, latency, settings.predictor, cv_folds=settings.cv_folds,
@@ -427,8 +429,8 @@ def create_app(settings: ServiceSettings | None = None, submit: Callable[..., Su
         archs = parse_archs(_encoding(space, None), body.archs, lambda i: f"archs[{i}]")
         result = await rt.submit(PredictJob(body.device, space, archs))
         metrics.predicted_archs.inc(len(archs))
-        return {"device": body.device, "space": space, "predictor": result.predictor, "version": result.version,
-                "latency_ms": result.latency_ms.tolist()}
+        return {"device": body.device, "space": space, "predictor": result.predictor,
+                "version": result.version, "latency_ms": result.latency_ms.tolist()}
 
     return app
 

@@ -4,9 +4,9 @@
 >>> TokenSet([stored]).verify(token)
 True
 
-A stored hash reads ``scrypt$<n>$<r>$<p>$<salt>$<hash>`` (salt and hash in unpadded URL-safe base64). scrypt is slow on purpose
-(tens of milliseconds), so a :class:`TokenSet` remembers the SHA-256 of tokens it has already
-verified: a client pays the slow check once per process, not once per request.
+A stored hash reads ``scrypt$<n>$<r>$<p>$<salt>$<hash>`` (salt and hash in unpadded URL-safe base64).
+scrypt is slow on purpose (tens of milliseconds), so a :class:`TokenSet` remembers the SHA-256 of the
+tokens it has verified: a client pays the slow check once per process, not once per request.
 """
 
 from __future__ import annotations

@@ -161,8 +161,9 @@ class Catalog:
                 continue
             ok = [i for i in idx if jobs[i].space == profile.space]
             for i in set(idx) - set(ok):
-                results[i] = DeviceChanged(f"device {name!r} was registered again for space {profile.space!r} "
-                                           f"while this request was in flight; send it again")
+                results[i] = DeviceChanged(f"device {name!r} was registered again for space "
+                                           f"{profile.space!r} while this request was in flight; send it "
+                                           f"again")
             if not ok:
                 continue
             archs = [a for i in ok for a in jobs[i].archs]

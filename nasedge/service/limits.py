@@ -19,12 +19,16 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
-async def _reply_413(send: Any, limit: int) -> None:
-    body = json.dumps({"detail": f"request body exceeds the limit of {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+async def _reply(send: Any, status: int, detail: str, close: bool = False) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + ([(b"connection", b"close")] if close else [])})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _reply_413(send: Any, limit: int) -> None:
+    await _reply(send, 413, f"request body exceeds the limit of {limit} bytes", close=True)
 
 
 class BodySizeLimit:
@@ -41,8 +45,11 @@ class BodySizeLimit:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared < 0 or declared > self.max_bytes:
-                    await _reply_413(send, self.max_bytes) if declared >= 0 else await _reply_400(send)
+                if declared < 0:
+                    await _reply(send, 400, "header Content-Length is not a valid length")
+                    return
+                if declared > self.max_bytes:
+                    await _reply_413(send, self.max_bytes)
                     return
         received = 0
         started = False
@@ -68,9 +75,3 @@ class BodySizeLimit:
             if not started:
                 await _reply_413(send, self.max_bytes)
 
-
-async def _reply_400(send: Any) -> None:
-    body = b'{"detail": "header Content-Length is not a valid length"}'
-    await send({"type": "http.response.start", "status": 400,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

@@ -11,7 +11,8 @@ import os
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
@@ -32,7 +33,7 @@ class ServiceMetrics:
                                          ("route", "method"), buckets=_LATENCY_BUCKETS, registry=r)
         self.predicted_archs = Counter("nasedge_predicted_archs", "Archs whose latency was predicted",
                                        registry=r)
-        self.batch_requests = Histogram("nasedge_predict_batch_requests", "Requests coalesced per predictor call",
+        self.batch_requests = Histogram("nasedge_predict_batch_requests", "Requests per predictor call",
                                         buckets=_SIZE_BUCKETS, registry=r)
         self.batch_archs = Histogram("nasedge_predict_batch_archs", "Archs per predictor call",
                                      buckets=_SIZE_BUCKETS, registry=r)

@@ -21,9 +21,9 @@ DEVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # as nasedge.predict.profile.che
 _OFA_ARCH = {
     "type": "object",
     "title": "OFA arch",
-    "description": "An arch of an OFA-MobileNetV3 space (Arch.to_dict()): per block slot a kernel and an expand "
-                   "ratio (stages x max depth, stage-major; 0 beyond a stage's depth), a depth per stage, "
-                   "the input resolution.",
+    "description": "An arch of an OFA-MobileNetV3 space (Arch.to_dict()): per block slot a kernel and an "
+                   "expand ratio (stages x max depth, stage-major; 0 beyond a stage's depth), a depth per "
+                   "stage, the input resolution.",
     "properties": {
         "space": {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH},
         "kernel": {"type": "array", "items": {"type": "integer"}, "maxItems": 256},
@@ -39,11 +39,13 @@ _BENCHMARK_ARCHS = [
         "ops": {"type": "array", "items": {"type": "integer"}, "maxItems": 64}},
      "required": ["ops"], "additionalProperties": False},
     {"type": "object", "title": "NAS-Bench-201 arch", "properties": {
-        "arch_str": {"type": "string", "maxLength": 256}}, "required": ["arch_str"], "additionalProperties": False},
+        "arch_str": {"type": "string", "maxLength": 256}},
+     "required": ["arch_str"], "additionalProperties": False},
 ]
-ARCH_EXAMPLE = {"space": "ofa_mbv3_w1.2", "kernel": [3, 5, 7, 3, 5, 7, 0, 0, 7, 7, 3, 0, 3, 3, 0, 0, 5, 5, 5, 0],
-                "expand": [3, 4, 6, 4, 6, 6, 0, 0, 4, 3, 3, 0, 6, 6, 0, 0, 3, 4, 6, 0], "depth": [4, 2, 3, 2, 3],
-                "resolution": 192}
+ARCH_EXAMPLE = {"space": "ofa_mbv3_w1.2",
+                "kernel": [3, 5, 7, 3, 5, 7, 0, 0, 7, 7, 3, 0, 3, 3, 0, 0, 5, 5, 5, 0],
+                "expand": [3, 4, 6, 4, 6, 6, 0, 0, 4, 3, 3, 0, 6, 6, 0, 0, 3, 4, 6, 0],
+                "depth": [4, 2, 3, 2, 3], "resolution": 192}
 
 ArchRecord = Annotated[Dict[str, Any], WithJsonSchema({
     "anyOf": [_OFA_ARCH, *_BENCHMARK_ARCHS],
@@ -121,7 +123,8 @@ def build(max_batch: int, max_measurements: int, spaces: Sequence[str]) -> Simpl
         space: Space = Field(description="search space of the archs (GET /v1/spaces lists them)")
         measurements: List[Measurement] = Field(
             min_length=1, max_length=max_measurements,
-            description="measured latencies: the space's reference archs (GET /v1/spaces/{space}/reference-archs) "
-                        "plus support archs (10 + 10 is the usual)")
+            description="measured latencies: the space's reference archs "
+                        "(GET /v1/spaces/{space}/reference-archs) plus support archs (10 + 10 is the usual)")
 
-    return SimpleNamespace(PredictRequest=PredictRequest, Measurement=Measurement, RegisterRequest=RegisterRequest)
+    return SimpleNamespace(PredictRequest=PredictRequest, Measurement=Measurement,
+                           RegisterRequest=RegisterRequest)

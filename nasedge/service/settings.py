@@ -34,7 +34,7 @@ class ServiceSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # any SQLAlchemy URL; SQLite runs in WAL mode. A relative SQLite path is relative to the working directory.
+    # any SQLAlchemy URL; SQLite runs in WAL mode (a relative SQLite path: from the working directory)
     db: str = "sqlite:///outputs/service/profiles.db"
     migrate: bool = True  # `alembic upgrade head` at startup (workers of a multi-process server skip it)
     # uvicorn worker processes (each with its own predictor cache; the database is shared)
@@ -68,7 +68,8 @@ class ServiceSettings:
                      "batch_max_archs", "cache_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "port" else 1):
-                raise NasedgeError(f"service.{name}: value {value!r} is not valid; expected a positive integer")
+                raise NasedgeError(f"service.{name}: value {value!r} is not valid; "
+                                   f"expected a positive integer")
         if self.ray.num_replicas < 1 or self.ray.max_batch_size < 1:
             raise NasedgeError("service.ray: num_replicas and max_batch_size must be positive")
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, func,
-                        select)
+from sqlalchemy import (Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
+                        func, select)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -218,7 +218,8 @@ class Storage:
                 result = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
                 if result != ["ok"]:
                     found.extend(f"integrity_check: {r}" for r in result)
-                found.extend(f"foreign_key_check: {tuple(r)}" for r in conn.exec_driver_sql("PRAGMA foreign_key_check"))
+                orphans = conn.exec_driver_sql("PRAGMA foreign_key_check")
+                found.extend(f"foreign_key_check: {tuple(r)}" for r in orphans)
             counts = select(MeasurementRow.device_id, func.count().label("n")).group_by(
                 MeasurementRow.device_id).subquery()
             rows = conn.execute(select(DeviceRow.name, DeviceRow.num_measurements, counts.c.n).outerjoin(

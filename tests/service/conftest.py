@@ -67,12 +67,14 @@ def help_ofa():
 def measurements(help_ofa):
     """20 (arch, latency ms) of the 2080 Ti (batch 64): the 10 reference archs, then 10 more."""
     ds = help_ofa
-    rows = list(ds.reference) + [i for i in np.flatnonzero(ds.arch_ids < 40) if i not in set(ds.reference)][:10]
+    others = [i for i in np.flatnonzero(ds.arch_ids < 40) if i not in set(ds.reference)]
+    rows = list(ds.reference) + others[:10]
     return [(ds.items[i], float(ds.column("2080ti_64")[i])) for i in rows]
 
 
 def body(name: str, pairs, space: str = SPACE) -> dict:
-    return {"name": name, "space": space, "measurements": [{"arch": a.to_dict(), "latency_ms": ms} for a, ms in pairs]}
+    return {"name": name, "space": space,
+            "measurements": [{"arch": a.to_dict(), "latency_ms": ms} for a, ms in pairs]}
 
 
 def free_socket() -> socket.socket:

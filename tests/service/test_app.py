@@ -131,7 +131,8 @@ def test_registration_checks(serve, token, measurements):
         r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
         assert r.status_code == 409 and "already registered" in r.json()["detail"]
     with serve(require_reference_archs=False) as url:
-        r = httpx.post(f"{url}/v1/devices", json=body("gpu-c", measurements[15:]), headers=auth(token), timeout=60)
+        r = httpx.post(f"{url}/v1/devices", json=body("gpu-c", measurements[15:]), headers=auth(token),
+                       timeout=60)
         assert r.status_code == 201 and r.json()["measurements"] == 5
 
 
@@ -174,7 +175,7 @@ def test_delete_and_unknown_devices(serve, token, measurements, help_ofa):
 
 
 def test_two_servers_share_the_database(settings, token, measurements, help_ofa):
-    """Another process (here: another app) deleting or re-registering a device invalidates this one's cache."""
+    """Another process (here: another app) deleting or re-registering a device invalidates our cache."""
     from nasedge.service import create_app
 
     from .conftest import running
@@ -209,8 +210,8 @@ def test_concurrent_registrations_of_one_name(serve, token, measurements):
 
 def test_shipped_profiles_are_served_read_only(settings, serve, token, measurements, help_ofa):
     shipped = settings().shipped_profiles_dir
-    save_profile(fit_profile("titan-shipped", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements],
-                             cv_folds=3), shipped)
+    archs, latency = [a for a, _ in measurements], [ms for _, ms in measurements]
+    save_profile(fit_profile("titan-shipped", SPACE, archs, latency, cv_folds=3), shipped)
     with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
         info = c.get("/v1/devices/titan-shipped").json()
         assert info["source"] == "shipped" and info["version"] == 0

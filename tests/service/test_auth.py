@@ -20,7 +20,7 @@ def test_hash_and_verify():
 
 
 def test_bad_hashes_are_named():
-    with pytest.raises(NasedgeError, match=r"service.write_token_hashes: value 'plaintext'.* is not a token hash"):
+    with pytest.raises(NasedgeError, match=r"write_token_hashes: value 'plaintext'.* not a token hash"):
         TokenSet(["plaintext"])
     with pytest.raises(NasedgeError, match="not a token hash"):
         TokenSet(["scrypt$3$8$1$AAAA$AAAA"])  # n not a power of two
@@ -43,4 +43,5 @@ def test_token_file_and_cli(tmp_path, capsys):
 
 def test_bearer_header():
     assert bearer_token("Bearer abc") == "abc" and bearer_token("bearer  abc ") == "abc"
-    assert bearer_token("Basic abc") is None and bearer_token(None) is None and bearer_token("Bearer ") is None
+    assert bearer_token("Basic abc") is None and bearer_token(None) is None
+    assert bearer_token("Bearer ") is None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import pytest
-
 from nasedge.service.batching import MicroBatcher
 
 

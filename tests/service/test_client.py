@@ -30,7 +30,8 @@ def test_client_end_to_end(serve, token, measurements, help_ofa):
         assert got.dtype == np.float64 and np.array_equal(got, chunks)
         np.testing.assert_allclose(got, local.predict(queries), rtol=1e-14, atol=0)
         remote = client.latency_predictor("gpu-a")
-        assert remote.space == SPACE and np.array_equal(remote.predict(queries[:3]), local.predict(queries[:3]))
+        assert remote.space == SPACE
+        assert np.array_equal(remote.predict(queries[:3]), local.predict(queries[:3]))
         assert remote.predict([]).shape == (0,)
         client.delete("gpu-a")
         with pytest.raises(ServiceError, match=r"HTTP 404: no latency profile for device 'gpu-a'") as exc:

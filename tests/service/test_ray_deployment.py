@@ -1,4 +1,4 @@
-"""`nasedge serve --ray`: the same API on Ray Serve, replicas sharing the database, @serve.batch coalescing."""
+"""`nasedge serve --ray`: the same API on Ray Serve, replicas sharing the database, @serve.batch."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ def test_ray_serve_deployment(tmp_path, server_process, measurements, help_ofa):
     server = server_process(["-m", "nasedge.cli", "serve", "--ray", "--port", str(port), "--db",
                              f"sqlite:///{tmp_path / 'p.db'}", f"service.write_token_hashes=[{stored}]",
                              f"service.shipped_profiles_dir={tmp_path / 'shipped'}", "predictor.cv_folds=5",
-                             "service.ray.num_replicas=2", "service.ray.batch_wait_timeout_s=0.01"], port, log=tmp_path / "ray.log")
+                             "service.ray.num_replicas=2", "service.ray.batch_wait_timeout_s=0.01"],
+                            port, log=tmp_path / "ray.log")
     server.wait_ready(timeout=240)
-    local = fit_profile("gpu-a", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements], cv_folds=5)
+    archs, latency = [a for a, _ in measurements], [ms for _, ms in measurements]
+    local = fit_profile("gpu-a", SPACE, archs, latency, cv_folds=5)
     queries = help_ofa.items[:60]
     with PredictorClient(server.url, token=token) as client:
         info = client.register("gpu-a", SPACE, measurements)
@@ -34,8 +36,8 @@ def test_ray_serve_deployment(tmp_path, server_process, measurements, help_ofa):
         np.testing.assert_array_equal(client.predict("gpu-a", queries), local.predict(queries))
 
         def one(i: int) -> float:
-            r = httpx.post(f"{server.url}/v1/predict", json={"device": "gpu-a", "archs": [queries[i].to_dict()]},
-                           timeout=60)
+            r = httpx.post(f"{server.url}/v1/predict",
+                           json={"device": "gpu-a", "archs": [queries[i].to_dict()]}, timeout=60)
             assert r.status_code == 200, r.text
             return r.json()["latency_ms"][0]
 
@@ -51,5 +53,5 @@ def test_ray_serve_deployment(tmp_path, server_process, measurements, help_ofa):
         total = float(re.search(r"^nasedge_predict_batch_requests_sum (\S+)", text, re.M).group(1))
         assert total == 61 and count < total, "concurrent requests were not batched"
         client.delete("gpu-a")
-        assert httpx.post(f"{server.url}/v1/predict", json={"device": "gpu-a", "archs": [queries[0].to_dict()]}
-                          ).status_code == 404
+        r = httpx.post(f"{server.url}/v1/predict", json={"device": "gpu-a", "archs": [queries[0].to_dict()]})
+        assert r.status_code == 404

@@ -38,7 +38,8 @@ def _fuzz(serve, token, measurements, tmp_path, *options: str) -> str:
 
 
 def test_schema_fuzzing_bounded(serve, token, measurements, tmp_path):
-    _fuzz(serve, token, measurements, tmp_path, "--phases", "examples,coverage,fuzzing", "--max-examples", "15")
+    _fuzz(serve, token, measurements, tmp_path, "--phases", "examples,coverage,fuzzing",
+          "--max-examples", "15")
 
 
 @pytest.mark.slow

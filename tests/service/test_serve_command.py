@@ -18,7 +18,7 @@ from nasedge.predict.dataset import read_measurements
 from nasedge.predict.profile import load_profile
 from nasedge.service.storage import Storage
 
-from .conftest import REPO, SPACE, body, free_port
+from .conftest import REPO, body, free_port
 
 
 def _write_csv(path, pairs) -> None:
@@ -40,7 +40,8 @@ def _serve(server_process, tmp_path, tokens: str, port: int, log_name: str = "se
     (tmp_path / "shipped").mkdir(exist_ok=True)
     return server_process(["-m", "nasedge.cli", "serve", "--port", str(port), "--db",
                            f"sqlite:///{tmp_path / 'profiles.db'}", f"service.token_file={tokens}",
-                           f"service.shipped_profiles_dir={tmp_path / 'shipped'}"], port, log=tmp_path / log_name)
+                           f"service.shipped_profiles_dir={tmp_path / 'shipped'}"],
+                          port, log=tmp_path / log_name)
 
 
 def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, measurements, help_ofa):
@@ -50,9 +51,10 @@ def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, me
     token, tokens = _token_file(tmp_path, capsys)
     _write_csv(tmp_path / "lat.csv", measurements)
     server = _serve(server_process, tmp_path, tokens, free_port())
-    offline = subprocess.run([sys.executable, "-m", "nasedge.cli", "predictor", "fit", "--device", "gpu-a",
-                              "--measurements", str(tmp_path / "lat.csv"), "--profiles-dir", str(tmp_path / "off")],
-                             cwd=REPO, capture_output=True, text=True, timeout=300)
+    fit = ["predictor", "fit", "--device", "gpu-a", "--measurements", str(tmp_path / "lat.csv"),
+           "--profiles-dir", str(tmp_path / "off")]
+    offline = subprocess.run([sys.executable, "-m", "nasedge.cli", *fit], cwd=REPO, capture_output=True,
+                             text=True, timeout=300)
     assert offline.returncode == 0, offline.stderr
     server.wait_ready()
     enc, archs, latency = read_measurements(tmp_path / "lat.csv")
@@ -87,8 +89,9 @@ def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: 
 
         def register() -> None:
             try:
-                answer["status"] = httpx.post(f"{server.url}/v1/devices", json=body(name, measurements),
-                                              headers={"Authorization": f"Bearer {token}"}, timeout=120).status_code
+                r = httpx.post(f"{server.url}/v1/devices", json=body(name, measurements),
+                               headers={"Authorization": f"Bearer {token}"}, timeout=120)
+                answer["status"] = r.status_code
             except httpx.HTTPError:
                 answer["status"] = None  # the server died under it
 

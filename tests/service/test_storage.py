@@ -20,7 +20,8 @@ from .conftest import SPACE
 
 @pytest.fixture
 def profile(measurements):
-    return fit_profile("gpu-a", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements], cv_folds=3)
+    archs, latency = [a for a, _ in measurements], [ms for _, ms in measurements]
+    return fit_profile("gpu-a", SPACE, archs, latency, cv_folds=3)
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ def test_round_trip_is_exact(storage, profile, help_ofa):
     got_version, got = storage.get("gpu-a")
     assert got_version == version and got == profile  # every field, floats included
     assert np.array_equal(got.predict(help_ofa.items[:40]), profile.predict(help_ofa.items[:40]))
-    assert storage.version("gpu-a") == version and storage.get("nope") is None and storage.version("nope") is None
+    assert storage.version("gpu-a") == version
+    assert storage.get("nope") is None and storage.version("nope") is None
     s = storage.summary("gpu-a")
     assert (s.name, s.space, s.measurements, s.quality) == ("gpu-a", SPACE, 20, profile.quality)
     assert [x.name for x in storage.summaries()] == ["gpu-a"]

@@ -30,7 +30,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "measurements",
-        sa.Column("device_id", sa.Integer(), sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("device_id", sa.Integer(), sa.ForeignKey("devices.id", ondelete="CASCADE"),
+                  primary_key=True),
         sa.Column("position", sa.Integer(), primary_key=True),
         sa.Column("arch", sa.Text(), nullable=False),
         sa.Column("latency_ms", sa.Double(), nullable=False),
