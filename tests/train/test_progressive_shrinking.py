@@ -52,7 +52,7 @@ def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path):
     # tiny budgets: each invocation stops after a step or two, at a mid-epoch checkpoint
     stops = 0
     for _ in range(200):
-        r = train_from_config(compose(overrides(dataset, tmp_path / "cut", "train.max_minutes=0.02")),
+        r = train_from_config(compose(overrides(dataset, tmp_path / "cut", "train.max_minutes=0.004")),
                               log=lambda *_: None)
         if r.finished:
             break
