@@ -165,7 +165,7 @@ def create_app(settings: ServiceSettings | None = None,
         batcher = None
         if submit is None:
             batcher = MicroBatcher(catalog.predict, lambda job: len(job.archs), settings.batch_max_archs,
-                                   metrics.observe_batch)
+                                   metrics.observe_batch, settings.batch_inline_archs)
             run = batcher.submit
         else:
             run = submit(catalog, metrics.observe_batch)

@@ -57,6 +57,8 @@ class ServiceSettings:
     shipped_profiles_dir: Optional[str] = None
     # predictions coalesced per call across concurrent requests (one process)
     batch_max_archs: int = 2000
+    # predictor calls of at most this many archs run on the event loop, larger ones in a thread (0: all)
+    batch_inline_archs: int = 256
     cache_size: int = 64  # fitted predictors kept in memory per process
     log_level: str = "warning"
     ray: RaySettings = field(default_factory=RaySettings)

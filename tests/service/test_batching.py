@@ -60,3 +60,23 @@ def test_oversized_job_runs_alone():
         return out
 
     assert asyncio.run(main()) == [9, 1, 1] and sizes[0] == 1
+
+
+def test_small_calls_run_on_the_event_loop_and_still_coalesce():
+    calls = []
+
+    def run(jobs):
+        calls.append((list(jobs), threading.get_ident()))
+        return [j * 10 for j in jobs]
+
+    async def main(inline_items):
+        batcher = MicroBatcher(run, size=lambda j: 1, max_items=10, inline_items=inline_items)
+        out = await asyncio.gather(*(batcher.submit(j) for j in range(1, 6)))
+        batcher.close()
+        return out
+
+    assert asyncio.run(main(5)) == [10, 20, 30, 40, 50]
+    assert calls == [([1, 2, 3, 4, 5], threading.get_ident())]  # one call, on this (the loop's) thread
+    calls.clear()
+    assert asyncio.run(main(4)) == [10, 20, 30, 40, 50]
+    assert calls[0][0] == [1, 2, 3, 4, 5] and calls[0][1] != threading.get_ident()  # larger: the worker
