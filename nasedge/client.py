@@ -34,6 +34,7 @@ class PredictorClient:
         import httpx
 
         self.url = url.rstrip("/")
+        self._token, self._timeout = token, timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.batch_size = batch_size
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
@@ -106,6 +107,9 @@ class PredictorClient:
             body = self._call("POST", "/v1/predict",
                               json={"device": device, "archs": records[start:start + self.batch_size]})
             out.extend(body.pop("latency_ms"))
+            if info and body["version"] != info["version"]:
+                raise NasedgeError(f"device {device!r} was registered again in the service at {self.url} "
+                                   f"while {len(records)} archs were being predicted; predict them again")
             info = body
         return np.asarray(out, dtype=np.float64), info
 
@@ -119,25 +123,46 @@ class PredictorClient:
         self._call("DELETE", f"/v1/devices/{name}")
 
     def latency_predictor(self, device: str) -> RemotePredictor:
-        """An object with ``.predict(archs) -> np.ndarray`` backed by the service (as a DeviceProfile)."""
+        """``device``'s predictor in the service, usable where a local one is: ``.predict(archs)`` (or a call)
+        gives milliseconds as a float64 array; ``.name``, ``.device``, ``.space``, ``.version``."""
         info = self.device(device)
-        return RemotePredictor(self, device, info["space"], info["predictor"])
+        return RemotePredictor(self, device, info["space"], info["predictor"], info["version"])
+
+    # pickled (e.g. to Ray workers) as its settings; the connection pool is rebuilt on arrival
+    def __getstate__(self) -> dict:
+        return {"url": self.url, "token": self._token, "timeout": self._timeout, "batch_size": self.batch_size}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
 
 
 class RemotePredictor:
-    """A device's latency predictor in the service: the part of DeviceProfile that search uses."""
+    """A device's latency predictor in the service: what search needs of a DeviceProfile.
 
-    def __init__(self, client: PredictorClient, device: str, space: str, predictor: str):
-        self.client, self.device, self.space, self.predictor = client, device, space, predictor
+    Pinned to the profile version it was created for: if the device is registered again meanwhile, the
+    next prediction raises :class:`~nasedge.errors.NasedgeError` instead of mixing two predictors' numbers.
+    """
+
+    def __init__(self, client: PredictorClient, device: str, space: str, predictor: str, version: int):
+        self.client, self.device, self.space, self.version = client, device, space, version
+        self.name = predictor  # as LatencyPredictor.name: the predictor's registry key
 
     def predict(self, archs: Sequence) -> np.ndarray:
-        """Predicted latency on this device, milliseconds."""
+        """Predicted latency on this device, milliseconds (float64, one per arch)."""
         if len(archs) == 0:
             return np.zeros(0)
-        return self.client.predict(self.device, [_record(a, self.space) for a in archs])
+        latency, info = self.client.predict_with_info(self.device, [_record(a, self.space) for a in archs])
+        if info["version"] != self.version:
+            raise NasedgeError(f"device {self.device!r} was registered again in the service at "
+                               f"{self.client.url} (profile version {self.version} -> {info['version']}); "
+                               f"create a new predictor with latency_predictor({self.device!r})")
+        return latency
+
+    __call__ = predict  # a search constraint is a batched callable: archs -> ms
 
     def __repr__(self) -> str:
-        return f"RemotePredictor({self.client.url!r}, {self.device!r}, space={self.space!r})"
+        return (f"RemotePredictor({self.client.url!r}, {self.device!r}, space={self.space!r}, "
+                f"predictor={self.name!r}, version={self.version})")
 
 
 def _record(arch: Any, space: str | None = None) -> dict:

@@ -54,3 +54,41 @@ def test_client_errors(serve, token, measurements, help_ofa):
             anonymous.predict("gpu-a", [3])
     with pytest.raises(NasedgeError, match="cannot reach the predictor service at http://127.0.0.1"):
         PredictorClient(f"http://127.0.0.1:{free_port()}").devices()
+
+
+def test_remote_predictor_is_a_search_constraint(serve, token, measurements):
+    """`PredictorClient(url).latency_predictor(device)` drops in for a local profile: an evolution search
+    with it as the latency constraint finds exactly what the same search with the local profile finds."""
+    import pickle
+
+    from nasedge.search import create_strategy
+    from nasedge.search.proxies import ProxyAccuracy
+    from nasedge.spaces import get_space
+
+    space = get_space(SPACE)
+    local = fit_profile("gpu-a", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements],
+                        cv_folds=5)
+    with serve() as url, PredictorClient(url, token=token) as client:
+        client.register("gpu-a", SPACE, measurements)
+        remote = PredictorClient(url).latency_predictor("gpu-a")  # reads need no token
+        assert (remote.name, remote.device, remote.space, remote.version) == ("meta", "gpu-a", SPACE, 1)
+        budget = float(np.median(local.predict(space.sample_many(50, 1))))
+
+        def search(constraint):
+            return create_strategy("evolution", max_evaluations=40).run(
+                space, ProxyAccuracy(space), constraint, budget, seed=3)
+
+        got, want = search(remote), search(local.predict)
+        assert got.evaluations == want.evaluations == 40
+        assert [c.arch for c in got.history] == [c.arch for c in want.history]
+        np.testing.assert_allclose([c.constraint for c in got.history], [c.constraint for c in want.history],
+                                   rtol=1e-12)
+        assert all(c.constraint <= budget for c in got.history if c.feasible)
+        # it survives pickling (Ray ships constraints to workers) and predicts the same afterwards
+        again = pickle.loads(pickle.dumps(remote))
+        assert np.array_equal(again(space.sample_many(3, 9)), remote.predict(space.sample_many(3, 9)))
+        # registered again meanwhile: an error, not numbers from two different predictors
+        client.delete("gpu-a")
+        client.register("gpu-a", SPACE, measurements[:19] + [(measurements[19][0], 2 * measurements[19][1])])
+        with pytest.raises(NasedgeError, match=r"registered again .* version 1 -> 2"):
+            remote.predict(space.sample_many(2, 4))
