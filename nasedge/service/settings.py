@@ -60,6 +60,7 @@ class ServiceSettings:
     # predictor calls of at most this many archs run on the event loop, larger ones in a thread (0: all)
     batch_inline_archs: int = 256
     cache_size: int = 64  # fitted predictors kept in memory per process
+    gc_freeze: bool = True  # exempt what startup loaded from garbage collection (short full collections)
     log_level: str = "warning"
     ray: RaySettings = field(default_factory=RaySettings)
 

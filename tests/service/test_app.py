@@ -249,3 +249,15 @@ def test_health_readiness_metrics_openapi(serve, token, measurements, help_ofa):
         assert {"/v1/predict", "/v1/devices", "/v1/devices/{name}", "/v1/spaces/{space}/reference-archs",
                 "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
         assert spec["paths"]["/v1/devices"]["post"]["security"] == [{"HTTPBearer": []}]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_startup_objects_are_exempt_from_garbage_collection(serve, freeze):
+    import gc
+
+    before = gc.get_freeze_count()
+    with serve(gc_freeze=freeze) as url:
+        assert httpx.get(f"{url}/readyz").status_code == 200
+        frozen = gc.get_freeze_count()
+    assert (frozen > before) if freeze else (frozen == before)
+    assert gc.get_freeze_count() == (0 if freeze else before)  # given back when the app stops
