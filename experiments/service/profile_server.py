@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -154,18 +153,6 @@ async def _app_cpu_per_request(overrides: dict, requests: int, clients: int) -> 
     return cpu, pauses
 
 
-def _baseline_tree(rev: str) -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix="nasedge-baseline-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
-        tar.extractall(tmp, filter="data")
-    # the stage runner (this file and the benchmark's measurements) comes from this tree
-    for name in ("profile_server.py", "benchmark.py"):
-        (tmp / "experiments" / "service").mkdir(parents=True, exist_ok=True)
-        (tmp / "experiments" / "service" / name).write_text((REPO / "experiments/service" / name).read_text())
-    return tmp
-
-
 def _stages_in(tree: Path) -> dict[str, float]:
     run = subprocess.run([sys.executable, str(tree / "experiments/service/profile_server.py"), "--stages-only"],
                          cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
@@ -198,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     trees = {"this tree": REPO}
     if args.baseline:
-        trees[f"baseline {args.baseline}"] = _baseline_tree(args.baseline)
+        sys.path.insert(0, str(REPO / "experiments" / "service"))
+        from benchmark import baseline_tree
+
+        trees[f"baseline {args.baseline}"] = baseline_tree(args.baseline)
     rounds: dict[str, list] = {name: [] for name in trees}
     for _ in range(args.rounds):
         for name, tree in trees.items():
