@@ -90,12 +90,11 @@ def run_benchmark(tree: Path, label: str, args: argparse.Namespace) -> dict:
     token, stored = create_token()
     port = _free_port()
     tmp = tempfile.mkdtemp(prefix="nasedge-bench-")
-    cmd = [sys.executable, "-m", "nasedge.cli", "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/p.db",
-           f"service.write_token_hashes=[{stored}]", *args.overrides]
+    cmd = [sys.executable, "-m", "nasedge.cli", "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/p.db"]
+    cmd += ["--ray"] if args.ray else ["--workers", str(args.workers)]
+    cmd += [f"service.write_token_hashes=[{stored}]", *args.overrides]
     if args.ray:
-        cmd += ["--ray", f"service.ray.num_replicas={args.replicas}"]
-    else:
-        cmd += ["--workers", str(args.workers)]
+        cmd.append(f"service.ray.num_replicas={args.replicas}")
     env = {**os.environ, "PYTHONPATH": str(tree)}
     server = subprocess.Popen(cmd, cwd=tree, env=env, stdout=open(f"{tmp}/serve.log", "w"),
                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -147,12 +146,13 @@ def run_benchmark(tree: Path, label: str, args: argparse.Namespace) -> dict:
                                       if ln.startswith("nasedge_predict_batch_requests_sum")
                                       or ln.startswith("nasedge_predict_batch_requests_count")]
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
     return results
 
 
