@@ -76,3 +76,15 @@ def test_export_random_init(tmp_path):
     r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--supernet", str(tmp_path / "none.pt"),
                 "--out", str(tmp_path / "out2"))
     assert r.returncode == 2 and "none.pt: supernet checkpoint not found" in r.stderr
+
+
+def test_overrides_after_options_are_kept_and_unknown_options_refused():
+    from nasedge.cli import build_parser, main
+
+    args, extra = build_parser().parse_known_args(["eval", "--arch", "max", "data.limit_test=5", "--json", "seed=3"])
+    assert extra == ["seed=3"] and args.overrides == ["data.limit_test=5"]
+    # main() merges the trailing override: composing it must then fail on the bad key, not on argparse
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--arch", "max", "--json", "--bogus"])
+    assert exc.value.code == 2
+    assert main(["eval", "--arch", "max", "data.limit_test=5", "--json", "data.no_such_key=1"]) == 2

@@ -25,8 +25,8 @@ if [ -f runs/cifar10_ofa/supernet_fp16.pt ]; then
   S=runs/cifar10_ofa/supernet_fp16.pt
   cp $S $OUT/
   if [ ! -f runs/results/eval_final.jsonl ]; then
-    for a in max min random:10; do
-      nasedge eval --arch $a --supernet $S data=cifar10 --json seed=100 >> runs/results/eval_final.tmp || exit 1
+    for a in max min experiments/cifar10_ofa/mid_arch.json random:10; do
+      nasedge eval --arch $a --supernet $S data=cifar10 --json seed=100 | grep "^{" >> runs/results/eval_final.tmp || exit 1
     done
     mv runs/results/eval_final.tmp runs/results/eval_final.jsonl
   fi
