@@ -44,6 +44,8 @@ def _int(value: Any, field: str, source: str | None) -> int:
 def _int_tuple(value: Any, field: str, source: str | None) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ArchError(field, value, "a list of integers", source)
+    if all(type(v) is int for v in value):  # the usual case, without a check per element
+        return tuple(value)
     return tuple(_int(v, f"{field}[{i}]", source) for i, v in enumerate(value))
 
 
@@ -81,6 +83,8 @@ class Arch:
         for i, d in enumerate(self.depth):
             if not 1 <= d <= max_depth:
                 raise ArchError(f"depth[{i}]", d, f"1..{max_depth} (the slots per stage)", source)
+        # which slots are used, once: is_active is asked per slot by validation, canonical form, encodings
+        set_(self, "_active", tuple(index < d for d in self.depth for index in range(max_depth)))
 
     # --- structure -------------------------------------------------------------------------
     @property
@@ -94,8 +98,7 @@ class Arch:
 
     def is_active(self, slot: int) -> bool:
         """Whether block slot ``slot`` (flat, stage-major) is used by this arch."""
-        stage, index = divmod(slot, self.max_depth)
-        return index < self.depth[stage]
+        return self._active[slot]
 
     def active_blocks(self) -> Iterator[ActiveBlock]:
         """The blocks this arch uses, in network order."""
@@ -107,11 +110,19 @@ class Arch:
     # --- identity ---------------------------------------------------------------------------
     def canonical(self) -> Arch:
         """The same arch with unused slots set to ``0``."""
-        kernel = tuple(k if self.is_active(i) else UNUSED for i, k in enumerate(self.kernel))
-        expand = tuple(e if self.is_active(i) else UNUSED for i, e in enumerate(self.expand))
+        known = self.__dict__.get("_canonical")  # computed once: equality and hashing ask for it each time
+        if known is not None:
+            return known
+        active = self._active
+        kernel = tuple(k if on else UNUSED for k, on in zip(self.kernel, active))
+        expand = tuple(e if on else UNUSED for e, on in zip(self.expand, active))
         if kernel == self.kernel and expand == self.expand:
-            return self
-        return Arch(self.space, kernel, expand, self.depth, self.resolution)
+            out = self
+        else:
+            out = Arch(self.space, kernel, expand, self.depth, self.resolution)
+            object.__setattr__(out, "_canonical", out)
+        object.__setattr__(self, "_canonical", out)
+        return out
 
     def _key(self) -> tuple:
         c = self.canonical()

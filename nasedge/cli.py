@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
     "devices": ("nasedge.commands.devices", "list devices, where each is measured, and their profiles"),
     "predictor": ("nasedge.commands.predictor", "fit, evaluate and inspect latency predictors"),
+    "serve": ("nasedge.commands.serve", "serve latency predictions over HTTP (device registry, Ray Serve)"),
 }
 
 

@@ -57,6 +57,9 @@ def register_configs() -> None:
 
     for name in list_predictors():
         cs.store(group="predictor", name=f"{name}_schema", node=predictor_class(name).Config)
+    from nasedge.service.settings import ServiceSettings
+
+    cs.store(group="service", name="service_schema", node=ServiceSettings)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
 

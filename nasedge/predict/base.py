@@ -8,6 +8,7 @@ returns milliseconds; ``to_dict``/``from_dict`` round-trip the fitted state thro
 from __future__ import annotations
 
 import abc
+import functools
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,9 +30,16 @@ except ImportError:  # Python 3.10 (typing_extensions comes with torch)
 def single_blas_thread():
     """Context manager limiting BLAS to one thread: predictors work on small matrices, where threads only
     contend (on a loaded 2-core machine a 181x181 solve took 250 ms with 2 OpenBLAS threads, 1 ms with one)."""
-    from threadpoolctl import threadpool_limits
+    return _blas_controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    # finding the loaded BLAS libraries costs ~1 ms, more than a small prediction: do it once (numpy's
+    # BLAS, the one predictors use, is loaded with numpy, before this runs)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @dataclass

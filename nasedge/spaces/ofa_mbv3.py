@@ -14,6 +14,7 @@ squeeze-excite width ``make_divisible(hidden // 4, 8)``, exactly as in the publi
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -226,6 +227,12 @@ class OFAMobileNetV3Space(SearchSpace):
         return make_divisible(hidden // 4, 8)
 
     # --- validation ----------------------------------------------------------------------
+    @functools.cached_property
+    def _allowed(self) -> tuple[frozenset[int], ...]:
+        """Values allowed in kernel and expand (a choice, or unused), depth, resolution."""
+        return (frozenset(self.kernel_choices) | {UNUSED}, frozenset(self.expand_choices) | {UNUSED},
+                frozenset(self.depth_choices), frozenset(self.resolutions))
+
     def validate(self, arch: Arch, source: str | None = None) -> Arch:
         if not isinstance(arch, Arch):
             raise TypeError(f"expected an Arch, got {type(arch).__name__}")
@@ -236,6 +243,16 @@ class OFAMobileNetV3Space(SearchSpace):
         if len(arch.kernel) != self.num_slots:
             raise ArchError("kernel", list(arch.kernel),
                             f"{self.num_slots} entries ({self.num_stages} stages x {self.max_depth} slots)", source)
+        # fast path (validation runs per arch per request in the service): every value allowed somewhere, and
+        # the canonical form has exactly the unused slots at 0, i.e. no active slot holds 0
+        kernels, expands, depths, resolutions = self._allowed
+        if (set(arch.kernel) <= kernels and set(arch.expand) <= expands and set(arch.depth) <= depths
+                and arch.resolution in resolutions):
+            canonical = arch.canonical()
+            unused = self.num_slots - sum(arch.depth)
+            if canonical.kernel.count(UNUSED) == unused and canonical.expand.count(UNUSED) == unused:
+                return canonical
+        # slow path: find the first offending field
         for i, d in enumerate(arch.depth):
             if d not in self.depth_choices:
                 raise ArchError(f"depth[{i}]", d, list(self.depth_choices), source)

@@ -63,3 +63,16 @@ def test_unknown_space():
     with pytest.raises(NasedgeError, match="unknown space 'resnet'"):
         get_encoding("resnet")
     assert {"ofa", "fbnet", "nasbench201", "ofa_mbv3_cifar"} <= set(list_encodings())
+
+
+@pytest.mark.parametrize("name", list_spaces())
+def test_ofa_encoding_of_a_batch_matches_one_arch_at_a_time_and_the_space_onehot(name):
+    space = get_space(name)
+    enc = get_encoding(space)
+    archs = [space.min_arch(), space.max_arch(), *space.sample_many(30, 5)]
+    np.testing.assert_array_equal(enc.onehot(archs), space.encode(archs, "onehot").astype(np.float64))
+    batch = enc.features(archs)
+    # fresh objects one at a time (no cached rows), then the same objects again (cached rows)
+    single = np.concatenate([enc.features([type(a).from_dict(a.to_dict())]) for a in archs])
+    np.testing.assert_array_equal(batch, single)
+    np.testing.assert_array_equal(enc.features(archs[::-1]), batch[::-1])

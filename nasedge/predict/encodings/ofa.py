@@ -9,6 +9,7 @@ resolution. They are defined the same way for every space of the family, so a mo
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -63,69 +64,137 @@ class OFAEncoding(LatencyEncoding):
             raise NasedgeError(f"expected an Arch of space {self.name!r}, got {type(item).__name__}")
         return self.space.validate(item)
 
-    def _row(self, arch: Any) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._rows.get(id(arch))
-        if hit is not None and hit[0]() is arch:
-            return hit[1], hit[2]
-        canonical = self.check(arch)
-        onehot = self.space.encode([canonical], "onehot")[0].astype(np.float64)
-        feats = np.array(self._features(canonical), dtype=np.float64)
-        key = id(arch)
-        forget = lambda _, k=key, rows=self._rows: rows.pop(k, None)  # noqa: E731  (the arch was freed)
-        self._rows[key] = (weakref.ref(arch, forget), onehot, feats)
+    def _encoded(self, items: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """(one-hot rows, feature rows) of ``items``; the archs not seen before are encoded together."""
+        n = len(items)
+        onehot = np.empty((n, self._onehot_width))
+        feats = np.empty((n, len(self.feature_names)))
+        missing = []
+        for i, arch in enumerate(items):
+            hit = self._rows.get(id(arch))
+            if hit is not None and hit[0]() is arch:
+                onehot[i], feats[i] = hit[1], hit[2]
+            else:
+                missing.append(i)
+        if missing:
+            new_onehot, new_feats = self._encode([self.check(items[i]) for i in missing])
+            onehot[missing], feats[missing] = new_onehot, new_feats
+            for j, i in enumerate(missing):
+                arch, key = items[i], id(items[i])
+                forget = lambda _, k=key, rows=self._rows: rows.pop(k, None)  # noqa: E731  (the arch was freed)
+                self._rows[key] = (weakref.ref(arch, forget), new_onehot[j], new_feats[j])
         return onehot, feats
 
     def onehot(self, items: Sequence[Arch]) -> np.ndarray:
-        width = self.space.encode([self.space.min_arch()], "onehot").shape[1]
-        return np.array([self._row(a)[0] for a in items], dtype=np.float64).reshape(len(items), width)
+        return self._encoded(items)[0]
 
     def features(self, items: Sequence[Arch]) -> np.ndarray:
-        return np.array([self._row(a)[1] for a in items], dtype=np.float64).reshape(
-            len(items), len(self.feature_names))
+        return self._encoded(items)[1]
 
-    def _features(self, arch: Arch) -> list[float]:
+    @property
+    def _onehot_width(self) -> int:
         sp = self.space
-        stages = np.zeros((sp.num_stages, len(_STAGE_FEATURES)))
-        size = _out(arch.resolution, sp.stem_stride)
-        stem_in = arch.resolution
-        # stem conv 3x3 and the fixed first block (depthwise 3x3 + pointwise projection)
-        stem_macs = 3 * sp.stem_width * 9 * size * size
-        params = 3 * sp.stem_width * 9 + 2 * sp.stem_width
-        act = sp.stem_width * size * size
-        first_out = _out(size, sp.first_block_stride)
-        stem_macs += sp.stem_width * 9 * first_out**2 + sp.stem_width * sp.first_block_width * first_out**2
-        params += sp.stem_width * 9 + sp.stem_width * sp.first_block_width
-        params += 2 * sp.stem_width + 2 * sp.first_block_width
-        act += (sp.stem_width + sp.first_block_width) * first_out**2
-        size, layers = first_out, 3
-        for b in arch.active_blocks():
-            s = self._slots[b.slot]
-            row = stages[b.stage]
-            hidden = sp.hidden_channels(s.in_channels, b.expand)
-            out = _out(size, s.stride)
-            pw = s.in_channels * hidden * size * size + hidden * s.out_channels * out * out
-            dw = hidden * b.kernel * b.kernel * out * out
-            row[0] += 1
-            row[1] += pw
-            row[_KERNEL_COLUMN.get(b.kernel, 4)] += dw
-            a = hidden * size * size + hidden * out * out + s.out_channels * out * out
-            params_b = s.in_channels * hidden + hidden * b.kernel * b.kernel + hidden * s.out_channels
-            params_b += 4 * hidden + 2 * s.out_channels
-            layers += 3
-            if s.se:
-                se = sp.se_channels(hidden)
-                row[5] += 2 * hidden * se
-                params_b += 2 * hidden * se + hidden + se
-                a += hidden * out * out  # the excitation rescales the whole hidden map
-                layers += 2
-            row[6] += a
-            params += params_b
-            size = out
-        fe, mix, nc = sp.final_expand_width, sp.feature_mix_width, sp.num_classes
-        head_macs = sp.stages[-1].width * fe * size * size + fe * mix + mix * nc
-        params += sp.stages[-1].width * fe + 2 * fe + fe * mix + mix * nc + nc
-        act_total = act + stages[:, 6].sum() + fe * size * size
-        layers += 3
-        macs = stem_macs + head_macs + stages[:, 1:6].sum()
-        glob = [stem_in, stem_in * stem_in, stem_macs, head_macs, macs, params, act_total, layers]
-        return [*stages.ravel().tolist(), *glob]
+        return sp.num_slots * (len(sp.kernel_choices) + len(sp.expand_choices)) + \
+            sp.num_stages * len(sp.depth_choices) + 1
+
+    def _encode(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """Both encodings of validated canonical archs, as array lookups (no Python loop over blocks)."""
+        sp = self.space
+        nk, ne, nd = len(sp.kernel_choices), len(sp.expand_choices), len(sp.depth_choices)
+        kernel = np.array([a.kernel for a in archs]).reshape(len(archs), sp.num_slots)
+        expand = np.array([a.expand for a in archs]).reshape(len(archs), sp.num_slots)
+        depth = np.array([a.depth for a in archs]).reshape(len(archs), sp.num_stages)
+        resolution = np.array([a.resolution for a in archs])
+        active = kernel != 0  # canonical form: unused slots are 0, every choice is positive
+        lookup = self._lookup
+        k, e = lookup["kernel"][kernel], lookup["expand"][expand]
+        d, r = lookup["depth"][depth], lookup["resolution"][resolution]
+        # one-hot, laid out as OFAMobileNetV3Space.encode(archs, "onehot") (float32 values, as there)
+        onehot = np.zeros((len(archs), self._onehot_width))
+        rows, slots = np.nonzero(active)
+        base = slots * (nk + ne)
+        onehot[rows, base + k[rows, slots]] = 1.0
+        onehot[rows, base + nk + e[rows, slots]] = 1.0
+        stage_cols = sp.num_slots * (nk + ne) + np.arange(sp.num_stages) * nd + d
+        onehot[np.arange(len(archs))[:, None], stage_cols] = 1.0
+        lo, hi = sp.resolutions[0], sp.resolutions[-1]
+        onehot[:, -1] = ((resolution - lo) / (hi - lo)).astype(np.float32) if hi > lo else 0.0
+        # features: what every arch of this resolution pays, plus each active block's share (integers:
+        # the sums are exact in any order)
+        fixed, block = self._cost_tables
+        per_block = block[r[:, None], np.arange(sp.num_slots), np.where(active, k, 0), np.where(active, e, 0)]
+        feats = fixed[r] + np.einsum("nsf,ns->nf", per_block, active.astype(np.float64))
+        return onehot, feats
+
+    @functools.cached_property
+    def _lookup(self) -> dict[str, np.ndarray]:
+        """Value -> index of the choice, per field (-1 for values that validation already refused)."""
+        sp = self.space
+        out = {}
+        for field, choices in (("kernel", sp.kernel_choices), ("expand", sp.expand_choices),
+                               ("depth", sp.depth_choices), ("resolution", sp.resolutions)):
+            table = np.full(max(choices) + 1, -1, dtype=np.int64)
+            table[list(choices)] = np.arange(len(choices))
+            out[field] = table
+        return out
+
+    @functools.cached_property
+    def _cost_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``fixed[resolution]`` (stem, head, constant layers) and ``block[resolution, slot, kernel, expand]``
+        (one active block's share): every feature is a sum of these. A slot's input size depends on the
+        resolution only, since only a stage's first block (always active) changes the size."""
+        sp = self.space
+        n_stage = len(_STAGE_FEATURES)
+        g = {name: sp.num_stages * n_stage + i for i, name in enumerate(_GLOBAL_FEATURES)}
+        fixed = np.zeros((len(sp.resolutions), len(self.feature_names)))
+        block = np.zeros((len(sp.resolutions), sp.num_slots, len(sp.kernel_choices), len(sp.expand_choices),
+                          len(self.feature_names)))
+        for ri, resolution in enumerate(sp.resolutions):
+            f = fixed[ri]
+            size = _out(resolution, sp.stem_stride)
+            # stem conv 3x3 and the fixed first block (depthwise 3x3 + pointwise projection)
+            stem_macs = 3 * sp.stem_width * 9 * size * size
+            params = 3 * sp.stem_width * 9 + 2 * sp.stem_width
+            act = sp.stem_width * size * size
+            first_out = _out(size, sp.first_block_stride)
+            stem_macs += sp.stem_width * 9 * first_out**2 + sp.stem_width * sp.first_block_width * first_out**2
+            params += sp.stem_width * 9 + sp.stem_width * sp.first_block_width
+            params += 2 * sp.stem_width + 2 * sp.first_block_width
+            act += (sp.stem_width + sp.first_block_width) * first_out**2
+            size = first_out
+            for slot, s in enumerate(self._slots):
+                out = _out(size, s.stride)
+                for ki, kernel in enumerate(sp.kernel_choices):
+                    for ei, expand in enumerate(sp.expand_choices):
+                        row = block[ri, slot, ki, ei]
+                        hidden = sp.hidden_channels(s.in_channels, expand)
+                        pw = s.in_channels * hidden * size * size + hidden * s.out_channels * out * out
+                        dw = hidden * kernel * kernel * out * out
+                        a = hidden * size * size + hidden * out * out + s.out_channels * out * out
+                        params_b = s.in_channels * hidden + hidden * kernel * kernel + hidden * s.out_channels
+                        params_b += 4 * hidden + 2 * s.out_channels
+                        layers, se_macs = 3, 0
+                        if s.se:
+                            se = sp.se_channels(hidden)
+                            se_macs = 2 * hidden * se
+                            params_b += 2 * hidden * se + hidden + se
+                            a += hidden * out * out  # the excitation rescales the whole hidden map
+                            layers += 2
+                        stage = s.stage * n_stage
+                        row[stage] = 1
+                        row[stage + 1] = pw
+                        row[stage + _KERNEL_COLUMN.get(kernel, 4)] = dw
+                        row[stage + 5] = se_macs
+                        row[stage + 6] = a
+                        row[g["macs"]] = pw + dw + se_macs
+                        row[g["params"]] = params_b
+                        row[g["act"]] = a
+                        row[g["layers"]] = layers
+                size = out
+            fe, mix, nc = sp.final_expand_width, sp.feature_mix_width, sp.num_classes
+            head_macs = sp.stages[-1].width * fe * size * size + fe * mix + mix * nc
+            params += sp.stages[-1].width * fe + 2 * fe + fe * mix + mix * nc + nc
+            f[g["resolution"]], f[g["pixels"]] = resolution, resolution * resolution
+            f[g["stem_macs"]], f[g["head_macs"]], f[g["macs"]] = stem_macs, head_macs, stem_macs + head_macs
+            f[g["params"]], f[g["act"]], f[g["layers"]] = params, act + fe * size * size, 6
+        return fixed, block

@@ -1,0 +1,182 @@
+"""Python client of the latency predictor service (``nasedge serve``).
+
+>>> client = PredictorClient("http://127.0.0.1:8000", token="nse_...")    # token: only for writes
+>>> client.predict("jetson-orin", archs)                                  # ms, numpy float64
+>>> client.register("my-board", "ofa_mbv3_cifar", zip(archs, latency_ms)) # reference + support archs
+>>> predictor = client.latency_predictor("my-board")        # .predict(archs), as a DeviceProfile does
+
+HTTP failures raise :class:`~nasedge.errors.NasedgeError` naming the status and the server's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
+
+
+class ServiceError(NasedgeError):
+    """The service answered with an error status (``status``; ``detail`` is its message)."""
+
+    def __init__(self, method: str, url: str, status: int, detail: str, errors: list | None = None):
+        self.status, self.detail, self.errors = status, detail, errors or []
+        super().__init__(f"{method} {url}: HTTP {status}: {detail}")
+
+
+class PredictorClient:
+    """Talks to one service at ``url``; ``token`` is sent as a bearer token (needed for writes)."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0, batch_size: int = 1000):
+        import httpx
+
+        self.url = url.rstrip("/")
+        self._token, self._timeout = token, timeout
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.batch_size = batch_size
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    # --- plumbing --------------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise NasedgeError(f"cannot reach the predictor service at {self.url}: {type(exc).__name__}: "
+                               f"{exc}") from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                detail, errors = str(body.get("detail", response.text)), body.get("errors")
+            except ValueError:
+                detail, errors = response.text.strip()[:200] or response.reason_phrase, None
+            raise ServiceError(method, f"{self.url}{path}", response.status_code, detail, errors)
+        if response.status_code == 204:
+            return None
+        return response.json()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PredictorClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- API -------------------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Whether the service is ready (database reachable, schema current)."""
+        try:
+            self._call("GET", "/readyz")
+        except NasedgeError:
+            return False
+        return True
+
+    def devices(self) -> list[dict]:
+        """Devices with a profile: name, space, predictor, version, source, measurements, quality, created."""
+        return self._call("GET", "/v1/devices")["devices"]
+
+    def device(self, name: str) -> dict:
+        return self._call("GET", f"/v1/devices/{name}")
+
+    def spaces(self) -> list[str]:
+        return self._call("GET", "/v1/spaces")["spaces"]
+
+    def reference_archs(self, space: str) -> list:
+        """The archs to measure first on a new device of ``space`` (Arch objects for OFA spaces)."""
+        from nasedge.predict.encodings import get_encoding
+
+        body = self._call("GET", f"/v1/spaces/{space}/reference-archs")
+        enc = get_encoding(body["space"])
+        return [enc.parse(rec) for rec in body["archs"]]
+
+    def predict(self, device: str, archs: Sequence) -> np.ndarray:
+        """Predicted latency of each arch on ``device``, milliseconds (float64)."""
+        return self.predict_with_info(device, archs)[0]
+
+    def predict_with_info(self, device: str, archs: Sequence) -> tuple[np.ndarray, dict]:
+        """Latencies and what produced them: ``{"device", "space", "predictor", "version"}``."""
+        records = _records(archs)
+        out, info = [], {}
+        for start in range(0, len(records), self.batch_size):
+            body = self._call("POST", "/v1/predict",
+                              json={"device": device, "archs": records[start:start + self.batch_size]})
+            out.extend(body.pop("latency_ms"))
+            if info and body["version"] != info["version"]:
+                raise NasedgeError(f"device {device!r} was registered again in the service at {self.url} "
+                                   f"while {len(records)} archs were being predicted; predict them again")
+            info = body
+        return np.asarray(out, dtype=np.float64), info
+
+    def register(self, name: str, space: str, measurements: Iterable) -> dict:
+        """Register a device from ``(arch, latency_ms)`` pairs; the stored profile's summary and quality."""
+        body = {"name": name, "space": space, "measurements": [
+            {"arch": _record(a), "latency_ms": float(ms)} for a, ms in measurements]}
+        return self._call("POST", "/v1/devices", json=body)
+
+    def delete(self, name: str) -> None:
+        self._call("DELETE", f"/v1/devices/{name}")
+
+    def latency_predictor(self, device: str) -> RemotePredictor:
+        """``device``'s predictor in the service, usable where a local one is: ``.predict(archs)`` (or a call)
+        gives milliseconds as a float64 array; ``.name``, ``.device``, ``.space``, ``.version``."""
+        info = self.device(device)
+        return RemotePredictor(self, device, info["space"], info["predictor"], info["version"])
+
+    # pickled (e.g. to Ray workers) as its settings; the connection pool is rebuilt on arrival
+    def __getstate__(self) -> dict:
+        return {"url": self.url, "token": self._token, "timeout": self._timeout, "batch_size": self.batch_size}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
+class RemotePredictor:
+    """A device's latency predictor in the service: what search needs of a DeviceProfile.
+
+    Pinned to the profile version it was created for: if the device is registered again meanwhile, the
+    next prediction raises :class:`~nasedge.errors.NasedgeError` instead of mixing two predictors' numbers.
+    """
+
+    def __init__(self, client: PredictorClient, device: str, space: str, predictor: str, version: int):
+        self.client, self.device, self.space, self.version = client, device, space, version
+        self.name = predictor  # as LatencyPredictor.name: the predictor's registry key
+
+    def predict(self, archs: Sequence) -> np.ndarray:
+        """Predicted latency on this device, milliseconds (float64, one per arch)."""
+        if len(archs) == 0:
+            return np.zeros(0)
+        latency, info = self.client.predict_with_info(self.device, [_record(a, self.space) for a in archs])
+        if info["version"] != self.version:
+            raise NasedgeError(f"device {self.device!r} was registered again in the service at "
+                               f"{self.client.url} (profile version {self.version} -> {info['version']}); "
+                               f"create a new predictor with latency_predictor({self.device!r})")
+        return latency
+
+    __call__ = predict  # a search constraint is a batched callable: archs -> ms
+
+    def __repr__(self) -> str:
+        return (f"RemotePredictor({self.client.url!r}, {self.device!r}, space={self.space!r}, "
+                f"predictor={self.name!r}, version={self.version})")
+
+
+def _record(arch: Any, space: str | None = None) -> dict:
+    if isinstance(arch, Arch):
+        return arch.to_dict()
+    if isinstance(arch, Mapping):
+        return dict(arch)
+    if space is not None:  # a benchmark space's item (a tuple of op indices)
+        from nasedge.predict.encodings import get_encoding
+
+        return get_encoding(space).to_record(arch)
+    raise NasedgeError(f"cannot send {type(arch).__name__} {arch!r} as an arch; "
+                       f"pass an Arch or its JSON dict")
+
+
+def _records(archs: Sequence) -> list[dict]:
+    return [_record(a) for a in archs]

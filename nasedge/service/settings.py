@@ -1,0 +1,93 @@
+"""Settings of the predictor service: a typed dataclass (Hydra group ``service``, ``conf/service/*.yaml``).
+
+``nasedge serve`` composes them with the rest of the configuration (``nasedge serve service.max_batch=500``);
+library callers build :class:`ServiceSettings` directly and pass it to
+:func:`nasedge.service.app.create_app`, which needs no Hydra.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from nasedge.errors import NasedgeError
+
+
+@dataclass
+class RaySettings:
+    """Ray Serve deployment (``nasedge serve --ray``)."""
+
+    num_replicas: int = 2
+    max_batch_size: int = 64  # predict requests coalesced into one call by @serve.batch
+    batch_wait_timeout_s: float = 0.002
+    max_ongoing_requests: int = 200
+    replica_cpus: float = 0.5  # CPUs Ray reserves per replica
+    address: Optional[str] = None  # Ray cluster to join (null: start a local one)
+    num_cpus: Optional[int] = None  # CPUs of the local Ray instance (null: all)
+
+
+@dataclass
+class ServiceSettings:
+    """Everything the service needs; plain data, JSON round trip (handed to worker processes)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # any SQLAlchemy URL; SQLite runs in WAL mode (a relative SQLite path: from the working directory)
+    db: str = "sqlite:///outputs/service/profiles.db"
+    migrate: bool = True  # `alembic upgrade head` at startup (workers of a multi-process server skip it)
+    # uvicorn worker processes (each with its own predictor cache; the database is shared)
+    workers: int = 1
+    # salted hashes of the bearer tokens allowed to write (`nasedge serve token create` prints one)
+    write_token_hashes: List[str] = field(default_factory=list)
+    token_file: Optional[str] = None  # a file of such hashes, one per line (# comments)
+    read_auth: bool = False  # reads need a token too (any write token, or one of read_token_hashes)
+    read_token_hashes: List[str] = field(default_factory=list)
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_batch: int = 1000  # archs per predict request
+    max_measurements: int = 1000  # measurements per registration
+    require_reference_archs: bool = True  # a registration must include every reference arch of its space
+    # latency predictor adapted at registration, its options and cross-validation folds; `nasedge serve`
+    # copies them from the `predictor` group, so that a registration fits exactly as `nasedge predictor fit`
+    predictor: str = "meta"
+    predictor_options: Dict[str, Any] = field(default_factory=dict)
+    cv_folds: int = 20
+    # read-only profiles shipped with nasedge (null: latency_predictors/profiles)
+    shipped_profiles_dir: Optional[str] = None
+    # predictions coalesced per call across concurrent requests (one process)
+    batch_max_archs: int = 2000
+    # predictor calls of at most this many archs run on the event loop, larger ones in a thread (0: all)
+    batch_inline_archs: int = 256
+    cache_size: int = 64  # fitted predictors kept in memory per process
+    gc_freeze: bool = True  # exempt what startup loaded from garbage collection (short full collections)
+    log_level: str = "warning"
+    ray: RaySettings = field(default_factory=RaySettings)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ray, dict):
+            self.ray = RaySettings(**self.ray)
+        for name in ("port", "workers", "max_body_bytes", "max_batch", "max_measurements", "cv_folds",
+                     "batch_max_archs", "cache_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "port" else 1):
+                raise NasedgeError(f"service.{name}: value {value!r} is not valid; "
+                                   f"expected a positive integer")
+        if self.ray.num_replicas < 1 or self.ray.max_batch_size < 1:
+            raise NasedgeError("service.ray: num_replicas and max_batch_size must be positive")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> ServiceSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise NasedgeError(f"service.{unknown[0]}: unknown setting; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServiceSettings:
+        return cls.from_mapping(json.loads(text))
+

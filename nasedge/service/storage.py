@@ -1,0 +1,233 @@
+"""Device profiles in a database: SQLite (WAL) by default, any SQLAlchemy URL by configuration.
+
+Two tables (schema owned by the Alembic migrations in ``nasedge/service/migrations``):
+
+* ``devices``: one row per registered device: the fitted predictor's state and quality (JSON), the
+  measurement count. Its ``id`` is the profile's *version*: ids are never reused (AUTOINCREMENT), so a
+  re-registered device has a new version and every process notices that its cached predictor is stale.
+* ``measurements``: the measurements the profile was fitted on, one row each, in order.
+
+A registration is one transaction (the device row and all its measurement rows), so a crash leaves
+the device fully registered or absent; the unique name makes concurrent registrations of one name
+fail cleanly (:class:`DeviceExists`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
+                        func, select)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.pool import StaticPool
+
+from nasedge.errors import NasedgeError
+from nasedge.predict.profile import DeviceProfile
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+NAME_LENGTH = 128
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("name", name="uq_devices_name"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the profile's version
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    space: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    predictor: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(Text)  # LatencyPredictor.to_dict(), JSON
+    quality: Mapped[str] = mapped_column(Text)  # cross-validated quality, JSON
+    num_measurements: Mapped[int] = mapped_column(Integer)
+    created: Mapped[str] = mapped_column(String(40))
+    measurements: Mapped[list[MeasurementRow]] = relationship(
+        back_populates="device", order_by="MeasurementRow.position", cascade="all, delete-orphan",
+        passive_deletes=True)
+
+
+class MeasurementRow(Base):
+    __tablename__ = "measurements"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arch: Mapped[str] = mapped_column(Text)  # the arch's JSON record
+    latency_ms: Mapped[float] = mapped_column(Double)
+    device: Mapped[DeviceRow] = relationship(back_populates="measurements")
+
+
+class DeviceExists(NasedgeError):
+    """A device of that name is already registered."""
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    """What the service tells about a device without loading its predictor."""
+
+    name: str
+    space: str
+    predictor: str
+    version: int
+    measurements: int
+    quality: dict = field(default_factory=dict)
+    created: str = ""
+
+
+def _summary(row: DeviceRow) -> DeviceSummary:
+    return DeviceSummary(row.name, row.space, row.predictor, row.id, row.num_measurements,
+                         json.loads(row.quality), row.created)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor the writer them
+    cur.execute("PRAGMA synchronous=FULL")  # a committed registration survives power loss too
+    cur.execute("PRAGMA foreign_keys=ON")  # deleting a device deletes its measurements
+    cur.execute("PRAGMA busy_timeout=10000")  # concurrent writers wait for each other
+    cur.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their directory created and the pragmas above."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise NasedgeError(f"service.db: value {url!r} is not a database URL; expected e.g. "
+                           f"sqlite:///profiles.db or postgresql+psycopg://user@host/nasedge") from None
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except (ModuleNotFoundError, NoSuchModuleError) as exc:
+            raise NasedgeError(f"service.db: no driver for {parsed.drivername!r} is installed "
+                               f"({getattr(exc, 'name', None) or exc})") from None
+    memory = parsed.database in (None, "", ":memory:")
+    if not memory:
+        folder = Path(parsed.database).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NasedgeError(f"service.db: cannot create the folder {folder} ({exc.strerror})") from None
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10},
+                           **({"poolclass": StaticPool} if memory else {}))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Storage:
+    """Registered device profiles in the database at ``url``."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_db_engine(url)
+
+    # --- schema ----------------------------------------------------------------------------
+    def _alembic_config(self, connection: Any):
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def migrate(self) -> None:
+        """``alembic upgrade head`` on this database."""
+        from alembic import command
+
+        try:
+            with self.engine.begin() as conn:
+                command.upgrade(self._alembic_config(conn), "head")
+        except DBAPIError as exc:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}") from None
+
+    def revision(self) -> tuple[str | None, str]:
+        """(the database's schema revision, the migrations' head)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(self._alembic_config(None)).get_current_head()
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision(), head
+
+    # --- profiles --------------------------------------------------------------------------
+    def add(self, profile: DeviceProfile) -> int:
+        """Store ``profile`` in one transaction; its version. :class:`DeviceExists` if the name is taken."""
+        row = DeviceRow(name=profile.device, space=profile.space, predictor=profile.predictor,
+                        state=json.dumps(profile.state), quality=json.dumps(profile.quality),
+                        num_measurements=len(profile.measurements), created=profile.created)
+        row.measurements = [MeasurementRow(position=i, arch=json.dumps(rec, separators=(",", ":")),
+                                           latency_ms=float(lat))
+                            for i, (rec, lat) in enumerate(profile.measurements)]
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:
+            raise DeviceExists(f"device {profile.device!r} is already registered; delete it first to "
+                               f"register it again") from None
+
+    def get(self, name: str) -> tuple[int, DeviceProfile] | None:
+        """(version, profile) of a registered device, or None."""
+        with Session(self.engine) as session:
+            row = session.scalars(select(DeviceRow).where(DeviceRow.name == name)).one_or_none()
+            if row is None:
+                return None
+            profile = DeviceProfile(
+                device=row.name, space=row.space, predictor=row.predictor, state=json.loads(row.state),
+                measurements=[(json.loads(m.arch), m.latency_ms) for m in row.measurements],
+                quality=json.loads(row.quality), created=row.created)
+            return row.id, profile
+
+    def version(self, name: str) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(DeviceRow.id).where(DeviceRow.name == name)).scalar_one_or_none()
+
+    def summary(self, name: str) -> DeviceSummary | None:
+        with Session(self.engine) as session:
+            row = session.scalars(select(DeviceRow).where(DeviceRow.name == name)).one_or_none()
+            return None if row is None else _summary(row)
+
+    def summaries(self) -> list[DeviceSummary]:
+        with Session(self.engine) as session:
+            return [_summary(r) for r in session.scalars(select(DeviceRow).order_by(DeviceRow.name))]
+
+    def delete(self, name: str) -> bool:
+        """Delete a registered device and its measurements; whether it existed."""
+        with self.engine.begin() as conn:
+            return conn.execute(DeviceRow.__table__.delete().where(DeviceRow.name == name)).rowcount > 0
+
+    # --- health ----------------------------------------------------------------------------
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def problems(self) -> list[str]:
+        """Integrity problems: SQLite's own check, and devices whose measurement rows are incomplete."""
+        found = []
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                result = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+                if result != ["ok"]:
+                    found.extend(f"integrity_check: {r}" for r in result)
+                orphans = conn.exec_driver_sql("PRAGMA foreign_key_check")
+                found.extend(f"foreign_key_check: {tuple(r)}" for r in orphans)
+            counts = select(MeasurementRow.device_id, func.count().label("n")).group_by(
+                MeasurementRow.device_id).subquery()
+            rows = conn.execute(select(DeviceRow.name, DeviceRow.num_measurements, counts.c.n).outerjoin(
+                counts, counts.c.device_id == DeviceRow.id))
+            for name, expected, n in rows:
+                if (n or 0) != expected:
+                    found.append(f"device {name!r}: {n or 0} measurement rows, expected {expected}")
+        return found
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,167 @@
+"""Fixtures: the real server on a loopback port (uvicorn in a thread, or a separate process), a write
+token, and 20 real measurements of a GPU from the HELP benchmark (10 reference archs + 10 more)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasedge.predict.dataset import load_dataset
+from nasedge.resources import shipped_path
+from nasedge.service.auth import create_token
+from nasedge.service.settings import ServiceSettings
+
+REPO = Path(__file__).resolve().parents[2]
+SPACE = "ofa_mbv3_w1.2"
+
+
+@functools.lru_cache(maxsize=None)
+def _token() -> tuple[str, str]:
+    return create_token()
+
+
+@pytest.fixture
+def token() -> str:
+    """A write token; its hash is in every server's settings built by ``settings``."""
+    return _token()[0]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """``settings(**changes)``: ServiceSettings on a fresh SQLite file, with the write token configured and an
+    empty directory of shipped profiles."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir(exist_ok=True)
+
+    def make(**changes) -> ServiceSettings:
+        base = dict(db=f"sqlite:///{tmp_path / 'profiles.db'}", write_token_hashes=[_token()[1]],
+                    shipped_profiles_dir=str(shipped), cv_folds=5)
+        return ServiceSettings(**{**base, **changes})
+
+    return make
+
+
+@functools.lru_cache(maxsize=None)
+def _help_ofa():
+    return load_dataset(shipped_path("latency_predictors") / "data" / "help_ofa_sample")
+
+
+@pytest.fixture
+def help_ofa():
+    """310 OFA w1.2 archs x 12 GPUs of the HELP benchmark."""
+    return _help_ofa()
+
+
+@pytest.fixture
+def measurements(help_ofa):
+    """20 (arch, latency ms) of the 2080 Ti (batch 64): the 10 reference archs, then 10 more."""
+    ds = help_ofa
+    others = [i for i in np.flatnonzero(ds.arch_ids < 40) if i not in set(ds.reference)]
+    rows = list(ds.reference) + others[:10]
+    return [(ds.items[i], float(ds.column("2080ti_64")[i])) for i in rows]
+
+
+def body(name: str, pairs, space: str = SPACE) -> dict:
+    return {"name": name, "space": space,
+            "measurements": [{"arch": a.to_dict(), "latency_ms": ms} for a, ms in pairs]}
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def free_port() -> int:
+    with contextlib.closing(free_socket()) as sock:
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(app):
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
+    import uvicorn
+
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture
+def serve(settings):
+    """``serve(**changes)``: a running server (context manager) yielding its URL."""
+    from nasedge.service import create_app
+
+    return lambda **changes: running(create_app(settings(**changes)))
+
+
+class ServerProcess:
+    """A server in a child process (``python -m nasedge.cli serve ...`` or a given command), killable."""
+
+    def __init__(self, args: list[str], port: int, env: dict | None = None, log: Path | None = None):
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.log = log
+        out = open(log, "ab") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+                                     start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text()[-2000:] if self.log else ""
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {tail}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout} s")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)  # its own session: the server and any worker it started
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server_process():
+    """``server_process(args, port)``: start a server process; every one is killed at the end of the test."""
+    started: list[ServerProcess] = []
+
+    def start(args: list[str], port: int, **kwargs) -> ServerProcess:
+        p = ServerProcess(args, port, **kwargs)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()

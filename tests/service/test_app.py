@@ -1,0 +1,263 @@
+"""The HTTP API against a real server on a loopback port: registration, prediction, errors, limits, auth."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import sqlite3
+
+import httpx
+import numpy as np
+import pytest
+
+from nasedge.predict.profile import fit_profile, save_profile
+from nasedge.spaces import get_space
+
+from .conftest import SPACE, body
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_register_then_predict_matches_offline_fit(serve, token, measurements, help_ofa):
+    archs, latency = [a for a, _ in measurements], [ms for _, ms in measurements]
+    offline = fit_profile("gpu-a", SPACE, archs, latency, cv_folds=5)
+    queries = help_ofa.items[100:150]
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
+        assert r.status_code == 201, r.text
+        info = r.json()
+        assert info["name"] == "gpu-a" and info["source"] == "registered" and info["measurements"] == 20
+        assert info["quality"] == offline.quality  # the same cross-validation
+        r = c.post("/v1/predict", json={"device": "gpu-a", "archs": [a.to_dict() for a in queries]})
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert (got["device"], got["space"], got["predictor"], got["version"]) == ("gpu-a", SPACE, "meta",
+                                                                                 info["version"])
+        assert np.array_equal(np.array(got["latency_ms"]), offline.predict(queries))  # bit for bit
+        assert c.get("/v1/devices").json()["devices"] == [info]
+        assert c.get("/v1/devices/gpu-a").json() == info
+
+
+def test_reference_archs_and_spaces(serve):
+    with serve() as url, httpx.Client(base_url=url) as c:
+        assert SPACE in c.get("/v1/spaces").json()["spaces"]
+        r = c.get(f"/v1/spaces/{SPACE}/reference-archs").json()
+        assert r["space"] == SPACE and len(r["archs"]) == 10 and r["min_measurements"] == 10
+        space = get_space(SPACE)
+        assert all(space.contains(space.validate(__import__("nasedge.arch").arch.Arch.from_dict(a)))
+                   for a in r["archs"])
+        assert c.get("/v1/spaces/ofa_mbv3_cifar/reference-archs").json()["space"] == "ofa_mbv3_cifar"
+        r = c.get("/v1/spaces/nope/reference-archs")
+        assert r.status_code == 404 and "unknown space 'nope'" in r.json()["detail"]
+
+
+def test_writes_need_a_valid_token(serve, token, measurements):
+    with serve() as url, httpx.Client(base_url=url) as c:
+        for headers in ({}, auth("nse_wrong"), {"Authorization": "Basic dTpw"}):
+            r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=headers)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
+            assert "token" in r.json()["detail"]
+            assert c.delete("/v1/devices/gpu-a", headers=headers).status_code == 401
+        assert c.get("/v1/devices").json()["devices"] == []  # nothing was written
+    with serve(write_token_hashes=[]) as url:
+        r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
+        assert r.status_code == 401 and "no write tokens configured" in r.json()["detail"]
+
+
+def test_read_auth(serve, token):
+    with serve(read_auth=True) as url, httpx.Client(base_url=url) as c:
+        assert c.get("/v1/devices").status_code == 401
+        assert c.post("/v1/predict", json={"device": "x", "archs": [{}]}).status_code == 401
+        assert c.get("/v1/devices", headers=auth(token)).status_code == 200  # a write token reads too
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+
+
+def test_malformed_archs_are_422_naming_the_field(serve, token, measurements, help_ofa):
+    good = [a.to_dict() for a in help_ofa.items[:5]]
+    cases = []
+    bad = json.loads(json.dumps(good))
+    bad[3]["kernel"][5] = 4
+    cases.append((bad, "archs[3].kernel[5]", "value 4 is not allowed; expected [3, 5, 7]"))
+    bad = json.loads(json.dumps(good))
+    del bad[1]["resolution"]
+    cases.append((bad, "archs[1].resolution", "missing"))
+    bad = json.loads(json.dumps(good))
+    bad[2]["depth"] = [2, 3, "4", 2, 3]
+    cases.append((bad, "archs[2].depth[2]", "an integer"))
+    bad = json.loads(json.dumps(good))
+    bad[0]["colour"] = "red"
+    cases.append((bad, "archs[0].colour", "one of the fields"))
+    bad = json.loads(json.dumps(good))
+    bad[4]["space"] = "ofa_mbv3_cifar"
+    cases.append((bad, "archs[4].space", "'ofa_mbv3_w1.2'"))
+    cases.append((good[:2] + ["x"], "archs[2]", "valid dictionary"))
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        assert c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token)).status_code == 201
+        for archs, field, message in cases:
+            r = c.post("/v1/predict", json={"device": "gpu-a", "archs": archs})
+            assert r.status_code == 422, r.text
+            err = r.json()
+            assert err["errors"][0]["field"] == field and message in err["detail"], err
+            assert err["detail"].startswith(field) and "Traceback" not in r.text
+        # the envelope, validated by the schema
+        for payload, field in (({"archs": good}, "device"), ({"device": "gpu-a", "archs": []}, "archs"),
+                               ({"device": "gpu-a", "archs": good, "x": 1}, "x"),
+                               ({"device": "../etc", "archs": good}, "device")):
+            r = c.post("/v1/predict", json=payload)
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+        # registration: the measurement's arch and latency are named too
+        m = body("gpu-b", measurements)
+        m["measurements"][7]["arch"]["expand"][0] = 5
+        m["measurements"][2]["latency_ms"] = -1.0
+        r = c.post("/v1/devices", json=m, headers=auth(token))
+        assert r.status_code == 422
+        assert {e["field"] for e in r.json()["errors"]} == {"measurements[2].latency_ms"}  # schema first
+        m["measurements"][2]["latency_ms"] = 1.0
+        r = c.post("/v1/devices", json=m, headers=auth(token))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measurements[7].arch.expand[0]"
+        r = c.post("/v1/predict", content=b'{"device": ', headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "invalid JSON" in r.json()["detail"]
+
+
+def test_registration_checks(serve, token, measurements):
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        r = c.post("/v1/devices", json=body("gpu-a", measurements[3:]), headers=auth(token))
+        assert r.status_code == 422 and "3 of the 10 reference archs" in r.json()["detail"]
+        r = c.post("/v1/devices", json=body("gpu-a", measurements, space="nope"), headers=auth(token))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "space"
+        assert c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token)).status_code == 201
+        r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
+        assert r.status_code == 409 and "already registered" in r.json()["detail"]
+    with serve(require_reference_archs=False) as url:
+        r = httpx.post(f"{url}/v1/devices", json=body("gpu-c", measurements[15:]), headers=auth(token),
+                       timeout=60)
+        assert r.status_code == 201 and r.json()["measurements"] == 5
+
+
+def test_limits(serve, token, help_ofa):
+    archs = [a.to_dict() for a in help_ofa.items[:30]]
+    with serve(max_batch=20, max_body_bytes=20_000) as url, httpx.Client(base_url=url) as c:
+        r = c.post("/v1/predict", json={"device": "gpu-a", "archs": archs[:21]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "archs"
+        assert "at most 20" in r.json()["detail"]
+        r = c.post("/v1/predict", content=json.dumps({"device": "gpu-a", "archs": archs * 5}),
+                   headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "20000 bytes" in r.json()["detail"]
+
+        def chunks():  # no Content-Length: counted while streaming
+            for _ in range(10):
+                yield b" " * 5000
+
+        r = c.post("/v1/predict", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        schema = c.get("/openapi.json").json()["components"]["schemas"]
+        assert schema["PredictRequest"]["properties"]["archs"]["maxItems"] == 20
+
+
+def test_delete_and_unknown_devices(serve, token, measurements, help_ofa):
+    arch = help_ofa.items[0].to_dict()
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        assert c.post("/v1/predict", json={"device": "nope", "archs": [arch]}).status_code == 404
+        assert c.get("/v1/devices/nope").status_code == 404
+        assert c.delete("/v1/devices/nope", headers=auth(token)).status_code == 404
+        v1 = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token)).json()["version"]
+        assert c.post("/v1/predict", json={"device": "gpu-a", "archs": [arch]}).status_code == 200
+        assert c.delete("/v1/devices/gpu-a", headers=auth(token)).status_code == 204
+        r = c.post("/v1/predict", json={"device": "gpu-a", "archs": [arch]})
+        assert r.status_code == 404, "a deleted device's cached predictor must not answer"
+        # registered again with other measurements: a new version, new numbers
+        other = [(a, 2 * ms) for a, ms in measurements]
+        v2 = c.post("/v1/devices", json=body("gpu-a", other), headers=auth(token)).json()["version"]
+        r = c.post("/v1/predict", json={"device": "gpu-a", "archs": [arch]}).json()
+        assert v2 != v1 and r["version"] == v2
+
+
+def test_two_servers_share_the_database(settings, token, measurements, help_ofa):
+    """Another process (here: another app) deleting or re-registering a device invalidates our cache."""
+    from nasedge.service import create_app
+
+    from .conftest import running
+
+    arch = [help_ofa.items[0].to_dict()]
+    s = settings()
+    with running(create_app(s)) as a, running(create_app(s)) as b:
+        assert httpx.post(f"{a}/v1/devices", json=body("gpu-a", measurements), headers=auth(token),
+                          timeout=60).status_code == 201
+        first = httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch}).json()
+        assert httpx.delete(f"{a}/v1/devices/gpu-a", headers=auth(token)).status_code == 204
+        assert httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch}).status_code == 404
+        other = [(x, 3 * ms) for x, ms in measurements]
+        assert httpx.post(f"{a}/v1/devices", json=body("gpu-a", other), headers=auth(token),
+                          timeout=60).status_code == 201
+        again = httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch}).json()
+        assert again["version"] != first["version"]
+        assert again["latency_ms"][0] == pytest.approx(3 * first["latency_ms"][0], rel=0.05)
+
+
+def test_concurrent_registrations_of_one_name(serve, token, measurements):
+    with serve() as url:
+        def register(_):
+            return httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token),
+                              timeout=120).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            codes = sorted(pool.map(register, range(4)))
+        assert codes == [201, 409, 409, 409]
+        assert len(httpx.get(f"{url}/v1/devices").json()["devices"]) == 1
+
+
+def test_shipped_profiles_are_served_read_only(settings, serve, token, measurements, help_ofa):
+    shipped = settings().shipped_profiles_dir
+    archs, latency = [a for a, _ in measurements], [ms for _, ms in measurements]
+    save_profile(fit_profile("titan-shipped", SPACE, archs, latency, cv_folds=3), shipped)
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        info = c.get("/v1/devices/titan-shipped").json()
+        assert info["source"] == "shipped" and info["version"] == 0
+        r = c.post("/v1/predict", json={"device": "titan-shipped", "archs": [help_ofa.items[0].to_dict()]})
+        assert r.status_code == 200 and r.json()["latency_ms"][0] > 0
+        assert c.delete("/v1/devices/titan-shipped", headers=auth(token)).status_code == 403
+        r = c.post("/v1/devices", json=body("titan-shipped", measurements), headers=auth(token))
+        assert r.status_code == 409 and "shipped" in r.json()["detail"]
+
+
+def test_internal_errors_carry_no_stack_trace(settings, serve, token, measurements, help_ofa):
+    s = settings()
+    with serve() as url:
+        assert httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token),
+                          timeout=60).status_code == 201
+    db = s.db.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:  # a profile damaged behind the service's back
+        conn.execute("UPDATE devices SET state = '{\"predictor\": \"meta\"}'")
+    with serve() as url:
+        r = httpx.post(f"{url}/v1/predict", json={"device": "gpu-a", "archs": [help_ofa.items[0].to_dict()]})
+        assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
+
+
+def test_health_readiness_metrics_openapi(serve, token, measurements, help_ofa):
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        assert c.get("/readyz").json() == {"status": "ready"}
+        c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
+        c.post("/v1/predict", json={"device": "gpu-a", "archs": [a.to_dict() for a in help_ofa.items[:7]]})
+        text = c.get("/metrics").text
+        assert 'nasedge_http_requests_total{method="POST",route="/v1/predict",status="200"} 1.0' in text
+        assert "nasedge_predicted_archs_total 7.0" in text
+        assert 'nasedge_registrations_total{outcome="created"} 1.0' in text
+        spec = c.get("/openapi.json").json()
+        assert {"/v1/predict", "/v1/devices", "/v1/devices/{name}", "/v1/spaces/{space}/reference-archs",
+                "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+        assert spec["paths"]["/v1/devices"]["post"]["security"] == [{"HTTPBearer": []}]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_startup_objects_are_exempt_from_garbage_collection(serve, freeze):
+    import gc
+
+    before = gc.get_freeze_count()
+    with serve(gc_freeze=freeze) as url:
+        assert httpx.get(f"{url}/readyz").status_code == 200
+        frozen = gc.get_freeze_count()
+    assert (frozen > before) if freeze else (frozen == before)
+    assert gc.get_freeze_count() == (0 if freeze else before)  # given back when the app stops

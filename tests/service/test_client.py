@@ -1,0 +1,94 @@
+"""PredictorClient against a real server: every call, errors as NasedgeError, the remote predictor adapter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasedge.client import PredictorClient, ServiceError
+from nasedge.errors import NasedgeError
+from nasedge.predict.profile import fit_profile
+
+from .conftest import SPACE, free_port
+
+
+def test_client_end_to_end(serve, token, measurements, help_ofa):
+    queries = help_ofa.items[200:260]
+    with serve(max_batch=25) as url, PredictorClient(url, token=token, batch_size=25) as client:
+        assert client.ready() and SPACE in client.spaces()
+        refs = client.reference_archs(SPACE)
+        assert len(refs) == 10 and all(r in {a for a, _ in measurements} for r in refs)
+        info = client.register("gpu-a", SPACE, measurements)
+        assert info["name"] == "gpu-a" and info["measurements"] == 20
+        assert [d["name"] for d in client.devices()] == ["gpu-a"] and client.device("gpu-a") == info
+        local = fit_profile("gpu-a", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements],
+                            cv_folds=5)
+        got = client.predict("gpu-a", queries)  # 60 archs: three requests of at most 25
+        # bit for bit against the same calls made locally (OpenBLAS's matrix-vector product rounds a row
+        # differently depending on the rows around it: one call of 60 can differ from three in the last bit)
+        chunks = np.concatenate([local.predict(queries[i:i + 25]) for i in range(0, 60, 25)])
+        assert got.dtype == np.float64 and np.array_equal(got, chunks)
+        np.testing.assert_allclose(got, local.predict(queries), rtol=1e-14, atol=0)
+        remote = client.latency_predictor("gpu-a")
+        assert remote.space == SPACE
+        assert np.array_equal(remote.predict(queries[:3]), local.predict(queries[:3]))
+        assert remote.predict([]).shape == (0,)
+        client.delete("gpu-a")
+        with pytest.raises(ServiceError, match=r"HTTP 404: no latency profile for device 'gpu-a'") as exc:
+            client.predict("gpu-a", queries[:1])
+        assert exc.value.status == 404
+
+
+def test_client_errors(serve, token, measurements, help_ofa):
+    with serve() as url:
+        anonymous = PredictorClient(url)
+        with pytest.raises(ServiceError, match=r"POST .*/v1/devices: HTTP 401: missing bearer token"):
+            anonymous.register("gpu-a", SPACE, measurements)
+        bad = help_ofa.items[0].to_dict()
+        bad["resolution"] = 7
+        PredictorClient(url, token=token).register("gpu-a", SPACE, measurements)
+        with pytest.raises(ServiceError, match=r"HTTP 422: archs\[1\].resolution: value 7") as exc:
+            anonymous.predict("gpu-a", [help_ofa.items[0], bad])
+        assert exc.value.errors[0]["field"] == "archs[1].resolution"
+        with pytest.raises(NasedgeError, match="cannot send int"):
+            anonymous.predict("gpu-a", [3])
+    with pytest.raises(NasedgeError, match="cannot reach the predictor service at http://127.0.0.1"):
+        PredictorClient(f"http://127.0.0.1:{free_port()}").devices()
+
+
+def test_remote_predictor_is_a_search_constraint(serve, token, measurements):
+    """`PredictorClient(url).latency_predictor(device)` drops in for a local profile: an evolution search
+    with it as the latency constraint finds exactly what the same search with the local profile finds."""
+    import pickle
+
+    from nasedge.search import create_strategy
+    from nasedge.search.proxies import ProxyAccuracy
+    from nasedge.spaces import get_space
+
+    space = get_space(SPACE)
+    local = fit_profile("gpu-a", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements],
+                        cv_folds=5)
+    with serve() as url, PredictorClient(url, token=token) as client:
+        client.register("gpu-a", SPACE, measurements)
+        remote = PredictorClient(url).latency_predictor("gpu-a")  # reads need no token
+        assert (remote.name, remote.device, remote.space, remote.version) == ("meta", "gpu-a", SPACE, 1)
+        budget = float(np.median(local.predict(space.sample_many(50, 1))))
+
+        def search(constraint):
+            return create_strategy("evolution", max_evaluations=40).run(
+                space, ProxyAccuracy(space), constraint, budget, seed=3)
+
+        got, want = search(remote), search(local.predict)
+        assert got.evaluations == want.evaluations == 40
+        assert [c.arch for c in got.history] == [c.arch for c in want.history]
+        np.testing.assert_allclose([c.constraint for c in got.history], [c.constraint for c in want.history],
+                                   rtol=1e-12)
+        assert all(c.constraint <= budget for c in got.history if c.feasible)
+        # it survives pickling (Ray ships constraints to workers) and predicts the same afterwards
+        again = pickle.loads(pickle.dumps(remote))
+        assert np.array_equal(again(space.sample_many(3, 9)), remote.predict(space.sample_many(3, 9)))
+        # registered again meanwhile: an error, not numbers from two different predictors
+        client.delete("gpu-a")
+        client.register("gpu-a", SPACE, measurements[:19] + [(measurements[19][0], 2 * measurements[19][1])])
+        with pytest.raises(NasedgeError, match=r"registered again .* version 1 -> 2"):
+            remote.predict(space.sample_many(2, 4))

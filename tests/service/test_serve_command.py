@@ -1,0 +1,143 @@
+"""`nasedge serve` as users run it: a separate process on a loopback port, its database, kill -9."""
+
+from __future__ import annotations
+
+import csv
+import random
+import sys
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from nasedge.cli import main
+from nasedge.client import PredictorClient
+from nasedge.predict.dataset import read_measurements
+from nasedge.predict.profile import load_profile
+from nasedge.service.storage import Storage
+
+from .conftest import REPO, body, free_port
+
+
+def _write_csv(path, pairs) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "latency_ms"])
+        for arch, ms in pairs:
+            w.writerow([arch.to_json(), repr(ms)])
+
+
+def _token_file(tmp_path, capsys) -> tuple[str, str]:
+    path = tmp_path / "tokens"
+    assert main(["serve", "token", "create", "--file", str(path)]) == 0
+    token = capsys.readouterr().out.split("it is not stored anywhere): ")[1].split()[0]
+    return token, str(path)
+
+
+def _serve(server_process, tmp_path, tokens: str, port: int, log_name: str = "serve.log"):
+    (tmp_path / "shipped").mkdir(exist_ok=True)
+    return server_process(["-m", "nasedge.cli", "serve", "--port", str(port), "--db",
+                           f"sqlite:///{tmp_path / 'profiles.db'}", f"service.token_file={tokens}",
+                           f"service.shipped_profiles_dir={tmp_path / 'shipped'}"],
+                          port, log=tmp_path / log_name)
+
+
+def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, measurements, help_ofa):
+    """POST /v1/devices with 20 measurements, then /v1/predict == `nasedge predictor fit` on the same CSV."""
+    import subprocess
+
+    token, tokens = _token_file(tmp_path, capsys)
+    _write_csv(tmp_path / "lat.csv", measurements)
+    server = _serve(server_process, tmp_path, tokens, free_port())
+    fit = ["predictor", "fit", "--device", "gpu-a", "--measurements", str(tmp_path / "lat.csv"),
+           "--profiles-dir", str(tmp_path / "off")]
+    offline = subprocess.run([sys.executable, "-m", "nasedge.cli", *fit], cwd=REPO, capture_output=True,
+                             text=True, timeout=300)
+    assert offline.returncode == 0, offline.stderr
+    server.wait_ready()
+    enc, archs, latency = read_measurements(tmp_path / "lat.csv")
+    queries = help_ofa.items[:100]
+    with PredictorClient(server.url, token=token) as client:
+        info = client.register("gpu-a", enc.name, zip(archs, latency))
+        got, meta = client.predict_with_info("gpu-a", queries)
+    profile = load_profile("gpu-a", tmp_path / "off")
+    assert info["quality"] == profile.quality and meta["predictor"] == profile.predictor == "meta"
+    assert np.array_equal(got, profile.predict(queries))
+
+
+def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: int = 0) -> dict:
+    """Register, kill -9 the server at a random moment of a registration, restart, check; ``n`` times."""
+    token, tokens = _token_file(tmp_path, capsys)
+    rng = random.Random(seed)
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'profiles.db'}"
+    server = _serve(server_process, tmp_path, tokens, port)
+    server.wait_ready()
+    start = time.monotonic()
+    r = httpx.post(f"{server.url}/v1/devices", json=body("base", measurements),
+                   headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    assert r.status_code == 201
+    duration = time.monotonic() - start
+    query = {"archs": [a.to_dict() for a, _ in measurements]}
+    expected = httpx.post(f"{server.url}/v1/predict", json={"device": "base", **query}).json()["latency_ms"]
+    tally = {"absent": 0, "present": 0, "answered_201": 0}
+    for trial in range(n):
+        name = f"dev-{trial}"
+        answer = {}
+
+        def register() -> None:
+            try:
+                r = httpx.post(f"{server.url}/v1/devices", json=body(name, measurements),
+                               headers={"Authorization": f"Bearer {token}"}, timeout=120)
+                answer["status"] = r.status_code
+            except httpx.HTTPError:
+                answer["status"] = None  # the server died under it
+
+        thread = threading.Thread(target=register)
+        thread.start()
+        time.sleep(rng.uniform(0.2, 1.15) * duration)
+        server.kill()
+        thread.join()
+        s = Storage(url)
+        assert s.problems() == [], f"trial {trial}"
+        s.close()
+        server = _serve(server_process, tmp_path, tokens, port, f"serve-{trial}.log")
+        server.wait_ready()
+        r = httpx.get(f"{server.url}/v1/devices/{name}")
+        if answer["status"] == 201:
+            tally["answered_201"] += 1
+            assert r.status_code == 200, "a registration answered 201 must survive the crash"
+        if r.status_code == 404:
+            tally["absent"] += 1
+            continue
+        tally["present"] += 1
+        assert r.json()["measurements"] == 20
+        got = httpx.post(f"{server.url}/v1/predict", json={"device": name, **query}).json()["latency_ms"]
+        assert got == expected  # fully registered: the same profile as the same measurements gave before
+    assert httpx.get(f"{server.url}/v1/devices/base").status_code == 200
+    return tally
+
+
+def test_kill_9_during_registration(tmp_path, capsys, server_process, measurements):
+    tally = _crash_trials(1, tmp_path, capsys, server_process, measurements, seed=1)
+    assert tally["absent"] + tally["present"] == 1
+
+
+@pytest.mark.slow
+def test_kill_9_during_registration_many_times(tmp_path, capsys, server_process, measurements):
+    tally = _crash_trials(20, tmp_path, capsys, server_process, measurements, seed=2)
+    print(f"\nkill -9 trials: {tally}")
+    assert tally["absent"] + tally["present"] == 20
+
+
+def test_bad_configuration_is_one_line(tmp_path, capsys):
+    assert main(["serve", "service.write_token_hashes=[nope]"]) == 2
+    assert "service.write_token_hashes: value 'nope'" in capsys.readouterr().err
+    assert main(["serve", "service.max_batch=0"]) == 2
+    assert "service.max_batch: value 0 is not valid" in capsys.readouterr().err
+    assert main(["serve", "service.cv_folds=3"]) == 2
+    assert "use predictor=NAME" in capsys.readouterr().err
+    assert main(["serve", "--db", "nonsense://", "--port", str(free_port())]) == 2
+    assert "service.db" in capsys.readouterr().err
