@@ -14,7 +14,7 @@ import sys
 # verb -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "arch": ("nasedge.commands.arch", "sample, validate and count architectures"),
-    "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
+    "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch, TFLite)"),
     "train": ("nasedge.commands.train", "train a supernet with progressive shrinking (resumes)"),
     "eval": ("nasedge.commands.eval", "top-1 accuracy of subnets (BN recalibrated)"),
     "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
