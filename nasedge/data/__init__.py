@@ -32,8 +32,10 @@ class DataConfig:
     recalibration_images: int = 2000
     recalibration_seed: Optional[int] = 0
     recalibration_batch_size: int = 500
-    limit_train: Optional[int] = None   # use only the first N training images (smoke runs)
+    # use only N images of a split (smoke runs): a fixed random subset, since files are stored by class
+    limit_train: Optional[int] = None
     limit_test: Optional[int] = None
+    limit_seed: int = 0
 
 
 @dataclass
@@ -50,8 +52,12 @@ class ImageDataset:
     def to(self, device: torch.device | str) -> ImageDataset:
         return ImageDataset(self.images.to(device), self.labels.to(device), self.classes)
 
-    def head(self, n: int | None) -> ImageDataset:
-        return self if n is None else ImageDataset(self.images[:n], self.labels[:n], self.classes)
+    def subset(self, n: int | None, seed: int = 0) -> ImageDataset:
+        """``n`` images drawn without replacement by a seeded permutation (all of them when None)."""
+        if n is None or n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return ImageDataset(self.images[idx], self.labels[idx], self.classes)
 
 
 Loader = Callable[[DataConfig], tuple[ImageDataset, ImageDataset]]
@@ -74,7 +80,7 @@ def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
     if not Path(cfg.path).exists():
         raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
     train, test = loaders[cfg.kind](cfg)
-    return train.head(cfg.limit_train), test.head(cfg.limit_test)
+    return train.subset(cfg.limit_train, cfg.limit_seed), test.subset(cfg.limit_test, cfg.limit_seed + 1)
 
 
 def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from nasedge.data import DataConfig, load_dataset, recalibration_subset
+from nasedge.errors import NasedgeError
+from tests.synthetic_data import write_dataset
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("d") / "d.npz", n_train=200, n_test=50)
+
+
+def test_packed_npz_loads_both_splits(packed):
+    train, test = load_dataset(DataConfig(path=str(packed), image_size=24))
+    assert train.images.shape == (200, 3, 24, 24) and test.images.shape == (50, 3, 24, 24)
+    assert train.images.dtype.is_floating_point is False and sorted(set(train.labels.tolist())) == list(range(10))
+
+
+def test_limits_draw_every_class_not_the_first_files(tmp_path):
+    # files stored by class (as ImageFolder order): the first 40 would all be class 0
+    from nasedge.data.packed_npz import write_packed_npz
+    from tests.synthetic_data import make_images
+
+    blobs, labels = make_images(200, 16, 0)
+    order = np.argsort(labels, kind="stable")
+    write_packed_npz(tmp_path / "sorted.npz", [str(i) for i in range(10)],
+                     ([blobs[i] for i in order], [labels[i] for i in order]), (blobs[:20], labels[:20]))
+    train, _ = load_dataset(DataConfig(path=str(tmp_path / "sorted.npz"), image_size=16, limit_train=40))
+    assert len(train) == 40 and len(set(train.labels.tolist())) >= 8
+    again, _ = load_dataset(DataConfig(path=str(tmp_path / "sorted.npz"), image_size=16, limit_train=40))
+    assert (again.labels == train.labels).all()
+
+
+def test_recalibration_subset_is_fixed(packed):
+    cfg = DataConfig(path=str(packed), image_size=24, recalibration_images=30)
+    train, _ = load_dataset(cfg)
+    a, b = recalibration_subset(train, cfg), recalibration_subset(train, cfg)
+    assert a.shape[0] == 30 and (a == b).all()
+    first = recalibration_subset(train, DataConfig(path=str(packed), recalibration_images=30, recalibration_seed=None))
+    assert (first == train.images[:30]).all()
+
+
+def test_bad_paths_and_kinds_are_one_line_errors(tmp_path):
+    with pytest.raises(NasedgeError, match="no such file"):
+        load_dataset(DataConfig(path=str(tmp_path / "none.npz")))
+    with pytest.raises(NasedgeError, match="data.kind"):
+        load_dataset(DataConfig(kind="lmdb", path=str(tmp_path)))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(NasedgeError, match="cannot read packed dataset"):
+        load_dataset(DataConfig(path=str(tmp_path / "junk.npz")))
+
+
+def test_image_folder_layout(tmp_path):
+    from tests.synthetic_data import make_images
+
+    for split, n in (("train", 30), ("test", 10)):
+        blobs, labels = make_images(n, 20, 3)
+        for i, (b, y) in enumerate(zip(blobs, labels)):
+            d = tmp_path / split / f"class{y}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{i}.jpg").write_bytes(b)
+    train, test = load_dataset(DataConfig(kind="image_folder", path=str(tmp_path), image_size=16))
+    assert train.images.shape == (30, 3, 16, 16) and len(test) == 10 and train.classes[0] == "class0"
+    (tmp_path / "test" / "extra").mkdir()
+    with pytest.raises(NasedgeError, match="class directory 'extra'"):
+        load_dataset(DataConfig(kind="image_folder", path=str(tmp_path), image_size=16))
