@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
     "devices": ("nasedge.commands.devices", "list devices, where each is measured, and their profiles"),
     "predictor": ("nasedge.commands.predictor", "fit, evaluate and inspect latency predictors"),
+    "specialize": ("nasedge.commands.specialize", "the best subnet for a device under a latency budget, exported"),
 }
 
 

@@ -31,25 +31,41 @@ def tflite_available() -> bool:
 
 @contextlib.contextmanager
 def _quiet_conversion() -> Iterator[None]:
-    # litert-torch prints a progress tree per conversion unless this is off; restore the user's value
-    old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
-    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
-        else:
-            os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
+    """Silence the converter: its progress tree (an environment switch) and the TensorFlow/absl log lines its
+    C++ parts write straight to file descriptor 2, which are kept and shown only if the conversion fails."""
+    import sys
+    import tempfile
+
+    old = {k: os.environ.get(k) for k in ("LITERT_TORCH_SHOW_PROGRESS", "TF_CPP_MIN_LOG_LEVEL")}
+    os.environ.update(LITERT_TORCH_SHOW_PROGRESS="n", TF_CPP_MIN_LOG_LEVEL="3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def tflite_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     """Convert ``model`` (fp32, eval) for inputs of ``input_shape`` (NCHW) into a TFLite flatbuffer."""
     if not tflite_available():
         raise NasedgeError(f"TFLite export needs litert-torch and ai-edge-litert: {INSTALL_HINT}")
-    import litert_torch
-
     with _quiet_conversion(), torch.no_grad():
+        import litert_torch  # importing it logs from C++ too
+
         return bytes(litert_torch.convert(model.eval(), (torch.randn(*input_shape),)).model_content())
 
 
@@ -64,10 +80,11 @@ def check_tflite(flatbuffer: bytes, model: nn.Module, arch: Arch, atol: float = 
     x = torch.randn(1, 3, arch.resolution, arch.resolution, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         expected = model.eval()(x).numpy()
-    interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.numpy())
-    interpreter.invoke()
+    with _quiet_conversion():  # the interpreter logs its XNNPACK delegate on fd 2
+        interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.numpy())
+        interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     diff = float(np.abs(got - expected).max())
     if not diff <= atol:  # also catches NaN
