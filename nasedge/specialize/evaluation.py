@@ -48,8 +48,10 @@ def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: 
     if test_images is not None and test_images < len(test):
         test = test.subset(test_images, test_seed)
     recal = recalibration_subset(train, cfg)
-    subnet = load_supernet(supernet_path).extract(arch).to(device)
-    top1 = evaluate_arch(subnet, arch, recal.to(device), test.to(device), cfg)
+    # a static subnet in channels-last runs about 2x faster than NCHW on CPU too (25 vs 47 s for 2,000 + 2,000
+    # images of a 70 M MAC subnet on one loaded core)
+    subnet = load_supernet(supernet_path).extract(arch).to(device, memory_format=torch.channels_last)
+    top1 = evaluate_arch(subnet, arch, recal.to(device), test.to(device), cfg, channels_last=True)
     where = "local"
     try:
         import ray
@@ -58,7 +60,7 @@ def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: 
             where = f"ray:{ray.get_runtime_context().get_node_id()[:12]}"
     except Exception:  # ray missing or not a worker: a local evaluation
         pass
-    state = {k: v.detach().cpu() for k, v in subnet.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in subnet.state_dict().items()}
     return SubnetEvaluation(arch, float(top1), len(test), int(recal.shape[0]), state,
                             time.perf_counter() - start, where)
 
