@@ -14,13 +14,14 @@ import sys
 # verb -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "arch": ("nasedge.commands.arch", "sample, validate and count architectures"),
-    "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch)"),
+    "export": ("nasedge.commands.export", "export a subnet for deployment (ONNX, PyTorch, TFLite)"),
     "train": ("nasedge.commands.train", "train a supernet with progressive shrinking (resumes)"),
     "eval": ("nasedge.commands.eval", "top-1 accuracy of subnets (BN recalibrated)"),
     "measure": ("nasedge.commands.measure", "measure the latency of archs on a device"),
     "devices": ("nasedge.commands.devices", "list devices, where each is measured, and their profiles"),
     "predictor": ("nasedge.commands.predictor", "fit, evaluate and inspect latency predictors"),
     "serve": ("nasedge.commands.serve", "serve latency predictions over HTTP (device registry, Ray Serve)"),
+    "specialize": ("nasedge.commands.specialize", "the best subnet for a device under a latency budget, exported"),
 }
 
 

@@ -28,6 +28,8 @@ class SupernetConfig:
     checkpoint: Optional[str] = None
     # "checkpoint": weights from the checkpoint; "random": fresh initialisation (no training needed)
     init: str = "checkpoint"
+    # accuracy predictor of the supernet's subnets (JSON); null: accuracy_predictor.json beside the checkpoint
+    accuracy_predictor: Optional[str] = None
 
 
 def register_configs() -> None:
@@ -60,6 +62,10 @@ def register_configs() -> None:
     from nasedge.service.settings import ServiceSettings
 
     cs.store(group="service", name="service_schema", node=ServiceSettings)
+
+    from nasedge.specialize.flow import SpecializeConfig
+
+    cs.store(group="specialize", name="specialize_schema", node=SpecializeConfig)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
 

@@ -36,10 +36,14 @@ def _autocast(device: torch.device, amp: bool):
 
 @torch.no_grad()
 def top1(model: nn.Module, test: ImageDataset, data: DataConfig, resolution: int, batch_size: int = 1000,
-         amp: bool = False) -> float:
-    """Top-1 accuracy in percent of ``model`` (eval mode) on ``test``."""
+         amp: bool = False, channels_last: bool | None = None) -> float:
+    """Top-1 accuracy in percent of ``model`` (eval mode) on ``test``.
+
+    ``channels_last``: feed NHWC batches (None: on CUDA only). A static subnet converted with
+    ``model.to(memory_format=torch.channels_last)`` runs about 2x faster on CPU that way too.
+    """
     device = next(model.parameters()).device
-    channels_last = device.type == "cuda"
+    channels_last = device.type == "cuda" if channels_last is None else channels_last
     model.eval()
     correct = 0
     with _autocast(device, amp):
@@ -52,12 +56,14 @@ def top1(model: nn.Module, test: ImageDataset, data: DataConfig, resolution: int
 
 @torch.no_grad()
 def evaluate_arch(model: nn.Module, arch: Arch, recalibration_images: torch.Tensor, test: ImageDataset,
-                  data: DataConfig, batch_size: int = 1000, amp: bool = False) -> float:
+                  data: DataConfig, batch_size: int = 1000, amp: bool = False,
+                  channels_last: bool | None = None) -> float:
     """Top-1 of ``arch``: ``model`` is a supernet (its active arch is set) or a static subnet of ``arch``."""
     if hasattr(model, "set_active"):
         model.set_active(arch)
     device = next(model.parameters()).device
+    channels_last = device.type == "cuda" if channels_last is None else channels_last
     with _autocast(device, amp):
         recalibrate_bn(model, _batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
-                                       device.type == "cuda"))
-    return top1(model, test, data, arch.resolution, batch_size, amp)
+                                       channels_last))
+    return top1(model, test, data, arch.resolution, batch_size, amp, channels_last)

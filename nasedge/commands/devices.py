@@ -3,8 +3,8 @@
   nasedge devices            a table
   nasedge devices --json     one JSON object per device
 
-A device's latency profile (the predictor fitted to it) is stored as
-``latency_predictors/profiles/<device>.json``.
+A device's latency profiles (the predictor fitted to it, one per search space) are stored as
+``latency_predictors/profiles/<device>@<space>.json``; the ``profile`` column lists their spaces.
 """
 
 from __future__ import annotations
@@ -19,16 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nasedge.measure import get_device, list_devices
-    from nasedge.resources import shipped_path
+    from nasedge.predict.profile import profile_spaces
 
-    profiles = shipped_path("latency_predictors") / "profiles"
     rows = []
     for name in list_devices():
         device = get_device(name)
         where = device.location() if device.measurable else "predict-only"
         what = device.summary() if device.measurable else ", ".join(f"{d.dataset}:{d.column}" for d in device.data)
         rows.append({"name": name, "where": where, "runtime": what,
-                     "profile": (profiles / f"{name}.json").is_file(), "description": device.description})
+                     "profiles": profile_spaces(name), "description": device.description})
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -37,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("device", "measured", "runtime / published data", "profile", box=None, pad_edge=False)
+    table = Table("device", "measured", "runtime / published data", "profiles (spaces)", box=None, pad_edge=False)
     for row in rows:
-        table.add_row(row["name"], row["where"], escape(row["runtime"]), "yes" if row["profile"] else "no")
+        table.add_row(row["name"], row["where"], escape(row["runtime"]), ", ".join(row["profiles"]) or "-")
     Console(width=160).print(table)
     return 0

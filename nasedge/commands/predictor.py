@@ -1,15 +1,18 @@
 """Fit, evaluate and inspect latency predictors.
 
   nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + random ones
+  nasedge predictor fit --device cpu [--space ofa_mbv3_cifar]     measure those archs on the device, then fit
   nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
-  nasedge predictor show --device jetson-orin
+  nasedge predictor show --device jetson-orin [--space S]
   nasedge predictor eval --space nasbench201 --data DIR --target-device pixel2 --shots 10 --seeds 5
   nasedge predictor eval --space ofa --data DIR [--target-data DIR] --target-device D --protocol untrimmed \\
       --shots 20 --json
 
-``fit`` stores a device profile (latency_predictors/profiles/<device>.json unless configured
+``fit`` stores a device profile (latency_predictors/profiles/<device>@<space>.json unless configured
 otherwise) from a measurements CSV (columns ``arch`` and ``latency_ms``, or ``nasedge measure``
-output). ``eval`` runs the few-shot protocols of nasedge.predict.evaluation and prints Spearman rho,
+output), or, without ``--measurements``, measures the space's reference archs and random ones on the
+device first (``-n``, default 20; the measurements are kept in ``--save-measurements`` and a rerun
+resumes from them). ``eval`` runs the few-shot protocols of nasedge.predict.evaluation and prints Spearman rho,
 MAPE and the share of archs predicted within +-10 % (mean over seeds).
 """
 
@@ -27,14 +30,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", required=True, metavar="NAME", help="device name (names the profile)")
     p.add_argument("--measurements", metavar="FILE.csv", help="measurements CSV (arch, latency_ms)")
     p.add_argument("--predictor", metavar="NAME", help="latency predictor (default: the configured one, meta)")
-    p.add_argument("--space", help="search space of the archs (default: from the measurements)")
+    p.add_argument("--space", help="search space of the archs (default: from the measurements, or the "
+                                    "configured space when measuring)")
+    p.add_argument("-n", "--num", type=int, default=20,
+                   help="archs to measure without --measurements: reference archs first (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random archs measured after the reference ones")
+    p.add_argument("--save-measurements", metavar="FILE.csv",
+                   help="without --measurements: keep the measurements here (default "
+                        "outputs/measurements/<device>@<space>.csv; a rerun resumes from it)")
+    p.add_argument("--ray-address", metavar="HOST:PORT", help="Ray cluster of devices reached through Ray")
     p.add_argument("--table", metavar="FILE.json", help="latency table of the device (predictor lut)")
     p.add_argument("--profiles-dir", metavar="DIR", help="where profiles are stored")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides (predictor.*)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="configuration overrides (predictor.*, device.* when measuring)")
     p.set_defaults(_run=run_fit)
 
     p = sub.add_parser("show", help="print a stored device profile")
     p.add_argument("--device", required=True, metavar="NAME")
+    p.add_argument("--space", help="which of the device's profiles (default: its only one)")
     p.add_argument("--profiles-dir", metavar="DIR")
     p.add_argument("--json", action="store_true", help="print the profile's summary as one JSON object")
     p.set_defaults(_run=run_show)
@@ -82,33 +95,72 @@ def run_fit(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from nasedge.config import compose
-    from nasedge.errors import NasedgeError
     from nasedge.predict import predictor_class
     from nasedge.predict.dataset import read_measurements
     from nasedge.predict.profile import check_device_name, fit_profile, save_profile
 
-    check_device_name(args.device)
+    if args.measurements is not None or not args.device.endswith((".yaml", ".yml")):
+        check_device_name(args.device)  # a device YAML (measuring) names its profile by its own name
+    _positive(args.num, "-n")
     overrides = list(args.overrides)
     if args.predictor:
         overrides.insert(0, f"predictor={args.predictor}")
-    cfg = OmegaConf.to_container(compose(overrides).predictor, resolve=True)
+    predictor_overrides = [o for o in overrides if not o.lstrip("+~").startswith("device.")]
+    composed = compose(predictor_overrides)
+    cfg = OmegaConf.to_container(composed.predictor, resolve=True)
     name = cfg["name"]
     cls = predictor_class(name)
     options = cls.options_from_config(cfg)
     if args.table:
         options["table"] = args.table
     if args.measurements is None:
-        raise NasedgeError(
-            f"measuring on device {args.device!r} from this command is not wired yet; measure the archs of "
-            f"`nasedge predictor archs --space S` with `nasedge measure` and pass --measurements FILE.csv")
-    enc, archs, latency = read_measurements(args.measurements, args.space, device=_csv_device(args))
-    profile = fit_profile(args.device, enc, archs, latency, name, cv_folds=int(cfg["cv_folds"]), **options)
+        profile, noisy = _measure_and_fit(args, overrides, args.space or composed.search_space.name, name,
+                                          int(cfg["cv_folds"]), options)
+    else:
+        enc, archs, latency = read_measurements(args.measurements, args.space, device=_csv_device(args))
+        profile, noisy = fit_profile(args.device, enc, archs, latency, name, cv_folds=int(cfg["cv_folds"]),
+                                     **options), 0
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
     q = profile.quality
-    cv = (f"; cross-validated on its {len(archs)} measurements: spearman {q['spearman']:.3f}, "
+    n = len(profile.measurements)
+    cv = (f"; cross-validated on its {n} measurements: spearman {q['spearman']:.3f}, "
           f"MAPE {q['mape']:.1f} %, within 10 % {100 * q['within_10pct']:.0f} %") if q else ""
-    print(f"{path}: {name} profile of {args.device} ({enc.name}){cv}")
+    print(f"{path}: {name} profile of {profile.device} ({profile.space}){cv}")
+    if noisy:
+        import sys
+
+        print(f"nasedge: warning: {noisy} of {n} measurements were flagged noisy (the machine was busy); "
+              f"refit on a quieter machine for a better profile", file=sys.stderr)
     return 0
+
+
+def _measure_and_fit(args: argparse.Namespace, overrides: list[str], space_name: str, predictor: str,
+                     cv_folds: int, options: dict):
+    """Measure the profile archs of ``space_name`` on the device, then fit (profile, number flagged noisy)."""
+    import sys
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from nasedge.commands.measure import resolve_device
+    from nasedge.predict.profile import profile_device
+    from nasedge.spaces import get_space
+
+    device = resolve_device(args.device, [o for o in overrides if o.lstrip("+~").startswith("device.")])
+    if not device.measurable:
+        device.measurer()  # raises the predict-only error
+    space = get_space(space_name)
+    csv = Path(args.save_measurements or Path("outputs") / "measurements" / f"{device.name}@{space.name}.csv")
+    print(f"measuring {args.num} archs of {space.name} on {device.name} ({device.location()}); "
+          f"measurements in {csv}", file=sys.stderr)
+    with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("", total=args.num)
+        profile, measured = profile_device(
+            device, space, num_archs=args.num, seed=args.seed, predictor=predictor, cv_folds=cv_folds,
+            measurements_csv=csv, ray_address=args.ray_address,
+            progress=lambda done, total: bar.update(task, completed=done), **options)
+    return profile, sum(m.noisy for m in measured)
 
 
 def _csv_device(args: argparse.Namespace) -> str | None:
@@ -130,7 +182,7 @@ def _csv_device(args: argparse.Namespace) -> str | None:
 def run_show(args: argparse.Namespace) -> int:
     from nasedge.predict.profile import load_profile
 
-    p = load_profile(args.device, args.profiles_dir)
+    p = load_profile(args.device, args.profiles_dir, args.space)
     summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
                "measurements": len(p.measurements), "quality": p.quality, "created": p.created}
     if args.json:
@@ -144,25 +196,13 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_archs(args: argparse.Namespace) -> int:
-    from nasedge.errors import NasedgeError
     from nasedge.predict.encodings import get_encoding
-    from nasedge.predict.profile import reference_archs
+    from nasedge.predict.profile import profile_archs
 
     _positive(args.num, "-n")
     enc = get_encoding(args.space)
-    archs = reference_archs(enc)[: args.num]
-    space = getattr(enc, "space", None)
-    if len(archs) < args.num:
-        if space is None:
-            raise NasedgeError(f"space {enc.name!r} has no sampler; only its {len(archs)} reference archs")
-        taken = set(archs)
-        for a in space.sample_many(args.num + len(archs), args.seed):
-            if len(archs) == args.num:
-                break
-            if a not in taken:
-                archs.append(a)
-                taken.add(a)
-    print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":")) for a in archs))
+    print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":"))
+                    for a in profile_archs(enc, args.num, args.seed)))
     return 0
 
 

@@ -1,5 +1,8 @@
 """Export of static subnets for deployment: a registry of formats, each a function writing one file.
 
+Every format is checked before its file is kept: ONNX against onnxruntime, TFLite against the LiteRT
+interpreter (optional extra), TorchScript is traced from the model itself.
+
 >>> paths = export_subnet(model, arch, ["onnx", "torch"], "out/")
 """
 
@@ -13,14 +16,17 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.export.tflite import export_tflite, tflite_available
 from nasedge.export.torchscript import export_torchscript
 
-__all__ = ["FORMATS", "export_subnet", "export_onnx", "check_onnx", "export_torchscript", "parse_formats"]
+__all__ = ["FORMATS", "export_subnet", "export_onnx", "check_onnx", "export_tflite", "export_torchscript",
+           "parse_formats", "tflite_available"]
 
 # format name -> (file name, writer(model, arch, path) -> None)
 FORMATS: dict[str, tuple[str, Callable[[nn.Module, Arch, Path], None]]] = {
     "torch": ("subnet.pt", export_torchscript),
     "onnx": ("subnet.onnx", lambda model, arch, path: check_onnx(export_onnx(model, arch, path), model, arch)),
+    "tflite": ("subnet.tflite", export_tflite),  # needs the tflite extra
 }
 
 

@@ -6,39 +6,14 @@ the converted flatbuffer is cached per workload in the caller's :class:`Artifact
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
-from collections.abc import Iterator
 
 import numpy as np
 
+from nasedge.export.tflite import tflite_bytes
 from nasedge.measure.protocol import Runner
 from nasedge.measure.runtime import Runtime
 from nasedge.measure.workload import Artifacts, Workload
-
-
-@contextlib.contextmanager
-def _quiet_conversion() -> Iterator[None]:
-    # litert-torch prints a progress tree per conversion unless this is off; restore the user's value
-    old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
-    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
-        else:
-            os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
-
-
-def tflite_bytes(model, input_shape: tuple[int, ...]) -> bytes:
-    """Convert ``model`` (fp32, eval) for inputs of ``input_shape`` (NCHW) into a TFLite flatbuffer."""
-    import litert_torch
-    import torch
-
-    with _quiet_conversion(), torch.no_grad():
-        return bytes(litert_torch.convert(model, (torch.randn(*input_shape),)).model_content())
 
 
 class LiteRTRuntime(Runtime):

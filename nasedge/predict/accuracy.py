@@ -28,6 +28,14 @@ FORMAT = "nasedge-accuracy-predictor/2"
 DEFAULTS = {"max_iter": 600, "learning_rate": 0.05, "max_leaf_nodes": 15, "l2_regularization": 1.0, "ensemble": 3}
 
 
+def _one_openmp_thread():
+    # scikit-learn's gradient boosting runs OpenMP threads; on a loaded 2-core machine their spin-waiting
+    # made loading (refitting) this predictor take 680 s instead of 6.7 s with one thread.
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def features(space: SearchSpace, archs: Sequence[Arch]) -> np.ndarray:
     """Ordinal encoding plus log MACs and log parameter count."""
     costs = [arch_cost(a, space) for a in archs]
@@ -57,8 +65,9 @@ class AccuracyPredictor:
         self.top1 = np.asarray(top1, dtype=np.float64)
         x = features(self.space, self.archs)
         kw = {k: v for k, v in self.params.items() if k != "ensemble"}
-        self.models = [HistGradientBoostingRegressor(**kw, early_stopping=False, random_state=seed).fit(x, self.top1)
-                       for seed in range(self.params["ensemble"])]
+        with _one_openmp_thread():
+            self.models = [HistGradientBoostingRegressor(**kw, early_stopping=False, random_state=seed).fit(x, self.top1)
+                           for seed in range(self.params["ensemble"])]
         return self
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -67,7 +76,8 @@ class AccuracyPredictor:
         if len(archs) == 0:
             return np.zeros(0)
         x = features(self.space, archs)
-        return np.mean([m.predict(x) for m in self.models], axis=0)
+        with _one_openmp_thread():
+            return np.mean([m.predict(x) for m in self.models], axis=0)
 
     def save(self, path: str | Path, meta: dict | None = None) -> None:
         atomic_write_text(path, json.dumps({

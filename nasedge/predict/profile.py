@@ -6,6 +6,10 @@ with a newer predictor, and its quality estimated by cross-validation on those m
 
 >>> profile = fit_profile("jetson-orin", space, archs, latency_ms)       # 10 reference + 10 more
 >>> save_profile(profile); load_profile("jetson-orin").predict(candidates)
+>>> profile = profile_device(get_device("cpu"), space)                   # measure the 20 archs, then fit
+
+Profiles are keyed by device and search space: ``latency_predictors/profiles/<device>@<space>.json``
+(a device can have one per space; the latency of a CIFAR subnet says little about an ImageNet one).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import datetime as _dt
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +168,68 @@ def spread_archs(enc: LatencyEncoding, n: int, pool: int = 1000, seed: int = 0) 
     return [candidates[order[int((k + 0.5) * len(candidates) / n)]] for k in range(n)]
 
 
+def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed: int = 0) -> list:
+    """The archs to measure on a new device: its ``reference_archs`` first, then seeded random ones (``n`` in all)."""
+    enc = get_encoding(space)
+    archs = reference_archs(enc)[:n]
+    sampler = getattr(enc, "space", None)
+    if len(archs) < n:
+        if sampler is None:
+            raise NasedgeError(f"space {enc.name!r} has no sampler; only its {len(archs)} reference archs")
+        taken = set(archs)
+        for a in sampler.sample_many(n + len(archs), seed):
+            if len(archs) == n:
+                break
+            if a not in taken:
+                archs.append(a)
+                taken.add(a)
+    return archs
+
+
+def profile_device(device: Any, space: SearchSpace | str, *, num_archs: int = 20, seed: int = 0,
+                   predictor: str = "meta", cv_folds: int = 20, measurements_csv: str | Path | None = None,
+                   ray_address: str | None = None, progress: Callable[[int, int], None] | None = None,
+                   **options: Any) -> tuple[DeviceProfile, list]:
+    """Measure :func:`profile_archs` on ``device`` (a :class:`nasedge.measure.Device`) and fit its profile.
+
+    Returns the profile and the measurements (:class:`nasedge.measure.Measurement`, noisy ones flagged).
+    With ``measurements_csv`` every measured chunk is written there (atomically) and archs already
+    in the file for this device are not measured again, so an interrupted profiling resumes.
+    ``progress(done, total)`` after each chunk.
+    """
+    from nasedge.measure import read_measurements, write_measurements
+
+    enc = get_encoding(space)
+    archs = profile_archs(enc, num_archs, seed)
+    ids = [f"profile-{i}" for i in range(len(archs))]
+    kept: list = []
+    if measurements_csv is not None and Path(measurements_csv).is_file():
+        wanted = set(zip(ids, archs))
+        kept = [m for m in read_measurements(measurements_csv)
+                if m.device == device.name and (m.arch_id, m.arch) in wanted]
+    have = {m.arch_id for m in kept}
+    todo = [(i, a) for i, a in zip(ids, archs) if i not in have]
+    results = list(kept)
+    if progress is not None:
+        progress(len(results), len(archs))
+
+    def chunk_done(chunk: list) -> None:
+        results.extend(chunk)
+        if measurements_csv is not None:
+            write_measurements(measurements_csv, results)
+        if progress is not None:
+            progress(len(results), len(archs))
+
+    if todo:
+        device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
+                       on_chunk=chunk_done)
+    by_id = {m.arch_id: m for m in results}
+    ordered = [by_id[i] for i in ids]
+    profile = fit_profile(device.name, enc, [m.arch for m in ordered], [m.median_ms for m in ordered], predictor,
+                          cv_folds=cv_folds, **options)
+    return profile, ordered
+
+
 def check_device_name(device: str) -> str:
     if not isinstance(device, str) or not _DEVICE_NAME.match(device):
         raise NasedgeError(f"device name {device!r} is not valid; use letters, digits and . _ + - "
@@ -176,29 +242,52 @@ def profiles_dir(directory: str | Path | None = None) -> Path:
     return Path(directory) if directory is not None else shipped_path("latency_predictors") / "profiles"
 
 
-def profile_path(device: str, directory: str | Path | None = None) -> Path:
-    return profiles_dir(directory) / f"{check_device_name(device)}.json"
+def profile_path(device: str, space: str, directory: str | Path | None = None) -> Path:
+    """``<directory>/<device>@<space>.json``: a device has one profile per search space."""
+    if not isinstance(space, str) or not _DEVICE_NAME.match(space):
+        raise NasedgeError(f"space name {space!r} is not valid in a profile file name")
+    return profiles_dir(directory) / f"{check_device_name(device)}@{space}.json"
 
 
 def save_profile(profile: DeviceProfile, directory: str | Path | None = None) -> Path:
-    """Write ``<directory>/<device>.json`` atomically; returns the path."""
-    path = profile_path(profile.device, directory)
+    """Write ``<directory>/<device>@<space>.json`` atomically; returns the path."""
+    path = profile_path(profile.device, profile.space, directory)
     atomic_write_text(path, profile.to_json() + "\n")
     return path
 
 
-def load_profile(device: str, directory: str | Path | None = None) -> DeviceProfile:
-    """The stored profile of ``device``; :class:`NasedgeError` naming the file when there is none."""
-    path = profile_path(device, directory)
+def profile_spaces(device: str, directory: str | Path | None = None) -> list[str]:
+    """The spaces ``device`` has a stored profile for."""
+    d = profiles_dir(directory)
+    prefix = f"{check_device_name(device)}@"
+    return sorted(p.stem[len(prefix):] for p in d.glob(f"{prefix}*.json")) if d.is_dir() else []
+
+
+def load_profile(device: str, directory: str | Path | None = None, space: str | None = None) -> DeviceProfile:
+    """The stored profile of ``device`` for ``space`` (``None``: its only one); :class:`NasedgeError` if none."""
+    spaces = profile_spaces(device, directory)
+    if space is None:
+        if len(spaces) > 1:
+            raise NasedgeError(f"device {device!r} has profiles for several spaces ({', '.join(spaces)}); "
+                               f"name one (--space)")
+        if not spaces:
+            raise NasedgeError(f"no latency profile for device {device!r} in {profiles_dir(directory)}; "
+                               f"create it with `nasedge predictor fit --device {device}`")
+        space = spaces[0]
+    path = profile_path(device, space, directory)
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise NasedgeError(f"no latency profile for device {device!r} ({path} does not exist); "
-                           f"create it with `nasedge predictor fit --device {device}`") from None
-    return DeviceProfile.from_json(text, str(path))
+        raise NasedgeError(f"no latency profile for device {device!r} in space {space!r} ({path} does not exist); "
+                           f"create it with `nasedge predictor fit --device {device} --space {space}`") from None
+    profile = DeviceProfile.from_json(text, str(path))
+    if (profile.device, profile.space) != (device, space):
+        raise NasedgeError(f"{path}: holds the profile of {profile.device!r} in space {profile.space!r}, not of "
+                           f"{device!r} in {space!r}; the file name must match")
+    return profile
 
 
 def list_profiles(directory: str | Path | None = None) -> list[str]:
-    """Devices with a stored profile."""
+    """Devices with at least one stored profile."""
     d = profiles_dir(directory)
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    return sorted({p.stem.split("@", 1)[0] for p in d.glob("*@*.json")}) if d.is_dir() else []

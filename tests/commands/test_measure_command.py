@@ -41,7 +41,7 @@ def test_devices_lists_where_each_is_measured():
     assert rows["cpu-ort-t1"]["where"] == "local" and rows["cpu-ort-t1"]["runtime"] == "onnxruntime t1 b1 fp32"
     assert rows["jetson-orin"]["where"] == "ray node with device:jetson-orin"
     assert rows["titan_rtx_64"]["where"] == "predict-only" and "help/ofa:titan_rtx_64" in rows["titan_rtx_64"]["runtime"]
-    assert all(isinstance(row["profile"], bool) for row in rows.values())
+    assert all(isinstance(row["profiles"], list) for row in rows.values())
     r = nasedge("devices")
     assert r.returncode == 0 and "jetson-orin" in r.stdout and "[tensorrt,cuda,cpu]" in r.stdout
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from nasedge.resources import shipped_path
@@ -58,13 +59,13 @@ def test_archs_then_fit_then_show(tmp_path):
     r = nasedge("fit", "--device", "gpu-x", "--measurements", str(path), "--profiles-dir", str(tmp_path / "p"))
     assert r.returncode == 0, r.stderr
     assert "meta profile of gpu-x (ofa_mbv3_w1.2); cross-validated on its 20 measurements" in r.stdout
-    profile = json.loads((tmp_path / "p" / "gpu-x.json").read_text())
+    profile = json.loads((tmp_path / "p" / "gpu-x@ofa_mbv3_w1.2.json").read_text())
     assert profile["predictor"] == "meta" and len(profile["measurements"]) == 20
     r = nasedge("show", "--device", "gpu-x", "--profiles-dir", str(tmp_path / "p"), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["quality"]["spearman"] > 0.9
     r = nasedge("fit", "--device", "gpu-y", "--measurements", str(path), "--predictor", "flops",
                 "--profiles-dir", str(tmp_path / "p"))
-    assert r.returncode == 0 and json.loads((tmp_path / "p" / "gpu-y.json").read_text())["predictor"] == "flops"
+    assert r.returncode == 0 and json.loads((tmp_path / "p" / "gpu-y@ofa_mbv3_w1.2.json").read_text())["predictor"] == "flops"
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -81,7 +82,8 @@ def test_fit_bad_measurements(tmp_path, content, needle):
 
 
 def test_bad_inputs_exit_2_one_line(tmp_path):
-    one_line_error(nasedge("fit", "--device", "d"), "pass --measurements FILE.csv")
+    one_line_error(nasedge("fit", "--device", "d"), "unknown device 'd'; known: ")  # measuring needs a known device
+    one_line_error(nasedge("fit", "--device", "titan_rtx_64"), "device titan_rtx_64 is predict-only")
     one_line_error(nasedge("fit", "--device", "a/b", "--measurements", "x.csv"), "device name 'a/b' is not valid")
     one_line_error(nasedge("show", "--device", "nope", "--profiles-dir", str(tmp_path)),
                    "no latency profile for device 'nope'")
@@ -100,3 +102,28 @@ def test_bad_inputs_exit_2_one_line(tmp_path):
                    "'v100_1' is a meta-train device of HELP's protocol")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1",
                            "--predictor", "lut"), "predictor 'lut' needs a latency table")
+
+
+def test_fit_without_measurements_measures_on_the_device(tmp_path):
+    import yaml
+
+    from nasedge.measure import read_measurements
+    from nasedge.predict.profile import load_profile, profile_archs
+
+    fast = dict(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_rounds=2, max_rounds=3,
+                max_seconds=1.0, max_spread=10.0, min_cpu_share=0.0, max_rse=10.0)
+    dev = tmp_path / "board.yaml"
+    dev.write_text(yaml.safe_dump({"name": "board", "where": "local", "measure": {
+        "_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 1, "protocol": fast}}))
+    csv_path = tmp_path / "m.csv"
+    args = ("fit", "--device", str(dev), "--space", "ofa_mbv3_cifar", "-n", "5", "--predictor", "flops",
+            "--profiles-dir", str(tmp_path / "p"), "--save-measurements", str(csv_path))
+    r = nasedge(*args)
+    assert r.returncode == 0, r.stderr
+    assert "flops profile of board (ofa_mbv3_cifar)" in r.stdout and "measuring 5 archs" in r.stderr
+    measured = read_measurements(csv_path)
+    assert [m.arch for m in measured] == profile_archs("ofa_mbv3_cifar", 5) and all(m.median_ms > 0 for m in measured)
+    profile = load_profile("board", tmp_path / "p")
+    np.testing.assert_allclose([lat for _, lat in profile.measurements], [m.median_ms for m in measured], rtol=1e-5)
+    r = nasedge(*args)  # everything measured already: refits from the file
+    assert r.returncode == 0 and read_measurements(csv_path) == measured

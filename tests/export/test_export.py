@@ -4,6 +4,7 @@ import torch
 from nasedge.errors import NasedgeError
 from nasedge.export import export_subnet, parse_formats
 from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.export.tflite import check_tflite, tflite_available
 from nasedge.spaces import get_space
 
 
@@ -35,3 +36,27 @@ def test_parse_formats():
     assert parse_formats("onnx, torch") == ["onnx", "torch"]
     with pytest.raises(NasedgeError, match="unknown export format pdf"):
         parse_formats("onnx,pdf")
+
+
+@pytest.mark.slow  # conversion: 20-60 s on the shared 2-core machine
+@pytest.mark.skipif(not tflite_available(), reason="needs the tflite extra")
+def test_tflite_is_converted_and_checked_against_the_interpreter(tmp_path, scrambled_supernet):
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    space = get_space("ofa_mbv3_cifar")
+    arch = space.min_arch()
+    model = scrambled_supernet(space.name).extract(arch)
+    path = export_subnet(model, arch, ["tflite"], tmp_path)["tflite"]
+    flat = path.read_bytes()
+    x = torch.randn(1, 3, arch.resolution, arch.resolution)
+    interpreter = Interpreter(model_content=flat)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.numpy())
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model(x).detach().numpy(), atol=1e-3)
+    with torch.no_grad():
+        model.head.classifier.bias.add_(1.0)
+    with pytest.raises(NasedgeError, match="TFLite output differs from PyTorch"):
+        check_tflite(flat, model, arch)

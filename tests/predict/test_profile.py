@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.profile import (DeviceProfile, fit_profile, list_profiles, load_profile, reference_archs,
-                                     save_profile, spread_archs)
+from nasedge.predict.profile import (DeviceProfile, fit_profile, list_profiles, load_profile, profile_archs,
+                                     profile_spaces, reference_archs, save_profile, spread_archs)
 from nasedge.predict.encodings import get_encoding
 from nasedge.spaces import get_space
 
@@ -31,8 +31,9 @@ def test_fit_profile_any_ofa_device_20_measurements(ofa_sample, tmp_path):
     assert profile.predictor == "meta" and len(profile.measurements) == 20 and profile.quality["folds"] == 20
     assert profile.quality["spearman"] > 0.9
     path = save_profile(profile, tmp_path)
-    assert path == tmp_path / "gpu-a.json" and list_profiles(tmp_path) == ["gpu-a"]
-    loaded = load_profile("gpu-a", tmp_path)
+    assert path == tmp_path / "gpu-a@ofa_mbv3_w1.2.json" and list_profiles(tmp_path) == ["gpu-a"]
+    loaded = load_profile("gpu-a", tmp_path)  # its only profile
+    assert load_profile("gpu-a", tmp_path, "ofa_mbv3_w1.2").measurements == loaded.measurements
     np.testing.assert_allclose(loaded.predict(ds.items[:50]), profile.predict(ds.items[:50]))
     assert json.loads(path.read_text())["measurements"][0][0] == archs[0].to_dict()
 
@@ -42,9 +43,11 @@ def test_profile_errors(tmp_path):
         load_profile("nope", tmp_path)
     with pytest.raises(NasedgeError, match="device name '../x' is not valid"):
         load_profile("../x", tmp_path)
-    (tmp_path / "bad.json").write_text('{"device": "bad"}')
-    with pytest.raises(NasedgeError, match=r"bad.json: field 'space': missing"):
+    (tmp_path / "bad@s.json").write_text('{"device": "bad"}')
+    with pytest.raises(NasedgeError, match=r"bad@s.json: field 'space': missing"):
         load_profile("bad", tmp_path)
+    with pytest.raises(NasedgeError, match="no latency profile for device 'bad' in space 'x'"):
+        load_profile("bad", tmp_path, "x")
     with pytest.raises(NasedgeError, match="invalid JSON"):
         DeviceProfile.from_json("{", "p.json")
 
@@ -57,3 +60,28 @@ def test_fit_profile_on_cifar_space_measured_here(cifar_lut_case):
     assert profile.quality["mape"] < 15 and profile.quality["spearman"] > 0.6, profile.quality
     small, large = profile.predict([space.min_arch(), space.max_arch()])
     assert 0 < small < large
+
+
+def test_one_profile_per_device_and_space(ofa_sample, tmp_path):
+    ds = ofa_sample
+    rows = list(ds.reference) + list(range(10))
+    w12 = fit_profile("dev", "ofa_mbv3_w1.2", [ds.items[i] for i in rows], ds.column("v100_1")[rows], "flops")
+    cifar_space = get_space("ofa_mbv3_cifar")
+    archs = cifar_space.sample_many(5, 0)
+    cifar = fit_profile("dev", cifar_space, archs, [1.0, 2.0, 3.0, 4.0, 5.0], "flops")
+    save_profile(w12, tmp_path), save_profile(cifar, tmp_path)
+    assert list_profiles(tmp_path) == ["dev"] and profile_spaces("dev", tmp_path) == ["ofa_mbv3_cifar", "ofa_mbv3_w1.2"]
+    assert load_profile("dev", tmp_path, "ofa_mbv3_cifar").space == "ofa_mbv3_cifar"
+    with pytest.raises(NasedgeError, match=r"device 'dev' has profiles for several spaces \(ofa_mbv3_cifar, "
+                                           r"ofa_mbv3_w1.2\); name one"):
+        load_profile("dev", tmp_path)
+    (tmp_path / "dev@ofa_mbv3_cifar.json").rename(tmp_path / "other@ofa_mbv3_cifar.json")
+    with pytest.raises(NasedgeError, match="holds the profile of 'dev'"):
+        load_profile("other", tmp_path)
+
+
+def test_profile_archs_reference_first():
+    space = get_space("ofa_mbv3_cifar")
+    archs = profile_archs(space, 20, seed=3)
+    assert archs[:10] == reference_archs(space) and len(set(archs)) == 20
+    assert profile_archs(space, 20, seed=3) == archs and profile_archs(space, 4) == archs[:4]

@@ -1,0 +1,40 @@
+"""Specialize the supernet for a device under a latency budget: search, verify on the device, export.
+
+  nasedge specialize --device cpu --latency 20ms
+  nasedge specialize --device jetson-orin --latency 20ms --ray-address HEAD:6379
+  nasedge specialize --device jetson-orin --latency 20ms --measurements orin.csv     (from `nasedge measure`)
+  nasedge specialize --device titan_rtx_64 --latency 7ms                           (predict-only: unverified)
+  nasedge specialize --device cpu --latency 2.5ms --strategy optuna search.sampler=nsga2 specialize.top_k=5
+
+Writes subnet.pt, subnet.onnx (checked against onnxruntime), subnet.tflite (with the tflite extra),
+manifest.json, pareto.png, report.md and search.json into --out (default outputs/specialize/<device>-<budget>).
+Latency accepts 20ms, 20 ms, 0.02s or 20 (milliseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", required=True, metavar="NAME", help="device name (nasedge devices) or a device YAML")
+    parser.add_argument("--latency", required=True, metavar="BUDGET", help="latency budget: 20ms, 20 ms, 0.02s, 20")
+    parser.add_argument("--strategy", metavar="NAME", help="search strategy: evolution (default), optuna, random")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default outputs/specialize/<device>-<budget>)")
+    parser.add_argument("--supernet", metavar="PATH", help="supernet checkpoint (default: the embedded one)")
+    parser.add_argument("--measurements", metavar="FILE.csv",
+                        help="latency measurements taken on the device (nasedge measure) to fit its profile from")
+    parser.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (devices on other nodes)")
+    parser.add_argument("--predictor-url", metavar="URL", help="use a remote predictor service for latency")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="configuration overrides (search.*, specialize.*, predictor.*, data.*, seed=...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nasedge.specialize import SpecializeRequest, specialize
+
+    specialize(SpecializeRequest(
+        device=args.device, latency=args.latency, strategy=args.strategy, out=args.out, supernet=args.supernet,
+        measurements=args.measurements, ray_address=args.ray_address, predictor_url=args.predictor_url,
+        overrides=list(args.overrides)))
+    return 0

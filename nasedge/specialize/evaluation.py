@@ -1,0 +1,84 @@
+"""True accuracy of finalists: extract from the supernet, recalibrate BatchNorm, evaluate on the test split.
+
+:func:`evaluate_finalists` runs one :func:`evaluate_subnet` per arch, as Ray tasks (on GPUs where the
+cluster has them) or in this process; each returns the top-1 and the recalibrated subnet's weights, so
+that the export writes exactly the network that was evaluated.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+from nasedge.arch import Arch
+
+
+@dataclass
+class SubnetEvaluation:
+    arch: Arch
+    top1: float
+    test_images: int
+    recalibration_images: int
+    state_dict: dict  # the recalibrated static subnet's weights (CPU tensors)
+    seconds: float
+    where: str  # "local" or "ray:<node id>"
+
+
+def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: Optional[int],
+                    test_seed: int = 0) -> SubnetEvaluation:
+    """Top-1 (percent) of ``arch`` extracted from the supernet at ``supernet_path``, BN recalibrated first.
+
+    ``data`` is a :class:`nasedge.data.DataConfig` as a dict; ``test_images`` a seeded subset of the test
+    split (None: all of it). Runs anywhere nasedge is installed (a Ray worker included).
+    """
+    import time
+
+    import torch
+
+    from nasedge.data import DataConfig, load_dataset, recalibration_subset
+    from nasedge.evaluate import evaluate_arch
+    from nasedge.supernet import load_supernet
+
+    start = time.perf_counter()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = DataConfig(**data)
+    train, test = load_dataset(cfg)
+    if test_images is not None and test_images < len(test):
+        test = test.subset(test_images, test_seed)
+    recal = recalibration_subset(train, cfg)
+    # a static subnet in channels-last runs about 2x faster than NCHW on CPU too (25 vs 47 s for 2,000 + 2,000
+    # images of a 70 M MAC subnet on one loaded core)
+    subnet = load_supernet(supernet_path).extract(arch).to(device, memory_format=torch.channels_last)
+    top1 = evaluate_arch(subnet, arch, recal.to(device), test.to(device), cfg, channels_last=True)
+    where = "local"
+    try:
+        import ray
+
+        if ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
+            where = f"ray:{ray.get_runtime_context().get_node_id()[:12]}"
+    except Exception:  # ray missing or not a worker: a local evaluation
+        pass
+    state = {k: v.detach().cpu().contiguous() for k, v in subnet.state_dict().items()}
+    return SubnetEvaluation(arch, float(top1), len(test), int(recal.shape[0]), state,
+                            time.perf_counter() - start, where)
+
+
+def evaluate_finalists(archs: Sequence[Arch], *, supernet_path: str, data: Any, test_images: Optional[int],
+                       use_ray: bool, ray_address: Optional[str] = None,
+                       progress: Optional[Callable[[int, int], None]] = None) -> list[SubnetEvaluation]:
+    """:func:`evaluate_subnet` for each arch: Ray tasks (``use_ray``; GPUs when present) or in this process."""
+    fn = functools.partial(evaluate_subnet, supernet_path=str(supernet_path),
+                           data=asdict(data) if not isinstance(data, dict) else dict(data), test_images=test_images)
+    if not use_ray:
+        results = []
+        for i, arch in enumerate(archs):
+            results.append(fn(arch))
+            if progress is not None:
+                progress(i + 1, len(archs))
+        return results
+    from nasedge.search.ray_evaluation import evaluate_candidates
+
+    return evaluate_candidates(list(archs), fn, ray_address=ray_address, progress=progress,
+                               init_options={"logging_level": "ERROR"})

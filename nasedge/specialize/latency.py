@@ -1,0 +1,153 @@
+"""The latency predictor a specialization searches with, and what it rests on.
+
+Four sources, in order of precedence:
+
+- ``--predictor-url``: a remote predictor service (``nasedge.client``);
+- a predict-only device (published measurements only): a predictor fitted to the published data of
+  its own space family, applied to the supernet's space through the family's shared cost features
+  (said so in the manifest: it is a transfer across spaces, never verified);
+- a stored device profile (``latency_predictors/profiles/<device>@<space>.json``);
+- otherwise a new profile: from ``--measurements FILE.csv`` taken on the device, or by measuring the
+  reference and support archs on the device now (resumable), then stored for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
+from nasedge.resources import shipped_path
+from nasedge.spaces import SearchSpace
+
+
+@dataclass
+class LatencySource:
+    """``predict(archs) -> ms`` plus the facts the manifest reports about it."""
+
+    predict: Callable[[Sequence[Arch]], np.ndarray]
+    kind: str  # remote | published | profile | new-profile
+    description: str  # one sentence for the manifest and report
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def remote_source(url: str, device: str) -> LatencySource:
+    """The latency predictor of ``device`` served at ``url``."""
+    # INTEGRATION POINT (branch `service`): nasedge.client.PredictorClient(url, token=None)
+    #   .latency_predictor(device).predict(archs) -> np.ndarray (ms)
+    try:
+        from nasedge.client import PredictorClient
+    except ImportError:
+        raise NasedgeError("--predictor-url needs the predictor-service client (nasedge.client), which this "
+                           "installation does not include; drop the flag to use the local predictors") from None
+    remote = PredictorClient(url, token=os.environ.get("NASEDGE_TOKEN")).latency_predictor(device)
+    return LatencySource(lambda archs: np.asarray(remote.predict(list(archs)), dtype=float), "remote",
+                         f"latency predicted by the predictor service at {url}", {"url": url})
+
+
+def published_data_dir(dataset: str) -> Path:
+    """Folder of a published latency dataset (``help/ofa``): ``$NASEDGE_LATENCY_DATA/<dataset>``, else the
+    sample shipped in ``latency_predictors/data/<dataset with _>_sample``."""
+    root = os.environ.get("NASEDGE_LATENCY_DATA")
+    if root and (Path(root) / dataset).is_dir():
+        return Path(root) / dataset
+    shipped = shipped_path("latency_predictors") / "data" / f"{dataset.replace('/', '_')}_sample"
+    if shipped.is_dir():
+        return shipped
+    raise NasedgeError(f"published latency dataset {dataset!r} not found: set NASEDGE_LATENCY_DATA to the folder "
+                       f"holding {dataset}/ (archs.jsonl, latency_ms.csv)")
+
+
+def published_source(device: Any, space: SearchSpace, predictor: str = "flops") -> LatencySource:
+    """A predictor fitted to a predict-only device's published measurements of ``space``'s family.
+
+    The published archs are of another space (HELP's OFA data is the w1.2 ImageNet space); the fitted
+    predictor reads the cost features every space of the family shares (MACs for ``flops``), so it
+    applies to ``space``'s archs, outside the range it was fitted on when the spaces differ in size.
+    """
+    from nasedge.predict import create_predictor
+    from nasedge.predict.dataset import load_dataset
+    from nasedge.predict.encodings import get_encoding
+
+    enc = get_encoding(space)
+    for entry in device.data:
+        try:
+            folder = published_data_dir(entry.dataset)
+            ds = load_dataset([str(folder)], getattr(enc, "family", None) or space.name)
+        except NasedgeError:
+            continue
+        if getattr(ds.encoding, "family", None) != enc.family or entry.column not in ds.devices:
+            continue
+        rows = ds.measured(entry.column)
+        items, lat = [ds.items[i] for i in rows], ds.column(entry.column)[rows]
+        fitted = create_predictor(predictor, ds.encoding).fit(items, lat)
+        same = ds.encoding.name == enc.name
+        # the same fitted state read against the searched space's encoding (the family's shared features)
+        target = fitted if same else type(fitted).from_dict({**fitted.to_dict(), "space": enc.name})
+        fit_macs, our_macs = ds.encoding.macs(items), enc.macs([space.min_arch(), space.max_arch()])
+        text = (f"unverified: {device.name} is predict-only; latency predicted by the {predictor} predictor fitted "
+                f"to {len(items)} published measurements ({entry.dataset}:{entry.column}) of {ds.encoding.name} archs")
+        if not same:
+            text += (f", a different space than {space.name}: applied through the cost features both spaces share "
+                     f"(MACs {fit_macs.min() / 1e6:.0f}-{fit_macs.max() / 1e6:.0f} M fitted, "
+                     f"{our_macs.min() / 1e6:.1f}-{our_macs.max() / 1e6:.1f} M searched), an extrapolation")
+        return LatencySource(target.predict, "published", text, {
+            "dataset": entry.dataset, "column": entry.column, "data_dir": str(folder), "predictor": predictor,
+            "fitted_space": ds.encoding.name, "searched_space": space.name, "measurements": len(items),
+            "cross_space": not same, "state": fitted.to_dict()})
+    raise NasedgeError(f"device {device.name} is predict-only and none of its published datasets "
+                       f"({', '.join(d.dataset for d in device.data)}) covers the {enc.family} family of {space.name}")
+
+
+def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[str], predictor: str,
+                   predictor_options: dict, cv_folds: int, num_archs: int, measurements: Optional[str],
+                   ray_address: Optional[str], measurements_dir: Path,
+                   progress: Optional[Callable[[int, int], None]] = None) -> LatencySource:
+    """The device's stored profile for ``space``, or a new one (from ``measurements`` or measured now), stored."""
+    from nasedge.predict.profile import fit_profile, load_profile, profile_device, profile_path, save_profile
+
+    path = profile_path(device.name, space.name, profiles_dir)
+    if measurements is None and path.is_file():
+        profile = load_profile(device.name, profiles_dir, space.name)
+        kind, how = "profile", f"stored profile {path.name}"
+    elif measurements is not None:
+        from nasedge.predict.dataset import read_measurements
+
+        enc, archs, lat = read_measurements(measurements, space.name, device=_csv_device(measurements, device.name))
+        profile = fit_profile(device.name, enc, archs, lat, predictor, cv_folds=cv_folds, **predictor_options)
+        kind, how = "new-profile", f"new profile fitted to {len(archs)} measurements from {measurements}"
+    else:
+        csv = measurements_dir / f"{device.name}@{space.name}.csv"
+        profile, measured = profile_device(device, space, num_archs=num_archs, predictor=predictor, cv_folds=cv_folds,
+                                           measurements_csv=csv, ray_address=ray_address, progress=progress,
+                                           **predictor_options)
+        noisy = sum(m.noisy for m in measured)
+        kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
+                                    f"({noisy} flagged noisy; measurements in {csv})")
+    saved = save_profile(profile, profiles_dir) if kind == "new-profile" else path
+    q = profile.quality
+    quality = (f"; cross-validated on its {len(profile.measurements)} measurements: Spearman {q['spearman']:.2f}, "
+               f"MAPE {q['mape']:.1f} %") if q else ""
+    return LatencySource(profile.predict, kind, f"latency predicted by the {profile.predictor} predictor of the "
+                         f"{how}{quality}", {"profile": str(saved), "predictor": profile.predictor,
+                                             "measurements": len(profile.measurements), "quality": q,
+                                             "created": profile.created})
+
+
+def _csv_device(path: str, device: str) -> Optional[str]:
+    # a `nasedge measure` CSV names its device per row; keep the rows of this device when it has several
+    import csv
+
+    try:
+        with open(path, newline="") as f:
+            rows = csv.DictReader(f)
+            devices = {r.get("device") for r in rows} if "device" in (rows.fieldnames or []) else set()
+    except OSError:
+        return None  # read_measurements names the problem
+    return device if device in devices or len(devices) > 1 else None

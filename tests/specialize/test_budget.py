@@ -1,0 +1,20 @@
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.specialize import format_latency, parse_latency
+
+
+@pytest.mark.parametrize("text, ms", [("20ms", 20.0), ("20 ms", 20.0), ("0.02s", 20.0), ("20", 20.0),
+                                      (" 2.5ms ", 2.5), ("1500us", 1.5), ("1e1ms", 10.0), (7, 7.0)])
+def test_valid_budgets(text, ms):
+    assert parse_latency(text) == pytest.approx(ms)
+
+
+@pytest.mark.parametrize("text", ["", "ms", "20 mm", "-3ms", "0", "20ms5", "fast", "nan", "inf ms"])
+def test_invalid_budgets_name_the_value(text):
+    with pytest.raises(NasedgeError, match="latency budget .* is not valid; expected a positive duration"):
+        parse_latency(text)
+
+
+def test_format_latency_names_folders():
+    assert format_latency(20.0) == "20ms" and format_latency(2.5) == "2.5ms"

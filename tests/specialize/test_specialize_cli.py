@@ -1,0 +1,69 @@
+"""``nasedge specialize`` end to end on the predict-only path (no measuring), and its one-line errors."""
+
+import json
+
+import pytest
+
+from nasedge.cli import main
+
+# tiny but real: the shipped supernet, accuracy predictor and data, a short search, a small evaluation
+TINY = ["specialize.evaluation=local", "specialize.test_images=100", "data.recalibration_images=100",
+        "specialize.formats=[torch,onnx]", "search.max_evaluations=60"]
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("nasedge: error: ")
+    return last
+
+
+def test_predict_only_device_specializes_unverified(tmp_path, capsys):
+    out = tmp_path / "titan"
+    assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7 ms", "--out", str(out), *TINY]) == 0
+    for name in ("subnet.pt", "subnet.onnx", "manifest.json", "pareto.png", "report.md", "search.json"):
+        assert (out / name).stat().st_size > 0, name
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["verified"] is False and m["verification"].startswith("unverified")
+    assert m["latency_ms"]["measured"] is None and m["latency_ms"]["predicted"] <= 7.0
+    assert m["latency_predictor"]["kind"] == "published" and m["latency_predictor"]["cross_space"] is True
+    assert "ofa_mbv3_w1.2" in m["latency_predictor"]["description"]
+    assert m["accuracy"]["test_images"] == 100 and 10.0 < m["accuracy"]["measured_top1"] <= 100.0
+    assert m["device"]["name"] == "titan_rtx_64" and m["budget_ms"] == 7.0 and len(m["supernet"]["sha256"]) == 64
+    assert m["search"]["strategy"] == "evolution" and m["search"]["evaluations"] == 60
+    assert "unverified" in (out / "report.md").read_text()
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "no-such-board", "--latency", "20ms"], "unknown device 'no-such-board'; known: .*cpu"),
+    (["--device", "cpu", "--latency", "20 mm"], "latency budget '20 mm' is not valid"),
+    (["--device", "titan_rtx_64", "--latency", "1ms"],
+     "latency budget 1 ms is below the fastest subnet of ofa_mbv3_cifar .*predicted at 2.8"),
+    (["--device", "cpu", "--latency", "20ms", "--supernet", "/nonexistent/supernet.pt"],
+     "supernet checkpoint not found"),
+    (["--device", "cpu", "--latency", "20ms", "--predictor-url", "http://127.0.0.1:9"], "nasedge.client"),
+    (["--device", "cpu", "--latency", "20ms", "specialize.evaluation=cloud"], "specialize.evaluation"),
+])
+def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path):
+    assert main(["specialize", "--out", str(tmp_path / "out"), *args]) == 2
+    import re
+
+    assert re.search(message, _error(capsys))
+
+
+def test_corrupt_supernet_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "supernet.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["specialize", "--device", "cpu", "--latency", "20ms", "--supernet", str(bad),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "not a readable supernet checkpoint" in _error(capsys)
+
+
+def test_unreachable_ray_device_says_how_to_connect(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # no --ray-address and no RAY_ADDRESS: no cluster runs here
+    assert main(["specialize", "--device", "jetson-orin", "--latency", "20ms", "--out", str(tmp_path / "out")]) == 2
+    line = _error(capsys)
+    assert "jetson-orin" in line and "ray start --address" in line and "--measurements" in line
