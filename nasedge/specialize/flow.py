@@ -153,7 +153,7 @@ def _run(req: SpecializeRequest, cfg: Any, spec: SpecializeConfig, device: Any, 
         note["detail"] = str(acc_path)
     with stages("latency predictor") as note:
         if req.predictor_url:
-            source = lat.remote_source(req.predictor_url, device.name)
+            source = lat.remote_source(req.predictor_url, device.name, space)
         elif not device.measurable:
             source = lat.published_source(device, space, spec.published_predictor)
         else:

@@ -37,18 +37,17 @@ class LatencySource:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def remote_source(url: str, device: str) -> LatencySource:
-    """The latency predictor of ``device`` served at ``url``."""
-    # INTEGRATION POINT (branch `service`): nasedge.client.PredictorClient(url, token=None)
-    #   .latency_predictor(device).predict(archs) -> np.ndarray (ms)
-    try:
-        from nasedge.client import PredictorClient
-    except ImportError:
-        raise NasedgeError("--predictor-url needs the predictor-service client (nasedge.client), which this "
-                           "installation does not include; drop the flag to use the local predictors") from None
+def remote_source(url: str, device: str, space: SearchSpace) -> LatencySource:
+    """The latency predictor of ``device`` served at ``url`` (token from ``NASEDGE_TOKEN`` if the service wants one)."""
+    from nasedge.client import PredictorClient
+
     remote = PredictorClient(url, token=os.environ.get("NASEDGE_TOKEN")).latency_predictor(device)
+    if remote.space != space.name:
+        raise NasedgeError(f"the predictor service at {url} has {device!r} registered for space {remote.space!r}, "
+                           f"but the supernet's space is {space.name!r}")
     return LatencySource(lambda archs: np.asarray(remote.predict(list(archs)), dtype=float), "remote",
-                         f"latency predicted by the predictor service at {url}", {"url": url})
+                         f"latency predicted by the predictor service at {url} ({remote.name}, profile "
+                         f"version {remote.version})", {"url": url, "predictor": remote.name, "version": remote.version})
 
 
 def published_data_dir(dataset: str) -> Path:

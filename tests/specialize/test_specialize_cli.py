@@ -43,7 +43,8 @@ def test_predict_only_device_specializes_unverified(tmp_path, capsys):
      "latency budget 1 ms is below the fastest subnet of ofa_mbv3_cifar .*predicted at 2.8"),
     (["--device", "cpu", "--latency", "20ms", "--supernet", "/nonexistent/supernet.pt"],
      "supernet checkpoint not found"),
-    (["--device", "cpu", "--latency", "20ms", "--predictor-url", "http://127.0.0.1:9"], "nasedge.client"),
+    (["--device", "cpu", "--latency", "20ms", "--predictor-url", "http://127.0.0.1:9"],
+     "cannot reach the predictor service at http://127.0.0.1:9"),
     (["--device", "cpu", "--latency", "20ms", "specialize.evaluation=cloud"], "specialize.evaluation"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path):
