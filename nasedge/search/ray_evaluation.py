@@ -32,7 +32,7 @@ def evaluate_candidates(
     *,
     ray_address: Optional[str] = None,
     num_gpus: Union[float, str] = "auto",
-    num_cpus: float = 1,
+    num_cpus: Union[float, str] = 1,
     resources: Optional[Mapping[str, float]] = None,
     max_retries: int = 0,
     progress: Optional[Callable[[int, int], None]] = None,
@@ -41,7 +41,9 @@ def evaluate_candidates(
     """``[fn(arch) for arch in archs]``, computed as Ray tasks; results in the order of ``archs``.
 
     ``num_gpus``: GPUs per task (a fraction shares a GPU), or ``"auto"``: 1 when the cluster has a
-    GPU, else 0. ``progress(done, total)`` is called as tasks finish. An exception raised by ``fn``
+    GPU, else 0. ``num_cpus``: CPUs per task, or ``"auto"``: 1 for GPU tasks; CPU-only tasks share the
+    cluster's CPUs (at most one node's worth each), so one task on a laptop gets every core rather than
+    one. ``progress(done, total)`` is called as tasks finish. An exception raised by ``fn``
     is re-raised here as itself (a :class:`NasedgeError` stays one).
     ``init_options`` go to ``ray.init`` when this call starts a local instance.
     """
@@ -71,6 +73,10 @@ def evaluate_candidates(
             num_gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
         if isinstance(num_gpus, str) or num_gpus < 0:
             raise NasedgeError(f"num_gpus: value {num_gpus!r} is not valid; expected a number >= 0 or 'auto'")
+        if num_cpus == "auto":
+            num_cpus = _cpus_per_task(ray, len(archs)) if num_gpus == 0 else 1
+        if isinstance(num_cpus, str) or num_cpus <= 0:
+            raise NasedgeError(f"num_cpus: value {num_cpus!r} is not valid; expected a number > 0 or 'auto'")
         _check_feasible(ray.cluster_resources(), num_cpus, num_gpus, resources or {})
         task = ray.remote(_call).options(num_cpus=num_cpus, num_gpus=num_gpus, resources=dict(resources or {}),
                                          max_retries=max_retries)
@@ -94,6 +100,12 @@ def evaluate_candidates(
     finally:
         if started:
             ray.shutdown()
+
+
+def _cpus_per_task(ray: Any, tasks: int) -> int:
+    """An equal share of the cluster's CPUs per task, no more than its largest node has."""
+    largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=1)
+    return int(max(1, min(largest, ray.cluster_resources().get("CPU", 1) // tasks)))
 
 
 def _call(fn: Callable[[Arch], Any], arch: Arch) -> Any:

@@ -43,6 +43,10 @@ def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: 
 
     start = time.perf_counter()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    where, cpus = _ray_placement()
+    if cpus:
+        # Ray starts workers with one intra-op thread; a task given n CPUs should use them
+        torch.set_num_threads(cpus)
     cfg = DataConfig(**data)
     train, test = load_dataset(cfg)
     if test_images is not None and test_images < len(test):
@@ -52,17 +56,22 @@ def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: 
     # images of a 70 M MAC subnet on one loaded core)
     subnet = load_supernet(supernet_path).extract(arch).to(device, memory_format=torch.channels_last)
     top1 = evaluate_arch(subnet, arch, recal.to(device), test.to(device), cfg, channels_last=True)
-    where = "local"
+    state = {k: v.detach().cpu().contiguous() for k, v in subnet.state_dict().items()}
+    return SubnetEvaluation(arch, float(top1), len(test), int(recal.shape[0]), state,
+                            time.perf_counter() - start, where)
+
+
+def _ray_placement() -> tuple[str, int]:
+    """(``"ray:<node>"``, CPUs assigned to this task) inside a Ray worker; (``"local"``, 0) elsewhere."""
     try:
         import ray
 
         if ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
-            where = f"ray:{ray.get_runtime_context().get_node_id()[:12]}"
+            ctx = ray.get_runtime_context()
+            return f"ray:{ctx.get_node_id()[:12]}", int(ctx.get_assigned_resources().get("CPU", 0))
     except Exception:  # ray missing or not a worker: a local evaluation
         pass
-    state = {k: v.detach().cpu().contiguous() for k, v in subnet.state_dict().items()}
-    return SubnetEvaluation(arch, float(top1), len(test), int(recal.shape[0]), state,
-                            time.perf_counter() - start, where)
+    return "local", 0
 
 
 def evaluate_finalists(archs: Sequence[Arch], *, supernet_path: str, data: Any, test_images: Optional[int],
@@ -80,5 +89,5 @@ def evaluate_finalists(archs: Sequence[Arch], *, supernet_path: str, data: Any, 
         return results
     from nasedge.search.ray_evaluation import evaluate_candidates
 
-    return evaluate_candidates(list(archs), fn, ray_address=ray_address, progress=progress,
+    return evaluate_candidates(list(archs), fn, ray_address=ray_address, progress=progress, num_cpus="auto",
                                init_options={"logging_level": "ERROR"})

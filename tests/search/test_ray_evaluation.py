@@ -32,6 +32,16 @@ def test_starts_local_ray_by_itself_and_returns_results_in_order():
     assert evaluate_candidates([], latency.latency) == []
 
 
+def _assigned_cpus(arch):
+    return ray.get_runtime_context().get_assigned_resources().get("CPU")
+
+
+def test_auto_cpus_give_a_lone_cpu_task_the_whole_machine():
+    archs = SPACE.sample_many(3, 0)
+    assert evaluate_candidates(archs[:1], _assigned_cpus, num_cpus="auto", init_options=SMALL) == [2.0]
+    assert evaluate_candidates(archs, _assigned_cpus, num_cpus="auto", init_options=SMALL) == [1.0, 1.0, 1.0]
+
+
 HEAD = textwrap.dedent("""
     import sys, ray
     ctx = ray.init(num_cpus=1, resources={"device:test-board": 1}, include_dashboard=False,

@@ -7,7 +7,7 @@ import pytest
 from nasedge.cli import main
 
 # tiny but real: the shipped supernet, accuracy predictor and data, a short search, a small evaluation
-TINY = ["specialize.evaluation=local", "specialize.test_images=100", "data.recalibration_images=100",
+TINY = ["specialize.evaluation=local", "specialize.test_images=100", "specialize.recalibration_images=100",
         "specialize.formats=[torch,onnx]", "search.max_evaluations=60"]
 
 
