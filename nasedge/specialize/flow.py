@@ -252,9 +252,13 @@ def _finalist(cand: Any) -> dict[str, Any]:
             "measured_ms": None, "measured_p90_ms": None, "noisy": None, "within_budget": None}
 
 
+_CORRECTION_ROUNDS = 3
+
+
 def _verify(device: Any, finalists: list[dict], scored: list, top_k: int, budget: float, ray_address: Optional[str],
             console: Any) -> list[dict]:
-    """Measure the finalists; if none meets the budget, one more round with the predictor's bias corrected."""
+    """Measure the finalists; while none meets the budget (at most ``_CORRECTION_ROUNDS`` more rounds), measure the
+    next best archs the search saw, with predictions scaled by the largest measured/predicted ratio so far."""
     import numpy as np
 
     def measure(batch: list[dict]) -> None:
@@ -268,13 +272,17 @@ def _verify(device: Any, finalists: list[dict], scored: list, top_k: int, budget
                      within_budget=bool(m.median_ms <= budget))
 
     measure(finalists)
-    if not any(f["within_budget"] for f in finalists):
-        ratio = float(np.median([f["measured_ms"] / f["predicted_ms"] for f in finalists]))
+    for _ in range(_CORRECTION_ROUNDS):
+        if any(f["within_budget"] for f in finalists):
+            break
+        # the largest ratio, not the median: the archs it under-predicted most are the ones that missed
+        ratio = float(np.max([f["measured_ms"] / f["predicted_ms"] for f in finalists]))
         seen = {f["arch"] for f in finalists}
         extra = [_finalist(c) for c in scored if c.arch not in seen and c.constraint * ratio <= budget][:top_k]
-        if extra:
-            measure(extra)
-            finalists = finalists + extra
+        if not extra:
+            break
+        measure(extra)
+        finalists = finalists + extra
     if not any(f["within_budget"] for f in finalists):
         lo = min(f["measured_ms"] for f in finalists)
         raise NasedgeError(f"none of the {len(finalists)} finalists meets {budget:g} ms when measured on {device.name} "
