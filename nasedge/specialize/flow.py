@@ -74,7 +74,10 @@ class _Stages:
         with self.console.status(f"{name} ..."):
             yield note
         self.seconds[name] = round(time.perf_counter() - t, 2)
-        self.console.print(f"[green]✓[/] {name:<20} [dim]{self.seconds[name]:6.1f} s[/]  {note['detail']}",
+        from rich.markup import escape
+
+        # details carry paths and pip extras (`nasedge[tflite]`) that rich would read as markup
+        self.console.print(f"[green]✓[/] {name:<20} [dim]{self.seconds[name]:6.1f} s[/]  {escape(str(note['detail']))}",
                            highlight=False, soft_wrap=True)
 
     def total(self) -> float:
