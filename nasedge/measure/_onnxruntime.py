@@ -15,25 +15,6 @@ from nasedge.measure.workload import Artifacts, Workload
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
              "tensorrt": "TensorrtExecutionProvider"}
 OPTIMIZATION = ("none", "basic", "extended", "all")
-# onnxruntime's process-wide intra-op pool is itself global state; this records the size it was created
-# with here (at most once per process), so that sessions of another size keep pools of their own.
-_SHARED_POOL_SIZE: list[int] = []
-
-
-def _shared_pool(threads: int) -> bool:
-    """Whether sessions with ``threads`` intra-op threads can share the process-wide pool (made on first use).
-
-    The protocol interleaves rounds over a group of sessions. With a pool per session, the pools of the
-    sessions just run keep spinning for a while and steal the cores from the next one: 20 sessions of 2
-    threads on 2 cores measured 2.64 ms with an IQR of 161 % of the median, against 1.73 ms and 5 % with
-    one shared pool (the latency of a single session, as deployed).
-    """
-    if not _SHARED_POOL_SIZE:
-        import onnxruntime.capi._pybind_state as capi
-
-        capi.set_global_thread_pool_sizes(threads, 1)
-        _SHARED_POOL_SIZE.append(threads)
-    return _SHARED_POOL_SIZE[0] == threads
 
 
 class OnnxRuntime(Runtime):
@@ -91,11 +72,8 @@ class OnnxRuntime(Runtime):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        if (self.threads or 0) > 1 and _shared_pool(self.threads):
-            options.use_per_session_threads = False
-        else:
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = {
             "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
