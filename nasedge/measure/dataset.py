@@ -27,27 +27,15 @@ from typing import Any
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import read_json_lines
 from nasedge.measure.measurement import Measurement, read_measurements, write_measurements
 from nasedge.measure.workload import Artifacts
 
 
 def read_arch_rows(path: str | Path) -> list[tuple[str, Arch]]:
     """``(arch_id, arch)`` per line of a JSON-lines file; lines without ``arch_id`` get their index."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such arch file") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise NasedgeError(f"{path}: not a JSON-lines arch file") from None
     rows = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    for where, data in read_json_lines(path, "no such arch file", "not a JSON-lines arch file"):
         if not isinstance(data, dict):
             raise NasedgeError(f"{where}: expected a JSON object with the arch's fields")
         arch_id = data.pop("arch_id", len(rows))

@@ -13,13 +13,15 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import read_json_lines
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.spaces import SearchSpace
 
@@ -75,19 +77,8 @@ def _detect_encoding(record: dict, source: str) -> LatencyEncoding:
 
 
 def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncoding, list[int], list]:
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such file (a latency dataset directory needs archs.jsonl)") from None
     ids, items = [], []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    for where, rec in read_json_lines(path, "no such file (a latency dataset directory needs archs.jsonl)"):
         if not isinstance(rec, dict) or "arch_id" not in rec:
             raise NasedgeError(f"{where}: field 'arch_id': missing; expected an object with arch_id "
                                f"and the arch")
@@ -116,6 +107,17 @@ def _float(text: str, where: str, column: str) -> float:
     return v
 
 
+def _csv_rows(reader: Any, header: list[str], path: Path) -> Iterator[tuple[str, list[str]]]:
+    """``("<path>:<line>", row)`` for the non-empty rows after the header, each as wide as the header."""
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        where = f"{path}:{lineno}"
+        if len(row) != len(header):
+            raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+        yield where, row
+
+
 def _read_latency(path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[float]]]:
     try:
         f = path.open(newline="")
@@ -130,12 +132,7 @@ def _read_latency(path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[
         if len(set(devices)) != len(devices):
             raise NasedgeError(f"{path}:1: duplicate device columns")
         rows: dict[int, list[float]] = {}
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            where = f"{path}:{lineno}"
-            if len(row) != len(header):
-                raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+        for where, row in _csv_rows(reader, header, path):
             try:
                 aid = int(row[0])
             except ValueError:
@@ -218,12 +215,7 @@ def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | s
         ia, il = header.index("arch"), header.index(column)
         idev = header.index("device") if "device" in header else None
         seen_devices: set[str] = set()
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            where = f"{path}:{lineno}"
-            if len(row) != len(header):
-                raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+        for where, row in _csv_rows(reader, header, path):
             if idev is not None:
                 seen_devices.add(row[idev])
                 if device is not None and row[idev] != device:

@@ -262,8 +262,6 @@ def _verify(device: Any, finalists: list[dict], scored: list, top_k: int, budget
             console: Any) -> list[dict]:
     """Measure the finalists; while none meets the budget (at most ``_CORRECTION_ROUNDS`` more rounds), measure the
     next best archs the search saw, with predictions scaled by the largest measured/predicted ratio so far."""
-    import numpy as np
-
     def measure(batch: list[dict]) -> None:
         with _bar(console, f"measure {device.name}") as bar:
             task = bar.add_task("finalists", total=len(batch))
@@ -279,7 +277,7 @@ def _verify(device: Any, finalists: list[dict], scored: list, top_k: int, budget
         if any(f["within_budget"] for f in finalists):
             break
         # the largest ratio, not the median: the archs it under-predicted most are the ones that missed
-        ratio = float(np.max([f["measured_ms"] / f["predicted_ms"] for f in finalists]))
+        ratio = max(f["measured_ms"] / f["predicted_ms"] for f in finalists)
         seen = {f["arch"] for f in finalists}
         extra = [_finalist(c) for c in scored if c.arch not in seen and c.constraint * ratio <= budget][:top_k]
         if not extra:
