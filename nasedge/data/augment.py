@@ -36,3 +36,22 @@ def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Genera
     out = padded.gather(2, rows).gather(3, cols)
     flip = torch.rand(n, generator=generator, device=dev) < 0.5
     return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Zero one ``size`` x ``size`` square per image of a normalised batch (Cutout, DeVries & Taylor 2017).
+
+    Centres are uniform over the image, so squares near a border are clipped; zero is the dataset
+    mean after normalisation. ``size`` 0 returns ``x`` unchanged.
+    """
+    if size <= 0:
+        return x
+    n, _, h, w = x.shape
+    dev = x.device
+    cy = torch.randint(0, h, (n, 1, 1), generator=generator, device=dev)
+    cx = torch.randint(0, w, (n, 1, 1), generator=generator, device=dev)
+    ys = torch.arange(h, device=dev).view(1, h, 1)
+    xs = torch.arange(w, device=dev).view(1, 1, w)
+    top, left = cy - size // 2, cx - size // 2
+    hole = (ys >= top) & (ys < top + size) & (xs >= left) & (xs < left + size)
+    return x.masked_fill(hole[:, None], 0.0)

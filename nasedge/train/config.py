@@ -38,6 +38,7 @@ class TrainConfig:
     weight_decay: float = 5e-5       # not applied to BatchNorm, biases or kernel-transformation matrices
     label_smoothing: float = 0.1
     crop_padding: int = 4
+    cutout: int = 0                  # side of the square Cutout zeroes per training image (0: none)
     grad_clip: Optional[float] = None
     device: str = "auto"             # auto: cuda when available
     cpu_threads: Optional[int] = None    # torch threads on CPU (null: torch's default, one per core)
@@ -45,6 +46,10 @@ class TrainConfig:
     channels_last: bool = True       # on CUDA
     deterministic: bool = True       # deterministic kernels (same result for the same seed)
     out_dir: str = "runs/supernet"
+    # progressive shrinking from a supernet file instead of random weights (e.g. a trained full
+    # network: out_dir/phases/full.pt of another run, with train.phases listing the elastic ones)
+    init_from: Optional[str] = None
+    keep_phase_ends: bool = False    # write the supernet at the end of every phase to out_dir/phases/<name>.pt
     max_minutes: Optional[float] = None   # stop cleanly at a checkpoint after this many minutes
     checkpoint_part_mib: int = 16
     eval_every_epochs: int = 5       # top-1 of the phase's largest and smallest subnets, logged

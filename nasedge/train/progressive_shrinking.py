@@ -17,6 +17,7 @@ import math
 import random
 import signal
 import time
+import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,12 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset
-from nasedge.data.augment import normalize, random_crop_flip, resize
+from nasedge.data.augment import cutout, normalize, random_crop_flip, resize
 from nasedge.errors import NasedgeError
 from nasedge.evaluate import evaluate_arch
 from nasedge.nn.mobilenetv3 import build_mobilenetv3
 from nasedge.spaces import SearchSpace, get_space
-from nasedge.supernet import build_supernet, save_supernet
+from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
 
@@ -47,8 +48,11 @@ class TrainResult:
     metrics: list[dict]
 
 
-def step_seed(seed: int, phase: int, epoch: int, step: int) -> int:
-    return (((seed * 1_000_003 + phase) * 1_009 + epoch) * 100_003 + step) % (2**63 - 1)
+def step_seed(seed: int, phase: str, epoch: int, step: int) -> int:
+    # keyed by the phase's name, not its index, so that a run started from a kept phase end
+    # (train.init_from) takes exactly the steps the uninterrupted run takes
+    key = zlib.crc32(phase.encode())
+    return (((seed * 1_000_003 + key) * 1_009 + epoch) * 100_003 + step) % (2**63 - 1)
 
 
 def soft_cross_entropy(logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
@@ -146,6 +150,9 @@ class Trainer:
         self.amp = cfg.amp and self.cuda
         if not cfg.phases:
             raise NasedgeError("train.phases is empty")
+        names = [p.name for p in cfg.phases]
+        if len(set(names)) != len(names):
+            raise NasedgeError(f"train.phases: phase names must be unique (they seed each phase's steps); got {names}")
         if cfg.mode not in ("progressive_shrinking", "static"):
             raise NasedgeError(f"train.mode: value {cfg.mode!r} is not valid; expected progressive_shrinking or static")
         self.static_arch = _static_arch(cfg, space) if cfg.mode == "static" else None
@@ -155,6 +162,16 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         torch.manual_seed(self.seed)
         model = build_mobilenetv3(self.static_arch, self.space) if self.static_arch else build_supernet(self.space)
+        if self.cfg.init_from:
+            try:
+                start = load_supernet(self.cfg.init_from)
+            except NasedgeError as exc:
+                raise NasedgeError(f"train.init_from: {exc}") from None
+            if self.static_arch or start.space.name != self.space.name:
+                raise NasedgeError(f"train.init_from: {self.cfg.init_from} is a supernet of space "
+                                   f"{start.space.name!r}; this run trains "
+                                   f"{'a static arch' if self.static_arch else repr(self.space.name)}")
+            model.load_state_dict(start.state_dict())
         model = model.to(self.device)
         return model.to(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else model
 
@@ -226,6 +243,7 @@ class Trainer:
         steps_per_epoch = n_train // cfg.batch_size
         if steps_per_epoch == 0:
             raise NasedgeError(f"train.batch_size={cfg.batch_size} exceeds the {n_train} training images")
+        taken = 0
         for p_idx in range(position["phase"], len(cfg.phases)):
             phase = cfg.phases[p_idx]
             space = self.static_space() if self.static_arch else phase_space(self.space, phase)
@@ -242,10 +260,11 @@ class Trainer:
             total = phase.epochs * steps_per_epoch
             for epoch in range(position["epoch"], phase.epochs):
                 perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(
-                    step_seed(self.seed, p_idx, epoch, -1))).to(self.device)
+                    step_seed(self.seed, phase.name, epoch, -1))).to(self.device)
                 t0, seen, loss_sum, n_steps = time.monotonic(), 0, torch.zeros((), device=self.device), 0
                 for step in range(position["step"], steps_per_epoch):
-                    if time.monotonic() > deadline or self._stop_signal:
+                    # at least one step per invocation: a budget used up by start-up must not stall a run
+                    if (time.monotonic() > deadline and taken > 0) or self._stop_signal:
                         position.update(phase=p_idx, epoch=epoch, step=step)
                         self._checkpoint(model, teacher, optimizer, position, metrics)
                         why = "signal" if self._stop_signal else f"time budget of {cfg.max_minutes} min"
@@ -256,9 +275,10 @@ class Trainer:
                     for group in optimizer.param_groups:
                         group["lr"] = _lr(phase, epoch * steps_per_epoch + step, total, steps_per_epoch)
                     loss_sum += self._step(model, teacher, optimizer, space, phase, train.images[idx],
-                                           train.labels[idx], step_seed(self.seed, p_idx, epoch, step))
+                                           train.labels[idx], step_seed(self.seed, phase.name, epoch, step))
                     seen += idx.numel()
                     n_steps += 1
+                    taken += 1
                 position.update(phase=p_idx, epoch=epoch + 1, step=0)
                 if self.cuda:
                     torch.cuda.synchronize()
@@ -271,6 +291,9 @@ class Trainer:
                 log(json.dumps(record))
                 if epoch + 1 == phase.epochs:  # the next phase starts with a fresh optimizer
                     position.update(phase=p_idx + 1, epoch=0, step=0)
+                    if cfg.keep_phase_ends and not self.static_arch:
+                        save_supernet(model, self.out_dir / "phases" / f"{phase.name}.pt",
+                                      meta={"config": self.config_dict, "metrics": record})
                 self._checkpoint(model, teacher, optimizer if position["phase"] == p_idx else None, position, metrics)
             position.update(epoch=0, step=0)
         return True
@@ -286,6 +309,7 @@ class Trainer:
         torch.manual_seed(seed)  # dropout
         g = torch.Generator(device=self.device).manual_seed(seed)
         x = normalize(random_crop_flip(images, cfg.crop_padding, g), self.data_cfg.mean, self.data_cfg.std)
+        x = cutout(x, cfg.cutout, g)
         resolution = int(rng.choice(space.resolutions))
         x = resize(x, resolution)
         if self.cuda and cfg.channels_last:

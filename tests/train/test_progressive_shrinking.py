@@ -90,3 +90,54 @@ def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig):
     train_from_config(compose(overrides(dataset, tmp_path / "ref")), log=lambda *_: None)
     a, b = state_of(tmp_path / "ref"), state_of(out)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_phase_ends_are_kept_and_a_run_can_start_from_one(dataset, tmp_path):
+    full_only = ["train.keep_phase_ends=true", "train.cutout=8",
+                 "train.phases=[{name: full, epochs: 2, lr: 0.1, kernel: [5], expand: [3], depth: [2]}]"]
+    train_from_config(compose(overrides(dataset, tmp_path / "a", *full_only)), log=lambda *_: None)
+    snapshot = tmp_path / "a" / "phases" / "full.pt"
+    kept, final = load_supernet(snapshot).state_dict(), state_of(tmp_path / "a")
+    assert all(torch.equal(kept[k], final[k]) for k in final)
+    # lr 0: the elastic-only run keeps every weight it started from (BN statistics still move)
+    elastic = [f"train.init_from={snapshot}",
+               "train.phases=[{name: kernel, epochs: 1, lr: 0.0, subnets_per_step: 2, expand: [3], depth: [2], kd_weight: 1.0}]"]
+    r = train_from_config(compose(overrides(dataset, tmp_path / "b", *elastic)), log=lambda *_: None)
+    assert r.finished and [m["phase"] for m in r.metrics] == ["kernel"]
+    start, end = load_supernet(snapshot).state_dict(), state_of(tmp_path / "b")
+    weights = [k for k, v in start.items() if v.ndim > 1]
+    assert weights and all(torch.equal(start[k], end[k]) for k in weights)
+
+
+def test_a_run_from_a_kept_phase_end_continues_exactly(dataset, tmp_path):
+    phases = ["{name: full, epochs: 2, lr: 0.1, kernel: [5], expand: [3], depth: [2]}",
+              "{name: kernel, epochs: 1, lr: 0.05, subnets_per_step: 2, expand: [3], depth: [2], kd_weight: 1.0}",
+              "{name: expand, epochs: 1, lr: 0.05, subnets_per_step: 3, kd_weight: 1.0, sandwich: true, sort_channels: true}"]
+    whole = train_from_config(compose(overrides(dataset, tmp_path / "whole", "train.keep_phase_ends=true",
+                                                f"train.phases=[{','.join(phases)}]")), log=lambda *_: None)
+    fork = train_from_config(compose(overrides(dataset, tmp_path / "fork",
+                                               f"train.init_from={tmp_path}/whole/phases/full.pt",
+                                               f"train.phases=[{','.join(phases[1:])}]")), log=lambda *_: None)
+    assert [m["top1_max"] for m in fork.metrics] == [m["top1_max"] for m in whole.metrics[2:]]
+    a, b = state_of(tmp_path / "whole"), state_of(tmp_path / "fork")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_phase_names_must_be_unique(dataset, tmp_path):
+    twice = "train.phases=[{name: full, epochs: 1, lr: 0.1}, {name: full, epochs: 1, lr: 0.1}]"
+    with pytest.raises(NasedgeError, match="phase names must be unique"):
+        train_from_config(compose(overrides(dataset, tmp_path / "d", twice)), log=lambda *_: None)
+
+
+def test_init_from_errors_name_the_field(dataset, tmp_path):
+    with pytest.raises(NasedgeError, match=r"train.init_from: .*missing.pt: supernet checkpoint not found"):
+        train_from_config(compose(overrides(dataset, tmp_path / "c", f"train.init_from={tmp_path}/missing.pt")),
+                          log=lambda *_: None)
+
+
+def test_a_budget_used_up_by_start_up_still_makes_progress(dataset, tmp_path):
+    for expected in (1, 2):
+        r = train_from_config(compose(overrides(dataset, tmp_path / "slow", "train.max_minutes=1e-9")),
+                              log=lambda *_: None)
+        assert not r.finished
+        assert load_checkpoint(tmp_path / "slow" / "checkpoint")["position"] == {"phase": 0, "epoch": 0, "step": expected}
