@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The CIFAR-10 supernet on a 4-GPU machine in one go, detached from the calling command:
 #   setsid bash experiments/cifar10_ofa/gpu_x4.sh > runs/x4.log 2>&1 &
-# GPU 0: the supernet (experiment=cifar10_ofa, elastic lr 0.03), in bounded invocations of
+# GPU 0: the supernet (experiment=cifar10_ofa, elastic lr 0.10), in bounded invocations of
 #        train.max_minutes (as on preemptible GPUs), keeping the supernet after each phase.
-# GPU 1: max trained alone (cifar10_scratch), then elastic lr 0.10 from GPU 0's full phase.
+# GPU 1: max trained alone (cifar10_scratch), then elastic lr 0.03 from GPU 0's full phase.
 # GPU 2: the middle arch trained alone, then the GPU-efficiency measurement.
 # GPU 3: min trained alone, then elastic lr 0.06 from GPU 0's full phase.
 # Starting from the kept full phase takes exactly the steps a whole run with that elastic lr takes
@@ -40,7 +40,7 @@ fork() {  # NAME GPU LR: elastic phases at LR from GPU 0's full phase
 }
 note "start"
 (train_bounded A 0 train.out_dir=$R/A || touch $R/A.failed) &
-(scratch max 1 max; fork C 1 0.10) &
+(scratch max 1 max; fork C 1 0.03) &
 (scratch mid 2 $MID; [ -n "${DRY:-}" ] || CUDA_VISIBLE_DEVICES=2 python3 experiments/cifar10_ofa/throughput.py --warmup 100 --steps 30 \
    --out $R/results/throughput.json > $R/logs/throughput.log 2>&1; note "throughput done") &
 (scratch min 3 min; fork B 3 0.06) &
