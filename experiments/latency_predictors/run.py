@@ -34,7 +34,8 @@ from nasedge.predict.evaluation import HELP_SPLITS, evaluate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")
-LODO_PREDICTORS = ("meta", "flops", "regressor", "nearest", "oracle")
+LODO_PREDICTORS = ("meta", "meta-nearest3", "flops", "regressor", "nearest", "oracle")
+VARIANTS = {"meta-nearest3": ("meta", {"nearest": 3})}  # column name -> (predictor, options)
 GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100")
 PUBLISHED = {  # HELP README, 10 target samples
     "nasbench201": {"titan_rtx_256": 0.987, "gold_6226": 0.989, "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940,
@@ -83,8 +84,9 @@ def cmd_help(args, results) -> None:
 
 def cmd_lodo(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
-    jobs = [(f"lodo/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=p, protocol="untrimmed", shots=20,
-                                                          seeds=args.seeds, folds=args.folds))
+    jobs = [(f"lodo/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=VARIANTS.get(p, (p,))[0],
+                                                          options=VARIANTS.get(p, (p, None))[1], protocol="untrimmed",
+                                                          shots=20, seeds=args.seeds, folds=args.folds))
             for t in ds.devices for p in LODO_PREDICTORS]
     _run(jobs, results, args.force)
 
@@ -105,12 +107,13 @@ ABLATION = {  # variant -> options of the meta predictor
     "t noise, gaussian evidence": {"evidence": "gaussian"},
     "t noise, t evidence": {"evidence": "student_t"},
     "t noise, both + leave-one-out (default)": {"evidence": "both"},
+    "+ prior centred on the 3 nearest source heads too": {"evidence": "both", "nearest": 3},
 }
 
 
 def cmd_ablation(args, results) -> None:
     """The meta predictor's adaptation variants on every benchmark of the dataset (3 seeds)."""
-    ds = load_dataset(args.data, args.space)
+    ds = load_dataset([*args.data, *args.target_data], args.space)
     name = ds.encoding.name
     settings = []
     if name in HELP_SPLITS:

@@ -195,8 +195,21 @@ def _reweighted_fit(g: np.ndarray, r: np.ndarray, s2: float, nu: float, iters: i
 EVIDENCE = ("both", "gaussian", "student_t")
 
 
+def _prior_means(model: MetaModel, phi: np.ndarray, y: np.ndarray, nearest: int) -> list[tuple[str, np.ndarray]]:
+    """The sources' mean head, then the ``nearest`` source heads that correlate best with the samples."""
+    mu = model.heads.mean(0)
+    means = [("mean", mu)]
+    if nearest > 0 and len(model.heads) > 1:
+        pred = phi @ model.heads.T
+        corr = np.array([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 else -1.0
+                         for j in range(pred.shape[1])])
+        for j in np.argsort(-np.nan_to_num(corr, nan=-1.0), kind="stable")[:nearest]:
+            means.append((model.devices[j], model.heads[j]))
+    return means
+
+
 def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = ROBUST_ITERS,
-          nu: float = STUDENT_NU, evidence: str = "both") -> tuple[np.ndarray, dict[str, Any]]:
+          nu: float = STUDENT_NU, evidence: str = "both", nearest: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
     """Posterior mean head for a target device (in ms) given its samples; and the chosen hyperparameters.
 
     Noise is Student-t (``nu`` degrees of freedom) as a scale mixture of Gaussians: each sample gets a
@@ -208,17 +221,38 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
     device unlike every source). The one with the smaller leave-one-out error on the samples wins
     (relative error, clipped at 30 % so that real outliers do not decide). ``evidence`` restricts the
     choice to one of them (for ablations).
+
+    ``nearest`` > 0 also centres the prior on each of the ``nearest`` source heads that correlate best
+    with the samples (a near-copy of the target among the sources, such as the same GPU at another
+    precision, is then a better starting point than the sources' mean); leave-one-out picks the centre too.
     """
     if evidence not in EVIDENCE:
         raise NasedgeError(f"evidence {evidence!r} is not valid; expected one of {', '.join(EVIDENCE)}")
-    mu, cov = model.prior()
+    _, cov = model.prior()
     n, dim = phi.shape
-    m = phi @ mu
-    scale = float(np.mean(m) / np.mean(y))  # the target's milliseconds onto the prior's unit scale
-    r = y * scale - m
     g_src, g_iso = phi @ cov @ phi.T, phi @ phi.T
     ones = np.outer(phi[:, -1], phi[:, -1])
     g_iso_nobias = g_iso - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
+    chosen = None
+    for centre, mu in _prior_means(model, phi, y, nearest):
+        found = _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evidence)
+        if chosen is None or found[0] < chosen[0]:
+            chosen = (*found, centre, mu)
+    err, name, a, t, s2, alpha, w, scale, centre, mu = chosen
+    cov_t = a * cov + t * np.eye(dim)
+    cov_t[-1, :] = cov_t[:, -1] = 0.0
+    cov_t[-1, -1] = BIAS_VARIANCE
+    head = (mu + cov_t @ phi.T @ alpha) / scale
+    return head, {"evidence": name, "prior_scale": a, "isotropic": t, "noise": s2, "scale": scale,
+                  "loo_error": err, "downweighted": int(np.sum(w < 0.5)), "prior_mean": centre}
+
+
+def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evidence):
+    """For a prior centred on ``mu``: ``(loo_error, evidence, a, t, s2, alpha, w, scale)`` of the best fit."""
+    n = len(y)
+    m = phi @ mu
+    scale = float(np.mean(m) / np.mean(y))  # the target's milliseconds onto the prior's unit scale
+    r = y * scale - m
     best: dict[str, tuple] = {}
     for a in PRIOR_SCALES:
         for t in ISOTROPIC:
@@ -244,14 +278,8 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
         loo = np.abs(k_inv @ r / np.diag(k_inv)) / np.abs(y * scale)
         err = float(np.mean(np.minimum(loo, 0.3)))
         if chosen is None or err < chosen[0]:
-            chosen = (err, name, a, t, s2, alpha, w)
-    err, name, a, t, s2, alpha, w = chosen
-    cov_t = a * cov + t * np.eye(dim)
-    cov_t[-1, :] = cov_t[:, -1] = 0.0
-    cov_t[-1, -1] = BIAS_VARIANCE
-    head = (mu + cov_t @ phi.T @ alpha) / scale
-    return head, {"evidence": name, "prior_scale": a, "isotropic": t, "noise": s2, "scale": scale,
-                  "loo_error": err, "downweighted": int(np.sum(w < 0.5))}
+            chosen = (err, name, a, t, s2, alpha, w, scale)
+    return chosen
 
 
 class MetaPredictor(LatencyPredictor):
@@ -259,7 +287,7 @@ class MetaPredictor(LatencyPredictor):
 
     Options: ``weights`` (path of a meta model ``.npz``; default: the shipped ``meta/<space>.npz``, or
     the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by
-    ``to_dict``), ``robust_iters``, ``nu``, ``evidence`` (see :func:`adapt`).
+    ``to_dict``), ``robust_iters``, ``nu``, ``evidence``, ``nearest`` (see :func:`adapt`).
     """
 
     name = "meta"
@@ -272,23 +300,26 @@ class MetaPredictor(LatencyPredictor):
         robust_iters: int = ROBUST_ITERS
         nu: float = STUDENT_NU
         evidence: str = "both"  # hyperparameters by gaussian or student_t evidence, or both and leave-one-out
+        nearest: int = 0  # also centre the prior on this many best-correlated source heads
 
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
                  robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both",
-                 **options: Any):
+                 nearest: int = 0, **options: Any):
         if evidence not in EVIDENCE:
             raise NasedgeError(f"option evidence: value {evidence!r} is not valid; "
                                f"expected {', '.join(EVIDENCE)}")
-        opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, **options}
+        opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, "nearest": nearest, **options}
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(space, **opts)
         self.model = model if model is not None else load_meta_model(weights, space)
         self.robust_iters, self.nu, self.evidence = int(robust_iters), float(nu), evidence
+        self.nearest = int(nearest)
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         phi = self.model.basis(self.encoding, items)
-        self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence)
+        self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence,
+                                      self.nearest)
         # a linear model may extrapolate below zero for archs far smaller than any sample
         self.floor = 0.25 * float(np.min(latency_ms))
 

@@ -93,3 +93,24 @@ def test_wrong_family_is_refused(ofa_sample):
     model = _train(ofa_sample, [])
     with pytest.raises(NasedgeError, match="family 'ofa' cannot predict space 'nasbench201'"):
         create_predictor("meta", "nasbench201", model=model).fit([(1,) * 6, (2,) * 6, (3,) * 6], [1, 2, 3])
+
+
+def test_prior_centred_on_a_near_copy_source(ofa_sample):
+    """A target that is a source device at another speed: centring on that source's head predicts it better."""
+    ds = ofa_sample
+    sources = [d for d in ds.devices if d != "titan_xp_32"]
+    model = meta_train(ds.encoding, ds.items, ds.latency[:, [ds.device_index(d) for d in sources]], sources)
+    rows = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
+    test = np.flatnonzero(ds.arch_ids >= 4000)
+    copy = 1.7 * ds.column("titan_xp_64") + 0.3  # the same GPU family, another machine
+    phi = model.basis(ds.encoding, [ds.items[i] for i in rows])
+    phi_test = model.basis(ds.encoding, [ds.items[i] for i in test])
+    err = {}
+    for k in (0, 3):
+        head, hyper = adapt(model, phi, copy[rows], nearest=k)
+        err[k] = float(np.mean(np.abs(phi_test @ head / copy[test] - 1)))
+        if k:
+            assert hyper["prior_mean"] == "titan_xp_64", hyper
+    assert err[3] < err[0], err
+    p = create_predictor("meta", ds.encoding, model=model, nearest=3).fit([ds.items[i] for i in rows], copy[rows])
+    assert p.to_dict()["options"]["nearest"] == 3
