@@ -8,11 +8,9 @@ from nasedge.arch import Arch
 from nasedge.cli import main
 from nasedge.client import PredictorClient
 from nasedge.cost import arch_cost
-from nasedge.service import create_app
-from nasedge.service.auth import create_token
-from nasedge.service.settings import ServiceSettings
 from nasedge.spaces import get_space
-from tests.service.conftest import running
+from tests.service.conftest import free_port, server_process  # noqa: F401  (fixture)
+from tests.service.test_serve_command import _serve, _token_file
 from tests.specialize.test_specialize_cli import TINY, _error
 
 
@@ -23,13 +21,14 @@ def _measurements(client: PredictorClient, space_name: str) -> list[tuple[Arch, 
     return [(a, 1.0 + arch_cost(a, space).macs / 4e7) for a in archs]
 
 
-def test_specialize_with_a_remote_predictor(tmp_path, capsys, monkeypatch):
-    token, digest = create_token()
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    settings = ServiceSettings(db=f"sqlite:///{tmp_path / 'p.db'}", write_token_hashes=[digest],
-                               shipped_profiles_dir=str(shipped), cv_folds=5)
-    with running(create_app(settings)) as url, PredictorClient(url, token=token) as client:
+def test_specialize_with_a_remote_predictor(tmp_path, capsys, server_process):
+    # the server runs in its own process, as for users (an in-thread server shared this process's
+    # stdio with everything the tests before it had loaded)
+    token, tokens = _token_file(tmp_path, capsys)
+    server = _serve(server_process, tmp_path, tokens, free_port())
+    server.wait_ready()
+    url = server.url
+    with PredictorClient(url, token=token) as client:
         # titan_rtx_64 is predict-only here: no local measuring, so the service's numbers are the only ones
         client.register("titan_rtx_64", "ofa_mbv3_cifar", _measurements(client, "ofa_mbv3_cifar"))
         out = tmp_path / "remote"
