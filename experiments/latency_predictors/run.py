@@ -84,10 +84,13 @@ def cmd_help(args, results) -> None:
 
 def cmd_lodo(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
-    jobs = [(f"lodo/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=VARIANTS.get(p, (p,))[0],
-                                                          options=VARIANTS.get(p, (p, None))[1], protocol="untrimmed",
-                                                          shots=20, seeds=args.seeds, folds=args.folds))
-            for t in ds.devices for p in LODO_PREDICTORS]
+    jobs = []
+    for t in ds.devices:
+        for column in LODO_PREDICTORS:
+            predictor, options = VARIANTS.get(column, (column, None))
+            jobs.append((f"lodo/{ds.encoding.name}/{t}/{column}", ds,
+                         dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
+                              seeds=args.seeds, folds=args.folds)))
     _run(jobs, results, args.force)
 
 

@@ -195,9 +195,9 @@ def _reweighted_fit(g: np.ndarray, r: np.ndarray, s2: float, nu: float, iters: i
 EVIDENCE = ("both", "gaussian", "student_t")
 
 
-def _prior_means(model: MetaModel, phi: np.ndarray, y: np.ndarray, nearest: int) -> list[tuple[str, np.ndarray]]:
-    """The sources' mean head, then the ``nearest`` source heads that correlate best with the samples."""
-    mu = model.heads.mean(0)
+def _prior_means(model: MetaModel, mu: np.ndarray, phi: np.ndarray, y: np.ndarray,
+                 nearest: int) -> list[tuple[str, np.ndarray]]:
+    """The sources' mean head ``mu``, then the ``nearest`` source heads that correlate best with the samples."""
     means = [("mean", mu)]
     if nearest > 0 and len(model.heads) > 1:
         pred = phi @ model.heads.T
@@ -228,13 +228,13 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
     """
     if evidence not in EVIDENCE:
         raise NasedgeError(f"evidence {evidence!r} is not valid; expected one of {', '.join(EVIDENCE)}")
-    _, cov = model.prior()
+    mean_head, cov = model.prior()
     n, dim = phi.shape
     g_src, g_iso = phi @ cov @ phi.T, phi @ phi.T
     ones = np.outer(phi[:, -1], phi[:, -1])
     g_iso_nobias = g_iso - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
     chosen = None
-    for centre, mu in _prior_means(model, phi, y, nearest):
+    for centre, mu in _prior_means(model, mean_head, phi, y, nearest):
         found = _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evidence)
         if chosen is None or found[0] < chosen[0]:
             chosen = (*found, centre, mu)
