@@ -123,6 +123,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
                     order: Sequence[str] | None = None, limit: int | None = None, group_size: int | None = None,
                     time_limit: float | None = None, meta: dict[str, Any] | None = None,
                     on_group: Callable[[dict[str, DeviceProgress], int], None] | None = None,
+                    redo: Callable[[Measurement], bool] | None = None,
                     ) -> dict[str, DeviceProgress]:
     """Measure the archs of the dataset ``directory`` on ``devices`` (:class:`Device` objects), resumably.
 
@@ -131,7 +132,9 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     the order to measure (default: file order); ``limit``: only the first ``limit`` of them.
     ``group_size``: archs per group (default: the largest interleaved group of the devices).
     ``time_limit``: seconds after which no new group starts. ``on_group(progress, remaining)`` after
-    each group. The per-device JSON file records how the device measured and every call's figures.
+    each group. ``redo(measurement)``: measure again the archs whose existing measurement it accepts
+    (e.g. those taken while the machine ran slow). The per-device JSON file records how the device
+    measured and every call's figures.
     """
     directory = Path(directory)
     out = Path(out) if out is not None else directory
@@ -143,8 +146,11 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     ids = ids[:limit] if limit is not None else ids
     results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv",
                                        out / "measurements" / f"{d.name}.csv"]) for d in devices}
-    progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] for i in ids)) for d in devices}
-    todo = [i for i in ids if any(i not in results[d.name] for d in devices)]
+    # measurements to redo stay in the files until replaced: an interrupted call loses nothing
+    stale = {d.name: {i for i, m in results[d.name].items() if redo is not None and redo(m)} for d in devices}
+    progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] and i not in stale[d.name] for i in ids))
+                for d in devices}
+    todo = [i for i in ids if any(i not in results[d.name] or i in stale[d.name] for d in devices)]
     order_index = {i: k for k, i in enumerate(rows)}
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     for device in devices:
@@ -157,7 +163,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
         group = todo[start:start + group_size]
         artifacts = Artifacts()  # one build (module, ONNX, TFLite) per arch, shared by all devices
         for device in devices:
-            missing = [i for i in group if i not in results[device.name]]
+            missing = [i for i in group if i not in results[device.name] or i in stale[device.name]]
             if not missing:
                 continue
             t = time.perf_counter()

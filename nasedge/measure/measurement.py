@@ -2,7 +2,8 @@
 
 The CSV (what ``nasedge measure --out`` writes and ``nasedge predictor fit --measurements`` reads) has
 one row per measurement: ``arch_id, device, median_ms, p90_ms, mean_ms, min_ms, spread, rse, samples,
-rounds, cpu_share, noisy, reason, node, arch`` where ``arch`` is the arch's JSON.
+rounds, cpu_share, noisy, reason, probe_ms, node, arch`` where ``arch`` is the arch's JSON
+(``probe_ms`` may be missing or empty: files written before it existed, or measured without a probe).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def read_measurements(path: str | Path) -> list[Measurement]:
                     values[f.name] = raw
                 elif f.name in ("samples", "rounds"):
                     values[f.name] = int(raw) if raw else 0
-                elif f.name == "cpu_share":
+                elif f.name in ("cpu_share", "probe_ms"):
                     values[f.name] = float(raw) if raw else None
                 else:
                     values[f.name] = float(raw) if raw else float("nan")

@@ -17,9 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import LatencyStats, ProtocolConfig, measure_interleaved
+from nasedge.measure.protocol import LatencyStats, MachineCheck, ProtocolConfig, measure_interleaved
 from nasedge.measure.runtime import get_runtime
-from nasedge.measure.workload import Artifacts, Workload
+from nasedge.measure.workload import Artifacts, Probe, Workload
 
 
 class Measurer(abc.ABC):
@@ -139,17 +139,27 @@ class RuntimeMeasurer(Measurer):
         self.protocol = protocol if isinstance(protocol, ProtocolConfig) else ProtocolConfig.from_dict(
             dict(protocol or {}), "measure.protocol")
         self.group_size = self.protocol.group_size
+        p = self.protocol
+        # one check per measurer: it learns the machine's usual speed over every call
+        self.check = MachineCheck(p.probe_s, p.probe_tolerance, p.probe_wait_s) if p.probe_s > 0 else None
+        self._probe_artifacts = Artifacts()
 
     def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None) -> list[LatencyStats]:
         artifacts = artifacts if artifacts is not None else Artifacts()
         out: list[LatencyStats] = []
+        if self.check is not None:
+            self.runtime.prepare(Probe(), self._probe_artifacts)
         for start in range(0, len(workloads), self.group_size):
             group = workloads[start:start + self.group_size]
             for w in group:  # build outside the timed, pinned part (conversion may use every core)
                 self.runtime.prepare(w, artifacts)
             with self.runtime.session(), pinned(self.cores):
                 runners = [self.runtime.load(w, artifacts) for w in group]
-                out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads))
+                if self.check is None:
+                    out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads))
+                else:
+                    probe = self.runtime.load(Probe(), self._probe_artifacts)
+                    out.extend(self.check.measure(runners, probe, self.protocol, self.runtime.cpu_threads))
                 del runners
         return out
 

@@ -143,6 +143,38 @@ class Part(Workload):
         return module.eval()
 
 
+@dataclass(frozen=True)
+class Probe(Workload):
+    """A fixed small network (three MobileNet blocks at ``size`` x ``size``) that a measurer times
+    between measurements to tell whether the machine runs at its usual speed (``MachineCheck``).
+
+    The default is sensitive to the slow state of this project's VM: with two threads it runs 1.5x
+    slower there, like OFA subnets (1.5-1.7x), while blocks on maps of 7-28 px with 64-240 channels
+    do not slow down at all (experiments/latency_datasets/README.md).
+    """
+
+    channels: int = 48
+    size: int = 56
+
+    @property
+    def key(self) -> str:
+        return f"probe:c{self.channels}:in{self.size}"
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+    def build(self) -> Any:
+        import torch
+
+        from nasedge.nn import mobilenetv3 as mb
+
+        c = self.channels
+        module = torch.nn.Sequential(*[mb.MBConv(c, c, 4 * c, 5, 1, "relu", 0) for _ in range(3)])
+        mb.init_weights(module)
+        return module.eval()
+
+
 def _slot(space, part: Part):
     return space.slots()[part.stage * space.max_depth + (0 if part.first else 1)]
 

@@ -65,3 +65,26 @@ def test_arch_rows_errors(tmp_path):
     (tmp_path / "b.jsonl").write_text(json.dumps({"arch_id": 1, **arch}) + "\n" + json.dumps({"arch_id": 1, **arch}))
     with pytest.raises(NasedgeError, match="arch_id '1' appears more than once"):
         read_arch_rows(tmp_path / "b.jsonl")
+
+
+def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_config):
+    directory, _ = dataset
+    device = Device.from_config(device_config("dev-a"))
+    measure_dataset(directory, [device], group_size=2)
+    path = directory / "measurements" / "dev-a.csv"
+    before = {m.arch_id: m for m in read_measurements(path)}
+    again = {"11", "14"}
+    seen = []
+
+    def stop_after_first_group(progress, remaining):
+        seen.append({m.arch_id: m for m in read_measurements(path)})
+
+    progress = measure_dataset(directory, [device], group_size=1, time_limit=0.001,
+                               redo=lambda m: m.arch_id in again, on_group=stop_after_first_group)
+    assert progress["dev-a"].done_before == 3 and progress["dev-a"].measured == 1  # stopped after one group
+    (mid,) = seen
+    assert set(mid) == set(before)  # the other arch to redo is still in the file
+    assert mid["11"].stats != before["11"].stats and mid["14"].stats == before["14"].stats
+    progress = measure_dataset(directory, [device], group_size=1, redo=lambda m: m.arch_id in again and
+                               m.stats == before[m.arch_id].stats)
+    assert progress["dev-a"].measured == 1 and read_measurements(path)[-1].stats != before["14"].stats

@@ -90,3 +90,18 @@ def test_unknown_device_lists_known_ones(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
     with pytest.raises(NasedgeError, match="bad.yaml: invalid YAML"):
         get_device(str(tmp_path / "bad.yaml"))
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
+def test_machine_check_probes_around_each_measurement(tmp_path, device_config, runtime):
+    config = device_config("checked", runtime=runtime)
+    config["measure"]["protocol"].update(probe_s=0.01, probe_tolerance=10.0, probe_wait_s=1.0)
+    device = Device.from_config(config)
+    got = device.measure(get_space("ofa_mbv3_cifar").sample_many(2, 1), arch_ids=["a", "b"])
+    assert all(m.stats.probe_ms > 0 and not m.noisy for m in got)
+    write_measurements(tmp_path / "m.csv", got)
+    assert [m.stats.probe_ms for m in read_measurements(tmp_path / "m.csv")] == pytest.approx(
+        [m.stats.probe_ms for m in got], rel=1e-5)
+    (unchecked,) = Device.from_config(device_config("plain", runtime=runtime)).measure(
+        get_space("ofa_mbv3_cifar").sample_many(1, 1))
+    assert unchecked.stats.probe_ms is None

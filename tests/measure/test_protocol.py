@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import ProtocolConfig, measure_interleaved
+from nasedge.measure.protocol import MachineCheck, ProtocolConfig, measure_interleaved
 
 
 def sampled(values):
@@ -115,9 +115,82 @@ def test_interleaving_rotates_and_cancels_drift():
 
 
 @pytest.mark.parametrize("field, value", [("min_rounds", 1), ("tolerance", 0.0), ("on_noisy", "ignore"),
-                                          ("max_rse", 0.001), ("group_size", 0)])
+                                          ("max_rse", 0.001), ("group_size", 0),
+                                          ("probe_s", -1.0), ("probe_tolerance", 0.0)])
 def test_bad_protocol_names_the_field(field, value):
     with pytest.raises(NasedgeError, match=f"field '{field}'"):
         ProtocolConfig(**{field: value})
     with pytest.raises(NasedgeError, match="unknown field 'rounds'"):
         ProtocolConfig.from_dict({"rounds": 3})
+
+
+class Machine:
+    """A machine whose speed changes: runners report ``base x factor``; ``sleep`` may restore it."""
+
+    def __init__(self, factor: float = 1.0, recover_after_sleeps: int | None = None):
+        self.factor, self.sleeps, self.recover_after = factor, 0, recover_after_sleeps
+
+    def runner(self, base: float, slow_down_after: int | None = None):
+        calls = [0]
+
+        def run() -> float:
+            calls[0] += 1
+            if slow_down_after is not None and calls[0] == slow_down_after:
+                self.factor = 1.6  # the machine slows down in the middle of this runner's measurement
+            return base * self.factor
+
+        return run
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        if self.recover_after is not None and self.sleeps >= self.recover_after:
+            self.factor = 1.0
+
+
+CHECKED = ProtocolConfig(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, max_repeats=1, min_rounds=4,
+                         max_rounds=4)
+
+
+def test_machine_check_measures_again_after_a_slow_episode():
+    m = Machine(recover_after_sleeps=2)
+    check = MachineCheck(seconds=0.001, tolerance=0.15, wait_s=30, sleep=m.sleep)
+    probe = m.runner(2.0)
+    check.probe(probe)  # learns the usual speed
+    (s,) = check.measure([m.runner(10.0, slow_down_after=3)], probe, CHECKED)
+    assert m.sleeps == 2  # waited for the machine to recover, then measured again
+    assert s.median_ms == pytest.approx(10.0) and s.probe_ms == pytest.approx(2.0) and not s.noisy
+
+
+def impatient_check():
+    """A machine at its usual speed, and a check that has learned it and waits at most 50 ms."""
+    m = Machine()
+    check = MachineCheck(seconds=0.001, tolerance=0.15, wait_s=0.05, sleep=lambda s: time.sleep(0.01))
+    probe = m.runner(2.0)
+    check.probe(probe)
+    return m, check, probe
+
+
+def test_machine_check_flags_a_machine_that_stays_slow():
+    m, check, probe = impatient_check()
+    m.factor = 1.6
+    (s,) = check.measure([m.runner(10.0)], probe, CHECKED)
+    assert s.noisy and "ran 60% slower than its usual speed" in s.reason
+    assert s.median_ms == pytest.approx(16.0) and s.probe_ms == pytest.approx(3.2)
+
+
+def test_machine_check_keeps_the_attempt_with_the_fastest_probe():
+    m, check, probe = impatient_check()
+    m.factor = 1.3
+    slowing = m.runner(10.0, slow_down_after=3)  # 1.3 before its third call, 1.6 from then on
+    (s,) = check.measure([slowing], probe, CHECKED)
+    assert s.probe_ms == pytest.approx(3.2) and s.noisy  # only attempt: the machine slowed during it
+    m.factor = 1.3
+    (s,) = check.measure([m.runner(10.0)], probe, CHECKED)
+    assert s.probe_ms == pytest.approx(2.6) and "30% slower" in s.reason
+
+
+def test_machine_check_without_slowdown_costs_no_wait():
+    m = Machine()
+    check = MachineCheck(seconds=0.001, tolerance=0.15, wait_s=30, sleep=m.sleep)
+    a, b = check.measure([m.runner(10.0), m.runner(20.0)], m.runner(2.0), CHECKED)
+    assert m.sleeps == 0 and not a.noisy and b.median_ms == pytest.approx(20.0) and a.probe_ms == b.probe_ms == 2.0
