@@ -9,7 +9,7 @@ dataset, so rows line up) and the CIFAR space, on the local CPU devices.
 `--recheck`, for devices with a machine check (a probe timed around every arch, protocol `probe_s`):
 measure again every arch measured without the check, or while the machine ran slow, i.e. with a probe
 median above the device's fastest one in the dataset by more than the tolerance (the fastest is known
-only afterwards, so a pass can leave some; passes repeat until none is left or none improved).
+only afterwards, so a pass can leave some; up to three passes, fewer when one measures nothing).
 
 Resumable: every group of 25 archs is written atomically per device; run the same command again to
 continue. `setsid -w` gives the campaign its own session, so that it can raise its session's
