@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from nasedge.data import DataConfig, load_dataset
 from nasedge.data.augment import cutout, normalize, random_crop_flip
+from nasedge.evaluate import top1
 
 
 class BasicBlock(nn.Module):
@@ -58,18 +59,6 @@ def resnet18(num_classes: int = 10) -> nn.Module:
         cin = cout
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
     return nn.Sequential(*layers)
-
-
-@torch.no_grad()
-def top1(model: nn.Module, test, data: DataConfig, batch: int = 1000) -> float:
-    model.eval()
-    correct = 0
-    for i in range(0, len(test), batch):
-        x = normalize(test.images[i:i + batch], data.mean, data.std).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", torch.bfloat16, enabled=x.is_cuda):
-            correct += int((model(x).argmax(1) == test.labels[i:i + batch]).sum())
-    model.train()
-    return 100.0 * correct / len(test)
 
 
 def train_model(model: nn.Module, train, test, data: DataConfig, args, epochs: int,
@@ -116,7 +105,8 @@ def train_model(model: nn.Module, train, test, data: DataConfig, args, epochs: i
         row = {"epoch": epoch, "loss": loss_sum / math.ceil(steps_per_epoch / 20),
                "images_per_s": steps_per_epoch * args.batch_size / (time.time() - t)}
         if epoch % args.eval_every == 0 or epoch == epochs:
-            row["top1"] = top1(model, test, data)
+            row["top1"] = top1(model, test, data, data.image_size, amp=True)  # running BN statistics
+            model.train()
         history.append(row)
         print(json.dumps({"model": tag, **row}), flush=True)
     return history

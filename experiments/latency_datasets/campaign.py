@@ -150,7 +150,7 @@ def main() -> int:
             progress = measure_dataset(directory, devices, out=out, order=order, limit=args.limit, meta=meta,
                                        on_group=on_group)
             for _ in range(3 if args.recheck else 0):
-                redo = slow_or_unchecked(devices, [directory / "measurements", out / "measurements"])
+                redo = slow_or_unchecked(devices, dict.fromkeys([directory / "measurements", out / "measurements"]))
                 again = measure_dataset(directory, devices, out=out, order=order, limit=args.limit,
                                         meta={**meta, "pass": "recheck"}, on_group=on_group, redo=redo)
                 for name, pr in again.items():

@@ -12,6 +12,7 @@ workload's median in fast and slow windows, the two-thread process's CPU share a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ def main() -> None:
     _, arch = read_arch_rows(ROOT / "latency_predictors/data/ofa_mbv3_w1.2/archs.jsonl")[0]
     ort = get_runtime("onnxruntime")
     two, one = ort(threads=2), ort(threads=1)
-    cores = sorted(__import__("os").sched_getaffinity(0))
+    cores = sorted(os.sched_getaffinity(0))
     jobs = [("arch 204 px, 2 threads", two, Subnet(arch), cores[-2:]),
             ("arch 204 px, 1 thread", one, Subnet(arch), cores[-1:]),
             ("probe (48 ch, 56 px), 2 threads", two, Probe(), cores[-2:]),

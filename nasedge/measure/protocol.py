@@ -17,8 +17,8 @@ cores; the latency is then inflated even when it looks steady). ``on_noisy: rais
 A :class:`MachineCheck` (``probe_s > 0``) guards against what none of these statistics can see: the
 whole machine running slower for a while. On this project's 2-vCPU virtual machine, two-thread
 inference alternates between a 1.8x and a 1.15x speed-up over one thread in episodes of 10-50 s
-(the host presumably places both virtual CPUs on one physical core at times); inside an episode the
-timings are as steady as outside it. The measurer times a fixed probe network just before and just
+(only work the two threads share slows down: presumably where the host runs the virtual CPUs at
+times); inside an episode the timings are as steady as outside it. The measurer times a fixed probe network just before and just
 after each measurement, waits while the probe is slower than the fastest it has seen, measures again
 when the probe slowed down meanwhile, and flags the result when the machine did not recover in time.
 """
@@ -158,13 +158,19 @@ def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
             active = [i for i in active if _rse(round_medians[i]) > protocol.tolerance]
     stats = [_stats(samples[i], round_medians[i], cpu[i] / wall[i] / cpu_threads if cpu_threads else None,
                     protocol) for i in range(n)]
-    if protocol.on_noisy == "raise":
-        bad = [(i, s) for i, s in enumerate(stats) if s.noisy]
-        if bad:
-            i, s = bad[0]
-            raise NasedgeError(f"{len(bad)} of {n} measurements are noisy (first: #{i}, {s.median_ms:.3f} ms: "
-                               f"{s.reason}); refusing them (protocol on_noisy: raise)")
+    _refuse_noisy(stats, protocol)
     return stats
+
+
+def _refuse_noisy(stats: Sequence[LatencyStats], protocol: ProtocolConfig) -> None:
+    """With ``on_noisy: raise``, refuse a set of results of which any is flagged noisy."""
+    if protocol.on_noisy != "raise":
+        return
+    bad = [(i, s) for i, s in enumerate(stats) if s.noisy]
+    if bad:
+        i, s = bad[0]
+        raise NasedgeError(f"{len(bad)} of {len(stats)} measurements are noisy (first: #{i}, {s.median_ms:.3f} ms: "
+                           f"{s.reason}); refusing them (protocol on_noisy: raise)")
 
 
 def _stats(samples: list[float], round_medians: list[float], cpu_share: float | None,
@@ -249,8 +255,5 @@ class MachineCheck:
                         f"{worst:.3f} ms, fastest {self.best:.3f} ms)")
                 reason = f"{reason}; {slow}" if reason else slow
             out.append(LatencyStats(**{**s.to_dict(), "probe_ms": worst, "noisy": bool(reason), "reason": reason}))
-        if protocol.on_noisy == "raise" and any(s.noisy for s in out):
-            bad = next(s for s in out if s.noisy)
-            raise NasedgeError(f"a measurement is noisy ({bad.median_ms:.3f} ms: {bad.reason}); refusing it "
-                               "(protocol on_noisy: raise)")
+        _refuse_noisy(out, protocol)
         return out

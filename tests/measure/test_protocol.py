@@ -194,3 +194,11 @@ def test_machine_check_without_slowdown_costs_no_wait():
     check = MachineCheck(seconds=0.001, tolerance=0.15, wait_s=30, sleep=m.sleep)
     a, b = check.measure([m.runner(10.0), m.runner(20.0)], m.runner(2.0), CHECKED)
     assert m.sleeps == 0 and not a.noisy and b.median_ms == pytest.approx(20.0) and a.probe_ms == b.probe_ms == 2.0
+
+
+def test_machine_check_refuses_a_slow_result_when_asked():
+    m, check, probe = impatient_check()
+    m.factor = 1.6
+    refusing = ProtocolConfig(**{**vars(CHECKED), "on_noisy": "raise"})
+    with pytest.raises(NasedgeError, match="1 of 1 measurements are noisy.*60% slower than its usual speed"):
+        check.measure([m.runner(10.0)], probe, refusing)
