@@ -28,7 +28,7 @@ note start
    --out $R/results/resnet18_60_plain.json > $R/logs/resnet18_60_plain.log 2>&1
  note "resnet18 60 epochs plain: $(tail -1 $R/logs/resnet18_60_plain.log)") &
 static max_200ep 1 "train.phases=[{name: static, epochs: 200, lr: 0.4, warmup_epochs: 2}]" &
-static max_plain 2 train.label_smoothing=0 train.cutout=0 &
+static max_plain 2 train.label_smoothing=0 data.cutout=0 &
 static max_b256 3 train.batch_size=256 "train.phases=[{name: static, epochs: 120, lr: 0.2, warmup_epochs: 2}]" &
 wait
 note DONE; touch $R/DONE

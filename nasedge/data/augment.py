@@ -38,11 +38,12 @@ def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Genera
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
-def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
-    """Zero one ``size`` x ``size`` square per image of a normalised batch (Cutout, DeVries & Taylor 2017).
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator, fill: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """Fill one ``size`` x ``size`` square per image with ``fill`` (Cutout, DeVries & Taylor 2017).
 
-    Centres are uniform over the image, so squares near a border are clipped; zero is the dataset
-    mean after normalisation. ``size`` 0 returns ``x`` unchanged.
+    Centres are uniform over the image, so squares near a border are clipped. On a normalised batch
+    the default zero is the dataset mean; ``fill`` may be a per-channel tensor (uint8 batches).
+    ``size`` 0 returns ``x`` unchanged.
     """
     if size <= 0:
         return x
@@ -54,4 +55,6 @@ def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tens
     xs = torch.arange(w, device=dev).view(1, 1, w)
     top, left = cy - size // 2, cx - size // 2
     hole = (ys >= top) & (ys < top + size) & (xs >= left) & (xs < left + size)
-    return x.masked_fill(hole[:, None], 0.0)
+    if isinstance(fill, torch.Tensor):
+        return torch.where(hole[:, None], fill.to(x.device, x.dtype).view(1, -1, 1, 1), x)
+    return x.masked_fill(hole[:, None], fill)

@@ -37,8 +37,6 @@ class TrainConfig:
     nesterov: bool = True
     weight_decay: float = 5e-5       # not applied to BatchNorm, biases or kernel-transformation matrices
     label_smoothing: float = 0.1
-    crop_padding: int = 4
-    cutout: int = 0                  # side of the square Cutout zeroes per training image (0: none)
     grad_clip: Optional[float] = None
     device: str = "auto"             # auto: cuda when available
     cpu_threads: Optional[int] = None    # torch threads on CPU (null: torch's default, one per core)

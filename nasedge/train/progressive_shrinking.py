@@ -308,8 +308,8 @@ class Trainer:
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)  # dropout
         g = torch.Generator(device=self.device).manual_seed(seed)
-        x = normalize(random_crop_flip(images, cfg.crop_padding, g), self.data_cfg.mean, self.data_cfg.std)
-        x = cutout(x, cfg.cutout, g)
+        data = self.data_cfg
+        x = cutout(normalize(random_crop_flip(images, data.crop_padding, g), data.mean, data.std), data.cutout, g)
         resolution = int(rng.choice(space.resolutions))
         x = resize(x, resolution)
         if self.cuda and cfg.channels_last:

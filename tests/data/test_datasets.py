@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+import torch
 
-from nasedge.data import DataConfig, load_dataset, recalibration_subset
+from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset
 from nasedge.errors import NasedgeError
 from tests.synthetic_data import write_dataset
 
@@ -37,8 +38,25 @@ def test_recalibration_subset_is_fixed(packed):
     train, _ = load_dataset(cfg)
     a, b = recalibration_subset(train, cfg), recalibration_subset(train, cfg)
     assert a.shape[0] == 30 and (a == b).all()
-    first = recalibration_subset(train, DataConfig(path=str(packed), recalibration_images=30, recalibration_seed=None))
+    first = recalibration_subset(train, DataConfig(path=str(packed), recalibration_images=30, recalibration_seed=None,
+                                                   recalibration_augment=False))
     assert (first == train.images[:30]).all()
+
+
+def test_recalibration_images_carry_the_training_augmentation(packed):
+    """Crop, flip and Cutout, drawn the same for a shipped subset stored in order as for the full split."""
+    cfg = DataConfig(path=str(packed), image_size=24, recalibration_images=30, cutout=8)
+    train, _ = load_dataset(cfg)
+    clean = recalibration_subset(train, DataConfig(**{**vars(cfg), "recalibration_augment": False}))
+    augmented = recalibration_subset(train, cfg)
+    assert augmented.shape == clean.shape and augmented.dtype == torch.uint8
+    assert not torch.equal(augmented, clean)
+    mean = torch.tensor([round(255 * m) for m in cfg.mean], dtype=torch.uint8).view(1, 3, 1, 1)
+    filled = (augmented == mean).all(1)   # Cutout squares hold the mean colour
+    assert int(filled.flatten(1).sum(1).min()) >= 4 * 4  # a square centred on a corner keeps 4 x 4 pixels
+    shipped = ImageDataset(clean, train.labels[:30], train.classes)  # the subset, stored in training's order
+    in_order = DataConfig(**{**vars(cfg), "recalibration_seed": None})
+    assert torch.equal(recalibration_subset(shipped, in_order), augmented)
 
 
 def test_bad_paths_and_kinds_are_one_line_errors(tmp_path):

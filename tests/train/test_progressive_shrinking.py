@@ -27,7 +27,7 @@ def dataset(tmp_path_factory):
 
 
 def overrides(dataset, out_dir, *extra):
-    return ["search_space=ofa_mbv3_tiny", "train=tiny", "data=cifar10", f"data.path={dataset}", "data.image_size=24",
+    return ["search_space=ofa_mbv3_tiny", "train=tiny", "data=cifar10", f"data.path={dataset}", "data.image_size=24", "data.cutout=0",
             "data.recalibration_images=64", "data.recalibration_batch_size=32", f"train.out_dir={out_dir}", *extra]
 
 
@@ -93,7 +93,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig):
 
 
 def test_phase_ends_are_kept_and_a_run_can_start_from_one(dataset, tmp_path):
-    full_only = ["train.keep_phase_ends=true", "train.cutout=8",
+    full_only = ["train.keep_phase_ends=true", "data.cutout=8",
                  "train.phases=[{name: full, epochs: 2, lr: 0.1, kernel: [5], expand: [3], depth: [2]}]"]
     train_from_config(compose(overrides(dataset, tmp_path / "a", *full_only)), log=lambda *_: None)
     snapshot = tmp_path / "a" / "phases" / "full.pt"
