@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 
+from nasedge.data.augment import cutout, random_crop_flip
 from nasedge.errors import NasedgeError
 
 
@@ -98,8 +99,6 @@ def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
     every device sees the same pixels; Cutout squares hold the mean colour (what zero is after
     normalisation, to within rounding).
     """
-    from nasedge.data.augment import cutout, random_crop_flip
-
     n = min(cfg.recalibration_images, len(train))
     seed = 0 if cfg.recalibration_seed is None else cfg.recalibration_seed
     if cfg.recalibration_seed is None:
