@@ -11,9 +11,9 @@ S=nasedge/assets/cifar10_ofa_mbv3/supernet.pt
 MID=experiments/cifar10_ofa/mid_arch.json
 note() { echo "$(date +%T) $*" | tee -a $R/results/progress.log; }
 fork() {  # NAME GPU LR
-  CUDA_VISIBLE_DEVICES=$2 nasedge train experiment=cifar10_ofa train.init_from=$S train.out_dir=$R/$1 \
-    train.keep_phase_ends=false "train.phases=[{name: expand3, epochs: ${EPOCHS:-20}, lr: $3, warmup_epochs: 0.5, subnets_per_step: 3, kd_weight: 1.0, sandwich: true}]" \
-    > $R/logs/train_$1.log 2>&1 && note "$1 finished" || { note "$1 FAILED"; return 1; }
+  # the phase of conf/experiment/cifar10_ofa_finetune.yaml at another lr (composes to the config run 6 used)
+  CUDA_VISIBLE_DEVICES=$2 nasedge train experiment=cifar10_ofa_finetune train.init_from=$S train.out_dir=$R/$1 \
+    train.phases.0.epochs=${EPOCHS:-20} train.phases.0.lr=$3 > $R/logs/train_$1.log 2>&1 && note "$1 finished" || { note "$1 FAILED"; return 1; }
   for a in max min $MID random:10; do
     CUDA_VISIBLE_DEVICES=$2 nasedge eval --arch $a --supernet $R/$1/supernet_fp16.pt data=cifar10 --json seed=100 \
       2>> $R/logs/eval_$1.log | grep "^{"

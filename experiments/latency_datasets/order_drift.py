@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from nasedge.measure.dataset import read_arch_rows  # noqa: E402
+from nasedge.measure.measurement import read_measurements  # noqa: E402
 from nasedge.predict.encodings import get_encoding  # noqa: E402
 from nasedge.spaces import get_space  # noqa: E402
 
@@ -30,7 +31,7 @@ DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 
 
 def medians(path: Path) -> dict[int, float]:
-    return {int(r["arch_id"]): float(r["median_ms"]) for r in csv.DictReader(open(path))}
+    return {int(m.arch_id): m.median_ms for m in read_measurements(path)}
 
 
 def main() -> None:
@@ -44,10 +45,9 @@ def main() -> None:
 
     if args.repeat is None:
         enc = get_encoding(get_space("ofa_mbv3_w1.2"))
-        archs = {i: enc.parse(json.loads(line)) for i, line in enumerate(open(args.data / "archs.jsonl"))}
-        by_id = {json.loads(line).get("arch_id", i): i for i, line in enumerate(open(args.data / "archs.jsonl"))}
-        ids = sorted(by_id)
-        items = [archs[by_id[i]] for i in ids]
+        archs = {int(i): a for i, a in read_arch_rows(args.data / "archs.jsonl")}
+        ids = sorted(archs)
+        items = [archs[i] for i in ids]
         x = np.concatenate([enc.onehot(items), enc.features(items)], 1)
         x = np.concatenate([x / np.maximum(np.abs(x).max(0), 1e-9), np.ones((len(x), 1))], 1)
         print("device: median residual (%) per block of 100 arch ids; corr(residual, id)")
