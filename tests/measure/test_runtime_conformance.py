@@ -47,6 +47,12 @@ def test_runtime_rejects_bad_settings(name):
         cls(threads=1, warp_speed=9)
 
 
+@pytest.mark.parametrize("value", [-1, 61, "long", True])
+def test_torch_rejects_bad_gpu_warmup(value):
+    with pytest.raises(NasedgeError, match="field 'gpu_warmup_s': value"):
+        _runtime_or_skip("torch")(threads=1, gpu_warmup_s=value)
+
+
 def test_measurer_pins_and_restores_threads(fast_protocol):
     import os
 
@@ -89,6 +95,6 @@ def test_registry_errors_and_plugins():
 @pytest.mark.parametrize("settings", [dict(precision="fp32"), dict(precision="fp16"),
                                       dict(precision="fp16", cuda_graph=True)])
 def test_torch_cuda(settings, fast_protocol):
-    m = RuntimeMeasurer("torch", threads=1, device="cuda", protocol=fast_protocol, **settings)
+    m = RuntimeMeasurer("torch", threads=1, device="cuda", protocol=fast_protocol, gpu_warmup_s=0.1, **settings)
     stats = m.measure([Subnet(get_space("ofa_mbv3_cifar").min_arch()), Part("ofa_mbv3_cifar", "head", 4)])
     assert all(s.median_ms > 0 and s.cpu_share is None for s in stats)

@@ -1,0 +1,72 @@
+"""How well do independent repeats of a device's measurements agree, with each other and with the dataset?
+
+    python experiments/latency_datasets/compare_repeats.py experiments/latency_datasets/results/h200_b1_4gpu
+
+The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv`` (gpu_repeats.sh: one process per GPU, all
+at once). Per device: each repeat's level against the per-arch median of the repeats, the median absolute
+difference of every pair, the dataset against that median, and the share within 10 % of a ridge fit on
+the arch encoding (5-fold cross-validated, all archs): the noise ceiling of an arch-based predictor on
+that data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from nasedge.measure.measurement import read_measurements  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
+
+DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
+
+
+def ceiling(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
+    pred = np.zeros_like(y)
+    part = np.random.default_rng(0).permutation(len(y)) % folds
+    for f in range(folds):
+        tr, te = part != f, part == f
+        w = np.linalg.solve(x[tr].T @ x[tr] + 1e-3 * np.eye(x.shape[1]), x[tr].T @ y[tr])
+        pred[te] = x[te] @ w
+    return 100 * float(np.mean(np.abs(pred / y - 1) < 0.1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", type=Path)
+    p.add_argument("--data", type=Path, default=DATA)
+    args = p.parse_args()
+    ds = load_dataset(args.data)
+    enc, ids = ds.encoding, [str(i) for i in ds.arch_ids]
+    x = np.concatenate([enc.onehot(ds.items), enc.features(ds.items)], 1)
+    x = np.concatenate([x / np.maximum(np.abs(x).max(0), 1e-9), np.ones((len(x), 1))], 1)
+    for device in sorted({f.stem for f in args.folder.glob(f"p*/{args.data.name}/measurements/*.csv")}):
+        paths = sorted(args.folder.glob(f"p*/{args.data.name}/measurements/{device}.csv"))
+        runs = [{m.arch_id: m for m in read_measurements(path)} for path in paths]
+        rows = [k for k, i in enumerate(ids) if all(i in r for r in runs)]
+        lat = np.array([[r[ids[k]].median_ms for r in runs] for k in rows])
+        med = np.median(lat, 1)
+        names = [path.parts[-4] for path in paths]
+        print(f"{device}: {len(rows)} archs in all {len(runs)} repeats; flagged noisy "
+              + ", ".join(f"{n} {sum(m.noisy for m in r.values())}" for n, r in zip(names, runs)))
+        print("  level against the median of the repeats: "
+              + ", ".join(f"{n} {np.median(lat[:, j] / med):.3f}" for j, n in enumerate(names)))
+        print("  pairs, median |difference|: " + ", ".join(
+            f"{names[a]}-{names[b]} {100 * np.median(np.abs(lat[:, a] / lat[:, b] - 1)):.1f} %"
+            for a, b in itertools.combinations(range(len(runs)), 2)))
+        old = ds.column(device)[rows]
+        print(f"  dataset against the median: median |difference| {100 * np.median(np.abs(old / med - 1)):.1f} %, "
+              f"level {np.median(old / med):.3f}")
+        print("  within 10 % of a cross-validated ridge fit: dataset "
+              f"{ceiling(x[rows], old):.1f} %, " + ", ".join(f"{n} {ceiling(x[rows], lat[:, j]):.1f} %"
+                                                       for j, n in enumerate(names))
+              + f", median of the repeats {ceiling(x[rows], med):.1f} %")
+
+
+if __name__ == "__main__":
+    main()
