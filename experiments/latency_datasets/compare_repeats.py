@@ -3,7 +3,7 @@
     python experiments/latency_datasets/compare_repeats.py experiments/latency_datasets/results/h200_b1_4gpu
 
 The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv`` (gpu_repeats.sh: one process per GPU, all
-at once). Per device: each repeat's level against the per-arch median of the repeats, the median absolute
+at once), or ``<device>.csv`` of a single repeat (results/h200_b1_repeat); only archs in every repeat count. Per device: each repeat's level against the per-arch median of the repeats, the median absolute
 difference of every pair, the dataset against that median, and the share within 10 % of a ridge fit on
 the arch encoding (5-fold cross-validated, all archs): the noise ceiling of an arch-based predictor on
 that data.
@@ -45,13 +45,14 @@ def main() -> None:
     enc, ids = ds.encoding, [str(i) for i in ds.arch_ids]
     x = np.concatenate([enc.onehot(ds.items), enc.features(ds.items)], 1)
     x = np.concatenate([x / np.maximum(np.abs(x).max(0), 1e-9), np.ones((len(x), 1))], 1)
-    for device in sorted({f.stem for f in args.folder.glob(f"p*/{args.data.name}/measurements/*.csv")}):
-        paths = sorted(args.folder.glob(f"p*/{args.data.name}/measurements/{device}.csv"))
+    pattern = f"p*/{args.data.name}/measurements" if list(args.folder.glob("p*/")) else "."
+    for device in sorted({f.stem for f in args.folder.glob(f"{pattern}/*.csv")}):
+        paths = sorted(args.folder.glob(f"{pattern}/{device}.csv"))
         runs = [{m.arch_id: m for m in read_measurements(path)} for path in paths]
         rows = [k for k, i in enumerate(ids) if all(i in r for r in runs)]
         lat = np.array([[r[ids[k]].median_ms for r in runs] for k in rows])
         med = np.median(lat, 1)
-        names = [path.parts[-4] for path in paths]
+        names = [path.parts[-4] if pattern != "." else "repeat" for path in paths]
         print(f"{device}: {len(rows)} archs in all {len(runs)} repeats; flagged noisy "
               + ", ".join(f"{n} {sum(m.noisy for m in r.values())}" for n, r in zip(names, runs)))
         print("  level against the median of the repeats: "
