@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nasedge.measure.measurement import read_measurements  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
+from order_drift import arch_basis, ridge  # noqa: E402  (this script's folder)
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 
@@ -31,8 +32,7 @@ def ceiling(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
     part = np.random.default_rng(0).permutation(len(y)) % folds
     for f in range(folds):
         tr, te = part != f, part == f
-        w = np.linalg.solve(x[tr].T @ x[tr] + 1e-3 * np.eye(x.shape[1]), x[tr].T @ y[tr])
-        pred[te] = x[te] @ w
+        pred[te] = x[te] @ ridge(x[tr], y[tr])
     return 100 * float(np.mean(np.abs(pred / y - 1) < 0.1))
 
 
@@ -43,8 +43,7 @@ def main() -> None:
     args = p.parse_args()
     ds = load_dataset(args.data)
     enc, ids = ds.encoding, [str(i) for i in ds.arch_ids]
-    x = np.concatenate([enc.onehot(ds.items), enc.features(ds.items)], 1)
-    x = np.concatenate([x / np.maximum(np.abs(x).max(0), 1e-9), np.ones((len(x), 1))], 1)
+    x = arch_basis(enc, ds.items)
     pattern = f"p*/{args.data.name}/measurements" if list(args.folder.glob("p*/")) else "."
     for device in sorted({f.stem for f in args.folder.glob(f"{pattern}/*.csv")}):
         paths = sorted(args.folder.glob(f"{pattern}/{device}.csv"))

@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -37,20 +38,20 @@ SPACE = "ofa_mbv3_w1.2"
 DEVICES = ("h200-torch-fp32-b1", "h200-torch-fp16-b1", "h200-torch-fp16-b64")
 
 
-def with_measure(device: Device, **settings) -> Device:
-    """The device with some of its ``measure`` settings replaced."""
-    data = {**vars(device.config), "name": device.name, "measure": {**device.config.measure, **settings}}
-    return Device.from_config(data, device.source)
+def with_measure(device: Device, /, source: str | None = None, description: str | None = None,
+                 **settings: Any) -> Device:
+    """The device with some of its ``measure`` settings (and its description, source) replaced."""
+    data = {**vars(device.config), "data": [], "name": device.name, "measure": {**device.config.measure, **settings}}
+    if description is not None:
+        data["description"] = description
+    return Device.from_config(data, source or device.source)
 
 
 def on_cpu(device: Device, batch_cap: int = 2) -> Device:
     """The same device measured with torch on the CPU (fp32, small batch): to test this script without a GPU."""
-    data = {**vars(device.config), "data": [], "name": device.name}
-    measure = dict(device.config.measure)
-    measure.update(device="cpu", precision="fp32", cuda_graph=False, batch=min(measure.get("batch", 1), batch_cap))
-    data["measure"] = measure
-    data["description"] = device.description + " [TEST RUN ON THE CPU, not a GPU measurement]"
-    return Device.from_config(data, f"{device.source} (test on cpu)")
+    return with_measure(device, f"{device.source} (test on cpu)",
+                        device.description + " [TEST RUN ON THE CPU, not a GPU measurement]", device="cpu",
+                        precision="fp32", cuda_graph=False, batch=min(device.config.measure.get("batch", 1), batch_cap))
 
 
 def main() -> int:

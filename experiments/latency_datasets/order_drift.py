@@ -30,6 +30,17 @@ from nasedge.spaces import get_space  # noqa: E402
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 
 
+def arch_basis(enc, items) -> np.ndarray:
+    """One-hot choices and cost features, each scaled to at most 1, plus a constant."""
+    x = np.concatenate([enc.onehot(items), enc.features(items)], 1)
+    return np.concatenate([x / np.maximum(np.abs(x).max(0), 1e-9), np.ones((len(x), 1))], 1)
+
+
+def ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weights of a ridge fit of ``y`` on ``x`` (a touch of ridge for conditioning)."""
+    return np.linalg.solve(x.T @ x + 1e-3 * np.eye(x.shape[1]), x.T @ y)
+
+
 def medians(path: Path) -> dict[int, float]:
     return {int(m.arch_id): m.median_ms for m in read_measurements(path)}
 
@@ -48,13 +59,11 @@ def main() -> None:
         archs = {int(i): a for i, a in read_arch_rows(args.data / "archs.jsonl")}
         ids = sorted(archs)
         items = [archs[i] for i in ids]
-        x = np.concatenate([enc.onehot(items), enc.features(items)], 1)
-        x = np.concatenate([x / np.maximum(np.abs(x).max(0), 1e-9), np.ones((len(x), 1))], 1)
+        x = arch_basis(enc, items)
         print("device: median residual (%) per block of 100 arch ids; corr(residual, id)")
         for d in devices:
             y = np.array([table[d][i] for i in ids])
-            w = np.linalg.solve(x.T @ x + 1e-3 * np.eye(x.shape[1]), x.T @ y)
-            res = (y - x @ w) / y
+            res = (y - x @ ridge(x, y)) / y
             first = np.array(ids) < 1000
             blocks = [float(np.median(res[first][i:i + 100])) * 100 for i in range(0, int(first.sum()), 100)]
             corr = np.corrcoef(np.array(ids)[first], res[first])[0, 1]

@@ -75,8 +75,8 @@ class TorchRuntime(Runtime):
                 raise NasedgeError("runtime torch: device cuda is not available on this machine")
             old = torch.backends.cudnn.benchmark
             torch.backends.cudnn.benchmark = bool(self.settings["cudnn_benchmark"])
-            _keep_gpu_busy(float(self.settings["gpu_warmup_s"]))
             try:
+                _keep_gpu_busy(float(self.settings["gpu_warmup_s"]))
                 yield
             finally:
                 torch.backends.cudnn.benchmark = old
