@@ -7,6 +7,8 @@
         [--target-data DIR ...]                         # every device of every dir is a target in turn
     python experiments/latency_predictors/run.py crosstype --data ../shared/datasets/latency/help/fbnet
     python experiments/latency_predictors/run.py ablation --data DIR    # variants of meta's adaptation
+    python experiments/latency_predictors/run.py transfer --data latency_predictors/data/ofa_mbv3_cifar
+        # the shipped prior on devices and a space it never saw
     python experiments/latency_predictors/run.py table  # markdown tables of everything stored
 
 Results go to experiments/latency_predictors/results.json (one entry per experiment/space/target/
@@ -34,8 +36,10 @@ from nasedge.predict.evaluation import HELP_SPLITS, evaluate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")
-LODO_PREDICTORS = ("meta", "meta-nearest3", "flops", "regressor", "nearest", "oracle")
-VARIANTS = {"meta-nearest3": ("meta", {"nearest": 3})}  # column name -> (predictor, options)
+LODO_PREDICTORS = ("meta", "flops", "regressor", "nearest", "oracle")
+TRANSFER_PREDICTORS = ("meta", "meta-plain", "flops", "regressor")
+PLAIN = {"noise": "absolute", "neighbours": []}  # meta before relative noise and neighbourhood priors
+VARIANTS: dict[str, tuple[str, dict]] = {"meta-plain": ("meta", PLAIN)}  # column name -> (predictor, options)
 GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100")
 PUBLISHED = {  # HELP README, 10 target samples
     "nasbench201": {"titan_rtx_256": 0.987, "gold_6226": 0.989, "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940,
@@ -106,12 +110,32 @@ def cmd_crosstype(args, results) -> None:
 
 
 ABLATION = {  # variant -> options of the meta predictor
-    "gaussian noise": {"robust_iters": 0, "evidence": "gaussian"},
-    "t noise, gaussian evidence": {"evidence": "gaussian"},
-    "t noise, t evidence": {"evidence": "student_t"},
-    "t noise, both + leave-one-out (default)": {"evidence": "both"},
-    "+ prior centred on the 3 nearest source heads too": {"evidence": "both", "nearest": 3},
+    "gaussian noise": {"robust_iters": 0, "evidence": "gaussian", **PLAIN},
+    "t noise, gaussian evidence": {"evidence": "gaussian", **PLAIN},
+    "t noise, t evidence": {"evidence": "student_t", **PLAIN},
+    "t noise, both + leave-one-out": {"evidence": "both", **PLAIN},
+    "+ relative noise": {"neighbours": []},
+    "+ neighbourhood priors (default)": {},
 }
+
+
+def cmd_transfer(args, results) -> None:
+    """The shipped meta model (its family's, public GPUs on ImageNet) adapted to every device of --data."""
+    from nasedge.resources import shipped_path
+
+    ds = load_dataset(args.data, args.space)
+    # the family's model (public GPUs, ImageNet space), not a space's own
+    weights = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
+    jobs = []
+    for t in ds.devices:
+        for column in TRANSFER_PREDICTORS:
+            predictor, options = VARIANTS.get(column, (column, {}))
+            if predictor == "meta":
+                options = {**options, "weights": weights}
+            jobs.append((f"transfer/{ds.encoding.name}/{t}/{column}", ds,
+                         dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
+                              seeds=args.seeds, folds=args.folds)))
+    _run(jobs, results, args.force)
 
 
 def cmd_ablation(args, results) -> None:
@@ -166,11 +190,14 @@ def cmd_table(args, results) -> None:
             pub = PUBLISHED_MEAN.get(space) if part == "test" else None
             lines.append(f"| **mean** | {part} | " + " | ".join(f"**{m:.3f}**" for m in means)
                          + ((f" | {pub:.3f}" if pub else " | ") if space in PUBLISHED else "") + " |")
-    for kind, title in (("lodo", "Untrimmed leave-one-device-out, 20 measurements on the target"),
-                        ("crosstype", "Cross-type: meta-trained on GPUs only, 20 measurements on the target")):
+    for kind, title, columns in (
+            ("lodo", "Untrimmed leave-one-device-out, 20 measurements on the target", LODO_PREDICTORS),
+            ("crosstype", "Cross-type: meta-trained on GPUs only, 20 measurements on the target", LODO_PREDICTORS),
+            ("transfer", "Transfer: the shipped prior (public GPUs, ImageNet space), 20 measurements on the target",
+             TRANSFER_PREDICTORS)):
         for space in sorted({k.split("/")[1] for k in results if k.startswith(kind + "/")}):
             rows = _rows(results, f"{kind}/{space}/")
-            preds = [p for p in LODO_PREDICTORS if any(p in r for r in rows.values())]
+            preds = [p for p in columns if any(p in r for r in rows.values())]
             lines += [f"\n#### {title}, {space} (Spearman / MAPE % / within 10 %)\n",
                       "| device | " + " | ".join(preds) + " |", "|---|" + "---|" * len(preds)]
             for t in sorted(rows):
@@ -202,7 +229,7 @@ def _cell(r: dict | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "ablation", "table"))
+    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "ablation", "transfer", "table"))
     ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
     ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
     ap.add_argument("--space", default=None)
@@ -214,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--data is required")
     results = _load()
     commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "ablation": cmd_ablation,
-                "table": cmd_table}
+                "transfer": cmd_transfer, "table": cmd_table}
     commands[args.experiment](args, results)
     return 0
 

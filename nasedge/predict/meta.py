@@ -12,10 +12,12 @@ benchmark (see experiments/latency_predictors/README.md):
   measurements and normalised to unit mean prediction over the shared arch pool. The heads' mean
   and covariance form the prior over the head of a device never seen.
 * **adaptation** (:meth:`MetaPredictor.fit`): the target's samples, rescaled to the prior's scale,
-  give the posterior mean head under the prior ``N(mu, a*S + t*I)`` and Student-t noise of scale
-  ``s2`` (latency noise is heavy-tailed: a measurement is sometimes slow, never fast); ``a``, ``t``,
-  ``s2`` maximise the marginal likelihood of the samples (empirical Bayes), so a device unlike the
-  sources loosens the prior by itself; see :func:`adapt` for how the noise model enters the choice.
+  give the posterior mean head under the prior ``N(mu, a*S + t*I)`` and Student-t noise of relative
+  scale ``s2`` (latency noise is heavy-tailed, a measurement is sometimes slow, never fast, and it
+  grows with the latency); ``a``, ``t``, ``s2`` maximise the marginal likelihood of the samples
+  (empirical Bayes), so a device unlike the sources loosens the prior by itself. The same is done
+  under *neighbourhood priors*, the mean and covariance of the few source heads most like the target,
+  and the posterior heads are averaged; see :func:`adapt`.
 
 The hardware embedding of HELP is implicit here: the posterior head of a device *is* its embedding
 in the span of the source devices (plus an isotropic part), and the reference archs are simply the
@@ -181,73 +183,88 @@ def meta_train(encoding: LatencyEncoding, items: Sequence, latency: np.ndarray, 
                      np.array(heads), dict(info or {}))
 
 
-def _reweighted_fit(g: np.ndarray, r: np.ndarray, s2: float, nu: float, iters: int):
-    """``alpha = (g + diag(s2 / w))^-1 r`` with Student-t weights ``w`` from ``iters`` reweighting rounds."""
+def _reweighted_fit(g: np.ndarray, r: np.ndarray, noise: np.ndarray, nu: float, iters: int):
+    """``alpha = (g + diag(noise / w))^-1 r``, Student-t weights ``w`` from ``iters`` reweighting rounds."""
     w = np.ones(len(r))
     for it in range(iters + 1):
-        chol = np.linalg.cholesky(g + np.diag(s2 / w))
+        chol = np.linalg.cholesky(g + np.diag(noise / w))
         alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
         if it < iters:
-            w = (nu + 1.0) / (nu + (r - g @ alpha) ** 2 / s2)
+            w = (nu + 1.0) / (nu + (r - g @ alpha) ** 2 / noise)
     return alpha, w, chol
 
 
 EVIDENCE = ("both", "gaussian", "student_t")
+NOISE_MODELS = ("relative", "absolute")
+NEIGHBOURS = (3, 5, 8, 12)  # sizes of the neighbourhood priors (see adapt)
+NEIGHBOUR_SHARE = 0.1  # of the all-source covariance added to a neighbourhood's own
 
 
-def _prior_means(model: MetaModel, mu: np.ndarray, phi: np.ndarray, y: np.ndarray,
-                 nearest: int) -> list[tuple[str, np.ndarray]]:
-    """The sources' mean head ``mu``, then the ``nearest`` source heads that correlate best with the samples."""
-    means = [("mean", mu)]
-    if nearest > 0 and len(model.heads) > 1:
+def _priors(model: MetaModel, phi: np.ndarray, y: np.ndarray,
+            neighbours: Sequence[int]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, mean, covariance)``: the prior of all sources, then one per neighbourhood size ``k``."""
+    mu, cov = model.prior()
+    priors = [("all", mu, cov)]
+    ks = [k for k in neighbours if 2 <= k < len(model.heads)]
+    if ks:
         pred = phi @ model.heads.T
         corr = np.array([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 else -1.0
                          for j in range(pred.shape[1])])
-        for j in np.argsort(-np.nan_to_num(corr, nan=-1.0), kind="stable")[:nearest]:
-            means.append((model.devices[j], model.heads[j]))
-    return means
+        order = np.argsort(-np.nan_to_num(corr, nan=-1.0), kind="stable")
+        for k in ks:
+            heads = model.heads[order[:k]]
+            local = np.cov(heads.T) + NEIGHBOUR_SHARE * cov
+            local[-1, :] = local[:, -1] = 0.0
+            name = f"nearest {k}: " + ", ".join(model.devices[j] for j in order[:k])
+            priors.append((name, heads.mean(0), local))
+    return priors
 
 
 def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = ROBUST_ITERS,
-          nu: float = STUDENT_NU, evidence: str = "both", nearest: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
-    """Posterior mean head for a target device (in ms) given its samples; and the chosen hyperparameters.
+          nu: float = STUDENT_NU, evidence: str = "both", noise: str = "relative",
+          neighbours: Sequence[int] = NEIGHBOURS) -> tuple[np.ndarray, dict[str, Any]]:
+    """Head of a target device (in ms) given its samples; and the hyperparameters chosen per prior.
 
     Noise is Student-t (``nu`` degrees of freedom) as a scale mixture of Gaussians: each sample gets a
-    weight ``w_i`` (noise variance ``s2 / w_i``) from ``robust_iters`` rounds of reweighting. Two
-    empirical-Bayes choices of ``(a, t, s2)`` compete: the one of greatest Gaussian marginal
-    likelihood, and the one of greatest Student-t evidence (marginal likelihood of the reweighted model
-    plus the Gamma(nu/2, nu/2) log-density of the weights). The first can pick a noise so small that
-    the fit interpolates noisy samples; the second can explain a wrong prior away as outliers (a
-    device unlike every source). The one with the smaller leave-one-out error on the samples wins
-    (relative error, clipped at 30 % so that real outliers do not decide). ``evidence`` restricts the
-    choice to one of them (for ablations).
+    weight ``w_i`` (noise variance ``s2 * v_i / w_i``) from ``robust_iters`` rounds of reweighting;
+    with ``noise="relative"``, ``v_i = (y_i / mean y)^2``: a measurement's error scales with its latency,
+    and the quality that counts is relative; ``"absolute"``: ``v_i = 1``. Two empirical-Bayes choices of
+    ``(a, t, s2)`` compete: the one of greatest Gaussian marginal likelihood, and the one of greatest
+    Student-t evidence (marginal likelihood of the reweighted model plus the Gamma(nu/2, nu/2)
+    log-density of the weights). The first can pick a noise so small that the fit interpolates noisy
+    samples; the second can explain a wrong prior away as outliers (a device unlike every source). The
+    one with the smaller leave-one-out error on the samples wins (relative error, clipped at 30 % so
+    that real outliers do not decide). ``evidence`` restricts the choice to one of them (for ablations).
 
-    ``nearest`` > 0 also centres the prior on each of the ``nearest`` source heads that correlate best
-    with the samples (a near-copy of the target among the sources, such as the same GPU at another
-    precision, is then a better starting point than the sources' mean); leave-one-out picks the centre too.
+    Neighbourhood priors: for each ``k`` in ``neighbours``, the mean and covariance of the ``k`` source
+    heads whose predictions correlate best with the samples (plus a tenth of the all-source covariance),
+    the sources that are most like the target; a GPU at batch 64 is then not pulled towards the CPUs'
+    way of scaling. The head is the mean of the posterior heads under the all-source prior and each
+    neighbourhood prior (picking one of them by leave-one-out error did about as well, averaging a
+    little better and steadier).
     """
     if evidence not in EVIDENCE:
         raise NasedgeError(f"evidence {evidence!r} is not valid; expected one of {', '.join(EVIDENCE)}")
-    mean_head, cov = model.prior()
+    if noise not in NOISE_MODELS:
+        raise NasedgeError(f"noise {noise!r} is not valid; expected one of {', '.join(NOISE_MODELS)}")
     n, dim = phi.shape
-    g_src, g_iso = phi @ cov @ phi.T, phi @ phi.T
     ones = np.outer(phi[:, -1], phi[:, -1])
-    g_iso_nobias = g_iso - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
-    chosen = None
-    for centre, mu in _prior_means(model, mean_head, phi, y, nearest):
-        found = _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evidence)
-        if chosen is None or found[0] < chosen[0]:
-            chosen = (*found, centre, mu)
-    err, name, a, t, s2, alpha, w, scale, centre, mu = chosen
-    cov_t = a * cov + t * np.eye(dim)
-    cov_t[-1, :] = cov_t[:, -1] = 0.0
-    cov_t[-1, -1] = BIAS_VARIANCE
-    head = (mu + cov_t @ phi.T @ alpha) / scale
-    return head, {"evidence": name, "prior_scale": a, "isotropic": t, "noise": s2, "scale": scale,
-                  "loo_error": err, "downweighted": int(np.sum(w < 0.5)), "prior_mean": centre}
+    g_iso_nobias = phi @ phi.T - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
+    v = (y / np.mean(y)) ** 2 if noise == "relative" else np.ones(n)
+    heads, chosen = [], []
+    for name, mu, cov in _priors(model, phi, y, neighbours):
+        err, how, a, t, s2, alpha, w, scale = _adapt_around(mu, phi, y, phi @ cov @ phi.T, g_iso_nobias, ones,
+                                                            v, robust_iters, nu, evidence)
+        cov_t = a * cov + t * np.eye(dim)
+        cov_t[-1, :] = cov_t[:, -1] = 0.0
+        cov_t[-1, -1] = BIAS_VARIANCE
+        heads.append((mu + cov_t @ phi.T @ alpha) / scale)
+        chosen.append({"prior": name, "evidence": how, "prior_scale": a, "isotropic": t, "noise": s2,
+                       "scale": scale, "loo_error": err, "downweighted": int(np.sum(w < 0.5))})
+    return np.mean(heads, axis=0), {"priors": chosen, "downweighted": max(c["downweighted"] for c in chosen)}
 
 
-def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evidence):
+def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, robust_iters, nu, evidence):
     """For a prior centred on ``mu``: ``(loo_error, evidence, a, t, s2, alpha, w, scale)`` of the best fit."""
     n = len(y)
     m = phi @ mu
@@ -259,9 +276,9 @@ def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evide
             g = a * g_src + t * g_iso_nobias + BIAS_VARIANCE * ones
             for s2 in NOISE:
                 try:
-                    alpha, _, chol = _reweighted_fit(g, r, s2, nu, 0)
+                    alpha, _, chol = _reweighted_fit(g, r, s2 * v, nu, 0)
                     gaussian = -0.5 * r @ alpha - np.log(np.diag(chol)).sum()
-                    alpha, w, chol = _reweighted_fit(g, r, s2, nu, robust_iters)
+                    alpha, w, chol = _reweighted_fit(g, r, s2 * v, nu, robust_iters)
                 except np.linalg.LinAlgError:
                     continue
                 student = (-0.5 * r @ alpha - np.log(np.diag(chol)).sum()
@@ -273,7 +290,7 @@ def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, robust_iters, nu, evide
                         best[name] = (score, a, t, s2, g)
     chosen = None
     for name, (_, a, t, s2, g) in best.items():
-        alpha, w, chol = _reweighted_fit(g, r, s2, nu, robust_iters)
+        alpha, w, chol = _reweighted_fit(g, r, s2 * v, nu, robust_iters)
         k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
         loo = np.abs(k_inv @ r / np.diag(k_inv)) / np.abs(y * scale)
         err = float(np.mean(np.minimum(loo, 0.3)))
@@ -287,7 +304,7 @@ class MetaPredictor(LatencyPredictor):
 
     Options: ``weights`` (path of a meta model ``.npz``; default: the shipped ``meta/<space>.npz``, or
     the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by
-    ``to_dict``), ``robust_iters``, ``nu``, ``evidence``, ``nearest`` (see :func:`adapt`).
+    ``to_dict``), ``robust_iters``, ``nu``, ``evidence``, ``noise``, ``neighbours`` (see :func:`adapt`).
     """
 
     name = "meta"
@@ -300,26 +317,37 @@ class MetaPredictor(LatencyPredictor):
         robust_iters: int = ROBUST_ITERS
         nu: float = STUDENT_NU
         evidence: str = "both"  # hyperparameters by gaussian or student_t evidence, or both and leave-one-out
-        nearest: int = 0  # also centre the prior on this many best-correlated source heads
+        noise: str = "relative"  # measurement noise: relative (scales with the latency) | absolute
+        # sizes of the neighbourhood priors: the sources most like the target ([]: all sources only)
+        neighbours: list[int] = field(default_factory=lambda: list(NEIGHBOURS))
 
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
                  robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both",
-                 nearest: int = 0, **options: Any):
+                 noise: str = "relative", neighbours: Sequence[int] = NEIGHBOURS, **options: Any):
         if evidence not in EVIDENCE:
             raise NasedgeError(f"option evidence: value {evidence!r} is not valid; "
                                f"expected {', '.join(EVIDENCE)}")
-        opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, "nearest": nearest, **options}
+        if noise not in NOISE_MODELS:
+            raise NasedgeError(f"option noise: value {noise!r} is not valid; "
+                               f"expected {', '.join(NOISE_MODELS)}")
+        if isinstance(neighbours, (str, bytes)) or not all(
+                isinstance(k, int) and not isinstance(k, bool) and k >= 2 for k in neighbours):
+            raise NasedgeError(f"option neighbours: value {neighbours!r} is not valid; "
+                               "expected a list of source counts >= 2")
+        neighbours = [int(k) for k in neighbours]
+        opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, "noise": noise,
+                "neighbours": neighbours, **options}
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(space, **opts)
         self.model = model if model is not None else load_meta_model(weights, space)
         self.robust_iters, self.nu, self.evidence = int(robust_iters), float(nu), evidence
-        self.nearest = int(nearest)
+        self.noise, self.neighbours = noise, tuple(neighbours)
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         phi = self.model.basis(self.encoding, items)
         self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence,
-                                      self.nearest)
+                                      self.noise, self.neighbours)
         # a linear model may extrapolate below zero for archs far smaller than any sample
         self.floor = 0.25 * float(np.min(latency_ms))
 
