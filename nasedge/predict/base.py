@@ -53,6 +53,9 @@ class PredictorConfig:
     cv_folds: int = 20
 
 
+_SHARED_OPTIONS = {f.name for f in dataclasses.fields(PredictorConfig)}
+
+
 class LatencyPredictor(abc.ABC):
     """Predicts the latency of archs on one device.
 
@@ -73,6 +76,13 @@ class LatencyPredictor(abc.ABC):
         return {k: cfg[k] for k in own if k in cfg and cfg[k] is not None}
 
     def __init__(self, space: SearchSpace | LatencyEncoding | str, **options: Any):
+        # an option the predictor does not know (a typo, or one a newer or older version had) would
+        # otherwise be stored and ignored
+        own = {f.name for f in dataclasses.fields(self.Config)} - _SHARED_OPTIONS
+        unknown = sorted(set(options) - own)
+        if unknown:
+            raise NasedgeError(f"predictor {self.name!r}: unknown option {unknown[0]!r}; "
+                               f"known: {', '.join(sorted(own)) or 'none'}")
         self.encoding = get_encoding(space)
         self.options = options
         self.fitted = False

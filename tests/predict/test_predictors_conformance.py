@@ -96,3 +96,14 @@ def test_bad_inputs(case):
     state["predictor"] = "something-else"
     with pytest.raises(NasedgeError):
         predictor_class(name).from_dict(state)
+
+
+def test_unknown_option_is_refused(case):
+    """A misspelt or retired option is an error, in code and in a stored profile, never silently ignored."""
+    name, space, options, xa, ya, *_ = case
+    with pytest.raises(NasedgeError, match=f"predictor '{name}': unknown option 'warp_speed'; known: "):
+        create_predictor(name, space, warp_speed=2, **options)
+    state = create_predictor(name, space, **options).fit(xa, ya).to_dict()
+    state["options"]["warp_speed"] = 2
+    with pytest.raises(NasedgeError, match="unknown option 'warp_speed'"):
+        predictor_from_dict(state)
