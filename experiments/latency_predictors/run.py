@@ -39,7 +39,8 @@ HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")
 LODO_PREDICTORS = ("meta", "flops", "regressor", "nearest", "oracle")
 TRANSFER_PREDICTORS = ("meta", "meta-plain", "flops", "regressor")
 PLAIN = {"noise": "absolute", "neighbours": []}  # meta before relative noise and neighbourhood priors
-VARIANTS: dict[str, tuple[str, dict]] = {"meta-plain": ("meta", PLAIN)}  # column name -> (predictor, options)
+# column name -> (predictor, options)
+VARIANTS: dict[str, tuple[str, dict]] = {"meta-plain": ("meta", PLAIN)}
 GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100")
 PUBLISHED = {  # HELP README, 10 target samples
     "nasbench201": {"titan_rtx_256": 0.987, "gold_6226": 0.989, "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940,
@@ -129,9 +130,9 @@ def cmd_transfer(args, results) -> None:
     jobs = []
     for t in ds.devices:
         for column in TRANSFER_PREDICTORS:
-            predictor, options = VARIANTS.get(column, (column, {}))
+            predictor, options = VARIANTS.get(column, (column, None))
             if predictor == "meta":
-                options = {**options, "weights": weights}
+                options = {**(options or {}), "weights": weights}
             jobs.append((f"transfer/{ds.encoding.name}/{t}/{column}", ds,
                          dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
                               seeds=args.seeds, folds=args.folds)))
@@ -190,11 +191,11 @@ def cmd_table(args, results) -> None:
             pub = PUBLISHED_MEAN.get(space) if part == "test" else None
             lines.append(f"| **mean** | {part} | " + " | ".join(f"**{m:.3f}**" for m in means)
                          + ((f" | {pub:.3f}" if pub else " | ") if space in PUBLISHED else "") + " |")
-    for kind, title, columns in (
-            ("lodo", "Untrimmed leave-one-device-out, 20 measurements on the target", LODO_PREDICTORS),
-            ("crosstype", "Cross-type: meta-trained on GPUs only, 20 measurements on the target", LODO_PREDICTORS),
-            ("transfer", "Transfer: the shipped prior (public GPUs, ImageNet space), 20 measurements on the target",
-             TRANSFER_PREDICTORS)):
+    sections = (("lodo", "Untrimmed leave-one-device-out", LODO_PREDICTORS),
+                ("crosstype", "Cross-type: meta-trained on GPUs only", LODO_PREDICTORS),
+                ("transfer", "Transfer: the shipped prior (public GPUs, ImageNet space)", TRANSFER_PREDICTORS))
+    for kind, title, columns in sections:
+        title += ", 20 measurements on the target"
         for space in sorted({k.split("/")[1] for k in results if k.startswith(kind + "/")}):
             rows = _rows(results, f"{kind}/{space}/")
             preds = [p for p in columns if any(p in r for r in rows.values())]
