@@ -324,6 +324,12 @@ class MetaPredictor(LatencyPredictor):
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
                  robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both",
                  noise: str = "relative", neighbours: Sequence[int] = NEIGHBOURS, **options: Any):
+        # retired with the neighbourhood priors; profiles stored before store its default, 0, which did
+        # nothing: they still load (their fitted head is kept, a refit uses the current adaptation)
+        if options.get("nearest", 0) != 0:
+            raise NasedgeError(f"option nearest: value {options['nearest']!r} is retired; "
+                               "use neighbours (sizes of the neighbourhood priors)")
+        options.pop("nearest", None)
         if evidence not in EVIDENCE:
             raise NasedgeError(f"option evidence: value {evidence!r} is not valid; "
                                f"expected {', '.join(EVIDENCE)}")

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,18 @@ def test_relative_noise_weighs_fast_archs_as_much_as_slow_ones(ofa_sample):
 def test_bad_options_are_refused(option, value):
     with pytest.raises(NasedgeError, match=f"option {option}: value"):
         create_predictor("meta", "ofa_mbv3_w1.2", **{option: value})
+
+
+def test_profile_stored_with_the_retired_nearest_option_still_loads(ofa_sample, tmp_path):
+    ds = ofa_sample
+    model = _train(ds, ["v100_1"])
+    model.save(tmp_path / "m.npz")
+    rows = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
+    archs, y = [ds.items[i] for i in rows], ds.column("v100_1")[rows]
+    profile = fit_profile("v100_1", ds.encoding, archs, y, "meta", weights=str(tmp_path / "m.npz"))
+    old = json.loads(profile.to_json())
+    old["state"]["options"]["nearest"] = 0  # as written by the version that had the option
+    again = DeviceProfile.from_json(json.dumps(old))
+    np.testing.assert_allclose(again.predict(archs), profile.predict(archs), rtol=1e-12)
+    with pytest.raises(NasedgeError, match="option nearest: value 3 is retired; use neighbours"):
+        create_predictor("meta", ds.encoding, model=model, nearest=3)
