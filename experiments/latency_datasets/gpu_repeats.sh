@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Independent repeats of the H200 batch-1 configs: one measuring process per GPU, each over all 1,010 archs
-# in its own random order, on its own cores. merge_repeats.py then stores the per-arch median.
+# in its own random order, on its own cores; compare_repeats.py compares them (at batch 1 on one host they
+# disagree by 9-14 %, so they were not merged into the dataset: README, "Four measuring processes").
 #   setsid bash experiments/latency_datasets/gpu_repeats.sh [DEST] [TIME_LIMIT_S]
 # Writes DEST/p<gpu>/ofa_mbv3_w1.2/measurements/ and DEST/p<gpu>.log; resumable (run it again).
 set -u

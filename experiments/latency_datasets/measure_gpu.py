@@ -15,7 +15,7 @@ $OUT/ofa_mbv3_w1.2/measurements/ into that folder and run `campaign.py --assembl
 
 ``--fresh`` ignores the repository's measurements (resuming only from --out) and ``--shuffle SEED``
 measures the archs in a random order: several such processes (gpu_repeats.sh, one per GPU) give
-independent repeats whose per-arch median merge_repeats.py stores as the dataset.
+repeats that compare_repeats.py compares and anchored_merge.py (with anchor archs, --ids) merges.
 """
 
 from __future__ import annotations

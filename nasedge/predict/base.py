@@ -69,17 +69,20 @@ class LatencyPredictor(abc.ABC):
     Config: ClassVar[type[PredictorConfig]] = PredictorConfig
 
     @classmethod
+    def option_names(cls) -> list[str]:
+        """The predictor's own options: its config's fields beyond those every predictor has."""
+        return [f.name for f in dataclasses.fields(cls.Config) if f.name not in _SHARED_OPTIONS]
+
+    @classmethod
     def options_from_config(cls, cfg: Mapping[str, Any]) -> dict[str, Any]:
         """The predictor's own options out of a composed ``predictor`` config."""
-        shared = {f.name for f in dataclasses.fields(PredictorConfig)}
-        own = [f.name for f in dataclasses.fields(cls.Config) if f.name not in shared]
-        return {k: cfg[k] for k in own if k in cfg and cfg[k] is not None}
+        return {k: cfg[k] for k in cls.option_names() if k in cfg and cfg[k] is not None}
 
     def __init__(self, space: SearchSpace | LatencyEncoding | str, **options: Any):
         # an option the predictor does not know (a typo, or one a newer or older version had) would
         # otherwise be stored and ignored
-        own = {f.name for f in dataclasses.fields(self.Config)} - _SHARED_OPTIONS
-        unknown = sorted(set(options) - own)
+        own = self.option_names()
+        unknown = sorted(set(options) - set(own))
         if unknown:
             raise NasedgeError(f"predictor {self.name!r}: unknown option {unknown[0]!r}; "
                                f"known: {', '.join(sorted(own)) or 'none'}")
