@@ -11,7 +11,6 @@ is built on that node from the device's ``measure`` section (threads and cores r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,16 +27,13 @@ def how_to_connect(device: str, resource: str) -> str:
 
 def connect(device: str, resource: str, address: str | None = None) -> None:
     """Join the Ray cluster at ``address`` (or ``RAY_ADDRESS``, or a cluster running on this machine)."""
-    import ray
+    from nasedge.ray_cluster import RayUnavailable, connect
 
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = "no Ray cluster is running here" if address == "auto" else f"cannot join the Ray cluster at {address} " \
-                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        connect(address, start_local=False, logging_level="ERROR")
+    except RayUnavailable as exc:
+        where = "no Ray cluster is running here" if exc.address == "auto" else \
+            f"cannot join the Ray cluster at {exc.address} ({exc.reason})"
         raise NasedgeError(f"device {device} is measured on a Ray node with resource {resource}, but {where}; "
                            f"{how_to_connect(device, resource)}") from None
 

@@ -7,18 +7,14 @@ pins them to the node that owns a device (e.g. ``{"device:jetson-orin": 0.001}``
 resource that node advertises) so that a measurement runs where the hardware is.
 
 Ray stays optional: nothing here imports it until :func:`evaluate_candidates` is called, and a
-search never needs it. Without ``ray_address`` a local Ray instance is started for the call (and
-stopped afterwards) unless the caller already initialised Ray; with an address the call joins that
-cluster (``"auto"`` finds a running one). A cluster with token authentication (Ray's default for
-clusters it starts) is joined by explicit address only with ``RAY_AUTH_MODE=token`` set and the
-token available (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``).
+search never needs it. Ray is reached through :mod:`nasedge.ray_cluster`: without ``ray_address`` a
+local instance is started for the call (and stopped afterwards) unless the caller already initialised
+Ray; with an address the call joins that cluster (``"auto"`` finds a running one).
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, Union
 
@@ -49,25 +45,11 @@ def evaluate_candidates(
     """
     if not archs:
         return []
-    try:
-        import ray
-    except ImportError:  # pragma: no cover - ray is a dependency; kept for minimal installs
-        raise NasedgeError("evaluating candidates in parallel needs Ray: pip install 'ray[default]'") from None
+    from nasedge.ray_cluster import connect
 
-    started = not ray.is_initialized()
-    if started:
-        options = {"include_dashboard": False, "log_to_driver": False, **(init_options or {})}
-        try:
-            if ray_address is None:
-                ray.init(**options)
-            else:
-                ray.init(address=ray_address, **options)
-        except ConnectionError as exc:
-            # Ray >= 2.5x secures clusters with a token; joining by explicit address only sends it when told to
-            hint = ("" if os.environ.get("RAY_AUTH_MODE") else
-                    " (if the cluster uses token authentication, set RAY_AUTH_MODE=token and make its token "
-                    "available as RAY_AUTH_TOKEN or ~/.ray/auth_token)")
-            raise NasedgeError(f"cannot join the Ray cluster at {ray_address!r}: {str(exc).splitlines()[0]}{hint}") from None
+    connection = connect(ray_address, **(init_options or {}))
+    import ray
+
     try:
         if num_gpus == "auto":
             num_gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
@@ -98,8 +80,7 @@ def evaluate_candidates(
                 progress(len(refs) - len(pending), len(refs))
         return results
     finally:
-        if started:
-            ray.shutdown()
+        connection.close()
 
 
 def _cpus_per_task(ray: Any, tasks: int) -> int:

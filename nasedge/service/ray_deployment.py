@@ -67,16 +67,19 @@ def build_deployment(settings: ServiceSettings):
 
 def run(settings: ServiceSettings, ready: Callable[[], None] | None = None,
         stop: threading.Event | None = None) -> None:
-    """Start (or join) Ray, deploy the service on ``settings.host:port``, block until ``stop`` or a signal."""
-    import ray
+    """Start (or join) Ray, deploy the service on ``settings.host:port``, block until ``stop`` or a signal.
+
+    Ray is shut down afterwards only when this call started it (:mod:`nasedge.ray_cluster`)."""
     from ray import serve
+
+    from nasedge.ray_cluster import connect
 
     env = {}
     if settings.ray.address is None:
         # one node: the replicas can share one directory of Prometheus values (see nasedge.service.metrics)
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nasedge-metrics-")
-    ray.init(address=settings.ray.address, num_cpus=settings.ray.num_cpus, include_dashboard=False,
-             runtime_env={"env_vars": env} if env else None, log_to_driver=False)
+    connection = connect(settings.ray.address, num_cpus=settings.ray.num_cpus,
+                         runtime_env={"env_vars": env} if env else None)
     stop = stop or threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} \
         if threading.current_thread() is threading.main_thread() else {}
@@ -92,7 +95,7 @@ def run(settings: ServiceSettings, ready: Callable[[], None] | None = None,
         try:
             serve.shutdown()
         finally:
-            ray.shutdown()
+            connection.close()
             if env:
                 import shutil
 
