@@ -36,7 +36,7 @@ def _split(root: Path, classes: list[str] | None) -> tuple[list[Path], list[int]
 
 
 def load_image_folder(cfg):
-    from nasedge.data import ImageDataset
+    from nasedge.data.image_dataset import ImageDataset
 
     root = Path(cfg.path)
     train_files, train_labels, classes = _split(root / "train", None)

@@ -36,7 +36,7 @@ def decode_images(blobs: list[bytes], size: int) -> np.ndarray:
 
 
 def load_packed_npz(cfg):
-    from nasedge.data import ImageDataset
+    from nasedge.data.image_dataset import ImageDataset
 
     path = Path(cfg.path)
     try:
