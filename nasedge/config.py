@@ -2,6 +2,8 @@
 
 Every ``nasedge`` verb builds its config with :func:`compose`, turning its flags into overrides, so
 that ``nasedge <verb> key=value`` works the same everywhere and experiments are plain YAML files.
+Only :mod:`nasedge.cli` and :mod:`nasedge.commands` import this module: the library below them takes the
+composed (typed) configs as arguments (tests/test_layers.py holds to it).
 Search spaces form the ``search_space`` group without a YAML of their own in ``conf/``: each file in
 ``search_spaces/`` is registered as an entry, so adding a space stays one file.
 """
@@ -9,37 +11,26 @@ Search spaces form the ``search_space`` group without a YAML of their own in ``c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.device import DeviceConfig
 from nasedge.resources import assets_path, shipped_path
 
 
-@dataclass
-class SearchSpaceConfig:
-    name: str = "ofa_mbv3_cifar"
-
-
-@dataclass
-class SupernetConfig:
-    # path of a supernet checkpoint; null selects the embedded default of the search space
-    checkpoint: Optional[str] = None
-    # "checkpoint": weights from the checkpoint; "random": fresh initialisation (no training needed)
-    init: str = "checkpoint"
-    # accuracy predictor of the supernet's subnets (JSON); null: accuracy_predictor.json beside the checkpoint
-    accuracy_predictor: Optional[str] = None
-
-
 def register_configs() -> None:
-    """Store every schema and generated group entry in Hydra's ConfigStore (idempotent)."""
+    """Store every schema and generated group entry in Hydra's ConfigStore (idempotent).
+
+    Each schema lives with its part (``nasedge/<part>/config.py`` or the plugin's ``Config``); this is the one
+    place that gathers them.
+    """
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from nasedge.spaces import list_spaces
-
     from nasedge.data import DataConfig
+    from nasedge.measure.device import DeviceConfig
+    from nasedge.spaces import list_spaces
+    from nasedge.spaces.config import SearchSpaceConfig
+    from nasedge.supernet.config import SupernetConfig
     from nasedge.train.config import TrainConfig
 
     cs = ConfigStore.instance()
@@ -63,7 +54,7 @@ def register_configs() -> None:
 
     cs.store(group="service", name="service_schema", node=ServiceSettings)
 
-    from nasedge.specialize.flow import SpecializeConfig
+    from nasedge.specialize.config import SpecializeConfig
 
     cs.store(group="specialize", name="specialize_schema", node=SpecializeConfig)
     if not OmegaConf.has_resolver("nasedge.asset"):
@@ -83,3 +74,20 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
             return hydra_compose(config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as exc:
         raise NasedgeError(f"configuration: {str(exc).strip().splitlines()[0]}") from None
+
+
+def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any, Any]:
+    """The composed configuration and the device ``device`` (a ``conf/device`` name or a device YAML's path).
+
+    The ``device.*`` overrides apply to the named device (composed as the ``device`` group); given a path, they
+    fail (edit the file). The device is validated by :func:`nasedge.measure.device.get_device` either way.
+    """
+    from omegaconf import OmegaConf
+
+    from nasedge.measure.device import device_file, get_device, is_device_file
+
+    device_file(device, overrides)  # an unknown name, or device overrides of a YAML path, fail before composing
+    if is_device_file(device):
+        return compose(overrides), get_device(device)
+    cfg = compose([f"device={device}", *overrides])
+    return cfg, get_device(device, OmegaConf.to_container(cfg.device, resolve=True))

@@ -28,41 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="configuration overrides, e.g. +device.measure.protocol.tolerance=0.02")
 
 
-def resolve_device(name: str, overrides: list[str]):
-    """The device ``name`` (a conf/device entry, composed with ``overrides``, or a YAML path)."""
-    from nasedge.errors import NasedgeError
-    from nasedge.measure import Device, list_devices, load_device
-
-    if name.endswith((".yaml", ".yml")):
-        bad = [o for o in overrides if o.lstrip("+~").startswith("device.")]
-        if bad:
-            raise NasedgeError(f"override {bad[0]!r}: device overrides apply to named devices; edit {name} instead")
-        return load_device(name)
-    if name not in list_devices():
-        raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())}")
-    from omegaconf import OmegaConf
-
-    from nasedge.config import compose
-
-    cfg = compose([f"device={name}", *overrides])
-    return Device.from_config(OmegaConf.to_container(cfg.device, resolve=True), f"conf/device/{name}.yaml")
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from nasedge.config import compose
+    from nasedge.config import compose_with_device
     from nasedge.errors import NasedgeError
     from nasedge.measure import read_measurements, write_measurements
     from nasedge.measure.dataset import read_arch_rows
     from nasedge.spaces import get_space
 
-    device = resolve_device(args.device, args.overrides)
+    cfg, device = compose_with_device(args.device, args.overrides)
     if not device.measurable:
         device.measurer()  # raises the predict-only error
-    cfg = compose(args.overrides)
     if args.archs:
         rows = read_arch_rows(args.archs)
         for i, (arch_id, arch) in enumerate(rows):

@@ -94,7 +94,8 @@ def _positive(value: int | None, flag: str) -> None:
 def run_fit(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from nasedge.config import compose
+    from nasedge.config import compose, compose_with_device
+    from nasedge.measure.device import split_device_overrides
     from nasedge.predict import predictor_class
     from nasedge.predict.dataset import read_measurements
     from nasedge.predict.profile import check_device_name, fit_profile, save_profile
@@ -105,8 +106,10 @@ def run_fit(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.predictor:
         overrides.insert(0, f"predictor={args.predictor}")
-    predictor_overrides = [o for o in overrides if not o.lstrip("+~").startswith("device.")]
-    composed = compose(predictor_overrides)
+    if args.measurements is None:  # measuring: the device (with its device.* overrides) comes with the config
+        composed, device = compose_with_device(args.device, overrides)
+    else:
+        composed, device = compose(split_device_overrides(overrides)[1]), None
     cfg = OmegaConf.to_container(composed.predictor, resolve=True)
     name = cfg["name"]
     cls = predictor_class(name)
@@ -114,7 +117,7 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.table:
         options["table"] = args.table
     if args.measurements is None:
-        profile, noisy = _measure_and_fit(args, overrides, args.space or composed.search_space.name, name,
+        profile, noisy = _measure_and_fit(args, device, args.space or composed.search_space.name, name,
                                           int(cfg["cv_folds"]), options)
     else:
         enc, archs, latency = read_measurements(args.measurements, args.space, device=_csv_device(args))
@@ -134,19 +137,17 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure_and_fit(args: argparse.Namespace, overrides: list[str], space_name: str, predictor: str,
-                     cv_folds: int, options: dict):
+def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predictor: str, cv_folds: int,
+                     options: dict):
     """Measure the profile archs of ``space_name`` on the device, then fit (profile, number flagged noisy)."""
     import sys
     from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from nasedge.commands.measure import resolve_device
     from nasedge.predict.profile import profile_device
     from nasedge.spaces import get_space
 
-    device = resolve_device(args.device, [o for o in overrides if o.lstrip("+~").startswith("device.")])
     if not device.measurable:
         device.measurer()  # raises the predict-only error
     space = get_space(space_name)

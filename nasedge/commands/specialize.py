@@ -31,10 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nasedge.specialize import SpecializeRequest, specialize
+    from nasedge.config import compose_with_device
+    from nasedge.specialize import SpecializeRequest, parse_latency, specialize
 
-    specialize(SpecializeRequest(
-        device=args.device, latency=args.latency, strategy=args.strategy, out=args.out, supernet=args.supernet,
-        measurements=args.measurements, ray_address=args.ray_address, predictor_url=args.predictor_url,
-        overrides=list(args.overrides)))
+    parse_latency(args.latency)  # a bad budget is reported before the configuration is composed
+    cfg, device = compose_with_device(args.device, [*([f"search={args.strategy}"] if args.strategy else []),
+                                                    *args.overrides])
+    specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
+                                 measurements=args.measurements, ray_address=args.ray_address,
+                                 predictor_url=args.predictor_url), device, cfg)
     return 0

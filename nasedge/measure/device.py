@@ -13,10 +13,11 @@ A device says where it is measured (``where``):
 from __future__ import annotations
 
 import platform
+import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import yaml
 
@@ -29,6 +30,42 @@ from nasedge.measure.workload import Artifacts, Subnet, Workload
 from nasedge.resources import shipped_path
 
 WHERE = ("local", "ray", "predict-only")
+_MEASURE = "a mapping with _target_ (the Measurer class) and its arguments"
+_RESOURCE = "a Ray resource name such as device:jetson-orin"
+
+
+def _bad(source: str, key: str, value: Any, expected: str) -> NasedgeError:
+    return NasedgeError(f"{source}: field '{key}': value {value!r} is not valid; expected {expected}")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a plain (YAML or OmegaConf container) value fits a field's type hint."""
+    if typing.get_origin(hint) is Union:
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    origin = typing.get_origin(hint) or hint
+    if origin is type(None):
+        return value is None
+    if origin in (dict, Dict):
+        return isinstance(value, Mapping)
+    return isinstance(value, origin)
+
+
+def _typed_fields(cls: type, data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``data``'s fields, each checked against ``cls``'s type hints; the error says what the field expects
+    (the field's ``metadata["expected"]``)."""
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise NasedgeError(f"{source}: unknown field '{unknown[0]}'; known: {', '.join(known)}")
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.name in data and not _fits(data[f.name], hints[f.name]):
+            raise _bad(source, f.name, data[f.name], f.metadata["expected"])
+    return dict(data)
+
+
+def _expects(text: str, **kw: Any) -> Any:
+    return field(metadata={"expected": text}, **kw)
 
 
 @dataclass
@@ -36,17 +73,60 @@ class PublishedDataConfig:
     dataset: str = ""  # e.g. help/ofa (a folder of the shared latency datasets)
     column: str = ""  # the device's column in that dataset's latency_ms.csv
 
+    @classmethod
+    def from_mapping(cls, data: Any, source: str, key: str) -> PublishedDataConfig:
+        if not isinstance(data, Mapping) or set(data) != {"dataset", "column"} or not all(
+                isinstance(v, str) and v for v in data.values()):
+            raise _bad(source, key, data, "{dataset: NAME, column: NAME}")
+        return cls(**data)
+
 
 @dataclass
 class DeviceConfig:
-    """Schema of ``conf/device/*.yaml`` (registered in Hydra's ConfigStore as ``device/device_schema``)."""
+    """Schema of ``conf/device/*.yaml`` (registered in Hydra's ConfigStore as ``device/device_schema``).
 
-    name: str = ""
-    description: str = ""
-    where: str = "local"
-    resource: Optional[str] = None  # Ray resource of the node holding the device (where: ray)
-    measure: Optional[Dict[str, Any]] = None  # {_target_: Measurer class, ...its arguments}
-    data: List[PublishedDataConfig] = field(default_factory=list)
+    :meth:`from_mapping` is the one validation of a device, for a parsed YAML and a Hydra-composed node alike.
+    """
+
+    name: str = _expects("a string", default="")
+    description: str = _expects("a string", default="")
+    where: str = _expects("one of " + ", ".join(WHERE), default="local")
+    # Ray resource of the node holding the device (where: ray)
+    resource: Optional[str] = _expects(_RESOURCE, default=None)
+    measure: Optional[Dict[str, Any]] = _expects(_MEASURE, default=None)  # {_target_: Measurer class, ...its arguments}
+    data: List[PublishedDataConfig] = _expects("a list of {dataset, column}", default_factory=list)
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str = "device") -> DeviceConfig:
+        """The typed config of a device mapping; errors name ``source``, the field and its value."""
+        if not isinstance(data, Mapping):
+            raise NasedgeError(f"{source}: expected a mapping of device fields")
+        values = _typed_fields(cls, {k: v for k, v in data.items() if k != "defaults"}, source)
+        if values.get("measure") is not None:
+            values["measure"] = dict(values["measure"])
+        values["data"] = [PublishedDataConfig.from_mapping(d, source, f"data[{i}]")
+                          for i, d in enumerate(values.get("data") or [])]
+        config = cls(**values)
+        config.check(source)
+        return config
+
+    def check(self, source: str) -> None:
+        """The rules between fields (the types are checked by :meth:`from_mapping`)."""
+        if not self.name:
+            raise _bad(source, "name", self.name, "the device's name")
+        if self.where not in WHERE:
+            raise _bad(source, "where", self.where, "one of " + ", ".join(WHERE))
+        if self.where == "predict-only":
+            if self.measure is not None:
+                raise _bad(source, "measure", self.measure, "null for a predict-only device")
+            if not self.data:
+                raise _bad(source, "data", self.data, "at least one {dataset, column} for a predict-only device")
+        else:
+            if not isinstance((self.measure or {}).get("_target_"), str):
+                raise _bad(source, "measure", self.measure, _MEASURE)
+            ProtocolConfig.from_dict(dict(self.measure.get("protocol") or {}), f"{source}: measure.protocol")
+        if self.resource is not None and not self.resource:
+            raise _bad(source, "resource", self.resource, _RESOURCE)
 
 
 class Device:
@@ -62,52 +142,7 @@ class Device:
     @classmethod
     def from_config(cls, data: Mapping[str, Any], source: str = "device") -> Device:
         """Validate a device mapping (parsed YAML or a composed Hydra node) and build the device."""
-        if not isinstance(data, Mapping):
-            raise NasedgeError(f"{source}: expected a mapping of device fields")
-        data = {k: v for k, v in data.items() if k != "defaults"}
-        known = DeviceConfig.__dataclass_fields__
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise NasedgeError(f"{source}: unknown field '{unknown[0]}'; known: {', '.join(known)}")
-
-        def bad(key: str, expected: str) -> NasedgeError:
-            return NasedgeError(f"{source}: field '{key}': value {data.get(key)!r} is not valid; expected {expected}")
-
-        for key in ("name", "description"):
-            if not isinstance(data.get(key, ""), str):
-                raise bad(key, "a string")
-        if not data.get("name"):
-            raise bad("name", "the device's name")
-        where = data.get("where", "local")
-        if where not in WHERE:
-            raise bad("where", "one of " + ", ".join(WHERE))
-        measure = data.get("measure")
-        if where == "predict-only":
-            if measure is not None:
-                raise bad("measure", "null for a predict-only device")
-        elif not isinstance(measure, Mapping) or not isinstance(measure.get("_target_"), str):
-            raise bad("measure", "a mapping with _target_ (the Measurer class) and its arguments")
-        resource = data.get("resource")
-        if resource is not None and (not isinstance(resource, str) or not resource):
-            raise bad("resource", "a Ray resource name such as device:jetson-orin")
-        raw_data = data.get("data") or []
-        if not isinstance(raw_data, list):
-            raise bad("data", "a list of {dataset, column}")
-        published = []
-        for i, d in enumerate(raw_data):
-            if not isinstance(d, Mapping) or set(d) != {"dataset", "column"} or not all(
-                    isinstance(v, str) and v for v in d.values()):
-                raise NasedgeError(f"{source}: field 'data[{i}]': value {d!r} is not valid; expected "
-                                   "{dataset: NAME, column: NAME}")
-            published.append(PublishedDataConfig(d["dataset"], d["column"]))
-        if where == "predict-only" and not published:
-            raise bad("data", "at least one {dataset, column} for a predict-only device")
-        config = DeviceConfig(name=data["name"], description=data.get("description", ""), where=where,
-                              resource=resource, measure=dict(measure) if measure is not None else None,
-                              data=published)
-        if where != "predict-only":
-            ProtocolConfig.from_dict(dict(measure.get("protocol") or {}), f"{source}: measure.protocol")
-        return cls(config, source)
+        return cls(DeviceConfig.from_mapping(data, source), source)
 
     # --- what and where ------------------------------------------------------------------
     @property
@@ -240,11 +275,40 @@ def load_device(path: str | Path) -> Device:
     return device
 
 
-def get_device(name: str) -> Device:
-    """A device by name (``conf/device/<name>.yaml``) or by the path of a device YAML."""
-    if name.endswith((".yaml", ".yml")):
-        return load_device(name)
+def is_device_file(name: str) -> bool:
+    """Whether ``name`` is the path of a device YAML rather than the name of a ``conf/device`` entry."""
+    return name.endswith((".yaml", ".yml"))
+
+
+def split_device_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Hydra overrides as (those of the ``device`` node, the rest)."""
+    device = [o for o in overrides if o.lstrip("+~").startswith("device.")]
+    return device, [o for o in overrides if o not in device]
+
+
+def device_file(name: str, overrides: Sequence[str] = ()) -> Path:
+    """The YAML of device ``name`` (a ``conf/device`` entry or a path); fails for an unknown name, and for
+    ``device.*`` overrides of a YAML given by path (they apply to named devices only)."""
+    if is_device_file(name):
+        bad = split_device_overrides(overrides)[0]
+        if bad:
+            raise NasedgeError(f"override {bad[0]!r}: device overrides apply to named devices; edit {name} instead")
+        return Path(name)
     path = device_dir() / f"{name}.yaml"
     if not path.is_file():
         raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())}")
-    return load_device(path)
+    return path
+
+
+def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
+    """A device by name (``conf/device/<name>.yaml``) or by the path of a device YAML.
+
+    ``composed``: the named device's config as Hydra composed it (its YAML with ``device.*`` overrides
+    applied, as a plain container); it is validated exactly like the file.
+    """
+    path = device_file(name)
+    if composed is None:
+        return load_device(path)
+    if is_device_file(name):
+        raise ValueError("a composed device config is for named devices only")
+    return Device.from_config(composed, f"conf/device/{name}.yaml")

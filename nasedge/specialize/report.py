@@ -9,15 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
+from nasedge.specialize.verification import Finalist
 
 
-def _finalist_record(f: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.to_dict() if k == "arch" else v) for k, v in f.items()} | {"arch_digest": f["arch"].digest()}
-
-
-def build_manifest(*, req: Any, device: Any, budget: float, fastest_predicted: float, verified: bool,
+def build_manifest(*, device: Any, budget: float, fastest_predicted: float, verified: bool,
                    unverified_reason: str, source: Any, supernet_path: Path, digest: str, accuracy_path: Path,
-                   result: Any, finalists: list[dict], pick: dict, evaluation: Any, files: dict, skipped: dict,
+                   result: Any, finalists: list[Finalist], pick: Finalist, evaluation: Any, files: dict, skipped: dict,
                    export_s: dict, spec: Any, seed: int, stages: Any) -> dict[str, Any]:
     """Everything needed to trust, reproduce and deploy the pick, as one JSON-able dict."""
     from dataclasses import asdict
@@ -25,7 +22,7 @@ def build_manifest(*, req: Any, device: Any, budget: float, fastest_predicted: f
     from nasedge import __version__
 
     details = {k: v for k, v in source.details.items() if k != "state"}
-    measured = pick.get("measured_ms")
+    measured = pick.measured_ms
     return {
         "nasedge": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -35,12 +32,12 @@ def build_manifest(*, req: Any, device: Any, budget: float, fastest_predicted: f
         "verified": verified,
         "verification": (f"measured on {device.name}: median {measured:.4g} ms over the measurement protocol"
                          if verified else f"unverified: {unverified_reason}"),
-        "arch": pick["arch"].to_dict(),
-        "arch_digest": pick["arch"].digest(),
-        "latency_ms": {"predicted": pick["predicted_ms"], "measured": measured,
-                       "measured_p90": pick.get("measured_p90_ms"), "noisy": pick.get("noisy"),
-                       "within_budget": pick.get("within_budget"), "fastest_predicted": fastest_predicted},
-        "accuracy": {"predicted_top1": pick["predicted_top1"], "measured_top1": evaluation.top1,
+        "arch": pick.arch.to_dict(),
+        "arch_digest": pick.arch.digest(),
+        "latency_ms": {"predicted": pick.predicted_ms, "measured": measured,
+                       "measured_p90": pick.measured_p90_ms, "noisy": pick.noisy,
+                       "within_budget": pick.within_budget, "fastest_predicted": fastest_predicted},
+        "accuracy": {"predicted_top1": pick.predicted_top1, "measured_top1": evaluation.top1,
                      "test_images": evaluation.test_images, "recalibration_images": evaluation.recalibration_images,
                      "evaluated_on": evaluation.where},
         "latency_predictor": {"kind": source.kind, "description": source.description, **details},
@@ -50,7 +47,7 @@ def build_manifest(*, req: Any, device: Any, budget: float, fastest_predicted: f
                    "evaluations": result.evaluations, "latency_predictions": result.constraint_evaluations,
                    "proposals": result.proposals, "stop_reason": result.stop_reason,
                    "seconds": round(result.elapsed_s, 2)},
-        "finalists": [_finalist_record(f) for f in finalists],
+        "finalists": [f.record() for f in finalists],
         "files": {fmt: p.name for fmt, p in files.items()},
         "skipped": skipped,
         "settings": asdict(spec),
@@ -64,7 +61,7 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
-def plot_pareto(result: Any, finalists: list[dict], pick: dict, budget: float, device: str) -> bytes:
+def plot_pareto(result: Any, finalists: list[Finalist], pick: Finalist, budget: float, device: str) -> bytes:
     """PNG: predicted accuracy against predicted latency of every arch the search scored, its Pareto front,
     the budget, the measured finalists and the pick."""
     import io
@@ -86,16 +83,16 @@ def plot_pareto(result: Any, finalists: list[dict], pick: dict, budget: float, d
         front = pareto_front(acc, lat)
         ax.plot(lat[front], acc[front], "-", c="tab:blue", lw=1.2, label="Pareto front (predicted)")
     ax.axvline(budget, c="tab:red", ls="--", lw=1, label=f"budget {budget:g} ms")
-    measured = [f for f in finalists if f.get("measured_ms") is not None]
+    measured = [f for f in finalists if f.measured_ms is not None]
     if measured:
-        ax.scatter([f["measured_ms"] for f in measured], [f["predicted_top1"] for f in measured], marker="x",
+        ax.scatter([f.measured_ms for f in measured], [f.predicted_top1 for f in measured], marker="x",
                    c="tab:orange", s=40, label="finalists, measured latency")
-    ax.scatter([pick["predicted_ms"]], [pick["predicted_top1"]], marker="*", s=200, c="tab:green", edgecolors="k",
+    ax.scatter([pick.predicted_ms], [pick.predicted_top1], marker="*", s=200, c="tab:green", edgecolors="k",
                label="pick (predicted)", zorder=5)
-    if pick.get("top1") is not None:
-        x = pick["measured_ms"] if pick.get("measured_ms") is not None else pick["predicted_ms"]
-        ax.scatter([x], [pick["top1"]], marker="D", s=50, c="tab:green", edgecolors="k", zorder=5,
-                   label="pick (measured accuracy" + (", latency)" if pick.get("measured_ms") is not None else ")"))
+    if pick.top1 is not None:
+        x = pick.measured_ms if pick.measured_ms is not None else pick.predicted_ms
+        ax.scatter([x], [pick.top1], marker="D", s=50, c="tab:green", edgecolors="k", zorder=5,
+                   label="pick (measured accuracy" + (", latency)" if pick.measured_ms is not None else ")"))
     ax.set_xlabel(f"latency on {device} (ms)")
     ax.set_ylabel("top-1 (%)")
     ax.set_title(f"{result.space}, {result.strategy}: accuracy vs latency under {budget:g} ms", fontsize=10)

@@ -6,7 +6,7 @@ import pytest
 
 from nasedge.cost import arch_cost
 from nasedge.errors import NasedgeError
-from nasedge.specialize.flow import _finalist, _verify
+from nasedge.specialize import verify
 from nasedge.spaces import get_space
 
 SPACE = get_space("ofa_mbv3_cifar")
@@ -43,14 +43,14 @@ def test_more_rounds_find_archs_within_budget_when_all_finalists_miss():
     budget = 2.0
     scored = _scored(budget)
     device = _ScaledDevice(1.25)
-    finalists = _verify(device, [_finalist(c) for c in scored[:3]], scored, 3, budget, None, None)
-    assert not any(f["within_budget"] for f in finalists[:3])  # the first round all miss
-    ok = [f for f in finalists if f["within_budget"]]
-    assert ok and all(f["measured_ms"] <= budget for f in ok) and device.calls >= 2
+    finalists = verify(device, scored, budget, top_k=3)
+    assert not any(f.within_budget for f in finalists[:3])  # the first round all miss
+    ok = [f for f in finalists if f.within_budget]
+    assert ok and all(f.measured_ms <= budget for f in ok) and device.calls >= 2
 
 
 def test_gives_up_with_one_line_when_nothing_can_meet_the_budget():
     budget = 2.0
     scored = _scored(budget)
     with pytest.raises(NasedgeError, match="none of the .* finalists meets 2 ms when measured on scaled"):
-        _verify(_ScaledDevice(100.0), [_finalist(c) for c in scored[:3]], scored, 3, budget, None, None)
+        verify(_ScaledDevice(100.0), scored, budget, top_k=3)

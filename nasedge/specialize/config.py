@@ -1,0 +1,44 @@
+"""Typed configuration of ``nasedge specialize`` (the Hydra ``specialize`` group, ``conf/specialize/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from nasedge.errors import NasedgeError
+
+
+@dataclass
+class SpecializeConfig:
+    """Schema of the Hydra ``specialize`` group (conf/specialize/default.yaml)."""
+
+    # finalists (best predicted accuracy under the predicted budget) measured on the device
+    top_k: int = 3
+    # of the finalists that meet the budget when measured, how many get their true accuracy evaluated
+    # (best predicted first); the pick is the most accurate of those
+    evaluate: int = 1
+    # test images of the final evaluation (a seeded subset; null: the whole test split) and training images
+    # its BatchNorm recalibration forwards (null: data.recalibration_images). 1,000 + 1,000 keep a CPU run
+    # within a minute (top-1 standard error about 1.1 points at 86 %); raise them where a GPU evaluates.
+    test_images: Optional[int] = 1000
+    recalibration_images: Optional[int] = 1000
+    # ray: evaluation as Ray tasks (GPUs where present; a local Ray instance starts by itself); local: in process;
+    # auto: Ray when it can pay (a cluster to join, a GPU, or several finalists), else in process
+    evaluation: str = "auto"
+    formats: List[str] = field(default_factory=lambda: ["torch", "onnx", "tflite"])
+    # archs measured to create a device's profile when none is stored (reference archs first)
+    profile_archs: int = 20
+    # predictor fitted to a predict-only device's published measurements
+    published_predictor: str = "flops"
+    # output folder; null: outputs/specialize/<device>-<budget>
+    out_dir: Optional[str] = None
+
+    def check(self) -> None:
+        """Fail with the first setting out of range."""
+        checks = {"top_k": self.top_k >= 1, "evaluate": self.evaluate >= 1, "profile_archs": self.profile_archs >= 3,
+                  "test_images": self.test_images is None or self.test_images >= 1,
+                  "recalibration_images": self.recalibration_images is None or self.recalibration_images >= 1,
+                  "evaluation": self.evaluation in ("auto", "ray", "local")}
+        for key, ok in checks.items():
+            if not ok:
+                raise NasedgeError(f"specialize.{key}: value {getattr(self, key)!r} is not valid")
