@@ -1,0 +1,56 @@
+"""Every YAML of every config group in conf/ against its schema dataclass (the defaults' drift test).
+
+A YAML named ``default`` or after its schema (``evolution.yaml`` extending ``evolution_schema``) spells out
+that schema's defaults for users to read: it must compose to exactly the dataclass's defaults, so the
+dataclass stays the one source of a default. Every other YAML (a preset: a device, a dataset, a training
+recipe, an experiment) must compose into its schema's types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from nasedge.config import compose, register_configs
+from nasedge.resources import shipped_path
+
+CONF = shipped_path("conf")
+# conf/device/*.yaml: every one is composed and validated by tests/measure/test_device.py
+ENTRIES = sorted((p.parent.name, p.stem) for p in CONF.glob("*/*.yaml") if p.parent.name != "device")
+
+
+def _schema(group: str, name: str) -> str | None:
+    """The ``*_schema`` entry a YAML extends (None: no schema, e.g. an experiment)."""
+    text = yaml.safe_load((CONF / group / f"{name}.yaml").read_text()) or {}
+    return next((d for d in text.get("defaults", []) if isinstance(d, str) and d.endswith("_schema")), None)
+
+
+def _schema_class(group: str, schema: str) -> type:
+    from hydra.core.config_store import ConfigStore
+
+    register_configs()
+    return OmegaConf.get_type(ConfigStore.instance().load(f"{group}/{schema}.yaml").node)
+
+
+def test_every_group_yaml_is_found():
+    groups = {group for group, _ in ENTRIES}
+    assert {"data", "predictor", "search", "service", "specialize", "supernet", "train"} <= groups
+
+
+@pytest.mark.parametrize("group, name", ENTRIES)
+def test_yaml_composes_into_its_schema(group, name):
+    cfg = compose([f"{group}={name}"])
+    schema = _schema(group, name)
+    if schema is None:  # an experiment: every group it touches still composes into its schema
+        assert group == "experiment", f"conf/{group}/{name}.yaml extends no *_schema"
+        for section in ("supernet", "data", "train", "search", "predictor", "specialize", "service"):
+            assert dataclasses.is_dataclass(OmegaConf.to_object(cfg[section])), section
+        return
+    typed = OmegaConf.to_object(cfg[group])
+    assert isinstance(typed, _schema_class(group, schema))
+    if name == "default" or schema == f"{name}_schema":
+        # the YAML spells out the schema's defaults: they must not drift from the dataclass
+        assert typed == _schema_class(group, schema)(), f"conf/{group}/{name}.yaml differs from {schema}'s defaults"
