@@ -101,7 +101,9 @@ class DeviceConfig:
         """The typed config of a device mapping; errors name ``source``, the field and its value."""
         if not isinstance(data, Mapping):
             raise NasedgeError(f"{source}: expected a mapping of device fields")
-        values = _typed_fields(cls, {k: v for k, v in data.items() if k != "defaults"}, source)
+        # `data: null` reads as no published data, as it always has
+        values = _typed_fields(cls, {k: v for k, v in data.items()
+                                     if k != "defaults" and not (k == "data" and v is None)}, source)
         if values.get("measure") is not None:
             values["measure"] = dict(values["measure"])
         values["data"] = [PublishedDataConfig.from_mapping(d, source, f"data[{i}]")
