@@ -105,3 +105,26 @@ def test_machine_check_probes_around_each_measurement(tmp_path, device_config, r
     (unchecked,) = Device.from_config(device_config("plain", runtime=runtime)).measure(
         get_space("ofa_mbv3_cifar").sample_many(1, 1))
     assert unchecked.stats.probe_ms is None
+
+
+def test_device_overrides_are_split_once_and_refused_for_a_device_file(tmp_path):
+    from nasedge.measure.device import device_file, split_device_overrides
+
+    assert split_device_overrides(["device.where=ray", "+device.measure.x=1", "~device.resource", "seed=1",
+                                   "search.device_x=2"]) == (
+        ["device.where=ray", "+device.measure.x=1", "~device.resource"], ["seed=1", "search.device_x=2"])
+    mine = tmp_path / "mine.yaml"
+    assert device_file(str(mine)) == mine and device_file("cpu").name == "cpu.yaml"
+    with pytest.raises(NasedgeError, match=r"override 'device.where=ray': device overrides apply to named devices; "
+                                           r"edit .*mine.yaml instead"):
+        device_file(str(mine), ["seed=1", "device.where=ray"])
+
+
+def test_a_composed_device_is_validated_like_its_file():
+    composed = OmegaConf.to_container(compose(["device=cpu", "device.where=phone"]).device, resolve=True)
+    with pytest.raises(NasedgeError, match="^conf/device/cpu.yaml: field 'where': value 'phone' is not valid"):
+        get_device("cpu", composed)
+    fine = OmegaConf.to_container(compose(["device=cpu", "+device.measure.protocol.tolerance=0.02"]).device)
+    assert get_device("cpu", fine).config.measure["protocol"]["tolerance"] == 0.02
+    with pytest.raises(NasedgeError, match="unknown device 'toaster'"):
+        get_device("toaster", fine)
