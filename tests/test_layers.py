@@ -142,7 +142,8 @@ def check_layers(root: Path, package: str, layers: list[tuple[str, list[str]]]) 
                                 f"may not import layer {layers[layer_of[there]][0]!r} ({rule})")
     for kind, edges in (("packages", component_edges), ("modules", module_edges)):
         for circle in _cycles(edges):
-            where = ", ".join(f"{edges[a][b][0]}:{edges[a][b][1]} ({a} imports {b})" for a, b in zip(circle, circle[1:]))
+            steps = zip(circle, circle[1:])
+            where = ", ".join(f"{edges[a][b][0]}:{edges[a][b][1]} ({a} imports {b})" for a, b in steps)
             problems.append(f"import circle between {kind} {' -> '.join(circle)}: {where} (imports may not go in "
                             f"circles)")
     return problems
