@@ -68,10 +68,11 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         if not unverified_reason and not verified:
             unverified_reason = "verification turned off"
         result, scored, fastest = _search(supernet.space, accuracy, source, budget, cfg, stages, console)
-        finalists = [Finalist.of(c) for c in scored[:spec.top_k]]
         if verified:
             finalists = _verify(device, scored, budget, spec.top_k, req.ray_address, stages, console)
-        ok = [f for f in finalists if f.within_budget] if verified else finalists
+            ok = [f for f in finalists if f.within_budget]
+        else:
+            finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
         pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address, stages, console)
     with stages("export") as note:
         files, skipped, export_s = _export(supernet, pick_eval, spec.formats, out)
