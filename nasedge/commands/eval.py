@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.cost import arch_cost
     from nasedge.data import load_dataset, recalibration_subset
     from nasedge.errors import NasedgeError
-    from nasedge.evaluate import evaluate_arch
+    from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
 
     cfg = compose(args.overrides)

@@ -12,7 +12,7 @@
 otherwise) from a measurements CSV (columns ``arch`` and ``latency_ms``, or ``nasedge measure``
 output), or, without ``--measurements``, measures the space's reference archs and random ones on the
 device first (``-n``, default 20; the measurements are kept in ``--save-measurements`` and a rerun
-resumes from them). ``eval`` runs the few-shot protocols of nasedge.predict.evaluation and prints Spearman rho,
+resumes from them). ``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho,
 MAPE and the share of archs predicted within +-10 % (mean over seeds).
 """
 
@@ -212,7 +212,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
     from nasedge.predict import list_predictors
     from nasedge.predict.dataset import load_dataset
-    from nasedge.predict.evaluation import BASELINES, evaluate
+    from nasedge.predict.benchmark import BASELINES, evaluate
 
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
         _positive(value, flag)

@@ -210,7 +210,7 @@ def _run(req: SpecializeRequest, cfg: Any, spec: SpecializeConfig, device: Any, 
         ok = finalists
 
     with stages("evaluation") as note:
-        from nasedge.specialize.evaluation import evaluate_finalists
+        from nasedge.specialize.final_evaluation import evaluate_finalists
 
         chosen = ok[:spec.evaluate]
         use_ray = spec.evaluation == "ray" or (spec.evaluation == "auto" and _ray_pays(req.ray_address, len(chosen)))
