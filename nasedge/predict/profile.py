@@ -28,6 +28,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
@@ -148,8 +149,7 @@ def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> 
     enc = get_encoding(space)
     path = shipped_path("latency_predictors") / "reference_archs" / f"{enc.name}.jsonl"
     if path.is_file():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        return [enc.parse(json.loads(ln), f"{path}:{i + 1}") for i, ln in enumerate(lines)]
+        return [enc.parse(rec, where) for where, rec in read_json_lines(path)]
     return spread_archs(enc, n)
 
 
