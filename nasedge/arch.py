@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from nasedge.atomic import atomic_write_text
 from nasedge.errors import ArchError, NasedgeError
+from nasedge.jsonlines import read_json_lines
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
 UNUSED = 0  # value of kernel/expand in a slot beyond its stage's depth (canonical form)
@@ -201,15 +203,26 @@ def _read_text(path: str | Path) -> str:
         raise NasedgeError(f"{path}: not a text file") from None
 
 
-def load_archs(path: str | Path) -> list[Arch]:
-    """Read a JSON-lines file of archs (one object per line; blank lines ignored)."""
-    archs = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        if line.strip():
-            archs.append(Arch.from_json(line, f"{path}:{lineno}"))
-    return archs
+def read_archs_jsonl(path: str | Path) -> list[tuple[str, Arch]]:
+    """``(arch_id, arch)`` per non-blank line of a JSON-lines file of archs.
+
+    Each line is an object with the arch's fields and an optional ``arch_id`` (default: the line's
+    index among the archs); a bad line raises :class:`NasedgeError` naming ``<path>:<line>``.
+    """
+    rows: list[tuple[str, Arch]] = []
+    for where, data in read_json_lines(path, "no such arch file", "not a JSON-lines arch file"):
+        if not isinstance(data, dict):
+            raise NasedgeError(f"{where}: expected a JSON object with the arch's fields")
+        arch_id = data.pop("arch_id", len(rows))
+        rows.append((str(arch_id), Arch.from_dict(data, where)))
+    ids = [i for i, _ in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise NasedgeError(f"{path}: arch_id {dup!r} appears more than once")
+    return rows
 
 
-def save_archs(archs: Iterable[Arch], path: str | Path) -> None:
-    """Write archs as JSON lines."""
-    Path(path).write_text("".join(a.to_json() + "\n" for a in archs))
+def write_archs_jsonl(path: str | Path, rows: Iterable[tuple[str | int, Arch]]) -> None:
+    """Write ``(arch_id, arch)`` rows as JSON lines (atomically); digit-only ids are written as integers."""
+    text = "".join(json.dumps({"arch_id": int(i) if str(i).isdigit() else i, **a.to_dict()}) + "\n" for i, a in rows)
+    atomic_write_text(path, text)

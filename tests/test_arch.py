@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from nasedge.arch import Arch, load_archs, save_archs
+from nasedge.arch import Arch, read_archs_jsonl, write_archs_jsonl
 from nasedge.errors import ArchError, NasedgeError
 
 KERNEL = [3, 5, 7, 7] * 5
@@ -39,8 +39,8 @@ def test_json_round_trip(tmp_path):
     assert json.loads(a.to_json())["kernel"][2] == 0
     a.save(tmp_path / "a.json")
     assert Arch.load(tmp_path / "a.json") == a
-    save_archs([a, make(resolution=128)], tmp_path / "a.jsonl")
-    assert load_archs(tmp_path / "a.jsonl") == [a, make(resolution=128)]
+    write_archs_jsonl(tmp_path / "a.jsonl", enumerate([a, make(resolution=128)]))
+    assert [arch for _, arch in read_archs_jsonl(tmp_path / "a.jsonl")] == [a, make(resolution=128)]
 
 
 def test_digest_is_stable_across_versions():
@@ -89,3 +89,13 @@ def test_bad_json_names_file_and_position(tmp_path):
         Arch.load(p)
     with pytest.raises(NasedgeError, match="no such file"):
         Arch.load(tmp_path / "missing.json")
+
+
+def test_archs_jsonl_errors(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"arch_id": 1, "space": "ofa_mbv3_cifar"}\n')
+    with pytest.raises(NasedgeError, match="a.jsonl:1: field 'kernel'"):
+        read_archs_jsonl(tmp_path / "a.jsonl")
+    arch = make().to_dict()
+    (tmp_path / "b.jsonl").write_text(json.dumps({"arch_id": 1, **arch}) + "\n" + json.dumps({"arch_id": 1, **arch}))
+    with pytest.raises(NasedgeError, match="arch_id '1' appears more than once"):
+        read_archs_jsonl(tmp_path / "b.jsonl")

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from nasedge.data import DataConfig, load_dataset
 from nasedge.data.augment import cutout, normalize, random_crop_flip
-from nasedge.evaluate import top1
+from nasedge.supernet.accuracy import top1
 
 
 class BasicBlock(nn.Module):

@@ -27,9 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from nasedge.arch import read_archs_jsonl  # noqa: E402
 from nasedge.atomic import atomic_write_text  # noqa: E402
-from nasedge.measure.dataset import assemble_latency_csv, read_arch_rows  # noqa: E402
-from nasedge.measure.measurement import Measurement, read_measurements, write_measurements  # noqa: E402
+from nasedge.measure.dataset import assemble_latency_csv  # noqa: E402
+from nasedge.measure.measurement import Measurement, read_measurements_csv, write_measurements_csv  # noqa: E402
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 DISAGREE = 1.25
@@ -42,13 +43,13 @@ def scaled(m: Measurement, f: float) -> Measurement:
 
 
 def merge_device(folder: Path, data: Path, device: str, stretch: set[str], dry_run: bool) -> None:
-    current = {m.arch_id: m for m in read_measurements(data / "measurements" / f"{device}.csv")}
+    current = {m.arch_id: m for m in read_measurements_csv(data / "measurements" / f"{device}.csv")}
     processes = sorted(folder.glob(f"p*/{data.name}/measurements/{device}.csv"))
     if not processes:
         raise SystemExit(f"{folder}: no p*/{data.name}/measurements/{device}.csv")
     rescaled: list[dict[str, Measurement]] = []
     for path in processes:
-        got = {m.arch_id: m for m in read_measurements(path)}
+        got = {m.arch_id: m for m in read_measurements_csv(path)}
         ratios = np.array([current[i].median_ms / m.median_ms for i, m in got.items()
                            if i not in stretch and i in current and not m.noisy])
         f = float(np.median(ratios))
@@ -81,8 +82,8 @@ def merge_device(folder: Path, data: Path, device: str, stretch: set[str], dry_r
     if dry_run:
         return
     current.update(merged)
-    order = {i: k for k, (i, _) in enumerate(read_arch_rows(data / "archs.jsonl"))}
-    write_measurements(data / "measurements" / f"{device}.csv", sorted(current.values(), key=lambda m: order[m.arch_id]))
+    order = {i: k for k, (i, _) in enumerate(read_archs_jsonl(data / "archs.jsonl"))}
+    write_measurements_csv(data / "measurements" / f"{device}.csv", sorted(current.values(), key=lambda m: order[m.arch_id]))
     meta_path = data / "measurements" / f"{device}.json"
     doc = json.loads(meta_path.read_text())
     doc.setdefault("runs", []).append({

@@ -31,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 
-from nasedge.arch import Arch  # noqa: E402
+from nasedge.arch import Arch, write_archs_jsonl  # noqa: E402
 from nasedge.cost import arch_cost  # noqa: E402
 from nasedge.measure import get_device  # noqa: E402
-from nasedge.measure.dataset import (assemble_latency_csv, measure_dataset, reference_first_order,  # noqa: E402
-                                     write_arch_rows)
-from nasedge.measure.measurement import Measurement, read_measurements  # noqa: E402
+from nasedge.measure.dataset import assemble_latency_csv, measure_dataset, reference_first_order  # noqa: E402
+from nasedge.measure.measurement import Measurement, read_measurements_csv  # noqa: E402
 from nasedge.measure.measurer import raise_priority  # noqa: E402
 from nasedge.measure.protocol import ProtocolConfig  # noqa: E402
 from nasedge.spaces import get_space  # noqa: E402
@@ -60,7 +59,7 @@ def prepare_w12(directory: Path, help_dir: Path) -> None:
             arch = Arch(space.name, d["ks"], d["e"], d["d"], d["r"])
             rows.append((d["arch_id"], space.validate(arch, source=f"{help_dir}/archs.jsonl:{d['arch_id']}")))
     directory.mkdir(parents=True, exist_ok=True)
-    write_arch_rows(directory / "archs.jsonl", rows)
+    write_archs_jsonl(directory / "archs.jsonl", rows)
     (directory / "reference_archs.json").write_text(json.dumps(refs) + "\n")
 
 
@@ -71,7 +70,7 @@ def prepare_cifar(directory: Path) -> None:
     by_macs = sorted(range(len(archs)), key=lambda i: arch_cost(archs[i], space).macs)
     refs = sorted(by_macs[int((k + 0.5) * len(archs) / 10)] for k in range(10))
     directory.mkdir(parents=True, exist_ok=True)
-    write_arch_rows(directory / "archs.jsonl", list(enumerate(archs)))
+    write_archs_jsonl(directory / "archs.jsonl", list(enumerate(archs)))
     (directory / "reference_archs.json").write_text(json.dumps(refs) + "\n")
 
 
@@ -83,7 +82,7 @@ def slow_or_unchecked(devices, directories) -> Callable[[Measurement], bool]:
         if protocol.probe_s <= 0:
             continue
         probes = [m.stats.probe_ms for directory in directories if (directory / f"{d.name}.csv").is_file()
-                  for m in read_measurements(directory / f"{d.name}.csv") if m.stats.probe_ms is not None]
+                  for m in read_measurements_csv(directory / f"{d.name}.csv") if m.stats.probe_ms is not None]
         limits[d.name] = min(probes) * (1 + protocol.probe_tolerance) if probes else None
 
     def redo(m: Measurement) -> bool:
@@ -96,8 +95,8 @@ def slow_or_unchecked(devices, directories) -> Callable[[Measurement], bool]:
 
 def suspects_first(directory: Path, device: str, against: str, order: list[str]) -> list[str]:
     """``order`` sorted by ``device``'s latency relative to ``against``'s, highest first (others keep their place at the end)."""
-    a = {m.arch_id: m.median_ms for m in read_measurements(directory / f"{device}.csv")}
-    b = {m.arch_id: m.median_ms for m in read_measurements(directory / f"{against}.csv")}
+    a = {m.arch_id: m.median_ms for m in read_measurements_csv(directory / f"{device}.csv")}
+    b = {m.arch_id: m.median_ms for m in read_measurements_csv(directory / f"{against}.csv")}
     ratio = {i: a[i] / b[i] for i in order if i in a and i in b}
     return sorted(ratio, key=ratio.get, reverse=True) + [i for i in order if i not in ratio]
 

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from nasedge.measure.measurement import read_measurements  # noqa: E402
+from nasedge.measure.measurement import read_measurements_csv  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
 from order_drift import arch_basis, ridge  # noqa: E402  (this script's folder)
 
@@ -47,7 +47,7 @@ def main() -> None:
     pattern = f"p*/{args.data.name}/measurements" if list(args.folder.glob("p*/")) else "."
     for device in sorted({f.stem for f in args.folder.glob(f"{pattern}/*.csv")}):
         paths = sorted(args.folder.glob(f"{pattern}/{device}.csv"))
-        runs = [{m.arch_id: m for m in read_measurements(path)} for path in paths]
+        runs = [{m.arch_id: m for m in read_measurements_csv(path)} for path in paths]
         rows = [k for k, i in enumerate(ids) if all(i in r for r in runs)]
         lat = np.array([[r[ids[k]].median_ms for r in runs] for k in rows])
         med = np.median(lat, 1)

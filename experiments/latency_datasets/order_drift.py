@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from nasedge.measure.dataset import read_arch_rows  # noqa: E402
-from nasedge.measure.measurement import read_measurements  # noqa: E402
+from nasedge.arch import read_archs_jsonl  # noqa: E402
+from nasedge.measure.measurement import read_measurements_csv  # noqa: E402
 from nasedge.predict.encodings import get_encoding  # noqa: E402
 from nasedge.spaces import get_space  # noqa: E402
 
@@ -42,7 +42,7 @@ def ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def medians(path: Path) -> dict[int, float]:
-    return {int(m.arch_id): m.median_ms for m in read_measurements(path)}
+    return {int(m.arch_id): m.median_ms for m in read_measurements_csv(path)}
 
 
 def main() -> None:
@@ -56,7 +56,7 @@ def main() -> None:
 
     if args.repeat is None:
         enc = get_encoding(get_space("ofa_mbv3_w1.2"))
-        archs = {int(i): a for i, a in read_arch_rows(args.data / "archs.jsonl")}
+        archs = {int(i): a for i, a in read_archs_jsonl(args.data / "archs.jsonl")}
         ids = sorted(archs)
         items = [archs[i] for i in ids]
         x = arch_basis(enc, items)

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from nasedge.measure.dataset import read_arch_rows  # noqa: E402
+from nasedge.arch import read_archs_jsonl  # noqa: E402
 from nasedge.measure.measurer import pinned  # noqa: E402
 from nasedge.measure.runtime import get_runtime  # noqa: E402
 from nasedge.measure.workload import Artifacts, Probe, Subnet  # noqa: E402
@@ -37,7 +37,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=60)
     args = p.parse_args()
-    _, arch = read_arch_rows(ROOT / "latency_predictors/data/ofa_mbv3_w1.2/archs.jsonl")[0]
+    _, arch = read_archs_jsonl(ROOT / "latency_predictors/data/ofa_mbv3_w1.2/archs.jsonl")[0]
     ort = get_runtime("onnxruntime")
     two, one = ort(threads=2), ort(threads=1)
     cores = sorted(os.sched_getaffinity(0))

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from nasedge.atomic import atomic_write_text  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
-from nasedge.predict.evaluation import HELP_SPLITS, evaluate  # noqa: E402
+from nasedge.predict.benchmark import HELP_SPLITS, evaluate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")

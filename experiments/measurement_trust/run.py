@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nasedge.measure import Artifacts, Device, get_device  # noqa: E402
-from nasedge.measure.dataset import read_arch_rows  # noqa: E402
+from nasedge.arch import read_archs_jsonl  # noqa: E402
 from nasedge.measure.measurer import cpu_model, raise_priority  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def main() -> int:
         config = {**vars(device.config), "data": [vars(d) for d in device.data]}
         config["measure"] = {**config["measure"], "protocol": {**(config["measure"].get("protocol") or {}), **changes}}
         device = Device.from_config(config, f"{device.source} with {changes}")
-    rows = read_arch_rows(ROOT / "latency_predictors" / "data" / "ofa_mbv3_w1.2" / "archs.jsonl")[:args.num_archs]
+    rows = read_archs_jsonl(ROOT / "latency_predictors" / "data" / "ofa_mbv3_w1.2" / "archs.jsonl")[:args.num_archs]
     ids, archs = [i for i, _ in rows], [a for _, a in rows]
     passes, seconds, loads = [], [], []
     for k in range(2):

@@ -48,7 +48,7 @@ def stages(n_requests: int = 40, batch: int = 100) -> dict[str, float]:
     """CPU microseconds per arch of each stage of a predict request (run in the tree on sys.path)."""
     from nasedge.predict.encodings import get_encoding, list_encodings
     from nasedge.service import schemas
-    from nasedge.service.app import parse_archs
+    from nasedge.service.errors import parse_archs
     from nasedge.spaces import get_space
 
     profile = _profile()

@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 
 def _load(path: str):
-    from nasedge.arch import Arch, load_archs
+    from nasedge.arch import Arch, read_archs_jsonl
     from nasedge.spaces import get_space
 
-    archs = load_archs(path) if path.endswith(".jsonl") else [Arch.load(path)]
+    archs = [a for _, a in read_archs_jsonl(path)] if path.endswith(".jsonl") else [Arch.load(path)]
     return [(get_space(a.space).validate(a, source=path), get_space(a.space)) for a in archs]
 
 

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_arch_spec(spec: str, space, seed: int) -> list:
     """``min``, ``max``, ``random:N`` or a JSON / JSON-lines file -> archs of ``space``."""
-    from nasedge.arch import Arch, load_archs
+    from nasedge.arch import Arch, read_archs_jsonl
     from nasedge.errors import NasedgeError
 
     if spec in ("min", "max"):
@@ -38,7 +38,7 @@ def parse_arch_spec(spec: str, space, seed: int) -> list:
         except (ValueError, AssertionError):
             raise NasedgeError(f"--arch: value {spec!r} is not valid; expected random:N with N > 0") from None
         return space.sample_many(n, seed)
-    archs = load_archs(spec) if spec.endswith(".jsonl") else [Arch.load(spec)]
+    archs = [a for _, a in read_archs_jsonl(spec)] if spec.endswith(".jsonl") else [Arch.load(spec)]
     return [space.validate(a, source=spec) for a in archs]
 
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.cost import arch_cost
     from nasedge.data import load_dataset, recalibration_subset
     from nasedge.errors import NasedgeError
-    from nasedge.evaluate import evaluate_arch
+    from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
 
     cfg = compose(args.overrides)

@@ -3,8 +3,8 @@
   nasedge measure --device cpu-ort-t1 --space ofa_mbv3_cifar --num-archs 20 --out lat.csv
   nasedge measure --device jetson-orin --archs archs.jsonl --out lat.csv --ray-address HEAD:6379
 
-Writes one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) after every
-interleaved group, atomically; running the same command again resumes where it stopped. Noisy
+Appends one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) as each
+interleaved group completes; running the same command again resumes where it stopped. Noisy
 results are flagged in the file and reported; with --strict they make the command fail (exit 2).
 """
 
@@ -33,17 +33,17 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from nasedge.arch import read_archs_jsonl
     from nasedge.config import compose_with_device
     from nasedge.errors import NasedgeError
-    from nasedge.measure import read_measurements, write_measurements
-    from nasedge.measure.dataset import read_arch_rows
+    from nasedge.measure import measure_to_csv
     from nasedge.spaces import get_space
 
     cfg, device = compose_with_device(args.device, args.overrides)
     if not device.measurable:
         device.measurer()  # raises the predict-only error
     if args.archs:
-        rows = read_arch_rows(args.archs)
+        rows = read_archs_jsonl(args.archs)
         for i, (arch_id, arch) in enumerate(rows):
             if args.space and arch.space != args.space:
                 raise NasedgeError(f"{args.archs}: arch {arch_id} is in space {arch.space!r}, not --space {args.space}")
@@ -59,26 +59,19 @@ def run(args: argparse.Namespace) -> int:
         raise NasedgeError(f"{args.archs}: no archs to measure")
 
     out = Path(args.out)
-    existing = read_measurements(out) if out.exists() else []
-    others = [m for m in existing if m.device != device.name]  # other devices' rows in the same file stay
-    done = [m for m in existing if m.device == device.name]
-    have = {(m.arch_id, m.arch) for m in done}
-    todo = [(i, a) for i, a in rows if (i, a) not in have]
-    if done:
-        print(f"resuming {out}: {len(rows) - len(todo)} of {len(rows)} archs already measured on {device.name}",
-              file=sys.stderr)
-    results = list(done)
     with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("", total=len(todo))
+        task = progress.add_task("", total=len(rows))
+        first = True
 
-        def save(chunk) -> None:
-            results.extend(chunk)
-            write_measurements(out, others + results)
-            progress.advance(task, len(chunk))
+        def report(done: int, total: int) -> None:
+            nonlocal first
+            if first and done:
+                print(f"resuming {out}: {done} of {total} archs already measured on {device.name}", file=sys.stderr)
+            first = False
+            progress.update(task, completed=done)
 
-        device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=args.ray_address,
-                       on_chunk=save)
+        results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report)
     noisy = [m for m in results if m.noisy]
     medians = sorted(m.median_ms for m in results)
     print(f"{device.name}: {len(results)} archs in {out} (median latency {medians[len(medians) // 2]:.3f} ms, "

@@ -12,7 +12,7 @@
 otherwise) from a measurements CSV (columns ``arch`` and ``latency_ms``, or ``nasedge measure``
 output), or, without ``--measurements``, measures the space's reference archs and random ones on the
 device first (``-n``, default 20; the measurements are kept in ``--save-measurements`` and a rerun
-resumes from them). ``eval`` runs the few-shot protocols of nasedge.predict.evaluation and prints Spearman rho,
+resumes from them). ``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho,
 MAPE and the share of archs predicted within +-10 % (mean over seeds).
 """
 
@@ -97,7 +97,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from nasedge.config import compose, compose_with_device
     from nasedge.measure.device import split_device_overrides
     from nasedge.predict import predictor_class
-    from nasedge.predict.dataset import read_measurements
+    from nasedge.predict.dataset import read_arch_latency_csv
     from nasedge.predict.profile import check_device_name, fit_profile, save_profile
 
     if args.measurements is not None or not args.device.endswith((".yaml", ".yml")):
@@ -120,7 +120,7 @@ def run_fit(args: argparse.Namespace) -> int:
         profile, noisy = _measure_and_fit(args, device, args.space or composed.search_space.name, name,
                                           int(cfg["cv_folds"]), options)
     else:
-        enc, archs, latency = read_measurements(args.measurements, args.space, device=_csv_device(args))
+        enc, archs, latency = read_arch_latency_csv(args.measurements, args.space, device=_csv_device(args))
         profile, noisy = fit_profile(args.device, enc, archs, latency, name, cv_folds=int(cfg["cv_folds"]),
                                      **options), 0
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
@@ -140,11 +140,13 @@ def run_fit(args: argparse.Namespace) -> int:
 def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predictor: str, cv_folds: int,
                      options: dict):
     """Measure the profile archs of ``space_name`` on the device, then fit (profile, number flagged noisy)."""
+    import functools
     import sys
     from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import profile_device
     from nasedge.spaces import get_space
 
@@ -157,10 +159,10 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("", total=args.num)
-        profile, measured = profile_device(
-            device, space, num_archs=args.num, seed=args.seed, predictor=predictor, cv_folds=cv_folds,
-            measurements_csv=csv, ray_address=args.ray_address,
-            progress=lambda done, total: bar.update(task, completed=done), **options)
+        measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address,
+                                    progress=lambda done, total: bar.update(task, completed=done))
+        profile, measured = profile_device(device.name, space, measure, num_archs=args.num, seed=args.seed,
+                                           predictor=predictor, cv_folds=cv_folds, **options)
     return profile, sum(m.noisy for m in measured)
 
 
@@ -176,7 +178,7 @@ def _csv_device(args: argparse.Namespace) -> str | None:
             i = header.index("device")
             devices = {row[i] for row in csv.reader(f) if len(row) > i}
     except OSError:
-        return None  # read_measurements reports it
+        return None  # read_arch_latency_csv reports it
     return args.device if args.device in devices or len(devices) > 1 else None
 
 
@@ -213,7 +215,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
     from nasedge.predict import list_predictors
     from nasedge.predict.dataset import load_dataset
-    from nasedge.predict.evaluation import BASELINES, evaluate
+    from nasedge.predict.benchmark import BASELINES, evaluate
 
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
         _positive(value, flag)

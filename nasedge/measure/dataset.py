@@ -19,43 +19,22 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nasedge.arch import Arch
+from nasedge.arch import read_archs_jsonl
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
-from nasedge.jsonlines import read_json_lines
-from nasedge.measure.measurement import Measurement, read_measurements, write_measurements
+from nasedge.measure.measurement import Measurement, read_measurements_csv, write_measurements_csv
 from nasedge.measure.workload import Artifacts
-
-
-def read_arch_rows(path: str | Path) -> list[tuple[str, Arch]]:
-    """``(arch_id, arch)`` per line of a JSON-lines file; lines without ``arch_id`` get their index."""
-    rows = []
-    for where, data in read_json_lines(path, "no such arch file", "not a JSON-lines arch file"):
-        if not isinstance(data, dict):
-            raise NasedgeError(f"{where}: expected a JSON object with the arch's fields")
-        arch_id = data.pop("arch_id", len(rows))
-        rows.append((str(arch_id), Arch.from_dict(data, where)))
-    ids = [i for i, _ in rows]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise NasedgeError(f"{path}: arch_id {dup!r} appears more than once")
-    return rows
-
-
-def write_arch_rows(path: str | Path, rows: Iterable[tuple[str | int, Arch]]) -> None:
-    text = "".join(json.dumps({"arch_id": int(i) if str(i).isdigit() else i, **a.to_dict()}) + "\n" for i, a in rows)
-    atomic_write_text(path, text)
 
 
 def reference_first_order(directory: str | Path) -> list[str]:
     """The dataset's arch ids with its reference archs first (a predictor's hardware embedding needs them)."""
     directory = Path(directory)
-    ids = [i for i, _ in read_arch_rows(directory / "archs.jsonl")]
+    ids = [i for i, _ in read_archs_jsonl(directory / "archs.jsonl")]
     path = directory / "reference_archs.json"
     refs = [str(i) for i in json.loads(path.read_text())] if path.is_file() else []
     missing = [r for r in refs if r not in ids]
@@ -71,7 +50,7 @@ def assemble_latency_csv(directory: str | Path, devices: Sequence[str] | None = 
     A measurement whose arch differs from the dataset's arch of the same id is an error.
     """
     directory = Path(directory)
-    rows = read_arch_rows(directory / "archs.jsonl")
+    rows = read_archs_jsonl(directory / "archs.jsonl")
     by_id = dict(rows)
     files = sorted((directory / "measurements").glob("*.csv"))
     if devices is not None:
@@ -79,7 +58,7 @@ def assemble_latency_csv(directory: str | Path, devices: Sequence[str] | None = 
     columns: dict[str, dict[str, float]] = {}
     for f in files:
         col: dict[str, float] = {}
-        for m in read_measurements(f):
+        for m in read_measurements_csv(f):
             if m.arch_id not in by_id:
                 raise NasedgeError(f"{f}: arch_id {m.arch_id!r} is not in {directory / 'archs.jsonl'}")
             if m.arch != by_id[m.arch_id]:
@@ -115,7 +94,7 @@ def _load_existing(paths: Sequence[Path]) -> dict[str, Measurement]:
     out: dict[str, Measurement] = {}
     for path in paths:
         if path.is_file():
-            out.update({m.arch_id: m for m in read_measurements(path)})
+            out.update({m.arch_id: m for m in read_measurements_csv(path)})
     return out
 
 
@@ -138,7 +117,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     """
     directory = Path(directory)
     out = Path(out) if out is not None else directory
-    rows = dict(read_arch_rows(directory / "archs.jsonl"))
+    rows = dict(read_archs_jsonl(directory / "archs.jsonl"))
     ids = list(order) if order is not None else list(rows)
     unknown = [i for i in ids if i not in rows]
     if unknown:
@@ -173,7 +152,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
             p.measured += len(got)
             p.noisy += sum(m.noisy for m in got)
             results[device.name].update({m.arch_id: m for m in got})
-            write_measurements(out / "measurements" / f"{device.name}.csv",
+            write_measurements_csv(out / "measurements" / f"{device.name}.csv",
                                sorted(results[device.name].values(), key=lambda m: order_index[m.arch_id]))
         artifacts.clear()
         if on_group is not None:

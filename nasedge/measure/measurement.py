@@ -1,18 +1,23 @@
-"""A measured latency of one arch on one device, and the CSV file format that stores them.
+"""A measured latency of one arch on one device, the CSV file format that stores them, and measuring into one.
 
 The CSV (what ``nasedge measure --out`` writes and ``nasedge predictor fit --measurements`` reads) has
 one row per measurement: ``arch_id, device, median_ms, p90_ms, mean_ms, min_ms, spread, rse, samples,
 rounds, cpu_share, noisy, reason, probe_ms, node, arch`` where ``arch`` is the arch's JSON
 (``probe_ms`` may be missing or empty: files written before it existed, or measured without a probe).
+
+:func:`measure_to_csv` measures archs on a device into such a file, durably (rows are appended as
+they are measured) and resumably (archs already in the file are not measured again).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
@@ -60,21 +65,22 @@ class Measurement:
         return row
 
 
-def measurements_csv(measurements: Iterable[Measurement]) -> str:
+def _csv_text(measurements: Iterable[Measurement], header: bool = True) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for m in measurements:
         writer.writerow(m.to_row())
     return buf.getvalue()
 
 
-def write_measurements(path: str | Path, measurements: Iterable[Measurement]) -> None:
+def write_measurements_csv(path: str | Path, measurements: Iterable[Measurement]) -> None:
     """Write (atomically) a measurements CSV."""
-    atomic_write_text(path, measurements_csv(measurements))
+    atomic_write_text(path, _csv_text(measurements))
 
 
-def read_measurements(path: str | Path) -> list[Measurement]:
+def read_measurements_csv(path: str | Path) -> list[Measurement]:
     """Read a measurements CSV; a bad file, row or value raises :class:`NasedgeError` naming it."""
     try:
         text = Path(path).read_text()
@@ -113,3 +119,61 @@ def read_measurements(path: str | Path) -> list[Measurement]:
                                row.get("node", "")))
     return out
 
+
+
+def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Path, *,
+                   ray_address: str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[Measurement]:
+    """Measure ``rows`` (``(arch_id, arch)``) on ``device`` (a :class:`~nasedge.measure.Device`) into ``path``.
+
+    ``path`` is a measurements CSV, created if missing. Each chunk the device measures is appended to
+    it as soon as it is done (flushed to disk), so a kill loses at most the chunk in flight; the archs
+    of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and arch) are not measured
+    again, and rows of other devices stay. ``progress(done, total)`` (archs of ``rows``) once before
+    measuring and after each chunk. Returns every measurement of ``device`` in the file, in file order.
+    """
+    path = Path(path)
+    existing = _open_for_append(path)
+    results = [m for m in existing if m.device == device.name]
+    have = {(m.arch_id, m.arch) for m in results}
+    todo = [(i, a) for i, a in rows if (i, a) not in have]
+    done = len(rows) - len(todo)
+    if progress is not None:
+        progress(done, len(rows))
+
+    def append(chunk: list[Measurement]) -> None:
+        nonlocal done
+        new = not path.is_file() or path.stat().st_size == 0
+        with open(path, "a", newline="") as f:
+            f.write(_csv_text(chunk, header=new))
+            f.flush()
+            os.fsync(f.fileno())
+        results.extend(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(rows))
+
+    if todo:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
+                       on_chunk=append)
+    return results
+
+
+def _open_for_append(path: Path) -> list[Measurement]:
+    """The measurements in ``path``, after making it safe to append to (whole rows, current columns)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    except (IsADirectoryError, UnicodeDecodeError):
+        return read_measurements_csv(path)  # raises the error that names the file
+    if text and not text.endswith("\n"):  # a row cut short by a kill: its arch gets measured again
+        text = text[:text.rfind("\n") + 1]
+        atomic_write_text(path, text)
+    if not text:
+        return []
+    existing = read_measurements_csv(path)
+    if text.split("\n", 1)[0] != ",".join(CSV_FIELDS):  # an older column set: appended rows must line up
+        write_measurements_csv(path, existing)
+    return existing

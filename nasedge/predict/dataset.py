@@ -5,7 +5,7 @@ A dataset directory holds ``archs.jsonl`` (one JSON object per line: ``arch_id``
 measurement) and optionally ``reference_archs.json`` (arch ids of the hardware-embedding archs).
 Several directories load into one table, joined on arch identity, so that our own measurements and
 the public ones can be used together. A measurements CSV (``nasedge measure`` output: columns ``arch``
-with the canonical arch JSON and ``latency_ms``) is read by :func:`read_measurements`.
+with the canonical arch JSON and ``latency_ms``) is read by :func:`read_arch_latency_csv`.
 """
 
 from __future__ import annotations
@@ -191,11 +191,11 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
                           tuple(reference), tuple(c[1] for c in columns))
 
 
-def read_measurements(path: str | Path, space: SearchSpace | LatencyEncoding | str | None = None,
-                      device: str | None = None) -> tuple[LatencyEncoding, list, np.ndarray]:
-    """Read a measurements CSV: column ``arch`` (arch JSON) and ``latency_ms`` (or ``median_ms``, as
-    ``nasedge measure`` writes it); other columns are ignored, except ``device``: a file with rows of
-    several devices needs ``device`` to choose them."""
+def read_arch_latency_csv(path: str | Path, space: SearchSpace | LatencyEncoding | str | None = None,
+                          device: str | None = None) -> tuple[LatencyEncoding, list, np.ndarray]:
+    """Read a CSV of archs and their latency: column ``arch`` (arch JSON) and ``latency_ms`` (or
+    ``median_ms``, as ``nasedge measure`` writes it); other columns are ignored, except ``device``: a
+    file with rows of several devices needs ``device`` to choose them."""
     path = Path(path)
     enc = get_encoding(space) if space is not None else None
     try:

@@ -6,7 +6,7 @@ with a newer predictor, and its quality estimated by cross-validation on those m
 
 >>> profile = fit_profile("jetson-orin", space, archs, latency_ms)       # 10 reference + 10 more
 >>> save_profile(profile); load_profile("jetson-orin").predict(candidates)
->>> profile = profile_device(get_device("cpu"), space)                   # measure the 20 archs, then fit
+>>> profile, _ = profile_device("cpu", space, measure)                   # measure the 20 archs, then fit
 
 Profiles are keyed by device and search space: ``latency_predictors/profiles/<device>@<space>.json``
 (a device can have one per space; the latency of a CIFAR subnet says little about an ImageNet one).
@@ -28,6 +28,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
@@ -148,8 +149,7 @@ def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> 
     enc = get_encoding(space)
     path = shipped_path("latency_predictors") / "reference_archs" / f"{enc.name}.jsonl"
     if path.is_file():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        return [enc.parse(json.loads(ln), f"{path}:{i + 1}") for i, ln in enumerate(lines)]
+        return [enc.parse(rec, where) for where, rec in read_json_lines(path)]
     return spread_archs(enc, n)
 
 
@@ -186,46 +186,23 @@ def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed:
     return archs
 
 
-def profile_device(device: Any, space: SearchSpace | str, *, num_archs: int = 20, seed: int = 0,
-                   predictor: str = "meta", cv_folds: int = 20, measurements_csv: str | Path | None = None,
-                   ray_address: str | None = None, progress: Callable[[int, int], None] | None = None,
+def profile_device(device: str, space: SearchSpace | str,
+                   measure: Callable[[list[tuple[str, Arch]]], Sequence[Any]], *, num_archs: int = 20,
+                   seed: int = 0, predictor: str = "meta", cv_folds: int = 20,
                    **options: Any) -> tuple[DeviceProfile, list]:
-    """Measure :func:`profile_archs` on ``device`` (a :class:`nasedge.measure.Device`) and fit its profile.
+    """Measure :func:`profile_archs` with ``measure`` and fit the profile of ``device`` to the result.
 
-    Returns the profile and the measurements (:class:`nasedge.measure.Measurement`, noisy ones flagged).
-    With ``measurements_csv`` every measured chunk is written there (atomically) and archs already
-    in the file for this device are not measured again, so an interrupted profiling resumes.
-    ``progress(done, total)`` after each chunk.
+    ``measure(rows)`` takes ``(arch_id, arch)`` rows (ids ``profile-<i>``) and returns measurements
+    (objects with ``arch_id``, ``arch`` and ``median_ms``, e.g. :class:`nasedge.measure.Measurement`)
+    that include one of every row; e.g. ``functools.partial(nasedge.measure.measure_to_csv, device,
+    path=csv)``, which resumes an interrupted profiling. The measuring is the caller's: predict does
+    not depend on measure. Returns the profile and the measurements of the rows, in row order.
     """
-    from nasedge.measure import read_measurements, write_measurements
-
     enc = get_encoding(space)
-    archs = profile_archs(enc, num_archs, seed)
-    ids = [f"profile-{i}" for i in range(len(archs))]
-    kept: list = []
-    if measurements_csv is not None and Path(measurements_csv).is_file():
-        wanted = set(zip(ids, archs))
-        kept = [m for m in read_measurements(measurements_csv)
-                if m.device == device.name and (m.arch_id, m.arch) in wanted]
-    have = {m.arch_id for m in kept}
-    todo = [(i, a) for i, a in zip(ids, archs) if i not in have]
-    results = list(kept)
-    if progress is not None:
-        progress(len(results), len(archs))
-
-    def chunk_done(chunk: list) -> None:
-        results.extend(chunk)
-        if measurements_csv is not None:
-            write_measurements(measurements_csv, results)
-        if progress is not None:
-            progress(len(results), len(archs))
-
-    if todo:
-        device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
-                       on_chunk=chunk_done)
-    by_id = {m.arch_id: m for m in results}
-    ordered = [by_id[i] for i in ids]
-    profile = fit_profile(device.name, enc, [m.arch for m in ordered], [m.median_ms for m in ordered], predictor,
+    rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(enc, num_archs, seed))]
+    by_row = {(m.arch_id, m.arch): m for m in measure(rows)}
+    ordered = [by_row[row] for row in rows]
+    profile = fit_profile(device, enc, [m.arch for m in ordered], [m.median_ms for m in ordered], predictor,
                           cv_folds=cv_folds, **options)
     return profile, ordered
 

@@ -2,7 +2,7 @@
 
 Architectures travel as the JSON records of their space (``Arch.to_dict()`` for OFA spaces; ``ops``
 or ``arch_str`` for the benchmark spaces). Their shape and choices depend on the device's space, so
-they are checked by the space itself (:func:`nasedge.service.app` maps its errors to 422 with the
+they are checked by the space itself (:func:`nasedge.service.errors.parse_archs` maps its errors to 422 with the
 field path, ``archs[3].kernel[5]``); the schema documents the forms.
 """
 

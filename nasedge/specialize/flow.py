@@ -3,7 +3,7 @@
 :func:`specialize` is the stage sequence: the device must be reachable -> the supernet and its accuracy
 predictor -> the device's latency predictor (stored profile, or a new one from measurements) -> search ->
 verification (:mod:`nasedge.specialize.verification`) -> the true accuracy of the best finalists
-(:mod:`nasedge.specialize.evaluation`) -> export -> manifest.json, pareto.png, report.md. Every stage is
+(:mod:`nasedge.specialize.final_evaluation`) -> export -> manifest.json, pareto.png, report.md. Every stage is
 timed (the times go into the manifest) and shown by :mod:`nasedge.specialize.progress`.
 
 The configuration comes composed (``nasedge specialize`` composes it from conf/ and its flags) and the
@@ -188,7 +188,7 @@ def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: O
 def _evaluate(chosen: list[Finalist], supernet_path: Path, cfg: Any, spec: SpecializeConfig,
               ray_address: Optional[str], stages: Stages, console: Any) -> tuple[Finalist, Any]:
     """Evaluate the true accuracy of ``chosen`` (recorded on each); the most accurate and its evaluation."""
-    from nasedge.specialize.evaluation import evaluate_finalists
+    from nasedge.specialize.final_evaluation import evaluate_finalists
 
     with stages("evaluation") as note:
         use_ray = spec.evaluation == "ray" or (spec.evaluation == "auto" and _ray_pays(ray_address, len(chosen)))

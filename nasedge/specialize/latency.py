@@ -13,6 +13,7 @@ Four sources, in order of precedence:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,7 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                    ray_address: Optional[str], measurements_dir: Path,
                    progress: Optional[Callable[[int, int], None]] = None) -> LatencySource:
     """The device's stored profile for ``space``, or a new one (from ``measurements`` or measured now), stored."""
+    from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import fit_profile, load_profile, profile_device, profile_path, save_profile
 
     path = profile_path(device.name, space.name, profiles_dir)
@@ -116,16 +118,16 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
         profile = load_profile(device.name, profiles_dir, space.name)
         kind, how = "profile", f"stored profile {path.name}"
     elif measurements is not None:
-        from nasedge.predict.dataset import read_measurements
+        from nasedge.predict.dataset import read_arch_latency_csv
 
-        enc, archs, lat = read_measurements(measurements, space.name, device=_csv_device(measurements, device.name))
+        enc, archs, lat = read_arch_latency_csv(measurements, space.name, device=_csv_device(measurements, device.name))
         profile = fit_profile(device.name, enc, archs, lat, predictor, cv_folds=cv_folds, **predictor_options)
         kind, how = "new-profile", f"new profile fitted to {len(archs)} measurements from {measurements}"
     else:
         csv = measurements_dir / f"{device.name}@{space.name}.csv"
-        profile, measured = profile_device(device, space, num_archs=num_archs, predictor=predictor, cv_folds=cv_folds,
-                                           measurements_csv=csv, ray_address=ray_address, progress=progress,
-                                           **predictor_options)
+        measure = functools.partial(measure_to_csv, device, path=csv, ray_address=ray_address, progress=progress)
+        profile, measured = profile_device(device.name, space, measure, num_archs=num_archs, predictor=predictor,
+                                           cv_folds=cv_folds, **predictor_options)
         noisy = sum(m.noisy for m in measured)
         kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
                                     f"({noisy} flagged noisy; measurements in {csv})")
@@ -148,5 +150,5 @@ def _csv_device(path: str, device: str) -> Optional[str]:
             rows = csv.DictReader(f)
             devices = {r.get("device") for r in rows} if "device" in (rows.fieldnames or []) else set()
     except OSError:
-        return None  # read_measurements names the problem
+        return None  # read_arch_latency_csv names the problem
     return device if device in devices or len(devices) > 1 else None

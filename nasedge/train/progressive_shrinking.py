@@ -33,7 +33,7 @@ from nasedge.atomic import atomic_write_text
 from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset
 from nasedge.data.augment import cutout, normalize, random_crop_flip, resize
 from nasedge.errors import NasedgeError
-from nasedge.evaluate import evaluate_arch
+from nasedge.supernet.accuracy import evaluate_arch
 from nasedge.nn.mobilenetv3 import build_mobilenetv3
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet

@@ -9,7 +9,7 @@ import sys
 
 import yaml
 
-from nasedge.measure import read_measurements
+from nasedge.measure import read_measurements_csv
 from nasedge.spaces import get_space
 
 FAST = dict(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_rounds=2, max_rounds=3, max_seconds=1.0,
@@ -50,16 +50,16 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path):
     dev, out = device_yaml(tmp_path / "toy.yaml"), tmp_path / "lat.csv"
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    first = read_measurements(out)
+    first = read_measurements_csv(out)
     assert len(first) == 2 and all(m.device == "toy" and m.median_ms > 0 for m in first)
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "3", "--out", str(out))
     assert r.returncode == 0 and "2 of 3 archs already measured" in r.stderr
-    again = read_measurements(out)
+    again = read_measurements_csv(out)
     assert len(again) == 3 and again[:2] == first  # kept, not re-measured
     r = nasedge("measure", "--device", device_yaml(tmp_path / "toy2.yaml", name="toy2"), "--space", "ofa_mbv3_cifar",
                 "--num-archs", "1", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert [m.device for m in read_measurements(out)] == ["toy"] * 3 + ["toy2"]  # one file, several devices
+    assert [m.device for m in read_measurements_csv(out)] == ["toy"] * 3 + ["toy2"]  # one file, several devices
     r = nasedge("measure", "--device", dev, "--num-archs", "1", "--out", str(out), "+device.measure.threads=2")
     assert r.returncode == 2 and "device overrides apply to named devices" in r.stderr
     archs = get_space("ofa_mbv3_cifar").sample_many(2, 5)
@@ -67,7 +67,7 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path):
                                               for i, a in enumerate(archs)))
     r = nasedge("measure", "--device", dev, "--archs", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "b.csv"))
     assert r.returncode == 0, r.stderr
-    assert [(m.arch_id, m.arch) for m in read_measurements(tmp_path / "b.csv")] == [("x0", archs[0]), ("x1", archs[1])]
+    assert [(m.arch_id, m.arch) for m in read_measurements_csv(tmp_path / "b.csv")] == [("x0", archs[0]), ("x1", archs[1])]
 
 
 def test_noisy_results_are_flagged_and_strict_refuses(tmp_path):
@@ -75,13 +75,13 @@ def test_noisy_results_are_flagged_and_strict_refuses(tmp_path):
     out = tmp_path / "lat.csv"
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "1", "--out", str(out))
     assert r.returncode == 0 and "1 of 1 measurements are noisy" in r.stderr
-    assert read_measurements(out)[0].noisy
+    assert read_measurements_csv(out)[0].noisy
     strict_out = tmp_path / "strict.csv"
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "1", "--out", str(strict_out),
                 "--strict")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("nasedge: error: 1 of 1 measurements are noisy (--strict)")
-    assert read_measurements(strict_out)[0].noisy  # kept and flagged: no lost work
+    assert read_measurements_csv(strict_out)[0].noisy  # kept and flagged: no lost work
 
 
 def test_measure_errors(tmp_path):

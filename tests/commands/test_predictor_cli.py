@@ -107,7 +107,7 @@ def test_bad_inputs_exit_2_one_line(tmp_path):
 def test_fit_without_measurements_measures_on_the_device(tmp_path):
     import yaml
 
-    from nasedge.measure import read_measurements
+    from nasedge.measure import read_measurements_csv
     from nasedge.predict.profile import load_profile, profile_archs
 
     fast = dict(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_rounds=2, max_rounds=3,
@@ -121,9 +121,9 @@ def test_fit_without_measurements_measures_on_the_device(tmp_path):
     r = nasedge(*args)
     assert r.returncode == 0, r.stderr
     assert "flops profile of board (ofa_mbv3_cifar)" in r.stdout and "measuring 5 archs" in r.stderr
-    measured = read_measurements(csv_path)
+    measured = read_measurements_csv(csv_path)
     assert [m.arch for m in measured] == profile_archs("ofa_mbv3_cifar", 5) and all(m.median_ms > 0 for m in measured)
     profile = load_profile("board", tmp_path / "p")
     np.testing.assert_allclose([lat for _, lat in profile.measurements], [m.median_ms for m in measured], rtol=1e-5)
     r = nasedge(*args)  # everything measured already: refits from the file
-    assert r.returncode == 0 and read_measurements(csv_path) == measured
+    assert r.returncode == 0 and read_measurements_csv(csv_path) == measured

@@ -7,17 +7,17 @@ import json
 
 import pytest
 
+from nasedge.arch import read_archs_jsonl, write_archs_jsonl
 from nasedge.errors import NasedgeError
-from nasedge.measure import Device, read_measurements
-from nasedge.measure.dataset import (assemble_latency_csv, measure_dataset, read_arch_rows, reference_first_order,
-                                     write_arch_rows)
+from nasedge.measure import Device, read_measurements_csv
+from nasedge.measure.dataset import assemble_latency_csv, measure_dataset, reference_first_order
 from nasedge.spaces import get_space
 
 
 @pytest.fixture
 def dataset(tmp_path):
     archs = get_space("ofa_mbv3_cifar").sample_many(5, 0)
-    write_arch_rows(tmp_path / "archs.jsonl", [(10 + i, a) for i, a in enumerate(archs)])
+    write_archs_jsonl(tmp_path / "archs.jsonl", [(10 + i, a) for i, a in enumerate(archs)])
     (tmp_path / "reference_archs.json").write_text("[13, 11]")
     return tmp_path, archs
 
@@ -31,7 +31,7 @@ def test_measure_resume_and_assemble(dataset, device_config, tmp_path_factory):
     progress = measure_dataset(directory, devices, order=order, limit=3, group_size=2, meta={"why": "test"},
                                on_group=lambda p, remaining: groups.append(remaining))
     assert groups == [1, 0] and progress["dev-a"].measured == 3 and progress["dev-b"].done_before == 0
-    first = read_measurements(directory / "measurements" / "dev-a.csv")
+    first = read_measurements_csv(directory / "measurements" / "dev-a.csv")
     assert [m.arch_id for m in first] == ["10", "11", "13"]  # the first 3 of the order, stored in dataset order
     # a second call (another machine writing elsewhere) continues; nothing is measured twice
     out = tmp_path_factory.mktemp("elsewhere")
@@ -51,20 +51,10 @@ def test_measure_resume_and_assemble(dataset, device_config, tmp_path_factory):
 def test_mismatched_measurements_are_refused(dataset, device_config):
     directory, archs = dataset
     measure_dataset(directory, [Device.from_config(device_config("dev-a"))], limit=1)
-    rows = read_arch_rows(directory / "archs.jsonl")
-    write_arch_rows(directory / "archs.jsonl", [(i, rows[(k + 1) % len(rows)][1]) for k, (i, _) in enumerate(rows)])
+    rows = read_archs_jsonl(directory / "archs.jsonl")
+    write_archs_jsonl(directory / "archs.jsonl", [(i, rows[(k + 1) % len(rows)][1]) for k, (i, _) in enumerate(rows)])
     with pytest.raises(NasedgeError, match="dev-a.csv: arch_id '10' was measured for a different arch"):
         assemble_latency_csv(directory)
-
-
-def test_arch_rows_errors(tmp_path):
-    (tmp_path / "a.jsonl").write_text('{"arch_id": 1, "space": "ofa_mbv3_cifar"}\n')
-    with pytest.raises(NasedgeError, match="a.jsonl:1: field 'kernel'"):
-        read_arch_rows(tmp_path / "a.jsonl")
-    arch = get_space("ofa_mbv3_cifar").min_arch().to_dict()
-    (tmp_path / "b.jsonl").write_text(json.dumps({"arch_id": 1, **arch}) + "\n" + json.dumps({"arch_id": 1, **arch}))
-    with pytest.raises(NasedgeError, match="arch_id '1' appears more than once"):
-        read_arch_rows(tmp_path / "b.jsonl")
 
 
 def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_config):
@@ -72,12 +62,12 @@ def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_co
     device = Device.from_config(device_config("dev-a"))
     measure_dataset(directory, [device], group_size=2)
     path = directory / "measurements" / "dev-a.csv"
-    before = {m.arch_id: m for m in read_measurements(path)}
+    before = {m.arch_id: m for m in read_measurements_csv(path)}
     again = {"11", "14"}
     seen = []
 
     def stop_after_first_group(progress, remaining):
-        seen.append({m.arch_id: m for m in read_measurements(path)})
+        seen.append({m.arch_id: m for m in read_measurements_csv(path)})
 
     progress = measure_dataset(directory, [device], group_size=1, time_limit=0.001,
                                redo=lambda m: m.arch_id in again, on_group=stop_after_first_group)
@@ -87,4 +77,4 @@ def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_co
     assert mid["11"].stats != before["11"].stats and mid["14"].stats == before["14"].stats
     progress = measure_dataset(directory, [device], group_size=1, redo=lambda m: m.arch_id in again and
                                m.stats == before[m.arch_id].stats)
-    assert progress["dev-a"].measured == 1 and read_measurements(path)[-1].stats != before["14"].stats
+    assert progress["dev-a"].measured == 1 and read_measurements_csv(path)[-1].stats != before["14"].stats

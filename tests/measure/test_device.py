@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from nasedge.config import compose
 from nasedge.errors import NasedgeError
-from nasedge.measure import Device, get_device, list_devices, read_measurements, write_measurements
+from nasedge.measure import Device, get_device, list_devices, read_measurements_csv, write_measurements_csv
 from nasedge.spaces import get_space
 
 REQUIRED = ["cpu", "cpu-ort-t1", "cpu-ort-t2", "cpu-torch-t1", "cpu-litert-t1", "jetson-orin", "h200-torch-fp32-b1",
@@ -56,8 +56,8 @@ def test_local_device_measures_and_round_trips(tmp_path, device_config):
     assert [m.arch for m in got] == archs and [m.arch_id for m in got] == ["a", "b", "c"]
     assert all(m.device == "toy" and m.median_ms > 0 and m.node.startswith("local:") for m in got)
     assert sum(len(c) for c in chunks) == 3
-    write_measurements(tmp_path / "m.csv", got)
-    back = read_measurements(tmp_path / "m.csv")
+    write_measurements_csv(tmp_path / "m.csv", got)
+    back = read_measurements_csv(tmp_path / "m.csv")
     assert [(m.arch, m.arch_id, m.device, m.node) for m in back] == [(m.arch, m.arch_id, m.device, m.node) for m in got]
     assert [m.median_ms for m in back] == pytest.approx([m.median_ms for m in got], rel=1e-5)
 
@@ -99,8 +99,8 @@ def test_machine_check_probes_around_each_measurement(tmp_path, device_config, r
     device = Device.from_config(config)
     got = device.measure(get_space("ofa_mbv3_cifar").sample_many(2, 1), arch_ids=["a", "b"])
     assert all(m.stats.probe_ms > 0 and not m.noisy for m in got)
-    write_measurements(tmp_path / "m.csv", got)
-    assert [m.stats.probe_ms for m in read_measurements(tmp_path / "m.csv")] == pytest.approx(
+    write_measurements_csv(tmp_path / "m.csv", got)
+    assert [m.stats.probe_ms for m in read_measurements_csv(tmp_path / "m.csv")] == pytest.approx(
         [m.stats.probe_ms for m in got], rel=1e-5)
     (unchecked,) = Device.from_config(device_config("plain", runtime=runtime)).measure(
         get_space("ofa_mbv3_cifar").sample_many(1, 1))

@@ -1,29 +1,85 @@
-"""The measurements CSV: bad files and values are named in one-line errors."""
+"""The measurements CSV: bad files and values are named in one-line errors; measuring into one resumes."""
 
 from __future__ import annotations
+
+import csv
 
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.measure import read_measurements
+from nasedge.measure import LatencyStats, Measurement, measure_to_csv, read_measurements_csv, write_measurements_csv
+from nasedge.measure.measurement import CSV_FIELDS
+from nasedge.spaces import get_space
 
 
 def test_bad_measurement_files(tmp_path):
     with pytest.raises(NasedgeError, match="no such measurements file"):
-        read_measurements(tmp_path / "none.csv")
+        read_measurements_csv(tmp_path / "none.csv")
     (tmp_path / "a.csv").write_text("arch_id,latency\n1,2.0\n")
     with pytest.raises(NasedgeError, match="not a measurements CSV .*needs columns arch, device, median_ms"):
-        read_measurements(tmp_path / "a.csv")
+        read_measurements_csv(tmp_path / "a.csv")
     arch = '"{""space"": ""ofa_mbv3_cifar"", ""kernel"": [3], ""expand"": [3], ""depth"": [1], ""resolution"": 32}"'
     (tmp_path / "b.csv").write_text(f"arch_id,device,median_ms,arch\n1,cpu,fast,{arch}\n")
     with pytest.raises(NasedgeError, match=r"b.csv:2: column 'median_ms': value 'fast' is not a number"):
-        read_measurements(tmp_path / "b.csv")
+        read_measurements_csv(tmp_path / "b.csv")
     (tmp_path / "c.csv").write_text(f"arch_id,device,median_ms,arch\n1,cpu,-1,{arch}\n")
     with pytest.raises(NasedgeError, match=r"c.csv:2: column 'median_ms': value '-1' is not a positive latency"):
-        read_measurements(tmp_path / "c.csv")
+        read_measurements_csv(tmp_path / "c.csv")
     (tmp_path / "d.csv").write_text("arch_id,device,median_ms,arch\n1,cpu,2.0,{}\n")
     with pytest.raises(NasedgeError, match=r"d.csv:2: field 'space'"):
-        read_measurements(tmp_path / "d.csv")
+        read_measurements_csv(tmp_path / "d.csv")
     (tmp_path / "e.csv").write_text(f"arch_id,device,median_ms,arch\nx,cpu,2.5,{arch}\n")
-    (m,) = read_measurements(tmp_path / "e.csv")  # a minimal file (other columns optional)
+    (m,) = read_measurements_csv(tmp_path / "e.csv")  # a minimal file (other columns optional)
     assert m.median_ms == 2.5 and m.arch_id == "x" and not m.noisy and m.stats.cpu_share is None
+
+
+class FakeDevice:
+    """Measures arch ``k`` of a call as ``1 + k`` ms, two archs per chunk; counts what it was asked."""
+
+    def __init__(self, name: str = "fake", fail_after: int | None = None):
+        self.name, self.fail_after, self.asked = name, fail_after, []
+
+    def measure(self, archs, *, arch_ids, ray_address=None, on_chunk):
+        self.asked.extend(arch_ids)
+        for start in range(0, len(archs), 2):
+            if self.fail_after is not None and start >= self.fail_after:
+                raise KeyboardInterrupt
+            on_chunk([Measurement(a, self.name, _stats(1.0 + start + k), i)
+                      for k, (a, i) in enumerate(zip(archs[start:start + 2], arch_ids[start:start + 2]))])
+
+
+def _stats(ms: float) -> LatencyStats:
+    return LatencyStats(ms, ms, ms, ms, 0.01, 0.001, 10, 3, 1.0, False, "")
+
+
+def test_measure_to_csv_appends_and_resumes(tmp_path):
+    rows = [(f"a{i}", a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(5, 0))]
+    path = tmp_path / "sub" / "m.csv"
+    with pytest.raises(KeyboardInterrupt):  # killed during the third chunk: the first two are in the file
+        measure_to_csv(FakeDevice(fail_after=4), rows, path)
+    assert [m.arch_id for m in read_measurements_csv(path)] == ["a0", "a1", "a2", "a3"]
+    other = Measurement(rows[0][1], "other", _stats(9.0), "a0")
+    with open(path, "a", newline="") as f:  # another device's row, then a row cut short by a kill
+        csv.DictWriter(f, CSV_FIELDS, lineterminator="\n").writerow(other.to_row())
+        f.write("a4,fake,1.0")
+    device, seen = FakeDevice(), []
+    got = measure_to_csv(device, rows, path, progress=lambda done, total: seen.append((done, total)))
+    assert device.asked == ["a4"] and seen == [(4, 5), (5, 5)]
+    assert [m.arch_id for m in got] == ["a0", "a1", "a2", "a3", "a4"] and all(m.device == "fake" for m in got)
+    assert [(m.device, m.arch_id) for m in read_measurements_csv(path)] == [
+        ("fake", "a0"), ("fake", "a1"), ("fake", "a2"), ("fake", "a3"), ("other", "a0"), ("fake", "a4")]
+    assert measure_to_csv(FakeDevice(), rows[:2], path) == got  # nothing left to measure: the file's rows
+
+
+def test_measure_to_csv_brings_an_older_file_to_the_current_columns(tmp_path):
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]
+    path = tmp_path / "m.csv"
+    write_measurements_csv(path, [Measurement(rows[0][1], "fake", _stats(2.0), "0")])
+    lines = path.read_text().splitlines()
+    drop = CSV_FIELDS.index("probe_ms")  # as files written before probe_ms existed
+    path.write_text("".join(",".join(c for k, c in enumerate(line.split(",")) if k != drop) + "\n"
+                            for line in lines[:1]) + lines[1].replace(",,", ",", 1) + "\n")
+    assert read_measurements_csv(path)[0].stats.probe_ms is None
+    measure_to_csv(FakeDevice(), rows, path)
+    assert path.read_text().splitlines()[0] == ",".join(CSV_FIELDS)
+    assert [m.median_ms for m in read_measurements_csv(path)] == [2.0, 1.0]

@@ -14,7 +14,7 @@ import pytest
 
 from nasedge.cli import main
 from nasedge.client import PredictorClient
-from nasedge.predict.dataset import read_measurements
+from nasedge.predict.dataset import read_arch_latency_csv
 from nasedge.predict.profile import load_profile
 from nasedge.service.storage import Storage
 
@@ -57,7 +57,7 @@ def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, me
                              text=True, timeout=300)
     assert offline.returncode == 0, offline.stderr
     server.wait_ready()
-    enc, archs, latency = read_measurements(tmp_path / "lat.csv")
+    enc, archs, latency = read_arch_latency_csv(tmp_path / "lat.csv")
     queries = help_ofa.items[:100]
     with PredictorClient(server.url, token=token) as client:
         info = client.register("gpu-a", enc.name, zip(archs, latency))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.dataset import load_dataset, read_measurements
+from nasedge.predict.dataset import load_dataset, read_arch_latency_csv
 
 
 def test_shipped_sample(ofa_sample):
@@ -73,24 +73,24 @@ def test_malformed_archs(tmp_path, data_dir):
         load_dataset(tmp_path / "missing")
 
 
-def test_read_measurements(tmp_path, ofa_sample):
+def test_read_arch_latency_csv(tmp_path, ofa_sample):
     archs = ofa_sample.items[:3]
     path = tmp_path / "m.csv"
     lines = ["arch,latency_ms,note"] + ['"' + a.to_json().replace('"', '""') + f'",{1.5 + i},x' for i, a in enumerate(archs)]
     path.write_text("\n".join(lines) + "\n")
-    enc, items, lat = read_measurements(path)
+    enc, items, lat = read_arch_latency_csv(path)
     assert enc.name == "ofa_mbv3_w1.2" and items == archs and list(lat) == [1.5, 2.5, 3.5]
     # `nasedge measure` output: median_ms and a device column
     lines = ["arch,device,median_ms"] + ['"' + a.to_json().replace('"', '""') + f'",{d},{2.0 + i}'
                                          for i, (a, d) in enumerate(zip(archs, ["x", "y", "x"]))]
     path.write_text("\n".join(lines) + "\n")
-    _, items, lat = read_measurements(path, device="x")
+    _, items, lat = read_arch_latency_csv(path, device="x")
     assert items == [archs[0], archs[2]] and list(lat) == [2.0, 4.0]
     with pytest.raises(NasedgeError, match="rows of several devices"):
-        read_measurements(path)
+        read_arch_latency_csv(path)
     path.write_text(lines[0] + "\n" + lines[1].replace("2.0", "-2") + "\n")
     with pytest.raises(NasedgeError, match=r"m.csv:2: column 'median_ms': value '-2' is not valid"):
-        read_measurements(path)
+        read_arch_latency_csv(path)
     path.write_text("arch,median_ms\n{bad,1.0\n")
     with pytest.raises(NasedgeError, match=r"m.csv:2: column 'arch': invalid JSON"):
-        read_measurements(path)
+        read_arch_latency_csv(path)

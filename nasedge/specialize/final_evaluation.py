@@ -38,7 +38,7 @@ def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: 
     import torch
 
     from nasedge.data import DataConfig, load_dataset, recalibration_subset
-    from nasedge.evaluate import evaluate_arch
+    from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
 
     start = time.perf_counter()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.evaluation import arch_folds, evaluate, help_tasks, nearest_device, untrimmed_tasks
+from nasedge.predict.benchmark import arch_folds, evaluate, help_tasks, nearest_device, untrimmed_tasks
 
 
 def test_help_tasks_follow_the_protocol(ofa_sample):

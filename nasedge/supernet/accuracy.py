@@ -15,7 +15,7 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.data import DataConfig, ImageDataset
 from nasedge.data.augment import normalize, resize
-from nasedge.supernet import recalibrate_bn
+from nasedge.supernet.bn_recalibration import recalibrate_bn
 
 
 def preprocess(images: torch.Tensor, data: DataConfig, resolution: int, channels_last: bool = False) -> torch.Tensor:

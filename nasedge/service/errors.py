@@ -1,0 +1,125 @@
+"""How the service answers errors: one JSON line ``{"detail": ...}`` each, never a stack trace.
+
+Invalid input is answered with 422 and ``errors``: ``[{field, message}]``, the field as a path like
+``archs[3].kernel[5]`` (:class:`FieldErrors`; :func:`parse_archs` raises it for archs a space refuses).
+"""
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from nasedge.errors import ArchError, NasedgeError
+from nasedge.predict.encodings import LatencyEncoding
+from nasedge.service.catalog import DeviceChanged, UnknownDevice
+
+log = logging.getLogger("nasedge.service")
+
+_FIELD = re.compile(r"field '([^']+)'")
+MAX_ERRORS = 20
+
+
+class FieldErrors(Exception):
+    """Invalid input: ``[(field path, message)]``, answered with 422."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__(errors[0][1])
+
+
+def _path(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<body>"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _arch_error(prefix: str, exc: NasedgeError) -> tuple[str, str]:
+    if isinstance(exc, ArchError):
+        path = prefix if exc.field == "<root>" else f"{prefix}.{exc.field}"
+        if exc.value is None and "required" in str(exc.allowed):
+            return path, f"{path}: missing; expected {exc.allowed}"
+        return path, f"{path}: value {_short(repr(exc.value), 60)} is not allowed; expected {exc.allowed}"
+    m = _FIELD.search(str(exc))
+    path = f"{prefix}.{m.group(1)}" if m else prefix
+    return path, _short(f"{path}: {_FIELD.sub('', str(exc)).lstrip(': ')}", 240)
+
+
+def parse_archs(enc: LatencyEncoding, records: Sequence[dict], prefix: Callable[[int], str]) -> list:
+    """Items of ``enc`` from JSON records; :class:`FieldErrors` with the path of every bad one."""
+    items, errors = [], []
+    for i, rec in enumerate(records):
+        try:
+            items.append(enc.parse(rec))
+        except NasedgeError as exc:
+            errors.append(_arch_error(prefix(i), exc))
+            if len(errors) == MAX_ERRORS:
+                break
+    if errors:
+        raise FieldErrors(errors)
+    return items
+
+
+def _field_errors(exc: FieldErrors) -> JSONResponse:
+    more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+    return JSONResponse({"detail": exc.errors[0][1] + more,
+                         "errors": [{"field": f, "message": m} for f, m in exc.errors]}, status_code=422)
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for e in exc.errors()[:MAX_ERRORS]:
+        if e.get("type") == "json_invalid":
+            where = e.get("loc", ("body", "?"))[-1]
+            errors.append(("<body>", f"<body>: invalid JSON at character {where}: "
+                                     f"{e.get('ctx', {}).get('error', 'decode error')}"))
+            continue
+        loc = [p for p in e.get("loc", ()) if p not in ("body", "path", "query", "header")]
+        path = _path(loc)
+        errors.append((path, f"{path}: {e.get('msg', 'invalid')}"))
+    return _field_errors(FieldErrors(errors or [("<body>", "invalid request")]))
+
+
+async def _fields(_: Request, exc: FieldErrors) -> JSONResponse:
+    return _field_errors(exc)
+
+
+async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names the methods of one route; a path may have several
+        methods = sorted({m for r in request.app.routes if getattr(r, "methods", None)
+                          and r.path_regex.match(request.url.path) for m in r.methods})
+        headers = {**(headers or {}), "Allow": ", ".join(methods)}
+    return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers)
+
+
+async def _unknown(_: Request, exc: UnknownDevice) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def _changed(_: Request, exc: DeviceChanged) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` as one JSON line (422 with field paths for invalid input)."""
+    for exc_class, handler in ((RequestValidationError, _validation), (FieldErrors, _fields), (HTTPException, _http),
+                               (UnknownDevice, _unknown), (DeviceChanged, _changed), (Exception, _internal)):
+        app.add_exception_handler(exc_class, handler)

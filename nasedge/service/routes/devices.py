@@ -1,0 +1,125 @@
+"""Devices with a latency profile: list and show them; register one from its measurements, delete it."""
+
+import asyncio
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from nasedge.errors import NasedgeError
+from nasedge.predict import predictor_class
+from nasedge.predict.profile import fit_profile
+from nasedge.service import schemas
+from nasedge.service.catalog import DeviceInfo, UnknownDevice
+from nasedge.service.errors import FieldErrors, parse_archs
+from nasedge.service.routes import with_body
+from nasedge.service.routes.spaces import space_encoding, space_references
+from nasedge.service.runtime import runtime
+from nasedge.service.security import UNAUTHORIZED, writer
+from nasedge.service.storage import DeviceExists
+
+log = logging.getLogger("nasedge.service")
+
+NOT_FOUND = {404: {"model": schemas.ErrorBody, "description": "no such device"}}
+_NAME = Path(min_length=1, max_length=schemas.NAME_LENGTH, pattern=schemas.DEVICE_NAME)
+
+
+def _device_info(d: DeviceInfo) -> dict:
+    return asdict(d)
+
+
+def devices(request: Request) -> dict:
+    """Devices with a latency profile: shipped with nasedge, and registered here."""
+    return {"devices": [_device_info(d) for d in runtime(request).catalog.devices()]}
+
+
+def device(request: Request, name: str = _NAME) -> dict:
+    """One device's profile: space, predictor, version, cross-validated quality."""
+    return _device_info(runtime(request).catalog.info(name))
+
+
+async def register(request: Request, body) -> dict:  # body: the app's RegisterRequest (see add_routes)
+    """Register a device from its measurements: adapts the meta-learned predictor and stores the profile.
+
+    Include every reference arch of the space (GET /v1/spaces/{space}/reference-archs) plus support
+    archs; 20 measurements in all is the usual. Fitting takes seconds; the answer carries the
+    profile's cross-validated quality. The profile is the one `nasedge predictor fit` makes offline
+    from the same measurements.
+    """
+    rt, settings, metrics = runtime(request), request.app.state.settings, request.app.state.metrics
+    name = body.name
+    if rt.catalog.is_shipped(name):
+        raise HTTPException(409, f"device {name!r} is shipped with nasedge and cannot be registered "
+                                 f"again; choose another name")
+    enc = space_encoding(body.space, "space")
+    archs = parse_archs(enc, [m.arch for m in body.measurements], lambda i: f"measurements[{i}].arch")
+    latency = [m.latency_ms for m in body.measurements]
+    if settings.require_reference_archs:
+        _, refs = space_references(request, enc.name)
+        measured = set(archs)
+        missing = [r for r in refs if r not in measured]
+        if missing:
+            raise FieldErrors([("measurements", (
+                f"measurements: {len(missing)} of the {len(refs)} reference archs of space {enc.name!r} "
+                f"are not measured (GET /v1/spaces/{enc.name}/reference-archs lists them)"))])
+    need = predictor_class(settings.predictor).min_samples
+    if len(archs) < need:
+        raise FieldErrors([("measurements", f"measurements: {len(archs)} given; predictor "
+                                            f"{settings.predictor!r} needs at least {need}")])
+    if await asyncio.to_thread(rt.storage.version, name) is not None:
+        raise HTTPException(409, f"device {name!r} is already registered; delete it first to register it "
+                                 f"again")
+
+    def fit():
+        return fit_profile(name, enc, archs, latency, settings.predictor, cv_folds=settings.cv_folds,
+                           **settings.predictor_options)
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        profile = await loop.run_in_executor(rt.fit_executor, fit)
+    except NasedgeError as exc:
+        metrics.registrations.labels("invalid").inc()
+        raise FieldErrors([("measurements", f"measurements: {exc}")]) from None
+    metrics.fit_seconds.observe(loop.time() - start)
+    try:
+        version = await asyncio.to_thread(rt.storage.add, profile)
+    except DeviceExists as exc:
+        metrics.registrations.labels("conflict").inc()
+        raise HTTPException(409, str(exc)) from None
+    rt.catalog.forget(name)
+    metrics.registrations.labels("created").inc()
+    log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
+    return _device_info(DeviceInfo(name, profile.space, profile.predictor, version, "registered",
+                                   len(profile.measurements), dict(profile.quality), profile.created))
+
+
+def delete_device(request: Request, name: str = _NAME) -> Response:
+    """Delete a registered device and its measurements."""
+    rt = runtime(request)
+    if rt.catalog.is_shipped(name):
+        raise HTTPException(403, f"device {name!r} is shipped with nasedge (read-only)")
+    if not rt.storage.delete(name):
+        raise UnknownDevice(name)
+    rt.catalog.forget(name)
+    return Response(status_code=204)
+
+
+def add_routes(r: APIRouter, models: Any, read_deps: list, read_responses: dict) -> None:
+    """Add the device routes to ``r``: reads guarded by ``read_deps``, writes by a write token."""
+    r.get("/v1/devices", response_model=schemas.DeviceList, tags=["devices"], dependencies=read_deps,
+          responses=read_responses)(devices)
+    r.get("/v1/devices/{name}", response_model=schemas.DeviceInfo, tags=["devices"],
+          dependencies=read_deps, responses={**read_responses, **NOT_FOUND})(device)
+    r.post("/v1/devices", status_code=201, response_model=schemas.DeviceInfo, tags=["devices"],
+           dependencies=[Depends(writer)],
+           responses={**UNAUTHORIZED,
+                      409: {"model": schemas.ErrorBody, "description": "the name is taken (or shipped)"}},
+           )(with_body(register, models.RegisterRequest))
+    r.delete("/v1/devices/{name}", status_code=204, tags=["devices"], dependencies=[Depends(writer)],
+             responses={**UNAUTHORIZED, **NOT_FOUND,
+                        403: {"model": schemas.ErrorBody, "description": "shipped devices are read-only"}},
+             )(delete_device)

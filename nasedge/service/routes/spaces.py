@@ -1,0 +1,68 @@
+"""The search spaces the service predicts, and the archs a new device measures first."""
+
+import functools
+from typing import Optional
+
+from fastapi import APIRouter, Path, Request
+from starlette.exceptions import HTTPException
+
+from nasedge.errors import NasedgeError
+from nasedge.predict import predictor_class
+from nasedge.predict.encodings import LatencyEncoding, get_encoding, list_encodings
+from nasedge.predict.profile import reference_archs
+from nasedge.service import schemas
+from nasedge.service.errors import FieldErrors
+
+RECOMMENDED_MEASUREMENTS = 20
+
+
+@functools.lru_cache(maxsize=None)
+def _known_encoding(space: str) -> Optional[LatencyEncoding]:
+    return get_encoding(space) if space in list_encodings() else None
+
+
+def space_encoding(space: str, field: Optional[str]) -> LatencyEncoding:
+    """The encoding of ``space`` (one object per space: it caches rows); unknown: 404 or 422 on ``field``."""
+    enc = _known_encoding(space)
+    if enc is None:
+        message = f"unknown space {space!r}; known: {', '.join(list_encodings())}"
+        if field is None:
+            raise HTTPException(404, message)
+        raise FieldErrors([(field, f"{field}: {message}")])
+    return enc
+
+
+def space_references(request: Request, space: str) -> tuple[LatencyEncoding, list]:
+    """The encoding of ``space`` and its reference archs (looked up once per app); unknown: 404."""
+    enc = space_encoding(space, None)
+    references = request.app.state.references
+    if enc.name not in references:
+        try:
+            references[enc.name] = reference_archs(enc)
+        except NasedgeError as exc:
+            raise HTTPException(404, str(exc)) from None
+    return enc, references[enc.name]
+
+
+async def spaces() -> dict[str, list[str]]:
+    """Search spaces whose archs the service can predict."""
+    return {"spaces": list_encodings()}
+
+
+def space_reference_archs(request: Request, space: str = Path(max_length=schemas.NAME_LENGTH)) -> dict:
+    """The archs to measure first on a new device (its hardware embedding), then add support archs."""
+    settings = request.app.state.settings
+    enc, refs = space_references(request, space)
+    return {"space": enc.name, "archs": [enc.to_record(a) for a in refs],
+            "min_measurements": max(len(refs) if settings.require_reference_archs else 0,
+                                    predictor_class(settings.predictor).min_samples),
+            "recommended_measurements": max(RECOMMENDED_MEASUREMENTS, len(refs))}
+
+
+def add_routes(r: APIRouter, read_deps: list, read_responses: dict) -> None:
+    """Add the space routes to ``r``, guarded by ``read_deps``."""
+    r.get("/v1/spaces", tags=["spaces"], dependencies=read_deps, responses=read_responses)(spaces)
+    r.get("/v1/spaces/{space}/reference-archs", response_model=schemas.ReferenceArchs, tags=["spaces"],
+          dependencies=read_deps,
+          responses={**read_responses, 404: {"model": schemas.ErrorBody, "description": "unknown space"}},
+          )(space_reference_archs)
