@@ -173,7 +173,10 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def layer(self, kind: str, input_size: int, stage: int = -1, first: bool = False, kernel: int = 0,
               expand: int = 0) -> Layer:
-        """The part with this identity (:attr:`Layer.identity`, e.g. read back from a lookup-table key)."""
+        """The part with this identity (:attr:`Layer.identity`, e.g. read back from a lookup-table key).
+
+        Blocks after the first of a stage share one identity; the layer returned is the stage's second slot.
+        """
 
     def sample_many(self, n: int, rng: RngLike = None, unique: bool = True) -> list[Arch]:
         """``n`` archs; distinct when ``unique`` (the space must hold at least ``n``)."""
