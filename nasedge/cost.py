@@ -10,6 +10,7 @@ of op, activation elements written, number of layers) for latency features.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 from nasedge.arch import Arch
@@ -55,6 +56,7 @@ def _bn(c: int) -> int:
     return 2 * c
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a pure function of a frozen layer; arch_cost asks for the same ones again
 def layer_cost(layer: Layer) -> LayerCost:
     """Parameters, MACs, activation elements and layer count of one part (see :class:`Layer` for its ops)."""
     size, out = layer.input_size, layer.output_size
