@@ -22,8 +22,6 @@ from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.spaces.base import LAYER_KINDS, Layer, SearchSpace, parse_part_key, part_key
 
-PART_KINDS = LAYER_KINDS
-
 
 class Workload(abc.ABC):
     """A network to time, given as data."""
@@ -87,8 +85,8 @@ class Part(Workload):
     expand: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in PART_KINDS:
-            raise NasedgeError(f"part kind {self.kind!r} is not valid; known: {', '.join(PART_KINDS)}")
+        if self.kind not in LAYER_KINDS:
+            raise NasedgeError(f"part kind {self.kind!r} is not valid; known: {', '.join(LAYER_KINDS)}")
 
     @classmethod
     def of(cls, space: str, layer: Layer) -> Part:

@@ -33,7 +33,7 @@ class Layer:
     - ``first_block``, ``block``: inverted bottleneck: 1x1 expand conv to ``hidden`` channels (none when
       ``hidden`` is None: the depthwise conv runs on ``in_channels``) -> ``kernel x kernel`` depthwise conv
       (stride ``stride``) -> squeeze-excite to ``se`` channels (none when 0) -> 1x1 project conv; BN and
-      ``act`` after the expand and depthwise convs; residual when :attr:`residual`.
+      ``act`` after the expand and depthwise convs; residual when stride 1 keeps the channels.
     - ``head``: 1x1 conv to ``hidden`` channels -> BN -> ``act`` -> global pooling -> 1x1 conv to ``mix``
       channels -> ``act`` -> classifier to ``out_channels`` classes (``output_size`` 1).
 
@@ -56,10 +56,6 @@ class Layer:
     slot: int = -1
     first: bool = False
     expand: int = 0
-
-    @property
-    def residual(self) -> bool:
-        return self.kind in ("first_block", "block") and self.stride == 1 and self.in_channels == self.out_channels
 
     @property
     def identity(self) -> dict[str, Any]:

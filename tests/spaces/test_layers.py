@@ -49,7 +49,6 @@ def test_geometry_of_the_published_space():
     layers = space.layers(space.max_arch())
     assert layers[0] == Layer("stem", 224, 112, 3, 16, 3, 2, "h_swish")
     assert layers[1] == Layer("first_block", 112, 112, 16, 16, 3, 1, "relu")
-    assert layers[1].residual and not layers[2].residual
     assert layers[6] == Layer("block", 56, 28, 24, 40, 7, 2, "relu", hidden=144, se=40, stage=1, slot=4,
                               first=True, expand=6)
     assert layers[-1] == Layer("head", 7, 1, 160, 1000, 1, 1, "h_swish", hidden=960, mix=1280)
