@@ -1,17 +1,20 @@
-"""Analytic cost of an arch, computed from the space's dimensions without building a network.
+"""Analytic cost of an arch, computed from its space's layer walk without building a network.
 
 ``params``: trainable parameters of the static subnet (conv and linear weights, biases, BN affine).
 ``macs``: multiply-accumulates of its convolutions and linear layers for one image at the arch's
 resolution (element-wise ops, pooling and BN are not counted, the usual convention).
-Per-block figures are returned too, for latency features and lookup tables.
+Per-part figures are returned too, and :func:`layer_cost` breaks one part down further (MACs by kind
+of op, activation elements written, number of layers) for latency features.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 
 from nasedge.arch import Arch
-from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
+from nasedge.spaces.base import Layer, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,22 @@ class Cost:
         return self.macs / 1e6
 
 
-def _out(size: int, stride: int) -> int:
-    # odd kernel, padding k // 2
-    return (size - 1) // stride + 1
+@dataclass(frozen=True)
+class LayerCost:
+    """The work of one :class:`~nasedge.spaces.base.Layer` for one image.
+
+    ``macs`` is the total; ``pointwise_macs`` (a block's 1x1 expand and project convs), ``depthwise_macs``
+    and ``se_macs`` are the shares of a block's ops (zero for a stem and a head). ``activations``: elements
+    of the feature maps its convs write (memory traffic); ``ops``: its conv and linear layers (launches).
+    """
+
+    params: int
+    macs: int
+    pointwise_macs: int = 0
+    depthwise_macs: int = 0
+    se_macs: int = 0
+    activations: int = 0
+    ops: int = 0
 
 
 def _conv(cin: int, cout: int, k: int, hw_out: int, groups: int = 1, bias: bool = False) -> tuple[int, int]:
@@ -40,42 +56,54 @@ def _bn(c: int) -> int:
     return 2 * c
 
 
-def _mbconv(cin: int, cout: int, hidden: int | None, k: int, stride: int, se: int, size: int) -> tuple[int, int, int]:
-    """(params, macs, output size) of one inverted-bottleneck block at input size ``size``."""
-    params = macs = 0
+@functools.lru_cache(maxsize=1 << 16)  # a pure function of a frozen layer; arch_cost asks for the same ones again
+def layer_cost(layer: Layer) -> LayerCost:
+    """Parameters, MACs, activation elements and layer count of one part (see :class:`Layer` for its ops)."""
+    size, out = layer.input_size, layer.output_size
+    if layer.kind == "stem":
+        params, macs = _conv(layer.in_channels, layer.out_channels, layer.kernel, out)
+        return LayerCost(params + _bn(layer.out_channels), macs, activations=layer.out_channels * out * out, ops=1)
+    if layer.kind == "head":
+        fe, nc = layer.hidden, layer.out_channels
+        params, macs = _conv(layer.in_channels, fe, 1, size)
+        params, features = params + _bn(fe), fe
+        if layer.mix:  # 1x1 conv after pooling (no BN)
+            p, m = _conv(fe, layer.mix, 1, 1)
+            params, macs, features = params + p, macs + m, layer.mix
+        return LayerCost(params + features * nc + nc, macs + features * nc, activations=fe * size * size,
+                         ops=2 + bool(layer.mix))
+    # inverted bottleneck
+    cin, cout, hidden, se = layer.in_channels, layer.out_channels, layer.hidden, layer.se
+    params = pw = acts = ops = 0
     if hidden is not None:
         p, m = _conv(cin, hidden, 1, size)
-        params, macs = params + p + _bn(hidden), macs + m
+        params, pw, acts, ops = p + _bn(hidden), m, hidden * size * size, 1
     hidden = hidden or cin
-    out = _out(size, stride)
-    p, m = _conv(hidden, hidden, k, out, groups=hidden)
-    params, macs = params + p + _bn(hidden), macs + m
+    p, dw = _conv(hidden, hidden, layer.kernel, out, groups=hidden)
+    params, acts, ops = params + p + _bn(hidden), acts + hidden * out * out, ops + 1
+    se_macs = 0
     if se:
         p1, m1 = _conv(hidden, se, 1, 1, bias=True)
         p2, m2 = _conv(se, hidden, 1, 1, bias=True)
-        params, macs = params + p1 + p2, macs + m1 + m2
+        params, se_macs = params + p1 + p2, m1 + m2
+        acts, ops = acts + hidden * out * out, ops + 2  # the excitation rescales the whole hidden map
     p, m = _conv(hidden, cout, 1, out)
-    return params + p + _bn(cout), macs + m, out
+    params, pw, acts, ops = params + p + _bn(cout), pw + m, acts + cout * out * out, ops + 1
+    return LayerCost(params, pw + dw + se_macs, pw, dw, se_macs, acts, ops)
 
 
-def arch_cost(arch: Arch, space: OFAMobileNetV3Space, num_classes: int | None = None) -> Cost:
+def part_name(layer: Layer) -> str:
+    """The name of a part in :attr:`Cost.parts`: its kind, ``block<slot>`` for blocks."""
+    return f"block{layer.slot}" if layer.kind == "block" else layer.kind
+
+
+def arch_cost(arch: Arch, space: SearchSpace, num_classes: int | None = None) -> Cost:
     """Parameters and MACs of ``arch`` (validated against ``space``)."""
-    arch = space.validate(arch)
-    parts: list[tuple[str, int, int]] = []
-    size = _out(arch.resolution, space.stem_stride)
-    p, m = _conv(3, space.stem_width, 3, size)
-    parts.append(("stem", p + _bn(space.stem_width), m))
-    p, m, size = _mbconv(space.stem_width, space.first_block_width, None, 3, space.first_block_stride, 0, size)
-    parts.append(("first_block", p, m))
-    slots = space.slots()
-    for b in arch.active_blocks():
-        s = slots[b.slot]
-        hidden = space.hidden_channels(s.in_channels, b.expand)
-        se = space.se_channels(hidden) if s.se else 0
-        p, m, size = _mbconv(s.in_channels, s.out_channels, hidden, b.kernel, s.stride, se, size)
-        parts.append((f"block{b.slot}", p, m))
-    fe, mix, nc = space.final_expand_width, space.feature_mix_width, num_classes or space.num_classes
-    p1, m1 = _conv(space.stages[-1].width, fe, 1, size)
-    p2, m2 = _conv(fe, mix, 1, 1)
-    parts.append(("head", p1 + _bn(fe) + p2 + mix * nc + nc, m1 + m2 + mix * nc))
+    layers = space.layers(arch)
+    if num_classes:
+        layers = (*layers[:-1], dataclasses.replace(layers[-1], out_channels=num_classes))
+    parts = []
+    for layer in layers:
+        c = layer_cost(layer)
+        parts.append((part_name(layer), c.params, c.macs))
     return Cost(sum(p for _, p, _ in parts), sum(m for _, _, m in parts), tuple(parts))

@@ -4,10 +4,10 @@ Workloads are plain, picklable data (they travel to Ray nodes); the networks and
 them (a torch module, ONNX bytes, a TFLite flatbuffer) live in an :class:`Artifacts` cache that the
 caller may share between devices, so that measuring one arch on several runtimes builds it once.
 
-Parts are what a lookup-table latency predictor adds up (OFA's latency tables): the stem, the fixed
-first block, one entry per (stage, first block of the stage or not, kernel, expand, input size), and
-the head. Blocks after the first in a stage all have the same shape, so they share entries.
-:func:`arch_parts` decomposes an arch; :func:`lookup_table_parts` lists every part of a space.
+Parts are what a lookup-table latency predictor adds up (OFA's latency tables): the layers of the
+space's layer walk (:meth:`~nasedge.spaces.base.SearchSpace.layers`), one entry per distinct
+:attr:`~nasedge.spaces.base.Layer.key`. :func:`arch_parts` decomposes an arch; :func:`lookup_table_parts`
+lists every part of a space.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from typing import Any
 
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
-
-PART_KINDS = ("stem", "first_block", "block", "head")
+from nasedge.spaces.base import LAYER_KINDS, Layer, SearchSpace, parse_part_key, part_key
 
 
 class Workload(abc.ABC):
@@ -42,13 +41,10 @@ class Workload(abc.ABC):
         """A freshly initialised ``torch.nn.Module`` in eval mode (random weights are fine for latency)."""
 
 
-def _space(name: str):
+def _space(name: str) -> SearchSpace:
     from nasedge.spaces import get_space
 
-    space = get_space(name)
-    if space.family != "ofa_mbv3":
-        raise NasedgeError(f"search space {name!r}: measuring family {space.family!r} is not supported")
-    return space
+    return get_space(name)
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,8 @@ class Subnet(Workload):
 
 @dataclass(frozen=True)
 class Part(Workload):
-    """One part of an OFA-MobileNetV3 subnet at a given input size (pixels per side).
+    """One part of a subnet of space ``space`` at a given input size (pixels per side): the identity of a
+    :class:`~nasedge.spaces.base.Layer` (:attr:`layer`).
 
     ``stage``, ``first``, ``kernel`` and ``expand`` are set for ``kind="block"`` only; ``first`` tells
     the first block of a stage (which may change width and stride) from the others.
@@ -88,57 +85,37 @@ class Part(Workload):
     expand: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in PART_KINDS:
-            raise NasedgeError(f"part kind {self.kind!r} is not valid; known: {', '.join(PART_KINDS)}")
+        if self.kind not in LAYER_KINDS:
+            raise NasedgeError(f"part kind {self.kind!r} is not valid; known: {', '.join(LAYER_KINDS)}")
+
+    @classmethod
+    def of(cls, space: str, layer: Layer) -> Part:
+        """The part that times ``layer`` of space ``space``."""
+        return cls(space, **layer.identity)
 
     @property
     def key(self) -> str:
-        if self.kind == "block":
-            pos = "first" if self.first else "rest"
-            return f"block:s{self.stage}:{pos}:k{self.kernel}:e{self.expand}:in{self.input_size}"
-        return f"{self.kind}:in{self.input_size}"
+        return part_key(self.kind, self.input_size, self.stage, self.first, self.kernel, self.expand)
 
     @classmethod
     def from_key(cls, space: str, key: str) -> Part:
         """Inverse of :attr:`key` (for tables stored as JSON)."""
-        fields = key.split(":")
-        try:
-            if fields[0] == "block":
-                _, s, pos, k, e, size = fields
-                return cls(space, "block", int(size[2:]), int(s[1:]), pos == "first", int(k[1:]), int(e[1:]))
-            kind, size = fields
-            return cls(space, kind, int(size[2:]))
-        except (ValueError, IndexError):
-            raise NasedgeError(f"part key {key!r} is not valid") from None
+        return cls(space, **parse_part_key(key))
+
+    @property
+    def layer(self) -> Layer:
+        """The layer this part times (its geometry, from the space's walk)."""
+        return _space(self.space).layer(self.kind, self.input_size, self.stage, self.first, self.kernel,
+                                        self.expand)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        space = _space(self.space)
-        if self.kind == "stem":
-            channels = 3
-        elif self.kind == "first_block":
-            channels = space.stem_width
-        elif self.kind == "head":
-            channels = space.stages[-1].width
-        else:
-            channels = _slot(space, self).in_channels
-        return (channels, self.input_size, self.input_size)
+        return (self.layer.in_channels, self.input_size, self.input_size)
 
     def build(self) -> Any:
         from nasedge.nn import mobilenetv3 as mb
 
-        space = _space(self.space)
-        if self.kind == "stem":
-            module = mb.stem(space)
-        elif self.kind == "first_block":
-            module = mb.first_block(space)
-        elif self.kind == "head":
-            module = mb.head(space)
-        else:
-            s = _slot(space, self)
-            hidden = space.hidden_channels(s.in_channels, self.expand)
-            module = mb.MBConv(s.in_channels, s.out_channels, hidden, self.kernel, s.stride, s.act,
-                               space.se_channels(hidden) if s.se else 0)
+        module = mb.build_layer(self.layer)  # eval mode: the head's dropout rate does not matter
         mb.init_weights(module)
         return module.eval()
 
@@ -175,28 +152,10 @@ class Probe(Workload):
         return module.eval()
 
 
-def _slot(space, part: Part):
-    return space.slots()[part.stage * space.max_depth + (0 if part.first else 1)]
-
-
-def _out(size: int, stride: int) -> int:
-    return (size - 1) // stride + 1  # odd kernels with padding k // 2
-
-
-def arch_parts(arch: Arch, space=None) -> list[Part]:
+def arch_parts(arch: Arch, space: SearchSpace | None = None) -> list[Part]:
     """The parts whose latencies a lookup table adds up for ``arch``, in network order."""
     space = space or _space(arch.space)
-    arch = space.validate(arch)
-    slots = space.slots()
-    parts = [Part(space.name, "stem", arch.resolution)]
-    size = _out(arch.resolution, space.stem_stride)
-    parts.append(Part(space.name, "first_block", size))
-    size = _out(size, space.first_block_stride)
-    for b in arch.active_blocks():
-        parts.append(Part(space.name, "block", size, b.stage, b.index == 0, b.kernel, b.expand))
-        size = _out(size, slots[b.slot].stride)
-    parts.append(Part(space.name, "head", size))
-    return parts
+    return [Part.of(space.name, layer) for layer in space.layers(arch)]
 
 
 def lookup_table_parts(space_name: str, resolutions: Iterable[int] | None = None) -> list[Part]:
@@ -207,19 +166,8 @@ def lookup_table_parts(space_name: str, resolutions: Iterable[int] | None = None
     if bad:
         raise NasedgeError(f"resolution {bad[0]} is not in space {space.name} ({space.resolutions[0]}.."
                            f"{space.resolutions[-1]})")
-    seen: dict[Part, None] = {}
-    for r in resolutions:
-        size = _out(_out(r, space.stem_stride), space.first_block_stride)
-        seen[Part(space.name, "stem", r)] = None
-        seen[Part(space.name, "first_block", _out(r, space.stem_stride))] = None
-        for stage_index, stage in enumerate(space.stages):
-            after = _out(size, stage.stride)  # the stage's first block strides; the others see its output
-            for first, input_size in ((True, size), (False, after)):
-                for k in space.kernel_choices:
-                    for e in space.expand_choices:
-                        seen[Part(space.name, "block", input_size, stage_index, first, k, e)] = None
-            size = after
-        seen[Part(space.name, "head", size)] = None
+    seen = {Part.of(space.name, layer): None
+            for r in resolutions for options in space.layer_choices(r) for layer in options}
     return list(seen)
 
 

@@ -7,10 +7,13 @@ training an arch alone from scratch).
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
 from nasedge.arch import Arch
+from nasedge.spaces.base import Layer, SearchSpace
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 
 
@@ -86,18 +89,32 @@ class Head(nn.Module):
         return self.classifier(self.dropout(x))
 
 
-def stem(space: OFAMobileNetV3Space) -> nn.Module:
-    return ConvBNAct(3, space.stem_width, 3, space.stem_stride, act="h_swish")
+def build_layer(layer: Layer, dropout: float = 0.0) -> nn.Module:
+    """The module of one part of a space's layer walk (``dropout``: the head's, before the classifier)."""
+    if layer.kind == "stem":
+        return ConvBNAct(layer.in_channels, layer.out_channels, layer.kernel, layer.stride, act=layer.act)
+    if layer.kind == "head":
+        return Head(layer.in_channels, layer.hidden, layer.mix, layer.out_channels, dropout)
+    return MBConv(layer.in_channels, layer.out_channels, layer.hidden, layer.kernel, layer.stride, layer.act,
+                  layer.se)
 
 
-def first_block(space: OFAMobileNetV3Space) -> MBConv:
-    # expand ratio 1: no 1x1 expand conv, ReLU, no SE
-    return MBConv(space.stem_width, space.first_block_width, None, 3, space.first_block_stride, "relu")
+def _fixed_layer(space: SearchSpace, kind: str) -> Layer:
+    # the stem, the first block and the head are the same in every arch (only their input size varies)
+    return next(layer for layer in space.layers(space.min_arch()) if layer.kind == kind)
+
+
+def stem(space: SearchSpace) -> nn.Module:
+    return build_layer(_fixed_layer(space, "stem"))
+
+
+def first_block(space: SearchSpace) -> MBConv:
+    return build_layer(_fixed_layer(space, "first_block"))
 
 
 def head(space: OFAMobileNetV3Space, num_classes: int | None = None) -> Head:
-    return Head(space.stages[-1].width, space.final_expand_width, space.feature_mix_width,
-                num_classes or space.num_classes, space.dropout)
+    layer = _fixed_layer(space, "head")
+    return build_layer(dataclasses.replace(layer, out_channels=num_classes or layer.out_channels), space.dropout)
 
 
 class MobileNetV3(nn.Module):
@@ -116,14 +133,9 @@ class MobileNetV3(nn.Module):
 def build_mobilenetv3(arch: Arch, space: OFAMobileNetV3Space, num_classes: int | None = None) -> MobileNetV3:
     """A freshly initialised static network for ``arch``."""
     arch = space.validate(arch)
-    slots = space.slots()
-    blocks = []
-    for b in arch.active_blocks():
-        s = slots[b.slot]
-        hidden = space.hidden_channels(s.in_channels, b.expand)
-        blocks.append(MBConv(s.in_channels, s.out_channels, hidden, b.kernel, s.stride, s.act,
-                             space.se_channels(hidden) if s.se else 0))
-    model = MobileNetV3(stem(space), first_block(space), blocks, head(space, num_classes), arch)
+    stem_layer, first_layer, *block_layers, _ = space.layers(arch)
+    blocks = [build_layer(layer) for layer in block_layers]
+    model = MobileNetV3(build_layer(stem_layer), build_layer(first_layer), blocks, head(space, num_classes), arch)
     init_weights(model)
     return model
 

@@ -22,14 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from nasedge.arch import Arch
-from nasedge.cost import arch_cost
+from nasedge.cost import arch_cost, layer_cost
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 
 STAGE_WEIGHTS = (0.5, 0.8, 1.0, 1.2, 1.5)  # capacity in later stages counts more (repeated for more stages)
-
-
-def _size_after(size: int, stride: int) -> int:
-    return (size - 1) // stride + 1
 
 
 class ProxyAccuracy:
@@ -52,10 +48,11 @@ class ProxyAccuracy:
         return per_stage
 
     def _receptive_field(self, arch: Arch) -> float:
-        slots, jump, rf = self.space.slots(), self.space.stem_stride * self.space.first_block_stride, 0.0
-        for b in arch.active_blocks():
-            jump *= slots[b.slot].stride
-            rf += (b.kernel - 1) * jump
+        jump, rf = 1, 0.0  # the blocks' kernels, each scaled by the stride of everything up to it
+        for layer in self.space.layers(arch)[:-1]:
+            jump *= layer.stride
+            if layer.kind == "block":
+                rf += (layer.kernel - 1) * jump
         return rf
 
     def score(self, arch: Arch) -> float:
@@ -81,14 +78,7 @@ class ProxyLatency:
         self.ms_per_block, self.ms_fixed = ms_per_block, ms_fixed
 
     def _depthwise_macs(self, arch: Arch) -> int:
-        space, slots = self.space, self.space.slots()
-        size = _size_after(_size_after(arch.resolution, space.stem_stride), space.first_block_stride)
-        macs = 0
-        for b in arch.active_blocks():
-            slot = slots[b.slot]
-            size = _size_after(size, slot.stride)
-            macs += space.hidden_channels(slot.in_channels, b.expand) * b.kernel * b.kernel * size * size
-        return macs
+        return sum(layer_cost(layer).depthwise_macs for layer in self.space.layers(arch) if layer.kind == "block")
 
     def latency(self, arch: Arch) -> float:
         macs = arch_cost(arch, self.space).macs

@@ -1,15 +1,103 @@
-"""The abstract search space: what every family of spaces provides to the rest of nasedge."""
+"""The abstract search space: what every family of spaces provides to the rest of nasedge.
+
+Besides sampling and variation, a family owns the geometry of its networks: :meth:`SearchSpace.layers`
+walks an arch from stem to head once and describes every part as a :class:`Layer` (sizes, channels,
+kernel, stride, activation, squeeze-excite). The analytic cost, the latency encodings, lookup tables
+and measurement workloads read those layers, so they work for any family that provides its walk.
+"""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
 
 RngLike = np.random.Generator | int | None
+
+LAYER_KINDS = ("stem", "first_block", "block", "head")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One part of a network, as a lookup table measures it: its geometry and its identity.
+
+    ``kind`` says what the part computes:
+
+    - ``stem``: ``kernel x kernel`` conv (stride ``stride``) -> BN -> ``act``.
+    - ``first_block``, ``block``: inverted bottleneck: 1x1 expand conv to ``hidden`` channels (none when
+      ``hidden`` is None: the depthwise conv runs on ``in_channels``) -> ``kernel x kernel`` depthwise conv
+      (stride ``stride``) -> squeeze-excite to ``se`` channels (none when 0) -> 1x1 project conv; BN and
+      ``act`` after the expand and depthwise convs; residual when stride 1 keeps the channels.
+    - ``head``: 1x1 conv to ``hidden`` channels -> BN -> ``act`` -> global pooling -> 1x1 conv to ``mix``
+      channels -> ``act`` -> classifier to ``out_channels`` classes (``output_size`` 1).
+
+    Sizes are pixels per side. ``stage``, ``slot``, ``first`` (the first block of its stage) and ``expand``
+    (the expand ratio chosen) are set for blocks of the elastic stages only (``kind="block"``).
+    """
+
+    kind: str
+    input_size: int
+    output_size: int
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    act: str
+    hidden: int | None = None
+    se: int = 0
+    mix: int = 0
+    stage: int = -1
+    slot: int = -1
+    first: bool = False
+    expand: int = 0
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What tells this part from the others of its space (the fields of :attr:`key`)."""
+        if self.kind != "block":
+            return {"kind": self.kind, "input_size": self.input_size}
+        return {"kind": self.kind, "input_size": self.input_size, "stage": self.stage, "first": self.first,
+                "kernel": self.kernel, "expand": self.expand}
+
+    @property
+    def key(self) -> str:
+        """The part's key in a latency table: ``stem:in224``, ``block:s0:first:k3:e4:in112``, ``head:in7``.
+
+        Blocks after the first of a stage all have the same shape, so they share their keys.
+        """
+        return part_key(**self.identity)
+
+
+def part_key(kind: str, input_size: int, stage: int = -1, first: bool = False, kernel: int = 0,
+             expand: int = 0) -> str:
+    """The latency-table key of a part with this identity (see :attr:`Layer.key`)."""
+    if kind == "block":
+        return f"block:s{stage}:{'first' if first else 'rest'}:k{kernel}:e{expand}:in{input_size}"
+    return f"{kind}:in{input_size}"
+
+
+def parse_part_key(key: str) -> dict[str, Any]:
+    """The identity of a part (keyword arguments of :func:`part_key`) from its key."""
+    fields = key.split(":")
+    try:
+        if fields[0] == "block":
+            _, s, pos, k, e, size = fields
+            if pos not in ("first", "rest") or s[0] != "s" or k[0] != "k" or e[0] != "e" or size[:2] != "in":
+                raise ValueError(key)
+            return {"kind": "block", "input_size": int(size[2:]), "stage": int(s[1:]), "first": pos == "first",
+                    "kernel": int(k[1:]), "expand": int(e[1:])}
+        kind, size = fields
+        if kind not in LAYER_KINDS or size[:2] != "in":
+            raise ValueError(key)
+        return {"kind": kind, "input_size": int(size[2:])}
+    except (ValueError, IndexError):
+        raise NasedgeError(f"part key {key!r} is not valid") from None
 
 
 def as_rng(rng: RngLike) -> np.random.Generator:
@@ -62,6 +150,29 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def restrict(self, **choices: Sequence[int]) -> SearchSpace:
         """The same space with fewer choices for the named dimensions."""
+
+    # --- geometry: the family's one layer walk ----------------------------------------------
+    @abc.abstractmethod
+    def layers(self, arch: Arch) -> tuple[Layer, ...]:
+        """The parts of ``arch``'s network (validated against the space), in network order."""
+
+    @abc.abstractmethod
+    def layer_choices(self, resolution: int) -> tuple[tuple[Layer, ...], ...]:
+        """Every part an arch at ``resolution`` can have, per position of the network, in network order.
+
+        A fixed part (stem, first block, head: ``slot == -1``) has one option, a block slot one per
+        (kernel, expand) choice. A slot's layer depends on the resolution and its own choices only, so an
+        arch's network is one option per fixed position and per active slot, and its lookup-table latency
+        and cost features are sums over positions.
+        """
+
+    @abc.abstractmethod
+    def layer(self, kind: str, input_size: int, stage: int = -1, first: bool = False, kernel: int = 0,
+              expand: int = 0) -> Layer:
+        """The part with this identity (:attr:`Layer.identity`, e.g. read back from a lookup-table key).
+
+        Blocks after the first of a stage share one identity; the layer returned is the stage's second slot.
+        """
 
     def sample_many(self, n: int, rng: RngLike = None, unique: bool = True) -> list[Arch]:
         """``n`` archs; distinct when ``unique`` (the space must hold at least ``n``)."""

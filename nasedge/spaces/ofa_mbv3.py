@@ -9,6 +9,10 @@ allows); a 1x1 conv to ``final_expand_width`` (BN, h-swish); global pooling; a 1
 Elastic per block: kernel size and expand ratio; per stage: depth (the first ``d`` blocks); per
 arch: input resolution. A block's hidden width is ``make_divisible(round(in * expand), 8)``, the
 squeeze-excite width ``make_divisible(hidden // 4, 8)``, exactly as in the published OFA code.
+
+Geometry (:meth:`OFAMobileNetV3Space.layers`): only the first block of a stage strides, and every stage
+keeps at least one block, so a slot's input size depends on the resolution alone; the walk is done
+once per resolution (:meth:`~OFAMobileNetV3Space.layer_choices`) and an arch picks its layers from it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from nasedge.arch import UNUSED, Arch
 from nasedge.errors import ArchError, NasedgeError
-from nasedge.spaces.base import RngLike, SearchSpace, as_rng
+from nasedge.spaces.base import LAYER_KINDS, Layer, RngLike, SearchSpace, as_rng
 
 ACTIVATIONS = ("relu", "h_swish")
 ENCODINGS = ("onehot", "ordinal")
@@ -35,6 +39,11 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     if rounded < 0.9 * value:
         rounded += divisor
     return rounded
+
+
+def _out(size: int, stride: int) -> int:
+    """Output size of a conv with an odd kernel and padding ``kernel // 2``."""
+    return (size - 1) // stride + 1
 
 
 @dataclass(frozen=True)
@@ -225,6 +234,73 @@ class OFAMobileNetV3Space(SearchSpace):
     @staticmethod
     def se_channels(hidden: int) -> int:
         return make_divisible(hidden // 4, 8)
+
+    # --- geometry ------------------------------------------------------------------------
+    def _stem(self, size: int) -> Layer:
+        return Layer("stem", size, _out(size, self.stem_stride), 3, self.stem_width, 3, self.stem_stride, "h_swish")
+
+    def _first_block(self, size: int) -> Layer:
+        # depthwise 3x3 with expand ratio 1 (no expand conv), ReLU, no squeeze-excite
+        return Layer("first_block", size, _out(size, self.first_block_stride), self.stem_width,
+                     self.first_block_width, 3, self.first_block_stride, "relu")
+
+    def _block(self, slot: BlockSlot, kernel: int, expand: int, size: int) -> Layer:
+        hidden = self.hidden_channels(slot.in_channels, expand)
+        return Layer("block", size, _out(size, slot.stride), slot.in_channels, slot.out_channels, kernel,
+                     slot.stride, slot.act, hidden, self.se_channels(hidden) if slot.se else 0,
+                     stage=slot.stage, slot=slot.slot, first=slot.index == 0, expand=expand)
+
+    def _head(self, size: int) -> Layer:
+        return Layer("head", size, 1, self.stages[-1].width, self.num_classes, 1, 1, "h_swish",
+                     self.final_expand_width, mix=self.feature_mix_width)
+
+    def _walk(self, resolution: int) -> tuple[tuple[Layer, ...], ...]:
+        positions: list[tuple[Layer, ...]] = [(self._stem(resolution),)]
+        positions.append((self._first_block(positions[-1][0].output_size),))
+        size = positions[-1][0].output_size
+        for slot in self.slots():
+            positions.append(tuple(self._block(slot, k, e, size)
+                                   for k in self.kernel_choices for e in self.expand_choices))
+            size = positions[-1][0].output_size  # blocks after a stage's first keep the size: skipping them is the same
+        positions.append((self._head(size),))
+        return tuple(positions)
+
+    @functools.cached_property
+    def _walks(self) -> dict[int, tuple[tuple[Layer, ...], ...]]:
+        return {r: self._walk(r) for r in self.resolutions}
+
+    def layer_choices(self, resolution: int) -> tuple[tuple[Layer, ...], ...]:
+        """Per position (stem, first block, each slot, head) its layer options at ``resolution``; a slot's
+        options are its (kernel, expand) choices, kernel-major."""
+        walk = self._walks.get(resolution)
+        return walk if walk is not None else self._walk(resolution)
+
+    @functools.cached_property
+    def _choice_index(self) -> dict[tuple[int, int], int]:
+        ne = len(self.expand_choices)
+        return {(k, e): ki * ne + ei for ki, k in enumerate(self.kernel_choices)
+                for ei, e in enumerate(self.expand_choices)}
+
+    def layers(self, arch: Arch) -> tuple[Layer, ...]:
+        arch = self.validate(arch)
+        walk, index = self.layer_choices(arch.resolution), self._choice_index
+        blocks = [walk[2 + b.slot][index[b.kernel, b.expand]] for b in arch.active_blocks()]
+        return (walk[0][0], walk[1][0], *blocks, walk[-1][0])
+
+    def layer(self, kind: str, input_size: int, stage: int = -1, first: bool = False, kernel: int = 0,
+              expand: int = 0) -> Layer:
+        if kind == "stem":
+            return self._stem(input_size)
+        if kind == "first_block":
+            return self._first_block(input_size)
+        if kind == "head":
+            return self._head(input_size)
+        if kind != "block":
+            raise NasedgeError(f"part kind {kind!r} is not valid; known: {', '.join(LAYER_KINDS)}")
+        index = 0 if first else 1
+        if not 0 <= stage < self.num_stages or index >= self.max_depth:
+            raise NasedgeError(f"space {self.name}: no block {'first' if first else 'rest'} in stage {stage}")
+        return self._block(self.slots()[stage * self.max_depth + index], kernel, expand, input_size)
 
     # --- validation ----------------------------------------------------------------------
     @functools.cached_property

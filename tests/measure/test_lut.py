@@ -6,6 +6,7 @@ import pytest
 
 from nasedge.errors import NasedgeError
 from nasedge.measure import Device, LatencyTable, arch_parts, lookup_table_parts, measure_lookup_table
+from nasedge.predict.lut import LUTPredictor
 from nasedge.spaces import get_space
 
 
@@ -25,3 +26,6 @@ def test_measure_save_load_and_look_up(tmp_path, device_config):
     wider = type(arch)(**{**arch.to_dict(), "resolution": 32})
     with pytest.raises(NasedgeError, match="no entry for part stem:in32"):
         back[arch_parts(wider)[0]]
+    # the lut predictor reads the same file and adds up the same parts
+    lut = LUTPredictor("ofa_mbv3_cifar", table=tmp_path / "lut.json")
+    assert lut.table_latency([arch])[0] == pytest.approx(sum(back[p].median_ms for p in arch_parts(arch)))

@@ -55,3 +55,22 @@ def test_artifacts_build_once_and_workloads_pickle_without_them():
     assert cache.onnx(part, 2) != cache.onnx(Part("ofa_mbv3_cifar", "block", 16, 1, True, 5, 6), 2)
     with pytest.raises(NasedgeError, match="part kind 'tail'"):
         Part("ofa_mbv3_cifar", "tail", 8)
+
+
+def test_parts_are_the_layers_of_the_space_walk():
+    space = get_space("ofa_mbv3_cifar")
+    arch = space.sample(0)
+    parts = arch_parts(arch)
+    assert [p.key for p in parts] == [
+        "stem:in32", "first_block:in32", "block:s0:first:k7:e3:in32", "block:s0:rest:k5:e6:in32",
+        "block:s0:rest:k5:e6:in32", "block:s1:first:k3:e4:in32", "block:s1:rest:k3:e6:in16",
+        "block:s2:first:k3:e6:in16", "block:s2:rest:k7:e6:in8", "block:s3:first:k5:e3:in8",
+        "block:s3:rest:k5:e6:in8", "block:s4:first:k5:e3:in8", "block:s4:rest:k5:e3:in4", "head:in4"]
+    layers = space.layers(arch)
+    assert [p.key for p in parts] == [x.key for x in layers]
+    for part, layer in zip(parts, layers):
+        assert part == Part.of(space.name, layer)
+        assert part.input_shape == (layer.in_channels, layer.input_size, layer.input_size)
+        assert (part.layer.in_channels, part.layer.out_channels, part.layer.hidden) == \
+            (layer.in_channels, layer.out_channels, layer.hidden)
+    assert parts[0] == Part(space.name, "stem", 32) and parts[3] == Part(space.name, "block", 32, 0, False, 5, 6)

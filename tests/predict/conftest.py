@@ -58,33 +58,14 @@ def _time_ms(modules_and_shapes, rounds: int = 12) -> np.ndarray:
     return 1e3 * best
 
 
-def _part_module(space, key: str):
-    """A fresh module for a part key of nasedge.predict.lut.part_keys, and its input shape."""
-    from nasedge.nn import mobilenetv3 as mb
-
-    fields = key.split(":")
-    size = int(fields[-1][2:])
-    if fields[0] == "stem":
-        return mb.stem(space), (1, 3, size, size)
-    if fields[0] == "first_block":
-        return mb.first_block(space), (1, space.stem_width, size, size)
-    if fields[0] == "head":
-        return mb.head(space), (1, space.stages[-1].width, size, size)
-    _, s, pos, k, e = fields[:5]
-    slot = space.slots()[int(s[1:]) * space.max_depth + (0 if pos == "first" else 1)]
-    hidden = space.hidden_channels(slot.in_channels, int(e[1:]))
-    module = mb.MBConv(slot.in_channels, slot.out_channels, hidden, int(k[1:]), slot.stride, slot.act,
-                       space.se_channels(hidden) if slot.se else 0)
-    return module, (1, slot.in_channels, size, size)
-
-
 @functools.lru_cache(maxsize=None)
 def _cifar_lut_case():
     import torch
 
-    from nasedge.nn.mobilenetv3 import build_mobilenetv3, init_weights
+    from nasedge.latency_table import FORMAT
+    from nasedge.measure.workload import Part
+    from nasedge.nn.mobilenetv3 import build_mobilenetv3
     from nasedge.predict.encodings import get_encoding
-    from nasedge.predict.lut import FORMAT, part_keys
     from nasedge.predict.profile import reference_archs, spread_archs
     from nasedge.spaces import get_space
 
@@ -94,11 +75,8 @@ def _cifar_lut_case():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        keys = sorted({k for a in archs for k in part_keys(a, space)})
-        parts = [_part_module(space, k) for k in keys]
-        for m, _ in parts:
-            init_weights(m)
-            m.eval()
+        keys = sorted({layer.key for a in archs for layer in space.layers(a)})
+        parts = [(part.build(), (1, *part.input_shape)) for part in (Part.from_key(space.name, k) for k in keys)]
         entries = {k: {"median_ms": float(ms)} for k, ms in zip(keys, _time_ms(parts))}
         latency = _time_ms([(build_mobilenetv3(a, space).eval(), (1, 3, a.resolution, a.resolution)) for a in archs])
     finally:

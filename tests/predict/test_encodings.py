@@ -1,7 +1,9 @@
+import hashlib
+
 import numpy as np
 import pytest
 
-from nasedge.cost import arch_cost
+from nasedge.cost import arch_cost, layer_cost
 from nasedge.errors import NasedgeError
 from nasedge.predict.encodings import get_encoding, list_encodings
 from nasedge.predict.encodings.nasbench201 import arch_str, parse_arch_str
@@ -76,3 +78,46 @@ def test_ofa_encoding_of_a_batch_matches_one_arch_at_a_time_and_the_space_onehot
     single = np.concatenate([enc.features([type(a).from_dict(a.to_dict())]) for a in archs])
     np.testing.assert_array_equal(batch, single)
     np.testing.assert_array_equal(enc.features(archs[::-1]), batch[::-1])
+
+
+# sha256 (first 16 hex digits) of the float64 features and one-hot rows of [min, max, *sample_many(50, 0)],
+# computed before the layer walk moved into the space family: shipped profiles and the meta predictor
+# depend on these exact numbers
+GOLDEN = {"ofa_mbv3_cifar": ("01bfeb76cb8ed8af", "34a7106318e29287"),
+          "ofa_mbv3_tiny": ("1f89f0f343a73394", "825641e3b37982a7"),
+          "ofa_mbv3_w1.0": ("aea84913fbbb5aa6", "55463748dbd33b40"),
+          "ofa_mbv3_w1.2": ("fc137233c012a543", "55463748dbd33b40")}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_ofa_encoding_is_bit_identical_to_the_golden_rows(name):
+    space = get_space(name)
+    enc = get_encoding(space)
+    archs = [space.min_arch(), space.max_arch(), *space.sample_many(50, 0)]
+    digest = lambda x: hashlib.sha256(np.ascontiguousarray(x, dtype=np.float64).tobytes()).hexdigest()[:16]  # noqa: E731
+    assert (digest(enc.features(archs)), digest(enc.onehot(archs))) == GOLDEN[name]
+
+
+@pytest.mark.parametrize("name", ["ofa_mbv3_cifar", "ofa_mbv3_w1.2"])
+def test_ofa_features_are_sums_over_the_layer_walk(name):
+    space = get_space(name)
+    enc = get_encoding(space)
+    col = {f: i for i, f in enumerate(enc.feature_names)}
+    archs = space.sample_many(10, 4)
+    for arch, row in zip(archs, enc.features(archs)):
+        expected = np.zeros(len(col))
+        for layer in space.layers(arch):
+            c = layer_cost(layer)
+            for f, v in (("macs", c.macs), ("params", c.params), ("act", c.activations), ("layers", c.ops)):
+                expected[col[f]] += v
+            if layer.kind == "block":
+                s = f"s{layer.stage}_"
+                expected[col[s + "blocks"]] += 1
+                expected[col[s + "pw_macs"]] += c.pointwise_macs
+                expected[col[s + f"dw{layer.kernel}_macs"]] += c.depthwise_macs
+                expected[col[s + "se_macs"]] += c.se_macs
+                expected[col[s + "act"]] += c.activations
+            else:
+                expected[col["head_macs" if layer.kind == "head" else "stem_macs"]] += c.macs
+        expected[col["resolution"]], expected[col["pixels"]] = arch.resolution, arch.resolution**2
+        np.testing.assert_array_equal(row, expected)

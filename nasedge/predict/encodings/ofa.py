@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nasedge.arch import Arch
+from nasedge.cost import layer_cost
 from nasedge.errors import NasedgeError
 from nasedge.predict.encodings.base import LatencyEncoding
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
@@ -24,10 +25,6 @@ from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 _STAGE_FEATURES = ("blocks", "pw_macs", "dw3_macs", "dw5_macs", "dw7_macs", "se_macs", "act")
 _KERNEL_COLUMN = {3: 2, 5: 3, 7: 4}  # kernel size -> index in _STAGE_FEATURES (other sizes count as 7)
 _GLOBAL_FEATURES = ("resolution", "pixels", "stem_macs", "head_macs", "macs", "params", "act", "layers")
-
-
-def _out(size: int, stride: int) -> int:
-    return (size - 1) // stride + 1
 
 
 class OFAEncoding(LatencyEncoding):
@@ -38,7 +35,6 @@ class OFAEncoding(LatencyEncoding):
     def __init__(self, space: OFAMobileNetV3Space):
         self.space = space
         self.name = space.name
-        self._slots = space.slots()
         # id(arch) -> (weak reference, one-hot row, feature row): validating and encoding an arch costs
         # ~0.3 ms, and search and evaluation encode the same Arch objects many times
         self._rows: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
@@ -140,61 +136,41 @@ class OFAEncoding(LatencyEncoding):
 
     @functools.cached_property
     def _cost_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """``fixed[resolution]`` (stem, head, constant layers) and ``block[resolution, slot, kernel, expand]``
-        (one active block's share): every feature is a sum of these. A slot's input size depends on the
-        resolution only, since only a stage's first block (always active) changes the size."""
+        """``fixed[resolution]`` (the parts every arch has) and ``block[resolution, slot, kernel, expand]``
+        (one active block's share): every feature is a sum of these, read from the space's layer walk."""
         sp = self.space
         n_stage = len(_STAGE_FEATURES)
         g = {name: sp.num_stages * n_stage + i for i, name in enumerate(_GLOBAL_FEATURES)}
         fixed = np.zeros((len(sp.resolutions), len(self.feature_names)))
         block = np.zeros((len(sp.resolutions), sp.num_slots, len(sp.kernel_choices), len(sp.expand_choices),
                           len(self.feature_names)))
+        k_idx, e_idx = self._lookup["kernel"], self._lookup["expand"]
         for ri, resolution in enumerate(sp.resolutions):
+            # integers summed in Python, then stored (exact)
+            fixed_sums = dict.fromkeys(("stem_macs", "head_macs", "params", "act", "layers"), 0)
+            for options in sp.layer_choices(resolution):
+                for layer in options:
+                    c = layer_cost(layer)
+                    if layer.slot < 0:  # a part every arch has: the stem and first block, or the head
+                        fixed_sums["head_macs" if layer.kind == "head" else "stem_macs"] += c.macs
+                        fixed_sums["params"] += c.params
+                        fixed_sums["act"] += c.activations
+                        fixed_sums["layers"] += c.ops
+                        continue
+                    row = block[ri, layer.slot, k_idx[layer.kernel], e_idx[layer.expand]]
+                    stage = layer.stage * n_stage
+                    row[stage] = 1
+                    row[stage + 1] = c.pointwise_macs
+                    row[stage + _KERNEL_COLUMN.get(layer.kernel, 4)] = c.depthwise_macs
+                    row[stage + 5] = c.se_macs
+                    row[stage + 6] = c.activations
+                    row[g["macs"]] = c.macs
+                    row[g["params"]] = c.params
+                    row[g["act"]] = c.activations
+                    row[g["layers"]] = c.ops
             f = fixed[ri]
-            size = _out(resolution, sp.stem_stride)
-            # stem conv 3x3 and the fixed first block (depthwise 3x3 + pointwise projection)
-            stem_macs = 3 * sp.stem_width * 9 * size * size
-            params = 3 * sp.stem_width * 9 + 2 * sp.stem_width
-            act = sp.stem_width * size * size
-            first_out = _out(size, sp.first_block_stride)
-            stem_macs += sp.stem_width * 9 * first_out**2 + sp.stem_width * sp.first_block_width * first_out**2
-            params += sp.stem_width * 9 + sp.stem_width * sp.first_block_width
-            params += 2 * sp.stem_width + 2 * sp.first_block_width
-            act += (sp.stem_width + sp.first_block_width) * first_out**2
-            size = first_out
-            for slot, s in enumerate(self._slots):
-                out = _out(size, s.stride)
-                for ki, kernel in enumerate(sp.kernel_choices):
-                    for ei, expand in enumerate(sp.expand_choices):
-                        row = block[ri, slot, ki, ei]
-                        hidden = sp.hidden_channels(s.in_channels, expand)
-                        pw = s.in_channels * hidden * size * size + hidden * s.out_channels * out * out
-                        dw = hidden * kernel * kernel * out * out
-                        a = hidden * size * size + hidden * out * out + s.out_channels * out * out
-                        params_b = s.in_channels * hidden + hidden * kernel * kernel + hidden * s.out_channels
-                        params_b += 4 * hidden + 2 * s.out_channels
-                        layers, se_macs = 3, 0
-                        if s.se:
-                            se = sp.se_channels(hidden)
-                            se_macs = 2 * hidden * se
-                            params_b += 2 * hidden * se + hidden + se
-                            a += hidden * out * out  # the excitation rescales the whole hidden map
-                            layers += 2
-                        stage = s.stage * n_stage
-                        row[stage] = 1
-                        row[stage + 1] = pw
-                        row[stage + _KERNEL_COLUMN.get(kernel, 4)] = dw
-                        row[stage + 5] = se_macs
-                        row[stage + 6] = a
-                        row[g["macs"]] = pw + dw + se_macs
-                        row[g["params"]] = params_b
-                        row[g["act"]] = a
-                        row[g["layers"]] = layers
-                size = out
-            fe, mix, nc = sp.final_expand_width, sp.feature_mix_width, sp.num_classes
-            head_macs = sp.stages[-1].width * fe * size * size + fe * mix + mix * nc
-            params += sp.stages[-1].width * fe + 2 * fe + fe * mix + mix * nc + nc
             f[g["resolution"]], f[g["pixels"]] = resolution, resolution * resolution
-            f[g["stem_macs"]], f[g["head_macs"]], f[g["macs"]] = stem_macs, head_macs, stem_macs + head_macs
-            f[g["params"]], f[g["act"]], f[g["layers"]] = params, act + fe * size * size, 6
+            f[g["macs"]] = fixed_sums["stem_macs"] + fixed_sums["head_macs"]
+            for name, value in fixed_sums.items():
+                f[g[name]] = value
         return fixed, block
