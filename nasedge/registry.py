@@ -113,8 +113,10 @@ class Registry:
         other._entries = dict(self._entries)
         return other
 
-    def _forget_plugins(self) -> None:
-        self._entries = {k: e for k, e in self._entries.items() if e.plugin is None}
+    def _forget_plugins(self, plugin: str | None = None) -> None:
+        """Drop the entries of ``plugin`` (default: of every plugin)."""
+        self._entries = {k: e for k, e in self._entries.items()
+                         if e.plugin is None or (plugin is not None and e.plugin != plugin)}
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {list(self._entries)})"
@@ -160,7 +162,7 @@ def load_plugins() -> None:
                             obj()
                 except Exception as exc:  # a plugin can fail in any way; the user needs its name, not a traceback
                     for registry in list(_REGISTRIES):  # no half-registered plugin
-                        registry._entries = {k: e for k, e in registry._entries.items() if e.plugin != ep.name}
+                        registry._forget_plugins(ep.name)
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     _STATE.error = (f"plugin {ep.name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP}) "
                                     f"failed to load: {type(exc).__name__}{': ' + first if first else ''}")
