@@ -67,11 +67,32 @@ def test_specialize_selects_the_plugin_strategy_by_name(example_plugin, tmp_path
                    "expected a number in (0, 1]")
 
 
+def _add_entry_point(site: Path, name: str, value: str) -> None:
+    info = site / f"nasedge_{name}_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: nasedge-{name}-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[nasedge.plugins]\n{name} = {value}\n")
+
+
+def test_an_entry_point_may_name_a_module_that_registers_on_import(example_plugin):
+    (example_plugin / "nasedge_module_plugin.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from nasedge.search import register_strategy\n"
+        "from nasedge.search.random_search import RandomConfig, RandomStrategy\n"
+        "@dataclass\n"
+        "class UniformConfig(RandomConfig):\n"
+        "    name: str = 'uniform'\n"
+        "@register_strategy\n"
+        "class UniformStrategy(RandomStrategy):\n"
+        "    name, Config = 'uniform', UniformConfig\n")
+    _add_entry_point(example_plugin, "module", "nasedge_module_plugin")
+    assert {"hill_climb", "uniform"} <= set(list_strategies())
+    assert create_strategy("uniform", batch_size=8).config.batch_size == 8
+    sys.modules.pop("nasedge_module_plugin")
+
+
 def test_a_broken_plugin_is_one_line_naming_it(example_plugin, capsys):
-    broken = example_plugin / "nasedge_broken_plugin-0.1.dist-info"
-    broken.mkdir()
-    (broken / "METADATA").write_text("Metadata-Version: 2.1\nName: nasedge-broken-plugin\nVersion: 0.1\n")
-    (broken / "entry_points.txt").write_text("[nasedge.plugins]\nbroken = nasedge_no_such_module:register\n")
+    _add_entry_point(example_plugin, "broken", "nasedge_no_such_module:register")
     message = ("plugin 'broken' (nasedge_no_such_module:register, entry point group nasedge.plugins) failed to "
                "load: ModuleNotFoundError: No module named 'nasedge_no_such_module'")
     with pytest.raises(NasedgeError) as exc:
