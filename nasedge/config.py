@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nasedge.errors import NasedgeError
+from nasedge.registry import plugin_dirs
 from nasedge.resources import assets_path, shipped_path
 
 
@@ -69,6 +70,8 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     from omegaconf.errors import OmegaConfBaseException
 
     register_configs()
+    plugin_confs = [f"'file://{path}'" for path in plugin_dirs("conf")]  # plugins' own config groups
+    overrides = [*overrides, *([f"hydra.searchpath=[{','.join(plugin_confs)}]"] if plugin_confs else [])]
     try:
         with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
             return hydra_compose(config_name, overrides=list(overrides))

@@ -2,8 +2,9 @@
 
 A runtime turns a :class:`~nasedge.measure.workload.Workload` into a *runner*: a function that runs
 one inference and returns its latency in milliseconds (GPU runtimes time with device events, CPU
-runtimes with the wall clock). Runtimes are registered by name with the import path of their class,
-so that a runtime whose dependencies are missing costs nothing until it is asked for:
+runtimes with the wall clock). Runtimes are registered by name with the import path of their class
+(a :class:`~nasedge.registry.Registry`), so that a runtime whose dependencies are missing costs nothing
+until it is asked for:
 
 >>> runtime = get_runtime("onnxruntime")(threads=1, batch=1)
 >>> with runtime.session():
@@ -23,6 +24,7 @@ from typing import Any, ClassVar
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import Runner
 from nasedge.measure.workload import Artifacts, Workload
+from nasedge.registry import Registry
 
 __all__ = ["Runtime", "register_runtime", "get_runtime", "list_runtimes"]
 
@@ -90,30 +92,26 @@ class Runtime(abc.ABC):
                 **self.settings}
 
 
-_RUNTIMES: dict[str, str | type[Runtime]] = {
+_RUNTIMES = Registry("runtime", {
     "onnxruntime": "nasedge.measure._onnxruntime:OnnxRuntime",
     "torch": "nasedge.measure._torch:TorchRuntime",
     "litert": "nasedge.measure._litert:LiteRTRuntime",
-}
+})
 
 
 def register_runtime(name: str, target: str | type[Runtime]) -> None:
-    """Add a runtime: its class, or ``"package.module:Class"`` to import it only when used."""
-    if name in _RUNTIMES:
-        raise ValueError(f"runtime {name!r} is already registered")
-    _RUNTIMES[name] = target
+    """Add a runtime: its class, or ``"package.module:Class"`` to import it only when used.
+
+    Its requirements are the class's :attr:`Runtime.requires`, checked when it is used, so that
+    ``nasedge devices`` can list a runtime that cannot run here and say why.
+    """
+    _RUNTIMES.register(name, target)
 
 
 def list_runtimes() -> list[str]:
-    return sorted(_RUNTIMES)
+    return _RUNTIMES.names()
 
 
 def get_runtime(name: str) -> type[Runtime]:
     """The runtime class registered as ``name``; its dependencies are checked when it is used."""
-    if name not in _RUNTIMES:
-        raise NasedgeError(f"unknown runtime {name!r}; known: {', '.join(list_runtimes())}")
-    target = _RUNTIMES[name]
-    if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
-    return target
+    return _RUNTIMES.load(name)

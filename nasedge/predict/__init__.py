@@ -13,36 +13,38 @@ predictor stored as JSON) live in :mod:`nasedge.predict.profile`.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from nasedge.errors import NasedgeError
 from nasedge.predict.base import LatencyPredictor
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace
 
 __all__ = ["LatencyPredictor", "create_predictor", "list_predictors", "predictor_class", "predictor_from_dict",
-           "get_encoding"]
+           "get_encoding", "register_predictor"]
 
-# registry key -> module defining the class (imported on first use, so that this package stays light)
-_PREDICTORS: dict[str, str] = {
+_PREDICTORS = Registry("latency predictor", {
     "flops": "nasedge.predict.flops:FlopsPredictor",
     "lut": "nasedge.predict.lut:LUTPredictor",
     "regressor": "nasedge.predict.regressor:RegressorPredictor",
     "meta": "nasedge.predict.meta:MetaPredictor",
-}
+}, sort=False)
+
+
+def register_predictor(name: str, target: str | type[LatencyPredictor], *, requires: tuple[str, ...] = (),
+                       install_hint: str = "") -> None:
+    """Add a latency predictor: its class, or ``"package.module:Class"`` to import it only when used."""
+    _PREDICTORS.register(name, target, requires=requires, install_hint=install_hint)
 
 
 def list_predictors() -> list[str]:
-    """Registry keys of the latency predictors."""
-    return list(_PREDICTORS)
+    """Registry keys of the latency predictors (nasedge's own first, then those of plugins)."""
+    return _PREDICTORS.names()
 
 
 def predictor_class(name: str) -> type[LatencyPredictor]:
-    if name not in _PREDICTORS:
-        raise NasedgeError(f"unknown latency predictor {name!r}; known: {', '.join(_PREDICTORS)}")
-    module, cls = _PREDICTORS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return _PREDICTORS.load(name)
 
 
 def create_predictor(name: str, space: SearchSpace | LatencyEncoding | str, **options: Any) -> LatencyPredictor:

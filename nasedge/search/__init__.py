@@ -2,7 +2,8 @@
 
 One registry of strategies (``evolution``, ``optuna``, ``random``), each a :class:`Strategy`
 subclass with a typed config (the Hydra ``search`` group). Adding a strategy is one module with a
-subclass decorated by :func:`register_strategy` and one YAML in ``conf/search/``.
+subclass and one YAML in ``conf/search/``, registered by its import path in the table below (or by
+a plugin package, see :mod:`nasedge.registry`) with :func:`register_strategy`.
 
 >>> strategy = create_strategy("evolution", population_size=50)
 >>> result = strategy.run(space, objective, constraint, budget=20.0, max_evaluations=1000, seed=0)
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nasedge.errors import NasedgeError
+from nasedge.registry import Registry
 from nasedge.search.base import (Candidate, Evaluator, SearchExhausted, SearchProgress, SearchResult, Strategy,
                                  StrategyConfig, check_budget)
 from nasedge.search.pareto import nondominated_ranks, pareto_front
@@ -24,25 +26,30 @@ __all__ = ["Candidate", "Evaluator", "SearchExhausted", "SearchProgress", "Searc
            "StrategyConfig", "check_budget", "create_strategy", "list_strategies", "nondominated_ranks",
            "pareto_front", "register_strategy", "strategy_class", "strategy_from_config"]
 
-_STRATEGIES: dict[str, type[Strategy]] = {}
+_STRATEGIES = Registry("search strategy", {
+    "evolution": "nasedge.search.evolution:EvolutionStrategy",
+    "optuna": "nasedge.search.optuna_search:OptunaStrategy",
+    "random": "nasedge.search.random_search:RandomStrategy",
+})
 
 
-def register_strategy(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: make ``cls`` available as ``create_strategy(cls.name)``."""
-    if cls.name in _STRATEGIES:
-        raise ValueError(f"search strategy {cls.name!r} is already registered")
-    _STRATEGIES[cls.name] = cls
+def register_strategy(cls: type[Strategy] | str, target: str | None = None, *, requires: tuple[str, ...] = (),
+                      install_hint: str = "") -> Any:
+    """Make a strategy available by name: ``register_strategy(cls)`` (also a class decorator), or
+    ``register_strategy(name, "package.module:Class", requires=...)``, imported only when used."""
+    if isinstance(cls, str):
+        _STRATEGIES.register(cls, target, requires=requires, install_hint=install_hint)
+        return None
+    _STRATEGIES.register(cls.name, cls, requires=requires, install_hint=install_hint)
     return cls
 
 
 def list_strategies() -> list[str]:
-    return sorted(_STRATEGIES)
+    return _STRATEGIES.names()
 
 
 def strategy_class(name: str) -> type[Strategy]:
-    if name not in _STRATEGIES:
-        raise NasedgeError(f"unknown search strategy {name!r}; known: {', '.join(list_strategies())}")
-    return _STRATEGIES[name]
+    return _STRATEGIES.load(name)
 
 
 def create_strategy(name: str, /, **options: Any) -> Strategy:
@@ -67,15 +74,3 @@ def strategy_from_config(node: Mapping[str, Any]) -> Strategy:
     if "name" not in options:
         raise NasedgeError("search config: field 'name' is required")
     return create_strategy(str(options.pop("name")), **options)
-
-
-def _register_builtins() -> None:
-    from nasedge.search.evolution import EvolutionStrategy
-    from nasedge.search.optuna_search import OptunaStrategy
-    from nasedge.search.random_search import RandomStrategy
-
-    for cls in (EvolutionStrategy, OptunaStrategy, RandomStrategy):
-        register_strategy(cls)
-
-
-_register_builtins()

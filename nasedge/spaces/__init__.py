@@ -1,8 +1,9 @@
 """Search spaces: a registry of space families and the declarative spaces in ``search_spaces/*.yaml``.
 
 A YAML file names its ``family``; the family's class (registered with :func:`register_family`)
-parses the rest. Adding a space of an existing family is one YAML file; adding a family is one
-module with a :class:`SearchSpace` subclass and one YAML file.
+parses the rest with its ``from_yaml_dict``. Adding a space of an existing family is one YAML file;
+adding a family is one module with a :class:`SearchSpace` subclass and one YAML file (in nasedge,
+or in a plugin package's ``search_spaces/`` folder, see :mod:`nasedge.registry`).
 
 >>> space = get_space("ofa_mbv3_w1.2")
 >>> arch = space.sample(0)
@@ -17,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from nasedge.errors import NasedgeError
+from nasedge.registry import Registry, plugin_dirs
 from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
@@ -24,19 +26,33 @@ from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 __all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "list_spaces", "load_space",
            "register_family"]
 
-_FAMILIES: dict[str, Callable[[dict, str], SearchSpace]] = {"ofa_mbv3": OFAMobileNetV3Space.from_yaml_dict}
+_FAMILIES = Registry("search-space family", {"ofa_mbv3": "nasedge.spaces.ofa_mbv3:OFAMobileNetV3Space"}, sort=False)
 
 
-def register_family(name: str, parser: Callable[[dict, str], SearchSpace]) -> None:
-    """Make ``family: <name>`` in a space YAML parse with ``parser(data, source)``."""
-    if name in _FAMILIES:
-        raise ValueError(f"search-space family {name!r} is already registered")
-    _FAMILIES[name] = parser
+def register_family(name: str, target: str | type[SearchSpace] | Callable[[dict, str], SearchSpace], *,
+                    requires: tuple[str, ...] = (), install_hint: str = "") -> None:
+    """Make ``family: <name>`` in a space YAML parse with the class ``target`` (``"package.module:Class"``,
+    imported when a space of the family is loaded), through its ``from_yaml_dict(data, source)``, or with
+    ``target(data, source)`` when it is a plain parser."""
+    _FAMILIES.register(name, target, requires=requires, install_hint=install_hint)
+
+
+def _space_dirs() -> list[Path]:
+    """Where spaces are found: the shipped folder first, then those of plugin packages."""
+    return [shipped_path("search_spaces"), *plugin_dirs("search_spaces")]
+
+
+def _space_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for folder in _space_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            files.setdefault(path.stem, path)
+    return files
 
 
 def list_spaces() -> list[str]:
-    """Names of the shipped search spaces."""
-    return sorted(p.stem for p in shipped_path("search_spaces").glob("*.yaml"))
+    """Names of the shipped search spaces (and those of plugins)."""
+    return sorted(_space_files())
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -51,10 +67,12 @@ def load_space(path: str | Path) -> SearchSpace:
     if not isinstance(data, dict):
         raise NasedgeError(f"{path}: expected a mapping with a 'family' field")
     family = data.get("family")
-    if family not in _FAMILIES:
-        raise NasedgeError(f"{path}: field 'family': value {family!r} is not valid; known: {', '.join(_FAMILIES)}")
-    space = _FAMILIES[family](data, str(path))
-    if path.suffix == ".yaml" and path.parent == shipped_path("search_spaces") and space.name != path.stem:
+    if not isinstance(family, str) or family not in _FAMILIES:
+        known = ", ".join(_FAMILIES.names())
+        raise NasedgeError(f"{path}: field 'family': value {family!r} is not valid; known: {known}")
+    target = _FAMILIES.load(family)
+    space = getattr(target, "from_yaml_dict", target)(data, str(path))
+    if path.suffix == ".yaml" and path.parent in _space_dirs() and space.name != path.stem:
         raise NasedgeError(f"{path}: field 'name': value {space.name!r} must match the file name {path.stem!r}")
     return space
 
@@ -64,7 +82,7 @@ def get_space(name: str) -> SearchSpace:
     """A shipped space by name, or a space YAML by path."""
     if name.endswith((".yaml", ".yml")):
         return load_space(name)
-    path = shipped_path("search_spaces") / f"{name}.yaml"
-    if not path.is_file():
+    path = _space_files().get(name)
+    if path is None:
         raise NasedgeError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
     return load_space(path)

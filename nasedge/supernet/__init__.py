@@ -16,22 +16,32 @@ from torch import nn
 
 from nasedge.atomic import atomic_write_bytes
 from nasedge.errors import NasedgeError
+from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet.bn_recalibration import recalibrate_bn
 from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 
 __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_supernet", "recalibrate_bn",
-           "file_digest", "subnet_from_config", "CHECKPOINT_FORMAT"]
+           "file_digest", "subnet_from_config", "register_supernet", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "nasedge-supernet/1"
-_FAMILIES = {"ofa_mbv3": OFAMobileNetV3Supernet}
+# search-space family -> its supernet class
+_SUPERNETS = Registry("supernet", {"ofa_mbv3": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet"}, sort=False)
+
+
+def register_supernet(family: str, target: str | type[nn.Module], *, requires: tuple[str, ...] = (),
+                      install_hint: str = "") -> None:
+    """Make ``target`` (a class taking ``(space, num_classes)``, or its ``"package.module:Class"``) the
+    supernet of the search-space family ``family``."""
+    _SUPERNETS.register(family, target, requires=requires, install_hint=install_hint)
 
 
 def build_supernet(space: SearchSpace, num_classes: int | None = None) -> nn.Module:
     """A freshly initialised supernet for ``space``."""
-    if space.family not in _FAMILIES:
-        raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {', '.join(_FAMILIES)}")
-    return _FAMILIES[space.family](space, num_classes)
+    if space.family not in _SUPERNETS:
+        known = ", ".join(_SUPERNETS.names())
+        raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {known}")
+    return _SUPERNETS.load(space.family)(space, num_classes)
 
 
 def save_supernet(supernet: nn.Module, path: str | Path, half: bool = False, meta: dict[str, Any] | None = None) -> None:

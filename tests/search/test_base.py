@@ -148,7 +148,7 @@ def test_a_plugin_strategy_is_one_class(monkeypatch):
         def _search(self, space, evaluator, rng, seed):
             evaluator.evaluate([space.min_arch(), space.max_arch()])
 
-    monkeypatch.setattr(search, "_STRATEGIES", dict(search._STRATEGIES))
+    monkeypatch.setattr(search, "_STRATEGIES", search._STRATEGIES.copy())
     search.register_strategy(FirstOfEach)
     with pytest.raises(ValueError, match="already registered"):
         search.register_strategy(FirstOfEach)

@@ -1,0 +1,193 @@
+"""Registries of plugins: one lazy table per kind (strategies, predictors, runtimes, space families, ...).
+
+A :class:`Registry` maps a name to a target, ``"package.module:attr"`` (imported only when the name
+is asked for) or the object itself, with the Python modules the target needs and a hint on how to
+install them. Asking for an unknown name raises :class:`NasedgeError` listing the known ones; a
+missing requirement raises one line saying what to install.
+
+Packages outside nasedge add entries through the entry-point group ``nasedge.plugins``. Each entry
+point names a callable (called without arguments) or a module (imported) that registers its plugins
+with the ``register_*`` functions of the nasedge packages, e.g. in the plugin's ``pyproject.toml``::
+
+    [project.entry-points."nasedge.plugins"]
+    example = "nasedge_example_plugin:register"
+
+Plugins are loaded once per process, the first time a registry is listed or asked for a name it does
+not hold. A plugin package's ``conf/`` folder joins the Hydra search path and its ``search_spaces/``
+folder the shipped spaces (:func:`plugin_dirs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.metadata
+import importlib.util
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasedge.errors import NasedgeError
+
+__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "reset_plugins"]
+
+ENTRY_POINT_GROUP = "nasedge.plugins"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered name: what it points to and what it needs."""
+
+    name: str
+    target: Any  # "package.module:attr", or the object itself
+    requires: tuple[str, ...] = ()  # Python modules the target imports
+    install_hint: str = ""  # appended to the missing-module message, e.g. " (pip install nasedge[tflite])"
+    plugin: str | None = None  # the entry point that registered it; None for nasedge's own
+
+    def missing(self) -> str | None:
+        """The first required module that cannot be imported here, or ``None``."""
+        for module in self.requires:
+            if importlib.util.find_spec(module) is None:
+                return module
+        return None
+
+
+class Registry:
+    """Name -> :class:`Entry` for one kind of plugin, e.g. ``Registry("search strategy")``.
+
+    ``sort``: list names alphabetically (else builtins in the order given, then plugins as registered).
+    """
+
+    def __init__(self, kind: str, entries: Mapping[str, str] | None = None, *, sort: bool = True):
+        self.kind, self.sort = kind, sort
+        # nasedge's own entries, even when a plugin being loaded is what imports this registry's package
+        self._entries: dict[str, Entry] = {name: Entry(name, target) for name, target in (entries or {}).items()}
+        _REGISTRIES.add(self)
+
+    def register(self, name: str, target: Any, *, requires: tuple[str, ...] | list[str] = (),
+                 install_hint: str = "") -> None:
+        """Add ``name``; a name registered twice is a programming error (``ValueError``)."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = Entry(name, target, tuple(requires), install_hint, _loading.plugin)
+
+    def names(self) -> list[str]:
+        """Every registered name, plugins included."""
+        load_plugins()
+        return sorted(self._entries) if self.sort else list(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        if name not in self._entries:
+            load_plugins()
+        return name in self._entries
+
+    def entry(self, name: str) -> Entry:
+        """The entry of ``name``; unknown names raise :class:`NasedgeError` listing the known ones."""
+        if name not in self:
+            raise NasedgeError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
+        return self._entries[name]
+
+    def load(self, name: str) -> Any:
+        """The object registered as ``name``, imported now if it was registered by its import path."""
+        entry = self.entry(name)
+        missing = entry.missing()
+        if missing is not None:
+            raise NasedgeError(f"{self.kind} {name} needs the Python module {missing!r}{entry.install_hint}")
+        if not isinstance(entry.target, str):
+            return entry.target
+        module, _, attr = entry.target.partition(":")
+        try:
+            obj = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or module == exc.name or module.startswith(exc.name + "."):
+                raise  # the target itself is missing: a wrong registration, not a missing requirement
+            raise NasedgeError(f"{self.kind} {name} needs the Python module {exc.name!r}{entry.install_hint}") from None
+        return getattr(obj, attr) if attr else obj
+
+    def copy(self) -> Registry:
+        """An independent registry with the same entries (for tests that register temporary plugins)."""
+        other = Registry(self.kind, sort=self.sort)
+        other._entries = dict(self._entries)
+        return other
+
+    def _forget_plugins(self, plugin: str | None = None) -> None:
+        """Drop the entries of ``plugin`` (default: of every plugin)."""
+        self._entries = {k: e for k, e in self._entries.items()
+                         if e.plugin is None or (plugin is not None and e.plugin != plugin)}
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {list(self._entries)})"
+
+
+# --- plugins through entry points --------------------------------------------------------------
+@dataclass
+class _PluginState:
+    loaded: bool = False
+    error: str | None = None  # the message of a plugin that failed to load (raised again on each use)
+    plugins: list[importlib.metadata.EntryPoint] = field(default_factory=list)
+
+
+class _Loading(threading.local):
+    plugin: str | None = None  # the entry point being loaded in this thread
+
+
+_REGISTRIES: weakref.WeakSet[Registry] = weakref.WeakSet()
+_STATE = _PluginState()
+_LOCK = threading.RLock()
+_loading = _Loading()
+
+
+@contextlib.contextmanager
+def _registering_as(plugin: str) -> Iterator[None]:
+    _loading.plugin = plugin
+    try:
+        yield
+    finally:
+        _loading.plugin = None
+
+
+def load_plugins() -> None:
+    """Load every ``nasedge.plugins`` entry point once; a broken one raises :class:`NasedgeError` naming it."""
+    with _LOCK:
+        if not _STATE.loaded:
+            _STATE.loaded = True  # set first: a plugin that lists a registry while registering must not recurse
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                try:
+                    with _registering_as(ep.name):
+                        obj = ep.load()
+                        if callable(obj):
+                            obj()
+                except Exception as exc:  # a plugin can fail in any way; the user needs its name, not a traceback
+                    for registry in list(_REGISTRIES):  # no half-registered plugin
+                        registry._forget_plugins(ep.name)
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    _STATE.error = (f"plugin {ep.name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP}) "
+                                    f"failed to load: {type(exc).__name__}{': ' + first if first else ''}")
+                    break
+                _STATE.plugins.append(ep)
+        if _STATE.error is not None:
+            raise NasedgeError(_STATE.error)
+
+
+def plugin_dirs(folder: str) -> list[Path]:
+    """The ``folder`` directories (``conf``, ``search_spaces``) of the loaded plugins' packages that exist."""
+    load_plugins()
+    out = []
+    for ep in _STATE.plugins:
+        spec = importlib.util.find_spec(ep.module.partition(".")[0])
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(location) / folder
+            if path.is_dir() and path not in out:
+                out.append(path)
+    return out
+
+
+def reset_plugins() -> None:
+    """Forget what plugins registered; the next use loads them again (tests install and remove plugins)."""
+    with _LOCK:
+        for registry in list(_REGISTRIES):
+            registry._forget_plugins()
+        _STATE.loaded, _STATE.error, _STATE.plugins = False, None, []
