@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 # Tests run beside other work on small machines: one intra-op thread avoids OpenMP spin-waiting
 # under oversubscription (it made tiny training steps 30x slower). Subprocesses inherit it.
@@ -16,6 +17,15 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 from nasedge.spaces import get_space
 from nasedge.supernet import build_supernet
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The shared datasets (CIFAR-10, HELP): ``$NASEDGE_DATASETS``, else ``../shared/datasets`` beside the repository."""
+    return Path(os.environ.get("NASEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
 @functools.lru_cache(maxsize=None)

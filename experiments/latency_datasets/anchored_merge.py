@@ -25,11 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.atomic import atomic_write_text  # noqa: E402
-from nasedge.measure.dataset import assemble_latency_csv, read_arch_rows  # noqa: E402
-from nasedge.measure.measurement import Measurement, read_measurements, write_measurements  # noqa: E402
+from nasedge.atomic import atomic_write_text
+from nasedge.measure.dataset import assemble_latency_csv, read_arch_rows
+from nasedge.measure.measurement import Measurement, read_measurements, write_measurements
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 DISAGREE = 1.25

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.measure.measurement import read_measurements  # noqa: E402
-from nasedge.predict.dataset import load_dataset  # noqa: E402
-from order_drift import arch_basis, ridge  # noqa: E402  (this script's folder)
+from nasedge.measure.measurement import read_measurements
+from nasedge.predict.dataset import load_dataset
+from order_drift import arch_basis, ridge  # this script's folder
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 

@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.measure import Device, load_device
+from nasedge.measure.dataset import measure_dataset, reference_first_order
 
-from nasedge.measure import Device, load_device  # noqa: E402
-from nasedge.measure.dataset import measure_dataset, reference_first_order  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SPACE = "ofa_mbv3_w1.2"
 DEVICES = ("h200-torch-fp32-b1", "h200-torch-fp16-b1", "h200-torch-fp16-b64")
