@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 # Tests run beside other work on small machines: one intra-op thread avoids OpenMP spin-waiting
@@ -26,6 +27,38 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_datasets() -> Path:
     """The shared datasets (CIFAR-10, HELP): ``$NASEDGE_DATASETS``, else ``../shared/datasets`` beside the repository."""
     return Path(os.environ.get("NASEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+@dataclass
+class CliRun:
+    """What ``nasedge ARGS`` did: its exit status and what it printed (as :class:`subprocess.CompletedProcess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def nasedge_cli(capsys, monkeypatch):
+    """``nasedge_cli(*args, cwd=None)``: ``nasedge ARGS`` run in this process (:func:`nasedge.cli.main`).
+
+    The same code path as the console script without a Python start-up per call; tests of what only a
+    process shows (the real console script's exit status, signals, kill -9) start one instead."""
+    from nasedge.cli import main
+
+    def run(*args, cwd=None) -> CliRun:
+        capsys.readouterr()  # what the test printed before is not this command's output
+        with monkeypatch.context() as m:
+            if cwd is not None:
+                m.chdir(cwd)
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse: --help, --version, usage errors
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+
+    return run
 
 
 @functools.lru_cache(maxsize=None)
