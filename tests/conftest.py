@@ -61,6 +61,39 @@ def nasedge_cli(capsys, monkeypatch):
     return run
 
 
+@pytest.fixture(scope="session")
+def _ray_cluster():
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    small = {"object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False, **small})
+    node = cluster.add_node(num_cpus=1, resources={"device:test-dev": 1, "device:test-board": 1}, **small)
+    try:
+        yield cluster, node.node_id
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture
+def ray_cluster(_ray_cluster):
+    """``(cluster, device node id)``: a local two-node Ray cluster started once per session, this process
+    connected to it. Head: 2 CPUs and no device; second node: 1 CPU and the resources device:test-dev and
+    device:test-board. Tests that need a Ray of their own (started by the code under test) start it in a
+    process of their own: a driver that disconnects from this cluster cannot join it again (OwnerDiedError)."""
+    import ray
+
+    cluster, node_id = _ray_cluster
+    if not ray.is_initialized():
+        ray.init(address=cluster.address, log_to_driver=False)
+        cluster.wait_for_nodes()
+    return cluster, node_id
+
+
 @functools.lru_cache(maxsize=None)
 def _scrambled(space_name: str):
     torch.manual_seed(0)
