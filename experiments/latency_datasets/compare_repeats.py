@@ -2,7 +2,7 @@
 
     python experiments/latency_datasets/compare_repeats.py experiments/latency_datasets/results/h200_b1_4gpu
 
-The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv`` (gpu_repeats.sh: one process per GPU, all
+The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv`` (plans/repeats.sh: one process per GPU, all
 at once), or ``<device>.csv`` of a single repeat (results/h200_b1_repeat); only archs in every repeat count. Per device: each repeat's level against the per-arch median of the repeats, the median absolute
 difference of every pair, the dataset against that median, and the share within 10 % of a ridge fit on
 the arch encoding (5-fold cross-validated, all archs): the noise ceiling of an arch-based predictor on

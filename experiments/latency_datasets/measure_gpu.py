@@ -14,7 +14,7 @@ It stops starting new groups after --time-limit seconds (default 500) so that on
 $OUT/ofa_mbv3_w1.2/measurements/ into that folder and run `campaign.py --assemble` to merge them.
 
 ``--fresh`` ignores the repository's measurements (resuming only from --out) and ``--shuffle SEED``
-measures the archs in a random order: several such processes (gpu_repeats.sh, one per GPU) give
+measures the archs in a random order: several such processes (plans/repeats.sh, one per GPU) give
 repeats that compare_repeats.py compares and anchored_merge.py (with anchor archs, --ids) merges.
 """
 
