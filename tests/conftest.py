@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 # Tests run beside other work on small machines: one intra-op thread avoids OpenMP spin-waiting
 # under oversubscription (it made tiny training steps 30x slower). Subprocesses inherit it.
@@ -16,6 +18,80 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 from nasedge.spaces import get_space
 from nasedge.supernet import build_supernet
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The shared datasets (CIFAR-10, HELP): ``$NASEDGE_DATASETS``, else ``../shared/datasets`` beside the repository."""
+    return Path(os.environ.get("NASEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+@dataclass
+class CliRun:
+    """What ``nasedge ARGS`` did: its exit status and what it printed (as :class:`subprocess.CompletedProcess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def nasedge_cli(capsys, monkeypatch):
+    """``nasedge_cli(*args, cwd=None)``: ``nasedge ARGS`` run in this process (:func:`nasedge.cli.main`).
+
+    The same code path as the console script without a Python start-up per call; tests of what only a
+    process shows (the real console script's exit status, signals, kill -9) start one instead."""
+    from nasedge.cli import main
+
+    def run(*args, cwd=None) -> CliRun:
+        capsys.readouterr()  # what the test printed before is not this command's output
+        with monkeypatch.context() as m:
+            if cwd is not None:
+                m.chdir(cwd)
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse: --help, --version, usage errors
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def _ray_cluster():
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    small = {"object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False, **small})
+    node = cluster.add_node(num_cpus=1, resources={"device:test-dev": 1, "device:test-board": 1}, **small)
+    try:
+        yield cluster, node.node_id
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture
+def ray_cluster(_ray_cluster):
+    """``(cluster, device node id)``: a local two-node Ray cluster started once per session, this process
+    connected to it. Head: 2 CPUs and no device; second node: 1 CPU and the resources device:test-dev and
+    device:test-board. Tests that need a Ray of their own (started by the code under test) start it in a
+    process of their own: a driver that disconnects from this cluster cannot join it again (OwnerDiedError)."""
+    import ray
+
+    cluster, node_id = _ray_cluster
+    if not ray.is_initialized():
+        ray.init(address=cluster.address, log_to_driver=False)
+        cluster.wait_for_nodes()
+    return cluster, node_id
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,4 +1,4 @@
-"""The CLI as users run it: a subprocess, exit codes and what it prints."""
+"""The CLI as users run it: exit codes and what it prints (in this process, and the real console script)."""
 
 import json
 import os
@@ -12,22 +12,28 @@ import pytest
 from nasedge.arch import Arch
 
 
-def nasedge(*args, cwd=None):
+def process(*args, cwd=None):
+    """``nasedge ARGS`` in a Python process of its own (start-up time, the real exit status)."""
     return subprocess.run([sys.executable, "-m", "nasedge.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.fixture
+def nasedge(nasedge_cli):
+    return nasedge_cli
 
 
 def test_help_is_fast():
     times = []
     for _ in range(3):
         t = time.perf_counter()
-        r = nasedge("--help")
+        r = process("--help")
         times.append(time.perf_counter() - t)
         assert r.returncode == 0 and "arch" in r.stdout
     assert statistics.median(times) < 1.5  # generous under a loaded CI machine; measured ~0.1 s idle
 
 
-def test_sample_validate_stats(tmp_path):
+def test_sample_validate_stats(tmp_path, nasedge):
     r = nasedge("arch", "sample", "--space", "ofa_mbv3_w1.2", "-n", "3", "--seed", "4")
     assert r.returncode == 0, r.stderr
     archs = [Arch.from_json(line) for line in r.stdout.splitlines()]
@@ -58,7 +64,7 @@ def test_sample_validate_stats(tmp_path):
     ],
 )
 @pytest.mark.parametrize("verb", ["validate", "stats"])
-def test_bad_arch_is_one_line_exit_2(tmp_path, content, needle, verb):
+def test_bad_arch_is_one_line_exit_2(tmp_path, content, needle, verb, nasedge):
     (tmp_path / "bad.json").write_text(content)
     r = nasedge("arch", verb, str(tmp_path / "bad.json"))
     assert r.returncode == 2
@@ -66,7 +72,7 @@ def test_bad_arch_is_one_line_exit_2(tmp_path, content, needle, verb):
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
-def test_export_random_init(tmp_path):
+def test_export_random_init(tmp_path, nasedge):
     r = nasedge("arch", "sample", "--space", "ofa_mbv3_cifar", "--seed", "2")
     (tmp_path / "a.json").write_text(r.stdout)
     r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--init", "random", "--format", "onnx,torch",
@@ -88,3 +94,14 @@ def test_overrides_after_options_are_kept_and_unknown_options_refused():
         main(["eval", "--arch", "max", "--json", "--bogus"])
     assert exc.value.code == 2
     assert main(["eval", "--arch", "max", "data.limit_test=5", "--json", "data.no_such_key=1"]) == 2
+
+
+@pytest.mark.slow
+def test_console_script_exit_status_and_output(tmp_path):
+    """The in-process checks above, once through a real process: exit 0 with the output, exit 2 with one line."""
+    r = process("arch", "sample", "--space", "ofa_mbv3_cifar", "--which", "max")
+    assert r.returncode == 0 and Arch.from_json(r.stdout).depth == (4,) * 5
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    r = process("arch", "validate", str(tmp_path / "bad.json"))
+    assert r.returncode == 2 and "field '<root>'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from omegaconf import OmegaConf
 
-from omegaconf import OmegaConf  # noqa: E402
-
-from nasedge.config import compose  # noqa: E402
+from nasedge.config import compose
 
 
 def _value(v) -> str:

@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.predict.accuracy import AccuracyPredictor, load_accuracy_dataset  # noqa: E402
-from nasedge.spaces import get_space  # noqa: E402
+from nasedge.predict.accuracy import AccuracyPredictor, load_accuracy_dataset
+from nasedge.spaces import get_space
 
 
 def main() -> int:

@@ -17,21 +17,18 @@ import argparse
 import copy
 import json
 import os
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.arch import Arch  # noqa: E402
-from nasedge.data import DataConfig, load_dataset, recalibration_subset  # noqa: E402
-from nasedge.supernet.accuracy import evaluate_arch, top1  # noqa: E402
-from nasedge.nn.mobilenetv3 import build_mobilenetv3  # noqa: E402
-from nasedge.spaces import get_space  # noqa: E402
-from nasedge.supernet import load_supernet  # noqa: E402
+from nasedge.arch import Arch
+from nasedge.data import DataConfig, load_dataset, recalibration_subset
+from nasedge.supernet.accuracy import evaluate_arch, top1
+from nasedge.nn.mobilenetv3 import build_mobilenetv3
+from nasedge.spaces import get_space
+from nasedge.supernet import load_supernet
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     python experiments/latency_datasets/anchored_merge.py experiments/latency_datasets/results/h200_b1_anchored \
         --devices h200-torch-fp32-b1,h200-torch-fp16-b1 --replace 760-999 [--dry-run]
 
-The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv``: processes (gpu_anchored.sh) that each
+The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv``: processes (plans/anchored.sh) that each
 measured the stretch *and* anchor archs the dataset already has (its reference archs, every 8th id
 below the stretch). A process's level differs from the dataset's (batch-1 GPU latency moves with the
 process), so each process is rescaled by the median ratio dataset / process over its anchors that are
@@ -25,12 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.arch import read_archs_jsonl  # noqa: E402
-from nasedge.atomic import atomic_write_text  # noqa: E402
-from nasedge.measure.dataset import assemble_latency_csv  # noqa: E402
-from nasedge.measure.measurement import Measurement, read_measurements_csv, write_measurements_csv  # noqa: E402
+from nasedge.arch import read_archs_jsonl
+from nasedge.atomic import atomic_write_text
+from nasedge.measure.dataset import assemble_latency_csv
+from nasedge.measure.measurement import Measurement, read_measurements_csv, write_measurements_csv
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 DISAGREE = 1.25

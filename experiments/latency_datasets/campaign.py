@@ -20,28 +20,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from nasedge.arch import Arch, write_archs_jsonl
+from nasedge.cost import arch_cost
+from nasedge.measure import get_device
+from nasedge.measure.dataset import assemble_latency_csv, measure_dataset, reference_first_order
+from nasedge.measure.measurement import Measurement, read_measurements_csv
+from nasedge.measure.measurer import raise_priority
+from nasedge.measure.protocol import ProtocolConfig
+from nasedge.spaces import get_space
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
-
-from nasedge.arch import Arch, write_archs_jsonl  # noqa: E402
-from nasedge.cost import arch_cost  # noqa: E402
-from nasedge.measure import get_device  # noqa: E402
-from nasedge.measure.dataset import assemble_latency_csv, measure_dataset, reference_first_order  # noqa: E402
-from nasedge.measure.measurement import Measurement, read_measurements_csv  # noqa: E402
-from nasedge.measure.measurer import raise_priority  # noqa: E402
-from nasedge.measure.protocol import ProtocolConfig  # noqa: E402
-from nasedge.spaces import get_space  # noqa: E402
 
 DATA = ROOT / "latency_predictors" / "data"
-HELP_OFA = Path("/work/shared/datasets/latency/help/ofa")
+# the shared datasets (HELP benchmark): $NASEDGE_DATASETS, else ../shared/datasets beside the repository
+DATASETS = Path(os.environ.get("NASEDGE_DATASETS", ROOT.parent / "shared" / "datasets"))
+HELP_OFA = DATASETS / "latency" / "help" / "ofa"
 SPACES = ("ofa_mbv3_w1.2", "ofa_mbv3_cifar")
 DEVICES = ("cpu-ort-t1", "cpu-ort-t2", "cpu-torch-t1", "cpu-torch-t2", "cpu-litert-t1")
 NUM_ARCHS = 1000

@@ -2,7 +2,7 @@
 
     python experiments/latency_datasets/compare_repeats.py experiments/latency_datasets/results/h200_b1_4gpu
 
-The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv`` (gpu_repeats.sh: one process per GPU, all
+The folder holds ``p<k>/ofa_mbv3_w1.2/measurements/<device>.csv`` (plans/repeats.sh: one process per GPU, all
 at once), or ``<device>.csv`` of a single repeat (results/h200_b1_repeat); only archs in every repeat count. Per device: each repeat's level against the per-arch median of the repeats, the median absolute
 difference of every pair, the dataset against that median, and the share within 10 % of a ridge fit on
 the arch encoding (5-fold cross-validated, all archs): the noise ceiling of an arch-based predictor on
@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.measure.measurement import read_measurements_csv  # noqa: E402
-from nasedge.predict.dataset import load_dataset  # noqa: E402
-from order_drift import arch_basis, ridge  # noqa: E402  (this script's folder)
+from nasedge.measure.measurement import read_measurements_csv
+from nasedge.predict.dataset import load_dataset
+from order_drift import arch_basis, ridge  # this script's folder
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 

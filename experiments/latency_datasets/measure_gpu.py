@@ -14,7 +14,7 @@ It stops starting new groups after --time-limit seconds (default 500) so that on
 $OUT/ofa_mbv3_w1.2/measurements/ into that folder and run `campaign.py --assemble` to merge them.
 
 ``--fresh`` ignores the repository's measurements (resuming only from --out) and ``--shuffle SEED``
-measures the archs in a random order: several such processes (gpu_repeats.sh, one per GPU) give
+measures the archs in a random order: several such processes (plans/repeats.sh, one per GPU) give
 repeats that compare_repeats.py compares and anchored_merge.py (with anchor archs, --ids) merges.
 """
 
@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.measure import Device, load_device
+from nasedge.measure.dataset import measure_dataset, reference_first_order
 
-from nasedge.measure import Device, load_device  # noqa: E402
-from nasedge.measure.dataset import measure_dataset, reference_first_order  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SPACE = "ofa_mbv3_w1.2"
 DEVICES = ("h200-torch-fp32-b1", "h200-torch-fp16-b1", "h200-torch-fp16-b64")

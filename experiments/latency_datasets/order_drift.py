@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from nasedge.arch import read_archs_jsonl  # noqa: E402
-from nasedge.measure.measurement import read_measurements_csv  # noqa: E402
-from nasedge.predict.encodings import get_encoding  # noqa: E402
-from nasedge.spaces import get_space  # noqa: E402
+from nasedge.arch import read_archs_jsonl
+from nasedge.measure.measurement import read_measurements_csv
+from nasedge.predict.encodings import get_encoding
+from nasedge.spaces import get_space
 
 DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
 

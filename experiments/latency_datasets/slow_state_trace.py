@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.arch import read_archs_jsonl
+from nasedge.measure.measurer import pinned
+from nasedge.measure.runtime import get_runtime
+from nasedge.measure.workload import Artifacts, Probe, Subnet
 
-from nasedge.arch import read_archs_jsonl  # noqa: E402
-from nasedge.measure.measurer import pinned  # noqa: E402
-from nasedge.measure.runtime import get_runtime  # noqa: E402
-from nasedge.measure.workload import Artifacts, Probe, Subnet  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def steal_ticks() -> int:

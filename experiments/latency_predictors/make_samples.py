@@ -15,10 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.atomic import atomic_write_text
 
-from nasedge.atomic import atomic_write_text  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 # space -> (pool start of HELP's query range, archs taken from each range)
 SAMPLES = {"ofa": (4000, 150), "nasbench201": (900, 150)}

@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.atomic import atomic_write_text
+from nasedge.predict.benchmark import HELP_SPLITS, evaluate
+from nasedge.predict.dataset import load_dataset
 
-from nasedge.atomic import atomic_write_text  # noqa: E402
-from nasedge.predict.dataset import load_dataset  # noqa: E402
-from nasedge.predict.benchmark import HELP_SPLITS, evaluate  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.predict.dataset import load_dataset
+from nasedge.predict.meta import MetaModel, meta_train
 
-from nasedge.predict.dataset import load_dataset  # noqa: E402
-from nasedge.predict.meta import MetaModel, meta_train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 FAMILY_SPACE = {"ofa": "ofa_mbv3_w1.2"}  # the space whose model is the family's default (public OFA data)
 

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from nasedge.arch import read_archs_jsonl
+from nasedge.measure import Artifacts, Device, get_device
+from nasedge.measure.measurer import cpu_model, raise_priority
 
-from nasedge.measure import Artifacts, Device, get_device  # noqa: E402
-from nasedge.arch import read_archs_jsonl  # noqa: E402
-from nasedge.measure.measurer import cpu_model, raise_priority  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def summary(values) -> dict:

@@ -33,7 +33,6 @@ SPACE = "ofa_mbv3_w1.2"
 
 def _profile():
     """A device profile fitted on 20 real measurements (as the benchmark registers)."""
-    sys.path.insert(0, str(REPO / "experiments" / "service"))
     from benchmark import measurements
 
     from nasedge.predict.profile import fit_profile
@@ -185,7 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     trees = {"this tree": REPO}
     if args.baseline:
-        sys.path.insert(0, str(REPO / "experiments" / "service"))
         from benchmark import baseline_tree
 
         trees[f"baseline {args.baseline}"] = baseline_tree(args.baseline)

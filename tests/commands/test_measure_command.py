@@ -1,12 +1,10 @@
-"""`nasedge measure` and `nasedge devices` as users run them (subprocesses, exit codes, files)."""
+"""`nasedge measure` and `nasedge devices` as users run them (in this process: exit codes, output, files)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
+import pytest
 import yaml
 
 from nasedge.measure import read_measurements_csv
@@ -16,9 +14,9 @@ FAST = dict(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_round
             max_spread=10.0, min_cpu_share=0.0, max_rse=10.0)
 
 
-def nasedge(*args):
-    return subprocess.run([sys.executable, "-m", "nasedge.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+@pytest.fixture
+def nasedge(nasedge_cli):
+    return nasedge_cli
 
 
 def device_yaml(path, name="toy", **protocol):
@@ -34,7 +32,7 @@ def one_line_error(r, needle):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_devices_lists_where_each_is_measured():
+def test_devices_lists_where_each_is_measured(nasedge):
     r = nasedge("devices", "--json")
     assert r.returncode == 0, r.stderr
     rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
@@ -46,7 +44,7 @@ def test_devices_lists_where_each_is_measured():
     assert r.returncode == 0 and "jetson-orin" in r.stdout and "[tensorrt,cuda,cpu]" in r.stdout
 
 
-def test_measure_writes_resumes_and_reads_arch_files(tmp_path):
+def test_measure_writes_resumes_and_reads_arch_files(tmp_path, nasedge):
     dev, out = device_yaml(tmp_path / "toy.yaml"), tmp_path / "lat.csv"
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
@@ -70,7 +68,7 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path):
     assert [(m.arch_id, m.arch) for m in read_measurements_csv(tmp_path / "b.csv")] == [("x0", archs[0]), ("x1", archs[1])]
 
 
-def test_noisy_results_are_flagged_and_strict_refuses(tmp_path):
+def test_noisy_results_are_flagged_and_strict_refuses(tmp_path, nasedge):
     dev = device_yaml(tmp_path / "toy.yaml", max_spread=1e-6)  # any real spread is "too noisy"
     out = tmp_path / "lat.csv"
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "1", "--out", str(out))
@@ -84,7 +82,7 @@ def test_noisy_results_are_flagged_and_strict_refuses(tmp_path):
     assert read_measurements_csv(strict_out)[0].noisy  # kept and flagged: no lost work
 
 
-def test_measure_errors(tmp_path):
+def test_measure_errors(tmp_path, nasedge):
     out = str(tmp_path / "x.csv")
     one_line_error(nasedge("measure", "--device", "toaster", "--num-archs", "1", "--out", out),
                    "unknown device 'toaster'; known: ")

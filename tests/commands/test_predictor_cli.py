@@ -1,10 +1,7 @@
-"""`nasedge predictor ...` as users run it: a subprocess, exit codes and what it prints."""
+"""`nasedge predictor ...` as users run it (in this process): exit codes and what it prints."""
 
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,9 +11,10 @@ from nasedge.resources import shipped_path
 DATA = shipped_path("latency_predictors") / "data"
 
 
-def nasedge(*args):
-    return subprocess.run([sys.executable, "-m", "nasedge.cli", "predictor", *args], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+@pytest.fixture
+def nasedge(nasedge_cli):
+    """``nasedge(*args)``: ``nasedge predictor ARGS``."""
+    return lambda *args: nasedge_cli("predictor", *args)
 
 
 def one_line_error(r, needle):
@@ -25,7 +23,7 @@ def one_line_error(r, needle):
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
-def test_eval_json_on_shipped_sample():
+def test_eval_json_on_shipped_sample(nasedge):
     r = nasedge("eval", "--space", "ofa", "--data", str(DATA / "help_ofa_sample"), "--target-device", "titan_rtx_64",
                 "--shots", "10", "--seeds", "2", "--json")
     assert r.returncode == 0, r.stderr
@@ -38,7 +36,7 @@ def test_eval_json_on_shipped_sample():
     assert "flops on fpga (nasbench201, protocol untrimmed, 20 measurements on the target" in r.stdout
 
 
-def test_archs_then_fit_then_show(tmp_path):
+def test_archs_then_fit_then_show(tmp_path, nasedge):
     r = nasedge("archs", "--space", "ofa_mbv3_w1.2", "-n", "20", "--seed", "1")
     assert r.returncode == 0, r.stderr
     archs = [json.loads(line) for line in r.stdout.splitlines()]
@@ -75,13 +73,13 @@ def test_archs_then_fit_then_show(tmp_path):
     ('arch,latency_ms\n"{""space"": ""mars"", ""kernel"": [3], ""expand"": [3], ""depth"": [1], '
      '""resolution"": 8}",2.0\n', "unknown space 'mars'"),
 ])
-def test_fit_bad_measurements(tmp_path, content, needle):
+def test_fit_bad_measurements(tmp_path, content, needle, nasedge):
     (tmp_path / "m.csv").write_text(content)
     one_line_error(nasedge("fit", "--device", "d", "--measurements", str(tmp_path / "m.csv"),
                            "--profiles-dir", str(tmp_path)), needle)
 
 
-def test_bad_inputs_exit_2_one_line(tmp_path):
+def test_bad_inputs_exit_2_one_line(tmp_path, nasedge):
     one_line_error(nasedge("fit", "--device", "d"), "unknown device 'd'; known: ")  # measuring needs a known device
     one_line_error(nasedge("fit", "--device", "titan_rtx_64"), "device titan_rtx_64 is predict-only")
     one_line_error(nasedge("fit", "--device", "a/b", "--measurements", "x.csv"), "device name 'a/b' is not valid")
@@ -104,7 +102,7 @@ def test_bad_inputs_exit_2_one_line(tmp_path):
                            "--predictor", "lut"), "predictor 'lut' needs a latency table")
 
 
-def test_fit_without_measurements_measures_on_the_device(tmp_path):
+def test_fit_without_measurements_measures_on_the_device(tmp_path, nasedge):
     import yaml
 
     from nasedge.measure import read_measurements_csv

@@ -34,11 +34,10 @@ def test_every_device_config_loads_and_composes(name):
             device.measure([get_space("ofa_mbv3_w1.2").min_arch()])
 
 
-def test_help_devices_cover_every_published_column():
+def test_help_devices_cover_every_published_column(shared_datasets):
     import csv
-    from pathlib import Path
 
-    root = Path("/work/shared/datasets/latency/help")
+    root = shared_datasets / "latency" / "help"
     if not root.is_dir():
         pytest.skip("shared HELP datasets not present")
     for ds in ("ofa", "fbnet", "nasbench201"):

@@ -13,22 +13,10 @@ from nasedge.spaces import get_space
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """Head node without device resources; a second node offering device:test-dev."""
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    node = c.add_node(num_cpus=1, resources={"device:test-dev": 1})
-    ray.init(address=c.address, log_to_driver=False)
-    c.wait_for_nodes()
-    try:
-        yield c, node.node_id
-    finally:
-        ray.shutdown()
-        c.shutdown()
+@pytest.fixture
+def cluster(ray_cluster):
+    """Head node without device resources; a second node offering device:test-dev (one per session)."""
+    return ray_cluster
 
 
 def test_measurements_run_only_on_the_device_node(cluster, device_config):

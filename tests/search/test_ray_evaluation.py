@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import textwrap
 
 import pytest
 
+from nasedge.errors import NasedgeError
 from nasedge.search.proxies import ProxyLatency
 from nasedge.search.ray_evaluation import evaluate_candidates
 from nasedge.spaces import get_space
@@ -19,16 +21,14 @@ SPACE = get_space("ofa_mbv3_cifar")
 SMALL = {"num_cpus": 2, "object_store_memory": 80 * 2**20}
 
 
-def test_starts_local_ray_by_itself_and_returns_results_in_order():
-    assert not ray.is_initialized()
+def test_uses_the_callers_ray_and_returns_results_in_order(ray_cluster):
     archs = SPACE.sample_many(5, 0)
     latency = ProxyLatency(SPACE)
     seen = []
-    results = evaluate_candidates(archs, latency.latency, init_options=SMALL,
-                                  progress=lambda done, total: seen.append((done, total)))
+    results = evaluate_candidates(archs, latency.latency, progress=lambda done, total: seen.append((done, total)))
     assert results == [latency.latency(a) for a in archs]
     assert seen[-1] == (5, 5) and len(seen) >= 1
-    assert not ray.is_initialized()  # started here, so stopped here
+    assert ray.is_initialized()  # the caller's, so left running
     assert evaluate_candidates([], latency.latency) == []
 
 
@@ -36,8 +36,8 @@ def _assigned_cpus(arch):
     return ray.get_runtime_context().get_assigned_resources().get("CPU")
 
 
-def test_auto_cpus_give_a_lone_cpu_task_the_whole_machine():
-    archs = SPACE.sample_many(3, 0)
+def test_auto_cpus_give_a_lone_cpu_task_the_whole_machine(ray_cluster):
+    archs = SPACE.sample_many(3, 0)  # the session cluster's largest node (its head) has 2 CPUs, as SMALL
     assert evaluate_candidates(archs[:1], _assigned_cpus, num_cpus="auto", init_options=SMALL) == [2.0]
     assert evaluate_candidates(archs, _assigned_cpus, num_cpus="auto", init_options=SMALL) == [1.0, 1.0, 1.0]
 
@@ -60,7 +60,7 @@ ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
 def cluster():
     """A Ray instance in a process of its own, with a custom resource naming a device it owns."""
     head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=ENV)
+                            env={**ENV, "RAY_ADDRESS": "local"})  # not the latest cluster started on this machine
     try:
         address, node_id = head.stdout.readline().split()
         yield address, node_id
@@ -69,7 +69,7 @@ def cluster():
         head.wait(timeout=60)
 
 
-def _join(address: str, body: str) -> str:
+def _join(address: str, body: str, **env: str) -> str:
     """Run ``body`` in a fresh process that has ``evaluate_candidates``, ``SPACE`` and ``ADDRESS``; its stdout."""
     code = textwrap.dedent("""
         import functools, json
@@ -79,11 +79,65 @@ def _join(address: str, body: str) -> str:
         from nasedge.spaces import get_space
         SPACE, ADDRESS = get_space("ofa_mbv3_cifar"), {address!r}
     """).format(address=address) + textwrap.dedent(body)
-    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], env={**ENV, **env}, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 
 
+@pytest.mark.slow  # a Ray instance of its own, in a process of its own; test_uses_the_callers_ray_... is the twin
+def test_starts_local_ray_by_itself_and_returns_results_in_order():
+    out = _join("local", """
+        from nasedge.search.proxies import ProxyLatency
+        before = ray.is_initialized()
+        archs, latency, seen = SPACE.sample_many(5, 0), ProxyLatency(SPACE), []
+        results = evaluate_candidates(archs, latency.latency, init_options={small!r},
+                                      progress=lambda done, total: seen.append((done, total)))
+        print(json.dumps({{"before": before, "in_order": results == [latency.latency(a) for a in archs],
+                          "seen": seen, "after": ray.is_initialized(),
+                          "empty": evaluate_candidates([], latency.latency)}}))
+    """.format(small=SMALL), RAY_ADDRESS="local")  # a new instance, not the latest cluster started on this machine
+    result = json.loads(out)
+    assert result["before"] is False
+    assert result["in_order"] is True
+    assert result["seen"][-1] == [5, 5] and len(result["seen"]) >= 1
+    assert result["after"] is False  # started here, so stopped here
+    assert result["empty"] == []
+
+
+# In-process twins of the three tests below, on the session's cluster that this process is connected to
+def test_routes_tasks_to_the_node_owning_the_device(ray_cluster):
+    cluster, node_id = ray_cluster
+
+    def where(arch):  # a local function travels by value to the workers
+        import ray as r
+        return [arch.resolution, r.get_runtime_context().get_node_id()]
+
+    archs = SPACE.sample_many(3, 1)
+    got = evaluate_candidates(archs, where, ray_address=cluster.address, resources={"device:test-board": 0.5})
+    assert got == [[a.resolution, node_id] for a in archs]
+
+
+def test_task_errors_come_back_as_themselves_in_process(ray_cluster):
+    other = get_space("ofa_mbv3_w1.0")
+    with pytest.raises(NasedgeError, match="field 'space': value 'ofa_mbv3_cifar' is not allowed; "
+                                           "expected 'ofa_mbv3_w1.0'"):
+        evaluate_candidates(SPACE.sample_many(2, 2), functools.partial(other.validate),
+                            ray_address=ray_cluster[0].address)
+
+
+def test_missing_resources_fail_at_once_in_process(ray_cluster):
+    address, out = ray_cluster[0].address, []
+    for kwargs in ({"resources": {"device:jetson": 1}}, {"num_gpus": "two"}, {"num_gpus": 1}):
+        with pytest.raises(NasedgeError) as exc:
+            evaluate_candidates(SPACE.sample_many(1, 3), str, ray_address=address, **kwargs)
+        out.append(str(exc.value))
+    assert out[0].startswith("no node of the Ray cluster offers 1 'device:jetson' per task")
+    assert "num_gpus: value 'two' is not valid" in out[1]
+    assert out[2].startswith("no node of the Ray cluster offers 1 'GPU'")
+
+
+@pytest.mark.slow  # joins a cluster by address from a process of its own
 def test_joins_a_cluster_and_routes_tasks_to_the_node_owning_the_device(cluster):
     address, node_id = cluster
     out = _join(address, """
@@ -99,6 +153,7 @@ def test_joins_a_cluster_and_routes_tasks_to_the_node_owning_the_device(cluster)
     assert result["after"] is False
 
 
+@pytest.mark.slow
 def test_task_errors_come_back_as_themselves(cluster):
     out = _join(cluster[0], """
         other = get_space("ofa_mbv3_w1.0")
@@ -110,6 +165,7 @@ def test_task_errors_come_back_as_themselves(cluster):
     assert "field 'space': value 'ofa_mbv3_cifar' is not allowed; expected 'ofa_mbv3_w1.0'" in out
 
 
+@pytest.mark.slow
 def test_missing_resources_fail_at_once(cluster):
     out = _join(cluster[0], """
         for kwargs in ({"resources": {"device:jetson": 1}}, {"num_gpus": "two"}, {"num_gpus": 1}):
@@ -126,8 +182,10 @@ def test_missing_resources_fail_at_once(cluster):
 
 @pytest.mark.gpu
 def test_tasks_get_a_gpu_where_there_is_one():
-    def visible(arch):
-        import torch
-        return torch.cuda.is_available()
-
-    assert evaluate_candidates(SPACE.sample_many(2, 4), visible, init_options=SMALL) == [True, True]
+    out = _join("local", """
+        def visible(arch):
+            import torch
+            return torch.cuda.is_available()
+        print(json.dumps(evaluate_candidates(SPACE.sample_many(2, 4), visible, init_options={small!r})))
+    """.format(small=SMALL), RAY_ADDRESS="local")  # the session's cluster has no GPU
+    assert json.loads(out) == [True, True]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import random
-import sys
 import threading
 import time
 
@@ -18,7 +17,7 @@ from nasedge.predict.dataset import read_arch_latency_csv
 from nasedge.predict.profile import load_profile
 from nasedge.service.storage import Storage
 
-from .conftest import REPO, body, free_port
+from .conftest import body, free_port
 
 
 def _write_csv(path, pairs) -> None:
@@ -46,16 +45,12 @@ def _serve(server_process, tmp_path, tokens: str, port: int, log_name: str = "se
 
 def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, measurements, help_ofa):
     """POST /v1/devices with 20 measurements, then /v1/predict == `nasedge predictor fit` on the same CSV."""
-    import subprocess
-
     token, tokens = _token_file(tmp_path, capsys)
     _write_csv(tmp_path / "lat.csv", measurements)
     server = _serve(server_process, tmp_path, tokens, free_port())
     fit = ["predictor", "fit", "--device", "gpu-a", "--measurements", str(tmp_path / "lat.csv"),
            "--profiles-dir", str(tmp_path / "off")]
-    offline = subprocess.run([sys.executable, "-m", "nasedge.cli", *fit], cwd=REPO, capture_output=True,
-                             text=True, timeout=300)
-    assert offline.returncode == 0, offline.stderr
+    assert main(fit) == 0, capsys.readouterr().err  # offline, in this process while the server starts
     server.wait_ready()
     enc, archs, latency = read_arch_latency_csv(tmp_path / "lat.csv")
     queries = help_ofa.items[:100]
@@ -120,6 +115,7 @@ def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: 
     return tally
 
 
+@pytest.mark.slow  # server processes killed; tests/service/test_storage.py kills -9 inside the transaction by default
 def test_kill_9_during_registration(tmp_path, capsys, server_process, measurements):
     tally = _crash_trials(1, tmp_path, capsys, server_process, measurements, seed=1)
     assert tally["absent"] + tally["present"] == 1

@@ -35,31 +35,38 @@ def state_of(out_dir):
     return load_supernet(Path(out_dir) / "supernet.pt").state_dict()
 
 
-def test_all_phases_run_and_learn(dataset, tmp_path):
-    result = train_from_config(compose(overrides(dataset, tmp_path / "run")), log=lambda *_: None)
+@pytest.fixture(scope="module")
+def reference(dataset, tmp_path_factory):
+    """One uninterrupted run of the tiny config (its result, its folder), shared by the tests that compare with it."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    return train_from_config(compose(overrides(dataset, out)), log=lambda *_: None), out
+
+
+def test_all_phases_run_and_learn(dataset, reference):
+    result, run = reference
     assert result.finished
     phases = [m["phase"] for m in result.metrics]
     assert phases == ["full", "full", "kernel", "depth", "expand"]
     assert result.metrics[-1]["top1_max"] > 20 and result.metrics[-1]["top1_min"] > 20  # chance is 10 %
-    assert (tmp_path / "run" / "supernet_fp16.pt").stat().st_size < (tmp_path / "run" / "supernet.pt").stat().st_size
+    assert (run / "supernet_fp16.pt").stat().st_size < (run / "supernet.pt").stat().st_size
     # a finished run is not retrained
-    again = train_from_config(compose(overrides(dataset, tmp_path / "run")), log=lambda *_: None)
+    again = train_from_config(compose(overrides(dataset, run)), log=lambda *_: None)
     assert again.finished and len(again.metrics) == 5
 
 
-def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path):
-    reference = train_from_config(compose(overrides(dataset, tmp_path / "ref")), log=lambda *_: None)
+def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path, reference):
+    reference, ref_dir = reference
     # tiny budgets: each invocation stops after a step or two, at a mid-epoch checkpoint
     stops = 0
+    cut = compose(overrides(dataset, tmp_path / "cut", "train.max_minutes=0.004"))  # each invocation starts afresh from it
     for _ in range(200):
-        r = train_from_config(compose(overrides(dataset, tmp_path / "cut", "train.max_minutes=0.004")),
-                              log=lambda *_: None)
+        r = train_from_config(cut, log=lambda *_: None)
         if r.finished:
             break
         stops += 1
     assert stops >= 3
     assert [m["top1_max"] for m in r.metrics] == [m["top1_max"] for m in reference.metrics]
-    a, b = state_of(tmp_path / "ref"), state_of(tmp_path / "cut")
+    a, b = state_of(ref_dir), state_of(tmp_path / "cut")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -69,8 +76,9 @@ def test_resume_refuses_a_different_config(dataset, tmp_path):
         train_from_config(compose(overrides(dataset, tmp_path / "r", "train.batch_size=16")), log=lambda *_: None)
 
 
+@pytest.mark.slow  # processes killed and resumed; test_time_budget_stop_and_resume_is_exact resumes in-process
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig):
+def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig, reference):
     out = tmp_path / "killed"
     args = [sys.executable, "-m", "nasedge.cli", "train", *overrides(dataset, out)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -87,8 +95,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig):
     r = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resumed from" in r.stdout
-    train_from_config(compose(overrides(dataset, tmp_path / "ref")), log=lambda *_: None)
-    a, b = state_of(tmp_path / "ref"), state_of(out)
+    a, b = state_of(reference[1]), state_of(out)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -1,16 +1,13 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
 # Where is the accuracy ceiling on this CIFAR-10 copy? Four jobs on a 4-GPU machine, detached:
-#   setsid bash experiments/cifar10_ofa/gpu_reference.sh > runs/ref.log 2>&1 &
+#   setsid bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/reference.sh > runs/ref.log 2>&1 &
 # GPU 0: a CIFAR ResNet-18 (reference_resnet.py), 60 epochs with the supernet's recipe, then 60 epochs
 #        with the plain recipe (no label smoothing, no Cutout).
 # GPU 1: the largest arch alone for 200 epochs instead of 120 (is the schedule the limit?), bounded runs.
 # GPU 2: the largest arch alone, 120 epochs, plain recipe (no label smoothing, no Cutout).
 # GPU 3: the largest arch alone, 120 epochs at batch 256 and lr 0.2 (is the batch size the limit?).
 # Results in runs/ref/results (JSON per job, logs); a DONE file when everything has finished.
-set -u
-source experiments/cifar10_ofa/gpu_env.sh
 R=${R:-runs/ref}; mkdir -p $R/logs $R/results
-note() { echo "$(date +%T) $*" | tee -a $R/results/progress.log; }
 static() {  # NAME GPU OVERRIDES...: the largest arch alone, bounded invocations until finished
   local name=$1 gpu=$2 rc; shift 2
   for i in $(seq 1 10); do

@@ -1,15 +1,12 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
 # Run 6b: the shipped supernet (run 4, variant C) fine-tuned by one more elastic phase of 20 epochs
 # (every choice elastic, sandwich + 1 random subnet, distillation from its own largest subnet), at three
 # learning rates on GPUs 1-3; each evaluated (max, min, mid, 10 random); the variant with the best min
 # subnet whose max keeps >= 92 % gets the accuracy dataset (4 x 500 subnets). Results in runs/x6/results.
-#   setsid bash experiments/cifar10_ofa/gpu_run6b.sh > runs/x6b.log 2>&1 &
-set -u
-source experiments/cifar10_ofa/gpu_env.sh
+#   setsid bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/run6b.sh > runs/x6b.log 2>&1 &
 R=${R:-runs/x6}; mkdir -p $R/logs $R/results
 S=nasedge/assets/cifar10_ofa_mbv3/supernet.pt
 MID=experiments/cifar10_ofa/mid_arch.json
-note() { echo "$(date +%T) $*" | tee -a $R/results/progress.log; }
 fork() {  # NAME GPU LR
   # the phase of conf/experiment/cifar10_ofa_finetune.yaml at another lr (composes to the config run 6 used)
   CUDA_VISIBLE_DEVICES=$2 nasedge train experiment=cifar10_ofa_finetune train.init_from=$S train.out_dir=$R/$1 \

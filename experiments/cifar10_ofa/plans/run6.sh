@@ -1,6 +1,6 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
 # Run 6 on a 4-GPU machine, detached from the calling command:
-#   setsid bash experiments/cifar10_ofa/gpu_run6.sh > runs/x6.log 2>&1 &
+#   setsid bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/run6.sh > runs/x6.log 2>&1 &
 # BatchNorm recalibration now sees the training augmentation (conf/data: crop_padding, cutout). With it:
 # GPU 0: the shipped supernet's max, min, mid and 10 random subnets; the BN-protocol comparison
 #        (recalibration_check.py); accuracy-dataset parts 1 and 4.
@@ -8,12 +8,9 @@
 # GPU 2: the middle arch trained alone, then accuracy-dataset part 2.
 # GPU 3: min trained alone, then accuracy-dataset part 3.
 # Accuracy dataset: 4 x 500 random subnets of the shipped supernet (seeds 1-4, as run 4). Results in runs/x6/results.
-set -u
-source experiments/cifar10_ofa/gpu_env.sh
 R=${R:-runs/x6}; mkdir -p $R/logs $R/results
 S=nasedge/assets/cifar10_ofa_mbv3/supernet.pt
 MID=experiments/cifar10_ofa/mid_arch.json; N_ACC=${N_ACC:-500}
-note() { echo "$(date +%T) $*" | tee -a $R/results/progress.log; }
 scratch() {  # NAME GPU ARCH
   CUDA_VISIBLE_DEVICES=$2 nasedge train experiment=cifar10_scratch train.arch=$3 train.out_dir=$R/scratch_$1 \
     > $R/logs/scratch_$1.log 2>&1 && note "scratch $1 finished" || note "scratch $1 FAILED"

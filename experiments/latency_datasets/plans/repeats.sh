@@ -1,12 +1,11 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
 # Independent repeats of the H200 batch-1 configs: one measuring process per GPU, each over all 1,010 archs
 # in its own random order, on its own cores; compare_repeats.py compares them (at batch 1 on one host they
 # disagree by 9-14 %, so they were not merged into the dataset: README, "Four measuring processes").
-#   setsid bash experiments/latency_datasets/gpu_repeats.sh [DEST] [TIME_LIMIT_S]
+#   setsid bash experiments/gpu_run.sh experiments/latency_datasets/plans/repeats.sh [DEST=folder] [LIMIT=seconds]
 # Writes DEST/p<gpu>/ofa_mbv3_w1.2/measurements/ and DEST/p<gpu>.log; resumable (run it again).
-set -u
-dest=${1:-$OUT/repeats}
-limit=${2:-560}
+dest=${DEST:-$OUT/repeats}
+limit=${LIMIT:-560}
 devices=${DEVICES:-h200-torch-fp32-b1,h200-torch-fp16-b1}
 n=$(nvidia-smi -L | wc -l)
 per=$(( $(nproc) / n ))

@@ -1,6 +1,6 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
 # The CIFAR-10 supernet on a 4-GPU machine in one go, detached from the calling command:
-#   setsid bash experiments/cifar10_ofa/gpu_x4.sh > runs/x4.log 2>&1 &
+#   setsid bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/x4.sh > runs/x4.log 2>&1 &
 # GPU 0: the supernet (experiment=cifar10_ofa, elastic lr 0.10), in bounded invocations of
 #        train.max_minutes (as on preemptible GPUs), keeping the supernet after each phase.
 # GPU 1: max trained alone (cifar10_scratch), then elastic lr 0.03 from GPU 0's full phase.
@@ -11,13 +11,9 @@
 # Then: top-1 of max, min, mid and 10 random subnets of each variant; the variant with the best mean
 # gets the accuracy-predictor dataset (2,000 random subnets, 500 per GPU). Results in runs/x4/results.
 # Environment: PS, SCRATCH (overrides; defaults the real runs), MID (arch file), N_ACC, BOUND (minutes).
-set -u
-[ -n "${DRY:-}" ] || source experiments/cifar10_ofa/gpu_env.sh
-type nasedge > /dev/null 2>&1 || nasedge() { python3 -m nasedge.cli "$@"; }
-R=${R:-runs/x4}; mkdir -p $R/logs $R/results
+[ -n "${DRY:-}" ] || R=${R:-runs/x4}; mkdir -p $R/logs $R/results
 PS=${PS:-experiment=cifar10_ofa}; SCRATCH=${SCRATCH:-experiment=cifar10_scratch}; EVAL=${EVAL:-data=cifar10}
 MID=${MID:-experiments/cifar10_ofa/mid_arch.json}; N_ACC=${N_ACC:-500}; BOUND=${BOUND:-8}
-note() { echo "$(date +%T) $*" | tee -a $R/results/progress.log; }
 
 train_bounded() {  # NAME GPU OVERRIDES...: run until finished, one bounded invocation after another
   local name=$1 gpu=$2 rc; shift 2

@@ -1,10 +1,9 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
 # Does a fresh process on an idle GPU measure its first archs at the idle clock? The first 50 archs
 # (reference archs first) on h200-torch-fp32-b1, without the GPU warm-up, then, after the GPU idled
 # for 45 s, with it (measure.gpu_warmup_s, default 0.5 s per session):
-#   bash experiments/latency_datasets/gpu_warmup_check.sh [DEST]
-set -u
-dest=${1:-$OUT/warmup_check}
+#   bash experiments/gpu_run.sh experiments/latency_datasets/plans/warmup_check.sh [DEST=folder]
+dest=${DEST:-$OUT/warmup_check}
 mkdir -p "$dest"
 clocks() { nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,power.draw --format=csv,noheader >> "$dest/clocks.txt"; }
 clocks

@@ -1,11 +1,10 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
+#   bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/session.sh [LIMIT=seconds] [LAT_LIMIT=seconds]
 # One GPU-machine session, run again and again (each call resumes from the machine's disk) until
 # runs/results/DONE exists. In order, so that nothing else loads the GPU during latency measurement:
 #   1. latency datasets on the H200 device configs (once, time-capped; see experiments/latency_datasets)
 #   2. the cifar10_ofa supernet (progressive shrinking), stopping at a checkpoint before the call ends
 #   3. top-1 of max, min and 10 random subnets; the accuracy-predictor dataset (2,000 random subnets)
-set -u
-source experiments/cifar10_ofa/gpu_env.sh
 T0=$(date +%s); LIMIT=${LIMIT:-560}
 left() { echo $(( LIMIT - ($(date +%s) - T0) )); }
 mkdir -p runs/results

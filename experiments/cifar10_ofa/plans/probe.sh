@@ -1,9 +1,8 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
+#   bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/probe.sh
 # First GPU call: what the schedule is sized from. Throughput of one progressive-shrinking step vs the
 # static max subnet (deterministic kernels on and off), the wall time of a real training epoch
 # (data decode included) and of evaluating subnets.
-set -u
-source experiments/cifar10_ofa/gpu_env.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 python3 experiments/cifar10_ofa/throughput.py --deterministic 1 --out $OUT/throughput_det.json | tail -30

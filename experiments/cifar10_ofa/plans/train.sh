@@ -1,4 +1,5 @@
-#!/usr/bin/env bash
+# A plan for experiments/gpu_run.sh (which sets up the environment and defines nasedge and note).
+#   bash experiments/gpu_run.sh experiments/cifar10_ofa/plans/train.sh [LIMIT=seconds]
 # Idempotent GPU-machine step of the cifar10_ofa experiment: run it again and again (each call
 # resumes from checkpoints on the machine's disk) until results/DONE appears in $OUT.
 #   1. throughput benchmark (once)
@@ -6,8 +7,6 @@
 #      stopping cleanly at a checkpoint (train.max_minutes) before the call's time runs out
 #   3. once the supernet is trained: top-1 of min, max, 10 random subnets; the accuracy-predictor
 #      dataset (2,000 random subnets, appended and resumable)
-set -u
-source experiments/cifar10_ofa/gpu_env.sh
 T0=$(date +%s); LIMIT=${LIMIT:-560}
 left() { echo $(( LIMIT - ($(date +%s) - T0) )); }
 mkdir -p runs/results
