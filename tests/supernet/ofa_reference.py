@@ -1,0 +1,84 @@
+"""OFA's own supernet (the ``ofa`` package, a test dependency) with random weights, as a reference.
+
+Every parameter is random (kernel transformation matrices and BatchNorm affine terms included, so that
+each can change the outputs) and the BatchNorm statistics are calibrated on random images through the
+largest subnet, so that logits depend on both the input and the arch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+OFA_WIDTHS = {"ofa_mbv3_w1.0": 1.0, "ofa_mbv3_w1.2": 1.2}
+
+
+@torch.no_grad()
+def ofa_reference_supernet(space: str, seed: int = 0, calibration_batches: int = 4):
+    """OFA's OFAMobileNetV3 (kernel 3/5/7, expand 3/4/6, depth 2/3/4) of ``space``, random but calibrated, in eval mode."""
+    from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
+
+    torch.manual_seed(seed)
+    net = OFAMobileNetV3(n_classes=1000, dropout_rate=0.1, width_mult=OFA_WIDTHS[space], ks_list=[3, 5, 7],
+                         expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4])
+    for name, p in net.named_parameters():
+        if name.endswith("_matrix"):  # identity at initialisation: a small kernel would be a plain centre crop
+            p.add_(0.1 * torch.randn_like(p))
+        elif p.dim() == 1 and ".bn." in f".{name}":
+            p.copy_(1 + 0.2 * torch.randn_like(p) if name.endswith("weight") else 0.2 * torch.randn_like(p))
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the calibration batches
+    net.set_max_net()
+    net.train()
+    for _ in range(calibration_batches):
+        net(torch.randn(8, 3, 160, 160))
+    for bn in bns:
+        bn.momentum = 0.1
+    return net.eval()
+
+
+def save_ofa_checkpoint(net, path: Path, wrapped: bool = True) -> Path:
+    """Write ``net`` the way OFA publishes its supernets (``{"state_dict": ...}``) or as a bare state dict."""
+    state = net.state_dict()
+    torch.save({"state_dict": state} if wrapped else state, path)
+    return path
+
+
+@torch.no_grad()
+def compare_with_ofa(net, supernet, arch, x: torch.Tensor) -> dict[str, float]:
+    """Max abs differences between nasedge's and OFA's logits on ``x``: extracted subnets and dynamic supernets."""
+    from nasedge.supernet.ofa_checkpoint import ofa_arch
+
+    setting = ofa_arch(arch)
+    net.set_active_subnet(ks=setting["ks"], e=setting["e"], d=setting["d"])
+    ofa_dynamic = net(x)
+    ofa_subnet = net.get_active_subnet(preserve_weight=True).eval()(x)
+    supernet.set_active(arch)
+    nasedge_dynamic = supernet(x)
+    nasedge_subnet = supernet.extract(arch)(x)
+    return {"subnet": (nasedge_subnet - ofa_subnet).abs().max().item(),
+            "dynamic": (nasedge_dynamic - ofa_dynamic).abs().max().item(),
+            "logit_scale": ofa_subnet.abs().max().item()}
+
+
+def ofa_tutorial_accuracy_predictor(seed: int = 0):
+    """OFA's tutorial AccuracyPredictor with random weights (``ofa.tutorial`` itself imports gdown, which
+    ``ofa`` does not declare, so its one module is loaded alone)."""
+    import importlib.util
+
+    path = Path(importlib.util.find_spec("ofa").origin).parent / "tutorial" / "accuracy_predictor.py"
+    spec = importlib.util.spec_from_file_location("ofa_tutorial_accuracy_predictor", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(seed)
+    return module.AccuracyPredictor(pretrained=False, device="cpu")
+
+
+def ofa_tutorial_population(archs) -> list[dict]:
+    """``archs`` as the tutorial's predictor takes them (resolution as ``r: [r]``)."""
+    from nasedge.supernet.ofa_checkpoint import ofa_arch
+
+    return [{**s, "r": [s["image_size"]]} for s in map(ofa_arch, archs)]
