@@ -154,7 +154,8 @@ def read_ofa_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The normalised state dict of the OFA checkpoint file ``path``; a missing, truncated or foreign file fails in one line."""
     state = ofa_state_dict(load_ofa_file(path, "OFA checkpoint"))
     if state is None:
-        raise NasedgeError(f"{path}: not an OFA supernet checkpoint (no state dict with first_conv.conv.weight)")
+        raise NasedgeError(f"{path}: not an OFA supernet checkpoint of a kind nasedge imports "
+                           f"(no state dict with first_conv.conv.weight)")
     return state
 
 

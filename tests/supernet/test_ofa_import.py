@@ -19,8 +19,10 @@ from nasedge.cli import main  # noqa: E402
 from nasedge.errors import NasedgeError  # noqa: E402
 from nasedge.spaces import get_space  # noqa: E402
 from nasedge.supernet import load_supernet  # noqa: E402
-from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, normalise_key, read_ofa_checkpoint  # noqa: E402
-from tests.supernet.ofa_reference import compare_with_ofa, ofa_reference_supernet, save_ofa_checkpoint  # noqa: E402
+from nasedge.supernet.ofa_checkpoint import (  # noqa: E402
+    from_ofa_state_dict, normalise_key, ofa_state_dict, read_ofa_checkpoint)
+from tests.supernet.ofa_reference import (  # noqa: E402
+    calibrate_ofa_bn, compare_with_ofa, ofa_reference_supernet, random_images, save_ofa_checkpoint)
 
 SPACES = ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2")
 
@@ -49,13 +51,25 @@ def test_imported_supernet_matches_ofa(ofa_file, tmp_path, capsys):
     assert supernet.meta["source"] == path.name
     assert supernet.meta["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     torch.manual_seed(1)
-    archs = get_space(space).restrict(resolution=range(128, 161, 4)).sample_many(20, 3)
-    archs.append(Arch(space, archs[0].kernel, archs[0].expand, archs[0].depth, 224))  # and one at full size
-    for arch in archs:
-        x = torch.randn(2, 3, arch.resolution, arch.resolution)
-        diff = compare_with_ofa(net, supernet, arch, x)
+    largest = get_space(space).max_arch()  # at the resolution its BatchNorm statistics were calibrated at
+    for arch in [Arch(space, largest.kernel, largest.expand, largest.depth, 160), *get_space(space).sample_many(2, 7)]:
+        diff = compare_with_ofa(net, supernet, arch, random_images(2, arch.resolution))
         assert diff["subnet"] < 1e-4 and diff["dynamic"] < 1e-4, (arch, diff)
-        assert diff["logit_scale"] > 0.5  # the weights make logits of a size where 1e-4 means something
+
+
+def test_subnets_match_ofa_with_their_own_bn_statistics(ofa_file):
+    """20 archs at 128-160 and one at 224, each with BatchNorm calibrated for it (OFA's way) before import."""
+    space, net, _ = ofa_file
+    archs = get_space(space).restrict(resolution=range(128, 161, 4)).sample_many(20, 3)
+    archs.append(Arch(space, archs[0].kernel, archs[0].expand, archs[0].depth, 224))
+    torch.manual_seed(2)
+    for arch in archs:
+        calibrate_ofa_bn(net, arch)
+        supernet = from_ofa_state_dict(ofa_state_dict(net.state_dict()), space).eval()
+        diff = compare_with_ofa(net, supernet, arch, random_images(2, arch.resolution))
+        assert diff["subnet"] < 1e-4 and diff["dynamic"] < 1e-4, (arch, diff)
+        # logits of a size where 1e-4 means something, and different for different images
+        assert diff["logit_scale"] > 0.5 and diff["input_effect"] > 0.1, (arch, diff)
 
 
 def test_ofa_file_loads_directly_and_in_other_spellings(ofa_file):
@@ -64,9 +78,10 @@ def test_ofa_file_loads_directly_and_in_other_spellings(ofa_file):
     assert imported.space.name == space and imported.meta["imported_from"] == "once-for-all"
     reference = imported.state_dict()
     # a bare state dict, older OFA names (mobile_inverted_conv, unwrapped bn/conv/linear) and DataParallel's prefix
+    saved = torch.load(path, weights_only=True)["state_dict"]
     old = {"module." + k.replace("blocks.1.conv.", "blocks.1.mobile_inverted_conv.").replace(".bn.bn.", ".bn.")
-           .replace(".conv.conv.", ".conv."): v for k, v in net.state_dict().items()}
-    assert {normalise_key(k) for k in old} == {normalise_key(k) for k in net.state_dict()}
+           .replace(".conv.conv.", ".conv."): v for k, v in saved.items()}
+    assert {normalise_key(k) for k in old} == {normalise_key(k) for k in saved}
     other = from_ofa_state_dict({normalise_key(k): v for k, v in old.items()}).state_dict()
     assert all(torch.equal(reference[k], other[k]) for k in reference)
 
@@ -87,6 +102,7 @@ def test_wrong_width_names_the_tensor_and_the_space_that_fits(ofa_file, tmp_path
     ("extra", "unexpected tensor blocks.21.conv.point_linear.bn.weight"),
     ("reshape", "classifier.linear.bias has shape (7,)"),
     ("foreign", "not an OFA supernet checkpoint"),
+    ("proxyless", "first_conv.conv.weight has shape (40, 3, 3, 3)"),  # OFA's other supernet, not imported yet
 ])
 def test_a_wrong_file_is_one_line_naming_what_does_not_match(ofa_file, tmp_path, capsys, damage, message):
     space, net, path = ofa_file
@@ -103,6 +119,11 @@ def test_a_wrong_file_is_one_line_naming_what_does_not_match(ofa_file, tmp_path,
             state["classifier.linear.bias"] = torch.zeros(7)
         elif damage == "foreign":
             state = torch.nn.Linear(3, 4).state_dict()
+        elif damage == "proxyless":
+            from ofa.imagenet_classification.elastic_nn.networks import OFAProxylessNASNets
+
+            state = OFAProxylessNASNets(width_mult=1.3, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6],
+                                        depth_list=[2, 3, 4]).state_dict()
         torch.save({"state_dict": state}, bad)
     rc, _, err = _cli(capsys, "import", "ofa", str(bad), "--space", space, "--out", str(tmp_path / "s.pt"))
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
