@@ -41,10 +41,11 @@ def supernet_equivalence(space: str, num_archs: int, batch: int, work: Path) -> 
     net = ofa_reference_supernet(space)
     checkpoint = save_ofa_checkpoint(net, work / f"ofa_{space}.pth")
     out = work / space / "supernet.pt"
-    assert nasedge(["import", "ofa", str(checkpoint), "--out", str(out)]) == 0  # BN calibrated for the largest arch
+    assert nasedge(["import", "ofa", str(checkpoint), "--out", str(out)]) == 0  # BN calibrated for the largest
     imported = load_supernet(out).eval()
     m = imported.space.max_arch()  # at the resolution its BatchNorm statistics were calibrated at
-    largest = compare_with_ofa(net, imported, Arch(space, m.kernel, m.expand, m.depth, 160), random_images(batch, 160))
+    m = Arch(space, m.kernel, m.expand, m.depth, 160)
+    largest = compare_with_ofa(net, imported, m, random_images(batch, 160))
     rows, noise, previous = [], torch.randn(batch, 3, 7, 7), None
     for arch in get_space(space).sample_many(num_archs, 17):
         calibrate_ofa_bn(net, arch, batches=2)  # as OFA does before evaluating a subnet
@@ -88,7 +89,8 @@ def main() -> None:
     torch.manual_seed(0)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        spaces = [supernet_equivalence(s, args.archs, args.batch, Path(tmp)) for s in ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2")]
+        spaces = [supernet_equivalence(s, args.archs, args.batch, Path(tmp))
+                  for s in ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2")]
         predictor = predictor_equivalence(args.predictor_archs, Path(tmp))
     result = {"supernets": spaces, "accuracy_predictor": predictor, "torch": torch.__version__,
               "seconds": round(time.perf_counter() - t0, 1)}

@@ -21,8 +21,9 @@ import json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="import_source", metavar="SOURCE", parser_class=type(parser))
     sub.required = True
-    p = sub.add_parser("ofa", help="a Once-for-All OFA-MobileNetV3 supernet checkpoint (and its accuracy predictor)")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="OFA supernet checkpoint (e.g. ofa_mbv3_d234_e346_k357_w1.2)")
+    p = sub.add_parser("ofa", help="a Once-for-All OFA-MobileNetV3 supernet (and OFA's accuracy predictor)")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="OFA supernet checkpoint (e.g. ofa_mbv3_d234_e346_k357_w1.2)")
     p.add_argument("--space", metavar="NAME", help="ofa_mbv3_w1.0 or ofa_mbv3_w1.2 (default: the one that fits)")
     p.add_argument("--out", required=True, metavar="FILE.pt", help="nasedge supernet file to write")
     p.add_argument("--accuracy-predictor", metavar="FILE.pth",
@@ -51,8 +52,8 @@ def run_ofa(args: argparse.Namespace) -> int:
         if predictor.space.name != supernet.space.name:
             from nasedge.errors import NasedgeError
 
-            raise NasedgeError(f"{args.accuracy_predictor}: OFA's accuracy predictor is for {predictor.space.name}, "
-                               f"the supernet is {supernet.space.name}")
+            raise NasedgeError(f"{args.accuracy_predictor}: OFA's accuracy predictor is for "
+                               f"{predictor.space.name}, the supernet is {supernet.space.name}")
         predictor_path = out.parent / "accuracy_predictor.json"
     save_supernet(supernet, out, meta=supernet.meta)
     if predictor_path is not None:

@@ -74,8 +74,7 @@ class OFAAccuracyPredictor(BaseAccuracyPredictor):
     def save(self, path: str | Path, meta: dict | None = None) -> None:
         atomic_write_text(path, json.dumps({
             "format": FORMAT, "space": self.space.name, "meta": meta or self.meta,
-            "tensors": {k: {"shape": list(v.shape), "float32": base64.b64encode(v.astype("<f4").tobytes()).decode()}
-                        for k, v in self.tensors.items()},
+            "tensors": {k: {"shape": list(v.shape), "float32": _base64(v)} for k, v in self.tensors.items()},
         }))
 
     @classmethod
@@ -86,7 +85,8 @@ class OFAAccuracyPredictor(BaseAccuracyPredictor):
                        for k, v in state["tensors"].items()}
             space = get_space(state["space"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise NasedgeError(f"{source}: not a readable OFA accuracy predictor ({type(exc).__name__}: {exc})") from None
+            raise NasedgeError(f"{source}: not a readable OFA accuracy predictor "
+                               f"({type(exc).__name__}: {exc})") from None
         return cls(space, tensors, state.get("meta"), source)
 
     @classmethod
@@ -104,6 +104,10 @@ class OFAAccuracyPredictor(BaseAccuracyPredictor):
         tensors = {str(k): v.detach().float().numpy() for k, v in state.items()}
         meta = {"imported_from": "once-for-all", "source": path.name, "source_sha256": file_digest(path)}
         return cls(get_space(space), tensors, meta, str(path))
+
+
+def _base64(tensor: np.ndarray) -> str:
+    return base64.b64encode(tensor.astype("<f4").tobytes()).decode()
 
 
 def _check_space(space: SearchSpace, source: str) -> None:

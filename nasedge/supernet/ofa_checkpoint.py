@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -35,8 +35,10 @@ _OLD_NAMES = ((".mobile_inverted_conv.", ".conv."), (".bn.bn.", ".bn."), (".conv
 
 _MBV3_MODULES = {  # nasedge module path -> OFA module path (after normalisation)
     "stem.0": "first_conv.conv", "stem.1": "first_conv.bn",
-    "first_block.depthwise.0": "blocks.0.conv.depth_conv.conv", "first_block.depthwise.1": "blocks.0.conv.depth_conv.bn",
-    "first_block.project.0": "blocks.0.conv.point_linear.conv", "first_block.project.1": "blocks.0.conv.point_linear.bn",
+    "first_block.depthwise.0": "blocks.0.conv.depth_conv.conv",
+    "first_block.depthwise.1": "blocks.0.conv.depth_conv.bn",
+    "first_block.project.0": "blocks.0.conv.point_linear.conv",
+    "first_block.project.1": "blocks.0.conv.point_linear.bn",
     "head.final_expand.0": "final_expand_layer.conv", "head.final_expand.1": "final_expand_layer.bn",
     "head.feature_mix": "feature_mix_layer.conv", "head.classifier": "classifier.linear",
 }
@@ -73,7 +75,7 @@ def normalise_key(key: str) -> str:
 
 
 def ofa_state_dict(payload: Any) -> dict[str, torch.Tensor] | None:
-    """The state dict inside an OFA checkpoint (``{"state_dict": ...}`` or bare), keys normalised; None if not one."""
+    """The state dict in an OFA checkpoint (``{"state_dict": ...}`` or bare), keys normalised; None if not one."""
     if isinstance(payload, Mapping) and isinstance(payload.get("state_dict"), Mapping):
         payload = payload["state_dict"]
     if not isinstance(payload, Mapping) or not payload:
@@ -84,8 +86,15 @@ def ofa_state_dict(payload: Any) -> dict[str, torch.Tensor] | None:
     return state if "first_conv.conv.weight" in state else None
 
 
-def _mismatch(state: Mapping[str, torch.Tensor], space_name: str) -> tuple[str | None, nn.Module]:
-    """The first difference between ``state`` and the supernet of ``space_name`` (None if it fits), and that supernet."""
+class _Fit(NamedTuple):
+    """How ``state`` fits the supernet of one space: the supernet, and the first difference (None: none)."""
+
+    supernet: nn.Module
+    problem: str | None
+    matched: int  # tensors that fit before the first difference
+
+
+def _fit(state: Mapping[str, torch.Tensor], space_name: str) -> _Fit:
     from nasedge.supernet import build_supernet
 
     space = get_space(space_name)
@@ -93,43 +102,45 @@ def _mismatch(state: Mapping[str, torch.Tensor], space_name: str) -> tuple[str |
     num_classes = classifier.shape[0] if classifier is not None and classifier.dim() == 2 else None
     supernet = build_supernet(space, num_classes)
     to_ofa = _OFA_KEYS[space.family]
-    expected = {to_ofa(k): (k, v.shape) for k, v in supernet.state_dict().items()}
-    for ofa_key, (_, shape) in expected.items():
-        if ofa_key not in state:
-            return f"missing tensor {ofa_key}", supernet
-        if state[ofa_key].shape != shape:
-            return (f"{ofa_key} has shape {tuple(state[ofa_key].shape)}, {space_name} has {tuple(shape)}"), supernet
+    expected = {to_ofa(k): v.shape for k, v in supernet.state_dict().items()}
+    for matched, (key, shape) in enumerate(expected.items()):
+        if key not in state:
+            return _Fit(supernet, f"missing tensor {key}", matched)
+        if state[key].shape != shape:
+            return _Fit(supernet, f"{key} has shape {tuple(state[key].shape)}, {space_name} has {tuple(shape)}",
+                        matched)
     extra = sorted(set(state) - set(expected))
     if extra:
-        return f"unexpected tensor {extra[0]} (and {len(extra) - 1} more)" if len(extra) > 1 else \
-            f"unexpected tensor {extra[0]}", supernet
-    return None, supernet
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        return _Fit(supernet, f"unexpected tensor {extra[0]}{more}", len(expected))
+    return _Fit(supernet, None, len(expected))
 
 
 def from_ofa_state_dict(state: Mapping[str, torch.Tensor], space: str | None = None,
                         source: str = "OFA state dict") -> nn.Module:
-    """The nasedge supernet holding OFA's weights ``state`` (keys as :func:`ofa_state_dict` returns them).
+    """The nasedge supernet holding OFA's weights ``state`` (an OFA state dict, any spelling of its keys).
 
     ``space``: one of :data:`OFA_SPACES`; None picks the one whose shapes fit. Any missing, extra or
     differently shaped tensor is a one-line :class:`NasedgeError` naming it.
     """
-    candidates = (space,) if space else OFA_SPACES
+    state = {normalise_key(k): v for k, v in state.items()}
     if space and space not in OFA_SPACES:
-        raise NasedgeError(f"{source}: --space {space!r} has no OFA checkpoint layout; known: {', '.join(OFA_SPACES)}")
-    problems = []
-    for name in candidates:
-        problem, supernet = _mismatch(state, name)
-        if problem is None:
+        raise NasedgeError(f"{source}: --space {space!r} has no OFA checkpoint layout; "
+                           f"known: {', '.join(OFA_SPACES)}")
+    fits = {}
+    for name in (space,) if space else OFA_SPACES:
+        fits[name] = _fit(state, name)
+        if fits[name].problem is None:
             break
-        problems.append((name, problem))
     else:
         if space:
-            fits = [n for n in OFA_SPACES if n != space and _mismatch(state, n)[0] is None]
-            hint = f" (it fits {fits[0]})" if fits else ""
-            raise NasedgeError(f"{source}: not an OFA checkpoint of {space}: {problems[0][1]}{hint}")
-        # report the space that got furthest: the width of the first tensor decides most foreign files
-        name, problem = problems[-1] if problems[0][1].startswith("first_conv") else problems[0]
-        raise NasedgeError(f"{source}: matches no OFA space ({', '.join(OFA_SPACES)}); for {name}: {problem}")
+            others = [n for n in OFA_SPACES if n != space and _fit(state, n).problem is None]
+            hint = f" (it fits {others[0]})" if others else ""
+            raise NasedgeError(f"{source}: not an OFA checkpoint of {space}: {fits[space].problem}{hint}")
+        name = max(fits, key=lambda n: fits[n].matched)  # the space it comes closest to
+        raise NasedgeError(f"{source}: matches no OFA space ({', '.join(OFA_SPACES)}); for {name}: "
+                           f"{fits[name].problem}")
+    supernet = fits[name].supernet
     to_ofa = _OFA_KEYS[supernet.space.family]
     supernet.load_state_dict({k: state[to_ofa(k)].detach().to(v.dtype).clone()
                               for k, v in supernet.state_dict().items()})
@@ -151,7 +162,7 @@ def load_ofa_file(path: str | Path, what: str) -> Any:
 
 
 def read_ofa_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The normalised state dict of the OFA checkpoint file ``path``; a missing, truncated or foreign file fails in one line."""
+    """The normalised state dict of OFA checkpoint file ``path``; a bad file fails in one line."""
     state = ofa_state_dict(load_ofa_file(path, "OFA checkpoint"))
     if state is None:
         raise NasedgeError(f"{path}: not an OFA supernet checkpoint of a kind nasedge imports "
@@ -175,6 +186,6 @@ def import_ofa_checkpoint(path: str | Path, space: str | None = None) -> nn.Modu
 
 
 def ofa_arch(arch: Arch) -> dict[str, Any]:
-    """OFA's net setting of ``arch`` (``ks``, ``e``, ``d``, ``image_size``; unused slots 0, as in OFA's feature2arch)."""
+    """OFA's net setting of ``arch``: ``ks``, ``e``, ``d``, ``image_size`` (unused slots 0, as OFA writes them)."""
     c = arch.canonical()
     return {"ks": list(c.kernel), "e": list(c.expand), "d": list(c.depth), "image_size": c.resolution}

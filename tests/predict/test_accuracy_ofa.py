@@ -89,7 +89,8 @@ def test_import_writes_the_predictor_beside_the_supernet(tutorial, tmp_path, cap
     from tests.supernet.ofa_reference import ofa_reference_supernet, save_ofa_checkpoint
 
     _, acc_path = tutorial
-    checkpoint = save_ofa_checkpoint(ofa_reference_supernet("ofa_mbv3_w1.2", calibration_batches=1), tmp_path / "ofa.pth")
+    net = ofa_reference_supernet("ofa_mbv3_w1.2", calibration_batches=1)
+    checkpoint = save_ofa_checkpoint(net, tmp_path / "ofa.pth")
     out = tmp_path / "imported" / "supernet.pt"
     assert main(["import", "ofa", str(checkpoint), "--accuracy-predictor", str(acc_path), "--out", str(out),
                  "--json"]) == 0

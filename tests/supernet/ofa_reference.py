@@ -18,7 +18,7 @@ OFA_WIDTHS = {"ofa_mbv3_w1.0": 1.0, "ofa_mbv3_w1.2": 1.2}
 
 @torch.no_grad()
 def ofa_reference_supernet(space: str, seed: int = 0, calibration_batches: int = 4):
-    """OFA's OFAMobileNetV3 (kernel 3/5/7, expand 3/4/6, depth 2/3/4) of ``space``, random but calibrated, in eval mode."""
+    """OFA's OFAMobileNetV3 (kernel 3/5/7, expand 3/4/6, depth 2/3/4) of ``space``: random, calibrated, eval mode."""
     from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
 
     torch.manual_seed(seed)
