@@ -97,7 +97,7 @@ def compare_with_ofa(net, supernet, arch, x: torch.Tensor) -> dict[str, float]:
 
 def ofa_tutorial_accuracy_predictor(seed: int = 0):
     """OFA's tutorial AccuracyPredictor with random weights (``ofa.tutorial`` itself imports gdown, which
-    ``ofa`` does not declare, so its one module is loaded alone)."""
+    ``ofa`` does not declare, so its one module is loaded alone), scaled so outputs look like accuracies."""
     import importlib.util
 
     path = Path(importlib.util.find_spec("ofa").origin).parent / "tutorial" / "accuracy_predictor.py"
@@ -105,7 +105,11 @@ def ofa_tutorial_accuracy_predictor(seed: int = 0):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     torch.manual_seed(seed)
-    return module.AccuracyPredictor(pretrained=False, device="cpu")
+    predictor = module.AccuracyPredictor(pretrained=False, device="cpu")
+    with torch.no_grad():  # outputs spread like top-1 fractions (about 0.75 +- 0.1), not around 0 +- 0.01
+        predictor.model[-1].weight.mul_(10)
+        predictor.model[-1].bias.fill_(0.75)
+    return predictor
 
 
 def ofa_tutorial_population(archs) -> list[dict]:
