@@ -1,4 +1,9 @@
-"""Accuracy predictor: top-1 of a subnet from its architecture, without evaluating it.
+"""Accuracy predictors: top-1 of a subnet from its architecture, without evaluating it.
+
+:class:`BaseAccuracyPredictor` is what search and specialize use (``space``, ``meta``, ``predict``);
+:func:`load_accuracy_predictor` reads any stored one, choosing the implementation by the file's
+``format``. Implementations: :class:`AccuracyPredictor` (below) and OFA's published MLP
+(:mod:`nasedge.predict.ofa_accuracy`).
 
 Gradient-boosted trees on the space's ordinal encoding (kernel and expand per slot, depth per
 stage, resolution) plus log MACs and log parameters, fitted to subnets of a trained supernet whose
@@ -12,6 +17,8 @@ deterministic), so predictors never depend on a pickled model of one scikit-lear
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,8 +50,55 @@ def features(space: SearchSpace, archs: Sequence[Arch]) -> np.ndarray:
     return np.concatenate([space.encode(archs, "ordinal"), extra], axis=1)
 
 
-class AccuracyPredictor:
+class BaseAccuracyPredictor(abc.ABC):
     """Predicts top-1 (percent) of archs of one space."""
+
+    space: SearchSpace
+    meta: dict
+
+    @abc.abstractmethod
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Top-1 in percent, one per arch."""
+
+
+# stored format -> "module:class" of its implementation (imported when a file of that format is loaded)
+ACCURACY_PREDICTORS = {
+    FORMAT: "nasedge.predict.accuracy:AccuracyPredictor",
+    "nasedge-accuracy-predictor/ofa-mlp/1": "nasedge.predict.ofa_accuracy:OFAAccuracyPredictor",
+}
+
+
+def load_accuracy_predictor(path: str | Path) -> BaseAccuracyPredictor:
+    """The accuracy predictor stored in ``path``: JSON with a ``format`` in :data:`ACCURACY_PREDICTORS`, or
+    OFA's own ``acc_predictor.pth`` (a PyTorch file; for its w1.2 supernet)."""
+    import importlib
+
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        if f.read(2) in (b"PK", b"\x80\x02"):  # torch.save's zip or legacy pickle: OFA's own file
+            from nasedge.predict.ofa_accuracy import OFAAccuracyPredictor
+
+            return OFAAccuracyPredictor.from_ofa_file(path)
+    state = _read_json(path)
+    target = ACCURACY_PREDICTORS.get(state.get("format")) if isinstance(state, dict) else None
+    if target is None:
+        raise NasedgeError(f"{path}: not a nasedge accuracy predictor (expected format "
+                           f"{' or '.join(ACCURACY_PREDICTORS)})")
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name).from_state(state, str(path))
+
+
+def _read_json(path: str | Path) -> object:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NasedgeError(f"{path}: accuracy predictor not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise NasedgeError(f"{path}: not a readable accuracy predictor (invalid JSON)") from None
+
+
+class AccuracyPredictor(BaseAccuracyPredictor):
+    """Gradient-boosted trees fitted to measured (arch, top-1) pairs of one space."""
 
     def __init__(self, space: SearchSpace, **params):
         unknown = set(params) - set(DEFAULTS)
@@ -87,18 +141,17 @@ class AccuracyPredictor:
 
     @classmethod
     def load(cls, path: str | Path) -> AccuracyPredictor:
-        path = Path(path)
-        try:
-            state = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise NasedgeError(f"{path}: accuracy predictor not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise NasedgeError(f"{path}: not a readable accuracy predictor (invalid JSON)") from None
+        state = _read_json(path)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise NasedgeError(f"{path}: not a nasedge accuracy predictor (expected format {FORMAT})")
+        return cls.from_state(state, str(path))
+
+    @classmethod
+    def from_state(cls, state: dict, source: str) -> AccuracyPredictor:
+        """From the JSON object :meth:`save` writes (refits on its data)."""
         pred = cls(get_space(state["space"]), **state["params"])
         pred.meta = state.get("meta", {})
-        archs = [Arch.from_dict(r["arch"], source=str(path)) for r in state["data"]]
+        archs = [Arch.from_dict(r["arch"], source=source) for r in state["data"]]
         return pred.fit(archs, [r["top1"] for r in state["data"]])
 
 

@@ -229,9 +229,9 @@ def _accuracy_predictor_path(override: Optional[str], cfg: Any, supernet_path: P
 
 
 def _load_accuracy_predictor(path: Path, space: str) -> Any:
-    from nasedge.predict.accuracy import AccuracyPredictor
+    from nasedge.predict.accuracy import load_accuracy_predictor
 
-    predictor = AccuracyPredictor.load(path)
+    predictor = load_accuracy_predictor(path)
     if predictor.space.name != space:
         raise NasedgeError(f"{path}: accuracy predictor is for space {predictor.space.name!r}, the supernet for {space!r}")
     return predictor

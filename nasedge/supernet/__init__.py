@@ -19,6 +19,7 @@ from nasedge.errors import NasedgeError
 from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet.bn_recalibration import recalibrate_bn
+from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict
 from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 
 __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_supernet", "recalibrate_bn",
@@ -56,7 +57,10 @@ def save_supernet(supernet: nn.Module, path: str | Path, half: bool = False, met
 
 
 def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Read a checkpoint written by :func:`save_supernet`; a missing or corrupt file is a :class:`NasedgeError`."""
+    """Read a checkpoint written by :func:`save_supernet` or a published Once-for-All one (imported on the fly).
+
+    A missing or corrupt file is a :class:`NasedgeError`.
+    """
     path = Path(path)
     if not path.is_file():
         raise NasedgeError(f"{path}: supernet checkpoint not found")
@@ -65,6 +69,11 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise NasedgeError(f"{path}: not a readable supernet checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        ofa_state = ofa_state_dict(payload)
+        if ofa_state is not None:  # a published Once-for-All checkpoint: imported in memory
+            supernet = from_ofa_state_dict(ofa_state, source=str(path))
+            supernet.meta = ofa_provenance(path, supernet.space.name)
+            return supernet.to(map_location)
         raise NasedgeError(f"{path}: not a nasedge supernet checkpoint (expected format {CHECKPOINT_FORMAT})")
     supernet = build_supernet(get_space(payload["space"]), payload["num_classes"])
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
