@@ -93,14 +93,15 @@ def test_two_processes_equal_one_with_the_same_global_batch(dataset, tmp_path, t
     one = train_from_config(compose(overrides(dataset, tmp_path / "one")), log=lambda *_: None)
     two = json.loads((two_process_run / "metrics.json").read_text())
     assert [m["subnets"] for m in two] == [m["subnets"] for m in one.metrics]  # the same subnets, step by step
-    # Reduction order alone (a global batch's BatchNorm statistics and gradients summed in two parts)
-    # moves the loss in the 6th digit after the first step; BatchNorm channels of almost no variance
-    # amplify that by up to 1/sqrt(eps) per step, as a change of thread count does in one process.
+    # Floating-point reduction order: BatchNorm statistics and gradients of the global batch are summed
+    # in two parts instead of one. The first steps agree to 1e-7; BatchNorm channels of almost no
+    # variance amplify the difference (by up to 1/sqrt(eps) per step), as changing the thread count of
+    # one process does. Measured: losses 1e-7 .. 7e-5 relative, weights 5e-3 apart after 20 steps.
     for a, b in zip(one.metrics, two):
-        assert b["loss"] == pytest.approx(a["loss"], rel=2e-3)
+        assert b["loss"] == pytest.approx(a["loss"], rel=5e-4)
     a, b = state_of(tmp_path / "one"), state_of(two_process_run)
-    weights = [k for k in a if a[k].is_floating_point()]
-    assert all(torch.allclose(a[k], b[k], rtol=0, atol=5e-3) for k in weights)
+    weights = [k for k in a if a[k].is_floating_point() and "running" not in k]
+    assert all(torch.allclose(a[k], b[k], rtol=0, atol=2e-2) for k in weights)
 
 
 def _workers(pid: int) -> list[int]:
@@ -129,3 +130,21 @@ def test_killed_two_process_run_resumes_to_the_same_weights(dataset, tmp_path, t
     assert f"resumed from {out / 'checkpoint'}" in log
     a, b = state_of(two_process_run), state_of(out)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_eval_splits_archs_over_ranks_and_merges_one_file(dataset, tmp_path, two_process_run):
+    common = ["eval", "--arch", "random:5", "--supernet", str(two_process_run / "supernet.pt"), "--device", "cpu",
+              "--json", "data=cifar10", f"data.path={dataset}", "data.image_size=24",
+              "data.recalibration_images=32", "data.recalibration_batch_size=32"]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                          "-m", "nasedge", *common, "--out", str(tmp_path / "two.jsonl")],
+                         capture_output=True, text=True, env=ENV, timeout=300)
+    assert two.returncode == 0, two.stdout + two.stderr
+    one = subprocess.run([sys.executable, "-m", "nasedge", *common, "--out", str(tmp_path / "one.jsonl")],
+                         capture_output=True, text=True, env=ENV, timeout=300)
+    assert (tmp_path / "two.jsonl").read_text() == (tmp_path / "one.jsonl").read_text()
+    def records(out):
+        return [line for line in out.splitlines() if line.startswith("{")]
+
+    assert len(records(one.stdout)) == 5 and records(two.stdout) == records(one.stdout)
+    assert not list(tmp_path.glob("two.jsonl.rank*"))
