@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
     done: set = set()
-    if args.out:
+    if args.out and world.is_main:   # the other ranks get rank 0's view before any of them writes
         from pathlib import Path
 
         out_path = Path(args.out)
@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
                     if i != len(lines) - 1:
                         raise NasedgeError(f"{path}:{i + 1}: not a result line; use another --out file") from None
                     # a run killed while writing leaves a cut-off last line: drop it
-                    if world.is_main or path != out_path:
-                        path.write_text("".join(x + "\n" for x in lines[:-1]))
+                    path.write_text("".join(x + "\n" for x in lines[:-1]))
+    done = world.broadcast(done)
     todo = [a for a in archs if a not in done]
     mine = todo[world.rank::world.size]
     data = OmegaConf.to_object(cfg.data)
@@ -155,6 +155,6 @@ def run(args: argparse.Namespace) -> int:
     if world.launched:
         _merge_ranks(world, archs, args, done, results)
         world.close()
-    if done and len(todo) < len(archs):
+    if done and len(todo) < len(archs) and world.is_main:
         print(f"skipped {len(archs) - len(todo)} archs already in {args.out}")
     return 0
