@@ -1,8 +1,8 @@
 """Time of one progressive-shrinking step, plain against DDP at world size 1, in one process.
 
 Run under ``torchrun --standalone --nproc-per-node=1`` (DDP needs the process group). Two trainers of
-the same config share nothing: one plain (no process group), one with the DDP wrapper, sharded dropout
-and sharded augmentation of a torchrun run. Both take the same steps (seeds, hence subnets and
+the same config share nothing: one plain (no process group), one as a torchrun rank (gradient
+all-reduce per step, sharded dropout and augmentation). Both take the same steps (seeds, hence subnets and
 resolutions) on the same synthetic batch; every seed runs once on both before timing, so cuDNN has a
 plan for every shape (building them dominates the first epochs of a real run and varies with the
 host). Then rounds alternate plain / DDP, each timing all seeds.
@@ -52,7 +52,8 @@ def main() -> None:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         model = t._build_model()
         teacher = t._make_teacher(model) if phase.kd_weight > 0 else None
-        t.forward = t._wrap(model) if mode == "ddp" else model
+        if mode == "ddp":
+            t._join_ranks(model)
         opt = torch.optim.SGD(_param_groups(model, train_cfg.weight_decay), lr=phase.lr, momentum=0.9, nesterov=True)
         runners[mode] = (t, model, teacher, opt)
     cuda = world.device.type == "cuda"

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from nasedge.errors import NasedgeError
 
@@ -72,6 +73,34 @@ class World:
         box = [obj]
         dist.broadcast_object_list(box, src=0, group=self.control)
         return box[0]
+
+    def average_gradients(self, model: nn.Module) -> None:
+        """Average the gradients each rank accumulated over a step's subnets: one all-reduce per step.
+
+        Every rank trained the same subnets, so the same parameters hold a gradient on every rank
+        (the others stay None, as in one process). One flat buffer, reduced on the GPU with no host
+        synchronisation; DDP's reducer would add per-parameter hooks and, with the unused parameters
+        every subnet leaves, a search of the autograd graph and a used-parameter map per step.
+        """
+        if not self.launched:
+            return
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if grads:
+            flat = _flatten_dense_tensors(grads)
+            dist.all_reduce(flat)
+            flat.div_(self.size)
+            for g, reduced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+                g.copy_(reduced)
+
+    def share_weights(self, model: nn.Module) -> None:
+        """Rank 0's parameters and buffers on every rank (ranks build the same model, this makes sure)."""
+        if self.size == 1:
+            return
+        tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+        flat = _flatten_dense_tensors(tensors)
+        dist.broadcast(flat, src=0)
+        for t, shared in zip(tensors, _unflatten_dense_tensors(flat, tensors)):
+            t.copy_(shared)
 
     def barrier(self) -> None:
         if self.size > 1:

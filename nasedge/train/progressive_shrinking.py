@@ -9,8 +9,8 @@ Everything random is derived from (seed, phase, epoch, step), so a run that stop
 and resumes takes exactly the steps an uninterrupted run takes.
 
 Under torchrun (:mod:`nasedge.train.distributed`) every rank samples the same subnets and trains on
-its own rows of each global batch; the gradients of a step's subnets accumulate locally and DDP
-all-reduces them once, with the last subnet's backward. Rank 0 writes checkpoints and logs.
+its own rows of each global batch; the gradients of a step's subnets accumulate locally and are
+all-reduced once per step. Rank 0 writes checkpoints and logs.
 """
 
 from __future__ import annotations
@@ -158,7 +158,6 @@ class Trainer:
         # this rank's rows of every global batch (None: one process reads whole batches)
         self.rows = shard_rows(cfg.batch_size, self.world.rank, self.world.size) if self.world.launched else None
         self.lr_scale = cfg.batch_size / cfg.lr_reference_batch if cfg.lr_reference_batch else 1.0
-        self.forward: nn.Module | None = None   # the model, or its DDP wrapper
         self.cuda = self.device.type == "cuda"
         self.amp = cfg.amp and self.cuda
         if not cfg.phases:
@@ -247,9 +246,7 @@ class Trainer:
             if len(rng) != world.size:
                 log(_world_size_change(len(rng), world.size, cfg))
         if world.launched:
-            self.forward = self._wrap(model)
-        else:
-            self.forward = model
+            self._join_ranks(model)
 
         start = time.monotonic()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -265,16 +262,16 @@ class Trainer:
             world.barrier()
         return TrainResult(finished, self.out_dir, metrics)
 
-    def _wrap(self, model: nn.Module) -> nn.Module:
-        """DDP over ``model`` (torchrun): sharded dropout, optional SyncBatchNorm, one all-reduce per step."""
+    def _join_ranks(self, model: nn.Module) -> None:
+        """Under torchrun: rank 0's weights everywhere, dropout drawn for the global batch, optional SyncBatchNorm.
+
+        BatchNorm running statistics are not kept in step across ranks (each rank's are its own, as in
+        OFA); rank 0's are the ones written.
+        """
+        self.world.share_weights(model)
         if self.cfg.sync_bn:
             sync_batchnorm_(model, self.world)
         shard_dropout_(model, self.rows, self.cfg.batch_size)
-        # find_unused_parameters: a subnet leaves the weights of skipped blocks, wider channels and larger
-        # kernels without gradient; buffers are not broadcast: BatchNorm statistics stay per rank
-        return nn.parallel.DistributedDataParallel(
-            model, device_ids=[self.device.index] if self.cuda else None, broadcast_buffers=False,
-            find_unused_parameters=not self.static_arch)
 
     def _on_signal(self, signum, frame) -> None:
         self._stop_signal = True
@@ -379,25 +376,21 @@ class Trainer:
                                                                phase.sandwich, rng)
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
-        for i, arch in enumerate(archs):
+        for arch in archs:
             if arch is not None:
                 model.set_active(arch)
-            # DDP: gradients accumulate locally; the last subnet's backward all-reduces them once
-            with self._no_sync() if i < len(archs) - 1 else nullcontext():
-                with self._autocast():
-                    logits = self.forward(x)
-                loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
-                if target is not None:
-                    loss = loss + phase.kd_weight * soft_cross_entropy(logits, target)
-                (loss / len(archs)).backward()
+            with self._autocast():
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+            if target is not None:
+                loss = loss + phase.kd_weight * soft_cross_entropy(logits, target)
+            (loss / len(archs)).backward()
             total += loss.detach()
+        self.world.average_gradients(model)  # several processes: once per step, not per subnet
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         return total / len(archs), [a for a in archs if a is not None]
-
-    def _no_sync(self):
-        return self.forward.no_sync() if isinstance(self.forward, nn.parallel.DistributedDataParallel) else nullcontext()
 
     def _eval(self, model, space: SearchSpace, recal, test) -> dict:
         if self.static_arch:
