@@ -148,3 +148,25 @@ def test_eval_splits_archs_over_ranks_and_merges_one_file(dataset, tmp_path, two
 
     assert len(records(one.stdout)) == 5 and records(two.stdout) == records(one.stdout)
     assert not list(tmp_path.glob("two.jsonl.rank*"))
+
+
+def test_sigterm_to_one_rank_stops_all_at_one_checkpoint_and_resumes_exactly(dataset, tmp_path, two_process_run):
+    out = tmp_path / "term"
+    proc = torchrun(dataset, out)
+    manifest = out / "checkpoint" / "checkpoint.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not manifest.exists():   # the end of the first epoch
+        time.sleep(0.02)
+    time.sleep(0.1)
+    rank1 = [w for w in _workers(proc.pid)
+             if "RANK=1" in Path(f"/proc/{w}/environ").read_bytes().decode(errors="ignore").split("\0")]
+    os.kill(rank1[0], signal.SIGTERM)
+    log = proc.communicate(timeout=120)[0]
+    assert "stopped (another rank stopped)" in log and "exitcode  : 75" in log   # rank 0 learnt it from rank 1
+    position = load_checkpoint(out / "checkpoint")["position"]   # usually mid-epoch (step > 0)
+    again = torchrun(dataset, out)
+    log = again.communicate(timeout=300)[0]
+    assert again.returncode == 0, log
+    assert f"at phase {position['phase']} " in log and f"step {position['step']}" in log
+    a, b = state_of(two_process_run), state_of(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
