@@ -89,8 +89,7 @@ class World:
             flat = _flatten_dense_tensors(grads)
             dist.all_reduce(flat)
             flat.div_(self.size)
-            for g, reduced in zip(grads, _unflatten_dense_tensors(flat, grads)):
-                g.copy_(reduced)
+            torch._foreach_copy_(grads, list(_unflatten_dense_tensors(flat, grads)))  # a few launches, not one per tensor
 
     def share_weights(self, model: nn.Module) -> None:
         """Rank 0's parameters and buffers on every rank (ranks build the same model, this makes sure)."""
