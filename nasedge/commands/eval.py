@@ -4,6 +4,11 @@
   nasedge eval --arch random:10 --json
   nasedge eval --arch arch.json --supernet runs/cifar10_ofa/supernet.pt data=cifar10
   nasedge eval --arch random:2000 --out acc.jsonl   appends one JSON line per arch; re-running resumes
+  torchrun --nproc-per-node=4 -m nasedge eval --arch random:2000 --out acc.jsonl   archs split over 4 GPUs
+
+Under torchrun each rank evaluates every world-size-th arch, appending to ``FILE.jsonl.rank<R>``
+as it goes (a killed run resumes from those too); rank 0 then merges them into ``--out`` in the
+order of the archs and prints the results.
 """
 
 from __future__ import annotations
@@ -42,6 +47,39 @@ def parse_arch_spec(spec: str, space, seed: int) -> list:
     return [space.validate(a, source=spec) for a in archs]
 
 
+def _print_record(record: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record), flush=True)
+    else:
+        print(f"{record['digest']} r{record['arch']['resolution']} {record['macs'] / 1e6:7.2f} M MACs  "
+              f"top-1 {record['top1']:.2f} %", flush=True)
+
+
+def _merge_ranks(world, archs: list, args: argparse.Namespace, done: set, results: list[dict]) -> None:
+    """Rank 0: every rank's records into ``--out`` (arch order), the rank files removed; printed."""
+    from pathlib import Path
+
+    gathered = world.gather(results)
+    if not world.is_main:
+        return
+    records: dict[str, dict] = {}
+    parts = sorted(Path(args.out).parent.glob(Path(args.out).name + ".rank*")) if args.out else []
+    for part in parts:
+        for line in part.read_text().splitlines():
+            r = json.loads(line)
+            records[r["digest"]] = r
+    if not args.out:
+        records = {r["digest"]: r for rank in gathered for r in rank}
+    new = [records[a.digest()] for a in archs if a not in done and a.digest() in records]
+    if args.out:
+        with open(args.out, "a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in new)
+        for part in parts:
+            part.unlink()
+    for r in new:
+        _print_record(r, args.json)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
     from omegaconf import OmegaConf
@@ -54,43 +92,52 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
     from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
+    from nasedge.train.distributed import init_world
 
+    world = init_world(args.device)
     cfg = compose(args.overrides)
     path = args.supernet or cfg.supernet.checkpoint
     if not path:
         raise NasedgeError("no supernet configured; pass --supernet PATH")
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = world.device
     supernet = load_supernet(path, map_location=device)
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
     done: set = set()
-    if args.out:
+    if args.out and world.is_main:   # the other ranks get rank 0's view before any of them writes
         from pathlib import Path
 
         out_path = Path(args.out)
-        if out_path.exists():
-            lines = out_path.read_text().splitlines()
+        # the merged file and the ranks' parts of a distributed run that did not finish
+        for path in [out_path, *sorted(out_path.parent.glob(out_path.name + ".rank*"))]:
+            if not path.exists():
+                continue
+            lines = path.read_text().splitlines()
             for i, line in enumerate(lines):
                 try:
                     done.add(Arch.from_dict(json.loads(line)["arch"]))
                 except (json.JSONDecodeError, KeyError):
                     if i != len(lines) - 1:
-                        raise NasedgeError(f"{out_path}:{i + 1}: not a result line; use another --out file") from None
+                        raise NasedgeError(f"{path}:{i + 1}: not a result line; use another --out file") from None
                     # a run killed while writing leaves a cut-off last line: drop it
-                    out_path.write_text("".join(x + "\n" for x in lines[:-1]))
+                    path.write_text("".join(x + "\n" for x in lines[:-1]))
+    done = world.broadcast(done)
     todo = [a for a in archs if a not in done]
+    mine = todo[world.rank::world.size]
     data = OmegaConf.to_object(cfg.data)
     train, test = load_dataset(data)
     recal = recalibration_subset(train, data).to(device)
     test = test.to(device)
     if device.type == "cuda":
         supernet = supernet.to(memory_format=torch.channels_last)
-    out = open(args.out, "a") if args.out else None
+    part = f"{args.out}.rank{world.rank}" if args.out and world.launched else args.out
+    out = open(part, "a") if part else None
+    results: list[dict] = []
+    show = not world.launched   # one process prints as it goes; under torchrun rank 0 prints the merged file
     try:
-        with Progress(transient=True, disable=len(todo) < 2) as progress:
-            task = progress.add_task("evaluating", total=len(todo))
-            for arch in todo:
+        with Progress(transient=True, disable=len(mine) < 2 or not world.is_main) as progress:
+            task = progress.add_task("evaluating", total=len(mine))
+            for arch in mine:
                 acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp)
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
@@ -98,15 +145,16 @@ def run(args: argparse.Namespace) -> int:
                 if out:
                     out.write(json.dumps(record) + "\n")
                     out.flush()
-                if args.json:
-                    print(json.dumps(record), flush=True)
-                else:
-                    print(f"{arch.digest()} r{arch.resolution} {cost.macs / 1e6:7.2f} M MACs  top-1 {acc:.2f} %",
-                          flush=True)
+                results.append(record)
+                if show:
+                    _print_record(record, args.json)
                 progress.advance(task)
     finally:
         if out:
             out.close()
-    if done and len(todo) < len(archs):
+    if world.launched:
+        _merge_ranks(world, archs, args, done, results)
+        world.close()
+    if done and len(todo) < len(archs) and world.is_main:
         print(f"skipped {len(archs) - len(todo)} archs already in {args.out}")
     return 0

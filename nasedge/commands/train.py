@@ -2,6 +2,7 @@
 
   nasedge train experiment=cifar10_ofa train.max_minutes=9      stop cleanly at a checkpoint after 9 minutes
   nasedge train search_space=ofa_mbv3_tiny train=tiny data.path=small.npz
+  torchrun --standalone --nproc-per-node=8 -m nasedge train experiment=cifar10_ofa   one process per GPU
 
 Exit status: 0 when training has finished, 75 when it stopped at a checkpoint (time budget or
 SIGTERM) and the same command resumes it.

@@ -48,6 +48,19 @@ class DataConfig:
     limit_seed: int = 0
 
 
+def shard_rows(global_batch: int, rank: int, world_size: int) -> slice:
+    """The rows of every global batch that ``rank`` of ``world_size`` processes reads.
+
+    Every rank draws the same order of an epoch and keeps one contiguous, equal block of each batch:
+    the blocks of all ranks are disjoint and together make the batch one process would read.
+    """
+    if global_batch % world_size:
+        raise NasedgeError(f"train.batch_size={global_batch} (the global batch) is not divisible by the "
+                           f"world size {world_size}")
+    per_rank = global_batch // world_size
+    return slice(rank * per_rank, (rank + 1) * per_rank)
+
+
 Loader = Callable[[DataConfig], tuple[ImageDataset, ImageDataset]]
 
 

@@ -24,33 +24,41 @@ def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
     return F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)
 
 
-def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Random crop after zero padding and random horizontal flip of a uint8 batch, all images at once."""
+def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Generator,
+                     rows: slice | None = None, total: int | None = None) -> torch.Tensor:
+    """Random crop after zero padding and random horizontal flip of a uint8 batch, all images at once.
+
+    ``rows`` of a batch of ``total`` images (one rank's shard): the randomness of the whole batch is
+    drawn and these rows are kept, so a shard is augmented exactly as within the whole batch.
+    """
     n, c, h, w = images.shape
     dev = images.device
+    rows, total = (slice(0, n), n) if rows is None else (rows, total)
     padded = F.pad(images, (padding,) * 4)
-    oy = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=dev)
-    ox = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device=dev)
-    rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(n, c, h, padded.shape[3])
-    cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :].expand(n, c, h, w)
-    out = padded.gather(2, rows).gather(3, cols)
-    flip = torch.rand(n, generator=generator, device=dev) < 0.5
+    oy = torch.randint(0, 2 * padding + 1, (total,), generator=generator, device=dev)[rows]
+    ox = torch.randint(0, 2 * padding + 1, (total,), generator=generator, device=dev)[rows]
+    ys = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(n, c, h, padded.shape[3])
+    xs = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :].expand(n, c, h, w)
+    out = padded.gather(2, ys).gather(3, xs)
+    flip = torch.rand(total, generator=generator, device=dev)[rows] < 0.5
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
-def cutout(x: torch.Tensor, size: int, generator: torch.Generator, fill: float | torch.Tensor = 0.0) -> torch.Tensor:
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator, fill: float | torch.Tensor = 0.0,
+           rows: slice | None = None, total: int | None = None) -> torch.Tensor:
     """Fill one ``size`` x ``size`` square per image with ``fill`` (Cutout, DeVries & Taylor 2017).
 
     Centres are uniform over the image, so squares near a border are clipped. On a normalised batch
     the default zero is the dataset mean; ``fill`` may be a per-channel tensor (uint8 batches).
-    ``size`` 0 returns ``x`` unchanged.
+    ``size`` 0 returns ``x`` unchanged; ``rows`` and ``total`` as in :func:`random_crop_flip`.
     """
     if size <= 0:
         return x
     n, _, h, w = x.shape
     dev = x.device
-    cy = torch.randint(0, h, (n, 1, 1), generator=generator, device=dev)
-    cx = torch.randint(0, w, (n, 1, 1), generator=generator, device=dev)
+    rows, total = (slice(0, n), n) if rows is None else (rows, total)
+    cy = torch.randint(0, h, (total, 1, 1), generator=generator, device=dev)[rows]
+    cx = torch.randint(0, w, (total, 1, 1), generator=generator, device=dev)[rows]
     ys = torch.arange(h, device=dev).view(1, h, 1)
     xs = torch.arange(w, device=dev).view(1, 1, w)
     top, left = cy - size // 2, cx - size // 2

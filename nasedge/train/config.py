@@ -48,7 +48,14 @@ class TrainConfig:
     # network: out_dir/phases/full.pt of another run, with train.phases listing the elastic ones)
     init_from: Optional[str] = None
     keep_phase_ends: bool = False    # write the supernet at the end of every phase to out_dir/phases/<name>.pt
-    max_minutes: Optional[float] = None   # stop cleanly at a checkpoint after this many minutes
+    max_minutes: Optional[float] = None   # stop cleanly at a checkpoint after this many minutes (any rank: all stop)
+    # Several processes (torchrun): batch_size is the GLOBAL batch, split evenly over the ranks, and each
+    # phase's lr is the lr of that global batch, so a config trains the same recipe on any number of GPUs.
+    # lr_reference_batch: scale every lr by batch_size / lr_reference_batch (linear scaling rule, Goyal et
+    # al. 2017) when changing the global batch; null: lr as given.
+    lr_reference_batch: Optional[int] = None
+    # BatchNorm statistics per rank (OFA's choice; false) or over the global batch (true: SyncBatchNorm)
+    sync_bn: bool = False
     checkpoint_part_mib: int = 16
     eval_every_epochs: int = 5       # top-1 of the phase's largest and smallest subnets, logged
     eval_batch_size: int = 1000

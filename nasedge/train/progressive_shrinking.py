@@ -7,6 +7,10 @@ averages their gradients, and updates the shared weights.
 
 Everything random is derived from (seed, phase, epoch, step), so a run that stops at a checkpoint
 and resumes takes exactly the steps an uninterrupted run takes.
+
+Under torchrun (:mod:`nasedge.train.distributed`) every rank samples the same subnets and trains on
+its own rows of each global batch; the gradients of a step's subnets accumulate locally and are
+all-reduced once per step. Rank 0 writes checkpoints and logs.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from torch import nn
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
-from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset
+from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset, shard_rows
 from nasedge.data.augment import cutout, normalize, random_crop_flip, resize
 from nasedge.errors import NasedgeError
 from nasedge.supernet.accuracy import evaluate_arch
@@ -39,6 +43,7 @@ from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
+from nasedge.train.distributed import World, init_world, launched_by_torchrun, shard_dropout_, sync_batchnorm_
 
 
 @dataclass
@@ -137,15 +142,22 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
 class Trainer:
     """Runs (or resumes) one training run described by a composed config."""
 
-    def __init__(self, cfg: TrainConfig, data: DataConfig, space: SearchSpace, seed: int, config_dict: dict):
+    def __init__(self, cfg: TrainConfig, data: DataConfig, space: SearchSpace, seed: int, config_dict: dict,
+                 world: World | None = None):
         self.cfg, self.data_cfg, self.space, self.seed = cfg, data, space, seed
         self.config_dict = config_dict
         self.out_dir = Path(cfg.out_dir)
         self.ckpt_dir = self.out_dir / "checkpoint"
-        if cfg.device == "auto":
+        if world is not None:
+            self.device = world.device
+        elif cfg.device == "auto":
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         else:
             self.device = torch.device(cfg.device)
+        self.world = world or World(device=self.device)
+        # this rank's rows of every global batch (None: one process reads whole batches)
+        self.rows = shard_rows(cfg.batch_size, self.world.rank, self.world.size) if self.world.launched else None
+        self.lr_scale = cfg.batch_size / cfg.lr_reference_batch if cfg.lr_reference_batch else 1.0
         self.cuda = self.device.type == "cuda"
         self.amp = cfg.amp and self.cuda
         if not cfg.phases:
@@ -184,11 +196,15 @@ class Trainer:
         for p in teacher.parameters():
             p.requires_grad_(False)
         freeze_as_teacher(teacher)
+        if self.cfg.sync_bn:
+            sync_batchnorm_(teacher, self.world)
         return teacher.to(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else teacher
 
     # --- main loop -----------------------------------------------------------------------
     def run(self, log=print) -> TrainResult:
-        cfg = self.cfg
+        cfg, world = self.cfg, self.world
+        if not world.is_main:
+            log = _silent
         if cfg.cpu_threads:
             torch.set_num_threads(cfg.cpu_threads)
         if cfg.deterministic:
@@ -200,10 +216,14 @@ class Trainer:
         recal = recalibration_subset(train, self.data_cfg)
         model = self._build_model()
         teacher = None
-        state = load_checkpoint(self.ckpt_dir, map_location=self.device)
+        if world.size == 1:
+            state = load_checkpoint(self.ckpt_dir, map_location=self.device)
+        else:  # only rank 0 needs to see out_dir (hosts need not share a file system)
+            state = world.broadcast(load_checkpoint(self.ckpt_dir) if world.is_main else None)
         position = {"phase": 0, "epoch": 0, "step": 0}
         metrics: list[dict] = []
         optimizer_state = None
+        self._subnets_crc = 0
         if state is not None:
             stored, now = (_comparable(c, cfg.resumable_changes) for c in (state["config"], self.config_dict))
             if stored != now:
@@ -214,12 +234,19 @@ class Trainer:
                 teacher = self._make_teacher(model)
                 teacher.load_state_dict(state["teacher"])
             position, metrics, optimizer_state = state["position"], state["metrics"], state["optimizer"]
-            _set_rng_state(state["rng"])
+            self._subnets_crc = state.get("subnets_crc", 0)
+            # one RNG state per rank (a dict: checkpoints of one process, before torchrun)
+            rng = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+            _set_rng_state(rng[world.rank % len(rng)])
             if position["phase"] >= len(cfg.phases):
                 log(f"{self.out_dir}: training already finished")
                 return TrainResult(True, self.out_dir, metrics)
             log(f"resumed from {self.ckpt_dir} at phase {position['phase']} "
                 f"({cfg.phases[position['phase']].name}) epoch {position['epoch']} step {position['step']}")
+            if len(rng) != world.size:
+                log(_world_size_change(len(rng), world.size, cfg))
+        if world.launched:
+            self._join_ranks(model)
 
         start = time.monotonic()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -230,8 +257,21 @@ class Trainer:
         finally:
             signal.signal(signal.SIGTERM, previous)
         if finished:
-            self._finish(model, metrics, log)
+            if world.is_main:
+                self._finish(model, metrics, log)
+            world.barrier()
         return TrainResult(finished, self.out_dir, metrics)
+
+    def _join_ranks(self, model: nn.Module) -> None:
+        """Under torchrun: rank 0's weights everywhere, dropout drawn for the global batch, optional SyncBatchNorm.
+
+        BatchNorm running statistics are not kept in step across ranks (each rank's are its own, as in
+        OFA); rank 0's are the ones written.
+        """
+        self.world.share_weights(model)
+        if self.cfg.sync_bn:
+            sync_batchnorm_(model, self.world)
+        shard_dropout_(model, self.rows, self.cfg.batch_size)
 
     def _on_signal(self, signum, frame) -> None:
         self._stop_signal = True
@@ -263,35 +303,45 @@ class Trainer:
                     step_seed(self.seed, phase.name, epoch, -1))).to(self.device)
                 t0, seen, loss_sum, n_steps = time.monotonic(), 0, torch.zeros((), device=self.device), 0
                 for step in range(position["step"], steps_per_epoch):
-                    # at least one step per invocation: a budget used up by start-up must not stall a run
-                    if (time.monotonic() > deadline and taken > 0) or self._stop_signal:
+                    # at least one step per invocation: a budget used up by start-up must not stall a run;
+                    # a stop on any rank stops every rank before the same step
+                    out_of_time = time.monotonic() > deadline and taken > 0
+                    if self.world.any(out_of_time or self._stop_signal):
                         position.update(phase=p_idx, epoch=epoch, step=step)
                         self._checkpoint(model, teacher, optimizer, position, metrics)
-                        why = "signal" if self._stop_signal else f"time budget of {cfg.max_minutes} min"
+                        why = ("signal" if self._stop_signal else f"time budget of {cfg.max_minutes} min"
+                               if out_of_time else "another rank stopped")
                         log(f"stopped ({why}) at phase {phase.name} epoch {epoch} step {step}; checkpoint written, "
                             f"run the same command to resume")
                         return False
                     idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                    if self.rows is not None:
+                        idx = idx[self.rows]
                     for group in optimizer.param_groups:
-                        group["lr"] = _lr(phase, epoch * steps_per_epoch + step, total, steps_per_epoch)
-                    loss_sum += self._step(model, teacher, optimizer, space, phase, train.images[idx],
-                                           train.labels[idx], step_seed(self.seed, phase.name, epoch, step))
-                    seen += idx.numel()
+                        group["lr"] = self.lr_scale * _lr(phase, epoch * steps_per_epoch + step, total, steps_per_epoch)
+                    loss, archs = self._step(model, teacher, optimizer, space, phase, train.images[idx],
+                                             train.labels[idx], step_seed(self.seed, phase.name, epoch, step))
+                    loss_sum += loss
+                    self._subnets_crc = zlib.crc32("".join(a.digest() for a in archs).encode(), self._subnets_crc)
+                    seen += cfg.batch_size
                     n_steps += 1
                     taken += 1
                 position.update(phase=p_idx, epoch=epoch + 1, step=0)
+                loss_sum = self.world.mean(loss_sum)
                 if self.cuda:
                     torch.cuda.synchronize()
                 record = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
                           "loss": float(loss_sum) / max(1, n_steps), "lr": optimizer.param_groups[0]["lr"],
-                          "images_per_s": seen / max(1e-9, time.monotonic() - t0)}
+                          "images_per_s": seen / max(1e-9, time.monotonic() - t0),
+                          "subnets": f"{self._subnets_crc:08x}"}
+                self._subnets_crc = 0
                 if (epoch + 1) % cfg.eval_every_epochs == 0 or epoch + 1 == phase.epochs:
                     record.update(self._eval(model, space, recal, test))
                 metrics.append(record)
                 log(json.dumps(record))
                 if epoch + 1 == phase.epochs:  # the next phase starts with a fresh optimizer
                     position.update(phase=p_idx + 1, epoch=0, step=0)
-                    if cfg.keep_phase_ends and not self.static_arch:
+                    if cfg.keep_phase_ends and not self.static_arch and self.world.is_main:
                         save_supernet(model, self.out_dir / "phases" / f"{phase.name}.pt",
                                       meta={"config": self.config_dict, "metrics": record})
                 self._checkpoint(model, teacher, optimizer if position["phase"] == p_idx else None, position, metrics)
@@ -302,14 +352,17 @@ class Trainer:
         a = self.static_arch
         return self.space.restrict(resolution=[a.resolution])
 
-    def _step(self, model, teacher, optimizer, space, phase: PhaseConfig, images, labels, seed: int) -> torch.Tensor:
-        """One optimizer step; returns the mean loss as a device tensor (no host sync)."""
+    def _step(self, model, teacher, optimizer, space, phase: PhaseConfig, images, labels,
+              seed: int) -> tuple[torch.Tensor, list[Arch]]:
+        """One optimizer step; returns the mean loss as a device tensor (no host sync) and the subnets trained."""
         cfg = self.cfg
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)  # dropout
         g = torch.Generator(device=self.device).manual_seed(seed)
         data = self.data_cfg
-        x = cutout(normalize(random_crop_flip(images, data.crop_padding, g), data.mean, data.std), data.cutout, g)
+        rows, total = self.rows, self.cfg.batch_size
+        x = random_crop_flip(images, data.crop_padding, g, rows, total)
+        x = cutout(normalize(x, data.mean, data.std), data.cutout, g, rows=rows, total=total)
         resolution = int(rng.choice(space.resolutions))
         x = resize(x, resolution)
         if self.cuda and cfg.channels_last:
@@ -333,10 +386,11 @@ class Trainer:
                 loss = loss + phase.kd_weight * soft_cross_entropy(logits, target)
             (loss / len(archs)).backward()
             total += loss.detach()
+        self.world.average_gradients(model)  # several processes: once per step, not per subnet
         if cfg.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        return total / len(archs)
+        return total / len(archs), [a for a in archs if a is not None]
 
     def _eval(self, model, space: SearchSpace, recal, test) -> dict:
         if self.static_arch:
@@ -344,23 +398,40 @@ class Trainer:
         else:
             top = space.restrict(resolution=[self.space.resolutions[-1]])
             archs = {"max": top.max_arch(), "min": space.min_arch()}
+        # every rank evaluates (same weights, same images: same result, no extra wall time), BatchNorm
+        # recalibrated on its own
+        sync = self.cfg.sync_bn and self.world.launched
+        if sync:
+            sync_batchnorm_(model, self.world, enable=False)
         out = {f"top1_{k}": evaluate_arch(model, a, recal, test, self.data_cfg, self.cfg.eval_batch_size, self.amp)
                for k, a in archs.items()}
+        if sync:
+            sync_batchnorm_(model, self.world)
         if hasattr(model, "set_active"):
             model.set_active(self.space.max_arch())
         return out
 
     def _checkpoint(self, model, teacher, optimizer, position, metrics) -> None:
-        save_checkpoint(self.ckpt_dir, {
-            "config": self.config_dict,
-            "position": dict(position),
-            "model": model.state_dict(),
-            "teacher": teacher.state_dict() if teacher is not None else None,
-            "optimizer": optimizer.state_dict() if optimizer is not None else None,
-            "scheduler": {"kind": "cosine-per-phase", "position": dict(position)},
-            "metrics": metrics,
-            "rng": _rng_state(),
-        }, part_mib=self.cfg.checkpoint_part_mib)
+        """Rank 0 writes (atomically) what every rank needs to resume; the others wait for it."""
+        rng = self.world.gather(_rng_state())
+        if self.world.is_main:
+            per_rank = self.cfg.batch_size // self.world.size
+            save_checkpoint(self.ckpt_dir, {
+                "config": self.config_dict,
+                "position": dict(position),
+                "model": model.state_dict(),
+                "teacher": teacher.state_dict() if teacher is not None else None,
+                "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                "scheduler": {"kind": "cosine-per-phase", "position": dict(position)},
+                "metrics": metrics,
+                "rng": rng if self.world.launched else rng[0],
+                "subnets_crc": self._subnets_crc,
+                # the next global batch is batch position["step"] of the epoch's order; rank r reads its rows
+                "world_size": self.world.size,
+                "data": {"global_batch": self.cfg.batch_size,
+                         "rows": [[r * per_rank, (r + 1) * per_rank] for r in range(self.world.size)]},
+            }, part_mib=self.cfg.checkpoint_part_mib)
+        self.world.barrier()
 
     def _finish(self, model, metrics, log) -> None:
         meta = {"config": self.config_dict, "metrics": metrics[-1] if metrics else {}}
@@ -393,12 +464,33 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), int(pos)))
 
 
+def _silent(*_: Any) -> None:
+    """The log of ranks other than 0."""
+
+
+def _world_size_change(before: int, now: int, cfg: TrainConfig) -> str:
+    bn = ("BatchNorm statistics stay those of the global batch (train.sync_bn)" if cfg.sync_bn else
+          f"per-rank BatchNorm now normalises over {cfg.batch_size // now} images instead of "
+          f"{cfg.batch_size // before}")
+    return (f"world size changed from {before} to {now}: the global batch ({cfg.batch_size}), learning rates and "
+            f"sampled subnets stay the same; each rank now reads {cfg.batch_size // now} images per step, {bn}, and "
+            f"sums are reduced in another order, so the run is no longer bit-identical to an uninterrupted one")
+
+
 def train_from_config(cfg: Any, log=print) -> TrainResult:
-    """Entry point of ``nasedge train``: ``cfg`` is the composed Hydra config (train, data, search_space, seed)."""
+    """Entry point of ``nasedge train``: ``cfg`` is the composed Hydra config (train, data, search_space, seed).
+
+    Under torchrun, joins the process group first (one process per GPU, or gloo on CPUs).
+    """
     from omegaconf import OmegaConf
 
     train_cfg: TrainConfig = OmegaConf.to_object(cfg.train)
     data_cfg: DataConfig = OmegaConf.to_object(cfg.data)
     space = get_space(cfg.search_space.name)
     config_dict = OmegaConf.to_container(cfg, resolve=True)
-    return Trainer(train_cfg, data_cfg, space, int(cfg.seed), config_dict).run(log)
+    world = init_world(train_cfg.device) if launched_by_torchrun() else None
+    try:
+        return Trainer(train_cfg, data_cfg, space, int(cfg.seed), config_dict, world).run(log)
+    finally:
+        if world is not None:
+            world.close()

@@ -1,0 +1,89 @@
+"""Time of one progressive-shrinking step, plain against DDP at world size 1, in one process.
+
+Run under ``torchrun --standalone --nproc-per-node=1`` (DDP needs the process group). Two trainers of
+the same config share nothing: one plain (no process group), one as a torchrun rank (gradient
+all-reduce per step, sharded dropout and augmentation). Both take the same steps (seeds, hence subnets and
+resolutions) on the same synthetic batch; every seed runs once on both before timing, so cuDNN has a
+plan for every shape (building them dominates the first epochs of a real run and varies with the
+host). Then rounds alternate plain / DDP, each timing all seeds.
+
+  torchrun --standalone --nproc-per-node=1 experiments/distributed_training/ws1_step_bench.py \
+      experiment=cifar10_ofa_finetune train.init_from=nasedge/assets/cifar10_ofa_mbv3/supernet.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from omegaconf import OmegaConf
+
+from nasedge.config import compose
+from nasedge.spaces import get_space
+from nasedge.train.distributed import init_world
+from nasedge.train.progressive_shrinking import Trainer, _param_groups, phase_space, step_seed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, default=40, help="distinct steps per round")
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("overrides", nargs="*")
+    args = ap.parse_args()
+    cfg = compose(args.overrides)
+    train_cfg, data_cfg = OmegaConf.to_object(cfg.train), OmegaConf.to_object(cfg.data)
+    space = get_space(cfg.search_space.name)
+    world = init_world(train_cfg.device)
+    conf = OmegaConf.to_container(cfg, resolve=True)
+    phase = train_cfg.phases[-1]
+    sub = phase_space(space, phase)
+    b = train_cfg.batch_size
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (b, 3, data_cfg.image_size, data_cfg.image_size), dtype=torch.uint8,
+                           generator=g).to(world.device)
+    labels = torch.randint(0, 10, (b,), generator=g).to(world.device)
+    runners = {}
+    for mode in ("plain", "ddp"):
+        t = Trainer(train_cfg, data_cfg, space, int(cfg.seed), conf, world if mode == "ddp" else None)
+        if train_cfg.deterministic:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        model = t._build_model()
+        teacher = t._make_teacher(model) if phase.kd_weight > 0 else None
+        if mode == "ddp":
+            t._join_ranks(model)
+        opt = torch.optim.SGD(_param_groups(model, train_cfg.weight_decay), lr=phase.lr, momentum=0.9, nesterov=True)
+        runners[mode] = (t, model, teacher, opt)
+    cuda = world.device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    seeds = [step_seed(int(cfg.seed), phase.name, 0, s) for s in range(args.seeds)]
+
+    def run_round(mode: str) -> float:
+        t, model, teacher, opt = runners[mode]
+        sync()
+        start = time.perf_counter()
+        for s in seeds:
+            t._step(model, teacher, opt, sub, phase, images, labels, s)
+        sync()
+        return (time.perf_counter() - start) / len(seeds) * 1e3
+
+    for mode in ("plain", "ddp"):   # warm-up: every shape once on both
+        run_round(mode)
+    times: dict[str, list[float]] = {"plain": [], "ddp": []}
+    for r in range(args.rounds):
+        for mode in (("plain", "ddp") if r % 2 == 0 else ("ddp", "plain")):
+            times[mode].append(round(run_round(mode), 2))
+    out = {"ms_per_step": times, "device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
+           "batch": b, "subnets_per_step": phase.subnets_per_step, "steps_per_round": len(seeds)}
+    for mode, v in times.items():
+        out[mode] = {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v),
+                     "stdev": round(statistics.stdev(v), 2)}
+    out["ddp_over_plain_time"] = round(out["ddp"]["mean"] / out["plain"]["mean"], 4)
+    print(json.dumps(out))
+    world.close()
+
+
+if __name__ == "__main__":
+    main()
