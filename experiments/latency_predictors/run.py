@@ -28,19 +28,21 @@ from pathlib import Path
 import numpy as np
 
 from nasedge.atomic import atomic_write_text
+from nasedge.errors import NasedgeError
 from nasedge.predict.benchmark import HELP_SPLITS, evaluate
 from nasedge.predict.dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-HELP_PREDICTORS = ("meta", "nearest", "flops", "regressor")
-LODO_PREDICTORS = ("meta", "flops", "regressor", "nearest", "oracle")
-TRANSFER_PREDICTORS = ("meta", "meta-plain", "flops", "regressor")
-PLAIN = {"noise": "absolute", "neighbours": []}  # meta before relative noise and neighbourhood priors
+HELP_PREDICTORS = ("meta", "meta-prior", "nearest", "flops", "regressor")
+LODO_PREDICTORS = ("meta", "meta-prior", "flops", "regressor", "nearest", "oracle")
+TRANSFER_PREDICTORS = ("meta", "meta-prior", "meta-plain", "flops", "regressor", "oracle")
+PRIOR_ONLY = {"blend": "off"}  # meta before the blend with prior-free models
+PLAIN = {"noise": "absolute", "neighbours": [], **PRIOR_ONLY}  # and before relative noise, neighbourhood priors
 # column name -> (predictor, options)
-VARIANTS: dict[str, tuple[str, dict]] = {"meta-plain": ("meta", PLAIN)}
-GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100")
+VARIANTS: dict[str, tuple[str, dict]] = {"meta-plain": ("meta", PLAIN), "meta-prior": ("meta", PRIOR_ONLY)}
+GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100", "h200")
 PUBLISHED = {  # HELP README, 10 target samples
     "nasbench201": {"titan_rtx_256": 0.987, "gold_6226": 0.989, "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940,
                     "fpga": 0.985},
@@ -59,9 +61,13 @@ def _store(results: dict, key: str, value: dict) -> None:
     atomic_write_text(RESULTS, json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
-def _run(jobs, results, force: bool) -> None:
+def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if columns:
+        jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] in columns]
+    # the oracle's tasks differ only in the target's samples, which it does not use: one seed is all seeds
+    jobs = [(key, ds, {**kw, "seeds": 1} if kw.get("predictor") == "oracle" else kw) for key, ds, kw in jobs]
     todo = [j for j in jobs if force or j[0] not in results]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}")
     meta_models: dict = {}
@@ -70,7 +76,12 @@ def _run(jobs, results, force: bool) -> None:
         for key, ds, kwargs in todo:
             bar.update(task, description=key)
             t = time.time()
-            r = evaluate(ds, meta_models=meta_models, **kwargs)
+            try:
+                r = evaluate(ds, meta_models=meta_models, **kwargs)
+            except NasedgeError as exc:  # e.g. nearest where no source measured the query archs
+                bar.console.print(f"{key}: skipped ({exc})")
+                bar.advance(task)
+                continue
             r.pop("per_seed", None)
             r["seconds"] = round(time.time() - t, 1)
             _store(results, key, r)
@@ -80,10 +91,11 @@ def _run(jobs, results, force: bool) -> None:
 def cmd_help(args, results) -> None:
     ds = load_dataset(args.data, args.space)
     split = HELP_SPLITS[ds.encoding.name]
-    jobs = [(f"help/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=p, protocol="help", shots=10,
-                                                          seeds=args.seeds))
-            for t in (*split["valid"], *split["test"]) for p in HELP_PREDICTORS]
-    _run(jobs, results, args.force)
+    jobs = [(f"help/{ds.encoding.name}/{t}/{column}", ds,
+             dict(target=t, predictor=_column(column)[0], options=_column(column)[1], protocol="help", shots=10,
+                  seeds=args.seeds))
+            for t in (*split["valid"], *split["test"]) for column in HELP_PREDICTORS]
+    _run(jobs, results, args.force, args.columns)
 
 
 def cmd_lodo(args, results) -> None:
@@ -91,22 +103,33 @@ def cmd_lodo(args, results) -> None:
     jobs = []
     for t in ds.devices:
         for column in LODO_PREDICTORS:
-            predictor, options = VARIANTS.get(column, (column, None))
+            predictor, options = _column(column)
             jobs.append((f"lodo/{ds.encoding.name}/{t}/{column}", ds,
                          dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
                               seeds=args.seeds, folds=args.folds)))
-    _run(jobs, results, args.force)
+    _run(jobs, results, args.force, args.columns)
+
+
+def _column(column: str) -> tuple[str, dict | None]:
+    """The predictor and options of a table column (a registered predictor, a baseline or a variant)."""
+    return VARIANTS.get(column, (column, None))
 
 
 def cmd_crosstype(args, results) -> None:
-    """Meta-train on GPUs only, predict CPUs, phones, FPGA, ASIC: devices unlike every source."""
-    ds = load_dataset(args.data, args.space)
+    """Devices unlike every source, both ways: meta-trained on GPUs only, predict the CPUs, phones, FPGA,
+    ASIC (``crosstype``); meta-trained on those only, predict the GPUs (``crosstype-reverse``)."""
+    ds = load_dataset([*args.data, *args.target_data], args.space)
     gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
-    jobs = [(f"crosstype/{ds.encoding.name}/{t}/{p}", ds, dict(target=t, predictor=p, protocol="untrimmed",
-                                                               shots=20, seeds=args.seeds, folds=args.folds,
-                                                               sources=gpus))
-            for t in ds.devices if t not in gpus for p in ("meta", "flops", "regressor")]
-    _run(jobs, results, args.force)
+    others = [d for d in ds.devices if d not in gpus]
+    jobs = []
+    for kind, sources, targets in (("crosstype", gpus, others), ("crosstype-reverse", others, gpus)):
+        for t in targets:
+            for column in LODO_PREDICTORS:
+                predictor, options = _column(column)
+                jobs.append((f"{kind}/{ds.encoding.name}/{t}/{column}", ds,
+                             dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
+                                  seeds=args.seeds, folds=args.folds, sources=sources)))
+    _run(jobs, results, args.force, args.columns)
 
 
 ABLATION = {  # variant -> options of the meta predictor
@@ -114,8 +137,9 @@ ABLATION = {  # variant -> options of the meta predictor
     "t noise, gaussian evidence": {"evidence": "gaussian", **PLAIN},
     "t noise, t evidence": {"evidence": "student_t", **PLAIN},
     "t noise, both + leave-one-out": {"evidence": "both", **PLAIN},
-    "+ relative noise": {"neighbours": []},
-    "+ neighbourhood priors (default)": {},
+    "+ relative noise": {"neighbours": [], **PRIOR_ONLY},
+    "+ neighbourhood priors": PRIOR_ONLY,
+    "+ blend with prior-free models (default)": {},
 }
 
 
@@ -129,13 +153,13 @@ def cmd_transfer(args, results) -> None:
     jobs = []
     for t in ds.devices:
         for column in TRANSFER_PREDICTORS:
-            predictor, options = VARIANTS.get(column, (column, None))
+            predictor, options = _column(column)
             if predictor == "meta":
                 options = {**(options or {}), "weights": weights}
             jobs.append((f"transfer/{ds.encoding.name}/{t}/{column}", ds,
                          dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
                               seeds=args.seeds, folds=args.folds)))
-    _run(jobs, results, args.force)
+    _run(jobs, results, args.force, args.columns)
 
 
 def cmd_ablation(args, results) -> None:
@@ -192,6 +216,8 @@ def cmd_table(args, results) -> None:
                          + ((f" | {pub:.3f}" if pub else " | ") if space in PUBLISHED else "") + " |")
     sections = (("lodo", "Untrimmed leave-one-device-out", LODO_PREDICTORS),
                 ("crosstype", "Cross-type: meta-trained on GPUs only", LODO_PREDICTORS),
+                ("crosstype-reverse", "Cross-type: meta-trained on CPUs, phones, FPGA, ASIC only, GPU targets",
+                 LODO_PREDICTORS),
                 ("transfer", "Transfer: the shipped prior (public GPUs, ImageNet space)", TRANSFER_PREDICTORS))
     for kind, title, columns in sections:
         title += ", 20 measurements on the target"
@@ -236,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--force", action="store_true", help="recompute stored results")
+    ap.add_argument("--columns", nargs="+", default=None, help="run only these columns (predictors, variants)")
     args = ap.parse_args(argv)
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")
@@ -247,8 +274,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from nasedge.errors import NasedgeError
-
     try:
         sys.exit(main())
     except NasedgeError as exc:

@@ -22,3 +22,14 @@ def fit_linear(proxy: np.ndarray, latency_ms: np.ndarray) -> tuple[float, float]
             return float(a), float(b)
     a = float(np.sum(x * w) / np.sum((x * w) ** 2))  # argmin sum (a x / y - 1)^2
     return a, 0.0
+
+
+def fit_linear_loo(proxy: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
+    """Leave-one-out predictions (ms) of :func:`fit_linear`'s two-parameter fit, in closed form."""
+    x, y = np.asarray(proxy, dtype=np.float64), np.asarray(latency_ms, dtype=np.float64)
+    w = 1.0 / y
+    design = np.stack([x * w, w], axis=1) if len(x) >= 3 and np.ptp(x) > 0 else (x * w)[:, None]
+    gram_inv = np.linalg.pinv(design.T @ design)
+    resid = 1.0 - design @ (gram_inv @ design.T @ np.ones_like(y))  # 1 - relative prediction
+    hat = np.einsum("ij,jk,ik->i", design, gram_inv, design)
+    return y * (1.0 - resid / np.clip(1.0 - hat, 1e-6, None))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from nasedge.predict.base import LatencyPredictor, PredictorConfig
-from nasedge.predict.calibration import fit_linear
+from nasedge.predict.calibration import fit_linear, fit_linear_loo
 
 
 class FlopsPredictor(LatencyPredictor):
@@ -22,7 +22,10 @@ class FlopsPredictor(LatencyPredictor):
         name: str = "flops"
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
-        self.slope, self.intercept = fit_linear(self.encoding.macs(items), latency_ms)
+        macs = self.encoding.macs(items)
+        self.slope, self.intercept = fit_linear(macs, latency_ms)
+        # leave-one-out predictions of the samples (ms), for a caller weighing this model against others
+        self.loo_ms = fit_linear_loo(macs, latency_ms)
 
     def _predict(self, items: list) -> np.ndarray:
         return self.slope * self.encoding.macs(items) + self.intercept

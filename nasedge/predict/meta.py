@@ -18,6 +18,11 @@ benchmark (see experiments/latency_predictors/README.md):
   (empirical Bayes), so a device unlike the sources loosens the prior by itself. The same is done
   under *neighbourhood priors*, the mean and covariance of the few source heads most like the target,
   and the posterior heads are averaged; see :func:`adapt`.
+* **a prior that does not fit** (a device unlike every source: a phone or CPU under a GPU-only prior):
+  the prior-based head competes with models of the samples alone (the same basis under a zero-mean
+  prior, :func:`flat_adapt`; ``regressor``; ``flops``) by leave-one-out error on the target's own
+  samples, and the best convex blend of them replaces the prior-based head only where it is clearly
+  better (:func:`choose_blend`); the fitted state records the weights and why.
 
 The hardware embedding of HELP is implicit here: the posterior head of a device *is* its embedding
 in the span of the source devices (plus an isotropic part), and the reference archs are simply the
@@ -40,6 +45,8 @@ from nasedge.atomic import atomic_write_bytes, atomic_write_text
 from nasedge.errors import NasedgeError
 from nasedge.predict.base import LatencyPredictor, PredictorConfig, single_blas_thread
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.predict.flops import FlopsPredictor
+from nasedge.predict.regressor import RegressorPredictor
 from nasedge.resources import shipped_path
 
 FORMAT = 1
@@ -251,21 +258,24 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
     ones = np.outer(phi[:, -1], phi[:, -1])
     g_iso_nobias = phi @ phi.T - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
     v = (y / np.mean(y)) ** 2 if noise == "relative" else np.ones(n)
-    heads, chosen = [], []
+    heads, chosen, loo = [], [], []
     for name, mu, cov in _priors(model, phi, y, neighbours):
-        err, how, a, t, s2, alpha, w, scale = _adapt_around(mu, phi, y, phi @ cov @ phi.T, g_iso_nobias, ones,
+        err, how, a, t, s2, alpha, w, scale, loo_ms = _adapt_around(mu, phi, y, phi @ cov @ phi.T, g_iso_nobias, ones,
                                                             v, robust_iters, nu, evidence)
         cov_t = a * cov + t * np.eye(dim)
         cov_t[-1, :] = cov_t[:, -1] = 0.0
         cov_t[-1, -1] = BIAS_VARIANCE
         heads.append((mu + cov_t @ phi.T @ alpha) / scale)
+        loo.append(loo_ms)
         chosen.append({"prior": name, "evidence": how, "prior_scale": a, "isotropic": t, "noise": s2,
                        "scale": scale, "loo_error": err, "downweighted": int(np.sum(w < 0.5))})
-    return np.mean(heads, axis=0), {"priors": chosen, "downweighted": max(c["downweighted"] for c in chosen)}
+    return np.mean(heads, axis=0), {"priors": chosen, "downweighted": max(c["downweighted"] for c in chosen),
+                                    "loo_ms": np.mean(loo, axis=0)}
 
 
 def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, robust_iters, nu, evidence):
-    """For a prior centred on ``mu``: ``(loo_error, evidence, a, t, s2, alpha, w, scale)`` of the best fit."""
+    """For a prior centred on ``mu``: ``(loo_error, evidence, a, t, s2, alpha, w, scale, loo_ms)`` of the best
+    fit, ``loo_ms`` the leave-one-out prediction of every sample in milliseconds."""
     n = len(y)
     m = phi @ mu
     scale = float(np.mean(m) / np.mean(y))  # the target's milliseconds onto the prior's unit scale
@@ -292,11 +302,123 @@ def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, robust_iters, nu, ev
     for name, (_, a, t, s2, g) in best.items():
         alpha, w, chol = _reweighted_fit(g, r, s2 * v, nu, robust_iters)
         k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
-        loo = np.abs(k_inv @ r / np.diag(k_inv)) / np.abs(y * scale)
-        err = float(np.mean(np.minimum(loo, 0.3)))
+        resid = k_inv @ r / np.diag(k_inv)  # sample minus its leave-one-out prediction, prior units
+        err = float(np.mean(np.minimum(np.abs(resid) / np.abs(y * scale), 0.3)))
         if chosen is None or err < chosen[0]:
-            chosen = (err, name, a, t, s2, alpha, w, scale)
+            chosen = (err, name, a, t, s2, alpha, w, scale, y - resid / scale)
     return chosen
+
+
+FLAT_VARIANCES = (1e-4, 1e-3, 1e-2, 1e-1)  # per-weight prior variances of the prior-free linear model
+
+
+def flat_adapt(onehot_width: int, phi: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The meta basis fitted on the target's samples alone: ``(head, loo_ms, hyper)``.
+
+    A zero-mean Gaussian prior with one variance for the choice weights and one for the cost-feature
+    weights (the constant free), Gaussian noise of relative scale; the variances and the noise by
+    marginal likelihood. The model family of the ``oracle``, without any source device in it.
+    """
+    n = len(y)
+    scale = 1.0 / float(np.mean(y))
+    r = y * scale
+    oh, ft = phi[:, :onehot_width], phi[:, onehot_width:-1]
+    g_oh, g_ft, ones = oh @ oh.T, ft @ ft.T, np.outer(phi[:, -1], phi[:, -1])
+    best = None
+    for t_oh in FLAT_VARIANCES:
+        for t_ft in FLAT_VARIANCES:
+            g = t_oh * g_oh + t_ft * g_ft + BIAS_VARIANCE * ones
+            for s2 in NOISE:
+                try:
+                    chol = np.linalg.cholesky(g + np.diag(s2 * v))
+                except np.linalg.LinAlgError:
+                    continue
+                alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+                score = -0.5 * r @ alpha - np.log(np.diag(chol)).sum()
+                if best is None or score > best[0]:
+                    best = (score, t_oh, t_ft, s2, chol, alpha)
+    _, t_oh, t_ft, s2, chol, alpha = best
+    k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
+    resid = k_inv @ r / np.diag(k_inv)
+    var = np.concatenate([np.full(onehot_width, t_oh), np.full(phi.shape[1] - onehot_width - 1, t_ft),
+                          [BIAS_VARIANCE]])
+    head = var * (phi.T @ alpha) / scale
+    return head, y - resid / scale, {"onehot_variance": t_oh, "feature_variance": t_ft, "noise": s2}
+
+
+BLEND = ("loo", "off")
+BLEND_STEP = 0.25  # grid of the blend weights: coarse, 20 samples cannot tell finer weights apart
+BLEND_MARGIN = 1.0
+LOO_CLIP = 0.3  # relative leave-one-out errors are clipped here, so that one slow outlier does not decide
+
+
+PRIOR_FREE: dict[str, type[LatencyPredictor]] = {"regressor": RegressorPredictor, "flops": FlopsPredictor}
+
+
+def _prior_free(encoding: LatencyEncoding, items: list, y: np.ndarray) -> dict[str, LatencyPredictor]:
+    """The per-device models fitted on the target's samples alone (:data:`PRIOR_FREE`)."""
+    out = {}
+    for name, cls in PRIOR_FREE.items():
+        p = cls(encoding)
+        p._fit(items, y)
+        p.fitted = True
+        out[name] = p
+    return out
+
+
+def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_STEP,
+                 margin: float | None = None) -> dict[str, Any]:
+    """Weights of the candidates (first: the prior-based one) by their leave-one-out predictions ``loo``.
+
+    Every convex combination on a grid of ``step`` is scored by its mean relative leave-one-out error
+    (clipped at ``LOO_CLIP``); the least wins if it beats the prior alone by more than ``margin``
+    (default :data:`BLEND_MARGIN`) standard errors of the paired per-sample difference, else the prior
+    alone is kept. Returns ``{"weights", "loo_error" (per candidate alone), "blend_error", "reason"}``.
+    """
+    margin = BLEND_MARGIN if margin is None else margin
+    names = list(loo)
+    preds = np.stack([loo[k] for k in names])
+
+    def errors(p):
+        return np.minimum(np.abs(p - y) / y, LOO_CLIP)
+
+    def error(p):
+        return float(np.mean(errors(p)))
+
+    steps = int(round(1 / step))
+    best = None
+    for combo in _simplex(len(names), steps):
+        wts = np.array(combo, dtype=np.float64) / steps
+        err = error(wts @ preds)
+        if best is None or err < best[0] - 1e-12:
+            best = (err, wts)
+    err, wts = best
+    alone = {k: error(preds[i]) for i, k in enumerate(names)}
+    # the blend must beat the prior by more than `margin` standard errors of the paired difference: with
+    # 20 noisy samples the least leave-one-out error of many blends is partly luck
+    diff = errors(preds[0]) - errors(wts @ preds)
+    prior = alone[names[0]]
+    if wts[0] == 1.0:
+        reason = f"the prior fits: its leave-one-out error is the least ({prior:.3f})"
+    elif np.mean(diff) <= margin * np.std(diff) / np.sqrt(len(y)):
+        reason = (f"the prior is kept: the best blend's leave-one-out error ({err:.3f} against {prior:.3f}) "
+                  f"is not better by more than {margin:g} standard errors")
+        err, wts = prior, np.eye(len(names))[0]
+    weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
+    if weights != {names[0]: 1.0}:
+        reason = (f"the prior alone errs {prior:.3f} on the samples left out, the blend "
+                  f"{err:.3f}: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
+    return {"weights": weights, "loo_error": alone, "blend_error": err, "reason": reason}
+
+
+def _simplex(k: int, total: int):
+    """Every tuple of ``k`` non-negative integers summing to ``total``, the first coordinate largest first."""
+    if k == 1:
+        yield (total,)
+        return
+    for first in range(total, -1, -1):
+        for rest in _simplex(k - 1, total - first):
+            yield (first, *rest)
 
 
 class MetaPredictor(LatencyPredictor):
@@ -304,7 +426,8 @@ class MetaPredictor(LatencyPredictor):
 
     Options: ``weights`` (path of a meta model ``.npz``; default: the shipped ``meta/<space>.npz``, or
     the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by
-    ``to_dict``), ``robust_iters``, ``nu``, ``evidence``, ``noise``, ``neighbours`` (see :func:`adapt`).
+    ``to_dict``), ``robust_iters``, ``nu``, ``evidence``, ``noise``, ``neighbours`` (see :func:`adapt`),
+    ``blend`` (``loo``: blend with prior-free models where the samples say the prior does not fit; ``off``).
     """
 
     name = "meta"
@@ -320,10 +443,14 @@ class MetaPredictor(LatencyPredictor):
         noise: str = "relative"  # measurement noise: relative (scales with the latency) | absolute
         # sizes of the neighbourhood priors: the sources most like the target ([]: all sources only)
         neighbours: list[int] = field(default_factory=lambda: list(NEIGHBOURS))
+        # loo: blend the prior-based head with prior-free per-device models (regressor, flops) by their
+        # leave-one-out errors on the samples, for a device the prior does not fit | off: the prior alone
+        blend: str = "loo"
 
     def __init__(self, space, weights: str | None = None, model: MetaModel | None = None,
                  robust_iters: int = ROBUST_ITERS, nu: float = STUDENT_NU, evidence: str = "both",
-                 noise: str = "relative", neighbours: Sequence[int] = NEIGHBOURS, **options: Any):
+                 noise: str = "relative", neighbours: Sequence[int] = NEIGHBOURS, blend: str = "loo",
+                 **options: Any):
         # retired with the neighbourhood priors; profiles stored before store its default, 0, which did
         # nothing: they still load (their fitted head is kept, a refit uses the current adaptation)
         if options.get("nearest", 0) != 0:
@@ -340,29 +467,58 @@ class MetaPredictor(LatencyPredictor):
                 isinstance(k, int) and not isinstance(k, bool) and k >= 2 for k in neighbours):
             raise NasedgeError(f"option neighbours: value {neighbours!r} is not valid; "
                                "expected a list of source counts >= 2")
+        if blend not in BLEND:
+            raise NasedgeError(f"option blend: value {blend!r} is not valid; expected {', '.join(BLEND)}")
         neighbours = [int(k) for k in neighbours]
         opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, "noise": noise,
-                "neighbours": neighbours, **options}
+                "neighbours": neighbours, "blend": blend, **options}
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(space, **opts)
         self.model = model if model is not None else load_meta_model(weights, space)
         self.robust_iters, self.nu, self.evidence = int(robust_iters), float(nu), evidence
-        self.noise, self.neighbours = noise, tuple(neighbours)
+        self.noise, self.neighbours, self.blend = noise, tuple(neighbours), blend
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         phi = self.model.basis(self.encoding, items)
         self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence,
                                       self.noise, self.neighbours)
+        loo_prior = self.hyper.pop("loo_ms")
+        self.others: dict[str, LatencyPredictor] = {}
+        self.weights = {"prior": 1.0}
+        self.flat_head = None
+        if self.blend == "loo":
+            others = _prior_free(self.encoding, items, latency_ms)
+            v = (latency_ms / np.mean(latency_ms)) ** 2
+            flat_head, flat_loo, flat_hyper = flat_adapt(self.model.onehot_width, phi, latency_ms, v)
+            blend = choose_blend(latency_ms, {"prior": loo_prior, "flat": flat_loo,
+                                              **{k: p.loo_ms for k, p in others.items()}})
+            self.weights = blend["weights"]
+            self.others = {k: p for k, p in others.items() if k in self.weights}
+            if "flat" in self.weights:
+                self.flat_head = flat_head
+                blend["flat"] = flat_hyper
+            self.hyper["blend"] = blend
         # a linear model may extrapolate below zero for archs far smaller than any sample
         self.floor = 0.25 * float(np.min(latency_ms))
 
     def _predict(self, items: list) -> np.ndarray:
-        return np.maximum(self.model.basis(self.encoding, items) @ self.head, self.floor)
+        pred = 0.0
+        if "prior" in self.weights:
+            pred = self.weights["prior"] * (self.model.basis(self.encoding, items) @ self.head)
+        if self.flat_head is not None:
+            pred = pred + self.weights["flat"] * (self.model.basis(self.encoding, items) @ self.flat_head)
+        for k, p in self.others.items():
+            pred = pred + self.weights[k] * p._predict(items)
+        return np.maximum(pred, self.floor)
 
     def _state(self) -> dict[str, Any]:
-        return {"model": self.model.digest, "head": self.head.tolist(), "floor": self.floor,
-                "hyper": self.hyper}
+        state = {"model": self.model.digest, "head": self.head.tolist(), "floor": self.floor, "hyper": self.hyper}
+        if self.blend == "loo":
+            state["blend"] = {"weights": self.weights, **{k: p._state() for k, p in self.others.items()}}
+            if self.flat_head is not None:
+                state["blend"]["flat"] = self.flat_head.tolist()
+        return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         if state["model"] != self.model.digest:
@@ -370,3 +526,14 @@ class MetaPredictor(LatencyPredictor):
                                  f"loaded one is {self.model.digest}; refit it from its measurements")
         self.head = np.asarray(state["head"], dtype=np.float64)
         self.floor, self.hyper = float(state["floor"]), dict(state["hyper"])
+        # states stored before the blend (or with blend off) hold the prior-based head alone
+        blend = state.get("blend", {"weights": {"prior": 1.0}})
+        self.weights = {k: float(v) for k, v in blend["weights"].items()}
+        self.others = {}
+        self.flat_head = np.asarray(blend["flat"], dtype=np.float64) if "flat" in self.weights else None
+        for k in self.weights:
+            if k not in ("prior", "flat"):
+                p = PRIOR_FREE[k](self.encoding)
+                p._load_state(blend[k])
+                p.fitted = True
+                self.others[k] = p

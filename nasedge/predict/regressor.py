@@ -10,7 +10,7 @@ baseline that shows what meta-training adds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,8 +19,15 @@ from nasedge.predict.base import LatencyPredictor, PredictorConfig
 ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> tuple[np.ndarray, float, float]:
-    """Ridge (intercept unpenalised) with the alpha of least leave-one-out error: (w, b, alpha)."""
+class RidgeFit(NamedTuple):
+    weights: np.ndarray
+    bias: float
+    alpha: float
+    loo_residuals: np.ndarray  # y minus its leave-one-out prediction, at the chosen alpha
+
+
+def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> RidgeFit:
+    """Ridge (intercept unpenalised) with the alpha of least leave-one-out error."""
     mu, ym = X.mean(0), y.mean()
     Xc, yc = X - mu, y - ym
     n = len(y)
@@ -35,9 +42,9 @@ def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> tuple[np.ndarray, 
         resid = (yc - Xc @ w) / np.clip(1 - h, 1e-6, None)
         err = float(np.mean(resid**2))
         if best is None or err < best[0]:
-            best = (err, w, a)
-    _, w, a = best
-    return w, float(ym - mu @ w), float(a)
+            best = (err, w, a, resid)
+    _, w, a, resid = best
+    return RidgeFit(w, float(ym - mu @ w), float(a), resid)
 
 
 class RegressorPredictor(LatencyPredictor):
@@ -63,7 +70,10 @@ class RegressorPredictor(LatencyPredictor):
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         f = np.log1p(self.encoding.features(items))
         self.mean, self.scale = f.mean(0), np.where(f.std(0) > 1e-9, f.std(0), 1.0)
-        self.weights, self.bias, self.alpha = ridge_loo(self._design(items), np.log(latency_ms))
+        fit = ridge_loo(self._design(items), np.log(latency_ms))
+        self.weights, self.bias, self.alpha = fit.weights, fit.bias, fit.alpha
+        # leave-one-out predictions of the samples (ms), for a caller weighing this model against others
+        self.loo_ms = latency_ms * np.exp(-fit.loo_residuals)
 
     def _predict(self, items: list) -> np.ndarray:
         return np.exp(self._design(items) @ self.weights + self.bias)
