@@ -20,9 +20,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("entry", ["nasedge.cli", "nasedge.commands", "nasedge.config", "nasedge.__main__"]),
     # the main job and the predictor service with its HTTP client
     ("jobs", ["nasedge.specialize", "nasedge.service", "nasedge.client"]),
-    # strategies, predictors, devices and runtimes, training, export; evaluate: top-1 of a subnet
-    ("parts", ["nasedge.search", "nasedge.predict", "nasedge.measure", "nasedge.train", "nasedge.export",
-               "nasedge.evaluate"]),
+    # strategies, predictors, devices and runtimes, training, export
+    ("parts", ["nasedge.search", "nasedge.predict", "nasedge.measure", "nasedge.train", "nasedge.export"]),
     # supernet, space families and static nets; cost: parameter and MAC counts read off a space's geometry
     ("models", ["nasedge.supernet", "nasedge.spaces", "nasedge.nn", "nasedge.cost"]),
     # plain data and shared primitives; nasedge: the package itself (version, Arch, errors)
