@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from nasedge.ray_cluster import RayUnavailable, connect, is_connected, scope
@@ -10,7 +16,7 @@ ray = pytest.importorskip("ray")
 SMALL = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
 
-def test_connect_starts_a_local_ray_and_close_stops_only_what_it_started():
+def _case_connect_starts_a_local_ray_and_close_stops_only_what_it_started():
     assert not is_connected()
     mine = connect(**SMALL)
     try:
@@ -24,7 +30,7 @@ def test_connect_starts_a_local_ray_and_close_stops_only_what_it_started():
     assert not ray.is_initialized()
 
 
-def test_scope_shuts_down_a_ray_started_inside_and_leaves_the_callers():
+def _case_scope_shuts_down_a_ray_started_inside_and_leaves_the_callers():
     with scope():
         connect(**SMALL)
     assert not ray.is_initialized()
@@ -37,8 +43,32 @@ def test_scope_shuts_down_a_ray_started_inside_and_leaves_the_callers():
         ray.shutdown()
 
 
-def test_nothing_to_join_is_one_error(monkeypatch):
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+def _case_nothing_to_join_is_one_error():
+    from ray._private.services import find_gcs_addresses
+
+    if find_gcs_addresses():  # a Ray runs on this machine (the test session's cluster): "auto" joins it
+        joined = connect(start_local=False)
+        assert is_connected()
+        joined.close()  # this process's connection ends; the cluster it joined is not ours to stop
+        assert not is_connected() and find_gcs_addresses()
+        return
     with pytest.raises(RayUnavailable) as info:
         connect(start_local=False)
     assert info.value.address == "auto" and not is_connected()
+
+
+@pytest.mark.parametrize("case", ["connect_starts_a_local_ray_and_close_stops_only_what_it_started",
+                                  "scope_shuts_down_a_ray_started_inside_and_leaves_the_callers",
+                                  "nothing_to_join_is_one_error"])
+def test_ray_cluster(case):
+    # each case in a process of its own: it starts and stops Ray, and this process may be connected to the
+    # session's cluster (tests/conftest.py), from which a driver cannot disconnect and come back
+    # RAY_TMPDIR: a Ray of this machine (the session's) stays out of sight of "auto"
+    # (a short path: Ray's socket paths must stay under 108 bytes)
+    with tempfile.TemporaryDirectory(prefix="r", dir="/tmp") as tmp:
+        env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "RAY_TMPDIR": tmp}
+        root = Path(__file__).resolve().parents[1]
+        code = f"import tests.test_ray_cluster as m; m._case_{case}()"
+        done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
