@@ -75,9 +75,9 @@ def load_accuracy_predictor(path: str | Path) -> BaseAccuracyPredictor:
 
     with contextlib.suppress(OSError), open(path, "rb") as f:
         if f.read(2) in (b"PK", b"\x80\x02"):  # torch.save's zip or legacy pickle: OFA's own file
-            from nasedge.predict.ofa_accuracy import OFAAccuracyPredictor
-
-            return OFAAccuracyPredictor.from_ofa_file(path)
+            # by name, as every format here: the implementation imports this module for its base class
+            module, name = ACCURACY_PREDICTORS["nasedge-accuracy-predictor/ofa-mlp/1"].split(":")
+            return getattr(importlib.import_module(module), name).from_ofa_file(path)
     state = _read_json(path)
     target = ACCURACY_PREDICTORS.get(state.get("format")) if isinstance(state, dict) else None
     if target is None:

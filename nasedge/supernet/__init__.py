@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ from torch import nn
 
 from nasedge.atomic import atomic_write_bytes
 from nasedge.errors import NasedgeError
-from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet.bn_recalibration import recalibrate_bn
+from nasedge.supernet.families import build_supernet, file_digest, register_supernet
 from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict
 from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 
@@ -26,25 +25,6 @@ __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_su
            "file_digest", "subnet_from_config", "register_supernet", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "nasedge-supernet/1"
-# search-space family -> its supernet class
-_SUPERNETS = Registry("supernet", {"ofa_mbv3": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet"}, sort=False)
-
-
-def register_supernet(family: str, target: str | type[nn.Module], *, requires: tuple[str, ...] = (),
-                      install_hint: str = "") -> None:
-    """Make ``target`` (a class taking ``(space, num_classes)``, or its ``"package.module:Class"``) the
-    supernet of the search-space family ``family``."""
-    _SUPERNETS.register(family, target, requires=requires, install_hint=install_hint)
-
-
-def build_supernet(space: SearchSpace, num_classes: int | None = None) -> nn.Module:
-    """A freshly initialised supernet for ``space``."""
-    if space.family not in _SUPERNETS:
-        known = ", ".join(_SUPERNETS.names())
-        raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {known}")
-    return _SUPERNETS.load(space.family)(space, num_classes)
-
-
 def save_supernet(supernet: nn.Module, path: str | Path, half: bool = False, meta: dict[str, Any] | None = None) -> None:
     """Write a supernet checkpoint atomically (``half``: store floating tensors as float16)."""
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
@@ -84,15 +64,6 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
         raise NasedgeError(f"{path}: weights do not fit search space {payload['space']!r}: {first}") from None
     supernet.meta = payload.get("meta", {})
     return supernet.to(map_location)
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (identifies a supernet in manifests)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 

@@ -95,7 +95,7 @@ class _Fit(NamedTuple):
 
 
 def _fit(state: Mapping[str, torch.Tensor], space_name: str) -> _Fit:
-    from nasedge.supernet import build_supernet
+    from nasedge.supernet.families import build_supernet
 
     space = get_space(space_name)
     classifier = state.get("classifier.linear.weight")
@@ -172,7 +172,7 @@ def read_ofa_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 def ofa_provenance(path: str | Path, space: str) -> dict[str, Any]:
     """The ``meta`` of a supernet imported from OFA checkpoint ``path``: where it came from."""
-    from nasedge.supernet import file_digest
+    from nasedge.supernet.families import file_digest
 
     return {"imported_from": "once-for-all", "source": Path(path).name, "source_sha256": file_digest(path),
             "space": space}

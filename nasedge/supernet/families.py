@@ -1,0 +1,39 @@
+"""Which supernet serves a search-space family (a registry), and the digest that identifies a supernet file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from torch import nn
+
+from nasedge.errors import NasedgeError
+from nasedge.registry import Registry
+from nasedge.spaces import SearchSpace
+
+# search-space family -> its supernet class
+_SUPERNETS = Registry("supernet", {"ofa_mbv3": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet"}, sort=False)
+
+
+def register_supernet(family: str, target: str | type[nn.Module], *, requires: tuple[str, ...] = (),
+                      install_hint: str = "") -> None:
+    """Make ``target`` (a class taking ``(space, num_classes)``, or its ``"package.module:Class"``) the
+    supernet of the search-space family ``family``."""
+    _SUPERNETS.register(family, target, requires=requires, install_hint=install_hint)
+
+
+def build_supernet(space: SearchSpace, num_classes: int | None = None) -> nn.Module:
+    """A freshly initialised supernet for ``space``."""
+    if space.family not in _SUPERNETS:
+        known = ", ".join(_SUPERNETS.names())
+        raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {known}")
+    return _SUPERNETS.load(space.family)(space, num_classes)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (identifies a supernet in manifests)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
