@@ -13,7 +13,8 @@ is listed as unavailable here, with what is missing.
 
 A device's latency profiles (the predictor fitted to it, one per search space) are the user's
 (``<home>/profiles/<device>@<space>.json``) and those shipped with nasedge; the ``profiles`` column lists their
-spaces, ``--ranges`` the fastest and slowest subnet each profile predicts.
+spaces, ``--ranges`` the fastest and slowest subnet each profile predicts (a predict-only device's: what its
+published data predicts in the configured search space).
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_run=run_remove)
 
 
-def _row(name: str, ranges: bool) -> dict:
+def _row(name: str, ranges: bool, space: str) -> dict:
+    """What ``nasedge devices`` says of one device; ``ranges``: with its predicted latency ranges (a predict-only
+    device's from its published data, in ``space``)."""
     from nasedge.measure.device import device_file, device_source, get_device
     from nasedge.predict.profile import load_profile, stored_profiles
 
@@ -68,14 +71,42 @@ def _row(name: str, ranges: bool) -> dict:
            "source": device_source(name), "file": str(device_file(name)), "available": missing is None,
            "unavailable": missing, "profile_sources": {s.space: s.source for s in stored}}
     if ranges:
-        row["ranges"] = {s.space: load_profile(name, space=s.space).latency_range(RANGE_SAMPLES) for s in stored}
+        row["ranges"] = {s.space: {**load_profile(name, space=s.space).latency_range(RANGE_SAMPLES), "source": s.source}
+                         for s in stored}
+        if not device.measurable and space not in row["ranges"]:
+            row["ranges"].update(_published_range(device, space))
     return row
+
+
+def _published_range(device, space_name: str) -> dict:
+    """The range a predict-only device's published data predicts in ``space_name`` (none if no data covers it)."""
+    from nasedge.errors import NasedgeError
+    from nasedge.predict.profile import latency_range
+    from nasedge.spaces import get_space
+    from nasedge.specialize.latency import published_source
+
+    space = get_space(space_name)
+    try:
+        source = published_source(device, space)
+    except NasedgeError:
+        return {}
+    return {space.name: {**latency_range(source.predict, space, RANGE_SAMPLES), "source": "published"}}
+
+
+def _configured_space(ranges: bool) -> str:
+    """The configured search space (whose range predict-only devices show), composed only when ranges are asked."""
+    if not ranges:
+        return ""
+    from nasedge.config import compose
+
+    return str(compose().search_space.name)
 
 
 def run(args: argparse.Namespace) -> int:
     from nasedge.measure import list_devices
 
-    rows = [_row(name, args.ranges) for name in list_devices()]
+    space = _configured_space(args.ranges)
+    rows = [_row(name, args.ranges, space) for name in list_devices()]
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -105,33 +136,34 @@ def run(args: argparse.Namespace) -> int:
 def _print_ranges(console, rows: list[dict]) -> None:
     from rich.table import Table
 
-    table = Table("device", "space", "profile", "smallest arch", "largest arch", f"{RANGE_SAMPLES} sampled",
+    table = Table("device", "space", "predictor", "smallest arch", "largest arch", f"{RANGE_SAMPLES} sampled",
                   title="predicted latency (ms)", box=None, pad_edge=False)
     for row in rows:
         for space, r in row.get("ranges", {}).items():
-            table.add_row(row["name"], space, row["profile_sources"][space], f"{r['min_arch_ms']:.3g}",
+            table.add_row(row["name"], space, r["source"], f"{r['min_arch_ms']:.3g}",
                           f"{r['max_arch_ms']:.3g}", f"{r['sampled_min_ms']:.3g}-{r['sampled_max_ms']:.3g}")
     if table.row_count:
         console.print(table)
     else:
-        console.print("no device has a latency profile yet (nasedge predictor fit)")
+        console.print("no device has a latency predictor yet (nasedge predictor fit)")
 
 
 def run_show(args: argparse.Namespace) -> int:
     from nasedge.measure.device import device_file
 
     device_file(args.name)  # an unknown name fails here, with the known ones
-    row = _row(args.name, ranges=True)
+    row = _row(args.name, True, _configured_space(True))
     if args.json:
         print(json.dumps(row))
         return 0
     print(f"{row['name']} ({row['source']}, {row['file']}): {row['description']}")
     print(f"  measured: {row['where']}" + (f" ({row['unavailable']})" if row["unavailable"] else ""))
     print(f"  runtime: {row['runtime']}")
-    if not row["profiles"]:
+    if not row["ranges"]:
         print(f"  profiles: none (nasedge predictor fit --device {row['name']})")
     for space, r in row["ranges"].items():
-        print(f"  profile {space} ({row['profile_sources'][space]}): predicted {r['min_arch_ms']:.3g} ms (smallest "
+        what = "published data" if r["source"] == "published" else "profile"
+        print(f"  {what} {space} ({r['source']}): predicted {r['min_arch_ms']:.3g} ms (smallest "
               f"arch) to {r['max_arch_ms']:.3g} ms (largest); {r['samples']} sampled subnets "
               f"{r['sampled_min_ms']:.3g}-{r['sampled_max_ms']:.3g} ms")
     return 0

@@ -80,13 +80,8 @@ class DeviceProfile:
         return np.array([lat for _, lat in self.measurements], dtype=np.float64)
 
     def latency_range(self, samples: int = 200, seed: int = 0) -> dict[str, float]:
-        """Predicted latency (ms) of the space's smallest and largest subnet, and the range over ``samples``
-        seeded random subnets (what a budget on this device can choose between)."""
-        space = get_space(self.space)
-        ends = self.predict([space.min_arch(), space.max_arch()])
-        sampled = self.predict(space.sample_many(samples, as_rng(seed))) if samples else ends
-        return {"min_arch_ms": float(ends[0]), "max_arch_ms": float(ends[1]), "samples": samples,
-                "sampled_min_ms": float(sampled.min()), "sampled_max_ms": float(sampled.max())}
+        """:func:`latency_range` of this profile in its space."""
+        return latency_range(self.predict, get_space(self.space), samples, seed)
 
     def to_json(self) -> str:
         data = {"format": FORMAT, **asdict(self)}
@@ -115,6 +110,16 @@ class DeviceProfile:
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
                    quality=dict(data.get("quality", {})), created=str(data.get("created", "")))
+
+
+def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: SearchSpace, samples: int = 200,
+                  seed: int = 0) -> dict[str, float]:
+    """Predicted latency (ms) of ``space``'s smallest and largest subnet, and the range over ``samples`` seeded
+    random subnets: what a budget on the device can choose between."""
+    ends = np.asarray(predict([space.min_arch(), space.max_arch()]), dtype=float)
+    sampled = np.asarray(predict(space.sample_many(samples, as_rng(seed))), dtype=float) if samples else ends
+    return {"min_arch_ms": float(ends[0]), "max_arch_ms": float(ends[1]), "samples": samples,
+            "sampled_min_ms": float(sampled.min()), "sampled_max_ms": float(sampled.max())}
 
 
 def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray, options: dict,

@@ -78,12 +78,17 @@ def test_ranges_and_show_predict_the_fastest_and_slowest_subnet(nasedge_cli):
     from nasedge.predict.profile import load_profile
     from nasedge.spaces import get_space
 
-    row = _rows(nasedge_cli, "--ranges")["cpu"]
+    rows = _rows(nasedge_cli, "--ranges")
+    row = rows["cpu"]
     space = get_space("ofa_mbv3_cifar")
     ends = load_profile("cpu", space="ofa_mbv3_cifar").predict([space.min_arch(), space.max_arch()])
     r = row["ranges"]["ofa_mbv3_cifar"]
     assert (r["min_arch_ms"], r["max_arch_ms"]) == pytest.approx(tuple(ends))
-    assert r["min_arch_ms"] <= r["sampled_min_ms"] <= r["sampled_max_ms"] <= r["max_arch_ms"]
+    assert r["min_arch_ms"] <= r["sampled_min_ms"] <= r["sampled_max_ms"] <= r["max_arch_ms"] and r["source"] == "shipped"
+    # a predict-only device: what its published data predicts in the configured space (as specialize uses it)
+    published = rows["titan_rtx_64"]["ranges"]["ofa_mbv3_cifar"]
+    assert published["source"] == "published" and 0 < published["min_arch_ms"] < published["max_arch_ms"]
+    assert rows["titanx_64"]["ranges"] == {}  # FBNet data only: nothing for an OFA space
     shown = nasedge_cli("devices", "show", "cpu")
     assert shown.returncode == 0 and f"profile ofa_mbv3_cifar (shipped): predicted {ends[0]:.3g} ms" in shown.stdout
     assert "predicted latency (ms)" in nasedge_cli("devices", "--ranges").stdout
