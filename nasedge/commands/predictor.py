@@ -1,6 +1,7 @@
 """Fit, evaluate and inspect latency predictors.
 
   nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + random ones
+  nasedge predictor archs --device my-board > to_measure.jsonl     the space of `devices add my-board --space S`
   nasedge predictor fit --device cpu [--space ofa_mbv3_cifar]     measure those archs on the device, then fit
   nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
   nasedge predictor show --device jetson-orin [--space S]
@@ -57,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_run=run_show)
 
     p = sub.add_parser("archs", help="archs to measure on a new device: the reference archs, then random ones")
-    p.add_argument("--space", required=True)
+    p.add_argument("--space", help="search space (required unless --device names a device with a space)")
+    p.add_argument("--device", metavar="NAME", help="a device whose config names its space (devices add --space)")
     p.add_argument("-n", "--num", type=int, default=20, help="how many in all (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(_run=run_archs)
@@ -207,11 +209,19 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_archs(args: argparse.Namespace) -> int:
+    from nasedge.errors import NasedgeError
     from nasedge.predict.encodings import get_encoding
     from nasedge.predict.profile import profile_archs
 
     _positive(args.num, "-n")
-    enc = get_encoding(args.space)
+    space = args.space
+    if space is None and args.device:
+        from nasedge.measure.device import get_device
+
+        space = get_device(args.device).config.space
+    if space is None:
+        raise NasedgeError("--space: required (or --device NAME of a device added with --space)")
+    enc = get_encoding(space)
     print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":"))
                     for a in profile_archs(enc, args.num, args.seed)))
     return 0

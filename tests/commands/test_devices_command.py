@@ -92,3 +92,11 @@ def test_ranges_and_show_predict_the_fastest_and_slowest_subnet(nasedge_cli):
     shown = nasedge_cli("devices", "show", "cpu")
     assert shown.returncode == 0 and f"profile ofa_mbv3_cifar (shipped): predicted {ends[0]:.3g} ms" in shown.stdout
     assert "predicted latency (ms)" in nasedge_cli("devices", "--ranges").stdout
+
+
+def test_a_device_added_with_a_space_gives_the_verbs_their_space(nasedge_cli):
+    assert nasedge_cli("devices", "add", "tiny-board", "--runtime", "onnxruntime", "--threads", "1",
+                       "--space", "ofa_mbv3_tiny").returncode == 0
+    r = nasedge_cli("predictor", "archs", "--device", "tiny-board", "-n", "3")
+    assert r.returncode == 0 and [json.loads(line)["space"] for line in r.stdout.splitlines()] == ["ofa_mbv3_tiny"] * 3
+    _one_line_error(nasedge_cli("predictor", "archs", "-n", "3"), "--space: required")
