@@ -113,10 +113,15 @@ class PredictorClient:
             info = body
         return np.asarray(out, dtype=np.float64), info
 
-    def register(self, name: str, space: str, measurements: Iterable) -> dict:
-        """Register a device from ``(arch, latency_ms)`` pairs; the stored profile's summary and quality."""
-        body = {"name": name, "space": space, "measurements": [
-            {"arch": _record(a), "latency_ms": float(ms)} for a, ms in measurements]}
+    def register(self, name: str, space: str, measurements: Iterable, *, noisy: Sequence[bool] | None = None,
+                 allow_missing_reference: bool = False) -> dict:
+        """Register a device from ``(arch, latency_ms)`` pairs (``noisy``: the measurements flagged noisy where
+        they were taken); the stored profile's summary and quality, the noisy count and warnings."""
+        rows = [{"arch": _record(a), "latency_ms": float(ms)} for a, ms in measurements]
+        for row, flag in zip(rows, () if noisy is None else noisy):
+            row["noisy"] = bool(flag)
+        body = {"name": name, "space": space, "measurements": rows,
+                **({"allow_missing_reference": True} if allow_missing_reference else {})}
         return self._call("POST", "/v1/devices", json=body)
 
     def delete(self, name: str) -> None:

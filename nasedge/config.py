@@ -60,6 +60,10 @@ def register_configs() -> None:
     cs.store(group="specialize", name="specialize_schema", node=SpecializeConfig)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
+    if not OmegaConf.has_resolver("nasedge.home"):
+        from nasedge import home
+
+        OmegaConf.register_new_resolver("nasedge.home", lambda rel: str(home.home() / rel))
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
@@ -69,9 +73,13 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from nasedge import home
+
     register_configs()
-    plugin_confs = [f"'file://{path}'" for path in plugin_dirs("conf")]  # plugins' own config groups
-    overrides = [*overrides, *([f"hydra.searchpath=[{','.join(plugin_confs)}]"] if plugin_confs else [])]
+    # plugins' own config groups, and the user's devices (nasedge devices add) in the nasedge home
+    extra = [*plugin_dirs("conf"), *([home.conf_dir()] if home.devices_dir().is_dir() else [])]
+    confs = [f"'file://{path}'" for path in extra]
+    overrides = [*overrides, *([f"hydra.searchpath=[{','.join(confs)}]"] if confs else [])]
     try:
         with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
             return hydra_compose(config_name, overrides=list(overrides))
@@ -80,10 +88,13 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
 
 
 def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any, Any]:
-    """The composed configuration and the device ``device`` (a ``conf/device`` name or a device YAML's path).
+    """The composed configuration and the device ``device`` (a ``conf/device`` name, nasedge's or the user's, or
+    a device YAML's path).
 
     The ``device.*`` overrides apply to the named device (composed as the ``device`` group); given a path, they
-    fail (edit the file). The device is validated by :func:`nasedge.measure.device.get_device` either way.
+    fail (edit the file). The device is validated by :func:`nasedge.measure.device.get_device` either way, and
+    must be measurable from here (:meth:`~nasedge.measure.device.Device.check_available`): every verb that
+    composes a device measures on it.
     """
     from omegaconf import OmegaConf
 
@@ -91,6 +102,9 @@ def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any
 
     device_file(device, overrides)  # an unknown name, or device overrides of a YAML path, fail before composing
     if is_device_file(device):
-        return compose(overrides), get_device(device)
-    cfg = compose([f"device={device}", *overrides])
-    return cfg, get_device(device, OmegaConf.to_container(cfg.device, resolve=True))
+        cfg, loaded = compose(overrides), get_device(device)
+    else:
+        cfg = compose([f"device={device}", *overrides])
+        loaded = get_device(device, OmegaConf.to_container(cfg.device, resolve=True))
+    loaded.check_available()
+    return cfg, loaded

@@ -29,6 +29,15 @@ def shared_datasets() -> Path:
     return Path(os.environ.get("NASEDGE_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
+@pytest.fixture(autouse=True)
+def nasedge_home(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh, empty nasedge home for every test (``NASEDGE_HOME``): nothing a test writes for the user lands in
+    the real home, and no test sees what another left there."""
+    path = tmp_path_factory.mktemp("nasedge_home")
+    monkeypatch.setenv("NASEDGE_HOME", str(path))
+    return path
+
+
 @dataclass
 class CliRun:
     """What ``nasedge ARGS`` did: its exit status and what it printed (as :class:`subprocess.CompletedProcess`)."""

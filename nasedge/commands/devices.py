@@ -1,10 +1,20 @@
-"""List the known devices: where each is measured, its runtime settings, whether a profile exists.
+"""List the known devices: where each is measured, its runtime settings, whether a profile exists; add your own.
 
-  nasedge devices            a table
-  nasedge devices --json     one JSON object per device
+  nasedge devices [--json] [--ranges]          a table: shipped devices and the user's, available here or not
+  nasedge devices add NAME --runtime onnxruntime|torch|litert [--threads N] [--batch B] [--precision fp32|fp16]
+                  [--where local|ray] [--space S] [--description TEXT] [--force]
+  nasedge devices show NAME [--json]           one device: its YAML, availability, profiles and latency ranges
+  nasedge devices remove NAME                  a device added with `devices add` (shipped ones are read-only)
 
-A device's latency profiles (the predictor fitted to it, one per search space) are stored as
-``latency_predictors/profiles/<device>@<space>.json``; the ``profile`` column lists their spaces.
+Devices shipped with nasedge are the YAMLs of ``conf/device/``; ``devices add`` writes the user's own to the
+nasedge home (``<home>/conf/device/<name>.yaml``, :mod:`nasedge.home`), validated by the one device loader, and
+every verb then takes the name. A device whose runtime or hardware is missing here (no CUDA, no LiteRT extra)
+is listed as unavailable here, with what is missing.
+
+A device's latency profiles (the predictor fitted to it, one per search space) are the user's
+(``<home>/profiles/<device>@<space>.json``) and those shipped with nasedge; the ``profiles`` column lists their
+spaces, ``--ranges`` the fastest and slowest subnet each profile predicts (a predict-only device's: what its
+published data predicts in the configured search space).
 """
 
 from __future__ import annotations
@@ -12,22 +22,91 @@ from __future__ import annotations
 import argparse
 import json
 
+RANGE_SAMPLES = 200  # seeded random subnets whose predicted latency spans the device's range
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    parser.add_argument("--ranges", action="store_true",
+                        help="the fastest and slowest predicted subnet per profile (smallest and largest arch of "
+                             f"the space, and over {RANGE_SAMPLES} sampled subnets)")
+    sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", parser_class=type(parser))
+
+    p = sub.add_parser("add", help="add a device of your own (a YAML in the nasedge home)")
+    p.add_argument("name", metavar="NAME", help="the device's name (letters, digits and . _ + -)")
+    p.add_argument("--runtime", required=True, metavar="NAME", help="onnxruntime, torch or litert (or a plugin's)")
+    p.add_argument("--threads", type=int, metavar="N", help="compute threads (default: every core)")
+    p.add_argument("--batch", type=int, default=1, metavar="B", help="batch size (default 1)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"), help="default fp32")
+    p.add_argument("--where", default="local", choices=("local", "ray"),
+                   help="local: measured in this process; ray: on the Ray node offering device:NAME")
+    p.add_argument("--space", metavar="S", help="search space its archs are measured in by default")
+    p.add_argument("--description", metavar="TEXT", help="a few words (default: made from the settings)")
+    p.add_argument("--force", action="store_true", help="replace a device you added before")
+    p.set_defaults(_run=run_add)
+
+    p = sub.add_parser("show", help="one device: its YAML, availability, profiles and latency ranges")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(_run=run_show)
+
+    p = sub.add_parser("remove", help="remove a device added with `devices add`")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(_run=run_remove)
+
+
+def _row(name: str, ranges: bool, space: str) -> dict:
+    """What ``nasedge devices`` says of one device; ``ranges``: with its predicted latency ranges (a predict-only
+    device's from its published data, in ``space``)."""
+    from nasedge.measure.device import device_file, device_source, get_device
+    from nasedge.predict.profile import load_profile, stored_profiles
+
+    device = get_device(name)
+    missing = device.unavailable()
+    where = device.location() if device.measurable else "predict-only"
+    what = device.summary() if device.measurable else ", ".join(f"{d.dataset}:{d.column}" for d in device.data)
+    stored = stored_profiles(name)
+    row = {"name": name, "where": "unavailable here" if missing else where, "runtime": what,
+           "profiles": [s.space for s in stored], "description": device.description,
+           "source": device_source(name), "file": str(device_file(name)), "available": missing is None,
+           "unavailable": missing, "profile_sources": {s.space: s.source for s in stored}}
+    if ranges:
+        row["ranges"] = {s.space: {**load_profile(name, space=s.space).latency_range(RANGE_SAMPLES), "source": s.source}
+                         for s in stored}
+        if not device.measurable and space not in row["ranges"]:
+            row["ranges"].update(_published_range(device, space))
+    return row
+
+
+def _published_range(device, space_name: str) -> dict:
+    """The range a predict-only device's published data predicts in ``space_name`` (none if no data covers it)."""
+    from nasedge.errors import NasedgeError
+    from nasedge.predict.profile import latency_range
+    from nasedge.spaces import get_space
+    from nasedge.specialize.latency import published_source
+
+    space = get_space(space_name)
+    try:
+        source = published_source(device, space)
+    except NasedgeError:
+        return {}
+    return {space.name: {**latency_range(source.predict, space, RANGE_SAMPLES), "source": "published"}}
+
+
+def _configured_space(ranges: bool) -> str:
+    """The configured search space (whose range predict-only devices show), composed only when ranges are asked."""
+    if not ranges:
+        return ""
+    from nasedge.config import compose
+
+    return str(compose().search_space.name)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nasedge.measure import get_device, list_devices
-    from nasedge.predict.profile import profile_spaces
+    from nasedge.measure import list_devices
 
-    rows = []
-    for name in list_devices():
-        device = get_device(name)
-        where = device.location() if device.measurable else "predict-only"
-        what = device.summary() if device.measurable else ", ".join(f"{d.dataset}:{d.column}" for d in device.data)
-        rows.append({"name": name, "where": where, "runtime": what,
-                     "profiles": profile_spaces(name), "description": device.description})
+    space = _configured_space(args.ranges)
+    rows = [_row(name, args.ranges, space) for name in list_devices()]
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -36,8 +115,127 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("device", "measured", "runtime / published data", "profiles (spaces)", box=None, pad_edge=False)
+    console = Console(width=160)
+    table = Table("device", "from", "measured", "runtime / published data", "profiles (spaces)", box=None,
+                  pad_edge=False)
     for row in rows:
-        table.add_row(row["name"], row["where"], escape(row["runtime"]), ", ".join(row["profiles"]) or "-")
-    Console(width=160).print(table)
+        profiles = ", ".join(f"{s}" + (" (user)" if src == "user" else "") for s, src in row["profile_sources"].items())
+        table.add_row(row["name"], row["source"], row["where"], escape(row["runtime"]), profiles or "-")
+    console.print(table)
+    reasons: dict[str, list[str]] = {}
+    for row in rows:
+        if row["unavailable"]:
+            reasons.setdefault(row["unavailable"], []).append(row["name"])
+    for why, names in reasons.items():
+        console.print(f"unavailable here: {', '.join(names)}: {escape(why)}", highlight=False, soft_wrap=True)
+    if args.ranges:
+        _print_ranges(console, rows)
+    return 0
+
+
+def _print_ranges(console, rows: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table("device", "space", "predictor", "smallest arch", "largest arch", f"{RANGE_SAMPLES} sampled",
+                  title="predicted latency (ms)", box=None, pad_edge=False)
+    for row in rows:
+        for space, r in row.get("ranges", {}).items():
+            table.add_row(row["name"], space, r["source"], f"{r['min_arch_ms']:.3g}",
+                          f"{r['max_arch_ms']:.3g}", f"{r['sampled_min_ms']:.3g}-{r['sampled_max_ms']:.3g}")
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("no device has a latency predictor yet (nasedge predictor fit)")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from nasedge.measure.device import device_file
+
+    device_file(args.name)  # an unknown name fails here, with the known ones
+    row = _row(args.name, True, _configured_space(True))
+    if args.json:
+        print(json.dumps(row))
+        return 0
+    print(f"{row['name']} ({row['source']}, {row['file']}): {row['description']}")
+    print(f"  measured: {row['where']}" + (f" ({row['unavailable']})" if row["unavailable"] else ""))
+    print(f"  runtime: {row['runtime']}")
+    if not row["ranges"]:
+        print(f"  profiles: none (nasedge predictor fit --device {row['name']})")
+    for space, r in row["ranges"].items():
+        what = "published data" if r["source"] == "published" else "profile"
+        print(f"  {what} {space} ({r['source']}): predicted {r['min_arch_ms']:.3g} ms (smallest "
+              f"arch) to {r['max_arch_ms']:.3g} ms (largest); {r['samples']} sampled subnets "
+              f"{r['sampled_min_ms']:.3g}-{r['sampled_max_ms']:.3g} ms")
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import yaml
+
+    from nasedge import home
+    from nasedge.atomic import atomic_write_text
+    from nasedge.errors import NasedgeError
+    from nasedge.measure.device import SHIPPED, Device, device_source, load_device
+    from nasedge.measure.runtime import list_runtimes
+    from nasedge.predict.profile import check_device_name
+
+    name = check_device_name(args.name)
+    source = device_source(name)
+    if source == SHIPPED:
+        raise NasedgeError(f"device {name!r} is shipped with nasedge; choose another name")
+    path = home.devices_dir() / f"{name}.yaml"
+    if source is not None and not args.force:
+        raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")
+    if args.runtime not in list_runtimes():
+        raise NasedgeError(f"--runtime: unknown runtime {args.runtime!r}; known: {', '.join(list_runtimes())}")
+    for flag, value in (("--threads", args.threads), ("--batch", args.batch)):
+        if value is not None and value < 1:
+            raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")
+    if args.space is not None:
+        from nasedge.spaces import get_space
+
+        get_space(args.space)  # an unknown space fails now, with the known ones
+    threads = "every core" if args.threads is None else f"{args.threads} thread{'s' * (args.threads > 1)}"
+    measure = {"_target_": "nasedge.measure.RuntimeMeasurer", "runtime": args.runtime, "threads": args.threads,
+               "batch": args.batch, "precision": args.precision,
+               # on every core, one arch at a time: a multi-threaded session would slow the next one of a group
+               "protocol": {"group_size": 1} if args.threads is None else {}}
+    config = {"name": name, "description": args.description or f"{args.runtime}, {threads}, batch {args.batch}, "
+                                                              f"{args.precision}",
+              "where": args.where, **({"space": args.space} if args.space else {}), "measure": measure}
+    device = Device.from_config(config, str(path))  # the one validation of a device, as for the shipped ones
+    _check_runtime_settings(device)
+    text = (f"# Added by `nasedge devices add` on {dt.date.today().isoformat()}; edit freely "
+            f"(schema: nasedge.measure.DeviceConfig, as nasedge's conf/device/*.yaml).\n"
+            + yaml.safe_dump({"defaults": ["device_schema", "_self_"], **config}, sort_keys=False))
+    atomic_write_text(path, text)
+    device = load_device(path)
+    missing = device.unavailable()
+    print(f"{path}: device {name} ({device.summary()}, {device.location()})"
+          + (f"; unavailable here: {missing}" if missing else ""))
+    return 0
+
+
+def _check_runtime_settings(device) -> None:
+    """Threads, batch and precision as the runtime itself checks them (where its modules are installed)."""
+    from nasedge.measure.runtime import get_runtime
+
+    m = device.config.measure or {}
+    cls = get_runtime(m["runtime"])
+    if cls.missing() is None:
+        cls(threads=m["threads"] or 1, batch=m["batch"], precision=m["precision"])
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from nasedge.errors import NasedgeError
+    from nasedge.measure.device import SHIPPED, device_file, device_source
+
+    path = device_file(args.name)  # an unknown name fails here, with the known ones
+    if device_source(args.name) == SHIPPED:
+        raise NasedgeError(f"device {args.name!r} is shipped with nasedge (read-only); only devices added with "
+                           f"`nasedge devices add` can be removed")
+    path.unlink()
+    print(f"removed {path} (its profiles and measurements in the nasedge home are kept)")
     return 0

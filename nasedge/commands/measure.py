@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.num_archs < 1:
             raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")
-        space = get_space(args.space or cfg.search_space.name)
+        space = get_space(args.space or device.config.space or cfg.search_space.name)
         seed = cfg.seed if args.seed is None else args.seed
         archs = space.sample_many(args.num_archs, seed, unique=args.num_archs <= space.num_archs())
         rows = [(str(i), a) for i, a in enumerate(archs)]

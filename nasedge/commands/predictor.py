@@ -1,6 +1,7 @@
 """Fit, evaluate and inspect latency predictors.
 
   nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + random ones
+  nasedge predictor archs --device my-board > to_measure.jsonl     the space of `devices add my-board --space S`
   nasedge predictor fit --device cpu [--space ofa_mbv3_cifar]     measure those archs on the device, then fit
   nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
   nasedge predictor show --device jetson-orin [--space S]
@@ -8,11 +9,13 @@
   nasedge predictor eval --space ofa --data DIR [--target-data DIR] --target-device D --protocol untrimmed \\
       --shots 20 --json
 
-``fit`` stores a device profile (latency_predictors/profiles/<device>@<space>.json unless configured
-otherwise) from a measurements CSV (columns ``arch`` and ``latency_ms``, or ``nasedge measure``
-output), or, without ``--measurements``, measures the space's reference archs and random ones on the
-device first (``-n``, default 20; the measurements are kept in ``--save-measurements`` and a rerun
-resumes from them). ``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho,
+``fit`` stores a device profile (``<nasedge home>/profiles/<device>@<space>.json`` unless configured
+otherwise; the profiles shipped with nasedge are read-only) from a measurements CSV (columns ``arch``
+and ``latency_ms``, or ``nasedge measure`` output), or, without ``--measurements``, measures the
+space's reference archs and random ones on the device first (``-n``, default 20; the measurements are
+kept in ``--save-measurements``, default ``<nasedge home>/measurements/``, and a rerun resumes from
+them). The measurements must include the space's reference archs (``--allow-missing-reference`` fits
+without them); rows flagged noisy are counted, and the profile's cross-validated quality printed. ``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho,
 MAPE and the share of archs predicted within +-10 % (mean over seeds).
 """
 
@@ -37,10 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random archs measured after the reference ones")
     p.add_argument("--save-measurements", metavar="FILE.csv",
                    help="without --measurements: keep the measurements here (default "
-                        "outputs/measurements/<device>@<space>.csv; a rerun resumes from it)")
+                        "<nasedge home>/measurements/<device>@<space>.csv; a rerun resumes from it)")
+    p.add_argument("--allow-missing-reference", action="store_true",
+                   help="fit even if some of the space's reference archs are not measured (a weaker profile)")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="Ray cluster of devices reached through Ray")
     p.add_argument("--table", metavar="FILE.json", help="latency table of the device (predictor lut)")
-    p.add_argument("--profiles-dir", metavar="DIR", help="where profiles are stored")
+    p.add_argument("--profiles-dir", metavar="DIR", help="where profiles are stored (default: the nasedge home)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="configuration overrides (predictor.*, device.* when measuring)")
     p.set_defaults(_run=run_fit)
@@ -53,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_run=run_show)
 
     p = sub.add_parser("archs", help="archs to measure on a new device: the reference archs, then random ones")
-    p.add_argument("--space", required=True)
+    p.add_argument("--space", help="search space (required unless --device names a device with a space)")
+    p.add_argument("--device", metavar="NAME", help="a device whose config names its space (devices add --space)")
     p.add_argument("-n", "--num", type=int, default=20, help="how many in all (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(_run=run_archs)
@@ -91,13 +97,29 @@ def _positive(value: int | None, flag: str) -> None:
         raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")
 
 
+def _checked(args: argparse.Namespace, space, archs, noisy, predictor: str):
+    """The one validation of measurements before a fit (:func:`nasedge.predict.profile.check_measurements`)."""
+    from nasedge.errors import NasedgeError
+    from nasedge.predict.profile import check_measurements
+
+    try:
+        return check_measurements(space, archs, noisy, predictor=predictor,
+                                  allow_missing_reference=args.allow_missing_reference,
+                                  listed_by=f"`nasedge predictor archs --space {getattr(space, 'name', space)}`",
+                                  allow_by="--allow-missing-reference")
+    except NasedgeError as exc:
+        raise NasedgeError(f"{args.measurements or f'-n {args.num}'}: {exc}") from None
+
+
 def run_fit(args: argparse.Namespace) -> int:
+    import sys
+
     from omegaconf import OmegaConf
 
     from nasedge.config import compose, compose_with_device
     from nasedge.measure.device import split_device_overrides
     from nasedge.predict import predictor_class
-    from nasedge.predict.dataset import read_arch_latency_csv
+    from nasedge.predict.dataset import read_device_measurements
     from nasedge.predict.profile import check_device_name, fit_profile, save_profile
 
     if args.measurements is not None or not args.device.endswith((".yaml", ".yml")):
@@ -117,43 +139,44 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.table:
         options["table"] = args.table
     if args.measurements is None:
-        profile, noisy = _measure_and_fit(args, device, args.space or composed.search_space.name, name,
-                                          int(cfg["cv_folds"]), options)
+        profile, checked = _measure_and_fit(args, device, args.space or device.config.space
+                                            or composed.search_space.name, name, int(cfg["cv_folds"]), options)
     else:
-        enc, archs, latency = read_arch_latency_csv(args.measurements, args.space, device=_csv_device(args))
-        profile, noisy = fit_profile(args.device, enc, archs, latency, name, cv_folds=int(cfg["cv_folds"]),
-                                     **options), 0
+        m = read_device_measurements(args.measurements, args.device, args.space)
+        checked = _checked(args, m.encoding, m.archs, m.noisy, name)
+        profile = fit_profile(args.device, m.encoding, m.archs, m.latency_ms, name, cv_folds=int(cfg["cv_folds"]),
+                              **options)
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
     q = profile.quality
     n = len(profile.measurements)
     cv = (f"; cross-validated on its {n} measurements: spearman {q['spearman']:.3f}, "
-          f"MAPE {q['mape']:.1f} %, within 10 % {100 * q['within_10pct']:.0f} %") if q else ""
+          f"MAPE {q['mape']:.1f} %, within 10 % {100 * q['within_10pct']:.0f} %") if q else \
+        f"; too few measurements ({n}) to cross-validate"
     print(f"{path}: {name} profile of {profile.device} ({profile.space}){cv}")
-    if noisy:
-        import sys
-
-        print(f"nasedge: warning: {noisy} of {n} measurements were flagged noisy (the machine was busy); "
-              f"refit on a quieter machine for a better profile", file=sys.stderr)
+    for warning in checked.warnings():
+        print(f"nasedge: warning: {warning}", file=sys.stderr)
     return 0
 
 
 def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predictor: str, cv_folds: int,
                      options: dict):
-    """Measure the profile archs of ``space_name`` on the device, then fit (profile, number flagged noisy)."""
+    """Measure the profile archs of ``space_name`` on the device, then fit (profile, its measurement check)."""
     import functools
     import sys
     from pathlib import Path
 
+    from nasedge import home
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from nasedge.measure import measure_to_csv
-    from nasedge.predict.profile import profile_device
+    from nasedge.predict.profile import profile_archs, profile_device
     from nasedge.spaces import get_space
 
     if not device.measurable:
         device.measurer()  # raises the predict-only error
     space = get_space(space_name)
-    csv = Path(args.save_measurements or Path("outputs") / "measurements" / f"{device.name}@{space.name}.csv")
+    _checked(args, space, profile_archs(space, args.num, args.seed), [], predictor)  # before measuring anything
+    csv = Path(args.save_measurements or home.measurements_dir() / f"{device.name}@{space.name}.csv")
     print(f"measuring {args.num} archs of {space.name} on {device.name} ({device.location()}); "
           f"measurements in {csv}", file=sys.stderr)
     with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -163,47 +186,42 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
                                     progress=lambda done, total: bar.update(task, completed=done))
         profile, measured = profile_device(device.name, space, measure, num_archs=args.num, seed=args.seed,
                                            predictor=predictor, cv_folds=cv_folds, **options)
-    return profile, sum(m.noisy for m in measured)
-
-
-def _csv_device(args: argparse.Namespace) -> str | None:
-    # a `nasedge measure` CSV names its device in a column; pick the rows of the device being fitted
-    import csv
-
-    try:
-        with open(args.measurements, newline="") as f:
-            header = next(csv.reader(f), [])
-            if "device" not in header:
-                return None
-            i = header.index("device")
-            devices = {row[i] for row in csv.reader(f) if len(row) > i}
-    except OSError:
-        return None  # read_arch_latency_csv reports it
-    return args.device if args.device in devices or len(devices) > 1 else None
+    return profile, _checked(args, space, [m.arch for m in measured], [m.noisy for m in measured], predictor)
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from nasedge.predict.profile import load_profile
+    from nasedge.predict.profile import find_profile, load_profile
 
-    p = load_profile(args.device, args.profiles_dir, args.space)
+    stored = find_profile(args.device, args.space, args.profiles_dir)
+    p = load_profile(args.device, args.profiles_dir, stored.space)
     summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
-               "measurements": len(p.measurements), "quality": p.quality, "created": p.created}
+               "measurements": len(p.measurements), "quality": p.quality, "created": p.created,
+               "source": stored.source, "path": str(stored.path)}
     if args.json:
         print(json.dumps(summary))
     else:
         q = p.quality
-        print(f"{p.device}: {p.predictor} profile for {p.space}, {len(p.measurements)} measurements, created "
+        print(f"{p.device}: {p.predictor} profile for {p.space} ({stored.source}, {stored.path}), "
+              f"{len(p.measurements)} measurements, created "
               f"{p.created}" + (f"; cross-validated spearman {q['spearman']:.3f}, MAPE {q['mape']:.1f} %, "
                                 f"within 10 % {100 * q['within_10pct']:.0f} %" if q else ""))
     return 0
 
 
 def run_archs(args: argparse.Namespace) -> int:
+    from nasedge.errors import NasedgeError
     from nasedge.predict.encodings import get_encoding
     from nasedge.predict.profile import profile_archs
 
     _positive(args.num, "-n")
-    enc = get_encoding(args.space)
+    space = args.space
+    if space is None and args.device:
+        from nasedge.measure.device import get_device
+
+        space = get_device(args.device).config.space
+    if space is None:
+        raise NasedgeError("--space: required (or --device NAME of a device added with --space)")
+    enc = get_encoding(space)
     print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":"))
                     for a in profile_archs(enc, args.num, args.seed)))
     return 0

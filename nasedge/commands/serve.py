@@ -4,7 +4,7 @@
   nasedge serve --ray [service.ray.num_replicas=2 ...]         the same app on Ray Serve
   nasedge serve token create [--file TOKENS]                   a write token and its hash
 
-Device profiles live in the database (``--db``, default sqlite:///outputs/service/profiles.db; any
+Device profiles live in the database (``--db``, default <nasedge home>/service/profiles.db; any
 SQLAlchemy URL); its schema is migrated at start. Writes (registering, deleting devices) need a bearer
 token: `nasedge serve token create` prints one and the salted hash the server stores, in
 ``service.write_token_hashes=[...]`` or a file given as ``service.token_file=PATH``. Registrations fit
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
     parser.add_argument("--db", metavar="URL",
-                        help="database URL (default sqlite:///outputs/service/profiles.db)")
+                        help="database URL (default: SQLite in the nasedge home, <home>/service/profiles.db)")
     parser.add_argument("--workers", type=int, metavar="N", help="uvicorn worker processes (default 1)")
     parser.add_argument("--ray", action="store_true", help="deploy on Ray Serve (replicas, request batching)")
     parser.add_argument("--file", metavar="TOKENS", help="token create: append the hash to this file")

@@ -4,6 +4,8 @@
   nasedge specialize --device jetson-orin --latency 20ms --ray-address HEAD:6379
   nasedge specialize --device jetson-orin --latency 20ms --measurements orin.csv     (from `nasedge measure`)
   nasedge specialize --device titan_rtx_64 --latency 7ms                           (predict-only: unverified)
+  nasedge specialize --device my-board --latency 2ms --predictor-url URL    (a device registered there: unverified
+                                                                           unless `nasedge devices add` made it here)
   nasedge specialize --device cpu --latency 2.5ms --strategy optuna search.sampler=nsga2 specialize.top_k=5
 
 Writes subnet.pt, subnet.onnx (checked against onnxruntime), subnet.tflite (with the tflite extra),
@@ -31,13 +33,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nasedge.config import compose_with_device
     from nasedge.specialize import SpecializeRequest, parse_latency, specialize
 
     parse_latency(args.latency)  # a bad budget is reported before the configuration is composed
-    cfg, device = compose_with_device(args.device, [*([f"search={args.strategy}"] if args.strategy else []),
-                                                    *args.overrides])
+    cfg, device = _device_and_config(args, [*([f"search={args.strategy}"] if args.strategy else []),
+                                            *args.overrides])
     specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
                                  measurements=args.measurements, ray_address=args.ray_address,
                                  predictor_url=args.predictor_url), device, cfg)
     return 0
+
+
+def _device_and_config(args: argparse.Namespace, overrides: list[str]):
+    """The composed configuration and the device: a named one (nasedge's or the user's) or a YAML, else, with
+    ``--predictor-url``, a device only that service knows (predicted, never verified here)."""
+    from nasedge.config import compose, compose_with_device
+    from nasedge.errors import NasedgeError
+    from nasedge.measure.device import Device, device_source, is_device_file
+
+    if args.predictor_url and args.measurements:
+        raise NasedgeError(f"--measurements {args.measurements}: with --predictor-url the service's profile "
+                           f"predicts latency; register the measurements there (POST /v1/devices) or drop one")
+    if args.predictor_url and not is_device_file(args.device) and device_source(args.device) is None:
+        return compose(overrides), Device.known_to_service(args.device, args.predictor_url)
+    cfg, device = compose_with_device(args.device, overrides)
+    if args.measurements and not device.measurable:
+        raise NasedgeError(f"--measurements {args.measurements}: device {device.name} is predict-only (published "
+                           f"measurements only), so no profile is fitted from measurements; drop --measurements, "
+                           f"or add the measured board as a device (nasedge devices add NAME --runtime ...)")
+    return cfg, device

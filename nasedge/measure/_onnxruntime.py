@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,19 @@ class OnnxRuntime(Runtime):
             raise NasedgeError("runtime onnxruntime: precision fp16 needs the tensorrt provider "
                                "(use the torch runtime for fp16 on CUDA)")
         self.settings["providers"] = providers
+
+    @classmethod
+    def unavailable(cls, options: Mapping[str, Any]) -> str | None:
+        why = super().unavailable(options)
+        if why is None:
+            import onnxruntime as ort
+
+            available = ort.get_available_providers()
+            absent = [p for p in options.get("providers", ["cpu"]) if PROVIDERS.get(p, p) not in available]
+            if absent:
+                return (f"runtime onnxruntime needs the execution provider {absent[0]} ({PROVIDERS.get(absent[0])}), "
+                        f"which this onnxruntime lacks (it has {', '.join(available)})")
+        return why
 
     @property
     def cpu_threads(self) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from nasedge.errors import NasedgeError
@@ -61,6 +61,16 @@ class TorchRuntime(Runtime):
         if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup <= 60:
             raise NasedgeError(f"runtime torch: field 'gpu_warmup_s': value {warmup!r} is not valid; "
                                "expected seconds from 0 to 60")
+
+    @classmethod
+    def unavailable(cls, options: Mapping[str, Any]) -> str | None:
+        why = super().unavailable(options)
+        if why is None and options.get("device", "cpu") == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                return "runtime torch needs a CUDA GPU (device: cuda) and this machine has none (no NVIDIA driver)"
+        return why
 
     @property
     def cpu_threads(self) -> int | None:

@@ -1,5 +1,9 @@
 """Devices: named (hardware, runtime, precision, threads, batch) tuples, one YAML each in ``conf/device/``.
 
+Devices shipped with nasedge live in its ``conf/device/``; a user's own (``nasedge devices add``) in the
+nasedge home's ``conf/device/`` (:func:`nasedge.home.devices_dir`). Both are read by the same loader and
+Hydra composes both as the ``device`` group.
+
 A device says where it is measured (``where``):
 
 - ``local``: in this process, by the callback in ``measure`` (``_target_`` + arguments);
@@ -21,15 +25,17 @@ from typing import Any, Dict, List, Optional, Union
 
 import yaml
 
+from nasedge import home
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import Measurement
-from nasedge.measure.measurer import Measurer, instantiate_measurer
+from nasedge.measure.measurer import Measurer, instantiate_measurer, measurer_unavailable
 from nasedge.measure.protocol import LatencyStats, ProtocolConfig
 from nasedge.measure.workload import Artifacts, Subnet, Workload
 from nasedge.resources import shipped_path
 
 WHERE = ("local", "ray", "predict-only")
+SHIPPED, USER = "shipped", "user"  # where a device's YAML comes from
 _MEASURE = "a mapping with _target_ (the Measurer class) and its arguments"
 _RESOURCE = "a Ray resource name such as device:jetson-orin"
 
@@ -95,6 +101,8 @@ class DeviceConfig:
     resource: Optional[str] = _expects(_RESOURCE, default=None)
     measure: Optional[Dict[str, Any]] = _expects(_MEASURE, default=None)  # {_target_: Measurer class, ...its arguments}
     data: List[PublishedDataConfig] = _expects("a list of {dataset, column}", default_factory=list)
+    # the search space the device's archs are measured in when none is named (null: the configured one)
+    space: Optional[str] = _expects("a search space name", default=None)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "device") -> DeviceConfig:
@@ -156,8 +164,36 @@ class Device:
         if self.where == "ray":
             return f"ray node with {self.resource}"
         if self.where == "predict-only":
-            return "predict-only (" + ", ".join(f"{d.dataset}:{d.column}" for d in self.data) + ")"
+            return "predict-only (" + (", ".join(f"{d.dataset}:{d.column}" for d in self.data)
+                                       or self.description) + ")"
         return "local"
+
+    def unavailable(self) -> str | None:
+        """Why this device cannot be measured from here (its runtime, a module or the hardware is missing), or
+        ``None``. Local devices only: a Ray device runs on a node of its own, a predict-only one nowhere."""
+        if self.where != "local":
+            return None
+        return measurer_unavailable(self.config.measure or {}, f"{self.source}: measure")
+
+    def check_available(self) -> None:
+        """Fail, before any work starts, with what this machine lacks to measure the device."""
+        why = self.unavailable()
+        if why is not None:
+            raise NasedgeError(f"device {self.name} cannot be measured here: {why}")
+
+    def unmeasurable_reason(self) -> str:
+        """Why nothing can be measured on this device (for the unverified results of a predict-only device)."""
+        if self.data:
+            return f"{self.name} is predict-only (published measurements); nothing can be measured"
+        return f"{self.name} is {self.description}: no measurement config is known here"
+
+    @classmethod
+    def known_to_service(cls, name: str, url: str) -> Device:
+        """A device with no YAML here that a predictor service at ``url`` has a profile of: predicted, never
+        measured."""
+        config = DeviceConfig(name=name, description=f"known only to the predictor service at {url}",
+                              where="predict-only")
+        return cls(config, f"predictor service {url}")
 
     def summary(self) -> str:
         """Runtime settings in a few words (``onnxruntime t1 b1 fp32``)."""
@@ -252,14 +288,34 @@ class Device:
         return f"Device({self.name!r}, where={self.where!r})"
 
 
-# --- registry: conf/device/*.yaml --------------------------------------------------------------
+# --- registry: conf/device/*.yaml, shipped and the user's ---------------------------------------
 def device_dir() -> Path:
+    """The devices shipped with nasedge (read-only)."""
     return shipped_path("conf") / "device"
 
 
+def device_dirs() -> list[tuple[str, Path]]:
+    """Where device YAMLs are looked up, first wins: (``shipped``, nasedge's), (``user``, the nasedge home's)."""
+    return [(SHIPPED, device_dir()), (USER, home.devices_dir())]
+
+
+def _named_files() -> dict[str, tuple[str, Path]]:
+    found: dict[str, tuple[str, Path]] = {}
+    for source, d in device_dirs():
+        for p in sorted(d.glob("*.yaml")) if d.is_dir() else []:
+            found.setdefault(p.stem, (source, p))
+    return found
+
+
 def list_devices() -> list[str]:
-    """Names of the devices with a config in ``conf/device/``."""
-    return sorted(p.stem for p in device_dir().glob("*.yaml"))
+    """Names of the devices with a config in ``conf/device/``, nasedge's and the user's."""
+    return sorted(_named_files())
+
+
+def device_source(name: str) -> str | None:
+    """``shipped`` or ``user`` for a named device, ``None`` for an unknown name."""
+    entry = _named_files().get(name)
+    return None if entry is None else entry[0]
 
 
 def load_device(path: str | Path) -> Device:
@@ -272,7 +328,7 @@ def load_device(path: str | Path) -> Device:
     except yaml.YAMLError as exc:
         raise NasedgeError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     device = Device.from_config(data, str(path))
-    if path.parent == device_dir() and device.name != path.stem:
+    if any(path.parent == d for _, d in device_dirs()) and device.name != path.stem:
         raise NasedgeError(f"{path}: field 'name': value {device.name!r} must match the file name {path.stem!r}")
     return device
 
@@ -289,21 +345,22 @@ def split_device_overrides(overrides: Sequence[str]) -> tuple[list[str], list[st
 
 
 def device_file(name: str, overrides: Sequence[str] = ()) -> Path:
-    """The YAML of device ``name`` (a ``conf/device`` entry or a path); fails for an unknown name, and for
-    ``device.*`` overrides of a YAML given by path (they apply to named devices only)."""
+    """The YAML of device ``name`` (a ``conf/device`` entry, shipped or the user's, or a path); fails for an
+    unknown name, and for ``device.*`` overrides of a YAML given by path (they apply to named devices only)."""
     if is_device_file(name):
         bad = split_device_overrides(overrides)[0]
         if bad:
             raise NasedgeError(f"override {bad[0]!r}: device overrides apply to named devices; edit {name} instead")
         return Path(name)
-    path = device_dir() / f"{name}.yaml"
-    if not path.is_file():
-        raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())}")
-    return path
+    entry = _named_files().get(name)
+    if entry is None:
+        raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())} "
+                           f"(add your own with `nasedge devices add {name} --runtime onnxruntime`)")
+    return entry[1]
 
 
 def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
-    """A device by name (``conf/device/<name>.yaml``) or by the path of a device YAML.
+    """A device by name (``conf/device/<name>.yaml``, nasedge's or the user's) or by the path of a device YAML.
 
     ``composed``: the named device's config as Hydra composed it (its YAML with ``device.*`` overrides
     applied, as a plain container); it is validated exactly like the file.
@@ -313,4 +370,4 @@ def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
         return load_device(path)
     if is_device_file(name):
         raise ValueError("a composed device config is for named devices only")
-    return Device.from_config(composed, f"conf/device/{name}.yaml")
+    return Device.from_config(composed, str(path) if device_source(name) == USER else f"conf/device/{name}.yaml")

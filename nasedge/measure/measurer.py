@@ -35,11 +35,15 @@ class Measurer(abc.ABC):
         """How it measures (settings, library versions, hardware), for the record."""
         return {"measurer": f"{type(self).__module__}.{type(self).__qualname__}"}
 
+    @classmethod
+    def unavailable(cls, arguments: Mapping[str, Any]) -> str | None:
+        """Why a measurer built with ``arguments`` could not measure on this machine (a missing module or
+        hardware), in a few words, or ``None``; cheap: nothing is built or measured."""
+        return None
 
-def instantiate_measurer(section: Mapping[str, Any], source: str = "measure") -> Measurer:
-    """Build the measurer named by ``section['_target_']`` with the section's other keys as arguments."""
-    section = dict(section)
-    target = section.pop("_target_", None)
+
+def _measurer_class(section: Mapping[str, Any], source: str) -> type[Measurer]:
+    target = section.get("_target_")
     if not isinstance(target, str) or "." not in target:
         raise NasedgeError(f"{source}: field '_target_': value {target!r} is not valid; expected the import "
                            "path of a Measurer class, e.g. nasedge.measure.RuntimeMeasurer")
@@ -50,6 +54,22 @@ def instantiate_measurer(section: Mapping[str, Any], source: str = "measure") ->
         raise NasedgeError(f"{source}: field '_target_': cannot import {target!r} ({exc})") from None
     if not (isinstance(cls, type) and issubclass(cls, Measurer)):
         raise NasedgeError(f"{source}: field '_target_': {target!r} is not a Measurer subclass")
+    return cls
+
+
+def measurer_unavailable(section: Mapping[str, Any], source: str = "measure") -> str | None:
+    """Why the measurer of ``section`` (``_target_`` + arguments) cannot measure here, or ``None``."""
+    try:
+        cls = _measurer_class(section, source)
+    except NasedgeError as exc:
+        return str(exc)
+    return cls.unavailable({k: v for k, v in section.items() if k != "_target_"})
+
+
+def instantiate_measurer(section: Mapping[str, Any], source: str = "measure") -> Measurer:
+    """Build the measurer named by ``section['_target_']`` with the section's other keys as arguments."""
+    cls = _measurer_class(section, source)
+    section = {k: v for k, v in section.items() if k != "_target_"}
     try:
         return cls(**section)
     except TypeError as exc:
@@ -143,6 +163,17 @@ class RuntimeMeasurer(Measurer):
         # one check per measurer: it learns the machine's usual speed over every call
         self.check = MachineCheck(p.probe_s, p.probe_tolerance, p.probe_wait_s) if p.probe_s > 0 else None
         self._probe_artifacts = Artifacts()
+
+    @classmethod
+    def unavailable(cls, arguments: Mapping[str, Any]) -> str | None:
+        """What the runtime (its registry entry and class) says this machine lacks for these settings."""
+        runtime = arguments.get("runtime")
+        known = ("threads", "batch", "precision", "cores", "protocol")
+        try:
+            runtime_cls = get_runtime(runtime)
+        except NasedgeError as exc:
+            return str(exc)
+        return runtime_cls.unavailable({k: v for k, v in arguments.items() if k not in (*known, "runtime")})
 
     def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None) -> list[LatencyStats]:
         artifacts = artifacts if artifacts is not None else Artifacts()

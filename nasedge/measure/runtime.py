@@ -18,7 +18,7 @@ import abc
 import contextlib
 import importlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from nasedge.errors import NasedgeError
@@ -60,6 +60,12 @@ class Runtime(abc.ABC):
             if importlib.util.find_spec(module) is None:
                 return f"runtime {cls.name} needs the Python module {module!r}{cls.install_hint}"
         return None
+
+    @classmethod
+    def unavailable(cls, options: Mapping[str, Any]) -> str | None:
+        """Why the runtime with engine ``options`` (``device: cuda``, ``providers``) cannot run on this machine: a
+        missing module, or hardware it would need; ``None`` when it can. Cheap: nothing is loaded or built."""
+        return cls.missing()
 
     @property
     def cpu_threads(self) -> int | None:

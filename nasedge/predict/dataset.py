@@ -196,15 +196,44 @@ def read_arch_latency_csv(path: str | Path, space: SearchSpace | LatencyEncoding
     """Read a CSV of archs and their latency: column ``arch`` (arch JSON) and ``latency_ms`` (or
     ``median_ms``, as ``nasedge measure`` writes it); other columns are ignored, except ``device``: a
     file with rows of several devices needs ``device`` to choose them."""
+    m = _read_csv(Path(path), get_encoding(space) if space is not None else None, device)
+    return m.encoding, m.archs, m.latency_ms
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceMeasurements:
+    """The archs a CSV holds for one device, their latency and which rows the file flags noisy."""
+
+    encoding: LatencyEncoding
+    archs: list
+    latency_ms: np.ndarray
+    noisy: np.ndarray  # bool per row (column ``noisy`` of ``nasedge measure`` output; all False without it)
+
+
+def read_device_measurements(path: str | Path, device: str,
+                             space: SearchSpace | LatencyEncoding | str | None = None) -> DeviceMeasurements:
+    """The measurements of ``device`` in a CSV as :func:`read_arch_latency_csv` reads it: a file whose
+    ``device`` column names ``device`` (or several devices) gives that device's rows; one naming only another
+    device (a file measured under another name) or none is taken whole."""
     path = Path(path)
-    enc = get_encoding(space) if space is not None else None
+    try:
+        with path.open(newline="") as f:
+            rows = csv.DictReader(f)
+            devices = {r.get("device") for r in rows} if "device" in (rows.fieldnames or []) else set()
+    except (OSError, UnicodeDecodeError, csv.Error):
+        devices = set()  # _read_csv names the problem
+    chosen = device if device in devices or len(devices) > 1 else None
+    return _read_csv(path, get_encoding(space) if space is not None else None, chosen)
+
+
+def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None) -> DeviceMeasurements:
     try:
         f = path.open(newline="")
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise NasedgeError(f"{path}: is a directory, expected a measurements CSV") from None
-    items, lat = [], []
+    items, lat, noisy = [], [], []
     with f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -214,6 +243,7 @@ def read_arch_latency_csv(path: str | Path, space: SearchSpace | LatencyEncoding
                                f"(or 'median_ms'), got {','.join(header or [])!r}")
         ia, il = header.index("arch"), header.index(column)
         idev = header.index("device") if "device" in header else None
+        inoisy = header.index("noisy") if "noisy" in header else None
         seen_devices: set[str] = set()
         for where, row in _csv_rows(reader, header, path):
             if idev is not None:
@@ -234,9 +264,10 @@ def read_arch_latency_csv(path: str | Path, space: SearchSpace | LatencyEncoding
             if math.isnan(v):
                 raise NasedgeError(f"{where}: column '{column}': empty; expected a positive latency")
             lat.append(v)
+            noisy.append(inoisy is not None and row[inoisy].strip().lower() == "true")
     if device is None and len(seen_devices) > 1:
         raise NasedgeError(f"{path}: rows of several devices ({', '.join(sorted(seen_devices))}); choose one")
     if not items:
         which = f" of device {device!r}" if device is not None and seen_devices else ""
         raise NasedgeError(f"{path}: no measurements{which}")
-    return enc, items, np.array(lat)
+    return DeviceMeasurements(enc, items, np.array(lat), np.array(noisy, dtype=bool))

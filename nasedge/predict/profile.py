@@ -8,8 +8,10 @@ with a newer predictor, and its quality estimated by cross-validation on those m
 >>> save_profile(profile); load_profile("jetson-orin").predict(candidates)
 >>> profile, _ = profile_device("cpu", space, measure)                   # measure the 20 archs, then fit
 
-Profiles are keyed by device and search space: ``latency_predictors/profiles/<device>@<space>.json``
-(a device can have one per space; the latency of a CIFAR subnet says little about an ImageNet one).
+Profiles are keyed by device and search space: ``<device>@<space>.json`` (a device can have one per space;
+the latency of a CIFAR subnet says little about an ImageNet one). Those shipped with nasedge
+(``latency_predictors/profiles/``) are read-only; profiles fitted by the user are written to the nasedge
+home (:mod:`nasedge.home`, ``<home>/profiles/``) or a folder the caller names, never into the package.
 """
 
 from __future__ import annotations
@@ -27,17 +29,19 @@ import numpy as np
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
+from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.jsonlines import read_json_lines
-from nasedge.predict import create_predictor, predictor_from_dict
+from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.predict.metrics import quality
 from nasedge.resources import shipped_path
-from nasedge.spaces import SearchSpace, as_rng
+from nasedge.spaces import SearchSpace, as_rng, get_space
 
 _DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 FORMAT = 1
+SHIPPED, USER = "shipped", "user"  # where a stored profile comes from
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,10 @@ class DeviceProfile:
     def latencies(self) -> np.ndarray:
         return np.array([lat for _, lat in self.measurements], dtype=np.float64)
 
+    def latency_range(self, samples: int = 200, seed: int = 0) -> dict[str, float]:
+        """:func:`latency_range` of this profile in its space."""
+        return latency_range(self.predict, get_space(self.space), samples, seed)
+
     def to_json(self) -> str:
         data = {"format": FORMAT, **asdict(self)}
         data["measurements"] = [[rec, float(lat)] for rec, lat in self.measurements]
@@ -102,6 +110,16 @@ class DeviceProfile:
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
                    quality=dict(data.get("quality", {})), created=str(data.get("created", "")))
+
+
+def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: SearchSpace, samples: int = 200,
+                  seed: int = 0) -> dict[str, float]:
+    """Predicted latency (ms) of ``space``'s smallest and largest subnet, and the range over ``samples`` seeded
+    random subnets: what a budget on the device can choose between."""
+    ends = np.asarray(predict([space.min_arch(), space.max_arch()]), dtype=float)
+    sampled = np.asarray(predict(space.sample_many(samples, as_rng(seed))), dtype=float) if samples else ends
+    return {"min_arch_ms": float(ends[0]), "max_arch_ms": float(ends[1]), "samples": samples,
+            "sampled_min_ms": float(sampled.min()), "sampled_max_ms": float(sampled.max())}
 
 
 def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray, options: dict,
@@ -136,6 +154,57 @@ def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: 
         quality=_cross_validated(predictor, enc, items, y, options, cv_folds),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+@dataclass(frozen=True)
+class MeasurementCheck:
+    """What :func:`check_measurements` found in a device's measurements (all of it fit to be used)."""
+
+    measurements: int
+    references: int  # reference archs of the space
+    missing_reference: int  # of them, not measured (allowed explicitly)
+    noisy: int  # measurements flagged noisy
+
+    def warnings(self) -> list[str]:
+        """One sentence per thing the user should know before trusting the profile."""
+        out = []
+        if self.missing_reference:
+            out.append(f"{self.missing_reference} of the {self.references} reference archs are not measured "
+                       f"(allowed): the meta predictor reads the device from them, so expect a weaker profile")
+        if self.noisy:
+            out.append(f"{self.noisy} of {self.measurements} measurements are flagged noisy (the machine was "
+                       f"busy); refit on a quieter machine for a better profile")
+        return out
+
+
+def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequence, noisy: Sequence[bool] = (),
+                       *, predictor: str = "meta", allow_missing_reference: bool = False,
+                       listed_by: str = "", allow_by: str = "--allow-missing-reference",
+                       references: Sequence | None = None) -> MeasurementCheck:
+    """The one rule for a device's measurements before a profile is fitted from them (``nasedge predictor fit``,
+    ``specialize --measurements``, the service's ``POST /v1/devices``).
+
+    Every reference arch of the space must be measured (they are the meta predictor's view of the device),
+    unless ``allow_missing_reference``; there must be as many measurements as the predictor needs; noisy ones
+    (``noisy``: a flag per measurement) are counted. ``listed_by`` and ``allow_by`` finish the error message
+    in the caller's words (where the reference archs are listed, how to allow missing ones).
+    """
+    enc = get_encoding(space)
+    if references is None:
+        try:
+            references = reference_archs(enc)
+        except NasedgeError:  # a space without a sampler or shipped reference archs: no reference to require
+            references = []
+    measured = set(archs)
+    missing = [r for r in references if r not in measured]
+    if missing and not allow_missing_reference:
+        where = f" ({listed_by} lists them)" if listed_by else ""
+        raise NasedgeError(f"{len(missing)} of the {len(references)} reference archs of space {enc.name!r} are not "
+                           f"measured{where}; measure them, or allow it with {allow_by}")
+    need = predictor_class(predictor).min_samples
+    if len(archs) < need:
+        raise NasedgeError(f"{len(archs)} measurements given; predictor {predictor!r} needs at least {need}")
+    return MeasurementCheck(len(archs), len(references), len(missing), int(sum(bool(x) for x in noisy)))
 
 
 def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> list:
@@ -214,9 +283,14 @@ def check_device_name(device: str) -> str:
     return device
 
 
+def shipped_profiles_dir() -> Path:
+    """The profiles shipped with nasedge (``latency_predictors/profiles``): read-only."""
+    return shipped_path("latency_predictors") / "profiles"
+
+
 def profiles_dir(directory: str | Path | None = None) -> Path:
-    """Where profiles are stored: ``directory``, or ``latency_predictors/profiles``."""
-    return Path(directory) if directory is not None else shipped_path("latency_predictors") / "profiles"
+    """Where profiles are written: ``directory``, else the user's nasedge home (never the shipped folder)."""
+    return Path(directory) if directory is not None else home.profiles_dir()
 
 
 def profile_path(device: str, space: str, directory: str | Path | None = None) -> Path:
@@ -227,37 +301,85 @@ def profile_path(device: str, space: str, directory: str | Path | None = None) -
 
 
 def save_profile(profile: DeviceProfile, directory: str | Path | None = None) -> Path:
-    """Write ``<directory>/<device>@<space>.json`` atomically; returns the path."""
+    """Write ``<directory>/<device>@<space>.json`` atomically (default: the user's home); returns the path."""
+    directory = profiles_dir(directory)
+    if _same_dir(directory, shipped_profiles_dir()):
+        raise NasedgeError(f"{directory}: the profiles shipped with nasedge are read-only; profiles are written "
+                           f"to the nasedge home ({home.profiles_dir()}) or a --profiles-dir")
     path = profile_path(profile.device, profile.space, directory)
     atomic_write_text(path, profile.to_json() + "\n")
     return path
 
 
+@dataclass(frozen=True)
+class StoredProfile:
+    """Where a profile is stored: ``source`` is ``shipped`` (read-only, comes with nasedge) or ``user``."""
+
+    device: str
+    space: str
+    source: str
+    path: Path
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def profile_source(directory: str | Path) -> str:
+    """``shipped`` for nasedge's own profile folder, ``user`` for any other."""
+    return SHIPPED if _same_dir(Path(directory), shipped_profiles_dir()) else USER
+
+
+def _search_dirs(directory: str | Path | None) -> list[Path]:
+    # the user's profiles first: a profile fitted here shadows a shipped one of the same device and space
+    return [Path(directory)] if directory is not None else [home.profiles_dir(), shipped_profiles_dir()]
+
+
+def stored_profiles(device: str | None = None, directory: str | Path | None = None) -> list[StoredProfile]:
+    """The stored profiles (of ``device``, else of every device), by device and space: those in ``directory``,
+    else the user's (nasedge home) and the shipped ones, a user's shadowing a shipped one of the same name."""
+    pattern = f"{check_device_name(device)}@*.json" if device is not None else "*@*.json"
+    found: dict[tuple[str, str], StoredProfile] = {}
+    for d in _search_dirs(directory):
+        if not d.is_dir():
+            continue
+        source = profile_source(d)
+        for p in d.glob(pattern):
+            name, _, space = p.stem.partition("@")
+            found.setdefault((name, space), StoredProfile(name, space, source, p))
+    return [found[k] for k in sorted(found)]
+
+
 def profile_spaces(device: str, directory: str | Path | None = None) -> list[str]:
     """The spaces ``device`` has a stored profile for."""
-    d = profiles_dir(directory)
-    prefix = f"{check_device_name(device)}@"
-    return sorted(p.stem[len(prefix):] for p in d.glob(f"{prefix}*.json")) if d.is_dir() else []
+    return [s.space for s in stored_profiles(device, directory)]
+
+
+def find_profile(device: str, space: str | None = None, directory: str | Path | None = None) -> StoredProfile:
+    """The stored profile of ``device`` for ``space`` (``None``: its only one); :class:`NasedgeError` if none."""
+    stored = stored_profiles(device, directory)
+    where = profiles_dir(directory) if directory is not None else \
+        f"{home.profiles_dir()} or the shipped {shipped_profiles_dir()}"
+    if space is None:
+        if len(stored) > 1:
+            raise NasedgeError(f"device {device!r} has profiles for several spaces "
+                               f"({', '.join(s.space for s in stored)}); name one (--space)")
+        if not stored:
+            raise NasedgeError(f"no latency profile for device {device!r} in {where}; "
+                               f"create it with `nasedge predictor fit --device {device}`")
+        return stored[0]
+    for s in stored:
+        if s.space == space:
+            return s
+    raise NasedgeError(f"no latency profile for device {device!r} in space {space!r} in {where}; "
+                       f"create it with `nasedge predictor fit --device {device} --space {space}`")
 
 
 def load_profile(device: str, directory: str | Path | None = None, space: str | None = None) -> DeviceProfile:
     """The stored profile of ``device`` for ``space`` (``None``: its only one); :class:`NasedgeError` if none."""
-    spaces = profile_spaces(device, directory)
-    if space is None:
-        if len(spaces) > 1:
-            raise NasedgeError(f"device {device!r} has profiles for several spaces ({', '.join(spaces)}); "
-                               f"name one (--space)")
-        if not spaces:
-            raise NasedgeError(f"no latency profile for device {device!r} in {profiles_dir(directory)}; "
-                               f"create it with `nasedge predictor fit --device {device}`")
-        space = spaces[0]
-    path = profile_path(device, space, directory)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise NasedgeError(f"no latency profile for device {device!r} in space {space!r} ({path} does not exist); "
-                           f"create it with `nasedge predictor fit --device {device} --space {space}`") from None
-    profile = DeviceProfile.from_json(text, str(path))
+    path = find_profile(device, space, directory).path
+    profile = DeviceProfile.from_json(path.read_text(), str(path))
+    device, space = path.stem.split("@", 1)
     if (profile.device, profile.space) != (device, space):
         raise NasedgeError(f"{path}: holds the profile of {profile.device!r} in space {profile.space!r}, not of "
                            f"{device!r} in {space!r}; the file name must match")
@@ -266,5 +388,4 @@ def load_profile(device: str, directory: str | Path | None = None, space: str | 
 
 def list_profiles(directory: str | Path | None = None) -> list[str]:
     """Devices with at least one stored profile."""
-    d = profiles_dir(directory)
-    return sorted({p.stem.split("@", 1)[0] for p in d.glob("*@*.json")}) if d.is_dir() else []
+    return sorted({s.device for s in stored_profiles(None, directory)})

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.profile import DeviceProfile, list_profiles, load_profile, profiles_dir
+from nasedge.predict.profile import DeviceProfile, list_profiles, load_profile, shipped_profiles_dir
 from nasedge.service.storage import Storage
 
 SHIPPED, REGISTERED = "shipped", "registered"
@@ -79,7 +79,7 @@ class Catalog:
     def __init__(self, storage: Storage, shipped_dir: str | Path | None = None, cache_size: int = 64):
         self.storage = storage
         self.cache_size = cache_size
-        directory = profiles_dir(shipped_dir)
+        directory = Path(shipped_dir) if shipped_dir is not None else shipped_profiles_dir()
         self._shipped = {name: load_profile(name, directory) for name in list_profiles(directory)}
         self._cache: OrderedDict[str, tuple[int, DeviceProfile]] = OrderedDict()
         self._lock = threading.Lock()

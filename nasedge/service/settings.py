@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from nasedge import home
 from nasedge.errors import NasedgeError
 
 
@@ -34,8 +35,9 @@ class ServiceSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # any SQLAlchemy URL; SQLite runs in WAL mode (a relative SQLite path: from the working directory)
-    db: str = "sqlite:///outputs/service/profiles.db"
+    # any SQLAlchemy URL; SQLite runs in WAL mode (a relative SQLite path: from the working directory);
+    # default: SQLite in the nasedge home (conf/service/default.yaml says the same with ${nasedge.home:...})
+    db: str = field(default_factory=lambda: f"sqlite:///{home.home() / 'service' / 'profiles.db'}")
     migrate: bool = True  # `alembic upgrade head` at startup (workers of a multi-process server skip it)
     # uvicorn worker processes (each with its own predictor cache; the database is shared)
     workers: int = 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.specialize.config import SpecializeConfig
 from nasedge.specialize.progress import Stages, progress_bar
@@ -103,7 +104,7 @@ def _reach_device(device: Any, req: SpecializeRequest, stages: Stages) -> tuple[
     """Whether finalists can be verified on the device (it must be reachable before anything is measured), and
     why not."""
     if not device.measurable:
-        return False, f"{device.name} is predict-only (published measurements); nothing can be measured"
+        return False, device.unmeasurable_reason()
     if device.where != "ray":
         return True, ""
     from nasedge.measure import ray_routing
@@ -141,7 +142,7 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
                     device, space, profiles_dir=pcfg.get("profiles_dir"), predictor=pcfg["name"],
                     predictor_options=predictor_class(pcfg["name"]).options_from_config(pcfg),
                     cv_folds=int(pcfg["cv_folds"]), num_archs=spec.profile_archs, measurements=req.measurements,
-                    ray_address=req.ray_address, measurements_dir=Path("outputs") / "measurements",
+                    ray_address=req.ray_address, measurements_dir=home.measurements_dir(),
                     progress=lambda done, total: update(done))
         note["detail"] = source.description
     return source

@@ -6,7 +6,7 @@ Four sources, in order of precedence:
 - a predict-only device (published measurements only): a predictor fitted to the published data of
   its own space family, applied to the supernet's space through the family's shared cost features
   (said so in the manifest: it is a transfer across spaces, never verified);
-- a stored device profile (``latency_predictors/profiles/<device>@<space>.json``);
+- a stored device profile (``<device>@<space>.json``: the user's in the nasedge home, else a shipped one);
 - otherwise a new profile: from ``--measurements FILE.csv`` taken on the device, or by measuring the
   reference and support archs on the device now (resumable), then stored for the next run.
 """
@@ -109,20 +109,32 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                    predictor_options: dict, cv_folds: int, num_archs: int, measurements: Optional[str],
                    ray_address: Optional[str], measurements_dir: Path,
                    progress: Optional[Callable[[int, int], None]] = None) -> LatencySource:
-    """The device's stored profile for ``space``, or a new one (from ``measurements`` or measured now), stored."""
+    """The device's stored profile for ``space`` (the user's, else a shipped one), or a new one (from
+    ``measurements`` or measured now), stored in ``profiles_dir`` (default: the nasedge home)."""
     from nasedge.measure import measure_to_csv
-    from nasedge.predict.profile import fit_profile, load_profile, profile_device, profile_path, save_profile
+    from nasedge.predict.profile import (check_measurements, fit_profile, load_profile, profile_device, save_profile,
+                                         stored_profiles)
 
-    path = profile_path(device.name, space.name, profiles_dir)
-    if measurements is None and path.is_file():
+    stored = next((s for s in stored_profiles(device.name, profiles_dir) if s.space == space.name), None)
+    warnings: list[str] = []
+    if measurements is None and stored is not None:
         profile = load_profile(device.name, profiles_dir, space.name)
-        kind, how = "profile", f"stored profile {path.name}"
+        kind, how = "profile", f"stored profile {stored.path.name} ({stored.source})"
     elif measurements is not None:
-        from nasedge.predict.dataset import read_arch_latency_csv
+        from nasedge.predict.dataset import read_device_measurements
 
-        enc, archs, lat = read_arch_latency_csv(measurements, space.name, device=_csv_device(measurements, device.name))
-        profile = fit_profile(device.name, enc, archs, lat, predictor, cv_folds=cv_folds, **predictor_options)
-        kind, how = "new-profile", f"new profile fitted to {len(archs)} measurements from {measurements}"
+        m = read_device_measurements(measurements, device.name, space.name)
+        try:
+            checked = check_measurements(space, m.archs, m.noisy, predictor=predictor,
+                                         listed_by=f"`nasedge predictor archs --space {space.name}`",
+                                         allow_by=f"`nasedge predictor fit --device {device.name} --measurements "
+                                                  f"{measurements} --allow-missing-reference`, then drop --measurements")
+        except NasedgeError as exc:
+            raise NasedgeError(f"{measurements}: {exc}") from None
+        warnings = checked.warnings()
+        profile = fit_profile(device.name, m.encoding, m.archs, m.latency_ms, predictor, cv_folds=cv_folds,
+                              **predictor_options)
+        kind, how = "new-profile", f"new profile fitted to {len(m.archs)} measurements from {measurements}"
     else:
         csv = measurements_dir / f"{device.name}@{space.name}.csv"
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=ray_address, progress=progress)
@@ -131,24 +143,11 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
         noisy = sum(m.noisy for m in measured)
         kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
                                     f"({noisy} flagged noisy; measurements in {csv})")
-    saved = save_profile(profile, profiles_dir) if kind == "new-profile" else path
+    saved = save_profile(profile, profiles_dir) if kind == "new-profile" else stored.path
     q = profile.quality
     quality = (f"; cross-validated on its {len(profile.measurements)} measurements: Spearman {q['spearman']:.2f}, "
                f"MAPE {q['mape']:.1f} %") if q else ""
     return LatencySource(profile.predict, kind, f"latency predicted by the {profile.predictor} predictor of the "
-                         f"{how}{quality}", {"profile": str(saved), "predictor": profile.predictor,
-                                             "measurements": len(profile.measurements), "quality": q,
-                                             "created": profile.created})
-
-
-def _csv_device(path: str, device: str) -> Optional[str]:
-    # a `nasedge measure` CSV names its device per row; keep the rows of this device when it has several
-    import csv
-
-    try:
-        with open(path, newline="") as f:
-            rows = csv.DictReader(f)
-            devices = {r.get("device") for r in rows} if "device" in (rows.fieldnames or []) else set()
-    except OSError:
-        return None  # read_arch_latency_csv names the problem
-    return device if device in devices or len(devices) > 1 else None
+                         f"{how}{quality}" + "".join(f"; {w}" for w in warnings),
+                         {"profile": str(saved), "predictor": profile.predictor,
+                          "measurements": len(profile.measurements), "quality": q, "created": profile.created})

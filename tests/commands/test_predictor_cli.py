@@ -116,6 +116,9 @@ def test_fit_without_measurements_measures_on_the_device(tmp_path, nasedge):
     csv_path = tmp_path / "m.csv"
     args = ("fit", "--device", str(dev), "--space", "ofa_mbv3_cifar", "-n", "5", "--predictor", "flops",
             "--profiles-dir", str(tmp_path / "p"), "--save-measurements", str(csv_path))
+    one_line_error(nasedge(*args), "-n 5: 5 of the 10 reference archs of space 'ofa_mbv3_cifar' are not measured")
+    assert not csv_path.exists()  # refused before anything was measured
+    args = (*args, "--allow-missing-reference")
     r = nasedge(*args)
     assert r.returncode == 0, r.stderr
     assert "flops profile of board (ofa_mbv3_cifar)" in r.stdout and "measuring 5 archs" in r.stderr

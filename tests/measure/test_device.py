@@ -127,3 +127,41 @@ def test_a_composed_device_is_validated_like_its_file():
     assert get_device("cpu", fine).config.measure["protocol"]["tolerance"] == 0.02
     with pytest.raises(NasedgeError, match="unknown device 'toaster'"):
         get_device("toaster", fine)
+
+
+def test_user_devices_load_and_compose_like_shipped_ones(nasedge_home):
+    from nasedge.config import compose_with_device
+    from nasedge.measure.device import USER, device_source
+
+    (nasedge_home / "conf" / "device").mkdir(parents=True)
+    (nasedge_home / "conf" / "device" / "board.yaml").write_text(
+        "defaults: [device_schema, _self_]\nname: board\ndescription: mine\nwhere: local\nspace: ofa_mbv3_tiny\n"
+        "measure: {_target_: nasedge.measure.RuntimeMeasurer, runtime: onnxruntime, threads: 1, protocol: {}}\n")
+    assert "board" in list_devices() and device_source("board") == USER and device_source("cpu") == "shipped"
+    cfg, device = compose_with_device("board", ["+device.measure.protocol.tolerance=0.02"])
+    assert device.config.space == "ofa_mbv3_tiny" and device.config.measure["protocol"] == {"tolerance": 0.02}
+    assert cfg.device.name == "board" and get_device("board").config.measure["threads"] == 1
+    (nasedge_home / "conf" / "device" / "other.yaml").write_text("name: board\nwhere: ray\n")
+    with pytest.raises(NasedgeError, match="other.yaml: field 'measure'"):
+        get_device("other")
+
+
+@pytest.mark.parametrize("measure, missing", [
+    ({"runtime": "torch", "device": "cuda", "precision": "fp16"}, "runtime torch needs a CUDA GPU"),
+    ({"runtime": "onnxruntime", "providers": ["tensorrt", "cpu"]}, "runtime onnxruntime needs the execution "
+                                                                   "provider tensorrt"),
+    ({"runtime": "tvm"}, "unknown runtime 'tvm'"),
+])
+def test_a_device_whose_runtime_or_hardware_is_missing_is_unavailable(measure, missing):
+    import torch
+
+    if measure.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    device = Device.from_config({"name": "gone", "where": "local",
+                                 "measure": {"_target_": "nasedge.measure.RuntimeMeasurer", "threads": 1, **measure}})
+    assert missing in device.unavailable()
+    with pytest.raises(NasedgeError, match=f"^device gone cannot be measured here: {missing}"):
+        device.check_available()
+    assert Device.from_config({"name": "far", "where": "ray", "measure": {
+        "_target_": "nasedge.measure.RuntimeMeasurer", **measure}}).unavailable() is None  # its node's business
+    assert get_device("cpu-ort-t1").unavailable() is None and get_device("titan_rtx_64").unavailable() is None

@@ -85,3 +85,35 @@ def test_profile_archs_reference_first():
     archs = profile_archs(space, 20, seed=3)
     assert archs[:10] == reference_archs(space) and len(set(archs)) == 20
     assert profile_archs(space, 20, seed=3) == archs and profile_archs(space, 4) == archs[:4]
+
+
+def test_one_rule_for_measurements_before_a_fit():
+    from nasedge.predict.profile import check_measurements
+
+    space = get_space("ofa_mbv3_cifar")
+    refs = reference_archs(space)
+    more = space.sample_many(3, 5)
+    ok = check_measurements(space, [*refs, *more], [False] * 11 + [True, True])
+    assert (ok.measurements, ok.references, ok.missing_reference, ok.noisy) == (13, 10, 0, 2)
+    assert ok.warnings() == ["2 of 13 measurements are flagged noisy (the machine was busy); refit on a quieter "
+                             "machine for a better profile"]
+    with pytest.raises(NasedgeError, match=r"^4 of the 10 reference archs of space 'ofa_mbv3_cifar' are not measured "
+                                           r"\(LIST lists them\); measure them, or allow it with FLAG$"):
+        check_measurements(space, [*refs[:6], *more], listed_by="LIST", allow_by="FLAG")
+    allowed = check_measurements(space, [*refs[:6], *more], allow_missing_reference=True)
+    assert allowed.missing_reference == 4 and "4 of the 10 reference archs are not measured" in allowed.warnings()[0]
+    with pytest.raises(NasedgeError, match="2 measurements given; predictor 'meta' needs at least 3"):
+        check_measurements(space, refs[:2], allow_missing_reference=True)
+
+
+def test_profiles_are_written_to_the_home_and_shipped_ones_are_read_only(nasedge_home):
+    from nasedge.predict.profile import find_profile, shipped_profiles_dir, stored_profiles
+
+    shipped = load_profile("cpu", space="ofa_mbv3_cifar")
+    assert find_profile("cpu").source == "shipped"
+    with pytest.raises(NasedgeError, match="the profiles shipped with nasedge are read-only"):
+        save_profile(shipped, shipped_profiles_dir())
+    path = save_profile(shipped)  # the user's own copy: in the home, shadowing the shipped one
+    assert path == nasedge_home / "profiles" / "cpu@ofa_mbv3_cifar.json"
+    assert [(s.source, s.path) for s in stored_profiles("cpu")] == [("user", path)]
+    assert find_profile("cpu", "ofa_mbv3_cifar").source == "user"

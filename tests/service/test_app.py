@@ -28,6 +28,8 @@ def test_register_then_predict_matches_offline_fit(serve, token, measurements, h
         r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
         assert r.status_code == 201, r.text
         info = r.json()
+        # the registration's answer also says what the measurement check found (not stored with the device)
+        assert (info.pop("noisy_measurements"), info.pop("warnings")) == (0, [])
         assert info["name"] == "gpu-a" and info["source"] == "registered" and info["measurements"] == 20
         assert info["quality"] == offline.quality  # the same cross-validation
         r = c.post("/v1/predict", json={"device": "gpu-a", "archs": [a.to_dict() for a in queries]})
@@ -134,6 +136,37 @@ def test_registration_checks(serve, token, measurements):
         r = httpx.post(f"{url}/v1/devices", json=body("gpu-c", measurements[15:]), headers=auth(token),
                        timeout=60)
         assert r.status_code == 201 and r.json()["measurements"] == 5
+
+
+def test_registration_applies_the_rule_of_predictor_fit(serve, token, measurements, tmp_path, nasedge_cli):
+    """Missing reference archs: refused by both unless allowed (field / flag); noisy rows counted by both."""
+    import csv
+
+    flagged = body("gpu-n", measurements[3:])
+    for i in (0, 4):
+        flagged["measurements"][i]["noisy"] = True
+    with open(tmp_path / "lat.csv", "w", newline="") as f:  # the same measurements as `nasedge measure` writes them
+        w = csv.writer(f)
+        w.writerow(["arch", "median_ms", "noisy"])
+        for i, m in enumerate(flagged["measurements"]):
+            w.writerow([json.dumps(m["arch"]), m["latency_ms"], str(m.get("noisy", False))])
+    fit = ("predictor", "fit", "--device", "gpu-n", "--measurements", tmp_path / "lat.csv", "--profiles-dir",
+           tmp_path / "p", "predictor.cv_folds=5")
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        r = c.post("/v1/devices", json=flagged, headers=auth(token))
+        assert r.status_code == 422 and "allow_missing_reference: true" in r.json()["detail"]
+        cli = nasedge_cli(*fit)
+        assert cli.returncode == 2 and "3 of the 10 reference archs of space 'ofa_mbv3_w1.2' are not measured" in \
+            cli.stderr and "--allow-missing-reference" in cli.stderr
+        r = c.post("/v1/devices", json={**flagged, "allow_missing_reference": True}, headers=auth(token))
+        assert r.status_code == 201, r.text
+        cli = nasedge_cli(*fit, "--allow-missing-reference")
+        assert cli.returncode == 0, cli.stderr
+    info = r.json()
+    assert info["noisy_measurements"] == 2 and len(info["warnings"]) == 2
+    assert [f"nasedge: warning: {w}" for w in info["warnings"]] == cli.stderr.strip().splitlines()
+    q = info["quality"]
+    assert f"spearman {q['spearman']:.3f}, MAPE {q['mape']:.1f} %" in cli.stdout
 
 
 def test_limits(serve, token, help_ofa):

@@ -10,8 +10,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from nasedge.errors import NasedgeError
-from nasedge.predict import predictor_class
-from nasedge.predict.profile import fit_profile
+from nasedge.predict.profile import check_measurements, fit_profile
 from nasedge.service import schemas
 from nasedge.service.catalog import DeviceInfo, UnknownDevice
 from nasedge.service.errors import FieldErrors, parse_archs
@@ -45,9 +44,10 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     """Register a device from its measurements: adapts the meta-learned predictor and stores the profile.
 
     Include every reference arch of the space (GET /v1/spaces/{space}/reference-archs) plus support
-    archs; 20 measurements in all is the usual. Fitting takes seconds; the answer carries the
-    profile's cross-validated quality. The profile is the one `nasedge predictor fit` makes offline
-    from the same measurements.
+    archs; 20 measurements in all is the usual (``allow_missing_reference: true`` fits without some
+    reference archs). Fitting takes seconds; the answer carries the profile's cross-validated quality,
+    how many measurements were flagged noisy and warnings. The profile and the rule are those of
+    `nasedge predictor fit` offline from the same measurements.
     """
     rt, settings, metrics = runtime(request), request.app.state.settings, request.app.state.metrics
     name = body.name
@@ -57,18 +57,14 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     enc = space_encoding(body.space, "space")
     archs = parse_archs(enc, [m.arch for m in body.measurements], lambda i: f"measurements[{i}].arch")
     latency = [m.latency_ms for m in body.measurements]
-    if settings.require_reference_archs:
-        _, refs = space_references(request, enc.name)
-        measured = set(archs)
-        missing = [r for r in refs if r not in measured]
-        if missing:
-            raise FieldErrors([("measurements", (
-                f"measurements: {len(missing)} of the {len(refs)} reference archs of space {enc.name!r} "
-                f"are not measured (GET /v1/spaces/{enc.name}/reference-archs lists them)"))])
-    need = predictor_class(settings.predictor).min_samples
-    if len(archs) < need:
-        raise FieldErrors([("measurements", f"measurements: {len(archs)} given; predictor "
-                                            f"{settings.predictor!r} needs at least {need}")])
+    try:  # the rule `nasedge predictor fit` applies too
+        checked = check_measurements(
+            enc, archs, [m.noisy for m in body.measurements], predictor=settings.predictor,
+            allow_missing_reference=body.allow_missing_reference or not settings.require_reference_archs,
+            listed_by=f"GET /v1/spaces/{enc.name}/reference-archs", allow_by="allow_missing_reference: true",
+            references=space_references(request, enc.name)[1] if settings.require_reference_archs else [])
+    except NasedgeError as exc:
+        raise FieldErrors([("measurements", f"measurements: {exc}")]) from None
     if await asyncio.to_thread(rt.storage.version, name) is not None:
         raise HTTPException(409, f"device {name!r} is already registered; delete it first to register it "
                                  f"again")
@@ -93,8 +89,9 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     rt.catalog.forget(name)
     metrics.registrations.labels("created").inc()
     log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
-    return _device_info(DeviceInfo(name, profile.space, profile.predictor, version, "registered",
-                                   len(profile.measurements), dict(profile.quality), profile.created))
+    return {**_device_info(DeviceInfo(name, profile.space, profile.predictor, version, "registered",
+                                      len(profile.measurements), dict(profile.quality), profile.created)),
+            "noisy_measurements": checked.noisy, "warnings": checked.warnings()}
 
 
 def delete_device(request: Request, name: str = _NAME) -> Response:
@@ -114,7 +111,7 @@ def add_routes(r: APIRouter, models: Any, read_deps: list, read_responses: dict)
           responses=read_responses)(devices)
     r.get("/v1/devices/{name}", response_model=schemas.DeviceInfo, tags=["devices"],
           dependencies=read_deps, responses={**read_responses, **NOT_FOUND})(device)
-    r.post("/v1/devices", status_code=201, response_model=schemas.DeviceInfo, tags=["devices"],
+    r.post("/v1/devices", status_code=201, response_model=schemas.Registered, tags=["devices"],
            dependencies=[Depends(writer)],
            responses={**UNAUTHORIZED,
                       409: {"model": schemas.ErrorBody, "description": "the name is taken (or shipped)"}},

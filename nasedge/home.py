@@ -1,0 +1,55 @@
+"""The user's nasedge home: what nasedge writes for its user, never inside the package or the source tree.
+
+``NASEDGE_HOME``, else the platform's user data folder (``~/.local/share/nasedge`` on Linux, via
+platformdirs). Its folders are created by the first write into them, never by a read::
+
+    <home>/conf/device/<name>.yaml       devices added by `nasedge devices add` (a Hydra config root)
+    <home>/profiles/<device>@<space>.json latency profiles fitted by `nasedge predictor fit` / `specialize`
+    <home>/measurements/<device>@<space>.csv measurements taken to fit them (a rerun resumes from them)
+    <home>/service/profiles.db           the predictor service's database (`nasedge serve`; conf/service)
+    <home>/cache/                        what can be rebuilt
+
+The entry layer resolves these paths and passes them down; library functions take folders as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV = "NASEDGE_HOME"
+
+
+def home() -> Path:
+    """The nasedge home: ``$NASEDGE_HOME``, else the platform's user data folder for nasedge."""
+    value = os.environ.get(ENV)
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("nasedge", appauthor=False))
+
+
+def conf_dir() -> Path:
+    """The user's Hydra config root (``conf/device/`` holds the user's devices)."""
+    return home() / "conf"
+
+
+def devices_dir() -> Path:
+    """The user's device configs, one YAML each (as ``conf/device/`` of nasedge)."""
+    return conf_dir() / "device"
+
+
+def profiles_dir() -> Path:
+    """The user's latency profiles (``<device>@<space>.json``)."""
+    return home() / "profiles"
+
+
+def measurements_dir() -> Path:
+    """Measurements taken to fit profiles (``<device>@<space>.csv``)."""
+    return home() / "measurements"
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt from other files."""
+    return home() / "cache"

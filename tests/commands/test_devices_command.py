@@ -1,0 +1,102 @@
+"""`nasedge devices`: list (shipped and the user's, availability, ranges), add, show, remove."""
+
+import json
+
+import pytest
+import yaml
+
+
+def _one_line_error(r, needle):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def _rows(nasedge_cli, *flags) -> dict:
+    r = nasedge_cli("devices", "--json", *flags)
+    assert r.returncode == 0, r.stderr
+    return {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+
+
+def test_add_writes_a_device_the_one_loader_validates(nasedge_cli, nasedge_home):
+    r = nasedge_cli("devices", "add", "my-board", "--runtime", "onnxruntime", "--threads", "2", "--batch", "4",
+                    "--space", "ofa_mbv3_tiny")
+    assert r.returncode == 0, r.stderr
+    path = nasedge_home / "conf" / "device" / "my-board.yaml"
+    assert r.stdout.startswith(f"{path}: device my-board (onnxruntime t2 b4 fp32, local)")
+    data = yaml.safe_load(path.read_text())
+    assert data["defaults"] == ["device_schema", "_self_"] and data["space"] == "ofa_mbv3_tiny"
+    assert data["measure"] == {"_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 2,
+                               "batch": 4, "precision": "fp32", "protocol": {}}
+    row = _rows(nasedge_cli)["my-board"]
+    assert (row["source"], row["where"], row["available"], row["profiles"]) == ("user", "local", True, [])
+    assert _rows(nasedge_cli)["cpu"]["source"] == "shipped"
+    r = nasedge_cli("devices", "add", "far-board", "--runtime", "torch", "--where", "ray")
+    assert r.returncode == 0 and "ray node with device:far-board" in r.stdout
+
+    _one_line_error(nasedge_cli("devices", "add", "my-board", "--runtime", "torch"),
+                    "device 'my-board' exists")
+    assert nasedge_cli("devices", "add", "my-board", "--runtime", "torch", "--force").returncode == 0
+    assert yaml.safe_load(path.read_text())["measure"]["runtime"] == "torch"
+    r = nasedge_cli("devices", "remove", "my-board")
+    assert r.returncode == 0 and not path.exists() and "my-board" not in _rows(nasedge_cli)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["add", "cpu", "--runtime", "onnxruntime"], "device 'cpu' is shipped with nasedge; choose another name"),
+    (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid"),
+    (["add", "b", "--runtime", "tvm"], "--runtime: unknown runtime 'tvm'; known: litert, onnxruntime, torch"),
+    (["add", "b", "--runtime", "onnxruntime", "--threads", "0"], "--threads: value 0 is not valid"),
+    (["add", "b", "--runtime", "onnxruntime", "--space", "nope"], "unknown search space 'nope'"),
+    (["add", "b", "--runtime", "torch", "--precision", "fp16"], "runtime torch: fp16/bf16 and cuda_graph need device"),
+    (["remove", "cpu"], "device 'cpu' is shipped with nasedge (read-only)"),
+    (["remove", "nope"], "unknown device 'nope'"),
+    (["show", "nope"], "unknown device 'nope'"),
+])
+def test_bad_devices_input_is_one_line(nasedge_cli, nasedge_home, args, needle):
+    _one_line_error(nasedge_cli("devices", *args), needle)
+    assert not (nasedge_home / "conf").exists()
+
+
+def test_unavailable_devices_are_listed_and_refused_before_work(nasedge_cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    row = _rows(nasedge_cli)["h200-torch-fp16-b1"]
+    assert row["where"] == "unavailable here" and not row["available"] and "CUDA" in row["unavailable"]
+    table = nasedge_cli("devices").stdout
+    assert "unavailable here: h200-torch-fp16-b1" in table
+    for verb in (["specialize", "--latency", "20ms"], ["measure", "--num-archs", "2", "--out", "x.csv"],
+                 ["predictor", "fit"]):
+        cmd = [*verb[:1], *(verb[1:2] if verb[0] == "predictor" else []), "--device", "h200-torch-fp16-b1",
+               *(verb[1:] if verb[0] != "predictor" else [])]
+        _one_line_error(nasedge_cli(*cmd), "device h200-torch-fp16-b1 cannot be measured here: runtime torch needs "
+                                           "a CUDA GPU")
+
+
+def test_ranges_and_show_predict_the_fastest_and_slowest_subnet(nasedge_cli):
+    from nasedge.predict.profile import load_profile
+    from nasedge.spaces import get_space
+
+    rows = _rows(nasedge_cli, "--ranges")
+    row = rows["cpu"]
+    space = get_space("ofa_mbv3_cifar")
+    ends = load_profile("cpu", space="ofa_mbv3_cifar").predict([space.min_arch(), space.max_arch()])
+    r = row["ranges"]["ofa_mbv3_cifar"]
+    assert (r["min_arch_ms"], r["max_arch_ms"]) == pytest.approx(tuple(ends))
+    assert r["min_arch_ms"] <= r["sampled_min_ms"] <= r["sampled_max_ms"] <= r["max_arch_ms"] and r["source"] == "shipped"
+    # a predict-only device: what its published data predicts in the configured space (as specialize uses it)
+    published = rows["titan_rtx_64"]["ranges"]["ofa_mbv3_cifar"]
+    assert published["source"] == "published" and 0 < published["min_arch_ms"] < published["max_arch_ms"]
+    assert rows["titanx_64"]["ranges"] == {}  # FBNet data only: nothing for an OFA space
+    shown = nasedge_cli("devices", "show", "cpu")
+    assert shown.returncode == 0 and f"profile ofa_mbv3_cifar (shipped): predicted {ends[0]:.3g} ms" in shown.stdout
+    assert "predicted latency (ms)" in nasedge_cli("devices", "--ranges").stdout
+
+
+def test_a_device_added_with_a_space_gives_the_verbs_their_space(nasedge_cli):
+    assert nasedge_cli("devices", "add", "tiny-board", "--runtime", "onnxruntime", "--threads", "1",
+                       "--space", "ofa_mbv3_tiny").returncode == 0
+    r = nasedge_cli("predictor", "archs", "--device", "tiny-board", "-n", "3")
+    assert r.returncode == 0 and [json.loads(line)["space"] for line in r.stdout.splitlines()] == ["ofa_mbv3_tiny"] * 3
+    _one_line_error(nasedge_cli("predictor", "archs", "-n", "3"), "--space: required")

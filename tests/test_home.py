@@ -1,0 +1,35 @@
+"""The nasedge home: NASEDGE_HOME, else the platform's user data folder; folders made by writes only."""
+
+from pathlib import Path
+
+from nasedge import home
+
+
+def test_home_is_the_environment_variable_else_the_platform_user_data_dir(monkeypatch, tmp_path):
+    import platformdirs
+
+    monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "h"))
+    assert home.home() == tmp_path / "h"
+    assert home.devices_dir() == tmp_path / "h" / "conf" / "device" and home.conf_dir() == tmp_path / "h" / "conf"
+    assert home.profiles_dir() == tmp_path / "h" / "profiles"
+    assert home.measurements_dir() == tmp_path / "h" / "measurements"
+    monkeypatch.setenv("NASEDGE_HOME", "~/nh")
+    assert home.home() == Path.home() / "nh"
+    monkeypatch.delenv("NASEDGE_HOME")
+    assert home.home() == Path(platformdirs.user_data_dir("nasedge", appauthor=False))
+
+
+def test_reading_the_home_creates_nothing(nasedge_home):
+    from nasedge.measure import list_devices
+    from nasedge.predict.profile import list_profiles
+
+    assert "cpu" in list_devices() and "cpu" in list_profiles()  # the shipped ones
+    assert list(nasedge_home.iterdir()) == []
+
+
+def test_service_database_defaults_to_the_home(nasedge_home):
+    from nasedge.config import compose
+    from nasedge.service.settings import ServiceSettings
+
+    expected = f"sqlite:///{nasedge_home / 'service' / 'profiles.db'}"
+    assert ServiceSettings().db == expected and compose().service.db == expected
