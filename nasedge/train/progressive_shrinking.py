@@ -100,7 +100,8 @@ def load_except_head(model: nn.Module, state: dict[str, torch.Tensor], source: s
     head = next((name for name, m in model.named_modules() if isinstance(m, nn.Linear)
                  and {f"{name}.weight", f"{name}.bias"} >= set(differ) and differ), None)
     if differ and head is None:
-        key = differ[0]
+        linear = {f"{n}.{p}" for n, m in model.named_modules() if isinstance(m, nn.Linear) for p in ("weight", "bias")}
+        key = next((k for k in differ if k not in linear), differ[0])
         raise NasedgeError(f"{source}: tensor {key} has shape {tuple(state[key].shape)}, this supernet's "
                            f"{tuple(own[key].shape)}")
     model.load_state_dict({k: v for k, v in state.items() if k not in differ}, strict=False)
@@ -427,7 +428,7 @@ class Trainer:
         if self.static_arch:
             archs = {"arch": self.static_arch}
         else:
-            top = space.restrict(resolution=[self.space.resolutions[-1]])
+            top = space.restrict(resolution=[space.resolutions[-1]])  # the phase's largest resolution
             archs = {"max": top.max_arch(), "min": space.min_arch()}
         # every rank evaluates (same weights, same images: same result, no extra wall time), BatchNorm
         # recalibrated on its own
