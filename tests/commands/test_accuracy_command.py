@@ -79,3 +79,14 @@ def test_fit_with_too_few_samples_is_one_line(nasedge_cli, tmp_path):
     (tmp_path / "s.jsonl").write_text(json.dumps({"arch": a.to_dict(), "top1": 50.0}) + "\n")
     r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json")
     assert r.returncode == 2 and "too few" in r.stderr and not (tmp_path / "acc.json").exists()
+
+
+def test_ray_workers_give_the_same_samples(nasedge_cli, tiny, tmp_path, ray_cluster):
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert _sample(nasedge_cli, tiny, local, 3).returncode == 0
+    r = _sample(nasedge_cli, tiny, remote, 3, "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    rows = {x["digest"]: x for x in map(json.loads, remote.read_text().splitlines())}
+    assert {x["where"] for x in rows.values()} == {"ray"}
+    for x in map(json.loads, local.read_text().splitlines()):
+        assert rows[x["digest"]]["top1"] == pytest.approx(x["top1"], abs=1e-6)
