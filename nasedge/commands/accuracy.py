@@ -1,7 +1,7 @@
 """Accuracy predictors fitted on your data: sample subnets' true accuracy, then fit a predictor to it.
 
   nasedge accuracy sample --supernet runs/flowers/supernet.pt --data /data/flowers -n 2000 --out samples.jsonl
-  nasedge accuracy sample ... --workers 0 --ray-address HEAD:6379     one Ray worker per GPU of the cluster
+  nasedge accuracy sample ... --ray-address HEAD:6379     one Ray worker per GPU of the cluster (or --workers N)
   nasedge accuracy fit samples.jsonl --out runs/flowers/accuracy_predictor.json
 
 ``sample`` evaluates ``-n`` random subnets of the supernet's space (at its resolutions; seeded by seed=K)
@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("-n", type=int, required=True, metavar="N", help="number of random subnets")
     s.add_argument("--out", required=True, metavar="FILE.jsonl", help="append here; archs already in it are skipped")
     s.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    s.add_argument("--workers", type=int, default=1,
-                   help="Ray workers (0: one per GPU of the cluster; default 1: in this process)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="Ray workers (default: one per GPU of the cluster when there is one, --ray-address or "
+                        "RAY_ADDRESS, or when this machine has several GPUs; else in this process)")
     s.add_argument("--ray-address", metavar="HOST:PORT", help="evaluate on this Ray cluster's workers")
     s.add_argument("--batch-size", type=int, default=500, help="test images per forward (default 500)")
     s.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (faster, slightly different)")
@@ -57,6 +58,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
     if args.n <= 0:
         raise NasedgeError(f"-n: value {args.n} is not valid; expected N > 0")
+    if args.workers is not None and args.workers < 0:
+        raise NasedgeError(f"--workers: value {args.workers} is not valid; expected N >= 0")
     cfg = compose([*(data_overrides(args.data) if args.data else []), *args.overrides])
     path = args.supernet or cfg.supernet.checkpoint
     if not path:

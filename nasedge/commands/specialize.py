@@ -5,6 +5,8 @@
   nasedge specialize --device jetson-orin --latency 20ms --measurements orin.csv     (from `nasedge measure`)
   nasedge specialize --device titan_rtx_64 --latency 7ms                           (predict-only: unverified)
   nasedge specialize --device cpu --latency 2.5ms --strategy optuna search.sampler=nsga2 specialize.top_k=5
+  nasedge specialize --device cpu --latency 20ms --supernet runs/flowers/supernet.pt --data /data/flowers
+                                                   (the pick evaluated on the folder's val/ split)
 
 Writes subnet.pt, subnet.onnx (checked against onnxruntime), subnet.tflite (with the tflite extra),
 manifest.json, pareto.png, report.md and search.json into --out (default outputs/specialize/<device>-<budget>).

@@ -86,13 +86,15 @@ def check_classes(supernet_classes: int, data_classes: int, supernet: Any, data:
 
 
 def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: str, data: Any,
-                      device: str = "auto", batch_size: int = 500, amp: bool = False, workers: int = 1,
+                      device: str = "auto", batch_size: int = 500, amp: bool = False, workers: Optional[int] = None,
                       ray_address: Optional[str] = None,
                       progress: Optional[Callable[[dict], None]] = None) -> tuple[int, int]:
     """Evaluate every arch of ``archs`` not yet in ``out`` and append one JSON line each; returns (new, skipped).
 
-    ``data`` is a :class:`nasedge.data.DataConfig` (or its dict). ``workers`` > 1, or ``ray_address``: Ray
-    workers, one GPU each where the cluster has GPUs (``workers`` 0: one per GPU of the cluster).
+    ``data`` is a :class:`nasedge.data.DataConfig` (or its dict). Ray workers evaluate when there is a cluster
+    (``ray_address`` or ``RAY_ADDRESS``), when this machine has several GPUs, or when ``workers`` > 1: ``workers``
+    of them (None or 0: one per GPU of the cluster, or per node of a CPU-only one), one GPU each where there
+    are GPUs. ``workers`` 1 without a cluster: in this process.
     ``progress(record)`` is called after each line is written.
     """
     out = Path(out)
@@ -103,8 +105,8 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
     options = {"device": device, "batch_size": batch_size, "amp": amp}
     if not todo:
         return 0, len(archs)
-    records = (_ray_records(todo, supernet_path, data, options, workers, ray_address)
-               if workers != 1 or ray_address else _local_records(todo, supernet_path, data, options))
+    records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
+               if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
     with open(out, "a") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
@@ -113,6 +115,16 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
             if progress is not None:
                 progress(record)
     return len(todo), len(archs) - len(todo)
+
+
+def _use_ray(workers: Optional[int], ray_address: Optional[str]) -> bool:
+    if ray_address or os.environ.get("RAY_ADDRESS"):
+        return True
+    if workers is None or workers == 0:
+        import torch
+
+        return torch.cuda.device_count() > 1
+    return workers > 1
 
 
 def _local_records(archs: Sequence[Arch], supernet_path: str, data: dict, options: dict) -> Iterator[dict]:
@@ -131,7 +143,8 @@ def _ray_records(archs: Sequence[Arch], supernet_path: str, data: dict, options:
 
     try:
         gpus = int(ray.cluster_resources().get("GPU", 0))
-        count = workers if workers > 0 else max(1, gpus)
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        count = workers if workers > 0 else (gpus or max(1, nodes))
         per_gpu = 1 if gpus >= count else (gpus / count if gpus else 0)
         actor = ray.remote(SubnetEvaluator).options(num_gpus=per_gpu, num_cpus=1)
         pool = ActorPool([actor.remote(supernet_path, data, **options) for _ in range(min(count, len(archs)))])
