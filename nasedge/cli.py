@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predictor": ("nasedge.commands.predictor", "fit, evaluate and inspect latency predictors"),
     "serve": ("nasedge.commands.serve", "serve latency predictions over HTTP (device registry, Ray Serve)"),
     "specialize": ("nasedge.commands.specialize", "the best subnet for a device under a latency budget, exported"),
+    "accuracy": ("nasedge.commands.accuracy", "sample subnets' true accuracy on your data; fit an accuracy predictor"),
     "import": ("nasedge.commands.import_", "import published weights (Once-for-All supernets, accuracy predictor)"),
 }
 

@@ -108,3 +108,18 @@ def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any
         loaded = get_device(device, OmegaConf.to_container(cfg.device, resolve=True))
     loaded.check_available()
     return cfg, loaded
+
+
+def data_overrides(value: str) -> list[str]:
+    """The overrides a ``--data`` flag stands for: a ``conf/data`` name, an ImageFolder directory (``data=image_folder``,
+    ImageNet-style pipeline), or a packed ``.npz`` file (the configured data group's settings, that file)."""
+    from pathlib import Path
+
+    if (shipped_path("conf") / "data" / f"{value}.yaml").is_file():
+        return [f"data={value}"]
+    path = Path(value)
+    if path.is_dir():
+        return ["data=image_folder", f"data.path={path.resolve()}"]
+    if path.is_file():
+        return ["data.kind=packed_npz", f"data.path={path.resolve()}"]
+    raise NasedgeError(f"--data: {value!r} is neither a data configuration (conf/data) nor an existing folder or file")

@@ -3,8 +3,9 @@
     python experiments/cifar10_ofa/fit_accuracy_predictor.py results/run3_teacher_batch_bn/acc_dataset.jsonl \
         [--save nasedge/assets/cifar10_ofa_mbv3/accuracy_predictor.json] [--splits 3] [--test 400]
 
-Each split holds out --test random subnets, fits on the rest, and reports RMSE (points) and Spearman
-rho on the held-out ones. With --save, the predictor fitted on every subnet is written there.
+A thin caller of the library (``nasedge accuracy fit`` is the verb; it always writes a predictor). Each
+split holds out --test random subnets, fits on the rest, and reports RMSE (points) and Spearman rho on the
+held-out ones. With --save, the predictor fitted on every subnet is written there.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-from scipy.stats import spearmanr
-
-from nasedge.predict.accuracy import AccuracyPredictor, load_accuracy_dataset
+from nasedge.predict.accuracy import AccuracyPredictor, held_out_scores, load_accuracy_dataset
 from nasedge.spaces import get_space
 
 
@@ -33,16 +31,11 @@ def main() -> int:
     space = get_space(archs[0].space)
     print(f"{len(archs)} subnets; top-1 mean {top1.mean():.2f}, std {top1.std():.2f}, "
           f"range {top1.min():.2f}-{top1.max():.2f}")
-    results = []
-    for split in range(args.splits):
-        idx = np.random.default_rng(split).permutation(len(archs))
-        test, train = idx[:args.test], idx[args.test:]
-        pred = AccuracyPredictor(space).fit([archs[i] for i in train], top1[train])
-        y = pred.predict([archs[i] for i in test])
-        rmse = float(np.sqrt(np.mean((y - top1[test]) ** 2)))
-        rho = float(spearmanr(y, top1[test]).statistic)
-        results.append({"split": split, "rmse": rmse, "spearman": rho})
-        print(f"split {split}: fit on {len(train)}, held out {len(test)}: RMSE {rmse:.3f} points, Spearman {rho:.3f}")
+    # the share that holds out exactly --test subnets (held_out_scores rounds it down)
+    results = held_out_scores(space, archs, top1, args.splits, (args.test + 0.5) / len(archs))
+    for r in results:
+        print(f"split {r['split']}: fit on {r['fit_on']}, held out {r['held_out']}: RMSE {r['rmse']:.3f} points, "
+              f"Spearman {r['spearman']:.3f}")
     print(json.dumps({"splits": results}))
     if args.save:
         meta = {"source": str(args.dataset), **json.loads(args.meta)}

@@ -7,6 +7,8 @@
   nasedge specialize --device my-board --latency 2ms --predictor-url URL    (a device registered there: unverified
                                                                            unless `nasedge devices add` made it here)
   nasedge specialize --device cpu --latency 2.5ms --strategy optuna search.sampler=nsga2 specialize.top_k=5
+  nasedge specialize --device cpu --latency 20ms --supernet runs/flowers/supernet.pt --data /data/flowers
+                                                   (the pick evaluated on the folder's val/ split)
 
 Writes subnet.pt, subnet.onnx (checked against onnxruntime), subnet.tflite (with the tflite extra),
 manifest.json, pareto.png, report.md and search.json into --out (default outputs/specialize/<device>-<budget>).
@@ -28,19 +30,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="latency measurements taken on the device (nasedge measure) to fit its profile from")
     parser.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (devices on other nodes)")
     parser.add_argument("--predictor-url", metavar="URL", help="use a remote predictor service for latency")
+    parser.add_argument("--data", metavar="DATA", help="evaluation data of the supernet's classes: a folder with "
+                        "train/ and val/ (or test/), a packed .npz or a conf/data name (default: the configured data)")
+    parser.add_argument("--accuracy-predictor", metavar="FILE.json",
+                        help="accuracy predictor (default: accuracy_predictor.json beside --supernet)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="configuration overrides (search.*, specialize.*, predictor.*, data.*, seed=...)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from nasedge.config import data_overrides
     from nasedge.specialize import SpecializeRequest, parse_latency, specialize
 
     parse_latency(args.latency)  # a bad budget is reported before the configuration is composed
     cfg, device = _device_and_config(args, [*([f"search={args.strategy}"] if args.strategy else []),
+                                            *(data_overrides(args.data) if args.data else []),
                                             *args.overrides])
+    data_given = bool(args.data) or any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
     specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
                                  measurements=args.measurements, ray_address=args.ray_address,
-                                 predictor_url=args.predictor_url), device, cfg)
+                                 predictor_url=args.predictor_url, data_given=data_given,
+                                 accuracy_predictor=args.accuracy_predictor), device, cfg)
     return 0
 
 

@@ -2,8 +2,9 @@
 
 A registry maps a dataset ``kind`` (``packed_npz``, ``image_folder``) to a loader; the ``data``
 config group in ``conf/data/`` selects one. Nothing is ever downloaded: paths point at files the
-user has. Augmentation runs on whole batches on the training device (:mod:`nasedge.data.augment`),
-so that on a GPU the loader is never the bottleneck.
+user has. Decoding happens once, on the GPU where there is one (:mod:`nasedge.data.decode`), and
+augmentation runs on whole batches on the training device (:mod:`nasedge.data.augment`: CIFAR-style
+padded crops or ImageNet-style random resized crops), so that on a GPU the loader is never the bottleneck.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from nasedge.data.augment import cutout, random_crop_flip
+from nasedge.data.augment import cutout, random_crop_flip, random_resized_crop_flip
 from nasedge.data.image_dataset import ImageDataset
 from nasedge.errors import NasedgeError
 
@@ -26,12 +27,27 @@ class DataConfig:
     # file (packed_npz) or directory with train/ and test/ (image_folder); relative to the working directory
     path: str = "???"
     image_size: int = 32            # images are stored (and resized on load, image_folder) at this size
+    # the number of classes: null = as many as the data has (class folders, or the packed file's list);
+    # set, it is checked against the data
+    num_classes: Optional[int] = None
     mean: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
     std: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
     # training augmentation: random crop after zero padding, horizontal flip, and a Cutout square of this
     # side (0: none). Part of the data, not of training, because BatchNorm recalibration must see it too.
     crop_padding: int = 4
     cutout: int = 0
+    # "pad": the random crop after padding above (CIFAR-style); "random_resized": ImageNet-style
+    # RandomResizedCrop (area share crop_scale, aspect ratio 3/4-4/3) straight to the batch's resolution,
+    # with images stored aspect-preserving (shorter side image_size, centre crop)
+    train_crop: str = "pad"
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    # evaluation: the central eval_crop share of the stored side, resized to the arch's resolution
+    # (0.875: ImageNet's resize to 256 and centre crop of 224); 1.0: the whole image
+    eval_crop: float = 1.0
+    # where images are decoded: cpu (worker threads), cuda (nvJPEG) or auto (cuda when available). GPU
+    # and CPU JPEG decoders differ by rounding, so the CIFAR configs keep cpu for bit-identical numbers.
+    decode: str = "cpu"
+    max_memory_gib: float = 16.0     # limit on the decoded images held in memory (image_folder)
     # BatchNorm recalibration: a fixed subset of the training split (seeded permutation; null: the
     # first images in stored order), forwarded in batches of a fixed size so that every run, on any
     # device, averages the same per-batch statistics
@@ -46,6 +62,10 @@ class DataConfig:
     limit_train: Optional[int] = None
     limit_test: Optional[int] = None
     limit_seed: int = 0
+
+    def stored_fit(self) -> str:
+        """How images of another size are stored at ``image_size`` (see :data:`nasedge.data.decode.FITS`)."""
+        return "center_crop" if self.train_crop == "random_resized" else "stretch"
 
 
 def shard_rows(global_batch: int, rank: int, world_size: int) -> slice:
@@ -80,8 +100,30 @@ def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
         raise NasedgeError("data.path is not set; pass data.path=<file or directory>")
     if not Path(cfg.path).exists():
         raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
+    if cfg.train_crop not in ("pad", "random_resized"):
+        raise NasedgeError(f"data.train_crop: value {cfg.train_crop!r} is not valid; expected pad or random_resized")
+    if cfg.decode not in ("cpu", "cuda", "auto"):
+        raise NasedgeError(f"data.decode: value {cfg.decode!r} is not valid; expected cpu, cuda or auto")
+    if not 0 < cfg.eval_crop <= 1:
+        raise NasedgeError(f"data.eval_crop: value {cfg.eval_crop!r} is not valid; expected a share in (0, 1]")
     train, test = loaders[cfg.kind](cfg)
+    if cfg.num_classes is not None and cfg.num_classes != len(train.classes):
+        raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {len(train.classes)} "
+                           f"classes in {cfg.path}")
     return train.subset(cfg.limit_train, cfg.limit_seed), test.subset(cfg.limit_test, cfg.limit_seed + 1)
+
+
+def dataset_classes(cfg: DataConfig) -> list[str]:
+    """The class names of the configured dataset, read without decoding an image."""
+    from nasedge.data.image_folder import image_folder_classes
+    from nasedge.data.packed_npz import packed_npz_classes
+
+    readers = {"packed_npz": packed_npz_classes, "image_folder": image_folder_classes}
+    if cfg.kind not in readers:
+        raise NasedgeError(f"data.kind: value {cfg.kind!r} is not valid; known: {', '.join(readers)}")
+    if cfg.path in (None, "", "???") or not Path(cfg.path).exists():
+        raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
+    return readers[cfg.kind](cfg)
 
 
 def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
@@ -101,6 +143,11 @@ def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
     if not cfg.recalibration_augment:
         return images
     g = torch.Generator().manual_seed(seed)
+    if cfg.train_crop == "random_resized":  # crops at the stored size; every arch resizes them to its resolution
+        # in chunks: 2,000 images at 256 px are 1.5 GB as floats
+        out = torch.cat([random_resized_crop_flip(chunk.cpu().float(), cfg.image_size, tuple(cfg.crop_scale), g)
+                         .round().clamp(0, 255).to(torch.uint8) for chunk in images.split(256)])
+        return out.to(train.images.device)
     out = random_crop_flip(images.cpu(), cfg.crop_padding, g)
     mean = torch.tensor([round(255 * m) for m in cfg.mean], dtype=out.dtype)
     out = cutout(out, cfg.cutout, g, fill=mean)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -66,3 +68,65 @@ def cutout(x: torch.Tensor, size: int, generator: torch.Generator, fill: float |
     if isinstance(fill, torch.Tensor):
         return torch.where(hole[:, None], fill.to(x.device, x.dtype).view(1, -1, 1, 1), x)
     return x.masked_fill(hole[:, None], fill)
+
+
+def random_resized_crop_flip(x: torch.Tensor, size: int, scale: tuple[float, float], generator: torch.Generator,
+                             rows: slice | None = None, total: int | None = None,
+                             ratio: tuple[float, float] = (3 / 4, 4 / 3), attempts: int = 10) -> torch.Tensor:
+    """ImageNet-style RandomResizedCrop to ``size`` x ``size`` and random horizontal flip, all images at once.
+
+    ``x`` is a float batch ``(N, C, H, W)``. Each crop covers a uniform share ``scale`` of the image's area
+    with a log-uniform aspect ratio in ``ratio`` (the first of ``attempts`` draws that fits; the whole image
+    when none does, as torchvision does), and is resized by ``roi_align``, which averages several samples
+    per output pixel when it shrinks (no aliasing) in one kernel for the whole batch. ``rows`` and
+    ``total`` as in :func:`random_crop_flip`.
+    """
+    from torchvision.ops import roi_align
+
+    n, _, h, w = x.shape
+    dev = x.device
+    rows, total = (slice(0, n), n) if rows is None else (rows, total)
+    area = torch.empty(total, attempts, device=dev).uniform_(scale[0], scale[1], generator=generator) * (h * w)
+    log_r = torch.empty(total, attempts, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1]),
+                                                               generator=generator)
+    cw = torch.sqrt(area * torch.exp(log_r)).round()
+    ch = torch.sqrt(area / torch.exp(log_r)).round()
+    fits = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
+    first = torch.where(fits.any(1), fits.float().argmax(1), torch.full((total,), -1, device=dev))
+    pick = first.clamp(min=0)[:, None]
+    cw = torch.where(first >= 0, cw.gather(1, pick)[:, 0], torch.full((total,), float(w), device=dev))
+    ch = torch.where(first >= 0, ch.gather(1, pick)[:, 0], torch.full((total,), float(h), device=dev))
+    u = torch.rand(total, 2, generator=generator, device=dev)
+    top = torch.floor(u[:, 0] * (h - ch + 1))
+    left = torch.floor(u[:, 1] * (w - cw + 1))
+    flip = torch.rand(total, generator=generator, device=dev) < 0.5
+    boxes = torch.stack([left, top, left + cw, top + ch], 1)[rows].to(x.dtype)
+    boxes = torch.cat([torch.arange(n, device=dev, dtype=x.dtype)[:, None], boxes], 1)
+    out = roi_align(x, boxes, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    return torch.where(flip[rows][:, None, None, None], out.flip(3), out)
+
+
+def center_crop(x: torch.Tensor, share: float) -> torch.Tensor:
+    """The central ``share`` of each side of a batch (1.0: unchanged)."""
+    if share >= 1.0:
+        return x
+    h, w = x.shape[-2:]
+    ch, cw = max(1, round(h * share)), max(1, round(w * share))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return x[..., top:top + ch, left:left + cw]
+
+
+def train_batch(images: torch.Tensor, data, resolution: int, generator: torch.Generator,
+                rows: slice | None = None, total: int | None = None) -> torch.Tensor:
+    """uint8 training images -> the augmented, normalised float batch at ``resolution``.
+
+    ``data`` is a :class:`nasedge.data.DataConfig`: ``train_crop`` ``pad`` crops after zero padding, flips,
+    normalises, applies Cutout and resizes; ``random_resized`` normalises and takes random resized crops
+    (flipped) straight at ``resolution``.
+    """
+    if data.train_crop == "random_resized":
+        x = normalize(images, data.mean, data.std)
+        return random_resized_crop_flip(x, resolution, tuple(data.crop_scale), generator, rows, total)
+    x = random_crop_flip(images, data.crop_padding, generator, rows, total)
+    x = cutout(normalize(x, data.mean, data.std), data.cutout, generator, rows=rows, total=total)
+    return resize(x, resolution)

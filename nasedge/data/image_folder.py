@@ -1,4 +1,8 @@
-"""Users' own data: ``<path>/train/<class>/*.jpg`` and ``<path>/test/<class>/*.jpg`` (torchvision's layout)."""
+"""Users' own data: ``<path>/train/<class>/*.jpg`` and ``<path>/test/<class>/*.jpg`` (torchvision's layout).
+
+The held-out split may be named ``val`` instead of ``test`` (ImageNet's layout). Classes are the
+training split's folders, sorted; their number is the dataset's class count.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,37 @@ from pathlib import Path
 
 import torch
 
-from nasedge.data.packed_npz import decode_images
+from nasedge.data.decode import decode_images
 from nasedge.errors import NasedgeError
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-MAX_BYTES = 16 << 30  # decoded images are held in memory
+HELD_OUT = ("test", "val")  # the first that exists is the held-out split
+
+
+def _held_out(root: Path) -> Path:
+    for name in HELD_OUT:
+        if (root / name).is_dir():
+            return root / name
+    return root / HELD_OUT[0]  # reported missing by _split
+
+
+def _class_dirs(root: Path) -> list[str]:
+    if not root.is_dir():
+        raise NasedgeError(f"{root}: missing split directory (expected {root.parent}/train and "
+                           f"{root.parent}/test or {root.parent}/val)")
+    return sorted(p.name for p in root.iterdir() if p.is_dir())
+
+
+def image_folder_classes(cfg) -> list[str]:
+    """The class names (the training split's folders, sorted), without reading an image."""
+    classes = _class_dirs(Path(cfg.path) / "train")
+    if not classes:
+        raise NasedgeError(f"{Path(cfg.path) / 'train'}: no class directories")
+    return classes
 
 
 def _split(root: Path, classes: list[str] | None) -> tuple[list[Path], list[int], list[str]]:
-    if not root.is_dir():
-        raise NasedgeError(f"{root}: missing split directory (expected {root.parent}/train and {root.parent}/test)")
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    found = _class_dirs(root)
     classes = classes or found
     if not classes:
         raise NasedgeError(f"{root}: no class directories")
@@ -39,16 +63,17 @@ def load_image_folder(cfg):
 
     root = Path(cfg.path)
     train_files, train_labels, classes = _split(root / "train", None)
-    test_files, test_labels, _ = _split(root / "test", classes)
+    test_files, test_labels, _ = _split(_held_out(root), classes)
     need = (len(train_files) + len(test_files)) * 3 * cfg.image_size**2
-    if need > MAX_BYTES:
+    if need > cfg.max_memory_gib * 2**30:
         raise NasedgeError(f"{root}: {need / 2**30:.1f} GiB of decoded images at {cfg.image_size}px exceeds the "
-                           f"in-memory limit ({MAX_BYTES / 2**30:.0f} GiB); lower data.image_size")
+                           f"in-memory limit data.max_memory_gib={cfg.max_memory_gib:g}; lower data.image_size "
+                           f"or raise the limit")
     splits = []
     for files, labels in ((train_files, train_labels), (test_files, test_labels)):
         blobs = [f.read_bytes() for f in files]
         try:
-            images = decode_images(blobs, cfg.image_size)
+            images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
         except Exception as exc:  # PIL raises many types for broken files
             raise NasedgeError(f"{root}: an image could not be decoded ({type(exc).__name__}: {exc})") from None
         splits.append(ImageDataset(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), classes))

@@ -8,31 +8,16 @@ want to pack their own ImageFolder).
 
 from __future__ import annotations
 
-import io
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from nasedge.data.decode import decode_images
 from nasedge.errors import NasedgeError
 
 KEYS = ("classes", "train_jpeg", "train_offsets", "train_labels", "test_jpeg", "test_offsets", "test_labels")
-
-
-def decode_images(blobs: list[bytes], size: int) -> np.ndarray:
-    """Decode encoded images to ``(N, 3, size, size)`` uint8, resizing those of another size."""
-    def one(blob: bytes) -> np.ndarray:
-        img = Image.open(io.BytesIO(blob)).convert("RGB")
-        if img.size != (size, size):
-            img = img.resize((size, size), Image.BILINEAR)
-        return np.asarray(img)
-
-    with ThreadPoolExecutor() as pool:  # PIL releases the GIL while decoding
-        arrays = list(pool.map(one, blobs, chunksize=512))
-    return np.stack(arrays).transpose(0, 3, 1, 2).copy() if arrays else np.zeros((0, 3, size, size), np.uint8)
 
 
 def load_packed_npz(cfg):
@@ -54,7 +39,7 @@ def load_packed_npz(cfg):
         if len(off) != len(labels) + 1:
             raise NasedgeError(f"{path}: {split}_offsets has {len(off)} entries, expected {len(labels) + 1}")
         blobs = [jpeg[off[i]:off[i + 1]].tobytes() for i in range(len(labels))]
-        images = decode_images(blobs, cfg.image_size)
+        images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
         splits.append(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes))
     return splits[0], splits[1]
 
@@ -68,3 +53,15 @@ def write_packed_npz(path: str | Path, classes: list[str], train: tuple[list[byt
         arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
         arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int64)
     np.savez_compressed(path, **arrays)
+
+
+def packed_npz_classes(cfg) -> list[str]:
+    """The class names stored in the packed file, without decoding an image."""
+    path = Path(cfg.path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "classes" not in z.files:
+                raise NasedgeError(f"{path}: not a packed image dataset; missing array 'classes'")
+            return [str(c) for c in z["classes"]]
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise NasedgeError(f"{path}: cannot read packed dataset ({exc})") from None

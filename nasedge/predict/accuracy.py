@@ -119,6 +119,9 @@ class AccuracyPredictor(BaseAccuracyPredictor):
         self.top1 = np.asarray(top1, dtype=np.float64)
         x = features(self.space, self.archs)
         kw = {k: v for k, v in self.params.items() if k != "ensemble"}
+        # scikit-learn's 20 samples per leaf leave fewer than 40 samples without a single split (a constant
+        # prediction); from 200 samples on this is that default, so larger fits are unchanged
+        kw["min_samples_leaf"] = min(20, max(2, len(archs) // 10))
         with _one_openmp_thread():
             self.models = [HistGradientBoostingRegressor(**kw, early_stopping=False, random_state=seed).fit(x, self.top1)
                            for seed in range(self.params["ensemble"])]
@@ -173,3 +176,25 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise NasedgeError(f"{path}:{i}: not an accuracy record ({type(exc).__name__}: {exc})") from None
     return archs, np.asarray(top1)
+
+
+def held_out_scores(space: SearchSpace, archs: Sequence[Arch], top1: np.ndarray, splits: int = 3,
+                    held_out: float = 0.2) -> list[dict]:
+    """How well the predictor fitted on the rest predicts a random ``held_out`` share of the samples, per split
+    (seeded 0, 1, ...): RMSE in points and Spearman rho."""
+    from nasedge.predict.metrics import spearman
+
+    n_test = max(1, int(len(archs) * held_out))
+    if len(archs) - n_test < 10 or n_test < 2:
+        raise NasedgeError(f"{len(archs)} samples are too few to hold {held_out:g} of them out and fit on at least 10")
+    top1 = np.asarray(top1, dtype=np.float64)
+    results = []
+    for split in range(splits):
+        idx = np.random.default_rng(split).permutation(len(archs))
+        test, train = idx[:n_test], idx[n_test:]
+        pred = AccuracyPredictor(space).fit([archs[i] for i in train], top1[train])
+        y = pred.predict([archs[i] for i in test])
+        results.append({"split": split, "fit_on": len(train), "held_out": len(test),
+                        "rmse": float(np.sqrt(np.mean((y - top1[test]) ** 2))),
+                        "spearman": float(spearman(y, top1[test]))})
+    return results

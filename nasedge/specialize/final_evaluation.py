@@ -18,12 +18,39 @@ from nasedge.arch import Arch
 @dataclass
 class SubnetEvaluation:
     arch: Arch
-    top1: float
+    top1: Optional[float]  # None: not evaluated (``where`` says why); the accuracy is predicted only
     test_images: int
     recalibration_images: int
     state_dict: dict  # the recalibrated static subnet's weights (CPU tensors)
     seconds: float
-    where: str  # "local" or "ray:<node id>"
+    where: str  # "local" or "ray:<node id>", or why it was not evaluated
+
+
+def evaluation_check(num_classes: int, data: Any, data_given: bool) -> str:
+    """Whether finalists of a supernet with ``num_classes`` classes can be evaluated on ``data`` (a DataConfig):
+    "" when they can, else why their accuracy is predicted only.
+
+    Data the user gave (``data_given``) of another class count is an error naming both counts; the configured
+    default data of another class count (CIFAR-10 for an imported ImageNet supernet) means no evaluation.
+    """
+    from nasedge.data import dataset_classes
+    from nasedge.errors import NasedgeError
+
+    data_classes = len(dataset_classes(data))
+    if data_classes == num_classes:
+        return ""
+    if data_given:
+        raise NasedgeError(f"the supernet has {num_classes} classes, the evaluation data {data.path} has "
+                           f"{data_classes}: pass data of the supernet's classes, or fine-tune it on this data "
+                           f"first (nasedge train train.init_from=...)")
+    return (f"no evaluation data of the supernet's {num_classes} classes was given (the configured data has "
+            f"{data_classes}); pass --data <folder with train/ and val/> to evaluate the pick")
+
+
+def unevaluated(supernet: Any, arch: Arch, reason: str) -> SubnetEvaluation:
+    """The pick as extracted (BatchNorm statistics as the supernet stores them), its accuracy predicted only."""
+    state = {k: v.detach().cpu().contiguous() for k, v in supernet.extract(arch).state_dict().items()}
+    return SubnetEvaluation(arch, None, 0, 0, state, 0.0, f"not evaluated: {reason}")
 
 
 def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: Optional[int],

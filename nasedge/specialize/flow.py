@@ -36,6 +36,8 @@ class SpecializeRequest:
     measurements: Optional[str] = None
     ray_address: Optional[str] = None
     predictor_url: Optional[str] = None
+    data_given: bool = False                   # the data config was chosen by the user (--data, data=...)
+    accuracy_predictor: Optional[str] = None   # --accuracy-predictor (else beside --supernet, else configured)
 
 
 def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = None) -> dict[str, Any]:
@@ -61,8 +63,10 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         with stages("supernet") as note:
             supernet, supernet_path, digest = _load_supernet(req.supernet, cfg.supernet)
             note["detail"] = f"{supernet_path} ({supernet.space.name}, sha256 {digest[:12]})"
+            predicted_only = _evaluation_check(supernet, cfg, req.data_given)
         with stages("accuracy predictor") as note:
-            acc_path = _accuracy_predictor_path(req.supernet, cfg.supernet, supernet_path)
+            acc_path = (Path(req.accuracy_predictor) if req.accuracy_predictor else
+                        _accuracy_predictor_path(req.supernet, cfg.supernet, supernet_path))
             accuracy = _load_accuracy_predictor(acc_path, supernet.space.name)
             note["detail"] = str(acc_path)
         source = _latency_source(device, supernet.space, req, cfg, spec, stages, console)
@@ -74,7 +78,10 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
             ok = [f for f in finalists if f.within_budget]
         else:
             finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
-        pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address, stages, console)
+        if predicted_only:
+            pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages)
+        else:
+            pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address, stages, console)
     with stages("export") as note:
         files, skipped, export_s = _export(supernet, pick_eval, spec.formats, out)
         note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
@@ -93,7 +100,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
 
     write_manifest(out, manifest)
     measured = "unverified" if pick.measured_ms is None else f"measured {pick.measured_ms:.3g} ms"
-    console.print(f"[bold]picked[/] {pick.arch.digest()}: top-1 {pick_eval.top1:.2f} % (predicted "
+    top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
+    console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
                   f"{pick.predicted_top1:.2f} %), {measured} (predicted {pick.predicted_ms:.3g} ms) "
                   f"under {budget:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False, soft_wrap=True)
     return manifest
@@ -205,6 +213,25 @@ def _evaluate(chosen: list[Finalist], supernet_path: Path, cfg: Any, spec: Speci
         note["detail"] = (f"top-1 {pick_eval.top1:.2f} % on {pick_eval.test_images} test images "
                           f"(predicted {pick.predicted_top1:.2f} %), {pick_eval.where}")
     return pick, pick_eval
+
+
+def _evaluation_check(supernet: Any, cfg: Any, data_given: bool) -> str:
+    """"" when finalists can be evaluated on the configured data; else why accuracy is predicted only."""
+    from omegaconf import OmegaConf
+
+    from nasedge.specialize.final_evaluation import evaluation_check
+
+    return evaluation_check(supernet.num_classes, OmegaConf.to_object(cfg.data), data_given)
+
+
+def _predicted_only(supernet: Any, ok: list[Finalist], reason: str, stages: Stages) -> tuple[Finalist, Any]:
+    """No evaluation data: the best predicted finalist within the budget, exported as extracted."""
+    from nasedge.specialize.final_evaluation import unevaluated
+
+    with stages("evaluation") as note:
+        pick = ok[0]
+        note["detail"] = f"skipped, accuracy predicted only: {reason}"
+    return pick, unevaluated(supernet, pick.arch, reason)
 
 
 def _load_supernet(override: Optional[str], cfg: Any) -> tuple[Any, Path, str]:

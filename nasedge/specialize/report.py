@@ -39,7 +39,7 @@ def build_manifest(*, device: Any, budget: float, fastest_predicted: float, veri
                        "within_budget": pick.within_budget, "fastest_predicted": fastest_predicted},
         "accuracy": {"predicted_top1": pick.predicted_top1, "measured_top1": evaluation.top1,
                      "test_images": evaluation.test_images, "recalibration_images": evaluation.recalibration_images,
-                     "evaluated_on": evaluation.where},
+                     "evaluated_on": evaluation.where, "predicted_only": evaluation.top1 is None},
         "latency_predictor": {"kind": source.kind, "description": source.description, **details},
         "accuracy_predictor": str(accuracy_path),
         "supernet": {"path": str(supernet_path), "sha256": digest, "space": result.space},
@@ -116,8 +116,10 @@ def render_report(m: dict[str, Any]) -> str:
         f"- **Arch** `{m['arch_digest']}`: `{json.dumps(m['arch'], separators=(',', ':'))}`", "",
         "| | predicted | measured |", "|---|---|---|",
         f"| latency | {lat['predicted']:.4g} ms | {measured} |",
-        f"| top-1 | {acc['predicted_top1']:.2f} % | {acc['measured_top1']:.2f} % "
-        f"({acc['test_images']} test images, BN recalibrated on {acc['recalibration_images']}) |", "",
+        f"| top-1 | {acc['predicted_top1']:.2f} % | " + (
+            f"{acc['measured_top1']:.2f} % ({acc['test_images']} test images, BN recalibrated on "
+            f"{acc['recalibration_images']}) |" if acc["measured_top1"] is not None else
+            f"not evaluated: **accuracy is predicted only** ({acc['evaluated_on'].split(': ', 1)[-1]}) |"), "",
         f"**Latency predictor.** {m['latency_predictor']['description']}.", "",
         f"**Search.** {m['search']['strategy']} (seed {m['search']['seed']}): {m['search']['evaluations']} "
         f"accuracy-predictor calls, {m['search']['latency_predictions']} latency predictions, "

@@ -14,20 +14,23 @@ from torch import nn
 
 from nasedge.arch import Arch
 from nasedge.data import DataConfig, ImageDataset
-from nasedge.data.augment import normalize, resize
+from nasedge.data.augment import center_crop, normalize, resize
 from nasedge.supernet.bn_recalibration import recalibrate_bn
 
 
-def preprocess(images: torch.Tensor, data: DataConfig, resolution: int, channels_last: bool = False) -> torch.Tensor:
-    """uint8 images -> the normalised, resized float batch a subnet of ``resolution`` takes."""
-    x = resize(normalize(images, data.mean, data.std), resolution)
+def preprocess(images: torch.Tensor, data: DataConfig, resolution: int, channels_last: bool = False,
+               crop: bool = True) -> torch.Tensor:
+    """uint8 images -> the normalised float batch a subnet of ``resolution`` takes: the central
+    ``data.eval_crop`` share (``crop``; recalibration images already cropped by augmentation skip it), resized."""
+    x = normalize(center_crop(images, data.eval_crop) if crop else images, data.mean, data.std)
+    x = resize(x, resolution)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def _batches(images: torch.Tensor, data: DataConfig, resolution: int, batch_size: int,
-             channels_last: bool) -> Iterator[torch.Tensor]:
+             channels_last: bool, crop: bool = True) -> Iterator[torch.Tensor]:
     for start in range(0, images.shape[0], batch_size):
-        yield preprocess(images[start:start + batch_size], data, resolution, channels_last)
+        yield preprocess(images[start:start + batch_size], data, resolution, channels_last, crop)
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -65,5 +68,5 @@ def evaluate_arch(model: nn.Module, arch: Arch, recalibration_images: torch.Tens
     channels_last = device.type == "cuda" if channels_last is None else channels_last
     with _autocast(device, amp):
         recalibrate_bn(model, _batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
-                                       channels_last))
+                                       channels_last, crop=not data.recalibration_augment))
     return top1(model, test, data, arch.resolution, batch_size, amp, channels_last)

@@ -35,7 +35,7 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset, shard_rows
-from nasedge.data.augment import cutout, normalize, random_crop_flip, resize
+from nasedge.data.augment import train_batch
 from nasedge.errors import NasedgeError
 from nasedge.supernet.accuracy import evaluate_arch
 from nasedge.nn.mobilenetv3 import build_mobilenetv3
@@ -81,6 +81,37 @@ def sample_subnets(space: SearchSpace, resolution: int, n: int, sandwich: bool, 
     while len(archs) < n:
         archs.append(at_res.sample(rng))
     return archs
+
+
+def load_except_head(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> str:
+    """Load ``state`` into ``model``; a classifier for another class count is left as initialised (a new head).
+
+    Returns the one line that reports a new head ("" when every tensor was loaded). Any other tensor that
+    does not fit is a :class:`NasedgeError` naming it: never a silent shape mismatch.
+    """
+    own = model.state_dict()
+    differ = sorted(k for k in own if k in state and state[k].shape != own[k].shape)
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        key = (missing or extra)[0]
+        raise NasedgeError(f"{source}: tensor {key} is {'missing' if missing else 'unexpected'}; the weights are "
+                           f"not those of this supernet")
+    head = next((name for name, m in model.named_modules() if isinstance(m, nn.Linear)
+                 and {f"{name}.weight", f"{name}.bias"} >= set(differ) and differ), None)
+    if differ and head is None:
+        linear = {f"{n}.{p}" for n, m in model.named_modules() if isinstance(m, nn.Linear) for p in ("weight", "bias")}
+        key = next((k for k in differ if k not in linear), differ[0])
+        raise NasedgeError(f"{source}: tensor {key} has shape {tuple(state[key].shape)}, this supernet's "
+                           f"{tuple(own[key].shape)}")
+    model.load_state_dict({k: v for k, v in state.items() if k not in differ}, strict=False)
+    if not differ:
+        return ""
+    linear = model.get_submodule(head)
+    old = state[f"{head}.weight"].shape[0]
+    return (f"new classifier head: {old} classes -> {linear.out_features} classes ({head}: Linear "
+            f"{linear.in_features} -> {linear.out_features}, freshly initialised; every other tensor from "
+            f"{source.split(': ', 1)[-1]})")
 
 
 def freeze_as_teacher(teacher: nn.Module) -> None:
@@ -171,9 +202,10 @@ class Trainer:
         self._stop_signal = False
 
     # --- setup ---------------------------------------------------------------------------
-    def _build_model(self) -> nn.Module:
+    def _build_model(self, num_classes: int, log) -> nn.Module:
         torch.manual_seed(self.seed)
-        model = build_mobilenetv3(self.static_arch, self.space) if self.static_arch else build_supernet(self.space)
+        model = (build_mobilenetv3(self.static_arch, self.space, num_classes) if self.static_arch
+                 else build_supernet(self.space, num_classes))
         if self.cfg.init_from:
             try:
                 start = load_supernet(self.cfg.init_from)
@@ -183,7 +215,9 @@ class Trainer:
                 raise NasedgeError(f"train.init_from: {self.cfg.init_from} is a supernet of space "
                                    f"{start.space.name!r}; this run trains "
                                    f"{'a static arch' if self.static_arch else repr(self.space.name)}")
-            model.load_state_dict(start.state_dict())
+            head = load_except_head(model, start.state_dict(), f"train.init_from: {self.cfg.init_from}")
+            if head:
+                log(head)
         model = model.to(self.device)
         return model.to(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else model
 
@@ -214,7 +248,7 @@ class Trainer:
         train, test = load_dataset(self.data_cfg)
         train, test = train.to(self.device), test.to(self.device)
         recal = recalibration_subset(train, self.data_cfg)
-        model = self._build_model()
+        model = self._build_model(len(train.classes), log)
         teacher = None
         if world.size == 1:
             state = load_checkpoint(self.ckpt_dir, map_location=self.device)
@@ -361,10 +395,8 @@ class Trainer:
         g = torch.Generator(device=self.device).manual_seed(seed)
         data = self.data_cfg
         rows, total = self.rows, self.cfg.batch_size
-        x = random_crop_flip(images, data.crop_padding, g, rows, total)
-        x = cutout(normalize(x, data.mean, data.std), data.cutout, g, rows=rows, total=total)
         resolution = int(rng.choice(space.resolutions))
-        x = resize(x, resolution)
+        x = train_batch(images, data, resolution, g, rows, total)
         if self.cuda and cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         model.train()
@@ -396,7 +428,7 @@ class Trainer:
         if self.static_arch:
             archs = {"arch": self.static_arch}
         else:
-            top = space.restrict(resolution=[self.space.resolutions[-1]])
+            top = space.restrict(resolution=[space.resolutions[-1]])  # the phase's largest resolution
             archs = {"max": top.max_arch(), "min": space.min_arch()}
         # every rank evaluates (same weights, same images: same result, no extra wall time), BatchNorm
         # recalibrated on its own

@@ -1,0 +1,158 @@
+"""Accuracy samples: random subnets of a supernet evaluated after BatchNorm recalibration, one JSON line each.
+
+What ``nasedge accuracy sample`` runs and ``nasedge accuracy fit`` reads (:func:`nasedge.predict.accuracy.
+load_accuracy_dataset`; the same lines as ``nasedge eval --out``). It lives with the accuracy predictors
+because it is their training data: the protocol is :func:`nasedge.supernet.accuracy.evaluate_arch`, the
+one every top-1 in nasedge is measured with.
+
+Durable and resumable: each arch's line is appended and flushed to disk as soon as it is evaluated, and a
+rerun with the same seed skips the archs already in the file (a line cut off by a kill is dropped). Where
+it runs: in this process (on the GPU when there is one), or over Ray workers, one per GPU of a cluster
+(or ``workers`` CPU workers), each loading the supernet and the data once; results are appended in the
+order they finish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+from nasedge.arch import Arch
+from nasedge.errors import NasedgeError
+
+
+def done_archs(path: Path) -> set[Arch]:
+    """The archs already in ``path`` (none when it does not exist); a cut-off last line is removed."""
+    if not path.exists():
+        return set()
+    lines = path.read_text().splitlines()
+    done = set()
+    for i, line in enumerate(lines):
+        try:
+            done.add(Arch.from_dict(json.loads(line)["arch"]))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            if i != len(lines) - 1:
+                raise NasedgeError(f"{path}:{i + 1}: not an accuracy sample; use another output file") from None
+            path.write_text("".join(x + "\n" for x in lines[:-1]))  # a run killed while writing
+    return done
+
+
+class SubnetEvaluator:
+    """Evaluates subnets of one supernet on one dataset: loaded once, used for every arch (a Ray actor too)."""
+
+    def __init__(self, supernet_path: str, data: dict, device: str = "auto", batch_size: int = 500,
+                 amp: bool = False):
+        import torch
+
+        from nasedge.data import DataConfig, load_dataset, recalibration_subset
+        from nasedge.supernet import load_supernet
+
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                   "cpu" if device == "auto" else device)
+        self.data = DataConfig(**data)
+        self.supernet = load_supernet(supernet_path, map_location=self.device)
+        train, test = load_dataset(self.data)
+        check_classes(self.supernet.num_classes, len(train.classes), supernet_path, self.data.path)
+        self.recal = recalibration_subset(train, self.data).to(self.device)
+        self.test = test.to(self.device)
+        if self.device.type == "cuda":
+            self.supernet = self.supernet.to(memory_format=torch.channels_last)
+        self.batch_size, self.amp = batch_size, amp
+
+    def where(self) -> str:
+        return str(self.device)
+
+    def evaluate(self, arch: Arch) -> dict[str, Any]:
+        from nasedge.cost import arch_cost
+        from nasedge.supernet.accuracy import evaluate_arch
+
+        t = time.perf_counter()
+        top1 = evaluate_arch(self.supernet, arch, self.recal, self.test, self.data, self.batch_size, self.amp)
+        cost = arch_cost(arch, self.supernet.space)
+        return {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(top1, 4), "params": cost.params,
+                "macs": cost.macs, "seconds": round(time.perf_counter() - t, 3)}
+
+
+def check_classes(supernet_classes: int, data_classes: int, supernet: Any, data: Any) -> None:
+    """A supernet evaluated on data of another class count measures nothing: one line naming both."""
+    if supernet_classes != data_classes:
+        raise NasedgeError(f"supernet {supernet} has {supernet_classes} classes, the data {data} has {data_classes}: "
+                           f"fine-tune it on the data first (nasedge train train.init_from=... creates a new head)")
+
+
+def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: str, data: Any,
+                      device: str = "auto", batch_size: int = 500, amp: bool = False, workers: Optional[int] = None,
+                      ray_address: Optional[str] = None,
+                      progress: Optional[Callable[[dict], None]] = None) -> tuple[int, int]:
+    """Evaluate every arch of ``archs`` not yet in ``out`` and append one JSON line each; returns (new, skipped).
+
+    ``data`` is a :class:`nasedge.data.DataConfig` (or its dict). Ray workers evaluate when there is a cluster
+    (``ray_address`` or ``RAY_ADDRESS``), when this machine has several GPUs, or when ``workers`` > 1: ``workers``
+    of them (None or 0: one per GPU of the cluster, or per node of a CPU-only one), one GPU each where there
+    are GPUs. ``workers`` 1 without a cluster: in this process.
+    ``progress(record)`` is called after each line is written.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = done_archs(out)
+    todo = [a for a in archs if a not in done]
+    data = data if isinstance(data, dict) else asdict(data)
+    options = {"device": device, "batch_size": batch_size, "amp": amp}
+    if not todo:
+        return 0, len(archs)
+    records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
+               if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
+    with open(out, "a") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())  # durable per arch: a crash loses at most the arch being evaluated
+            if progress is not None:
+                progress(record)
+    return len(todo), len(archs) - len(todo)
+
+
+def _use_ray(workers: Optional[int], ray_address: Optional[str]) -> bool:
+    if ray_address or os.environ.get("RAY_ADDRESS"):
+        return True
+    if workers is None or workers == 0:
+        import torch
+
+        return torch.cuda.device_count() > 1
+    return workers > 1
+
+
+def _local_records(archs: Sequence[Arch], supernet_path: str, data: dict, options: dict) -> Iterator[dict]:
+    evaluator = SubnetEvaluator(supernet_path, data, **options)
+    for arch in archs:
+        yield {**evaluator.evaluate(arch), "where": evaluator.where()}
+
+
+def _ray_records(archs: Sequence[Arch], supernet_path: str, data: dict, options: dict, workers: int,
+                 ray_address: Optional[str]) -> Iterator[dict]:
+    from nasedge.ray_cluster import connect
+
+    connection = connect(ray_address, logging_level="ERROR")
+    import ray
+    from ray.util import ActorPool
+
+    try:
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        count = workers if workers > 0 else (gpus or max(1, nodes))
+        per_gpu = 1 if gpus >= count else (gpus / count if gpus else 0)
+        actor = ray.remote(SubnetEvaluator).options(num_gpus=per_gpu, num_cpus=1)
+        pool = ActorPool([actor.remote(supernet_path, data, **options) for _ in range(min(count, len(archs)))])
+        for record in pool.map_unordered(lambda a, arch: a.evaluate.remote(arch), list(archs)):
+            yield {**record, "where": "ray"}
+    except ray.exceptions.RayActorError as exc:
+        raise NasedgeError(f"a Ray worker failed: {str(exc).splitlines()[0]}") from None
+    except ray.exceptions.RayTaskError as exc:
+        raise exc.cause from None
+    finally:
+        connection.close()

@@ -1,0 +1,92 @@
+"""``nasedge accuracy sample|fit``: true accuracies of random subnets appended durably and resumed, then a
+predictor fitted on them with its held-out quality printed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nasedge.predict.accuracy import load_accuracy_predictor
+from nasedge.spaces import get_space
+from nasedge.supernet import build_supernet, save_supernet
+from tests.synthetic_data import write_dataset, write_shapes_folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(a tiny supernet with random weights, a 10-class packed dataset at 24 px)."""
+    root = tmp_path_factory.mktemp("accuracy")
+    torch.manual_seed(0)
+    save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), root / "supernet.pt")
+    return root / "supernet.pt", write_dataset(root / "data.npz", n_train=64, n_test=40)
+
+
+def _sample(nasedge_cli, tiny, out, n, *extra):
+    supernet, data = tiny
+    return nasedge_cli("accuracy", "sample", "--supernet", supernet, "--data", data, "-n", n, "--out", out,
+                       "--device", "cpu", "data.recalibration_images=32", "data.image_size=24", *extra)
+
+
+def test_sample_appends_per_arch_and_resumes(nasedge_cli, tiny, tmp_path):
+    out = tmp_path / "samples.jsonl"
+    r = _sample(nasedge_cli, tiny, out, 4)
+    assert r.returncode == 0, r.stderr
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(first) == 4 and len({r["digest"] for r in first}) == 4
+    assert {r["arch"]["resolution"] for r in first} <= {16, 20, 24}
+    assert all(0 <= r["top1"] <= 100 and r["macs"] > 0 for r in first)
+    assert "4 subnets evaluated" in r.stdout
+    # a run killed while writing leaves a cut-off line: it is dropped and that arch evaluated again
+    out.write_text(out.read_text() + first[-1]["digest"][:5])
+    r = _sample(nasedge_cli, tiny, out, 6)
+    assert r.returncode == 0, r.stderr
+    assert "2 subnets evaluated, 4 already there" in r.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [x["digest"] for x in rows[:4]] == [x["digest"] for x in first] and len(rows) == 6
+
+
+def test_sample_refuses_data_of_another_class_count(nasedge_cli, tiny, tmp_path):
+    folder = write_shapes_folder(tmp_path / "shapes", per_class=1, test_per_class=1, size=32)
+    r = nasedge_cli("accuracy", "sample", "--supernet", tiny[0], "--data", folder, "-n", 2, "--out",
+                    tmp_path / "s.jsonl", "--device", "cpu")
+    assert r.returncode == 2
+    assert "has 10 classes, the data" in r.stderr and "has 7" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "s.jsonl").exists() or not (tmp_path / "s.jsonl").read_text()
+
+
+def test_fit_prints_held_out_quality_and_writes_a_loadable_predictor(nasedge_cli, tmp_path):
+    space = get_space("ofa_mbv3_tiny")
+    archs = space.sample_many(40, 3)
+    # a learnable relation: accuracy grows with depth and resolution
+    with open(tmp_path / "s.jsonl", "w") as f:
+        for a in archs:
+            f.write(json.dumps({"arch": a.to_dict(), "top1": 50 + 3 * sum(a.depth) + a.resolution / 4}) + "\n")
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert len(report["splits"]) == 3 and all(s["held_out"] == 8 for s in report["splits"])
+    assert report["held_out_spearman"] > 0.8 and report["held_out_rmse"] < 3
+    predictor = load_accuracy_predictor(tmp_path / "acc.json")
+    assert predictor.space.name == "ofa_mbv3_tiny" and predictor.meta["samples"] == 40
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc2.json")
+    assert "held-out RMSE" in r.stdout and "Spearman" in r.stdout
+
+
+def test_fit_with_too_few_samples_is_one_line(nasedge_cli, tmp_path):
+    a = get_space("ofa_mbv3_tiny").max_arch()
+    (tmp_path / "s.jsonl").write_text(json.dumps({"arch": a.to_dict(), "top1": 50.0}) + "\n")
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json")
+    assert r.returncode == 2 and "too few" in r.stderr and not (tmp_path / "acc.json").exists()
+
+
+def test_ray_workers_give_the_same_samples(nasedge_cli, tiny, tmp_path, ray_cluster):
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert _sample(nasedge_cli, tiny, local, 3).returncode == 0
+    r = _sample(nasedge_cli, tiny, remote, 3, "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    rows = {x["digest"]: x for x in map(json.loads, remote.read_text().splitlines())}
+    assert {x["where"] for x in rows.values()} == {"ray"}
+    for x in map(json.loads, local.read_text().splitlines()):
+        assert rows[x["digest"]]["top1"] == pytest.approx(x["top1"], abs=1e-6)
