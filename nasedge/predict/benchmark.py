@@ -188,8 +188,13 @@ def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, 
         with single_blas_thread():
             return oracle(ds, task)
     options = dict(options or {})
-    if predictor == "meta" and "weights" not in options and "model" not in options:
-        options["model"] = _meta_model(ds, task, meta_models if meta_models is not None else {})
+    if predictor == "meta" and "model" not in options:
+        if "weights" in options:  # a stored prior: never with the target's own heads in it
+            from nasedge.predict.meta import load_meta_model
+
+            options["model"] = load_meta_model(options.pop("weights")).without((task.target,))
+        else:
+            options["model"] = _meta_model(ds, task, meta_models if meta_models is not None else {})
     p = create_predictor(predictor, ds.encoding, **options)
     y = ds.column(task.target)
     p.fit([ds.items[i] for i in task.measured], y[task.measured])

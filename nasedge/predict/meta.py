@@ -90,6 +90,15 @@ class MetaModel:
         cov[-1, :] = cov[:, -1] = 0.0
         return mu, cov
 
+    def without(self, devices: Sequence[str]) -> MetaModel:
+        """The same prior with the heads of ``devices`` left out (a benchmark's held-out target)."""
+        keep = [i for i, d in enumerate(self.devices) if d not in set(devices)]
+        if len(keep) == len(self.devices):
+            return self
+        return MetaModel(self.family, self.onehot_width, self.feature_names, self.feature_scale,
+                         tuple(self.devices[i] for i in keep), self.heads[keep],
+                         {**self.info, "left_out": sorted(set(devices) & set(self.devices))})
+
     @functools.cached_property
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -201,6 +210,20 @@ def _reweighted_fit(g: np.ndarray, r: np.ndarray, noise: np.ndarray, nu: float, 
     return alpha, w, chol
 
 
+QUANTA = (1.0, 0.1, 0.01)  # reporting steps recognised in the samples, milliseconds (phones: whole ms)
+
+
+def rounding_variance(y: np.ndarray) -> float:
+    """Variance (ms^2) of the rounding in samples reported in steps of ``q`` (the largest of :data:`QUANTA`
+    that every sample is a multiple of): ``q^2 / 12``, the variance of a uniform error of one step; 0 when
+    the samples are finer. Phones report whole milliseconds: for a 3-5 ms network that is a 6-10 % error
+    no model can remove, and the relative noise model would otherwise count it as precise."""
+    for q in QUANTA:
+        if np.all(np.abs(y / q - np.round(y / q)) < 1e-6):
+            return q * q / 12.0
+    return 0.0
+
+
 EVIDENCE = ("both", "gaussian", "student_t")
 NOISE_MODELS = ("relative", "absolute")
 NEIGHBOURS = (3, 5, 8, 12)  # sizes of the neighbourhood priors (see adapt)
@@ -258,10 +281,11 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
     ones = np.outer(phi[:, -1], phi[:, -1])
     g_iso_nobias = phi @ phi.T - ones  # the isotropic part leaves the constant term to BIAS_VARIANCE
     v = (y / np.mean(y)) ** 2 if noise == "relative" else np.ones(n)
+    rounding = rounding_variance(y)
     heads, chosen, loo = [], [], []
     for name, mu, cov in _priors(model, phi, y, neighbours):
         err, how, a, t, s2, alpha, w, scale, loo_ms = _adapt_around(mu, phi, y, phi @ cov @ phi.T, g_iso_nobias, ones,
-                                                            v, robust_iters, nu, evidence)
+                                                                    v, rounding, robust_iters, nu, evidence)
         cov_t = a * cov + t * np.eye(dim)
         cov_t[-1, :] = cov_t[:, -1] = 0.0
         cov_t[-1, -1] = BIAS_VARIANCE
@@ -273,17 +297,19 @@ def adapt(model: MetaModel, phi: np.ndarray, y: np.ndarray, robust_iters: int = 
                                     "loo_ms": np.mean(loo, axis=0)}
 
 
-def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, robust_iters, nu, evidence):
+def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, rounding, robust_iters, nu, evidence):
     """For a prior centred on ``mu``: ``(loo_error, evidence, a, t, s2, alpha, w, scale, loo_ms)`` of the best
-    fit, ``loo_ms`` the leave-one-out prediction of every sample in milliseconds."""
+    fit, ``loo_ms`` the leave-one-out prediction of every sample in milliseconds. ``rounding``: variance
+    (ms^2) of the samples' rounding, a noise that is never an outlier (not reweighted)."""
     n = len(y)
     m = phi @ mu
     scale = float(np.mean(m) / np.mean(y))  # the target's milliseconds onto the prior's unit scale
     r = y * scale - m
+    fixed = BIAS_VARIANCE * ones + rounding * scale**2 * np.eye(n)
     best: dict[str, tuple] = {}
     for a in PRIOR_SCALES:
         for t in ISOTROPIC:
-            g = a * g_src + t * g_iso_nobias + BIAS_VARIANCE * ones
+            g = a * g_src + t * g_iso_nobias + fixed
             for s2 in NOISE:
                 try:
                     alpha, _, chol = _reweighted_fit(g, r, s2 * v, nu, 0)
@@ -309,41 +335,82 @@ def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, robust_iters, nu, ev
     return chosen
 
 
-FLAT_VARIANCES = (1e-4, 1e-3, 1e-2, 1e-1)  # per-weight prior variances of the prior-free linear model
+FLAT_VARIANCES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # per-group prior variances of the prior-free model
+FLAT_SWEEPS = 3  # rounds of coordinate ascent over the group variances
 
 
-def flat_adapt(onehot_width: int, phi: np.ndarray, y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+def feature_kind(name: str) -> str:
+    """The kind of cost a cost feature measures, by its name: each kind gets its own prior variance in the
+    prior-free model, since devices differ in what they pay for (compute by kind, memory traffic, layers)."""
+    if "macs" in name:
+        for part, kind in (("pw_", "pointwise"), ("dw", "depthwise"), ("se_", "squeeze-excite")):
+            if part in name:
+                return kind
+        return "macs"
+    if name.endswith("act") or name == "pixels":
+        return "activations"
+    if name == "params":
+        return "params"
+    return "counts"  # blocks, layers, ops by type, resolution
+
+
+def variance_groups(onehot_width: int, feature_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Columns of the meta basis (the constant excluded) that share a prior variance in :func:`flat_adapt`:
+    the choices, and the cost features of each kind (:func:`feature_kind`)."""
+    groups: dict[str, list[int]] = {"choices": list(range(onehot_width))}
+    for i, name in enumerate(feature_names):
+        groups.setdefault(feature_kind(name), []).append(onehot_width + i)
+    return {k: np.array(v, dtype=np.int64) for k, v in groups.items() if v}
+
+
+def flat_adapt(groups: dict[str, np.ndarray], phi: np.ndarray, y: np.ndarray,
+               v: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """The meta basis fitted on the target's samples alone: ``(head, loo_ms, hyper)``.
 
-    A zero-mean Gaussian prior with one variance for the choice weights and one for the cost-feature
-    weights (the constant free), Gaussian noise of relative scale; the variances and the noise by
-    marginal likelihood. The model family of the ``oracle``, without any source device in it.
+    A zero-mean Gaussian prior with one variance per group of columns (``groups``, from
+    :func:`variance_groups`; the constant free) and Gaussian noise of relative scale ``s2 * v``; the
+    variances and the noise maximise the marginal likelihood, by coordinate ascent on a grid (a variance
+    may be 0: the evidence can drop a kind of cost the device does not pay for). The ascent starts from
+    a 10 % relative noise and sets the noise after each sweep over the variances; searching the noise
+    together with each variance finds greater evidence, but on noisy devices a smaller noise that
+    interpolates the samples (exact devices gained, noisy ones lost more; see the README). With the
+    cost features grouped by kind this is the model family of the ``oracle`` with an automatic-relevance prior, and no
+    source device in it: a cost feature carries across device types where a source head does not.
     """
     n = len(y)
     scale = 1.0 / float(np.mean(y))
     r = y * scale
-    oh, ft = phi[:, :onehot_width], phi[:, onehot_width:-1]
-    g_oh, g_ft, ones = oh @ oh.T, ft @ ft.T, np.outer(phi[:, -1], phi[:, -1])
-    best = None
-    for t_oh in FLAT_VARIANCES:
-        for t_ft in FLAT_VARIANCES:
-            g = t_oh * g_oh + t_ft * g_ft + BIAS_VARIANCE * ones
-            for s2 in NOISE:
-                try:
-                    chol = np.linalg.cholesky(g + np.diag(s2 * v))
-                except np.linalg.LinAlgError:
-                    continue
-                alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
-                score = -0.5 * r @ alpha - np.log(np.diag(chol)).sum()
-                if best is None or score > best[0]:
-                    best = (score, t_oh, t_ft, s2, chol, alpha)
-    _, t_oh, t_ft, s2, chol, alpha = best
+    names = list(groups)
+    grams = np.stack([phi[:, groups[k]] @ phi[:, groups[k]].T for k in names])
+    # the free constant, and the rounding of the samples (a noise of its own, not relative)
+    fixed = BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + rounding_variance(y) * scale**2 * np.eye(n)
+    # coordinate ascent over the group variances, then the noise, from a 10 % relative noise
+    ts, s2 = [1e-2] * len(names), 1e-2
+    for _ in range(FLAT_SWEEPS):
+        for i in range(len(names)):
+            ts[i] = max(FLAT_VARIANCES, key=lambda t: _evidence(fixed + np.tensordot([*ts[:i], t, *ts[i + 1:]],
+                                                                                     grams, 1), r, s2 * v)[0])
+        s2 = max(NOISE, key=lambda s: _evidence(fixed + np.tensordot(ts, grams, 1), r, s * v)[0])
+    _, chol, alpha = _evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
-    resid = k_inv @ r / np.diag(k_inv)
-    var = np.concatenate([np.full(onehot_width, t_oh), np.full(phi.shape[1] - onehot_width - 1, t_ft),
-                          [BIAS_VARIANCE]])
+    loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
+    var = np.zeros(phi.shape[1])
+    var[-1] = BIAS_VARIANCE
+    for t, k in zip(ts, names):
+        var[groups[k]] = t
     head = var * (phi.T @ alpha) / scale
-    return head, y - resid / scale, {"onehot_variance": t_oh, "feature_variance": t_ft, "noise": s2}
+    return head, loo_ms, {"variances": dict(zip(names, ts)), "noise": s2}
+
+
+def _evidence(g: np.ndarray, r: np.ndarray, noise: np.ndarray) -> tuple[float, Any, Any]:
+    """Gaussian log marginal likelihood of ``r`` under covariance ``g + diag(noise)`` (up to a constant),
+    with the Cholesky factor and ``alpha = (g + diag(noise))^-1 r``; ``-inf`` where it is not positive definite."""
+    try:
+        chol = np.linalg.cholesky(g + np.diag(noise))
+    except np.linalg.LinAlgError:
+        return -np.inf, None, None
+    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+    return float(-0.5 * r @ alpha - np.log(np.diag(chol)).sum()), chol, alpha
 
 
 BLEND = ("loo", "off")
@@ -490,7 +557,8 @@ class MetaPredictor(LatencyPredictor):
         if self.blend == "loo":
             others = _prior_free(self.encoding, items, latency_ms)
             v = (latency_ms / np.mean(latency_ms)) ** 2
-            flat_head, flat_loo, flat_hyper = flat_adapt(self.model.onehot_width, phi, latency_ms, v)
+            groups = variance_groups(self.model.onehot_width, self.model.feature_names)
+            flat_head, flat_loo, flat_hyper = flat_adapt(groups, phi, latency_ms, v)
             blend = choose_blend(latency_ms, {"prior": loo_prior, "flat": flat_loo,
                                               **{k: p.loo_ms for k, p in others.items()}})
             self.weights = blend["weights"]

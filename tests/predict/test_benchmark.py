@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.benchmark import arch_folds, evaluate, help_tasks, nearest_device, untrimmed_tasks
+from nasedge.predict.benchmark import arch_folds, evaluate, help_tasks, nearest_device, run_task, untrimmed_tasks
 
 
 def test_help_tasks_follow_the_protocol(ofa_sample):
@@ -53,3 +53,25 @@ def test_evaluate_and_nearest(ofa_sample):
         evaluate(ds, "titan_rtx_64", protocol="other")
     with pytest.raises(NasedgeError, match="unknown device 'gpu9'"):
         evaluate(ds, "gpu9")
+
+
+
+def test_a_stored_prior_never_holds_the_target(ofa_sample, tmp_path, monkeypatch):
+    """run_task with ``weights``: the target's own head is left out of the loaded prior."""
+    from nasedge import predict
+    from nasedge.predict.meta import meta_train
+
+    ds = ofa_sample
+    meta_train(ds.encoding, ds.items, ds.latency, ds.devices).save(tmp_path / "prior.npz")
+    task = untrimmed_tasks(ds, "titan_rtx_64", seeds=1, folds=2)[0]
+    sources = []
+    create = predict.create_predictor
+
+    def recording(name, enc, **options):
+        sources.append(options["model"].devices)
+        return create(name, enc, **options)
+
+    monkeypatch.setattr(predict, "create_predictor", recording)
+    pred = run_task(ds, task, "meta", {"weights": str(tmp_path / "prior.npz")})
+    assert pred.shape == task.query.shape
+    assert sources == [tuple(d for d in ds.devices if d != "titan_rtx_64")]

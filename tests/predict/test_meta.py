@@ -32,6 +32,22 @@ def test_shipped_models_load_and_fit(family, space):
     assert spearman(p.predict(refs), y) > 0.9
 
 
+def test_shipped_ofa_prior_spans_device_types():
+    """The OFA prior learns from the public GPUs and nasedge's own CPU and H200 datasets."""
+    devices = load_meta_model(space="ofa_mbv3_w1.2").devices
+    assert any(d.startswith("cpu-") for d in devices) and any(d.startswith("v100") for d in devices)
+    assert any(d.startswith("h200") for d in devices)
+
+
+def test_a_prior_without_some_devices(ofa_sample):
+    model = _train(ofa_sample, ())
+    less = model.without(("titan_rtx_64", "not-a-source"))
+    assert "titan_rtx_64" not in less.devices and len(less.devices) == len(model.devices) - 1
+    assert np.array_equal(less.heads, model.heads[[model.devices.index(d) for d in less.devices]])
+    assert less.info["left_out"] == ["titan_rtx_64"] and less.digest != model.digest
+    assert model.without(("not-a-source",)) is model
+
+
 def test_save_load_round_trip(tmp_path, ofa_sample):
     model = _train(ofa_sample, [])
     model.save(tmp_path / "m.npz")

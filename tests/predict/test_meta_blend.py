@@ -7,8 +7,13 @@ import pytest
 from nasedge.errors import NasedgeError
 from nasedge.predict import create_predictor, predictor_from_dict
 from nasedge.predict.calibration import fit_linear, fit_linear_loo
-from nasedge.predict.meta import choose_blend, flat_adapt, meta_train
+from nasedge.predict.meta import choose_blend, flat_adapt, meta_train, rounding_variance, variance_groups
 from nasedge.predict.regressor import ridge_loo
+
+
+def _train(ds, exclude):
+    sources = [d for d in ds.devices if d not in exclude]
+    return meta_train(ds.encoding, ds.items, ds.latency[:, [ds.device_index(d) for d in sources]], sources)
 
 
 def _gpus_model(ds):
@@ -55,9 +60,40 @@ def test_flat_model_recovers_a_linear_device(nb201_sample):
     true[-1] = 1.0
     y = phi @ true
     rows = np.arange(60)
-    head, loo, hyper = flat_adapt(model.onehot_width, phi[rows], y[rows], np.ones(60))
+    groups = variance_groups(model.onehot_width, model.feature_names)
+    head, loo, hyper = flat_adapt(groups, phi[rows], y[rows], np.ones(60))
     assert np.median(np.abs(loo - y[rows]) / y[rows]) < 0.05, hyper
     assert np.median(np.abs(phi[60:] @ head - y[60:]) / y[60:]) < 0.05
+
+
+def test_cost_features_are_grouped_by_kind():
+    groups = variance_groups(3, ("s0_blocks", "s0_pw_macs", "s0_dw3_macs", "s0_se_macs", "s0_act", "macs",
+                                 "params", "pixels", "layers", "resolution"))
+    assert {k: v.tolist() for k, v in groups.items()} == {
+        "choices": [0, 1, 2], "counts": [3, 11, 12], "pointwise": [4], "depthwise": [5], "squeeze-excite": [6],
+        "activations": [7, 10], "macs": [8], "params": [9]}
+
+
+def test_flat_model_drops_the_kinds_of_cost_a_device_does_not_pay_for(ofa_sample):
+    """A device whose latency is its pointwise MACs alone: the evidence keeps that kind and sets the
+    variance of most others to zero, and 20 samples predict the rest within a few per cent."""
+    ds = ofa_sample
+    model = _train(ds, ())
+    phi = model.basis(ds.encoding, ds.items)
+    pw = [model.onehot_width + i for i, n in enumerate(model.feature_names) if "pw_macs" in n]
+    y = 0.5 + phi[:, pw].sum(1)
+    rows = np.arange(20)
+    groups = variance_groups(model.onehot_width, model.feature_names)
+    head, loo, hyper = flat_adapt(groups, phi[rows], y[rows], (y[rows] / y[rows].mean()) ** 2)
+    assert hyper["variances"]["pointwise"] > 0
+    assert sum(v == 0 for v in hyper["variances"].values()) >= 3, hyper
+    assert np.median(np.abs(phi[20:] @ head - y[20:]) / y[20:]) < 0.03
+
+
+def test_whole_millisecond_samples_count_their_rounding():
+    assert rounding_variance(np.array([17.0, 33.0, 118.0])) == pytest.approx(1 / 12)
+    assert rounding_variance(np.array([1.5, 2.3])) == pytest.approx(0.01 / 12)
+    assert rounding_variance(np.array([1.76045, 2.27796])) == 0.0
 
 
 def test_a_device_unlike_the_sources_is_blended_and_the_state_round_trips(nb201_sample):
@@ -107,4 +143,6 @@ def test_shipped_profile_still_loads_and_predicts():
     prof = load_profile("cpu", space="ofa_mbv3_cifar")
     p = predictor_from_dict(prof.state)
     pred = p.predict(prof.archs())
-    assert np.all(pred > 0) and p.weights == {"prior": 1.0}
+    # refitted with the prior over every device type (issue 20): its samples chose a blend
+    assert np.all(pred > 0) and sum(p.weights.values()) == pytest.approx(1.0)
+    assert "reason" in p.hyper["blend"] and prof.quality["within_10pct"] >= 0.9
