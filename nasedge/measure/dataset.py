@@ -171,8 +171,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
 
 def _append(path: Path, results: dict[str, Measurement], got: list[Measurement]) -> None:
     for m in got:
-        append_measurement(path, m)
-        results[m.arch_id] = m
+        results[m.arch_id] = append_measurement(path, m)
 
 
 def _write_meta(out: Path, device: Any, progress: DeviceProgress | None, meta: dict[str, Any] | None,

@@ -187,8 +187,7 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     def append(chunk: list[Measurement]) -> None:
         nonlocal done
         for m in chunk:
-            append_measurement(path, m)
-            results.append(m)
+            results.append(append_measurement(path, m))
             done += 1
             if progress is not None:
                 progress(done, len(rows))
@@ -199,11 +198,13 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     return results
 
 
-def append_measurement(path: str | Path, measurement: Measurement) -> None:
+def append_measurement(path: str | Path, measurement: Measurement) -> Measurement:
     """Append one whole row to a measurements CSV (the header first when it is new), durably.
 
     One ``write`` of the whole row to a file opened for appending, then fsync: a crash leaves the
-    row complete or missing, short of a torn disk write (which the reader repairs).
+    row complete or missing, short of a torn disk write (which the reader repairs). Returns the
+    measurement as the file holds it (numbers to 6 significant digits), so that what is computed from
+    it is the same whether a run measured it or resumed it from the file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +219,7 @@ def append_measurement(path: str | Path, measurement: Measurement) -> None:
         os.close(fd)
     if new:
         fsync_directory(path.parent)
+    return _parse(path, _csv_text([measurement]))[0]
 
 
 def open_for_append(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Measurement]:
