@@ -360,7 +360,11 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--summary", action="store_true", help="print the results table of --out (markdown) and exit")
     args = ap.parse_args()
+    if args.summary:
+        print(summary([json.loads(x) for x in args.out.read_text().splitlines() if x.strip()]))
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     done = {}
     if args.out.exists():
@@ -399,6 +403,37 @@ def main() -> None:
             print(f"kill battery: {kind} trial {trial + 1}/{args.trials}: {'ok' if rec['ok'] else 'FAILED'}, "
                   f"killed after {rec['kill_after_s']} s, re-measured {rec.get('re_measured', '-')}, "
                   f"{rec['trial_s']} s ({(time.monotonic() - t_all) / 60:.1f} min in all)", flush=True)
+
+
+def summary(records: list[dict]) -> str:
+    """One markdown row per kind: trials, passed, killed while measuring, archs lost / re-measured, checks."""
+    out = ["| kind | trials | ok | killed mid-run | rows kept at kill (median) | lost in flight (max) | "
+           "re-measured (max) | same archs | same profile / predictions | corrupt or repaired files | "
+           "temporaries left | s per trial (median) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for kind in KINDS:
+        rs = [r for r in records if r["kind"] == kind and r["trial"] != "reference"]
+        if not rs:
+            continue
+        med = lambda xs: sorted(xs)[len(xs) // 2] if xs else "-"  # noqa: E731
+        if kind == "register":
+            killed = sum(r["answered"] is None for r in rs)
+            rows = f"{sum(r['registered_by_killed_run'] for r in rs)} registered before the kill"
+            lost = remeasured = "-"
+            same_set = "-"
+            same = sum(r["same_predictions"] for r in rs)
+            bad = sum(bool(r["db_problems_after_kill"] or r["db_problems"]) for r in rs)
+        else:
+            killed = sum(r["killed"] for r in rs)
+            rows = med([r["rows_after_kill"] for r in rs])
+            lost = max(r["lost_in_flight"] for r in rs)
+            remeasured = max(r["re_measured"] for r in rs)
+            same_set = sum(r["same_set"] and r["one_row_each"] for r in rs)
+            same = sum(r.get("same_profile", False) for r in rs) if kind != "measure" else "-"
+            bad = sum(bool(r["torn_after_kill"] or r["torn_after_rerun"]) or r["rerun_rc"] != 0 for r in rs)
+        temps = sum(bool(r["temporaries"]) for r in rs)
+        out.append(f"| {kind} | {len(rs)} | {sum(r['ok'] for r in rs)} | {killed} | {rows} | {lost} | {remeasured} | "
+                   f"{same_set} | {same} | {bad} | {temps} | {med([r['trial_s'] for r in rs])} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
