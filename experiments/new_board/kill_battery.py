@@ -59,7 +59,7 @@ def command(kind: str, work: Path, data: Path) -> list[str]:
         return nasedge_cmd("predictor", "fit", "--device", DEVICE, "--space", TINY, "-n", str(FIT_ARCHS),
                            "--predictor", "regressor", "--save-measurements", "lat.csv", "--profiles-dir", "profiles")
     if kind == "specialize":
-        return nasedge_cmd("specialize", "--device", DEVICE, "--latency", "5ms", "--out", "out",
+        return nasedge_cmd("specialize", "--device", DEVICE, "--latency", "100ms", "--out", "out",
                            "experiment=specialize_fast", f"specialize.profile_archs={PROFILE_ARCHS}",
                            "specialize.top_k=1", "specialize.formats=[onnx]", "search.max_evaluations=20",
                            "specialize.test_images=64", "specialize.recalibration_images=64",
