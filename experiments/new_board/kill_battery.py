@@ -358,6 +358,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True, help="folder for the trials' files")
     ap.add_argument("--out", type=Path, required=True, help="results, one JSON line per trial (resumed)")
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--only", metavar="A:B", help="run trials A..B-1 only (several processes share a kind)")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--summary", action="store_true", help="print the results table of --out (markdown) and exit")
@@ -389,7 +390,8 @@ def main() -> None:
             print(f"kill battery: {kind} reference: {json.dumps(ref)}", flush=True)
         elif kind == "register":
             setup = registration_setup(args.work / "register", csv_path("fit", args.work / "fit" / "reference"))
-        for trial in range(args.trials):
+        first, last = map(int, args.only.split(":")) if args.only else (0, args.trials)
+        for trial in range(first, min(last, args.trials)):
             if (kind, trial) in done:
                 continue
             rng = random.Random(f"{args.seed}-{kind}-{trial}")

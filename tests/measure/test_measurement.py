@@ -117,3 +117,14 @@ def test_resuming_repairs_a_cut_row_and_appends_whole_rows(tmp_path, capsys):
     assert "cut short" in capsys.readouterr().err
     assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 4
     assert [m.arch_id for m in read_measurements_csv(path)] == ["0", "1", "2"]
+
+
+def test_what_is_measured_is_what_the_file_holds(tmp_path):
+    # a fit of a resumed run (read back from the file) and of an uninterrupted one must see the same numbers
+    class Third(FakeDevice):
+        def measure(self, archs, *, arch_ids, ray_address=None, on_chunk):
+            on_chunk([Measurement(a, self.name, _stats(1 / 3 + k), i) for k, (a, i) in enumerate(zip(archs, arch_ids))])
+
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]
+    got = measure_to_csv(Third(), rows, tmp_path / "m.csv")
+    assert got == read_measurements_csv(tmp_path / "m.csv") and got[0].median_ms == 0.333333
