@@ -181,10 +181,15 @@ def reference_timing(kind: str, work: Path, data: Path) -> dict:
     return got
 
 
-def command_trial(kind: str, trial: int, work: Path, data: Path, ref: dict, rng: random.Random) -> dict:
-    work.mkdir(parents=True, exist_ok=True)
+def command_trial(kind: str, trial: int, work: Path, data: Path, ref: dict, rng: random.Random,
+                  window: float = 1.1) -> dict:
+    if work.exists():  # a retry starts afresh
+        import shutil
+
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
     killed_calls, rerun_calls = work / "calls-killed.txt", work / "calls-rerun.txt"
-    kill_at = rng.uniform(0, 1.1 * ref["measuring_s"])  # while measuring (a little past its usual end)
+    kill_at = rng.uniform(0, window * ref["measuring_s"])  # while measuring (a little past its usual end)
     got = run_command(kind, work, data, killed_calls, work / "killed.log", kill_at)
     rec = {"kind": kind, "trial": trial, "kill_after_s": round(kill_at, 2), "killed": got["killed"],
            "first_arch_at_s": got["first_arch_at"]}
@@ -359,12 +364,21 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="results, one JSON line per trial (resumed)")
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--only", metavar="A:B", help="run trials A..B-1 only (several processes share a kind)")
+    ap.add_argument("--retry-unkilled", action="store_true",
+                    help="run again the trials whose command ended before its kill time (the machine got faster "
+                         "than in the reference run) or, for specialize, was killed after profiling; the kill "
+                         "within the first half of the reference's measuring time")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--summary", action="store_true", help="print the results table of --out (markdown) and exit")
     args = ap.parse_args()
     if args.summary:
-        print(summary([json.loads(x) for x in args.out.read_text().splitlines() if x.strip()]))
+        records = {}
+        for x in args.out.read_text().splitlines():
+            if x.strip():
+                r = json.loads(x)
+                records[(r["kind"], r["trial"])] = r  # a retried trial: its last record
+        print(summary(list(records.values())))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     done = {}
@@ -392,14 +406,19 @@ def main() -> None:
             setup = registration_setup(args.work / "register", csv_path("fit", args.work / "fit" / "reference"))
         first, last = map(int, args.only.split(":")) if args.only else (0, args.trials)
         for trial in range(first, min(last, args.trials)):
-            if (kind, trial) in done:
+            prev = done.get((kind, trial), {})
+            retry = args.retry_unkilled and (prev.get("killed") is False or  # specialize: kill *while profiling*
+                                             kind == "specialize" and prev.get("rows_after_kill", 0) >= PROFILE_ARCHS)
+            if (kind, trial) in done and not retry:
                 continue
-            rng = random.Random(f"{args.seed}-{kind}-{trial}")
+            rng = random.Random(f"{args.seed}-{kind}-{trial}" + ("-retry" if retry else ""))
             t = time.monotonic()
             if kind == "register":
                 rec = register_trial(trial, args.work / "register", setup, rng)
             else:
-                rec = command_trial(kind, trial, args.work / kind / f"trial-{trial}", data, ref, rng)
+                rec = command_trial(kind, trial, args.work / kind / f"trial-{trial}", data, ref, rng,
+                                    0.5 if retry else 1.1)
+                rec["retry"] = retry
             rec["trial_s"] = round(time.monotonic() - t, 1)
             append_line(args.out, rec)
             print(f"kill battery: {kind} trial {trial + 1}/{args.trials}: {'ok' if rec['ok'] else 'FAILED'}, "
