@@ -1,4 +1,9 @@
-"""Atomic file writes: readers (and a crash) see the old file or the new one, never a part of it."""
+"""Atomic file writes: readers (and a crash) see the old file or the new one, never a part of it.
+
+The temporary file beside the target is named ``.<name>.<pid>.<random>.tmp``; a writer killed before
+its rename (kill -9, power loss) leaves it behind, and the next atomic write of the same file removes
+the ones whose process is gone.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -24,13 +30,39 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    # make the rename itself durable
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_directory(path.parent)  # make the rename itself durable
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def fsync_directory(directory: str | Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporary files of atomic writes of ``path`` whose writer process is gone; returns them."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

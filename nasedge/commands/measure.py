@@ -3,8 +3,9 @@
   nasedge measure --device cpu-ort-t1 --space ofa_mbv3_cifar --num-archs 20 --out lat.csv
   nasedge measure --device jetson-orin --archs archs.jsonl --out lat.csv --ray-address HEAD:6379
 
-Appends one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) as each
-interleaved group completes; running the same command again resumes where it stopped. Noisy
+Appends one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) as soon as it
+is measured (fsynced: a kill loses at most the archs in flight); running the same command again
+resumes where it stopped. Progress: a bar on a terminal, otherwise a plain line every few seconds. Noisy
 results are flagged in the file and reported; with --strict they make the command fail (exit 2).
 """
 
@@ -31,12 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from nasedge.arch import read_archs_jsonl
     from nasedge.config import compose_with_device
     from nasedge.errors import NasedgeError
     from nasedge.measure import measure_to_csv
+    from nasedge.progress import progress_reporter
     from nasedge.spaces import get_space
 
     cfg, device = compose_with_device(args.device, args.overrides)
@@ -59,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise NasedgeError(f"{args.archs}: no archs to measure")
 
     out = Path(args.out)
-    with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("", total=len(rows))
+    with progress_reporter(f"measure {device.name}", len(rows), unit="archs") as update:
         first = True
 
         def report(done: int, total: int) -> None:
@@ -69,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             if first and done:
                 print(f"resuming {out}: {done} of {total} archs already measured on {device.name}", file=sys.stderr)
             first = False
-            progress.update(task, completed=done)
+            update(done, total)
 
         results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report)
     noisy = [m for m in results if m.noisy]

@@ -165,11 +165,17 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     import sys
     from pathlib import Path
 
+<<<<<<< HEAD
     from nasedge import home
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import profile_archs, profile_device
+=======
+    from nasedge.measure import measure_to_csv
+    from nasedge.predict.profile import profile_device
+    from nasedge.progress import progress_reporter
+>>>>>>> board-robust
     from nasedge.spaces import get_space
 
     if not device.measurable:
@@ -179,11 +185,8 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     csv = Path(args.save_measurements or home.measurements_dir() / f"{device.name}@{space.name}.csv")
     print(f"measuring {args.num} archs of {space.name} on {device.name} ({device.location()}); "
           f"measurements in {csv}", file=sys.stderr)
-    with Progress(TextColumn(f"measure {device.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("", total=args.num)
-        measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address,
-                                    progress=lambda done, total: bar.update(task, completed=done))
+    with progress_reporter(f"measure {device.name}", args.num, unit="archs") as update:
+        measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address, progress=update)
         profile, measured = profile_device(device.name, space, measure, num_archs=args.num, seed=args.seed,
                                            predictor=predictor, cv_folds=cv_folds, **options)
     return profile, _checked(args, space, [m.arch for m in measured], [m.noisy for m in measured], predictor)

@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    # composing imports PyTorch (seconds); the plan follows once the configuration is known
+    print("train: loading PyTorch and the configuration ...", file=sys.stderr, flush=True)
     from nasedge.config import compose
     from nasedge.train import train_from_config
 

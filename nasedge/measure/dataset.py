@@ -8,8 +8,10 @@ which :func:`assemble_latency_csv` rebuilds from the measurement files. Devices 
 different machines are merged by copying their ``measurements/`` files into one directory.
 
 :func:`measure_dataset` fills a dataset in: the archs of ``archs.jsonl`` on several devices, in
-interleaved groups, each device's file rewritten atomically after every group, resuming from what
-is already there; the arch is built once per group for all devices (shared :class:`Artifacts`).
+interleaved groups, each arch's row appended to its device's file as soon as it is measured (a kill
+loses at most the archs in flight), resuming from what is already there; each device's file is
+rewritten once at the end in the dataset's order. The arch is built once per group for all devices
+(shared :class:`Artifacts`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 from nasedge.arch import read_archs_jsonl
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
-from nasedge.measure.measurement import Measurement, read_measurements_csv, write_measurements_csv
+from nasedge.measure.measurement import (Measurement, append_measurement, open_for_append, read_measurements_csv,
+                                         write_measurements_csv)
 from nasedge.measure.workload import Artifacts
 
 
@@ -123,8 +126,11 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     if unknown:
         raise NasedgeError(f"arch id {unknown[0]!r} is not in {directory / 'archs.jsonl'}")
     ids = ids[:limit] if limit is not None else ids
-    results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv",
-                                       out / "measurements" / f"{d.name}.csv"]) for d in devices}
+    files = {d.name: out / "measurements" / f"{d.name}.csv" for d in devices}
+    for path in files.values():
+        open_for_append(path)  # a row cut short by a kill is repaired before rows are appended after it
+    results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv", files[d.name]])
+               for d in devices}
     # measurements to redo stay in the files until replaced: an interrupted call loses nothing
     stale = {d.name: {i for i, m in results[d.name].items() if redo is not None and redo(m)} for d in devices}
     progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] and i not in stale[d.name] for i in ids))
@@ -146,20 +152,26 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
             if not missing:
                 continue
             t = time.perf_counter()
-            got = device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts)
+            device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
+                           on_chunk=lambda got, name=device.name: _append(files[name], results[name], got))
             p = progress[device.name]
             p.seconds += time.perf_counter() - t
-            p.measured += len(got)
-            p.noisy += sum(m.noisy for m in got)
-            results[device.name].update({m.arch_id: m for m in got})
-            write_measurements_csv(out / "measurements" / f"{device.name}.csv",
-                               sorted(results[device.name].values(), key=lambda m: order_index[m.arch_id]))
+            p.measured += len(missing)
+            p.noisy += sum(results[device.name][i].noisy for i in missing)
         artifacts.clear()
         if on_group is not None:
             on_group(progress, len(todo) - start - len(group))
-    for device in devices:
+    for device in devices:  # one row per arch (a redone arch's last), in the dataset's order
+        if progress[device.name].measured or files[device.name].is_file():
+            write_measurements_csv(files[device.name], sorted(results[device.name].values(),
+                                                              key=lambda m: order_index[m.arch_id]))
         _write_meta(out, device, progress[device.name], meta, started)
     return progress
+
+
+def _append(path: Path, results: dict[str, Measurement], got: list[Measurement]) -> None:
+    for m in got:
+        results[m.arch_id] = append_measurement(path, m)
 
 
 def _write_meta(out: Path, device: Any, progress: DeviceProgress | None, meta: dict[str, Any] | None,

@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from nasedge.arch import Arch
-from nasedge.atomic import atomic_write_text
+from nasedge.atomic import atomic_write_text, fsync_directory
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import LatencyStats
 
@@ -80,14 +81,52 @@ def write_measurements_csv(path: str | Path, measurements: Iterable[Measurement]
     atomic_write_text(path, _csv_text(measurements))
 
 
-def read_measurements_csv(path: str | Path) -> list[Measurement]:
-    """Read a measurements CSV; a bad file, row or value raises :class:`NasedgeError` naming it."""
+def read_measurements_csv(path: str | Path, *, warn: Callable[[str], None] | None = None) -> list[Measurement]:
+    """Read a measurements CSV; a bad file, row or value raises :class:`NasedgeError` naming it.
+
+    A last line cut short (no newline at the end and not a whole row: a write interrupted by a crash,
+    in files of versions that did not append whole rows) is left out, and ``warn`` (default: a line
+    on stderr) says so; its arch is simply not measured yet.
+    """
+    text = _read_text(path)
+    body, tail = _split_torn(text)
     try:
-        text = Path(path).read_text()
+        return _parse(path, text)
+    except NasedgeError as exc:
+        if not tail:
+            raise
+        out = _parse(path, body) if body else []  # a bad row before the last one is still an error
+        _warn(warn, f"{exc}: the last line is cut short (an interrupted write); left out, its arch counts as "
+                    f"not measured")
+        return out
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text()
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such measurements file") from None
     except (IsADirectoryError, UnicodeDecodeError):
         raise NasedgeError(f"{path}: not a measurements CSV file") from None
+
+
+def _split_torn(text: str) -> tuple[str, str]:
+    """``(whole lines, the last line when it has no newline)``."""
+    if not text or text.endswith("\n"):
+        return text, ""
+    cut = text.rfind("\n") + 1
+    return text[:cut], text[cut:]
+
+
+def _warn(warn: Callable[[str], None] | None, message: str) -> None:
+    if warn is None:
+        print(f"nasedge: warning: {message}", file=sys.stderr)
+    else:
+        warn(message)
+
+
+def _parse(path: str | Path, text: str) -> list[Measurement]:
+    """The measurements of a CSV text (header first)."""
     reader = csv.DictReader(io.StringIO(text))
     needed = {"arch", "device", "median_ms"}
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
@@ -96,6 +135,8 @@ def read_measurements_csv(path: str | Path) -> list[Measurement]:
     out = []
     for lineno, row in enumerate(reader, start=2):
         where = f"{path}:{lineno}"
+        if None in row.values():
+            raise NasedgeError(f"{where}: expected {len(reader.fieldnames)} columns, found fewer")
         arch = Arch.from_json(row["arch"], where)
         values = {}
         for f in fields(LatencyStats):
@@ -120,20 +161,22 @@ def read_measurements_csv(path: str | Path) -> list[Measurement]:
     return out
 
 
-
 def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Path, *,
                    ray_address: str | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> list[Measurement]:
+                   progress: Callable[[int, int], None] | None = None,
+                   warn: Callable[[str], None] | None = None) -> list[Measurement]:
     """Measure ``rows`` (``(arch_id, arch)``) on ``device`` (a :class:`~nasedge.measure.Device`) into ``path``.
 
-    ``path`` is a measurements CSV, created if missing. Each chunk the device measures is appended to
-    it as soon as it is done (flushed to disk), so a kill loses at most the chunk in flight; the archs
-    of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and arch) are not measured
-    again, and rows of other devices stay. ``progress(done, total)`` (archs of ``rows``) once before
-    measuring and after each chunk. Returns every measurement of ``device`` in the file, in file order.
+    ``path`` is a measurements CSV, created if missing. Each arch's row is appended (one write, then
+    fsync) as soon as the device returns its measurement, so a kill loses at most the archs in flight:
+    one arch on devices that measure one at a time, the interleaved group (the protocol's
+    ``group_size``) on the others. The archs of ``rows`` that the file already holds for ``device``
+    (same ``arch_id`` and arch) are not measured again, and rows of other devices stay; a last line
+    cut short is repaired (``warn`` says so). ``progress(done, total)`` (archs of ``rows``) once before
+    measuring and after each arch. Returns every measurement of ``device`` in the file, in file order.
     """
     path = Path(path)
-    existing = _open_for_append(path)
+    existing = open_for_append(path, warn)
     results = [m for m in existing if m.device == device.name]
     have = {(m.arch_id, m.arch) for m in results}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
@@ -143,37 +186,55 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
 
     def append(chunk: list[Measurement]) -> None:
         nonlocal done
-        new = not path.is_file() or path.stat().st_size == 0
-        with open(path, "a", newline="") as f:
-            f.write(_csv_text(chunk, header=new))
-            f.flush()
-            os.fsync(f.fileno())
-        results.extend(chunk)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, len(rows))
+        for m in chunk:
+            results.append(append_measurement(path, m))
+            done += 1
+            if progress is not None:
+                progress(done, len(rows))
 
     if todo:
-        path.parent.mkdir(parents=True, exist_ok=True)
         device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
                        on_chunk=append)
     return results
 
 
-def _open_for_append(path: Path) -> list[Measurement]:
+def append_measurement(path: str | Path, measurement: Measurement) -> Measurement:
+    """Append one whole row to a measurements CSV (the header first when it is new), durably.
+
+    One ``write`` of the whole row to a file opened for appending, then fsync: a crash leaves the
+    row complete or missing, short of a torn disk write (which the reader repairs). Returns the
+    measurement as the file holds it (numbers to 6 significant digits), so that what is computed from
+    it is the same whether a run measured it or resumed it from the file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        new = os.fstat(fd).st_size == 0
+        data = _csv_text([measurement], header=new).encode()
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        fsync_directory(path.parent)
+    return _parse(path, _csv_text([measurement]))[0]
+
+
+def open_for_append(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Measurement]:
     """The measurements in ``path``, after making it safe to append to (whole rows, current columns)."""
+    path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
         return []
     except (IsADirectoryError, UnicodeDecodeError):
         return read_measurements_csv(path)  # raises the error that names the file
-    if text and not text.endswith("\n"):  # a row cut short by a kill: its arch gets measured again
-        text = text[:text.rfind("\n") + 1]
-        atomic_write_text(path, text)
     if not text:
         return []
-    existing = read_measurements_csv(path)
-    if text.split("\n", 1)[0] != ",".join(CSV_FIELDS):  # an older column set: appended rows must line up
+    existing = read_measurements_csv(path, warn=warn)
+    if not text.endswith("\n") or text.split("\n", 1)[0] != ",".join(CSV_FIELDS):
+        # a row cut short (left out above), or an older column set: appended rows must line up
         write_measurements_csv(path, existing)
     return existing

@@ -54,7 +54,12 @@ class ProtocolConfig:
     max_seconds: float = 10.0  # time bound per runner (the group gets max_seconds x runners)
     max_spread: float = 0.25  # flag when IQR / median of single timings exceeds this
     min_cpu_share: float = 0.9  # CPU only: flag when CPU time / (wall time x threads) falls below this
-    group_size: int = 25  # runners measured interleaved at once (memory bounds it: one model each)
+    # Runners measured interleaved at once (memory bounds it: one model each). A group is what a kill
+    # loses (its rows are written when it ends), so by default one arch at a time: on this project's
+    # 2-core VM, 20 CIFAR archs on cpu-ort-t1 alternated ABAB with groups of 25 took 0.85x the time per
+    # arch, with no worse standard error or pass-to-pass agreement (experiments/new_board/README.md,
+    # "Part B"); devices that gain from interleaving (GPUs) set their group in their YAML.
+    group_size: int = 1
     probe_s: float = 0.0  # > 0: time a probe network this long before and after each group (MachineCheck)
     probe_tolerance: float = 0.15  # the probe may be this much slower than its fastest median ...
     probe_wait_s: float = 60.0  # ... else wait up to this long per group for the machine to recover

@@ -36,9 +36,19 @@ class Stages:
 
 
 @contextlib.contextmanager
-def progress_bar(console: Any, label: str, description: str = "",
-                 total: int | None = None) -> Iterator[Callable[..., None]]:
-    """A transient bar; yields ``update(done, total=None, description=None)`` for ``progress`` callbacks."""
+def progress_bar(console: Any, label: str, description: str = "", total: int | None = None,
+                 interval: float = 5.0) -> Iterator[Callable[..., None]]:
+    """A transient bar; yields ``update(done, total=None, description=None)`` for ``progress`` callbacks.
+
+    When the console is not a terminal (a log, CI, nohup): a plain line every ``interval`` seconds instead.
+    """
+    if not console.is_terminal:
+        from nasedge.progress import progress_reporter
+
+        with progress_reporter(f"{label} {description}".strip(), total, console=console,
+                               interval=interval) as plain:
+            yield lambda done, total=None, description=None: plain(done, total)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),

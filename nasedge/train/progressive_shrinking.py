@@ -10,7 +10,8 @@ and resumes takes exactly the steps an uninterrupted run takes.
 
 Under torchrun (:mod:`nasedge.train.distributed`) every rank samples the same subnets and trains on
 its own rows of each global batch; the gradients of a step's subnets accumulate locally and are
-all-reduced once per step. Rank 0 writes checkpoints and logs.
+all-reduced once per step. Rank 0 writes checkpoints and logs: first the plan (phases, epochs, data,
+device, resume point) before anything slow, then a progress line every few seconds (steps, rate, ETA).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from nasedge.data.augment import train_batch
 from nasedge.errors import NasedgeError
 from nasedge.supernet.accuracy import evaluate_arch
 from nasedge.nn.mobilenetv3 import build_mobilenetv3
+from nasedge.progress import duration, progress_reporter
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
@@ -235,25 +237,51 @@ class Trainer:
         return teacher.to(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else teacher
 
     # --- main loop -----------------------------------------------------------------------
-    def run(self, log=print) -> TrainResult:
+    def plan(self, position: dict | None) -> str:
+        """The run in one line: what is trained, phases and epochs, data, device, where it starts."""
+        cfg = self.cfg
+        what = (f"{self.static_arch.space} static arch" if self.static_arch else
+                f"progressive shrinking of the {self.space.name} supernet")
+        phases = ", ".join(f"{p.name} {p.epochs}" for p in cfg.phases)
+        procs = f" x {self.world.size} processes" if self.world.size > 1 else ""
+        if position is None:
+            start = f"fresh start (no checkpoint in {self.ckpt_dir})"
+        elif position["phase"] >= len(cfg.phases):
+            start = "already finished"
+        else:
+            start = (f"resume at phase {cfg.phases[position['phase']].name} epoch {position['epoch']} "
+                     f"step {position['step']} ({self.ckpt_dir})")
+        budget = f"; stops at a checkpoint after {cfg.max_minutes} min" if cfg.max_minutes else ""
+        return (f"train: {what}; {len(cfg.phases)} phases ({phases} epochs; {sum(p.epochs for p in cfg.phases)} "
+                f"in all), batch {cfg.batch_size}; data {self.data_cfg.kind} {self.data_cfg.path}; device "
+                f"{self.device}{procs}; output {self.out_dir}; {start}{budget}")
+
+    def run(self, log=print, progress: bool = True) -> TrainResult:
+        """Train (or resume); ``log`` gets the plan, resume and epoch lines; ``progress``: a bar or plain
+        lines on stderr every few seconds (rank 0)."""
         cfg, world = self.cfg, self.world
         if not world.is_main:
-            log = _silent
+            log, progress = _silent, False
+        # the checkpoint first (small, quick): the plan names the resume point before the data loads
+        if world.size == 1:
+            state = load_checkpoint(self.ckpt_dir, map_location=self.device)
+        else:  # only rank 0 needs to see out_dir (hosts need not share a file system)
+            state = world.broadcast(load_checkpoint(self.ckpt_dir) if world.is_main else None)
+        log(self.plan(state["position"] if state is not None else None))
         if cfg.cpu_threads:
             torch.set_num_threads(cfg.cpu_threads)
         if cfg.deterministic:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         else:
             torch.backends.cudnn.benchmark = True
+        t = time.monotonic()
+        log(f"loading {self.data_cfg.path} ...")
         train, test = load_dataset(self.data_cfg)
         train, test = train.to(self.device), test.to(self.device)
+        log(f"data: {len(train)} training and {len(test)} test images ({duration(time.monotonic() - t)})")
         recal = recalibration_subset(train, self.data_cfg)
         model = self._build_model(len(train.classes), log)
         teacher = None
-        if world.size == 1:
-            state = load_checkpoint(self.ckpt_dir, map_location=self.device)
-        else:  # only rank 0 needs to see out_dir (hosts need not share a file system)
-            state = world.broadcast(load_checkpoint(self.ckpt_dir) if world.is_main else None)
         position = {"phase": 0, "epoch": 0, "step": 0}
         metrics: list[dict] = []
         optimizer_state = None
@@ -285,9 +313,22 @@ class Trainer:
         start = time.monotonic()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         previous = signal.signal(signal.SIGTERM, self._on_signal)
+        steps_per_epoch = len(train) // cfg.batch_size
+        total = sum(p.epochs for p in cfg.phases) * steps_per_epoch
+        done = (sum(p.epochs for p in cfg.phases[:position["phase"]]) + position["epoch"]) * steps_per_epoch \
+            + position["step"]
+        reporter = progress_reporter("train", total, unit="steps") if progress else nullcontext(_silent)
         try:
-            finished = self._run_phases(model, teacher, train, test, recal, position, metrics, optimizer_state,
-                                        deadline, log)
+            with reporter as update:
+                update(done)
+
+                def step_done() -> None:
+                    nonlocal done
+                    done += 1
+                    update(done)
+
+                finished = self._run_phases(model, teacher, train, test, recal, position, metrics, optimizer_state,
+                                            deadline, log, step_done)
         finally:
             signal.signal(signal.SIGTERM, previous)
         if finished:
@@ -311,7 +352,7 @@ class Trainer:
         self._stop_signal = True
 
     def _run_phases(self, model, teacher, train: ImageDataset, test: ImageDataset, recal, position, metrics,
-                    optimizer_state, deadline, log) -> bool:
+                    optimizer_state, deadline, log, step_done) -> bool:
         cfg = self.cfg
         n_train = len(train)
         steps_per_epoch = n_train // cfg.batch_size
@@ -360,6 +401,7 @@ class Trainer:
                     seen += cfg.batch_size
                     n_steps += 1
                     taken += 1
+                    step_done()
                 position.update(phase=p_idx, epoch=epoch + 1, step=0)
                 loss_sum = self.world.mean(loss_sum)
                 if self.cuda:
@@ -509,7 +551,7 @@ def _world_size_change(before: int, now: int, cfg: TrainConfig) -> str:
             f"sums are reduced in another order, so the run is no longer bit-identical to an uninterrupted one")
 
 
-def train_from_config(cfg: Any, log=print) -> TrainResult:
+def train_from_config(cfg: Any, log=print, progress: bool = True) -> TrainResult:
     """Entry point of ``nasedge train``: ``cfg`` is the composed Hydra config (train, data, search_space, seed).
 
     Under torchrun, joins the process group first (one process per GPU, or gloo on CPUs).
@@ -522,7 +564,7 @@ def train_from_config(cfg: Any, log=print) -> TrainResult:
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     world = init_world(train_cfg.device) if launched_by_torchrun() else None
     try:
-        return Trainer(train_cfg, data_cfg, space, int(cfg.seed), config_dict, world).run(log)
+        return Trainer(train_cfg, data_cfg, space, int(cfg.seed), config_dict, world).run(log, progress)
     finally:
         if world is not None:
             world.close()

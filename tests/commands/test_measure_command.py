@@ -95,3 +95,50 @@ def test_measure_errors(tmp_path, nasedge):
     one_line_error(nasedge("measure", "--device", "cpu", "--archs", str(tmp_path / "bad.jsonl"), "--out", out),
                    "bad.jsonl:1: field 'kernel'")
     one_line_error(nasedge("measure", "--device", "cpu", "--num-archs", "0", "--out", out), "--num-archs: value 0")
+
+
+# `nasedge measure` with every arch it starts recorded in $STARTED (one fsynced line each), as a killed run
+# cannot report it
+_RECORDING = """
+import os, sys
+from nasedge.measure.measurer import RuntimeMeasurer
+measure = RuntimeMeasurer.measure
+def recording(self, workloads, artifacts=None):
+    fd = os.open(os.environ["STARTED"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(fd, "".join(w.arch.digest() + "\\n" for w in workloads).encode()); os.fsync(fd); os.close(fd)
+    return measure(self, workloads, artifacts)
+RuntimeMeasurer.measure = recording
+from nasedge.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_kill_9_mid_run_loses_at_most_the_arch_in_flight(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dev, out = device_yaml(tmp_path / "toy.yaml", round_s=0.03), tmp_path / "lat.csv"
+    cmd = [sys.executable, "-c", _RECORDING, "measure", "--device", dev, "--space", "ofa_mbv3_tiny", "--num-archs",
+           "6", "--out", str(out)]
+    env = {**os.environ, "STARTED": str(tmp_path / "killed.txt")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while (not out.exists() or out.read_text().count("\n") < 3) and time.monotonic() < deadline:  # 2 rows
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = read_measurements_csv(out)
+    started = (tmp_path / "killed.txt").read_text().split()
+    assert len(kept) >= 2 and len(started) - len(kept) <= 1 and len(kept) < 6, (len(kept), started)
+    r = subprocess.run(cmd, env={**env, "STARTED": str(tmp_path / "rerun.txt")}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming {out}: {len(kept)} of 6 archs already measured" in r.stderr
+    again = (tmp_path / "rerun.txt").read_text().split()
+    assert len(again) == 6 - len(kept) and len(started + again) - len(set(started + again)) <= 1
+    final = read_measurements_csv(out)
+    assert final[:len(kept)] == kept and len({m.arch_id for m in final}) == len(final) == 6
+    assert not list(tmp_path.glob(".*.tmp"))

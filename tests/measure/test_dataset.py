@@ -78,3 +78,31 @@ def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_co
     progress = measure_dataset(directory, [device], group_size=1, redo=lambda m: m.arch_id in again and
                                m.stats == before[m.arch_id].stats)
     assert progress["dev-a"].measured == 1 and read_measurements_csv(path)[-1].stats != before["14"].stats
+
+
+class Interrupted(Device):
+    """A real local device interrupted (as by Ctrl-C or a kill) after ``after`` archs were returned."""
+
+    after = 2
+
+    def measure(self, archs, *, on_chunk=None, **kwargs):
+        def chunk(got):
+            if self.after <= 0:
+                raise KeyboardInterrupt
+            self.after -= len(got)
+            on_chunk(got)
+
+        return super().measure(archs, on_chunk=chunk, **kwargs)
+
+
+def test_an_interrupted_group_keeps_the_archs_measured_before_it_stopped(dataset, device_config):
+    directory, _ = dataset
+    device = Interrupted.from_config(device_config("dev-a"))
+    with pytest.raises(KeyboardInterrupt):  # one group of 5 archs, interrupted after 2
+        measure_dataset(directory, [device], group_size=5)
+    kept = read_measurements_csv(directory / "measurements" / "dev-a.csv")
+    assert [m.arch_id for m in kept] == ["10", "11"]
+    progress = measure_dataset(directory, [Device.from_config(device_config("dev-a"))], group_size=5)
+    assert progress["dev-a"].done_before == 2 and progress["dev-a"].measured == 3
+    final = read_measurements_csv(directory / "measurements" / "dev-a.csv")
+    assert [m.arch_id for m in final] == ["10", "11", "12", "13", "14"] and final[:2] == kept

@@ -83,3 +83,48 @@ def test_measure_to_csv_brings_an_older_file_to_the_current_columns(tmp_path):
     measure_to_csv(FakeDevice(), rows, path)
     assert path.read_text().splitlines()[0] == ",".join(CSV_FIELDS)
     assert [m.median_ms for m in read_measurements_csv(path)] == [2.0, 1.0]
+
+
+def test_a_last_line_cut_short_is_left_out_and_said(tmp_path):
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(3, 0))]
+    path = tmp_path / "m.csv"
+    write_measurements_csv(path, [Measurement(a, "fake", _stats(1.0 + k), i) for k, (i, a) in enumerate(rows)])
+    whole = path.read_text()
+    said = []
+    for cut in (len(whole) - 1 - k for k in (3, 30, len(whole.splitlines()[-1]) - 1)):  # in the arch, stats, id
+        path.write_text(whole[:cut])
+        assert [m.arch_id for m in read_measurements_csv(path, warn=said.append)] == ["0", "1"]
+    assert len(said) == 3 and all("m.csv:4" in s and "cut short" in s for s in said)
+    path.write_text(whole[:-1])  # a whole last row without its newline (a hand-written file) is kept, silently
+    assert len(read_measurements_csv(path, warn=said.append)) == 3 and len(said) == 3
+    path.write_text(whole.splitlines()[0][:7])  # even the header cut short: no measurements yet
+    assert read_measurements_csv(path, warn=said.append) == [] and len(said) == 4
+    lines = whole.splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1][:40] + "\n" + lines[2] + lines[3][:40])  # a bad row that is not the last
+    with pytest.raises(NasedgeError, match=r"m.csv:2: "):
+        read_measurements_csv(path, warn=said.append)
+
+
+def test_resuming_repairs_a_cut_row_and_appends_whole_rows(tmp_path, capsys):
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(3, 0))]
+    path = tmp_path / "m.csv"
+    measure_to_csv(FakeDevice(), rows[:2], path)
+    text = path.read_text()
+    path.write_text(text[:-25])  # the second row cut short, as by an older version killed while writing
+    device = FakeDevice()
+    got = measure_to_csv(device, rows, path)
+    assert device.asked == ["1", "2"] and [m.arch_id for m in got] == ["0", "1", "2"]
+    assert "cut short" in capsys.readouterr().err
+    assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 4
+    assert [m.arch_id for m in read_measurements_csv(path)] == ["0", "1", "2"]
+
+
+def test_what_is_measured_is_what_the_file_holds(tmp_path):
+    # a fit of a resumed run (read back from the file) and of an uninterrupted one must see the same numbers
+    class Third(FakeDevice):
+        def measure(self, archs, *, arch_ids, ray_address=None, on_chunk):
+            on_chunk([Measurement(a, self.name, _stats(1 / 3 + k), i) for k, (a, i) in enumerate(zip(archs, arch_ids))])
+
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]
+    got = measure_to_csv(Third(), rows, tmp_path / "m.csv")
+    assert got == read_measurements_csv(tmp_path / "m.csv") and got[0].median_ms == 0.333333

@@ -76,6 +76,21 @@ def test_resume_refuses_a_different_config(dataset, tmp_path):
         train_from_config(compose(overrides(dataset, tmp_path / "r", "train.batch_size=16")), log=lambda *_: None)
 
 
+def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
+    lines = []
+    cfg = compose(overrides(dataset, tmp_path / "p", "train.max_minutes=0.001"))  # stops after one step
+    assert not train_from_config(cfg, log=lines.append, progress=False).finished
+    assert lines[0].startswith("train: progressive shrinking of the ofa_mbv3_tiny supernet; 4 phases (full 2, "
+                               "kernel 1, depth 1, expand 1 epochs; 5 in all), batch 32; data packed_npz ")
+    assert "device cpu;" in lines[0] and lines[0].endswith("fresh start (no checkpoint in "
+                                                         f"{tmp_path / 'p' / 'checkpoint'}); stops at a checkpoint "
+                                                         "after 0.001 min")
+    assert lines[1].startswith("loading ") and lines[2].startswith("data: 320 training and 100 test images")
+    lines.clear()
+    train_from_config(cfg, log=lines.append, progress=False)
+    assert "; resume at phase full epoch 0 step 1 (" in lines[0]
+
+
 @pytest.mark.slow  # processes killed and resumed; test_time_budget_stop_and_resume_is_exact resumes in-process
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig, reference):
