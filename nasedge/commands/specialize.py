@@ -1,6 +1,7 @@
 """Specialize the supernet for a device under a latency budget: search, verify on the device, export.
 
-  nasedge specialize --device cpu --latency 20ms
+  nasedge specialize --device cpu --latency 1.3ms
+  nasedge specialize --device cpu --latency 0.9ms,1.3ms,1.8ms                     (one pick per budget)
   nasedge specialize --device jetson-orin --latency 20ms --ray-address HEAD:6379
   nasedge specialize --device jetson-orin --latency 20ms --measurements orin.csv     (from `nasedge measure`)
   nasedge specialize --device titan_rtx_64 --latency 7ms                           (predict-only: unverified)
@@ -8,7 +9,9 @@
 
 Writes subnet.pt, subnet.onnx (checked against onnxruntime), subnet.tflite (with the tflite extra),
 manifest.json, pareto.png, report.md and search.json into --out (default outputs/specialize/<device>-<budget>).
-Latency accepts 20ms, 20 ms, 0.02s or 20 (milliseconds).
+Latency accepts 20ms, 20 ms, 0.02s or 20 (milliseconds); several budgets separated by commas
+(--latency 0.9ms,1.3ms,1.8ms) give one pick per budget in --out/<budget>/ and a combined manifest.json, report.md
+and pareto.png in --out.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", required=True, metavar="NAME", help="device name (nasedge devices) or a device YAML")
-    parser.add_argument("--latency", required=True, metavar="BUDGET", help="latency budget: 20ms, 20 ms, 0.02s, 20")
+    parser.add_argument("--latency", required=True, metavar="BUDGET", help="latency budget(s): 20ms, 20 ms, 0.02s, 20; several: 0.9ms,1.3ms,1.8ms")
     parser.add_argument("--strategy", metavar="NAME", help="search strategy: evolution (default), optuna, random")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default outputs/specialize/<device>-<budget>)")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default outputs/specialize/<device>-<budget>[-<budget>...])")
     parser.add_argument("--supernet", metavar="PATH", help="supernet checkpoint (default: the embedded one)")
     parser.add_argument("--measurements", metavar="FILE.csv",
                         help="latency measurements taken on the device (nasedge measure) to fit its profile from")
@@ -32,12 +35,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nasedge.config import compose_with_device
-    from nasedge.specialize import SpecializeRequest, parse_latency, specialize
+    from nasedge.specialize import SpecializeRequest, specialize
 
-    parse_latency(args.latency)  # a bad budget is reported before the configuration is composed
-    cfg, device = compose_with_device(args.device, [*([f"search={args.strategy}"] if args.strategy else []),
-                                                    *args.overrides])
+    overrides = [*([f"search={args.strategy}"] if args.strategy else []), *args.overrides]
+    check_inputs(args, overrides)  # every input, before the configuration is composed and the supernet loads
+    cfg, device = compose_with_device(args.device, overrides)
     specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
                                  measurements=args.measurements, ray_address=args.ray_address,
                                  predictor_url=args.predictor_url), device, cfg)
     return 0
+
+
+def check_inputs(args: argparse.Namespace, overrides: list[str]) -> None:
+    """One line for the first bad input: budgets, strategy, device, overrides, files, URL. Nothing heavy is
+    imported (no torch, no Ray), so a typo costs well under 2 s."""
+    from nasedge.commands import inputs
+    from nasedge.config import check_device_name, check_overrides
+    from nasedge.errors import unknown_name
+    from nasedge.specialize.budget import parse_budgets
+
+    parse_budgets(args.latency)
+    if args.strategy:
+        from nasedge.search import list_strategies
+
+        if args.strategy not in list_strategies():
+            raise unknown_name("search strategy", args.strategy, list_strategies())
+    check_device_name(args.device)
+    check_overrides(overrides)
+    if args.supernet:
+        inputs.check_checkpoint_file("--supernet", args.supernet)
+    if args.measurements:
+        inputs.check_measurements_csv("--measurements", args.measurements, args.device)
+    inputs.check_out_dir("--out", args.out)
+    inputs.check_url("--predictor-url", args.predictor_url)
