@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     from nasedge.errors import NasedgeError
 
     try:
+        from nasedge.commands.inputs import check
+
+        check(args.command, args)  # every input, before the verb imports anything heavy (one line within 2 s)
         return int(args._run(args) or 0)
     except NasedgeError as exc:
         print(f"nasedge: error: {exc}", file=sys.stderr)

@@ -176,6 +176,28 @@ def _schema_fields(group: str, option: str) -> set[str]:
     return set()
 
 
+def _chosen(overrides: Sequence[str]) -> set[str]:
+    """The groups the overrides choose an option of (they win over an experiment's choice)."""
+    return {_key(o) for o in overrides if "." not in _key(o) and "=" in o}
+
+
+def _experiment_choices(name: str, seen: frozenset = frozenset()) -> dict[str, str]:
+    """The group options an experiment selects (``- override /search: optuna``), through the experiments it extends."""
+    import yaml
+
+    out: dict[str, str] = {}
+    for d in _conf_dirs():
+        path = d / "experiment" / f"{name}.yaml"
+        if path.is_file():
+            for entry in (yaml.safe_load(path.read_text()) or {}).get("defaults", []) or []:
+                if isinstance(entry, str) and entry != "_self_" and entry not in seen:
+                    out.update(_experiment_choices(entry, seen | {name}))
+                elif isinstance(entry, dict):
+                    out.update({str(k).split()[-1].lstrip("/"): str(v) for k, v in entry.items()})
+            break
+    return out
+
+
 def check_overrides(overrides: Sequence[str]) -> None:
     """Fail with one line (the closest valid name and the valid ones) on an override naming an unknown group
     option (``search=evolutoin``), an unknown group or root key (``seeed=1``) or an unknown field of a group
@@ -192,12 +214,17 @@ def check_overrides(overrides: Sequence[str]) -> None:
         if key.startswith("hydra") or o.startswith("+"):
             continue
         if key in groups:
-            if key == "device" or (key == "experiment" and value in ("null", "")):
-                continue  # device names are checked by the device loader (user devices included)
+            if key == "device":  # names are checked by the device loader (a user's devices too); keys by their YAML
+                choices[key] = value
+                continue
+            if key == "experiment" and value in ("null", ""):
+                continue
             options = group_options(key)
             if value not in options:
                 raise unknown_name(f"{key} option", value, options)
             choices[key] = value
+            if key == "experiment":  # an experiment may select other options (``override /search: optuna``)
+                choices.update({g: v for g, v in _experiment_choices(value).items() if g not in _chosen(overrides)})
     for o in overrides:
         key = _key(o)
         if o.startswith(("+", "~")) or key.startswith("hydra") or key in groups:

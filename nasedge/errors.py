@@ -36,4 +36,4 @@ def unknown_name(kind: str, name: str, known: "list[str] | tuple[str, ...]", las
     by_part = {part(str(k)): str(k) for k in known}
     close = difflib.get_close_matches(part(str(name)), list(by_part), n=1, cutoff=0.6)
     hint = f"; did you mean {by_part[close[0]]!r}?" if close else ";"
-    return NasedgeError(f"unknown {kind} {name!r}{hint} known: {', '.join(str(k) for k in known)}")
+    return NasedgeError(f"unknown {kind} {name!r}{hint} known: {', '.join(str(k) for k in known) or '(none)'}")

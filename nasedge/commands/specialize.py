@@ -37,34 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.config import compose_with_device
     from nasedge.specialize import SpecializeRequest, specialize
 
-    overrides = [*([f"search={args.strategy}"] if args.strategy else []), *args.overrides]
-    check_inputs(args, overrides)  # every input, before the configuration is composed and the supernet loads
-    cfg, device = compose_with_device(args.device, overrides)
+    cfg, device = compose_with_device(args.device, [*([f"search={args.strategy}"] if args.strategy else []),
+                                                    *args.overrides])
     specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
                                  measurements=args.measurements, ray_address=args.ray_address,
                                  predictor_url=args.predictor_url), device, cfg)
     return 0
-
-
-def check_inputs(args: argparse.Namespace, overrides: list[str]) -> None:
-    """One line for the first bad input: budgets, strategy, device, overrides, files, URL. Nothing heavy is
-    imported (no torch, no Ray), so a typo costs well under 2 s."""
-    from nasedge.commands import inputs
-    from nasedge.config import check_device_name, check_overrides
-    from nasedge.errors import unknown_name
-    from nasedge.specialize.budget import parse_budgets
-
-    parse_budgets(args.latency)
-    if args.strategy:
-        from nasedge.search import list_strategies
-
-        if args.strategy not in list_strategies():
-            raise unknown_name("search strategy", args.strategy, list_strategies())
-    check_device_name(args.device)
-    check_overrides(overrides)
-    if args.supernet:
-        inputs.check_checkpoint_file("--supernet", args.supernet)
-    if args.measurements:
-        inputs.check_measurements_csv("--measurements", args.measurements, args.device)
-    inputs.check_out_dir("--out", args.out)
-    inputs.check_url("--predictor-url", args.predictor_url)
