@@ -1,4 +1,4 @@
-"""The one exception type that reaches users as a one-line message (exit code 2 in the CLI)."""
+"""The one exception type that reaches users as a one-line message (exit code 2 in the CLI), and "did you mean"."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Latency budgets as users write them: ``20ms``, ``20 ms``, ``0.02s``, ``20`` (milliseconds), or several of them
-separated by commas (``0.9ms,1.3ms,1.8ms``)."""
+"""Latency budgets as users write them: ``20ms``, ``0.02s``, ``20`` (ms), or several: ``0.9ms,1.3ms,1.8ms``."""
 
 from __future__ import annotations
 
