@@ -127,7 +127,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         from nasedge.specialize.report import write_combined
 
         top = write_combined(out, manifests, [p[1] for p in picks], [p[4] for p in picks], device=device.name,
-                             search=_search_comparison(budgets, results, pooled), total_s=stages.total())
+                             search=_search_comparison(budgets, results, pooled),
+                             timings={**stages.seconds, "total": stages.total()})
     for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
         console.print(f"[bold]picked[/] {pick.arch.digest()}: top-1 {pick_eval.top1:.2f} % (predicted "
                       f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted {pick.predicted_ms:.3g} ms) "

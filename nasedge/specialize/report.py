@@ -228,7 +228,7 @@ def plot_budgets(results: list[Any], picks: list[Finalist], budgets: list[float]
                 f"{results[0].space}, {results[0].strategy}: accuracy vs latency, {len(budgets)} budgets")
 
 
-def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], total_s: float) -> dict[str, Any]:
+def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], timings: dict) -> dict[str, Any]:
     """The top-level manifest of a run over several budgets: what they share and one entry per pick (its folder
     holds the pick's own manifest)."""
     first = manifests[0]
@@ -249,7 +249,7 @@ def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], to
             "search": {"strategy": first["search"]["strategy"], "seed": first["search"]["seed"],
                        "options": first["search"]["options"], "per_budget": search,
                        "pick_rule": "the best predicted accuracy any of the searches scored under the budget"},
-            "settings": first["settings"], "timings_s": {**first["timings_s"], "total": total_s}}
+            "settings": first["settings"], "timings_s": timings}
 
 
 def render_combined_report(m: dict[str, Any]) -> str:
@@ -276,16 +276,17 @@ def render_combined_report(m: dict[str, Any]) -> str:
     for row in m["search"]["per_budget"]:
         lines.append(f"| {row['budget_ms']:g} ms | {fmt(row['own_search_best'])} | "
                      f"{fmt(row['largest_budget_search_best'])} | {fmt(row['pooled_best'])} |")
-    lines += ["", f"**Time.** {m['timings_s']['total']:.1f} s in all.", "",
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in m["timings_s"].items() if k != "total")
+    lines += ["", f"**Time.** {m['timings_s']['total']:.1f} s in all: {timings}.", "",
               "![accuracy against latency, every budget](pareto.png)", ""]
     return "\n".join(lines)
 
 
 def write_combined(out: Path, manifests: list[dict[str, Any]], results: list[Any], picks: list[Finalist], *,
-                   device: str, search: list[dict], total_s: float) -> dict[str, Any]:
+                   device: str, search: list[dict], timings: dict) -> dict[str, Any]:
     """Write the top-level manifest.json, report.md and pareto.png of a run over several budgets."""
     out = Path(out)
-    manifest = combined_manifest(manifests, search=search, total_s=total_s)
+    manifest = combined_manifest(manifests, search=search, timings=timings)
     atomic_write_bytes(out / "pareto.png", plot_budgets(results, picks, manifest["budgets_ms"], device))
     atomic_write_text(out / "report.md", render_combined_report(manifest))
     write_manifest(out, manifest)
