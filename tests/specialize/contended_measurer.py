@@ -1,7 +1,7 @@
 """A measurement callback that a device config selects (``measure._target_``) whose timings are made noisy by a real
-cause: while it measures, a competing thread of this process alternates 1 ms of Python work (holding the GIL) with
-1 ms of sleep, so about half of the timed runs wait for the GIL before their timer stops. The runtime and the
-protocol are the real ones (:class:`~nasedge.measure.RuntimeMeasurer`); the protocol flags the spread.
+cause: while it measures, two busy processes run on the very core the measurement is pinned to, so the runtime gets
+a share of that core and the protocol flags the result (too little of the requested CPU time, or an unstable median).
+The runtime and the protocol are the real ones (:class:`~nasedge.measure.RuntimeMeasurer`).
 
 ``contended_calls``: how many of its ``measure`` calls run contended (the later ones run alone). ``CALLS`` records
 the calls, across the instances of this process (a device builds its measurer per measurement).
@@ -10,8 +10,8 @@ the calls, across the instances of this process (a device builds its measurer pe
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
+import subprocess
+import sys
 
 from nasedge.measure import RuntimeMeasurer
 
@@ -26,25 +26,20 @@ class ContendedMeasurer(RuntimeMeasurer):
     def measure(self, workloads, artifacts=None):
         contended = len(CALLS) < self.contended_calls
         CALLS.append(len(workloads))
-        with _competing_thread() if contended else contextlib.nullcontext():
+        with _busy_processes(self.cores, 2) if contended else contextlib.nullcontext():
             return super().measure(workloads, artifacts)
 
 
 @contextlib.contextmanager
-def _competing_thread(busy_s: float = 1e-3, idle_s: float = 1e-3):
-    stop = threading.Event()
-
-    def compete() -> None:
-        while not stop.is_set():
-            t = time.perf_counter()
-            while time.perf_counter() - t < busy_s:  # pure Python: holds the GIL
-                pass
-            time.sleep(idle_s)
-
-    thread = threading.Thread(target=compete, daemon=True)
-    thread.start()
+def _busy_processes(cores, n: int):
+    code = (f"import os; os.sched_setaffinity(0, {set(cores)!r}); print('ready', flush=True)\n"
+            "while True: pass")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(n)]
     try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"  # they run on the core before the first timing
         yield
     finally:
-        stop.set()
-        thread.join()
+        for proc in procs:
+            proc.kill()
+            proc.wait()
