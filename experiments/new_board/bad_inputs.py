@@ -74,7 +74,8 @@ def cases(d: Path) -> list[Case]:
              r"unknown configuration key 'search.max_evaluatons'; did you mean 'search.max_evaluations'\?"),
         Case("nested override key typo", (*s, "--latency", "1.3ms", "device.measure.threds=2"),
              r"did you mean 'device.measure.threads'\?"),
-        Case("root key typo", (*s, "--latency", "1.3ms", "seeed=1"), r"unknown configuration key 'seeed'; did you mean 'seed'\?"),
+        Case("root key typo", (*s, "--latency", "1.3ms", "seeed=1"),
+             r"unknown configuration key 'seeed'; did you mean 'seed'\?"),
         Case("device typo", ("specialize", "--device", "cpu-ort-t11", "--latency", "1.3ms"),
              r"unknown device 'cpu-ort-t11'; did you mean 'cpu-ort-t1'\?"),
         Case("space typo", (*s, "--latency", "1.3ms", "search_space=ofa_mbv3_cifr"),
@@ -131,7 +132,8 @@ def cases(d: Path) -> list[Case]:
         Case("eval: override key typo", ("eval", "--arch", "max", "data.recalibration_imgs=10"),
              r"did you mean 'data.recalibration_images'\?"),
         # import
-        Case("import: not an OFA model", ("import", "ofa", "ofa_mbv3_nope", "--out", str(d / "x.pt")), r"ofa_mbv3_nope"),
+        Case("import: not an OFA model", ("import", "ofa", "ofa_mbv3_nope", "--out", str(d / "x.pt")),
+             r"ofa_mbv3_nope"),
         # predictor
         Case("predictor fit: wrong columns",
              ("predictor", "fit", "--device", "cpu", "--measurements", f["wrongcols.csv"],

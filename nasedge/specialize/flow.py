@@ -61,7 +61,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         spec.check()
         out = Path(req.out or spec.out_dir or Path("outputs") / "specialize" / default_out_name(device.name, budgets))
         shown = ", ".join(f"{b:g}" for b in budgets)
-        note["detail"] = f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, out {out}"
+        note["detail"] = (f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, "
+                          f"out {out}")
     multi = len(budgets) > 1
 
     def stage(name: str, budget: float) -> str:  # stage names (manifest timings) stay as they were for one budget
@@ -132,7 +133,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
     for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
         console.print(f"[bold]picked[/] {pick.arch.digest()}: top-1 {pick_eval.top1:.2f} % (predicted "
                       f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted {pick.predicted_ms:.3g} ms) "
-                      f"under {b:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False, soft_wrap=True)
+                      f"under {b:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False,
+                      soft_wrap=True)
     return top if multi else manifests[0]
 
 
