@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 # verb -> (module, one-line help)
@@ -47,9 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--latency -5ms`` -> ``--latency=-5ms``: argparse takes a value that starts with ``-`` and a digit (but is
+    not a plain number) for an option and answers with its usage; joined, the verb reports the bad value itself."""
+    out: list[str] = []
+    for tok in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"^-\.?\d", tok):
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     # argparse fills a `nargs="*"` positional once, so KEY=VALUE overrides given after an option
     # (`eval data=x --json seed=1`) come back unparsed: they still belong to the overrides.
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
@@ -59,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     from nasedge.errors import NasedgeError
 
     try:
+        from nasedge.commands.inputs import check
+
+        check(args.command, args)  # every input, before the verb imports anything heavy (one line within 2 s)
         return int(args._run(args) or 0)
     except NasedgeError as exc:
         print(f"nasedge: error: {exc}", file=sys.stderr)

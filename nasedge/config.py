@@ -6,14 +6,21 @@ Only :mod:`nasedge.cli` and :mod:`nasedge.commands` import this module: the libr
 composed (typed) configs as arguments (tests/test_layers.py holds to it).
 Search spaces form the ``search_space`` group without a YAML of their own in ``conf/``: each file in
 ``search_spaces/`` is registered as an entry, so adding a space stays one file.
+
+:func:`check_overrides` reads the overrides against the group files and the schemas' fields before anything heavy
+is imported (the data, train and supernet schemas sit in packages that import torch, 1-2 s): an unknown group
+option or key is one line with the closest valid name and the valid ones, well within 2 s.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, unknown_name
 from nasedge.registry import plugin_dirs
 from nasedge.resources import assets_path, shipped_path
 
@@ -35,7 +42,8 @@ def register_configs() -> None:
     from nasedge.train.config import TrainConfig
 
     cs = ConfigStore.instance()
-    # one schema per group; each group's YAML files extend theirs (defaults: [<group>_schema, _self_])
+    # one schema per group; each group's YAML files extend theirs (defaults: [<group>_schema, _self_]);
+    # the classes are those of _SCHEMAS (check_overrides reads their fields from it)
     cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
     cs.store(group="data", name="data_schema", node=DataConfig)
     cs.store(group="train", name="train_schema", node=TrainConfig)
@@ -75,6 +83,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
 
     from nasedge import home
 
+    check_overrides(overrides)
     register_configs()
     # plugins' own config groups, and the user's devices (nasedge devices add) in the nasedge home
     extra = [*plugin_dirs("conf"), *([home.conf_dir()] if home.devices_dir().is_dir() else [])]
@@ -84,7 +93,197 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
             return hydra_compose(config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as exc:
-        raise NasedgeError(f"configuration: {str(exc).strip().splitlines()[0]}") from None
+        line = str(exc).strip().splitlines()[0]
+        bad = re.match(r"Could not override '([^']+)'", line)
+        if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
+            raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],
+                               config_name) from None
+        raise NasedgeError(f"configuration: {line}") from None
+
+
+# group -> "module:Class" of its schema (the search and predictor schemas are their plugins' ``Config``)
+_SCHEMAS = {"supernet": "nasedge.supernet.config:SupernetConfig", "data": "nasedge.data:DataConfig",
+            "train": "nasedge.train.config:TrainConfig", "device": "nasedge.measure.device:DeviceConfig",
+            "search_space": "nasedge.spaces.config:SearchSpaceConfig",
+            "service": "nasedge.service.settings:ServiceSettings",
+            "specialize": "nasedge.specialize.config:SpecializeConfig"}
+
+
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _conf_dirs() -> list[Path]:
+    return [shipped_path("conf"), *plugin_dirs("conf")]
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group (``search`` -> evolution, optuna, random): its YAML files, plugins' included."""
+    if group == "search_space":
+        from nasedge.spaces import list_spaces
+
+        return list_spaces()
+    names = {p.stem for d in _conf_dirs() for p in (d / group).glob("*.yaml")}
+    return sorted(names)
+
+
+def _root_defaults() -> tuple[dict[str, str], set[str]]:
+    """The root config's group choices and its own keys (``seed``)."""
+    import yaml
+
+    root = yaml.safe_load((shipped_path("conf") / "config.yaml").read_text()) or {}
+    choices = {}
+    for d in root.get("defaults", []):
+        if isinstance(d, dict):
+            choices.update({str(k): v for k, v in d.items()})
+    return choices, {k for k in root if k != "defaults"}
+
+
+def _yaml_data(group: str, option: str, seen: frozenset = frozenset()) -> dict:
+    """What an option's YAML sets, over what the options of the same group it extends set (top level merged)."""
+    import yaml
+
+    for d in _conf_dirs():
+        path = d / group / f"{option}.yaml"
+        if path.is_file():
+            break
+    else:
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    merged: dict = {}
+    for entry in data.get("defaults", []) or []:
+        if isinstance(entry, str) and entry != "_self_" and entry not in seen and not entry.endswith("_schema"):
+            merged.update(_yaml_data(group, entry, seen | {option}))
+    merged.update({k: v for k, v in data.items() if k != "defaults"})
+    return merged
+
+
+def _schema_fields(group: str, option: str) -> set[str]:
+    """Field names of a group's schema. Plugin schemas are imported (light); ours are read from their source, so
+    that checking a key does not import torch with the data, train or supernet package."""
+    if group == "search":
+        from nasedge.search import list_strategies, strategy_class
+
+        return {f for f in strategy_class(option).Config.__dataclass_fields__} if option in list_strategies() else set()
+    if group == "predictor":
+        from nasedge.predict import list_predictors, predictor_class
+
+        return ({f for f in predictor_class(option).Config.__dataclass_fields__}
+                if option in list_predictors() else set())
+    target = _SCHEMAS.get(group)
+    if target is None:
+        return set()
+    module, _, cls = target.partition(":")
+    import nasedge
+
+    base = Path(nasedge.__file__).parent.joinpath(*module.split(".")[1:])
+    source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+    for node in ast.parse(source.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    return set()
+
+
+def _chosen(overrides: Sequence[str]) -> set[str]:
+    """The groups the overrides choose an option of (they win over an experiment's choice)."""
+    return {_key(o) for o in overrides if "." not in _key(o) and "=" in o}
+
+
+def _experiment_choices(name: str, seen: frozenset = frozenset()) -> dict[str, str]:
+    """The group options an experiment selects (``- override /search: optuna``), through the experiments it extends."""
+    import yaml
+
+    out: dict[str, str] = {}
+    for d in _conf_dirs():
+        path = d / "experiment" / f"{name}.yaml"
+        if path.is_file():
+            for entry in (yaml.safe_load(path.read_text()) or {}).get("defaults", []) or []:
+                if isinstance(entry, str) and entry != "_self_" and entry not in seen:
+                    out.update(_experiment_choices(entry, seen | {name}))
+                elif isinstance(entry, dict):
+                    out.update({str(k).split()[-1].lstrip("/"): str(v) for k, v in entry.items()})
+            break
+    return out
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Fail with one line (the closest valid name and the valid ones) on an override naming an unknown group
+    option (``search=evolutoin``), an unknown group or root key (``seeed=1``) or an unknown field of a group
+    (``search.max_evaluatons=10``). Keys below a group's fields are left to :func:`compose` (which names their
+    valid neighbours too)."""
+    choices, root_keys = _root_defaults()
+    groups = [g for g in choices if g != "_self_"]
+    for o in overrides:
+        if "=" not in o:
+            raise NasedgeError(f"override {o!r} is not valid; expected KEY=VALUE (e.g. seed=1, search=optuna)")
+        if o.startswith("~"):
+            continue
+        key, value = _key(o), o.partition("=")[2]
+        if key.startswith("hydra") or o.startswith("+"):
+            continue
+        if key in groups:
+            if key == "device":  # names are checked by the device loader (a user's devices too); keys by their YAML
+                choices[key] = value
+                continue
+            if key == "experiment" and value in ("null", ""):
+                continue
+            options = group_options(key)
+            if value not in options:
+                raise unknown_name(f"{key} option", value, options)
+            choices[key] = value
+            if key == "experiment":  # an experiment may select other options (``override /search: optuna``)
+                choices.update({g: v for g, v in _experiment_choices(value).items() if g not in _chosen(overrides)})
+    for o in overrides:
+        key = _key(o)
+        if o.startswith(("+", "~")) or key.startswith("hydra") or key in groups:
+            continue
+        head, _, rest = key.partition(".")
+        if head not in groups:
+            if not rest and head in root_keys:
+                continue
+            raise unknown_name("configuration key", key, sorted({*groups, *root_keys}))
+        path = [part.split("[")[0] for part in rest.split(".")]
+        option = str(choices.get(head))
+        data = _yaml_data(head, option)
+        known = set(data) | _schema_fields(head, option)
+        if known and path[0] not in known:
+            raise _suggest(f"{head}.{path[0]}", sorted(f"{head}.{k}" for k in known))
+        # below a field: the mappings the YAML writes are the keys Hydra accepts there
+        node, prefix = data.get(path[0]), f"{head}.{path[0]}"
+        for part in path[1:]:
+            if not isinstance(node, dict):
+                break
+            if part not in node:
+                raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in node))
+            node, prefix = node[part], f"{prefix}.{part}"
+
+
+def _suggest(key: str, known: Sequence[str]) -> NasedgeError:
+    return unknown_name("configuration key", key, list(known), last_part=True)
+
+
+def _unknown_key(key: str, others: Sequence[str], config_name: str) -> NasedgeError:
+    """The error for ``key`` Hydra could not override: its valid neighbours (the keys beside it)."""
+    from omegaconf import OmegaConf
+
+    parent, _, _ = key.rpartition(".")
+    try:
+        cfg = compose(others, config_name)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        known = sorted(f"{parent}.{k}" if parent else str(k) for k in node.keys()) if hasattr(node, "keys") else []
+    except NasedgeError:
+        known = []
+    if not known:
+        return NasedgeError(f"configuration: unknown key {key!r}")
+    return _suggest(key, known)
+
+
+def check_device_name(device: str) -> None:
+    """An unknown device name is one line with the closest known name (a device YAML's path is checked on load)."""
+    from nasedge.measure.device import is_device_file, list_devices
+
+    if not is_device_file(device) and device not in list_devices():
+        raise unknown_name("device", device, list_devices())
 
 
 def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any, Any]:
@@ -100,6 +299,7 @@ def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any
 
     from nasedge.measure.device import device_file, get_device, is_device_file
 
+    check_device_name(device)
     device_file(device, overrides)  # an unknown name, or device overrides of a YAML path, fail before composing
     if is_device_file(device):
         cfg, loaded = compose(overrides), get_device(device)

@@ -1,4 +1,4 @@
-"""The one exception type that reaches users as a one-line message (exit code 2 in the CLI)."""
+"""The one exception type that reaches users as a one-line message (exit code 2 in the CLI), and "did you mean"."""
 
 from __future__ import annotations
 
@@ -22,3 +22,18 @@ class ArchError(NasedgeError, ValueError):
         self.field, self.value, self.allowed, self.source = field, value, allowed, source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}field '{field}': value {value!r} is not allowed; expected {allowed}")
+
+
+def unknown_name(kind: str, name: str, known: "list[str] | tuple[str, ...]", last_part: bool = False) -> NasedgeError:
+    """``unknown <kind> 'name'; did you mean 'x'? known: a, b, c`` (the suggestion only when one is close).
+
+    ``last_part``: compare only what follows the last dot (dotted keys share their prefix)."""
+    import difflib
+
+    def part(text: str) -> str:
+        return text.rpartition(".")[2] if last_part else text
+
+    by_part = {part(str(k)): str(k) for k in known}
+    close = difflib.get_close_matches(part(str(name)), list(by_part), n=1, cutoff=0.6)
+    hint = f"; did you mean {by_part[close[0]]!r}?" if close else ";"
+    return NasedgeError(f"unknown {kind} {name!r}{hint} known: {', '.join(str(k) for k in known) or '(none)'}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, unknown_name
 
 __all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "reset_plugins"]
 
@@ -87,7 +87,7 @@ class Registry:
     def entry(self, name: str) -> Entry:
         """The entry of ``name``; unknown names raise :class:`NasedgeError` listing the known ones."""
         if name not in self:
-            raise NasedgeError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
+            raise unknown_name(self.kind, name, self.names())
         return self._entries[name]
 
     def load(self, name: str) -> Any:

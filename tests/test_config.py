@@ -54,3 +54,37 @@ def test_yaml_composes_into_its_schema(group, name):
     if name == "default" or schema == f"{name}_schema":
         # the YAML spells out the schema's defaults: they must not drift from the dataclass
         assert typed == _schema_class(group, schema)(), f"conf/{group}/{name}.yaml differs from {schema}'s defaults"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["search.max_evaluatons=10"], "unknown configuration key 'search.max_evaluatons'; did you mean "
+                                   "'search.max_evaluations'\\? known: search.max_evaluations, "),
+    (["search=evolutoin"], "unknown search option 'evolutoin'; did you mean 'evolution'\\? known: evolution, optuna"),
+    (["seeed=1"], "unknown configuration key 'seeed'; did you mean 'seed'\\?"),
+    (["data.recalibration_imgs=1"], "did you mean 'data.recalibration_images'\\?"),
+    (["device=cpu", "device.measure.protocol.group_sise=2"], "did you mean 'device.measure.protocol.group_size'\\?"),
+    (["search=optuna", "search.samplr=tpe"], "did you mean 'search.sampler'\\?"),
+])
+def test_override_typos_name_the_closest_valid_key_without_importing_torch(overrides, message):
+    import subprocess
+    import sys
+
+    code = ("import sys; from nasedge.config import check_overrides; from nasedge.errors import NasedgeError\n"
+            f"try: check_overrides({overrides!r})\nexcept NasedgeError as e: print(e)\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    import re
+
+    assert re.search(message, out[0]) and out[1] == "False", out
+
+
+@pytest.mark.parametrize("overrides", [
+    ["experiment=cifar10_ofa", "train.max_minutes=9"], ["search=optuna", "search.sampler=tpe"],
+    ["data=cifar10_folder", "data.path=/x"], ["search_space=ofa_mbv3_tiny", "train=tiny"], ["+x.y=1"],
+    ["device=cpu-ort-t1", "device.measure.threads=2"], ["specialize.formats=[torch,onnx]"],
+])
+def test_valid_overrides_pass_the_check(overrides):
+    from nasedge.config import check_overrides, compose
+
+    check_overrides(overrides)
+    compose(overrides)  # and Hydra agrees

@@ -165,17 +165,10 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     import sys
     from pathlib import Path
 
-<<<<<<< HEAD
     from nasedge import home
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import profile_archs, profile_device
-=======
-    from nasedge.measure import measure_to_csv
-    from nasedge.predict.profile import profile_device
     from nasedge.progress import progress_reporter
->>>>>>> board-robust
     from nasedge.spaces import get_space
 
     if not device.measurable:

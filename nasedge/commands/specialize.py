@@ -1,6 +1,7 @@
 """Specialize the supernet for a device under a latency budget: search, verify on the device, export.
 
-  nasedge specialize --device cpu --latency 20ms
+  nasedge specialize --device cpu --latency 1.3ms
+  nasedge specialize --device cpu --latency 0.9ms,1.3ms,1.8ms                     (one pick per budget)
   nasedge specialize --device jetson-orin --latency 20ms --ray-address HEAD:6379
   nasedge specialize --device jetson-orin --latency 20ms --measurements orin.csv     (from `nasedge measure`)
   nasedge specialize --device titan_rtx_64 --latency 7ms                           (predict-only: unverified)
@@ -12,7 +13,9 @@
 
 Writes subnet.pt, subnet.onnx (checked against onnxruntime), subnet.tflite (with the tflite extra),
 manifest.json, pareto.png, report.md and search.json into --out (default outputs/specialize/<device>-<budget>).
-Latency accepts 20ms, 20 ms, 0.02s or 20 (milliseconds).
+Latency accepts 20ms, 20 ms, 0.02s or 20 (milliseconds); several budgets separated by commas
+(--latency 0.9ms,1.3ms,1.8ms) give one pick per budget in --out/<budget>/ and a combined manifest.json, report.md
+and pareto.png in --out.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", required=True, metavar="NAME", help="device name (nasedge devices) or a device YAML")
-    parser.add_argument("--latency", required=True, metavar="BUDGET", help="latency budget: 20ms, 20 ms, 0.02s, 20")
+    parser.add_argument("--latency", required=True, metavar="BUDGET",
+                        help="latency budget(s): 20ms, 20 ms, 0.02s, 20; several: 0.9ms,1.3ms,1.8ms")
     parser.add_argument("--strategy", metavar="NAME", help="search strategy: evolution (default), optuna, random")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default outputs/specialize/<device>-<budget>)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output folder (default outputs/specialize/<device>-<budget>[-<budget>...])")
     parser.add_argument("--supernet", metavar="PATH", help="supernet checkpoint (default: the embedded one)")
     parser.add_argument("--measurements", metavar="FILE.csv",
                         help="latency measurements taken on the device (nasedge measure) to fit its profile from")
@@ -40,9 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nasedge.config import data_overrides
-    from nasedge.specialize import SpecializeRequest, parse_latency, specialize
+    from nasedge.specialize import SpecializeRequest, specialize
 
-    parse_latency(args.latency)  # a bad budget is reported before the configuration is composed
     cfg, device = _device_and_config(args, [*([f"search={args.strategy}"] if args.strategy else []),
                                             *(data_overrides(args.data) if args.data else []),
                                             *args.overrides])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, unknown_name
 from nasedge.registry import Registry, plugin_dirs
 from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
@@ -84,5 +84,5 @@ def get_space(name: str) -> SearchSpace:
         return load_space(name)
     path = _space_files().get(name)
     if path is None:
-        raise NasedgeError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
+        raise unknown_name("search space", name, list_spaces())
     return load_space(path)

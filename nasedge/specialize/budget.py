@@ -1,4 +1,4 @@
-"""Latency budgets as users write them: ``20ms``, ``20 ms``, ``0.02s``, ``20`` (milliseconds)."""
+"""Latency budgets as users write them: ``20ms``, ``0.02s``, ``20`` (ms), or several: ``0.9ms,1.3ms,1.8ms``."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ def parse_latency(text: str | float) -> float:
 def format_latency(ms: float) -> str:
     """``20.0`` -> ``20ms``, ``2.5`` -> ``2.5ms`` (names output folders)."""
     return f"{ms:g}ms"
+
+
+def parse_budgets(text: str | float) -> list[float]:
+    """One or more comma-separated budgets in milliseconds, ascending, each once. Raises :class:`NasedgeError`."""
+    parts = str(text).split(",")
+    if len(parts) > 1 and any(not p.strip() for p in parts):
+        raise NasedgeError(f"latency budgets {str(text)!r} are not valid; expected budgets separated by commas, "
+                           f"such as 0.9ms,1.3ms,1.8ms")
+    return sorted({parse_latency(p) for p in parts})
+
+
+def default_out_name(device: str, budgets: list[float]) -> str:
+    """``cpu-20ms`` for one budget, ``cpu-0.9ms-1.3ms-1.8ms`` for several (the default output folder's name)."""
+    return "-".join([device, *(format_latency(b) for b in budgets)])

@@ -23,7 +23,7 @@ from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.specialize.config import SpecializeConfig
 from nasedge.specialize.progress import Stages, progress_bar
-from nasedge.specialize.verification import Finalist, verify
+from nasedge.specialize.verification import Finalist, describe_measurements, verify
 
 
 @dataclass
@@ -43,21 +43,34 @@ class SpecializeRequest:
 def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = None) -> dict[str, Any]:
     """Run the main job for ``device`` (a :class:`~nasedge.measure.device.Device`) with the composed configuration
     ``cfg`` (its ``specialize``, ``search``, ``predictor``, ``supernet`` and ``data`` groups and ``seed``);
-    returns the manifest (also written to the output folder with the other files)."""
+    returns the manifest (also written to the output folder with the other files).
+
+    ``req.latency`` may hold several budgets (``0.9ms,1.3ms,1.8ms``): the profile, the supernet and the accuracy
+    predictor serve them all, one search runs per budget, and the pick of each budget is the best candidate any
+    of the searches scored under it; each pick is verified, evaluated and exported into ``out/<budget>/``, and
+    ``out/`` gets a combined manifest.json, report.md and pareto.png (the returned manifest).
+    """
     from omegaconf import OmegaConf
     from rich.console import Console
 
     from nasedge.ray_cluster import scope
-    from nasedge.specialize.budget import format_latency, parse_latency
+    from nasedge.specialize.budget import default_out_name, format_latency, parse_budgets
 
     console = console or Console(stderr=True)
     stages = Stages(console)
     with stages("configuration") as note:
-        budget = parse_latency(req.latency)
+        budgets = parse_budgets(req.latency)
         spec: SpecializeConfig = OmegaConf.to_object(cfg.specialize)
         spec.check()
-        out = Path(req.out or spec.out_dir or Path("outputs") / "specialize" / f"{device.name}-{format_latency(budget)}")
-        note["detail"] = f"device {device.name} ({device.location()}), budget {budget:g} ms, out {out}"
+        out = Path(req.out or spec.out_dir or Path("outputs") / "specialize" / default_out_name(device.name, budgets))
+        shown = ", ".join(f"{b:g}" for b in budgets)
+        note["detail"] = (f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, "
+                          f"out {out}")
+    multi = len(budgets) > 1
+
+    def stage(name: str, budget: float) -> str:  # stage names (manifest timings) stay as they were for one budget
+        return f"{name} {format_latency(budget)}" if multi else name
+
     with scope():
         verified, unverified_reason = _reach_device(device, req, stages)
         with stages("supernet") as note:
@@ -72,39 +85,112 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         source = _latency_source(device, supernet.space, req, cfg, spec, stages, console)
         if not unverified_reason and not verified:
             unverified_reason = "verification turned off"
-        result, scored, fastest = _search(supernet.space, accuracy, source, budget, cfg, stages, console)
-        if verified:
-            finalists = _verify(device, scored, budget, spec.top_k, req.ray_address, stages, console)
-            ok = [f for f in finalists if f.within_budget]
-        else:
-            finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
-        if predicted_only:
-            pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages)
-        else:
-            pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address, stages, console)
-    with stages("export") as note:
-        files, skipped, export_s = _export(supernet, pick_eval, spec.formats, out)
-        note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
-            f"; {f} skipped ({why})" for f, why in skipped.items())
-    with stages("manifest and report") as note:
-        from nasedge.specialize.report import write_outputs
+        fastest, slowest = _predicted_range(supernet.space, source, budgets)
+        results = [_search(supernet.space, accuracy, source, b, cfg, stages, console, stage("search", b))
+                   for b in budgets]
+        pooled = _pool([r for r, _ in results])
+        for b in budgets:
+            if b >= slowest:
+                console.print(f"budget {b:g} ms does not bind on {device.name}: its subnets are predicted at "
+                              f"{fastest:.3g}-{slowest:.3g} ms, so the pick is simply the most accurate subnet",
+                              highlight=False, soft_wrap=True)
+        measured: dict = {}
+        evaluated: dict = {}
+        picks = []
+        for b, (result, own) in zip(budgets, results):
+            scored = _under(pooled, b) if multi else own
+            if verified:
+                finalists = _verify(device, scored, b, spec.top_k, req.ray_address, stages, console,
+                                    stage("verification", b), measured)
+                ok = [f for f in finalists if f.within_budget]
+            else:
+                finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
+            if predicted_only:
+                pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages, stage("evaluation", b))
+            else:
+                pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address, stages,
+                                            console, stage("evaluation", b), evaluated)
+            picks.append((b, result, scored, finalists, pick, pick_eval))
+    from nasedge.specialize.report import write_manifest, write_outputs
 
-        manifest = write_outputs(
-            out, device=device, budget=budget, fastest_predicted=fastest, verified=verified,
-            unverified_reason=unverified_reason, source=source, supernet_path=supernet_path, digest=digest,
-            accuracy_path=acc_path, result=result, finalists=finalists, pick=pick, evaluation=pick_eval,
-            files=files, skipped=skipped, export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages)
-        note["detail"] = f"{out}/manifest.json, pareto.png, report.md"
-    manifest["timings_s"]["total"] = stages.total()
-    from nasedge.specialize.report import write_manifest
+    manifests = []
+    for b, result, scored, finalists, pick, pick_eval in picks:
+        out_b = out / format_latency(b) if multi else out
+        with stages(stage("export", b)) as note:
+            files, skipped, export_s = _export(supernet, pick_eval, spec.formats, out_b)
+            note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
+                f"; {f} skipped ({why})" for f, why in skipped.items())
+        with stages(stage("manifest and report", b)) as note:
+            manifest = write_outputs(
+                out_b, device=device, budget=b, fastest_predicted=fastest, slowest_predicted=slowest,
+                verified=verified, unverified_reason=unverified_reason, source=source, supernet_path=supernet_path,
+                digest=digest, accuracy_path=acc_path, result=result, finalists=finalists, pick=pick,
+                evaluation=pick_eval, files=files, skipped=skipped, export_s=export_s, spec=spec,
+                seed=int(cfg.seed), stages=stages, candidates=len(scored))
+            note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
+        manifests.append(manifest)
+    for manifest in manifests:
+        manifest["timings_s"]["total"] = stages.total()
+        write_manifest(out / format_latency(manifest["budget_ms"]) if multi else out, manifest)
+    if multi:
+        from nasedge.specialize.report import write_combined
 
-    write_manifest(out, manifest)
-    measured = "unverified" if pick.measured_ms is None else f"measured {pick.measured_ms:.3g} ms"
-    top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
-    console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
-                  f"{pick.predicted_top1:.2f} %), {measured} (predicted {pick.predicted_ms:.3g} ms) "
-                  f"under {budget:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False, soft_wrap=True)
-    return manifest
+        top = write_combined(out, manifests, [p[1] for p in picks], [p[4] for p in picks], device=device.name,
+                             search=_search_comparison(budgets, results, pooled),
+                             timings={**stages.seconds, "total": stages.total()})
+    for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
+        top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
+        console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
+                      f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted {pick.predicted_ms:.3g} ms) "
+                      f"under {b:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False,
+                      soft_wrap=True)
+    return top if multi else manifests[0]
+
+
+def _measured_words(pick: Finalist) -> str:
+    if pick.measured_ms is None:
+        return "unverified"
+    return f"measured {pick.measured_ms:.3g} ms" + (" (noisy)" if pick.noisy else "")
+
+
+def _predicted_range(space: Any, source: Any, budgets: Sequence[float]) -> tuple[float, float]:
+    """The predicted latency of the fastest and the slowest subnet; fails when a budget is below the fastest."""
+    import numpy as np
+
+    from nasedge.search import check_budget
+
+    fastest = check_budget(space, source.predict, min(budgets))
+    slowest = float(np.asarray(source.predict([space.max_arch()]), dtype=float).reshape(-1)[0])
+    return fastest, max(slowest, fastest)
+
+
+def _pool(results: Sequence[Any]) -> list:
+    """Every arch any search scored, once each, best predicted accuracy first."""
+    seen: dict = {}
+    for result in results:
+        for c in result.history:
+            if c.objective is not None and c.constraint is not None and c.arch not in seen:
+                seen[c.arch] = c
+    return sorted(seen.values(), key=lambda c: -c.objective)
+
+
+def _under(candidates: Sequence[Any], budget: float) -> list:
+    return [c for c in candidates if c.constraint <= budget]
+
+
+def _search_comparison(budgets: Sequence[float], results: Sequence[Any], pooled: Sequence[Any]) -> list[dict]:
+    """Per budget: the best predicted accuracy its own search found, what the largest budget's search alone
+    offers under it (one search serving every budget), and the pooled best (what is picked)."""
+    largest = results[budgets.index(max(budgets))][0].history
+    rows = []
+    for b, (result, own) in zip(budgets, results):
+        alone = _under([c for c in largest if c.objective is not None and c.constraint is not None], b)
+        best = _under(pooled, b)
+        rows.append({"budget_ms": b, "own_search_best": own[0].objective if own else None,
+                     "largest_budget_search_best": max((c.objective for c in alone), default=None),
+                     "pooled_best": best[0].objective if best else None,
+                     "own_search_evaluations": result.evaluations, "own_search_seconds": round(result.elapsed_s, 2)})
+    return rows
 
 
 # --- the stages ----------------------------------------------------------------------------------------
@@ -157,15 +243,13 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
 
 
 def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, stages: Stages,
-            console: Any) -> tuple[Any, list, float]:
-    """The search's result, its feasible candidates best predicted accuracy first, and the fastest subnet's
-    predicted latency."""
+            console: Any, name: str = "search") -> tuple[Any, list]:
+    """The search's result and its feasible candidates, best predicted accuracy first."""
     from omegaconf import OmegaConf
 
-    from nasedge.search import check_budget, strategy_from_config
+    from nasedge.search import strategy_from_config
 
-    with stages("search") as note:
-        fastest = check_budget(space, source.predict, budget)
+    with stages(name) as note:
         strategy = strategy_from_config(OmegaConf.to_container(cfg.search, resolve=True))
         with progress_bar(console, f"search {strategy.name}", total=strategy.config.max_evaluations) as update:
             def progress(p) -> None:
@@ -178,34 +262,39 @@ def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, sta
             raise NasedgeError(f"the search found no arch under {budget:g} ms ({result.stop_reason})")
         note["detail"] = (f"{result.evaluations} accuracy-predictor calls, {result.constraint_evaluations} latency "
                           f"predictions; best predicted {scored[0].objective:.2f} % at {scored[0].constraint:.3g} ms")
-    return result, scored, fastest
+    return result, scored
 
 
 def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: Optional[str], stages: Stages,
-            console: Any) -> list[Finalist]:
-    with stages("verification") as note:
+            console: Any, name: str = "verification", measured: Optional[dict] = None) -> list[Finalist]:
+    with stages(name) as note:
         with progress_bar(console, f"measure {device.name}", "finalists") as update:
             finalists = verify(device, scored, budget, top_k, ray_address=ray_address,
-                               progress=lambda done, total: update(done, total))
-        ok = [f for f in finalists if f.within_budget]
-        note["detail"] = (f"{len(finalists)} finalists measured on {device.name}: "
-                          + ", ".join(f"{f.measured_ms:.3g}" for f in finalists)
-                          + f" ms; {len(ok)} within {budget:g} ms")
+                               progress=lambda done, total: update(done, total), measured=measured)
+        note["detail"] = f"on {device.name}, " + describe_measurements(finalists, budget)
     return finalists
 
 
 def _evaluate(chosen: list[Finalist], supernet_path: Path, cfg: Any, spec: SpecializeConfig,
-              ray_address: Optional[str], stages: Stages, console: Any) -> tuple[Finalist, Any]:
-    """Evaluate the true accuracy of ``chosen`` (recorded on each); the most accurate and its evaluation."""
+              ray_address: Optional[str], stages: Stages, console: Any, name: str = "evaluation",
+              evaluated: Optional[dict] = None) -> tuple[Finalist, Any]:
+    """Evaluate the true accuracy of ``chosen`` (recorded on each); the most accurate and its evaluation.
+
+    ``evaluated`` (arch -> evaluation) holds evaluations already made (another budget's): not made again."""
     from nasedge.specialize.final_evaluation import evaluate_finalists
 
-    with stages("evaluation") as note:
-        use_ray = spec.evaluation == "ray" or (spec.evaluation == "auto" and _ray_pays(ray_address, len(chosen)))
-        with progress_bar(console, "evaluate", "Ray tasks" if use_ray else "in process", len(chosen)) as update:
-            evals = evaluate_finalists([f.arch for f in chosen], supernet_path=str(supernet_path),
-                                       data=_evaluation_data(cfg.data, spec), test_images=spec.test_images,
-                                       use_ray=use_ray, ray_address=ray_address,
-                                       progress=lambda done, total: update(done))
+    evaluated = {} if evaluated is None else evaluated
+    with stages(name) as note:
+        todo = [f for f in chosen if f.arch not in evaluated]
+        use_ray = spec.evaluation == "ray" or (spec.evaluation == "auto" and _ray_pays(ray_address, len(todo)))
+        if todo:
+            with progress_bar(console, "evaluate", "Ray tasks" if use_ray else "in process", len(todo)) as update:
+                new = evaluate_finalists([f.arch for f in todo], supernet_path=str(supernet_path),
+                                         data=_evaluation_data(cfg.data, spec), test_images=spec.test_images,
+                                         use_ray=use_ray, ray_address=ray_address,
+                                         progress=lambda done, total: update(done))
+            evaluated.update({f.arch: e for f, e in zip(todo, new)})
+        evals = [evaluated[f.arch] for f in chosen]
         for f, e in zip(chosen, evals):
             f.top1, f.evaluated_on, f.evaluation_s = e.top1, e.where, round(e.seconds, 2)
         best = max(range(len(chosen)), key=lambda i: evals[i].top1)
@@ -224,11 +313,12 @@ def _evaluation_check(supernet: Any, cfg: Any, data_given: bool) -> str:
     return evaluation_check(supernet.num_classes, OmegaConf.to_object(cfg.data), data_given)
 
 
-def _predicted_only(supernet: Any, ok: list[Finalist], reason: str, stages: Stages) -> tuple[Finalist, Any]:
+def _predicted_only(supernet: Any, ok: list[Finalist], reason: str, stages: Stages,
+                    name: str = "evaluation") -> tuple[Finalist, Any]:
     """No evaluation data: the best predicted finalist within the budget, exported as extracted."""
     from nasedge.specialize.final_evaluation import unevaluated
 
-    with stages("evaluation") as note:
+    with stages(name) as note:
         pick = ok[0]
         note["detail"] = f"skipped, accuracy predicted only: {reason}"
     return pick, unevaluated(supernet, pick.arch, reason)

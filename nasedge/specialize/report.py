@@ -9,34 +9,50 @@ from pathlib import Path
 from typing import Any
 
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
-from nasedge.specialize.verification import Finalist
+from nasedge.specialize.verification import Finalist, verification_status
+
+
+def _verification_words(device: str, pick: Finalist, verified: bool, unverified_reason: str) -> str:
+    if not verified:
+        return f"unverified: {unverified_reason}"
+    words = f"measured on {device}: median {pick.measured_ms:.4g} ms over the measurement protocol"
+    if pick.noisy:
+        words = (f"noisy: {words}, flagged noisy in each of {pick.measurements} measurements "
+                 f"({pick.noisy_reason or 'no reason given'}); not verified")
+    return words
 
 
 def build_manifest(*, device: Any, budget: float, fastest_predicted: float, verified: bool,
                    unverified_reason: str, source: Any, supernet_path: Path, digest: str, accuracy_path: Path,
                    result: Any, finalists: list[Finalist], pick: Finalist, evaluation: Any, files: dict, skipped: dict,
-                   export_s: dict, spec: Any, seed: int, stages: Any) -> dict[str, Any]:
-    """Everything needed to trust, reproduce and deploy the pick, as one JSON-able dict."""
+                   export_s: dict, spec: Any, seed: int, stages: Any, slowest_predicted: float | None = None,
+                   candidates: int | None = None) -> dict[str, Any]:
+    """Everything needed to trust, reproduce and deploy the pick, as one JSON-able dict.
+
+    ``verified`` is whether the device can verify at all; the manifest's ``verified`` is ``True`` only for a
+    pick measured cleanly, ``"noisy"`` for one still flagged noisy after re-measuring, ``False`` otherwise."""
     from dataclasses import asdict
 
     from nasedge import __version__
 
     details = {k: v for k, v in source.details.items() if k != "state"}
     measured = pick.measured_ms
+    binds = None if slowest_predicted is None else bool(budget < slowest_predicted)
     return {
         "nasedge": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["nasedge", *sys.argv[1:]]) if Path(sys.argv[0]).name == "nasedge" else None,
         "device": {"name": device.name, "description": device.description, "where": device.location()},
         "budget_ms": budget,
-        "verified": verified,
-        "verification": (f"measured on {device.name}: median {measured:.4g} ms over the measurement protocol"
-                         if verified else f"unverified: {unverified_reason}"),
+        "verified": verification_status(pick) if verified else False,
+        "verification": _verification_words(device.name, pick, verified, unverified_reason),
         "arch": pick.arch.to_dict(),
         "arch_digest": pick.arch.digest(),
         "latency_ms": {"predicted": pick.predicted_ms, "measured": measured,
                        "measured_p90": pick.measured_p90_ms, "noisy": pick.noisy,
-                       "within_budget": pick.within_budget, "fastest_predicted": fastest_predicted},
+                       "within_budget": pick.within_budget, "fastest_predicted": fastest_predicted,
+                       **({} if slowest_predicted is None else {"slowest_predicted": slowest_predicted,
+                                                                "budget_binds": binds})},
         "accuracy": {"predicted_top1": pick.predicted_top1, "measured_top1": evaluation.top1,
                      "test_images": evaluation.test_images, "recalibration_images": evaluation.recalibration_images,
                      "evaluated_on": evaluation.where, "predicted_only": evaluation.top1 is None},
@@ -46,7 +62,8 @@ def build_manifest(*, device: Any, budget: float, fastest_predicted: float, veri
         "search": {"strategy": result.strategy, "seed": seed, "options": result.options,
                    "evaluations": result.evaluations, "latency_predictions": result.constraint_evaluations,
                    "proposals": result.proposals, "stop_reason": result.stop_reason,
-                   "seconds": round(result.elapsed_s, 2)},
+                   "seconds": round(result.elapsed_s, 2),
+                   **({} if candidates is None else {"candidates_under_budget": candidates})},
         "finalists": [f.record() for f in finalists],
         "files": {fmt: p.name for fmt, p in files.items()},
         "skipped": skipped,
@@ -64,7 +81,6 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
 def plot_pareto(result: Any, finalists: list[Finalist], pick: Finalist, budget: float, device: str) -> bytes:
     """PNG: predicted accuracy against predicted latency of every arch the search scored, its Pareto front,
     the budget, the measured finalists and the pick."""
-    import io
 
     import matplotlib
 
@@ -93,9 +109,19 @@ def plot_pareto(result: Any, finalists: list[Finalist], pick: Finalist, budget: 
         x = pick.measured_ms if pick.measured_ms is not None else pick.predicted_ms
         ax.scatter([x], [pick.top1], marker="D", s=50, c="tab:green", edgecolors="k", zorder=5,
                    label="pick (measured accuracy" + (", latency)" if pick.measured_ms is not None else ")"))
-    ax.set_xlabel(f"latency on {device} (ms)")
-    ax.set_ylabel("top-1 (%)")
-    ax.set_title(f"{result.space}, {result.strategy}: accuracy vs latency under {budget:g} ms", fontsize=10)
+    return _png(fig, ax, f"latency on {device} (ms)", "top-1 (%)",
+                f"{result.space}, {result.strategy}: accuracy vs latency under {budget:g} ms")
+
+
+def _png(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str) -> bytes:
+    """Label, grid and legend the axes; the figure as PNG bytes (closed)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -112,7 +138,7 @@ def render_report(m: dict[str, Any]) -> str:
     lines = [
         f"# {m['supernet']['space']} specialized for {m['device']['name']} under {m['budget_ms']:g} ms", "",
         f"- **Device**: {m['device']['name']} ({m['device']['description']}; {m['device']['where']})",
-        f"- **Result**: {'verified on the device' if m['verified'] else m['verification']}",
+        f"- **Result**: {'verified on the device' if m['verified'] is True else m['verification']}",
         f"- **Arch** `{m['arch_digest']}`: `{json.dumps(m['arch'], separators=(',', ':'))}`", "",
         "| | predicted | measured |", "|---|---|---|",
         f"| latency | {lat['predicted']:.4g} ms | {measured} |",
@@ -124,7 +150,7 @@ def render_report(m: dict[str, Any]) -> str:
         f"**Search.** {m['search']['strategy']} (seed {m['search']['seed']}): {m['search']['evaluations']} "
         f"accuracy-predictor calls, {m['search']['latency_predictions']} latency predictions, "
         f"{m['search']['seconds']:.1f} s; stopped on {m['search']['stop_reason']}. The fastest subnet is predicted "
-        f"at {lat['fastest_predicted']:.3g} ms.", "",
+        f"at {lat['fastest_predicted']:.3g} ms.{_binding_words(m)}", "",
         "**Finalists** (best predicted accuracy under the budget):", "",
         "| arch | predicted top-1 | predicted ms | measured ms | within budget | top-1 |", "|---|---|---|---|---|---|",
     ]
@@ -144,6 +170,14 @@ def render_report(m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _binding_words(m: dict[str, Any]) -> str:
+    lat = m["latency_ms"]
+    if lat.get("budget_binds") is not False:
+        return ""
+    return (f" The slowest is predicted at {lat['slowest_predicted']:.3g} ms: the budget does not bind, so the pick "
+            f"is simply the most accurate subnet.")
+
+
 def write_outputs(out: Path, **kw: Any) -> dict[str, Any]:
     """Write manifest.json, search.json, pareto.png and report.md into ``out``; returns the manifest."""
     out = Path(out)
@@ -153,5 +187,109 @@ def write_outputs(out: Path, **kw: Any) -> dict[str, Any]:
     atomic_write_bytes(out / "pareto.png", plot_pareto(kw["result"], kw["finalists"], kw["pick"], kw["budget"],
                                                       kw["device"].name))
     atomic_write_text(out / "report.md", render_report(manifest))
+    write_manifest(out, manifest)
+    return manifest
+
+
+def plot_budgets(results: list[Any], picks: list[Finalist], budgets: list[float], device: str) -> bytes:
+    """PNG: every arch the searches scored (predicted accuracy against predicted latency), their Pareto front, one
+    budget line per budget and each budget's pick (predicted, and measured where it was)."""
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from nasedge.search import pareto_front
+
+    seen: dict = {}
+    for result in results:
+        for c in result.history:
+            if c.objective is not None and c.constraint is not None:
+                seen.setdefault(c.arch, c)
+    lat = np.array([c.constraint for c in seen.values()])
+    acc = np.array([c.objective for c in seen.values()])
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    ax.scatter(lat, acc, s=6, c="0.65", label=f"searched ({len(seen)} archs, predicted)")
+    if len(seen):
+        front = pareto_front(acc, lat)
+        ax.plot(lat[front], acc[front], "-", c="tab:blue", lw=1.2, label="Pareto front (predicted)")
+    colors = plt.get_cmap("tab10")
+    for i, (budget, pick) in enumerate(zip(budgets, picks)):
+        color = colors(3 + i % 7)
+        ax.axvline(budget, c=color, ls="--", lw=1, label=f"budget {budget:g} ms")
+        ax.scatter([pick.predicted_ms], [pick.predicted_top1], marker="*", s=200, color=color, edgecolors="k",
+                   zorder=5)
+        if pick.measured_ms is not None:
+            ax.scatter([pick.measured_ms], [pick.predicted_top1], marker="x", s=50, color=color, zorder=5)
+    ax.scatter([], [], marker="*", s=120, c="w", edgecolors="k", label="picks (predicted latency)")
+    if any(p.measured_ms is not None for p in picks):
+        ax.scatter([], [], marker="x", s=40, c="k", label="picks (measured latency)")
+    return _png(fig, ax, f"latency on {device} (ms)", "predicted top-1 (%)",
+                f"{results[0].space}, {results[0].strategy}: accuracy vs latency, {len(budgets)} budgets")
+
+
+def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], timings: dict) -> dict[str, Any]:
+    """The top-level manifest of a run over several budgets: what they share and one entry per pick (its folder
+    holds the pick's own manifest)."""
+    first = manifests[0]
+    picks = []
+    for m in manifests:
+        lat, acc = m["latency_ms"], m["accuracy"]
+        picks.append({"budget_ms": m["budget_ms"], "dir": f"{m['budget_ms']:g}ms", "arch_digest": m["arch_digest"],
+                      "arch": m["arch"], "verified": m["verified"], "verification": m["verification"],
+                      "latency_ms": {k: lat[k] for k in ("predicted", "measured", "noisy", "within_budget")},
+                      "accuracy": {k: acc[k] for k in ("predicted_top1", "measured_top1")},
+                      "files": {fmt: f"{m['budget_ms']:g}ms/{name}" for fmt, name in m["files"].items()}})
+    return {"nasedge": first["nasedge"], "created": first["created"], "command": first["command"],
+            "device": first["device"], "budgets_ms": [m["budget_ms"] for m in manifests],
+            "predicted_range_ms": [first["latency_ms"]["fastest_predicted"],
+                                   first["latency_ms"].get("slowest_predicted")],
+            "picks": picks, "latency_predictor": first["latency_predictor"],
+            "accuracy_predictor": first["accuracy_predictor"], "supernet": first["supernet"],
+            "search": {"strategy": first["search"]["strategy"], "seed": first["search"]["seed"],
+                       "options": first["search"]["options"], "per_budget": search,
+                       "pick_rule": "the best predicted accuracy any of the searches scored under the budget"},
+            "settings": first["settings"], "timings_s": timings}
+
+
+def render_combined_report(m: dict[str, Any]) -> str:
+    """report.md of a run over several budgets: one row per pick."""
+    lo, hi = m["predicted_range_ms"]
+    lines = [f"# {m['supernet']['space']} specialized for {m['device']['name']} under "
+             f"{', '.join(f'{b:g}' for b in m['budgets_ms'])} ms", "",
+             f"- **Device**: {m['device']['name']} ({m['device']['description']}; {m['device']['where']})",
+             f"- **Predicted latency range** of the space's subnets: {lo:.3g}-{hi:.3g} ms", "",
+             "| budget | pick | result | predicted ms | measured ms | predicted top-1 | top-1 | folder |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p in m["picks"]:
+        lat, acc = p["latency_ms"], p["accuracy"]
+        ms = "-" if lat["measured"] is None else f"{lat['measured']:.4g}" + (" (noisy)" if lat["noisy"] else "")
+        result = {True: "verified", "noisy": "noisy (not verified)"}.get(p["verified"], "unverified")
+        lines.append(f"| {p['budget_ms']:g} ms | `{p['arch_digest']}` | {result} | {lat['predicted']:.4g} | {ms} | "
+                     f"{acc['predicted_top1']:.2f} % | {acc['measured_top1']:.2f} % | `{p['dir']}/` |")
+    lines += ["", f"**Latency predictor.** {m['latency_predictor']['description']}.", "",
+              f"**Search.** {m['search']['strategy']} (seed {m['search']['seed']}), one search per budget on the same "
+              f"profile and accuracy predictor; each pick is {m['search']['pick_rule']}. Best predicted top-1 per "
+              "budget: its own search, the largest budget's search alone, all searches pooled (the pick):", "",
+              "| budget | own search | largest budget's search | pooled |", "|---|---|---|---|"]
+    fmt = lambda v: "-" if v is None else f"{v:.2f} %"  # noqa: E731
+    for row in m["search"]["per_budget"]:
+        lines.append(f"| {row['budget_ms']:g} ms | {fmt(row['own_search_best'])} | "
+                     f"{fmt(row['largest_budget_search_best'])} | {fmt(row['pooled_best'])} |")
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in m["timings_s"].items() if k != "total")
+    lines += ["", f"**Time.** {m['timings_s']['total']:.1f} s in all: {timings}.", "",
+              "![accuracy against latency, every budget](pareto.png)", ""]
+    return "\n".join(lines)
+
+
+def write_combined(out: Path, manifests: list[dict[str, Any]], results: list[Any], picks: list[Finalist], *,
+                   device: str, search: list[dict], timings: dict) -> dict[str, Any]:
+    """Write the top-level manifest.json, report.md and pareto.png of a run over several budgets."""
+    out = Path(out)
+    manifest = combined_manifest(manifests, search=search, timings=timings)
+    atomic_write_bytes(out / "pareto.png", plot_budgets(results, picks, manifest["budgets_ms"], device))
+    atomic_write_text(out / "report.md", render_combined_report(manifest))
     write_manifest(out, manifest)
     return manifest

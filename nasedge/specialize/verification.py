@@ -1,20 +1,25 @@
 """Verification: measure the search's best candidates on the device and keep those that meet the budget.
 
-:func:`verify` measures the top-k finalists; while none meets the budget it measures the next best archs
-the search saw, predictions scaled by the largest measured/predicted ratio so far (at most
-:data:`CORRECTION_ROUNDS` more rounds), and fails with one line when nothing does.
+:func:`verify` measures the top-k finalists; a finalist whose measurement is flagged noisy (the protocol's
+checks: unstable median, wide spread, too little CPU time) is measured again, at most :data:`NOISY_ROUNDS` more
+times, and keeps the first clean measurement (or, when none is clean, the last one, still flagged noisy). While
+none meets the budget it measures the next best archs the search saw, predictions scaled by the largest
+measured/predicted ratio so far (at most :data:`CORRECTION_ROUNDS` more rounds), and fails with one line when
+nothing does. :func:`verification_status` says what the measurements of a pick amount to: ``True`` (verified),
+``"noisy"`` (measured, but the measurement cannot be trusted) or ``False`` (not measured).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 
 CORRECTION_ROUNDS = 3
+NOISY_ROUNDS = 2  # more measurements of a finalist flagged noisy (each costs as much as the first)
 
 
 @dataclass
@@ -32,6 +37,9 @@ class Finalist:
     top1: Optional[float] = None
     evaluated_on: Optional[str] = None
     evaluation_s: Optional[float] = None
+    # how often it was measured, and why its last measurement was flagged ("" when clean); only once measured
+    measurements: Optional[int] = None
+    noisy_reason: Optional[str] = None
 
     @classmethod
     def of(cls, candidate: Any) -> Finalist:
@@ -39,20 +47,37 @@ class Finalist:
         return cls(candidate.arch, float(candidate.objective), float(candidate.constraint))
 
     def record(self) -> dict[str, Any]:
-        """JSON-able fields (the evaluation ones only once evaluated) and the arch's digest."""
+        """JSON-able fields (the evaluation ones only once evaluated, the measurement ones only once measured)
+        and the arch's digest."""
         evaluated = ("top1", "evaluated_on", "evaluation_s")
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in evaluated or self.top1 is not None}
+        measured = ("measurements", "noisy_reason")
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if (f.name not in evaluated or self.top1 is not None)
+               and (f.name not in measured or self.measurements is not None)}
         return out | {"arch": self.arch.to_dict(), "arch_digest": self.arch.digest()}
 
 
-def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray_address: Optional[str] = None,
-           progress: Optional[Callable[[int, int], None]] = None) -> list[Finalist]:
-    """Measure the ``top_k`` best of ``scored`` (search candidates, best predicted accuracy first) on ``device``,
-    then more rounds while none meets ``budget``; returns every finalist measured, in order.
+def verification_status(finalist: Finalist) -> Union[bool, str]:
+    """``True``: measured cleanly; ``"noisy"``: measured, still flagged noisy after re-measuring; ``False``:
+    not measured."""
+    if finalist.measured_ms is None:
+        return False
+    return "noisy" if finalist.noisy else True
 
-    ``progress(done, total)`` follows the measurements of each round.
+
+def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray_address: Optional[str] = None,
+           progress: Optional[Callable[[int, int], None]] = None,
+           measured: Optional[dict[Arch, Finalist]] = None) -> list[Finalist]:
+    """Measure the ``top_k`` best of ``scored`` (search candidates, best predicted accuracy first) on ``device``,
+    re-measure noisy ones, then more rounds while none meets ``budget``; returns every finalist measured, in order.
+
+    ``progress(done, total)`` follows the measurements of each round. ``measured`` (arch -> finalist) holds
+    measurements already taken (another budget's verification): those archs are not measured again, and the
+    ones measured here are added to it.
     """
-    def measure(batch: list[Finalist]) -> None:
+    measured = {} if measured is None else measured
+
+    def run(batch: list[Finalist]) -> list[Any]:
         done: list = []
 
         def chunk_done(chunk: list) -> None:
@@ -60,10 +85,24 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
             if progress is not None:
                 progress(len(done), len(batch))
 
-        ms = device.measure([f.arch for f in batch], ray_address=ray_address, on_chunk=chunk_done)
-        for f, m in zip(batch, ms):
-            f.measured_ms, f.measured_p90_ms = float(m.median_ms), float(m.p90_ms)
-            f.noisy, f.within_budget = bool(m.noisy), bool(m.median_ms <= budget)
+        return device.measure([f.arch for f in batch], ray_address=ray_address, on_chunk=chunk_done)
+
+    def measure(batch: list[Finalist]) -> None:
+        todo = [f for f in batch if f.arch not in measured]
+        for f in batch:
+            if f.arch in measured:
+                _copy_measurement(measured[f.arch], f)
+        for round_ in range(1 + NOISY_ROUNDS):
+            if not todo:
+                break
+            for f, m in zip(todo, run(todo)):
+                f.measured_ms, f.measured_p90_ms, f.noisy = float(m.median_ms), float(m.p90_ms), bool(m.noisy)
+                f.noisy_reason = str(getattr(m, "reason", "") or "") if m.noisy else ""
+                f.measurements = round_ + 1
+            todo = [f for f in todo if f.noisy]
+        for f in batch:
+            f.within_budget = bool(f.measured_ms <= budget)
+            measured.setdefault(f.arch, f)
 
     finalists = [Finalist.of(c) for c in scored[:top_k]]
     measure(finalists)
@@ -84,3 +123,23 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
                            f"(fastest {lo:.3g} ms, predicted <= {budget:g} ms): the latency profile is off here; refit "
                            f"it (`nasedge predictor fit --device {device.name}`) or raise the budget")
     return finalists
+
+
+def _copy_measurement(src: Finalist, dst: Finalist) -> None:
+    for name in ("measured_ms", "measured_p90_ms", "noisy", "noisy_reason", "measurements"):
+        setattr(dst, name, getattr(src, name))
+
+
+def describe_measurements(finalists: Sequence[Finalist], budget: float) -> str:
+    """The verification stage's line: each finalist's measured ms (noisy ones said), how many meet the budget,
+    and how many of those are noisy (they are not counted as verified)."""
+    ok = [f for f in finalists if f.within_budget]
+    noisy_ok = [f for f in ok if f.noisy]
+    remeasured = sum(1 for f in finalists if (f.measurements or 1) > 1)
+    ms = ", ".join(f"{f.measured_ms:.3g}" + (" (noisy)" if f.noisy else "") for f in finalists)
+    line = f"{len(finalists)} finalists: {ms} ms; {len(ok) - len(noisy_ok)} verified within {budget:g} ms"
+    if noisy_ok:
+        line += f", {len(noisy_ok)} within it but noisy"
+    if remeasured:
+        line += f" ({remeasured} re-measured, up to {1 + NOISY_ROUNDS} times)"
+    return line

@@ -18,3 +18,13 @@ def test_invalid_budgets_name_the_value(text):
 
 def test_format_latency_names_folders():
     assert format_latency(20.0) == "20ms" and format_latency(2.5) == "2.5ms"
+
+
+def test_several_budgets_ascending_once_each():
+    from nasedge.specialize.budget import default_out_name, parse_budgets
+
+    assert parse_budgets("1.8ms, 0.9ms,1.3 ms,0.0009s") == [0.9, 1.3, 1.8]
+    assert parse_budgets("20ms") == [20.0] and default_out_name("cpu", [0.9, 1.3]) == "cpu-0.9ms-1.3ms"
+    for bad in ("0.9ms,,1.8ms", "0.9ms,", "1ms,-2ms", "1ms,abc"):
+        with pytest.raises(NasedgeError, match="not valid"):
+            parse_budgets(bad)

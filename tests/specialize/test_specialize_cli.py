@@ -68,3 +68,32 @@ def test_unreachable_ray_device_says_how_to_connect(tmp_path, capsys, monkeypatc
     assert main(["specialize", "--device", "jetson-orin", "--latency", "20ms", "--out", str(tmp_path / "out")]) == 2
     line = _error(capsys)
     assert "jetson-orin" in line and "ray start --address" in line and "--measurements" in line
+
+
+def test_several_budgets_give_one_pick_each_from_one_profile(tmp_path, capsys):
+    out = tmp_path / "titan"
+    assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7ms,4ms,20ms", "--out", str(out), *TINY]) == 0
+    err = capsys.readouterr().err
+    # 20 ms is above the slowest subnet's predicted latency: said in one line, the pick is the most accurate
+    assert "budget 20 ms does not bind on titan_rtx_64: its subnets are predicted at 2.8" in err
+    assert "budget 4 ms does not bind" not in err and "budget 7 ms does not bind" not in err
+    top = json.loads((out / "manifest.json").read_text())
+    assert top["budgets_ms"] == [4.0, 7.0, 20.0] and [p["dir"] for p in top["picks"]] == ["4ms", "7ms", "20ms"]
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG" and "| 4 ms |" in (out / "report.md").read_text()
+    pooled = {}
+    for b in ("4ms", "7ms", "20ms"):
+        for c in json.loads((out / b / "search.json").read_text())["history"]:
+            if c["objective"] is not None:
+                pooled[json.dumps(c["arch"], sort_keys=True)] = (c["objective"], c["constraint"])
+    for pick in top["picks"]:
+        m = json.loads((out / pick["dir"] / "manifest.json").read_text())  # the single-budget manifest, per budget
+        for name in ("subnet.pt", "subnet.onnx", "report.md", "pareto.png", "search.json"):
+            assert (out / pick["dir"] / name).stat().st_size > 0
+        assert m["budget_ms"] == pick["budget_ms"] and m["arch_digest"] == pick["arch_digest"]
+        assert m["verified"] is False and m["latency_ms"]["predicted"] <= pick["budget_ms"]
+        assert m["latency_ms"]["budget_binds"] is (pick["budget_ms"] < 20)
+        # the pick is the best candidate any of the searches scored under its budget
+        best = max(obj for obj, ms in pooled.values() if ms <= pick["budget_ms"])
+        assert m["accuracy"]["predicted_top1"] == pytest.approx(best)
+    per_budget = top["search"]["per_budget"]
+    assert all(r["pooled_best"] >= r["own_search_best"] for r in per_budget)

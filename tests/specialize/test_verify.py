@@ -54,3 +54,45 @@ def test_gives_up_with_one_line_when_nothing_can_meet_the_budget():
     scored = _scored(budget)
     with pytest.raises(NasedgeError, match="none of the .* finalists meets 2 ms when measured on scaled"):
         verify(_ScaledDevice(100.0), scored, budget, top_k=3)
+
+
+class _NoisyDevice(_ScaledDevice):
+    """Flags its first ``noisy_calls`` measurements noisy (what a contended machine does, deterministically)."""
+
+    def __init__(self, noisy_calls: int):
+        super().__init__(1.0)
+        self.noisy_calls, self.batches = noisy_calls, []
+
+    def measure(self, archs, ray_address=None, on_chunk=None):
+        self.batches.append(len(archs))
+        noisy = len(self.batches) <= self.noisy_calls
+        return [SimpleNamespace(median_ms=_predicted(a) * (3 if noisy else 1), p90_ms=0.0, noisy=noisy,
+                                reason="spread of single timings 40% > 25%" if noisy else "") for a in archs]
+
+
+@pytest.mark.parametrize("noisy_calls, status, measurements", [(0, True, 1), (1, True, 2), (2, True, 3),
+                                                                (3, "noisy", 3), (10, "noisy", 3)])
+def test_noisy_finalists_are_measured_again_at_most_twice(noisy_calls, status, measurements):
+    from nasedge.specialize.verification import NOISY_ROUNDS, describe_measurements, verification_status
+
+    scored = _scored(100.0)
+    device = _NoisyDevice(noisy_calls)
+    finalists = verify(device, scored, 100.0, top_k=3)
+    assert NOISY_ROUNDS == 2 and device.batches == [3] * measurements  # all three again, together, bounded
+    assert all(f.measurements == measurements and verification_status(f) == status for f in finalists)
+    assert all(f.measured_ms == pytest.approx(f.predicted_ms * (3 if status == "noisy" else 1)) for f in finalists)
+    line = describe_measurements(finalists, 100.0)
+    if status == "noisy":
+        assert "0 verified within 100 ms, 3 within it but noisy" in line and line.count("(noisy)") == 3
+        assert all(f.noisy_reason.startswith("spread") for f in finalists)
+    else:
+        assert "3 verified within 100 ms" in line and "noisy" not in line
+
+
+def test_an_arch_measured_for_one_budget_is_not_measured_again_for_the_next():
+    scored = _scored(100.0)
+    device, measured = _NoisyDevice(0), {}
+    verify(device, scored, 50.0, top_k=3, measured=measured)
+    finalists = verify(device, scored, 100.0, top_k=3, measured=measured)
+    assert device.batches == [3]  # the second budget's finalists were all measured for the first
+    assert all(f.measurements == 1 and f.within_budget for f in finalists) and len(measured) == 3

@@ -1,0 +1,256 @@
+"""Checks of command-line inputs that run before anything heavy loads: names (devices, spaces, strategies, config
+keys and options, with the closest valid one), budgets, files (exist and parse), output folders, ports and URLs.
+
+:func:`check` is called by :mod:`nasedge.cli` for every verb before the verb runs; :data:`CHECKS` says what each
+verb's flags are checked for. Each failure is one :class:`~nasedge.errors.NasedgeError` line naming the flag and
+the value; nothing here imports torch or Ray, so a bad input costs well under 2 s (the verb's own checks, after
+its imports, stay as they are: this only answers sooner).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+from nasedge.errors import NasedgeError
+
+# what torch.save writes: a zip archive (since torch 1.6) or, in the legacy format, a pickle
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def check_checkpoint_file(flag: str, path: str) -> None:
+    """``path`` is a readable file that starts like a PyTorch checkpoint (the full check is loading it)."""
+    p = Path(path)
+    if not p.exists():
+        raise NasedgeError(f"{flag} {path}: supernet checkpoint not found")
+    if not p.is_file():
+        raise NasedgeError(f"{flag} {path}: is a folder, expected a supernet checkpoint file")
+    try:
+        with p.open("rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise NasedgeError(f"{flag} {path}: cannot be read ({exc.strerror})") from None
+    if not head.startswith(_CHECKPOINT_MAGIC):
+        raise NasedgeError(f"{path}: not a readable supernet checkpoint (neither a zip nor a pickle file)")
+
+
+def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -> None:
+    """``path`` is a CSV of archs and latencies (``nasedge measure`` output or ``arch,latency_ms``) that parses:
+    every row, arch and value; with several devices in it, ``device`` must be one of them."""
+    import csv
+
+    from nasedge.predict.dataset import read_arch_latency_csv
+
+    devices: set = set()
+    try:
+        with open(path, newline="") as f:
+            rows = csv.DictReader(f)
+            if "device" in (rows.fieldnames or []):
+                devices = {r.get("device") for r in rows}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass  # read_arch_latency_csv names the problem
+    keep = device if device in devices or len(devices) > 1 else None
+    try:
+        read_arch_latency_csv(path, device=keep)
+    except NasedgeError as exc:
+        raise NasedgeError(f"{flag}: {exc}") from None
+
+
+def check_arch_file(flag: str, path: str) -> None:
+    """``path`` holds an architecture (JSON) valid in its space."""
+    from nasedge.arch import Arch
+    from nasedge.spaces import get_space
+
+    if not Path(path).is_file():
+        raise NasedgeError(f"{flag} {path}: no such arch file")
+    arch = Arch.load(path)
+    get_space(arch.space).validate(arch, source=path)
+
+
+def check_out_dir(flag: str, path: Optional[str]) -> None:
+    """``path`` is a folder or can become one (no file in its place or above it)."""
+    if not path:
+        return
+    p = Path(path)
+    for parent in [p, *p.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NasedgeError(f"{flag} {path}: {parent} exists and is not a folder")
+            return
+
+
+def check_url(flag: str, url: Optional[str]) -> None:
+    if url and not url.startswith(("http://", "https://")):
+        raise NasedgeError(f"{flag} {url!r} is not valid; expected http://HOST:PORT or https://...")
+
+
+def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kind: str = "search space") -> None:
+    """``name`` is a search space (or a space YAML's path, or one of ``extra``); ``kind`` names it in the error."""
+    from nasedge.errors import unknown_name
+    from nasedge.spaces import list_spaces
+
+    known = sorted({*list_spaces(), *extra})
+    if name and not name.endswith((".yaml", ".yml")) and name not in known:
+        raise unknown_name(kind, name, known)
+
+
+def check_archs_jsonl(flag: str, path: str) -> None:
+    """``path`` is a JSON-lines file of archs, each valid in its space."""
+    from nasedge.arch import read_archs_jsonl
+    from nasedge.spaces import get_space
+
+    for arch_id, arch in read_archs_jsonl(path):
+        get_space(arch.space).validate(arch, source=f"{path} (arch {arch_id})")
+
+
+def check_port(flag: str, port: Optional[int]) -> None:
+    if port is not None and not 0 <= port <= 65535:
+        raise NasedgeError(f"{flag} {port} is not valid; expected a port number 0-65535")
+
+
+def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tuple[str, ...] = ()) -> None:
+    """The verb's KEY=VALUE overrides (with ``device=NAME`` for a named ``--device``: its keys are checked)."""
+    from nasedge.config import check_overrides
+    from nasedge.measure.device import is_device_file
+
+    given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
+    named = [f"device={device}"] if device and not is_device_file(device) else []
+    check_overrides([*named, *extra, *given])
+
+
+def _device(args: argparse.Namespace) -> None:
+    from nasedge.config import check_device_name
+
+    check_device_name(args.device)
+
+
+def _specialize(args: argparse.Namespace) -> None:
+    from nasedge.errors import unknown_name
+    from nasedge.specialize.budget import parse_budgets
+
+    parse_budgets(args.latency)
+    if args.strategy:
+        from nasedge.search import list_strategies
+
+        if args.strategy not in list_strategies():
+            raise unknown_name("search strategy", args.strategy, list_strategies())
+    from nasedge.measure.device import device_source, is_device_file
+
+    # a device only a predictor service knows is asked of that service (nasedge specialize --predictor-url)
+    service_only = bool(args.predictor_url) and not is_device_file(args.device) and device_source(args.device) is None
+    if not service_only:
+        _device(args)
+    _overrides(args, None if service_only else args.device, tuple([f"search={args.strategy}"] if args.strategy else []))
+    if args.supernet:
+        check_checkpoint_file("--supernet", args.supernet)
+    if getattr(args, "data", None):
+        from nasedge.config import data_overrides
+
+        data_overrides(args.data)
+    if getattr(args, "accuracy_predictor", None) and not Path(args.accuracy_predictor).is_file():
+        raise NasedgeError(f"--accuracy-predictor {args.accuracy_predictor}: no such file")
+    if args.measurements:
+        check_measurements_csv("--measurements", args.measurements, args.device)
+    check_out_dir("--out", args.out)
+    check_url("--predictor-url", args.predictor_url)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    _device(args)
+    check_space("--space", args.space)
+    _overrides(args, args.device)
+    if args.archs:
+        check_archs_jsonl("--archs", args.archs)
+    elif args.num_archs is not None and args.num_archs < 1:
+        raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")
+    check_out_dir("--out", str(Path(args.out).parent))
+
+
+def _eval(args: argparse.Namespace) -> None:
+    _overrides(args)
+    spec = args.arch
+    if spec not in ("min", "max") and not spec.startswith("random:"):
+        if spec.endswith(".jsonl"):
+            check_archs_jsonl("--arch", spec)
+        else:
+            check_arch_file("--arch", spec)
+    if args.supernet:
+        check_checkpoint_file("--supernet", args.supernet)
+    if args.out:
+        check_out_dir("--out", str(Path(args.out).parent))
+
+
+def _export(args: argparse.Namespace) -> None:
+    _overrides(args)
+    check_arch_file("--arch", args.arch)
+    if args.supernet:
+        check_checkpoint_file("--supernet", args.supernet)
+    check_out_dir("--out", args.out)
+
+
+def _arch(args: argparse.Namespace) -> None:
+    if args.arch_command == "sample":
+        check_space("--space", args.space)
+        _overrides(args)
+
+
+def _import(args: argparse.Namespace) -> None:
+    if getattr(args, "import_source", None) == "ofa":
+        p = Path(args.checkpoint)
+        if not p.is_file():
+            raise NasedgeError(f"{args.checkpoint}: OFA checkpoint not found (a file downloaded from the "
+                               "Once-for-All release; nasedge never downloads)")
+        check_space("--space", args.space)
+        check_out_dir("--out", str(Path(args.out).parent))
+        if args.accuracy_predictor and not Path(args.accuracy_predictor).is_file():
+            raise NasedgeError(f"--accuracy-predictor {args.accuracy_predictor}: no such file")
+
+
+def _predictor(args: argparse.Namespace) -> None:
+    from nasedge.errors import unknown_name
+
+    action = args.predictor_command
+    if action in ("archs", "eval", "fit", "show") and getattr(args, "space", None):
+        from nasedge.predict.encodings import list_encodings
+
+        # the latency benchmarks' spaces too; worded as the verb words it
+        check_space("--space", args.space, tuple(list_encodings()), kind="space")
+    if action == "fit":
+        from nasedge.measure.device import is_device_file
+        from nasedge.predict.profile import check_device_name
+
+        if not is_device_file(args.device):
+            check_device_name(args.device)  # it names the profile file
+        _overrides(args, args.device)
+        if args.measurements:
+            check_measurements_csv("--measurements", args.measurements, args.device)
+    if action in ("fit", "eval") and getattr(args, "predictor", None):
+        from nasedge.predict import list_predictors
+
+        if args.predictor not in list_predictors():
+            raise unknown_name("predictor", args.predictor, list_predictors())
+
+
+def _serve(args: argparse.Namespace) -> None:
+    _overrides(args)
+    check_port("--port", args.port)
+    if args.workers is not None and args.workers < 1:
+        raise NasedgeError(f"--workers {args.workers} is not valid; expected at least 1")
+
+
+def _train(args: argparse.Namespace) -> None:
+    _overrides(args)
+
+
+CHECKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "specialize": _specialize, "measure": _measure, "eval": _eval, "export": _export, "arch": _arch,
+    "import": _import, "predictor": _predictor, "serve": _serve, "train": _train}
+
+
+def check(verb: str, args: Any) -> None:
+    """Check the inputs of ``nasedge VERB`` (see :data:`CHECKS`); the first bad one raises :class:`NasedgeError`."""
+    fn = CHECKS.get(verb)
+    if fn is not None:
+        fn(args)

@@ -1,0 +1,45 @@
+"""The bad-input table (experiments/new_board/bad_inputs.py): every verb answers bad input with one line, exit 2,
+no traceback; in this process (fast), and as real processes within 2 s each (slow)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location(
+    "bad_inputs", Path(__file__).resolve().parents[2] / "experiments" / "new_board" / "bad_inputs.py")
+bad_inputs = sys.modules.setdefault("bad_inputs", importlib.util.module_from_spec(_SPEC))
+_SPEC.loader.exec_module(bad_inputs)  # registered first: its dataclasses look their module up
+
+CASES = bad_inputs.cases(Path("$D"))  # for the ids; each test builds its own with its folder
+VERBS = {"arch", "devices", "eval", "export", "import", "measure", "predictor", "serve", "specialize", "train"}
+
+
+def _case(i: int, d: Path):
+    bad_inputs.write_files(d)
+    case = bad_inputs.cases(d)[i]
+    if case.after:
+        pytest.skip(f"expected after merging {case.after}")
+    return case
+
+
+def test_the_table_covers_every_verb_with_at_least_30_cases():
+    assert len(CASES) >= 30 and {c.argv[0] for c in CASES} == VERBS
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[c.name for c in CASES])
+def test_bad_input_in_process(i, tmp_path, nasedge_cli):
+    case = _case(i, tmp_path)
+    r = nasedge_cli(*case.argv, cwd=tmp_path)
+    result = bad_inputs.Result(case, r.returncode, r.stderr, 0.0)
+    assert result.problems() == [], r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[c.name for c in CASES])
+def test_bad_input_as_a_process_within_2_s(i, tmp_path):
+    case = _case(i, tmp_path)
+    result = bad_inputs.run_subprocess(case, tmp_path)
+    assert result.problems() == [], result.stderr
