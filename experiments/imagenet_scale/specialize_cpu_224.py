@@ -64,8 +64,8 @@ def nasedge(*argv: str, cwd: Path) -> tuple[float, str]:
     return round(wall, 1), proc.stderr
 
 
-def specialize(supernet: Path, out: Path, profiles: Path, overrides: list[str]) -> dict:
-    wall, log = nasedge("specialize", "--device", "cpu", "--latency", "20ms", "--supernet", str(supernet),
+def specialize(supernet: Path, out: Path, profiles: Path, overrides: list[str], budget: str = "20ms") -> dict:
+    wall, log = nasedge("specialize", "--device", "cpu", "--latency", budget, "--supernet", str(supernet),
                         "--out", str(out), f"predictor.profiles_dir={profiles}", *overrides, cwd=profiles.parent)
     manifest = json.loads((out / "manifest.json").read_text())
     return {"wall_s": wall, "timings_s": manifest["timings_s"], "pick": manifest["pick"],
@@ -98,7 +98,10 @@ def interleaved(archs: dict[str, Arch], rounds: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default=str(REPO / "runs" / "imagenet_scale" / "specialize_cpu_224"))
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds of largest and pick")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds of largest and picks")
+    ap.add_argument("--binding", default="5ms", help="a second budget, one that binds on an idle machine")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the profile measurements of an interrupted first run (outputs/measurements/)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("specialize_cpu_224.json")))
     ap.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for both specialize runs")
     args = ap.parse_args()
@@ -107,7 +110,8 @@ def main() -> None:
     profiles = work / "profiles"
     # the first run measures (into outputs/measurements/, which it would resume from) and stores the profile
     for stale in (profiles / f"cpu@{SPACE}.json", work / "outputs" / "measurements" / f"cpu@{SPACE}.csv"):
-        stale.unlink(missing_ok=True)
+        if not (args.resume and stale.suffix == ".csv"):
+            stale.unlink(missing_ok=True)
     result: dict = {"uptime_start": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
                     "cpus": os.cpu_count(), "torch": torch.__version__}
     checkpoint, predictor = make_ofa_files(work)
@@ -117,16 +121,21 @@ def main() -> None:
     result["import_s"] = wall
     result["first_run"] = specialize(imported, work / "first", profiles, args.overrides)
     result["stored_profile_run"] = specialize(imported, work / "second", profiles, args.overrides)
+    result["binding_run"] = specialize(imported, work / "binding", profiles, args.overrides, args.binding)
     space = get_space(SPACE)
     pick = Arch.from_dict(result["stored_profile_run"]["pick"]["arch"])
-    result["largest"], result["pick_arch"] = space.max_arch().to_dict(), pick.to_dict()
-    result["measurements"] = interleaved({"largest_224": space.max_arch(), "pick": pick}, args.rounds)
+    binding = Arch.from_dict(result["binding_run"]["pick"]["arch"])
+    result["largest"], result["pick_arch"], result["binding_pick_arch"] = (
+        space.max_arch().to_dict(), pick.to_dict(), binding.to_dict())
+    result["measurements"] = interleaved({"largest_224": space.max_arch(), "pick": pick,
+                                          f"pick_{args.binding}": binding}, args.rounds)
     result["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     s = result["measurements"]["summary"]
     print(f"largest at 224 px: median {s['largest_224']['median_ms']} ms (rounds {s['largest_224']['min_ms']}-"
           f"{s['largest_224']['max_ms']}); pick at {pick.resolution} px: median {s['pick']['median_ms']} ms "
-          f"({s['pick']['min_ms']}-{s['pick']['max_ms']}); specialize with the stored profile "
+          f"({s['pick']['min_ms']}-{s['pick']['max_ms']}); pick under {args.binding} at {binding.resolution} px: median "
+          f"{s[f'pick_{args.binding}']['median_ms']} ms; specialize with the stored profile "
           f"{result['stored_profile_run']['wall_s']} s wall")
 
 

@@ -160,7 +160,7 @@ class OFAMobileNetV3Space(SearchSpace):
     def from_yaml_dict(cls, data: Mapping[str, Any], source: str) -> OFAMobileNetV3Space:
         r = _Reader(data, source)
         stem, first, choices = r.sub("stem"), r.sub("first_block"), r.sub("choices")
-        if stem.choice("act", (cls.STEM_ACT, *cls.ACTIVATIONS), cls.STEM_ACT) != cls.STEM_ACT:
+        if stem.choice("act", tuple(dict.fromkeys((*cls.ACTIVATIONS, cls.STEM_ACT))), cls.STEM_ACT) != cls.STEM_ACT:
             stem.fail(stem.get("act"), f"{cls.STEM_ACT} (the family's stem activation)", "act")
         raw_stages = r.get("stages")
         if not isinstance(raw_stages, list) or not raw_stages:
