@@ -68,8 +68,11 @@ def specialize(supernet: Path, out: Path, profiles: Path, overrides: list[str], 
     wall, log = nasedge("specialize", "--device", "cpu", "--latency", budget, "--supernet", str(supernet),
                         "--out", str(out), f"predictor.profiles_dir={profiles}", *overrides, cwd=profiles.parent)
     manifest = json.loads((out / "manifest.json").read_text())
-    return {"wall_s": wall, "timings_s": manifest["timings_s"], "pick": manifest["pick"],
-            "finalists": manifest.get("finalists"), "latency_source": manifest.get("latency"),
+    return {"wall_s": wall, "timings_s": manifest["timings_s"], "arch": manifest["arch"],
+            "latency_ms": manifest["latency_ms"], "accuracy": manifest["accuracy"],
+            "finalists": [{k: f[k] for k in ("arch_digest", "predicted_ms", "measured_ms", "noisy", "within_budget")}
+                          for f in manifest["finalists"]],
+            "latency_predictor": manifest["latency_predictor"]["description"], "files": manifest["files"],
             "log": [line for line in log.splitlines() if line.strip()][-20:]}
 
 
@@ -147,21 +150,23 @@ def main() -> None:
                                                            args.profile_attempts)
     result["first_run"] = specialize(imported, work / "first", profiles, args.overrides)
     result["stored_profile_run"] = specialize(imported, work / "second", profiles, args.overrides)
-    result["binding_run"] = specialize(imported, work / "binding", profiles, args.overrides, args.binding)
     space = get_space(SPACE)
-    pick = Arch.from_dict(result["stored_profile_run"]["pick"]["arch"])
-    binding = Arch.from_dict(result["binding_run"]["pick"]["arch"])
-    result["largest"], result["pick_arch"], result["binding_pick_arch"] = (
-        space.max_arch().to_dict(), pick.to_dict(), binding.to_dict())
-    result["measurements"] = interleaved({"largest_224": space.max_arch(), "pick": pick,
-                                          f"pick_{args.binding}": binding}, args.rounds)
+    pick = Arch.from_dict(result["stored_profile_run"]["arch"])
+    archs = {"largest_224": space.max_arch(), "pick": pick}
+    try:  # the profile decides whether a budget is below its fastest subnet: then specialize refuses it
+        result["binding_run"] = specialize(imported, work / "binding", profiles, args.overrides, args.binding)
+        archs[f"pick_{args.binding}"] = Arch.from_dict(result["binding_run"]["arch"])
+    except SystemExit as exc:
+        result["binding_run"] = {"error": str(exc).splitlines()[-1]}
+    result["largest"], result["pick_arch"] = space.max_arch().to_dict(), pick.to_dict()
+    result["measurements"] = interleaved(archs, args.rounds)
     result["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     s = result["measurements"]["summary"]
     print(f"largest at 224 px: median {s['largest_224']['median_ms']} ms (rounds {s['largest_224']['min_ms']}-"
           f"{s['largest_224']['max_ms']}); pick at {pick.resolution} px: median {s['pick']['median_ms']} ms "
-          f"({s['pick']['min_ms']}-{s['pick']['max_ms']}); pick under {args.binding} at {binding.resolution} px: median "
-          f"{s[f'pick_{args.binding}']['median_ms']} ms; specialize with the stored profile "
+          f"({s['pick']['min_ms']}-{s['pick']['max_ms']}); under {args.binding}: "
+          f"{s.get(f'pick_{args.binding}', result['binding_run'])}; specialize with the stored profile "
           f"{result['stored_profile_run']['wall_s']} s wall")
 
 
