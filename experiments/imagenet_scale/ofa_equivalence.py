@@ -1,6 +1,7 @@
-"""Equivalence of imported Once-for-All weights with OFA's own code (issue 17, items 1-2).
+"""Equivalence of imported Once-for-All weights with OFA's own code (issue 17, items 1, 2 and 6).
 
-For w1.0 and w1.2: OFA's OFAMobileNetV3 (the ``ofa`` package) with random weights is saved in OFA's
+For OFA-MobileNetV3 w1.0 and w1.2 and OFA-ProxylessNAS w1.3: OFA's OFAMobileNetV3 / OFAProxylessNASNets (the
+``ofa`` package) with random weights is saved in OFA's
 checkpoint format and imported (``nasedge import ofa``, BatchNorm calibrated for the largest arch; then,
 for each of the random archs over the whole resolution range, with BatchNorm calibrated for that arch
 the way OFA does before evaluating it, saved again and read directly by ``load_supernet``), and the
@@ -90,7 +91,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         spaces = [supernet_equivalence(s, args.archs, args.batch, Path(tmp))
-                  for s in ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2")]
+                  for s in ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2", "ofa_proxyless_w1.3")]
         predictor = predictor_equivalence(args.predictor_archs, Path(tmp))
     result = {"supernets": spaces, "accuracy_predictor": predictor, "torch": torch.__version__,
               "seconds": round(time.perf_counter() - t0, 1)}

@@ -3,10 +3,11 @@
   nasedge import ofa ofa_mbv3_d234_e346_k357_w1.2 --out runs/ofa_w1.2/supernet.pt
   nasedge import ofa ofa_mbv3_d234_e346_k357_w1.0 --space ofa_mbv3_w1.0 --out runs/ofa_w1.0/supernet.pt
   nasedge import ofa ofa_mbv3_d234_e346_k357_w1.2 --accuracy-predictor acc_predictor.pth --out runs/ofa/supernet.pt
+  nasedge import ofa ofa_proxyless_d234_e346_k357_w1.3 --space ofa_proxyless_w1.3 --out runs/proxyless/supernet.pt
 
 ``ofa`` reads a Once-for-All supernet checkpoint (``{"state_dict": ...}`` or a bare state dict), checks
 every tensor's name and shape against the nasedge supernet of the space (default: the one of
-ofa_mbv3_w1.0 / ofa_mbv3_w1.2 that fits) and writes a nasedge supernet whose ``meta`` names the source
+ofa_mbv3_w1.0 / ofa_mbv3_w1.2 / ofa_proxyless_w1.3 that fits) and writes a nasedge supernet whose ``meta`` names the source
 file and its SHA-256. ``--accuracy-predictor`` also converts OFA's ``acc_predictor.pth`` (trained on the
 w1.2 supernet) to ``accuracy_predictor.json`` beside ``--out``, where ``nasedge specialize --supernet``
 looks for it. ``specialize``, ``eval`` and ``export`` also read an OFA checkpoint directly.
@@ -21,10 +22,12 @@ import json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="import_source", metavar="SOURCE", parser_class=type(parser))
     sub.required = True
-    p = sub.add_parser("ofa", help="a Once-for-All OFA-MobileNetV3 supernet (and OFA's accuracy predictor)")
+    p = sub.add_parser("ofa", help="a Once-for-All supernet, OFA-MobileNetV3 or OFA-ProxylessNAS "
+                                   "(and OFA's accuracy predictor)")
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="OFA supernet checkpoint (e.g. ofa_mbv3_d234_e346_k357_w1.2)")
-    p.add_argument("--space", metavar="NAME", help="ofa_mbv3_w1.0 or ofa_mbv3_w1.2 (default: the one that fits)")
+    p.add_argument("--space", metavar="NAME",
+                   help="ofa_mbv3_w1.0, ofa_mbv3_w1.2 or ofa_proxyless_w1.3 (default: the one that fits)")
     p.add_argument("--out", required=True, metavar="FILE.pt", help="nasedge supernet file to write")
     p.add_argument("--accuracy-predictor", metavar="FILE.pth",
                    help="OFA's acc_predictor.pth: written as accuracy_predictor.json beside --out")

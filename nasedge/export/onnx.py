@@ -53,7 +53,11 @@ def check_onnx(path: str | Path, model: nn.Module, arch: Arch, batch_size: int =
                seed: int = 0) -> float:
     """Run the ONNX file in onnxruntime and compare with ``model``; returns the max abs difference.
 
-    Raises :class:`NasedgeError` (and removes the file) when they differ by more than ``atol``.
+    Raises :class:`NasedgeError` (and removes the file) when they differ by more than ``atol`` times the largest
+    output magnitude (at least 1): onnxruntime sums in another order than PyTorch, and float32 rounding grows
+    with the outputs. A 1000-class head at 224 px whose BatchNorm statistics came from other images gives logits
+    of several hundred on random inputs and differences of a few 1e-3 (9e-6 of them), which an absolute 1e-4
+    refused.
     """
     import onnxruntime as ort
 
@@ -65,7 +69,9 @@ def check_onnx(path: str | Path, model: nn.Module, arch: Arch, batch_size: int =
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT: x.numpy()})[0]
     diff = float(np.abs(got - expected).max())
-    if not diff <= atol:  # also catches NaN
+    scale = max(1.0, float(np.abs(expected).max()))
+    if not diff <= atol * scale:  # also catches NaN
         Path(path).unlink(missing_ok=True)
-        raise NasedgeError(f"{path}: onnxruntime output differs from PyTorch by {diff:.3g} (> {atol}); file removed")
+        raise NasedgeError(f"{path}: onnxruntime output differs from PyTorch by {diff:.3g} (> {atol} x the largest "
+                           f"output {scale:.3g}); file removed")
     return diff

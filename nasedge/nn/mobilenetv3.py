@@ -1,6 +1,8 @@
 """Static MobileNetV3 networks of the OFA family: plain PyTorch modules, no elastic code.
 
-This is what :meth:`OFAMobileNetV3Supernet.extract` returns and what gets exported and measured.
+This is what :meth:`OFAMobileNetV3Supernet.extract` returns and what gets exported and measured. The modules
+are built from a space's layer walk, so the OFA-ProxylessNAS family (ReLU6, no squeeze-excite, a head without
+feature-mix conv) gets its networks from the same builders.
 :func:`build_mobilenetv3` builds one with fresh weights from an arch (for latency measurement or for
 training an arch alone from scratch).
 """
@@ -18,7 +20,7 @@ from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 
 
 def activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU, "h_swish": nn.Hardswish}[name](inplace=True)
+    return {"relu": nn.ReLU, "relu6": nn.ReLU6, "h_swish": nn.Hardswish}[name](inplace=True)
 
 
 class ConvBNAct(nn.Sequential):
@@ -74,19 +76,25 @@ class MBConv(nn.Module):
 
 
 class Head(nn.Module):
-    """Final 1x1 expand (BN, h-swish) -> global pool -> 1x1 feature mix (h-swish) -> dropout -> classifier."""
+    """Final 1x1 expand (BN, ``act``) -> global pool -> [1x1 feature mix (``act``, no BN)] -> dropout -> classifier.
 
-    def __init__(self, cin: int, final_expand: int, feature_mix: int, num_classes: int, dropout: float):
+    ``feature_mix=0``: no feature-mix conv (the classifier reads the pooled expand features, as in ProxylessNAS).
+    """
+
+    def __init__(self, cin: int, final_expand: int, feature_mix: int, num_classes: int, dropout: float,
+                 act: str = "h_swish"):
         super().__init__()
-        self.final_expand = ConvBNAct(cin, final_expand, 1, act="h_swish")
-        self.feature_mix = nn.Conv2d(final_expand, feature_mix, 1, bias=False)
+        self.final_expand = ConvBNAct(cin, final_expand, 1, act=act)
+        self.feature_mix = nn.Conv2d(final_expand, feature_mix, 1, bias=False) if feature_mix else None
+        self.feature_mix_act = activation(act) if feature_mix else None
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(feature_mix, num_classes)
+        self.classifier = nn.Linear(feature_mix or final_expand, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.final_expand(x).mean((2, 3), keepdim=True)
-        x = nn.functional.hardswish(self.feature_mix(x)).flatten(1)
-        return self.classifier(self.dropout(x))
+        if self.feature_mix is not None:
+            x = self.feature_mix_act(self.feature_mix(x))
+        return self.classifier(self.dropout(x.flatten(1)))
 
 
 def build_layer(layer: Layer, dropout: float = 0.0) -> nn.Module:
@@ -94,7 +102,7 @@ def build_layer(layer: Layer, dropout: float = 0.0) -> nn.Module:
     if layer.kind == "stem":
         return ConvBNAct(layer.in_channels, layer.out_channels, layer.kernel, layer.stride, act=layer.act)
     if layer.kind == "head":
-        return Head(layer.in_channels, layer.hidden, layer.mix, layer.out_channels, dropout)
+        return Head(layer.in_channels, layer.hidden, layer.mix, layer.out_channels, dropout, layer.act)
     return MBConv(layer.in_channels, layer.out_channels, layer.hidden, layer.kernel, layer.stride, layer.act,
                   layer.se)
 
@@ -137,6 +145,15 @@ def build_mobilenetv3(arch: Arch, space: OFAMobileNetV3Space, num_classes: int |
     blocks = [build_layer(layer) for layer in block_layers]
     model = MobileNetV3(build_layer(stem_layer), build_layer(first_layer), blocks, head(space, num_classes), arch)
     init_weights(model)
+    set_bn_eps(model, space.bn_eps)
+    return model
+
+
+def set_bn_eps(model: nn.Module, eps: float) -> nn.Module:
+    """Give every BatchNorm of ``model`` the space's epsilon (OFA's ``set_bn_param``); returns ``model``."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = eps
     return model
 
 

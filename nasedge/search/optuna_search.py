@@ -157,7 +157,7 @@ def open_storage(spec: Optional[str]):
 
 def _dimensions(space: SearchSpace) -> tuple[Any, ...]:
     try:
-        return (space.kernel_choices, space.expand_choices, space.depth_choices, space.resolutions,
+        return (space.kernel_choices, space.expand_choices, space.stage_depth_choices, space.resolutions,
                 space.num_slots, space.num_stages)
     except AttributeError as exc:
         raise NasedgeError(f"search strategy 'optuna' needs a space with per-dimension choices; "
@@ -174,7 +174,7 @@ def _distributions(space: SearchSpace) -> dict[str, Any]:
 
     _, _, depths, resolutions, num_slots, num_stages = _dimensions(space)
     dist: dict[str, Any] = {"res": CategoricalDistribution(list(resolutions))}
-    dist.update({f"d{s}": CategoricalDistribution(list(depths)) for s in range(num_stages)})
+    dist.update({f"d{s}": CategoricalDistribution(list(depths[s])) for s in range(num_stages)})
     blocks = list(_block_choices(space))
     dist.update({f"b{i}": CategoricalDistribution(blocks) for i in range(num_slots)})
     return dist

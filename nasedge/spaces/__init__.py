@@ -26,7 +26,9 @@ from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 __all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "list_spaces", "load_space",
            "register_family"]
 
-_FAMILIES = Registry("search-space family", {"ofa_mbv3": "nasedge.spaces.ofa_mbv3:OFAMobileNetV3Space"}, sort=False)
+_FAMILIES = Registry("search-space family", {"ofa_mbv3": "nasedge.spaces.ofa_mbv3:OFAMobileNetV3Space",
+                                             "ofa_proxyless": "nasedge.spaces.ofa_proxyless:OFAProxylessSpace"},
+                     sort=False)
 
 
 def register_family(name: str, target: str | type[SearchSpace] | Callable[[dict, str], SearchSpace], *,

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -48,12 +49,14 @@ def _out(size: int, stride: int) -> int:
 
 @dataclass(frozen=True)
 class Stage:
-    """One elastic stage: output width, stride of its first block, activation, squeeze-excite."""
+    """One stage: output width, stride of its first block, activation, squeeze-excite, and ``depth``: None when
+    the arch chooses it (the space's depth choices), else the stage's fixed number of blocks."""
 
     width: int
     stride: int
     act: str
     se: bool
+    depth: int | None = None
 
 
 class BlockSlot(NamedTuple):
@@ -142,22 +145,39 @@ class OFAMobileNetV3Space(SearchSpace):
     depth_choices: tuple[int, ...]
     resolutions: tuple[int, ...]
     dropout: float = 0.1
+    bn_eps: float = 1e-5
     family: str = "ofa_mbv3"
+
+    # what the family fixes (another family of OFA networks built on this one sets its own)
+    STEM_ACT: ClassVar[str] = "h_swish"
+    ACTIVATIONS: ClassVar[tuple[str, ...]] = ACTIVATIONS  # of the stages
+    HAS_SE: ClassVar[bool] = True  # stages say whether they squeeze-excite (else none does)
+    HAS_FEATURE_MIX: ClassVar[bool] = True  # the head's 1x1 conv after pooling (else none)
+    BN_EPS: ClassVar[float] = 1e-5  # OFA's bn_param of the family (the YAML may say otherwise)
 
     # --- construction --------------------------------------------------------------------
     @classmethod
     def from_yaml_dict(cls, data: Mapping[str, Any], source: str) -> OFAMobileNetV3Space:
         r = _Reader(data, source)
         stem, first, choices = r.sub("stem"), r.sub("first_block"), r.sub("choices")
-        if stem.choice("act", ACTIVATIONS, "h_swish") != "h_swish":
-            stem.fail(stem.get("act"), "h_swish (the family's stem activation)", "act")
+        if stem.choice("act", tuple(dict.fromkeys((*cls.ACTIVATIONS, cls.STEM_ACT))), cls.STEM_ACT) != cls.STEM_ACT:
+            stem.fail(stem.get("act"), f"{cls.STEM_ACT} (the family's stem activation)", "act")
         raw_stages = r.get("stages")
         if not isinstance(raw_stages, list) or not raw_stages:
             r.fail(raw_stages, "a non-empty list of stages", "stages")
+        depth_choices = choices.ints("depth")
         stages = []
         for i, s in enumerate(raw_stages):
             sr = _Reader(s, source, f"stages[{i}]")
-            stages.append(Stage(sr.int("width"), sr.int("stride"), sr.choice("act", ACTIVATIONS), sr.bool("se")))
+            se = sr.bool("se") if cls.HAS_SE else sr.bool("se", False)
+            if se and not cls.HAS_SE:
+                sr.fail(se, "false (the family has no squeeze-excite)", "se")
+            depth = sr.int("depth") if "depth" in sr.data else None
+            if depth is not None and depth > max(depth_choices):
+                sr.fail(depth, f"at most the largest depth choice ({max(depth_choices)})", "depth")
+            stages.append(Stage(sr.int("width"), sr.int("stride"), sr.choice("act", cls.ACTIVATIONS), se, depth))
+        if all(s.depth is not None for s in stages):
+            r.fail(raw_stages, "at least one stage of elastic depth (no 'depth' field)", "stages")
         res = choices.sub("resolution")
         lo, hi, step = res.int("min"), res.int("max"), res.int("step")
         if hi < lo:
@@ -168,6 +188,12 @@ class OFAMobileNetV3Space(SearchSpace):
         dropout = r.get("dropout", 0.1)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             r.fail(dropout, "a number in [0, 1)", "dropout")
+        bn_eps = r.get("bn_eps", cls.BN_EPS)
+        if isinstance(bn_eps, bool) or not isinstance(bn_eps, (int, float)) or not 0 < bn_eps < 1:
+            r.fail(bn_eps, "a number in (0, 1)", "bn_eps")
+        if not cls.HAS_FEATURE_MIX and "feature_mix_width" in r.data:
+            r.fail(r.get("feature_mix_width"), "no value (the family's head has no feature-mix conv)",
+                   "feature_mix_width")
         return cls(
             name=r.get("name"),
             description=str(r.get("description", "")),
@@ -178,12 +204,13 @@ class OFAMobileNetV3Space(SearchSpace):
             first_block_stride=first.int("stride"),
             stages=tuple(stages),
             final_expand_width=r.int("final_expand_width"),
-            feature_mix_width=r.int("feature_mix_width"),
+            feature_mix_width=r.int("feature_mix_width") if cls.HAS_FEATURE_MIX else 0,
             kernel_choices=kernels,
             expand_choices=choices.ints("expand"),
-            depth_choices=choices.ints("depth"),
+            depth_choices=depth_choices,
             resolutions=tuple(range(lo, hi + 1, step)),
             dropout=float(dropout),
+            bn_eps=float(bn_eps),
         )
 
     def restrict(self, **choices: Sequence[int]) -> OFAMobileNetV3Space:
@@ -211,17 +238,23 @@ class OFAMobileNetV3Space(SearchSpace):
 
     @property
     def max_depth(self) -> int:
+        """Block slots per stage in an arch (a stage of fixed depth has fewer blocks; its other slots stay unused)."""
         return max(self.depth_choices)
 
     @property
     def num_slots(self) -> int:
         return self.num_stages * self.max_depth
 
+    @functools.cached_property
+    def stage_depth_choices(self) -> tuple[tuple[int, ...], ...]:
+        """The depths each stage may have: the space's depth choices, or a stage's fixed depth alone."""
+        return tuple(self.depth_choices if s.depth is None else (s.depth,) for s in self.stages)
+
     def slots(self) -> list[BlockSlot]:
-        """All block positions of the supernet, in network order."""
+        """The block positions of the supernet (the slots some arch uses), in network order."""
         out, in_ch = [], self.first_block_width
-        for s, stage in enumerate(self.stages):
-            for i in range(self.max_depth):
+        for s, (stage, depths) in enumerate(zip(self.stages, self.stage_depth_choices)):
+            for i in range(max(depths)):
                 out.append(BlockSlot(s, i, s * self.max_depth + i, in_ch, stage.width,
                                      stage.stride if i == 0 else 1, stage.act, stage.se))
                 in_ch = stage.width
@@ -237,7 +270,8 @@ class OFAMobileNetV3Space(SearchSpace):
 
     # --- geometry ------------------------------------------------------------------------
     def _stem(self, size: int) -> Layer:
-        return Layer("stem", size, _out(size, self.stem_stride), 3, self.stem_width, 3, self.stem_stride, "h_swish")
+        return Layer("stem", size, _out(size, self.stem_stride), 3, self.stem_width, 3, self.stem_stride,
+                     self.STEM_ACT)
 
     def _first_block(self, size: int) -> Layer:
         # depthwise 3x3 with expand ratio 1 (no expand conv), ReLU, no squeeze-excite
@@ -270,8 +304,8 @@ class OFAMobileNetV3Space(SearchSpace):
         return {r: self._walk(r) for r in self.resolutions}
 
     def layer_choices(self, resolution: int) -> tuple[tuple[Layer, ...], ...]:
-        """Per position (stem, first block, each slot, head) its layer options at ``resolution``; a slot's
-        options are its (kernel, expand) choices, kernel-major."""
+        """Per position (stem, first block, each slot of :meth:`slots`, head) its layer options at ``resolution``;
+        a slot's options are its (kernel, expand) choices, kernel-major."""
         walk = self._walks.get(resolution)
         return walk if walk is not None else self._walk(resolution)
 
@@ -281,10 +315,15 @@ class OFAMobileNetV3Space(SearchSpace):
         return {(k, e): ki * ne + ei for ki, k in enumerate(self.kernel_choices)
                 for ei, e in enumerate(self.expand_choices)}
 
+    @functools.cached_property
+    def _position(self) -> dict[int, int]:
+        """Slot -> its position in a walk (after the stem and the first block)."""
+        return {slot.slot: 2 + i for i, slot in enumerate(self.slots())}
+
     def layers(self, arch: Arch) -> tuple[Layer, ...]:
         arch = self.validate(arch)
-        walk, index = self.layer_choices(arch.resolution), self._choice_index
-        blocks = [walk[2 + b.slot][index[b.kernel, b.expand]] for b in arch.active_blocks()]
+        walk, index, position = self.layer_choices(arch.resolution), self._choice_index, self._position
+        blocks = [walk[position[b.slot]][index[b.kernel, b.expand]] for b in arch.active_blocks()]
         return (walk[0][0], walk[1][0], *blocks, walk[-1][0])
 
     def layer(self, kind: str, input_size: int, stage: int = -1, first: bool = False, kernel: int = 0,
@@ -297,17 +336,21 @@ class OFAMobileNetV3Space(SearchSpace):
             return self._head(input_size)
         if kind != "block":
             raise NasedgeError(f"part kind {kind!r} is not valid; known: {', '.join(LAYER_KINDS)}")
-        index = 0 if first else 1
-        if not 0 <= stage < self.num_stages or index >= self.max_depth:
+        slot = self._slot.get((stage, 0 if first else 1))
+        if slot is None:
             raise NasedgeError(f"space {self.name}: no block {'first' if first else 'rest'} in stage {stage}")
-        return self._block(self.slots()[stage * self.max_depth + index], kernel, expand, input_size)
+        return self._block(slot, kernel, expand, input_size)
+
+    @functools.cached_property
+    def _slot(self) -> dict[tuple[int, int], BlockSlot]:
+        return {(slot.stage, slot.index): slot for slot in self.slots()}
 
     # --- validation ----------------------------------------------------------------------
     @functools.cached_property
     def _allowed(self) -> tuple[frozenset[int], ...]:
         """Values allowed in kernel and expand (a choice, or unused), depth, resolution."""
         return (frozenset(self.kernel_choices) | {UNUSED}, frozenset(self.expand_choices) | {UNUSED},
-                frozenset(self.depth_choices), frozenset(self.resolutions))
+                tuple(frozenset(c) for c in self.stage_depth_choices), frozenset(self.resolutions))
 
     def validate(self, arch: Arch, source: str | None = None) -> Arch:
         if not isinstance(arch, Arch):
@@ -322,16 +365,16 @@ class OFAMobileNetV3Space(SearchSpace):
         # fast path (validation runs per arch per request in the service): every value allowed somewhere, and
         # the canonical form has exactly the unused slots at 0, i.e. no active slot holds 0
         kernels, expands, depths, resolutions = self._allowed
-        if (set(arch.kernel) <= kernels and set(arch.expand) <= expands and set(arch.depth) <= depths
-                and arch.resolution in resolutions):
+        if (set(arch.kernel) <= kernels and set(arch.expand) <= expands
+                and all(d in c for d, c in zip(arch.depth, depths)) and arch.resolution in resolutions):
             canonical = arch.canonical()
             unused = self.num_slots - sum(arch.depth)
             if canonical.kernel.count(UNUSED) == unused and canonical.expand.count(UNUSED) == unused:
                 return canonical
         # slow path: find the first offending field
-        for i, d in enumerate(arch.depth):
-            if d not in self.depth_choices:
-                raise ArchError(f"depth[{i}]", d, list(self.depth_choices), source)
+        for i, (d, choices) in enumerate(zip(arch.depth, self.stage_depth_choices)):
+            if d not in choices:
+                raise ArchError(f"depth[{i}]", d, list(choices), source)
         for field, choices in (("kernel", self.kernel_choices), ("expand", self.expand_choices)):
             for slot, v in enumerate(getattr(arch, field)):
                 if arch.is_active(slot):
@@ -354,8 +397,11 @@ class OFAMobileNetV3Space(SearchSpace):
 
     # --- sampling and variation ----------------------------------------------------------
     def _arch(self, kernel, expand, depth, resolution) -> Arch:
-        return Arch(self.name, tuple(int(k) for k in kernel), tuple(int(e) for e in expand),
-                    tuple(int(d) for d in depth), int(resolution)).canonical()
+        # stages of fixed depth keep it, whatever was drawn for them (the draws keep the random stream of a
+        # space without such stages)
+        depth = tuple(int(d) if s.depth is None else s.depth for d, s in zip(depth, self.stages))
+        return Arch(self.name, tuple(int(k) for k in kernel), tuple(int(e) for e in expand), depth,
+                    int(resolution)).canonical()
 
     def sample(self, rng: RngLike = None) -> Arch:
         rng = as_rng(rng)
@@ -411,8 +457,8 @@ class OFAMobileNetV3Space(SearchSpace):
 
     def num_archs(self) -> int:
         per_block = len(self.kernel_choices) * len(self.expand_choices)
-        per_stage = sum(per_block**d for d in self.depth_choices)
-        return per_stage**self.num_stages * len(self.resolutions)
+        return math.prod(sum(per_block**d for d in depths) for depths in self.stage_depth_choices) * len(
+            self.resolutions)
 
     # --- encodings -----------------------------------------------------------------------
     def encode(self, archs: Sequence[Arch], scheme: str = "onehot") -> np.ndarray:
@@ -433,7 +479,7 @@ class OFAMobileNetV3Space(SearchSpace):
         out = np.zeros((len(archs), width), dtype=np.float32)
         k_idx = {k: i for i, k in enumerate(self.kernel_choices)}
         e_idx = {e: i for i, e in enumerate(self.expand_choices)}
-        d_idx = {d: i for i, d in enumerate(self.depth_choices)}
+        d_idx = [{d: i for i, d in enumerate(c)} for c in self.stage_depth_choices]  # a fixed depth: column 0
         lo, hi = self.resolutions[0], self.resolutions[-1]
         for row, a in enumerate(archs):
             for b in a.active_blocks():
@@ -442,6 +488,6 @@ class OFAMobileNetV3Space(SearchSpace):
                 out[row, base + nk + e_idx[b.expand]] = 1.0
             base = self.num_slots * (nk + ne)
             for s, d in enumerate(a.depth):
-                out[row, base + s * nd + d_idx[d]] = 1.0
+                out[row, base + s * nd + d_idx[s][d]] = 1.0
             out[row, -1] = (a.resolution - lo) / (hi - lo) if hi > lo else 0.0
         return out

@@ -12,7 +12,10 @@ from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace
 
 # search-space family -> its supernet class
-_SUPERNETS = Registry("supernet", {"ofa_mbv3": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet"}, sort=False)
+_SUPERNETS = Registry("supernet", {"ofa_mbv3": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet",
+                                   # the same elastic blocks and walk-built fixed parts (no squeeze-excite)
+                                   "ofa_proxyless": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet"},
+                      sort=False)
 
 
 def register_supernet(family: str, target: str | type[nn.Module], *, requires: tuple[str, ...] = (),

@@ -7,8 +7,9 @@ every tensor nasedge needs is present with nasedge's shape, and nothing is left 
     supernet = from_ofa_state_dict(torch.load("ofa_mbv3_d234_e346_k357_w1.2")["state_dict"])
     supernet = import_ofa_checkpoint("ofa_mbv3_d234_e346_k357_w1.2")   # file: read, check, provenance in .meta
 
-Each supernet family has its own rename (nasedge key -> OFA key) in ``_OFA_KEYS``; another OFA family
-(e.g. ProxylessNAS) adds one function there and its spaces to ``OFA_SPACES``.
+Each supernet family has its own rename (nasedge key -> OFA key) in ``_OFA_KEYS`` (OFAMobileNetV3 and
+OFAProxylessNASNets differ in their fixed parts only); another OFA family adds one there and its spaces to
+``OFA_SPACES``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from nasedge.errors import NasedgeError
 from nasedge.spaces import get_space
 
 # The published OFA supernets nasedge has search spaces for, tried in this order when none is named.
-OFA_SPACES = ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2")
+OFA_SPACES = ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2", "ofa_proxyless_w1.3")
 
 # OFA's own load_state_dict accepts older names: `mobile_inverted_conv` for a block's layer, and
 # wrapped modules without their inner `.bn` / `.conv` / `.linear` level. One spelling for all of them:
@@ -42,6 +43,11 @@ _MBV3_MODULES = {  # nasedge module path -> OFA module path (after normalisation
     "head.final_expand.0": "final_expand_layer.conv", "head.final_expand.1": "final_expand_layer.bn",
     "head.feature_mix": "feature_mix_layer.conv", "head.classifier": "classifier.linear",
 }
+# OFAProxylessNASNets: the same stem, first block and blocks; its head's 1x1 conv before pooling (with BN) is
+# OFA's `feature_mix_layer`, and there is no conv after pooling
+_PROXYLESS_MODULES = {**{k: v for k, v in _MBV3_MODULES.items() if not k.startswith("head.")},
+                      "head.final_expand.0": "feature_mix_layer.conv", "head.final_expand.1": "feature_mix_layer.bn",
+                      "head.classifier": "classifier.linear"}
 _MBV3_BLOCK_MODULES = {  # inside elastic block i (OFA's blocks.{i+1}.conv: its blocks.0 is the first block)
     "expand_conv": "inverted_bottleneck.conv", "expand_bn": "inverted_bottleneck.bn",
     "depthwise": "depth_conv.conv", "depthwise_bn": "depth_conv.bn",
@@ -51,8 +57,8 @@ _MBV3_BLOCK_MODULES = {  # inside elastic block i (OFA's blocks.{i+1}.conv: its 
 _BLOCK_KEY = re.compile(r"blocks\.(\d+)\.(.+)\.([^.]+)")
 
 
-def _ofa_mbv3_key(key: str) -> str:
-    """OFAMobileNetV3's name of nasedge OFAMobileNetV3Supernet's tensor ``key``."""
+def _ofa_key(key: str, modules: Mapping[str, str]) -> str:
+    """OFA's name of the nasedge supernet's tensor ``key`` (``modules``: the family's fixed parts)."""
     m = re.fullmatch(r"blocks\.(\d+)\.depthwise\.transforms\.(\d+to\d+)", key)
     if m:  # kernel transformation matrices: `7to5` -> `7to5_matrix` beside the depthwise conv
         return f"blocks.{int(m[1]) + 1}.conv.depth_conv.conv.{m[2]}_matrix"
@@ -60,10 +66,13 @@ def _ofa_mbv3_key(key: str) -> str:
     if m:
         return f"blocks.{int(m[1]) + 1}.conv.{_MBV3_BLOCK_MODULES[m[2]]}.{m[3]}"
     module, leaf = key.rsplit(".", 1)
-    return f"{_MBV3_MODULES[module]}.{leaf}"
+    return f"{modules[module]}.{leaf}"
 
 
-_OFA_KEYS: dict[str, Callable[[str], str]] = {"ofa_mbv3": _ofa_mbv3_key}
+_OFA_KEYS: dict[str, Callable[[str], str]] = {
+    "ofa_mbv3": lambda key: _ofa_key(key, _MBV3_MODULES),  # OFAMobileNetV3
+    "ofa_proxyless": lambda key: _ofa_key(key, _PROXYLESS_MODULES),  # OFAProxylessNASNets
+}
 
 
 def normalise_key(key: str) -> str:
@@ -186,6 +195,12 @@ def import_ofa_checkpoint(path: str | Path, space: str | None = None) -> nn.Modu
 
 
 def ofa_arch(arch: Arch) -> dict[str, Any]:
-    """OFA's net setting of ``arch``: ``ks``, ``e``, ``d``, ``image_size`` (unused slots 0, as OFA writes them)."""
+    """OFA's net setting of ``arch``: ``ks``, ``e``, ``d``, ``image_size`` (unused slots 0, as OFA writes them).
+
+    ``ks`` and ``e`` have one entry per block of OFA's supernet: a stage of fixed depth has no entries for the
+    slots it never uses (ProxylessNAS's last stage: 21 entries, not 24).
+    """
     c = arch.canonical()
-    return {"ks": list(c.kernel), "e": list(c.expand), "d": list(c.depth), "image_size": c.resolution}
+    slots = [s.slot for s in get_space(c.space).slots()]
+    return {"ks": [c.kernel[i] for i in slots], "e": [c.expand[i] for i in slots], "d": list(c.depth),
+            "image_size": c.resolution}

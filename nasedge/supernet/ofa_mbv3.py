@@ -6,7 +6,9 @@
     model = supernet.extract(arch) # a static nn.Module with the same outputs, no elastic code
 
 Elastic depth uses the first ``d`` blocks of each stage; kernel size, expand ratio and width are
-handled by the elastic ops in :mod:`nasedge.supernet.elastic`.
+handled by the elastic ops in :mod:`nasedge.supernet.elastic`. The fixed parts (stem, first block, head) are
+built from the space's layer walk, so the same supernet serves the OFA-ProxylessNAS family
+(:mod:`nasedge.spaces.ofa_proxyless`: ReLU6, no squeeze-excite, its own head, a last stage of fixed depth).
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ class OFAMobileNetV3Supernet(nn.Module):
         self.num_classes = num_classes or space.num_classes
         self.stem = static.stem(space)
         self.first_block = static.first_block(space)
-        self.blocks = nn.ModuleList(ElasticMBConv(slot, space) for slot in space.slots())
+        slots = space.slots()
+        self.blocks = nn.ModuleList(ElasticMBConv(slot, space) for slot in slots)
+        self._index = {slot.slot: i for i, slot in enumerate(slots)}  # arch slot -> its block (no gaps in blocks)
         self.head = static.head(space, self.num_classes)
         static.init_weights(self)
+        static.set_bn_eps(self, space.bn_eps)
         self._active = space.max_arch()
 
     @property
@@ -48,7 +53,7 @@ class OFAMobileNetV3Supernet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.first_block(self.stem(x))
         for b in self._active.active_blocks():
-            x = self.blocks[b.slot](x, b.kernel, b.expand)
+            x = self.blocks[self._index[b.slot]](x, b.kernel, b.expand)
         return self.head(x)
 
     @torch.no_grad()
@@ -58,10 +63,10 @@ class OFAMobileNetV3Supernet(nn.Module):
         The result lives on the CPU in float32, in eval mode, independent of the supernet.
         """
         arch = self.space.validate(arch) if arch is not None else self._active
-        blocks = [self.blocks[b.slot].export(b.kernel, b.expand) for b in arch.active_blocks()]
+        blocks = [self.blocks[self._index[b.slot]].export(b.kernel, b.expand) for b in arch.active_blocks()]
         model = static.MobileNetV3(copy.deepcopy(self.stem), copy.deepcopy(self.first_block), blocks,
                                    copy.deepcopy(self.head), arch)
-        return model.float().cpu().eval()
+        return static.set_bn_eps(model, self.space.bn_eps).float().cpu().eval()
 
     def sort_channels(self) -> None:
         """Reorder every block's hidden channels by importance (done when expand ratios become elastic)."""

@@ -60,3 +60,21 @@ def test_tflite_is_converted_and_checked_against_the_interpreter(tmp_path, scram
         model.head.classifier.bias.add_(1.0)
     with pytest.raises(NasedgeError, match="TFLite output differs from PyTorch"):
         check_tflite(flat, model, arch)
+
+
+def test_onnx_check_tolerance_follows_the_output_scale(tmp_path, scrambled_supernet):
+    # the same model with logits 1e5 times larger: float32 differences grow with them and are accepted; a change of
+    # one logit by 1 % of the largest is still refused
+    space = get_space("ofa_mbv3_cifar")
+    arch = space.sample(2)
+    model = scrambled_supernet(space.name).extract(arch)
+    with torch.no_grad():
+        model.head.classifier.weight.mul_(1e5)
+        model.head.classifier.bias.mul_(1e5)
+    path = export_onnx(model, arch, tmp_path / "m.onnx")
+    assert 1e-4 < check_onnx(path, model, arch)  # refused by an absolute 1e-4
+    with torch.no_grad():
+        x = torch.randn(2, 3, arch.resolution, arch.resolution, generator=torch.Generator().manual_seed(0))
+        model.head.classifier.bias[0] += 0.01 * model(x).abs().max()
+    with pytest.raises(NasedgeError, match="x the largest output"):
+        check_onnx(path, model, arch)

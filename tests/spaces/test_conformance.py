@@ -57,19 +57,49 @@ def test_mutation_and_crossover_stay_in_space(space):
     assert changed >= 8
 
 
-def test_num_archs_matches_enumeration(space):
-    # Stages are independent, so count the distinct canonical configurations of one stage by
-    # enumerating every raw assignment of its slots (unused slots included), then multiply.
-    base = space.max_arch()
-    m = space.max_depth
+def _with_depth(arch: Arch, stage: int, depth: int, kernel=None, expand=None) -> Arch:
+    return Arch(arch.space, kernel or arch.kernel, expand or arch.expand,
+                (*arch.depth[:stage], depth, *arch.depth[stage + 1:]), arch.resolution)
+
+
+def _accepted_depths(space, stage: int) -> tuple[int, ...]:
+    accepted = []
+    for depth in range(1, space.max_depth + 1):
+        try:
+            space.validate(_with_depth(space.max_arch(), stage, depth))
+            accepted.append(depth)
+        except ArchError:
+            pass
+    return tuple(accepted)
+
+
+def _stage_configurations(space, stage: int, depths: tuple[int, ...]) -> int:
+    """Distinct canonical configurations of one stage: every raw assignment of its slots (unused slots
+    included) at each of ``depths``, the other stages as in the largest arch."""
+    base, m = space.max_arch(), space.max_depth
+    lo, hi = stage * m, (stage + 1) * m
     distinct = set()
     choices = list(itertools.product(space.kernel_choices, space.expand_choices))
-    for depth in space.depth_choices:
+    for depth in depths:
         for slots in itertools.product(choices, repeat=m):
-            kernel = [k for k, _ in slots] + list(base.kernel[m:])
-            expand = [e for _, e in slots] + list(base.expand[m:])
-            distinct.add(Arch(space.name, kernel, expand, (depth, *base.depth[1:]), base.resolution))
-    assert len(distinct) ** space.num_stages * len(space.resolutions) == space.num_archs()
+            kernel = [*base.kernel[:lo], *(k for k, _ in slots), *base.kernel[hi:]]
+            expand = [*base.expand[:lo], *(e for _, e in slots), *base.expand[hi:]]
+            distinct.add(_with_depth(base, stage, depth, kernel, expand))
+    return len(distinct)
+
+
+def test_num_archs_matches_enumeration(space):
+    # Stages are independent, so count the distinct canonical configurations of each stage by enumerating
+    # every raw assignment of its slots (unused slots included), then multiply. Stages that accept the same
+    # depths have as many configurations: enumerated once (a stage of fixed depth, as ProxylessNAS's last, not).
+    counts: dict[tuple[int, ...], int] = {}
+    total = 1
+    for stage in range(space.num_stages):
+        depths = _accepted_depths(space, stage)
+        if depths not in counts:
+            counts[depths] = _stage_configurations(space, stage, depths)
+        total *= counts[depths]
+    assert total * len(space.resolutions) == space.num_archs()
 
 
 def test_validation_names_field_value_and_choices(space):

@@ -13,17 +13,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-OFA_WIDTHS = {"ofa_mbv3_w1.0": 1.0, "ofa_mbv3_w1.2": 1.2}
+OFA_WIDTHS = {"ofa_mbv3_w1.0": 1.0, "ofa_mbv3_w1.2": 1.2, "ofa_proxyless_w1.3": 1.3}
 
 
 @torch.no_grad()
 def ofa_reference_supernet(space: str, seed: int = 0, calibration_batches: int = 4):
-    """OFA's OFAMobileNetV3 (kernel 3/5/7, expand 3/4/6, depth 2/3/4) of ``space``: random, calibrated, eval mode."""
-    from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
+    """OFA's OFAMobileNetV3 or OFAProxylessNASNets (kernel 3/5/7, expand 3/4/6, depth 2/3/4) of ``space``: random,
+    calibrated, eval mode."""
+    from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3, OFAProxylessNASNets
 
     torch.manual_seed(seed)
-    net = OFAMobileNetV3(n_classes=1000, dropout_rate=0.1, width_mult=OFA_WIDTHS[space], ks_list=[3, 5, 7],
-                         expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4])
+    network = OFAProxylessNASNets if space.startswith("ofa_proxyless") else OFAMobileNetV3
+    net = network(n_classes=1000, dropout_rate=0.1, width_mult=OFA_WIDTHS[space], ks_list=[3, 5, 7],
+                  expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4])
     for name, p in net.named_parameters():
         if name.endswith("_matrix"):  # identity at initialisation: a small kernel would be a plain centre crop
             p.add_(0.1 * torch.randn_like(p))
@@ -93,6 +95,26 @@ def compare_with_ofa(net, supernet, arch, x: torch.Tensor) -> dict[str, float]:
             "dynamic": (nasedge_dynamic - ofa_dynamic).abs().max().item(),
             "logit_scale": ofa_subnet.abs().max().item(),
             "input_effect": (ofa_subnet[0] - ofa_subnet[1]).abs().max().item()}
+
+
+def check_subnets_with_their_own_bn_statistics(net, space: str):
+    """20 archs of ``space`` at 128-160 px and one at 224, each with BatchNorm calibrated for it (OFA's way) before
+    import: nasedge's logits within 1e-4 of OFA's, of a size where 1e-4 means something and different per image.
+    Returns the supernet imported last (BatchNorm of the 224 px arch)."""
+    from nasedge.arch import Arch
+    from nasedge.spaces import get_space
+    from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_state_dict
+
+    archs = get_space(space).restrict(resolution=range(128, 161, 4)).sample_many(20, 3)
+    archs.append(Arch(space, archs[0].kernel, archs[0].expand, archs[0].depth, 224))
+    torch.manual_seed(2)
+    for arch in archs:
+        calibrate_ofa_bn(net, arch)
+        supernet = from_ofa_state_dict(ofa_state_dict(net.state_dict()), space).eval()
+        diff = compare_with_ofa(net, supernet, arch, random_images(2, arch.resolution))
+        assert diff["subnet"] < 1e-4 and diff["dynamic"] < 1e-4, (arch, diff)
+        assert diff["logit_scale"] > 0.5 and diff["input_effect"] > 0.1, (arch, diff)
+    return supernet
 
 
 def ofa_tutorial_accuracy_predictor(seed: int = 0):

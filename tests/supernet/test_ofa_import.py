@@ -20,9 +20,10 @@ from nasedge.errors import NasedgeError  # noqa: E402
 from nasedge.spaces import get_space  # noqa: E402
 from nasedge.supernet import load_supernet  # noqa: E402
 from nasedge.supernet.ofa_checkpoint import (  # noqa: E402
-    from_ofa_state_dict, normalise_key, ofa_state_dict, read_ofa_checkpoint)
+    from_ofa_state_dict, normalise_key, read_ofa_checkpoint)
 from tests.supernet.ofa_reference import (  # noqa: E402
-    calibrate_ofa_bn, compare_with_ofa, ofa_reference_supernet, random_images, save_ofa_checkpoint)
+    check_subnets_with_their_own_bn_statistics, compare_with_ofa, ofa_reference_supernet, random_images,
+    save_ofa_checkpoint)
 
 SPACES = ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2")
 
@@ -61,16 +62,7 @@ def test_imported_supernet_matches_ofa(ofa_file, tmp_path, capsys):
 def test_subnets_match_ofa_with_their_own_bn_statistics(ofa_file):
     """20 archs at 128-160 and one at 224, each with BatchNorm calibrated for it (OFA's way) before import."""
     space, net, _ = ofa_file
-    archs = get_space(space).restrict(resolution=range(128, 161, 4)).sample_many(20, 3)
-    archs.append(Arch(space, archs[0].kernel, archs[0].expand, archs[0].depth, 224))
-    torch.manual_seed(2)
-    for arch in archs:
-        calibrate_ofa_bn(net, arch)
-        supernet = from_ofa_state_dict(ofa_state_dict(net.state_dict()), space).eval()
-        diff = compare_with_ofa(net, supernet, arch, random_images(2, arch.resolution))
-        assert diff["subnet"] < 1e-4 and diff["dynamic"] < 1e-4, (arch, diff)
-        # logits of a size where 1e-4 means something, and different for different images
-        assert diff["logit_scale"] > 0.5 and diff["input_effect"] > 0.1, (arch, diff)
+    check_subnets_with_their_own_bn_statistics(net, space)
 
 
 def test_ofa_file_loads_directly_and_in_other_spellings(ofa_file):
@@ -103,7 +95,6 @@ def test_wrong_width_names_the_tensor_and_the_space_that_fits(ofa_file, tmp_path
     ("extra", "unexpected tensor blocks.21.conv.point_linear.bn.weight"),
     ("reshape", "classifier.linear.bias has shape (7,)"),
     ("foreign", "not an OFA supernet checkpoint"),
-    ("proxyless", "first_conv.conv.weight has shape (40, 3, 3, 3)"),  # OFA's other supernet, not imported yet
 ])
 def test_a_wrong_file_is_one_line_naming_what_does_not_match(ofa_file, tmp_path, capsys, damage, message):
     space, net, path = ofa_file
@@ -120,17 +111,26 @@ def test_a_wrong_file_is_one_line_naming_what_does_not_match(ofa_file, tmp_path,
             state["classifier.linear.bias"] = torch.zeros(7)
         elif damage == "foreign":
             state = torch.nn.Linear(3, 4).state_dict()
-        elif damage == "proxyless":
-            from ofa.imagenet_classification.elastic_nn.networks import OFAProxylessNASNets
-
-            state = OFAProxylessNASNets(width_mult=1.3, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6],
-                                        depth_list=[2, 3, 4]).state_dict()
         torch.save({"state_dict": state}, bad)
     rc, _, err = _cli(capsys, "import", "ofa", str(bad), "--space", space, "--out", str(tmp_path / "s.pt"))
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert message in err and str(bad) in err
     with pytest.raises(NasedgeError, match="bad.pth"):
         load_supernet(bad)
+
+
+def test_ofa_proxyless_file_as_mbv3_names_the_space_it_fits(ofa_file, tmp_path, capsys):
+    # OFA's other published supernet: once refused as a wrong file, now imported (tests/supernet/test_ofa_proxyless.py)
+    from ofa.imagenet_classification.elastic_nn.networks import OFAProxylessNASNets
+
+    space, _, _ = ofa_file
+    bad = tmp_path / "proxyless.pth"
+    torch.save({"state_dict": OFAProxylessNASNets(width_mult=1.3, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6],
+                                                  depth_list=[2, 3, 4]).state_dict()}, bad)
+    rc, _, err = _cli(capsys, "import", "ofa", str(bad), "--space", space, "--out", str(tmp_path / "s.pt"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "first_conv.conv.weight has shape (40, 3, 3, 3)" in err and "(it fits ofa_proxyless_w1.3)" in err
+    assert not (tmp_path / "s.pt").exists()
 
 
 def test_unknown_space_and_missing_file(tmp_path, capsys):

@@ -20,7 +20,8 @@ __all__ = ["LatencyEncoding", "OFAEncoding", "FBNetEncoding", "NASBench201Encodi
            "list_encodings", "register_benchmark", "register_encoding"]
 
 # search-space family -> encoding class, constructed with the space
-_FAMILIES = Registry("latency encoding", {"ofa_mbv3": "nasedge.predict.encodings.ofa:OFAEncoding"}, sort=False)
+_FAMILIES = Registry("latency encoding", {"ofa_mbv3": "nasedge.predict.encodings.ofa:OFAEncoding",
+                                          "ofa_proxyless": "nasedge.predict.encodings.ofa:OFAEncoding"}, sort=False)
 # benchmark-only space (no search space, no Arch type) -> encoding class, constructed without arguments
 _BENCHMARKS = Registry("benchmark space", {
     "fbnet": "nasedge.predict.encodings.fbnet:FBNetEncoding",

@@ -104,7 +104,7 @@ class OFAEncoding(LatencyEncoding):
         active = kernel != 0  # canonical form: unused slots are 0, every choice is positive
         lookup = self._lookup
         k, e = lookup["kernel"][kernel], lookup["expand"][expand]
-        d, r = lookup["depth"][depth], lookup["resolution"][resolution]
+        d, r = lookup["depth"][np.arange(sp.num_stages), depth], lookup["resolution"][resolution]
         # one-hot, laid out as OFAMobileNetV3Space.encode(archs, "onehot") (float32 values, as there)
         onehot = np.zeros((len(archs), self._onehot_width))
         rows, slots = np.nonzero(active)
@@ -124,14 +124,18 @@ class OFAEncoding(LatencyEncoding):
 
     @functools.cached_property
     def _lookup(self) -> dict[str, np.ndarray]:
-        """Value -> index of the choice, per field (-1 for values that validation already refused)."""
+        """Value -> index of the choice, per field (-1 for values that validation already refused); depth per
+        stage (``[stage, depth]``: a stage of fixed depth has its one choice at index 0)."""
         sp = self.space
         out = {}
         for field, choices in (("kernel", sp.kernel_choices), ("expand", sp.expand_choices),
-                               ("depth", sp.depth_choices), ("resolution", sp.resolutions)):
+                               ("resolution", sp.resolutions)):
             table = np.full(max(choices) + 1, -1, dtype=np.int64)
             table[list(choices)] = np.arange(len(choices))
             out[field] = table
+        out["depth"] = np.full((sp.num_stages, sp.max_depth + 1), -1, dtype=np.int64)
+        for stage, choices in enumerate(sp.stage_depth_choices):
+            out["depth"][stage, list(choices)] = np.arange(len(choices))
         return out
 
     @functools.cached_property
