@@ -283,7 +283,8 @@ def check_device_name(device: str) -> None:
     from nasedge.measure.device import is_device_file, list_devices
 
     if not is_device_file(device) and device not in list_devices():
-        raise unknown_name("device", device, list_devices())
+        error = unknown_name("device", device, list_devices())
+        raise NasedgeError(f"{error} (add your own with `nasedge devices add {device} --runtime onnxruntime`)")
 
 
 def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any, Any]:

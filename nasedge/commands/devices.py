@@ -189,7 +189,9 @@ def run_add(args: argparse.Namespace) -> int:
     if source is not None and not args.force:
         raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")
     if args.runtime not in list_runtimes():
-        raise NasedgeError(f"--runtime: unknown runtime {args.runtime!r}; known: {', '.join(list_runtimes())}")
+        from nasedge.errors import unknown_name
+
+        raise NasedgeError(f"--runtime: {unknown_name('runtime', args.runtime, list_runtimes())}")
     for flag, value in (("--threads", args.threads), ("--batch", args.batch)):
         if value is not None and value < 1:
             raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")

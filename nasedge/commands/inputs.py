@@ -126,6 +126,30 @@ def _device(args: argparse.Namespace) -> None:
     check_device_name(args.device)
 
 
+def _named_device(args: argparse.Namespace) -> Any:
+    """The device ``--device`` names, read from its YAML (no torch): ``None`` when ``device.*`` overrides change
+    it (the verb checks the composed device)."""
+    from nasedge.measure.device import get_device, split_device_overrides
+
+    if split_device_overrides(getattr(args, "overrides", None) or [])[0]:
+        return None
+    return get_device(args.device)
+
+
+def check_measurements_use(measurements: Optional[str], predictor_url: Optional[str], device: Any = None) -> None:
+    """``--measurements`` fits a profile of a measurable device here; with ``--predictor-url`` (the service's
+    profile predicts) or for a predict-only ``device`` it would be ignored, so it is an error instead."""
+    if not measurements:
+        return
+    if predictor_url:
+        raise NasedgeError(f"--measurements {measurements}: with --predictor-url the service's profile predicts "
+                           f"latency; register the measurements there (POST /v1/devices) or drop one")
+    if device is not None and not device.measurable:
+        raise NasedgeError(f"--measurements {measurements}: device {device.name} is predict-only (published "
+                           f"measurements only), so no profile is fitted from measurements; drop --measurements, "
+                           f"or add the measured board as a device (nasedge devices add NAME --runtime ...)")
+
+
 def _specialize(args: argparse.Namespace) -> None:
     from nasedge.errors import unknown_name
     from nasedge.specialize.budget import parse_budgets
@@ -140,8 +164,13 @@ def _specialize(args: argparse.Namespace) -> None:
 
     # a device only a predictor service knows is asked of that service (nasedge specialize --predictor-url)
     service_only = bool(args.predictor_url) and not is_device_file(args.device) and device_source(args.device) is None
+    check_measurements_use(args.measurements, args.predictor_url)
     if not service_only:
         _device(args)
+        device = _named_device(args)
+        if device is not None:
+            check_measurements_use(args.measurements, None, device)
+            device.check_available()
     _overrides(args, None if service_only else args.device, tuple([f"search={args.strategy}"] if args.strategy else []))
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
@@ -159,6 +188,9 @@ def _specialize(args: argparse.Namespace) -> None:
 
 def _measure(args: argparse.Namespace) -> None:
     _device(args)
+    device = _named_device(args)
+    if device is not None:
+        device.check_measurable()
     check_space("--space", args.space)
     _overrides(args, args.device)
     if args.archs:

@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.spaces import get_space
 
     cfg, device = compose_with_device(args.device, args.overrides)
-    if not device.measurable:
-        device.measurer()  # raises the predict-only error
+    device.check_measurable()
     if args.archs:
         rows = read_archs_jsonl(args.archs)
         for i, (arch_id, arch) in enumerate(rows):

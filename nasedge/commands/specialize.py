@@ -61,18 +61,13 @@ def run(args: argparse.Namespace) -> int:
 def _device_and_config(args: argparse.Namespace, overrides: list[str]):
     """The composed configuration and the device: a named one (nasedge's or the user's) or a YAML, else, with
     ``--predictor-url``, a device only that service knows (predicted, never verified here)."""
+    from nasedge.commands.inputs import check_measurements_use
     from nasedge.config import compose, compose_with_device
-    from nasedge.errors import NasedgeError
     from nasedge.measure.device import Device, device_source, is_device_file
 
-    if args.predictor_url and args.measurements:
-        raise NasedgeError(f"--measurements {args.measurements}: with --predictor-url the service's profile "
-                           f"predicts latency; register the measurements there (POST /v1/devices) or drop one")
+    check_measurements_use(args.measurements, args.predictor_url)
     if args.predictor_url and not is_device_file(args.device) and device_source(args.device) is None:
         return compose(overrides), Device.known_to_service(args.device, args.predictor_url)
     cfg, device = compose_with_device(args.device, overrides)
-    if args.measurements and not device.measurable:
-        raise NasedgeError(f"--measurements {args.measurements}: device {device.name} is predict-only (published "
-                           f"measurements only), so no profile is fitted from measurements; drop --measurements, "
-                           f"or add the measured board as a device (nasedge devices add NAME --runtime ...)")
+    check_measurements_use(args.measurements, None, device)
     return cfg, device

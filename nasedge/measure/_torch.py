@@ -16,6 +16,19 @@ from nasedge.measure.workload import Artifacts, Workload
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
+def nvidia_driver_may_be_present() -> bool:
+    """False when this machine certainly has no NVIDIA driver: Linux without the driver's ``/proc`` entry (it is
+    there inside containers given a GPU too), or macOS; elsewhere only CUDA itself can tell."""
+    import sys
+    from pathlib import Path
+
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia/version").exists()
+    return True
+
+
 def _keep_gpu_busy(seconds: float) -> None:
     """Half-precision matrix products for ``seconds``: the GPU leaves its idle clock before anything is timed."""
     import torch
@@ -66,10 +79,13 @@ class TorchRuntime(Runtime):
     def unavailable(cls, options: Mapping[str, Any]) -> str | None:
         why = super().unavailable(options)
         if why is None and options.get("device", "cpu") == "cuda":
+            none = "runtime torch needs a CUDA GPU (device: cuda) and this machine has none (no NVIDIA driver)"
+            if not nvidia_driver_may_be_present():  # answered without importing torch (3 s)
+                return none
             import torch
 
             if not torch.cuda.is_available():
-                return "runtime torch needs a CUDA GPU (device: cuda) and this machine has none (no NVIDIA driver)"
+                return none
         return why
 
     @property

@@ -208,6 +208,11 @@ class Device:
         return f"{m['runtime']}{extra} {f't{threads}' if threads is not None else 'all-cores'} b{m.get('batch', 1)} " \
                f"{m.get('precision', 'fp32')}"
 
+    def check_measurable(self) -> None:
+        """Fail, before any work starts, when nothing can be measured on this device from here."""
+        self._refuse_predict_only()
+        self.check_available()
+
     def _refuse_predict_only(self) -> None:
         if not self.measurable:
             raise NasedgeError(f"device {self.name} is predict-only (published measurements in "

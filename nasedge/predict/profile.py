@@ -365,8 +365,12 @@ def find_profile(device: str, space: str | None = None, directory: str | Path | 
             raise NasedgeError(f"device {device!r} has profiles for several spaces "
                                f"({', '.join(s.space for s in stored)}); name one (--space)")
         if not stored:
+            import difflib
+
+            close = difflib.get_close_matches(device, sorted({s.device for s in stored_profiles(None, directory)}), 1)
+            hint = f"did you mean {close[0]!r}? or " if close else ""
             raise NasedgeError(f"no latency profile for device {device!r} in {where}; "
-                               f"create it with `nasedge predictor fit --device {device}`")
+                               f"{hint}create it with `nasedge predictor fit --device {device}`")
         return stored[0]
     for s in stored:
         if s.space == space:

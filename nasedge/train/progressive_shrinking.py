@@ -551,6 +551,9 @@ def _world_size_change(before: int, now: int, cfg: TrainConfig) -> str:
             f"sums are reduced in another order, so the run is no longer bit-identical to an uninterrupted one")
 
 
+_TRAINING_GROUPS = ("train", "data", "search_space", "seed")
+
+
 def train_from_config(cfg: Any, log=print, progress: bool = True) -> TrainResult:
     """Entry point of ``nasedge train``: ``cfg`` is the composed Hydra config (train, data, search_space, seed).
 
@@ -561,7 +564,10 @@ def train_from_config(cfg: Any, log=print, progress: bool = True) -> TrainResult
     train_cfg: TrainConfig = OmegaConf.to_object(cfg.train)
     data_cfg: DataConfig = OmegaConf.to_object(cfg.data)
     space = get_space(cfg.search_space.name)
-    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    # what the run depends on: the service, search and device groups change nothing in training, and their
+    # paths (the nasedge home) would make a resume on another machine look like another configuration
+    config_dict = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
+                   for key in _TRAINING_GROUPS if key in cfg}
     world = init_world(train_cfg.device) if launched_by_torchrun() else None
     try:
         return Trainer(train_cfg, data_cfg, space, int(cfg.seed), config_dict, world).run(log, progress)

@@ -43,3 +43,27 @@ def test_bad_input_as_a_process_within_2_s(i, tmp_path):
     case = _case(i, tmp_path)
     result = bad_inputs.run_subprocess(case, tmp_path)
     assert result.problems() == [], result.stderr
+
+
+def test_device_checks_answer_without_importing_torch():
+    # the GPU and predict-only checks are what made three cases take 3.5 s: torch's import
+    import subprocess
+
+    code = ("import sys, argparse\n"
+            "from nasedge.commands.inputs import check\n"
+            "from nasedge.errors import NasedgeError\n"
+            "for device, measurements in (('h200-torch-fp16-b1', None), ('titan_rtx_64', 'x.csv')):\n"
+            "    args = argparse.Namespace(device=device, latency='2ms', strategy=None, predictor_url=None,\n"
+            "        overrides=[], supernet=None, data=None, accuracy_predictor=None, measurements=measurements,\n"
+            "        out=None)\n"
+            "    try:\n"
+            "        check('specialize', args)\n"
+            "    except NasedgeError as exc:\n"
+            "        print(exc)\n"
+            "print('torch' in sys.modules)\n")
+    from nasedge.measure._torch import nvidia_driver_may_be_present
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "predict-only" in out[-2]
+    if not nvidia_driver_may_be_present():  # with a driver, only CUDA itself can tell
+        assert "cannot be measured here" in out[0] and out[-1] == "False"

@@ -26,5 +26,5 @@ def test_default_is_meta_and_overrides_are_typed():
     assert compose(["predictor.nu=2.5"]).predictor.nu == 2.5
     with pytest.raises(NasedgeError, match="configuration"):
         compose(["predictor.robust_iters=many"])
-    with pytest.raises(NasedgeError, match="configuration"):
+    with pytest.raises(NasedgeError, match="unknown predictor option 'gbm'; known: flops, lut, meta"):
         compose(["predictor=gbm"])
