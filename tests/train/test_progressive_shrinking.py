@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def test_resume_refuses_a_different_config(dataset, tmp_path):
 
 def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
     lines = []
-    cfg = compose(overrides(dataset, tmp_path / "p", "train.max_minutes=0.001"))  # stops after one step
+    cfg = compose(overrides(dataset, tmp_path / "p", "train.max_minutes=0.001"))  # stops after a step or a few
     assert not train_from_config(cfg, log=lines.append, progress=False).finished
     assert lines[0].startswith("train: progressive shrinking of the ofa_mbv3_tiny supernet; 4 phases (full 2, "
                                "kernel 1, depth 1, expand 1 epochs; 5 in all), batch 32; data packed_npz ")
@@ -88,7 +89,8 @@ def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
     assert lines[1].startswith("loading ") and lines[2].startswith("data: 320 training and 100 test images")
     lines.clear()
     train_from_config(cfg, log=lines.append, progress=False)
-    assert "; resume at phase full epoch 0 step 1 (" in lines[0]
+    # how many steps fit in 0.06 s depends on the machine; the line must name the point the checkpoint holds
+    assert re.search(r"; resume at phase full epoch [0-9]+ step [1-9][0-9]* \(", lines[0]), lines[0]
 
 
 @pytest.mark.slow  # processes killed and resumed; test_time_budget_stop_and_resume_is_exact resumes in-process
