@@ -73,6 +73,11 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
         jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] in columns]
     # the oracle's tasks differ only in the target's samples, which it does not use: one seed is all seeds
     jobs = [(key, ds, {**kw, "seeds": 1} if kw.get("predictor") == "oracle" else kw) for key, ds, kw in jobs]
+    # nor does an active choice of them change it: the oracle of an `-active` experiment is the stored one
+    for key, _, kw in jobs:
+        plain = key.replace("-active/", "/", 1)
+        if kw.get("active") and kw.get("predictor") == "oracle" and plain in results and key not in results:
+            _store(results, key, {**results[plain], "copied_from": plain})
     todo = [j for j in jobs if force or j[0] not in results]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}")
     meta_models: dict = {}
@@ -106,12 +111,15 @@ def cmd_help(args, results) -> None:
 def cmd_lodo(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
     jobs = []
+    suffix = "-active" if args.active else ""
     for t in ds.devices:
         for column in LODO_PREDICTORS:
             predictor, options = _column(column)
-            jobs.append((f"lodo/{ds.encoding.name}/{t}/{column}", ds,
+            if args.active and column in STORED_ONLY:
+                continue
+            jobs.append((f"lodo{suffix}/{ds.encoding.name}/{t}/{column}", ds,
                          dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
-                              seeds=args.seeds, folds=args.folds)))
+                              seeds=args.seeds, folds=args.folds, active=args.active)))
     _run(jobs, results, args.force, args.columns)
 
 
@@ -127,13 +135,16 @@ def cmd_crosstype(args, results) -> None:
     gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
     others = [d for d in ds.devices if d not in gpus]
     jobs = []
+    suffix = "-active" if args.active else ""
     for kind, sources, targets in (("crosstype", gpus, others), ("crosstype-reverse", others, gpus)):
         for t in targets:
             for column in LODO_PREDICTORS:
                 predictor, options = _column(column)
-                jobs.append((f"{kind}/{ds.encoding.name}/{t}/{column}", ds,
+                if args.active and column in STORED_ONLY:
+                    continue
+                jobs.append((f"{kind}{suffix}/{ds.encoding.name}/{t}/{column}", ds,
                              dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
-                                  seeds=args.seeds, folds=args.folds, sources=sources)))
+                                  seeds=args.seeds, folds=args.folds, sources=sources, active=args.active)))
     _run(jobs, results, args.force, args.columns)
 
 
@@ -158,14 +169,17 @@ def cmd_transfer(args, results) -> None:
     # the family's model (ImageNet space), not a space's own
     weights = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
     jobs = []
+    suffix = "-active" if args.active else ""
     for t in ds.devices:
         for column in TRANSFER_PREDICTORS:
             predictor, options = _column(column)
+            if args.active and column in STORED_ONLY:
+                continue
             if predictor == "meta":
                 options = {**(options or {}), "weights": weights}
-            jobs.append((f"transfer/{ds.encoding.name}/{t}/{column}", ds,
+            jobs.append((f"transfer{suffix}/{ds.encoding.name}/{t}/{column}", ds,
                          dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
-                              seeds=args.seeds, folds=args.folds)))
+                              seeds=args.seeds, folds=args.folds, active=args.active)))
     _run(jobs, results, args.force, args.columns)
 
 
@@ -221,12 +235,19 @@ def cmd_table(args, results) -> None:
             pub = PUBLISHED_MEAN.get(space) if part == "test" else None
             lines.append(f"| **mean** | {part} | " + " | ".join(f"**{m:.3f}**" for m in means)
                          + ((f" | {pub:.3f}" if pub else " | ") if space in PUBLISHED else "") + " |")
+    active = ", the 10 samples after the reference archs chosen actively (--active)"
     sections = (("lodo", "Untrimmed leave-one-device-out", LODO_PREDICTORS),
                 ("crosstype", "Cross-type: meta-trained on GPUs only", LODO_PREDICTORS),
                 ("crosstype-reverse", "Cross-type: meta-trained on CPUs, phones, FPGA, ASIC only, GPU targets",
                  LODO_PREDICTORS),
+                ("lodo-active", "Untrimmed leave-one-device-out" + active, LODO_PREDICTORS),
+                ("crosstype-active", "Cross-type: meta-trained on GPUs only" + active, LODO_PREDICTORS),
+                ("crosstype-reverse-active", "Cross-type: meta-trained on CPUs, phones, FPGA, ASIC only, GPU targets"
+                 + active, LODO_PREDICTORS),
                 ("transfer", "Transfer: the shipped prior (ImageNet space, without the target's own heads)",
-                 TRANSFER_PREDICTORS))
+                 TRANSFER_PREDICTORS),
+                ("transfer-active", "Transfer: the shipped prior (ImageNet space, without the target's own heads)"
+                 + active, TRANSFER_PREDICTORS))
     for kind, title, columns in sections:
         title += ", 20 measurements on the target"
         for space in sorted({k.split("/")[1] for k in results if k.startswith(kind + "/")}):
@@ -271,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--force", action="store_true", help="recompute stored results")
     ap.add_argument("--columns", nargs="+", default=None, help="run only these columns (predictors, variants)")
+    ap.add_argument("--active", action="store_true",
+                    help="lodo, crosstype, transfer: the 10 samples after the reference archs chosen by "
+                         "nasedge.predict.active.select_archs instead of at random (stored as <experiment>-active)")
     args = ap.parse_args(argv)
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")

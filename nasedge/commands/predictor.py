@@ -1,6 +1,7 @@
 """Fit, evaluate and inspect latency predictors.
 
   nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + random ones
+  nasedge predictor archs --space ofa_mbv3_w1.2 --active > to_measure.jsonl   ... + actively chosen ones
   nasedge predictor archs --device my-board > to_measure.jsonl     the space of `devices add my-board --space S`
   nasedge predictor fit --device cpu [--space ofa_mbv3_cifar]     measure those archs on the device, then fit
   nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", metavar="NAME", help="a device whose config names its space (devices add --space)")
     p.add_argument("-n", "--num", type=int, default=20, help="how many in all (default 20)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--active", action="store_true",
+                   help="choose the archs after the reference ones among 500 random candidates, those that "
+                        "pin a linear latency model down best, instead of taking random ones")
     p.set_defaults(_run=run_archs)
 
     p = sub.add_parser("eval", help="few-shot evaluation on latency datasets (HELP protocol or untrimmed)")
@@ -219,7 +223,7 @@ def run_archs(args: argparse.Namespace) -> int:
         raise NasedgeError("--space: required (or --device NAME of a device added with --space)")
     enc = get_encoding(space)
     print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":"))
-                    for a in profile_archs(enc, args.num, args.seed)))
+                    for a in profile_archs(enc, args.num, args.seed, active=args.active)))
     return 0
 
 

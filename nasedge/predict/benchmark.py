@@ -115,8 +115,12 @@ def arch_folds(ds: LatencyDataset, folds: int) -> np.ndarray:
                      for x in ds.items], dtype=np.int64)
 
 
+ACTIVE_POOL = 500  # random candidates (per seed and fold) an active choice picks the target's samples from
+# (nasedge.predict.active.POOL, the number `nasedge predictor archs --active` picks from)
+
+
 def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int = 5, folds: int = 5,
-                    sources: Sequence[str] | None = None) -> list[Task]:
+                    sources: Sequence[str] | None = None, active: bool = False) -> list[Task]:
     y = ds.column(target)
     measured_rows = np.flatnonzero(np.isfinite(y))
     ref = np.array([r for r in ds.reference if np.isfinite(y[r])], dtype=np.int64)
@@ -131,7 +135,15 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
         for f in range(folds):
             inside = measured_rows[fold_of[measured_rows] == f]
             outside = np.setdiff1d(measured_rows[fold_of[measured_rows] != f], ref[:n_ref])
-            support = rng.permutation(outside)[: shots - n_ref]
+            if active:  # an active choice among ACTIVE_POOL random candidates (nasedge.predict.active)
+                from nasedge.predict.active import select_archs
+
+                pool = rng.permutation(outside)[:ACTIVE_POOL]
+                picks = select_archs(ds.encoding, [ds.items[i] for i in ref[:n_ref]], [ds.items[i] for i in pool],
+                                     shots - n_ref)
+                support = pool[picks]
+            else:
+                support = rng.permutation(outside)[: shots - n_ref]
             measured = np.concatenate([ref[:n_ref], support])
             query = np.setdiff1d(inside, ref)
             if len(query) == 0:
@@ -218,18 +230,22 @@ def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
 def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol: str = "help", shots: int = 10,
              seeds: int = 5, folds: int = 5, options: dict[str, Any] | None = None,
              progress: Callable[[int, int], None] | None = None, meta_models: dict | None = None,
-             sources: Sequence[str] | None = None) -> dict[str, Any]:
+             sources: Sequence[str] | None = None, active: bool = False) -> dict[str, Any]:
     """Mean Spearman rho, MAPE (%) and share within +-10 % over seeds, with the per-seed figures.
 
     ``sources`` (untrimmed only) restricts the devices a meta-model learns from (default: all others).
+    ``active`` (untrimmed only): the samples after the reference archs are chosen by
+    :func:`nasedge.predict.active.select_archs` among random candidates instead of drawn at random.
     """
     if protocol not in PROTOCOLS:
         raise NasedgeError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     ds.device_index(target)
     if sources is not None and protocol == "help":
         raise NasedgeError("protocol 'help' fixes its own source devices")
+    if active and protocol == "help":
+        raise NasedgeError("protocol 'help' draws its samples at random; active choice is for 'untrimmed'")
     tasks = help_tasks(ds, target, shots, seeds) if protocol == "help" else untrimmed_tasks(
-        ds, target, shots, seeds, folds, sources)
+        ds, target, shots, seeds, folds, sources, active)
     y = ds.column(target)
     per_seed: dict[int, tuple[list, list]] = {}
     meta_models = meta_models if meta_models is not None else {}
@@ -252,4 +268,6 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
     })
     if protocol == "untrimmed":
         out["folds"] = folds
+        if active:
+            out["active"] = True
     return out

@@ -237,8 +237,14 @@ def spread_archs(enc: LatencyEncoding, n: int, pool: int = 1000, seed: int = 0) 
     return [candidates[order[int((k + 0.5) * len(candidates) / n)]] for k in range(n)]
 
 
-def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed: int = 0) -> list:
-    """The archs to measure on a new device: its ``reference_archs`` first, then seeded random ones (``n`` in all)."""
+def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed: int = 0,
+                  active: bool = False) -> list:
+    """The archs to measure on a new device: its ``reference_archs`` first, then seeded random ones (``n`` in all).
+
+    With ``active``, the archs after the reference ones are chosen among :data:`~nasedge.predict.active.POOL`
+    seeded random candidates by :func:`nasedge.predict.active.select_archs` (the ones that pin a linear
+    latency model down best), instead of taken as drawn.
+    """
     enc = get_encoding(space)
     archs = reference_archs(enc)[:n]
     sampler = getattr(enc, "space", None)
@@ -246,6 +252,11 @@ def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed:
         if sampler is None:
             raise NasedgeError(f"space {enc.name!r} has no sampler; only its {len(archs)} reference archs")
         taken = set(archs)
+        if active:
+            from nasedge.predict.active import POOL, select_archs
+
+            candidates = list(dict.fromkeys(a for a in sampler.sample_many(POOL, seed) if a not in taken))
+            return archs + [candidates[i] for i in select_archs(enc, archs, candidates, n - len(archs))]
         for a in sampler.sample_many(n + len(archs), seed):
             if len(archs) == n:
                 break
