@@ -25,8 +25,7 @@ CHOICE_VARIANCE = 1.0  # prior variance of a one-hot choice's weight, relative t
 
 def design_basis(encoding: LatencyEncoding, items: Sequence, choice_variance: float = CHOICE_VARIANCE) -> np.ndarray:
     """Rows of the design: cost features standardised over ``items`` and the one-hot choices scaled so that
-    their weights have ``choice_variance`` (1: every column alike; 0.1 and 3 were no better, see
-    experiments/latency_predictors/README.md)."""
+    their weights have ``choice_variance`` (1: every column alike)."""
     feats = encoding.features(items)
     sd = feats.std(0)
     feats = (feats - feats.mean(0)) / np.where(sd > 0, sd, 1.0)
