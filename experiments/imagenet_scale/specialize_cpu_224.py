@@ -13,6 +13,9 @@
 
     PYTHONPATH=$PWD python experiments/imagenet_scale/specialize_cpu_224.py --rounds 5
     # writes experiments/imagenet_scale/specialize_cpu_224.json; work files in runs/imagenet_scale/ (ignored by git)
+    PYTHONPATH=$PWD python experiments/imagenet_scale/specialize_cpu_224.py --device cpu-torch-t1 --binding 20ms
+    # the same on another shipped device (PyTorch eager, one thread: where 20 ms binds at 224 px);
+    # writes specialize_cpu_224_cpu-torch-t1.json
 """
 
 from __future__ import annotations
@@ -54,18 +57,20 @@ def make_ofa_files(work: Path) -> tuple[Path, Path]:
 
 
 def nasedge(*argv: str, cwd: Path) -> tuple[float, str]:
-    """Run the nasedge command as a user does (a process of its own, in ``cwd``: its outputs/ go there); wall
-    seconds and its stderr."""
+    """Run the nasedge command as a user does (a process of its own, in ``cwd``: its outputs/ go there, and its
+    nasedge home is ``cwd/home``: measurements it resumes from); wall seconds and its stderr."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "nasedge", *argv], capture_output=True, text=True, cwd=cwd)
+    proc = subprocess.run([sys.executable, "-m", "nasedge", *argv], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "NASEDGE_HOME": str(cwd / "home")})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"nasedge {' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return round(wall, 1), proc.stderr
 
 
-def specialize(supernet: Path, out: Path, profiles: Path, overrides: list[str], budget: str = "20ms") -> dict:
-    wall, log = nasedge("specialize", "--device", "cpu", "--latency", budget, "--supernet", str(supernet),
+def specialize(supernet: Path, out: Path, profiles: Path, overrides: list[str], budget: str = "20ms",
+               device: str = "cpu") -> dict:
+    wall, log = nasedge("specialize", "--device", device, "--latency", budget, "--supernet", str(supernet),
                         "--out", str(out), f"predictor.profiles_dir={profiles}", *overrides, cwd=profiles.parent)
     manifest = json.loads((out / "manifest.json").read_text())
     return {"wall_s": wall, "timings_s": manifest["timings_s"], "arch": manifest["arch"],
@@ -76,14 +81,15 @@ def specialize(supernet: Path, out: Path, profiles: Path, overrides: list[str], 
             "log": [line for line in log.splitlines() if line.strip()][-20:]}
 
 
-def measure_profile_archs(csv: Path, attempts: int) -> list[dict]:
-    """The archs ``specialize`` measures for a new profile, measured into the CSV it resumes from; archs flagged
+def measure_profile_archs(csv: Path, attempts: int, device_name: str = "cpu") -> list[dict]:
+    """The archs ``specialize`` measures for a new profile, measured into the CSV it resumes from (in the nasedge
+    home of :func:`nasedge`); archs flagged
     noisy (other jobs took the cores) are measured again, up to ``attempts`` times in all."""
     from nasedge.measure import measure_to_csv
     from nasedge.measure.measurement import write_measurements_csv
     from nasedge.predict.profile import profile_archs
 
-    device = get_device("cpu")
+    device = get_device(device_name)
     rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(SPACE, 20))]  # as profile_device names them
     log = []
     for attempt in range(attempts):
@@ -99,9 +105,9 @@ def measure_profile_archs(csv: Path, attempts: int) -> list[dict]:
     return log
 
 
-def interleaved(archs: dict[str, Arch], rounds: int) -> dict:
-    """Each arch measured by the ``cpu`` device once per round, in turn; medians, noisy flags, load averages."""
-    device = get_device("cpu")
+def interleaved(archs: dict[str, Arch], rounds: int, device_name: str = "cpu") -> dict:
+    """Each arch measured by the device once per round, in turn; medians, noisy flags, load averages."""
+    device = get_device(device_name)
     rows = []
     for r in range(rounds):
         for name, arch in archs.items():
@@ -128,40 +134,45 @@ def main() -> None:
     ap.add_argument("--binding", default="5ms", help="a second budget, one that binds on an idle machine")
     ap.add_argument("--profile-attempts", type=int, default=2, help="measure noisy profile archs again")
     ap.add_argument("--resume", action="store_true",
-                    help="keep the profile measurements of an interrupted first run (outputs/measurements/)")
-    ap.add_argument("--out", default=str(Path(__file__).with_name("specialize_cpu_224.json")))
+                    help="keep the profile measurements of an interrupted first run (home/measurements/)")
+    ap.add_argument("--device", default="cpu", help="a shipped CPU device (cpu-torch-t1: PyTorch eager, 1 thread)")
+    ap.add_argument("--out", default=None, help="default specialize_cpu_224.json, or _DEVICE.json for another device")
     ap.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for both specialize runs")
     args = ap.parse_args()
-    work = Path(args.work)
+    dev = args.device
+    suffix = "" if dev == "cpu" else f"_{dev}"
+    out_json = Path(args.out or Path(__file__).with_name(f"specialize_cpu_224{suffix}.json"))
+    work = Path(args.work + suffix)
     work.mkdir(parents=True, exist_ok=True)
     profiles = work / "profiles"
-    # the first run measures (into outputs/measurements/, which it would resume from) and stores the profile
-    for stale in (profiles / f"cpu@{SPACE}.json", work / "outputs" / "measurements" / f"cpu@{SPACE}.csv"):
+    # the profile archs are measured first (into the home's CSV, which specialize resumes from); the first run fits
+    # and stores the profile from them, the second finds it stored
+    csv = work / "home" / "measurements" / f"{dev}@{SPACE}.csv"
+    for stale in (profiles / f"{dev}@{SPACE}.json", csv):
         if not (args.resume and stale.suffix == ".csv"):
             stale.unlink(missing_ok=True)
     result: dict = {"uptime_start": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
-                    "cpus": os.cpu_count(), "torch": torch.__version__}
+                    "cpus": os.cpu_count(), "torch": torch.__version__, "device": dev}
     checkpoint, predictor = make_ofa_files(work)
     imported = work / "imported" / "supernet.pt"
     wall, _ = nasedge("import", "ofa", str(checkpoint), "--accuracy-predictor", str(predictor), "--out", str(imported),
                       cwd=work)
     result["import_s"] = wall
-    result["profile_measurements"] = measure_profile_archs(work / "outputs" / "measurements" / f"cpu@{SPACE}.csv",
-                                                           args.profile_attempts)
-    result["first_run"] = specialize(imported, work / "first", profiles, args.overrides)
-    result["stored_profile_run"] = specialize(imported, work / "second", profiles, args.overrides)
+    result["profile_measurements"] = measure_profile_archs(csv, args.profile_attempts, dev)
+    result["first_run"] = specialize(imported, work / "first", profiles, args.overrides, device=dev)
+    result["stored_profile_run"] = specialize(imported, work / "second", profiles, args.overrides, device=dev)
     space = get_space(SPACE)
     pick = Arch.from_dict(result["stored_profile_run"]["arch"])
     archs = {"largest_224": space.max_arch(), "pick": pick}
     try:  # the profile decides whether a budget is below its fastest subnet: then specialize refuses it
-        result["binding_run"] = specialize(imported, work / "binding", profiles, args.overrides, args.binding)
+        result["binding_run"] = specialize(imported, work / "binding", profiles, args.overrides, args.binding, dev)
         archs[f"pick_{args.binding}"] = Arch.from_dict(result["binding_run"]["arch"])
     except SystemExit as exc:
         result["binding_run"] = {"error": str(exc).splitlines()[-1]}
     result["largest"], result["pick_arch"] = space.max_arch().to_dict(), pick.to_dict()
-    result["measurements"] = interleaved(archs, args.rounds)
+    result["measurements"] = interleaved(archs, args.rounds, dev)
     result["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    out_json.write_text(json.dumps(result, indent=1) + "\n")
     s = result["measurements"]["summary"]
     print(f"largest at 224 px: median {s['largest_224']['median_ms']} ms (rounds {s['largest_224']['min_ms']}-"
           f"{s['largest_224']['max_ms']}); pick at {pick.resolution} px: median {s['pick']['median_ms']} ms "
