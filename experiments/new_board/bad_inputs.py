@@ -233,8 +233,9 @@ def main() -> int:
         run = [c for c in all_cases if args.include_after or c.after is None]
         skipped = [c for c in all_cases if c not in run]
         results = []
+        home = {"NASEDGE_HOME": str(d / "home")}  # a fresh home: nothing of the user's read, nothing written there
         for c in run:
-            r = run_subprocess(c, d)
+            r = run_subprocess(c, d, home)
             results.append(r)
             print(f"{'ok ' if not r.problems() else 'BAD'} {r.seconds:5.2f} s  {c.name}: {r.line}"
                   + ("" if not r.problems() else f"  <- {'; '.join(r.problems())}"), flush=True)
