@@ -261,8 +261,19 @@ def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, sta
         if not scored:
             raise NasedgeError(f"the search found no arch under {budget:g} ms ({result.stop_reason})")
         note["detail"] = (f"{result.evaluations} accuracy-predictor calls, {result.constraint_evaluations} latency "
-                          f"predictions; best predicted {scored[0].objective:.2f} % at {scored[0].constraint:.3g} ms")
+                          f"predictions; best predicted {scored[0].objective:.2f} % at {scored[0].constraint:.3g} ms"
+                          + uncalibrated_accuracy_note([c.objective for c in scored]))
     return result, scored
+
+
+def uncalibrated_accuracy_note(predicted: list[float]) -> str:
+    """A warning (or "") when predicted top-1 accuracies leave 0-100 %: the accuracy predictor was not fitted
+    to this supernet (e.g. random or another network's weights), so its figures rank archs at best."""
+    low, high = min(predicted), max(predicted)
+    if 0.0 <= low and high <= 100.0:
+        return ""
+    return (f"; warning: predicted accuracies span {low:.1f}-{high:.1f} %, outside 0-100 %: the accuracy "
+            f"predictor is not calibrated to this supernet (fit one with nasedge accuracy sample, then nasedge accuracy fit)")
 
 
 def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: Optional[str], stages: Stages,
