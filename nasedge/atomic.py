@@ -1,4 +1,5 @@
-"""Atomic file writes: readers (and a crash) see the old file or the new one, never a part of it.
+"""Atomic file writes: readers (and a crash) see the old file or the new one, never a part of it; and
+durable appends of whole lines.
 
 The temporary file beside the target is named ``.<name>.<pid>.<random>.tmp``; a writer killed before
 its rename (kill -9, power loss) leaves it behind, and the next atomic write of the same file removes
@@ -35,6 +36,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def durable_append(path: str | Path, data: bytes, header: bytes = b"") -> bool:
+    """Append ``data`` (``header`` first when the file is new or empty) in one write, then fsync: a kill leaves
+    the appended lines whole or absent, short of a torn disk write that readers repair. Returns whether the
+    file was new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        new = os.fstat(fd).st_size == 0
+        data = header + data if new else data
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        fsync_directory(path.parent)
+    return new
 
 
 def fsync_directory(directory: str | Path) -> None:

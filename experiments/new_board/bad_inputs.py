@@ -118,6 +118,12 @@ def cases(d: Path) -> list[Case]:
         Case("measure: GPU device without a GPU (obs. 4)",
              ("measure", "--device", "h200-torch-fp32-b1", "--num-archs", "2", "--out", str(d / "m.csv")),
              r"(CUDA|GPU)"),
+        Case("measure --table: resolution not in the space",
+             ("measure", "--device", "cpu", "--space", "ofa_mbv3_cifar", "--table", "--resolutions", "25",
+              "--out", str(d / "lut.json")), r"resolution 25 is not in space ofa_mbv3_cifar \(24..32\)"),
+        Case("measure: --resolutions without --table",
+             ("measure", "--device", "cpu", "--num-archs", "2", "--resolutions", "24", "--out", str(d / "m.csv")),
+             r"--resolutions: only with --table"),
         # arch, export, eval
         Case("arch validate: invalid kernel", ("arch", "validate", f["badarch.json"]), r"field 'kernel\[0\]'"),
         Case("arch sample: space typo", ("arch", "sample", "--space", "ofa_mbv3_w12"),

@@ -186,12 +186,32 @@ def _specialize(args: argparse.Namespace) -> None:
     check_url("--predictor-url", args.predictor_url)
 
 
+def parse_resolutions(flag: str, text: str, space: Optional[str] = None) -> list[int]:
+    """``160,224`` as input sizes, each one of ``space``'s resolutions when the space is given."""
+    try:
+        sizes = [int(r) for r in text.split(",")]
+    except ValueError:
+        raise NasedgeError(f"{flag}: {text!r} is not valid; expected input sizes such as 160,224") from None
+    if space:
+        from nasedge.spaces import get_space
+
+        known = get_space(space).resolutions
+        bad = [r for r in sizes if r not in known]
+        if bad:
+            raise NasedgeError(f"{flag}: resolution {bad[0]} is not in space {space} ({known[0]}..{known[-1]})")
+    return sizes
+
+
 def _measure(args: argparse.Namespace) -> None:
+    if args.resolutions and not args.table:
+        raise NasedgeError("--resolutions: only with --table (archs carry their own resolution)")
     _device(args)
     device = _named_device(args)
     if device is not None:
         device.check_measurable()
     check_space("--space", args.space)
+    if args.resolutions and args.space and not args.space.endswith((".yaml", ".yml")):
+        parse_resolutions("--resolutions", args.resolutions, args.space)
     _overrides(args, args.device)
     if args.archs:
         check_archs_jsonl("--archs", args.archs)

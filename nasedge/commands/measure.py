@@ -2,10 +2,12 @@
 
   nasedge measure --device cpu-ort-t1 --space ofa_mbv3_cifar --num-archs 20 --out lat.csv
   nasedge measure --device jetson-orin --archs archs.jsonl --out lat.csv --ray-address HEAD:6379
+  nasedge measure --device cpu-ort-t1 --space ofa_mbv3_w1.2 --table --resolutions 160,224 --out lut.json
 
 Appends one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) as soon as it
 is measured (fsynced: a kill loses at most the archs in flight); running the same command again
-resumes where it stopped. Progress: a bar on a terminal, otherwise a plain line every few seconds. Noisy
+resumes where it stopped. ``--table`` measures every part of the space (the lookup table of predictor
+``lut``) instead, kept part by part in ``<out>.partial.jsonl`` until ``<out>`` is written. Progress: a bar on a terminal, otherwise a plain line every few seconds. Noisy
 results are flagged in the file and reported; with --strict they make the command fail (exit 2).
 """
 
@@ -21,8 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--num-archs", type=int, metavar="N", help="sample N distinct archs of the space")
     src.add_argument("--archs", metavar="FILE.jsonl", help="archs to measure (JSON lines, optional arch_id)")
+    src.add_argument("--table", action="store_true",
+                     help="measure the space's lookup table (every part; predictor lut --table FILE.json)")
+    parser.add_argument("--resolutions", metavar="R,R,...", help="--table: input sizes (default all of the space)")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: the configured seed)")
-    parser.add_argument("--out", required=True, metavar="FILE.csv", help="measurements CSV (resumed if it exists)")
+    parser.add_argument("--out", required=True, metavar="FILE.csv",
+                        help="measurements CSV, or with --table the table's JSON file (resumed if interrupted)")
     parser.add_argument("--ray-address", metavar="HOST:PORT", help="Ray cluster of devices reached through Ray")
     parser.add_argument("--strict", action="store_true", help="fail (exit 2) when any measurement is noisy")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -41,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg, device = compose_with_device(args.device, args.overrides)
     device.check_measurable()
+    if args.table:
+        return _run_table(args, cfg, device)
     if args.archs:
         rows = read_archs_jsonl(args.archs)
         for i, (arch_id, arch) in enumerate(rows):
@@ -79,4 +87,32 @@ def run(args: argparse.Namespace) -> int:
         if args.strict:
             raise NasedgeError(f"{len(noisy)} of {len(results)} measurements are noisy (--strict); they are "
                                f"flagged in {out}; measure on a quieter machine or loosen the protocol")
+    return 0
+
+
+def _run_table(args: argparse.Namespace, cfg, device) -> int:
+    from nasedge.commands.inputs import parse_resolutions
+    from nasedge.measure import measure_lookup_table_to_file
+    from nasedge.progress import progress_reporter
+    from nasedge.spaces import get_space
+
+    space = get_space(args.space or device.config.space or cfg.search_space.name)
+    resolutions = parse_resolutions("--resolutions", args.resolutions, space.name) if args.resolutions else None
+    warn = lambda message: print(f"nasedge: warning: {message}", file=sys.stderr)  # noqa: E731
+    with progress_reporter(f"measure {device.name} table", unit="parts") as update:
+        first = True
+
+        def report(done: int, total: int) -> None:
+            nonlocal first
+            if first and done:
+                print(f"resuming {args.out}: {done} of {total} parts already measured on {device.name}",
+                      file=sys.stderr)
+            first = False
+            update(done, total)
+
+        table = measure_lookup_table_to_file(device, space.name, args.out, resolutions,
+                                             ray_address=args.ray_address, progress=report, warn=warn)
+    medians = sorted(e.median_ms for e in table.entries.values())
+    print(f"{device.name}: lookup table of {space.name} at {table.meta['resolutions']} px, {len(table)} parts in "
+          f"{args.out} (part median {medians[len(medians) // 2]:.4f} ms)")
     return 0

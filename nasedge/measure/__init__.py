@@ -9,7 +9,7 @@ scripts (the GPU campaign) can use it; ray is loaded when a Ray-routed device me
 """
 
 from nasedge.measure.device import Device, DeviceConfig, get_device, list_devices, load_device
-from nasedge.measure.lut import LatencyTable, measure_lookup_table
+from nasedge.measure.lut import LatencyTable, measure_lookup_table, measure_lookup_table_to_file
 from nasedge.measure.measurement import Measurement, measure_to_csv, read_measurements_csv, write_measurements_csv
 from nasedge.measure.measurer import Measurer, RuntimeMeasurer, instantiate_measurer
 from nasedge.measure.protocol import LatencyStats, ProtocolConfig, measure_interleaved
@@ -20,6 +20,6 @@ __all__ = [
     "Artifacts", "Device", "DeviceConfig", "LatencyStats", "LatencyTable", "Measurement", "Measurer", "Part",
     "ProtocolConfig", "Runtime", "RuntimeMeasurer", "Subnet", "Workload", "arch_parts", "get_device",
     "get_runtime", "instantiate_measurer", "list_devices", "list_runtimes", "load_device", "lookup_table_parts",
-    "measure_interleaved", "measure_lookup_table", "measure_to_csv", "read_measurements_csv", "register_runtime",
-    "write_measurements_csv",
+    "measure_interleaved", "measure_lookup_table", "measure_lookup_table_to_file", "measure_to_csv",
+    "read_measurements_csv", "register_runtime", "write_measurements_csv",
 ]

@@ -5,18 +5,26 @@
 >>> sum(table[p].median_ms for p in arch_parts(arch))   # the LUT estimate of a whole arch
 
 The file format and :class:`LatencyTable` live in :mod:`nasedge.latency_table` (the ``lut`` predictor
-reads the same files).
+reads the same files). :func:`measure_lookup_table_to_file` (``nasedge measure --table``) keeps each part as
+it is measured in ``<out>.partial.jsonl`` and resumes from it, so a kill loses at most the part in flight.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
+from nasedge.atomic import atomic_write_text, durable_append
+from nasedge.errors import NasedgeError
 from nasedge.latency_table import LatencyTable, PartLatency
 from nasedge.measure.protocol import LatencyStats
 from nasedge.measure.workload import lookup_table_parts
 
-__all__ = ["LatencyTable", "measure_lookup_table"]
+__all__ = ["LatencyTable", "measure_lookup_table", "measure_lookup_table_to_file"]
+
+PARTIAL_FORMAT = "nasedge-latency-table-partial/1"
 
 
 def measure_lookup_table(device, space: str, resolutions: Iterable[int] | None = None, *,
@@ -40,3 +48,109 @@ def measure_lookup_table(device, space: str, resolutions: Iterable[int] | None =
             "nodes": sorted(set(nodes)), "measure": device.config.measure}
     entries = {p.key: PartLatency(s.median_ms, s.to_dict()) for p, s in zip(parts, stats)}
     return LatencyTable(device.name, space, entries, meta)
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where :func:`measure_lookup_table_to_file` keeps the parts measured so far for ``out``."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial.jsonl")
+
+
+def measure_lookup_table_to_file(device, space: str, out: str | Path, resolutions: Iterable[int] | None = None, *,
+                                 ray_address: str | None = None,
+                                 progress: Callable[[int, int], None] | None = None,
+                                 warn: Callable[[str], None] | None = None) -> LatencyTable:
+    """:func:`measure_lookup_table`, durable and resumable: the table is written to ``out`` (atomically) once
+    every part is measured.
+
+    Until then each part is appended to :func:`partial_path` as the device returns it (one write, fsync), under
+    a header naming the device, space and resolutions; a rerun with the same ones measures only the parts
+    missing there (a last line cut short by a kill is dropped: ``warn`` says so), another device, space or
+    resolution set is refused in one line. ``progress(done, total)`` in parts.
+    """
+    out, partial = Path(out), partial_path(out)
+    parts = lookup_table_parts(space, resolutions)
+    header = {"format": PARTIAL_FORMAT, "device": device.name, "space": space,
+              "resolutions": sorted({p.input_size for p in parts if p.kind == "stem"})}
+    if out.is_file() and not partial.is_file():  # finished earlier: the same table is returned, another refused
+        done = LatencyTable.load(out)
+        if (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"]) \
+                and all(p.key in done for p in parts):
+            if progress is not None:
+                progress(len(parts), len(parts))
+            return done
+        raise NasedgeError(f"{out}: exists and holds another table (device {done.device!r}, space {done.space!r}, "
+                           f"resolutions {done.meta.get('resolutions')}); choose another --out or move it away")
+    have = _read_partial(partial, header, warn)
+    wanted = {p.key for p in parts}
+    have = {k: v for k, v in have.items() if k in wanted}
+    todo = [p for p in parts if p.key not in have]
+    if progress is not None:
+        progress(len(parts) - len(todo), len(parts))
+    if not partial.is_file() or partial.stat().st_size == 0:
+        _append_lines(partial, [header])
+
+    def chunk_done(start: int, stats: list[LatencyStats], node: str) -> None:
+        chunk = todo[start:start + len(stats)]
+        lines = [{"key": p.key, "median_ms": s.median_ms, "stats": s.to_dict(), "node": node}
+                 for p, s in zip(chunk, stats)]
+        _append_lines(partial, lines)
+        have.update({line["key"]: line for line in lines})
+        if progress is not None:
+            progress(len(have), len(parts))
+
+    if todo:
+        device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done)
+    meta = {"resolutions": header["resolutions"], "nodes": sorted({have[p.key]["node"] for p in parts}),
+            "measure": device.config.measure}
+    table = LatencyTable(device.name, space,
+                         {p.key: PartLatency(have[p.key]["median_ms"], have[p.key]["stats"]) for p in parts}, meta)
+    table.save(out)
+    partial.unlink()
+    return table
+
+
+def _append_lines(path: Path, docs: list[dict[str, Any]]) -> None:
+    durable_append(path, "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs).encode())
+
+
+def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, dict]:
+    """The parts ``path`` holds, keyed by part; repairs a last line cut short; refuses another header."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise NasedgeError(f"{path}: not a partial latency table (JSON lines)") from None
+    lines = text.split("\n")
+    torn = lines.pop() if lines else ""  # what follows the last newline: "" unless a write was cut short
+    docs = []
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            docs.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise NasedgeError(f"{path}:{lineno}: not a JSON line of a partial latency table") from None
+    if torn:
+        if warn is not None:
+            warn(f"{path}: dropped a last line cut short (the part in flight when the run stopped)")
+        _rewrite(path, docs)
+    if not docs:
+        return {}
+    first = docs[0]
+    if not isinstance(first, dict) or first.get("format") != PARTIAL_FORMAT:
+        raise NasedgeError(f"{path}:1: not a partial latency table (format {PARTIAL_FORMAT!r} expected)")
+    for field in ("device", "space", "resolutions"):
+        if first.get(field) != header[field]:
+            raise NasedgeError(f"{path}: holds parts of {field} {first.get(field)!r}, not {header[field]!r}; "
+                               f"move it away (or use another --out) to measure a new table")
+    out = {}
+    for lineno, doc in enumerate(docs[1:], start=2):
+        if not isinstance(doc, dict) or not isinstance(doc.get("key"), str) \
+                or not isinstance(doc.get("median_ms"), (int, float)):
+            raise NasedgeError(f"{path}:{lineno}: a part needs 'key' and 'median_ms'")
+        out[doc["key"]] = doc
+    return out
+
+
+def _rewrite(path: Path, docs: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs))

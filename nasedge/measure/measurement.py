@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nasedge.arch import Arch
-from nasedge.atomic import atomic_write_text, fsync_directory
+from nasedge.atomic import atomic_write_text, durable_append
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import LatencyStats
 
@@ -206,19 +205,7 @@ def append_measurement(path: str | Path, measurement: Measurement) -> Measuremen
     measurement as the file holds it (numbers to 6 significant digits), so that what is computed from
     it is the same whether a run measured it or resumed it from the file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        new = os.fstat(fd).st_size == 0
-        data = _csv_text([measurement], header=new).encode()
-        while data:
-            data = data[os.write(fd, data):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if new:
-        fsync_directory(path.parent)
+    durable_append(path, _csv_text([measurement], header=False).encode(), header=_csv_text([]).encode())
     return _parse(path, _csv_text([measurement]))[0]
 
 

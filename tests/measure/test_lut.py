@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nasedge.errors import NasedgeError
@@ -29,3 +31,57 @@ def test_measure_save_load_and_look_up(tmp_path, device_config):
     # the lut predictor reads the same file and adds up the same parts
     lut = LUTPredictor("ofa_mbv3_cifar", table=tmp_path / "lut.json")
     assert lut.table_latency([arch])[0] == pytest.approx(sum(back[p].median_ms for p in arch_parts(arch)))
+
+
+class Stop(Exception):
+    pass
+
+
+def test_table_to_file_resumes_after_an_interruption(tmp_path, device_config):
+    from nasedge.measure import measure_lookup_table_to_file
+    from nasedge.measure.lut import partial_path
+
+    device = Device.from_config(device_config("lut-dev"))
+    out, parts = tmp_path / "lut.json", lookup_table_parts("ofa_mbv3_cifar", [24])
+    measured = []
+    real = device.measure_workloads
+
+    def counting(workloads, **kw):
+        measured.append([w.key for w in workloads])
+        return real(workloads, **kw)
+
+    device.measure_workloads = counting
+
+    def stop_after_5(done, total):
+        if done >= 5:
+            raise Stop
+
+    with pytest.raises(Stop):  # as if killed after the fifth part: the partial file holds five parts
+        measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [24], progress=stop_after_5)
+    assert not out.exists() and len(partial_path(out).read_text().splitlines()) == 1 + 5
+    kept = {json.loads(line)["key"]: json.loads(line)["median_ms"]
+            for line in partial_path(out).read_text().splitlines()[1:]}
+    with open(partial_path(out), "a") as f:  # and a sixth part's line cut short by the kill
+        f.write('{"key":"stem:in24","median')
+    warned = []
+    table = measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [24], warn=warned.append)
+    assert len(measured[1]) == len(parts) - 5 and not set(measured[1]) & set(kept)  # only what was missing
+    assert warned and "cut short" in warned[0]
+    assert len(table) == len(parts) and all(table[k].median_ms == ms for k, ms in kept.items())
+    assert LatencyTable.load(out).entries == table.entries and not partial_path(out).exists()
+    # done: a rerun measures nothing; a table of another resolution set at the same path is refused
+    again = measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [24])
+    assert len(measured) == 2 and again.entries == table.entries
+    with pytest.raises(NasedgeError, match="exists and holds another table"):
+        measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [28])
+
+
+def test_partial_table_of_another_device_is_refused(tmp_path, device_config):
+    from nasedge.measure import measure_lookup_table_to_file
+    from nasedge.measure.lut import partial_path
+
+    out = tmp_path / "lut.json"
+    partial_path(out).write_text(json.dumps({"format": "nasedge-latency-table-partial/1", "device": "other",
+                                             "space": "ofa_mbv3_cifar", "resolutions": [24]}) + "\n")
+    with pytest.raises(NasedgeError, match="holds parts of device 'other', not 'lut-dev'"):
+        measure_lookup_table_to_file(Device.from_config(device_config("lut-dev")), "ofa_mbv3_cifar", out, [24])
