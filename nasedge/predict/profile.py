@@ -164,11 +164,12 @@ class MeasurementCheck:
     references: int  # reference archs of the space
     missing_reference: int  # of them, not measured (allowed explicitly)
     noisy: int  # measurements flagged noisy
+    predictor: str = "meta"  # the predictor the profile fits
 
     def warnings(self) -> list[str]:
         """One sentence per thing the user should know before trusting the profile."""
         out = []
-        if self.missing_reference:
+        if self.missing_reference and self.predictor == "meta":  # the other predictors do not use them
             out.append(f"{self.missing_reference} of the {self.references} reference archs are not measured "
                        f"(allowed): the meta predictor reads the device from them, so expect a weaker profile")
         if self.noisy:
@@ -204,7 +205,8 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
     need = predictor_class(predictor).min_samples
     if len(archs) < need:
         raise NasedgeError(f"{len(archs)} measurements given; predictor {predictor!r} needs at least {need}")
-    return MeasurementCheck(len(archs), len(references), len(missing), int(sum(bool(x) for x in noisy)))
+    return MeasurementCheck(len(archs), len(references), len(missing), int(sum(bool(x) for x in noisy)),
+                            predictor)
 
 
 def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> list:

@@ -117,3 +117,11 @@ def test_profiles_are_written_to_the_home_and_shipped_ones_are_read_only(nasedge
     assert path == nasedge_home / "profiles" / "cpu@ofa_mbv3_cifar.json"
     assert [(s.source, s.path) for s in stored_profiles("cpu")] == [("user", path)]
     assert find_profile("cpu", "ofa_mbv3_cifar").source == "user"
+
+
+def test_missing_reference_archs_are_a_warning_for_meta_only():
+    from nasedge.predict.profile import MeasurementCheck
+
+    assert "reference archs are not measured" in MeasurementCheck(20, 10, 10, 0).warnings()[0]
+    assert MeasurementCheck(20, 10, 10, 0, predictor="lut").warnings() == []
+    assert "flagged noisy" in MeasurementCheck(20, 10, 10, 3, predictor="flops").warnings()[0]
