@@ -193,12 +193,12 @@ def parse_resolutions(flag: str, text: str, space: Optional[str] = None) -> list
     except ValueError:
         raise NasedgeError(f"{flag}: {text!r} is not valid; expected input sizes such as 160,224") from None
     if space:
-        from nasedge.spaces import get_space
+        from nasedge.measure.workload import check_resolutions
 
-        known = get_space(space).resolutions
-        bad = [r for r in sizes if r not in known]
-        if bad:
-            raise NasedgeError(f"{flag}: resolution {bad[0]} is not in space {space} ({known[0]}..{known[-1]})")
+        try:
+            check_resolutions(space, sizes)
+        except NasedgeError as exc:
+            raise NasedgeError(f"{flag}: {exc}") from None
     return sizes
 
 

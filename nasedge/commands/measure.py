@@ -7,8 +7,9 @@
 Appends one CSV row per arch (median, p90, spread, noise flag and reason, where it ran) as soon as it
 is measured (fsynced: a kill loses at most the archs in flight); running the same command again
 resumes where it stopped. ``--table`` measures every part of the space (the lookup table of predictor
-``lut``) instead, kept part by part in ``<out>.partial.jsonl`` until ``<out>`` is written. Progress: a bar on a terminal, otherwise a plain line every few seconds. Noisy
-results are flagged in the file and reported; with --strict they make the command fail (exit 2).
+``lut``) instead, kept part by part in ``<out>.partial.jsonl`` until ``<out>`` is written. Progress: a
+bar on a terminal, otherwise a plain line every few seconds. Noisy results are flagged in the file and
+reported; with --strict they make the command fail (exit 2).
 """
 
 from __future__ import annotations
@@ -67,15 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     with progress_reporter(f"measure {device.name}", len(rows), unit="archs") as update:
-        first = True
-
-        def report(done: int, total: int) -> None:
-            nonlocal first
-            if first and done:
-                print(f"resuming {out}: {done} of {total} archs already measured on {device.name}", file=sys.stderr)
-            first = False
-            update(done, total)
-
+        report = _resuming(update, out, device.name, "archs")
         results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report)
     noisy = [m for m in results if m.noisy]
     medians = sorted(m.median_ms for m in results)
@@ -100,19 +93,23 @@ def _run_table(args: argparse.Namespace, cfg, device) -> int:
     resolutions = parse_resolutions("--resolutions", args.resolutions, space.name) if args.resolutions else None
     warn = lambda message: print(f"nasedge: warning: {message}", file=sys.stderr)  # noqa: E731
     with progress_reporter(f"measure {device.name} table", unit="parts") as update:
-        first = True
-
-        def report(done: int, total: int) -> None:
-            nonlocal first
-            if first and done:
-                print(f"resuming {args.out}: {done} of {total} parts already measured on {device.name}",
-                      file=sys.stderr)
-            first = False
-            update(done, total)
-
-        table = measure_lookup_table_to_file(device, space.name, args.out, resolutions,
-                                             ray_address=args.ray_address, progress=report, warn=warn)
+        table = measure_lookup_table_to_file(device, space.name, args.out, resolutions, ray_address=args.ray_address,
+                                             progress=_resuming(update, args.out, device.name, "parts"), warn=warn)
     medians = sorted(e.median_ms for e in table.entries.values())
     print(f"{device.name}: lookup table of {space.name} at {table.meta['resolutions']} px, {len(table)} parts in "
           f"{args.out} (part median {medians[len(medians) // 2]:.4f} ms)")
     return 0
+
+
+def _resuming(update, out, device: str, unit: str):
+    """``update`` (a progress reporter's), first saying on stderr when the run resumes work already in ``out``."""
+    first = True
+
+    def report(done: int, total: int) -> None:
+        nonlocal first
+        if first and done:
+            print(f"resuming {out}: {done} of {total} {unit} already measured on {device}", file=sys.stderr)
+        first = False
+        update(done, total)
+
+    return report

@@ -44,9 +44,16 @@ def measure_lookup_table(device, space: str, resolutions: Iterable[int] | None =
             progress(done, len(parts))
 
     stats, nodes = device.measure_workloads(parts, ray_address=ray_address, on_chunk=chunk_done)
-    meta = {"resolutions": sorted({p.input_size for p in parts if p.kind == "stem"}),
-            "nodes": sorted(set(nodes)), "measure": device.config.measure}
-    entries = {p.key: PartLatency(s.median_ms, s.to_dict()) for p, s in zip(parts, stats)}
+    return _table(device, space, parts, [s.median_ms for s in stats], [s.to_dict() for s in stats], nodes)
+
+
+def _resolutions(parts: list) -> list[int]:
+    return sorted({p.input_size for p in parts if p.kind == "stem"})
+
+
+def _table(device, space: str, parts: list, medians: list[float], stats: list[dict], nodes: list[str]) -> LatencyTable:
+    meta = {"resolutions": _resolutions(parts), "nodes": sorted(set(nodes)), "measure": device.config.measure}
+    entries = {p.key: PartLatency(ms, st) for p, ms, st in zip(parts, medians, stats)}
     return LatencyTable(device.name, space, entries, meta)
 
 
@@ -70,8 +77,7 @@ def measure_lookup_table_to_file(device, space: str, out: str | Path, resolution
     """
     out, partial = Path(out), partial_path(out)
     parts = lookup_table_parts(space, resolutions)
-    header = {"format": PARTIAL_FORMAT, "device": device.name, "space": space,
-              "resolutions": sorted({p.input_size for p in parts if p.kind == "stem"})}
+    header = {"format": PARTIAL_FORMAT, "device": device.name, "space": space, "resolutions": _resolutions(parts)}
     if out.is_file() and not partial.is_file():  # finished earlier: the same table is returned, another refused
         done = LatencyTable.load(out)
         if (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"]) \
@@ -101,17 +107,20 @@ def measure_lookup_table_to_file(device, space: str, out: str | Path, resolution
 
     if todo:
         device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done)
-    meta = {"resolutions": header["resolutions"], "nodes": sorted({have[p.key]["node"] for p in parts}),
-            "measure": device.config.measure}
-    table = LatencyTable(device.name, space,
-                         {p.key: PartLatency(have[p.key]["median_ms"], have[p.key]["stats"]) for p in parts}, meta)
+    rows = [have[p.key] for p in parts]
+    table = _table(device, space, parts, [r["median_ms"] for r in rows], [r["stats"] for r in rows],
+                   [r["node"] for r in rows])
     table.save(out)
     partial.unlink()
     return table
 
 
+def _json_lines(docs: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs)
+
+
 def _append_lines(path: Path, docs: list[dict[str, Any]]) -> None:
-    durable_append(path, "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs).encode())
+    durable_append(path, _json_lines(docs).encode())
 
 
 def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, dict]:
@@ -133,7 +142,7 @@ def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) 
     if torn:
         if warn is not None:
             warn(f"{path}: dropped a last line cut short (the part in flight when the run stopped)")
-        _rewrite(path, docs)
+        atomic_write_text(path, _json_lines(docs))
     if not docs:
         return {}
     first = docs[0]
@@ -150,7 +159,3 @@ def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) 
             raise NasedgeError(f"{path}:{lineno}: a part needs 'key' and 'median_ms'")
         out[doc["key"]] = doc
     return out
-
-
-def _rewrite(path: Path, docs: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs))

@@ -158,14 +158,20 @@ def arch_parts(arch: Arch, space: SearchSpace | None = None) -> list[Part]:
     return [Part.of(space.name, layer) for layer in space.layers(arch)]
 
 
-def lookup_table_parts(space_name: str, resolutions: Iterable[int] | None = None) -> list[Part]:
-    """Every distinct part of the space's archs at ``resolutions`` (default: all of the space's)."""
+def check_resolutions(space_name: str, resolutions: Iterable[int]) -> None:
+    """Each of ``resolutions`` is an input size of the space's archs (else one line naming the first that is not)."""
     space = _space(space_name)
-    resolutions = list(space.resolutions if resolutions is None else resolutions)
     bad = [r for r in resolutions if r not in space.resolutions]
     if bad:
         raise NasedgeError(f"resolution {bad[0]} is not in space {space.name} ({space.resolutions[0]}.."
                            f"{space.resolutions[-1]})")
+
+
+def lookup_table_parts(space_name: str, resolutions: Iterable[int] | None = None) -> list[Part]:
+    """Every distinct part of the space's archs at ``resolutions`` (default: all of the space's)."""
+    space = _space(space_name)
+    resolutions = list(space.resolutions if resolutions is None else resolutions)
+    check_resolutions(space_name, resolutions)
     seen = {Part.of(space.name, layer): None
             for r in resolutions for options in space.layer_choices(r) for layer in options}
     return list(seen)

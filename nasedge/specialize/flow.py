@@ -273,7 +273,8 @@ def uncalibrated_accuracy_note(predicted: list[float]) -> str:
     if 0.0 <= low and high <= 100.0:
         return ""
     return (f"; warning: predicted accuracies span {low:.1f}-{high:.1f} %, outside 0-100 %: the accuracy "
-            f"predictor is not calibrated to this supernet (fit one with nasedge accuracy sample, then nasedge accuracy fit)")
+            f"predictor is not calibrated to this supernet (fit one with nasedge accuracy sample, then "
+            f"nasedge accuracy fit)")
 
 
 def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: Optional[str], stages: Stages,
