@@ -13,7 +13,7 @@
 
     PYTHONPATH=$PWD python experiments/imagenet_scale/specialize_cpu_224.py --rounds 5
     # writes experiments/imagenet_scale/specialize_cpu_224.json; work files in runs/imagenet_scale/ (ignored by git)
-    PYTHONPATH=$PWD python experiments/imagenet_scale/specialize_cpu_224.py --device cpu-torch-t1 --binding 20ms
+    PYTHONPATH=$PWD python experiments/imagenet_scale/specialize_cpu_224.py --device cpu-torch-t1 --binding 30ms --rounds 5
     # the same on another shipped device (PyTorch eager, one thread: where 20 ms binds at 224 px);
     # writes specialize_cpu_224_cpu-torch-t1.json
 """
