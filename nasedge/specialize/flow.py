@@ -23,6 +23,7 @@ from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.specialize.config import SpecializeConfig
 from nasedge.specialize.progress import Stages, progress_bar
+from nasedge.specialize.report import uncalibrated_accuracy_note
 from nasedge.specialize.verification import Finalist, describe_measurements, verify
 
 
@@ -264,17 +265,6 @@ def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, sta
                           f"predictions; best predicted {scored[0].objective:.2f} % at {scored[0].constraint:.3g} ms"
                           + uncalibrated_accuracy_note([c.objective for c in scored]))
     return result, scored
-
-
-def uncalibrated_accuracy_note(predicted: list[float]) -> str:
-    """A warning (or "") when predicted top-1 accuracies leave 0-100 %: the accuracy predictor was not fitted
-    to this supernet (e.g. random or another network's weights), so its figures rank archs at best."""
-    low, high = min(predicted), max(predicted)
-    if 0.0 <= low and high <= 100.0:
-        return ""
-    return (f"; warning: predicted accuracies span {low:.1f}-{high:.1f} %, outside 0-100 %: the accuracy "
-            f"predictor is not calibrated to this supernet (fit one with nasedge accuracy sample, then "
-            f"nasedge accuracy fit)")
 
 
 def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: Optional[str], stages: Stages,

@@ -131,6 +131,17 @@ def _png(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str) -> bytes:
     return buf.getvalue()
 
 
+def uncalibrated_accuracy_note(predicted: list[float]) -> str:
+    """A warning (or "") when predicted top-1 accuracies leave 0-100 %: the accuracy predictor was not fitted
+    to this supernet (e.g. random or another network's weights), so its figures rank archs at best."""
+    low, high = min(predicted), max(predicted)
+    if 0.0 <= low and high <= 100.0:
+        return ""
+    return (f"; warning: predicted accuracies span {low:.1f}-{high:.1f} %, outside 0-100 %: the accuracy "
+            f"predictor is not calibrated to this supernet (fit one with nasedge accuracy sample, then "
+            f"nasedge accuracy fit)")
+
+
 def render_report(m: dict[str, Any]) -> str:
     """report.md from a manifest."""
     lat, acc = m["latency_ms"], m["accuracy"]
@@ -146,6 +157,7 @@ def render_report(m: dict[str, Any]) -> str:
             f"{acc['measured_top1']:.2f} % ({acc['test_images']} test images, BN recalibrated on "
             f"{acc['recalibration_images']}) |" if acc["measured_top1"] is not None else
             f"not evaluated: **accuracy is predicted only** ({acc['evaluated_on'].split(': ', 1)[-1]}) |"), "",
+        *_uncalibrated_words(m),
         f"**Latency predictor.** {m['latency_predictor']['description']}.", "",
         f"**Search.** {m['search']['strategy']} (seed {m['search']['seed']}): {m['search']['evaluations']} "
         f"accuracy-predictor calls, {m['search']['latency_predictions']} latency predictions, "
@@ -168,6 +180,13 @@ def render_report(m: dict[str, Any]) -> str:
               f"**Supernet.** `{m['supernet']['path']}` (sha256 `{m['supernet']['sha256'][:16]}...`).", "",
               f"**Time.** {timings}.", "", "![accuracy against latency](pareto.png)", ""]
     return "\n".join(lines)
+
+
+def _uncalibrated_words(m: dict[str, Any]) -> list[str]:
+    """The search line's warning about predicted accuracies outside 0-100 %, as a report paragraph."""
+    predicted = [m["accuracy"]["predicted_top1"], *(f["predicted_top1"] for f in m["finalists"])]
+    note = uncalibrated_accuracy_note(predicted)
+    return [f"**Warning.** {note.removeprefix('; warning: ')}.", ""] if note else []
 
 
 def _binding_words(m: dict[str, Any]) -> str:

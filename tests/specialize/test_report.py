@@ -1,0 +1,19 @@
+from nasedge.specialize.report import render_report, uncalibrated_accuracy_note
+
+
+def test_predicted_accuracies_outside_0_100_are_said():
+    assert uncalibrated_accuracy_note([72.5, 0.0, 100.0]) == ""
+    note = uncalibrated_accuracy_note([174.1, 96.0, 12.3])
+    assert "12.3-174.1 %" in note and "not calibrated" in note and "nasedge accuracy fit" in note
+    assert "-3.0-40.0 %" in uncalibrated_accuracy_note([40.0, -3.0])
+
+
+def test_the_report_repeats_the_warning_about_uncalibrated_accuracies():
+    from tests.specialize.test_noisy_verification import _manifest
+
+    m = _manifest(True, False)
+    assert "**Warning.**" not in render_report(m)
+    m["accuracy"]["predicted_top1"] = 174.1
+    text = render_report(m)
+    assert "**Warning.** predicted accuracies span 174.1-174.1 %, outside 0-100 %" in text
+    assert "nasedge accuracy fit)." in text
