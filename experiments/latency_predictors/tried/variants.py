@@ -4,14 +4,17 @@ import numpy as np
 import nasedge.predict.meta as M
 
 
-def _ascent(grams, fixed, r, v, s2, ts0=None, sweeps=None, grid=None):
-    grid = grid or M.FLAT_VARIANCES
-    ts = list(ts0) if ts0 is not None else [1e-2] * len(grams)
-    for _ in range(sweeps or M.FLAT_SWEEPS):
+def _ascent(grams, base, r, v, s2, noises=None):
+    """The group variances by coordinate ascent of the Gaussian evidence (flat_adapt's order, from 1e-2 each);
+    with ``noises``, the noise is chosen again from them after each sweep, else it stays ``s2``."""
+    ts = [1e-2] * len(grams)
+    for _ in range(M.FLAT_SWEEPS):
         for i in range(len(grams)):
-            ts[i] = max(grid, key=lambda t: M._evidence(fixed + np.tensordot([*ts[:i], t, *ts[i + 1:]], grams, 1),
-                                                          r, s2 * v)[0])
-    return ts
+            ts[i] = max(M.FLAT_VARIANCES, key=lambda t: M._evidence(
+                base + np.tensordot([*ts[:i], t, *ts[i + 1:]], grams, 1), r, s2 * v)[0])
+        if noises:
+            s2 = max(noises, key=lambda s: M._evidence(base + np.tensordot(ts, grams, 1), r, s * v)[0])
+    return ts, s2
 
 
 def _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v):
@@ -42,7 +45,7 @@ def flat_noise_loo(noises):
         scale, r, names, grams, fixed = _setup(groups, phi, y)
         best = None
         for s2 in noises:
-            ts = _ascent(grams, fixed, r, v, s2)
+            ts, _ = _ascent(grams, fixed, r, v, s2)
             head, loo_ms, ev, err = _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v)
             if best is None or err < best[0]:
                 best = (err, head, loo_ms, {"variances": dict(zip(names, ts)), "noise": s2})
@@ -55,25 +58,12 @@ def flat_noise_bma(noises):
         scale, r, names, grams, fixed = _setup(groups, phi, y)
         res = []
         for s2 in noises:
-            ts = _ascent(grams, fixed, r, v, s2)
+            ts, _ = _ascent(grams, fixed, r, v, s2)
             res.append((*_finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v), ts, s2))
         ev = np.array([x[2] for x in res]); w = np.exp(ev - ev.max()); w /= w.sum()
         head = sum(wi * x[0] for wi, x in zip(w, res)); loo = sum(wi * x[1] for wi, x in zip(w, res))
         return head, loo, {"noise_weights": w.tolist()}
     return flat_adapt
-
-
-def apply(name):
-    if name == 'flatloo':
-        M.flat_adapt = flat_noise_loo(M.NOISE)
-    elif name == 'flatloo6':
-        M.flat_adapt = flat_noise_loo((1e-6, 1e-5) + M.NOISE)
-    elif name == 'flatbma':
-        M.flat_adapt = flat_noise_bma(M.NOISE)
-    elif name == 'flatbma6':
-        M.flat_adapt = flat_noise_bma((1e-6, 1e-5) + M.NOISE)
-    else:
-        raise SystemExit(f"unknown variant {name}")
 
 
 def hier_flat_adapt(groups, sums, phi, y, v):
@@ -88,12 +78,7 @@ def hier_flat_adapt(groups, sums, phi, y, v):
         grams.append(np.outer(u, u))
     grams = np.stack(grams)
     fixed = M.BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + M.rounding_variance(y) * scale**2 * np.eye(n)
-    ts, s2 = [1e-2] * len(names), 1e-2
-    for _ in range(M.FLAT_SWEEPS):
-        for i in range(len(names)):
-            ts[i] = max(M.FLAT_VARIANCES, key=lambda t: M._evidence(
-                fixed + np.tensordot([*ts[:i], t, *ts[i + 1:]], grams, 1), r, s2 * v)[0])
-        s2 = max(M.NOISE, key=lambda s: M._evidence(fixed + np.tensordot(ts, grams, 1), r, s * v)[0])
+    ts, s2 = _ascent(grams, fixed, r, v, 1e-2, M.NOISE)
     _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
     loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
@@ -119,29 +104,17 @@ def kind_sums(model, kinds=None):
 
 
 def patch_fit(sums_fn):
-    orig_flat = M.flat_adapt
+    orig_flat, orig_fit = M.flat_adapt, M.MetaPredictor._fit
+
     def _fit(self, items, latency_ms):
         model = self.model
         sums = sums_fn(model)
         M.flat_adapt = lambda groups, phi, y, v: hier_flat_adapt(groups, sums, phi, y, v)
         try:
-            return ORIG_FIT(self, items, latency_ms)
+            return orig_fit(self, items, latency_ms)
         finally:
             M.flat_adapt = orig_flat
     M.MetaPredictor._fit = _fit
-
-
-ORIG_FIT = M.MetaPredictor._fit
-_apply0 = apply
-
-
-def apply(name):
-    if name == 'hier':
-        patch_fit(kind_sums)
-    elif name == 'hiermac':
-        patch_fit(lambda m: kind_sums(m, ('pointwise', 'depthwise', 'squeeze-excite', 'activations')))
-    else:
-        _apply0(name)
 
 
 def ard_prior_candidate(model, phi, y, v, groups, use_mean=(0.0, 1.0), scales=(0.0, 0.25, 1.0, 4.0)):
@@ -159,12 +132,7 @@ def ard_prior_candidate(model, phi, y, v, groups, use_mean=(0.0, 1.0), scales=(0
         fixed = M.BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + M.rounding_variance(y) * scale**2 * np.eye(n)
         for a in scales:
             base = fixed + a * g_src
-            ts, s2 = [1e-2] * len(names), 1e-2
-            for _ in range(M.FLAT_SWEEPS):
-                for i in range(len(names)):
-                    ts[i] = max(M.FLAT_VARIANCES, key=lambda t: M._evidence(
-                        base + np.tensordot([*ts[:i], t, *ts[i + 1:]], grams_k, 1), r, s2 * v)[0])
-                s2 = max(M.NOISE, key=lambda s: M._evidence(base + np.tensordot(ts, grams_k, 1), r, s * v)[0])
+            ts, s2 = _ascent(grams_k, base, r, v, 1e-2, M.NOISE)
             ev, chol, alpha = M._evidence(base + np.tensordot(ts, grams_k, 1), r, s2 * v)
             if best is None or ev > best[0]:
                 best = (ev, c, a, ts, s2, scale, chol, alpha, r)
@@ -214,18 +182,6 @@ def patch_ardprior(replace_flat=False):
     M.MetaPredictor._predict = _predict
 
 
-_apply1 = apply
-
-
-def apply(name):
-    if name == 'ard':
-        patch_ardprior()
-    elif name == 'ardonly':
-        patch_ardprior(replace_flat=True)
-    else:
-        _apply1(name)
-
-
 def patch_rank_guard(tol=0.0):
     from scipy.stats import spearmanr
     orig = M.choose_blend
@@ -240,13 +196,26 @@ def patch_rank_guard(tol=0.0):
     M.choose_blend = choose_blend
 
 
-_apply2 = apply
+def _set_flat(flat_adapt):
+    M.flat_adapt = flat_adapt
+
+
+_MACS_AND_ACTIVATIONS = ('pointwise', 'depthwise', 'squeeze-excite', 'activations')
+VARIANTS = {  # name -> what it patches
+    'flatloo': lambda: _set_flat(flat_noise_loo(M.NOISE)),
+    'flatloo6': lambda: _set_flat(flat_noise_loo((1e-6, 1e-5) + M.NOISE)),
+    'flatbma': lambda: _set_flat(flat_noise_bma(M.NOISE)),
+    'flatbma6': lambda: _set_flat(flat_noise_bma((1e-6, 1e-5) + M.NOISE)),
+    'hier': lambda: patch_fit(kind_sums),
+    'hiermac': lambda: patch_fit(lambda m: kind_sums(m, _MACS_AND_ACTIVATIONS)),
+    'ard': lambda: patch_ardprior(),
+    'ardonly': lambda: patch_ardprior(replace_flat=True),
+    'rank': lambda: patch_rank_guard(),
+    'hier+rank': lambda: (patch_fit(kind_sums), patch_rank_guard()),
+}
 
 
 def apply(name):
-    if name == 'rank':
-        patch_rank_guard()
-    elif name == 'hier+rank':
-        patch_fit(kind_sums); patch_rank_guard()
-    else:
-        _apply2(name)
+    if name not in VARIANTS:
+        raise SystemExit(f"unknown variant {name}; known: {', '.join(VARIANTS)}")
+    VARIANTS[name]()
