@@ -61,6 +61,7 @@ def command(kind: str, work: Path, data: Path) -> list[str]:
     if kind == "specialize":
         return nasedge_cmd("specialize", "--device", DEVICE, "--latency", "100ms", "--out", "out",
                            "experiment=specialize_fast", f"specialize.profile_archs={PROFILE_ARCHS}",
+                           f"specialize.profile_max_archs={PROFILE_ARCHS}",
                            "specialize.top_k=1", "specialize.formats=[onnx]", "search.max_evaluations=20",
                            "specialize.test_images=64", "specialize.recalibration_images=64",
                            "data.recalibration_images=64", f"data.path={data}", "predictor.profiles_dir=profiles")

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                     "configured space when measuring)")
     p.add_argument("-n", "--num", type=int, default=20,
                    help="archs to measure without --measurements: reference archs first (default 20)")
+    p.add_argument("--max-num", type=int, metavar="N",
+                   help="without --measurements: measure more archs, 10 at a time up to N in all, while the "
+                        "predictor says more would pay (meta: its prior does not fit the device; default: "
+                        "twice --num; --max-num equal to --num: never more)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random archs measured after the reference ones")
     p.add_argument("--save-measurements", metavar="FILE.csv",
                    help="without --measurements: keep the measurements here (default "
@@ -121,6 +125,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from nasedge.config import compose, compose_with_device
+    from nasedge.errors import NasedgeError
     from nasedge.measure.device import split_device_overrides
     from nasedge.predict import predictor_class
     from nasedge.predict.dataset import read_device_measurements
@@ -129,6 +134,8 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.measurements is not None or not args.device.endswith((".yaml", ".yml")):
         check_device_name(args.device)  # a device YAML (measuring) names its profile by its own name
     _positive(args.num, "-n")
+    if args.max_num is not None and args.max_num < args.num:
+        raise NasedgeError(f"--max-num: value {args.max_num} is less than -n {args.num}; expected at least -n")
     overrides = list(args.overrides)
     if args.predictor:
         overrides.insert(0, f"predictor={args.predictor}")
@@ -159,6 +166,11 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"{path}: {name} profile of {profile.device} ({profile.space}){cv}")
     for warning in checked.warnings():
         print(f"nasedge: warning: {warning}", file=sys.stderr)
+    more = profile.latency_predictor.more_samples() if args.measurements is not None else ""
+    if more:  # measuring itself, the command takes them (--max-num); from a file, the user can
+        print(f"nasedge: note: {more}; 10 more measurements would pay: `nasedge predictor archs --space "
+              f"{profile.space} -n {n + 10}` lists the archs to measure after these (if these are its first {n}), "
+              f"then refit with all of them", file=sys.stderr)
     return 0
 
 
@@ -184,8 +196,9 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
           f"measurements in {csv}", file=sys.stderr)
     with progress_reporter(f"measure {device.name}", args.num, unit="archs") as update:
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address, progress=update)
-        profile, measured = profile_device(device.name, space, measure, num_archs=args.num, seed=args.seed,
-                                           predictor=predictor, cv_folds=cv_folds, **options)
+        profile, measured = profile_device(device.name, space, measure, num_archs=args.num, max_archs=args.max_num,
+                                           seed=args.seed, predictor=predictor, cv_folds=cv_folds,
+                                           note=lambda why: print(f"nasedge: {why}", file=sys.stderr), **options)
     return profile, _checked(args, space, [m.arch for m in measured], [m.noisy for m in measured], predictor)
 
 

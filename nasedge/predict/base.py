@@ -140,6 +140,12 @@ class LatencyPredictor(abc.ABC):
         self.fitted = True
         return self
 
+    def more_samples(self) -> str:
+        """Why measuring more archs of the device would pay, in one sentence; empty when it would not (the
+        default). A profile measures more archs, up to its limit, while the fitted predictor says so
+        (:func:`nasedge.predict.profile.fit_with_more`)."""
+        return ""
+
     # --- for implementations -------------------------------------------------------------------
     @abc.abstractmethod
     def _fit(self, items: list, latency_ms: np.ndarray) -> None: ...

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,7 @@ class Task:
     train_rows: np.ndarray  # archs a meta-model may learn from
     seed: int
     fold: int = 0
+    more: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows the predictor may ask for after ``measured``, in order
 
 
 def _trim(latency: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -120,7 +121,11 @@ ACTIVE_POOL = 500  # random candidates (per seed and fold) an active choice pick
 
 
 def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int = 5, folds: int = 5,
-                    sources: Sequence[str] | None = None, active: bool = False) -> list[Task]:
+                    sources: Sequence[str] | None = None, active: bool = False,
+                    max_shots: int | None = None) -> list[Task]:
+    """``max_shots``: the target's samples are drawn up to this many; the first ``shots`` are measured, the
+    rest (``Task.more``) is there for a predictor that asks for more (the same first ``shots`` either way)."""
+    draw = max(shots, max_shots or shots)
     y = ds.column(target)
     measured_rows = np.flatnonzero(np.isfinite(y))
     ref = np.array([r for r in ds.reference if np.isfinite(y[r])], dtype=np.int64)
@@ -140,15 +145,16 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
 
                 pool = rng.permutation(outside)[:ACTIVE_POOL]
                 picks = select_archs(ds.encoding, [ds.items[i] for i in ref[:n_ref]], [ds.items[i] for i in pool],
-                                     shots - n_ref)
+                                     draw - n_ref)  # greedy: the first picks are those of a smaller draw
                 support = pool[picks]
             else:
-                support = rng.permutation(outside)[: shots - n_ref]
+                support = rng.permutation(outside)[: draw - n_ref]
             measured = np.concatenate([ref[:n_ref], support])
             query = np.setdiff1d(inside, ref)
             if len(query) == 0:
                 continue
-            tasks.append(Task(target, measured, query, sources, np.flatnonzero(fold_of != f), seed, f))
+            tasks.append(Task(target, measured[:shots], query, sources, np.flatnonzero(fold_of != f), seed, f,
+                              measured[shots:]))
     return tasks
 
 
@@ -188,17 +194,19 @@ def oracle(ds: LatencyDataset, task: Task, robust_iters: int = 10, nu: float = 1
 
 
 def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, Any] | None = None,
-             meta_models: dict | None = None) -> np.ndarray:
-    """Predictions for ``task.query`` by ``predictor`` (a registered name or ``nearest``)."""
-    from nasedge.predict import create_predictor
+             meta_models: dict | None = None) -> tuple[np.ndarray, int]:
+    """Predictions for ``task.query`` by ``predictor`` (a registered name or ``nearest``), and how many of the
+    target's samples it used: ``task.measured``, and of ``task.more`` as many as it asked for
+    (:func:`nasedge.predict.profile.fit_with_more`)."""
+    from nasedge.predict.profile import fit_with_more
 
     if predictor == "nearest":
-        return nearest_device(ds, task)
+        return nearest_device(ds, task), len(task.measured)
     if predictor == "oracle":
         from nasedge.predict.base import single_blas_thread
 
         with single_blas_thread():
-            return oracle(ds, task)
+            return oracle(ds, task), len(task.measured)
     options = dict(options or {})
     if predictor == "meta" and "model" not in options:
         if "weights" in options:  # a stored prior: never with the target's own heads in it
@@ -207,10 +215,11 @@ def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, 
             options["model"] = load_meta_model(options.pop("weights")).without((task.target,))
         else:
             options["model"] = _meta_model(ds, task, meta_models if meta_models is not None else {})
-    p = create_predictor(predictor, ds.encoding, **options)
     y = ds.column(task.target)
-    p.fit([ds.items[i] for i in task.measured], y[task.measured])
-    return p.predict([ds.items[i] for i in task.query])
+    rows = np.concatenate([task.measured, task.more])
+    p, used = fit_with_more(predictor, ds.encoding, len(task.measured), len(rows),
+                            lambda n: ([ds.items[i] for i in rows[:n]], y[rows[:n]]), **options)
+    return p.predict([ds.items[i] for i in task.query]), used
 
 
 def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
@@ -230,12 +239,15 @@ def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
 def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol: str = "help", shots: int = 10,
              seeds: int = 5, folds: int = 5, options: dict[str, Any] | None = None,
              progress: Callable[[int, int], None] | None = None, meta_models: dict | None = None,
-             sources: Sequence[str] | None = None, active: bool = False) -> dict[str, Any]:
+             sources: Sequence[str] | None = None, active: bool = False,
+             max_shots: int | None = None) -> dict[str, Any]:
     """Mean Spearman rho, MAPE (%) and share within +-10 % over seeds, with the per-seed figures.
 
     ``sources`` (untrimmed only) restricts the devices a meta-model learns from (default: all others).
     ``active`` (untrimmed only): the samples after the reference archs are chosen by
     :func:`nasedge.predict.active.select_archs` among random candidates instead of drawn at random.
+    ``max_shots`` (untrimmed only): a predictor that asks for more samples after ``shots`` gets them, 10 at a
+    time up to this many, as a profile does (``samples`` in the result: the mean number used).
     """
     if protocol not in PROTOCOLS:
         raise NasedgeError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
@@ -244,13 +256,17 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         raise NasedgeError("protocol 'help' fixes its own source devices")
     if active and protocol == "help":
         raise NasedgeError("protocol 'help' draws its samples at random; active choice is for 'untrimmed'")
+    if max_shots is not None and (protocol == "help" or max_shots < shots):
+        raise NasedgeError(f"max_shots {max_shots}: expected at least shots ({shots}), with protocol 'untrimmed'")
     tasks = help_tasks(ds, target, shots, seeds) if protocol == "help" else untrimmed_tasks(
-        ds, target, shots, seeds, folds, sources, active)
+        ds, target, shots, seeds, folds, sources, active, max_shots)
     y = ds.column(target)
     per_seed: dict[int, tuple[list, list]] = {}
+    used = []
     meta_models = meta_models if meta_models is not None else {}
     for i, task in enumerate(tasks):
-        pred = run_task(ds, task, predictor, options, meta_models)
+        pred, n = run_task(ds, task, predictor, options, meta_models)
+        used.append(n)
         preds, trues = per_seed.setdefault(task.seed, ([], []))
         preds.append(pred)
         trues.append(y[task.query])
@@ -263,6 +279,7 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         "spearman_std": float(np.std([q["spearman"] for q in seeds_q])),
         "protocol": protocol, "space": ds.encoding.name, "target_device": target, "predictor": predictor,
         "shots": shots, "seeds": seeds, "measured_on_target": int(len(tasks[0].measured)),
+        "samples": float(np.mean(used)),
         "query_archs": int(sum(len(t.query) for t in tasks if t.seed == tasks[0].seed)),
         "per_seed": seeds_q,
     })
@@ -270,4 +287,6 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         out["folds"] = folds
         if active:
             out["active"] = True
+        if max_shots is not None:
+            out["max_shots"] = max_shots
     return out

@@ -22,7 +22,8 @@ benchmark (see experiments/latency_predictors/README.md):
   the prior-based head competes with models of the samples alone (the same basis under a zero-mean
   prior, :func:`flat_adapt`; ``regressor``; ``flops``) by leave-one-out error on the target's own
   samples, and the best convex blend of them replaces the prior-based head only where it is clearly
-  better (:func:`choose_blend`); the fitted state records the weights and why.
+  better (:func:`choose_blend`); the fitted state records the weights and why. The predictor then asks
+  for more samples (:meth:`MetaPredictor.more_samples`), which a profile measured by nasedge takes.
 
 The hardware embedding of HELP is implicit here: the posterior head of a device *is* its embedding
 in the span of the source devices (plus an isotropic part), and the reference archs are simply the
@@ -417,6 +418,9 @@ BLEND = ("loo", "off")
 BLEND_STEP = 0.25  # grid of the blend weights: coarse, 20 samples cannot tell finer weights apart
 BLEND_MARGIN = 1.0
 LOO_CLIP = 0.3  # relative leave-one-out errors are clipped here, so that one slow outlier does not decide
+# more samples are asked for (MetaPredictor.more_samples) only while the blend's leave-one-out error is above
+# this: within a fifth of the +-10 % tolerance latency predictions are judged by, more buy little
+MORE_SAMPLES_ERROR = 0.02
 
 
 PRIOR_FREE: dict[str, type[LatencyPredictor]] = {"regressor": RegressorPredictor, "flops": FlopsPredictor}
@@ -569,6 +573,16 @@ class MetaPredictor(LatencyPredictor):
             self.hyper["blend"] = blend
         # a linear model may extrapolate below zero for archs far smaller than any sample
         self.floor = 0.25 * float(np.min(latency_ms))
+
+    def more_samples(self) -> str:
+        """The blend's reason when it moved away from the prior and its leave-one-out error is still above
+        :data:`MORE_SAMPLES_ERROR`: the device is unlike the source devices, so the prediction leans on models
+        of its own samples, which improve with every sample where the prior's do not
+        (experiments/latency_predictors/README.md, "More samples where the prior does not fit")."""
+        blend = self.hyper.get("blend", {})
+        if self.weights == {"prior": 1.0} or blend.get("blend_error", 1.0) <= MORE_SAMPLES_ERROR:
+            return ""
+        return blend.get("reason", "the prior does not fit this device")
 
     def _predict(self, items: list) -> np.ndarray:
         pred = 0.0

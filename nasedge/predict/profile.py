@@ -6,7 +6,7 @@ with a newer predictor, and its quality estimated by cross-validation on those m
 
 >>> profile = fit_profile("jetson-orin", space, archs, latency_ms)       # 10 reference + 10 more
 >>> save_profile(profile); load_profile("jetson-orin").predict(candidates)
->>> profile, _ = profile_device("cpu", space, measure)                   # measure the 20 archs, then fit
+>>> profile, _ = profile_device("cpu", space, measure)    # measure 20 archs (40 if the prior does not fit), fit
 
 Profiles are keyed by device and search space: ``<device>@<space>.json`` (a device can have one per space;
 the latency of a CIFAR subnet says little about an ImageNet one). Those shipped with nasedge
@@ -268,22 +268,63 @@ def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed:
     return archs
 
 
+MORE_ARCHS = 10  # archs measured at a time when the fitted predictor asks for more (see fit_with_more)
+
+
+def fit_with_more(predictor: str, space: SearchSpace | LatencyEncoding | str, first: int, limit: int,
+                  measured: Callable[[int], tuple[list, np.ndarray]], note: Callable[[str], None] | None = None,
+                  **options: Any) -> tuple[LatencyPredictor, int]:
+    """Fit ``predictor`` on the first ``first`` archs of a device, then on :data:`MORE_ARCHS` more at a time
+    while the fitted predictor says more would pay (:meth:`LatencyPredictor.more_samples`; for ``meta``: its
+    samples say the prior does not fit the device), up to ``limit`` archs in all.
+
+    ``measured(n)`` returns the first ``n`` archs and their latencies (measuring those not measured yet), so
+    the archs must come in a fixed order (:func:`profile_archs` of a larger ``n`` starts with those of a
+    smaller one). ``note`` hears why more are measured. Returns the fitted predictor and the archs it used.
+    """
+    enc = get_encoding(space)
+    n = first
+    while True:
+        archs, y = measured(n)
+        fitted = create_predictor(predictor, enc, **options).fit(archs, y)
+        reason = fitted.more_samples() if n < limit else ""
+        if not reason:
+            return fitted, n
+        step = min(MORE_ARCHS, limit - n)
+        if note is not None:
+            note(f"{reason}; measuring {step} more archs ({n + step} in all)")
+        n += step
+
+
 def profile_device(device: str, space: SearchSpace | str,
                    measure: Callable[[list[tuple[str, Arch]]], Sequence[Any]], *, num_archs: int = 20,
-                   seed: int = 0, predictor: str = "meta", cv_folds: int = 20,
-                   **options: Any) -> tuple[DeviceProfile, list]:
+                   max_archs: int | None = None, seed: int = 0, predictor: str = "meta", cv_folds: int = 20,
+                   note: Callable[[str], None] | None = None, **options: Any) -> tuple[DeviceProfile, list]:
     """Measure :func:`profile_archs` with ``measure`` and fit the profile of ``device`` to the result.
 
     ``measure(rows)`` takes ``(arch_id, arch)`` rows (ids ``profile-<i>``) and returns measurements
     (objects with ``arch_id``, ``arch`` and ``median_ms``, e.g. :class:`nasedge.measure.Measurement`)
     that include one of every row; e.g. ``functools.partial(nasedge.measure.measure_to_csv, device,
     path=csv)``, which resumes an interrupted profiling. The measuring is the caller's: predict does
-    not depend on measure. Returns the profile and the measurements of the rows, in row order.
+    not depend on measure. ``num_archs`` are measured first; when the predictor fitted to them asks for
+    more (:func:`fit_with_more`), more, up to ``max_archs`` in all (default: twice ``num_archs``; equal to
+    it: never more); ``note`` hears why. Returns the profile and the measurements of the rows, in row order.
     """
     enc = get_encoding(space)
-    rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(enc, num_archs, seed))]
-    by_row = {(m.arch_id, m.arch): m for m in measure(rows)}
-    ordered = [by_row[row] for row in rows]
+    limit = 2 * num_archs if max_archs is None else max_archs
+    if limit < num_archs:
+        raise NasedgeError(f"at most {limit} archs to measure, fewer than the {num_archs} measured first")
+    if getattr(enc, "space", None) is None:  # no sampler: only the reference archs can be measured
+        limit = num_archs
+    ordered: list = []
+
+    def measured(n: int) -> tuple[list, np.ndarray]:
+        rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(enc, n, seed))]
+        by_row = {(m.arch_id, m.arch): m for m in measure(rows)}
+        ordered[:] = [by_row[row] for row in rows]
+        return [m.arch for m in ordered], np.array([m.median_ms for m in ordered], dtype=np.float64)
+
+    fit_with_more(predictor, enc, num_archs, limit, measured, note, **options)
     profile = fit_profile(device, enc, [m.arch for m in ordered], [m.median_ms for m in ordered], predictor,
                           cv_folds=cv_folds, **options)
     return profile, ordered

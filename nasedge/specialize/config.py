@@ -26,8 +26,11 @@ class SpecializeConfig:
     # auto: Ray when it can pay (a cluster to join, a GPU, or several finalists), else in process
     evaluation: str = "auto"
     formats: List[str] = field(default_factory=lambda: ["torch", "onnx", "tflite"])
-    # archs measured to create a device's profile when none is stored (reference archs first)
+    # archs measured to create a device's profile when none is stored (reference archs first) ...
     profile_archs: int = 20
+    # ... and up to this many in all, 10 at a time, while the predictor says more would pay (meta: its prior
+    # does not fit the device); null: twice profile_archs
+    profile_max_archs: Optional[int] = None
     # predictor fitted to a predict-only device's published measurements
     published_predictor: str = "flops"
     # output folder; null: outputs/specialize/<device>-<budget>
@@ -36,6 +39,7 @@ class SpecializeConfig:
     def check(self) -> None:
         """Fail with the first setting out of range."""
         checks = {"top_k": self.top_k >= 1, "evaluate": self.evaluate >= 1, "profile_archs": self.profile_archs >= 3,
+                  "profile_max_archs": self.profile_max_archs is None or self.profile_max_archs >= self.profile_archs,
                   "test_images": self.test_images is None or self.test_images >= 1,
                   "recalibration_images": self.recalibration_images is None or self.recalibration_images >= 1,
                   "evaluation": self.evaluation in ("auto", "ray", "local")}

@@ -236,9 +236,11 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
                 source = lat.profile_source(
                     device, space, profiles_dir=pcfg.get("profiles_dir"), predictor=pcfg["name"],
                     predictor_options=predictor_class(pcfg["name"]).options_from_config(pcfg),
-                    cv_folds=int(pcfg["cv_folds"]), num_archs=spec.profile_archs, measurements=req.measurements,
+                    cv_folds=int(pcfg["cv_folds"]), num_archs=spec.profile_archs,
+                    max_archs=spec.profile_max_archs, measurements=req.measurements,
                     ray_address=req.ray_address, measurements_dir=home.measurements_dir(),
-                    progress=lambda done, total: update(done))
+                    progress=lambda done, total: update(done, total),
+                    note=lambda why: console.print(f"measure {device.name}: {why}", markup=False))
         note["detail"] = source.description
     return source
 

@@ -107,8 +107,9 @@ def published_source(device: Any, space: SearchSpace, predictor: str = "flops") 
 
 def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[str], predictor: str,
                    predictor_options: dict, cv_folds: int, num_archs: int, measurements: Optional[str],
-                   ray_address: Optional[str], measurements_dir: Path,
-                   progress: Optional[Callable[[int, int], None]] = None) -> LatencySource:
+                   ray_address: Optional[str], measurements_dir: Path, max_archs: Optional[int] = None,
+                   progress: Optional[Callable[[int, int], None]] = None,
+                   note: Optional[Callable[[str], None]] = None) -> LatencySource:
     """The device's stored profile for ``space`` (the user's, else a shipped one), or a new one (from
     ``measurements`` or measured now), stored in ``profiles_dir`` (default: the nasedge home)."""
     from nasedge.measure import measure_to_csv
@@ -138,8 +139,8 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
     else:
         csv = measurements_dir / f"{device.name}@{space.name}.csv"
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=ray_address, progress=progress)
-        profile, measured = profile_device(device.name, space, measure, num_archs=num_archs, predictor=predictor,
-                                           cv_folds=cv_folds, **predictor_options)
+        profile, measured = profile_device(device.name, space, measure, num_archs=num_archs, max_archs=max_archs,
+                                           predictor=predictor, cv_folds=cv_folds, note=note, **predictor_options)
         noisy = sum(m.noisy for m in measured)
         kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
                                     f"({noisy} flagged noisy; measurements in {csv})")

@@ -60,6 +60,7 @@ def test_archs_then_fit_then_show(tmp_path, nasedge):
     r = nasedge("fit", "--device", "gpu-x", "--measurements", str(path), "--profiles-dir", str(tmp_path / "p"))
     assert r.returncode == 0, r.stderr
     assert "meta profile of gpu-x (ofa_mbv3_w1.2); cross-validated on its 20 measurements" in r.stdout
+    assert "would pay" not in r.stderr  # a GPU at batch 64: the prior fits, no more measurements asked for
     profile = json.loads((tmp_path / "p" / "gpu-x@ofa_mbv3_w1.2.json").read_text())
     assert profile["predictor"] == "meta" and len(profile["measurements"]) == 20
     r = nasedge("show", "--device", "gpu-x", "--profiles-dir", str(tmp_path / "p"), "--json")
@@ -67,6 +68,27 @@ def test_archs_then_fit_then_show(tmp_path, nasedge):
     r = nasedge("fit", "--device", "gpu-y", "--measurements", str(path), "--predictor", "flops",
                 "--profiles-dir", str(tmp_path / "p"))
     assert r.returncode == 0 and json.loads((tmp_path / "p" / "gpu-y@ofa_mbv3_w1.2.json").read_text())["predictor"] == "flops"
+
+
+def test_fit_from_a_file_says_when_more_measurements_would_pay(tmp_path, nasedge):
+    from nasedge.predict.encodings import get_encoding
+    from nasedge.predict.profile import profile_archs
+
+    enc = get_encoding("ofa_mbv3_cifar")
+    archs = profile_archs(enc, 20)
+    act = enc.features(archs)[:, list(enc.feature_names).index("act")]
+    # a board whose latency follows the activations written alone (3 % noise): unlike every device of the prior
+    noise = [np.random.default_rng(k).standard_normal() for k in range(20)]
+    path = tmp_path / "m.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "latency_ms"])
+        for a, x, e in zip(archs, act, noise):
+            w.writerow([a.to_json(), (0.5 + 1e-5 * x) * (1 + 0.03 * e)])
+    r = nasedge("fit", "--device", "odd", "--measurements", str(path), "--profiles-dir", str(tmp_path / "p"))
+    assert r.returncode == 0, r.stderr
+    assert "the prior does not fit this device" in r.stderr and "10 more measurements would pay" in r.stderr
+    assert "nasedge predictor archs --space ofa_mbv3_cifar -n 30" in r.stderr
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -120,6 +142,7 @@ def test_fit_without_measurements_measures_on_the_device(tmp_path, nasedge):
     args = ("fit", "--device", str(dev), "--space", "ofa_mbv3_cifar", "-n", "5", "--predictor", "flops",
             "--profiles-dir", str(tmp_path / "p"), "--save-measurements", str(csv_path))
     one_line_error(nasedge(*args), "-n 5: 5 of the 10 reference archs of space 'ofa_mbv3_cifar' are not measured")
+    one_line_error(nasedge(*args, "--max-num", "3"), "--max-num: value 3 is less than -n 5; expected at least -n")
     assert not csv_path.exists()  # refused before anything was measured
     args = (*args, "--allow-missing-reference")
     r = nasedge(*args)

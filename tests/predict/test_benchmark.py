@@ -38,6 +38,22 @@ def test_untrimmed_tasks_count_every_measurement(ofa_sample):
     assert set(folds) == set(range(5)) and np.array_equal(folds, arch_folds(ds, 5))
 
 
+def test_more_samples_on_request(ofa_sample):
+    """``max_shots``: the first 20 samples are those of the plain protocol; a predictor that asks gets more."""
+    ds = ofa_sample
+    plain = untrimmed_tasks(ds, "v100_1", shots=20, seeds=2, folds=5)
+    more = untrimmed_tasks(ds, "v100_1", shots=20, seeds=2, folds=5, max_shots=30)
+    for a, b in zip(plain, more, strict=True):
+        assert np.array_equal(a.measured, b.measured) and np.array_equal(a.query, b.query) and len(b.more) == 10
+        assert not set(b.more) & (set(b.measured) | set(b.query))
+    flops = evaluate(ds, "v100_1", "flops", protocol="untrimmed", shots=20, seeds=1, folds=5, max_shots=30)
+    assert flops["samples"] == 20 and flops["max_shots"] == 30  # flops never asks for more
+    assert flops["within_10pct"] == evaluate(ds, "v100_1", "flops", protocol="untrimmed", shots=20, seeds=1,
+                                             folds=5)["within_10pct"]
+    with pytest.raises(NasedgeError, match="max_shots 10: expected at least shots"):
+        evaluate(ds, "v100_1", protocol="untrimmed", shots=20, max_shots=10)
+
+
 def test_evaluate_and_nearest(ofa_sample):
     ds = ofa_sample
     r = evaluate(ds, "titan_rtx_64", "meta", "help", 10, 2)
@@ -58,20 +74,20 @@ def test_evaluate_and_nearest(ofa_sample):
 
 def test_a_stored_prior_never_holds_the_target(ofa_sample, tmp_path, monkeypatch):
     """run_task with ``weights``: the target's own head is left out of the loaded prior."""
-    from nasedge import predict
+    from nasedge.predict import profile
     from nasedge.predict.meta import meta_train
 
     ds = ofa_sample
     meta_train(ds.encoding, ds.items, ds.latency, ds.devices).save(tmp_path / "prior.npz")
     task = untrimmed_tasks(ds, "titan_rtx_64", seeds=1, folds=2)[0]
     sources = []
-    create = predict.create_predictor
+    create = profile.create_predictor
 
     def recording(name, enc, **options):
         sources.append(options["model"].devices)
         return create(name, enc, **options)
 
-    monkeypatch.setattr(predict, "create_predictor", recording)
-    pred = run_task(ds, task, "meta", {"weights": str(tmp_path / "prior.npz")})
-    assert pred.shape == task.query.shape
+    monkeypatch.setattr(profile, "create_predictor", recording)
+    pred, used = run_task(ds, task, "meta", {"weights": str(tmp_path / "prior.npz")})
+    assert pred.shape == task.query.shape and used == len(task.measured) == 20
     assert sources == [tuple(d for d in ds.devices if d != "titan_rtx_64")]

@@ -125,3 +125,62 @@ def test_missing_reference_archs_are_a_warning_for_meta_only():
     assert "reference archs are not measured" in MeasurementCheck(20, 10, 10, 0).warnings()[0]
     assert MeasurementCheck(20, 10, 10, 0, predictor="lut").warnings() == []
     assert "flagged noisy" in MeasurementCheck(20, 10, 10, 3, predictor="flops").warnings()[0]
+
+
+def _synthetic_device(latency, noise=0.0):
+    """A measure callback for profile_device: ``latency(archs)`` in ms with a relative Gaussian error of
+    standard deviation ``noise`` (seeded per row), recording the rows of every call."""
+    from types import SimpleNamespace
+
+    calls = []
+
+    def measure(rows):
+        calls.append([r for r in rows])
+        return [SimpleNamespace(arch_id=i, arch=a, median_ms=float(latency([a])[0])
+                                * (1 + noise * np.random.default_rng(k).standard_normal()))
+                for k, (i, a) in enumerate(rows)]
+    return measure, calls
+
+
+def test_profile_device_measures_more_where_the_prior_does_not_fit():
+    from nasedge.predict.profile import MORE_ARCHS, profile_device
+
+    space = get_space("ofa_mbv3_cifar")
+    enc = get_encoding(space)
+    act = list(enc.feature_names).index("act")
+    # latency set by the activations written alone, 3 % noise: unlike every device of the prior
+    measure, calls = _synthetic_device(lambda a: 0.5 + 1e-5 * enc.features(a)[:, act], noise=0.03)
+    notes = []
+    profile, measured = profile_device("odd", space, measure, note=notes.append, cv_folds=3)
+    assert [len(c) for c in calls] == [20, 20 + MORE_ARCHS, 40]  # up to twice the 20, 10 at a time
+    assert all(c[:len(calls[0])] == calls[0] for c in calls)  # the first 20 are the same archs every time
+    assert [m.arch for m in measured] == profile_archs(space, 40) and len(profile.measurements) == 40
+    assert len(notes) == 2 and "the prior does not fit this device" in notes[0] and "(30 in all)" in notes[0]
+    # never more than max_archs, and max_archs == num_archs measures no more
+    measure, calls = _synthetic_device(lambda a: 0.5 + 1e-5 * enc.features(a)[:, act], noise=0.03)
+    profile, measured = profile_device("odd", space, measure, num_archs=20, max_archs=25, cv_folds=3)
+    assert [len(c) for c in calls] == [20, 25] and len(measured) == 25
+    measure, calls = _synthetic_device(lambda a: 0.5 + 1e-5 * enc.features(a)[:, act], noise=0.03)
+    assert len(profile_device("odd", space, measure, max_archs=20, cv_folds=3)[1]) == 20 and len(calls) == 1
+    with pytest.raises(NasedgeError, match="at most 10 archs to measure, fewer than the 20 measured first"):
+        profile_device("odd", space, measure, max_archs=10)
+
+
+def test_profile_device_measures_no_more_where_the_prior_fits_or_the_fit_is_exact():
+    from nasedge.predict.profile import profile_device
+
+    space = get_space("ofa_mbv3_cifar")
+    enc = get_encoding(space)
+    layers = list(enc.feature_names).index("layers")
+    # a fixed cost per layer, 3 % noise: the prior holds devices like it (its samples keep the prior)
+    measure, calls = _synthetic_device(lambda a: 0.5 + 0.3 * enc.features(a)[:, layers], noise=0.03)
+    profile, _ = profile_device("launch-bound", space, measure, cv_folds=3)
+    assert [len(c) for c in calls] == [20] and profile.latency_predictor.more_samples() == ""
+    # exactly proportional to the MACs: a model of the samples alone fits them within 2 %, so no more
+    measure, calls = _synthetic_device(lambda a: 0.2 + 1e-8 * enc.macs(a))
+    profile, _ = profile_device("exact", space, measure, cv_folds=3)
+    assert [len(c) for c in calls] == [20] and profile.state["state"]["blend"]["weights"] != {"prior": 1.0}
+    # predictors that never ask (flops) measure num_archs
+    measure, calls = _synthetic_device(lambda a: 0.5 + 0.3 * enc.features(a)[:, layers], noise=0.03)
+    profile_device("launch-bound", space, measure, predictor="flops", cv_folds=3)
+    assert [len(c) for c in calls] == [20]
