@@ -6,6 +6,8 @@
     python experiments/latency_predictors/run.py lodo --data ../shared/datasets/latency/help/ofa \
         [--target-data DIR ...]                         # every device of every dir is a target in turn
     python experiments/latency_predictors/run.py crosstype --data ../shared/datasets/latency/help/fbnet
+    python experiments/latency_predictors/run.py typesplit --data ../shared/datasets/latency/help/fbnet
+        # between CPUs, phones and FPGA/ASIC/Pi, and each of them left out of a prior over the rest
     python experiments/latency_predictors/run.py ablation --data DIR    # variants of meta's adaptation
     python experiments/latency_predictors/run.py transfer --data latency_predictors/data/ofa_mbv3_cifar
         # the shipped prior (without the target's own heads) on devices and a space it never saw
@@ -42,11 +44,15 @@ TRANSFER_PREDICTORS = ("meta", "meta-before", "meta-prior", "meta-plain", "flops
 # `meta` as of commit 4b1157d (issue 20's first blend: a prior-free model with two variances, the
 # GPU-only shipped OFA prior), on the same tasks
 STORED_ONLY = ("meta-before",)
+ASKS_FOR_MORE = ("meta",)  # columns whose predictor may ask for more samples (LatencyPredictor.more_samples)
+TYPESPLIT_PREDICTORS = ("meta", "meta-prior", "flops", "regressor", "nearest", "oracle")
 PRIOR_ONLY = {"blend": "off"}  # meta before the blend with prior-free models
 PLAIN = {"noise": "absolute", "neighbours": [], **PRIOR_ONLY}  # and before relative noise, neighbourhood priors
 # column name -> (predictor, options)
 VARIANTS: dict[str, tuple[str, dict]] = {"meta-plain": ("meta", PLAIN), "meta-prior": ("meta", PRIOR_ONLY)}
 GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100", "h200")
+# the HELP devices by kind, for the type splits (device names start with one of these)
+KINDS = {"cpus": ("gold", "silver"), "phones": ("essential", "pixel", "samsung"), "embedded": ("fpga", "eyeriss", "raspi")}
 PUBLISHED = {  # HELP README, 10 target samples
     "nasbench201": {"titan_rtx_256": 0.987, "gold_6226": 0.989, "pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940,
                     "fpga": 0.985},
@@ -110,17 +116,39 @@ def cmd_help(args, results) -> None:
 
 def cmd_lodo(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
+    _run(_untrimmed_jobs(args, ds, [("lodo{}", None, ds.devices)], LODO_PREDICTORS), results, args.force, args.columns)
+
+
+def _untrimmed_jobs(args, ds, splits, columns, options_for=None) -> list:
+    """Jobs of the untrimmed protocol (20 samples): ``splits`` are ``(key, sources, targets)``, ``key`` with
+    ``{}`` where the suffix of --active / --max-shots goes, ``sources`` None for every other device;
+    ``options_for(predictor, options)`` may add options."""
+    suffix, mode = _mode(args)
     jobs = []
-    suffix = "-active" if args.active else ""
-    for t in ds.devices:
-        for column in LODO_PREDICTORS:
-            predictor, options = _column(column)
-            if args.active and column in STORED_ONLY:
-                continue
-            jobs.append((f"lodo{suffix}/{ds.encoding.name}/{t}/{column}", ds,
-                         dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
-                              seeds=args.seeds, folds=args.folds, active=args.active)))
-    _run(jobs, results, args.force, args.columns)
+    for key, sources, targets in splits:
+        for t in targets:
+            for column in columns:
+                if _skip(args, column):
+                    continue
+                predictor, options = _column(column)
+                if options_for is not None:
+                    options = options_for(predictor, options)
+                jobs.append((f"{key.format(suffix)}/{ds.encoding.name}/{t}/{column}", ds,
+                             dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
+                                  seeds=args.seeds, folds=args.folds, sources=sources, **mode)))
+    return jobs
+
+
+def _mode(args) -> tuple[str, dict]:
+    """Suffix of the stored keys and the `evaluate` arguments of --active and --max-shots."""
+    suffix = ("-active" if args.active else "") + ("-more" if args.max_shots else "")
+    return suffix, {"active": args.active, **({"max_shots": args.max_shots} if args.max_shots else {})}
+
+
+def _skip(args, column: str) -> bool:
+    """Columns not run under --active or --max-shots: stored-only ones, and with --max-shots those that never
+    ask for more samples (their figures are those of the experiment without it)."""
+    return ((args.active or args.max_shots) and column in STORED_ONLY) or (args.max_shots and column not in ASKS_FOR_MORE)
 
 
 def _column(column: str) -> tuple[str, dict | None]:
@@ -134,18 +162,26 @@ def cmd_crosstype(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
     gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
     others = [d for d in ds.devices if d not in gpus]
-    jobs = []
-    suffix = "-active" if args.active else ""
-    for kind, sources, targets in (("crosstype", gpus, others), ("crosstype-reverse", others, gpus)):
-        for t in targets:
-            for column in LODO_PREDICTORS:
-                predictor, options = _column(column)
-                if args.active and column in STORED_ONLY:
-                    continue
-                jobs.append((f"{kind}{suffix}/{ds.encoding.name}/{t}/{column}", ds,
-                             dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
-                                  seeds=args.seeds, folds=args.folds, sources=sources, active=args.active)))
-    _run(jobs, results, args.force, args.columns)
+    splits = [("crosstype{}", gpus, others), ("crosstype-reverse{}", others, gpus)]
+    _run(_untrimmed_jobs(args, ds, splits, LODO_PREDICTORS), results, args.force, args.columns)
+
+
+def type_splits(devices) -> list[tuple[str, list[str], list[str]]]:
+    """``(name, sources, targets)`` between the kinds of device that are not GPUs: every ordered pair of
+    kinds (``phones-to-cpus``: meta-trained on the phones, the CPUs are the targets), and each kind left
+    out of a prior over all the others, GPUs included (``rest-to-cpus``)."""
+    of = {k: [d for d in devices if d.startswith(p)] for k, p in KINDS.items()}
+    splits = [(f"{a}-to-{b}", of[a], of[b]) for a in KINDS for b in KINDS if a != b]
+    splits += [(f"rest-to-{k}", [d for d in devices if d not in of[k]], of[k]) for k in KINDS]
+    return [s for s in splits if s[1] and s[2]]
+
+
+def cmd_typesplit(args, results) -> None:
+    """Splits between device kinds that the cross-type benchmark does not cover (HELP's CPUs, phones and
+    FPGA/ASIC/Pi), so that no conclusion rests on the GPU/non-GPU split alone."""
+    ds = load_dataset([*args.data, *args.target_data], args.space)
+    splits = [(f"typesplit{{}}-{name}", sources, targets) for name, sources, targets in type_splits(ds.devices)]
+    _run(_untrimmed_jobs(args, ds, splits, TYPESPLIT_PREDICTORS), results, args.force, args.columns)
 
 
 ABLATION = {  # variant -> options of the meta predictor
@@ -168,18 +204,11 @@ def cmd_transfer(args, results) -> None:
     ds = load_dataset(args.data, args.space)
     # the family's model (ImageNet space), not a space's own
     weights = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
-    jobs = []
-    suffix = "-active" if args.active else ""
-    for t in ds.devices:
-        for column in TRANSFER_PREDICTORS:
-            predictor, options = _column(column)
-            if args.active and column in STORED_ONLY:
-                continue
-            if predictor == "meta":
-                options = {**(options or {}), "weights": weights}
-            jobs.append((f"transfer{suffix}/{ds.encoding.name}/{t}/{column}", ds,
-                         dict(target=t, predictor=predictor, options=options, protocol="untrimmed", shots=20,
-                              seeds=args.seeds, folds=args.folds, active=args.active)))
+
+    def with_weights(predictor, options):
+        return {**(options or {}), "weights": weights} if predictor == "meta" else options
+
+    jobs = _untrimmed_jobs(args, ds, [("transfer{}", None, ds.devices)], TRANSFER_PREDICTORS, with_weights)
     _run(jobs, results, args.force, args.columns)
 
 
@@ -248,8 +277,15 @@ def cmd_table(args, results) -> None:
                  TRANSFER_PREDICTORS),
                 ("transfer-active", "Transfer: the shipped prior (ImageNet space, without the target's own heads)"
                  + active, TRANSFER_PREDICTORS))
+    more = ", meta asking for up to 40 samples (--max-shots 40; the mean used is in results.json)"
+    sections += tuple((f"{kind}-more", title + more, columns) for kind, title, columns in sections[:3] + sections[6:7])
+    sections += tuple((kind, f"Type split {kind[10:].removeprefix('more-')}: meta-trained on the first kind, the "
+                             f"second predicted" + (more if kind.startswith("typesplit-more-") else ""),
+                       TYPESPLIT_PREDICTORS)
+                      for kind in sorted({k.split("/")[0] for k in results if k.startswith("typesplit-")},
+                                         key=lambda kind: (kind.startswith("typesplit-more-"), kind)))
     for kind, title, columns in sections:
-        title += ", 20 measurements on the target"
+        title += "" if kind.endswith("-more") or kind.startswith("typesplit-more-") else ", 20 measurements on the target"
         for space in sorted({k.split("/")[1] for k in results if k.startswith(kind + "/")}):
             rows = _rows(results, f"{kind}/{space}/")
             preds = [p for p in columns if any(p in r for r in rows.values())]
@@ -260,6 +296,7 @@ def cmd_table(args, results) -> None:
             mean = {p: {m: np.mean([rows[t][p][m] for t in rows if p in rows[t]])
                         for m in ("spearman", "mape", "within_10pct")} for p in preds}
             lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
+    lines += _typesplit_summary(results)
     ablation = {}
     for key, r in results.items():
         if key.startswith("ablation-"):
@@ -278,13 +315,40 @@ def cmd_table(args, results) -> None:
     print("\n".join(lines))
 
 
+def _typesplit_summary(results: dict) -> list[str]:
+    """One row per type split and space: the mean of each column over the targets (Spearman / within 10 %),
+    and `meta` with more samples on request (``typesplit-more-*``, --max-shots) with its mean samples."""
+    splits = sorted({tuple(k.split("/")[:2]) for k in results
+                     if k.startswith("typesplit-") and not k.startswith("typesplit-more-")})
+    if not splits:
+        return []
+    cols = [*TYPESPLIT_PREDICTORS, "meta, more samples"]
+    lines = ["\n#### Type splits, means over the targets (Spearman / within 10 %; 20 measurements on the target, "
+             "the last column up to 40 on request, with the mean number used)\n",
+             "| split | space | targets | " + " | ".join(cols) + " |", "|---|---|---|" + "---|" * len(cols)]
+    for kind, space in splits:
+        rows = _rows(results, f"{kind}/{space}/")
+        more = _rows(results, f"typesplit-more-{kind[10:]}/{space}/")
+        cells = []
+        for p in TYPESPLIT_PREDICTORS:
+            got = [rows[t][p] for t in rows if p in rows[t]]
+            cells.append(f"{np.mean([r['spearman'] for r in got]):.3f} / {100 * np.mean([r['within_10pct'] for r in got]):.1f}"
+                         if got else "")
+        got = [more[t]["meta"] for t in more if "meta" in more[t]]
+        cells.append(f"{np.mean([r['spearman'] for r in got]):.3f} / {100 * np.mean([r['within_10pct'] for r in got]):.1f}"
+                     f" ({np.mean([r['samples'] for r in got]):.1f})" if len(got) == len(rows) else "")
+        lines.append(f"| {kind[10:]} | {space} | {len(rows)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _cell(r: dict | None) -> str:
     return "" if r is None else f"{r['spearman']:.3f} / {r['mape']:.1f} / {100 * r['within_10pct']:.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "ablation", "transfer", "table"))
+    ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "typesplit", "ablation", "transfer",
+                                                   "table"))
     ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
     ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
     ap.add_argument("--space", default=None)
@@ -295,11 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--active", action="store_true",
                     help="lodo, crosstype, transfer: the 10 samples after the reference archs chosen by "
                          "nasedge.predict.active.select_archs instead of at random (stored as <experiment>-active)")
+    ap.add_argument("--max-shots", type=int, default=None, metavar="N",
+                    help="lodo, crosstype, typesplit, transfer: a predictor that asks for more samples after the 20 "
+                         "gets them, 10 at a time up to N, as a profile does (stored as <experiment>-more; only "
+                         "the columns that can ask: meta)")
     args = ap.parse_args(argv)
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")
     results = _load()
-    commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "ablation": cmd_ablation,
+    commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "typesplit": cmd_typesplit,
+                "ablation": cmd_ablation,
                 "transfer": cmd_transfer, "table": cmd_table}
     commands[args.experiment](args, results)
     return 0
