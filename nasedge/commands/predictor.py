@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="archs to measure without --measurements: reference archs first (default 20)")
     p.add_argument("--max-num", type=int, metavar="N",
                    help="without --measurements: measure more archs, 10 at a time up to N in all, while the "
-                        "predictor says more would pay (meta: its prior does not fit the device; default: "
+                        "predictor says more would pay (meta: its samples left out are predicted over 5 %% "
+                        "off, or 2 %% where its prior does not fit the device; default: "
                         "twice --num; --max-num equal to --num: never more)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random archs measured after the reference ones")
     p.add_argument("--save-measurements", metavar="FILE.csv",

@@ -418,9 +418,12 @@ BLEND = ("loo", "off")
 BLEND_STEP = 0.25  # grid of the blend weights: coarse, 20 samples cannot tell finer weights apart
 BLEND_MARGIN = 1.0
 LOO_CLIP = 0.3  # relative leave-one-out errors are clipped here, so that one slow outlier does not decide
-# more samples are asked for (MetaPredictor.more_samples) only while the blend's leave-one-out error is above
-# this: within a fifth of the +-10 % tolerance latency predictions are judged by, more buy little
-MORE_SAMPLES_ERROR = 0.02
+# more samples are asked for (MetaPredictor.more_samples) while the blend's leave-one-out error is above
+# MORE_SAMPLES_ERROR (half the +-10 % tolerance latency predictions are judged by), or above MISMATCH_ERROR
+# where the prior does not fit (the models of the samples alone then improve with every sample); within a
+# fifth of the tolerance more buy little
+MORE_SAMPLES_ERROR = 0.05
+MISMATCH_ERROR = 0.02
 
 
 PRIOR_FREE: dict[str, type[LatencyPredictor]] = {"regressor": RegressorPredictor, "flops": FlopsPredictor}
@@ -575,14 +578,20 @@ class MetaPredictor(LatencyPredictor):
         self.floor = 0.25 * float(np.min(latency_ms))
 
     def more_samples(self) -> str:
-        """The blend's reason when it moved away from the prior and its leave-one-out error is still above
-        :data:`MORE_SAMPLES_ERROR`: the device is unlike the source devices, so the prediction leans on models
-        of its own samples, which improve with every sample where the prior's do not
-        (experiments/latency_predictors/README.md, "More samples where the prior does not fit")."""
-        blend = self.hyper.get("blend", {})
-        if self.weights == {"prior": 1.0} or blend.get("blend_error", 1.0) <= MORE_SAMPLES_ERROR:
+        """Why more samples would pay, from the blend's leave-one-out error on the samples: above
+        :data:`MORE_SAMPLES_ERROR`, or above :data:`MISMATCH_ERROR` where the blend left the prior (the device
+        is unlike the source devices, and the models of its own samples improve with every sample); empty
+        otherwise, and with ``blend: off`` (experiments/latency_predictors/README.md, "Issue 20, fifth session")."""
+        blend = self.hyper.get("blend")
+        if blend is None:
             return ""
-        return blend.get("reason", "the prior does not fit this device")
+        err = blend["blend_error"]
+        if self.weights != {"prior": 1.0} and err > MISMATCH_ERROR:
+            return blend["reason"]
+        if err > MORE_SAMPLES_ERROR:
+            return (f"its samples left out are predicted {100 * err:.1f} % off on average (more than "
+                    f"{100 * MORE_SAMPLES_ERROR:.0f} %)")
+        return ""
 
     def _predict(self, items: list) -> np.ndarray:
         pred = 0.0

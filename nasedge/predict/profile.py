@@ -6,7 +6,7 @@ with a newer predictor, and its quality estimated by cross-validation on those m
 
 >>> profile = fit_profile("jetson-orin", space, archs, latency_ms)       # 10 reference + 10 more
 >>> save_profile(profile); load_profile("jetson-orin").predict(candidates)
->>> profile, _ = profile_device("cpu", space, measure)    # measure 20 archs (40 if the prior does not fit), fit
+>>> profile, _ = profile_device("cpu", space, measure)    # measure 20 archs (up to 40 if they say so), fit
 
 Profiles are keyed by device and search space: ``<device>@<space>.json`` (a device can have one per space;
 the latency of a CIFAR subnet says little about an ImageNet one). Those shipped with nasedge
@@ -276,7 +276,8 @@ def fit_with_more(predictor: str, space: SearchSpace | LatencyEncoding | str, fi
                   **options: Any) -> tuple[LatencyPredictor, int]:
     """Fit ``predictor`` on the first ``first`` archs of a device, then on :data:`MORE_ARCHS` more at a time
     while the fitted predictor says more would pay (:meth:`LatencyPredictor.more_samples`; for ``meta``: its
-    samples say the prior does not fit the device), up to ``limit`` archs in all.
+    samples left out are predicted more than 5 % off, or 2 % where its prior does not fit the device), up to
+    ``limit`` archs in all.
 
     ``measured(n)`` returns the first ``n`` archs and their latencies (measuring those not measured yet), so
     the archs must come in a fixed order (:func:`profile_archs` of a larger ``n`` starts with those of a

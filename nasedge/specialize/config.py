@@ -28,8 +28,8 @@ class SpecializeConfig:
     formats: List[str] = field(default_factory=lambda: ["torch", "onnx", "tflite"])
     # archs measured to create a device's profile when none is stored (reference archs first) ...
     profile_archs: int = 20
-    # ... and up to this many in all, 10 at a time, while the predictor says more would pay (meta: its prior
-    # does not fit the device); null: twice profile_archs
+    # ... and up to this many in all, 10 at a time, while the predictor says more would pay (meta: its samples
+    # left out are predicted more than 5 % off, or 2 % where its prior does not fit); null: twice profile_archs
     profile_max_archs: Optional[int] = None
     # predictor fitted to a predict-only device's published measurements
     published_predictor: str = "flops"
