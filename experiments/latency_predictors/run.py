@@ -329,16 +329,16 @@ def _typesplit_summary(results: dict) -> list[str]:
     for kind, space in splits:
         rows = _rows(results, f"{kind}/{space}/")
         more = _rows(results, f"typesplit-more-{kind[10:]}/{space}/")
-        cells = []
-        for p in TYPESPLIT_PREDICTORS:
-            got = [rows[t][p] for t in rows if p in rows[t]]
-            cells.append(f"{np.mean([r['spearman'] for r in got]):.3f} / {100 * np.mean([r['within_10pct'] for r in got]):.1f}"
-                         if got else "")
+        cells = [_mean_cell([rows[t][p] for t in rows if p in rows[t]]) for p in TYPESPLIT_PREDICTORS]
         got = [more[t]["meta"] for t in more if "meta" in more[t]]
-        cells.append(f"{np.mean([r['spearman'] for r in got]):.3f} / {100 * np.mean([r['within_10pct'] for r in got]):.1f}"
-                     f" ({np.mean([r['samples'] for r in got]):.1f})" if len(got) == len(rows) else "")
+        cells.append(f"{_mean_cell(got)} ({np.mean([r['samples'] for r in got]):.1f})" if len(got) == len(rows) else "")
         lines.append(f"| {kind[10:]} | {space} | {len(rows)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _mean_cell(got: list[dict]) -> str:
+    """Mean Spearman / within 10 % of stored results ("" for none)."""
+    return f"{np.mean([r['spearman'] for r in got]):.3f} / {100 * np.mean([r['within_10pct'] for r in got]):.1f}" if got else ""
 
 
 def _cell(r: dict | None) -> str:

@@ -147,11 +147,17 @@ def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: 
     enc = get_encoding(space)
     items = [enc.check(a) for a in archs]
     y = np.asarray(latency_ms, dtype=np.float64)
-    fitted = create_predictor(predictor, enc, **options).fit(items, y)
+    return _profile(device, create_predictor(predictor, enc, **options).fit(items, y), items, y, cv_folds, options)
+
+
+def _profile(device: str, fitted: LatencyPredictor, items: list, y: np.ndarray, cv_folds: int,
+             options: dict) -> DeviceProfile:
+    """The profile of ``fitted`` (fitted to ``items``, ``y``), its quality by cross-validation."""
+    enc = fitted.encoding
     return DeviceProfile(
-        device=device, space=enc.name, predictor=predictor, state=fitted.to_dict(),
+        device=device, space=enc.name, predictor=fitted.name, state=fitted.to_dict(),
         measurements=[(enc.to_record(a), float(v)) for a, v in zip(items, y)],
-        quality=_cross_validated(predictor, enc, items, y, options, cv_folds),
+        quality=_cross_validated(fitted.name, enc, items, y, options, cv_folds),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
 
@@ -317,18 +323,20 @@ def profile_device(device: str, space: SearchSpace | str,
         raise NasedgeError(f"at most {limit} archs to measure, fewer than the {num_archs} measured first")
     if getattr(enc, "space", None) is None:  # no sampler: only the reference archs can be measured
         limit = num_archs
+    check_device_name(device)
     ordered: list = []
+
+    def columns() -> tuple[list, np.ndarray]:
+        return [m.arch for m in ordered], np.array([m.median_ms for m in ordered], dtype=np.float64)
 
     def measured(n: int) -> tuple[list, np.ndarray]:
         rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(enc, n, seed))]
         by_row = {(m.arch_id, m.arch): m for m in measure(rows)}
         ordered[:] = [by_row[row] for row in rows]
-        return [m.arch for m in ordered], np.array([m.median_ms for m in ordered], dtype=np.float64)
+        return columns()
 
-    fit_with_more(predictor, enc, num_archs, limit, measured, note, **options)
-    profile = fit_profile(device, enc, [m.arch for m in ordered], [m.median_ms for m in ordered], predictor,
-                          cv_folds=cv_folds, **options)
-    return profile, ordered
+    fitted, _ = fit_with_more(predictor, enc, num_archs, limit, measured, note, **options)
+    return _profile(device, fitted, *columns(), cv_folds, options), ordered  # the profile of that very fit
 
 
 def check_device_name(device: str) -> str:

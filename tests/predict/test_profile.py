@@ -135,7 +135,7 @@ def _synthetic_device(latency, noise=0.0):
     calls = []
 
     def measure(rows):
-        calls.append([r for r in rows])
+        calls.append(list(rows))
         return [SimpleNamespace(arch_id=i, arch=a, median_ms=float(latency([a])[0])
                                 * (1 + noise * np.random.default_rng(k).standard_normal()))
                 for k, (i, a) in enumerate(rows)]
