@@ -16,8 +16,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-from nasedge.spaces import get_space
-from nasedge.supernet import build_supernet
+from nasedge.spaces import get_space  # noqa: E402
+from nasedge.supernet import build_supernet  # noqa: E402
 
 
 REPO = Path(__file__).resolve().parents[1]

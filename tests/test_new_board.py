@@ -117,7 +117,7 @@ def test_new_board_transcript_fast(nasedge_cli, nasedge_home, tmp_path):
 
 
 @pytest.mark.slow
-def test_new_board_transcript(nasedge_cli, nasedge_home, tmp_path, server_process):
+def test_new_board_transcript(nasedge_cli, nasedge_home, tmp_path, server_process):  # noqa: F811  (the fixture)
     tree = SourceTree()
     work = tmp_path / "work"
     work.mkdir()

@@ -81,14 +81,14 @@ def main() -> int:
         "spearman": float(spearmanr(a, b).statistic),
         "latency_ms": summary(np.concatenate([a, b])),
         "passes": [{
-            "seconds": round(s, 1), "load_average_1min_at_start": l,
+            "seconds": round(s, 1), "load_average_1min_at_start": load,
             "spread_percent": summary([100 * m.spread for m in ms]),
             "rse_percent": summary([100 * m.stats.rse for m in ms]),
             "cpu_share": summary([m.stats.cpu_share for m in ms]),
             "rounds": summary([m.stats.rounds for m in ms]),
             "noisy": sum(m.noisy for m in ms),
             "noisy_reasons": sorted({r.split(" (")[0] for m in ms for r in m.reason.split("; ") if r}),
-        } for ms, s, l in zip(passes, seconds, loads)],
+        } for ms, s, load in zip(passes, seconds, loads)],
         "per_arch": [{"arch_id": i, "pass1_ms": round(x, 4), "pass2_ms": round(y, 4), "abs_diff_percent": round(d, 3)}
                      for i, x, y, d in zip(ids, a, b, diff)],
     }

@@ -21,7 +21,7 @@ def _measurements(client: PredictorClient, space_name: str) -> list[tuple[Arch, 
     return [(a, 1.0 + arch_cost(a, space).macs / 4e7) for a in archs]
 
 
-def test_specialize_with_a_remote_predictor(tmp_path, capsys, server_process):
+def test_specialize_with_a_remote_predictor(tmp_path, capsys, server_process):  # noqa: F811  (the fixture)
     # the server runs in its own process, as for users (an in-thread server shared this process's
     # stdio with everything the tests before it had loaded)
     token, tokens = _token_file(tmp_path, capsys)

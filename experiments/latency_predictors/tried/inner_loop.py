@@ -6,15 +6,18 @@ HELP with 5 seeds; VARIANT is `base` or a name in variants.py (functions of nase
     benches: help-nb help-fb ct-fb ct-nb ctr-ofa lodo transfer ct-ofa ctr-fb (default: all)
 Prints one line per benchmark (mean Spearman, mean within 10 %) and writes inner_<variant>_s<SEEDS>_<benches>.json
 into the working directory."""
-import sys, json, time, importlib
+import sys
+import json
+import time
+import importlib
 import numpy as np
 from pathlib import Path
 import os
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from nasedge.predict.benchmark import HELP_SPLITS, evaluate
-from nasedge.predict.dataset import load_dataset
-from nasedge.resources import shipped_path
+from nasedge.predict.benchmark import HELP_SPLITS, evaluate  # noqa: E402  (after the sys.path entry)
+from nasedge.predict.dataset import load_dataset  # noqa: E402  (after the sys.path entry)
+from nasedge.resources import shipped_path  # noqa: E402  (after the sys.path entry)
 H = str(Path(os.environ.get('NASEDGE_DATASETS', ROOT.parent / 'shared' / 'datasets')) / 'latency' / 'help')
 OUR = str(ROOT / 'latency_predictors/data/ofa_mbv3_w1.2')
 GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
@@ -25,12 +28,14 @@ if variant != 'base':
     importlib.import_module('variants').apply(variant)
 out = {}
 def run(name, ds, targets, **kw):
-    t = time.time(); rows = {}
+    t = time.time()
+    rows = {}
     mm = {}
     for tg in targets:
         r = evaluate(ds, target=tg, predictor='meta', meta_models=mm, **kw)
         rows[tg] = (r['spearman'], r['within_10pct'] * 100)
-    sp = np.mean([v[0] for v in rows.values()]); w = np.mean([v[1] for v in rows.values()])
+    sp = np.mean([v[0] for v in rows.values()])
+    w = np.mean([v[1] for v in rows.values()])
     print(f"{variant:24s} {name:9s} rho {sp:.4f} w10 {w:6.2f}  ({time.time()-t:.0f}s)", flush=True)
     out[name] = {'mean': [sp, w], 'rows': rows}
 for b in benches:
@@ -41,12 +46,14 @@ for b in benches:
     elif b in ('ct-fb', 'ct-nb', 'ctr-fb', 'ctr-nb'):
         sp = {'fb': 'fbnet', 'nb': 'nasbench201'}[b[-2:]]
         ds = load_dataset(f'{H}/{sp}', None)
-        g = [d for d in ds.devices if d.startswith(GPU)]; o = [d for d in ds.devices if d not in g]
+        g = [d for d in ds.devices if d.startswith(GPU)]
+        o = [d for d in ds.devices if d not in g]
         src, tg = (g, o) if b.startswith('ct-') else (o, g)
         run(b, ds, tg, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
     elif b in ('ct-ofa', 'ctr-ofa', 'lodo'):
         ds = load_dataset([f'{H}/ofa', OUR], None)
-        g = [d for d in ds.devices if d.startswith(GPU)]; o = [d for d in ds.devices if d not in g]
+        g = [d for d in ds.devices if d.startswith(GPU)]
+        o = [d for d in ds.devices if d not in g]
         if b == 'lodo':
             run(b, ds, ds.devices, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5)
         else:

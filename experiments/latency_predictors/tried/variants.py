@@ -22,7 +22,8 @@ def _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v):
     n = len(y)
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
     loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
-    var = np.zeros(phi.shape[1]); var[-1] = M.BIAS_VARIANCE
+    var = np.zeros(phi.shape[1])
+    var[-1] = M.BIAS_VARIANCE
     for t, k in zip(ts, names):
         var[groups[k]] = t
     head = var * (phi.T @ alpha) / scale
@@ -60,8 +61,11 @@ def flat_noise_bma(noises):
         for s2 in noises:
             ts, _ = _ascent(grams, fixed, r, v, s2)
             res.append((*_finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v), ts, s2))
-        ev = np.array([x[2] for x in res]); w = np.exp(ev - ev.max()); w /= w.sum()
-        head = sum(wi * x[0] for wi, x in zip(w, res)); loo = sum(wi * x[1] for wi, x in zip(w, res))
+        ev = np.array([x[2] for x in res])
+        w = np.exp(ev - ev.max())
+        w /= w.sum()
+        head = sum(wi * x[0] for wi, x in zip(w, res))
+        loo = sum(wi * x[1] for wi, x in zip(w, res))
         return head, loo, {"noise_weights": w.tolist()}
     return flat_adapt
 
@@ -83,7 +87,8 @@ def hier_flat_adapt(groups, sums, phi, y, v):
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
     loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
     pa = phi.T @ alpha
-    head = np.zeros(phi.shape[1]); head[-1] = M.BIAS_VARIANCE * pa[-1]
+    head = np.zeros(phi.shape[1])
+    head[-1] = M.BIAS_VARIANCE * pa[-1]
     for t, k in zip(ts, names):
         if k in groups:
             head[groups[k]] += t * pa[groups[k]]
@@ -139,7 +144,8 @@ def ard_prior_candidate(model, phi, y, v, groups, use_mean=(0.0, 1.0), scales=(0
     ev, c, a, ts, s2, scale, chol, alpha, r = best
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
     loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
-    var = np.zeros(phi.shape[1]); var[-1] = M.BIAS_VARIANCE
+    var = np.zeros(phi.shape[1])
+    var[-1] = M.BIAS_VARIANCE
     for t, k in zip(ts, names):
         var[groups[k]] = t
     pa = phi.T @ alpha
