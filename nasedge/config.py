@@ -34,38 +34,21 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from nasedge.data import DataConfig
-    from nasedge.measure.device import DeviceConfig
+    from nasedge.predict import list_predictors, predictor_class
+    from nasedge.search import list_strategies, strategy_class
     from nasedge.spaces import list_spaces
-    from nasedge.spaces.config import SearchSpaceConfig
-    from nasedge.supernet.config import SupernetConfig
-    from nasedge.train.config import TrainConfig
 
     cs = ConfigStore.instance()
-    # one schema per group; each group's YAML files extend theirs (defaults: [<group>_schema, _self_]);
-    # the classes are those of _SCHEMAS (check_overrides reads their fields from it)
-    cs.store(group="supernet", name="supernet_schema", node=SupernetConfig)
-    cs.store(group="data", name="data_schema", node=DataConfig)
-    cs.store(group="train", name="train_schema", node=TrainConfig)
-    cs.store(group="device", name="device_schema", node=DeviceConfig)
+    # one schema per group (_SCHEMAS); each group's YAML files extend theirs (defaults: [<group>_schema, _self_])
+    for group in _SCHEMAS:
+        if group != "search_space":
+            cs.store(group=group, name=f"{group}_schema", node=_schema_class(group))
     for name in list_spaces():
-        cs.store(group="search_space", name=name, node=SearchSpaceConfig(name=name))
-    from nasedge.search import list_strategies, strategy_class
-
+        cs.store(group="search_space", name=name, node=_schema_class("search_space")(name=name))
     for name in list_strategies():
         cs.store(group="search", name=f"{name}_schema", node=strategy_class(name).Config)
-
-    from nasedge.predict import list_predictors, predictor_class
-
     for name in list_predictors():
         cs.store(group="predictor", name=f"{name}_schema", node=predictor_class(name).Config)
-    from nasedge.service.settings import ServiceSettings
-
-    cs.store(group="service", name="service_schema", node=ServiceSettings)
-
-    from nasedge.specialize.config import SpecializeConfig
-
-    cs.store(group="specialize", name="specialize_schema", node=SpecializeConfig)
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
     if not OmegaConf.has_resolver("nasedge.home"):
@@ -101,12 +84,21 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         raise NasedgeError(f"configuration: {line}") from None
 
 
-# group -> "module:Class" of its schema (the search and predictor schemas are their plugins' ``Config``)
+# group -> "module:Class" of its schema, the one list of them: register_configs stores them, check_overrides reads
+# their fields from the source (the search and predictor schemas are their plugins' ``Config``)
 _SCHEMAS = {"supernet": "nasedge.supernet.config:SupernetConfig", "data": "nasedge.data:DataConfig",
             "train": "nasedge.train.config:TrainConfig", "device": "nasedge.measure.device:DeviceConfig",
             "search_space": "nasedge.spaces.config:SearchSpaceConfig",
             "service": "nasedge.service.settings:ServiceSettings",
             "specialize": "nasedge.specialize.config:SpecializeConfig"}
+
+
+def _schema_class(group: str) -> type:
+    """The schema dataclass of a group of :data:`_SCHEMAS` (imported: the data, train and supernet ones import torch)."""
+    import importlib
+
+    module, _, cls = _SCHEMAS[group].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def _key(override: str) -> str:
