@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
 
 
@@ -31,3 +32,38 @@ def read_json_lines(path: str | Path, missing: str = "no such file",
             yield where, json.loads(line)
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+
+
+def json_lines_text(docs: Iterable[Any]) -> str:
+    """``docs`` as JSON lines (compact, one per line, each ending in a newline)."""
+    return "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs)
+
+
+def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
+                             warn: Callable[[str], None] | None = None) -> list[Any]:
+    """The values of a file that a run appends JSON lines to (one write and fsync per batch), ``[]`` when missing.
+
+    A last line cut short by a kill (no newline after it) is dropped from the file, and ``warn`` says so
+    (``"<path>: dropped a last line cut short (<in_flight> when the run stopped)"``); another line that is not
+    JSON is an error naming the file, the line and ``what`` the file is.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise NasedgeError(f"{path}: not a {what} (JSON lines)") from None
+    lines = text.split("\n")
+    torn = lines.pop() if lines else ""  # what follows the last newline: "" unless a write was cut short
+    docs = []
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            docs.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise NasedgeError(f"{path}:{lineno}: not a JSON line of a {what}") from None
+    if torn:
+        if warn is not None:
+            warn(f"{path}: dropped a last line cut short ({in_flight} when the run stopped)")
+        atomic_write_text(path, json_lines_text(docs))
+    return docs

@@ -27,6 +27,8 @@ VARIANTS = {  # name -> protocol overrides of the device
     "groups of 10": {"group_size": 10},
     "one group of 20": {"group_size": 20},
 }
+# --variants journal: the variants after the round journal (groups keep their rounds as they are timed)
+JOURNAL_VARIANTS = ("one arch at a time", "groups of 10", "one group of 20")
 
 
 def main() -> None:
@@ -36,16 +38,24 @@ def main() -> None:
     ap.add_argument("--archs", type=int, default=20)
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--out", help="JSON file for the per-pass medians and the summary")
+    ap.add_argument("--variants", choices=("all", "journal"), default="all")
     args = ap.parse_args()
+    import tempfile
+    from pathlib import Path
+
+    from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import profile_archs
 
     archs = profile_archs(args.space, args.archs)
-    runs: dict[str, list] = {k: [] for k in VARIANTS}
+    variants = {k: v for k, v in VARIANTS.items() if args.variants == "all" or k in JOURNAL_VARIANTS}
+    runs: dict[str, list] = {k: [] for k in variants}
+    work = Path(tempfile.mkdtemp(prefix="drift-"))
     for p in range(args.passes):
-        for name, protocol in VARIANTS.items():
+        for v, (name, protocol) in enumerate(variants.items()):
             device = _device(args.device, protocol)
             t = time.perf_counter()
-            ms = device.measure(archs)
+            # as `predictor fit` measures a profile: into a CSV, rows as they come (groups: rounds journaled)
+            ms = measure_to_csv(device, [(str(i), a) for i, a in enumerate(archs)], work / f"p{p}-v{v}.csv")
             runs[name].append({"seconds": time.perf_counter() - t, "median_ms": [m.median_ms for m in ms],
                                "noisy": sum(m.noisy for m in ms)})
             print(f"pass {p + 1} {name}: {runs[name][-1]['seconds']:.0f} s, level {sum(runs[name][-1]['median_ms']):.1f} ms, "

@@ -6,8 +6,12 @@
 For each kind, one uninterrupted reference run, then ``--trials`` trials: start the real command on a
 tiny workload, SIGKILL it at a random time (seeded per trial), rerun it to completion, and check
 
-- at most one arch re-measured per kill (``counting_cli.py`` records every arch a measurement loop
-  starts; re-measured = archs started more than once over the killed run and the rerun);
+- on a device that measures one arch at a time: at most one arch re-measured per kill (``counting_cli.py``
+  records every arch a measurement loop starts; re-measured = archs started more than once over the killed
+  run and the rerun); on one that interleaves groups (``cpu-ort-t1`` since the round journal): the kill
+  falls while rounds are timed, at most the round in flight is lost (rounds timed, which ``counting_cli.py``
+  records, minus rounds kept in rows and journal: at most one per arch of the group), and the rerun resumes
+  exactly the rounds kept for the archs without a row, and leaves no journal behind;
 - no corrupt or half-written file: the CSV reads without a repaired line, the profile / database
   reads, and no temporary file is left after the rerun;
 - the same result as an uninterrupted run: the same set of archs measured (one row each) and, given
@@ -27,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -69,7 +74,8 @@ def command(kind: str, work: Path, data: Path) -> list[str]:
 
 
 def csv_path(kind: str, work: Path) -> Path:
-    return work / ("outputs/measurements/cpu-ort-t1@ofa_mbv3_cifar.csv" if kind == "specialize" else "lat.csv")
+    # specialize keeps the measurements of a profile in the nasedge home (NASEDGE_HOME is work/home here)
+    return work / ("home/measurements/cpu-ort-t1@ofa_mbv3_cifar.csv" if kind == "specialize" else "lat.csv")
 
 
 def expected_rows(kind: str) -> set:
@@ -104,7 +110,29 @@ def read_rows(path: Path) -> tuple[list, list[str]]:
 
 
 def lines(path: Path) -> list[str]:
-    return path.read_text().split() if path.exists() else []
+    """The arch digests a run recorded as started (its ``round`` lines left out)."""
+    return [x for x in path.read_text().split() if x != "round"] if path.exists() else []
+
+
+def timed_rounds(path: Path) -> int:
+    """How many rounds of one arch a run recorded as timed."""
+    return path.read_text().split().count("round") if path.exists() else 0
+
+
+def journal_rounds(kind: str, work: Path) -> dict[str, int]:
+    """Rounds kept in the round journal of the kind's CSV, per arch key (empty for one arch at a time)."""
+    from nasedge.measure.round_journal import RoundJournal, journal_path
+
+    path = journal_path(csv_path(kind, work), DEVICE)
+    if not path.exists():
+        return {}
+    return RoundJournal(path, DEVICE, []).kept()
+
+
+def group_size() -> int:
+    from nasedge.measure import get_device
+
+    return get_device(DEVICE).group_size()
 
 
 def same_profile(kind: str, work: Path) -> tuple[bool, str]:
@@ -139,7 +167,8 @@ def csv_rows(path: Path) -> int:
 
 
 def run_command(kind: str, work: Path, data: Path, calls: Path, log: Path, kill_at: float | None = None) -> dict:
-    """Run the command to its end, or SIGKILL it ``kill_at`` seconds after it started its first arch."""
+    """Run the command to its end, or SIGKILL it ``kill_at`` seconds after it started its first arch (on a device
+    that interleaves groups, after it timed its first round: building a group's models comes first)."""
     n = len(expected_rows(kind))
     csv = csv_path(kind, work)
     with open(log, "w") as out:
@@ -148,9 +177,10 @@ def run_command(kind: str, work: Path, data: Path, calls: Path, log: Path, kill_
                                 stderr=subprocess.STDOUT, start_new_session=True)
         first = last = None
         killed = False
+        grouped = group_size() > 1
         while proc.poll() is None:
             now = time.monotonic()
-            if first is None and calls.exists():
+            if first is None and calls.exists() and (not grouped or b"round" in calls.read_bytes()):
                 first = now
             if kill_at is not None and first is not None and now >= first + kill_at:
                 os.kill(proc.pid, signal.SIGKILL)
@@ -196,9 +226,17 @@ def command_trial(kind: str, trial: int, work: Path, data: Path, ref: dict, rng:
            "first_arch_at_s": got["first_arch_at"]}
     rows, warnings = read_rows(csv_path(kind, work))
     started = lines(killed_calls)
+    kept = journal_rounds(kind, work)
+    done = {f"{m.arch_id}:{m.arch.digest()}" for m in rows}
     rec.update(rows_after_kill=len(rows), started_in_killed_run=len(started),
                lost_in_flight=len(started) - len(rows), temporaries_after_kill=temporaries(work),
                torn_after_kill=len(warnings))
+    if group_size() > 1:  # interleaved groups: what a kill costs is counted in rounds of one arch
+        # kept: the rounds of the archs with a row (in the row) and of the others (in the journal)
+        to_resume = sum(v for k, v in kept.items() if k not in done)
+        rec.update(rounds_timed_in_killed_run=timed_rounds(killed_calls),
+                   rounds_kept_at_kill=sum(m.stats.rounds for m in rows) + to_resume, rounds_to_resume=to_resume)
+        rec["rounds_lost_in_flight"] = rec["rounds_timed_in_killed_run"] - rec["rounds_kept_at_kill"]
     again = run_command(kind, work, data, rerun_calls, work / "rerun.log")
     rows, warnings = read_rows(csv_path(kind, work))
     calls = started + lines(rerun_calls)
@@ -207,11 +245,20 @@ def command_trial(kind: str, trial: int, work: Path, data: Path, ref: dict, rng:
                same_set={(m.arch_id, m.arch.digest()) for m in rows} == expected_rows(kind),
                one_row_each=len(rows) == len({m.arch_id for m in rows}), torn_after_rerun=len(warnings),
                temporaries=temporaries(work))
+    if "rounds_to_resume" in rec:
+        log = (work / "rerun.log").read_text()
+        resumed = re.search(r"resuming (\d+) rounds timed before", log)
+        rec["rounds_resumed"] = int(resumed.group(1)) if resumed else 0
+        rec["journal_left"] = bool(journal_rounds(kind, work)) or any(work.rglob("*.rounds.jsonl"))
     if kind in ("fit", "specialize") and again["rc"] == 0:
         rec["same_profile"], rec["profile_diff"] = same_profile(kind, work)
-    rec["ok"] = (again["rc"] == 0 and rec["re_measured"] <= 1 and rec["lost_in_flight"] <= 1 and rec["same_set"]
-                 and rec["one_row_each"] and not warnings and not rec["temporaries"]
-                 and rec.get("same_profile", True))
+    if "rounds_to_resume" in rec:  # a group: at most its round in flight lost, every round kept used again
+        costs = (rec["rounds_lost_in_flight"] <= min(group_size(), len(expected_rows(kind)))
+                 and rec["rounds_resumed"] == rec["rounds_to_resume"] and not rec["journal_left"])
+    else:  # one arch at a time: at most the arch in flight lost, and measured again
+        costs = rec["re_measured"] <= 1 and rec["lost_in_flight"] <= 1
+    rec["ok"] = (again["rc"] == 0 and costs and rec["same_set"] and rec["one_row_each"] and not warnings
+                 and not rec["temporaries"] and rec.get("same_profile", True))
     return rec
 
 
@@ -444,6 +491,15 @@ def summary(records: list[dict]) -> str:
             same_set = "-"
             same = sum(r["same_predictions"] for r in rs)
             bad = sum(bool(r["db_problems_after_kill"] or r["db_problems"]) for r in rs)
+        elif "rounds_to_resume" in rs[0]:  # interleaved groups: counted in rounds of one arch
+            killed = sum(r["killed"] for r in rs)
+            rows = (f"{med([r['rows_after_kill'] for r in rs])} rows, {med([r['rounds_kept_at_kill'] for r in rs])} "
+                    "rounds")
+            lost = f"{max(r['rounds_lost_in_flight'] for r in rs)} rounds"
+            remeasured = f"{sum(r['rounds_resumed'] == r['rounds_to_resume'] for r in rs)} of {len(rs)} resumed all kept"
+            same_set = sum(r["same_set"] and r["one_row_each"] for r in rs)
+            same = sum(r.get("same_profile", False) for r in rs) if kind != "measure" else "-"
+            bad = sum(bool(r["torn_after_kill"] or r["torn_after_rerun"]) or r["rerun_rc"] != 0 for r in rs)
         else:
             killed = sum(r["killed"] for r in rs)
             rows = med([r["rows_after_kill"] for r in rs])

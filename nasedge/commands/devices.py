@@ -202,8 +202,10 @@ def run_add(args: argparse.Namespace) -> int:
     threads = "every core" if args.threads is None else f"{args.threads} thread{'s' * (args.threads > 1)}"
     measure = {"_target_": "nasedge.measure.RuntimeMeasurer", "runtime": args.runtime, "threads": args.threads,
                "batch": args.batch, "precision": args.precision,
-               # on every core, one arch at a time: a multi-threaded session would slow the next one of a group
-               "protocol": {"group_size": 1} if args.threads is None else {}}
+               # one thread: a profile's 20 archs interleaved as one group, as the shipped one-thread CPU devices
+               # (a drift of the board is shared by them); more threads: one arch at a time, as a
+               # multi-threaded session would slow the next one of a group
+               "protocol": {"group_size": 20} if args.threads == 1 else {"group_size": 1}}
     config = {"name": name, "description": args.description or f"{args.runtime}, {threads}, batch {args.batch}, "
                                                               f"{args.precision}",
               "where": args.where, **({"space": args.space} if args.space else {}), "measure": measure}

@@ -9,7 +9,8 @@ different machines are merged by copying their ``measurements/`` files into one 
 
 :func:`measure_dataset` fills a dataset in: the archs of ``archs.jsonl`` on several devices, in
 interleaved groups, each arch's row appended to its device's file as soon as it is measured (a kill
-loses at most the archs in flight), resuming from what is already there; each device's file is
+loses at most the arch in flight, or of an interleaved group the round in flight: its rounds are kept in a
+round journal until its rows are written), resuming from what is already there; each device's file is
 rewritten once at the end in the dataset's order. The arch is built once per group for all devices
 (shared :class:`Artifacts`).
 """
@@ -31,6 +32,7 @@ from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import (Measurement, append_measurement, open_for_append, read_measurements_csv,
                                          write_measurements_csv)
+from nasedge.measure.round_journal import RoundJournal, arch_key, journal_path
 from nasedge.measure.workload import Artifacts
 
 
@@ -152,8 +154,14 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
             if not missing:
                 continue
             t = time.perf_counter()
+            # an interleaved group keeps its rounds until its rows are written: a kill costs the round in flight
+            journal = None if device.group_size() <= 1 else RoundJournal(
+                journal_path(files[device.name], device.name), device.name, [arch_key(i, rows[i]) for i in missing])
             device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
-                           on_chunk=lambda got, name=device.name: _append(files[name], results[name], got))
+                           on_chunk=lambda got, name=device.name: _append(files[name], results[name], got),
+                           rounds=journal)
+            if journal is not None:
+                journal.remove()
             p = progress[device.name]
             p.seconds += time.perf_counter() - t
             p.measured += len(missing)

@@ -30,7 +30,8 @@ from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import Measurement
 from nasedge.measure.measurer import Measurer, instantiate_measurer, measurer_unavailable
-from nasedge.measure.protocol import LatencyStats, ProtocolConfig
+from nasedge.measure.protocol import LatencyStats, OffsetLog, ProtocolConfig
+from nasedge.measure.round_journal import RoundJournal
 from nasedge.measure.workload import Artifacts, Subnet, Workload
 from nasedge.resources import shipped_path
 
@@ -231,10 +232,12 @@ class Device:
     def measure_workloads(self, workloads: Sequence[Workload], *, artifacts: Artifacts | None = None,
                           ray_address: str | None = None,
                           on_chunk: Callable[[int, list[LatencyStats], str], None] | None = None,
-                          ) -> tuple[list[LatencyStats], list[str]]:
+                          rounds: RoundJournal | None = None) -> tuple[list[LatencyStats], list[str]]:
         """Measure any workloads (subnets, lookup-table parts); returns the stats and the node of each.
 
         Works in chunks of the protocol's group size; ``on_chunk(start, stats, node)`` after each one.
+        ``rounds`` (one key per workload): where a measurer that keeps rounds (here, not over Ray) keeps those
+        of each group and resumes them from.
         """
         self._refuse_predict_only()
         workloads = list(workloads)
@@ -245,17 +248,21 @@ class Device:
 
             ray_routing.connect(self.name, self.resource, ray_address)
             ray_routing.check_resource(self.name, self.resource)
-            run = lambda chunk: ray_routing.measure_on_node(  # noqa: E731
+            run = lambda chunk, start: ray_routing.measure_on_node(  # noqa: E731
                 self.name, self.resource, self.config.measure or {}, chunk)
             prefix = "ray:"
         else:
             measurer = self.measurer()
             artifacts = artifacts if artifacts is not None else Artifacts()
-            run = lambda chunk: (platform.node(), measurer.measure(chunk, artifacts))  # noqa: E731
+            keeps = rounds is not None and measurer.keeps_rounds
+
+            def run(chunk, start):
+                log = {"log": OffsetLog(rounds, start)} if keeps else {}
+                return platform.node(), measurer.measure(chunk, artifacts, **log)
             prefix = "local:"
         size = self.group_size()
         for start in range(0, len(workloads), size):
-            node, chunk_stats = run(workloads[start:start + size])
+            node, chunk_stats = run(workloads[start:start + size], start)
             stats.extend(chunk_stats)
             nodes.extend([prefix + node] * len(chunk_stats))
             if on_chunk is not None:
@@ -264,8 +271,10 @@ class Device:
 
     def measure(self, archs: Sequence[Arch], *, arch_ids: Sequence[str] | None = None,
                 artifacts: Artifacts | None = None, ray_address: str | None = None,
-                on_chunk: Callable[[list[Measurement]], None] | None = None) -> list[Measurement]:
-        """Measure whole subnets: one :class:`Measurement` per arch, in order (noisy ones flagged)."""
+                on_chunk: Callable[[list[Measurement]], None] | None = None,
+                rounds: RoundJournal | None = None) -> list[Measurement]:
+        """Measure whole subnets: one :class:`Measurement` per arch, in order (noisy ones flagged); ``rounds``: as
+        in :meth:`measure_workloads`."""
         archs = list(archs)
         ids = [str(i) for i in arch_ids] if arch_ids is not None else [""] * len(archs)
         if len(ids) != len(archs):
@@ -277,7 +286,7 @@ class Device:
                           for i, s in enumerate(stats)])
 
         stats, nodes = self.measure_workloads([Subnet(a) for a in archs], artifacts=artifacts,
-                                              ray_address=ray_address, on_chunk=chunk_done)
+                                              ray_address=ray_address, on_chunk=chunk_done, rounds=rounds)
         return [Measurement(a, self.name, s, i, n) for a, s, i, n in zip(archs, stats, ids, nodes)]
 
     def describe(self) -> dict[str, Any]:

@@ -6,20 +6,22 @@
 
 The file format and :class:`LatencyTable` live in :mod:`nasedge.latency_table` (the ``lut`` predictor
 reads the same files). :func:`measure_lookup_table_to_file` (``nasedge measure --table``) keeps each part as
-it is measured in ``<out>.partial.jsonl`` and resumes from it, so a kill loses at most the part in flight.
+it is measured in ``<out>.partial.jsonl`` and resumes from it, so a kill loses at most the part in flight (on a
+device that interleaves a group of parts, the round in flight: :mod:`nasedge.measure.round_journal`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from nasedge.atomic import atomic_write_text, durable_append
+from nasedge.atomic import durable_append
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import json_lines_text, read_appended_json_lines
 from nasedge.latency_table import LatencyTable, PartLatency
 from nasedge.measure.protocol import LatencyStats
+from nasedge.measure.round_journal import RoundJournal, journal_path
 from nasedge.measure.workload import lookup_table_parts
 
 __all__ = ["LatencyTable", "measure_lookup_table", "measure_lookup_table_to_file"]
@@ -105,44 +107,28 @@ def measure_lookup_table_to_file(device, space: str, out: str | Path, resolution
         if progress is not None:
             progress(len(have), len(parts))
 
+    journal = None
+    if todo and device.group_size() > 1:  # interleaved groups keep their rounds: a kill costs the round in flight
+        journal = RoundJournal(journal_path(out, device.name), device.name, [p.key for p in todo], warn=warn)
     if todo:
-        device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done)
+        device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done, rounds=journal)
     rows = [have[p.key] for p in parts]
     table = _table(device, space, parts, [r["median_ms"] for r in rows], [r["stats"] for r in rows],
                    [r["node"] for r in rows])
     table.save(out)
     partial.unlink()
+    if journal is not None:
+        journal.remove()
     return table
 
 
-def _json_lines(docs: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs)
-
-
 def _append_lines(path: Path, docs: list[dict[str, Any]]) -> None:
-    durable_append(path, _json_lines(docs).encode())
+    durable_append(path, json_lines_text(docs).encode())
 
 
 def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, dict]:
     """The parts ``path`` holds, keyed by part; repairs a last line cut short; refuses another header."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise NasedgeError(f"{path}: not a partial latency table (JSON lines)") from None
-    lines = text.split("\n")
-    torn = lines.pop() if lines else ""  # what follows the last newline: "" unless a write was cut short
-    docs = []
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            docs.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise NasedgeError(f"{path}:{lineno}: not a JSON line of a partial latency table") from None
-    if torn:
-        if warn is not None:
-            warn(f"{path}: dropped a last line cut short (the part in flight when the run stopped)")
-        atomic_write_text(path, _json_lines(docs))
+    docs = read_appended_json_lines(path, "partial latency table", "the part in flight", warn)
     if not docs:
         return {}
     first = docs[0]

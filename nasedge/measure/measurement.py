@@ -168,18 +168,28 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
 
     ``path`` is a measurements CSV, created if missing. Each arch's row is appended (one write, then
     fsync) as soon as the device returns its measurement, so a kill loses at most the archs in flight:
-    one arch on devices that measure one at a time, the interleaved group (the protocol's
-    ``group_size``) on the others. The archs of ``rows`` that the file already holds for ``device``
-    (same ``arch_id`` and arch) are not measured again, and rows of other devices stay; a last line
-    cut short is repaired (``warn`` says so). ``progress(done, total)`` (archs of ``rows``) once before
-    measuring and after each arch. Returns every measurement of ``device`` in the file, in file order.
+    one arch on devices that measure one at a time; on those that interleave a group (the protocol's
+    ``group_size``), the round in flight, as the group's rounds are kept in a round journal until its rows
+    are written (:mod:`nasedge.measure.round_journal`; over Ray and with a machine check, the group). The
+    archs of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and arch) are not measured
+    again, and rows of other devices stay; a last line cut short is repaired (``warn`` says so).
+    ``progress(done, total)`` (archs of ``rows``) once before measuring and after each arch. Returns every
+    measurement of ``device`` in the file, in file order.
     """
+    from nasedge.measure.round_journal import RoundJournal, arch_key, journal_path
+
     path = Path(path)
     existing = open_for_append(path, warn)
     results = [m for m in existing if m.device == device.name]
     have = {(m.arch_id, m.arch) for m in results}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
     done = len(rows) - len(todo)
+    journal = None
+    if todo and device.group_size() > 1:
+        journal = RoundJournal(journal_path(path, device.name), device.name, [arch_key(i, a) for i, a in todo],
+                               warn=lambda m: _warn(warn, m))
+        if journal.restored:
+            _warn(warn, f"{journal.path}: resuming {journal.restored} rounds timed before")
     if progress is not None:
         progress(done, len(rows))
 
@@ -193,7 +203,9 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
 
     if todo:
         device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
-                       on_chunk=append)
+                       on_chunk=append, rounds=journal)
+    if journal is not None:
+        journal.remove()
     return results
 
 

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import LatencyStats, MachineCheck, ProtocolConfig, measure_interleaved
+from nasedge.measure.protocol import (LatencyStats, MachineCheck, OffsetLog, ProtocolConfig, RoundLog,
+                                      measure_interleaved)
 from nasedge.measure.runtime import get_runtime
 from nasedge.measure.workload import Artifacts, Probe, Workload
 
@@ -26,10 +27,12 @@ class Measurer(abc.ABC):
     """Turns workloads into latency statistics, in order. Must be constructible from plain config values."""
 
     group_size: int = 1  # how many workloads a call should get at once (callers chunk by it)
+    # whether measure() takes a RoundLog (``log=``) and resumes a group from it (a kill then costs a round)
+    keeps_rounds: bool = False
 
     @abc.abstractmethod
     def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None) -> list[LatencyStats]:
-        """One :class:`LatencyStats` per workload."""
+        """One :class:`LatencyStats` per workload (with ``keeps_rounds``, also a ``log: RoundLog`` keyword)."""
 
     def describe(self) -> dict[str, Any]:
         """How it measures (settings, library versions, hardware), for the record."""
@@ -162,6 +165,8 @@ class RuntimeMeasurer(Measurer):
         p = self.protocol
         # one check per measurer: it learns the machine's usual speed over every call
         self.check = MachineCheck(p.probe_s, p.probe_tolerance, p.probe_wait_s) if p.probe_s > 0 else None
+        # the machine check may time a group again from scratch (its rounds then no longer count): no log
+        self.keeps_rounds = self.check is None
         self._probe_artifacts = Artifacts()
 
     @classmethod
@@ -175,7 +180,9 @@ class RuntimeMeasurer(Measurer):
             return str(exc)
         return runtime_cls.unavailable({k: v for k, v in arguments.items() if k not in (*known, "runtime")})
 
-    def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None) -> list[LatencyStats]:
+    def measure(self, workloads: Sequence[Workload], artifacts: Artifacts | None = None,
+                log: RoundLog | None = None) -> list[LatencyStats]:
+        """``log`` (without a machine check): the groups' rounds go there, and a group resumes from it."""
         artifacts = artifacts if artifacts is not None else Artifacts()
         out: list[LatencyStats] = []
         if self.check is not None:
@@ -187,7 +194,8 @@ class RuntimeMeasurer(Measurer):
             with self.runtime.session(), pinned(self.cores):
                 runners = [self.runtime.load(w, artifacts) for w in group]
                 if self.check is None:
-                    out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads))
+                    out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads,
+                                                   None if log is None else OffsetLog(log, start)))
                 else:
                     probe = self.runtime.load(Probe(), self._probe_artifacts)
                     out.extend(self.check.measure(runners, probe, self.protocol, self.runtime.cpu_threads))

@@ -8,9 +8,11 @@ moves one of several round medians rather than the result.
 
 A runner stays in the rounds until its median is stable, i.e. its robust standard error
 (1.2533 x 1.4826 x MAD of the round medians / sqrt(rounds)) is within ``tolerance`` of the median;
-the rounds end when no runner is left or at the time bound. A result is flagged ``noisy`` with its reason when the median did not
-stabilise (its relative standard error is still above ``max_rse``), when the spread of single
-timings (IQR / median) exceeds ``max_spread``, or, on CPUs, when the process got less than
+the rounds end when no runner is left or at the time bound. A :class:`RoundLog` receives every round as
+it is timed and gives a group cut short the rounds it had (:mod:`nasedge.measure.round_journal`).
+A result is flagged ``noisy`` with its reason when the median did not stabilise (its relative standard
+error is still above ``max_rse``), when the spread of single timings (IQR / median) exceeds
+``max_spread``, or, on CPUs, when the process got less than
 ``min_cpu_share`` of the cores it asked for (it was descheduled: other processes compete for the
 cores; the latency is then inflated even when it looks steady). ``on_noisy: raise`` refuses such results instead.
 
@@ -29,6 +31,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Protocol
 
 import numpy as np
 
@@ -54,11 +57,12 @@ class ProtocolConfig:
     max_seconds: float = 10.0  # time bound per runner (the group gets max_seconds x runners)
     max_spread: float = 0.25  # flag when IQR / median of single timings exceeds this
     min_cpu_share: float = 0.9  # CPU only: flag when CPU time / (wall time x threads) falls below this
-    # Runners measured interleaved at once (memory bounds it: one model each). A group is what a kill
-    # loses (its rows are written when it ends), so by default one arch at a time: on this project's
-    # 2-core VM, 20 CIFAR archs on cpu-ort-t1 alternated ABAB with groups of 25 took 0.85x the time per
-    # arch, with no worse standard error or pass-to-pass agreement (experiments/new_board/README.md,
-    # "Part B"); devices that gain from interleaving (GPUs) set their group in their YAML.
+    # Runners measured interleaved at once (memory bounds it: one model each). Their rows exist when the group
+    # ends; measure_to_csv keeps the group's rounds in a round journal meanwhile, so a kill costs the round in
+    # flight (without a MachineCheck, not over Ray: there the group). The one-thread CPU devices interleave
+    # the 20 archs of a profile as one group (their YAML), which makes a drift of the machine common to them
+    # (experiments/measurement_trust, "Drift"); the default measures one at a time, as multi-threaded sessions
+    # slow the next one of a group, and a device without a journal loses only the arch in flight.
     group_size: int = 1
     probe_s: float = 0.0  # > 0: time a probe network this long before and after each group (MachineCheck)
     probe_tolerance: float = 0.15  # the probe may be this much slower than its fastest median ...
@@ -120,12 +124,48 @@ def _rse(round_medians: Sequence[float]) -> float:
     return 1.2533 * 1.4826 * mad / math.sqrt(len(m)) / med if med > 0 else math.inf
 
 
+@dataclass(frozen=True)
+class Round:
+    """One runner's timings of one round (ms), with the CPU and wall time they took (s)."""
+
+    timings: tuple[float, ...]
+    cpu_s: float
+    wall_s: float
+
+
+class RoundLog(Protocol):
+    """Where the rounds of an interleaved group go as they are timed, so that a group cut short by a kill
+    resumes from its rounds instead of timing them again (:class:`nasedge.measure.round_journal.RoundJournal`)."""
+
+    def restore(self, runner: int) -> list[Round]:
+        """The rounds of ``runner`` timed before (by an earlier, interrupted run)."""
+
+    def record(self, rounds: dict[int, Round]) -> None:
+        """Keep the rounds just timed (runner -> its round), durably."""
+
+
+class OffsetLog:
+    """The runners of ``log`` from ``start`` on, as a log of their own (runner ``i`` is ``log``'s ``start + i``):
+    what a group of a longer list of workloads gets."""
+
+    def __init__(self, log: RoundLog, start: int):
+        self.log, self.start = log, start
+
+    def restore(self, runner: int) -> list[Round]:
+        return self.log.restore(self.start + runner)
+
+    def record(self, rounds: dict[int, Round]) -> None:
+        self.log.record({self.start + i: r for i, r in rounds.items()})
+
+
 def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
-                        cpu_threads: int | None = None) -> list[LatencyStats]:
+                        cpu_threads: int | None = None, log: RoundLog | None = None) -> list[LatencyStats]:
     """Time ``runners`` interleaved until their medians are stable or the time bound is reached.
 
     ``cpu_threads``: how many cores the runners should get; when given, the process CPU time is
-    compared with the wall time to detect that other processes took the cores away.
+    compared with the wall time to detect that other processes took the cores away. ``log``: each round
+    is recorded there once every runner of it is timed, and a runner starts from the rounds it restores
+    (the rules count them like rounds timed now).
     """
     n = len(runners)
     if n == 0:
@@ -144,23 +184,38 @@ def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
     round_medians: list[list[float]] = [[] for _ in range(n)]
     wall = [0.0] * n
     cpu = [0.0] * n
+
+    def add(i: int, r: Round) -> None:
+        samples[i].extend(r.timings)
+        round_medians[i].append(float(np.median(r.timings)))
+        wall[i] += r.wall_s
+        cpu[i] += r.cpu_s
+
+    for i in range(n):
+        for r in log.restore(i) if log is not None else ():
+            add(i, r)
+
+    def settled(i: int) -> bool:
+        return len(round_medians[i]) >= protocol.max_rounds or (
+            len(round_medians[i]) >= protocol.min_rounds and _rse(round_medians[i]) <= protocol.tolerance)
+
     deadline = time.perf_counter() + protocol.max_seconds * n
-    active = list(range(n))  # runners whose median is not yet stable
+    active = [i for i in range(n) if not settled(i)]  # runners whose median is not yet stable
     rounds = 0
-    while active and rounds < protocol.max_rounds:
+    while active:
         k = rounds % len(active)
+        timed = {}
         for i in active[k:] + active[:k]:  # rotate who goes first: no runner always follows the same one
             c0, w0 = time.process_time(), time.perf_counter()
             ts = [runners[i]() for _ in range(repeats[i])]
-            wall[i] += time.perf_counter() - w0
-            cpu[i] += time.process_time() - c0
-            samples[i].extend(ts)
-            round_medians[i].append(float(np.median(ts)))
+            timed[i] = Round(tuple(ts), time.process_time() - c0, time.perf_counter() - w0)
+            add(i, timed[i])
+        if log is not None:
+            log.record(timed)
         rounds += 1
-        if rounds >= protocol.min_rounds:
-            if time.perf_counter() > deadline:
-                break
-            active = [i for i in active if _rse(round_medians[i]) > protocol.tolerance]
+        if all(len(round_medians[i]) >= protocol.min_rounds for i in active) and time.perf_counter() > deadline:
+            break
+        active = [i for i in active if not settled(i)]
     stats = [_stats(samples[i], round_medians[i], cpu[i] / wall[i] / cpu_threads if cpu_threads else None,
                     protocol) for i in range(n)]
     _refuse_noisy(stats, protocol)

@@ -26,7 +26,7 @@ def test_add_writes_a_device_the_one_loader_validates(nasedge_cli, nasedge_home)
     data = yaml.safe_load(path.read_text())
     assert data["defaults"] == ["device_schema", "_self_"] and data["space"] == "ofa_mbv3_tiny"
     assert data["measure"] == {"_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 2,
-                               "batch": 4, "precision": "fp32", "protocol": {}}
+                               "batch": 4, "precision": "fp32", "protocol": {"group_size": 1}}
     row = _rows(nasedge_cli)["my-board"]
     assert (row["source"], row["where"], row["available"], row["profiles"]) == ("user", "local", True, [])
     assert _rows(nasedge_cli)["cpu"]["source"] == "shipped"
@@ -37,6 +37,9 @@ def test_add_writes_a_device_the_one_loader_validates(nasedge_cli, nasedge_home)
                     "device 'my-board' exists")
     assert nasedge_cli("devices", "add", "my-board", "--runtime", "torch", "--force").returncode == 0
     assert yaml.safe_load(path.read_text())["measure"]["runtime"] == "torch"
+    # one thread: a profile's archs interleaved as one group (more threads or every core: one at a time)
+    assert nasedge_cli("devices", "add", "my-board", "--runtime", "torch", "--threads", "1", "--force").returncode == 0
+    assert yaml.safe_load(path.read_text())["measure"]["protocol"] == {"group_size": 20}
     r = nasedge_cli("devices", "remove", "my-board")
     assert r.returncode == 0 and not path.exists() and "my-board" not in _rows(nasedge_cli)
 

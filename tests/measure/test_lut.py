@@ -85,3 +85,28 @@ def test_partial_table_of_another_device_is_refused(tmp_path, device_config):
                                              "space": "ofa_mbv3_cifar", "resolutions": [24]}) + "\n")
     with pytest.raises(NasedgeError, match="holds parts of device 'other', not 'lut-dev'"):
         measure_lookup_table_to_file(Device.from_config(device_config("lut-dev")), "ofa_mbv3_cifar", out, [24])
+
+
+def test_a_table_in_interleaved_groups_resumes_their_rounds(tmp_path, device_config, monkeypatch):
+    from nasedge.measure import measure_lookup_table_to_file
+    from nasedge.measure.round_journal import RoundJournal, journal_path
+
+    config = device_config("lut-groups")
+    config["measure"]["protocol"].update(group_size=4, min_rounds=2, max_rounds=2)
+    device = Device.from_config(config)
+    out, parts = tmp_path / "lut.json", lookup_table_parts("ofa_mbv3_cifar", [24])
+    record, kept = RoundJournal.record, []
+
+    def stop_after_first_round(self, rounds):
+        record(self, rounds)
+        kept.append(len(rounds))
+        if len(kept) == 1:
+            raise Stop
+
+    monkeypatch.setattr(RoundJournal, "record", stop_after_first_round)
+    with pytest.raises(Stop):  # killed after the first round of the first group: no part is done yet
+        measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [24])
+    assert journal_path(out, "lut-groups").is_file() and kept == [4]
+    table = measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [24])
+    assert kept[1] == 4 and sum(kept) == 2 * len(parts)  # the first group needed one more round, no more
+    assert len(table) == len(parts) and not journal_path(out, "lut-groups").exists()

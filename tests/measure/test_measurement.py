@@ -39,7 +39,10 @@ class FakeDevice:
     def __init__(self, name: str = "fake", fail_after: int | None = None):
         self.name, self.fail_after, self.asked = name, fail_after, []
 
-    def measure(self, archs, *, arch_ids, ray_address=None, on_chunk):
+    def group_size(self):
+        return 1
+
+    def measure(self, archs, *, arch_ids, ray_address=None, on_chunk, rounds=None):
         self.asked.extend(arch_ids)
         for start in range(0, len(archs), 2):
             if self.fail_after is not None and start >= self.fail_after:
@@ -122,7 +125,7 @@ def test_resuming_repairs_a_cut_row_and_appends_whole_rows(tmp_path, capsys):
 def test_what_is_measured_is_what_the_file_holds(tmp_path):
     # a fit of a resumed run (read back from the file) and of an uninterrupted one must see the same numbers
     class Third(FakeDevice):
-        def measure(self, archs, *, arch_ids, ray_address=None, on_chunk):
+        def measure(self, archs, *, arch_ids, ray_address=None, on_chunk, rounds=None):
             on_chunk([Measurement(a, self.name, _stats(1 / 3 + k), i) for k, (a, i) in enumerate(zip(archs, arch_ids))])
 
     rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import MachineCheck, ProtocolConfig, measure_interleaved
+from nasedge.measure.protocol import MachineCheck, ProtocolConfig, Round, measure_interleaved
 
 
 def sampled(values):
@@ -202,3 +202,41 @@ def test_machine_check_refuses_a_slow_result_when_asked():
     refusing = ProtocolConfig(**{**vars(CHECKED), "on_noisy": "raise"})
     with pytest.raises(NasedgeError, match="1 of 1 measurements are noisy.*60% slower than its usual speed"):
         check.measure([m.runner(10.0)], probe, refusing)
+
+
+class Log:
+    def __init__(self, restored=None):
+        self.restored, self.recorded = restored or {}, []
+
+    def restore(self, runner):
+        return list(self.restored.get(runner, []))
+
+    def record(self, rounds):
+        self.recorded.append(dict(rounds))
+
+
+def test_restored_rounds_count_and_are_not_timed_again():
+    calls = [0, 0]
+
+    def runner(i, ms):
+        def run():
+            calls[i] += 1
+            return ms
+        return run
+
+    protocol = ProtocolConfig(warmup_runs=1, warmup_s=0, round_s=0.001, min_repeats=2, max_repeats=2, min_rounds=4,
+                              max_rounds=6)
+    # runner 0 already has 4 steady rounds (at 2 ms): it is done; runner 1 has 1 and needs 3 more
+    log = Log({0: [Round((2.0, 2.0), 0.004, 0.004)] * 4, 1: [Round((5.0, 5.0), 0.01, 0.01)]})
+    a, b = measure_interleaved([runner(0, 3.0), runner(1, 5.0)], protocol, log=log)
+    assert a.median_ms == 2.0 and a.rounds == 4 and calls[0] == 1  # the warm-up run only
+    assert b.rounds == 4 and b.samples == 8 and calls[1] == 1 + 3 * 2
+    assert [sorted(r) for r in log.recorded] == [[1], [1], [1]]  # each round recorded once it is timed
+    assert all(r[1].timings == (5.0, 5.0) for r in log.recorded)
+
+
+def test_without_a_log_nothing_changes():
+    protocol = ProtocolConfig(warmup_runs=1, warmup_s=0, round_s=0.001, min_repeats=1, max_repeats=1, min_rounds=3,
+                              max_rounds=3)
+    (s,) = measure_interleaved([lambda: 1.0], protocol)
+    assert s.rounds == 3 and s.samples == 3

@@ -1,0 +1,84 @@
+"""The round journal: the rounds of an interleaved group kept as they are timed, so that a kill costs one round.
+
+The protocol times a group of archs in rounds (:func:`nasedge.measure.measure_interleaved`), and an arch's
+row exists only when its group ends. :func:`nasedge.measure.measure_to_csv` therefore keeps every round in
+``<csv>.<device>.rounds.jsonl`` as soon as the whole group has timed it (one write, fsync): a header line
+``{"format", "device"}``, then one line per arch and round, ``{"key", "timings", "cpu_s", "wall_s"}`` (``key``:
+the arch's id and digest). A rerun restores each arch's rounds and times only the rounds still needed; the
+journal is removed once every row is in the CSV. Interleaving then costs a kill no more than measuring one
+arch at a time does, and keeps what interleaving is for: a drift of the machine is shared by the group.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from nasedge.arch import Arch
+from nasedge.atomic import durable_append
+from nasedge.errors import NasedgeError
+from nasedge.jsonlines import json_lines_text, read_appended_json_lines
+from nasedge.measure.protocol import Round
+
+FORMAT = "nasedge-rounds/1"
+
+
+def journal_path(csv: str | Path, device: str) -> Path:
+    """Where the rounds of ``device``'s groups measured into ``csv`` are kept until their rows are written."""
+    csv = Path(csv)
+    return csv.with_name(f"{csv.name}.{device}.rounds.jsonl")
+
+
+def arch_key(arch_id: str, arch: Arch) -> str:
+    return f"{arch_id}:{arch.digest()}"
+
+
+class RoundJournal:
+    """The rounds of ``keys`` (one per workload, in the order they are measured) in the file ``path``: a
+    :class:`nasedge.measure.protocol.RoundLog` whose runner ``i`` is workload ``i``."""
+
+    def __init__(self, path: str | Path, device: str, keys: Sequence[str],
+                 warn: Callable[[str], None] | None = None):
+        self.path, self.device, self.keys = Path(path), device, list(keys)
+        self.header = {"format": FORMAT, "device": device}
+        self._rounds = _read(self.path, self.header, warn)
+        self.restored = sum(len(self._rounds.get(k, [])) for k in self.keys)
+
+    def kept(self) -> dict[str, int]:
+        """How many rounds the journal holds, per key (of any workload, not only of ``keys``)."""
+        return {k: len(v) for k, v in self._rounds.items()}
+
+    def restore(self, runner: int) -> list[Round]:
+        return list(self._rounds.get(self.keys[runner], []))
+
+    def record(self, rounds: dict[int, Round]) -> None:
+        docs = [{"key": self.keys[i], "timings": list(r.timings), "cpu_s": r.cpu_s, "wall_s": r.wall_s}
+                for i, r in rounds.items()]
+        durable_append(self.path, json_lines_text(docs).encode(), header=json_lines_text([self.header]).encode())
+        for i, r in rounds.items():
+            self._rounds.setdefault(self.keys[i], []).append(r)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, list[Round]]:
+    """The rounds ``path`` holds, by key; repairs a last line cut short; refuses another device's journal."""
+    docs = read_appended_json_lines(path, "round journal", "the round in flight", warn)
+    if not docs:
+        return {}
+    if docs[0] != header:
+        raise NasedgeError(f"{path}:1: not a round journal of device {header['device']!r} "
+                           f"(expected the header {json.dumps(header)}); move it away to measure afresh")
+    out: dict[str, list[Round]] = {}
+    for lineno, doc in enumerate(docs[1:], start=2):
+        try:
+            r = Round(tuple(float(t) for t in doc["timings"]), float(doc["cpu_s"]), float(doc["wall_s"]))
+            key = doc["key"]
+        except (KeyError, TypeError, ValueError):
+            raise NasedgeError(f"{path}:{lineno}: a round needs 'key', 'timings', 'cpu_s' and 'wall_s'") from None
+        if not r.timings or not isinstance(key, str):
+            raise NasedgeError(f"{path}:{lineno}: a round needs a 'key' and at least one timing")
+        out.setdefault(key, []).append(r)
+    return out

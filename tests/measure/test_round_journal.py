@@ -1,0 +1,57 @@
+"""The round journal: a group cut short resumes from the rounds it had timed; the file format's errors."""
+
+import pytest
+
+from nasedge.errors import NasedgeError
+from nasedge.measure import Device, measure_to_csv, read_measurements_csv
+from nasedge.measure.round_journal import RoundJournal, journal_path
+from nasedge.spaces import get_space
+
+
+class Killed(BaseException):
+    pass
+
+
+def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, monkeypatch):
+    config = device_config("grouped", runtime="onnxruntime")
+    config["measure"]["protocol"].update(group_size=3, min_rounds=3, max_rounds=3)
+    device = Device.from_config(config)
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_tiny").sample_many(3, 0, unique=True))]
+    csv = tmp_path / "lat.csv"
+    journal = journal_path(csv, "grouped")
+    record = RoundJournal.record
+    timed = []
+
+    def kill_after_two(self, rounds):  # the process dies right after the second round is kept
+        record(self, rounds)
+        timed.append(len(rounds))
+        if len(timed) == 2:
+            raise Killed
+
+    monkeypatch.setattr(RoundJournal, "record", kill_after_two)
+    with pytest.raises(Killed):
+        measure_to_csv(device, rows, csv)
+    assert not csv.exists() and journal.is_file()  # no row yet: the group had not ended
+    assert RoundJournal(journal, "grouped", []).kept() == {f"{i}:{a.digest()}": 2 for i, a in rows}
+
+    timed.clear()
+    notes = []
+    got = measure_to_csv(device, rows, csv, warn=notes.append)
+    assert timed == [3]  # the rerun times the one round still needed, for the three archs
+    assert [m.stats.rounds for m in got] == [3, 3, 3] and [m.arch_id for m in got] == ["0", "1", "2"]
+    assert read_measurements_csv(csv) == got and not journal.exists()
+    assert notes == [f"{journal}: resuming 6 rounds timed before"]
+
+
+def test_bad_journals(tmp_path):
+    path = tmp_path / "lat.csv.dev.rounds.jsonl"
+    path.write_text('{"format": "nasedge-rounds/1", "device": "other"}\n')
+    with pytest.raises(NasedgeError, match="not a round journal of device 'dev'"):
+        RoundJournal(path, "dev", [])
+    path.write_text('{"format": "nasedge-rounds/1", "device": "dev"}\n{"key": "0:x", "timings": []')
+    notes = []
+    assert RoundJournal(path, "dev", ["0:x"], warn=notes.append).restored == 0
+    assert "dropped a last line cut short" in notes[0] and path.read_text().endswith("}\n")
+    path.write_text('{"format": "nasedge-rounds/1", "device": "dev"}\n{"key": "0:x"}\n')
+    with pytest.raises(NasedgeError, match=r"rounds.jsonl:2: a round needs 'key', 'timings'"):
+        RoundJournal(path, "dev", [])
