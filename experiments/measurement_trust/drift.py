@@ -39,7 +39,12 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--out", help="JSON file for the per-pass medians and the summary")
     ap.add_argument("--variants", choices=("all", "journal"), default="all")
+    ap.add_argument("--score", metavar="DATASET", help="do not measure: fit `meta` to each pass of --out's runs and "
+                    "score it on the device's column of this latency dataset (Spearman, within 10 %% raw and "
+                    "after the level is divided out)")
     args = ap.parse_args()
+    if args.score:
+        return _score(args.out, args.score)
     import tempfile
     from pathlib import Path
 
@@ -69,6 +74,30 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"device": args.device, "space": args.space, "summary": summary, "runs": runs}, f, indent=1)
+
+
+def _score(runs_json: str, dataset: str) -> None:
+    """How well a profile of each pass predicts a dataset of the device measured at another time."""
+    from scipy.stats import spearmanr
+
+    from nasedge.predict import predictor_class
+    from nasedge.predict.dataset import load_dataset
+    from nasedge.predict.profile import profile_archs
+
+    doc = json.load(open(runs_json))
+    ds = load_dataset(dataset, None)
+    y = ds.column(doc["device"])
+    archs = profile_archs(doc["space"], len(next(iter(doc["runs"].values()))[0]["median_ms"]))
+    for name, rs in doc["runs"].items():
+        cells = []
+        for r in rs:
+            p = predictor_class("meta")(doc["space"])
+            p.fit(archs, np.array(r["median_ms"]))
+            pred = p.predict(ds.items)
+            level = np.median(y / pred)
+            cells.append(f"{spearmanr(pred, y)[0]:.3f} / {np.mean(np.abs(pred - y) / y < 0.1):.0%} / "
+                         f"{np.mean(np.abs(pred * level - y) / y < 0.1):.0%}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def _agreement(rs: list) -> dict:
