@@ -45,7 +45,9 @@ class PlainProgress:
     def line(self) -> str:
         total = f"/{self.total}" if self.total is not None else ""
         unit = f" {self.unit}" if self.unit else ""
-        out = f"{self.label}: {self.done}{total}{unit}"
+        # a group's rounds count as fractions of an arch
+        done = str(int(self.done)) if self.done == int(self.done) else f"{self.done:.1f}"
+        out = f"{self.label}: {done}{total}{unit}"
         elapsed = self.clock() - self._start
         new = self.done - (self._first or 0)
         if new > 0 and elapsed > 0:

@@ -23,6 +23,8 @@ def test_plain_lines_every_interval_with_rate_and_eta():
         "measure cpu: 8/10 archs, 2.0 s each, ETA 4 s, 8 s elapsed",
     ]
     assert duration(3725) == "1 h 2 min" and duration(65) == "1 min 5 s"
+    p.update(8.45)  # a group in flight counts its rounds as a fraction of an arch
+    assert p.line().startswith("measure cpu: 8.4/10 archs")
 
 
 def test_reporter_prints_while_nothing_finishes_and_once_at_the_end():

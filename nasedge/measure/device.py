@@ -224,9 +224,13 @@ class Device:
         self._refuse_predict_only()
         return instantiate_measurer(self.config.measure or {}, f"{self.source}: measure")
 
+    def protocol(self) -> ProtocolConfig:
+        """The measurement protocol of the device's ``measure.protocol`` (the defaults where it names none)."""
+        return ProtocolConfig.from_dict(dict((self.config.measure or {}).get("protocol") or {}),
+                                        f"{self.source}: measure.protocol")
+
     def group_size(self) -> int:
-        protocol = (self.config.measure or {}).get("protocol") or {}
-        return int(protocol.get("group_size", ProtocolConfig.group_size))
+        return self.protocol().group_size
 
     # --- measuring -----------------------------------------------------------------------
     def measure_workloads(self, workloads: Sequence[Workload], *, artifacts: Artifacts | None = None,

@@ -173,8 +173,10 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     are written (:mod:`nasedge.measure.round_journal`; over Ray and with a machine check, the group). The
     archs of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and arch) are not measured
     again, and rows of other devices stay; a last line cut short is repaired (``warn`` says so).
-    ``progress(done, total)`` (archs of ``rows``) once before measuring and after each arch. Returns every
-    measurement of ``device`` in the file, in file order.
+    ``progress(done, total)`` (archs of ``rows``) once before measuring, after each arch and, while a group is
+    timed, after each of its rounds (``done`` then counts an arch's rounds towards the protocol's
+    ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in
+    the file, in file order.
     """
     from nasedge.measure.round_journal import RoundJournal, arch_key, journal_path
 
@@ -184,22 +186,29 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     have = {(m.arch_id, m.arch) for m in results}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
     done = len(rows) - len(todo)
-    journal = None
+    journal, finished = None, set()  # finished: keys of the archs whose row is written
     if todo and device.group_size() > 1:
         journal = RoundJournal(journal_path(path, device.name), device.name, [arch_key(i, a) for i, a in todo],
                                warn=lambda m: _warn(warn, m))
         if journal.restored:
             _warn(warn, f"{journal.path}: resuming {journal.restored} rounds timed before")
-    if progress is not None:
-        progress(done, len(rows))
+    min_rounds = device.protocol().min_rounds if journal is not None else 1
+
+    def report() -> None:  # a group in flight counts its rounds as fractions of its archs
+        if progress is not None:
+            progress(done + (_in_flight(journal, finished, min_rounds) if journal is not None else 0), len(rows))
+
+    if journal is not None:
+        journal.on_record = report
+    report()
 
     def append(chunk: list[Measurement]) -> None:
         nonlocal done
         for m in chunk:
             results.append(append_measurement(path, m))
+            finished.add(arch_key(m.arch_id, m.arch))
             done += 1
-            if progress is not None:
-                progress(done, len(rows))
+            report()
 
     if todo:
         device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
@@ -207,6 +216,12 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     if journal is not None:
         journal.remove()
     return results
+
+
+def _in_flight(journal: Any, finished: set[str], min_rounds: int) -> float:
+    """The archs of a group in flight, in archs: each one's rounds over ``min_rounds``, at most 0.9."""
+    kept = journal.kept()
+    return sum(min(kept.get(k, 0) / min_rounds, 0.9) for k in journal.keys if k not in finished)
 
 
 def append_measurement(path: str | Path, measurement: Measurement) -> Measurement:

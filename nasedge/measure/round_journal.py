@@ -41,6 +41,7 @@ class RoundJournal:
     def __init__(self, path: str | Path, device: str, keys: Sequence[str],
                  warn: Callable[[str], None] | None = None):
         self.path, self.device, self.keys = Path(path), device, list(keys)
+        self.on_record: Callable[[], None] | None = None  # called after each round is kept (progress)
         self.header = {"format": FORMAT, "device": device}
         self._rounds = _read(self.path, self.header, warn)
         self.restored = sum(len(self._rounds.get(k, [])) for k in self.keys)
@@ -58,6 +59,8 @@ class RoundJournal:
         durable_append(self.path, json_lines_text(docs).encode(), header=json_lines_text([self.header]).encode())
         for i, r in rounds.items():
             self._rounds.setdefault(self.keys[i], []).append(r)
+        if self.on_record is not None:
+            self.on_record()
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -43,6 +43,17 @@ def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, monkeypatch):
     assert notes == [f"{journal}: resuming 6 rounds timed before"]
 
 
+def test_a_group_reports_progress_by_its_rounds(tmp_path, device_config):
+    config = device_config("grouped", runtime="onnxruntime")
+    config["measure"]["protocol"].update(group_size=3, min_rounds=4, max_rounds=4)
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_tiny").sample_many(3, 0, unique=True))]
+    seen = []
+    measure_to_csv(Device.from_config(config), rows, tmp_path / "lat.csv", progress=lambda d, t: seen.append((d, t)))
+    # 0, then a quarter of an arch per round for the three (capped at 0.9 each), then the rows
+    assert seen[0] == (0, 3) and seen[1:4] == [(0.75, 3), (1.5, 3), (2.25, 3)] and seen[4] == (2.7, 3)
+    assert seen[-1] == (3, 3) and all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
+
 def test_bad_journals(tmp_path):
     path = tmp_path / "lat.csv.dev.rounds.jsonl"
     path.write_text('{"format": "nasedge-rounds/1", "device": "other"}\n')
