@@ -46,7 +46,8 @@ class PlainProgress:
         total = f"/{self.total}" if self.total is not None else ""
         unit = f" {self.unit}" if self.unit else ""
         # a group's rounds count as fractions of an arch
-        done = str(int(self.done)) if self.done == int(self.done) else f"{self.done:.1f}"
+        rounded = round(self.done, 1)
+        done = str(int(rounded)) if rounded == int(rounded) else f"{rounded:.1f}"
         out = f"{self.label}: {done}{total}{unit}"
         elapsed = self.clock() - self._start
         new = self.done - (self._first or 0)
