@@ -32,7 +32,7 @@ from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import (Measurement, append_measurement, open_for_append, read_measurements_csv,
                                          write_measurements_csv)
-from nasedge.measure.round_journal import RoundJournal, arch_key, journal_path
+from nasedge.measure.round_journal import arch_key, open_journal
 from nasedge.measure.workload import Artifacts
 
 
@@ -155,8 +155,7 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
                 continue
             t = time.perf_counter()
             # an interleaved group keeps its rounds until its rows are written: a kill costs the round in flight
-            journal = None if device.group_size() <= 1 else RoundJournal(
-                journal_path(files[device.name], device.name), device.name, [arch_key(i, rows[i]) for i in missing])
+            journal = open_journal(files[device.name], device, [arch_key(i, rows[i]) for i in missing])
             device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
                            on_chunk=lambda got, name=device.name: _append(files[name], results[name], got),
                            rounds=journal)

@@ -21,7 +21,7 @@ from nasedge.errors import NasedgeError
 from nasedge.jsonlines import json_lines_text, read_appended_json_lines
 from nasedge.latency_table import LatencyTable, PartLatency
 from nasedge.measure.protocol import LatencyStats
-from nasedge.measure.round_journal import RoundJournal, journal_path
+from nasedge.measure.round_journal import open_journal
 from nasedge.measure.workload import lookup_table_parts
 
 __all__ = ["LatencyTable", "measure_lookup_table", "measure_lookup_table_to_file"]
@@ -107,9 +107,8 @@ def measure_lookup_table_to_file(device, space: str, out: str | Path, resolution
         if progress is not None:
             progress(len(have), len(parts))
 
-    journal = None
-    if todo and device.group_size() > 1:  # interleaved groups keep their rounds: a kill costs the round in flight
-        journal = RoundJournal(journal_path(out, device.name), device.name, [p.key for p in todo], warn=warn)
+    # interleaved groups keep their rounds: a kill costs the round in flight
+    journal = open_journal(out, device, [p.key for p in todo], warn=warn)
     if todo:
         device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done, rounds=journal)
     rows = [have[p.key] for p in parts]

@@ -23,6 +23,7 @@ from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text, durable_append
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import LatencyStats
+from nasedge.measure.round_journal import arch_key, open_journal
 
 _STATS = [f.name for f in fields(LatencyStats)]
 CSV_FIELDS = ["arch_id", "device", *_STATS, "node", "arch"]
@@ -178,20 +179,16 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in
     the file, in file order.
     """
-    from nasedge.measure.round_journal import RoundJournal, arch_key, journal_path
-
     path = Path(path)
     existing = open_for_append(path, warn)
     results = [m for m in existing if m.device == device.name]
     have = {(m.arch_id, m.arch) for m in results}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
     done = len(rows) - len(todo)
-    journal, finished = None, set()  # finished: keys of the archs whose row is written
-    if todo and device.group_size() > 1:
-        journal = RoundJournal(journal_path(path, device.name), device.name, [arch_key(i, a) for i, a in todo],
-                               warn=lambda m: _warn(warn, m))
-        if journal.restored:
-            _warn(warn, f"{journal.path}: resuming {journal.restored} rounds timed before")
+    finished: set[str] = set()  # keys of the archs whose row is written
+    journal = open_journal(path, device, [arch_key(i, a) for i, a in todo], warn=lambda m: _warn(warn, m))
+    if journal is not None and journal.restored:
+        _warn(warn, f"{journal.path}: resuming {journal.restored} rounds timed before")
     min_rounds = device.protocol().min_rounds if journal is not None else 1
 
     def report() -> None:  # a group in flight counts its rounds as fractions of its archs

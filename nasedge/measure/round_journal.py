@@ -34,6 +34,15 @@ def arch_key(arch_id: str, arch: Arch) -> str:
     return f"{arch_id}:{arch.digest()}"
 
 
+def open_journal(beside: str | Path, device, keys: Sequence[str],
+                 warn: Callable[[str], None] | None = None) -> RoundJournal | None:
+    """The round journal of ``device``'s groups measured into ``beside`` (:func:`journal_path`), for the workloads
+    ``keys``; ``None`` where the device measures one workload at a time (a kill then costs that one anyway)."""
+    if not keys or device.group_size() <= 1:
+        return None
+    return RoundJournal(journal_path(beside, device.name), device.name, keys, warn=warn)
+
+
 class RoundJournal:
     """The rounds of ``keys`` (one per workload, in the order they are measured) in the file ``path``: a
     :class:`nasedge.measure.protocol.RoundLog` whose runner ``i`` is workload ``i``."""
