@@ -61,14 +61,21 @@ PUBLISHED = {  # HELP README, 10 target samples
 PUBLISHED_MEAN = {"nasbench201": 0.932, "fbnet": 0.910}  # as the HELP README states them
 
 
-def _load() -> dict:
-    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+class Results(dict):
+    """The stored results (key: experiment/space/target/column) and the file they are kept in."""
 
+    def __init__(self, path: Path):
+        super().__init__(self._read(path))
+        self.path = path
 
-def _store(results: dict, key: str, value: dict) -> None:
-    results.update(_load())  # keep what another run stored meanwhile
-    results[key] = value
-    atomic_write_text(RESULTS, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    @staticmethod
+    def _read(path: Path) -> dict:
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def store(self, key: str, value: dict) -> None:
+        self.update(self._read(self.path))  # keep what another run stored meanwhile
+        self[key] = value
+        atomic_write_text(self.path, json.dumps(self, indent=1, sort_keys=True) + "\n")
 
 
 def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
@@ -83,7 +90,7 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
     for key, _, kw in jobs:
         plain = key.replace("-active/", "/", 1)
         if kw.get("active") and kw.get("predictor") == "oracle" and plain in results and key not in results:
-            _store(results, key, {**results[plain], "copied_from": plain})
+            results.store(key, {**results[plain], "copied_from": plain})
     todo = [j for j in jobs if force or j[0] not in results]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}")
     meta_models: dict = {}
@@ -100,7 +107,7 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
                 continue
             r.pop("per_seed", None)
             r["seconds"] = round(time.time() - t, 1)
-            _store(results, key, r)
+            results.store(key, r)
             bar.advance(task)
 
 
@@ -345,16 +352,34 @@ def _cell(r: dict | None) -> str:
     return "" if r is None else f"{r['spearman']:.3f} / {r['mape']:.1f} / {100 * r['within_10pct']:.0f}"
 
 
+def cmd_merge(args) -> int:
+    """Store the results of other results files (chains run side by side) into ``--results``."""
+    results = Results(args.results)
+    for path in args.files:
+        if not path.is_file():
+            raise NasedgeError(f"{path}: results file not found")
+        got = Results(path)
+        for key, value in sorted(got.items()):
+            results[key] = value
+        print(f"{path}: {len(got)} results")
+    atomic_write_text(results.path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "typesplit", "ablation", "transfer",
-                                                   "table"))
+                                                   "table", "merge"))
     ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
     ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
     ap.add_argument("--space", default=None)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--force", action="store_true", help="recompute stored results")
+    ap.add_argument("--results", type=Path, default=RESULTS,
+                    help="file the results are stored in (default: results.json here); chains run side by side "
+                         "each keep their own, and `merge FILE...` stores them into the default one")
+    ap.add_argument("files", nargs="*", type=Path, help="merge: results files whose results replace the stored ones")
     ap.add_argument("--columns", nargs="+", default=None, help="run only these columns (predictors, variants)")
     ap.add_argument("--active", action="store_true",
                     help="lodo, crosstype, transfer: the 10 samples after the reference archs chosen by "
@@ -364,9 +389,11 @@ def main(argv: list[str] | None = None) -> int:
                          "gets them, 10 at a time up to N, as a profile does (stored as <experiment>-more; only "
                          "the columns that can ask: meta)")
     args = ap.parse_args(argv)
+    if args.experiment == "merge":
+        return cmd_merge(args)
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")
-    results = _load()
+    results = Results(args.results)
     commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "typesplit": cmd_typesplit,
                 "ablation": cmd_ablation,
                 "transfer": cmd_transfer, "table": cmd_table}

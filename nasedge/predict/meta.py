@@ -22,7 +22,8 @@ benchmark (see experiments/latency_predictors/README.md):
   the prior-based head competes with models of the samples alone (the same basis under a zero-mean
   prior, :func:`flat_adapt`; ``regressor``; ``flops``) by leave-one-out error on the target's own
   samples, and the best convex blend of them replaces the prior-based head only where it is clearly
-  better (:func:`choose_blend`); the fitted state records the weights and why. The predictor then asks
+  better, averaged over bootstrap resamples of the samples (:func:`choose_blend`); the fitted state
+  records the weights and why. The predictor then asks
   for more samples (:meth:`MetaPredictor.more_samples`), which a profile measured by nasedge takes.
 
 The hardware embedding of HELP is implicit here: the posterior head of a device *is* its embedding
@@ -417,6 +418,7 @@ def _evidence(g: np.ndarray, r: np.ndarray, noise: np.ndarray) -> tuple[float, A
 BLEND = ("loo", "off")
 BLEND_STEP = 0.25  # grid of the blend weights: coarse, 20 samples cannot tell finer weights apart
 BLEND_MARGIN = 1.0
+BLEND_RESAMPLES = 200  # bootstrap resamples of the samples the blend's weights are averaged over
 LOO_CLIP = 0.3  # relative leave-one-out errors are clipped here, so that one slow outlier does not decide
 # more samples are asked for (MetaPredictor.more_samples) while the blend's leave-one-out error is above
 # MORE_SAMPLES_ERROR (half the +-10 % tolerance latency predictions are judged by), or above MISMATCH_ERROR
@@ -441,48 +443,55 @@ def _prior_free(encoding: LatencyEncoding, items: list, y: np.ndarray) -> dict[s
 
 
 def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_STEP,
-                 margin: float | None = None) -> dict[str, Any]:
+                 margin: float | None = None, resamples: int = BLEND_RESAMPLES) -> dict[str, Any]:
     """Weights of the candidates (first: the prior-based one) by their leave-one-out predictions ``loo``.
 
-    Every convex combination on a grid of ``step`` is scored by its mean relative leave-one-out error
-    (clipped at ``LOO_CLIP``); the least wins if it beats the prior alone by more than ``margin``
-    (default :data:`BLEND_MARGIN`) standard errors of the paired per-sample difference, else the prior
-    alone is kept. Returns ``{"weights", "loo_error" (per candidate alone), "blend_error", "reason"}``.
+    The rule, on a set of samples: every convex combination on a grid of ``step`` is scored by its mean
+    relative leave-one-out error (clipped at ``LOO_CLIP``); the least wins if it beats the prior alone by
+    more than ``margin`` (default :data:`BLEND_MARGIN`) standard errors of the paired per-sample
+    difference, else the prior alone is kept. The weights are the mean of the rule's choices over
+    ``resamples`` bootstrap resamples of the samples (0: the rule on the samples as drawn): 20 samples
+    rarely make one combination clearly best, and a hard pick among near-equals flips with every sample
+    where the average of the picks does not (a fixed seed, so a refit of the same samples gives the same
+    weights). Returns ``{"weights", "loo_error" (per candidate alone), "blend_error", "prior_fits" (the rule
+    on the samples as drawn keeps the prior), "reason"}``.
     """
     margin = BLEND_MARGIN if margin is None else margin
     names = list(loo)
     preds = np.stack([loo[k] for k in names])
-
-    def errors(p):
-        return np.minimum(np.abs(p - y) / y, LOO_CLIP)
-
-    def error(p):
-        return float(np.mean(errors(p)))
-
     steps = int(round(1 / step))
-    best = None
-    for combo in _simplex(len(names), steps):
-        wts = np.array(combo, dtype=np.float64) / steps
-        err = error(wts @ preds)
-        if best is None or err < best[0] - 1e-12:
-            best = (err, wts)
-    err, wts = best
-    alone = {k: error(preds[i]) for i, k in enumerate(names)}
-    # the blend must beat the prior by more than `margin` standard errors of the paired difference: with
-    # 20 noisy samples the least leave-one-out error of many blends is partly luck
-    diff = errors(preds[0]) - errors(wts @ preds)
+    grid = np.array(list(_simplex(len(names), steps)), dtype=np.float64) / steps  # row 0: the prior alone
+    errors = np.minimum(np.abs(grid @ preds - y) / y, LOO_CLIP)  # (combinations, samples)
+
+    def rule(idx: np.ndarray) -> int:
+        # the blend must beat the prior by more than `margin` standard errors of the paired difference: with
+        # 20 noisy samples the least leave-one-out error of many blends is partly luck
+        best = int(np.argmin(errors[:, idx].mean(1)))
+        diff = errors[0, idx] - errors[best, idx]
+        return best if np.mean(diff) > margin * np.std(diff) / np.sqrt(len(idx)) else 0
+
+    n = len(y)
+    point = rule(np.arange(n))
+    if resamples > 0:
+        rng = np.random.default_rng(0)
+        wts = np.mean([grid[rule(rng.integers(0, n, n))] for _ in range(resamples)], axis=0)
+    else:
+        wts = grid[point]
+    alone = {k: float(np.mean(errors[np.flatnonzero(grid[:, i] == 1.0)[0]])) for i, k in enumerate(names)}
+    err = float(np.mean(np.minimum(np.abs(wts @ preds - y) / y, LOO_CLIP)))
     prior = alone[names[0]]
-    if wts[0] == 1.0:
-        reason = f"the prior fits: its leave-one-out error is the least ({prior:.3f})"
-    elif np.mean(diff) <= margin * np.std(diff) / np.sqrt(len(y)):
-        reason = (f"the prior is kept: the best blend's leave-one-out error ({err:.3f} against {prior:.3f}) "
-                  f"is not better by more than {margin:g} standard errors")
-        err, wts = prior, np.eye(len(names))[0]
     weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
-    if weights != {names[0]: 1.0}:
+    if point != 0:
         reason = (f"the prior alone errs {prior:.3f} on the samples left out, the blend "
                   f"{err:.3f}: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
-    return {"weights": weights, "loo_error": alone, "blend_error": err, "reason": reason}
+    elif np.argmin(errors.mean(1)) == 0:
+        reason = f"the prior fits: its leave-one-out error is the least ({prior:.3f})"
+    else:
+        reason = (f"the prior is kept: the best blend's leave-one-out error ({float(errors.mean(1).min()):.3f} "
+                  f"against {prior:.3f}) is not better by more than {margin:g} standard errors")
+    if point == 0 and weights != {names[0]: 1.0}:
+        reason += f" (the prior's weight over resamples of the samples: {weights.get(names[0], 0.0):.2f})"
+    return {"weights": weights, "loo_error": alone, "blend_error": err, "prior_fits": point == 0, "reason": reason}
 
 
 def _simplex(k: int, total: int):
@@ -586,7 +595,8 @@ class MetaPredictor(LatencyPredictor):
         if blend is None:
             return ""
         err = blend["blend_error"]
-        if self.weights != {"prior": 1.0} and err > MISMATCH_ERROR:
+        # states fitted before the resampled weights hold no prior_fits: their weights say it
+        if not blend.get("prior_fits", self.weights == {"prior": 1.0}) and err > MISMATCH_ERROR:
             return blend["reason"]
         if err > MORE_SAMPLES_ERROR:
             return (f"its samples left out are predicted {100 * err:.1f} % off on average (more than "

@@ -52,6 +52,22 @@ def test_choose_blend_keeps_the_prior_unless_the_samples_say_otherwise():
     assert fit["blend_error"] < min(fit["loo_error"].values())
 
 
+def test_choose_blend_averages_its_rule_over_resamples_of_the_samples():
+    y = np.linspace(10, 20, 20)
+    e = 0.05 * np.random.default_rng(0).standard_normal(20)
+    # a prior-free model about as good as the prior: the rule keeps the prior on the samples as drawn...
+    loo = {"prior": y * (1 + e), "flops": y * (1 + e + 0.02 * np.random.default_rng(1).standard_normal(20))}
+    hard = choose_blend(y, loo, resamples=0)
+    assert hard["weights"] == {"prior": 1.0} and hard["prior_fits"]
+    # ...but not on every resample of them: the weights are the share of resamples that pick each blend
+    soft = choose_blend(y, loo)
+    assert soft["prior_fits"] and 0.5 < soft["weights"]["prior"] < 1.0
+    assert sum(soft["weights"].values()) == pytest.approx(1.0)
+    assert "resamples" in soft["reason"] and soft == choose_blend(y, loo)  # a fixed seed: same samples, same fit
+    # a clear case stays clear
+    assert choose_blend(y, {"prior": y * 1.01, "flops": y[::-1]})["weights"] == {"prior": 1.0}
+
+
 def test_flat_model_recovers_a_linear_device(nb201_sample):
     ds = nb201_sample
     model = _gpus_model(ds)

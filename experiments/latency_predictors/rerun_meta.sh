@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Rerun every `meta` result of results.json (after a change to meta) as parallel chains, each keeping
+# its own results file in DIR (resumable: a chain skips what its file holds), then merge them:
+#   bash experiments/latency_predictors/rerun_meta.sh ../shared/datasets/latency/help /tmp/meta-rerun
+#   python experiments/latency_predictors/run.py merge /tmp/meta-rerun/*.json
+# Chains run side by side on min(nproc, 17) cores, one BLAS thread each; ONLY=REGEX picks chains by name.
+set -euo pipefail
+H="$1"; DIR="$2"
+mkdir -p "$DIR"
+cores=$(nproc)  # before OMP_NUM_THREADS=1, which nproc would report
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+OURS=latency_predictors/data/ofa_mbv3_w1.2
+CIFAR=latency_predictors/data/ofa_mbv3_cifar
+chains=(
+  "help-nasbench201|help --data $H/nasbench201"
+  "help-fbnet|help --data $H/fbnet"
+  "help-ofa|help --data $H/ofa"
+  "lodo|lodo --data $H/ofa --target-data $OURS"
+  "lodo-more|lodo --data $H/ofa --target-data $OURS --max-shots 40"
+  "transfer|transfer --data $CIFAR"
+  "transfer-more|transfer --data $CIFAR --max-shots 40"
+)
+for s in fbnet nasbench201; do
+  chains+=("crosstype-$s|crosstype --data $H/$s --seeds 3"
+           "crosstype-$s-more|crosstype --data $H/$s --seeds 3 --max-shots 40"
+           "typesplit-$s|typesplit --data $H/$s --seeds 3"
+           "typesplit-$s-more|typesplit --data $H/$s --seeds 3 --max-shots 40")
+done
+chains+=("crosstype-ofa|crosstype --data $H/ofa --target-data $OURS --seeds 3"
+         "crosstype-ofa-more|crosstype --data $H/ofa --target-data $OURS --seeds 3 --max-shots 40")
+[ -z "${ONLY:-}" ] || { sel=(); for c in "${chains[@]}"; do [[ "${c%%|*}" =~ $ONLY ]] && sel+=("$c"); done; chains=("${sel[@]}"); }
+for c in "${chains[@]}"; do printf '%s\n' "$c"; done |
+  xargs -P "$(( cores < 17 ? cores : 17 ))" -I{} bash -c '
+    name="${1%%|*}"; args="${1#*|}"
+    python experiments/latency_predictors/run.py $args --columns meta --results "$2/$name.json" \
+      > "$2/$name.log" 2>&1 && echo "$name: done" || echo "$name: failed (exit $?; $2/$name.log)"' _ {} "$DIR"
