@@ -240,8 +240,8 @@ class Device:
         """Measure any workloads (subnets, lookup-table parts); returns the stats and the node of each.
 
         Works in chunks of the protocol's group size; ``on_chunk(start, stats, node)`` after each one.
-        ``rounds`` (one key per workload): where a measurer that keeps rounds (here, not over Ray) keeps those
-        of each group and resumes them from.
+        ``rounds`` (one key per workload): where a measurer that keeps rounds keeps those of each group and
+        resumes them from (over Ray, the device's node streams them back as they are timed).
         """
         self._refuse_predict_only()
         workloads = list(workloads)
@@ -253,7 +253,8 @@ class Device:
             ray_routing.connect(self.name, self.resource, ray_address)
             ray_routing.check_resource(self.name, self.resource)
             run = lambda chunk, start: ray_routing.measure_on_node(  # noqa: E731
-                self.name, self.resource, self.config.measure or {}, chunk)
+                self.name, self.resource, self.config.measure or {}, chunk,
+                None if rounds is None else OffsetLog(rounds, start))
             prefix = "ray:"
         else:
             measurer = self.measurer()

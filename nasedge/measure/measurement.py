@@ -171,9 +171,10 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     fsync) as soon as the device returns its measurement, so a kill loses at most the archs in flight:
     one arch on devices that measure one at a time; on those that interleave a group (the protocol's
     ``group_size``), the round in flight, as the group's rounds are kept in a round journal until its rows
-    are written (:mod:`nasedge.measure.round_journal`; over Ray and with a machine check, the group). The
-    archs of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and arch) are not measured
-    again, and rows of other devices stay; a last line cut short is repaired (``warn`` says so).
+    are written (:mod:`nasedge.measure.round_journal`, also for a device on a Ray node; with a machine
+    check, the group). The archs of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and
+    arch) are not measured again, and rows of other devices stay; a last line cut short is repaired (``warn``
+    says so).
     ``progress(done, total)`` (archs of ``rows``) once before measuring, after each arch and, while a group is
     timed, after each of its rounds (``done`` then counts an arch's rounds towards the protocol's
     ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in

@@ -58,11 +58,12 @@ class ProtocolConfig:
     max_spread: float = 0.25  # flag when IQR / median of single timings exceeds this
     min_cpu_share: float = 0.9  # CPU only: flag when CPU time / (wall time x threads) falls below this
     # Runners measured interleaved at once (memory bounds it: one model each). Their rows exist when the group
-    # ends; measure_to_csv keeps the group's rounds in a round journal meanwhile, so a kill costs the round in
-    # flight (without a MachineCheck, not over Ray: there the group). The one-thread CPU devices interleave
-    # the 20 archs of a profile as one group (their YAML), which makes a drift of the machine common to them
-    # (experiments/measurement_trust, "Drift"); the default measures one at a time, as multi-threaded sessions
-    # slow the next one of a group, and a device without a journal loses only the arch in flight.
+    # ends; measure_to_csv keeps the group's rounds in a round journal meanwhile (a device on a Ray node streams
+    # them back), so a kill costs the round in flight (with a MachineCheck, the group). The one-thread CPU
+    # devices interleave the 20 archs of a profile as one group (their YAML), which makes a drift of the machine
+    # common to them (experiments/measurement_trust, "Drift"); the default measures one at a time, as
+    # multi-threaded sessions slow the next one of a group, and a device without a journal loses only the arch
+    # in flight.
     group_size: int = 1
     probe_s: float = 0.0  # > 0: time a probe network this long before and after each group (MachineCheck)
     probe_tolerance: float = 0.15  # the probe may be this much slower than its fastest median ...

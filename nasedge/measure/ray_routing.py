@@ -7,15 +7,21 @@ The node that holds the hardware joins the cluster with a resource naming the de
 and every measurement for that device runs as a Ray task demanding one unit of that resource, so it
 can only be scheduled there, one at a time (measurements never overlap on the device). The measurer
 is built on that node from the device's ``measure`` section (threads and cores refer to that machine).
+
+A group timed there keeps its rounds where the driver keeps them (the round journal beside the CSV): the
+task streams each round back as the group times it, and starts from the rounds the driver restored. A
+driver killed mid-group then loses the round in flight, as with a device measured in this process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import LatencyStats
+from nasedge.measure.protocol import LatencyStats, Round, RoundLog
 from nasedge.measure.workload import Workload
 
 
@@ -47,28 +53,89 @@ def check_resource(device: str, resource: str) -> None:
                            f"{how_to_connect(device, resource)}")
 
 
-def _measure_here(section: Mapping[str, Any], workloads: Sequence[Workload]) -> tuple[str, list[LatencyStats]]:
-    """Runs on the device's node: build the measurer there and measure."""
+class _StreamedLog:
+    """A :class:`RoundLog` on the device's node: rounds restored from what the driver kept, and each round
+    timed handed to the task, which streams it to the driver before the next round is timed."""
+
+    def __init__(self, restored: Sequence[Sequence[Round]], out: queue.Queue):
+        self.restored, self.out = restored, out
+
+    def restore(self, runner: int) -> list[Round]:
+        return list(self.restored[runner])
+
+    def record(self, rounds: dict[int, Round]) -> None:
+        sent = threading.Event()
+        self.out.put(("round", rounds, sent))
+        sent.wait()  # nothing is timed while the round goes out
+
+
+def _measure_here(section: Mapping[str, Any], workloads: Sequence[Workload],
+                  restored: Sequence[Sequence[Round]] | None) -> Iterator[tuple]:
+    """Runs on the device's node (a streaming task): builds the measurer there and measures. Yields
+    ``("round", {runner: Round})`` as a group times each round, when ``restored`` (the rounds kept before,
+    per workload) is given and the measurer keeps rounds; then ``("stats", node id, stats)``."""
     import ray
 
     from nasedge.measure.measurer import instantiate_measurer
 
-    return ray.get_runtime_context().get_node_id(), instantiate_measurer(section).measure(workloads)
+    measurer = instantiate_measurer(section)
+    node = ray.get_runtime_context().get_node_id()
+    if restored is None or not measurer.keeps_rounds:
+        yield "stats", node, measurer.measure(workloads)
+        return
+    out: queue.Queue = queue.Queue()
+    result: dict[str, Any] = {}
+
+    def work() -> None:  # the measurement, in a thread of its own: record() is called deep inside it
+        try:
+            result["stats"] = measurer.measure(workloads, log=_StreamedLog(restored, out))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the task below
+            result["error"] = exc
+        out.put(("done", None, None))
+
+    thread = threading.Thread(target=work, name="nasedge-measure", daemon=True)
+    thread.start()
+    while True:
+        kind, rounds, sent = out.get()
+        if kind == "done":
+            break
+        yield "round", rounds
+        sent.set()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    yield "stats", node, result["stats"]
 
 
-def measure_on_node(device: str, resource: str, section: Mapping[str, Any],
-                    workloads: Sequence[Workload]) -> tuple[str, list[LatencyStats]]:
-    """Measure ``workloads`` on the node holding ``resource``; returns (its node id, the stats)."""
+def measure_on_node(device: str, resource: str, section: Mapping[str, Any], workloads: Sequence[Workload],
+                    log: RoundLog | None = None) -> tuple[str, list[LatencyStats]]:
+    """Measure ``workloads`` on the node holding ``resource``; returns (its node id, the stats). ``log``: the
+    rounds of the group, restored from and recorded to it as they come back (when the node's measurer keeps
+    rounds)."""
     import ray
     from ray.exceptions import RayError
 
     task = ray.remote(_measure_here).options(resources={resource: 1}, num_cpus=0, max_retries=0,
-                                             name=f"nasedge-measure:{device}")
+                                             num_returns="streaming", name=f"nasedge-measure:{device}")
+    restored = None if log is None else [log.restore(i) for i in range(len(workloads))]
+    stream = task.remote(dict(section), list(workloads), restored)
+    ended = False  # the task ended by itself; otherwise (Ctrl-C, a failed write of a round) it is stopped
     try:
-        return ray.get(task.remote(dict(section), list(workloads)))
+        for ref in stream:
+            item = ray.get(ref)
+            if item[0] == "round":
+                log.record(item[1])
+            else:
+                ended = True
+                return item[1], item[2]
+        raise NasedgeError(f"device {device}: the measurement on its Ray node ended without its results")
     except RayError as exc:
+        ended = True
         cause = getattr(exc, "cause", None)
         if isinstance(cause, NasedgeError):
             raise NasedgeError(f"device {device} (on its Ray node): {cause}") from None
         raise NasedgeError(f"device {device}: measurement on its Ray node failed: "
                            f"{str(exc).strip().splitlines()[-1]}") from None
+    finally:
+        if not ended:  # force: its worker is ended with it, so no timing thread outlives it on the device
+            ray.cancel(stream, force=True)

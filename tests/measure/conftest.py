@@ -27,3 +27,31 @@ def device_config():
         return out
 
     return make
+
+
+class Killed(BaseException):
+    """Raised where a SIGKILL would land in a test of what a kill costs."""
+
+
+@pytest.fixture
+def kill_after_rounds(monkeypatch):
+    """``kill_after_rounds(n)``: the round journal raises :class:`Killed` (``kill_after_rounds.Killed``) right
+    after keeping its ``n``-th round; returns the list it appends each kept round's arch count to."""
+    from nasedge.measure.round_journal import RoundJournal
+
+    record = RoundJournal.record
+
+    def make(n: int) -> list[int]:
+        timed: list[int] = []
+
+        def kill(self, rounds):
+            record(self, rounds)
+            timed.append(len(rounds))
+            if len(timed) == n:
+                raise Killed
+
+        monkeypatch.setattr(RoundJournal, "record", kill)
+        return timed
+
+    make.Killed = Killed
+    return make

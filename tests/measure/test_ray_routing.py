@@ -51,3 +51,27 @@ def test_errors_on_the_node_come_back_as_one_line(cluster, device_config):
     table_device = Device.from_config(device_config("test-dev", where="ray"))
     with pytest.raises(NasedgeError, match="resolution 30 is not in space"):
         measure_lookup_table(table_device, "ofa_mbv3_cifar", [30])
+
+
+def test_a_group_on_a_ray_node_keeps_its_rounds_on_the_driver(cluster, device_config, tmp_path, kill_after_rounds):
+    from nasedge.measure import measure_to_csv, read_measurements_csv
+    from nasedge.measure.round_journal import RoundJournal, journal_path
+
+    _, device_node = cluster
+    config = device_config("test-dev", where="ray", runtime="onnxruntime")
+    config["measure"]["protocol"].update(group_size=3, min_rounds=3, max_rounds=3)
+    device = Device.from_config(config)
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_tiny").sample_many(3, 0, unique=True))]
+    csv = tmp_path / "lat.csv"
+    journal = journal_path(csv, "test-dev")
+    timed = kill_after_rounds(2)  # the driver dies right after the node's second round is kept
+    with pytest.raises(kill_after_rounds.Killed):
+        measure_to_csv(device, rows, csv)
+    assert not csv.exists() and RoundJournal(journal, "test-dev", []).kept() == {
+        f"{i}:{a.digest()}": 2 for i, a in rows}
+
+    timed.clear()
+    got = measure_to_csv(device, rows, csv)
+    assert timed == [3]  # the node was sent the six rounds kept and timed the one still needed
+    assert [m.stats.rounds for m in got] == [3, 3, 3] and {m.node for m in got} == {f"ray:{device_node}"}
+    assert read_measurements_csv(csv) == got and not journal.exists()

@@ -8,28 +8,15 @@ from nasedge.measure.round_journal import RoundJournal, journal_path
 from nasedge.spaces import get_space
 
 
-class Killed(BaseException):
-    pass
-
-
-def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, monkeypatch):
+def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, kill_after_rounds):
     config = device_config("grouped", runtime="onnxruntime")
     config["measure"]["protocol"].update(group_size=3, min_rounds=3, max_rounds=3)
     device = Device.from_config(config)
     rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_tiny").sample_many(3, 0, unique=True))]
     csv = tmp_path / "lat.csv"
     journal = journal_path(csv, "grouped")
-    record = RoundJournal.record
-    timed = []
-
-    def kill_after_two(self, rounds):  # the process dies right after the second round is kept
-        record(self, rounds)
-        timed.append(len(rounds))
-        if len(timed) == 2:
-            raise Killed
-
-    monkeypatch.setattr(RoundJournal, "record", kill_after_two)
-    with pytest.raises(Killed):
+    timed = kill_after_rounds(2)  # the process dies right after the second round is kept
+    with pytest.raises(kill_after_rounds.Killed):
         measure_to_csv(device, rows, csv)
     assert not csv.exists() and journal.is_file()  # no row yet: the group had not ended
     assert RoundJournal(journal, "grouped", []).kept() == {f"{i}:{a.digest()}": 2 for i, a in rows}
