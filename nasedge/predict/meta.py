@@ -461,7 +461,12 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
     preds = np.stack([loo[k] for k in names])
     steps = int(round(1 / step))
     grid = np.array(list(_simplex(len(names), steps)), dtype=np.float64) / steps  # row 0: the prior alone
-    errors = np.minimum(np.abs(grid @ preds - y) / y, LOO_CLIP)  # (combinations, samples)
+
+    def clipped(p: np.ndarray) -> np.ndarray:
+        return np.minimum(np.abs(p - y) / y, LOO_CLIP)
+
+    errors = clipped(grid @ preds)  # (combinations, samples)
+    mean_errors = errors.mean(1)
 
     def rule(idx: np.ndarray) -> int:
         # the blend must beat the prior by more than `margin` standard errors of the paired difference: with
@@ -477,17 +482,17 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
         wts = np.mean([grid[rule(rng.integers(0, n, n))] for _ in range(resamples)], axis=0)
     else:
         wts = grid[point]
-    alone = {k: float(np.mean(errors[np.flatnonzero(grid[:, i] == 1.0)[0]])) for i, k in enumerate(names)}
-    err = float(np.mean(np.minimum(np.abs(wts @ preds - y) / y, LOO_CLIP)))
+    alone = {k: float(e) for k, e in zip(names, clipped(preds).mean(1))}
+    err = float(np.mean(clipped(wts @ preds)))
     prior = alone[names[0]]
     weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
     if point != 0:
         reason = (f"the prior alone errs {prior:.3f} on the samples left out, the blend "
                   f"{err:.3f}: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
-    elif np.argmin(errors.mean(1)) == 0:
+    elif np.argmin(mean_errors) == 0:
         reason = f"the prior fits: its leave-one-out error is the least ({prior:.3f})"
     else:
-        reason = (f"the prior is kept: the best blend's leave-one-out error ({float(errors.mean(1).min()):.3f} "
+        reason = (f"the prior is kept: the best blend's leave-one-out error ({float(mean_errors.min()):.3f} "
                   f"against {prior:.3f}) is not better by more than {margin:g} standard errors")
     if point == 0 and weights != {names[0]: 1.0}:
         reason += f" (the prior's weight over resamples of the samples: {weights.get(names[0], 0.0):.2f})"
