@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, (module, help_) in COMMANDS.items():
         verb = importlib.import_module(module)
-        p = sub.add_parser(name, help=help_, description=getattr(verb, "__doc__", None))
+        # the verbs' docstrings are laid out as usage examples: keep their lines as written
+        p = sub.add_parser(name, help=help_, description=getattr(verb, "__doc__", None),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         verb.add_arguments(p)
         p.set_defaults(_run=verb.run)
     return parser

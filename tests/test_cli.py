@@ -84,6 +84,25 @@ def test_export_random_init(tmp_path, nasedge):
     assert r.returncode == 2 and "none.pt: supernet checkpoint not found" in r.stderr
 
 
+def test_every_verb_help_keeps_its_example_lines(capsys):
+    """The usage examples of each verb's docstring appear in its --help line for line (not reflowed into
+    one paragraph, where the commands run together)."""
+    import importlib
+
+    from nasedge.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    for verb, (module, _) in COMMANDS.items():
+        examples = [line.strip() for line in importlib.import_module(module).__doc__.splitlines()
+                    if line.strip().startswith("nasedge ")]
+        assert examples, f"{verb}: its docstring shows no example"
+        with pytest.raises(SystemExit):
+            parser.parse_args([verb, "--help"])
+        shown = [line.strip() for line in capsys.readouterr().out.splitlines()]
+        missing = [e for e in examples if e not in shown]
+        assert not missing, f"nasedge {verb} --help reflows {missing[0]!r}"
+
+
 def test_overrides_after_options_are_kept_and_unknown_options_refused():
     from nasedge.cli import build_parser, main
 
