@@ -9,6 +9,8 @@
   nasedge predictor eval --space nasbench201 --data DIR --target-device pixel2 --shots 10 --seeds 5
   nasedge predictor eval --space ofa --data DIR [--target-data DIR] --target-device D --protocol untrimmed \\
       --shots 20 --json
+  nasedge predictor eval --space fbnet --data DIR --target-device pixel2 --protocol untrimmed \\
+      --sources 1080ti_1,2080ti_1,titan_rtx_1 [--max-shots 40] [--active]     a prior from GPUs only
 
 ``fit`` stores a device profile (``<nasedge home>/profiles/<device>@<space>.json`` unless configured
 otherwise; the profiles shipped with nasedge are read-only) from a measurements CSV (columns ``arch``
@@ -16,8 +18,10 @@ and ``latency_ms``, or ``nasedge measure`` output), or, without ``--measurements
 space's reference archs and random ones on the device first (``-n``, default 20; the measurements are
 kept in ``--save-measurements``, default ``<nasedge home>/measurements/``, and a rerun resumes from
 them). The measurements must include the space's reference archs (``--allow-missing-reference`` fits
-without them); rows flagged noisy are counted, and the profile's cross-validated quality printed. ``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho,
-MAPE and the share of archs predicted within +-10 % (mean over seeds).
+without them); rows flagged noisy are counted, and the profile's cross-validated quality printed.
+``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho, MAPE and the share of archs predicted within +-10 %
+(mean over seeds); ``--sources`` sets the devices the prior learns from (a device split: e.g. GPU
+sources for a phone target).
 """
 
 from __future__ import annotations
@@ -90,6 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "measurement on the target, reference archs included (default 20)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--folds", type=int, default=5, help="untrimmed: arch folds (default 5)")
+    p.add_argument("--sources", metavar="DEV,DEV,...",
+                   help="untrimmed: the only devices the meta prior learns from (default: every device but the "
+                        "target), e.g. GPUs only for a phone target")
+    p.add_argument("--max-shots", type=int, metavar="N",
+                   help="untrimmed: a predictor that asks for more samples gets them, 10 at a time up to N")
+    p.add_argument("--active", action="store_true",
+                   help="untrimmed: the samples after the reference archs chosen as `predictor archs --active` does")
     p.add_argument("--table", metavar="FILE.json", help="latency table of the target (predictor lut)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(_run=run_eval)
@@ -261,13 +272,20 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     show = not args.json and sys.stderr.isatty()
+    sources = [d.strip() for d in args.sources.split(",") if d.strip()] if args.sources is not None else None
+    if sources is not None and not sources:
+        raise NasedgeError(f"--sources: value {args.sources!r} names no device")
+    _positive(args.max_shots, "--max-shots")
     result = evaluate(ds, args.target_device, args.predictor, args.protocol, shots, args.seeds, args.folds,
-                      options, progress if show else None)
+                      options, progress if show else None, sources=sources, active=args.active,
+                      max_shots=args.max_shots)
     if args.json:
         print(json.dumps(result))
     else:
+        used = f" (used {result['samples']:.1f} on average)" if args.max_shots else ""
+        prior = f", prior from {len(sources)} source devices" if sources else ""
         print(f"{result['predictor']} on {result['target_device']} ({result['space']}, protocol "
-              f"{args.protocol}, {result['measured_on_target']} measurements on the target, "
+              f"{args.protocol}, {result['measured_on_target']} measurements on the target{used}{prior}, "
               f"{result['query_archs']} query archs, {args.seeds} seeds): "
               f"spearman {result['spearman']:.3f} (+-{result['spearman_std']:.3f}), "
               f"MAPE {result['mape']:.2f} %, within 10 % {100 * result['within_10pct']:.1f} %")

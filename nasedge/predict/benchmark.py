@@ -254,6 +254,11 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
     ds.device_index(target)
     if sources is not None and protocol == "help":
         raise NasedgeError("protocol 'help' fixes its own source devices")
+    for dev in sources or ():
+        if dev not in ds.devices:
+            raise NasedgeError(f"source device {dev!r} is not in the dataset; known: {', '.join(ds.devices)}")
+        if dev == target:  # its heads, fitted on every measurement of the target, would leak the answers
+            raise NasedgeError(f"source device {dev!r} is the target; the sources are the other devices")
     if active and protocol == "help":
         raise NasedgeError("protocol 'help' draws its samples at random; active choice is for 'untrimmed'")
     if max_shots is not None and (protocol == "help" or max_shots < shots):

@@ -36,6 +36,22 @@ def test_eval_json_on_shipped_sample(nasedge):
     assert "flops on fpga (nasbench201, protocol untrimmed, 20 measurements on the target" in r.stdout
 
 
+def test_eval_on_a_device_split(nasedge):
+    """--sources: the prior learns from those devices only (GPUs for a phone target), and bad splits are refused."""
+    data = str(DATA / "help_nasbench201_sample")
+    args = ("eval", "--space", "nasbench201", "--data", data, "--target-device", "pixel2", "--protocol", "untrimmed",
+            "--seeds", "1", "--json")
+    gpus = "1080ti_1,1080ti_32,2080ti_1,2080ti_32,titan_rtx_1,titan_rtx_32"
+    every = json.loads(nasedge(*args).stdout)
+    r = nasedge(*args, "--sources", gpus, "--max-shots", "40")
+    assert r.returncode == 0, r.stderr
+    split = json.loads(r.stdout)
+    assert split["spearman"] != every["spearman"] and 20 <= split["samples"] <= 40 and split["max_shots"] == 40
+    one_line_error(nasedge(*args, "--sources", "pixel2,fpga"), "source device 'pixel2' is the target")
+    one_line_error(nasedge(*args, "--sources", "1080ti_1,nope"), "source device 'nope' is not in the dataset")
+    one_line_error(nasedge(*args, "--sources", ","), "--sources: value ',' names no device")
+
+
 def test_archs_then_fit_then_show(tmp_path, nasedge):
     r = nasedge("archs", "--space", "ofa_mbv3_w1.2", "-n", "20", "--seed", "1")
     assert r.returncode == 0, r.stderr
