@@ -202,6 +202,110 @@ def patch_rank_guard(tol=0.0):
     M.choose_blend = choose_blend
 
 
+def patch_honest_blend(margin=None):
+    """The blend rule tests the *selection* of the best combination honestly: each sample's blend error is that of
+    the combination chosen without it (the least mean error over the other samples), so the minimum over the grid's
+    combinations is no longer scored on the samples that chose it (issue 20, seventh session)."""
+    def choose_blend(y, loo, step=M.BLEND_STEP, margin=margin, resamples=M.BLEND_RESAMPLES):
+        margin = M.BLEND_MARGIN if margin is None else margin
+        names = list(loo)
+        preds = np.stack([loo[k] for k in names])
+        steps = int(round(1 / step))
+        grid = np.array(list(M._simplex(len(names), steps)), dtype=np.float64) / steps
+
+        def clipped(p):
+            return np.minimum(np.abs(p - y) / y, M.LOO_CLIP)
+
+        errors = clipped(grid @ preds)
+        mean_errors = errors.mean(1)
+
+        def rule(idx):
+            e = errors[:, idx]
+            best = int(np.argmin(e.mean(1)))
+            without = np.argmin(e.sum(1)[:, None] - e, axis=0)  # the choice made without each sample
+            diff = e[0] - e[without, np.arange(len(idx))]
+            return best if np.mean(diff) > margin * np.std(diff) / np.sqrt(len(idx)) else 0
+
+        n = len(y)
+        point = rule(np.arange(n))
+        rng = np.random.default_rng(0)
+        wts = np.mean([grid[rule(rng.integers(0, n, n))] for _ in range(resamples)], axis=0) if resamples else grid[point]
+        alone = {k: float(e) for k, e in zip(names, clipped(preds).mean(1))}
+        err = float(np.mean(clipped(wts @ preds)))
+        weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
+        reason = "honest blend: " + ("left the prior" if point else "kept the prior") + f" ({mean_errors.min():.3f})"
+        return {"weights": weights, "loo_error": alone, "blend_error": err, "prior_fits": point == 0, "reason": reason}
+    M.choose_blend = choose_blend
+
+
+def patch_flat_with_prior_mean(nearest=(), extra=False):
+    """`flat` gets the prior's mean prediction (``phi @ mu``, all sources; and the mean head of the ``nearest`` k
+    sources by correlation with the samples) as columns of their own, each with its own variance chosen by the
+    evidence: the prior then costs one degree of freedom, kept only if the samples say so (issue 20, seventh
+    session). ``extra``: as a fifth candidate of the blend (``flatmu``) beside the unchanged ``flat``."""
+    seen = {}
+    orig_adapt, orig_flat = M.adapt, M.flat_adapt
+
+    def adapt(model, phi, y, *a, **k):
+        seen["model"], seen["phi"] = model, phi
+        return orig_adapt(model, phi, y, *a, **k)
+
+    def flat_mu(groups, phi, y, v):
+        model = seen["model"]
+        assert seen["phi"] is phi
+        heads = [model.prior()[0]]
+        if nearest and len(model.heads) > max(nearest):
+            pred = phi @ model.heads.T
+            corr = np.nan_to_num([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 else -1.0
+                                  for j in range(pred.shape[1])], nan=-1.0)
+            order = np.argsort(-corr, kind="stable")
+            heads += [model.heads[order[:kk]].mean(0) for kk in nearest]
+        cols, norms = [], []
+        for h in heads:
+            z = phi @ h
+            norms.append(float(np.mean(z)))
+            cols.append(z / norms[-1])
+        aug = np.concatenate([phi[:, :-1], np.array(cols).T, phi[:, -1:]], axis=1)
+        d = phi.shape[1] - 1
+        g = dict(groups)
+        for i in range(len(cols)):
+            g[f"prior{i}"] = np.array([d + i])
+        head_aug, loo, hyper = orig_flat(g, aug, y, v)
+        head = np.concatenate([head_aug[:d], head_aug[-1:]])
+        for i, h in enumerate(heads):
+            head = head + head_aug[d + i] * h / norms[i]
+        return head, loo, hyper
+
+    M.adapt = adapt
+    if not extra:
+        M.flat_adapt = flat_mu
+        return
+    orig_choose = M.choose_blend
+    stash = {}
+
+    def flat_both(groups, phi, y, v):
+        stash["mu"] = flat_mu(groups, phi, y, v)
+        return orig_flat(groups, phi, y, v)
+
+    def choose_blend(y, loo, *a, **k):
+        return orig_choose(y, {**loo, "flatmu": stash["mu"][1]}, *a, **k)
+
+    M.flat_adapt, M.choose_blend = flat_both, choose_blend
+    # predictions: the fifth candidate's head is folded into flat's with the blend weights
+    orig_fit = M.MetaPredictor._fit
+
+    def _fit(self, items, latency_ms):
+        orig_fit(self, items, latency_ms)
+        w = self.weights.pop("flatmu", 0.0)
+        if w > 0:
+            fl = self.weights.get("flat", 0.0)
+            flat_head = self.flat_head if self.flat_head is not None else 0.0
+            self.flat_head = (fl * flat_head + w * stash["mu"][0]) / (fl + w)
+            self.weights["flat"] = fl + w
+
+    M.MetaPredictor._fit = _fit
+
+
 def _set_flat(flat_adapt):
     M.flat_adapt = flat_adapt
 
@@ -218,6 +322,14 @@ VARIANTS = {  # name -> what it patches
     'ardonly': lambda: patch_ardprior(replace_flat=True),
     'rank': lambda: patch_rank_guard(),
     'hier+rank': lambda: (patch_fit(kind_sums), patch_rank_guard()),
+    'honest': lambda: patch_honest_blend(),
+    'honest05': lambda: patch_honest_blend(0.5),
+    'honest0': lambda: patch_honest_blend(0.0),
+    'flatmu': lambda: patch_flat_with_prior_mean(),
+    'flatmu3': lambda: patch_flat_with_prior_mean((3,)),
+    'flatmu38': lambda: patch_flat_with_prior_mean((3, 8)),
+    'flatmu+': lambda: patch_flat_with_prior_mean(extra=True),
+    'flatmu3+': lambda: patch_flat_with_prior_mean((3,), extra=True),
 }
 
 
