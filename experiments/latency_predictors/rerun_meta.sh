@@ -3,7 +3,8 @@
 # its own results file in DIR (resumable: a chain skips what its file holds), then merge them:
 #   bash experiments/latency_predictors/rerun_meta.sh ../shared/datasets/latency/help /tmp/meta-rerun
 #   python experiments/latency_predictors/run.py merge /tmp/meta-rerun/*.json
-# Chains run side by side on min(nproc, 17) cores, one BLAS thread each; ONLY=REGEX picks chains by name.
+# Chains run side by side on min(nproc, 17) cores, one BLAS thread each; ONLY=REGEX picks chains by name;
+# COLUMNS="meta regressor flops" reruns those columns (default: meta).
 set -euo pipefail
 H="$1"; DIR="$2"
 mkdir -p "$DIR"
@@ -36,5 +37,5 @@ chains+=("crosstype-ofa|crosstype --data $H/ofa --target-data $OURS --seeds 3"
 for c in "${chains[@]}"; do printf '%s\n' "$c"; done |
   xargs -P "$(( cores < 17 ? cores : 17 ))" -I{} bash -c '
     name="${1%%|*}"; args="${1#*|}"
-    python experiments/latency_predictors/run.py $args --columns meta --results "$2/$name.json" \
-      > "$2/$name.log" 2>&1 && echo "$name: done" || echo "$name: failed (exit $?; $2/$name.log)"' _ {} "$DIR"
+    python experiments/latency_predictors/run.py $args --columns $3 --results "$2/$name.json" \
+      > "$2/$name.log" 2>&1 && echo "$name: done" || echo "$name: failed (exit $?; $2/$name.log)"' _ {} "$DIR" "${COLUMNS:-meta}"

@@ -1,7 +1,7 @@
 """Fit, evaluate and inspect latency predictors.
 
-  nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + random ones
-  nasedge predictor archs --space ofa_mbv3_w1.2 --active > to_measure.jsonl   ... + actively chosen ones
+  nasedge predictor archs --space ofa_mbv3_w1.2 -n 20 > to_measure.jsonl     reference archs + actively chosen ones
+  nasedge predictor archs --space ofa_mbv3_w1.2 --random > to_measure.jsonl   ... + random ones
   nasedge predictor archs --device my-board > to_measure.jsonl     the space of `devices add my-board --space S`
   nasedge predictor fit --device cpu [--space ofa_mbv3_cifar]     measure those archs on the device, then fit
   nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
@@ -14,12 +14,13 @@
 
 ``fit`` stores a device profile (``<nasedge home>/profiles/<device>@<space>.json`` unless configured
 otherwise; the profiles shipped with nasedge are read-only) from a measurements CSV (columns ``arch``
-and ``latency_ms``, or ``nasedge measure`` output), or, without ``--measurements``, measures the
-space's reference archs and random ones on the device first (``-n``, default 20; the measurements are
-kept in ``--save-measurements``, default ``<nasedge home>/measurements/``, and a rerun resumes from
-them). The measurements must include the space's reference archs (``--allow-missing-reference`` fits
-without them); rows flagged noisy are counted, and the profile's cross-validated quality printed.
-``eval`` runs the few-shot protocols of nasedge.predict.benchmark and prints Spearman rho, MAPE and the share of archs predicted within +-10 %
+and ``latency_ms``, or ``nasedge measure`` output), or, without ``--measurements``, measures the archs of
+``predictor archs`` on the device first: the space's reference archs, then chosen ones (``--random``:
+random ones; ``-n``, default 20). The measurements are kept in ``--save-measurements``, default
+``<nasedge home>/measurements/``, and a rerun resumes from them. The measurements must include the space's
+reference archs (``--allow-missing-reference`` fits without them); rows flagged noisy are counted, and
+the profile's cross-validated quality printed. ``eval`` runs the few-shot protocols of
+nasedge.predict.benchmark and prints Spearman rho, MAPE and the share of archs predicted within +-10 %
 (mean over seeds); ``--sources`` sets the devices the prior learns from (a device split: e.g. GPU
 sources for a phone target).
 """
@@ -47,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "predictor says more would pay (meta: its samples left out are predicted over 5 %% "
                         "off, or 2 %% where its prior does not fit the device; default: "
                         "twice --num; --max-num equal to --num: never more)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random archs measured after the reference ones")
+    p.add_argument("--seed", type=int, default=0, help="seed of the archs measured after the reference ones")
+    p.add_argument("--random", action="store_true",
+                   help="without --measurements: measure random archs after the reference ones, not the active "
+                        "choice (as `predictor archs --random`)")
     p.add_argument("--save-measurements", metavar="FILE.csv",
                    help="without --measurements: keep the measurements here (default "
                         "<nasedge home>/measurements/<device>@<space>.csv; a rerun resumes from it)")
@@ -67,14 +71,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the profile's summary as one JSON object")
     p.set_defaults(_run=run_show)
 
-    p = sub.add_parser("archs", help="archs to measure on a new device: the reference archs, then random ones")
+    p = sub.add_parser("archs", help="archs to measure on a new device: the reference archs, then chosen ones")
     p.add_argument("--space", help="search space (required unless --device names a device with a space)")
     p.add_argument("--device", metavar="NAME", help="a device whose config names its space (devices add --space)")
     p.add_argument("-n", "--num", type=int, default=20, help="how many in all (default 20)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--active", action="store_true",
-                   help="choose the archs after the reference ones among 500 random candidates, those that "
-                        "pin a linear latency model down best, instead of taking random ones")
+    design = p.add_mutually_exclusive_group()
+    design.add_argument("--active", action="store_true",
+                        help="the default: the archs after the reference ones are chosen among 500 random "
+                             "candidates, every other one among those that pin a linear latency model down best")
+    design.add_argument("--random", action="store_true", help="the archs after the reference ones as drawn")
     p.set_defaults(_run=run_archs)
 
     p = sub.add_parser("eval", help="few-shot evaluation on latency datasets (HELP protocol or untrimmed)")
@@ -202,7 +208,8 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     if not device.measurable:
         device.measurer()  # raises the predict-only error
     space = get_space(space_name)
-    _checked(args, space, profile_archs(space, args.num, args.seed), [], predictor)  # before measuring anything
+    archs = profile_archs(space, args.num, args.seed, not args.random)
+    _checked(args, space, archs, [], predictor)  # before measuring anything
     csv = Path(args.save_measurements or home.measurements_dir() / f"{device.name}@{space.name}.csv")
     print(f"measuring {args.num} archs of {space.name} on {device.name} ({device.location()}); "
           f"measurements in {csv}", file=sys.stderr)
@@ -210,7 +217,8 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address, progress=update)
         profile, measured = profile_device(device.name, space, measure, num_archs=args.num, max_archs=args.max_num,
                                            seed=args.seed, predictor=predictor, cv_folds=cv_folds,
-                                           note=lambda why: print(f"nasedge: {why}", file=sys.stderr), **options)
+                                           note=lambda why: print(f"nasedge: {why}", file=sys.stderr),
+                                           active=not args.random, **options)
     return profile, _checked(args, space, [m.arch for m in measured], [m.noisy for m in measured], predictor)
 
 
@@ -248,7 +256,7 @@ def run_archs(args: argparse.Namespace) -> int:
         raise NasedgeError("--space: required (or --device NAME of a device added with --space)")
     enc = get_encoding(space)
     print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":"))
-                    for a in profile_archs(enc, args.num, args.seed, active=args.active)))
+                    for a in profile_archs(enc, args.num, args.seed, active=not args.random)))
     return 0
 
 

@@ -246,12 +246,13 @@ def spread_archs(enc: LatencyEncoding, n: int, pool: int = 1000, seed: int = 0) 
 
 
 def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed: int = 0,
-                  active: bool = False) -> list:
-    """The archs to measure on a new device: its ``reference_archs`` first, then seeded random ones (``n`` in all).
+                  active: bool = True) -> list:
+    """The archs to measure on a new device: its ``reference_archs`` first, then seeded others (``n`` in all).
 
-    With ``active``, the archs after the reference ones are chosen among :data:`~nasedge.predict.active.POOL`
-    seeded random candidates by :func:`nasedge.predict.active.select_archs` (the ones that pin a linear
-    latency model down best), instead of taken as drawn.
+    With ``active`` (the default), the archs after the reference ones are chosen among
+    :data:`~nasedge.predict.active.POOL` seeded random candidates by :func:`nasedge.predict.active.select_archs`
+    (every other one among those that pin a linear latency model down best, the rest random); without, they
+    are taken as drawn. Either way the archs of a smaller ``n`` are the first ones of a larger ``n``.
     """
     enc = get_encoding(space)
     archs = reference_archs(enc)[:n]
@@ -306,7 +307,8 @@ def fit_with_more(predictor: str, space: SearchSpace | LatencyEncoding | str, fi
 def profile_device(device: str, space: SearchSpace | str,
                    measure: Callable[[list[tuple[str, Arch]]], Sequence[Any]], *, num_archs: int = 20,
                    max_archs: int | None = None, seed: int = 0, predictor: str = "meta", cv_folds: int = 20,
-                   note: Callable[[str], None] | None = None, **options: Any) -> tuple[DeviceProfile, list]:
+                   note: Callable[[str], None] | None = None, active: bool = True,
+                   **options: Any) -> tuple[DeviceProfile, list]:
     """Measure :func:`profile_archs` with ``measure`` and fit the profile of ``device`` to the result.
 
     ``measure(rows)`` takes ``(arch_id, arch)`` rows (ids ``profile-<i>``) and returns measurements
@@ -315,7 +317,8 @@ def profile_device(device: str, space: SearchSpace | str,
     path=csv)``, which resumes an interrupted profiling. The measuring is the caller's: predict does
     not depend on measure. ``num_archs`` are measured first; when the predictor fitted to them asks for
     more (:func:`fit_with_more`), more, up to ``max_archs`` in all (default: twice ``num_archs``; equal to
-    it: never more); ``note`` hears why. Returns the profile and the measurements of the rows, in row order.
+    it: never more); ``note`` hears why; ``active``: which archs (:func:`profile_archs`). Returns the profile
+    and the measurements of the rows, in row order.
     """
     enc = get_encoding(space)
     limit = 2 * num_archs if max_archs is None else max_archs
@@ -330,7 +333,7 @@ def profile_device(device: str, space: SearchSpace | str,
         return [m.arch for m in ordered], np.array([m.median_ms for m in ordered], dtype=np.float64)
 
     def measured(n: int) -> tuple[list, np.ndarray]:
-        rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(enc, n, seed))]
+        rows = [(f"profile-{i}", a) for i, a in enumerate(profile_archs(enc, n, seed, active))]
         by_row = {(m.arch_id, m.arch): m for m in measure(rows)}
         ordered[:] = [by_row[row] for row in rows]
         return columns()

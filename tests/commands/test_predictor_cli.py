@@ -57,9 +57,12 @@ def test_archs_then_fit_then_show(tmp_path, nasedge):
     assert r.returncode == 0, r.stderr
     archs = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(archs) == 20 and len({json.dumps(a) for a in archs}) == 20
-    r = nasedge("archs", "--space", "ofa_mbv3_w1.2", "-n", "20", "--seed", "1", "--active")
-    active = [json.loads(line) for line in r.stdout.splitlines()]
-    assert r.returncode == 0 and len({json.dumps(a) for a in active}) == 20 and active[:10] == archs[:10]
+    r = nasedge("archs", "--space", "ofa_mbv3_w1.2", "-n", "20", "--seed", "1", "--random")
+    drawn = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and len({json.dumps(a) for a in drawn}) == 20 and drawn[:10] == archs[:10]
+    assert drawn[10:] != archs[10:]  # the default is the active choice (--active says so explicitly)
+    assert [json.loads(x) for x in nasedge("archs", "--space", "ofa_mbv3_w1.2", "-n", "20", "--seed", "1",
+                                           "--active").stdout.splitlines()] == archs
     # latencies from a real device of the shipped sample: look the 20 archs up (10 reference + 10 more)
     from nasedge.predict.dataset import load_dataset
 

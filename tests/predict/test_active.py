@@ -40,3 +40,25 @@ def test_active_untrimmed_protocol(ofa_sample):
         assert not set(t.measured) & set(t.query)
     r = evaluate(ds, "titan_rtx_64", "flops", "untrimmed", 20, 1, 2, active=True)
     assert r["active"] and r["spearman"] > 0.9
+
+
+def test_every_other_pick_is_the_next_random_candidate():
+    # 1-d feature: the design's picks go to the ends; with random_every=2 the second and fourth picks are the first
+    # candidates not taken yet (the candidates come in random order), and a shorter run is a prefix of a longer one
+    x = np.vstack([[0.0], np.linspace(-1, 1, 21)[:, None]])
+    picks = v_optimal(x, 1, 4, random_every=2)
+    def first_free(taken):
+        return min(set(range(21)) - set(taken))
+
+    assert picks[1] == first_free(picks[:1]) and picks[3] == first_free(picks[:3])
+    assert abs(x[1 + picks[0], 0]) == 1.0 and abs(x[1 + picks[2], 0]) == 1.0
+    assert v_optimal(x, 1, 3, random_every=2) == picks[:3]
+    assert v_optimal(x, 1, 4) != picks  # random_every=0: the design alone
+
+
+def test_profile_archs_default_to_the_active_choice():
+    space = get_space("ofa_mbv3_cifar")
+    default, random = profile_archs(space, 20, seed=3), profile_archs(space, 20, seed=3, active=False)
+    assert default == profile_archs(space, 20, seed=3, active=True) and default[:10] == random[:10]
+    assert default[10:] != random[10:]
+    assert profile_archs(space, 30, seed=3)[:20] == default  # asking for more samples keeps the first ones

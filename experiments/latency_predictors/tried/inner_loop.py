@@ -3,6 +3,7 @@ HELP with 5 seeds; VARIANT is `base` or a name in variants.py (functions of nase
 
     SEEDS=1 python experiments/latency_predictors/tried/inner_loop.py base
     SEEDS=3 python experiments/latency_predictors/tried/inner_loop.py hier ct-fb ctr-ofa
+    ACTIVE=1 python experiments/latency_predictors/tried/inner_loop.py act_noise1 ct-fb transfer  (active choice)
     benches: help-nb help-fb ct-fb ct-nb ctr-ofa lodo transfer ct-ofa ctr-fb (default: all)
 Prints one line per benchmark (mean Spearman, mean within 10 %) and writes inner_<variant>_s<SEEDS>_<benches>.json
 into the working directory."""
@@ -27,7 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 if variant != 'base':
     importlib.import_module('variants').apply(variant)
 out = {}
+ACTIVE = os.environ.get('ACTIVE') == '1'  # untrimmed benchmarks: the samples after the reference archs chosen actively
+
+
 def run(name, ds, targets, **kw):
+    if ACTIVE and kw.get('protocol') == 'untrimmed':
+        kw['active'] = True
     t = time.time()
     rows = {}
     mm = {}
@@ -63,4 +69,4 @@ for b in benches:
         ds = load_dataset(str(ROOT / 'latency_predictors/data/ofa_mbv3_cifar'), None)
         w = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
         run(b, ds, ds.devices, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, options={'weights': w})
-json.dump(out, open(f'inner_{variant}_s'+__import__('os').environ.get('SEEDS', '1')+'_'+'-'.join(benches)+'.json', 'w'), indent=1)
+json.dump(out, open(f'inner_{variant}{"_active" if ACTIVE else ""}_s'+__import__('os').environ.get('SEEDS', '1')+'_'+'-'.join(benches)+'.json', 'w'), indent=1)

@@ -306,6 +306,28 @@ def patch_flat_with_prior_mean(nearest=(), extra=False):
     M.MetaPredictor._fit = _fit
 
 
+def patch_active(noise=None, choice_variance=None, random_share=0.0):
+    """The active choice's design (nasedge.predict.active): its noise (larger: less pull to the edges of the cost
+    range), the one-hot choices' prior variance, and a share of the picks left random (issue 20, seventh session)."""
+    import nasedge.predict.active as A
+    if noise is not None:
+        A.DESIGN_NOISE = noise
+    if choice_variance is not None:
+        A.CHOICE_VARIANCE = choice_variance
+    orig = A.select_archs
+
+    def select_archs(encoding, measured, candidates, n):
+        if n <= 0 or not candidates:
+            return []
+        k = int(round(n * (1 - random_share)))
+        x = A.design_basis(encoding, [*measured, *candidates], A.CHOICE_VARIANCE)
+        picks = A.v_optimal(x, len(measured), k, A.DESIGN_NOISE)
+        rest = [i for i in range(len(candidates)) if i not in set(picks)]  # the pool is a random permutation
+        return picks + rest[: n - k]
+
+    A.select_archs = select_archs if (random_share or choice_variance is not None or noise is not None) else orig
+
+
 def _set_flat(flat_adapt):
     M.flat_adapt = flat_adapt
 
@@ -330,6 +352,11 @@ VARIANTS = {  # name -> what it patches
     'flatmu38': lambda: patch_flat_with_prior_mean((3, 8)),
     'flatmu+': lambda: patch_flat_with_prior_mean(extra=True),
     'flatmu3+': lambda: patch_flat_with_prior_mean((3,), extra=True),
+    'act_noise1': lambda: patch_active(noise=1.0),
+    'act_noise10': lambda: patch_active(noise=10.0),
+    'act_feat': lambda: patch_active(choice_variance=0.0),
+    'act_half': lambda: patch_active(random_share=0.5),
+    'act_feat_noise1': lambda: patch_active(noise=1.0, choice_variance=0.0),
 }
 
 
