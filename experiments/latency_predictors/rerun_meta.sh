@@ -22,17 +22,21 @@ chains=(
   "transfer-more|transfer --data $CIFAR --max-shots 40"
   "lodo-active|lodo --data $H/ofa --target-data $OURS --active"
   "transfer-active|transfer --data $CIFAR --active"
+  "lodo-active-more|lodo --data $H/ofa --target-data $OURS --active --max-shots 40"
+  "transfer-active-more|transfer --data $CIFAR --active --max-shots 40"
 )
 for s in fbnet nasbench201; do
   chains+=("crosstype-$s|crosstype --data $H/$s --seeds 3"
            "crosstype-$s-more|crosstype --data $H/$s --seeds 3 --max-shots 40"
            "typesplit-$s|typesplit --data $H/$s --seeds 3"
            "typesplit-$s-more|typesplit --data $H/$s --seeds 3 --max-shots 40"
-           "crosstype-$s-active|crosstype --data $H/$s --seeds 3 --active")
+           "crosstype-$s-active|crosstype --data $H/$s --seeds 3 --active"
+           "crosstype-$s-active-more|crosstype --data $H/$s --seeds 3 --active --max-shots 40")
 done
 chains+=("crosstype-ofa|crosstype --data $H/ofa --target-data $OURS --seeds 3"
          "crosstype-ofa-more|crosstype --data $H/ofa --target-data $OURS --seeds 3 --max-shots 40"
-         "crosstype-ofa-active|crosstype --data $H/ofa --target-data $OURS --seeds 3 --active")
+         "crosstype-ofa-active|crosstype --data $H/ofa --target-data $OURS --seeds 3 --active"
+         "crosstype-ofa-active-more|crosstype --data $H/ofa --target-data $OURS --seeds 3 --active --max-shots 40")
 [ -z "${ONLY:-}" ] || { sel=(); for c in "${chains[@]}"; do [[ "${c%%|*}" =~ $ONLY ]] && sel+=("$c"); done; chains=("${sel[@]}"); }
 for c in "${chains[@]}"; do printf '%s\n' "$c"; done |
   xargs -P "$(( cores < 17 ? cores : 17 ))" -I{} bash -c '

@@ -286,6 +286,8 @@ def cmd_table(args, results) -> None:
                  + active, TRANSFER_PREDICTORS))
     more = ", meta asking for up to 40 samples (--max-shots 40; the mean used is in results.json)"
     sections += tuple((f"{kind}-more", title + more, columns) for kind, title, columns in sections[:3] + sections[6:7])
+    # what a board nasedge measures itself gets: the active choice, and more samples where meta asks for them
+    sections += tuple((f"{kind}-more", title + more, columns) for kind, title, columns in sections[3:6] + sections[7:8])
     sections += tuple((kind, f"Type split {kind[10:].removeprefix('more-')}: meta-trained on the first kind, the "
                              f"second predicted" + (more if kind.startswith("typesplit-more-") else ""),
                        TYPESPLIT_PREDICTORS)
