@@ -2,7 +2,8 @@
 
 >>> client = PredictorClient("http://127.0.0.1:8000", token="nse_...")    # token: only for writes
 >>> client.predict("jetson-orin", archs)                                  # ms, numpy float64
->>> client.register("my-board", "ofa_mbv3_cifar", zip(archs, latency_ms)) # reference + support archs
+>>> archs = client.archs_to_measure("ofa_mbv3_cifar")                     # reference archs + chosen ones
+>>> client.register("my-board", "ofa_mbv3_cifar", zip(archs, latency_ms)) # measured on the board
 >>> predictor = client.latency_predictor("my-board")        # .predict(archs), as a DeviceProfile does
 
 HTTP failures raise :class:`~nasedge.errors.NasedgeError` naming the status and the server's message.
@@ -92,6 +93,16 @@ class PredictorClient:
         from nasedge.predict.encodings import get_encoding
 
         body = self._call("GET", f"/v1/spaces/{space}/reference-archs")
+        enc = get_encoding(body["space"])
+        return [enc.parse(rec) for rec in body["archs"]]
+
+    def archs_to_measure(self, space: str, n: int = 20, seed: int = 0, random: bool = False) -> list:
+        """The ``n`` archs to measure on a new device of ``space`` before :meth:`register`: the reference archs,
+        then the active choice (``random``: random ones), as ``nasedge predictor archs`` lists them."""
+        from nasedge.predict.encodings import get_encoding
+
+        body = self._call("GET", f"/v1/spaces/{space}/archs",
+                          params={"n": n, "seed": seed, "design": "random" if random else "active"})
         enc = get_encoding(body["space"])
         return [enc.parse(rec) for rec in body["archs"]]
 

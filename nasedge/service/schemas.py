@@ -108,6 +108,14 @@ class ReferenceArchs(BaseModel):
     recommended_measurements: int
 
 
+class ArchsToMeasure(BaseModel):
+    space: str
+    archs: List[Dict[str, Any]] = Field(description="measure these on a new device, in this order, then register it")
+    design: str = Field(description="active: every other arch after the reference ones chosen to pin a linear "
+                                    "latency model down, the rest random | random")
+    seed: int
+
+
 class Health(BaseModel):
     status: str
 

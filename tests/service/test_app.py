@@ -55,6 +55,29 @@ def test_reference_archs_and_spaces(serve):
         assert r.status_code == 404 and "unknown space 'nope'" in r.json()["detail"]
 
 
+def test_archs_to_measure_are_those_of_the_cli(serve):
+    from nasedge.predict.profile import profile_archs
+
+    space = get_space(SPACE)
+    with serve() as url, httpx.Client(base_url=url) as c:
+        r = c.get(f"/v1/spaces/{SPACE}/archs").json()
+        assert (r["space"], r["design"], r["seed"]) == (SPACE, "active", 0)
+        assert [space.validate(__import__("nasedge.arch").arch.Arch.from_dict(a)) for a in r["archs"]] == \
+            profile_archs(SPACE, 20, 0)
+        more = c.get(f"/v1/spaces/{SPACE}/archs", params={"n": 30, "seed": 0}).json()["archs"]
+        assert more[:20] == r["archs"]  # a device can measure more later
+        drawn = c.get(f"/v1/spaces/{SPACE}/archs", params={"design": "random", "seed": 4}).json()
+        assert drawn["archs"][:10] == r["archs"][:10] and drawn["archs"][10:] != r["archs"][10:]
+        for params in ({"n": 0}, {"n": 201}, {"design": "best"}, {"seed": -1}, {"n": "x"}):
+            bad = c.get(f"/v1/spaces/{SPACE}/archs", params=params)
+            assert bad.status_code == 422, (params, bad.text)
+        # a space without a sampler has its reference archs only
+        assert len(c.get("/v1/spaces/fbnet/archs", params={"n": 5}).json()["archs"]) == 5
+        bad = c.get("/v1/spaces/fbnet/archs", params={"n": 20})
+        assert bad.status_code == 422 and "n: value 20 is not valid" in bad.json()["detail"]
+        assert c.get("/v1/spaces/nope/archs").status_code == 404
+
+
 def test_writes_need_a_valid_token(serve, token, measurements):
     with serve() as url, httpx.Client(base_url=url) as c:
         for headers in ({}, auth("nse_wrong"), {"Authorization": "Basic dTpw"}):

@@ -18,6 +18,10 @@ def test_client_end_to_end(serve, token, measurements, help_ofa):
         assert client.ready() and SPACE in client.spaces()
         refs = client.reference_archs(SPACE)
         assert len(refs) == 10 and all(r in {a for a, _ in measurements} for r in refs)
+        from nasedge.predict.profile import profile_archs
+
+        assert client.archs_to_measure(SPACE) == profile_archs(SPACE, 20, 0)
+        assert client.archs_to_measure(SPACE, n=12, seed=2, random=True) == profile_archs(SPACE, 12, 2, active=False)
         info = client.register("gpu-a", SPACE, measurements)
         # the registration's answer also says what the measurement check found (not stored with the device)
         assert (info.pop("noisy_measurements"), info.pop("warnings")) == (0, [])

@@ -3,17 +3,19 @@
 import functools
 from typing import Optional
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.exceptions import HTTPException
 
 from nasedge.errors import NasedgeError
 from nasedge.predict import predictor_class
 from nasedge.predict.encodings import LatencyEncoding, get_encoding, list_encodings
-from nasedge.predict.profile import reference_archs
+from nasedge.predict.profile import profile_archs, reference_archs
 from nasedge.service import schemas
 from nasedge.service.errors import FieldErrors
 
 RECOMMENDED_MEASUREMENTS = 20
+MAX_ARCHS_TO_MEASURE = 200
+DESIGNS = ("active", "random")
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,6 +61,22 @@ def space_reference_archs(request: Request, space: str = Path(max_length=schemas
             "recommended_measurements": max(RECOMMENDED_MEASUREMENTS, len(refs))}
 
 
+def space_archs_to_measure(request: Request, space: str = Path(max_length=schemas.NAME_LENGTH),
+                           n: int = Query(RECOMMENDED_MEASUREMENTS, ge=1, le=MAX_ARCHS_TO_MEASURE),
+                           seed: int = Query(0, ge=0, le=2**31 - 1),
+                           design: str = Query("active", pattern=f"^({'|'.join(DESIGNS)})$")) -> dict:
+    """The ``n`` archs to measure on a new device, as ``nasedge predictor archs`` lists them: the reference
+    archs first, then (``design=active``, the default) every other one chosen to pin a linear latency model
+    down and the rest random, or (``random``) random ones. The first archs of a larger ``n`` are those of a
+    smaller one, so a device can measure more later."""
+    enc, _ = space_references(request, space)  # 404 for an unknown space
+    try:
+        archs = profile_archs(enc, n, seed, active=design == "active")
+    except NasedgeError as exc:  # a space without a sampler has only its reference archs
+        raise FieldErrors([("n", f"n: value {n} is not valid: {exc}")]) from None
+    return {"space": enc.name, "archs": [enc.to_record(a) for a in archs], "design": design, "seed": seed}
+
+
 def add_routes(r: APIRouter, read_deps: list, read_responses: dict) -> None:
     """Add the space routes to ``r``, guarded by ``read_deps``."""
     r.get("/v1/spaces", tags=["spaces"], dependencies=read_deps, responses=read_responses)(spaces)
@@ -66,3 +84,8 @@ def add_routes(r: APIRouter, read_deps: list, read_responses: dict) -> None:
           dependencies=read_deps,
           responses={**read_responses, 404: {"model": schemas.ErrorBody, "description": "unknown space"}},
           )(space_reference_archs)
+    r.get("/v1/spaces/{space}/archs", response_model=schemas.ArchsToMeasure, tags=["spaces"],
+          dependencies=read_deps,
+          responses={**read_responses, 404: {"model": schemas.ErrorBody, "description": "unknown space"},
+                     422: {"model": schemas.ErrorBody, "description": "invalid n, seed or design"}},
+          )(space_archs_to_measure)
