@@ -6,6 +6,8 @@
   nasedge predictor fit --device cpu [--space ofa_mbv3_cifar]     measure those archs on the device, then fit
   nasedge predictor fit --device jetson-orin --measurements lat.csv [--predictor meta]
   nasedge predictor show --device jetson-orin [--space S]
+  NASEDGE_TOKEN=nse_... nasedge predictor push --device jetson-orin --url http://predictors:8000
+                                         register the profile's measurements in a predictor service
   nasedge predictor eval --space nasbench201 --data DIR --target-device pixel2 --shots 10 --seeds 5
   nasedge predictor eval --space ofa --data DIR [--target-data DIR] --target-device D --protocol untrimmed \\
       --shots 20 --json
@@ -70,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles-dir", metavar="DIR")
     p.add_argument("--json", action="store_true", help="print the profile's summary as one JSON object")
     p.set_defaults(_run=run_show)
+
+    p = sub.add_parser("push", help="register a stored profile's measurements in a predictor service (nasedge serve)")
+    p.add_argument("--device", required=True, metavar="NAME")
+    p.add_argument("--space", help="which of the device's profiles (default: its only one)")
+    p.add_argument("--profiles-dir", metavar="DIR")
+    p.add_argument("--url", required=True, metavar="URL", help="the service, e.g. http://predictors:8000")
+    p.add_argument("--name", metavar="NAME", help="the device's name in the service (default: --device)")
+    p.set_defaults(_run=run_push)
 
     p = sub.add_parser("archs", help="archs to measure on a new device: the reference archs, then chosen ones")
     p.add_argument("--space", help="search space (required unless --device names a device with a space)")
@@ -238,6 +248,36 @@ def run_show(args: argparse.Namespace) -> int:
               f"{len(p.measurements)} measurements, created "
               f"{p.created}" + (f"; cross-validated spearman {q['spearman']:.3f}, MAPE {q['mape']:.1f} %, "
                                 f"within 10 % {100 * q['within_10pct']:.0f} %" if q else ""))
+    return 0
+
+
+TOKEN_ENV = "NASEDGE_TOKEN"  # a write token of the service (`nasedge serve token create`), never on the command line
+
+
+def run_push(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    from nasedge.client import PredictorClient
+    from nasedge.errors import NasedgeError
+    from nasedge.predict.profile import find_profile, load_profile
+
+    stored = find_profile(args.device, args.space, args.profiles_dir)
+    profile = load_profile(args.device, args.profiles_dir, stored.space)
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        raise NasedgeError(f"{TOKEN_ENV}: not set; registering needs a write token of the service "
+                           "(`nasedge serve token create` prints one)")
+    name = args.name or profile.device
+    with PredictorClient(args.url, token=token) as client:
+        info = client.register(name, profile.space, zip(profile.archs(), profile.latencies()))
+    here, there = profile.quality, info.get("quality") or {}
+    quality = (f"; cross-validated MAPE {there['mape']:.2f} % there, {here['mape']:.2f} % here"
+               if here and there else "")
+    print(f"registered {name} ({profile.space}) at {args.url}: version {info['version']}, "
+          f"{info['measurements']} measurements, predictor {info['predictor']}{quality}")
+    for warning in info.get("warnings", []):
+        print(f"nasedge: {warning}", file=sys.stderr)
     return 0
 
 

@@ -98,3 +98,30 @@ def test_remote_predictor_is_a_search_constraint(serve, token, measurements):
         client.register("gpu-a", SPACE, measurements[:19] + [(measurements[19][0], 2 * measurements[19][1])])
         with pytest.raises(NasedgeError, match=r"registered again .* version 1 -> 2"):
             remote.predict(space.sample_many(2, 4))
+
+
+def test_push_a_profile_made_by_the_cli(serve, token, measurements, help_ofa, tmp_path, nasedge_cli, monkeypatch):
+    """`nasedge predictor push`: a profile fitted here is registered in a service from its measurements (the token
+    from NASEDGE_TOKEN), and the service then predicts what the profile does, bit for bit."""
+    from nasedge.predict.profile import save_profile
+
+    local = fit_profile("my-board", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements], cv_folds=5)
+    save_profile(local, tmp_path / "p")
+    queries = help_ofa.items[300:340]
+    push = ("predictor", "push", "--device", "my-board", "--profiles-dir", tmp_path / "p")
+    with serve() as url:
+        monkeypatch.delenv("NASEDGE_TOKEN", raising=False)
+        r = nasedge_cli(*push, "--url", url)
+        assert r.returncode == 2 and "NASEDGE_TOKEN: not set" in r.stderr and len(r.stderr.splitlines()) == 1
+        monkeypatch.setenv("NASEDGE_TOKEN", "nse_wrong")
+        r = nasedge_cli(*push, "--url", url)
+        assert r.returncode == 2 and "HTTP 401" in r.stderr and "Traceback" not in r.stderr
+        monkeypatch.setenv("NASEDGE_TOKEN", token)
+        r = nasedge_cli(*push, "--url", url, "--name", "board-2")
+        assert r.returncode == 0, r.stderr
+        assert f"registered board-2 ({SPACE}) at {url}: version 1, 20 measurements, predictor meta" in r.stdout
+        with PredictorClient(url) as client:
+            assert client.device("board-2")["quality"] == local.quality  # the same cross-validation (5 folds in the tests)
+            assert np.array_equal(client.predict("board-2", queries), local.predict(queries))
+        r = nasedge_cli("predictor", "push", "--device", "nope", "--profiles-dir", tmp_path / "p", "--url", url)
+        assert r.returncode == 2 and "nope" in r.stderr
