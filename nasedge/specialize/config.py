@@ -31,6 +31,9 @@ class SpecializeConfig:
     # ... and up to this many in all, 10 at a time, while the predictor says more would pay (meta: its samples
     # left out are predicted more than 5 % off, or 2 % where its prior does not fit); null: twice profile_archs
     profile_max_archs: Optional[int] = None
+    # which archs after the reference ones: active (every other one chosen to pin a linear latency model down,
+    # the rest random; nasedge predictor archs) | random
+    profile_design: str = "active"
     # predictor fitted to a predict-only device's published measurements
     published_predictor: str = "flops"
     # output folder; null: outputs/specialize/<device>-<budget>
@@ -42,7 +45,8 @@ class SpecializeConfig:
                   "profile_max_archs": self.profile_max_archs is None or self.profile_max_archs >= self.profile_archs,
                   "test_images": self.test_images is None or self.test_images >= 1,
                   "recalibration_images": self.recalibration_images is None or self.recalibration_images >= 1,
-                  "evaluation": self.evaluation in ("auto", "ray", "local")}
+                  "evaluation": self.evaluation in ("auto", "ray", "local"),
+                  "profile_design": self.profile_design in ("active", "random")}
         for key, ok in checks.items():
             if not ok:
                 raise NasedgeError(f"specialize.{key}: value {getattr(self, key)!r} is not valid")

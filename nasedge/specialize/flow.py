@@ -237,7 +237,8 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
                     device, space, profiles_dir=pcfg.get("profiles_dir"), predictor=pcfg["name"],
                     predictor_options=predictor_class(pcfg["name"]).options_from_config(pcfg),
                     cv_folds=int(pcfg["cv_folds"]), num_archs=spec.profile_archs,
-                    max_archs=spec.profile_max_archs, measurements=req.measurements,
+                    max_archs=spec.profile_max_archs, active=spec.profile_design == "active",
+                    measurements=req.measurements,
                     ray_address=req.ray_address, measurements_dir=home.measurements_dir(),
                     progress=lambda done, total: update(done, total),
                     note=lambda why: console.print(f"measure {device.name}: {why}", markup=False))

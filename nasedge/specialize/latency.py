@@ -109,9 +109,10 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                    predictor_options: dict, cv_folds: int, num_archs: int, measurements: Optional[str],
                    ray_address: Optional[str], measurements_dir: Path, max_archs: Optional[int] = None,
                    progress: Optional[Callable[[int, int], None]] = None,
-                   note: Optional[Callable[[str], None]] = None) -> LatencySource:
+                   note: Optional[Callable[[str], None]] = None, active: bool = True) -> LatencySource:
     """The device's stored profile for ``space`` (the user's, else a shipped one), or a new one (from
-    ``measurements`` or measured now), stored in ``profiles_dir`` (default: the nasedge home)."""
+    ``measurements`` or measured now: ``active`` picks the archs, see :func:`nasedge.predict.profile.profile_archs`),
+    stored in ``profiles_dir`` (default: the nasedge home)."""
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import (check_measurements, fit_profile, load_profile, profile_device, save_profile,
                                          stored_profiles)
@@ -140,7 +141,8 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
         csv = measurements_dir / f"{device.name}@{space.name}.csv"
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=ray_address, progress=progress)
         profile, measured = profile_device(device.name, space, measure, num_archs=num_archs, max_archs=max_archs,
-                                           predictor=predictor, cv_folds=cv_folds, note=note, **predictor_options)
+                                           predictor=predictor, cv_folds=cv_folds, note=note, active=active,
+                                           **predictor_options)
         noisy = sum(m.noisy for m in measured)
         kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
                                     f"({noisy} flagged noisy; measurements in {csv})")

@@ -46,6 +46,8 @@ def test_predict_only_device_specializes_unverified(tmp_path, capsys):
     (["--device", "cpu", "--latency", "20ms", "--predictor-url", "http://127.0.0.1:9"],
      "cannot reach the predictor service at http://127.0.0.1:9"),
     (["--device", "cpu", "--latency", "20ms", "specialize.evaluation=cloud"], "specialize.evaluation"),
+    (["--device", "cpu", "--latency", "20ms", "specialize.profile_design=best"],
+     "specialize.profile_design: value 'best' is not valid"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path):
     assert main(["specialize", "--out", str(tmp_path / "out"), *args]) == 2
