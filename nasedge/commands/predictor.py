@@ -11,8 +11,8 @@
   nasedge predictor eval --space nasbench201 --data DIR --target-device pixel2 --shots 10 --seeds 5
   nasedge predictor eval --space ofa --data DIR [--target-data DIR] --target-device D --protocol untrimmed \\
       --shots 20 --json
-  nasedge predictor eval --space fbnet --data DIR --target-device pixel2 --protocol untrimmed \\
-      --sources 1080ti_1,2080ti_1,titan_rtx_1 [--max-shots 40] [--active]     a prior from GPUs only
+  nasedge predictor eval --space fbnet --data DIR --target-device pixel2,raspi4 --protocol untrimmed \\
+      --sources 1080ti_1,2080ti_1,titan_rtx_1 --ceiling [--max-shots 40] [--active]    a device split
 
 ``fit`` stores a device profile (``<nasedge home>/profiles/<device>@<space>.json`` unless configured
 otherwise; the profiles shipped with nasedge are read-only) from a measurements CSV (columns ``arch``
@@ -99,7 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--data", action="append", required=True, metavar="DIR", help="latency dataset (repeatable)")
     p.add_argument("--target-data", action="append", default=[], metavar="DIR",
                    help="more datasets, e.g. holding the target device (repeatable)")
-    p.add_argument("--target-device", required=True, metavar="NAME")
+    p.add_argument("--target-device", required=True, metavar="NAME[,NAME...]",
+                   help="the device(s) predicted; several: one line each and their mean")
+    p.add_argument("--ceiling", action="store_true",
+                   help="also the noise ceiling: the 'oracle' fitted on all the target's measurements outside "
+                        "each fold, on the same query archs")
     p.add_argument("--predictor", default="meta", metavar="NAME",
                    help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated "
                         "source device, rescaled), 'oracle' (fitted on all the target's measurements: "
@@ -303,6 +307,8 @@ def run_archs(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import sys
 
+    import numpy as np
+
     from nasedge.errors import NasedgeError
     from nasedge.predict import list_predictors
     from nasedge.predict.dataset import load_dataset
@@ -320,21 +326,43 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     show = not args.json and sys.stderr.isatty()
+    targets = [t.strip() for t in args.target_device.split(",") if t.strip()]
+    if not targets:
+        raise NasedgeError(f"--target-device: value {args.target_device!r} names no device")
+    for target in targets:
+        ds.device_index(target)  # an unknown device fails before any work
     sources = [d.strip() for d in args.sources.split(",") if d.strip()] if args.sources is not None else None
     if sources is not None and not sources:
         raise NasedgeError(f"--sources: value {args.sources!r} names no device")
     _positive(args.max_shots, "--max-shots")
-    result = evaluate(ds, args.target_device, args.predictor, args.protocol, shots, args.seeds, args.folds,
-                      options, progress if show else None, sources=sources, active=args.active,
-                      max_shots=args.max_shots)
+    columns = [args.predictor] + (["oracle"] if args.ceiling and args.predictor != "oracle" else [])
+    meta_models: dict = {}  # priors trained once per set of sources and archs, shared by the targets
+    results = {t: {c: evaluate(ds, t, c, args.protocol, shots, args.seeds, args.folds,
+                               options if c == args.predictor else {}, progress if show else None,
+                               meta_models=meta_models, sources=sources, active=args.active,
+                               max_shots=args.max_shots if c == args.predictor else None)
+                   for c in columns} for t in targets}
+    keys = ("spearman", "mape", "within_10pct")
+    means = {c: {k: float(np.mean([results[t][c][k] for t in targets])) for k in keys} for c in columns}
     if args.json:
-        print(json.dumps(result))
-    else:
-        used = f" (used {result['samples']:.1f} on average)" if args.max_shots else ""
-        prior = f", prior from {len(sources)} source devices" if sources else ""
-        print(f"{result['predictor']} on {result['target_device']} ({result['space']}, protocol "
-              f"{args.protocol}, {result['measured_on_target']} measurements on the target{used}{prior}, "
-              f"{result['query_archs']} query archs, {args.seeds} seeds): "
-              f"spearman {result['spearman']:.3f} (+-{result['spearman_std']:.3f}), "
-              f"MAPE {result['mape']:.2f} %, within 10 % {100 * result['within_10pct']:.1f} %")
+        one = len(targets) == 1 and len(columns) == 1
+        print(json.dumps(results[targets[0]][args.predictor] if one else {"targets": results, "mean": means}))
+        return 0
+    prior = f", prior from {len(sources)} source devices" if sources else ""
+
+    def figures(q: dict) -> str:
+        spread = f" (+-{q['spearman_std']:.3f} over seeds)" if "spearman_std" in q else ""
+        return (f"spearman {q['spearman']:.3f}{spread}, MAPE {q['mape']:.2f} %, "
+                f"within 10 % {100 * q['within_10pct']:.1f} %")
+
+    for t in targets:
+        r = results[t][args.predictor]
+        used = f" (used {r['samples']:.1f} on average)" if args.max_shots else ""
+        ceiling = f"; noise ceiling (oracle): {figures(results[t]['oracle'])}" if "oracle" in columns[1:] else ""
+        print(f"{r['predictor']} on {t} ({r['space']}, protocol {args.protocol}, {r['measured_on_target']} "
+              f"measurements on the target{used}{prior}, {r['query_archs']} query "
+              f"archs, {args.seeds} seeds): {figures(r)}{ceiling}")
+    if len(targets) > 1:
+        ceiling = f"; noise ceiling (oracle): {figures(means['oracle'])}" if "oracle" in columns[1:] else ""
+        print(f"mean over {len(targets)} targets: {args.predictor} {figures(means[args.predictor])}{ceiling}")
     return 0

@@ -47,6 +47,17 @@ def test_eval_on_a_device_split(nasedge):
     assert r.returncode == 0, r.stderr
     split = json.loads(r.stdout)
     assert split["spearman"] != every["spearman"] and 20 <= split["samples"] <= 40 and split["max_shots"] == 40
+    # several targets of one split, with the noise ceiling beside: one line each and the mean
+    r = nasedge(*args[:6], "pixel2,fpga", *args[7:-1], "--sources", gpus, "--ceiling")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("meta on pixel2") and "noise ceiling (oracle): spearman" in lines[1]
+    assert lines[2].startswith("mean over 2 targets: meta spearman")
+    both = json.loads(nasedge(*args[:6], "pixel2,fpga", *args[7:], "--sources", gpus, "--ceiling").stdout)
+    assert set(both["targets"]) == {"pixel2", "fpga"} and set(both["mean"]) == {"meta", "oracle"}
+    alone = json.loads(nasedge(*args, "--sources", gpus).stdout)
+    assert both["targets"]["pixel2"]["meta"]["spearman"] == alone["spearman"]  # the same tasks as one target alone
+    assert both["mean"]["meta"]["spearman"] == (alone["spearman"] + both["targets"]["fpga"]["meta"]["spearman"]) / 2
     one_line_error(nasedge(*args, "--sources", "pixel2,fpga"), "source device 'pixel2' is the target")
     one_line_error(nasedge(*args, "--sources", "1080ti_1,nope"), "source device 'nope' is not in the dataset")
     one_line_error(nasedge(*args, "--sources", ","), "--sources: value ',' names no device")
