@@ -196,6 +196,9 @@ def run_fit(args: argparse.Namespace) -> int:
           f"MAPE {q['mape']:.1f} %, within 10 % {100 * q['within_10pct']:.0f} %") if q else \
         f"; too few measurements ({n}) to cross-validate"
     print(f"{path}: {name} profile of {profile.device} ({profile.space}){cv}")
+    adaptation = profile.latency_predictor.adaptation()
+    if adaptation:
+        print(f"adaptation: {adaptation}")
     for warning in checked.warnings():
         print(f"nasedge: warning: {warning}", file=sys.stderr)
     more = profile.latency_predictor.more_samples() if args.measurements is not None else ""
@@ -243,7 +246,7 @@ def run_show(args: argparse.Namespace) -> int:
     p = load_profile(args.device, args.profiles_dir, stored.space)
     summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
                "measurements": len(p.measurements), "quality": p.quality, "created": p.created,
-               "source": stored.source, "path": str(stored.path)}
+               "source": stored.source, "path": str(stored.path), "adaptation": p.latency_predictor.adaptation()}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -252,6 +255,8 @@ def run_show(args: argparse.Namespace) -> int:
               f"{len(p.measurements)} measurements, created "
               f"{p.created}" + (f"; cross-validated spearman {q['spearman']:.3f}, MAPE {q['mape']:.1f} %, "
                                 f"within 10 % {100 * q['within_10pct']:.0f} %" if q else ""))
+        if summary["adaptation"]:
+            print(f"adaptation: {summary['adaptation']}")
     return 0
 
 

@@ -140,6 +140,11 @@ class LatencyPredictor(abc.ABC):
         self.fitted = True
         return self
 
+    def adaptation(self) -> str:
+        """How the fitted predictor adapted to the device's samples, in one sentence (what it chose and why);
+        empty when there was nothing to choose (the default)."""
+        return ""
+
     def more_samples(self) -> str:
         """Why measuring more archs of the device would pay, in one sentence; empty when it would not (the
         default). A profile measures more archs, up to its limit, while the fitted predictor says so

@@ -91,13 +91,20 @@ def test_archs_then_fit_then_show(tmp_path, nasedge):
     assert r.returncode == 0, r.stderr
     assert "meta profile of gpu-x (ofa_mbv3_w1.2); cross-validated on its 20 measurements" in r.stdout
     assert "would pay" not in r.stderr  # a GPU at batch 64: the prior fits, no more measurements asked for
+    # which it chose, and why: the prior, which fits (nearly every resample of the samples keeps it)
+    line = next(x for x in r.stdout.splitlines() if x.startswith("adaptation: "))
+    assert line.startswith("adaptation: prior 0.9") and "the prior fits" in line
     profile = json.loads((tmp_path / "p" / "gpu-x@ofa_mbv3_w1.2.json").read_text())
     assert profile["predictor"] == "meta" and len(profile["measurements"]) == 20
     r = nasedge("show", "--device", "gpu-x", "--profiles-dir", str(tmp_path / "p"), "--json")
-    assert r.returncode == 0 and json.loads(r.stdout)["quality"]["spearman"] > 0.9
+    shown = json.loads(r.stdout)
+    assert r.returncode == 0 and shown["quality"]["spearman"] > 0.9
+    assert f"adaptation: {shown['adaptation']}" == line
+    assert line in nasedge("show", "--device", "gpu-x", "--profiles-dir", str(tmp_path / "p")).stdout
     r = nasedge("fit", "--device", "gpu-y", "--measurements", str(path), "--predictor", "flops",
                 "--profiles-dir", str(tmp_path / "p"))
     assert r.returncode == 0 and json.loads((tmp_path / "p" / "gpu-y@ofa_mbv3_w1.2.json").read_text())["predictor"] == "flops"
+    assert "adaptation" not in r.stdout  # flops has nothing to choose
 
 
 def test_fit_from_a_file_says_when_more_measurements_would_pay(tmp_path, nasedge):

@@ -70,6 +70,8 @@ def test_state_round_trip(case):
     assert state["predictor"] == name and state["space"] == space.name
     for q in (predictor_class(name).from_dict(state), predictor_from_dict(state)):
         np.testing.assert_allclose(q.predict(xb), p.predict(xb), rtol=1e-12)
+        # what it chose on the device and why (one line, or nothing to say) is kept with the state
+        assert q.adaptation() == p.adaptation() and isinstance(p.adaptation(), str) and "\n" not in p.adaptation()
 
 
 def test_profile_round_trip(case, tmp_path):
