@@ -51,7 +51,7 @@ def main() -> None:
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import profile_archs
 
-    archs = profile_archs(args.space, args.archs)
+    archs = profile_archs(args.space, args.archs, active=False)  # the archs of the stored runs: drawn at random
     variants = {k: v for k, v in VARIANTS.items() if args.variants == "all" or k in JOURNAL_VARIANTS}
     runs: dict[str, list] = {k: [] for k in variants}
     work = Path(tempfile.mkdtemp(prefix="drift-"))
@@ -87,7 +87,8 @@ def _score(runs_json: str, dataset: str) -> None:
     doc = json.load(open(runs_json))
     ds = load_dataset(dataset, None)
     y = ds.column(doc["device"])
-    archs = profile_archs(doc["space"], len(next(iter(doc["runs"].values()))[0]["median_ms"]))
+    # the stored runs measured the reference archs and random ones (profile_archs' default before the active choice)
+    archs = profile_archs(doc["space"], len(next(iter(doc["runs"].values()))[0]["median_ms"]), active=False)
     for name, rs in doc["runs"].items():
         cells = []
         for r in rs:
