@@ -595,7 +595,7 @@ class MetaPredictor(LatencyPredictor):
         """The blend's weights and its reason, e.g. ``prior 0.25, flat 0.75: the prior alone errs 0.024 on the samples
         left out, the blend 0.017: ...`` (with ``blend: off``: the prior-based head alone)."""
         blend = self.hyper.get("blend")
-        weights = ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items())
+        weights = ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items() if w >= 0.005)  # as printed
         return f"{weights}: {blend['reason']}" if blend else "prior 1.00: the blend with prior-free models is off"
 
     def more_samples(self) -> str:
