@@ -278,11 +278,19 @@ def _predictor(args: argparse.Namespace) -> None:
         _overrides(args, args.device)
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
-    if action in ("fit", "eval") and getattr(args, "predictor", None):
+    if action == "fit" and getattr(args, "predictor", None):
         from nasedge.predict import list_predictors
 
         if args.predictor not in list_predictors():
             raise unknown_name("predictor", args.predictor, list_predictors())
+    if action == "eval":  # several, comma-separated, and the benchmark's baselines (nearest, oracle) too
+        from nasedge.predict import list_predictors
+        from nasedge.predict.benchmark import BASELINES
+
+        known = (*list_predictors(), *BASELINES)
+        for name in args.predictor.split(","):
+            if name.strip() not in known:
+                raise unknown_name("predictor", name.strip(), known)
 
 
 def _serve(args: argparse.Namespace) -> None:

@@ -104,10 +104,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--ceiling", action="store_true",
                    help="also the noise ceiling: the 'oracle' fitted on all the target's measurements outside "
                         "each fold, on the same query archs")
-    p.add_argument("--predictor", default="meta", metavar="NAME",
+    p.add_argument("--predictor", default="meta", metavar="NAME[,NAME...]",
                    help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated "
                         "source device, rescaled), 'oracle' (fitted on all the target's measurements: "
-                        "the noise ceiling)")
+                        "the noise ceiling); several, comma-separated: side by side on the same tasks")
     p.add_argument("--protocol", choices=("help", "untrimmed"), default="help")
     p.add_argument("--shots", type=int, default=None,
                    help="help: samples besides the 10 reference archs (default 10); untrimmed: every "
@@ -321,9 +321,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
         _positive(value, flag)
-    if args.predictor not in (*list_predictors(), *BASELINES):
-        known = ", ".join((*list_predictors(), *BASELINES))
-        raise NasedgeError(f"unknown predictor {args.predictor!r}; known: {known}")
+    predictors = list(dict.fromkeys(p.strip() for p in args.predictor.split(",") if p.strip()))
+    for name in predictors or [args.predictor]:
+        if name not in (*list_predictors(), *BASELINES):
+            known = ", ".join((*list_predictors(), *BASELINES))
+            raise NasedgeError(f"unknown predictor {name!r}; known: {known}")
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
     ds = load_dataset([*args.data, *args.target_data], args.space)
     options = {"table": args.table} if args.table else {}
@@ -340,18 +342,32 @@ def run_eval(args: argparse.Namespace) -> int:
     if sources is not None and not sources:
         raise NasedgeError(f"--sources: value {args.sources!r} names no device")
     _positive(args.max_shots, "--max-shots")
-    columns = [args.predictor] + (["oracle"] if args.ceiling and args.predictor != "oracle" else [])
+    with_oracle = ["oracle"] if args.ceiling and "oracle" not in predictors else []
+    columns = predictors + with_oracle
     meta_models: dict = {}  # priors trained once per set of sources and archs, shared by the targets
     results = {t: {c: evaluate(ds, t, c, args.protocol, shots, args.seeds, args.folds,
-                               options if c == args.predictor else {}, progress if show else None,
+                               options if c == "lut" else {}, progress if show else None,
                                meta_models=meta_models, sources=sources, active=args.active,
-                               max_shots=args.max_shots if c == args.predictor else None)
+                               max_shots=args.max_shots if c not in BASELINES else None)
                    for c in columns} for t in targets}
     keys = ("spearman", "mape", "within_10pct")
     means = {c: {k: float(np.mean([results[t][c][k] for t in targets])) for k in keys} for c in columns}
     if args.json:
         one = len(targets) == 1 and len(columns) == 1
-        print(json.dumps(results[targets[0]][args.predictor] if one else {"targets": results, "mean": means}))
+        print(json.dumps(results[targets[0]][columns[0]] if one else {"targets": results, "mean": means}))
+        return 0
+    if len(predictors) > 1:  # side by side: a line per target, then the means
+        def brief(q: dict) -> str:
+            return f"{q['spearman']:.3f} / {100 * q['within_10pct']:.1f} %"
+
+        print(f"spearman / within 10 % ({ds.encoding.name}, protocol {args.protocol}, "
+              f"{results[targets[0]][columns[0]]['measured_on_target']} measurements on the target, {args.seeds} "
+              f"seeds" + (f", prior from {len(sources)} source devices" if sources else "") + ")")
+        for t in [*targets, None]:
+            row = means if t is None else results[t]
+            label = f"mean over {len(targets)} targets" if t is None else t
+            print(f"{label}: " + "; ".join(f"{c} {brief(row[c])}" for c in predictors)
+                  + (f"; noise ceiling (oracle) {brief(row['oracle'])}" if with_oracle else ""))
         return 0
     prior = f", prior from {len(sources)} source devices" if sources else ""
 
@@ -361,13 +377,13 @@ def run_eval(args: argparse.Namespace) -> int:
                 f"within 10 % {100 * q['within_10pct']:.1f} %")
 
     for t in targets:
-        r = results[t][args.predictor]
+        r = results[t][columns[0]]
         used = f" (used {r['samples']:.1f} on average)" if args.max_shots else ""
-        ceiling = f"; noise ceiling (oracle): {figures(results[t]['oracle'])}" if "oracle" in columns[1:] else ""
+        ceiling = f"; noise ceiling (oracle): {figures(results[t]['oracle'])}" if with_oracle else ""
         print(f"{r['predictor']} on {t} ({r['space']}, protocol {args.protocol}, {r['measured_on_target']} "
               f"measurements on the target{used}{prior}, {r['query_archs']} query "
               f"archs, {args.seeds} seeds): {figures(r)}{ceiling}")
     if len(targets) > 1:
-        ceiling = f"; noise ceiling (oracle): {figures(means['oracle'])}" if "oracle" in columns[1:] else ""
-        print(f"mean over {len(targets)} targets: {args.predictor} {figures(means[args.predictor])}{ceiling}")
+        ceiling = f"; noise ceiling (oracle): {figures(means['oracle'])}" if with_oracle else ""
+        print(f"mean over {len(targets)} targets: {columns[0]} {figures(means[columns[0]])}{ceiling}")
     return 0

@@ -55,6 +55,13 @@ def test_eval_on_a_device_split(nasedge):
     assert lines[2].startswith("mean over 2 targets: meta spearman")
     both = json.loads(nasedge(*args[:6], "pixel2,fpga", *args[7:], "--sources", gpus, "--ceiling").stdout)
     assert set(both["targets"]) == {"pixel2", "fpga"} and set(both["mean"]) == {"meta", "oracle"}
+    # the baselines side by side on the same tasks (nearest and oracle are the benchmark's, not registered predictors)
+    r = nasedge(*args[:-1], "--sources", gpus, "--predictor", "meta,flops,nearest", "--ceiling")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].startswith("pixel2: meta ") and "; nearest " in r.stdout.splitlines()[1]
+    assert r.stdout.splitlines()[2].startswith("mean over 1 targets: meta ") and "noise ceiling (oracle)" in r.stdout
+    assert nasedge(*args, "--predictor", "nearest").returncode == 0  # was refused by the early input check
+    one_line_error(nasedge(*args, "--predictor", "meta,gbm"), "unknown predictor 'gbm'")
     alone = json.loads(nasedge(*args, "--sources", gpus).stdout)
     assert both["targets"]["pixel2"]["meta"]["spearman"] == alone["spearman"]  # the same tasks as one target alone
     assert both["mean"]["meta"]["spearman"] == (alone["spearman"] + both["targets"]["fpga"]["meta"]["spearman"]) / 2
