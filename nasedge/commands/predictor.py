@@ -356,20 +356,20 @@ def run_eval(args: argparse.Namespace) -> int:
         one = len(targets) == 1 and len(columns) == 1
         print(json.dumps(results[targets[0]][columns[0]] if one else {"targets": results, "mean": means}))
         return 0
+    prior = f", prior from {len(sources)} source devices" if sources else ""
     if len(predictors) > 1:  # side by side: a line per target, then the means
         def brief(q: dict) -> str:
             return f"{q['spearman']:.3f} / {100 * q['within_10pct']:.1f} %"
 
         print(f"spearman / within 10 % ({ds.encoding.name}, protocol {args.protocol}, "
               f"{results[targets[0]][columns[0]]['measured_on_target']} measurements on the target, {args.seeds} "
-              f"seeds" + (f", prior from {len(sources)} source devices" if sources else "") + ")")
+              f"seeds{prior})")
         for t in [*targets, None]:
             row = means if t is None else results[t]
             label = f"mean over {len(targets)} targets" if t is None else t
             print(f"{label}: " + "; ".join(f"{c} {brief(row[c])}" for c in predictors)
                   + (f"; noise ceiling (oracle) {brief(row['oracle'])}" if with_oracle else ""))
         return 0
-    prior = f", prior from {len(sources)} source devices" if sources else ""
 
     def figures(q: dict) -> str:
         spread = f" (+-{q['spearman_std']:.3f} over seeds)" if "spearman_std" in q else ""
