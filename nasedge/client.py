@@ -90,21 +90,13 @@ class PredictorClient:
 
     def reference_archs(self, space: str) -> list:
         """The archs to measure first on a new device of ``space`` (Arch objects for OFA spaces)."""
-        from nasedge.predict.encodings import get_encoding
-
-        body = self._call("GET", f"/v1/spaces/{space}/reference-archs")
-        enc = get_encoding(body["space"])
-        return [enc.parse(rec) for rec in body["archs"]]
+        return _archs(self._call("GET", f"/v1/spaces/{space}/reference-archs"))
 
     def archs_to_measure(self, space: str, n: int = 20, seed: int = 0, random: bool = False) -> list:
         """The ``n`` archs to measure on a new device of ``space`` before :meth:`register`: the reference archs,
         then the active choice (``random``: random ones), as ``nasedge predictor archs`` lists them."""
-        from nasedge.predict.encodings import get_encoding
-
-        body = self._call("GET", f"/v1/spaces/{space}/archs",
-                          params={"n": n, "seed": seed, "design": "random" if random else "active"})
-        enc = get_encoding(body["space"])
-        return [enc.parse(rec) for rec in body["archs"]]
+        return _archs(self._call("GET", f"/v1/spaces/{space}/archs",
+                                 params={"n": n, "seed": seed, "design": "random" if random else "active"}))
 
     def predict(self, device: str, archs: Sequence) -> np.ndarray:
         """Predicted latency of each arch on ``device``, milliseconds (float64)."""
@@ -196,3 +188,11 @@ def _record(arch: Any, space: str | None = None) -> dict:
 
 def _records(archs: Sequence) -> list[dict]:
     return [_record(a) for a in archs]
+
+
+def _archs(body: dict) -> list:
+    """The archs of an answer listing them (``{"space", "archs": [records]}``), parsed in its space."""
+    from nasedge.predict.encodings import get_encoding
+
+    enc = get_encoding(body["space"])
+    return [enc.parse(rec) for rec in body["archs"]]

@@ -315,17 +315,15 @@ def run_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nasedge.errors import NasedgeError
-    from nasedge.predict import list_predictors
     from nasedge.predict.dataset import load_dataset
     from nasedge.predict.benchmark import BASELINES, evaluate
 
+    def names(text: str) -> list[str]:  # a comma-separated option, each name once
+        return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
         _positive(value, flag)
-    predictors = list(dict.fromkeys(p.strip() for p in args.predictor.split(",") if p.strip()))
-    for name in predictors or [args.predictor]:
-        if name not in (*list_predictors(), *BASELINES):
-            known = ", ".join((*list_predictors(), *BASELINES))
-            raise NasedgeError(f"unknown predictor {name!r}; known: {known}")
+    predictors = names(args.predictor)  # each a known one (checked with every input, commands/inputs.py)
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
     ds = load_dataset([*args.data, *args.target_data], args.space)
     options = {"table": args.table} if args.table else {}
@@ -333,12 +331,12 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     show = not args.json and sys.stderr.isatty()
-    targets = [t.strip() for t in args.target_device.split(",") if t.strip()]
+    targets = names(args.target_device)
     if not targets:
         raise NasedgeError(f"--target-device: value {args.target_device!r} names no device")
     for target in targets:
         ds.device_index(target)  # an unknown device fails before any work
-    sources = [d.strip() for d in args.sources.split(",") if d.strip()] if args.sources is not None else None
+    sources = names(args.sources) if args.sources is not None else None
     if sources is not None and not sources:
         raise NasedgeError(f"--sources: value {args.sources!r} names no device")
     _positive(args.max_shots, "--max-shots")
