@@ -285,9 +285,10 @@ def cmd_table(args, results) -> None:
                 ("transfer-active", "Transfer: the shipped prior (ImageNet space, without the target's own heads)"
                  + active, TRANSFER_PREDICTORS))
     more = ", meta asking for up to 40 samples (--max-shots 40; the mean used is in results.json)"
-    sections += tuple((f"{kind}-more", title + more, columns) for kind, title, columns in sections[:3] + sections[6:7])
-    # what a board nasedge measures itself gets: the active choice, and more samples where meta asks for them
-    sections += tuple((f"{kind}-more", title + more, columns) for kind, title, columns in sections[3:6] + sections[7:8])
+    # every experiment also with up to 40 samples on request: the random ones first, then the active choice (what a
+    # board nasedge measures itself gets)
+    sections += tuple((f"{kind}-more", title + more, columns)
+                      for kind, title, columns in sorted(sections, key=lambda s: s[0].endswith("-active")))
     sections += tuple((kind, f"Type split {kind[10:].removeprefix('more-')}: meta-trained on the first kind, the "
                              f"second predicted" + (more if kind.startswith("typesplit-more-") else ""),
                        TYPESPLIT_PREDICTORS)
