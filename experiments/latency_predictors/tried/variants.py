@@ -253,13 +253,8 @@ def patch_flat_with_prior_mean(nearest=(), extra=False):
     def flat_mu(groups, phi, y, v):
         model = seen["model"]
         assert seen["phi"] is phi
-        heads = [model.prior()[0]]
-        if nearest and len(model.heads) > max(nearest):
-            pred = phi @ model.heads.T
-            corr = np.nan_to_num([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 else -1.0
-                                  for j in range(pred.shape[1])], nan=-1.0)
-            order = np.argsort(-corr, kind="stable")
-            heads += [model.heads[order[:kk]].mean(0) for kk in nearest]
+        # the mean heads of all sources and of the neighbourhoods meta's own priors use (M._priors)
+        heads = [mu for _, mu, _ in M._priors(model, phi, y, nearest)]
         cols, norms = [], []
         for h in heads:
             z = phi @ h
