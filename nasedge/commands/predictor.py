@@ -239,11 +239,16 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     return profile, _checked(args, space, [m.arch for m in measured], [m.noisy for m in measured], predictor)
 
 
-def run_show(args: argparse.Namespace) -> int:
+def _stored_profile(args: argparse.Namespace):
+    """Where the profile of ``--device`` (and ``--space``) is stored, and the profile itself."""
     from nasedge.predict.profile import find_profile, load_profile
 
     stored = find_profile(args.device, args.space, args.profiles_dir)
-    p = load_profile(args.device, args.profiles_dir, stored.space)
+    return stored, load_profile(args.device, args.profiles_dir, stored.space)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    stored, p = _stored_profile(args)
     summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
                "measurements": len(p.measurements), "quality": p.quality, "created": p.created,
                "source": stored.source, "path": str(stored.path), "adaptation": p.latency_predictor.adaptation()}
@@ -269,10 +274,7 @@ def run_push(args: argparse.Namespace) -> int:
 
     from nasedge.client import PredictorClient
     from nasedge.errors import NasedgeError
-    from nasedge.predict.profile import find_profile, load_profile
-
-    stored = find_profile(args.device, args.space, args.profiles_dir)
-    profile = load_profile(args.device, args.profiles_dir, stored.space)
+    _, profile = _stored_profile(args)
     token = os.environ.get(TOKEN_ENV)
     if not token:
         raise NasedgeError(f"{TOKEN_ENV}: not set; registering needs a write token of the service "
