@@ -246,16 +246,17 @@ def spread_archs(enc: LatencyEncoding, n: int, pool: int = 1000, seed: int = 0) 
 
 
 def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed: int = 0,
-                  active: bool = True) -> list:
+                  active: bool = True, references: Sequence | None = None) -> list:
     """The archs to measure on a new device: its ``reference_archs`` first, then seeded others (``n`` in all).
 
     With ``active`` (the default), the archs after the reference ones are chosen among
     :data:`~nasedge.predict.active.POOL` seeded random candidates by :func:`nasedge.predict.active.select_archs`
     (every other one among those that pin a linear latency model down best, the rest random); without, they
     are taken as drawn. Either way the archs of a smaller ``n`` are the first ones of a larger ``n``.
+    ``references``: the space's :func:`reference_archs`, where the caller holds them already.
     """
     enc = get_encoding(space)
-    archs = reference_archs(enc)[:n]
+    archs = list(reference_archs(enc) if references is None else references)[:n]
     sampler = getattr(enc, "space", None)
     if len(archs) < n:
         if sampler is None:

@@ -69,9 +69,9 @@ def space_archs_to_measure(request: Request, space: str = Path(max_length=schema
     archs first, then (``design=active``, the default) every other one chosen to pin a linear latency model
     down and the rest random, or (``random``) random ones. The first archs of a larger ``n`` are those of a
     smaller one, so a device can measure more later."""
-    enc, _ = space_references(request, space)  # 404 for an unknown space
+    enc, refs = space_references(request, space)  # 404 for an unknown space
     try:
-        archs = profile_archs(enc, n, seed, active=design == "active")
+        archs = profile_archs(enc, n, seed, active=design == "active", references=refs)
     except NasedgeError as exc:  # a space without a sampler has only its reference archs
         raise FieldErrors([("n", f"n: value {n} is not valid: {exc}")]) from None
     return {"space": enc.name, "archs": [enc.to_record(a) for a in archs], "design": design, "seed": seed}
