@@ -105,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="also the noise ceiling: the 'oracle' fitted on all the target's measurements outside "
                         "each fold, on the same query archs")
     p.add_argument("--predictor", default="meta", metavar="NAME[,NAME...]",
-                   help="meta (default), flops, regressor, lut; baselines: 'nearest' (best-correlated "
+                   help="meta (default), flops, regressor, totals, lut; baselines: 'nearest' (best-correlated "
                         "source device, rescaled), 'oracle' (fitted on all the target's measurements: "
                         "the noise ceiling); several, comma-separated: side by side on the same tasks")
     p.add_argument("--protocol", choices=("help", "untrimmed"), default="help")
@@ -363,7 +363,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
         print(f"spearman / within 10 % ({ds.encoding.name}, protocol {args.protocol}, "
               f"{results[targets[0]][columns[0]]['measured_on_target']} measurements on the target, {args.seeds} "
-              f"seeds{prior})")
+              f"seed{'s' * (args.seeds != 1)}{prior})")
         for t in [*targets, None]:
             row = means if t is None else results[t]
             label = f"mean over {len(targets)} targets" if t is None else t
@@ -382,7 +382,7 @@ def run_eval(args: argparse.Namespace) -> int:
         ceiling = f"; noise ceiling (oracle): {figures(results[t]['oracle'])}" if with_oracle else ""
         print(f"{r['predictor']} on {t} ({r['space']}, protocol {args.protocol}, {r['measured_on_target']} "
               f"measurements on the target{used}{prior}, {r['query_archs']} query "
-              f"archs, {args.seeds} seeds): {figures(r)}{ceiling}")
+              f"archs, {args.seeds} seed{'s' * (args.seeds != 1)}): {figures(r)}{ceiling}")
     if len(targets) > 1:
         ceiling = f"; noise ceiling (oracle): {figures(means['oracle'])}" if with_oracle else ""
         print(f"mean over {len(targets)} targets: {columns[0]} {figures(means[columns[0]])}{ceiling}")

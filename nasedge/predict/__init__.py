@@ -7,7 +7,8 @@
 ``flops``: analytic MACs, linearly calibrated on the target's samples. ``lut``: sum of per-block
 latencies from a table measured on the device, calibrated the same way. ``regressor``: a per-device
 model on cost features. ``meta``: a model meta-trained over many devices (hardware embedding from
-reference-arch latencies), adapted to the target with a few samples. Device profiles (a fitted
+reference-arch latencies), adapted to the target with a few samples. ``totals``: a per-device model on the
+cost features summed per kind (one of ``meta``'s candidates where its prior does not fit). Device profiles (a fitted
 predictor stored as JSON) live in :mod:`nasedge.predict.profile`.
 """
 
@@ -29,6 +30,7 @@ _PREDICTORS = Registry("latency predictor", {
     "lut": "nasedge.predict.lut:LUTPredictor",
     "regressor": "nasedge.predict.regressor:RegressorPredictor",
     "meta": "nasedge.predict.meta:MetaPredictor",
+    "totals": "nasedge.predict.totals:TotalsPredictor",
 }, sort=False)
 
 

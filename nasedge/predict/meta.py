@@ -20,7 +20,7 @@ benchmark (see experiments/latency_predictors/README.md):
   and the posterior heads are averaged; see :func:`adapt`.
 * **a prior that does not fit** (a device unlike every source: a phone or CPU under a GPU-only prior):
   the prior-based head competes with models of the samples alone (the same basis under a zero-mean
-  prior, :func:`flat_adapt`; ``regressor``; ``flops``) by leave-one-out error on the target's own
+  prior, :func:`flat_adapt`; ``regressor``; ``flops``; ``totals``) by leave-one-out error on the target's own
   samples, and the best convex blend of them replaces the prior-based head only where it is clearly
   better, averaged over bootstrap resamples of the samples (:func:`choose_blend`); the fitted state
   records the weights and why. The predictor then asks
@@ -47,8 +47,10 @@ from nasedge.atomic import atomic_write_bytes, atomic_write_text
 from nasedge.errors import NasedgeError
 from nasedge.predict.base import LatencyPredictor, PredictorConfig, single_blas_thread
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
+from nasedge.predict.encodings.base import feature_kind
 from nasedge.predict.flops import FlopsPredictor
 from nasedge.predict.regressor import RegressorPredictor
+from nasedge.predict.totals import TotalsPredictor
 from nasedge.resources import shipped_path
 
 FORMAT = 1
@@ -341,21 +343,6 @@ FLAT_VARIANCES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # per-group prior variances
 FLAT_SWEEPS = 3  # rounds of coordinate ascent over the group variances
 
 
-def feature_kind(name: str) -> str:
-    """The kind of cost a cost feature measures, by its name: each kind gets its own prior variance in the
-    prior-free model, since devices differ in what they pay for (compute by kind, memory traffic, layers)."""
-    if "macs" in name:
-        for part, kind in (("pw_", "pointwise"), ("dw", "depthwise"), ("se_", "squeeze-excite")):
-            if part in name:
-                return kind
-        return "macs"
-    if name.endswith("act") or name == "pixels":
-        return "activations"
-    if name == "params":
-        return "params"
-    return "counts"  # blocks, layers, ops by type, resolution
-
-
 def variance_groups(onehot_width: int, feature_names: Sequence[str]) -> dict[str, np.ndarray]:
     """Columns of the meta basis (the constant excluded) that share a prior variance in :func:`flat_adapt`:
     the choices, and the cost features of each kind (:func:`feature_kind`)."""
@@ -420,6 +407,10 @@ BLEND_STEP = 0.25  # grid of the blend weights: coarse, 20 samples cannot tell f
 BLEND_MARGIN = 1.0
 BLEND_RESAMPLES = 200  # bootstrap resamples of the samples the blend's weights are averaged over
 LOO_CLIP = 0.3  # relative leave-one-out errors are clipped here, so that one slow outlier does not decide
+# the prior does not fit where the blend's rule leaves it *and* the blend errs at least MISMATCH_GAIN less than the
+# prior alone: a blend of near-equal models beats each of them by up to a tenth just by averaging their errors,
+# on a device the prior fits as well as anything (and where more samples buy nothing)
+MISMATCH_GAIN = 0.15
 # more samples are asked for (MetaPredictor.more_samples) while the blend's leave-one-out error is above
 # MORE_SAMPLES_ERROR (half the +-10 % tolerance latency predictions are judged by), or above MISMATCH_ERROR
 # where the prior does not fit (the models of the samples alone then improve with every sample); within a
@@ -428,7 +419,8 @@ MORE_SAMPLES_ERROR = 0.05
 MISMATCH_ERROR = 0.02
 
 
-PRIOR_FREE: dict[str, type[LatencyPredictor]] = {"regressor": RegressorPredictor, "flops": FlopsPredictor}
+PRIOR_FREE: dict[str, type[LatencyPredictor]] = {"regressor": RegressorPredictor, "flops": FlopsPredictor,
+                                                  "totals": TotalsPredictor}
 
 
 def _prior_free(encoding: LatencyEncoding, items: list, y: np.ndarray) -> dict[str, LatencyPredictor]:
@@ -454,7 +446,8 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
     rarely make one combination clearly best, and a hard pick among near-equals flips with every sample
     where the average of the picks does not (a fixed seed, so a refit of the same samples gives the same
     weights). Returns ``{"weights", "loo_error" (per candidate alone), "blend_error", "prior_fits" (the rule
-    on the samples as drawn keeps the prior), "reason"}``.
+    on the samples as drawn keeps the prior, or the blend errs less than :data:`MISMATCH_GAIN` below it),
+    "reason"}``.
     """
     margin = BLEND_MARGIN if margin is None else margin
     names = list(loo)
@@ -486,9 +479,13 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
     err = float(np.mean(clipped(wts @ preds)))
     prior = alone[names[0]]
     weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
-    if point != 0:
+    fits = point == 0 or err > (1 - MISMATCH_GAIN) * prior
+    if not fits:
         reason = (f"the prior alone errs {prior:.3f} on the samples left out, the blend "
                   f"{err:.3f}: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
+    elif point != 0:
+        reason = (f"the prior fits about as well as the blend: it errs {prior:.3f} on the samples left out, the "
+                  f"blend {err:.3f}, less than {100 * MISMATCH_GAIN:.0f} % better")
     elif np.argmin(mean_errors) == 0:
         reason = f"the prior fits: its leave-one-out error is the least ({prior:.3f})"
     else:
@@ -496,7 +493,7 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
                   f"against {prior:.3f}) is not better by more than {margin:g} standard errors")
     if point == 0 and weights != {names[0]: 1.0}:
         reason += f" (the prior's weight over resamples of the samples: {weights.get(names[0], 0.0):.2f})"
-    return {"weights": weights, "loo_error": alone, "blend_error": err, "prior_fits": point == 0, "reason": reason}
+    return {"weights": weights, "loo_error": alone, "blend_error": err, "prior_fits": fits, "reason": reason}
 
 
 def _simplex(k: int, total: int):
@@ -531,7 +528,7 @@ class MetaPredictor(LatencyPredictor):
         noise: str = "relative"  # measurement noise: relative (scales with the latency) | absolute
         # sizes of the neighbourhood priors: the sources most like the target ([]: all sources only)
         neighbours: list[int] = field(default_factory=lambda: list(NEIGHBOURS))
-        # loo: blend the prior-based head with prior-free per-device models (regressor, flops) by their
+        # loo: blend the prior-based head with prior-free per-device models (regressor, flops, totals) by their
         # leave-one-out errors on the samples, for a device the prior does not fit | off: the prior alone
         blend: str = "loo"
 
@@ -600,8 +597,9 @@ class MetaPredictor(LatencyPredictor):
 
     def more_samples(self) -> str:
         """Why more samples would pay, from the blend's leave-one-out error on the samples: above
-        :data:`MORE_SAMPLES_ERROR`, or above :data:`MISMATCH_ERROR` where the blend left the prior (the device
-        is unlike the source devices, and the models of its own samples improve with every sample); empty
+        :data:`MORE_SAMPLES_ERROR`, or above :data:`MISMATCH_ERROR` where the prior does not fit (the blend left
+        it and errs :data:`MISMATCH_GAIN` less: the device is unlike the source devices, and the models of its
+        own samples improve with every sample); empty
         otherwise, and with ``blend: off`` (experiments/latency_predictors/README.md, "Issue 20, fifth session")."""
         blend = self.hyper.get("blend")
         if blend is None:

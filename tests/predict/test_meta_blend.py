@@ -52,6 +52,16 @@ def test_choose_blend_keeps_the_prior_unless_the_samples_say_otherwise():
     assert fit["blend_error"] < min(fit["loo_error"].values())
 
 
+def test_the_prior_fits_unless_the_blend_gains_a_margin_on_it():
+    y = np.linspace(10, 20, 20)
+    e = 0.04 * np.where(np.arange(20) % 2, 1.0, -1.0)
+    # a candidate 10 % better on every sample: clearly better, but by less than MISMATCH_GAIN
+    near = choose_blend(y, {"prior": y * (1 + e), "flops": y * (1 + 0.9 * e)}, resamples=0)
+    assert near["weights"] == {"flops": 1.0} and near["prior_fits"] and "fits about as well" in near["reason"]
+    far = choose_blend(y, {"prior": y * (1 + e), "flops": y * (1 + 0.7 * e)}, resamples=0)
+    assert far["weights"] == {"flops": 1.0} and not far["prior_fits"] and "does not fit" in far["reason"]
+
+
 def test_choose_blend_averages_its_rule_over_resamples_of_the_samples():
     y = np.linspace(10, 20, 20)
     e = 0.05 * np.random.default_rng(0).standard_normal(20)
@@ -123,7 +133,7 @@ def test_a_device_unlike_the_sources_is_blended_and_the_state_round_trips(nb201_
     p = create_predictor("meta", ds.encoding, model=model).fit(items, y)
     blend = p.hyper["blend"]
     assert blend["weights"].get("prior", 0.0) < 1.0, blend
-    assert set(blend["loo_error"]) == {"prior", "flat", "regressor", "flops"}
+    assert set(blend["loo_error"]) == {"prior", "flat", "regressor", "flops", "totals"}
     query = [ds.items[i] for i in range(20, 120)]
     truth = 2.0 + ds.encoding.macs(query) / 1e7
     assert np.median(np.abs(p.predict(query) - truth) / truth) < 0.02

@@ -23,7 +23,7 @@ TARGET = "titan_xp_32"  # a device of the shipped OFA sample, held out of the me
 
 
 def test_registry():
-    assert PREDICTORS[:4] == ["flops", "lut", "regressor", "meta"]  # nasedge's own, then those of plugins
+    assert PREDICTORS[:5] == ["flops", "lut", "regressor", "meta", "totals"]  # nasedge's own, then plugins'
     with pytest.raises(NasedgeError, match="unknown latency predictor 'nope'"):
         create_predictor("nope", "ofa")
     for name in PREDICTORS:

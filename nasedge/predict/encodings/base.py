@@ -62,3 +62,19 @@ class LatencyEncoding(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+def feature_kind(name: str) -> str:
+    """The kind of cost a cost feature measures, by its name (compute by kind, memory traffic, counts): devices
+    differ in what they pay for, so the per-device models treat each kind apart (``meta``'s prior-free model gives
+    each its own variance, ``totals`` one coefficient)."""
+    if "macs" in name:
+        for part, kind in (("pw_", "pointwise"), ("dw", "depthwise"), ("se_", "squeeze-excite")):
+            if part in name:
+                return kind
+        return "macs"
+    if name.endswith("act") or name == "pixels":
+        return "activations"
+    if name == "params":
+        return "params"
+    return "counts"  # blocks, layers, ops by type, resolution
