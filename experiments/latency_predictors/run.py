@@ -37,15 +37,16 @@ from nasedge.predict.dataset import load_dataset
 ROOT = Path(__file__).resolve().parents[2]
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-HELP_PREDICTORS = ("meta", "meta-before", "meta-prior", "nearest", "flops", "regressor")
-LODO_PREDICTORS = ("meta", "meta-before", "meta-prior", "flops", "regressor", "nearest", "oracle")
-TRANSFER_PREDICTORS = ("meta", "meta-before", "meta-prior", "meta-plain", "flops", "regressor", "oracle")
+HELP_PREDICTORS = ("meta", "meta-before", "meta-prior", "nearest", "flops", "regressor", "totals")
+LODO_PREDICTORS = ("meta", "meta-before", "meta-prior", "flops", "regressor", "totals", "nearest", "oracle")
+TRANSFER_PREDICTORS = ("meta", "meta-before", "meta-prior", "meta-plain", "flops", "regressor", "totals",
+                       "oracle")
 # columns of earlier code, kept in results.json for comparison and never recomputed: `meta-before` is
 # `meta` as of commit 4b1157d (issue 20's first blend: a prior-free model with two variances, the
 # GPU-only shipped OFA prior), on the same tasks
 STORED_ONLY = ("meta-before",)
 ASKS_FOR_MORE = ("meta",)  # columns whose predictor may ask for more samples (LatencyPredictor.more_samples)
-TYPESPLIT_PREDICTORS = ("meta", "meta-prior", "flops", "regressor", "nearest", "oracle")
+TYPESPLIT_PREDICTORS = ("meta", "meta-prior", "flops", "regressor", "totals", "nearest", "oracle")
 PRIOR_ONLY = {"blend": "off"}  # meta before the blend with prior-free models
 PLAIN = {"noise": "absolute", "neighbours": [], **PRIOR_ONLY}  # and before relative noise, neighbourhood priors
 # column name -> (predictor, options)

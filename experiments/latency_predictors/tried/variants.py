@@ -323,43 +323,12 @@ def patch_active(noise=None, choice_variance=None, random_share=0.0):
     A.select_archs = select_archs if (random_share or choice_variance is not None or noise is not None) else orig
 
 
-def patch_kinds_candidate(log=False):
-    """A fifth candidate of the blend: ridge on the per-kind *totals* of the cost features (pointwise MACs, depthwise
-    MACs, activations, counts, ...; 5-7 columns), leave-one-out ridge strength; between `flops` (one column) and `flat`
-    (every column); in ms, or in log ms (``log``) (issue 20, seventh session)."""
-    from nasedge.predict.base import LatencyPredictor
-    from nasedge.predict.regressor import ridge_loo
-
-    class KindsPredictor(LatencyPredictor):
-        name = "kinds"
-        min_samples = 3
-
-        def _totals(self, items):
-            f = self.encoding.features(items)
-            names = self.encoding.feature_names
-            kinds = sorted({M.feature_kind(n) for n in names})
-            t = np.stack([f[:, [i for i, n in enumerate(names) if M.feature_kind(n) == k]].sum(1) for k in kinds], 1)
-            return np.log1p(t) if log else t
-
-        def _fit(self, items, latency_ms):
-            t = self._totals(items)
-            self.mean, self.scale = t.mean(0), np.where(t.std(0) > 1e-9, t.std(0), 1.0)
-            y = np.log(latency_ms) if log else latency_ms
-            fit = ridge_loo((t - self.mean) / self.scale, y)
-            self.w, self.b = fit.weights, fit.bias
-            self.loo_ms = latency_ms * np.exp(-fit.loo_residuals) if log else latency_ms - fit.loo_residuals
-
-        def _predict(self, items):
-            z = (self._totals(items) - self.mean) / self.scale @ self.w + self.b
-            return np.exp(z) if log else z
-
-        def _state(self):
-            return {}
-
-        def _load_state(self, state):
-            pass
-
-    M.PRIOR_FREE = {**M.PRIOR_FREE, "kinds": KindsPredictor}
+def patch_without_totals():
+    """`meta` as it was before the eighth session: no `totals` candidate in the blend, and more samples asked for
+    wherever the blend leaves the prior (no MISMATCH_GAIN). Adopted as `nasedge.predict.totals` from the variant
+    `kinds` of the seventh session (the same model; the variant `kindslog`, in log ms, was not better)."""
+    M.PRIOR_FREE = {k: v for k, v in M.PRIOR_FREE.items() if k != "totals"}
+    M.MISMATCH_GAIN = 0.0
 
 
 def _set_flat(flat_adapt):
@@ -386,8 +355,8 @@ VARIANTS = {  # name -> what it patches
     'flatmu38': lambda: patch_flat_with_prior_mean((3, 8)),
     'flatmu+': lambda: patch_flat_with_prior_mean(extra=True),
     'flatmu3+': lambda: patch_flat_with_prior_mean((3,), extra=True),
-    'kinds': lambda: patch_kinds_candidate(),
-    'kindslog': lambda: patch_kinds_candidate(log=True),
+    'before-totals': lambda: patch_without_totals(),
+    'no-mismatch-gain': lambda: setattr(M, 'MISMATCH_GAIN', 0.0),  # totals, and more samples wherever the blend leaves the prior
     'act_noise1': lambda: patch_active(noise=1.0),
     'act_noise10': lambda: patch_active(noise=10.0),
     'act_feat': lambda: patch_active(choice_variance=0.0),
