@@ -47,11 +47,57 @@ def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> RidgeFit:
     return RidgeFit(w, float(ym - mu @ w), float(a), resid)
 
 
-class RegressorPredictor(LatencyPredictor):
+class RidgePredictor(LatencyPredictor):
+    """Ridge regression on standardised columns of the archs, fitted per device; a subclass says which columns
+    (:meth:`_columns`, and :meth:`_extra` beside them unstandardised) and whether latency is modelled in log space."""
+
+    log = False
+
+    def _columns(self, items: list) -> np.ndarray:
+        raise NotImplementedError
+
+    def _width(self) -> int:
+        """How many columns :meth:`_columns` gives."""
+        raise NotImplementedError
+
+    def _extra(self, items: list) -> np.ndarray | None:
+        return None
+
+    def _design(self, items: list) -> np.ndarray:
+        z = (self._columns(items) - self.mean) / self.scale
+        extra = self._extra(items)
+        return z if extra is None else np.concatenate([z, extra], 1)
+
+    def _fit(self, items: list, latency_ms: np.ndarray) -> None:
+        c = self._columns(items)
+        self.mean, self.scale = c.mean(0), np.where(c.std(0) > 1e-9, c.std(0), 1.0)
+        fit = ridge_loo(self._design(items), np.log(latency_ms) if self.log else latency_ms)
+        self.weights, self.bias, self.alpha = fit.weights, fit.bias, fit.alpha
+        # leave-one-out predictions of the samples (ms), for a caller weighing this model against others
+        self.loo_ms = latency_ms * np.exp(-fit.loo_residuals) if self.log else latency_ms - fit.loo_residuals
+
+    def _predict(self, items: list) -> np.ndarray:
+        z = self._design(items) @ self.weights + self.bias
+        return np.exp(z) if self.log else z
+
+    def _state(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(),
+                "bias": self.bias, "alpha": self.alpha}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.mean, self.scale = np.asarray(state["mean"], float), np.asarray(state["scale"], float)
+        self.weights, self.bias = np.asarray(state["weights"], float), float(state["bias"])
+        self.alpha = float(state["alpha"])
+        if len(self.mean) != self._width():
+            raise ValueError(f"{len(self.mean)} column statistics; the encoding gives {self._width()} columns")
+
+
+class RegressorPredictor(RidgePredictor):
     """Ridge on log cost features (+ one-hot choices), fitted per device."""
 
     name = "regressor"
     min_samples = 3
+    log = True
 
     @dataclass
     class Config(PredictorConfig):
@@ -62,30 +108,11 @@ class RegressorPredictor(LatencyPredictor):
         super().__init__(space, onehot=onehot, **options)
         self.onehot = onehot
 
-    def _design(self, items: list) -> np.ndarray:
-        f = np.log1p(self.encoding.features(items))
-        z = (f - self.mean) / self.scale
-        return np.concatenate([z, self.encoding.onehot(items)], 1) if self.onehot else z
+    def _columns(self, items: list) -> np.ndarray:
+        return np.log1p(self.encoding.features(items))
 
-    def _fit(self, items: list, latency_ms: np.ndarray) -> None:
-        f = np.log1p(self.encoding.features(items))
-        self.mean, self.scale = f.mean(0), np.where(f.std(0) > 1e-9, f.std(0), 1.0)
-        fit = ridge_loo(self._design(items), np.log(latency_ms))
-        self.weights, self.bias, self.alpha = fit.weights, fit.bias, fit.alpha
-        # leave-one-out predictions of the samples (ms), for a caller weighing this model against others
-        self.loo_ms = latency_ms * np.exp(-fit.loo_residuals)
+    def _width(self) -> int:
+        return len(self.encoding.feature_names)
 
-    def _predict(self, items: list) -> np.ndarray:
-        return np.exp(self._design(items) @ self.weights + self.bias)
-
-    def _state(self) -> dict[str, Any]:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(),
-                "bias": self.bias, "alpha": self.alpha}
-
-    def _load_state(self, state: dict[str, Any]) -> None:
-        self.mean, self.scale = np.asarray(state["mean"], float), np.asarray(state["scale"], float)
-        self.weights, self.bias = np.asarray(state["weights"], float), float(state["bias"])
-        self.alpha = float(state["alpha"])
-        if len(self.mean) != len(self.encoding.feature_names):
-            raise ValueError(f"{len(self.mean)} feature statistics; the encoding has "
-                             f"{len(self.encoding.feature_names)}")
+    def _extra(self, items: list) -> np.ndarray | None:
+        return self.encoding.onehot(items) if self.onehot else None
