@@ -119,7 +119,8 @@ class PredictorClient:
     def register(self, name: str, space: str, measurements: Iterable, *, noisy: Sequence[bool] | None = None,
                  allow_missing_reference: bool = False) -> dict:
         """Register a device from ``(arch, latency_ms)`` pairs (``noisy``: the measurements flagged noisy where
-        they were taken); the stored profile's summary and quality, the noisy count and warnings."""
+        they were taken); the stored profile's summary and quality, the noisy count, warnings, the predictor's
+        adaptation and why more measurements would pay (``more_measurements``, empty if they would not)."""
         rows = [{"arch": _record(a), "latency_ms": float(ms)} for a, ms in measurements]
         for row, flag in zip(rows, () if noisy is None else noisy):
             row["noisy"] = bool(flag)

@@ -203,10 +203,14 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"nasedge: warning: {warning}", file=sys.stderr)
     more = profile.latency_predictor.more_samples() if args.measurements is not None else ""
     if more:  # measuring itself, the command takes them (--max-num); from a file, the user can
-        print(f"nasedge: note: {more}; 10 more measurements would pay: `nasedge predictor archs --space "
-              f"{profile.space} -n {n + 10}` lists the archs to measure after these (if these are its first {n}), "
-              f"then refit with all of them", file=sys.stderr)
+        print(_more_note(more, profile.space, n, "then refit with all of them"), file=sys.stderr)
     return 0
+
+
+def _more_note(why: str, space: str, n: int, then: str) -> str:
+    """The note that 10 more measurements of a device with ``n`` would pay, ``why``, and how to take them."""
+    return (f"nasedge: note: {why}; 10 more measurements would pay: `nasedge predictor archs --space {space} "
+            f"-n {n + 10}` lists the archs to measure after these (if these are its first {n}), {then}")
 
 
 def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predictor: str, cv_folds: int,
@@ -287,8 +291,13 @@ def run_push(args: argparse.Namespace) -> int:
                if here and there else "")
     print(f"registered {name} ({profile.space}) at {args.url}: version {info['version']}, "
           f"{info['measurements']} measurements, predictor {info['predictor']}{quality}")
+    if info.get("adaptation"):
+        print(f"adaptation: {info['adaptation']}")
     for warning in info.get("warnings", []):
         print(f"nasedge: {warning}", file=sys.stderr)
+    if info.get("more_measurements"):
+        print(_more_note(info["more_measurements"], profile.space, len(profile.measurements),
+                         "then refit with all of them and push again"), file=sys.stderr)
     return 0
 
 

@@ -28,8 +28,12 @@ def test_register_then_predict_matches_offline_fit(serve, token, measurements, h
         r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
         assert r.status_code == 201, r.text
         info = r.json()
-        # the registration's answer also says what the measurement check found (not stored with the device)
+        # the registration's answer also says what the measurement check found and how the predictor adapted
+        # (not stored with the device), as the same fit offline does
         assert (info.pop("noisy_measurements"), info.pop("warnings")) == (0, [])
+        adaptation = offline.latency_predictor.adaptation()
+        assert info.pop("adaptation") == adaptation and "the prior fits" in adaptation
+        assert info.pop("more_measurements") == offline.latency_predictor.more_samples() == ""
         assert info["name"] == "gpu-a" and info["source"] == "registered" and info["measurements"] == 20
         assert info["quality"] == offline.quality  # the same cross-validation
         r = c.post("/v1/predict", json={"device": "gpu-a", "archs": [a.to_dict() for a in queries]})

@@ -25,6 +25,7 @@ def test_client_end_to_end(serve, token, measurements, help_ofa):
         info = client.register("gpu-a", SPACE, measurements)
         # the registration's answer also says what the measurement check found (not stored with the device)
         assert (info.pop("noisy_measurements"), info.pop("warnings")) == (0, [])
+        assert info.pop("adaptation").startswith("prior") and info.pop("more_measurements") == ""
         assert info["name"] == "gpu-a" and info["measurements"] == 20
         assert [d["name"] for d in client.devices()] == ["gpu-a"] and client.device("gpu-a") == info
         local = fit_profile("gpu-a", SPACE, [a for a, _ in measurements], [ms for _, ms in measurements],
@@ -120,8 +121,35 @@ def test_push_a_profile_made_by_the_cli(serve, token, measurements, help_ofa, tm
         r = nasedge_cli(*push, "--url", url, "--name", "board-2")
         assert r.returncode == 0, r.stderr
         assert f"registered board-2 ({SPACE}) at {url}: version 1, 20 measurements, predictor meta" in r.stdout
+        assert f"adaptation: {local.latency_predictor.adaptation()}" in r.stdout and "would pay" not in r.stderr
         with PredictorClient(url) as client:
             assert client.device("board-2")["quality"] == local.quality  # the same cross-validation (5 folds in the tests)
             assert np.array_equal(client.predict("board-2", queries), local.predict(queries))
         r = nasedge_cli("predictor", "push", "--device", "nope", "--profiles-dir", tmp_path / "p", "--url", url)
         assert r.returncode == 2 and "nope" in r.stderr
+
+
+def test_push_says_when_more_measurements_would_pay(serve, token, measurements, tmp_path, nasedge_cli, monkeypatch):
+    """A board unlike every device of the prior (latency set by the activations written alone, 3 % noise): the
+    service's answer says why more measurements would pay, and `predictor push` passes it on."""
+    from nasedge.predict import get_encoding
+    from nasedge.predict.profile import save_profile
+
+    enc = get_encoding(SPACE)
+    archs = [a for a, _ in measurements]
+    latency = (0.5 + 1e-5 * enc.features(archs)[:, list(enc.feature_names).index("act")]) \
+        * (1 + 0.03 * np.random.default_rng(0).standard_normal(len(archs)))
+    local = fit_profile("odd-board", SPACE, archs, list(latency), cv_folds=5)
+    assert "the prior does not fit" in local.latency_predictor.more_samples()
+    save_profile(local, tmp_path / "p")
+    monkeypatch.setenv("NASEDGE_TOKEN", token)
+    with serve() as url:
+        r = nasedge_cli("predictor", "push", "--device", "odd-board", "--profiles-dir", tmp_path / "p", "--url", url)
+        assert r.returncode == 0, r.stderr
+        assert f"adaptation: {local.latency_predictor.adaptation()}" in r.stdout
+        assert f"nasedge: note: {local.latency_predictor.more_samples()}; 10 more measurements would pay: " \
+               f"`nasedge predictor archs --space {SPACE} -n 30`" in r.stderr
+        with PredictorClient(url, token=token) as client:
+            client.delete("odd-board")
+            info = client.register("odd-board", SPACE, zip(archs, latency))
+        assert info["more_measurements"] == local.latency_predictor.more_samples()

@@ -46,8 +46,9 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     Include every reference arch of the space (GET /v1/spaces/{space}/reference-archs) plus support
     archs; 20 measurements in all is the usual (``allow_missing_reference: true`` fits without some
     reference archs). Fitting takes seconds; the answer carries the profile's cross-validated quality,
-    how many measurements were flagged noisy and warnings. The profile and the rule are those of
-    `nasedge predictor fit` offline from the same measurements.
+    how many measurements were flagged noisy, warnings, how the predictor adapted and whether more
+    measurements would pay. The profile and the rule are those of `nasedge predictor fit` offline from
+    the same measurements.
     """
     rt, settings, metrics = runtime(request), request.app.state.settings, request.app.state.metrics
     name = body.name
@@ -91,7 +92,9 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
     return {**_device_info(DeviceInfo(name, profile.space, profile.predictor, version, "registered",
                                       len(profile.measurements), dict(profile.quality), profile.created)),
-            "noisy_measurements": checked.noisy, "warnings": checked.warnings()}
+            "noisy_measurements": checked.noisy, "warnings": checked.warnings(),
+            "adaptation": profile.latency_predictor.adaptation(),
+            "more_measurements": profile.latency_predictor.more_samples()}
 
 
 def delete_device(request: Request, name: str = _NAME) -> Response:
