@@ -4,6 +4,7 @@ HELP with 5 seeds; VARIANT is `base` or a name in variants.py (functions of nase
     SEEDS=1 python experiments/latency_predictors/tried/inner_loop.py base
     SEEDS=3 python experiments/latency_predictors/tried/inner_loop.py hier ct-fb ctr-ofa
     ACTIVE=1 python experiments/latency_predictors/tried/inner_loop.py act_noise1 ct-fb transfer  (active choice)
+    SHOTS=10 python experiments/latency_predictors/tried/inner_loop.py base ct-fb  (10 samples on the target, not 20)
     benches: help-nb help-fb ct-fb ct-nb ctr-ofa lodo transfer ct-ofa ctr-fb (default: all)
 Prints one line per benchmark (mean Spearman, mean within 10 %) and writes inner_<variant>_s<SEEDS>_<benches>.json
 into the working directory."""
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 if variant != 'base':
     importlib.import_module('variants').apply(variant)
 out = {}
+SHOTS = int(os.environ.get('SHOTS', 20))  # untrimmed benchmarks: samples on the target
 ACTIVE = os.environ.get('ACTIVE') == '1'  # untrimmed benchmarks: the samples after the reference archs chosen actively
 
 
@@ -55,18 +57,18 @@ for b in benches:
         g = [d for d in ds.devices if d.startswith(GPU)]
         o = [d for d in ds.devices if d not in g]
         src, tg = (g, o) if b.startswith('ct-') else (o, g)
-        run(b, ds, tg, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
+        run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
     elif b in ('ct-ofa', 'ctr-ofa', 'lodo'):
         ds = load_dataset([f'{H}/ofa', OUR], None)
         g = [d for d in ds.devices if d.startswith(GPU)]
         o = [d for d in ds.devices if d not in g]
         if b == 'lodo':
-            run(b, ds, ds.devices, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5)
+            run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5)
         else:
             src, tg = (g, o) if b == 'ct-ofa' else (o, g)
-            run(b, ds, tg, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
+            run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
     elif b == 'transfer':
         ds = load_dataset(str(ROOT / 'latency_predictors/data/ofa_mbv3_cifar'), None)
         w = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
-        run(b, ds, ds.devices, protocol='untrimmed', shots=20, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, options={'weights': w})
-json.dump(out, open(f'inner_{variant}{"_active" if ACTIVE else ""}_s'+__import__('os').environ.get('SEEDS', '1')+'_'+'-'.join(benches)+'.json', 'w'), indent=1)
+        run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, options={'weights': w})
+json.dump(out, open(f'inner_{variant}{"_active" if ACTIVE else ""}{"_shots%d" % SHOTS if SHOTS != 20 else ""}_s'+__import__('os').environ.get('SEEDS', '1')+'_'+'-'.join(benches)+'.json', 'w'), indent=1)
