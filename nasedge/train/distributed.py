@@ -14,6 +14,7 @@ whole global batch and keeps the rows of its own shard.
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -110,6 +111,9 @@ class World:
             dist.destroy_process_group()
 
 
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})  # what a scheduler or a user sends to stop a run
+
+
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
 
@@ -133,10 +137,18 @@ def init_world(device: str = "auto", timeout_minutes: float = 30.0) -> World:
         torch.cuda.set_device(dev)
     else:
         dev = torch.device("cpu")
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if want_cuda else "gloo", timeout=timedelta(minutes=timeout_minutes),
-                                device_id=dev if want_cuda else None)
-    control = dist.new_group(backend="gloo", timeout=timedelta(minutes=timeout_minutes)) if want_cuda else None
+    # a stop signal must reach the main thread, where the trainer stops every rank at one checkpoint: one that
+    # lands on a thread of gloo's breaks its event loop, and the process aborts at exit (SIGABRT instead of a
+    # resumable stop). Threads keep the signal mask they start with, so the process group's start with these
+    # blocked.
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if want_cuda else "gloo", timeout=timedelta(minutes=timeout_minutes),
+                                    device_id=dev if want_cuda else None)
+        control = dist.new_group(backend="gloo", timeout=timedelta(minutes=timeout_minutes)) if want_cuda else None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
     return World(rank, size, local, dev, True, control)
 
 
