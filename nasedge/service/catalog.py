@@ -22,7 +22,7 @@ import numpy as np
 
 from nasedge.errors import NasedgeError
 from nasedge.predict.profile import DeviceProfile, list_profiles, load_profile, shipped_profiles_dir
-from nasedge.service.storage import Storage
+from nasedge.service.storage import DeviceSummary, Storage
 
 SHIPPED, REGISTERED = "shipped", "registered"
 
@@ -50,6 +50,7 @@ class DeviceInfo:
     measurements: int
     quality: dict = field(default_factory=dict)
     created: str = ""
+    adaptation: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,13 @@ class Prediction:
 
 def _info(version: int, profile: DeviceProfile, source: str) -> DeviceInfo:
     return DeviceInfo(profile.device, profile.space, profile.predictor, version, source,
-                      len(profile.measurements), dict(profile.quality), profile.created)
+                      len(profile.measurements), dict(profile.quality), profile.created,
+                      profile.latency_predictor.adaptation())
+
+
+def _registered(s: DeviceSummary) -> DeviceInfo:
+    return DeviceInfo(s.name, s.space, s.predictor, s.version, REGISTERED, s.measurements, s.quality, s.created,
+                      s.adaptation)
 
 
 class Catalog:
@@ -90,8 +97,7 @@ class Catalog:
 
     def devices(self) -> list[DeviceInfo]:
         shipped = [_info(0, p, SHIPPED) for p in self._shipped.values()]
-        registered = [DeviceInfo(s.name, s.space, s.predictor, s.version, REGISTERED, s.measurements,
-                                 s.quality, s.created) for s in self.storage.summaries()]
+        registered = [_registered(s) for s in self.storage.summaries()]
         return sorted(shipped + registered, key=lambda d: d.name)
 
     def info(self, name: str) -> DeviceInfo:
@@ -100,8 +106,7 @@ class Catalog:
         s = self.storage.summary(name)
         if s is None:
             raise UnknownDevice(name)
-        return DeviceInfo(s.name, s.space, s.predictor, s.version, REGISTERED, s.measurements, s.quality,
-                          s.created)
+        return _registered(s)
 
     # --- fitted predictors -----------------------------------------------------------------
     def profile(self, name: str, check: bool = True) -> tuple[int, DeviceProfile]:

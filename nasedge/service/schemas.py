@@ -80,6 +80,9 @@ class DeviceInfo(BaseModel):
     measurements: int
     quality: Dict[str, float] = Field(description="cross-validated spearman, mape (%), within_10pct, folds")
     created: str
+    adaptation: str = Field("", description="how the predictor adapted to the measurements, and why (meta: the "
+                                            "weights of its prior and of the models of the samples alone; empty "
+                                            "for devices registered before it was recorded)")
 
 
 class Registered(DeviceInfo):
@@ -87,8 +90,6 @@ class Registered(DeviceInfo):
     warnings: List[str] = Field(default_factory=list,
                                 description="what to know before trusting the profile (noisy measurements, "
                                             "reference archs allowed missing)")
-    adaptation: str = Field("", description="how the predictor adapted to the measurements, and why (meta: the "
-                                            "weights of its prior and of the models of the samples alone)")
     more_measurements: str = Field("", description="why measuring more archs of the device would pay (GET "
                                                    "/v1/spaces/{space}/archs?n=30 lists 10 after the first 20; "
                                                    "delete the device and register it with all of them); empty "

@@ -3,7 +3,7 @@
 Two tables (schema owned by the Alembic migrations in ``nasedge/service/migrations``):
 
 * ``devices``: one row per registered device: the fitted predictor's state and quality (JSON), the
-  measurement count. Its ``id`` is the profile's *version*: ids are never reused (AUTOINCREMENT), so a
+  measurement count, how the predictor adapted (its ``adaptation()`` line). Its ``id`` is the profile's *version*: ids are never reused (AUTOINCREMENT), so a
   re-registered device has a new version and every process notices that its cached predictor is stale.
 * ``measurements``: the measurements the profile was fitted on, one row each, in order.
 
@@ -49,6 +49,7 @@ class DeviceRow(Base):
     quality: Mapped[str] = mapped_column(Text)  # cross-validated quality, JSON
     num_measurements: Mapped[int] = mapped_column(Integer)
     created: Mapped[str] = mapped_column(String(40))
+    adaptation: Mapped[str] = mapped_column(Text, server_default="")  # LatencyPredictor.adaptation()
     measurements: Mapped[list[MeasurementRow]] = relationship(
         back_populates="device", order_by="MeasurementRow.position", cascade="all, delete-orphan",
         passive_deletes=True)
@@ -79,11 +80,12 @@ class DeviceSummary:
     measurements: int
     quality: dict = field(default_factory=dict)
     created: str = ""
+    adaptation: str = ""  # how the predictor adapted to the measurements, and why ("" before migration 0002)
 
 
 def _summary(row: DeviceRow) -> DeviceSummary:
     return DeviceSummary(row.name, row.space, row.predictor, row.id, row.num_measurements,
-                         json.loads(row.quality), row.created)
+                         json.loads(row.quality), row.created, row.adaptation)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -162,7 +164,8 @@ class Storage:
         """Store ``profile`` in one transaction; its version. :class:`DeviceExists` if the name is taken."""
         row = DeviceRow(name=profile.device, space=profile.space, predictor=profile.predictor,
                         state=json.dumps(profile.state), quality=json.dumps(profile.quality),
-                        num_measurements=len(profile.measurements), created=profile.created)
+                        num_measurements=len(profile.measurements), created=profile.created,
+                        adaptation=profile.latency_predictor.adaptation())
         row.measurements = [MeasurementRow(position=i, arch=json.dumps(rec, separators=(",", ":")),
                                            latency_ms=float(lat))
                             for i, (rec, lat) in enumerate(profile.measurements)]

@@ -41,14 +41,32 @@ def test_round_trip_is_exact(storage, profile, help_ofa):
     assert storage.get("nope") is None and storage.version("nope") is None
     s = storage.summary("gpu-a")
     assert (s.name, s.space, s.measurements, s.quality) == ("gpu-a", SPACE, 20, profile.quality)
+    assert s.adaptation == profile.latency_predictor.adaptation() != ""
     assert [x.name for x in storage.summaries()] == ["gpu-a"]
+
+
+def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
+    """Devices registered before migration 0002 keep everything, with an empty adaptation line."""
+    from alembic import command
+
+    s = Storage(f"sqlite:///{tmp_path / 'old.db'}")
+    with s.engine.begin() as conn:
+        command.upgrade(s._alembic_config(conn), "0001")
+        conn.exec_driver_sql("INSERT INTO devices (name, space, predictor, state, quality, num_measurements, created) "
+                             "VALUES ('old', 'ofa_mbv3_w1.2', 'meta', '{}', '{\"mape\": 2.0}', 0, 'then')")
+    assert s.revision() == ("0001", "0002")
+    s.migrate()
+    assert s.problems() == [] and s.summary("old").adaptation == "" and s.summary("old").quality == {"mape": 2.0}
+    s.add(profile)
+    assert s.summary("gpu-a").adaptation == profile.latency_predictor.adaptation()
+    s.close()
 
 
 def test_wal_mode_and_schema(storage, tmp_path):
     with sqlite3.connect(tmp_path / "sub" / "p.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     current, head = storage.revision()
-    assert current == head == "0001"
+    assert current == head == "0002"
     storage.migrate()  # idempotent
     assert storage.problems() == []
 

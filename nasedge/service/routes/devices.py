@@ -36,7 +36,7 @@ def devices(request: Request) -> dict:
 
 
 def device(request: Request, name: str = _NAME) -> dict:
-    """One device's profile: space, predictor, version, cross-validated quality."""
+    """One device's profile: space, predictor, version, cross-validated quality, how the predictor adapted."""
     return _device_info(runtime(request).catalog.info(name))
 
 
@@ -91,9 +91,9 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     metrics.registrations.labels("created").inc()
     log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
     return {**_device_info(DeviceInfo(name, profile.space, profile.predictor, version, "registered",
-                                      len(profile.measurements), dict(profile.quality), profile.created)),
+                                      len(profile.measurements), dict(profile.quality), profile.created,
+                                      profile.latency_predictor.adaptation())),
             "noisy_measurements": checked.noisy, "warnings": checked.warnings(),
-            "adaptation": profile.latency_predictor.adaptation(),
             "more_measurements": profile.latency_predictor.more_samples()}
 
 

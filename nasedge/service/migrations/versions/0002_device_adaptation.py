@@ -1,0 +1,25 @@
+"""How each device's predictor adapted to its measurements (LatencyPredictor.adaptation()), for the listings.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-04
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # devices registered before: empty (their predictors are not refitted to say it)
+    with op.batch_alter_table("devices") as batch:
+        batch.add_column(sa.Column("adaptation", sa.Text(), nullable=False, server_default=""))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("devices") as batch:
+        batch.drop_column("adaptation")
