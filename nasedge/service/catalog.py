@@ -69,7 +69,8 @@ class Prediction:
     latency_ms: np.ndarray
 
 
-def _info(version: int, profile: DeviceProfile, source: str) -> DeviceInfo:
+def profile_info(version: int, profile: DeviceProfile, source: str) -> DeviceInfo:
+    """What the service tells about a device whose profile is at hand (shipped, or just registered)."""
     return DeviceInfo(profile.device, profile.space, profile.predictor, version, source,
                       len(profile.measurements), dict(profile.quality), profile.created,
                       profile.latency_predictor.adaptation())
@@ -96,13 +97,13 @@ class Catalog:
         return name in self._shipped
 
     def devices(self) -> list[DeviceInfo]:
-        shipped = [_info(0, p, SHIPPED) for p in self._shipped.values()]
+        shipped = [profile_info(0, p, SHIPPED) for p in self._shipped.values()]
         registered = [_registered(s) for s in self.storage.summaries()]
         return sorted(shipped + registered, key=lambda d: d.name)
 
     def info(self, name: str) -> DeviceInfo:
         if name in self._shipped:
-            return _info(0, self._shipped[name], SHIPPED)
+            return profile_info(0, self._shipped[name], SHIPPED)
         s = self.storage.summary(name)
         if s is None:
             raise UnknownDevice(name)

@@ -3,8 +3,9 @@
 Two tables (schema owned by the Alembic migrations in ``nasedge/service/migrations``):
 
 * ``devices``: one row per registered device: the fitted predictor's state and quality (JSON), the
-  measurement count, how the predictor adapted (its ``adaptation()`` line). Its ``id`` is the profile's *version*: ids are never reused (AUTOINCREMENT), so a
-  re-registered device has a new version and every process notices that its cached predictor is stale.
+  measurement count, how the predictor adapted (its ``adaptation()`` line). Its ``id`` is the profile's
+  *version*: ids are never reused (AUTOINCREMENT), so a re-registered device has a new version and every
+  process notices that its cached predictor is stale.
 * ``measurements``: the measurements the profile was fitted on, one row each, in order.
 
 A registration is one transaction (the device row and all its measurement rows), so a crash leaves

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from nasedge.errors import NasedgeError
 from nasedge.predict.profile import check_measurements, fit_profile
 from nasedge.service import schemas
-from nasedge.service.catalog import DeviceInfo, UnknownDevice
+from nasedge.service.catalog import REGISTERED, DeviceInfo, UnknownDevice, profile_info
 from nasedge.service.errors import FieldErrors, parse_archs
 from nasedge.service.routes import with_body
 from nasedge.service.routes.spaces import space_encoding, space_references
@@ -90,9 +90,7 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     rt.catalog.forget(name)
     metrics.registrations.labels("created").inc()
     log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
-    return {**_device_info(DeviceInfo(name, profile.space, profile.predictor, version, "registered",
-                                      len(profile.measurements), dict(profile.quality), profile.created,
-                                      profile.latency_predictor.adaptation())),
+    return {**_device_info(profile_info(version, profile, REGISTERED)),
             "noisy_measurements": checked.noisy, "warnings": checked.warnings(),
             "more_measurements": profile.latency_predictor.more_samples()}
 
