@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 if variant != 'base':
     importlib.import_module('variants').apply(variant)
 out = {}
+SEEDS = int(os.environ.get('SEEDS', 1))  # untrimmed benchmarks: seeds (x 5 folds)
 SHOTS = int(os.environ.get('SHOTS', 20))  # untrimmed benchmarks: samples on the target
 ACTIVE = os.environ.get('ACTIVE') == '1'  # untrimmed benchmarks: the samples after the reference archs chosen actively
 
@@ -57,18 +58,18 @@ for b in benches:
         g = [d for d in ds.devices if d.startswith(GPU)]
         o = [d for d in ds.devices if d not in g]
         src, tg = (g, o) if b.startswith('ct-') else (o, g)
-        run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
+        run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5, sources=src)
     elif b in ('ct-ofa', 'ctr-ofa', 'lodo'):
         ds = load_dataset([f'{H}/ofa', OUR], None)
         g = [d for d in ds.devices if d.startswith(GPU)]
         o = [d for d in ds.devices if d not in g]
         if b == 'lodo':
-            run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5)
+            run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5)
         else:
             src, tg = (g, o) if b == 'ct-ofa' else (o, g)
-            run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, sources=src)
+            run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5, sources=src)
     elif b == 'transfer':
         ds = load_dataset(str(ROOT / 'latency_predictors/data/ofa_mbv3_cifar'), None)
         w = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
-        run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=int(__import__('os').environ.get('SEEDS', 1)), folds=5, options={'weights': w})
-json.dump(out, open(f'inner_{variant}{"_active" if ACTIVE else ""}{"_shots%d" % SHOTS if SHOTS != 20 else ""}_s'+__import__('os').environ.get('SEEDS', '1')+'_'+'-'.join(benches)+'.json', 'w'), indent=1)
+        run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5, options={'weights': w})
+json.dump(out, open(f'inner_{variant}{"_active" if ACTIVE else ""}{"_shots%d" % SHOTS if SHOTS != 20 else ""}_s{SEEDS}_'+'-'.join(benches)+'.json', 'w'), indent=1)
