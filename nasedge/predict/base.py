@@ -42,6 +42,11 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+class StaleState(NasedgeError):
+    """A stored fitted state that the predictor as it is now cannot take (fitted with another meta model, or with
+    another layout of its columns): refit the predictor from the measurements it was fitted on."""
+
+
 @dataclass
 class PredictorConfig:
     """Settings of every predictor (Hydra group ``predictor``); subclasses add the predictor's options."""

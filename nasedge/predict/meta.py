@@ -45,7 +45,7 @@ import numpy as np
 
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
 from nasedge.errors import NasedgeError
-from nasedge.predict.base import LatencyPredictor, PredictorConfig, single_blas_thread
+from nasedge.predict.base import LatencyPredictor, PredictorConfig, StaleState, single_blas_thread
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.predict.encodings.base import feature_kind
 from nasedge.predict.flops import FlopsPredictor
@@ -145,7 +145,7 @@ class MetaModel:
         return model
 
 
-class StaleMetaModel(NasedgeError):
+class StaleMetaModel(StaleState):
     """A fitted state refers to a meta model other than the one loaded (refit from the measurements)."""
 
 

@@ -33,7 +33,7 @@ from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
-from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.base import LatencyPredictor, StaleState
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.predict.metrics import quality
 from nasedge.resources import shipped_path
@@ -58,12 +58,10 @@ class DeviceProfile:
 
     @functools.cached_property
     def latency_predictor(self) -> LatencyPredictor:
-        from nasedge.predict.meta import StaleMetaModel
-
         try:
             return predictor_from_dict(self.state)
-        except StaleMetaModel:
-            # the meta model was retrained since: adapt the new one to the same measurements
+        except StaleState:
+            # the meta model was retrained since, or the predictor's columns changed: fit it to the same measurements
             return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
                 self.archs(), self.latencies())
 

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nasedge.predict.base import LatencyPredictor, PredictorConfig
+from nasedge.predict.base import LatencyPredictor, PredictorConfig, StaleState
 
 ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
@@ -88,8 +88,9 @@ class RidgePredictor(LatencyPredictor):
         self.mean, self.scale = np.asarray(state["mean"], float), np.asarray(state["scale"], float)
         self.weights, self.bias = np.asarray(state["weights"], float), float(state["bias"])
         self.alpha = float(state["alpha"])
-        if len(self.mean) != self._width():
-            raise ValueError(f"{len(self.mean)} column statistics; the encoding gives {self._width()} columns")
+        if len(self.mean) != self._width():  # e.g. a totals state from before the kinds of cost were regrouped
+            raise StaleState(f"the {self.name} predictor was fitted on {len(self.mean)} columns, but it now "
+                             f"builds {self._width()} from the encoding; refit it from its measurements")
 
 
 class RegressorPredictor(RidgePredictor):

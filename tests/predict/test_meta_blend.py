@@ -96,8 +96,8 @@ def test_cost_features_are_grouped_by_kind():
     groups = variance_groups(3, ("s0_blocks", "s0_pw_macs", "s0_dw3_macs", "s0_se_macs", "s0_act", "macs",
                                  "params", "pixels", "layers", "resolution"))
     assert {k: v.tolist() for k, v in groups.items()} == {
-        "choices": [0, 1, 2], "counts": [3, 11, 12], "pointwise": [4], "depthwise": [5], "squeeze-excite": [6],
-        "activations": [7, 10], "macs": [8], "params": [9]}
+        "choices": [0, 1, 2], "counts": [3, 11], "pointwise": [4], "depthwise": [5], "squeeze-excite": [6],
+        "activations": [7, 10], "macs": [8], "params": [9], "resolution": [12]}
 
 
 def test_flat_model_drops_the_kinds_of_cost_a_device_does_not_pay_for(ofa_sample):

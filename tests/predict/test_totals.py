@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 from nasedge.predict import create_predictor, get_encoding, predictor_from_dict
+from nasedge.predict.base import StaleState
+from nasedge.predict.profile import DeviceProfile, fit_profile
 from nasedge.predict.encodings.base import feature_kind
 from nasedge.spaces import get_space
 
@@ -26,3 +31,20 @@ def test_totals_fit_a_device_that_pays_per_kind_of_cost_from_few_samples():
     assert np.median(np.abs(r.predict(archs[15:]) / latency[15:] - 1)) > 0.01
     q = predictor_from_dict(p.to_dict())
     assert np.allclose(q.predict(archs[15:]), p.predict(archs[15:]))
+
+
+def test_a_state_of_another_column_layout_is_stale_and_its_profile_refits(tmp_path):
+    """A totals state stored before the kinds of cost were regrouped (one column fewer) cannot be loaded as it is:
+    it says it is stale, and a device profile holding it refits from its measurements instead of failing."""
+    space = get_space("ofa_mbv3_cifar")
+    archs = space.sample_many(20, rng=1)
+    latency = 1.0 + get_encoding(space).macs(archs) * 1e-7
+    profile = fit_profile("board", "ofa_mbv3_cifar", archs, latency, "totals")
+    state = profile.state["state"]
+    old = {**state, "mean": state["mean"][:-1], "scale": state["scale"][:-1], "weights": state["weights"][:-1]}
+    with pytest.raises(StaleState, match="fitted on 7 columns, but it now builds 8"):
+        predictor_from_dict({**profile.state, "state": old})
+    doc = json.loads(profile.to_json())
+    doc["state"]["state"] = old
+    stored = DeviceProfile.from_json(json.dumps(doc))
+    assert np.allclose(stored.predict(archs), profile.predict(archs))

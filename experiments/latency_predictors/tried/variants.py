@@ -331,6 +331,16 @@ def patch_without_totals():
     M.MISMATCH_GAIN = 0.0
 
 
+def patch_resolution_kind():
+    """The input resolution a kind of its own, not one of the counts (flat: its own variance; totals: its own column)."""
+    import nasedge.predict.totals as T
+    orig = M.feature_kind
+
+    def kind(name):
+        return "resolution" if name == "resolution" else orig(name)
+    M.feature_kind = T.feature_kind = kind
+
+
 def _set_flat(flat_adapt):
     M.flat_adapt = flat_adapt
 
@@ -357,6 +367,9 @@ VARIANTS = {  # name -> what it patches
     'flatmu3+': lambda: patch_flat_with_prior_mean((3,), extra=True),
     'before-totals': lambda: patch_without_totals(),
     'no-mismatch-gain': lambda: setattr(M, 'MISMATCH_GAIN', 0.0),  # totals, and more samples wherever the blend leaves the prior
+    'clip10': lambda: setattr(M, 'LOO_CLIP', 0.1),  # the blend scores leave-one-out errors clipped at 10 %, not 30 %
+    'clip15': lambda: setattr(M, 'LOO_CLIP', 0.15),
+    'resolution-kind': lambda: patch_resolution_kind(),
     'act_noise1': lambda: patch_active(noise=1.0),
     'act_noise10': lambda: patch_active(noise=10.0),
     'act_feat': lambda: patch_active(choice_variance=0.0),

@@ -77,4 +77,6 @@ def feature_kind(name: str) -> str:
         return "activations"
     if name == "params":
         return "params"
-    return "counts"  # blocks, layers, ops by type, resolution
+    if name == "resolution":  # not a count: the input's side, whose cost the MACs and activations carry
+        return "resolution"
+    return "counts"  # blocks, layers, ops by type
