@@ -98,9 +98,9 @@ def test_archs_then_fit_then_show(tmp_path, nasedge):
     assert r.returncode == 0, r.stderr
     assert "meta profile of gpu-x (ofa_mbv3_w1.2); cross-validated on its 20 measurements" in r.stdout
     assert "would pay" not in r.stderr  # a GPU at batch 64: the prior fits, no more measurements asked for
-    # which it chose, and why: mostly the prior, which fits (the blend beside it gains less than 15 %)
-    line = next(x for x in r.stdout.splitlines() if x.startswith("adaptation: "))
-    assert line.startswith("adaptation: prior 0.8") and "the prior fits" in line, line
+    # which it chose, and why: mostly the prior, which fits (no blend beats it clearly on the samples left out)
+    line = next(x for x in r.stdout.splitlines() if x.startswith("adaptation: prior "))
+    assert float(line.split()[2].rstrip(",:")) >= 0.6 and "does not fit" not in line, line
     profile = json.loads((tmp_path / "p" / "gpu-x@ofa_mbv3_w1.2.json").read_text())
     assert profile["predictor"] == "meta" and len(profile["measurements"]) == 20
     r = nasedge("show", "--device", "gpu-x", "--profiles-dir", str(tmp_path / "p"), "--json")
