@@ -341,6 +341,17 @@ def patch_resolution_kind():
     M.feature_kind = T.feature_kind = kind
 
 
+def patch_live_kind():
+    """NAS-Bench-201's live costs (what a graph compiler keeps: live op counts, live MACs, connected) a kind of their
+    own, apart from the costs of every op."""
+    import nasedge.predict.totals as T
+    orig = M.feature_kind
+
+    def kind(name):
+        return "live" if name.startswith("live_") or name == "connected" else orig(name)
+    M.feature_kind = T.feature_kind = kind
+
+
 def _set_flat(flat_adapt):
     M.flat_adapt = flat_adapt
 
@@ -370,6 +381,7 @@ VARIANTS = {  # name -> what it patches
     'clip10': lambda: setattr(M, 'LOO_CLIP', 0.1),  # the blend scores leave-one-out errors clipped at 10 %, not 30 %
     'clip15': lambda: setattr(M, 'LOO_CLIP', 0.15),
     'resolution-kind': lambda: patch_resolution_kind(),
+    'live-kind': lambda: patch_live_kind(),
     'act_noise1': lambda: patch_active(noise=1.0),
     'act_noise10': lambda: patch_active(noise=10.0),
     'act_feat': lambda: patch_active(choice_variance=0.0),
