@@ -352,6 +352,20 @@ def patch_live_kind():
     M.feature_kind = T.feature_kind = kind
 
 
+def patch_depthwise_by_kernel():
+    """Depthwise MACs a kind per kernel size (a larger kernel does more MACs per byte it reads), on top of the
+    resolution as a kind of its own."""
+    import re
+    import nasedge.predict.totals as T
+    orig = M.feature_kind
+
+    def kind(name):
+        k = orig(name)
+        m = re.search(r"dw(\d)", name)
+        return f"depthwise{m.group(1)}" if k == "depthwise" and m else k
+    M.feature_kind = T.feature_kind = kind
+
+
 def _set_flat(flat_adapt):
     M.flat_adapt = flat_adapt
 
@@ -382,6 +396,7 @@ VARIANTS = {  # name -> what it patches
     'clip15': lambda: setattr(M, 'LOO_CLIP', 0.15),
     'resolution-kind': lambda: patch_resolution_kind(),
     'live-kind': lambda: patch_live_kind(),
+    'dw-by-kernel': lambda: patch_depthwise_by_kernel(),
     'act_noise1': lambda: patch_active(noise=1.0),
     'act_noise10': lambda: patch_active(noise=10.0),
     'act_feat': lambda: patch_active(choice_variance=0.0),
