@@ -366,6 +366,77 @@ def patch_depthwise_by_kernel():
     M.feature_kind = T.feature_kind = kind
 
 
+def patch_resolution_in_counts():
+    """The input resolution one of the counts again, as before the ninth session."""
+    import nasedge.predict.totals as T
+    orig = M.feature_kind
+
+    def kind(name):
+        return "counts" if name == "resolution" else orig(name)
+    M.feature_kind = T.feature_kind = kind
+
+
+def patch_nested_ridge(which=("totals",)):
+    """The leave-one-out predictions a ridge candidate is weighed by in the blend are honest about its ridge
+    strength: each left-out sample is predicted with the strength chosen by leave-one-out on the others."""
+    import nasedge.predict.regressor as R
+    from nasedge.predict.totals import TotalsPredictor
+    classes = {"totals": TotalsPredictor, "regressor": R.RegressorPredictor}
+
+    def nested(X, y):
+        n = len(y)
+        out = np.empty(n)
+        for i in range(n):
+            keep = np.arange(n) != i
+            f = R.ridge_loo(X[keep], y[keep])
+            out[i] = y[i] - (X[i] @ f.weights + f.bias)
+        return out
+
+    for name in which:
+        cls = classes[name]
+        orig = cls._fit
+
+        def _fit(self, items, latency_ms, _orig=orig):
+            _orig(self, items, latency_ms)
+            t = np.log(latency_ms) if self.log else latency_ms
+            resid = nested(self._design(items), t)
+            self.loo_ms = latency_ms * np.exp(-resid) if self.log else latency_ms - resid
+        cls._fit = _fit
+
+
+def patch_dof_guard(per_dof=2.0, which=("totals", "regressor")):
+    """A ridge candidate (totals, regressor) enters the blend only with at least ``per_dof`` samples per effective
+    degree of freedom (the trace of its hat matrix, the intercept included): below that its leave-one-out error on
+    the few samples says little about the archs off them."""
+    import nasedge.predict.regressor as R
+    orig_fit, orig_free = R.RidgePredictor._fit, M._prior_free
+
+    def _fit(self, items, latency_ms):
+        orig_fit(self, items, latency_ms)
+        X = self._design(items)
+        s = np.linalg.svd(X - X.mean(0), compute_uv=False)
+        self.dof = float(np.sum(s**2 / (s**2 + self.alpha))) + 1.0
+
+    def _prior_free(encoding, items, y):
+        out = orig_free(encoding, items, y)
+        return {k: p for k, p in out.items() if k not in which or len(y) >= per_dof * getattr(p, "dof", 0.0)}
+    R.RidgePredictor._fit = _fit
+    M._prior_free = _prior_free
+
+
+def patch_totals_without_resolution():
+    """totals without a resolution column (its cost is in the MACs and activations it multiplies); flat keeps the
+    resolution as a kind of its own."""
+    from nasedge.predict.totals import TotalsPredictor
+    orig_init = TotalsPredictor.__init__
+
+    def __init__(self, space, **options):
+        orig_init(self, space, **options)
+        names = self.encoding.feature_names
+        self.kinds = [cols for cols in self.kinds if [names[i] for i in cols] != ["resolution"]]
+    TotalsPredictor.__init__ = __init__
+
+
 def _set_flat(flat_adapt):
     M.flat_adapt = flat_adapt
 
@@ -397,6 +468,12 @@ VARIANTS = {  # name -> what it patches
     'resolution-kind': lambda: patch_resolution_kind(),
     'live-kind': lambda: patch_live_kind(),
     'dw-by-kernel': lambda: patch_depthwise_by_kernel(),
+    'resolution-in-counts': lambda: patch_resolution_in_counts(),
+    'nested-totals': lambda: patch_nested_ridge(),
+    'nested-ridge': lambda: patch_nested_ridge(("totals", "regressor")),
+    'dof-guard': lambda: patch_dof_guard(),
+    'dof-guard-totals': lambda: patch_dof_guard(which=("totals",)),
+    'totals-no-resolution': lambda: patch_totals_without_resolution(),
     'act_noise1': lambda: patch_active(noise=1.0),
     'act_noise10': lambda: patch_active(noise=10.0),
     'act_feat': lambda: patch_active(choice_variance=0.0),
