@@ -48,3 +48,19 @@ def test_a_state_of_another_column_layout_is_stale_and_its_profile_refits(tmp_pa
     doc["state"]["state"] = old
     stored = DeviceProfile.from_json(json.dumps(doc))
     assert np.allclose(stored.predict(archs), profile.predict(archs))
+
+
+def test_a_meta_profile_whose_blend_holds_a_stale_totals_state_refits():
+    space = get_space("ofa_mbv3_cifar")
+    enc = get_encoding(space)
+    archs = space.sample_many(20, rng=3)
+    latency = 0.5 + 0.05 * enc.features(archs)[:, list(enc.feature_names).index("layers")] + 2e-8 * enc.macs(archs)
+    profile = fit_profile("board", "ofa_mbv3_cifar", archs, latency, "meta")
+    doc = json.loads(profile.to_json())
+    blend = doc["state"]["state"]["blend"]
+    state = create_predictor("totals", space).fit(archs, latency)._state()
+    blend["weights"] = {"prior": 0.5, "totals": 0.5}
+    blend["totals"] = {k: v[:-1] if k in ("mean", "scale", "weights") else v for k, v in state.items()}
+    stored = DeviceProfile.from_json(json.dumps(doc))
+    assert np.allclose(stored.predict(archs), profile.predict(archs))  # refitted, not the doctored weights
+    assert stored.latency_predictor.weights == profile.latency_predictor.weights
