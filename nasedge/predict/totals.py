@@ -2,9 +2,9 @@
 
 The cost features of an arch, summed per kind (pointwise, depthwise and squeeze-excite MACs, activations, counts,
 the input resolution; :func:`~nasedge.predict.encodings.base.feature_kind`): 4-8 columns, between ``flops`` (one
-column) and ``regressor`` or ``meta``'s prior-free model (every column). A device pays per kind of cost, not per stage, so
-a coefficient per kind carries much of a latency model in few degrees of freedom, which is what 10-20 samples
-can pin down. In milliseconds, like ``meta``: latency is a sum of costs. ``meta`` blends it with its other
+column) and ``regressor`` or ``meta``'s prior-free model (every column). A device pays per kind of cost, not per
+stage, so a coefficient per kind carries much of a latency model in few degrees of freedom, which is what 10-20
+samples can pin down. In milliseconds, like ``meta``: latency is a sum of costs. ``meta`` blends it with its other
 candidates where the prior does not fit (experiments/latency_predictors/README.md, "Issue 20, eighth session").
 """
 
