@@ -63,15 +63,16 @@ class RidgePredictor(LatencyPredictor):
     def _extra(self, items: list) -> np.ndarray | None:
         return None
 
-    def _design(self, items: list) -> np.ndarray:
-        z = (self._columns(items) - self.mean) / self.scale
+    def _design(self, items: list, columns: np.ndarray | None = None) -> np.ndarray:
+        """The regression's design matrix; ``columns``: :meth:`_columns` of ``items``, where the caller has them."""
+        z = ((self._columns(items) if columns is None else columns) - self.mean) / self.scale
         extra = self._extra(items)
         return z if extra is None else np.concatenate([z, extra], 1)
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         c = self._columns(items)
         self.mean, self.scale = c.mean(0), np.where(c.std(0) > 1e-9, c.std(0), 1.0)
-        fit = ridge_loo(self._design(items), np.log(latency_ms) if self.log else latency_ms)
+        fit = ridge_loo(self._design(items, c), np.log(latency_ms) if self.log else latency_ms)
         self.weights, self.bias, self.alpha = fit.weights, fit.bias, fit.alpha
         # leave-one-out predictions of the samples (ms), for a caller weighing this model against others
         self.loo_ms = latency_ms * np.exp(-fit.loo_residuals) if self.log else latency_ms - fit.loo_residuals
