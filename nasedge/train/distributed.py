@@ -141,14 +141,14 @@ def init_world(device: str = "auto", timeout_minutes: float = 30.0) -> World:
     # lands on a thread of gloo's breaks its event loop, and the process aborts at exit (SIGABRT instead of a
     # resumable stop). Threads keep the signal mask they start with, so the process group's start with these
     # blocked.
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if want_cuda else "gloo", timeout=timedelta(minutes=timeout_minutes),
                                     device_id=dev if want_cuda else None)
         control = dist.new_group(backend="gloo", timeout=timedelta(minutes=timeout_minutes)) if want_cuda else None
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     return World(rank, size, local, dev, True, control)
 
 
