@@ -45,9 +45,9 @@ def overrides(dataset, out_dir, *extra):
             "train.eval_every_epochs=100", "train.sync_bn=true", PHASES, f"train.out_dir={out_dir}", *extra]
 
 
-def torchrun(dataset, out_dir, nproc=2, **popen):
+def torchrun(dataset, out_dir, nproc=2, extra=(), **popen):
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "nasedge", "train", *overrides(dataset, out_dir)]
+            "-m", "nasedge", "train", *overrides(dataset, out_dir, *extra)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, **popen)
 
 
@@ -180,3 +180,41 @@ def test_sigterm_to_one_rank_stops_all_at_one_checkpoint_and_resumes_exactly(dat
     assert f"at phase {position['phase']} " in log and f"step {position['step']}" in log
     a, b = state_of(two_process_run), state_of(out)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.gpu
+def test_sigterm_on_gpus_stops_at_one_checkpoint_and_resumes(dataset, tmp_path):
+    """The NCCL path: one rank per GPU (two where there are two, else one), NCCL for the gradients, gloo for the
+    stop flags. SIGTERM to the last rank after the first checkpoint: every rank stops at one checkpoint (75), no
+    thread of the process groups takes the signal, and the rerun resumes there and finishes."""
+    nproc = min(2, torch.cuda.device_count())
+    gpu = ["train.device=cuda"]
+    out = tmp_path / "term"
+    proc = torchrun(dataset, out, nproc, gpu)
+    manifest = out / "checkpoint" / "checkpoint.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not manifest.exists() and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[0]   # not done before its first checkpoint
+    workers = _workers(proc.pid)
+    last = [w for w in workers if f"RANK={nproc - 1}" in
+            Path(f"/proc/{w}/environ").read_bytes().decode(errors="ignore").split("\0")]
+    # every thread but each rank's main thread blocks the stop signals: NCCL's and gloo's are started by
+    # init_world, and a signal landing on one of them ends the rank without a resumable checkpoint
+    others = [t for w in workers for t in Path(f"/proc/{w}/task").iterdir() if t.name != str(w)]
+    names = {(t / "comm").read_text().strip() for t in others}
+    assert any("gloo" in n for n in names), names
+    unblocked = {(t / "comm").read_text().strip() for t in others if not _blocks(t, signal.SIGTERM)}
+    assert not {n for n in unblocked if "gloo" in n.lower() or "nccl" in n.lower()}, unblocked
+    os.kill(last[0], signal.SIGTERM)
+    log = proc.communicate(timeout=120)[0]
+    assert "exitcode  : 75" in log or proc.returncode == 75, log
+    if nproc > 1:
+        assert "stopped (another rank stopped)" in log, log
+    position = load_checkpoint(out / "checkpoint")["position"]
+    assert not (out / "supernet.pt").exists()
+    again = torchrun(dataset, out, nproc, gpu)
+    log = again.communicate(timeout=300)[0]
+    assert again.returncode == 0, log
+    assert f"at phase {position['phase']} " in log and f"step {position['step']}" in log, log
+    assert (out / "supernet.pt").exists()
