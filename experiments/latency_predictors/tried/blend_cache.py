@@ -1,0 +1,81 @@
+"""Cache the inner loop's tasks (untrimmed: seed 0 x 5 folds; HELP: 5 seeds) with every blend candidate but `flat`
+fitted, so that variants of `flat` (and extra candidates) are re-blended in seconds by blend_variants.py.
+
+    python experiments/latency_predictors/tried/blend_cache.py help-nb help-fb ct-fb ct-nb ctr-fb ctr-nb ctr-ofa lodo \\
+        transfer ct-ofa       (into the working directory: cache_<bench>.pkl, 4-65 MB each; ~2 min on 2 cores)
+"""
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
+from nasedge.predict.benchmark import HELP_SPLITS, _meta_model, help_tasks, untrimmed_tasks  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
+from nasedge.resources import shipped_path  # noqa: E402
+
+H = str(Path(os.environ.get('NASEDGE_DATASETS', ROOT.parent / 'shared' / 'datasets')) / 'latency' / 'help')
+OUR = str(ROOT / 'latency_predictors/data/ofa_mbv3_w1.2')
+GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
+captured = {}
+_choose_blend = M.choose_blend
+
+
+def _spy(y, loo, **kw):  # the leave-one-out predictions of every candidate, as meta computed them
+    captured['loo'] = loo
+    return _choose_blend(y, loo, **kw)
+
+
+M.choose_blend = _spy
+
+
+def cache(bench, ds, targets, tasks_of, weights=None):
+    models, out = {}, []
+    for tg in targets:
+        y = ds.column(tg)
+        for t in tasks_of(tg):
+            model = M.load_meta_model(weights).without((tg,)) if weights else _meta_model(ds, t, models)
+            items, query = [ds.items[i] for i in t.measured], [ds.items[i] for i in t.query]
+            p = M.MetaPredictor(ds.encoding, model=model)
+            p.fit(items, y[t.measured])
+            phq = model.basis(ds.encoding, query)
+            others = M._prior_free(ds.encoding, items, y[t.measured])
+            flat = M.flat_adapt(M.variance_groups(model.onehot_width, model.feature_names),
+                                model.basis(ds.encoding, items), y[t.measured], (y[t.measured] / y[t.measured].mean()) ** 2)
+            out.append(dict(target=tg, seed=t.seed, ym=y[t.measured], yq=y[t.query], phi=model.basis(ds.encoding, items),
+                            phq=phq.astype(np.float32), groups=M.variance_groups(model.onehot_width, model.feature_names),
+                            loo=captured['loo'], qp={'prior': phq @ p.head, 'flat': phq @ flat[0],
+                                                    **{k: o._predict(query) for k, o in others.items()}}))
+    pickle.dump(out, open(f'cache_{bench}.pkl', 'wb'))
+    print(bench, len(out), 'tasks', flush=True)
+
+
+for b in sys.argv[1:]:
+    if b.startswith('help'):
+        ds = load_dataset(f"{H}/{ {'help-nb': 'nasbench201', 'help-fb': 'fbnet'}[b] }", None)
+        cache(b, ds, HELP_SPLITS[ds.encoding.name]['test'], lambda tg: help_tasks(ds, tg, 10, 5))
+    elif b in ('ct-fb', 'ct-nb', 'ctr-fb', 'ctr-nb'):
+        ds = load_dataset(f"{H}/{ {'fb': 'fbnet', 'nb': 'nasbench201'}[b[-2:]] }", None)
+        g = [d for d in ds.devices if d.startswith(GPU)]
+        o = [d for d in ds.devices if d not in g]
+        src, tgs = (g, o) if b.startswith('ct-') else (o, g)
+        cache(b, ds, tgs, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5, src))
+    elif b in ('ct-ofa', 'ctr-ofa', 'lodo'):
+        ds = load_dataset([f'{H}/ofa', OUR], None)
+        g = [d for d in ds.devices if d.startswith(GPU)]
+        o = [d for d in ds.devices if d not in g]
+        if b == 'lodo':
+            cache(b, ds, ds.devices, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5))
+        else:
+            src, tgs = (g, o) if b == 'ct-ofa' else (o, g)
+            cache(b, ds, tgs, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5, src))
+    elif b == 'transfer':
+        ds = load_dataset(str(ROOT / 'latency_predictors/data/ofa_mbv3_cifar'), None)
+        w = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
+        cache(b, ds, ds.devices, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5), weights=w)
+    else:
+        raise SystemExit(f"unknown benchmark {b}")

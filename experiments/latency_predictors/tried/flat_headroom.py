@@ -1,0 +1,80 @@
+"""Headroom of `flat` (tenth session of issue 20): its query error (relative, clipped at 30 %) with the variances its
+20 samples choose (`flat`), with those that 400 archs of the target choose by the same evidence (`oraclevar`: what
+a perfect choice of variances would give), and with the geometric mean of the variances six source devices choose
+on 400 archs each (`srcvar`: variances meta-learned from the sources). Seed 0 x 5 folds, 20 samples:
+
+    python experiments/latency_predictors/tried/flat_headroom.py ct-fb|ct-nb|ctr-ofa     (3-4 min on one core)
+"""
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
+from nasedge.predict.benchmark import _meta_model, untrimmed_tasks  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
+
+H = str(Path(os.environ.get('NASEDGE_DATASETS', ROOT.parent / 'shared' / 'datasets')) / 'latency' / 'help')
+OUR = str(ROOT / 'latency_predictors/data/ofa_mbv3_w1.2')
+GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
+
+
+def clip(p, y):
+    return float(np.mean(np.minimum(np.abs(p - y) / y, 0.3)))
+
+
+def fixed_flat(groups, phi, y, v, variances):
+    """flat with the given variance per group; only the noise by evidence."""
+    n, scale, names = len(y), 1 / y.mean(), list(groups)
+    r = y * scale
+    grams = np.stack([phi[:, groups[k]] @ phi[:, groups[k]].T for k in names])
+    fixed = M.BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + M.rounding_variance(y) * scale**2 * np.eye(n)
+    t = np.array([variances[k] for k in names])
+    s2 = max(M.NOISE, key=lambda s: M._evidence(fixed + np.tensordot(t, grams, 1), r, s * v)[0])
+    _, chol, alpha = M._evidence(fixed + np.tensordot(t, grams, 1), r, s2 * v)
+    var = np.zeros(phi.shape[1])
+    var[-1] = M.BIAS_VARIANCE
+    for tt, k in zip(t, names):
+        var[groups[k]] = tt
+    return var * (phi.T @ alpha) / scale
+
+
+def chosen_variances(groups, model, rows, y):
+    """The variances flat's evidence chooses on ``rows`` of a device (latencies ``y``)."""
+    phi = model.basis(ds.encoding, [ds.items[i] for i in rows])
+    return M.flat_adapt(groups, phi, y[rows], (y[rows] / y[rows].mean()) ** 2)[2]['variances']
+
+
+b = sys.argv[1]
+ds = (load_dataset(f"{H}/{ {'fb': 'fbnet', 'nb': 'nasbench201'}[b[-2:]] }", None) if b in ('ct-fb', 'ct-nb')
+      else load_dataset([f'{H}/ofa', OUR], None))
+g = [d for d in ds.devices if d.startswith(GPU)]
+o = [d for d in ds.devices if d not in g]
+src, tgs = (g, o) if b.startswith('ct-') else (o, g)
+total = {'flat': [], 'oraclevar': [], 'srcvar': []}
+for tg in tgs:
+    y, models = ds.column(tg), {}
+    big = np.random.default_rng(1).permutation(np.flatnonzero(np.isfinite(y)))[:400]
+    res = {k: [] for k in total}
+    for t in untrimmed_tasks(ds, tg, 20, 1, 5, src):
+        model = _meta_model(ds, t, models)
+        groups = M.variance_groups(model.onehot_width, model.feature_names)
+        if t.fold == 0:
+            own = chosen_variances(groups, model, big, y)
+            per_source = [chosen_variances(groups, model, big[np.isfinite(ds.column(s)[big])], ds.column(s))
+                          for s in src[:6]]
+            sources = {k: float(np.exp(np.mean([np.log(max(d[k], 1e-5)) for d in per_source]))) for k in groups}
+        phi = model.basis(ds.encoding, [ds.items[i] for i in t.measured])
+        pq = model.basis(ds.encoding, [ds.items[i] for i in t.query])
+        ym, yq = y[t.measured], y[t.query]
+        v = (ym / ym.mean()) ** 2
+        res['flat'].append(clip(pq @ M.flat_adapt(groups, phi, ym, v)[0], yq))
+        res['oraclevar'].append(clip(pq @ fixed_flat(groups, phi, ym, v, own), yq))
+        res['srcvar'].append(clip(pq @ fixed_flat(groups, phi, ym, v, sources), yq))
+    print(f"{tg:22s}", ' '.join(f"{k} {100 * np.mean(res[k]):5.2f}" for k in total), own, flush=True)
+    for k in total:
+        total[k] += res[k]
+print('MEAN', ' '.join(f"{k} {100 * np.mean(total[k]):5.2f}" for k in total))
