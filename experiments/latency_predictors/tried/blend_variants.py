@@ -6,7 +6,9 @@ blend's headroom. Run in the folder holding cache_<bench>.pkl:
     python experiments/latency_predictors/tried/blend_variants.py headroom ct-fb lodo ...
 
 Variants: `start:T` flat's coordinate ascent starts from variance T (not 1e-2); `fine` half-decade variance grid;
-`joint` each variance searched together with the noise (replacing flat); `plusjoint` that as a sixth candidate.
+`joint` each variance searched together with the noise (replacing flat); `plusjoint` that as a sixth candidate;
+`robust[:K]` flat's fit reweighted as Student-t noise (outliers down-weighted; K rounds, default 10) once its
+variances are chosen; `plusrobust` that as a sixth candidate.
 `headroom`: per candidate its mean relative leave-one-out error on the samples against its error on the query archs
 (clipped at 30 %), and the blend's query error against the best single candidate per task (in hindsight) and the
 one of least leave-one-out error.
@@ -28,8 +30,9 @@ def clipped(p, y):
     return float(np.mean(np.minimum(np.abs(p - y) / y, M.LOO_CLIP)))
 
 
-def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=False):
-    """flat_adapt's search, with its grid, starting variance, or each variance searched jointly with the noise."""
+def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=False, robust=0):
+    """flat_adapt's search, with its grid, starting variance, or each variance searched jointly with the noise; with
+    ``robust`` > 0 that many rounds of Student-t reweighting (nu = 1, as the prior's adaptation) after the search."""
     n, scale, names = len(y), 1.0 / float(np.mean(y)), list(groups)
     r = y * scale
     grams = np.stack([phi[:, groups[k]] @ phi[:, groups[k]].T for k in names])
@@ -46,7 +49,12 @@ def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=Fals
                 ts[i] = max(grid, key=lambda t: ev([*ts[:i], t, *ts[i + 1:]], s2))
         if not joint:
             s2 = max(M.NOISE, key=lambda s: ev(ts, s))
-    _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
+    w = np.ones(n)
+    for _ in range(robust):
+        _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v / w)
+        resid = (s2 * v / w) * alpha  # sample minus the posterior mean's fit
+        w = (M.STUDENT_NU + 1.0) / (M.STUDENT_NU + resid**2 / (s2 * v))
+    _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v / w)
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
     var = np.zeros(phi.shape[1])
     var[-1] = M.BIAS_VARIANCE
@@ -62,6 +70,8 @@ VARIANTS = {
     'fine': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, grid=FINE)},
     'joint': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, joint=True)},
     'plusjoint': lambda g, phi, y, v, a: {'joint': flat_search(g, phi, y, v, joint=True)},
+    'robust': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, robust=int(a or M.ROBUST_ITERS))},
+    'plusrobust': lambda g, phi, y, v, a: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
 }
 
 
