@@ -108,6 +108,18 @@ def _workers(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _rank_worker(pid: int, rank: int) -> int:
+    """The worker process of ``rank`` among torchrun ``pid``'s children."""
+    return next(w for w in _workers(pid)
+                if f"RANK={rank}" in Path(f"/proc/{w}/environ").read_bytes().decode(errors="ignore").split("\0"))
+
+
+def _threads(pid: int) -> dict[Path, str]:
+    """Every thread of torchrun ``pid``'s workers but their main threads (``/proc/<pid>/task/<tid>``), and its name."""
+    return {t: (t / "comm").read_text().strip() for w in _workers(pid) for t in Path(f"/proc/{w}/task").iterdir()
+            if t.name != str(w)}
+
+
 def _blocks(task: Path, sig: int) -> bool:
     """Whether the thread ``task`` (``/proc/<pid>/task/<tid>``) blocks ``sig``."""
     mask = next(line.split()[1] for line in (task / "status").read_text().splitlines() if line.startswith("SigBlk:"))
@@ -164,13 +176,10 @@ def test_sigterm_to_one_rank_stops_all_at_one_checkpoint_and_resumes_exactly(dat
     while time.time() < deadline and not manifest.exists():   # the end of the first epoch
         time.sleep(0.02)
     time.sleep(0.1)
-    rank1 = [w for w in _workers(proc.pid)
-             if "RANK=1" in Path(f"/proc/{w}/environ").read_bytes().decode(errors="ignore").split("\0")]
     # the signal reaches the main thread, never one of gloo's (there it broke gloo's event loop: SIGABRT at exit)
-    gloo = [t for w in _workers(proc.pid) for t in (Path(f"/proc/{w}/task")).iterdir()
-            if "gloo" in (t / "comm").read_text()]
+    gloo = [t for t, name in _threads(proc.pid).items() if "gloo" in name]
     assert gloo and all(_blocks(t, signal.SIGTERM) for t in gloo)
-    os.kill(rank1[0], signal.SIGTERM)
+    os.kill(_rank_worker(proc.pid, 1), signal.SIGTERM)
     log = proc.communicate(timeout=120)[0]
     assert "stopped (another rank stopped)" in log and "exitcode  : 75" in log, log  # rank 0 learnt it from rank 1
     position = load_checkpoint(out / "checkpoint")["position"]   # usually mid-epoch (step > 0)
@@ -196,17 +205,13 @@ def test_sigterm_on_gpus_stops_at_one_checkpoint_and_resumes(dataset, tmp_path):
     while time.time() < deadline and not manifest.exists() and proc.poll() is None:
         time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()[0]   # not done before its first checkpoint
-    workers = _workers(proc.pid)
-    last = [w for w in workers if f"RANK={nproc - 1}" in
-            Path(f"/proc/{w}/environ").read_bytes().decode(errors="ignore").split("\0")]
     # every thread but each rank's main thread blocks the stop signals: NCCL's and gloo's are started by
     # init_world, and a signal landing on one of them ends the rank without a resumable checkpoint
-    others = [t for w in workers for t in Path(f"/proc/{w}/task").iterdir() if t.name != str(w)]
-    names = {(t / "comm").read_text().strip() for t in others}
-    assert any("gloo" in n for n in names), names
-    unblocked = {(t / "comm").read_text().strip() for t in others if not _blocks(t, signal.SIGTERM)}
+    threads = _threads(proc.pid)
+    assert any("gloo" in n for n in threads.values()), threads
+    unblocked = {n for t, n in threads.items() if not _blocks(t, signal.SIGTERM)}
     assert not {n for n in unblocked if "gloo" in n.lower() or "nccl" in n.lower()}, unblocked
-    os.kill(last[0], signal.SIGTERM)
+    os.kill(_rank_worker(proc.pid, nproc - 1), signal.SIGTERM)
     log = proc.communicate(timeout=120)[0]
     assert "exitcode  : 75" in log or proc.returncode == 75, log
     if nproc > 1:
