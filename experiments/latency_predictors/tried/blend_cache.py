@@ -40,16 +40,16 @@ def cache(bench, ds, targets, tasks_of, weights=None):
         for t in tasks_of(tg):
             model = M.load_meta_model(weights).without((tg,)) if weights else _meta_model(ds, t, models)
             items, query = [ds.items[i] for i in t.measured], [ds.items[i] for i in t.query]
+            ym = y[t.measured]
             p = M.MetaPredictor(ds.encoding, model=model)
-            p.fit(items, y[t.measured])
-            phq = model.basis(ds.encoding, query)
-            others = M._prior_free(ds.encoding, items, y[t.measured])
-            flat = M.flat_adapt(M.variance_groups(model.onehot_width, model.feature_names),
-                                model.basis(ds.encoding, items), y[t.measured], (y[t.measured] / y[t.measured].mean()) ** 2)
-            out.append(dict(target=tg, seed=t.seed, ym=y[t.measured], yq=y[t.query], phi=model.basis(ds.encoding, items),
-                            phq=phq.astype(np.float32), groups=M.variance_groups(model.onehot_width, model.feature_names),
-                            loo=captured['loo'], qp={'prior': phq @ p.head, 'flat': phq @ flat[0],
-                                                    **{k: o._predict(query) for k, o in others.items()}}))
+            p.fit(items, ym)
+            phi, phq = model.basis(ds.encoding, items), model.basis(ds.encoding, query)
+            groups = M.variance_groups(model.onehot_width, model.feature_names)
+            others = M._prior_free(ds.encoding, items, ym)
+            flat_head = M.flat_adapt(groups, phi, ym, (ym / ym.mean()) ** 2)[0]
+            out.append(dict(target=tg, seed=t.seed, ym=ym, yq=y[t.query], phi=phi, phq=phq.astype(np.float32),
+                            groups=groups, loo=captured['loo'], qp={'prior': phq @ p.head, 'flat': phq @ flat_head,
+                                                                    **{k: o._predict(query) for k, o in others.items()}}))
     pickle.dump(out, open(f'cache_{bench}.pkl', 'wb'))
     print(bench, len(out), 'tasks', flush=True)
 

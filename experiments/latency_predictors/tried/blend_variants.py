@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
 from nasedge.predict.metrics import quality  # noqa: E402
+from variants import _finish, _setup  # noqa: E402  (flat_adapt's set-up and its head and leave-one-out)
 
 CANDIDATES = ('prior', 'flat', 'regressor', 'flops', 'totals')
 
@@ -33,10 +35,7 @@ def clipped(p, y):
 def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=False, robust=0):
     """flat_adapt's search, with its grid, starting variance, or each variance searched jointly with the noise; with
     ``robust`` > 0 that many rounds of Student-t reweighting (nu = 1, as the prior's adaptation) after the search."""
-    n, scale, names = len(y), 1.0 / float(np.mean(y)), list(groups)
-    r = y * scale
-    grams = np.stack([phi[:, groups[k]] @ phi[:, groups[k]].T for k in names])
-    fixed = M.BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + M.rounding_variance(y) * scale**2 * np.eye(n)
+    scale, r, names, grams, fixed = _setup(groups, phi, y)
 
     def ev(ts, s2):
         return M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)[0]
@@ -49,18 +48,13 @@ def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=Fals
                 ts[i] = max(grid, key=lambda t: ev([*ts[:i], t, *ts[i + 1:]], s2))
         if not joint:
             s2 = max(M.NOISE, key=lambda s: ev(ts, s))
-    w = np.ones(n)
+    w = np.ones(len(y))
     for _ in range(robust):
         _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v / w)
         resid = (s2 * v / w) * alpha  # sample minus the posterior mean's fit
         w = (M.STUDENT_NU + 1.0) / (M.STUDENT_NU + resid**2 / (s2 * v))
-    _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v / w)
-    k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
-    var = np.zeros(phi.shape[1])
-    var[-1] = M.BIAS_VARIANCE
-    for t, k in zip(ts, names):
-        var[groups[k]] = t
-    return var * (phi.T @ alpha) / scale, y - (k_inv @ r / np.diag(k_inv)) / scale
+    head, loo_ms, _, _ = _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v / w)
+    return head, loo_ms
 
 
 FINE = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)

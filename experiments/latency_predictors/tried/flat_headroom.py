@@ -13,7 +13,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
+from variants import _finish, _setup  # noqa: E402  (flat_adapt's set-up and its head and leave-one-out)
 from nasedge.predict.benchmark import _meta_model, untrimmed_tasks  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
 
@@ -28,18 +30,10 @@ def clip(p, y):
 
 def fixed_flat(groups, phi, y, v, variances):
     """flat with the given variance per group; only the noise by evidence."""
-    n, scale, names = len(y), 1 / y.mean(), list(groups)
-    r = y * scale
-    grams = np.stack([phi[:, groups[k]] @ phi[:, groups[k]].T for k in names])
-    fixed = M.BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + M.rounding_variance(y) * scale**2 * np.eye(n)
+    scale, r, names, grams, fixed = _setup(groups, phi, y)
     t = np.array([variances[k] for k in names])
     s2 = max(M.NOISE, key=lambda s: M._evidence(fixed + np.tensordot(t, grams, 1), r, s * v)[0])
-    _, chol, alpha = M._evidence(fixed + np.tensordot(t, grams, 1), r, s2 * v)
-    var = np.zeros(phi.shape[1])
-    var[-1] = M.BIAS_VARIANCE
-    for tt, k in zip(t, names):
-        var[groups[k]] = tt
-    return var * (phi.T @ alpha) / scale
+    return _finish(groups, names, phi, y, r, scale, fixed, grams, t, s2, v)[0]
 
 
 def chosen_variances(groups, model, rows, y):
