@@ -47,7 +47,7 @@ def cache(bench, ds, targets, tasks_of, weights=None):
             groups = M.variance_groups(model.onehot_width, model.feature_names)
             others = M._prior_free(ds.encoding, items, ym)
             flat_head = M.flat_adapt(groups, phi, ym, (ym / ym.mean()) ** 2)[0]
-            out.append(dict(target=tg, seed=t.seed, ym=ym, yq=y[t.query], phi=phi, phq=phq.astype(np.float32),
+            out.append(dict(target=tg, seed=t.seed, ym=ym, heads=model.heads, yq=y[t.query], phi=phi, phq=phq.astype(np.float32),
                             groups=groups, loo=captured['loo'], qp={'prior': phq @ p.head, 'flat': phq @ flat_head,
                                                                     **{k: o._predict(query) for k, o in others.items()}}))
     pickle.dump(out, open(f'cache_{bench}.pkl', 'wb'))

@@ -9,6 +9,13 @@ Variants: `start:T` flat's coordinate ascent starts from variance T (not 1e-2); 
 `joint` each variance searched together with the noise (replacing flat); `plusjoint` that as a sixth candidate;
 `robust[:K]` flat's fit reweighted as Student-t noise (outliers down-weighted; K rounds, default 10) once its
 variances are chosen; `plusrobust` that as a sixth candidate.
+Eleventh session (cache_<bench>.pkl with the sources' heads, from this blend_cache.py, for `pard*`): `nested` flat's
+leave-one-out predictions with its variances and noise chosen without the sample left out; `floor:S` flat's noise
+at least S; `drop:KIND` flat without the variance group KIND (e.g. `drop:choices`), `plusdrop:KIND` that as a sixth
+candidate; `cv` flat's variances and noise by leave-one-out log predictive density instead of evidence, `pluscv`
+that as a sixth candidate; `bag[:B]` flat's variances and noise chosen on B bootstrap resamples, heads averaged;
+`pard[:K]` the sources' prior (all, or the K most like the samples) with one free variance per kind of cost as a
+sixth candidate, `pardflat` / `pardprior` that in place of flat / of the prior-based head.
 `headroom`: per candidate its mean relative leave-one-out error on the samples against its error on the query archs
 (clipped at 30 %), and the blend's query error against the best single candidate per task (in hindsight) and the
 one of least leave-one-out error.
@@ -32,22 +39,38 @@ def clipped(p, y):
     return float(np.mean(np.minimum(np.abs(p - y) / y, M.LOO_CLIP)))
 
 
-def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=False, robust=0):
+def loo_lpd(g, r, noise):
+    """Leave-one-out log predictive density of ``r`` under covariance ``g + diag(noise)`` (closed form; the
+    cross-validation counterpart of the evidence, which holds up better when the model family is wrong)."""
+    try:
+        chol = np.linalg.cholesky(g + np.diag(noise))
+    except np.linalg.LinAlgError:
+        return -np.inf
+    k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(len(r))))
+    d = np.diag(k_inv)
+    resid = k_inv @ r / d
+    return float(np.sum(0.5 * np.log(d) - 0.5 * resid**2 * d))
+
+
+def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=False, robust=0, noises=M.NOISE,
+                objective='evidence'):
     """flat_adapt's search, with its grid, starting variance, or each variance searched jointly with the noise; with
     ``robust`` > 0 that many rounds of Student-t reweighting (nu = 1, as the prior's adaptation) after the search."""
     scale, r, names, grams, fixed = _setup(groups, phi, y)
 
     def ev(ts, s2):
+        if objective == 'loo':
+            return loo_lpd(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
         return M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)[0]
     ts, s2 = [start] * len(names), 1e-2
     for _ in range(M.FLAT_SWEEPS):
         for i in range(len(names)):
             if joint:
-                ts[i], s2 = max(((t, s) for t in grid for s in M.NOISE), key=lambda c: ev([*ts[:i], c[0], *ts[i + 1:]], c[1]))
+                ts[i], s2 = max(((t, s) for t in grid for s in noises), key=lambda c: ev([*ts[:i], c[0], *ts[i + 1:]], c[1]))
             else:
                 ts[i] = max(grid, key=lambda t: ev([*ts[:i], t, *ts[i + 1:]], s2))
         if not joint:
-            s2 = max(M.NOISE, key=lambda s: ev(ts, s))
+            s2 = max(noises, key=lambda s: ev(ts, s))
     w = np.ones(len(y))
     for _ in range(robust):
         _, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v / w)
@@ -57,15 +80,96 @@ def flat_search(groups, phi, y, v, grid=M.FLAT_VARIANCES, start=1e-2, joint=Fals
     return head, loo_ms
 
 
+def nested(groups, phi, y, v, robust=0):
+    """flat's head as fitted, and leave-one-out predictions whose variances and noise were chosen *without* the sample
+    left out (the closed-form leave-one-out keeps the variances chosen on every sample, which flatters a model with a
+    variance per kind of cost)."""
+    head, _ = flat_search(groups, phi, y, v, robust=robust)
+    loo = np.empty(len(y))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        yk = y[keep]
+        loo[i] = phi[i] @ flat_search(groups, phi[keep], yk, (yk / yk.mean()) ** 2, robust=robust)[0]
+    return head, loo
+
+
+def prior_ard(heads, groups, phi, y, k=0):
+    """The prior of the sources' heads (all of them, or the ``k`` whose predictions correlate best with the samples
+    plus a tenth of the all-source covariance) with one free variance per kind of cost in place of the adaptation's
+    single isotropic one: covariance ``a * S + diag(t_kind)``, relative Gaussian noise; ``a``, every ``t_kind`` and
+    the noise by coordinate ascent of the evidence. ``(head in ms, loo_ms)``."""
+    n = len(y)
+    mu, cov = heads.mean(0), np.cov(heads.T)
+    if k:
+        pred = phi @ heads.T
+        corr = np.array([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 else -1 for j in range(len(heads))])
+        near = heads[np.argsort(-np.nan_to_num(corr, nan=-1.0), kind='stable')[:k]]
+        mu, cov = near.mean(0), np.cov(near.T) + M.NEIGHBOUR_SHARE * cov
+    cov[-1, :] = cov[:, -1] = 0.0
+    m = phi @ mu
+    scale = float(np.mean(m) / np.mean(y))
+    r = y * scale - m
+    v = (y / y.mean()) ** 2
+    names = list(groups)
+    grams = np.stack([phi[:, groups[g]] @ phi[:, groups[g]].T for g in names])
+    g_src = phi @ cov @ phi.T
+    fixed = M.BIAS_VARIANCE * np.outer(phi[:, -1], phi[:, -1]) + M.rounding_variance(y) * scale**2 * np.eye(n)
+
+    def ev(a, ts, s2):
+        return M._evidence(fixed + a * g_src + np.tensordot(ts, grams, 1), r, s2 * v)[0]
+    a, ts, s2 = 1.0, [1e-3] * len(names), 1e-2
+    for _ in range(M.FLAT_SWEEPS):
+        a = max((0.0, *M.PRIOR_SCALES), key=lambda x: ev(x, ts, s2))
+        for i in range(len(names)):
+            ts[i] = max(M.FLAT_VARIANCES, key=lambda t: ev(a, [*ts[:i], t, *ts[i + 1:]], s2))
+        s2 = max(M.NOISE, key=lambda s: ev(a, ts, s))
+    head, loo_ms, _, _ = _finish(groups, names, phi, y, r, scale, fixed + a * g_src, grams, ts, s2, v, mu, a * cov)
+    return head, loo_ms
+
+
+def bagged(groups, phi, y, v, b=20):
+    """flat with its variances and noise chosen on ``b`` bootstrap resamples of the samples, each choice fitted to
+    every sample, heads and leave-one-out predictions averaged (the choice among near-equal settings flips with a
+    single sample, as the blend's weights did before they were averaged over resamples)."""
+    scale, r, names, grams, fixed = _setup(groups, phi, y)
+    rng = np.random.default_rng(0)
+    heads, loos = [], []
+    for _ in range(b):
+        idx = rng.integers(0, len(y), len(y))
+        ts, s2, fx = [1e-2] * len(names), 1e-2, fixed[np.ix_(idx, idx)]
+        gr = grams[:, idx][:, :, idx]
+
+        def ev(ts, s2):
+            return M._evidence(fx + np.tensordot(ts, gr, 1), r[idx], s2 * v[idx])[0]
+        for _ in range(M.FLAT_SWEEPS):
+            for i in range(len(names)):
+                ts[i] = max(M.FLAT_VARIANCES, key=lambda t: ev([*ts[:i], t, *ts[i + 1:]], s2))
+            s2 = max(M.NOISE, key=lambda s: ev(ts, s))
+        head, loo_ms, _, _ = _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v)
+        heads.append(head)
+        loos.append(loo_ms)
+    return np.mean(heads, 0), np.mean(loos, 0)
+
+
 FINE = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 VARIANTS = {
-    'base': lambda g, phi, y, v, a: {},
-    'start': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, start=float(a))},
-    'fine': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, grid=FINE)},
-    'joint': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, joint=True)},
-    'plusjoint': lambda g, phi, y, v, a: {'joint': flat_search(g, phi, y, v, joint=True)},
-    'robust': lambda g, phi, y, v, a: {'flat': flat_search(g, phi, y, v, robust=int(a or M.ROBUST_ITERS))},
-    'plusrobust': lambda g, phi, y, v, a: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
+    'base': lambda g, phi, y, v, a, t: {},
+    'start': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, start=float(a))},
+    'fine': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, grid=FINE)},
+    'joint': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, joint=True)},
+    'plusjoint': lambda g, phi, y, v, a, t: {'joint': flat_search(g, phi, y, v, joint=True)},
+    'robust': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, robust=int(a or M.ROBUST_ITERS))},
+    'floor': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, noises=[s for s in M.NOISE if s >= float(a)])},
+    'pard': lambda g, phi, y, v, a, t: {'pard': prior_ard(t['heads'], g, phi, y, int(a or 0))},
+    'pardflat': lambda g, phi, y, v, a, t: {'flat': prior_ard(t['heads'], g, phi, y, int(a or 0))},
+    'pardprior': lambda g, phi, y, v, a, t: {'prior': prior_ard(t['heads'], g, phi, y, int(a or 0))},
+    'drop': lambda g, phi, y, v, a, t: {'flat': flat_search({k: c for k, c in g.items() if k != a}, phi, y, v)},
+    'plusdrop': lambda g, phi, y, v, a, t: {'drop': flat_search({k: c for k, c in g.items() if k != a}, phi, y, v)},
+    'cv': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, objective='loo')},
+    'pluscv': lambda g, phi, y, v, a, t: {'cv': flat_search(g, phi, y, v, objective='loo')},
+    'bag': lambda g, phi, y, v, a, t: {'flat': bagged(g, phi, y, v, int(a or 20))},
+    'nested': lambda g, phi, y, v, a, t: {'flat': nested(g, phi, y, v)},
+    'plusrobust': lambda g, phi, y, v, a, t: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
 }
 
 
@@ -74,7 +178,7 @@ def reblend(variant, tasks):
     per = {}
     for t in tasks:
         ym = t['ym']
-        extra = VARIANTS[name](t['groups'], t['phi'], ym, (ym / ym.mean()) ** 2, arg)
+        extra = VARIANTS[name](t['groups'], t['phi'], ym, (ym / ym.mean()) ** 2, arg, t)
         loo = {**t['loo'], **{k: loo_k for k, (_, loo_k) in extra.items()}}
         qp = {**t['qp'], **{k: t['phq'].astype(np.float64) @ h for k, (h, _) in extra.items()}}
         weights = M.choose_blend(ym, loo)['weights']

@@ -17,7 +17,9 @@ def _ascent(grams, base, r, v, s2, noises=None):
     return ts, s2
 
 
-def _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v):
+def _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v, mean=None, cov=None):
+    """Head (ms), leave-one-out predictions (ms), evidence and clipped leave-one-out error of the chosen variances;
+    with ``mean`` and ``cov`` a prior ``N(mean, cov + diag(variances))`` (``fixed`` then holds ``phi cov phi^T``)."""
     ev, chol, alpha = M._evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
     n = len(y)
     k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
@@ -27,6 +29,8 @@ def _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v):
     for t, k in zip(ts, names):
         var[groups[k]] = t
     head = var * (phi.T @ alpha) / scale
+    if mean is not None:
+        head += (mean + cov @ phi.T @ alpha) / scale
     err = float(np.mean(np.minimum(np.abs(loo_ms - y) / y, M.LOO_CLIP)))
     return head, loo_ms, ev, err
 
