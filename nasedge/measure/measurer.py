@@ -18,7 +18,7 @@ from typing import Any
 
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import (LatencyStats, MachineCheck, OffsetLog, ProtocolConfig, RoundLog,
-                                      measure_interleaved)
+                                      measure_interleaved, settled_by_log)
 from nasedge.measure.runtime import get_runtime
 from nasedge.measure.workload import Artifacts, Probe, Workload
 
@@ -189,13 +189,18 @@ class RuntimeMeasurer(Measurer):
             self.runtime.prepare(Probe(), self._probe_artifacts)
         for start in range(0, len(workloads), self.group_size):
             group = workloads[start:start + self.group_size]
-            for w in group:  # build outside the timed, pinned part (conversion may use every core)
-                self.runtime.prepare(w, artifacts)
+            group_log = None if log is None or self.check is not None else OffsetLog(log, start)
+            # a resumed group builds and loads only the workloads its restored rounds do not settle yet: a kill
+            # costs the round in flight, not the group's conversions again (minutes for TensorRT engines)
+            done = ([False] * len(group) if group_log is None
+                    else settled_by_log(group_log, len(group), self.protocol))
+            for w, d in zip(group, done):  # build outside the timed, pinned part (conversion may use every core)
+                if not d:
+                    self.runtime.prepare(w, artifacts)
             with self.runtime.session(), pinned(self.cores):
-                runners = [self.runtime.load(w, artifacts) for w in group]
+                runners = [None if d else self.runtime.load(w, artifacts) for w, d in zip(group, done)]
                 if self.check is None:
-                    out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads,
-                                                   None if log is None else OffsetLog(log, start)))
+                    out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads, group_log))
                 else:
                     probe = self.runtime.load(Probe(), self._probe_artifacts)
                     out.extend(self.check.measure(runners, probe, self.protocol, self.runtime.cpu_threads))

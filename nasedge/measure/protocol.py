@@ -159,28 +159,31 @@ class OffsetLog:
         self.log.record({self.start + i: r for i, r in rounds.items()})
 
 
-def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
+def _settled(round_medians: Sequence[float], protocol: ProtocolConfig) -> bool:
+    """Whether a runner with these round medians needs no more rounds."""
+    return len(round_medians) >= protocol.max_rounds or (
+        len(round_medians) >= protocol.min_rounds and _rse(round_medians) <= protocol.tolerance)
+
+
+def settled_by_log(log: RoundLog, n: int, protocol: ProtocolConfig) -> list[bool]:
+    """For each of the ``n`` runners of ``log``: whether the rounds it restores already settle it, so that
+    :func:`measure_interleaved` will not call it (a resumed group need not build or load its workload)."""
+    return [_settled([float(np.median(r.timings)) for r in log.restore(i)], protocol) for i in range(n)]
+
+
+def measure_interleaved(runners: Sequence[Runner | None], protocol: ProtocolConfig,
                         cpu_threads: int | None = None, log: RoundLog | None = None) -> list[LatencyStats]:
     """Time ``runners`` interleaved until their medians are stable or the time bound is reached.
 
     ``cpu_threads``: how many cores the runners should get; when given, the process CPU time is
     compared with the wall time to detect that other processes took the cores away. ``log``: each round
     is recorded there once every runner of it is timed, and a runner starts from the rounds it restores
-    (the rules count them like rounds timed now).
+    (the rules count them like rounds timed now); one that they already settle (:func:`settled_by_log`)
+    is never called, not even warmed up, and may be ``None``.
     """
     n = len(runners)
     if n == 0:
         return []
-    estimate = []
-    for run in runners:
-        t0, times = time.perf_counter(), []
-        while len(times) < protocol.warmup_runs or time.perf_counter() - t0 < protocol.warmup_s:
-            times.append(run())
-            if len(times) >= 1000:
-                break
-        estimate.append(float(np.median(times[len(times) // 2:])) if times else run())
-    fill = [math.ceil(protocol.round_s * 1e3 / max(e, 1e-6)) for e in estimate]  # runs that fill round_s
-    repeats = [min(protocol.max_repeats, max(protocol.min_repeats, f)) for f in fill]
     samples: list[list[float]] = [[] for _ in range(n)]
     round_medians: list[list[float]] = [[] for _ in range(n)]
     wall = [0.0] * n
@@ -197,11 +200,23 @@ def measure_interleaved(runners: Sequence[Runner], protocol: ProtocolConfig,
             add(i, r)
 
     def settled(i: int) -> bool:
-        return len(round_medians[i]) >= protocol.max_rounds or (
-            len(round_medians[i]) >= protocol.min_rounds and _rse(round_medians[i]) <= protocol.tolerance)
+        return _settled(round_medians[i], protocol)
 
-    deadline = time.perf_counter() + protocol.max_seconds * n
     active = [i for i in range(n) if not settled(i)]  # runners whose median is not yet stable
+    if any(runners[i] is None for i in active):
+        raise ValueError("a runner its restored rounds do not settle is None")
+    repeats = [0] * n
+    for i in active:
+        run = runners[i]
+        t0, times = time.perf_counter(), []
+        while len(times) < protocol.warmup_runs or time.perf_counter() - t0 < protocol.warmup_s:
+            times.append(run())
+            if len(times) >= 1000:
+                break
+        estimate = float(np.median(times[len(times) // 2:])) if times else run()
+        fill = math.ceil(protocol.round_s * 1e3 / max(estimate, 1e-6))  # runs that fill round_s
+        repeats[i] = min(protocol.max_repeats, max(protocol.min_repeats, fill))
+    deadline = time.perf_counter() + protocol.max_seconds * n
     rounds = 0
     while active:
         k = rounds % len(active)

@@ -4,9 +4,10 @@ The protocol times a group of archs in rounds (:func:`nasedge.measure.measure_in
 row exists only when its group ends. :func:`nasedge.measure.measure_to_csv` therefore keeps every round in
 ``<csv>.<device>.rounds.jsonl`` as soon as the whole group has timed it (one write, fsync): a header line
 ``{"format", "device"}``, then one line per arch and round, ``{"key", "timings", "cpu_s", "wall_s"}`` (``key``:
-the arch's id and digest). A rerun restores each arch's rounds and times only the rounds still needed; the
-journal is removed once every row is in the CSV. Interleaving then costs a kill no more than measuring one
-arch at a time does, and keeps what interleaving is for: a drift of the machine is shared by the group.
+the arch's id and digest). A rerun restores each arch's rounds and times only the rounds still needed (an arch
+the restored rounds settle is not even built again); the journal is removed once every row is in the CSV.
+Interleaving then costs a kill no more than measuring one arch at a time does, and keeps what interleaving is
+for: a drift of the machine is shared by the group.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import MachineCheck, ProtocolConfig, Round, measure_interleaved
+from nasedge.measure.protocol import MachineCheck, ProtocolConfig, Round, measure_interleaved, settled_by_log
 
 
 def sampled(values):
@@ -229,10 +229,17 @@ def test_restored_rounds_count_and_are_not_timed_again():
     # runner 0 already has 4 steady rounds (at 2 ms): it is done; runner 1 has 1 and needs 3 more
     log = Log({0: [Round((2.0, 2.0), 0.004, 0.004)] * 4, 1: [Round((5.0, 5.0), 0.01, 0.01)]})
     a, b = measure_interleaved([runner(0, 3.0), runner(1, 5.0)], protocol, log=log)
-    assert a.median_ms == 2.0 and a.rounds == 4 and calls[0] == 1  # the warm-up run only
+    assert a.median_ms == 2.0 and a.rounds == 4 and calls[0] == 0  # settled: not even warmed up
     assert b.rounds == 4 and b.samples == 8 and calls[1] == 1 + 3 * 2
     assert [sorted(r) for r in log.recorded] == [[1], [1], [1]]  # each round recorded once it is timed
     assert all(r[1].timings == (5.0, 5.0) for r in log.recorded)
+    assert settled_by_log(log, 2, protocol) == [True, False]
+    # so a resumed group need not build the settled runner at all; one still to time must be there
+    again = Log({0: [Round((2.0, 2.0), 0.004, 0.004)] * 4, 1: [Round((5.0, 5.0), 0.01, 0.01)]})
+    a2, _ = measure_interleaved([None, runner(1, 5.0)], protocol, log=again)
+    assert a2 == a
+    with pytest.raises(ValueError, match="is None"):
+        measure_interleaved([runner(0, 3.0), None], protocol, log=again)
 
 
 def test_without_a_log_nothing_changes():

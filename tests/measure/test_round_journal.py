@@ -1,5 +1,7 @@
 """The round journal: a group cut short resumes from the rounds it had timed; the file format's errors."""
 
+import json
+
 import pytest
 
 from nasedge.errors import NasedgeError
@@ -8,13 +10,17 @@ from nasedge.measure.round_journal import RoundJournal, journal_path
 from nasedge.spaces import get_space
 
 
-def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, kill_after_rounds):
+def _group(tmp_path, device_config, rounds: int):
+    """A device that interleaves 3 archs for exactly ``rounds`` rounds; the archs as rows; the CSV and its journal."""
     config = device_config("grouped", runtime="onnxruntime")
-    config["measure"]["protocol"].update(group_size=3, min_rounds=3, max_rounds=3)
-    device = Device.from_config(config)
+    config["measure"]["protocol"].update(group_size=3, min_rounds=rounds, max_rounds=rounds)
     rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_tiny").sample_many(3, 0, unique=True))]
     csv = tmp_path / "lat.csv"
-    journal = journal_path(csv, "grouped")
+    return Device.from_config(config), rows, csv, journal_path(csv, "grouped")
+
+
+def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, kill_after_rounds):
+    device, rows, csv, journal = _group(tmp_path, device_config, 3)
     timed = kill_after_rounds(2)  # the process dies right after the second round is kept
     with pytest.raises(kill_after_rounds.Killed):
         measure_to_csv(device, rows, csv)
@@ -28,6 +34,28 @@ def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, kill_after_ro
     assert [m.stats.rounds for m in got] == [3, 3, 3] and [m.arch_id for m in got] == ["0", "1", "2"]
     assert read_measurements_csv(csv) == got and not journal.exists()
     assert notes == [f"{journal}: resuming 6 rounds timed before"]
+
+
+def test_a_resumed_group_builds_only_what_is_still_to_time(tmp_path, device_config, kill_after_rounds, monkeypatch):
+    from nasedge.measure._onnxruntime import OnnxRuntime
+
+    device, rows, csv, journal = _group(tmp_path, device_config, 2)
+    timed = kill_after_rounds(2)  # killed once every arch has its two rounds, before the rows are written
+    with pytest.raises(kill_after_rounds.Killed):
+        measure_to_csv(device, rows, csv)
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:-1]))  # the second round of the arch timed last in it was not kept
+    unsettled = rows[int(json.loads(lines[-1])["key"].split(":")[0])][1]
+    built, loaded = [], []
+    prepare, load = OnnxRuntime.prepare, OnnxRuntime.load
+    monkeypatch.setattr(OnnxRuntime, "prepare", lambda self, w, a: (built.append(w), prepare(self, w, a))[1])
+    monkeypatch.setattr(OnnxRuntime, "load", lambda self, w, a: (loaded.append(w), load(self, w, a))[1])
+
+    timed.clear()
+    got = measure_to_csv(device, rows, csv)
+    assert timed == [1]  # one round, of the one arch the journal does not settle
+    assert [w.arch for w in built] == [w.arch for w in loaded] == [unsettled]  # the settled two: not built again
+    assert [m.stats.rounds for m in got] == [2, 2, 2] and read_measurements_csv(csv) == got
 
 
 def test_a_group_reports_progress_by_its_rounds(tmp_path, device_config):
