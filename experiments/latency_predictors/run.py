@@ -37,7 +37,7 @@ from nasedge.predict.dataset import load_dataset
 ROOT = Path(__file__).resolve().parents[2]
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-HELP_PREDICTORS = ("meta", "meta-before", "meta-prior", "nearest", "flops", "regressor", "totals")
+HELP_PREDICTORS = ("meta", "meta-before", "meta-prior", "nearest", "flops", "regressor", "totals", "oracle")
 LODO_PREDICTORS = ("meta", "meta-before", "meta-prior", "flops", "regressor", "totals", "nearest", "oracle")
 TRANSFER_PREDICTORS = ("meta", "meta-before", "meta-prior", "meta-plain", "flops", "regressor", "totals",
                        "oracle")
