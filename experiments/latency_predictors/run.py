@@ -299,6 +299,12 @@ def cmd_table(args, results) -> None:
         title += "" if kind.endswith("-more") or kind.startswith("typesplit-more-") else ", 20 measurements on the target"
         for space in sorted({k.split("/")[1] for k in results if k.startswith(kind + "/")}):
             rows = _rows(results, f"{kind}/{space}/")
+            # the oracle uses none of the target's samples: a run with more (or actively chosen) samples shows the
+            # noise ceiling of the same targets, stored with the plain run
+            plain = _rows(results, f"{_plain(kind)}/{space}/")
+            for t, r in rows.items():
+                if "oracle" in columns and "oracle" not in r and "oracle" in plain.get(t, {}):
+                    r["oracle"] = plain[t]["oracle"]
             preds = [p for p in columns if any(p in r for r in rows.values())]
             lines += [f"\n#### {title}, {space} (Spearman / MAPE % / within 10 %)\n",
                       "| device | " + " | ".join(preds) + " |", "|---|" + "---|" * len(preds)]
@@ -308,22 +314,34 @@ def cmd_table(args, results) -> None:
                         for m in ("spearman", "mape", "within_10pct")} for p in preds}
             lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
     lines += _typesplit_summary(results)
-    ablation = {}
+    ablation, targets = {}, {}
     for key, r in results.items():
         if key.startswith("ablation-"):
             kind, space, target, variant = key.split("/")
             split = HELP_SPLITS.get(space, {})
             part = ("valid" if target in split.get("valid", ()) else "test") if kind == "ablation-help" else "all"
             ablation.setdefault((kind[9:], space, part), {}).setdefault(variant, []).append(r)
+            targets.setdefault((kind[9:], space, part), set()).add(target)
     if ablation:
         lines += ["\n#### Ablation of the meta predictor's adaptation (mean over devices, 3 seeds; "
-                  "Spearman / MAPE % / within 10 %)\n", "| benchmark | " + " | ".join(ABLATION) + " |",
-                  "|---|" + "---|" * len(ABLATION)]
+                  "Spearman / MAPE % / within 10 %; oracle: the noise ceiling of the same devices)\n",
+                  "| benchmark | " + " | ".join(ABLATION) + " | oracle |", "|---|" + "---|" * (len(ABLATION) + 1)]
         for (kind, space, part), variants in sorted(ablation.items()):
             cells = [_cell({m: np.mean([r[m] for r in variants[v]]) for m in ("spearman", "mape", "within_10pct")})
                      if v in variants else "" for v in ABLATION]
+            oracle = [results.get(f"{kind}/{space}/{t}/oracle") for t in sorted(targets[(kind, space, part)])]
+            cells.append(_cell({m: np.mean([r[m] for r in oracle]) for m in ("spearman", "mape", "within_10pct")})
+                         if all(oracle) else "")
             lines.append(f"| {kind} {space} {part} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
+
+
+def _plain(kind: str) -> str:
+    """The experiment of the random 20 samples that ``kind`` (``<experiment>[-active][-more]``,
+    ``typesplit-more-<split>``) varies."""
+    if kind.startswith("typesplit-more-"):
+        return "typesplit-" + kind.removeprefix("typesplit-more-")
+    return kind.removesuffix("-more").removesuffix("-active")
 
 
 def _typesplit_summary(results: dict) -> list[str]:
