@@ -118,7 +118,8 @@ def main() -> None:
         for name in (("before", "after") if p % 2 == 0 else ("after", "before")):
             (Path(args.work) / "lat.csv").unlink(missing_ok=True)
             shutil.copy(keep, journal)
-            env = {**os.environ, "PYTHONPATH": getattr(args, name)}
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (getattr(args, name),
+                                                                          os.environ.get("PYTHONPATH"))))}
             cmd = [sys.executable, __file__, "--child", "--work", args.work, "--space", args.space,
                    "--archs", str(args.archs), "--device", args.device]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
