@@ -15,7 +15,9 @@ at least S; `drop:KIND` flat without the variance group KIND (e.g. `drop:choices
 candidate; `cv` flat's variances and noise by leave-one-out log predictive density instead of evidence, `pluscv`
 that as a sixth candidate; `bag[:B]` flat's variances and noise chosen on B bootstrap resamples, heads averaged;
 `pard[:K]` the sources' prior (all, or the K most like the samples) with one free variance per kind of cost as a
-sixth candidate, `pardflat` / `pardprior` that in place of flat / of the prior-based head.
+sixth candidate, `pardflat` / `pardprior` that in place of flat / of the prior-based head; `kmu` the sources' mean
+head split by kind of cost, a column per kind with its own variance, as a sixth candidate; `kmuflat` those columns
+added to flat's groups, `pluskmuflat` that as a sixth candidate.
 `headroom`: per candidate its mean relative leave-one-out error on the samples against its error on the query archs
 (clipped at 30 %), and the blend's query error against the best single candidate per task (in hindsight) and the
 one of least leave-one-out error.
@@ -127,6 +129,32 @@ def prior_ard(heads, groups, phi, y, k=0):
     return head, loo_ms
 
 
+def kind_scaled(heads, groups, phi, y, v, with_flat=False):
+    """The sources' mean head split by kind of cost, each part a column of its own (``z_k = phi_k mu_k``: what the
+    sources say kind k costs, stage by stage), each with its own variance by evidence: a device pays each kind at its
+    own rate, in the sources' pattern over stages. With ``with_flat``, added to `flat`'s basis as more groups. The
+    head is folded back onto the meta basis (a coefficient on ``z_k`` is that multiple of ``mu`` on kind k's columns)."""
+    mu = heads.mean(0)
+    names = list(groups)
+    z = np.stack([phi[:, groups[k]] @ mu[groups[k]] for k in names], 1)
+    width = phi.shape[1] - 1
+    if with_flat:
+        ext = np.concatenate([phi[:, :-1], z, phi[:, -1:]], 1)
+        grp = {**groups, **{f"mu:{k}": np.array([width + i]) for i, k in enumerate(names)}}
+    else:
+        ext = np.concatenate([z, phi[:, -1:]], 1)
+        grp = {f"mu:{k}": np.array([i]) for i, k in enumerate(names)}
+    head_ext, loo = flat_search(grp, ext, y, v)
+    head = np.zeros(phi.shape[1])
+    head[-1] = head_ext[-1]
+    if with_flat:
+        head[:-1] = head_ext[:width]
+    off = width if with_flat else 0
+    for i, k in enumerate(names):
+        head[groups[k]] += head_ext[off + i] * mu[groups[k]]
+    return head, loo
+
+
 def bagged(groups, phi, y, v, b=20):
     """flat with its variances and noise chosen on ``b`` bootstrap resamples of the samples, each choice fitted to
     every sample, heads and leave-one-out predictions averaged (the choice among near-equal settings flips with a
@@ -168,6 +196,9 @@ VARIANTS = {
     'cv': lambda g, phi, y, v, a, t: {'flat': flat_search(g, phi, y, v, objective='loo')},
     'pluscv': lambda g, phi, y, v, a, t: {'cv': flat_search(g, phi, y, v, objective='loo')},
     'bag': lambda g, phi, y, v, a, t: {'flat': bagged(g, phi, y, v, int(a or 20))},
+    'kmu': lambda g, phi, y, v, a, t: {'kmu': kind_scaled(t['heads'], g, phi, y, v)},
+    'kmuflat': lambda g, phi, y, v, a, t: {'flat': kind_scaled(t['heads'], g, phi, y, v, with_flat=True)},
+    'pluskmuflat': lambda g, phi, y, v, a, t: {'kmuflat': kind_scaled(t['heads'], g, phi, y, v, with_flat=True)},
     'nested': lambda g, phi, y, v, a, t: {'flat': nested(g, phi, y, v)},
     'plusrobust': lambda g, phi, y, v, a, t: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
 }
