@@ -20,11 +20,11 @@ import sys
 
 import numpy as np
 
+from run import GPU_PREFIXES
+
 from nasedge.predict.dataset import load_dataset
 from nasedge.predict.meta import meta_train
 from nasedge.predict.metrics import quality
-
-GPU_PREFIXES = ("1080ti", "2080ti", "titan", "v100", "h200")  # as run.py
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -314,14 +314,13 @@ def cmd_table(args, results) -> None:
                         for m in ("spearman", "mape", "within_10pct")} for p in preds}
             lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
     lines += _typesplit_summary(results)
-    ablation, targets = {}, {}
+    ablation = {}
     for key, r in results.items():
         if key.startswith("ablation-"):
             kind, space, target, variant = key.split("/")
             split = HELP_SPLITS.get(space, {})
             part = ("valid" if target in split.get("valid", ()) else "test") if kind == "ablation-help" else "all"
             ablation.setdefault((kind[9:], space, part), {}).setdefault(variant, []).append(r)
-            targets.setdefault((kind[9:], space, part), set()).add(target)
     if ablation:
         lines += ["\n#### Ablation of the meta predictor's adaptation (mean over devices, 3 seeds; "
                   "Spearman / MAPE % / within 10 %; oracle: the noise ceiling of the same devices)\n",
@@ -329,7 +328,8 @@ def cmd_table(args, results) -> None:
         for (kind, space, part), variants in sorted(ablation.items()):
             cells = [_cell({m: np.mean([r[m] for r in variants[v]]) for m in ("spearman", "mape", "within_10pct")})
                      if v in variants else "" for v in ABLATION]
-            oracle = [results.get(f"{kind}/{space}/{t}/oracle") for t in sorted(targets[(kind, space, part)])]
+            targets = sorted({r["target_device"] for rs in variants.values() for r in rs})
+            oracle = [results.get(f"{kind}/{space}/{t}/oracle") for t in targets]
             cells.append(_cell({m: np.mean([r[m] for r in oracle]) for m in ("spearman", "mape", "within_10pct")})
                          if all(oracle) else "")
             lines.append(f"| {kind} {space} {part} | " + " | ".join(cells) + " |")

@@ -3,7 +3,7 @@ the active choice, 20 samples, mean Spearman and within ±10 % over the targets 
 
     python experiments/latency_predictors/tried/active_choice_variance.py 0.1 ct-fb 3    (variance, benchmark, seeds)
 
-Benchmarks as seed_spread.py (ct-fb, ct-nb, ctr-ofa, lodo, transfer); 1-4 min each on one core.
+Benchmarks of benches.py but HELP's (ct-fb, ct-nb, ctr-ofa, lodo, transfer, ...); 1-4 min each on one core.
 """
 import json
 import sys
@@ -14,7 +14,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nasedge.predict.active as A  # noqa: E402  (after the sys.path entry)
 from nasedge.predict.benchmark import evaluate  # noqa: E402
-from seed_spread import tasks  # noqa: E402
+from benches import tasks  # noqa: E402
 
 variance, bench, seeds = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 shipped = A.design_basis

@@ -4,23 +4,18 @@ fitted, so that variants of `flat` (and extra candidates) are re-blended in seco
     python experiments/latency_predictors/tried/blend_cache.py help-nb help-fb ct-fb ct-nb ctr-fb ctr-nb ctr-ofa lodo \\
         transfer ct-ofa       (into the working directory: cache_<bench>.pkl, 4-65 MB each; ~2 min on 2 cores)
 """
-import os
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
-from nasedge.predict.benchmark import HELP_SPLITS, _meta_model, help_tasks, untrimmed_tasks  # noqa: E402
-from nasedge.predict.dataset import load_dataset  # noqa: E402
-from nasedge.resources import shipped_path  # noqa: E402
+from benches import tasks  # noqa: E402  (the benchmarks' datasets, targets and sources)
+from nasedge.predict.benchmark import _meta_model, help_tasks, untrimmed_tasks  # noqa: E402
 
-H = str(Path(os.environ.get('NASEDGE_DATASETS', ROOT.parent / 'shared' / 'datasets')) / 'latency' / 'help')
-OUR = str(ROOT / 'latency_predictors/data/ofa_mbv3_w1.2')
-GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
 captured = {}
 _choose_blend = M.choose_blend
 
@@ -55,27 +50,11 @@ def cache(bench, ds, targets, tasks_of, weights=None):
 
 
 for b in sys.argv[1:]:
+    ds, todo = tasks(b)
+    options = dict(todo)
     if b.startswith('help'):
-        ds = load_dataset(f"{H}/{ {'help-nb': 'nasbench201', 'help-fb': 'fbnet'}[b] }", None)
-        cache(b, ds, HELP_SPLITS[ds.encoding.name]['test'], lambda tg: help_tasks(ds, tg, 10, 5))
-    elif b in ('ct-fb', 'ct-nb', 'ctr-fb', 'ctr-nb'):
-        ds = load_dataset(f"{H}/{ {'fb': 'fbnet', 'nb': 'nasbench201'}[b[-2:]] }", None)
-        g = [d for d in ds.devices if d.startswith(GPU)]
-        o = [d for d in ds.devices if d not in g]
-        src, tgs = (g, o) if b.startswith('ct-') else (o, g)
-        cache(b, ds, tgs, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5, src))
-    elif b in ('ct-ofa', 'ctr-ofa', 'lodo'):
-        ds = load_dataset([f'{H}/ofa', OUR], None)
-        g = [d for d in ds.devices if d.startswith(GPU)]
-        o = [d for d in ds.devices if d not in g]
-        if b == 'lodo':
-            cache(b, ds, ds.devices, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5))
-        else:
-            src, tgs = (g, o) if b == 'ct-ofa' else (o, g)
-            cache(b, ds, tgs, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5, src))
-    elif b == 'transfer':
-        ds = load_dataset(str(ROOT / 'latency_predictors/data/ofa_mbv3_cifar'), None)
-        w = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
-        cache(b, ds, ds.devices, lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5), weights=w)
+        cache(b, ds, list(options), lambda tg: help_tasks(ds, tg, 10, 5))
     else:
-        raise SystemExit(f"unknown benchmark {b}")
+        weights = options[todo[0][0]].get('options', {}).get('weights')  # transfer: the shipped prior
+        cache(b, ds, list(options), lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5, options[tg].get('sources')),
+              weights=weights)

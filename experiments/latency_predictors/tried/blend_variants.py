@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
 from nasedge.predict.metrics import quality  # noqa: E402
-from variants import _finish, _setup  # noqa: E402  (flat_adapt's set-up and its head and leave-one-out)
+from variants import _ascent, _finish, _setup  # noqa: E402  (flat_adapt's ascent, set-up, head and leave-one-out)
 
 CANDIDATES = ('prior', 'flat', 'regressor', 'flops', 'totals')
 
@@ -164,15 +164,7 @@ def bagged(groups, phi, y, v, b=20):
     heads, loos = [], []
     for _ in range(b):
         idx = rng.integers(0, len(y), len(y))
-        ts, s2, fx = [1e-2] * len(names), 1e-2, fixed[np.ix_(idx, idx)]
-        gr = grams[:, idx][:, :, idx]
-
-        def ev(ts, s2):
-            return M._evidence(fx + np.tensordot(ts, gr, 1), r[idx], s2 * v[idx])[0]
-        for _ in range(M.FLAT_SWEEPS):
-            for i in range(len(names)):
-                ts[i] = max(M.FLAT_VARIANCES, key=lambda t: ev([*ts[:i], t, *ts[i + 1:]], s2))
-            s2 = max(M.NOISE, key=lambda s: ev(ts, s))
+        ts, s2 = _ascent(grams[:, idx][:, :, idx], fixed[np.ix_(idx, idx)], r[idx], v[idx], 1e-2, M.NOISE)
         head, loo_ms, _, _ = _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v)
         heads.append(head)
         loos.append(loo_ms)

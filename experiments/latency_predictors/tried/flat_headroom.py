@@ -5,23 +5,18 @@ on 400 archs each (`srcvar`: variances meta-learned from the sources). Seed 0 x 
 
     python experiments/latency_predictors/tried/flat_headroom.py ct-fb|ct-nb|ctr-ofa     (3-4 min on one core)
 """
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
+from benches import tasks  # noqa: E402  (the benchmarks' datasets, targets and sources)
 from variants import _finish, _setup  # noqa: E402  (flat_adapt's set-up and its head and leave-one-out)
 from nasedge.predict.benchmark import _meta_model, untrimmed_tasks  # noqa: E402
-from nasedge.predict.dataset import load_dataset  # noqa: E402
-
-H = str(Path(os.environ.get('NASEDGE_DATASETS', ROOT.parent / 'shared' / 'datasets')) / 'latency' / 'help')
-OUR = str(ROOT / 'latency_predictors/data/ofa_mbv3_w1.2')
-GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
 
 
 def clip(p, y):
@@ -42,12 +37,8 @@ def chosen_variances(groups, model, rows, y):
     return M.flat_adapt(groups, phi, y[rows], (y[rows] / y[rows].mean()) ** 2)[2]['variances']
 
 
-b = sys.argv[1]
-ds = (load_dataset(f"{H}/{ {'fb': 'fbnet', 'nb': 'nasbench201'}[b[-2:]] }", None) if b in ('ct-fb', 'ct-nb')
-      else load_dataset([f'{H}/ofa', OUR], None))
-g = [d for d in ds.devices if d.startswith(GPU)]
-o = [d for d in ds.devices if d not in g]
-src, tgs = (g, o) if b.startswith('ct-') else (o, g)
+ds, todo = tasks(sys.argv[1])
+tgs, src = [t for t, _ in todo], todo[0][1]['sources']
 total = {'flat': [], 'oraclevar': [], 'srcvar': []}
 for tg in tgs:
     y, models = ds.column(tg), {}

@@ -17,12 +17,9 @@ from pathlib import Path
 import os
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from nasedge.predict.benchmark import HELP_SPLITS, evaluate  # noqa: E402  (after the sys.path entry)
-from nasedge.predict.dataset import load_dataset  # noqa: E402  (after the sys.path entry)
-from nasedge.resources import shipped_path  # noqa: E402  (after the sys.path entry)
-H = str(Path(os.environ.get('NASEDGE_DATASETS', ROOT.parent / 'shared' / 'datasets')) / 'latency' / 'help')
-OUR = str(ROOT / 'latency_predictors/data/ofa_mbv3_w1.2')
-GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
+sys.path.insert(0, str(ROOT / 'experiments' / 'latency_predictors'))
+from benches import tasks  # noqa: E402  (the benchmarks' datasets, targets and sources)
+from nasedge.predict.benchmark import evaluate  # noqa: E402  (after the sys.path entry)
 variant = sys.argv[1]
 benches = sys.argv[2:] or ['help-nb', 'help-fb', 'ct-fb', 'ct-nb', 'ctr-ofa', 'lodo', 'transfer', 'ct-ofa', 'ctr-fb']
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,42 +31,21 @@ SHOTS = int(os.environ.get('SHOTS', 20))  # untrimmed benchmarks: samples on the
 ACTIVE = os.environ.get('ACTIVE') == '1'  # untrimmed benchmarks: the samples after the reference archs chosen actively
 
 
-def run(name, ds, targets, **kw):
-    if ACTIVE and kw.get('protocol') == 'untrimmed':
-        kw['active'] = True
+def run(name, ds, todo):
     t = time.time()
     rows = {}
     mm = {}
-    for tg in targets:
-        r = evaluate(ds, target=tg, predictor='meta', meta_models=mm, **kw)
+    for tg, kw in todo:
+        base = ({'seeds': 5} if kw.get('protocol') == 'help'
+                else {'protocol': 'untrimmed', 'shots': SHOTS, 'seeds': SEEDS, 'folds': 5, 'active': ACTIVE})
+        r = evaluate(ds, target=tg, predictor='meta', meta_models=mm, **base, **kw)
         rows[tg] = (r['spearman'], r['within_10pct'] * 100)
     sp = np.mean([v[0] for v in rows.values()])
     w = np.mean([v[1] for v in rows.values()])
     print(f"{variant:24s} {name:9s} rho {sp:.4f} w10 {w:6.2f}  ({time.time()-t:.0f}s)", flush=True)
     out[name] = {'mean': [sp, w], 'rows': rows}
+
+
 for b in benches:
-    if b.startswith('help'):
-        sp = {'help-nb': 'nasbench201', 'help-fb': 'fbnet'}[b]
-        ds = load_dataset(f'{H}/{sp}', None)
-        run(b, ds, HELP_SPLITS[ds.encoding.name]['test'], protocol='help', shots=10, seeds=5)
-    elif b in ('ct-fb', 'ct-nb', 'ctr-fb', 'ctr-nb'):
-        sp = {'fb': 'fbnet', 'nb': 'nasbench201'}[b[-2:]]
-        ds = load_dataset(f'{H}/{sp}', None)
-        g = [d for d in ds.devices if d.startswith(GPU)]
-        o = [d for d in ds.devices if d not in g]
-        src, tg = (g, o) if b.startswith('ct-') else (o, g)
-        run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5, sources=src)
-    elif b in ('ct-ofa', 'ctr-ofa', 'lodo'):
-        ds = load_dataset([f'{H}/ofa', OUR], None)
-        g = [d for d in ds.devices if d.startswith(GPU)]
-        o = [d for d in ds.devices if d not in g]
-        if b == 'lodo':
-            run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5)
-        else:
-            src, tg = (g, o) if b == 'ct-ofa' else (o, g)
-            run(b, ds, tg, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5, sources=src)
-    elif b == 'transfer':
-        ds = load_dataset(str(ROOT / 'latency_predictors/data/ofa_mbv3_cifar'), None)
-        w = str(shipped_path("latency_predictors") / "meta" / f"{ds.encoding.family}.npz")
-        run(b, ds, ds.devices, protocol='untrimmed', shots=SHOTS, seeds=SEEDS, folds=5, options={'weights': w})
+    run(b, *tasks(b))
 json.dump(out, open(f'inner_{variant}{"_active" if ACTIVE else ""}{"_shots%d" % SHOTS if SHOTS != 20 else ""}_s{SEEDS}_'+'-'.join(benches)+'.json', 'w'), indent=1)

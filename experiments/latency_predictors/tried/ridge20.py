@@ -13,12 +13,13 @@ from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "experiments" / "latency_predictors"))
 from nasedge.predict import meta as M  # noqa: E402  (after the sys.path entry)
 from nasedge.predict.benchmark import untrimmed_tasks  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
+from run import GPU_PREFIXES  # noqa: E402  (which devices are GPUs)
 
 H = Path(os.environ.get("NASEDGE_DATASETS", ROOT.parent / "shared" / "datasets")) / "latency" / "help"
-GPU = ("1080ti", "2080ti", "titan", "v100", "h200")
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
@@ -41,7 +42,7 @@ def main(space):
     onehot = ds.encoding.onehot(ds.items)
     phi = np.concatenate([onehot, x, np.ones((len(x), 1))], 1)
     groups = M.variance_groups(onehot.shape[1], ds.encoding.feature_names)
-    gpus = [d for d in ds.devices if d.startswith(GPU)]
+    gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
     rows = []
     for target in (d for d in ds.devices if d not in gpus):
         y = ds.column(target)
