@@ -58,14 +58,15 @@ def main() -> None:
             json.dump({"summary": summary, "runs": runs}, f, indent=1)
 
 
-def _device(group_size: int):
+def _device(group_size: int, name: str = "cpu-ort-t1"):
+    """The shipped device ``name`` measuring in groups of ``group_size`` (its protocol otherwise)."""
     from nasedge.measure.device import Device, load_device
     from nasedge.resources import shipped_path
 
-    base = load_device(shipped_path("conf") / "device" / "cpu-ort-t1.yaml")
+    base = load_device(shipped_path("conf") / "device" / f"{name}.yaml")
     cfg = dict(base.config.measure)
     cfg["protocol"] = {**(cfg.get("protocol") or {}), "group_size": group_size}
-    return Device.from_config({"name": "cpu-ort-t1", "where": "local", "description": base.description,
+    return Device.from_config({"name": name, "where": "local", "description": base.description,
                                "measure": cfg}, "group_cost")
 
 

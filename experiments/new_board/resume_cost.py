@@ -25,15 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-def _device(name: str, group_size: int):
-    from nasedge.measure.device import Device, load_device
-    from nasedge.resources import shipped_path
-
-    base = load_device(shipped_path("conf") / "device" / f"{name}.yaml")
-    cfg = dict(base.config.measure)
-    cfg["protocol"] = {**(cfg.get("protocol") or {}), "group_size": group_size}
-    return Device.from_config({"name": name, "where": "local", "description": base.description,
-                               "measure": cfg}, "resume_cost")
+from group_cost import _device  # the shipped device measuring in groups of a given size
 
 
 def _rows(space: str, n: int):
@@ -48,7 +40,7 @@ def child(args: argparse.Namespace) -> None:
     from nasedge.measure import measure_to_csv
 
     rows = _rows(args.space, args.archs)
-    device = _device(args.device, len(rows))
+    device = _device(len(rows), args.device)
     t = time.perf_counter()
     got = measure_to_csv(device, rows, Path(args.work) / "lat.csv")
     print(json.dumps({"seconds": time.perf_counter() - t, "nasedge": nasedge.__file__,
@@ -74,7 +66,7 @@ def killed_journal(args: argparse.Namespace) -> tuple[Path, list[bool], float]:
             raise Killed
 
     rows = _rows(args.space, args.archs)
-    device = _device(args.device, len(rows))
+    device = _device(len(rows), args.device)
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
