@@ -38,24 +38,41 @@ def nb201_sample():
     return _sample("help_nasbench201_sample")
 
 
-def _time_ms(modules_and_shapes, rounds: int = 12) -> np.ndarray:
-    """Latency (ms) of each module on one thread: the minimum over rounds that visit every module once.
+def _time_ms(modules_and_shapes, rounds: int = 12, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Latency (ms) of each module on one thread, and how far two halves of the rounds disagree.
 
-    Thread CPU time rather than wall time, and interleaved rounds: the test machine is shared, and time
-    spent waiting for a core is not the network's latency (nasedge.measure owns real measurement)."""
+    The latency is the minimum over rounds that each visit every module once, in a new order each round.
+    Thread CPU time rather than wall time, interleaved and shuffled rounds: the test machine is shared, and
+    neither time spent waiting for a core nor a neighbour's burst that falls on the same modules round after
+    round is the network's latency (nasedge.measure owns real measurement). The disagreement is the median over
+    the modules of the relative gap between the minima of the even and the odd rounds."""
     import torch
 
     inputs = [torch.randn(*shape) for _, shape in modules_and_shapes]
-    best = np.full(len(inputs), np.inf)
+    modules = [m for m, _ in modules_and_shapes]
+    best = np.full((2, len(inputs)), np.inf)
+    order = np.random.default_rng(seed)
     with torch.inference_mode():
-        for m, x in zip((m for m, _ in modules_and_shapes), inputs):
+        for m, x in zip(modules, inputs):
             m(x)  # warm-up
-        for _ in range(rounds):
-            for i, ((m, _), x) in enumerate(zip(modules_and_shapes, inputs)):
+        for r in range(rounds):
+            for i in order.permutation(len(inputs)):
                 t = time.thread_time()
-                m(x)
-                best[i] = min(best[i], time.thread_time() - t)
-    return 1e3 * best
+                modules[i](inputs[i])
+                best[r % 2, i] = min(best[r % 2, i], time.thread_time() - t)
+    gap = float(np.median(np.abs(best[0] - best[1]) / best.min(axis=0)))
+    return 1e3 * best.min(axis=0), gap
+
+
+def _repeatable_time_ms(modules_and_shapes, attempts: int = 3, tolerance: float = 0.05) -> tuple[np.ndarray, float]:
+    """:func:`_time_ms`, measured again (up to ``attempts`` times) while its two halves disagree by more than
+    ``tolerance``; the attempt whose halves agree best."""
+    tries = []
+    for attempt in range(attempts):
+        tries.append(_time_ms(modules_and_shapes, seed=attempt))
+        if tries[-1][1] <= tolerance:
+            break
+    return min(tries, key=lambda t: t[1])
 
 
 @functools.lru_cache(maxsize=None)
@@ -77,15 +94,27 @@ def _cifar_lut_case():
     try:
         keys = sorted({layer.key for a in archs for layer in space.layers(a)})
         parts = [(part.build(), (1, *part.input_shape)) for part in (Part.from_key(space.name, k) for k in keys)]
-        entries = {k: {"median_ms": float(ms)} for k, ms in zip(keys, _time_ms(parts))}
-        latency = _time_ms([(build_mobilenetv3(a, space).eval(), (1, 3, a.resolution, a.resolution)) for a in archs])
+        part_ms, part_gap = _repeatable_time_ms(parts)
+        entries = {k: {"median_ms": float(ms)} for k, ms in zip(keys, part_ms)}
+        nets = [(build_mobilenetv3(a, space).eval(), (1, 3, a.resolution, a.resolution)) for a in archs]
+        latency, net_gap = _repeatable_time_ms(nets)
     finally:
         torch.set_num_threads(threads)
     table = {"format": FORMAT, "device": "cpu-torch-t1-test", "space": space.name, "entries": entries}
-    return space, table, archs, latency
+    return space, table, archs, latency, max(part_gap, net_gap)
+
+
+REPEAT_GAP = 0.10  # median gap between two passes beyond which the timings are no ground truth for a predictor
 
 
 @pytest.fixture
 def cifar_lut_case():
-    """(space, table dict, 20 archs (10 reference + 10), their measured latency in ms), once per session."""
-    return _cifar_lut_case()
+    """(space, table dict, 20 archs (10 reference + 10), their measured latency in ms), once per session.
+
+    Skips when this machine's timings do not repeat: two passes that disagree by a median of more than ``REPEAT_GAP``
+    leave no ground truth to judge a predictor against."""
+    *case, gap = _cifar_lut_case()
+    if gap > REPEAT_GAP:
+        pytest.skip(f"this machine's CPU timings do not repeat: two passes over the same modules differ by a median "
+                    f"{100 * gap:.0f} % (> {100 * REPEAT_GAP:.0f} %)")
+    return tuple(case)
