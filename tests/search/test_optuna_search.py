@@ -22,12 +22,16 @@ BUDGET = 5.6  # about the median proxy latency of random archs
 
 
 class Counted:
-    def __init__(self, fn, fail_after=None, delay=0.0):
+    def __init__(self, fn, fail_after=None, delay=0.0, lockstep=None, lockstep_calls=0):
         self.fn, self.archs, self.fail_after, self.delay = fn, [], fail_after, delay
+        self.lockstep, self.lockstep_calls, self.calls = lockstep, lockstep_calls, 0
 
     def __call__(self, archs):
         if self.fail_after is not None and len(self.archs) + len(archs) > self.fail_after:
             raise KeyboardInterrupt  # what an interrupted search looks like
+        self.calls += 1
+        if self.calls <= self.lockstep_calls:
+            self.lockstep.wait(timeout=120)  # every worker of the study has come this far
         time.sleep(self.delay * len(archs))
         self.archs.extend(archs)
         return self.fn(archs)
@@ -90,8 +94,11 @@ def test_bad_storage_is_a_one_line_error(tmp_path):
 
 
 def _worker(storage: str, seed: int, barrier, out: str) -> None:
-    objective = Counted(ProxyAccuracy(SPACE), delay=0.01)  # slow enough for the two workers to interleave
-    barrier.wait()
+    # The first two objective calls wait for the other worker. At the first, both have asked the study for trials
+    # and neither has scored any, so each scores archs of its own. At the second, each has told its first batch, so
+    # each reads the other's trials before the study is full. Without this lockstep, a worker the machine
+    # descheduled for a few seconds found the study already full and scored nothing (seen in CI).
+    objective = Counted(ProxyAccuracy(SPACE), delay=0.01, lockstep=barrier, lockstep_calls=2)
     result = create_strategy("optuna", storage=storage, study_name="shared", batch_size=4).run(
         SPACE, objective, ProxyLatency(SPACE), BUDGET, max_evaluations=40, seed=seed)
     result.save(out)
