@@ -116,6 +116,14 @@ def test_new_board_transcript_fast(nasedge_cli, nasedge_home, tmp_path):
     assert tree.written() == []
 
 
+def _measured_on_the_board(manifest: dict) -> bool:
+    """The pick was measured on the board: cleanly (``verified`` true) or, on a loaded machine, still flagged noisy
+    after its re-measurements (``"noisy"``, with the reason in the report); the transcript checks the workflow, not
+    how quiet the CI machine was."""
+    measured = manifest["latency_ms"]["measured"]
+    return manifest["verified"] in (True, "noisy") and measured is not None and measured > 0
+
+
 @pytest.mark.slow
 def test_new_board_transcript(nasedge_cli, nasedge_home, tmp_path, server_process):  # noqa: F811  (the fixture)
     tree = SourceTree()
@@ -127,7 +135,7 @@ def test_new_board_transcript(nasedge_cli, nasedge_home, tmp_path, server_proces
     r = _ok(nasedge_cli("specialize", "--device", "my-board", "--latency", f"{budget}ms", "--out", "local",
                         *TINY, *FAST, cwd=work))
     m = json.loads((work / "local" / "manifest.json").read_text())
-    assert m["verified"] is True and m["latency_ms"]["predicted"] <= budget
+    assert _measured_on_the_board(m) and m["latency_ms"]["predicted"] <= budget
     assert m["latency_predictor"]["kind"] == "profile" and "(user)" in m["latency_predictor"]["description"]
 
     # the predictor service, as users start it: its own process, from the source tree, default database
@@ -148,7 +156,7 @@ def test_new_board_transcript(nasedge_cli, nasedge_home, tmp_path, server_proces
     _ok(nasedge_cli("specialize", "--device", "my-board", "--predictor-url", server.url, "--latency", f"{budget}ms",
                     "--out", "remote", *TINY, *FAST, cwd=work))
     m = json.loads((work / "remote" / "manifest.json").read_text())
-    assert m["latency_predictor"]["kind"] == "remote" and m["verified"] is True
+    assert m["latency_predictor"]["kind"] == "remote" and _measured_on_the_board(m)
     # no device file: predicted by the service only, and said so
     r = _ok(nasedge_cli("specialize", "--device", "lab-board", "--predictor-url", server.url, "--latency",
                         f"{budget}ms", "--out", "service-only", *TINY, cwd=work))

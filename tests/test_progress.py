@@ -31,7 +31,9 @@ def test_reporter_prints_while_nothing_finishes_and_once_at_the_end():
     out = io.StringIO()  # not a terminal
     with progress_reporter("fit", 3, stream=out, interval=0.05) as update:
         update(0)
-        time.sleep(0.2)  # a slow item: heartbeat lines meanwhile
+        deadline = time.monotonic() + 30  # a slow item: heartbeat lines meanwhile (waited for, not slept on: a
+        while out.getvalue().count("fit: 0/3") < 2 and time.monotonic() < deadline:  # loaded machine may stall)
+            time.sleep(0.01)
         update(3)
     lines = out.getvalue().splitlines()
     assert len(lines) >= 3 and lines[0].startswith("fit: 0/3") and lines[-1].startswith("fit: 3/3, ")

@@ -54,9 +54,10 @@ def test_time_bound_stops_rounds():
         time.sleep(0.002)
         return float(next(values))
 
-    t = time.perf_counter()
     (s,) = measure_interleaved([slowish], cfg)
-    assert time.perf_counter() - t < 2.0 and 2 <= s.rounds < 1000
+    # each round sleeps at least 2 ms, so 0.2 s holds at most 100 rounds (without the bound: 1000); counting rounds
+    # rather than timing the call keeps a descheduled test process from failing it
+    assert 2 <= s.rounds <= 100
 
 
 def test_descheduled_cpu_runner_is_flagged():
@@ -74,7 +75,8 @@ def test_descheduled_cpu_runner_is_flagged():
 
 
 def test_busy_cpu_runner_gets_its_core():
-    cfg = ProtocolConfig(warmup_runs=1, warmup_s=0.0, round_s=0.005, min_rounds=2, max_rounds=2, max_spread=10,
+    # rounds of 0.2 s in all, not 12 ms: over a few scheduler slices the share of a loaded core swings widely
+    cfg = ProtocolConfig(warmup_runs=1, warmup_s=0.0, round_s=0.05, min_rounds=4, max_rounds=4, max_spread=10,
                          min_cpu_share=0.0)
 
     def busy() -> float:
@@ -84,7 +86,9 @@ def test_busy_cpu_runner_gets_its_core():
         return (time.perf_counter() - t) * 1e3
 
     (s,) = measure_interleaved([busy], cfg, cpu_threads=1)
-    assert s.cpu_share > 0.3  # generous: the test machine is shared; a waiting runner gets ~0
+    # generous: the test machine is shared (with two 2-thread matrix products beside it, 0.32 at the least in 100
+    # runs here); a waiting runner gets at most 0.04
+    assert s.cpu_share > 0.15
 
 
 def test_on_noisy_raise_refuses():
