@@ -1,10 +1,10 @@
 """Export a subnet for deployment (ONNX, PyTorch, TFLite).
 
-  nasedge export --arch arch.json --format onnx,torch,tflite --out DIR [--supernet PATH | --init random]
+  nasedge export --arch arch.json --format onnx,torch,pt2,tflite --out DIR [--supernet PATH | --init random]
 
 The subnet is extracted from the supernet (default: the embedded one of the arch's space) or, with
-``--init random``, freshly initialised. ONNX files are checked against onnxruntime and TFLite files
-against the LiteRT interpreter before they are kept.
+``--init random``, freshly initialised. ONNX files are checked against onnxruntime, TFLite files against
+the LiteRT interpreter and ``torch.export`` programs (pt2) loaded back, before they are kept.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--supernet", metavar="PATH", help="supernet checkpoint to extract the subnet from")
     src.add_argument("--init", choices=("random",), help="export freshly initialised weights instead")
     parser.add_argument("--format", default="onnx,torch",
-                        help="comma-separated: onnx, torch, tflite (needs the tflite extra); default onnx,torch")
+                        help="comma-separated: onnx, torch (TorchScript), pt2 (torch.export program), tflite (needs the "
+                             "tflite extra); default onnx,torch")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides")
 

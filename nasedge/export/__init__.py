@@ -1,7 +1,8 @@
 """Export of static subnets for deployment: a registry of formats, each a function writing one file.
 
 Every format is checked before its file is kept: ONNX against onnxruntime, TFLite against the LiteRT
-interpreter (optional extra), TorchScript is traced from the model itself.
+interpreter (optional extra), the ``torch.export`` program against the model after loading it back; TorchScript is
+traced from the model itself.
 
 >>> paths = export_subnet(model, arch, ["onnx", "torch"], "out/")
 """
@@ -16,15 +17,17 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.export.program import export_program
 from nasedge.export.tflite import export_tflite, tflite_available
 from nasedge.export.torchscript import export_torchscript
 
-__all__ = ["FORMATS", "export_subnet", "export_onnx", "check_onnx", "export_tflite", "export_torchscript",
-           "parse_formats", "tflite_available"]
+__all__ = ["FORMATS", "export_subnet", "export_onnx", "check_onnx", "export_program", "export_tflite",
+           "export_torchscript", "parse_formats", "tflite_available"]
 
 # format name -> (file name, writer(model, arch, path) -> None)
 FORMATS: dict[str, tuple[str, Callable[[nn.Module, Arch, Path], None]]] = {
-    "torch": ("subnet.pt", export_torchscript),
+    "torch": ("subnet.pt", export_torchscript),  # TorchScript: Python or C++ (LibTorch); deprecated upstream
+    "pt2": ("subnet.pt2", export_program),  # torch.export program, TorchScript's successor (torch.export.load)
     "onnx": ("subnet.onnx", lambda model, arch, path: check_onnx(export_onnx(model, arch, path), model, arch)),
     "tflite": ("subnet.tflite", export_tflite),  # needs the tflite extra
 }

@@ -1,9 +1,12 @@
+import warnings
+
 import pytest
 import torch
 
 from nasedge.errors import NasedgeError
 from nasedge.export import export_subnet, parse_formats
 from nasedge.export.onnx import check_onnx, export_onnx
+from nasedge.export.program import check_program, program_bytes
 from nasedge.export.tflite import check_tflite, tflite_available
 from nasedge.spaces import get_space
 
@@ -12,12 +15,35 @@ def test_formats_write_loadable_files(tmp_path, scrambled_supernet):
     space = get_space("ofa_mbv3_cifar")
     arch = space.sample(1)
     model = scrambled_supernet(space.name).extract(arch)
-    paths = export_subnet(model, arch, ["torch", "onnx"], tmp_path)
-    x = torch.randn(2, 3, arch.resolution, arch.resolution)
-    files = {"arch.json": ""}
-    loaded = torch.jit.load(str(paths["torch"]), _extra_files=files)
-    assert torch.allclose(loaded(x), model(x), atol=1e-5)
-    assert files["arch.json"] in (arch.to_json(), arch.to_json().encode())
+    paths = export_subnet(model, arch, ["torch", "onnx", "pt2"], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["subnet.onnx", "subnet.pt", "subnet.pt2"]  # no temporaries
+    script_files, program_files = {"arch.json": ""}, {"arch.json": ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated upstream: see the pt2 format
+        script = torch.jit.load(str(paths["torch"]), _extra_files=script_files)
+    program = torch.export.load(str(paths["pt2"]), extra_files=program_files).module()
+    for batch in (1, 5):  # TorchScript is traced at batch 1; the program's batch is dynamic
+        x = torch.randn(batch, 3, arch.resolution, arch.resolution)
+        with torch.no_grad():
+            assert torch.allclose(program(x), model(x), atol=1e-5)
+            assert torch.allclose(script(x), model(x), atol=1e-5)
+    for files in (script_files, program_files):
+        assert files["arch.json"] in (arch.to_json(), arch.to_json().encode())
+
+
+def test_pt2_check_refuses_a_program_of_another_model_or_arch(tmp_path, scrambled_supernet):
+    space = get_space("ofa_mbv3_cifar")
+    arch = space.sample(4)
+    model = scrambled_supernet(space.name).extract(arch)
+    data = program_bytes(model, arch)
+    assert check_program(data, model, arch) <= 1e-5
+    with torch.no_grad():
+        model.head.classifier.bias.add_(0.01)
+    with pytest.raises(NasedgeError, match="program output differs from PyTorch"):
+        check_program(data, model, arch)
+    other = space.sample(5)
+    with pytest.raises(NasedgeError, match="stores arch"):
+        check_program(data, scrambled_supernet(space.name).extract(other), other)
 
 
 def test_onnx_check_rejects_a_mismatching_model(tmp_path, scrambled_supernet):
@@ -34,6 +60,7 @@ def test_onnx_check_rejects_a_mismatching_model(tmp_path, scrambled_supernet):
 
 def test_parse_formats():
     assert parse_formats("onnx, torch") == ["onnx", "torch"]
+    assert parse_formats("pt2,torch") == ["pt2", "torch"]
     with pytest.raises(NasedgeError, match="unknown export format pdf"):
         parse_formats("onnx,pdf")
 
