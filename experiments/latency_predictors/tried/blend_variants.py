@@ -4,6 +4,7 @@ blend's headroom. Run in the folder holding cache_<bench>.pkl:
     python experiments/latency_predictors/tried/blend_variants.py base ct-fb lodo ...   (as the inner loop: rho, w10)
     python experiments/latency_predictors/tried/blend_variants.py start:1e-4|fine|joint|plusjoint ct-fb ...
     python experiments/latency_predictors/tried/blend_variants.py headroom ct-fb lodo ...
+    python experiments/latency_predictors/tried/blend_variants.py hindsight ct-fb lodo ...
 
 Variants: `start:T` flat's coordinate ascent starts from variance T (not 1e-2); `fine` half-decade variance grid;
 `joint` each variance searched together with the noise (replacing flat); `plusjoint` that as a sixth candidate;
@@ -21,12 +22,16 @@ added to flat's groups, `pluskmuflat` that as a sixth candidate.
 `headroom`: per candidate its mean relative leave-one-out error on the samples against its error on the query archs
 (clipped at 30 %), and the blend's query error against the best single candidate per task (in hindsight) and the
 one of least leave-one-out error.
+`hindsight` (twelfth session): the blend's Spearman / within ±10 % against the single candidate and the 0.25-grid blend
+chosen per task knowing its query latencies (by least clipped error or greatest Spearman): the most any rule weighing
+these five candidates could reach.
 """
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -196,16 +201,13 @@ VARIANTS = {
 }
 
 
-def reblend(variant, tasks):
-    name, _, arg = variant.partition(':')
+def score(tasks, weights, qps=None):
+    """Spearman and within ±10 % (means over the targets, folds concatenated, as the inner loop) of the blend with
+    ``weights(task, i)`` of each task's query predictions (``qps[i]``, default the cached ones)."""
     per = {}
-    for t in tasks:
-        ym = t['ym']
-        extra = VARIANTS[name](t['groups'], t['phi'], ym, (ym / ym.mean()) ** 2, arg, t)
-        loo = {**t['loo'], **{k: loo_k for k, (_, loo_k) in extra.items()}}
-        qp = {**t['qp'], **{k: t['phq'].astype(np.float64) @ h for k, (h, _) in extra.items()}}
-        weights = M.choose_blend(ym, loo)['weights']
-        pred = np.maximum(sum(w * qp[k] for k, w in weights.items()), 0.25 * ym.min())
+    for i, t in enumerate(tasks):
+        qp = t['qp'] if qps is None else qps[i]
+        pred = np.maximum(sum(w * qp[k] for k, w in weights(t, i).items()), 0.25 * t['ym'].min())
         p, y = per.setdefault((t['target'], t['seed']), ([], []))
         p.append(pred)
         y.append(t['yq'])
@@ -214,6 +216,40 @@ def reblend(variant, tasks):
         by_target.setdefault(tg, []).append(quality(np.concatenate(p), np.concatenate(y)))
     return (np.mean([np.mean([q['spearman'] for q in qs]) for qs in by_target.values()]),
             100 * np.mean([np.mean([q['within_10pct'] for q in qs]) for qs in by_target.values()]))
+
+
+def reblend(variant, tasks):
+    name, _, arg = variant.partition(':')
+    loos, qps = [], []
+    for t in tasks:
+        ym = t['ym']
+        extra = VARIANTS[name](t['groups'], t['phi'], ym, (ym / ym.mean()) ** 2, arg, t)
+        loos.append({**t['loo'], **{k: loo_k for k, (_, loo_k) in extra.items()}})
+        qps.append({**t['qp'], **{k: t['phq'].astype(np.float64) @ h for k, (h, _) in extra.items()}})
+    return score(tasks, lambda t, i: M.choose_blend(t['ym'], loos[i])['weights'], qps)
+
+
+def hindsight(tasks):
+    """The blend against choices made knowing each task's query latencies: the single candidate, and the convex
+    blend on the blend's own 0.25 grid, of the least clipped query error or the greatest query Spearman. No rule
+    that weighs these candidates can do better than the blend chosen in hindsight."""
+    grid = [dict(zip(CANDIDATES, np.array(s) * M.BLEND_STEP)) for s in M._simplex(len(CANDIDATES), 4)]
+
+    def pred(t, w):
+        return np.maximum(sum(x * t['qp'][k] for k, x in w.items()), 0.25 * t['ym'].min())
+
+    def rho(t, w):
+        return spearmanr(pred(t, w), t['yq'])[0]
+
+    singles = [{k: 1.0} for k in CANDIDATES]
+    rules = {
+        'base': lambda t, i: M.choose_blend(t['ym'], t['loo'])['weights'],
+        'single-err': lambda t, i: min(singles, key=lambda w: clipped(pred(t, w), t['yq'])),
+        'single-rho': lambda t, i: max(singles, key=lambda w: rho(t, w)),
+        'blend-err': lambda t, i: min(grid, key=lambda w: clipped(pred(t, w), t['yq'])),
+        'blend-rho': lambda t, i: max(grid, key=lambda w: rho(t, w)),
+    }
+    return ' | '.join(f"{name} {r:.4f} / {w:.1f}" for name, (r, w) in ((n, score(tasks, f)) for n, f in rules.items()))
 
 
 def headroom(tasks):
@@ -232,12 +268,14 @@ def headroom(tasks):
 
 
 variant = sys.argv[1]
-if variant != 'headroom' and variant.partition(':')[0] not in VARIANTS:
-    raise SystemExit(f"unknown variant {variant}; known: headroom, {', '.join(VARIANTS)}")
+if variant not in ('headroom', 'hindsight') and variant.partition(':')[0] not in VARIANTS:
+    raise SystemExit(f"unknown variant {variant}; known: headroom, hindsight, {', '.join(VARIANTS)}")
 for bench in sys.argv[2:]:
     tasks = pickle.load(open(f'cache_{bench}.pkl', 'rb'))
     if variant == 'headroom':
         print(f"{bench:9s} {headroom(tasks)}", flush=True)
+    elif variant == 'hindsight':
+        print(f"{bench:9s} {hindsight(tasks)}", flush=True)
     else:
         rho, w10 = reblend(variant, tasks)
         print(f"{variant:12s} {bench:9s} rho {rho:.4f} w10 {w10:6.2f}", flush=True)
