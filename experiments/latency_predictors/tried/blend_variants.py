@@ -267,15 +267,16 @@ def headroom(tasks):
             f"{100 * np.mean(best):.2f} least-loo {100 * np.mean(pick):.2f}")
 
 
-variant = sys.argv[1]
-if variant not in ('headroom', 'hindsight') and variant.partition(':')[0] not in VARIANTS:
-    raise SystemExit(f"unknown variant {variant}; known: headroom, hindsight, {', '.join(VARIANTS)}")
-for bench in sys.argv[2:]:
-    tasks = pickle.load(open(f'cache_{bench}.pkl', 'rb'))
-    if variant == 'headroom':
-        print(f"{bench:9s} {headroom(tasks)}", flush=True)
-    elif variant == 'hindsight':
-        print(f"{bench:9s} {hindsight(tasks)}", flush=True)
-    else:
-        rho, w10 = reblend(variant, tasks)
-        print(f"{variant:12s} {bench:9s} rho {rho:.4f} w10 {w10:6.2f}", flush=True)
+if __name__ == '__main__':
+    variant = sys.argv[1]
+    if variant not in ('headroom', 'hindsight') and variant.partition(':')[0] not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant}; known: headroom, hindsight, {', '.join(VARIANTS)}")
+    for bench in sys.argv[2:]:
+        tasks = pickle.load(open(f'cache_{bench}.pkl', 'rb'))
+        if variant == 'headroom':
+            print(f"{bench:9s} {headroom(tasks)}", flush=True)
+        elif variant == 'hindsight':
+            print(f"{bench:9s} {hindsight(tasks)}", flush=True)
+        else:
+            rho, w10 = reblend(variant, tasks)
+            print(f"{variant:12s} {bench:9s} rho {rho:.4f} w10 {w10:6.2f}", flush=True)
