@@ -16,6 +16,7 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_bytes
 from nasedge.errors import NasedgeError
+from nasedge.export.agreement import output_gap
 
 ARCH_FILE = "arch.json"  # the arch, stored beside the program (``torch.export.load(..., extra_files=...)``)
 CHECK_BATCHES = (1, 3)  # the batch dimension is dynamic: check a single image and a batch
@@ -45,13 +46,13 @@ def check_program(data: bytes, model: nn.Module, arch: Arch, atol: float = 1e-5,
     if Arch.from_json(stored) != arch:
         raise NasedgeError(f"torch.export program stores arch {stored}, not the one exported; not written")
     generator = torch.Generator().manual_seed(seed)
-    diff, scale = 0.0, 1.0
+    got, expected = [], []
     with torch.no_grad():
         for batch in CHECK_BATCHES:
             x = torch.randn(batch, 3, arch.resolution, arch.resolution, generator=generator)
-            expected = model.eval()(x)
-            diff = max(diff, float((loaded(x) - expected).abs().max()))
-            scale = max(scale, float(expected.abs().max()))
+            got.append(loaded(x))
+            expected.append(model.eval()(x))
+    diff, scale = output_gap(torch.cat(got).numpy(), torch.cat(expected).numpy())
     if not diff <= atol * scale:  # also catches NaN
         raise NasedgeError(f"torch.export program output differs from PyTorch by {diff:.3g} (> {atol} x the largest "
                            f"output {scale:.3g}); not written")
