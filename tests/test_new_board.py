@@ -17,7 +17,7 @@ import pytest
 
 from nasedge.client import PredictorClient
 from nasedge.predict.dataset import read_device_measurements
-from tests.service.conftest import free_port, server_process, running  # noqa: F401  (fixture)
+from tests.service.conftest import server_process, running  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE = "ofa_mbv3_cifar"  # the embedded supernet's space
@@ -141,9 +141,8 @@ def test_new_board_transcript(nasedge_cli, nasedge_home, tmp_path, server_proces
     # the predictor service, as users start it: its own process, from the source tree, default database
     r = _ok(nasedge_cli("serve", "token", "create", "--file", "tokens", cwd=work))
     token = r.stdout.split("it is not stored anywhere): ")[1].split()[0]
-    port = free_port()
-    server = server_process(["-m", "nasedge.cli", "serve", "--port", str(port),
-                             f"service.token_file={work / 'tokens'}"], port, log=tmp_path / "serve.log")
+    server = server_process(["-m", "nasedge.cli", "serve", "--port", "0",
+                             f"service.token_file={work / 'tokens'}"], log=tmp_path / "serve.log")
     server.wait_ready()
     measured = read_device_measurements(work / "lat.csv", "my-board")
     with PredictorClient(server.url, token=token) as client:

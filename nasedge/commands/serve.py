@@ -1,6 +1,6 @@
 """Serve latency predictions over HTTP (FastAPI; OpenAPI schema at /openapi.json, docs at /docs).
 
-  nasedge serve [--host 127.0.0.1] [--port 8000] [--db URL] [--workers N] [KEY=VALUE ...]
+  nasedge serve [--host 127.0.0.1] [--port 8000 (0: a free one)] [--db URL] [--workers N] [KEY=VALUE ...]
   nasedge serve --ray [service.ray.num_replicas=2 ...]         the same app on Ray Serve
   nasedge serve token create [--file TOKENS]                   a write token and its hash
 
@@ -14,12 +14,14 @@ the configured ``predictor`` group, as `nasedge predictor fit` does.
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument("--port", type=int, help="port (default 8000; 0: a free one, printed at start)")
     parser.add_argument("--db", metavar="URL",
                         help="database URL (default: SQLite in the nasedge home, <home>/service/profiles.db)")
     parser.add_argument("--workers", type=int, metavar="N", help="uvicorn worker processes (default 1)")
@@ -46,9 +48,14 @@ def run(args: argparse.Namespace) -> int:
     storage.migrate()  # once, here: workers and replicas start on a current schema
     storage.close()
     settings.migrate = False
-    where = f"http://{settings.host}:{settings.port}"
     if args.ray:
         from nasedge.service.ray_deployment import run as run_ray
+
+        if settings.port == 0:
+            raise NasedgeError(f"{_port_field(args)} 0: Ray Serve listens on a fixed port; give one, or serve "
+                               "without --ray")
+        _listen(settings.host, settings.port, args).close()  # in use: a one-line error now, not Ray's traceback
+        where = f"http://{settings.host}:{settings.port}"
 
         def ready() -> None:
             print(f"nasedge serve: {where} on Ray Serve ({settings.ray.num_replicas} replicas), "
@@ -58,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
+    # bound before the server is announced: the address printed is the one served (port 0: a free one, as
+    # tests and scripts start it), and a port in use is a one-line error
+    sock = _listen(settings.host, settings.port, args)
+    settings.port = sock.getsockname()[1]
+    where = f"http://{settings.host}:{settings.port}"
     print(f"nasedge serve: {where} ({settings.workers} worker{'s' if settings.workers > 1 else ''}), "
           f"database {_redacted(settings.db)}; docs at {where}/docs", file=sys.stderr, flush=True)
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
@@ -65,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers == 1:
         from nasedge.service.app import create_app
 
-        uvicorn.run(create_app(settings), **options)
-        return 0
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+        with sock:
+            server.run(sockets=[sock])
+        return 0 if server.started else STARTUP_FAILURE
     import os
     import shutil
     import tempfile
@@ -76,12 +90,40 @@ def run(args: argparse.Namespace) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="nasedge-metrics-")
     os.environ[SETTINGS_ENV] = settings.to_json()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # uvicorn binds its own socket for the workers: SO_REUSEADDR on both lets it take the port this one holds
+    # (bound, not listening) until then. Handing this one over as uvicorn's `fd` would leave TCP_NODELAY off (it
+    # takes such a socket for a Unix one): 44 ms a request instead of 1.5 (experiments/service/README.md)
     try:
-        uvicorn.run("nasedge.service.app:create_app_from_env", factory=True, workers=settings.workers,
-                    **options)
+        with sock:
+            uvicorn.run("nasedge.service.app:create_app_from_env", factory=True, workers=settings.workers,
+                        **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+STARTUP_FAILURE = 3  # uvicorn's exit status for a server that did not start (its application failed to load)
+
+
+def _port_field(args: argparse.Namespace) -> str:
+    return "--port" if args.port is not None else "service.port"
+
+
+def _listen(host: str, port: int, args: argparse.Namespace) -> socket.socket:
+    """A socket bound to ``host:port`` (port 0: a free one), or a one-line error naming the setting."""
+    from nasedge.errors import NasedgeError
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise NasedgeError(f"{'--host' if args.host is not None else 'service.host'} {host!r}: not an "
+                               f"address of this machine ({exc.strerror})") from None
+        raise NasedgeError(f"{_port_field(args)} {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
+    return sock
 
 
 def resolve_settings(args: argparse.Namespace):

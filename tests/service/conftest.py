@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -120,15 +121,26 @@ def serve(settings):
 
 
 class ServerProcess:
-    """A server in a child process (``python -m nasedge.cli serve ...`` or a given command), killable."""
+    """A server in a child process (``python -m nasedge.cli serve ...`` or a given command), killable. With
+    ``port`` 0 the command is given ``--port 0`` and the URL is the one the server prints once it listens (a
+    port picked here and passed on could be taken by another process in between)."""
 
-    def __init__(self, args: list[str], port: int, env: dict | None = None, log: Path | None = None):
-        self.port, self.url = port, f"http://127.0.0.1:{port}"
+    def __init__(self, args: list[str], port: int = 0, env: dict | None = None, log: Path | None = None):
+        if not port and log is None:
+            raise ValueError("a server on port 0 needs a log to read its address from")
+        self.port, self.url = port, f"http://127.0.0.1:{port}" if port else None
         self.log = log
+        self.log_start = log.stat().st_size if log and log.exists() else 0  # a restart appends to the same log
         out = open(log, "ab") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
                                      start_new_session=True)
+
+    def _address(self) -> str | None:
+        with open(self.log, "rb") as f:
+            f.seek(self.log_start)
+            m = re.search(r"nasedge serve: (http://\S+)", f.read().decode(errors="replace"))
+        return m.group(1) if m else None
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         import httpx
@@ -138,8 +150,10 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 tail = self.log.read_text()[-2000:] if self.log else ""
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {tail}")
+            if self.url is None and (url := self._address()):
+                self.url, self.port = url, int(url.rsplit(":", 1)[1])
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if self.url and httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -154,10 +168,11 @@ class ServerProcess:
 
 @pytest.fixture
 def server_process():
-    """``server_process(args, port)``: start a server process; every one is killed at the end of the test."""
+    """``server_process(args, port=0, log=...)``: start a server process (see :class:`ServerProcess`); every one is
+    killed at the end of the test."""
     started: list[ServerProcess] = []
 
-    def start(args: list[str], port: int, **kwargs) -> ServerProcess:
+    def start(args: list[str], port: int = 0, **kwargs) -> ServerProcess:
         p = ServerProcess(args, port, **kwargs)
         started.append(p)
         return p

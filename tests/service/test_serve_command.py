@@ -17,7 +17,7 @@ from nasedge.predict.dataset import read_arch_latency_csv
 from nasedge.predict.profile import load_profile
 from nasedge.service.storage import Storage
 
-from .conftest import body, free_port
+from .conftest import body, free_socket
 
 
 def _write_csv(path, pairs) -> None:
@@ -35,19 +35,19 @@ def _token_file(tmp_path, capsys) -> tuple[str, str]:
     return token, str(path)
 
 
-def _serve(server_process, tmp_path, tokens: str, port: int, log_name: str = "serve.log"):
+def _serve(server_process, tmp_path, tokens: str, log_name: str = "serve.log"):
     (tmp_path / "shipped").mkdir(exist_ok=True)
-    return server_process(["-m", "nasedge.cli", "serve", "--port", str(port), "--db",
+    return server_process(["-m", "nasedge.cli", "serve", "--port", "0", "--db",
                            f"sqlite:///{tmp_path / 'profiles.db'}", f"service.token_file={tokens}",
                            f"service.shipped_profiles_dir={tmp_path / 'shipped'}"],
-                          port, log=tmp_path / log_name)
+                          log=tmp_path / log_name)
 
 
 def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, measurements, help_ofa):
     """POST /v1/devices with 20 measurements, then /v1/predict == `nasedge predictor fit` on the same CSV."""
     token, tokens = _token_file(tmp_path, capsys)
     _write_csv(tmp_path / "lat.csv", measurements)
-    server = _serve(server_process, tmp_path, tokens, free_port())
+    server = _serve(server_process, tmp_path, tokens)
     fit = ["predictor", "fit", "--device", "gpu-a", "--measurements", str(tmp_path / "lat.csv"),
            "--profiles-dir", str(tmp_path / "off")]
     assert main(fit) == 0, capsys.readouterr().err  # offline, in this process while the server starts
@@ -66,9 +66,8 @@ def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: 
     """Register, kill -9 the server at a random moment of a registration, restart, check; ``n`` times."""
     token, tokens = _token_file(tmp_path, capsys)
     rng = random.Random(seed)
-    port = free_port()
     url = f"sqlite:///{tmp_path / 'profiles.db'}"
-    server = _serve(server_process, tmp_path, tokens, port)
+    server = _serve(server_process, tmp_path, tokens)
     server.wait_ready()
     start = time.monotonic()
     r = httpx.post(f"{server.url}/v1/devices", json=body("base", measurements),
@@ -98,7 +97,7 @@ def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: 
         s = Storage(url)
         assert s.problems() == [], f"trial {trial}"
         s.close()
-        server = _serve(server_process, tmp_path, tokens, port, f"serve-{trial}.log")
+        server = _serve(server_process, tmp_path, tokens, f"serve-{trial}.log")
         server.wait_ready()
         r = httpx.get(f"{server.url}/v1/devices/{name}")
         if answer["status"] == 201:
@@ -135,5 +134,39 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "service.max_batch: value 0 is not valid" in capsys.readouterr().err
     assert main(["serve", "service.cv_folds=3"]) == 2
     assert "use predictor=NAME" in capsys.readouterr().err
-    assert main(["serve", "--db", "nonsense://", "--port", str(free_port())]) == 2
+    assert main(["serve", "--db", "nonsense://", "--port", "0"]) == 2
     assert "service.db" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line(tmp_path, capsys):
+    """Refused before the server announces itself, naming the flag and the address; --ray cannot take port 0."""
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    with free_socket() as taken:
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--db", db]) == 2
+        err = capsys.readouterr().err
+        assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in err and "nasedge serve: http" not in err
+        assert main(["serve", f"service.port={port}", "--db", db, "--workers", "2"]) == 2
+        assert f"service.port {port}: cannot listen" in capsys.readouterr().err
+    assert main(["serve", "--ray", "--port", "0", "--db", db]) == 2
+    assert "--port 0: Ray Serve listens on a fixed port" in capsys.readouterr().err
+    assert main(["serve", "--host", "nosuch.invalid", "--port", "0", "--db", db]) == 2
+    assert "--host 'nosuch.invalid': not an address of this machine" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two worker processes start (~10 s)
+def test_workers_serve_the_port_they_announce_without_nagle_delays(tmp_path, server_process):
+    """--port 0 --workers 2: the printed address serves, and a response does not wait for a delayed
+    acknowledgement (about 40 ms a request where the workers' socket leaves TCP_NODELAY off)."""
+    server = server_process(["-m", "nasedge.cli", "serve", "--port", "0", "--workers", "2", "--db",
+                             f"sqlite:///{tmp_path / 'p.db'}"], log=tmp_path / "serve.log")
+    server.wait_ready()
+    with httpx.Client() as client:
+        client.get(f"{server.url}/v1/devices").raise_for_status()
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            client.get(f"{server.url}/v1/devices").raise_for_status()
+            times.append(time.perf_counter() - start)
+    assert sorted(times)[10] < 0.02, times

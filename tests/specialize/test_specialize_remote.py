@@ -9,7 +9,7 @@ from nasedge.cli import main
 from nasedge.client import PredictorClient
 from nasedge.cost import arch_cost
 from nasedge.spaces import get_space
-from tests.service.conftest import free_port, server_process  # noqa: F401  (fixture)
+from tests.service.conftest import server_process  # noqa: F401  (fixture)
 from tests.service.test_serve_command import _serve, _token_file
 from tests.specialize.test_specialize_cli import TINY, _error
 
@@ -25,7 +25,7 @@ def test_specialize_with_a_remote_predictor(tmp_path, capsys, server_process):  
     # the server runs in its own process, as for users (an in-thread server shared this process's
     # stdio with everything the tests before it had loaded)
     token, tokens = _token_file(tmp_path, capsys)
-    server = _serve(server_process, tmp_path, tokens, free_port())
+    server = _serve(server_process, tmp_path, tokens)
     server.wait_ready()
     url = server.url
     with PredictorClient(url, token=token) as client:
