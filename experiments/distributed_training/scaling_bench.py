@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import statistics
+import sys
 import subprocess
 import time
 
@@ -97,7 +98,7 @@ def main() -> None:
         if mode == "ddp_no_teacher":
             mode_phase.kd_weight = 0.0
         t = Trainer(mode_cfg, data_cfg, space, int(cfg.seed), conf, None if mode == "local" else world)
-        model = t._build_model()
+        model = t._build_model(space.num_classes, lambda line: print(line, file=sys.stderr))
         teacher = t._make_teacher(model) if mode_phase.kd_weight > 0 else None
         if mode != "local":
             t._join_ranks(model)

@@ -5,7 +5,8 @@ the same config share nothing: one plain (no process group), one as a torchrun r
 all-reduce per step, sharded dropout and augmentation). Both take the same steps (seeds, hence subnets and
 resolutions) on the same synthetic batch; every seed runs once on both before timing, so cuDNN has a
 plan for every shape (building them dominates the first epochs of a real run and varies with the
-host). Then rounds alternate plain / DDP, each timing all seeds.
+host). Then rounds alternate plain / DDP, each timing all seeds; the ratio of the two halves of each round, with a
+bootstrap interval over rounds, is the figure (the host's speed drifts between rounds).
 
   torchrun --standalone --nproc-per-node=1 experiments/distributed_training/ws1_step_bench.py \
       experiment=cifar10_ofa_finetune train.init_from=nasedge/assets/cifar10_ofa_mbv3/supernet.pt
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
+import sys
 import time
 
 import torch
@@ -44,13 +47,13 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (b, 3, data_cfg.image_size, data_cfg.image_size), dtype=torch.uint8,
                            generator=g).to(world.device)
-    labels = torch.randint(0, 10, (b,), generator=g).to(world.device)
+    labels = torch.randint(0, space.num_classes, (b,), generator=g).to(world.device)
     runners = {}
     for mode in ("plain", "ddp"):
         t = Trainer(train_cfg, data_cfg, space, int(cfg.seed), conf, world if mode == "ddp" else None)
         if train_cfg.deterministic:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-        model = t._build_model()
+        model = t._build_model(space.num_classes, lambda line: print(line, file=sys.stderr))
         teacher = t._make_teacher(model) if phase.kd_weight > 0 else None
         if mode == "ddp":
             t._join_ranks(model)
@@ -75,12 +78,22 @@ def main() -> None:
     for r in range(args.rounds):
         for mode in (("plain", "ddp") if r % 2 == 0 else ("ddp", "plain")):
             times[mode].append(round(run_round(mode), 2))
+        print(f"round {r + 1}/{args.rounds}: plain {times['plain'][-1]} ms, ddp {times['ddp'][-1]} ms per step",
+              file=sys.stderr, flush=True)
     out = {"ms_per_step": times, "device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
            "batch": b, "subnets_per_step": phase.subnets_per_step, "steps_per_round": len(seeds)}
     for mode, v in times.items():
         out[mode] = {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v),
                      "stdev": round(statistics.stdev(v), 2)}
     out["ddp_over_plain_time"] = round(out["ddp"]["mean"] / out["plain"]["mean"], 4)
+    # the host's speed drifts between rounds by more than the difference sought; the two halves of a round run
+    # back to back, so their ratio cancels most of the drift
+    ratios = [d / p for p, d in zip(times["plain"], times["ddp"])]
+    rng = random.Random(0)
+    boot = sorted(statistics.fmean(rng.choices(ratios, k=len(ratios))) for _ in range(2000))
+    out["round_ratios"] = [round(x, 4) for x in ratios]
+    out["round_ratio_mean"] = round(statistics.fmean(ratios), 4)
+    out["round_ratio_95"] = [round(boot[49], 4), round(boot[1949], 4)]  # bootstrap over rounds
     print(json.dumps(out))
     world.close()
 

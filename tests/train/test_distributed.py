@@ -223,3 +223,19 @@ def test_sigterm_on_gpus_stops_at_one_checkpoint_and_resumes(dataset, tmp_path):
     assert again.returncode == 0, log
     assert f"at phase {position['phase']} " in log and f"step {position['step']}" in log, log
     assert (out / "supernet.pt").exists()
+
+
+@pytest.mark.slow  # two torchrun launches (~20 s); they call the trainer's step directly, so they break with it
+@pytest.mark.parametrize("script, nproc, extra", [
+    ("ws1_step_bench.py", 1, ["--seeds", "2", "--rounds", "2"]),  # world size 1 against the plain step
+    ("scaling_bench.py", 2, ["--per-gpu-batch", "8", "--seeds", "2", "--rounds", "1"])])
+def test_the_step_benchmarks_run(script, nproc, extra):
+    bench = Path(__file__).resolve().parents[2] / "experiments" / "distributed_training" / script
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+                          str(bench), *extra, "search_space=ofa_mbv3_tiny", "train=tiny"],
+                         capture_output=True, text=True, env={**ENV, "PYTHONPATH": str(bench.parents[2])},
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = [x for x in out.stdout.splitlines() if x.startswith(("{", "SCALING "))][-1]
+    result = json.loads(line.removeprefix("SCALING "))
+    assert all(ms > 0 for v in result["ms_per_step"].values() for ms in v)
