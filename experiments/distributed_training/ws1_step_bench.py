@@ -5,8 +5,11 @@ the same config share nothing: one plain (no process group), one as a torchrun r
 all-reduce per step, sharded dropout and augmentation). Both take the same steps (seeds, hence subnets and
 resolutions) on the same synthetic batch; every seed runs once on both before timing, so cuDNN has a
 plan for every shape (building them dominates the first epochs of a real run and varies with the
-host). Then rounds alternate plain / DDP, each timing all seeds; the ratio of the two halves of each round, with a
-bootstrap interval over rounds, is the figure (the host's speed drifts between rounds).
+host). Then each round times every seed on both paths: by default the two steps of a seed back to back (the
+order alternating, each step timed to the GPU's end), or (``--interleave round``) all seeds on one path, then all
+on the other. The ratio of the two paths' times per round, with a bootstrap interval over rounds, is the figure:
+the host's speed drifts by more than the difference sought, and the closer in time the two are, the more of
+the drift cancels.
 
   torchrun --standalone --nproc-per-node=1 experiments/distributed_training/ws1_step_bench.py \
       experiment=cifar10_ofa_finetune train.init_from=nasedge/assets/cifar10_ofa_mbv3/supernet.pt
@@ -34,6 +37,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, default=40, help="distinct steps per round")
     ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--interleave", choices=("step", "round"), default="step",
+                    help="alternate the paths every step (each timed to its end) or every round of all steps")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     cfg = compose(args.overrides)
@@ -72,16 +77,34 @@ def main() -> None:
         sync()
         return (time.perf_counter() - start) / len(seeds) * 1e3
 
+    def run_paired_round(r: int) -> dict[str, float]:
+        # each step of one seed on both paths back to back (the order alternating), each timed to its end
+        total = {"plain": 0.0, "ddp": 0.0}
+        for i, s in enumerate(seeds):
+            for mode in (("plain", "ddp") if (i + r) % 2 == 0 else ("ddp", "plain")):
+                t, model, teacher, opt = runners[mode]
+                sync()
+                start = time.perf_counter()
+                t._step(model, teacher, opt, sub, phase, images, labels, s)
+                sync()
+                total[mode] += time.perf_counter() - start
+        return {mode: v / len(seeds) * 1e3 for mode, v in total.items()}
+
     for mode in ("plain", "ddp"):   # warm-up: every shape once on both
         run_round(mode)
     times: dict[str, list[float]] = {"plain": [], "ddp": []}
     for r in range(args.rounds):
-        for mode in (("plain", "ddp") if r % 2 == 0 else ("ddp", "plain")):
-            times[mode].append(round(run_round(mode), 2))
+        if args.interleave == "step":
+            for mode, ms in run_paired_round(r).items():
+                times[mode].append(round(ms, 2))
+        else:
+            for mode in (("plain", "ddp") if r % 2 == 0 else ("ddp", "plain")):
+                times[mode].append(round(run_round(mode), 2))
         print(f"round {r + 1}/{args.rounds}: plain {times['plain'][-1]} ms, ddp {times['ddp'][-1]} ms per step",
               file=sys.stderr, flush=True)
     out = {"ms_per_step": times, "device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
-           "batch": b, "subnets_per_step": phase.subnets_per_step, "steps_per_round": len(seeds)}
+           "batch": b, "subnets_per_step": phase.subnets_per_step, "steps_per_round": len(seeds),
+           "interleave": args.interleave}
     for mode, v in times.items():
         out[mode] = {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v),
                      "stdev": round(statistics.stdev(v), 2)}
