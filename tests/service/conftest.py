@@ -122,8 +122,8 @@ def serve(settings):
 
 class ServerProcess:
     """A server in a child process (``python -m nasedge.cli serve ...`` or a given command), killable. With
-    ``port`` 0 the command is given ``--port 0`` and the URL is the one the server prints once it listens (a
-    port picked here and passed on could be taken by another process in between)."""
+    ``port`` 0 (the command says ``--port 0``) the URL is the one the server prints once it listens: a port
+    picked here and passed on could be taken by another process in between."""
 
     def __init__(self, args: list[str], port: int = 0, env: dict | None = None, log: Path | None = None):
         if not port and log is None:
