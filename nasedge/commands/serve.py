@@ -79,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
 
         server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
         with sock:
-            server.run(sockets=[sock])
+            try:
+                server.run(sockets=[sock])
+            except KeyboardInterrupt:  # re-raised by uvicorn once shut down: Ctrl-C is how a server stops
+                pass
         return 0 if server.started else STARTUP_FAILURE
     import os
     import shutil

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+import signal
 import threading
 import time
 
@@ -60,6 +61,8 @@ def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, me
     profile = load_profile("gpu-a", tmp_path / "off")
     assert info["quality"] == profile.quality and meta["predictor"] == profile.predictor == "meta"
     assert np.array_equal(got, profile.predict(queries))
+    server.proc.send_signal(signal.SIGINT)  # Ctrl-C: how a server is stopped, not an error
+    assert server.proc.wait(timeout=30) == 0
 
 
 def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: int = 0) -> dict:
