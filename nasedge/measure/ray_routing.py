@@ -139,3 +139,27 @@ def measure_on_node(device: str, resource: str, section: Mapping[str, Any], work
     finally:
         if not ended:  # force: its worker is ended with it, so no timing thread outlives it on the device
             ray.cancel(stream, force=True)
+            _wait_ended(stream)
+
+
+CANCEL_WAIT_S = 10.0  # a stopped task's stream ends within tens of milliseconds; past this, stop waiting
+
+
+def _wait_ended(stream) -> None:
+    """Return once a stopped task's stream has ended (or after :data:`CANCEL_WAIT_S`): until then its worker may
+    still be exiting, and a task this driver sends next for the device (a resumed group) may be handed to it and
+    fail as "the worker died unexpectedly" (seen once in CI, in the resume of test_ray_routing)."""
+    import time
+
+    import ray
+    from ray.exceptions import RayError
+
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _ = ray.wait([stream], timeout=left)
+        if not ready:
+            return
+        try:
+            ray.get(next(stream))
+        except (RayError, StopIteration):
+            return
