@@ -83,7 +83,7 @@ class World:
         synchronisation; DDP's reducer would add per-parameter hooks and, with the unused parameters
         every subnet leaves, a search of the autograd graph and a used-parameter map per step.
         """
-        if not self.launched:
+        if self.size == 1:  # the mean over one rank is the gradient itself: no buffer, no copies
             return
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         if grads:

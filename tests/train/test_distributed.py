@@ -21,7 +21,7 @@ from nasedge.data.augment import cutout, random_crop_flip
 from nasedge.errors import NasedgeError
 from nasedge.supernet import load_supernet
 from nasedge.train import load_checkpoint, train_from_config
-from nasedge.train.distributed import shard_dropout_
+from nasedge.train.distributed import World, shard_dropout_
 
 from tests.synthetic_data import write_dataset
 
@@ -70,6 +70,16 @@ def test_shards_partition_every_batch():
         assert sum((list(range(32))[s] for s in rows), []) == list(range(32))
     with pytest.raises(NasedgeError, match="train.batch_size=30 .* not divisible by the world size 4"):
         shard_rows(30, 0, 4)
+
+
+def test_one_launched_rank_keeps_its_gradients_without_a_collective():
+    """torchrun with one process: the mean gradient over one rank is its own, taken without any process group
+    (a collective here would need one, and the flat copy cost a step time for nothing)."""
+    model = nn.Linear(4, 3)
+    model(torch.randn(5, 4)).square().sum().backward()
+    before = [p.grad.clone() for p in model.parameters()]
+    World(launched=True).average_gradients(model)  # no process group exists in this test
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), before))
 
 
 def test_a_shard_is_augmented_and_dropped_out_as_within_the_whole_batch():
