@@ -25,8 +25,8 @@ import argparse
 import copy
 import json
 import statistics
-import sys
 import subprocess
+import sys
 import time
 
 import torch

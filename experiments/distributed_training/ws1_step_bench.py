@@ -68,12 +68,15 @@ def main() -> None:
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     seeds = [step_seed(int(cfg.seed), phase.name, 0, s) for s in range(args.seeds)]
 
-    def run_round(mode: str) -> float:
+    def step(mode: str, seed: int) -> None:
         t, model, teacher, opt = runners[mode]
+        t._step(model, teacher, opt, sub, phase, images, labels, seed)
+
+    def run_round(mode: str) -> float:
         sync()
         start = time.perf_counter()
         for s in seeds:
-            t._step(model, teacher, opt, sub, phase, images, labels, s)
+            step(mode, s)
         sync()
         return (time.perf_counter() - start) / len(seeds) * 1e3
 
@@ -82,10 +85,9 @@ def main() -> None:
         total = {"plain": 0.0, "ddp": 0.0}
         for i, s in enumerate(seeds):
             for mode in (("plain", "ddp") if (i + r) % 2 == 0 else ("ddp", "plain")):
-                t, model, teacher, opt = runners[mode]
                 sync()
                 start = time.perf_counter()
-                t._step(model, teacher, opt, sub, phase, images, labels, s)
+                step(mode, s)
                 sync()
                 total[mode] += time.perf_counter() - start
         return {mode: v / len(seeds) * 1e3 for mode, v in total.items()}
