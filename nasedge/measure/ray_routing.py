@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -149,8 +150,6 @@ def _wait_ended(stream) -> None:
     """Return once a stopped task's stream has ended (or after :data:`CANCEL_WAIT_S`): until then its worker may
     still be exiting, and a task this driver sends next for the device (a resumed group) may be handed to it and
     fail as "the worker died unexpectedly" (seen once in CI, in the resume of test_ray_routing)."""
-    import time
-
     import ray
     from ray.exceptions import RayError
 
