@@ -55,16 +55,16 @@ def predict(theta, kind, macs, elems):
     return np.exp(theta[6]) + np.where(kind >= 0, per_conv, 0.0).sum(1)
 
 
+def solve(start, kind, macs, elems, y):
+    """The least-squares fit (relative errors, soft-L1) from the numbers ``start``."""
+    return least_squares(lambda th: (predict(th, kind, macs, elems) - y) / y, start, loss="soft_l1", f_scale=0.05,
+                         max_nfev=400)
+
+
 def fit(kind, macs, elems, y):
-    best = None
-    for log_b in (-4, -2, 0, 2):
-        for log_p in (-4, -2, 0):
-            start = np.r_[[log_p] * 4, log_b, np.log(0.01 * y.mean() / 20), np.log(0.1 * y.mean())]
-            r = least_squares(lambda th: (predict(th, kind, macs, elems) - y) / y, start, loss="soft_l1",
-                              f_scale=0.05, max_nfev=400)
-            if best is None or r.cost < best.cost:
-                best = r
-    return best.x
+    starts = [np.r_[[log_p] * 4, log_b, np.log(0.01 * y.mean() / 20), np.log(0.1 * y.mean())]
+              for log_b in (-4, -2, 0, 2) for log_p in (-4, -2, 0)]
+    return min((solve(s, kind, macs, elems, y) for s in starts), key=lambda r: r.cost).x
 
 
 def main(n: int, targets) -> None:

@@ -14,24 +14,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import least_squares
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
 from blend_variants import score  # noqa: E402
 from nasedge.predict.encodings.fbnet import NUM_LAYERS, OPS  # noqa: E402
-from roofline import convs, fit, predict  # noqa: E402
+from roofline import convs, fit, predict, solve  # noqa: E402
 
 
 def ops_of(phi):
     return [tuple(int(i) for i in row) for row in phi[:, :NUM_LAYERS * len(OPS)].reshape(
         len(phi), NUM_LAYERS, len(OPS)).argmax(2)]
-
-
-def refit(theta, kind, macs, elems, y):
-    return least_squares(lambda th: (predict(th, kind, macs, elems) - y) / y, theta, loss="soft_l1", f_scale=0.05,
-                         max_nfev=400).x
 
 
 def main(bench: str) -> None:
@@ -44,7 +38,7 @@ def main(bench: str) -> None:
         loo = np.empty(len(y))
         for i in range(len(y)):
             keep = np.arange(len(y)) != i
-            loo[i] = predict(refit(theta, k[keep], m[keep], e[keep], y[keep]), k[i:i + 1], m[i:i + 1], e[i:i + 1])[0]
+            loo[i] = predict(solve(theta, k[keep], m[keep], e[keep], y[keep]).x, k[i:i + 1], m[i:i + 1], e[i:i + 1])[0]
         kq, mq, eq = convs(ops_of(t["phq"]))
         loos.append({**t["loo"], "roofline": loo})
         qps.append({**t["qp"], "roofline": predict(theta, kq, mq, eq)})
