@@ -19,6 +19,8 @@ that as a sixth candidate; `bag[:B]` flat's variances and noise chosen on B boot
 sixth candidate, `pardflat` / `pardprior` that in place of flat / of the prior-based head; `kmu` the sources' mean
 head split by kind of cost, a column per kind with its own variance, as a sixth candidate; `kmuflat` those columns
 added to flat's groups, `pluskmuflat` that as a sixth candidate.
+Fifteenth session: `tot[:k]` flat with each kind's columns also summed over the stages, the sums a variance group of
+their own (`:k` one per kind), in place of flat; `plustot[:k]` that as a sixth candidate.
 `headroom`: per candidate its mean relative leave-one-out error on the samples against its error on the query archs
 (clipped at 30 %), and the blend's query error against the best single candidate per task (in hindsight) and the
 one of least leave-one-out error.
@@ -160,6 +162,27 @@ def kind_scaled(heads, groups, phi, y, v, with_flat=False):
     return head, loo
 
 
+def shared_rates(groups, phi, y, v, per_kind=False, plus_only=False):
+    """`flat` with each kind's columns also summed into one column (fifteenth session): a rate per kind shared by the
+    stages, around which the per-stage rates vary, instead of per-stage rates shrunk towards zero. One more variance
+    group for the sums (``per_kind``: one per kind). The head is folded back onto the meta basis."""
+    kinds = [k for k in groups if k != 'choices']
+    width = phi.shape[1] - 1
+    z = np.stack([phi[:, groups[k]].sum(1) for k in kinds], 1)
+    ext = np.concatenate([phi[:, :-1], z, phi[:, -1:]], 1)
+    if per_kind:
+        extra = {f"sum:{k}": np.array([width + i]) for i, k in enumerate(kinds)}
+    else:
+        extra = {"sums": width + np.arange(len(kinds))}
+    head_ext, loo = flat_search({**groups, **extra}, ext, y, v)
+    head = np.zeros(phi.shape[1])
+    head[:-1] = head_ext[:width]
+    head[-1] = head_ext[-1]
+    for i, k in enumerate(kinds):
+        head[groups[k]] += head_ext[width + i]
+    return head, loo
+
+
 def bagged(groups, phi, y, v, b=20):
     """flat with its variances and noise chosen on ``b`` bootstrap resamples of the samples, each choice fitted to
     every sample, heads and leave-one-out predictions averaged (the choice among near-equal settings flips with a
@@ -196,6 +219,8 @@ VARIANTS = {
     'kmu': lambda g, phi, y, v, a, t: {'kmu': kind_scaled(t['heads'], g, phi, y, v)},
     'kmuflat': lambda g, phi, y, v, a, t: {'flat': kind_scaled(t['heads'], g, phi, y, v, with_flat=True)},
     'pluskmuflat': lambda g, phi, y, v, a, t: {'kmuflat': kind_scaled(t['heads'], g, phi, y, v, with_flat=True)},
+    'tot': lambda g, phi, y, v, a, t: {'flat': shared_rates(g, phi, y, v, per_kind=a == 'k')},
+    'plustot': lambda g, phi, y, v, a, t: {'tot': shared_rates(g, phi, y, v, per_kind=a == 'k')},
     'nested': lambda g, phi, y, v, a, t: {'flat': nested(g, phi, y, v)},
     'plusrobust': lambda g, phi, y, v, a, t: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
 }
