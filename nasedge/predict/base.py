@@ -42,6 +42,16 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+FLOOR_SHARE = 0.25  # no prediction falls under this share of the fastest sample the predictor was fitted on
+
+
+def latency_floor(latency_ms: Sequence[float]) -> float:
+    """The least latency a predictor fitted on ``latency_ms`` predicts: a linear model extrapolated to archs far
+    smaller than any sample (or pulled by one slow outlier) can reach zero or below, which a latency budget would
+    read as free."""
+    return FLOOR_SHARE * float(np.min(latency_ms))
+
+
 class StaleState(NasedgeError):
     """A stored fitted state that the predictor as it is now cannot take (fitted with another meta model, or with
     another layout of its columns): refit the predictor from the measurements it was fitted on."""
@@ -94,6 +104,7 @@ class LatencyPredictor(abc.ABC):
         self.encoding = get_encoding(space)
         self.options = options
         self.fitted = False
+        self.floor = 0.0
 
     # --- public API ----------------------------------------------------------------------------
     def fit(self, archs: Sequence[Arch], latency_ms: Sequence[float]) -> Self:
@@ -111,25 +122,27 @@ class LatencyPredictor(abc.ABC):
                                f"expected a positive number")
         with single_blas_thread():
             self._fit(items, y)
+        self.floor = latency_floor(y)
         self.fitted = True
         return self
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Predicted latency in milliseconds, one float64 per arch."""
+        """Predicted latency in milliseconds, one float64 per arch, none under :func:`latency_floor` of the samples."""
         if not self.fitted:
             raise RuntimeError(f"predictor {self.name!r} is not fitted; call fit() first")
         items = [self.encoding.check(a) for a in archs]
         if not items:
             return np.zeros(0)
         with single_blas_thread():
-            return np.asarray(self._predict(items), dtype=np.float64).reshape(len(items))
+            pred = np.asarray(self._predict(items), dtype=np.float64).reshape(len(items))
+        return np.maximum(pred, self.floor)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able state: ``{"predictor", "space", "options", "state"}``."""
+        """JSON-able state: ``{"predictor", "space", "options", "floor", "state"}``."""
         if not self.fitted:
             raise RuntimeError(f"predictor {self.name!r} is not fitted; nothing to save")
         return {"predictor": self.name, "space": self.encoding.name, "options": dict(self.options),
-                "state": self._state()}
+                "floor": self.floor, "state": self._state()}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> Self:
@@ -138,6 +151,7 @@ class LatencyPredictor(abc.ABC):
             if state["predictor"] != cls.name:
                 raise NasedgeError(f"state is of predictor {state['predictor']!r}, not {cls.name!r}")
             self = cls(state["space"], **state.get("options", {}))
+            self.floor = float(state.get("floor", 0.0))  # states stored before every predictor kept a floor: none
             self._load_state(state["state"])
         except (KeyError, TypeError, ValueError) as exc:
             raise NasedgeError(f"predictor state is not valid for {cls.name!r}: "

@@ -242,7 +242,8 @@ def _priors(model: MetaModel, phi: np.ndarray, y: np.ndarray,
     ks = [k for k in neighbours if 2 <= k < len(model.heads)]
     if ks:
         pred = phi @ model.heads.T
-        corr = np.array([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 else -1.0
+        # equal samples (a device timed too coarsely to tell the archs apart) correlate with no source
+        corr = np.array([np.corrcoef(pred[:, j], y)[0, 1] if np.std(pred[:, j]) > 0 and np.std(y) > 0 else -1.0
                          for j in range(pred.shape[1])])
         order = np.argsort(-np.nan_to_num(corr, nan=-1.0), kind="stable")
         for k in ks:
@@ -585,8 +586,6 @@ class MetaPredictor(LatencyPredictor):
                 self.flat_head = flat_head
                 blend["flat"] = flat_hyper
             self.hyper["blend"] = blend
-        # a linear model may extrapolate below zero for archs far smaller than any sample
-        self.floor = 0.25 * float(np.min(latency_ms))
 
     def adaptation(self) -> str:
         """The blend's weights and its reason, e.g. ``prior 0.25, flat 0.75: the prior alone errs 0.024 on the samples
@@ -621,10 +620,10 @@ class MetaPredictor(LatencyPredictor):
             pred = pred + self.weights["flat"] * (self.model.basis(self.encoding, items) @ self.flat_head)
         for k, p in self.others.items():
             pred = pred + self.weights[k] * p._predict(items)
-        return np.maximum(pred, self.floor)
+        return pred
 
     def _state(self) -> dict[str, Any]:
-        state = {"model": self.model.digest, "head": self.head.tolist(), "floor": self.floor, "hyper": self.hyper}
+        state = {"model": self.model.digest, "head": self.head.tolist(), "hyper": self.hyper}
         if self.blend == "loo":
             state["blend"] = {"weights": self.weights, **{k: p._state() for k, p in self.others.items()}}
             if self.flat_head is not None:
@@ -636,7 +635,9 @@ class MetaPredictor(LatencyPredictor):
             raise StaleMetaModel(f"the predictor was fitted with meta model {state['model']}, but the "
                                  f"loaded one is {self.model.digest}; refit it from its measurements")
         self.head = np.asarray(state["head"], dtype=np.float64)
-        self.floor, self.hyper = float(state["floor"]), dict(state["hyper"])
+        self.hyper = dict(state["hyper"])
+        if "floor" in state:  # stored here before LatencyPredictor kept the floor of every predictor
+            self.floor = float(state["floor"])
         # states stored before the blend (or with blend off) hold the prior-based head alone
         blend = state.get("blend", {"weights": {"prior": 1.0}})
         self.weights = {k: float(v) for k, v in blend["weights"].items()}

@@ -162,16 +162,46 @@ def test_bad_options_are_refused(option, value):
         create_predictor("meta", "ofa_mbv3_w1.2", **{option: value})
 
 
-def test_profile_stored_with_the_retired_nearest_option_still_loads(ofa_sample, tmp_path):
-    ds = ofa_sample
+def _v100_profile(ds, tmp_path):
+    """(model, profile, archs, y): `meta` fitted on 20 samples of v100_1 under a prior without it, as a profile."""
     model = _train(ds, ["v100_1"])
     model.save(tmp_path / "m.npz")
     rows = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
     archs, y = [ds.items[i] for i in rows], ds.column("v100_1")[rows]
-    profile = fit_profile("v100_1", ds.encoding, archs, y, "meta", weights=str(tmp_path / "m.npz"))
+    return model, fit_profile("v100_1", ds.encoding, archs, y, "meta", weights=str(tmp_path / "m.npz")), archs, y
+
+
+def test_profile_stored_with_the_retired_nearest_option_still_loads(ofa_sample, tmp_path):
+    ds = ofa_sample
+    model, profile, archs, y = _v100_profile(ds, tmp_path)
     old = json.loads(profile.to_json())
     old["state"]["options"]["nearest"] = 0  # as written by the version that had the option
     again = DeviceProfile.from_json(json.dumps(old))
     np.testing.assert_allclose(again.predict(archs), profile.predict(archs), rtol=1e-12)
     with pytest.raises(NasedgeError, match="option nearest: value 3 is retired; use neighbours"):
         create_predictor("meta", ds.encoding, model=model, nearest=3)
+
+
+def test_profile_stored_with_the_floor_in_the_meta_state_keeps_it(ofa_sample, tmp_path):
+    """Before every predictor kept a floor, `meta` kept its own inside its state; such a profile still floors."""
+    _, profile, archs, y = _v100_profile(ofa_sample, tmp_path)
+    old = json.loads(profile.to_json())
+    old["state"]["state"]["floor"] = old["state"].pop("floor") * 40  # as written then; raised so that it binds
+    again = DeviceProfile.from_json(json.dumps(old))
+    assert np.all(again.predict(archs) >= 10 * y.min())
+    assert np.any(profile.predict(archs) < 10 * y.min())
+
+
+def test_equal_samples_fit_without_warnings(ofa_sample):
+    """A device timed too coarsely to tell its 20 archs apart gives equal samples: no division by zero, and the
+    predictions stay at about that latency."""
+    import warnings
+
+    ds = ofa_sample
+    rows = np.concatenate([list(ds.reference), np.flatnonzero(ds.arch_ids < 10)])
+    archs = [ds.items[i] for i in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = create_predictor("meta", ds.encoding, model=_train(ds, [])).fit(archs, np.full(len(archs), 7.0))
+        pred = p.predict(archs)
+    np.testing.assert_allclose(pred, 7.0, rtol=0.05)

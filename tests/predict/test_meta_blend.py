@@ -155,6 +155,7 @@ def test_blend_off_and_states_stored_before_the_blend(nb201_sample):
     assert "blend" not in plain.hyper and "blend" not in plain.to_dict()["state"]
     # a state without "blend" (stored before it existed) predicts with the prior-based head alone
     loaded = create_predictor("meta", ds.encoding, model=model)
+    loaded.floor = plain.to_dict()["floor"]
     loaded._load_state(plain.to_dict()["state"])
     loaded.fitted = True
     query = [ds.items[i] for i in range(20, 80)]

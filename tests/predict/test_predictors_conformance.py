@@ -63,6 +63,19 @@ def test_fit_predict_quality(case):
     assert p.predict([]).shape == (0,)
 
 
+def test_no_prediction_under_the_floor(case):
+    """One wildly slow sample tilts a linear fit so far that it would predict zero or less for fast archs; no
+    prediction falls under a quarter of the fastest sample, after a round trip through JSON too."""
+    name, space, options, xa, ya, xb, *_ = case
+    y = np.array(ya, dtype=float)
+    y[np.argmax(y)] *= 1000.0
+    p = create_predictor(name, space, **options).fit(xa, y)
+    pred = p.predict(list(xa) + list(xb))
+    assert np.all(np.isfinite(pred)) and pred.min() >= 0.25 * y.min() - 1e-12, pred.min()
+    again = predictor_from_dict(json.loads(json.dumps(p.to_dict())))
+    np.testing.assert_allclose(again.predict(xb), p.predict(xb), rtol=1e-12)
+
+
 def test_state_round_trip(case):
     name, space, options, xa, ya, xb, _, *_ = case
     p = create_predictor(name, space, **options).fit(xa, ya)
