@@ -293,6 +293,9 @@ def headroom(tasks):
 
 
 if __name__ == '__main__':
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        raise SystemExit(0 if len(sys.argv) > 1 else 2)
     variant = sys.argv[1]
     if variant not in ('headroom', 'hindsight') and variant.partition(':')[0] not in VARIANTS:
         raise SystemExit(f"unknown variant {variant}; known: headroom, hindsight, {', '.join(VARIANTS)}")

@@ -89,4 +89,7 @@ def main(n: int, targets) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        raise SystemExit(0 if len(sys.argv) > 1 else 2)
     main(int(sys.argv[1]), sys.argv[2].split(",") if len(sys.argv) > 2 else OTHERS)
