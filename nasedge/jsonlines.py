@@ -45,7 +45,8 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
 
     A last line cut short by a kill (no newline after it) is dropped from the file, and ``warn`` says so
     (``"<path>: dropped a last line cut short (<in_flight> when the run stopped)"``); another line that is not
-    JSON is an error naming the file, the line and ``what`` the file is.
+    JSON is an error naming the file, the line and ``what`` the file is. So is a file of that one unfinished line
+    unless it starts as a JSON object does: a note or a file of some other kind, which is never to be emptied.
     """
     path = Path(path)
     try:
@@ -62,6 +63,8 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
             docs.append(json.loads(line))
         except json.JSONDecodeError:
             raise NasedgeError(f"{path}:{lineno}: not a JSON line of a {what}") from None
+    if torn and not docs and not torn.lstrip().startswith("{"):
+        raise NasedgeError(f"{path}:1: not a JSON line of a {what}; use another file") from None
     if torn:
         if warn is not None:
             warn(f"{path}: dropped a last line cut short ({in_flight} when the run stopped)")

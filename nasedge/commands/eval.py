@@ -85,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
     from rich.progress import Progress
 
-    from nasedge.arch import Arch
     from nasedge.config import compose
     from nasedge.cost import arch_cost
     from nasedge.data import load_dataset, recalibration_subset
     from nasedge.errors import NasedgeError
+    from nasedge.predict.accuracy_samples import done_archs
     from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
     from nasedge.train.distributed import init_world
@@ -110,17 +110,7 @@ def run(args: argparse.Namespace) -> int:
         out_path = Path(args.out)
         # the merged file and the ranks' parts of a distributed run that did not finish
         for path in [out_path, *sorted(out_path.parent.glob(out_path.name + ".rank*"))]:
-            if not path.exists():
-                continue
-            lines = path.read_text().splitlines()
-            for i, line in enumerate(lines):
-                try:
-                    done.add(Arch.from_dict(json.loads(line)["arch"]))
-                except (json.JSONDecodeError, KeyError):
-                    if i != len(lines) - 1:
-                        raise NasedgeError(f"{path}:{i + 1}: not a result line; use another --out file") from None
-                    # a run killed while writing leaves a cut-off last line: drop it
-                    path.write_text("".join(x + "\n" for x in lines[:-1]))
+            done |= done_archs(path, "results file of nasedge eval")
     done = world.broadcast(done)
     todo = [a for a in archs if a not in done]
     mine = todo[world.rank::world.size]

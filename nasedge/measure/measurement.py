@@ -93,8 +93,8 @@ def read_measurements_csv(path: str | Path, *, warn: Callable[[str], None] | Non
     try:
         return _parse(path, text)
     except NasedgeError as exc:
-        if not tail:
-            raise
+        if not tail or (not body and not ",".join(CSV_FIELDS).startswith(tail)):
+            raise  # a single unfinished line that is no cut header: a file of some other kind, never emptied
         out = _parse(path, body) if body else []  # a bad row before the last one is still an error
         _warn(warn, f"{exc}: the last line is cut short (an interrupted write); left out, its arch counts as "
                     f"not measured")

@@ -24,21 +24,19 @@ from typing import Any, Optional
 
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import read_appended_json_lines
 
 
-def done_archs(path: Path) -> set[Arch]:
-    """The archs already in ``path`` (none when it does not exist); a cut-off last line is removed."""
-    if not path.exists():
-        return set()
-    lines = path.read_text().splitlines()
+def done_archs(path: Path, what: str = "file of accuracy samples", warn=None) -> set[Arch]:
+    """The archs already in ``path``, a file of JSON lines each with its ``"arch"`` (none when it does not exist);
+    a last line cut short by a kill is dropped (:func:`~nasedge.jsonlines.read_appended_json_lines`), any other
+    line that is not such a record is an error naming it."""
     done = set()
-    for i, line in enumerate(lines):
+    for lineno, doc in enumerate(read_appended_json_lines(path, what, "the arch in flight", warn), start=1):
         try:
-            done.add(Arch.from_dict(json.loads(line)["arch"]))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            if i != len(lines) - 1:
-                raise NasedgeError(f"{path}:{i + 1}: not an accuracy sample; use another output file") from None
-            path.write_text("".join(x + "\n" for x in lines[:-1]))  # a run killed while writing
+            done.add(Arch.from_dict(doc["arch"]))
+        except (KeyError, TypeError, ValueError, NasedgeError):
+            raise NasedgeError(f"{path}:{lineno}: not a line of a {what}; use another output file") from None
     return done
 
 

@@ -102,6 +102,12 @@ def test_a_last_line_cut_short_is_left_out_and_said(tmp_path):
     assert len(read_measurements_csv(path, warn=said.append)) == 3 and len(said) == 3
     path.write_text(whole.splitlines()[0][:7])  # even the header cut short: no measurements yet
     assert read_measurements_csv(path, warn=said.append) == [] and len(said) == 4
+    path.write_text("my notes, not measurements")  # one line, no newline, and no header: not ours to drop
+    with pytest.raises(NasedgeError, match="not a measurements CSV"):
+        read_measurements_csv(path, warn=said.append)
+    with pytest.raises(NasedgeError, match="not a measurements CSV"):
+        measure_to_csv(FakeDevice(), rows, path)
+    assert path.read_text() == "my notes, not measurements" and len(said) == 4
     lines = whole.splitlines(keepends=True)
     path.write_text(lines[0] + lines[1][:40] + "\n" + lines[2] + lines[3][:40])  # a bad row that is not the last
     with pytest.raises(NasedgeError, match=r"m.csv:2: "):
