@@ -232,6 +232,8 @@ def check_overrides(overrides: Sequence[str]) -> None:
         head, _, rest = key.partition(".")
         if head not in groups:
             if not rest and head in root_keys:
+                if head == "seed":
+                    check_seed("seed", o.partition("=")[2])
                 continue
             raise unknown_name("configuration key", key, sorted({*groups, *root_keys}))
         path = [part.split("[")[0] for part in rest.split(".")]
@@ -248,6 +250,16 @@ def check_overrides(overrides: Sequence[str]) -> None:
             if part not in node:
                 raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in node))
             node, prefix = node[part], f"{prefix}.{part}"
+
+
+def check_seed(name: str, value: Any) -> None:
+    """A seed is a non-negative integer (numpy's generators take no other)."""
+    try:
+        ok = int(str(value)) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise NasedgeError(f"{name}: value {value!r} is not valid; expected a non-negative integer")
 
 
 def _suggest(key: str, known: Sequence[str]) -> NasedgeError:

@@ -69,16 +69,43 @@ def check_arch_file(flag: str, path: str) -> None:
     get_space(arch.space).validate(arch, source=path)
 
 
-def check_out_dir(flag: str, path: Optional[str]) -> None:
-    """``path`` is a folder or can become one (no file in its place or above it)."""
+def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None) -> None:
+    """``path`` is a folder or can become one: no file in its place or above it, and a file can be created in the
+    nearest folder that exists (a read-only or virtual file system such as ``/proc`` fails here, not after the
+    work). ``given``: the value the user gave, where ``path`` is its folder."""
     if not path:
         return
     p = Path(path)
     for parent in [p, *p.parents]:
         if parent.exists():
             if not parent.is_dir():
-                raise NasedgeError(f"{flag} {path}: {parent} exists and is not a folder")
+                raise NasedgeError(f"{flag} {given or path}: {parent} exists and is not a folder")
+            _probe_writable(flag, given or path, parent)
             return
+
+
+def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], ...] = ()) -> None:
+    """``path`` can be written as a file: not a folder, its folder exists or can be made and takes files
+    (:func:`check_out_dir`), and it is none of the command's ``inputs``, which writing it would destroy."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise NasedgeError(f"{flag} {path}: is a folder, expected a file name")
+    for given in inputs:
+        if given and Path(given).exists() and p.exists() and p.resolve() == Path(given).resolve():
+            raise NasedgeError(f"{flag} {path}: is also the input {given}; writing it would overwrite the input")
+    check_out_dir(flag, str(p.parent), path)
+
+
+def _probe_writable(flag: str, path: str, folder: Path) -> None:
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".nasedge-probe-"):
+            pass
+    except OSError as exc:
+        raise NasedgeError(f"{flag} {path}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def check_url(flag: str, url: Optional[str]) -> None:
@@ -217,7 +244,7 @@ def _measure(args: argparse.Namespace) -> None:
         check_archs_jsonl("--archs", args.archs)
     elif args.num_archs is not None and args.num_archs < 1:
         raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")
-    check_out_dir("--out", str(Path(args.out).parent))
+    check_out_file("--out", args.out)
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -230,8 +257,10 @@ def _eval(args: argparse.Namespace) -> None:
             check_arch_file("--arch", spec)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
-    if args.out:
-        check_out_dir("--out", str(Path(args.out).parent))
+    if args.batch_size is not None and args.batch_size < 1:
+        raise NasedgeError(f"--batch-size: value {args.batch_size} is not valid; expected a positive integer")
+    check_torch_device("--device", args.device)
+    check_out_file("--out", args.out)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -255,7 +284,7 @@ def _import(args: argparse.Namespace) -> None:
             raise NasedgeError(f"{args.checkpoint}: OFA checkpoint not found (a file downloaded from the "
                                "Once-for-All release; nasedge never downloads)")
         check_space("--space", args.space)
-        check_out_dir("--out", str(Path(args.out).parent))
+        check_out_file("--out", args.out, (args.checkpoint,))
         if args.accuracy_predictor and not Path(args.accuracy_predictor).is_file():
             raise NasedgeError(f"--accuracy-predictor {args.accuracy_predictor}: no such file")
 
@@ -278,6 +307,9 @@ def _predictor(args: argparse.Namespace) -> None:
         _overrides(args, args.device)
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
+        check_out_file("--save-measurements", args.save_measurements, (args.measurements,))
+    if action in ("fit", "show") and getattr(args, "profiles_dir", None):
+        check_out_dir("--profiles-dir", args.profiles_dir)
     if action == "fit" and getattr(args, "predictor", None):
         from nasedge.predict import list_predictors
 
@@ -294,23 +326,65 @@ def _predictor(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    if args.overrides[:1] == ["token"]:
+        check_out_file("--file", args.file)
+        return
     _overrides(args)
     check_port("--port", args.port)
+    for o in args.overrides:
+        if o.startswith("service.port="):  # the composed config's port is checked again when the server binds
+            value = o.partition("=")[2]
+            if not value.isdigit() or not 0 <= int(value) <= 65535:
+                raise NasedgeError(f"service.port {value} is not valid; expected a port number 0-65535")
     if args.workers is not None and args.workers < 1:
         raise NasedgeError(f"--workers {args.workers} is not valid; expected at least 1")
 
 
 def _train(args: argparse.Namespace) -> None:
     _overrides(args)
+    for o in args.overrides or []:
+        if o.startswith("train.out_dir="):
+            check_out_dir("train.out_dir", o.partition("=")[2])
+
+
+def check_torch_device(flag: str, device: Optional[str]) -> None:
+    """``device`` names a device as torch spells it (cpu, cuda, cuda:N, mps) or is ``auto``; whether this machine
+    has it is the verb's check, once torch is loaded."""
+    import re
+
+    if device is not None and not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
+        raise NasedgeError(f"{flag} {device!r} is not valid; expected auto, cpu, cuda, cuda:N or mps")
+
+
+def _accuracy(args: argparse.Namespace) -> None:
+    if args.accuracy_action == "sample":
+        _overrides(args)
+        if args.n <= 0:
+            raise NasedgeError(f"-n: value {args.n} is not valid; expected N > 0")
+        if args.batch_size < 1:
+            raise NasedgeError(f"--batch-size: value {args.batch_size} is not valid; expected a positive integer")
+        check_torch_device("--device", args.device)
+        if args.supernet:
+            check_checkpoint_file("--supernet", args.supernet)
+        check_out_file("--out", args.out)
+    else:
+        if not Path(args.samples).is_file():
+            raise NasedgeError(f"{args.samples}: " + ("is a folder, expected a JSON-lines file of samples"
+                                                      if Path(args.samples).is_dir() else "no such file"))
+        check_out_file("--out", args.out, (args.samples,))
 
 
 CHECKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "specialize": _specialize, "measure": _measure, "eval": _eval, "export": _export, "arch": _arch,
-    "import": _import, "predictor": _predictor, "serve": _serve, "train": _train}
+    "import": _import, "predictor": _predictor, "serve": _serve, "train": _train, "accuracy": _accuracy}
 
 
 def check(verb: str, args: Any) -> None:
     """Check the inputs of ``nasedge VERB`` (see :data:`CHECKS`); the first bad one raises :class:`NasedgeError`."""
+    if isinstance(getattr(args, "seed", None), int):
+        from nasedge.config import check_seed
+
+        check_seed("--seed", args.seed)
     fn = CHECKS.get(verb)
     if fn is not None:
         fn(args)

@@ -13,7 +13,8 @@ bad_inputs = sys.modules.setdefault("bad_inputs", importlib.util.module_from_spe
 _SPEC.loader.exec_module(bad_inputs)  # registered first: its dataclasses look their module up
 
 CASES = bad_inputs.cases(Path("$D"))  # for the ids; each test builds its own with its folder
-VERBS = {"arch", "devices", "eval", "export", "import", "measure", "predictor", "serve", "specialize", "train"}
+VERBS = {"accuracy", "arch", "devices", "eval", "export", "import", "measure", "predictor", "serve", "specialize",
+         "train"}
 
 
 def _case(i: int, d: Path):
