@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
+
+from nasedge.errors import NasedgeError
 
 
 @dataclass
@@ -24,6 +28,25 @@ class PhaseConfig:
     sandwich: bool = False
     kd_weight: float = 0.0           # weight of distillation from the teacher (the full network of phase 1)
     sort_channels: bool = False      # reorder hidden channels by importance when the phase starts
+
+    def check(self, where: str = "train.phases[0]") -> None:
+        """Fail with the first setting out of range, as ``<where>.<key>: value ... is not valid; expected ...``."""
+        if not isinstance(self.name, str) or not self.name:
+            raise _invalid(f"{where}.name", self.name, "a non-empty name")
+        _require(f"{where}.epochs", self.epochs, _is_int(self.epochs) and self.epochs >= 1, "a positive integer")
+        # lr 0 is allowed: a phase that only recalibrates or copies weights (tests use it)
+        _require(f"{where}.lr", self.lr, _is_real(self.lr) and self.lr >= 0, "a finite number >= 0")
+        _require(f"{where}.warmup_epochs", self.warmup_epochs,
+                 _is_real(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs,
+                 f"a number of epochs in [0, {self.epochs}] (the phase's epochs)")
+        _require(f"{where}.subnets_per_step", self.subnets_per_step,
+                 _is_int(self.subnets_per_step) and self.subnets_per_step >= 1, "a positive integer")
+        _require(f"{where}.kd_weight", self.kd_weight, _is_real(self.kd_weight) and self.kd_weight >= 0,
+                 "a finite number >= 0")
+        for key in ("kernel", "expand", "depth", "resolution"):
+            value = getattr(self, key)
+            _require(f"{where}.{key}", value, value is None or (isinstance(value, (list, tuple)) and all(
+                _is_int(v) and v >= 1 for v in value)), "a list of positive integers or null")
 
 
 @dataclass
@@ -62,3 +85,90 @@ class TrainConfig:
     # keys whose change does not invalidate a checkpoint (everything else must match to resume)
     resumable_changes: list[str] = field(default_factory=lambda: [
         "max_minutes", "eval_every_epochs", "eval_batch_size", "device", "out_dir", "cpu_threads"])
+
+    def __post_init__(self) -> None:
+        # OmegaConf.to_object (train_from_config) builds the config here: bad values fail before any training work
+        self.check()
+
+    def check(self) -> None:
+        """Fail with the first setting out of range: one line naming the key, the value and what is expected.
+
+        Checked where the config is built (``__post_init__``), before the process group, model or data exist;
+        call it again after changing fields of a built config. Choices of a phase that the search space lacks
+        and a batch larger than the data are checked once those are known (:class:`~nasedge.train.Trainer`).
+        """
+        if self.mode not in ("progressive_shrinking", "static"):
+            raise _invalid("train.mode", self.mode, "progressive_shrinking or static")
+        if not self.phases:
+            raise NasedgeError("train.phases is empty")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise NasedgeError(f"train.phases: phase names must be unique (they seed each phase's steps); got {names}")
+        for i, phase in enumerate(self.phases):
+            phase.check(f"train.phases[{i}]")
+        _require("train.batch_size", self.batch_size, _is_int(self.batch_size) and self.batch_size >= 1,
+                 "a positive integer")
+        _require("train.momentum", self.momentum, _is_real(self.momentum) and 0 <= self.momentum < 1,
+                 "a number in [0, 1)")
+        if self.nesterov and self.momentum == 0:
+            raise NasedgeError("train.momentum: value 0 is not valid with train.nesterov=true; expected a number in "
+                               "(0, 1), or train.nesterov=false")
+        _require("train.weight_decay", self.weight_decay, _is_real(self.weight_decay) and self.weight_decay >= 0,
+                 "a finite number >= 0")
+        _require("train.label_smoothing", self.label_smoothing,
+                 _is_real(self.label_smoothing) and 0 <= self.label_smoothing < 1, "a number in [0, 1)")
+        _require("train.grad_clip", self.grad_clip,
+                 self.grad_clip is None or (_is_real(self.grad_clip) and self.grad_clip > 0),
+                 "a positive number or null (no clipping)")
+        _require("train.cpu_threads", self.cpu_threads,
+                 self.cpu_threads is None or (_is_int(self.cpu_threads) and self.cpu_threads >= 1),
+                 "a positive integer or null (torch's default)")
+        _require("train.max_minutes", self.max_minutes,
+                 self.max_minutes is None or (_is_real(self.max_minutes) and self.max_minutes > 0),
+                 "a positive finite number of minutes or null (no time budget)")
+        _require("train.lr_reference_batch", self.lr_reference_batch,
+                 self.lr_reference_batch is None or (_is_int(self.lr_reference_batch) and self.lr_reference_batch >= 1),
+                 "a positive integer or null")
+        for key in ("checkpoint_part_mib", "eval_every_epochs", "eval_batch_size"):
+            value = getattr(self, key)
+            _require(f"train.{key}", value, _is_int(value) and value >= 1, "a positive integer")
+        check_train_device(self.device)
+
+
+def check_train_device(device: Any) -> None:
+    """``train.device`` is ``auto`` or a torch device this machine has (cpu, cuda, cuda:N, mps); nothing is allocated."""
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
+        raise _invalid("train.device", device, "auto, cpu, cuda, cuda:N or mps")
+    if device in ("auto", "cpu"):
+        return
+    import torch  # loaded already with nasedge.train
+
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise NasedgeError("train.device: value 'mps' is not available: no MPS device here; expected auto or cpu")
+        return
+    if not torch.cuda.is_available():
+        raise NasedgeError(f"train.device: value {device!r} is not available: no CUDA device is available here; "
+                           f"expected auto or cpu")
+    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        raise NasedgeError(f"train.device: value {device!r} is not available: this machine has {count} CUDA "
+                           f"device{'s' if count != 1 else ''}; expected cuda:0 to cuda:{count - 1}, cuda or auto")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    """A finite int or float (NaN and infinities are not settings)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _invalid(key: str, value: Any, expected: str) -> NasedgeError:
+    return NasedgeError(f"{key}: value {value!r} is not valid; expected {expected}")
+
+
+def _require(key: str, value: Any, ok: bool, expected: str) -> None:
+    if not ok:
+        raise _invalid(key, value, expected)

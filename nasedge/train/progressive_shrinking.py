@@ -177,6 +177,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, data: DataConfig, space: SearchSpace, seed: int, config_dict: dict,
                  world: World | None = None):
+        cfg.check()  # again: a config changed after it was built (the check runs when it is built)
         self.cfg, self.data_cfg, self.space, self.seed = cfg, data, space, seed
         self.config_dict = config_dict
         self.out_dir = Path(cfg.out_dir)
@@ -193,13 +194,6 @@ class Trainer:
         self.lr_scale = cfg.batch_size / cfg.lr_reference_batch if cfg.lr_reference_batch else 1.0
         self.cuda = self.device.type == "cuda"
         self.amp = cfg.amp and self.cuda
-        if not cfg.phases:
-            raise NasedgeError("train.phases is empty")
-        names = [p.name for p in cfg.phases]
-        if len(set(names)) != len(names):
-            raise NasedgeError(f"train.phases: phase names must be unique (they seed each phase's steps); got {names}")
-        if cfg.mode not in ("progressive_shrinking", "static"):
-            raise NasedgeError(f"train.mode: value {cfg.mode!r} is not valid; expected progressive_shrinking or static")
         self.static_arch = _static_arch(cfg, space) if cfg.mode == "static" else None
         self._stop_signal = False
 
