@@ -91,6 +91,11 @@ def run_fit(args: argparse.Namespace) -> int:
     if not archs:
         raise NasedgeError(f"{args.samples}: no samples")
     spaces = {a.space for a in archs}
+    for name in sorted(spaces):
+        try:
+            get_space(name)
+        except NasedgeError as exc:
+            raise NasedgeError(f"{args.samples}: {exc}") from None
     if len(spaces) > 1:
         raise NasedgeError(f"{args.samples}: samples of several spaces ({', '.join(sorted(spaces))})")
     space = get_space(archs[0].space)

@@ -166,15 +166,29 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
         lines = path.read_text().splitlines()
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such file") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise NasedgeError(f"{path}: not a JSON-lines file of accuracy samples") from None
     for i, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"{path}:{i}"
         try:
             row = json.loads(line)
-            archs.append(Arch.from_dict(row["arch"], source=f"{path}:{i}"))
-            top1.append(float(row["top1"]))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise NasedgeError(f"{path}:{i}: not an accuracy record ({type(exc).__name__}: {exc})") from None
+        except json.JSONDecodeError as exc:
+            raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise NasedgeError(f"{where}: not an accuracy record; expected an object with fields 'arch' and 'top1'")
+        for key in ("arch", "top1"):
+            if key not in row:
+                raise NasedgeError(f"{where}: field {key!r}: missing; expected fields 'arch' and 'top1'")
+        value = row["top1"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise NasedgeError(f"{where}: field 'top1': value {value!r} is not valid; expected a top-1 accuracy "
+                               f"in percent, 0-100")
+        if not isinstance(row["arch"], dict):
+            raise NasedgeError(f"{where}: field 'arch': value {row['arch']!r} is not valid; expected an arch object")
+        archs.append(Arch.from_dict(row["arch"], source=where))
+        top1.append(float(value))
     return archs, np.asarray(top1)
 
 

@@ -4,6 +4,7 @@ predictor fitted on them with its held-out quality printed."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -79,6 +80,28 @@ def test_fit_with_too_few_samples_is_one_line(nasedge_cli, tmp_path):
     (tmp_path / "s.jsonl").write_text(json.dumps({"arch": a.to_dict(), "top1": 50.0}) + "\n")
     r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json")
     assert r.returncode == 2 and "too few" in r.stderr and not (tmp_path / "acc.json").exists()
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"top1": float("nan")}, r"s.jsonl:2: field 'top1': value nan is not valid; expected a top-1 accuracy"),
+    ({"top1": -500}, r"s.jsonl:2: field 'top1': value -500 is not valid"),
+    ({"top1": "high"}, r"s.jsonl:2: field 'top1': value 'high' is not valid"),
+    ({"arch": None}, r"s.jsonl:2: field 'top1': missing"),
+    ({"top1": 50.0, "arch": "max"}, r"s.jsonl:2: field 'arch': value 'max' is not valid; expected an arch object"),
+    ({"top1": 50.0, "arch": {**get_space("ofa_mbv3_tiny").max_arch().to_dict(), "space": "nope"}},
+     r"s.jsonl: unknown search space 'nope'"),
+])
+def test_fit_names_a_bad_sample(nasedge_cli, tmp_path, record, message):
+    a = get_space("ofa_mbv3_tiny").max_arch().to_dict()
+    good = {"arch": a, "top1": 50.0}
+    bad = {**good, **record}
+    if bad.get("arch") is None:
+        bad = {"arch": a}
+    with open(tmp_path / "s.jsonl", "w") as f:
+        f.write(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert re.search(message, r.stderr), r.stderr
 
 
 def test_ray_workers_give_the_same_samples(nasedge_cli, tiny, tmp_path, ray_cluster):
