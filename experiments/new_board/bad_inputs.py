@@ -174,6 +174,12 @@ def cases(d: Path) -> list[Case]:
              r"--file .*: is a folder, expected a file name"),
         Case("arch sample: seed not a number", ("arch", "sample", "seed=abc"),
              r"seed: value 'abc' is not valid; expected a non-negative integer"),
+        Case("predictor eval: one fold", ("predictor", "eval", "--space", "nasbench201", "--data",
+                                          str(ROOT / "latency_predictors" / "data" / "help_nasbench201_sample"),
+                                          "--target-device", "pixel2", "--protocol", "untrimmed", "--folds", "1"),
+             r"--folds: value 1 is not valid; expected 2-100"),
+        Case("predictor push: a URL with no port to read", ("predictor", "push", "--device", "cpu", "--url",
+                                                             "http://[::1"), r"--url 'http://\[::1' is not valid"),
         Case("arch sample: negative --seed", ("arch", "sample", "--seed", "-1"), r"--seed: value -1 is not valid"),
         # devices
         Case("devices: unknown flag", ("devices", "--jsn"), r"unrecognized arguments: --jsn"),

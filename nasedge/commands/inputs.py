@@ -109,7 +109,17 @@ def _probe_writable(flag: str, path: str, folder: Path) -> None:
 
 
 def check_url(flag: str, url: Optional[str]) -> None:
-    if url and not url.startswith(("http://", "https://")):
+    if not url:
+        return
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018  (raises on a port that is not a number 0-65535)
+    except ValueError:
+        ok = False
+    if not ok:
         raise NasedgeError(f"{flag} {url!r} is not valid; expected http://HOST:PORT or https://...")
 
 
@@ -310,6 +320,8 @@ def _predictor(args: argparse.Namespace) -> None:
         check_out_file("--save-measurements", args.save_measurements, (args.measurements,))
     if action in ("fit", "show") and getattr(args, "profiles_dir", None):
         check_out_dir("--profiles-dir", args.profiles_dir)
+    if action == "push":
+        check_url("--url", args.url)
     if action == "fit" and getattr(args, "predictor", None):
         from nasedge.predict import list_predictors
 

@@ -130,6 +130,9 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
     return args._run(args)
 
 
+MAX_FOLDS = 100
+
+
 def _positive(value: int | None, flag: str) -> None:
     from nasedge.errors import NasedgeError
 
@@ -334,6 +337,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
         _positive(value, flag)
+    if args.protocol == "untrimmed" and not 2 <= args.folds <= MAX_FOLDS:
+        # one fold leaves no archs to draw the samples from; each fold meta-trains a model of its own
+        raise NasedgeError(f"--folds: value {args.folds} is not valid; expected 2-{MAX_FOLDS}")
     predictors = names(args.predictor)  # each a known one (checked with every input, commands/inputs.py)
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
     ds = load_dataset([*args.data, *args.target_data], args.space)

@@ -233,6 +233,13 @@ def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None) -> De
         raise NasedgeError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise NasedgeError(f"{path}: is a directory, expected a measurements CSV") from None
+    try:
+        return _read_rows(path, f, enc, device)
+    except UnicodeDecodeError:
+        raise NasedgeError(f"{path}: not a text file, expected a measurements CSV") from None
+
+
+def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -> DeviceMeasurements:
     items, lat, noisy = [], [], []
     with f:
         reader = csv.reader(f)

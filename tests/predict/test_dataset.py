@@ -94,3 +94,10 @@ def test_read_arch_latency_csv(tmp_path, ofa_sample):
     path.write_text("arch,median_ms\n{bad,1.0\n")
     with pytest.raises(NasedgeError, match=r"m.csv:2: column 'arch': invalid JSON"):
         read_arch_latency_csv(path)
+
+
+def test_a_binary_file_is_not_a_measurements_csv(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(NasedgeError, match="m.csv: not a text file, expected a measurements CSV"):
+        read_arch_latency_csv(path)
