@@ -184,6 +184,10 @@ def cases(d: Path) -> list[Case]:
         # devices
         Case("devices: unknown flag", ("devices", "--jsn"), r"unrecognized arguments: --jsn"),
         Case("devices show: unknown device", ("devices", "show", "my-bord"), r"my-bord"),
+        Case("devices add: a name too long for a file name", ("devices", "add", "b" * 300, "--runtime", "onnxruntime"),
+             r"device name 'b+' is not valid; use up to 128 letters"),
+        Case("devices add: a batch no runtime allocates", ("devices", "add", "my-board", "--runtime", "onnxruntime",
+                                                            "--batch", "100000000"), r"--batch: value 100000000 is not valid; expected 1-4096"),
         Case("devices add: runtime typo", ("devices", "add", "my-board", "--runtime", "onnxruntme"),
              r"did you mean 'onnxruntime'\?"),
     ]

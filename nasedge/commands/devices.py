@@ -25,6 +25,9 @@ import json
 RANGE_SAMPLES = 200  # seeded random subnets whose predicted latency spans the device's range
 
 
+MAX_THREADS, MAX_BATCH = 1024, 4096
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--ranges", action="store_true",
@@ -192,9 +195,10 @@ def run_add(args: argparse.Namespace) -> int:
         from nasedge.errors import unknown_name
 
         raise NasedgeError(f"--runtime: {unknown_name('runtime', args.runtime, list_runtimes())}")
-    for flag, value in (("--threads", args.threads), ("--batch", args.batch)):
-        if value is not None and value < 1:
-            raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")
+    # the bounds keep a typo from reaching the runtime: 10^8 images a batch failed there as a 1.2 TB allocation
+    for flag, value, most in (("--threads", args.threads, MAX_THREADS), ("--batch", args.batch, MAX_BATCH)):
+        if value is not None and not 1 <= value <= most:
+            raise NasedgeError(f"{flag}: value {value} is not valid; expected 1-{most}")
     if args.space is not None:
         from nasedge.spaces import get_space
 

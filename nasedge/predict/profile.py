@@ -39,7 +39,7 @@ from nasedge.predict.metrics import quality
 from nasedge.resources import shipped_path
 from nasedge.spaces import SearchSpace, as_rng, get_space
 
-_DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")  # 128 at most: as the service stores names
 FORMAT = 1
 SHIPPED, USER = "shipped", "user"  # where a stored profile comes from
 
@@ -343,7 +343,7 @@ def profile_device(device: str, space: SearchSpace | str,
 
 def check_device_name(device: str) -> str:
     if not isinstance(device, str) or not _DEVICE_NAME.match(device):
-        raise NasedgeError(f"device name {device!r} is not valid; use letters, digits and . _ + - "
+        raise NasedgeError(f"device name {device!r} is not valid; use up to 128 letters, digits and . _ + - "
                            f"(it names the profile file)")
     return device
 

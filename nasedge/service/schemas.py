@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from nasedge.service.storage import NAME_LENGTH
 
-DEVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # as nasedge.predict.profile.check_device_name
+DEVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # as nasedge.predict.profile.check_device_name (with max_length)
 
 _OFA_ARCH = {
     "type": "object",
