@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import ArchError, NasedgeError
-from nasedge.jsonlines import read_json_lines
+from nasedge.jsonlines import past_limits, read_json_lines
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
 UNUSED = 0  # value of kernel/expand in a slot beyond its stage's depth (canonical form)
@@ -181,6 +181,9 @@ class Arch:
         except json.JSONDecodeError as exc:
             where = f"{source}: " if source else ""
             raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # a number of thousands of digits, lists nested thousands deep
+            where = f"{source}: " if source else ""
+            raise NasedgeError(f"{where}not an arch: {past_limits(exc)}") from None
         return cls.from_dict(data, source)
 
     @classmethod

@@ -29,9 +29,17 @@ def read_json_lines(path: str | Path, missing: str = "no such file",
             continue
         where = f"{path}:{lineno}"
         try:
-            yield where, json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # valid JSON past Python's limits
+            raise NasedgeError(f"{where}: {unreadable} ({past_limits(exc)})") from None
+        yield where, value
+
+
+def past_limits(exc: Exception) -> str:
+    """What a JSON text that parses only past Python's limits holds, in a few words."""
+    return "lists nested too deeply" if isinstance(exc, RecursionError) else "a number too long to read"
 
 
 def json_lines_text(docs: Iterable[Any]) -> str:
@@ -61,7 +69,7 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
     for lineno, line in enumerate(lines, start=1):
         try:
             docs.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or JSON past Python's limits
             raise NasedgeError(f"{path}:{lineno}: not a JSON line of a {what}") from None
     if torn and not docs and not torn.lstrip().startswith("{"):
         raise NasedgeError(f"{path}:1: not a JSON line of a {what}; use another file") from None

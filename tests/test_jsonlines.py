@@ -23,3 +23,18 @@ def test_a_file_of_another_kind_is_refused_and_kept(tmp_path, text):
     with pytest.raises(NasedgeError, match=r"notes.txt:\d: not a JSON line of a journal"):
         read_appended_json_lines(path, "journal", "x")
     assert path.read_text() == text
+
+
+@pytest.mark.parametrize("line, said", [("[" * 100_000 + "]" * 100_000, "lists nested too deeply"),
+                                        ("1" * 5000, "a number too long to read")])
+def test_json_past_pythons_limits_is_one_line(tmp_path, line, said):
+    from nasedge.arch import Arch, read_archs_jsonl
+
+    (tmp_path / "a.jsonl").write_text(line + "\n")
+    with pytest.raises(NasedgeError, match=f"a.jsonl:1: not a JSON-lines arch file \\({said}\\)"):
+        read_archs_jsonl(tmp_path / "a.jsonl")
+    with pytest.raises(NasedgeError, match=f"not an arch: {said}"):
+        Arch.from_json(line, "a.json")
+    (tmp_path / "j.jsonl").write_text(line + "\n")
+    with pytest.raises(NasedgeError, match="j.jsonl:1: not a JSON line of a journal"):
+        read_appended_json_lines(tmp_path / "j.jsonl", "journal", "x")
