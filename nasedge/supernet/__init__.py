@@ -18,7 +18,7 @@ from nasedge.errors import NasedgeError
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet.bn_recalibration import recalibrate_bn
 from nasedge.supernet.families import build_supernet, file_digest, register_supernet
-from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict
+from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict, read_torch_file
 from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 
 __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_supernet", "recalibrate_bn",
@@ -45,9 +45,12 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
     if not path.is_file():
         raise NasedgeError(f"{path}: supernet checkpoint not found")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise NasedgeError(f"{path}: not a readable supernet checkpoint ({type(exc).__name__})") from None
+        cuda = torch.device(map_location).type == "cuda"
+    except (RuntimeError, TypeError):
+        cuda = False
+    if cuda and not torch.cuda.is_available():  # else torch's error reads as if the file were at fault
+        raise NasedgeError(f"device {str(map_location)!r}: no CUDA device is available here; use cpu or auto")
+    payload = read_torch_file(path, "supernet checkpoint", map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         ofa_state = ofa_state_dict(payload)
         if ofa_state is not None:  # a published Once-for-All checkpoint: imported in memory

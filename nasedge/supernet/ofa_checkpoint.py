@@ -156,15 +156,25 @@ def from_ofa_state_dict(state: Mapping[str, torch.Tensor], space: str | None = N
     return supernet
 
 
+def read_torch_file(path: Path, what: str, map_location: Any = "cpu") -> Any:
+    """``torch.load`` of tensors only; a truncated or foreign file is one :class:`NasedgeError` line naming
+    ``what`` it should have been, with torch's warnings about the pickle it tried kept off the terminal."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise NasedgeError(f"{path}: not a readable {what} ({type(exc).__name__})") from None
+
+
 def load_ofa_file(path: str | Path, what: str) -> Any:
     """The contents of the PyTorch file ``path`` holding ``what`` (OFA's ``{"state_dict": ...}`` unwrapped)."""
     path = Path(path)
     if not path.is_file():
         raise NasedgeError(f"{path}: {what} not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise NasedgeError(f"{path}: not a readable PyTorch file ({type(exc).__name__})") from None
+    payload = read_torch_file(path, "PyTorch file")
     if isinstance(payload, Mapping) and isinstance(payload.get("state_dict"), Mapping):
         return payload["state_dict"]
     return payload

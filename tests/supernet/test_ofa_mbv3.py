@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 
@@ -73,3 +75,11 @@ def test_checkpoint_round_trip_and_errors(tmp_path, scrambled_supernet):
         load_supernet(tmp_path / "bad.pt")
     with pytest.raises(NasedgeError, match="not found"):
         load_supernet(tmp_path / "missing.pt")
+    (tmp_path / "pickle.pt").write_bytes(b"\x80\x04garbage")  # starts as a pickle: torch warned about it first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NasedgeError, match="pickle.pt: not a readable supernet checkpoint"):
+            load_supernet(tmp_path / "pickle.pt")
+    if not torch.cuda.is_available():  # the file is fine; this machine has no CUDA device
+        with pytest.raises(NasedgeError, match="device 'cuda': no CUDA device is available here"):
+            load_supernet(tmp_path / "s.pt", map_location="cuda")
