@@ -50,6 +50,9 @@ def write_files(d: Path) -> None:
             '"' + json.dumps({"space": "ofa_mbv3_cifar", "kernel": [3] * 20, "expand": [3] * 20, "depth": [2] * 5,
                               "resolution": r}).replace('"', '""') + f'",{r / 10}\n' for r in (24, 28, 32)),
         "archs.jsonl": "not json\n",
+        "empty.jsonl": "",
+        "nospace.json": json.dumps({"space": "nope", "kernel": [3] * 20, "expand": [3] * 20, "depth": [2] * 5,
+                                    "resolution": 32}),
     }
     for name, text in files.items():
         (d / name).write_text(text)
@@ -58,7 +61,7 @@ def write_files(d: Path) -> None:
 def cases(d: Path) -> list[Case]:
     """Every case; the files it needs live in ``d`` (written by :func:`write_files`)."""
     f = {name: str(d / name) for name in ("wrongcols.csv", "notes.txt", "badarch.json", "notjson.json", "good.csv",
-                                          "archs.jsonl")}
+                                          "archs.jsonl", "empty.jsonl", "nospace.json")}
     out = str(d / "out")
     s = ("specialize", "--device", "cpu", "--out", out)
     return [
@@ -180,6 +183,9 @@ def cases(d: Path) -> list[Case]:
              r"--folds: value 1 is not valid; expected 2-100"),
         Case("predictor push: a URL with no port to read", ("predictor", "push", "--device", "cpu", "--url",
                                                              "http://[::1"), r"--url 'http://\[::1' is not valid"),
+        Case("eval: an empty file of archs", ("eval", "--arch", f["empty.jsonl"]), r"--arch .*empty.jsonl: no archs"),
+        Case("arch validate: an arch of an unknown space", ("arch", "validate", f["nospace.json"]),
+             r"nospace.json: unknown search space 'nope'"),
         Case("arch sample: negative --seed", ("arch", "sample", "--seed", "-1"), r"--seed: value -1 is not valid"),
         # devices
         Case("devices: unknown flag", ("devices", "--jsn"), r"unrecognized arguments: --jsn"),

@@ -138,7 +138,10 @@ def check_archs_jsonl(flag: str, path: str) -> None:
     from nasedge.arch import read_archs_jsonl
     from nasedge.spaces import get_space
 
-    for arch_id, arch in read_archs_jsonl(path):
+    rows = read_archs_jsonl(path)
+    if not rows:
+        raise NasedgeError(f"{flag} {path}: no archs")
+    for arch_id, arch in rows:
         get_space(arch.space).validate(arch, source=f"{path} (arch {arch_id})")
 
 
