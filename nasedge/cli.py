@@ -64,7 +64,10 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        parser.error(f"unrecognized arguments: {argv[0]} (options go after the command: nasedge COMMAND ...)")
+    args, extra = parser.parse_known_args(_join_negative_values(argv))
     # argparse fills a `nargs="*"` positional once, so KEY=VALUE overrides given after an option
     # (`eval data=x --json seed=1`) come back unparsed: they still belong to the overrides.
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):

@@ -81,6 +81,11 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
             raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],
                                config_name) from None
+        cause = exc.__cause__
+        if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+            # "Error merging override k=v" alone does not say what k takes: OmegaConf's reason does
+            reason = str(cause).strip().splitlines()[0]
+            raise NasedgeError(f"configuration: {cause.full_key}: {reason}") from None
         raise NasedgeError(f"configuration: {line}") from None
 
 

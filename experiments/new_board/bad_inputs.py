@@ -183,6 +183,8 @@ def cases(d: Path) -> list[Case]:
              r"--folds: value 1 is not valid; expected 2-100"),
         Case("predictor push: a URL with no port to read", ("predictor", "push", "--device", "cpu", "--url",
                                                              "http://[::1"), r"--url 'http://\[::1' is not valid"),
+        Case("specialize: a Ray address nothing listens on", (*s, "--latency", "1.3ms", "--ray-address", "127.0.0.1:1"),
+             r"--ray-address 127.0.0.1:1: no Ray cluster answers there"),
         Case("eval: an empty file of archs", ("eval", "--arch", f["empty.jsonl"]), r"--arch .*empty.jsonl: no archs"),
         Case("arch validate: an arch of an unknown space", ("arch", "validate", f["nospace.json"]),
              r"nospace.json: unknown search space 'nope'"),

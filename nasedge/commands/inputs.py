@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from nasedge.errors import NasedgeError
 
+RAY_CONNECT_S = 1.5  # within the 2 s a bad input may take to be answered
 # what torch.save writes: a zip archive (since torch 1.6) or, in the legacy format, a pickle
 _CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 
@@ -108,6 +109,13 @@ def _probe_writable(flag: str, path: str, folder: Path) -> None:
         raise NasedgeError(f"{flag} {path}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
+def check_input_file(flag: str, path: Optional[str]) -> None:
+    """``path``, when given, is a file (a folder is named as one, not as missing)."""
+    if path and not Path(path).is_file():
+        raise NasedgeError(f"{flag} {path}: " + ("is a folder, expected a file" if Path(path).is_dir() else
+                                                 "no such file"))
+
+
 def check_url(flag: str, url: Optional[str]) -> None:
     if not url:
         return
@@ -121,6 +129,23 @@ def check_url(flag: str, url: Optional[str]) -> None:
         ok = False
     if not ok:
         raise NasedgeError(f"{flag} {url!r} is not valid; expected http://HOST:PORT or https://...")
+
+
+def check_ray_address(flag: str, address: Optional[str]) -> None:
+    """``HOST:PORT`` of a Ray cluster that answers: an address nothing listens on would only fail once the work is
+    done and Ray is asked to join it (where Ray retries without end)."""
+    if not address or address == "auto":
+        return
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise NasedgeError(f"{flag} {address!r} is not valid; expected HOST:PORT of a Ray cluster's head (or auto)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or "no answer"
+        raise NasedgeError(f"{flag} {address}: no Ray cluster answers there ({reason})") from None
 
 
 def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kind: str = "search space") -> None:
@@ -218,12 +243,12 @@ def _specialize(args: argparse.Namespace) -> None:
         from nasedge.config import data_overrides
 
         data_overrides(args.data)
-    if getattr(args, "accuracy_predictor", None) and not Path(args.accuracy_predictor).is_file():
-        raise NasedgeError(f"--accuracy-predictor {args.accuracy_predictor}: no such file")
+    check_input_file("--accuracy-predictor", getattr(args, "accuracy_predictor", None))
     if args.measurements:
         check_measurements_csv("--measurements", args.measurements, args.device)
     check_out_dir("--out", args.out)
     check_url("--predictor-url", args.predictor_url)
+    check_ray_address("--ray-address", args.ray_address)
 
 
 def parse_resolutions(flag: str, text: str, space: Optional[str] = None) -> list[int]:
@@ -258,6 +283,7 @@ def _measure(args: argparse.Namespace) -> None:
     elif args.num_archs is not None and args.num_archs < 1:
         raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")
     check_out_file("--out", args.out)
+    check_ray_address("--ray-address", args.ray_address)
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -293,13 +319,14 @@ def _arch(args: argparse.Namespace) -> None:
 def _import(args: argparse.Namespace) -> None:
     if getattr(args, "import_source", None) == "ofa":
         p = Path(args.checkpoint)
+        if p.is_dir():
+            raise NasedgeError(f"{args.checkpoint}: is a folder, expected an OFA checkpoint file")
         if not p.is_file():
             raise NasedgeError(f"{args.checkpoint}: OFA checkpoint not found (a file downloaded from the "
                                "Once-for-All release; nasedge never downloads)")
         check_space("--space", args.space)
         check_out_file("--out", args.out, (args.checkpoint,))
-        if args.accuracy_predictor and not Path(args.accuracy_predictor).is_file():
-            raise NasedgeError(f"--accuracy-predictor {args.accuracy_predictor}: no such file")
+        check_input_file("--accuracy-predictor", args.accuracy_predictor)
 
 
 def _predictor(args: argparse.Namespace) -> None:
@@ -321,6 +348,7 @@ def _predictor(args: argparse.Namespace) -> None:
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
         check_out_file("--save-measurements", args.save_measurements, (args.measurements,))
+        check_ray_address("--ray-address", args.ray_address)
     if action in ("fit", "show") and getattr(args, "profiles_dir", None):
         check_out_dir("--profiles-dir", args.profiles_dir)
     if action == "push":
@@ -382,6 +410,7 @@ def _accuracy(args: argparse.Namespace) -> None:
         if args.supernet:
             check_checkpoint_file("--supernet", args.supernet)
         check_out_file("--out", args.out)
+        check_ray_address("--ray-address", args.ray_address)
     else:
         if not Path(args.samples).is_file():
             raise NasedgeError(f"{args.samples}: " + ("is a folder, expected a JSON-lines file of samples"
