@@ -148,6 +148,23 @@ def check_ray_address(flag: str, address: Optional[str]) -> None:
         raise NasedgeError(f"{flag} {address}: no Ray cluster answers there ({reason})") from None
 
 
+def check_service_reachable(url: Optional[str]) -> None:
+    """Something listens at the predictor service's address (a checked URL); the same words as the client's, said
+    before the work instead of after the supernet and the search space are loaded."""
+    if not url:
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=RAY_CONNECT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or "no answer"
+        raise NasedgeError(f"cannot reach the predictor service at {url} ({reason})") from None
+
+
 def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kind: str = "search space") -> None:
     """``name`` is a search space (or a space YAML's path, or one of ``extra``); ``kind`` names it in the error."""
     from nasedge.errors import unknown_name
@@ -248,6 +265,7 @@ def _specialize(args: argparse.Namespace) -> None:
         check_measurements_csv("--measurements", args.measurements, args.device)
     check_out_dir("--out", args.out)
     check_url("--predictor-url", args.predictor_url)
+    check_service_reachable(args.predictor_url)
     check_ray_address("--ray-address", args.ray_address)
 
 
@@ -353,6 +371,7 @@ def _predictor(args: argparse.Namespace) -> None:
         check_out_dir("--profiles-dir", args.profiles_dir)
     if action == "push":
         check_url("--url", args.url)
+        check_service_reachable(args.url)
     if action == "fit" and getattr(args, "predictor", None):
         from nasedge.predict import list_predictors
 

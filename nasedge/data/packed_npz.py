@@ -31,7 +31,7 @@ def load_packed_npz(cfg):
                 raise NasedgeError(f"{path}: not a packed image dataset; missing array {missing[0]!r}")
             arrays = {k: z[k] for k in KEYS}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise NasedgeError(f"{path}: cannot read packed dataset ({exc})") from None
+        raise _unreadable(path, exc) from None
     classes = [str(c) for c in arrays["classes"]]
     splits = []
     for split in ("train", "test"):
@@ -64,4 +64,10 @@ def packed_npz_classes(cfg) -> list[str]:
                 raise NasedgeError(f"{path}: not a packed image dataset; missing array 'classes'")
             return [str(c) for c in z["classes"]]
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise NasedgeError(f"{path}: cannot read packed dataset ({exc})") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> NasedgeError:
+    # numpy reads any file that is not a zip archive as a pickle, and its refusal suggests loading that unsafely
+    reason = "not an .npz archive of arrays" if "pickle" in str(exc) else str(exc)
+    return NasedgeError(f"{path}: cannot read packed dataset ({reason})")
