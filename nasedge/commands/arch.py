@@ -11,6 +11,9 @@ import argparse
 import json
 
 
+MAX_SAMPLE = 1_000_000
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="arch_command", metavar="ACTION", parser_class=type(parser))
     sub.required = True
@@ -53,8 +56,8 @@ def run_sample(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
     from nasedge.spaces import get_space
 
-    if args.num < 1:
-        raise NasedgeError(f"-n: value {args.num} is not valid; expected a positive count")
+    if not 1 <= args.num <= MAX_SAMPLE:  # more would only fill the terminal for hours
+        raise NasedgeError(f"-n: value {args.num} is not valid; expected 1-{MAX_SAMPLE}")
     cfg = compose(args.overrides)
     space = get_space(args.space or cfg.search_space.name)
     seed = cfg.seed if args.seed is None else args.seed

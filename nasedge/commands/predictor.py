@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 
 MAX_FOLDS = 100
+MAX_ARCHS = 100_000  # archs one `predictor archs` lists
 
 
 def _positive(value: int | None, flag: str) -> None:
@@ -310,6 +311,8 @@ def run_archs(args: argparse.Namespace) -> int:
     from nasedge.predict.profile import profile_archs
 
     _positive(args.num, "-n")
+    if args.num > MAX_ARCHS:
+        raise NasedgeError(f"-n: value {args.num} is not valid; expected 1-{MAX_ARCHS} (a profile measures tens)")
     space = args.space
     if space is None and args.device:
         from nasedge.measure.device import get_device
@@ -318,8 +321,12 @@ def run_archs(args: argparse.Namespace) -> int:
     if space is None:
         raise NasedgeError("--space: required (or --device NAME of a device added with --space)")
     enc = get_encoding(space)
-    print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":"))
-                    for a in profile_archs(enc, args.num, args.seed, active=not args.random)))
+    archs = profile_archs(enc, args.num, args.seed, active=not args.random)
+    if len(archs) < args.num:  # the active design picks from a pool of candidates; said, not silently fewer
+        import sys
+
+        print(f"nasedge: note: -n {args.num}: {len(archs)} archs, all that the design picks from", file=sys.stderr)
+    print("\n".join(json.dumps(enc.to_record(a), separators=(",", ":")) for a in archs))
     return 0
 
 
