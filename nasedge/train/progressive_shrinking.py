@@ -195,6 +195,9 @@ class Trainer:
         self.cuda = self.device.type == "cuda"
         self.amp = cfg.amp and self.cuda
         self.static_arch = _static_arch(cfg, space) if cfg.mode == "static" else None
+        if self.static_arch is None:
+            for phase in cfg.phases:  # a later phase's choices the space lacks: refused now, not after the earlier ones
+                phase_space(space, phase)
         self._stop_signal = False
 
     # --- setup ---------------------------------------------------------------------------

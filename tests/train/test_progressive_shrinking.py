@@ -153,6 +153,13 @@ def test_phase_names_must_be_unique(dataset, tmp_path):
         train_from_config(compose(overrides(dataset, tmp_path / "d", twice)), log=lambda *_: None)
 
 
+def test_a_later_phase_outside_the_space_is_refused_before_any_training(dataset, tmp_path):
+    phases = "train.phases=[{name: full, epochs: 1, lr: 0.1}, {name: kernel, epochs: 1, lr: 0.1, kernel: [4]}]"
+    with pytest.raises(NasedgeError, match=r"train.phases\[kernel\]: .*4"):
+        train_from_config(compose(overrides(dataset, tmp_path / "k", phases)), log=lambda *_: None)
+    assert not (tmp_path / "k" / "checkpoint").exists()  # the first phase did not run
+
+
 def test_init_from_errors_name_the_field(dataset, tmp_path):
     with pytest.raises(NasedgeError, match=r"train.init_from: .*missing.pt: supernet checkpoint not found"):
         train_from_config(compose(overrides(dataset, tmp_path / "c", f"train.init_from={tmp_path}/missing.pt")),
