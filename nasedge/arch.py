@@ -176,13 +176,12 @@ class Arch:
 
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> Arch:
+        where = f"{source}: " if source else ""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            where = f"{source}: " if source else ""
             raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         except (ValueError, RecursionError) as exc:  # a number of thousands of digits, lists nested thousands deep
-            where = f"{source}: " if source else ""
             raise NasedgeError(f"{where}not an arch: {past_limits(exc)}") from None
         return cls.from_dict(data, source)
 

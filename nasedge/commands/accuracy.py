@@ -81,24 +81,19 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_fit(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from nasedge.commands.inputs import spaces_of
     from nasedge.errors import NasedgeError
     from nasedge.predict.accuracy import AccuracyPredictor, held_out_scores, load_accuracy_dataset
-    from nasedge.spaces import get_space
 
     if not 0 < args.held_out < 1 or args.splits < 1:
         raise NasedgeError("--held-out must lie in (0, 1) and --splits be >= 1")
     archs, top1 = load_accuracy_dataset(args.samples)
     if not archs:
         raise NasedgeError(f"{args.samples}: no samples")
-    spaces = {a.space for a in archs}
-    for name in sorted(spaces):
-        try:
-            get_space(name)
-        except NasedgeError as exc:
-            raise NasedgeError(f"{args.samples}: {exc}") from None
+    spaces = spaces_of(args.samples, archs)
     if len(spaces) > 1:
-        raise NasedgeError(f"{args.samples}: samples of several spaces ({', '.join(sorted(spaces))})")
-    space = get_space(archs[0].space)
+        raise NasedgeError(f"{args.samples}: samples of several spaces ({', '.join(spaces)})")
+    space = spaces[archs[0].space]
     scores = held_out_scores(space, archs, top1, args.splits, args.held_out)
     rmse, rho = float(np.mean([s["rmse"] for s in scores])), float(np.mean([s["spearman"] for s in scores]))
     meta = {"source": str(args.samples), "samples": len(archs), "held_out_rmse": round(rmse, 4),

@@ -39,16 +39,14 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 def _load(path: str):
     from nasedge.arch import Arch, read_archs_jsonl
-    from nasedge.errors import NasedgeError, unknown_name
-    from nasedge.spaces import get_space, list_spaces
+    from nasedge.commands.inputs import spaces_of
+    from nasedge.errors import NasedgeError
 
     archs = [a for _, a in read_archs_jsonl(path)] if path.endswith(".jsonl") else [Arch.load(path)]
     if not archs:  # as `nasedge measure` says: an empty file is more likely a mistake than a result
         raise NasedgeError(f"{path}: no archs")
-    for a in archs:
-        if a.space not in list_spaces():
-            raise NasedgeError(f"{path}: {unknown_name('search space', a.space, list_spaces())}")
-    return [(get_space(a.space).validate(a, source=path), get_space(a.space)) for a in archs]
+    spaces = spaces_of(path, archs)
+    return [(spaces[a.space].validate(a, source=path), spaces[a.space]) for a in archs]
 
 
 def run_sample(args: argparse.Namespace) -> int:

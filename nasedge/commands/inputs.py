@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from nasedge.errors import NasedgeError
 
-RAY_CONNECT_S = 1.5  # within the 2 s a bad input may take to be answered
+CONNECT_S = 1.5  # within the 2 s a bad input may take to be answered
 # what torch.save writes: a zip archive (since torch 1.6) or, in the legacy format, a pickle
 _CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 
@@ -109,11 +109,12 @@ def _probe_writable(flag: str, path: str, folder: Path) -> None:
         raise NasedgeError(f"{flag} {path}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
-def check_input_file(flag: str, path: Optional[str]) -> None:
-    """``path``, when given, is a file (a folder is named as one, not as missing)."""
+def check_input_file(flag: str, path: Optional[str], expected: str = "a file") -> None:
+    """``path``, when given, is a file (a folder is named as one, not as missing); ``flag`` empty for a positional."""
     if path and not Path(path).is_file():
-        raise NasedgeError(f"{flag} {path}: " + ("is a folder, expected a file" if Path(path).is_dir() else
-                                                 "no such file"))
+        where = f"{flag} {path}" if flag else path
+        raise NasedgeError(f"{where}: " + (f"is a folder, expected {expected}" if Path(path).is_dir() else
+                                           "no such file"))
 
 
 def check_url(flag: str, url: Optional[str]) -> None:
@@ -136,16 +137,12 @@ def check_ray_address(flag: str, address: Optional[str]) -> None:
     done and Ray is asked to join it (where Ray retries without end)."""
     if not address or address == "auto":
         return
-    import socket
-
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
         raise NasedgeError(f"{flag} {address!r} is not valid; expected HOST:PORT of a Ray cluster's head (or auto)")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_S).close()
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or "no answer"
-        raise NasedgeError(f"{flag} {address}: no Ray cluster answers there ({reason})") from None
+    reason = _unreachable(host.strip("[]"), int(port))
+    if reason:
+        raise NasedgeError(f"{flag} {address}: no Ray cluster answers there ({reason})")
 
 
 def check_service_reachable(url: Optional[str]) -> None:
@@ -153,16 +150,23 @@ def check_service_reachable(url: Optional[str]) -> None:
     before the work instead of after the supernet and the search space are loaded."""
     if not url:
         return
-    import socket
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    reason = _unreachable(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    if reason:
+        raise NasedgeError(f"cannot reach the predictor service at {url} ({reason})")
+
+
+def _unreachable(host: str, port: int) -> Optional[str]:
+    """Why nothing answers a TCP connection to ``host:port`` within :data:`CONNECT_S`, or ``None`` when it does."""
+    import socket
+
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        socket.create_connection((parts.hostname, port), timeout=RAY_CONNECT_S).close()
+        socket.create_connection((host, port), timeout=CONNECT_S).close()
     except OSError as exc:
-        reason = exc.strerror or str(exc) or "no answer"
-        raise NasedgeError(f"cannot reach the predictor service at {url} ({reason})") from None
+        return exc.strerror or str(exc) or "no answer"
+    return None
 
 
 def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kind: str = "search space") -> None:
@@ -175,6 +179,16 @@ def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kin
         raise unknown_name(kind, name, known)
 
 
+def spaces_of(source: str, archs: Any) -> dict[str, Any]:
+    """The search space of each of ``archs`` (read from ``source``) by name; an unknown one names ``source``."""
+    from nasedge.spaces import get_space
+
+    try:
+        return {name: get_space(name) for name in sorted({a.space for a in archs})}
+    except NasedgeError as exc:
+        raise NasedgeError(f"{source}: {exc}") from None
+
+
 def check_archs_jsonl(flag: str, path: str) -> None:
     """``path`` is a JSON-lines file of archs, each valid in its space."""
     from nasedge.arch import read_archs_jsonl
@@ -185,6 +199,12 @@ def check_archs_jsonl(flag: str, path: str) -> None:
         raise NasedgeError(f"{flag} {path}: no archs")
     for arch_id, arch in rows:
         get_space(arch.space).validate(arch, source=f"{path} (arch {arch_id})")
+
+
+def check_positive(flag: str, value: Optional[int]) -> None:
+    """``value``, when given, is a positive integer (a count, a batch size)."""
+    if value is not None and value < 1:
+        raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")
 
 
 def check_port(flag: str, port: Optional[int]) -> None:
@@ -314,8 +334,7 @@ def _eval(args: argparse.Namespace) -> None:
             check_arch_file("--arch", spec)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
-    if args.batch_size is not None and args.batch_size < 1:
-        raise NasedgeError(f"--batch-size: value {args.batch_size} is not valid; expected a positive integer")
+    check_positive("--batch-size", args.batch_size)
     check_torch_device("--device", args.device)
     check_out_file("--out", args.out)
 
@@ -393,20 +412,23 @@ def _serve(args: argparse.Namespace) -> None:
         return
     _overrides(args)
     check_port("--port", args.port)
-    for o in args.overrides:
-        if o.startswith("service.port="):  # the composed config's port is checked again when the server binds
-            value = o.partition("=")[2]
-            if not value.isdigit() or not 0 <= int(value) <= 65535:
-                raise NasedgeError(f"service.port {value} is not valid; expected a port number 0-65535")
+    for port in _override_values(args, "service.port"):  # the composed config's is checked again at the bind
+        if not port.isdigit():
+            raise NasedgeError(f"service.port {port} is not valid; expected a port number 0-65535")
+        check_port("service.port", int(port))
     if args.workers is not None and args.workers < 1:
         raise NasedgeError(f"--workers {args.workers} is not valid; expected at least 1")
 
 
 def _train(args: argparse.Namespace) -> None:
     _overrides(args)
-    for o in args.overrides or []:
-        if o.startswith("train.out_dir="):
-            check_out_dir("train.out_dir", o.partition("=")[2])
+    for out_dir in _override_values(args, "train.out_dir"):
+        check_out_dir("train.out_dir", out_dir)
+
+
+def _override_values(args: argparse.Namespace, key: str) -> list[str]:
+    """The values the verb's ``KEY=VALUE`` overrides give ``key``."""
+    return [o.partition("=")[2] for o in getattr(args, "overrides", None) or [] if o.startswith(f"{key}=")]
 
 
 def check_torch_device(flag: str, device: Optional[str]) -> None:
@@ -423,17 +445,14 @@ def _accuracy(args: argparse.Namespace) -> None:
         _overrides(args)
         if args.n <= 0:
             raise NasedgeError(f"-n: value {args.n} is not valid; expected N > 0")
-        if args.batch_size < 1:
-            raise NasedgeError(f"--batch-size: value {args.batch_size} is not valid; expected a positive integer")
+        check_positive("--batch-size", args.batch_size)
         check_torch_device("--device", args.device)
         if args.supernet:
             check_checkpoint_file("--supernet", args.supernet)
         check_out_file("--out", args.out)
         check_ray_address("--ray-address", args.ray_address)
     else:
-        if not Path(args.samples).is_file():
-            raise NasedgeError(f"{args.samples}: " + ("is a folder, expected a JSON-lines file of samples"
-                                                      if Path(args.samples).is_dir() else "no such file"))
+        check_input_file("", args.samples, "a JSON-lines file of samples")
         check_out_file("--out", args.out, (args.samples,))
 
 

@@ -134,13 +134,6 @@ MAX_FOLDS = 100
 MAX_ARCHS = 100_000  # archs one `predictor archs` lists
 
 
-def _positive(value: int | None, flag: str) -> None:
-    from nasedge.errors import NasedgeError
-
-    if value is not None and value < 1:
-        raise NasedgeError(f"{flag}: value {value} is not valid; expected a positive integer")
-
-
 def _checked(args: argparse.Namespace, space, archs, noisy, predictor: str):
     """The one validation of measurements before a fit (:func:`nasedge.predict.profile.check_measurements`)."""
     from nasedge.errors import NasedgeError
@@ -160,6 +153,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
     from omegaconf import OmegaConf
 
+    from nasedge.commands.inputs import check_positive
     from nasedge.config import compose, compose_with_device
     from nasedge.errors import NasedgeError
     from nasedge.measure.device import split_device_overrides
@@ -169,7 +163,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
     if args.measurements is not None or not args.device.endswith((".yaml", ".yml")):
         check_device_name(args.device)  # a device YAML (measuring) names its profile by its own name
-    _positive(args.num, "-n")
+    check_positive("-n", args.num)
     if args.max_num is not None and args.max_num < args.num:
         raise NasedgeError(f"--max-num: value {args.max_num} is less than -n {args.num}; expected at least -n")
     overrides = list(args.overrides)
@@ -306,11 +300,12 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_archs(args: argparse.Namespace) -> int:
+    from nasedge.commands.inputs import check_positive
     from nasedge.errors import NasedgeError
     from nasedge.predict.encodings import get_encoding
     from nasedge.predict.profile import profile_archs
 
-    _positive(args.num, "-n")
+    check_positive("-n", args.num)
     if args.num > MAX_ARCHS:
         raise NasedgeError(f"-n: value {args.num} is not valid; expected 1-{MAX_ARCHS} (a profile measures tens)")
     space = args.space
@@ -335,6 +330,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from nasedge.commands.inputs import check_positive
     from nasedge.errors import NasedgeError
     from nasedge.predict.dataset import load_dataset
     from nasedge.predict.benchmark import BASELINES, evaluate
@@ -343,7 +339,7 @@ def run_eval(args: argparse.Namespace) -> int:
         return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
 
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
-        _positive(value, flag)
+        check_positive(flag, value)
     if args.protocol == "untrimmed" and not 2 <= args.folds <= MAX_FOLDS:
         # one fold leaves no archs to draw the samples from; each fold meta-trains a model of its own
         raise NasedgeError(f"--folds: value {args.folds} is not valid; expected 2-{MAX_FOLDS}")
@@ -363,7 +359,7 @@ def run_eval(args: argparse.Namespace) -> int:
     sources = names(args.sources) if args.sources is not None else None
     if sources is not None and not sources:
         raise NasedgeError(f"--sources: value {args.sources!r} names no device")
-    _positive(args.max_shots, "--max-shots")
+    check_positive("--max-shots", args.max_shots)
     with_oracle = ["oracle"] if args.ceiling and "oracle" not in predictors else []
     columns = predictors + with_oracle
     meta_models: dict = {}  # priors trained once per set of sources and archs, shared by the targets

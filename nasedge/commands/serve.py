@@ -114,10 +114,10 @@ def _port_field(args: argparse.Namespace) -> str:
 
 def _listen(host: str, port: int, args: argparse.Namespace) -> socket.socket:
     """A socket bound to ``host:port`` (port 0: a free one), or a one-line error naming the setting."""
+    from nasedge.commands.inputs import check_port
     from nasedge.errors import NasedgeError
 
-    if not 0 <= port <= 65535:  # service.port from the config; --port is checked with the other flags
-        raise NasedgeError(f"{_port_field(args)} {port} is not valid; expected a port number 0-65535")
+    check_port(_port_field(args), port)  # service.port from the config: --port was checked with the other flags
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

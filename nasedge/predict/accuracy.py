@@ -29,6 +29,7 @@ from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.cost import arch_cost
 from nasedge.errors import NasedgeError
+from nasedge.jsonlines import read_json_lines
 from nasedge.spaces import SearchSpace, get_space
 
 FORMAT = "nasedge-accuracy-predictor/2"
@@ -161,21 +162,7 @@ class AccuracyPredictor(BaseAccuracyPredictor):
 def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
     """Read the JSON lines written by ``nasedge eval --out`` (fields ``arch`` and ``top1``)."""
     archs, top1 = [], []
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such file") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise NasedgeError(f"{path}: not a JSON-lines file of accuracy samples") from None
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{i}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    for where, row in read_json_lines(path, unreadable="not a JSON-lines file of accuracy samples"):
         if not isinstance(row, dict):
             raise NasedgeError(f"{where}: not an accuracy record; expected an object with fields 'arch' and 'top1'")
         for key in ("arch", "top1"):
