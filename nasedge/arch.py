@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import ArchError, NasedgeError
+from nasedge.errors import ROOT, ArchError, NasedgeError
 from nasedge.jsonlines import past_limits, read_json_lines
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
@@ -161,7 +161,7 @@ class Arch:
     def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Arch:
         """Build an arch from a mapping; unknown or missing fields raise :class:`ArchError` naming them."""
         if not isinstance(data, Mapping):
-            raise ArchError("<root>", type(data).__name__, "a JSON object with fields " + ", ".join(FIELDS), source)
+            raise ArchError(ROOT, data, "a JSON object with fields " + ", ".join(FIELDS), source)
         unknown = sorted(set(data) - set(FIELDS))
         if unknown:
             raise ArchError(unknown[0], data[unknown[0]], "one of the fields " + ", ".join(FIELDS), source)

@@ -11,6 +11,9 @@ class NasedgeError(Exception):
     """
 
 
+ROOT = "<root>"  # the field of an ArchError about the whole value
+
+
 class ArchError(NasedgeError, ValueError):
     """An architecture that is malformed or outside its search space.
 
@@ -21,7 +24,14 @@ class ArchError(NasedgeError, ValueError):
     def __init__(self, field: str, value: object, allowed: object, source: str | None = None):
         self.field, self.value, self.allowed, self.source = field, value, allowed, source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}field '{field}': value {value!r} is not allowed; expected {allowed}")
+        if field == ROOT:  # the whole value is not an arch: say what it is, not a field of it
+            text = repr(value)
+            super().__init__(f"{where}value {text if len(text) <= 60 else text[:57] + '...'} is not an arch; "
+                             f"expected {allowed}")
+        elif value is None and "required" in str(allowed):
+            super().__init__(f"{where}field '{field}': missing; expected {allowed}")
+        else:
+            super().__init__(f"{where}field '{field}': value {value!r} is not allowed; expected {allowed}")
 
 
 def unknown_name(kind: str, name: str, known: "list[str] | tuple[str, ...]", last_part: bool = False) -> NasedgeError:

@@ -60,7 +60,7 @@ def test_sample_validate_stats(tmp_path, nasedge):
          '"resolution": 64}', "field 'resolution': value 64"),
         ('{"space": "imagenet_resnet", "kernel": [3], "expand": [3], "depth": [1], "resolution": 32}',
          "unknown search space 'imagenet_resnet'"),
-        ('[1, 2]', "field '<root>'"),
+        ('[1, 2]', "value [1, 2] is not an arch"),
     ],
 )
 @pytest.mark.parametrize("verb", ["validate", "stats"])
@@ -122,5 +122,5 @@ def test_console_script_exit_status_and_output(tmp_path):
     assert r.returncode == 0 and Arch.from_json(r.stdout).depth == (4,) * 5
     (tmp_path / "bad.json").write_text("[1, 2]")
     r = process("arch", "validate", str(tmp_path / "bad.json"))
-    assert r.returncode == 2 and "field '<root>'" in r.stderr
+    assert r.returncode == 2 and "value [1, 2] is not an arch" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

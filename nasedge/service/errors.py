@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from nasedge.errors import ArchError, NasedgeError
+from nasedge.errors import ROOT, ArchError, NasedgeError
 from nasedge.predict.encodings import LatencyEncoding
 from nasedge.service.catalog import DeviceChanged, UnknownDevice
 
@@ -48,7 +48,7 @@ def _short(text: str, limit: int = 120) -> str:
 
 def _arch_error(prefix: str, exc: NasedgeError) -> tuple[str, str]:
     if isinstance(exc, ArchError):
-        path = prefix if exc.field == "<root>" else f"{prefix}.{exc.field}"
+        path = prefix if exc.field == ROOT else f"{prefix}.{exc.field}"
         if exc.value is None and "required" in str(exc.allowed):
             return path, f"{path}: missing; expected {exc.allowed}"
         return path, f"{path}: value {_short(repr(exc.value), 60)} is not allowed; expected {exc.allowed}"

@@ -92,7 +92,8 @@ class _Reader:
     def get(self, key: str, default: Any = dataclasses.MISSING) -> Any:
         if key not in self.data:
             if default is dataclasses.MISSING:
-                self.fail(None, "a value (the field is required)", key)
+                where = ".".join(p for p in (self.path, key) if p)
+                raise NasedgeError(f"{self.source}: field '{where}': missing (the field is required)")
             return default
         return self.data[key]
 

@@ -58,6 +58,7 @@ def test_yaml_of_the_family_refuses_what_it_does_not_have(tmp_path):
         (lambda d: d["stages"][5].update(depth=5), "field 'stages[5].depth': value 5"),
         (lambda d: d["stem"].update(act="h_swish"), "field 'stem.act': value 'h_swish'"),
         (lambda d: d.update(bn_eps=0), "field 'bn_eps': value 0"),
+        (lambda d: d["stages"][1].pop("width"), "field 'stages[1].width': missing (the field is required)"),
     ]:
         bad = yaml.safe_load(yaml.safe_dump(data))
         change(bad)
