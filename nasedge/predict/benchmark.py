@@ -102,6 +102,8 @@ def help_tasks(ds: LatencyDataset, target: str, shots: int = 10, seeds: int = 5)
     if len(ref) == 0 or not np.all(np.isfinite(y[ref])):
         raise NasedgeError(f"protocol 'help' needs the reference archs measured on {target!r}")
     candidates = _trim(y, train)
+    if len(candidates) < shots:  # fewer samples than asked would be reported as if they were the protocol's
+        raise NasedgeError(f"shots {shots}: device {target!r} has {len(candidates)} archs to draw samples from")
     tasks = []
     for seed in range(seeds):
         support = np.random.default_rng(seed).permutation(candidates)[:shots]
@@ -149,12 +151,17 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
                 support = pool[picks]
             else:
                 support = rng.permutation(outside)[: draw - n_ref]
+            if len(support) < draw - n_ref:
+                raise NasedgeError(f"{'max_shots' if draw > shots else 'shots'} {draw}: device {target!r} has {n_ref + len(outside)} measured archs "
+                                   f"outside fold {f} of {folds} to draw samples from")
             measured = np.concatenate([ref[:n_ref], support])
             query = np.setdiff1d(inside, ref)
             if len(query) == 0:
                 continue
             tasks.append(Task(target, measured[:shots], query, sources, np.flatnonzero(fold_of != f), seed, f,
                               measured[shots:]))
+    if not tasks:
+        raise NasedgeError(f"device {target!r}: no fold of {folds} leaves archs to predict; use fewer folds")
     return tasks
 
 

@@ -91,3 +91,15 @@ def test_a_stored_prior_never_holds_the_target(ofa_sample, tmp_path, monkeypatch
     pred, used = run_task(ds, task, "meta", {"weights": str(tmp_path / "prior.npz")})
     assert pred.shape == task.query.shape and used == len(task.measured) == 20
     assert sources == [tuple(d for d in ds.devices if d != "titan_rtx_64")]
+
+
+def test_more_shots_than_the_device_has_is_an_error(ofa_sample):
+    """Fewer samples than asked would be reported under the protocol's name; they are refused instead."""
+    ds = ofa_sample
+    n = int(np.isfinite(ds.column("v100_1")).sum())
+    with pytest.raises(NasedgeError, match=r"shots \d+: device 'v100_1' has \d+ measured archs outside fold 0"):
+        untrimmed_tasks(ds, "v100_1", shots=n, seeds=1, folds=5)
+    with pytest.raises(NasedgeError, match=r"max_shots \d+: device 'v100_1'"):
+        untrimmed_tasks(ds, "v100_1", shots=20, seeds=1, folds=5, max_shots=n)
+    with pytest.raises(NasedgeError, match=r"shots 100000: device 'titan_rtx_64' has \d+ archs to draw"):
+        help_tasks(ds, "titan_rtx_64", shots=100_000, seeds=1)
