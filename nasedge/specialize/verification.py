@@ -71,19 +71,23 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
     """Measure the ``top_k`` best of ``scored`` (search candidates, best predicted accuracy first) on ``device``,
     re-measure noisy ones, then more rounds while none meets ``budget``; returns every finalist measured, in order.
 
-    ``progress(done, total)`` follows the measurements of each round. ``measured`` (arch -> finalist) holds
+    ``progress(done, total)`` counts measurements over every round: a round of re-measurements or of more
+    finalists adds its archs to ``total`` when it starts. ``measured`` (arch -> finalist) holds
     measurements already taken (another budget's verification): those archs are not measured again, and the
     ones measured here are added to it.
     """
     measured = {} if measured is None else measured
+    count = {"done": 0, "total": 0}
 
     def run(batch: list[Finalist]) -> list[Any]:
-        done: list = []
+        count["total"] += len(batch)
+        if progress is not None:
+            progress(count["done"], count["total"])
 
         def chunk_done(chunk: list) -> None:
-            done.extend(chunk)
+            count["done"] += len(chunk)
             if progress is not None:
-                progress(len(done), len(batch))
+                progress(count["done"], count["total"])
 
         return device.measure([f.arch for f in batch], ray_address=ray_address, on_chunk=chunk_done)
 

@@ -66,8 +66,11 @@ class _NoisyDevice(_ScaledDevice):
     def measure(self, archs, ray_address=None, on_chunk=None):
         self.batches.append(len(archs))
         noisy = len(self.batches) <= self.noisy_calls
-        return [SimpleNamespace(median_ms=_predicted(a) * (3 if noisy else 1), p90_ms=0.0, noisy=noisy,
-                                reason="spread of single timings 40% > 25%" if noisy else "") for a in archs]
+        out = [SimpleNamespace(median_ms=_predicted(a) * (3 if noisy else 1), p90_ms=0.0, noisy=noisy,
+                               reason="spread of single timings 40% > 25%" if noisy else "") for a in archs]
+        if on_chunk:
+            on_chunk(out)
+        return out
 
 
 @pytest.mark.parametrize("noisy_calls, status, measurements", [(0, True, 1), (1, True, 2), (2, True, 3),
@@ -96,3 +99,10 @@ def test_an_arch_measured_for_one_budget_is_not_measured_again_for_the_next():
     finalists = verify(device, scored, 100.0, top_k=3, measured=measured)
     assert device.batches == [3]  # the second budget's finalists were all measured for the first
     assert all(f.measurements == 1 and f.within_budget for f in finalists) and len(measured) == 3
+
+
+def test_progress_counts_the_measurements_of_every_round():
+    """A round of re-measurements adds to the total when it starts: a log never shows "3/3" while 3 more run."""
+    calls = []
+    verify(_NoisyDevice(1), _scored(100.0), 100.0, top_k=3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 3), (3, 3), (3, 6), (6, 6)]
