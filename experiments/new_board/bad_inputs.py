@@ -49,6 +49,10 @@ def write_files(d: Path) -> None:
         "good.csv": "arch,latency_ms\n" + "".join(
             '"' + json.dumps({"space": "ofa_mbv3_cifar", "kernel": [3] * 20, "expand": [3] * 20, "depth": [2] * 5,
                               "resolution": r}).replace('"', '""') + f'",{r / 10}\n' for r in (24, 28, 32)),
+        "other.csv": "arch_id,device,median_ms,arch\n" + "".join(
+            f'{i},cpu-ort-t1,{r / 10},"' + json.dumps({"space": "ofa_mbv3_cifar", "kernel": [3] * 20, "expand": [3] * 20,
+                                                      "depth": [2] * 5, "resolution": r}).replace('"', '""') + '"\n'
+            for i, r in enumerate((24, 28, 32))),
         "archs.jsonl": "not json\n",
         "empty.jsonl": "",
         "nospace.json": json.dumps({"space": "nope", "kernel": [3] * 20, "expand": [3] * 20, "depth": [2] * 5,
@@ -61,7 +65,7 @@ def write_files(d: Path) -> None:
 def cases(d: Path) -> list[Case]:
     """Every case; the files it needs live in ``d`` (written by :func:`write_files`)."""
     f = {name: str(d / name) for name in ("wrongcols.csv", "notes.txt", "badarch.json", "notjson.json", "good.csv",
-                                          "archs.jsonl", "empty.jsonl", "nospace.json")}
+                                          "archs.jsonl", "empty.jsonl", "nospace.json", "other.csv")}
     out = str(d / "out")
     s = ("specialize", "--device", "cpu", "--out", out)
     return [
@@ -169,6 +173,9 @@ def cases(d: Path) -> list[Case]:
              r"is also the input .*good.csv; writing it would overwrite the input"),
         Case("accuracy fit: samples a folder", ("accuracy", "fit", str(d), "--out", str(d / "p.json")),
              r"is a folder, expected a JSON-lines file of samples"),
+        Case("predictor fit: measurements of another device",
+             ("predictor", "fit", "--device", "cpu", "--measurements", f["other.csv"]),
+             r"--measurements .*other.csv: measured on cpu-ort-t1, not cpu; use them with --device cpu-ort-t1"),
         Case("predictor fit: --save-measurements under a file",
              ("predictor", "fit", "--device", "cpu", "--save-measurements", f["notes.txt"] + "/m.csv"),
              r"--save-measurements .*notes.txt exists and is not a folder"),

@@ -39,9 +39,11 @@ def check_checkpoint_file(flag: str, path: str) -> None:
 
 def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -> None:
     """``path`` is a CSV of archs and latencies (``nasedge measure`` output or ``arch,latency_ms``) that parses:
-    every row, arch and value; with several devices in it, ``device`` must be one of them."""
+    every row, arch and value; with several devices in it, ``device`` must be one of them, and a file of one
+    device's measurements must be of ``device`` (a device name or YAML)."""
     import csv
 
+    from nasedge.measure.device import get_device, is_device_file
     from nasedge.predict.dataset import read_arch_latency_csv
 
     devices: set = set()
@@ -52,6 +54,12 @@ def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -
                 devices = {r.get("device") for r in rows}
     except (OSError, UnicodeDecodeError, csv.Error):
         pass  # read_arch_latency_csv names the problem
+    if device is not None and len(devices) == 1 and next(iter(devices)):
+        name = get_device(device).name if is_device_file(device) else device
+        (measured_on,) = devices
+        if measured_on != name:  # another board's latencies would make this device's profile wrong
+            raise NasedgeError(f"{flag} {path}: measured on {measured_on}, not {name}; use them with "
+                               f"--device {measured_on}")
     keep = device if device in devices or len(devices) > 1 else None
     try:
         read_arch_latency_csv(path, device=keep)
