@@ -254,6 +254,21 @@ def test_two_servers_share_the_database(settings, token, measurements, help_ofa)
         again = httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch}).json()
         assert again["version"] != first["version"]
         assert again["latency_ms"][0] == pytest.approx(3 * first["latency_ms"][0], rel=0.05)
+        # registered again for another space: b's cached space must not judge the new space's archs
+        assert httpx.delete(f"{a}/v1/devices/gpu-a", headers=auth(token)).status_code == 204
+        w10 = [{**x.to_dict(), "space": "ofa_mbv3_w1.0"} for x, _ in measurements]
+        r = httpx.post(f"{a}/v1/devices", headers=auth(token), timeout=60, json={
+            "name": "gpu-a", "space": "ofa_mbv3_w1.0", "allow_missing_reference": True,
+            "measurements": [{"arch": x, "latency_ms": ms} for x, (_, ms) in zip(w10, measurements)]})
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": w10[:1]})
+        assert r.status_code == 200 and r.json()["space"] == "ofa_mbv3_w1.0", r.text
+        assert r.json()["version"] == httpx.post(f"{a}/v1/predict", json={"device": "gpu-a", "archs": w10[:1]}).json()[
+            "version"]
+        r = httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch})  # the old space's arch: 422
+        assert r.status_code == 422 and "expected 'ofa_mbv3_w1.0'" in r.json()["detail"]
+        assert httpx.delete(f"{a}/v1/devices/gpu-a", headers=auth(token)).status_code == 204
+        assert httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch}).status_code == 404
 
 
 def test_concurrent_registrations_of_one_name(serve, token, measurements):
