@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     storage = Storage(settings.db)
     storage.migrate()  # once, here: workers and replicas start on a current schema
+    if settings.write_token_hashes or settings.token_file:
+        storage.check_writable()  # a read-only database would fail every registration, as a 500
     storage.close()
     settings.migrate = False
     if args.ray:
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             raise NasedgeError(f"{_port_field(args)} 0: Ray Serve listens on a fixed port; give one, or serve "
                                "without --ray")
         _listen(settings.host, settings.port, args).close()  # in use: a one-line error now, not Ray's traceback
-        where = f"http://{settings.host}:{settings.port}"
+        where = _url(settings.host, settings.port)
 
         def ready() -> None:
             print(f"nasedge serve: {where} on Ray Serve ({settings.ray.num_replicas} replicas), "
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     # tests and scripts start it), and a port in use is a one-line error
     sock = _listen(settings.host, settings.port, args)
     settings.port = sock.getsockname()[1]
-    where = f"http://{settings.host}:{settings.port}"
+    where = _url(settings.host, settings.port)
     print(f"nasedge serve: {where} ({settings.workers} worker{'s' if settings.workers > 1 else ''}), "
           f"database {_redacted(settings.db)}; docs at {where}/docs", file=sys.stderr, flush=True)
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
@@ -106,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 STARTUP_FAILURE = 3  # uvicorn's exit status for a server that did not start (its application failed to load)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _port_field(args: argparse.Namespace) -> str:
@@ -163,7 +169,11 @@ def resolve_settings(args: argparse.Namespace):
     TokenSet(settings.write_token_hashes)
     TokenSet(settings.read_token_hashes, "service.read_token_hashes")
     if settings.token_file:
-        TokenSet(read_token_file(settings.token_file), settings.token_file)
+        hashes = read_token_file(settings.token_file)
+        if not hashes:  # given to enable writes: without a hash every write would be refused
+            raise NasedgeError(f"service.token_file {settings.token_file}: holds no token hash; add one with "
+                               f"`nasedge serve token create --file {settings.token_file}`")
+        TokenSet(hashes, settings.token_file)
     return settings
 
 
@@ -182,7 +192,9 @@ def _create_token(path: str | None) -> int:
     token, stored = create_token()
     if path:
         import os
+        from pathlib import Path
 
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # as every output's folder is (checked writable)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as f:
             f.write(stored + "\n")

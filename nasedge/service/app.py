@@ -58,6 +58,7 @@ def create_app(settings: Optional[ServiceSettings] = None,
                     "device (a meta-learned predictor adapted to each device). Writes need a bearer token.",
         responses={400: {"model": schemas.ErrorBody, "description": "unreadable request (e.g. not UTF-8)"},
                    413: {"model": schemas.ErrorBody, "description": "request body too large"},
+                   415: {"model": schemas.ErrorBody, "description": "request body not declared as JSON"},
                    422: {"model": schemas.ErrorBody, "description": "invalid input, with the field path"}})
     state = app.state
     state.settings, state.submit, state.metrics = settings, submit, ServiceMetrics()

@@ -72,6 +72,9 @@ def read_token_file(path: str | Path) -> list[str]:
         lines = Path(path).read_text().splitlines()
     except OSError as exc:
         raise NasedgeError(f"{path}: cannot read the token file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise NasedgeError(f"{path}: not a token file (not text); expected one hash per line, as "
+                           f"`nasedge serve token create --file {path}` writes them") from None
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
 
 

@@ -1,9 +1,10 @@
-"""Request body size limit: pure ASGI middleware, so an oversized body is refused before it is read whole.
+"""Request body limits: pure ASGI middleware, so a body the API cannot take is refused before it is read whole.
 
 A declared ``Content-Length`` above the limit is refused at once; a chunked body is counted as it
 streams and refused as soon as it passes the limit. Either way the answer is 413 with a JSON
 ``{"detail": ...}``. (The streamed case raises an ``HTTPException``: FastAPI passes those through from
-body reading, where any other exception would become a 400.)
+body reading, where any other exception would become a 400.) A body declared as something other than
+JSON (``curl -d`` sends a form) is 415: FastAPI would read it as a form and blame the fields.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ async def _reply_413(send: Any, limit: int) -> None:
     await _reply(send, 413, f"request body exceeds the limit of {limit} bytes", close=True)
 
 
+_WITH_BODY = ("POST", "PUT", "PATCH")
+
+
+def _json(content_type: bytes) -> bool:
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    return kind in (b"", b"application/json") or kind.startswith(b"application/") and kind.endswith(b"+json")
+
+
 class BodySizeLimit:
     def __init__(self, app: Any, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -40,6 +49,11 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
+            if name == b"content-type" and scope.get("method") in _WITH_BODY and not _json(value):
+                shown = value.decode("latin-1")[:80]
+                await _reply(send, 415, f"header Content-Type {shown!r} is not supported; send the body as "
+                                        f"JSON (Content-Type: application/json)")
+                return
             if name == b"content-length":
                 try:
                     declared = int(value)

@@ -16,6 +16,7 @@ from nasedge.service import schemas
 
 bearer = HTTPBearer(auto_error=False, description="a token from `nasedge serve token create`")
 UNAUTHORIZED = {401: {"model": schemas.ErrorBody, "description": "missing or invalid bearer token"}}
+FORBIDDEN_TO_READERS = {403: {"model": schemas.ErrorBody, "description": "a read token, not a write token"}}
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -30,6 +31,8 @@ def writer(request: Request, credentials: Optional[HTTPAuthorizationCredentials]
     if credentials is None:
         raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
     if not write_tokens.verify(credentials.credentials):
+        if request.app.state.read_tokens.verify(credentials.credentials):
+            raise HTTPException(403, "this bearer token may read, not write; writes need a write token")
         raise _unauthorized("invalid bearer token")
 
 

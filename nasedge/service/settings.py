@@ -29,6 +29,9 @@ class RaySettings:
     num_cpus: Optional[int] = None  # CPUs of the local Ray instance (null: all)
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
 @dataclass
 class ServiceSettings:
     """Everything the service needs; plain data, JSON round trip (handed to worker processes)."""
@@ -75,6 +78,13 @@ class ServiceSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "port" else 1):
                 raise NasedgeError(f"service.{name}: value {value!r} is not valid; "
                                    f"expected a positive integer")
+        if not isinstance(self.log_level, str) or self.log_level.lower() not in LOG_LEVELS:
+            raise NasedgeError(f"service.log_level: value {self.log_level!r} is not valid; expected one of "
+                               f"{', '.join(LOG_LEVELS)}")
+        if not isinstance(self.host, str) or not self.host.strip():
+            # an empty host makes uvicorn listen on every interface: that must be asked for (0.0.0.0 or ::)
+            raise NasedgeError(f"service.host: value {self.host!r} is not valid; expected an address such as "
+                               f"127.0.0.1, or 0.0.0.0 for every interface")
         if self.ray.num_replicas < 1 or self.ray.max_batch_size < 1:
             raise NasedgeError("service.ray: num_replicas and max_batch_size must be positive")
 

@@ -209,6 +209,17 @@ class Storage:
         with self.engine.begin() as conn:
             return conn.execute(DeviceRow.__table__.delete().where(DeviceRow.name == name)).rowcount > 0
 
+    def check_writable(self) -> None:
+        """A write that changes nothing, rolled back: a read-only database (file, folder or URL) is said at start."""
+        try:
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                conn.execute(DeviceRow.__table__.delete().where(DeviceRow.id < 0))
+                transaction.rollback()
+        except DBAPIError as exc:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise NasedgeError(f"service.db: {url} cannot be written ({exc.orig}); registrations would fail; "
+                               f"give a writable database, or serve read-only without write tokens") from None
+
     # --- health ----------------------------------------------------------------------------
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -95,12 +95,32 @@ def test_writes_need_a_valid_token(serve, token, measurements):
         assert r.status_code == 401 and "no write tokens configured" in r.json()["detail"]
 
 
-def test_read_auth(serve, token):
-    with serve(read_auth=True) as url, httpx.Client(base_url=url) as c:
+def test_read_auth(serve, token, measurements):
+    from nasedge.service.auth import create_token
+
+    reader, reader_hash = create_token()
+    with serve(read_auth=True, read_token_hashes=[reader_hash]) as url, httpx.Client(base_url=url) as c:
         assert c.get("/v1/devices").status_code == 401
         assert c.post("/v1/predict", json={"device": "x", "archs": [{}]}).status_code == 401
         assert c.get("/v1/devices", headers=auth(token)).status_code == 200  # a write token reads too
+        assert c.get("/v1/devices", headers=auth(reader)).status_code == 200
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+        # a valid token without write permission is 403, not "invalid"
+        r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(reader))
+        assert r.status_code == 403 and "may read, not write" in r.json()["detail"]
+        assert c.delete("/v1/devices/gpu-a", headers=auth(reader)).status_code == 403
+
+
+def test_a_body_not_declared_as_json_is_415(serve, help_ofa):
+    arch = help_ofa.items[0].to_dict()
+    with serve() as url, httpx.Client(base_url=url) as c:
+        text = json.dumps({"device": "x", "archs": [arch]})
+        for kind in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d, and a plain string
+            r = c.post("/v1/predict", content=text, headers={"Content-Type": kind})
+            assert r.status_code == 415 and f"Content-Type '{kind}' is not supported" in r.json()["detail"]
+        for kind in ("application/json", "application/json; charset=utf-8", "application/merge-patch+json"):
+            r = c.post("/v1/predict", content=text, headers={"Content-Type": kind})
+            assert r.status_code == 404, (kind, r.text)  # read as JSON: device 'x' is not known
 
 
 def test_malformed_archs_are_422_naming_the_field(serve, token, measurements, help_ofa):

@@ -37,6 +37,9 @@ def test_token_file_and_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "service.write_token_hashes=[scrypt$" in out
     assert main(["serve", "token", "delete"]) == 2
+    nested = tmp_path / "new" / "folder" / "tokens"  # its folder is made, as every output's is
+    assert main(["serve", "token", "create", "--file", str(nested)]) == 0 and len(read_token_file(nested)) == 1
+    capsys.readouterr()
     with pytest.raises(NasedgeError, match="cannot read the token file"):
         read_token_file(tmp_path / "missing")
 

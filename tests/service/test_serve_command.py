@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from nasedge.cli import main
+from nasedge.errors import NasedgeError
 from nasedge.client import PredictorClient
 from nasedge.predict.dataset import read_arch_latency_csv
 from nasedge.predict.profile import load_profile
@@ -139,6 +140,33 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "use predictor=NAME" in capsys.readouterr().err
     assert main(["serve", "--db", "nonsense://", "--port", "0"]) == 2
     assert "service.db" in capsys.readouterr().err
+    assert main(["serve", "service.log_level=loud"]) == 2
+    assert "service.log_level: value 'loud' is not valid; expected one of critical" in capsys.readouterr().err
+    assert main(["serve", "service.host="]) == 2  # uvicorn would listen on every interface
+    assert "service.host: value '' is not valid" in capsys.readouterr().err
+    (tmp_path / "binary").write_bytes(bytes(range(256)))
+    assert main(["serve", f"service.token_file={tmp_path / 'binary'}"]) == 2
+    assert "binary: not a token file (not text)" in capsys.readouterr().err
+    (tmp_path / "empty").write_text("# no hash yet\n")
+    assert main(["serve", f"service.token_file={tmp_path / 'empty'}"]) == 2
+    assert "empty: holds no token hash; add one with `nasedge serve token create" in capsys.readouterr().err
+
+
+def test_a_database_that_cannot_be_written_is_refused_at_start_when_writes_are_on(tmp_path, capsys):
+    """SQLite opened read-only (mode=ro): every registration would be a 500; said at start instead. Without
+    write tokens a read-only database is what a read-only service needs, so it is not refused."""
+    path = tmp_path / "p.db"
+    Storage(f"sqlite:///{path}").migrate()
+    ro = f"sqlite:///file:{path}?mode=ro&uri=true"
+    token_file = tmp_path / "tokens"
+    assert main(["serve", "token", "create", "--file", str(token_file)]) == 0
+    capsys.readouterr()
+    assert main(["serve", "--port", "0", "--db", ro, f"service.token_file={token_file}"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written (attempt to write a readonly database)" in err and "nasedge serve: http" not in err
+    with pytest.raises(NasedgeError, match="cannot be written"):
+        Storage(ro).check_writable()
+    Storage(f"sqlite:///{path}").check_writable()  # the same file, writable
 
 
 def test_a_port_in_use_is_one_line(tmp_path, capsys):

@@ -17,7 +17,7 @@ from nasedge.service.errors import FieldErrors, parse_archs
 from nasedge.service.routes import with_body
 from nasedge.service.routes.spaces import space_encoding, space_references
 from nasedge.service.runtime import runtime
-from nasedge.service.security import UNAUTHORIZED, writer
+from nasedge.service.security import FORBIDDEN_TO_READERS, UNAUTHORIZED, writer
 from nasedge.service.storage import DeviceExists
 
 log = logging.getLogger("nasedge.service")
@@ -114,10 +114,11 @@ def add_routes(r: APIRouter, models: Any, read_deps: list, read_responses: dict)
           dependencies=read_deps, responses={**read_responses, **NOT_FOUND})(device)
     r.post("/v1/devices", status_code=201, response_model=schemas.Registered, tags=["devices"],
            dependencies=[Depends(writer)],
-           responses={**UNAUTHORIZED,
+           responses={**UNAUTHORIZED, **FORBIDDEN_TO_READERS,
                       409: {"model": schemas.ErrorBody, "description": "the name is taken (or shipped)"}},
            )(with_body(register, models.RegisterRequest))
     r.delete("/v1/devices/{name}", status_code=204, tags=["devices"], dependencies=[Depends(writer)],
              responses={**UNAUTHORIZED, **NOT_FOUND,
-                        403: {"model": schemas.ErrorBody, "description": "shipped devices are read-only"}},
+                        403: {"model": schemas.ErrorBody,
+                              "description": "shipped devices are read-only; or a read token, not a write token"}},
              )(delete_device)
