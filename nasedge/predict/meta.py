@@ -203,12 +203,39 @@ def meta_train(encoding: LatencyEncoding, items: Sequence, latency: np.ndarray, 
                      np.array(heads), dict(info or {}))
 
 
+@functools.cache
+def _lapack() -> Any:
+    from scipy.linalg import lapack  # on first use: scipy.linalg costs 0.2 s of import to every command loading meta
+
+    return lapack
+
+
+def _cholesky(k: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of ``k``; :class:`numpy.linalg.LinAlgError` where it is not positive definite.
+
+    LAPACK's potrf and potrs directly: the adaptation factorises thousands of 20x20 to 200x200 matrices per fit,
+    and numpy's cholesky with two general solves after it (an LU factorisation each) took 5-7 times as long
+    (experiments/latency_predictors/README.md, "Fitting time")."""
+    chol, info = _lapack().dpotrf(k, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"matrix not positive definite (potrf: {info})")
+    return chol
+
+
+def _cho_solve(chol: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``k^-1 b`` from the lower Cholesky factor of ``k``."""
+    x, info = _lapack().dpotrs(chol, b, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"potrs: {info}")
+    return x
+
+
 def _reweighted_fit(g: np.ndarray, r: np.ndarray, noise: np.ndarray, nu: float, iters: int):
     """``alpha = (g + diag(noise / w))^-1 r``, Student-t weights ``w`` from ``iters`` reweighting rounds."""
     w = np.ones(len(r))
     for it in range(iters + 1):
-        chol = np.linalg.cholesky(g + np.diag(noise / w))
-        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+        chol = _cholesky(g + np.diag(noise / w))
+        alpha = _cho_solve(chol, r)
         if it < iters:
             w = (nu + 1.0) / (nu + (r - g @ alpha) ** 2 / noise)
     return alpha, w, chol
@@ -332,7 +359,7 @@ def _adapt_around(mu, phi, y, g_src, g_iso_nobias, ones, v, rounding, robust_ite
     chosen = None
     for name, (_, a, t, s2, g) in best.items():
         alpha, w, chol = _reweighted_fit(g, r, s2 * v, nu, robust_iters)
-        k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
+        k_inv = _cho_solve(chol, np.eye(n))
         resid = k_inv @ r / np.diag(k_inv)  # sample minus its leave-one-out prediction, prior units
         err = float(np.mean(np.minimum(np.abs(resid) / np.abs(y * scale), 0.3)))
         if chosen is None or err < chosen[0]:
@@ -382,7 +409,7 @@ def flat_adapt(groups: dict[str, np.ndarray], phi: np.ndarray, y: np.ndarray,
                                                                                      grams, 1), r, s2 * v)[0])
         s2 = max(NOISE, key=lambda s: _evidence(fixed + np.tensordot(ts, grams, 1), r, s * v)[0])
     _, chol, alpha = _evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
-    k_inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(n)))
+    k_inv = _cho_solve(chol, np.eye(n))
     loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
     var = np.zeros(phi.shape[1])
     var[-1] = BIAS_VARIANCE
@@ -396,10 +423,10 @@ def _evidence(g: np.ndarray, r: np.ndarray, noise: np.ndarray) -> tuple[float, A
     """Gaussian log marginal likelihood of ``r`` under covariance ``g + diag(noise)`` (up to a constant),
     with the Cholesky factor and ``alpha = (g + diag(noise))^-1 r``; ``-inf`` where it is not positive definite."""
     try:
-        chol = np.linalg.cholesky(g + np.diag(noise))
+        chol = _cholesky(g + np.diag(noise))
     except np.linalg.LinAlgError:
         return -np.inf, None, None
-    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, r))
+    alpha = _cho_solve(chol, r)
     return float(-0.5 * r @ alpha - np.log(np.diag(chol)).sum()), chol, alpha
 
 
