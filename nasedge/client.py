@@ -28,6 +28,13 @@ class ServiceError(NasedgeError):
         super().__init__(f"{method} {url}: HTTP {status}: {detail}")
 
 
+class ServiceTimeout(NasedgeError):
+    """The service took the request but did not answer in time."""
+
+
+REGISTER_TIMEOUT_S = 600.0  # a registration waits for its fit (and for the registrations before it)
+
+
 class PredictorClient:
     """Talks to one service at ``url``; ``token`` is sent as a bearer token (needed for writes)."""
 
@@ -46,6 +53,10 @@ class PredictorClient:
 
         try:
             response = self._http.request(method, path, **kwargs)
+        except httpx.ReadTimeout:  # connected and sent: the service is there, its answer is late
+            seconds = kwargs.get("timeout", self._timeout)
+            raise ServiceTimeout(f"{method} {self.url}{path}: the predictor service did not answer within "
+                                 f"{seconds:g} s") from None
         except httpx.HTTPError as exc:
             raise NasedgeError(f"cannot reach the predictor service at {self.url}: {type(exc).__name__}: "
                                f"{exc}") from None
@@ -126,7 +137,13 @@ class PredictorClient:
             row["noisy"] = bool(flag)
         body = {"name": name, "space": space, "measurements": rows,
                 **({"allow_missing_reference": True} if allow_missing_reference else {})}
-        return self._call("POST", "/v1/devices", json=body)
+        try:
+            return self._call("POST", "/v1/devices", json=body,
+                              timeout=max(self._timeout, REGISTER_TIMEOUT_S))
+        except ServiceTimeout as exc:
+            raise ServiceTimeout(f"{exc}; the service fits a profile to every registration (about 20 s for 200 "
+                               f"measurements on 2 cores) and may still store it: GET /v1/devices/{name} "
+                               f"tells") from None
 
     def delete(self, name: str) -> None:
         self._call("DELETE", f"/v1/devices/{name}")

@@ -153,3 +153,21 @@ def test_push_says_when_more_measurements_would_pay(serve, token, measurements, 
             client.delete("odd-board")
             info = client.register("odd-board", SPACE, zip(archs, latency))
         assert info["more_measurements"] == local.latency_predictor.more_samples()
+
+
+def test_a_late_answer_is_said_as_late_not_unreachable(monkeypatch, measurements):
+    """A server that takes the request and does not answer: the client says so (a registration, fitted by the
+    service, may still be stored, and the message says how to tell), not "cannot reach"."""
+    import socket
+
+    import nasedge.client as client_module
+    from nasedge.client import ServiceTimeout
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(ServiceTimeout, match=r"GET .*/v1/devices: the predictor service did not answer within "
+                                                 r"0.2 s"):
+            PredictorClient(url, timeout=0.2).devices()
+        monkeypatch.setattr(client_module, "REGISTER_TIMEOUT_S", 0.3)
+        with pytest.raises(ServiceTimeout, match=r"within 0.3 s; the service fits .* GET /v1/devices/gpu-a tells"):
+            PredictorClient(url, timeout=0.2).register("gpu-a", SPACE, measurements)
