@@ -161,6 +161,18 @@ def _load_cached(path: str, mtime: float) -> MetaModel:
     return MetaModel.load(path)
 
 
+def _shipped_prior(enc: LatencyEncoding) -> tuple[Optional[MetaModel], str]:
+    """The shipped meta model for ``enc``'s space, or None and why none fits it (no model of its family, or one
+    with other cost features: a family's spaces with other stage counts)."""
+    try:
+        model = load_meta_model(None, enc)
+    except NasedgeError:
+        return None, f"none is shipped for family {enc.family!r}"
+    if model.family != enc.family or model.feature_names != tuple(enc.feature_names):
+        return None, f"the shipped one of family {model.family!r} has other cost features than space {enc.name!r}"
+    return model, ""
+
+
 def load_meta_model(path: str | Path | None = None, space: LatencyEncoding | str | None = None) -> MetaModel:
     """A meta model from ``path``, or the shipped one for ``space`` (cached while the file is unchanged)."""
     if path is None:
@@ -541,6 +553,8 @@ class MetaPredictor(LatencyPredictor):
     the family's ``meta/<family>.npz``), ``model`` (a :class:`MetaModel` object, not saved by
     ``to_dict``), ``robust_iters``, ``nu``, ``evidence``, ``noise``, ``neighbours`` (see :func:`adapt`),
     ``blend`` (``loo``: blend with prior-free models where the samples say the prior does not fit; ``off``).
+    In a space no shipped prior fits (other cost features; no ``weights`` given) it is the blend of the prior-free
+    models alone, whatever ``blend`` says.
     """
 
     name = "meta"
@@ -588,11 +602,45 @@ class MetaPredictor(LatencyPredictor):
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(space, **opts)
-        self.model = model if model is not None else load_meta_model(weights, space)
+        self.no_prior = ""  # why no meta-trained prior fits the space ("" where one does)
+        if model is None and weights is None:
+            model, self.no_prior = _shipped_prior(self.encoding)
+        self.model = model if model is not None or self.no_prior else load_meta_model(weights, space)
+        self.scale: Optional[np.ndarray] = None  # without a prior: the cost features' scale, from the samples
         self.robust_iters, self.nu, self.evidence = int(robust_iters), float(nu), evidence
         self.noise, self.neighbours, self.blend = noise, tuple(neighbours), blend
 
+    def _basis(self, items: list) -> np.ndarray:
+        if self.model is not None:
+            return self.model.basis(self.encoding, items)
+        return np.concatenate([self.encoding.onehot(items), self.encoding.features(items) / self.scale,
+                               np.ones((len(items), 1))], axis=1)
+
+    def _fit_without_prior(self, items: list, latency_ms: np.ndarray) -> None:
+        """A space no shipped prior fits (another family, or other cost features): the blend of the models of the
+        samples alone, ``flat`` first (the prior-based model's family without a source device)."""
+        scale = self.encoding.features(items).std(0)
+        self.scale = np.where(scale > 0, scale, 1.0)
+        phi = self._basis(items)
+        others = _prior_free(self.encoding, items, latency_ms)
+        v = (latency_ms / np.mean(latency_ms)) ** 2
+        groups = variance_groups(phi.shape[1] - len(self.scale) - 1, self.encoding.feature_names)
+        self.flat_head, flat_loo, flat_hyper = flat_adapt(groups, phi, latency_ms, v)
+        blend = choose_blend(latency_ms, {"flat": flat_loo, **{k: p.loo_ms for k, p in others.items()}})
+        blend["prior_fits"] = False  # every sample more pins the models of the samples down
+        blend["reason"] = (f"no meta-trained prior: {self.no_prior}; the models of the samples alone err "
+                           f"{blend['blend_error']:.3f} on the samples left out")
+        blend["flat"] = flat_hyper
+        self.head, self.hyper = None, {"prior": "none", "blend": blend}
+        self.weights = blend["weights"]
+        self.others = {k: p for k, p in others.items() if k in self.weights}
+        if "flat" not in self.weights:
+            self.flat_head = None
+
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
+        if self.model is None:
+            self._fit_without_prior(items, latency_ms)
+            return
         phi = self.model.basis(self.encoding, items)
         self.head, self.hyper = adapt(self.model, phi, latency_ms, self.robust_iters, self.nu, self.evidence,
                                       self.noise, self.neighbours)
@@ -642,14 +690,20 @@ class MetaPredictor(LatencyPredictor):
     def _predict(self, items: list) -> np.ndarray:
         pred = 0.0
         if "prior" in self.weights:
-            pred = self.weights["prior"] * (self.model.basis(self.encoding, items) @ self.head)
+            pred = self.weights["prior"] * (self._basis(items) @ self.head)
         if self.flat_head is not None:
-            pred = pred + self.weights["flat"] * (self.model.basis(self.encoding, items) @ self.flat_head)
+            pred = pred + self.weights["flat"] * (self._basis(items) @ self.flat_head)
         for k, p in self.others.items():
             pred = pred + self.weights[k] * p._predict(items)
         return pred
 
     def _state(self) -> dict[str, Any]:
+        if self.model is None:
+            state: dict[str, Any] = {"model": None, "scale": self.scale.tolist(), "hyper": self.hyper,
+                                     "blend": {"weights": self.weights, **{k: p._state() for k, p in self.others.items()}}}
+            if self.flat_head is not None:
+                state["blend"]["flat"] = self.flat_head.tolist()
+            return state
         state = {"model": self.model.digest, "head": self.head.tolist(), "hyper": self.hyper}
         if self.blend == "loo":
             state["blend"] = {"weights": self.weights, **{k: p._state() for k, p in self.others.items()}}
@@ -658,10 +712,12 @@ class MetaPredictor(LatencyPredictor):
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        if state["model"] != self.model.digest:
-            raise StaleMetaModel(f"the predictor was fitted with meta model {state['model']}, but the "
-                                 f"loaded one is {self.model.digest}; refit it from its measurements")
-        self.head = np.asarray(state["head"], dtype=np.float64)
+        mine = None if self.model is None else self.model.digest
+        if state["model"] != mine:  # a prior shipped since, or one that no longer fits the space
+            raise StaleMetaModel(f"the predictor was fitted with meta model {state['model'] or 'none'}, but the "
+                                 f"one for this space now is {mine or 'none'}; refit it from its measurements")
+        self.scale = np.asarray(state["scale"], dtype=np.float64) if state["model"] is None else None
+        self.head = None if state["model"] is None else np.asarray(state["head"], dtype=np.float64)
         self.hyper = dict(state["hyper"])
         if "floor" in state:  # stored here before LatencyPredictor kept the floor of every predictor
             self.floor = float(state["floor"])

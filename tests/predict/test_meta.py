@@ -205,3 +205,27 @@ def test_equal_samples_fit_without_warnings(ofa_sample):
         p = create_predictor("meta", ds.encoding, model=_train(ds, [])).fit(archs, np.full(len(archs), 7.0))
         pred = p.predict(archs)
     np.testing.assert_allclose(pred, 7.0, rtol=0.05)
+
+
+@pytest.mark.parametrize("space", ["ofa_mbv3_tiny", "ofa_proxyless_w1.3"])
+def test_a_space_no_shipped_prior_fits_gets_the_models_of_its_samples(space, tmp_path):
+    """A space of other cost features than the shipped priors' (fewer stages, another family): `meta` was an error
+    there; it now blends the models of the samples alone, says why, round-trips, and asks for more samples."""
+    from nasedge.cost import arch_cost
+    from nasedge.spaces import get_space
+
+    sp = get_space(space)
+    archs = sp.sample_many(220, 0)
+    rng = np.random.default_rng(0)
+    costs = [arch_cost(a, sp) for a in archs]
+    # a device that pays for compute and, more than most, for the weights it reads; 2 % noise
+    macs, params = np.array([c.macs for c in costs]), np.array([c.params for c in costs])
+    y = (0.3 + macs / macs.mean() + 0.5 * params / params.mean()) * rng.uniform(0.98, 1.02, len(archs))
+    profile = fit_profile("board", space, archs[:20], y[:20], "meta", cv_folds=5)
+    p = profile.latency_predictor
+    assert p.model is None and "prior" not in p.weights and set(p.weights) <= {"flat", "regressor", "flops", "totals"}
+    assert p.adaptation().split(": ", 1)[1].startswith("no meta-trained prior: the shipped one of family")
+    assert spearman(p.predict(archs[20:]), y[20:]) > 0.9
+    again = DeviceProfile.from_json(profile.to_json())
+    assert np.array_equal(again.predict(archs[20:]), p.predict(archs[20:]))
+    assert p.to_dict()["state"]["model"] is None

@@ -83,7 +83,7 @@ def _proxy_case():
     return archs, ProxyLatency(SPACE)(archs)
 
 
-@pytest.mark.parametrize("name", ["flops", "regressor", "lut"])
+@pytest.mark.parametrize("name", ["flops", "regressor", "lut", "meta"])
 def test_latency_predictors_fit_the_space(name):
     archs, ms = _proxy_case()
     options = {}
