@@ -98,20 +98,30 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         measured: dict = {}
         evaluated: dict = {}
         picks = []
+        failed: dict[float, str] = {}  # budget -> why it has no pick (several budgets: the others are kept)
         for b, (result, own) in zip(budgets, results):
             scored = _under(pooled, b) if multi else own
-            if verified:
-                finalists = _verify(device, scored, b, spec.top_k, req.ray_address, stages, console,
-                                    stage("verification", b), measured)
-                ok = [f for f in finalists if f.within_budget]
-            else:
-                finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
-            if predicted_only:
-                pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages, stage("evaluation", b))
-            else:
-                pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address, stages,
-                                            console, stage("evaluation", b), evaluated)
+            try:
+                if verified:
+                    finalists = _verify(device, scored, b, spec.top_k, req.ray_address, stages, console,
+                                        stage("verification", b), measured)
+                    ok = [f for f in finalists if f.within_budget]
+                else:
+                    finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
+                if predicted_only:
+                    pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages, stage("evaluation", b))
+                else:
+                    pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address,
+                                                stages, console, stage("evaluation", b), evaluated)
+            except NasedgeError as exc:
+                if not multi:
+                    raise
+                failed[b] = str(exc)
+                console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
+                continue
             picks.append((b, result, scored, finalists, pick, pick_eval))
+        if not picks:
+            raise NasedgeError("no budget has a pick: " + "; ".join(f"{b:g} ms: {why}" for b, why in failed.items()))
     from nasedge.specialize.report import write_manifest, write_outputs
 
     manifests = []
@@ -138,13 +148,16 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
 
         top = write_combined(out, manifests, [p[1] for p in picks], [p[4] for p in picks], device=device.name,
                              search=_search_comparison(budgets, results, pooled),
-                             timings={**stages.seconds, "total": stages.total()})
+                             timings={**stages.seconds, "total": stages.total()}, failed=failed)
     for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
         top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
         console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
                       f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted {pick.predicted_ms:.3g} ms) "
                       f"under {b:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False,
                       soft_wrap=True)
+    if failed:  # the picks of the other budgets are written; the run still did not do all it was asked
+        raise NasedgeError(f"budget{'s' * (len(failed) > 1)} {', '.join(f'{b:g}' for b in failed)} ms without a pick "
+                           f"(the others' picks are in {out}): " + "; ".join(failed.values()))
     return top if multi else manifests[0]
 
 

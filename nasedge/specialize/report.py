@@ -249,9 +249,10 @@ def plot_budgets(results: list[Any], picks: list[Finalist], budgets: list[float]
                 f"{results[0].space}, {results[0].strategy}: accuracy vs latency, {len(budgets)} budgets")
 
 
-def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], timings: dict) -> dict[str, Any]:
+def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], timings: dict,
+                      failed: dict[float, str] | None = None) -> dict[str, Any]:
     """The top-level manifest of a run over several budgets: what they share and one entry per pick (its folder
-    holds the pick's own manifest)."""
+    holds the pick's own manifest); ``failed``: the budgets without a pick, and why."""
     first = manifests[0]
     picks = []
     for m in manifests:
@@ -265,7 +266,8 @@ def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], ti
             "device": first["device"], "budgets_ms": [m["budget_ms"] for m in manifests],
             "predicted_range_ms": [first["latency_ms"]["fastest_predicted"],
                                    first["latency_ms"].get("slowest_predicted")],
-            "picks": picks, "latency_predictor": first["latency_predictor"],
+            "picks": picks, "failed": [{"budget_ms": b, "reason": why} for b, why in (failed or {}).items()],
+            "latency_predictor": first["latency_predictor"],
             "accuracy_predictor": first["accuracy_predictor"], "supernet": first["supernet"],
             "search": {"strategy": first["search"]["strategy"], "seed": first["search"]["seed"],
                        "options": first["search"]["options"], "per_budget": search,
@@ -288,6 +290,8 @@ def render_combined_report(m: dict[str, Any]) -> str:
         result = {True: "verified", "noisy": "noisy (not verified)"}.get(p["verified"], "unverified")
         lines.append(f"| {p['budget_ms']:g} ms | `{p['arch_digest']}` | {result} | {lat['predicted']:.4g} | {ms} | "
                      f"{acc['predicted_top1']:.2f} % | {acc['measured_top1']:.2f} % | `{p['dir']}/` |")
+    for f in m.get("failed", []):
+        lines.append(f"| {f['budget_ms']:g} ms | - | no pick: {f['reason']} | - | - | - | - | - |")
     lines += ["", f"**Latency predictor.** {m['latency_predictor']['description']}.", "",
               f"**Search.** {m['search']['strategy']} (seed {m['search']['seed']}), one search per budget on the same "
               f"profile and accuracy predictor; each pick is {m['search']['pick_rule']}. Best predicted top-1 per "
@@ -304,10 +308,11 @@ def render_combined_report(m: dict[str, Any]) -> str:
 
 
 def write_combined(out: Path, manifests: list[dict[str, Any]], results: list[Any], picks: list[Finalist], *,
-                   device: str, search: list[dict], timings: dict) -> dict[str, Any]:
+                   device: str, search: list[dict], timings: dict,
+                   failed: dict[float, str] | None = None) -> dict[str, Any]:
     """Write the top-level manifest.json, report.md and pareto.png of a run over several budgets."""
     out = Path(out)
-    manifest = combined_manifest(manifests, search=search, timings=timings)
+    manifest = combined_manifest(manifests, search=search, timings=timings, failed=failed)
     atomic_write_bytes(out / "pareto.png", plot_budgets(results, picks, manifest["budgets_ms"], device))
     atomic_write_text(out / "report.md", render_combined_report(manifest))
     write_manifest(out, manifest)

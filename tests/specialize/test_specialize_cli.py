@@ -99,3 +99,27 @@ def test_several_budgets_give_one_pick_each_from_one_profile(tmp_path, capsys):
         assert m["accuracy"]["predicted_top1"] == pytest.approx(best)
     per_budget = top["search"]["per_budget"]
     assert all(r["pooled_best"] >= r["own_search_best"] for r in per_budget)
+
+
+def test_a_budget_without_a_pick_keeps_the_others(tmp_path, capsys, monkeypatch):
+    """One budget of several failing late (here: its evaluation) must not lose the others' picks: they are written,
+    the combined report names the failed budget, and the run ends with one line and exit 2."""
+    from nasedge.errors import NasedgeError
+    from nasedge.specialize import flow
+
+    real = flow._evaluate
+
+    def evaluate(*args, **kwargs):
+        if args[7].endswith("4ms"):  # the stage name of the 4 ms budget
+            raise NasedgeError("none of the 3 finalists meets 4 ms when measured (as a busy board would)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "_evaluate", evaluate)
+    out = tmp_path / "titan"
+    assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7ms,4ms,20ms", "--out", str(out), *TINY]) == 2
+    line = _error(capsys)
+    assert f"budget 4 ms without a pick (the others' picks are in {out}): none of the 3 finalists" in line
+    top = json.loads((out / "manifest.json").read_text())
+    assert [p["dir"] for p in top["picks"]] == ["7ms", "20ms"] and top["failed"][0]["budget_ms"] == 4.0
+    assert (out / "7ms" / "subnet.onnx").stat().st_size > 0 and not (out / "4ms").exists()
+    assert "| 4 ms | - | no pick: none of the 3 finalists" in (out / "report.md").read_text()
