@@ -161,7 +161,10 @@ def resolve_settings(args: argparse.Namespace):
     predictor = OmegaConf.to_container(cfg.predictor, resolve=True)
     data["predictor"] = predictor["name"]
     data["predictor_options"] = predictor_class(predictor["name"]).options_from_config(predictor)
-    data["cv_folds"] = int(predictor["cv_folds"])
+    data["cv_folds"] = predictor["cv_folds"]
+    if isinstance(data["cv_folds"], bool) or not isinstance(data["cv_folds"], int) or data["cv_folds"] < 1:
+        # the service's copy of the predictor group's setting: named as the user set it
+        raise NasedgeError(f"predictor.cv_folds: value {data['cv_folds']!r} is not valid; expected a positive integer")
     settings = ServiceSettings.from_mapping(data)
     if settings.workers > 1 and args.ray:
         raise NasedgeError("--workers is for the uvicorn server; with --ray set service.ray.num_replicas")
