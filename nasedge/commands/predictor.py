@@ -185,8 +185,12 @@ def run_fit(args: argparse.Namespace) -> int:
     else:
         m = read_device_measurements(args.measurements, args.device, args.space)
         checked = _checked(args, m.encoding, m.archs, m.noisy, name)
-        profile = fit_profile(args.device, m.encoding, m.archs, m.latency_ms, name, cv_folds=int(cfg["cv_folds"]),
-                              **options)
+        from nasedge.progress import progress_reporter
+
+        # hundreds of measurements fit for minutes: a bar on a terminal, a line every few seconds in a log
+        with progress_reporter(f"fit {name} profile of {args.device}", unit="fits") as update:
+            profile = fit_profile(args.device, m.encoding, m.archs, m.latency_ms, name,
+                                  cv_folds=int(cfg["cv_folds"]), progress=update, **options)
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
     q = profile.quality
     n = len(profile.measurements)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -120,9 +120,16 @@ def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: Search
             "sampled_min_ms": float(sampled.min()), "sampled_max_ms": float(sampled.max())}
 
 
+def cv_fits(measurements: int, folds: int) -> int:
+    """How many fits a profile of ``measurements`` takes: its own, and one per cross-validation fold."""
+    k = min(folds, measurements)
+    return 1 + (k if k >= 3 else 0)
+
+
 def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray, options: dict,
-                     folds: int) -> dict[str, float]:
-    """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples)."""
+                     folds: int, progress: Optional[Callable[[int], None]] = None) -> dict[str, float]:
+    """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples);
+    ``progress(folds done)`` after each fold."""
     n = len(items)
     k = min(folds, n)
     if k < 3:
@@ -134,28 +141,36 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
         train = np.setdiff1d(order, test)
         p = create_predictor(name, enc, **options).fit([items[i] for i in train], y[train])
         pred[test] = p.predict([items[i] for i in test])
+        if progress is not None:
+            progress(f + 1)
     return {**quality(pred, y), "folds": k}
 
 
 def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: Sequence[Arch],
                 latency_ms: Sequence[float], predictor: str = "meta", *, cv_folds: int = 20,
-                **options: Any) -> DeviceProfile:
-    """Fit predictor ``predictor`` on a device's measurements; quality by ``cv_folds``-fold cross-validation."""
+                progress: Optional[Callable[[int, int], None]] = None, **options: Any) -> DeviceProfile:
+    """Fit predictor ``predictor`` on a device's measurements; quality by ``cv_folds``-fold cross-validation.
+    ``progress(fits done, fits in all)`` after each fit (:func:`cv_fits`: minutes with hundreds of measurements)."""
     check_device_name(device)
     enc = get_encoding(space)
     items = [enc.check(a) for a in archs]
     y = np.asarray(latency_ms, dtype=np.float64)
-    return _profile(device, create_predictor(predictor, enc, **options).fit(items, y), items, y, cv_folds, options)
+    fitted = create_predictor(predictor, enc, **options).fit(items, y)
+    total = cv_fits(len(items), cv_folds)
+    if progress is not None:
+        progress(1, total)
+    return _profile(device, fitted, items, y, cv_folds, options,
+                    None if progress is None else lambda done: progress(1 + done, total))
 
 
 def _profile(device: str, fitted: LatencyPredictor, items: list, y: np.ndarray, cv_folds: int,
-             options: dict) -> DeviceProfile:
+             options: dict, progress: Optional[Callable[[int], None]] = None) -> DeviceProfile:
     """The profile of ``fitted`` (fitted to ``items``, ``y``), its quality by cross-validation."""
     enc = fitted.encoding
     return DeviceProfile(
         device=device, space=enc.name, predictor=fitted.name, state=fitted.to_dict(),
         measurements=[(enc.to_record(a), float(v)) for a, v in zip(items, y)],
-        quality=_cross_validated(fitted.name, enc, items, y, options, cv_folds),
+        quality=_cross_validated(fitted.name, enc, items, y, options, cv_folds, progress),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
 

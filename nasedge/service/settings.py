@@ -51,7 +51,7 @@ class ServiceSettings:
     read_token_hashes: List[str] = field(default_factory=list)
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch: int = 1000  # archs per predict request
-    max_measurements: int = 1000  # measurements per registration
+    max_measurements: int = 400  # measurements per registration (a fit grows with their cube: conf/service)
     require_reference_archs: bool = True  # a registration must include every reference arch of its space
     # latency predictor adapted at registration, its options and cross-validation folds; `nasedge serve`
     # copies them from the `predictor` group, so that a registration fits exactly as `nasedge predictor fit`

@@ -189,3 +189,15 @@ def test_profile_device_measures_more_only_where_the_samples_say_so():
     measure, calls = _synthetic_device(lambda a: 0.5 + 0.3 * enc.features(a)[:, layers], noise=0.03)
     profile_device("launch-bound", space, measure, predictor="flops", cv_folds=3)
     assert [len(c) for c in calls] == [20]
+
+
+def test_fit_profile_reports_its_fits(ofa_sample):
+    """One fit and one per cross-validation fold, counted as they finish (minutes with hundreds of measurements)."""
+    from nasedge.predict.profile import cv_fits
+
+    ds = ofa_sample
+    rows = list(ds.reference) + list(range(10, 20))
+    calls = []
+    fit_profile("v100", ds.encoding, [ds.items[i] for i in rows], ds.column("v100_1")[rows], "flops", cv_folds=5,
+                progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 6) for i in range(1, 7)] and cv_fits(20, 5) == 6 and cv_fits(2, 5) == 1
