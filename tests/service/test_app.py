@@ -79,6 +79,7 @@ def test_archs_to_measure_are_those_of_the_cli(serve):
         assert len(c.get("/v1/spaces/fbnet/archs", params={"n": 5}).json()["archs"]) == 5
         bad = c.get("/v1/spaces/fbnet/archs", params={"n": 20})
         assert bad.status_code == 422 and "n: value 20 is not valid" in bad.json()["detail"]
+        assert len(c.get("/v1/spaces/fbnet/archs").json()["archs"]) == 10  # no n asked: all it has
         assert c.get("/v1/spaces/nope/archs").status_code == 404
 
 

@@ -62,7 +62,9 @@ def space_reference_archs(request: Request, space: str = Path(max_length=schemas
 
 
 def space_archs_to_measure(request: Request, space: str = Path(max_length=schemas.NAME_LENGTH),
-                           n: int = Query(RECOMMENDED_MEASUREMENTS, ge=1, le=MAX_ARCHS_TO_MEASURE),
+                           n: Optional[int] = Query(None, ge=1, le=MAX_ARCHS_TO_MEASURE,
+                                                    description=f"default {RECOMMENDED_MEASUREMENTS}, or every "
+                                                                "reference arch of a space without a sampler"),
                            seed: int = Query(0, ge=0, le=2**31 - 1),
                            design: str = Query("active", pattern=f"^({'|'.join(DESIGNS)})$")) -> dict:
     """The ``n`` archs to measure on a new device, as ``nasedge predictor archs`` lists them: the reference
@@ -71,9 +73,11 @@ def space_archs_to_measure(request: Request, space: str = Path(max_length=schema
     smaller one, so a device can measure more later."""
     enc, refs = space_references(request, space)  # 404 for an unknown space
     try:
-        archs = profile_archs(enc, n, seed, active=design == "active", references=refs)
+        archs = profile_archs(enc, n or RECOMMENDED_MEASUREMENTS, seed, active=design == "active", references=refs)
     except NasedgeError as exc:  # a space without a sampler has only its reference archs
-        raise FieldErrors([("n", f"n: value {n} is not valid: {exc}")]) from None
+        if n is not None:
+            raise FieldErrors([("n", f"n: value {n} is not valid: {exc}")]) from None
+        archs = list(refs)  # not asked for a number: all there is
     return {"space": enc.name, "archs": [enc.to_record(a) for a in archs], "design": design, "seed": seed}
 
 
