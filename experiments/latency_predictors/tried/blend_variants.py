@@ -19,6 +19,7 @@ that as a sixth candidate; `bag[:B]` flat's variances and noise chosen on B boot
 sixth candidate, `pardflat` / `pardprior` that in place of flat / of the prior-based head; `kmu` the sources' mean
 head split by kind of cost, a column per kind with its own variance, as a sixth candidate; `kmuflat` those columns
 added to flat's groups, `pluskmuflat` that as a sixth candidate.
+Sixteenth session: `plusnear` the single source head most like the samples, rescaled, as a sixth candidate.
 Fifteenth session: `tot[:k]` flat with each kind's columns also summed over the stages, the sums a variance group of
 their own (`:k` one per kind), in place of flat; `plustot[:k]` that as a sixth candidate.
 `headroom`: per candidate its mean relative leave-one-out error on the samples against its error on the query archs
@@ -183,6 +184,30 @@ def shared_rates(groups, phi, y, v, per_kind=False, plus_only=False):
     return head, loo
 
 
+def nearest_head(heads, phi, y):
+    """The one source head whose predictions correlate best with the samples, rescaled (a * head + b, least squares
+    on relative errors): the `nearest` baseline as a model of the archs (the head, not the source's measurements).
+    Its leave-one-out predictions pick the source and the scale again without the sample left out."""
+    pred = phi @ heads.T  # samples x sources
+
+    def fit(idx):
+        p, yy = pred[idx], y[idx]
+        corr = [np.corrcoef(p[:, j], yy)[0, 1] if np.std(p[:, j]) > 0 else -1.0 for j in range(p.shape[1])]
+        j = int(np.argmax(np.nan_to_num(corr, nan=-1.0)))
+        a = np.stack([p[:, j], np.ones(len(idx))], 1) / yy[:, None]
+        coef = np.linalg.lstsq(a, np.ones(len(idx)), rcond=None)[0]
+        return j, coef
+
+    j, (a, b) = fit(np.arange(len(y)))
+    head = a * heads[j]
+    head[-1] += b
+    loo = np.empty(len(y))
+    for i in range(len(y)):
+        k, (ai, bi) = fit(np.delete(np.arange(len(y)), i))
+        loo[i] = ai * pred[i, k] + bi
+    return head, loo
+
+
 def bagged(groups, phi, y, v, b=20):
     """flat with its variances and noise chosen on ``b`` bootstrap resamples of the samples, each choice fitted to
     every sample, heads and leave-one-out predictions averaged (the choice among near-equal settings flips with a
@@ -222,6 +247,7 @@ VARIANTS = {
     'tot': lambda g, phi, y, v, a, t: {'flat': shared_rates(g, phi, y, v, per_kind=a == 'k')},
     'plustot': lambda g, phi, y, v, a, t: {'tot': shared_rates(g, phi, y, v, per_kind=a == 'k')},
     'nested': lambda g, phi, y, v, a, t: {'flat': nested(g, phi, y, v)},
+    'plusnear': lambda g, phi, y, v, a, t: {'near': nearest_head(t['heads'], phi, y)},
     'plusrobust': lambda g, phi, y, v, a, t: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
 }
 
