@@ -49,12 +49,17 @@ def cache(bench, ds, targets, tasks_of, weights=None):
     print(bench, len(out), 'tasks', flush=True)
 
 
-for b in sys.argv[1:]:
+SHOTS = 20  # untrimmed samples per task; `--shots=10` (sixteenth session) before the benchmarks for fewer
+args = [a for a in sys.argv[1:] if not a.startswith('--shots=')]
+for a in sys.argv[1:]:
+    if a.startswith('--shots='):
+        SHOTS = int(a.split('=', 1)[1])
+for b in args:
     ds, todo = tasks(b)
     options = dict(todo)
     if b.startswith('help'):
         cache(b, ds, list(options), lambda tg: help_tasks(ds, tg, 10, 5))
     else:
         weights = options[todo[0][0]].get('options', {}).get('weights')  # transfer: the shipped prior
-        cache(b, ds, list(options), lambda tg: untrimmed_tasks(ds, tg, 20, 1, 5, options[tg].get('sources')),
+        cache(b, ds, list(options), lambda tg: untrimmed_tasks(ds, tg, SHOTS, 1, 5, options[tg].get('sources')),
               weights=weights)
