@@ -139,8 +139,9 @@ def build(max_batch: int, max_measurements: int, spaces: Sequence[str]) -> Simpl
     class Measurement(_Strict):
         arch: ArchRecord
         latency_ms: Latency
-        noisy: bool = Field(False, description="flagged noisy where it was measured (column noisy of `nasedge "
-                                               "measure` output); counted and reported")
+        noisy: bool = Field(False, strict=True,  # "yes" or 1 is not a flag
+                            description="flagged noisy where it was measured (column noisy of `nasedge measure` "
+                                        "output); counted and reported")
 
     class RegisterRequest(_Strict):
         name: DeviceName
@@ -149,8 +150,8 @@ def build(max_batch: int, max_measurements: int, spaces: Sequence[str]) -> Simpl
             min_length=1, max_length=max_measurements,
             description="measured latencies: the space's reference archs "
                         "(GET /v1/spaces/{space}/reference-archs) plus support archs (10 + 10 is the usual)")
-        allow_missing_reference: bool = Field(False, description="fit even if some reference archs are not "
-                                                                  "measured (a weaker profile)")
+        allow_missing_reference: bool = Field(False, strict=True, description="fit even if some reference archs "
+                                                                           "are not measured (a weaker profile)")
 
     return SimpleNamespace(PredictRequest=PredictRequest, Measurement=Measurement,
                            RegisterRequest=RegisterRequest)

@@ -177,6 +177,12 @@ def test_registration_checks(serve, token, measurements):
         assert r.status_code == 422 and "3 of the 10 reference archs" in r.json()["detail"]
         r = c.post("/v1/devices", json=body("gpu-a", measurements, space="nope"), headers=auth(token))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "space"
+        loose = body("gpu-a", measurements)
+        loose["measurements"][0]["noisy"] = "yes"  # a flag is true or false, not a word that reads as one
+        r = c.post("/v1/devices", json=loose, headers=auth(token))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measurements[0].noisy"
+        r = c.post("/v1/devices", json={**body("gpu-a", measurements), "allow_missing_reference": 1}, headers=auth(token))
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "allow_missing_reference"
         assert c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token)).status_code == 201
         r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
         assert r.status_code == 409 and "already registered" in r.json()["detail"]
