@@ -78,7 +78,13 @@ def _field_errors(exc: FieldErrors) -> JSONResponse:
                          "errors": [{"field": f, "message": m} for f, m in exc.errors]}, status_code=422)
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        from nasedge.service.security import access_refusal
+
+        refusal = await access_refusal(request)
+        if refusal is not None:
+            return await _http(request, refusal)
     errors = []
     for e in exc.errors()[:MAX_ERRORS]:
         if e.get("type") == "json_invalid":

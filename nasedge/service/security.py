@@ -46,6 +46,24 @@ async def reader(request: Request, credentials: Optional[HTTPAuthorizationCreden
         raise _unauthorized("invalid bearer token")
 
 
+async def access_refusal(request: Request) -> Optional[HTTPException]:
+    """The refusal a request's bearer token earns on a guarded route (None if it may pass, or the route is open).
+    FastAPI reads a JSON body before it checks a route's dependencies: a body that is not JSON is answered with this
+    first, so that a caller without a token learns that, not what was wrong with its body."""
+    guards = {d.dependency for d in getattr(request.scope.get("route"), "dependencies", ())}
+    if not guards & {writer, reader}:
+        return None
+    credentials = await bearer(request)
+    try:
+        if writer in guards:
+            await run_in_threadpool(writer, request, credentials)
+        else:
+            await reader(request, credentials)
+    except HTTPException as exc:
+        return exc
+    return None
+
+
 def read_access(read_auth: bool) -> tuple[list, dict]:
     """The dependencies and documented responses of a read route: none at all when reads are open (a
     dependency would cost every prediction request the dependency machinery)."""

@@ -85,6 +85,11 @@ def test_archs_to_measure_are_those_of_the_cli(serve):
 
 def test_writes_need_a_valid_token(serve, token, measurements):
     with serve() as url, httpx.Client(base_url=url) as c:
+        # the token first, even when the body is not JSON (FastAPI reads the body before the route's checks)
+        broken = {"content": '{"name":', "headers": {"Content-Type": "application/json"}}
+        assert c.post("/v1/devices", **broken).status_code == 401
+        r = c.post("/v1/devices", content=broken["content"], headers={**broken["headers"], **auth(token)})
+        assert r.status_code == 422 and "invalid JSON" in r.json()["detail"]  # with the token: what is wrong
         for headers in ({}, auth("nse_wrong"), {"Authorization": "Basic dTpw"}):
             r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=headers)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
@@ -105,6 +110,8 @@ def test_read_auth(serve, token, measurements):
         assert c.post("/v1/predict", json={"device": "x", "archs": [{}]}).status_code == 401
         assert c.get("/v1/devices", headers=auth(token)).status_code == 200  # a write token reads too
         assert c.get("/v1/devices", headers=auth(reader)).status_code == 200
+        r = c.post("/v1/predict", content='{"device":', headers={"Content-Type": "application/json"})
+        assert r.status_code == 401  # the token first, even for a body that is not JSON
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
         # a valid token without write permission is 403, not "invalid"
         r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(reader))
