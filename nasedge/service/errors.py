@@ -104,6 +104,10 @@ async def _fields(_: Request, exc: FieldErrors) -> JSONResponse:
 
 async def _http(request: Request, exc: HTTPException) -> JSONResponse:
     headers = exc.headers
+    cause = exc.__cause__
+    if exc.status_code == 400 and cause is not None:  # FastAPI's "There was an error parsing the body": say why
+        reason = "nested too deep" if isinstance(cause, RecursionError) else f"{type(cause).__name__}: {cause}"
+        return JSONResponse({"detail": _short(f"<body>: not readable as JSON ({reason})", 240)}, status_code=400)
     if exc.status_code == 405:  # Starlette names the methods of one route; a path may have several
         methods = sorted({m for r in request.app.routes if getattr(r, "methods", None)
                           and r.path_regex.match(request.url.path) for m in r.methods})

@@ -122,6 +122,10 @@ def test_read_auth(serve, token, measurements):
 def test_a_body_not_declared_as_json_is_415(serve, help_ofa):
     arch = help_ofa.items[0].to_dict()
     with serve() as url, httpx.Client(base_url=url) as c:
+        r = c.post("/v1/predict", content=b'{"device": "\xff"}', headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and "not readable as JSON (UnicodeDecodeError: 'utf-8' codec" in r.json()["detail"]
+        r = c.post("/v1/predict", content="[" * 100_000 + "]" * 100_000, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["detail"] == "<body>: not readable as JSON (nested too deep)"
         text = json.dumps({"device": "x", "archs": [arch]})
         for kind in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d, and a plain string
             r = c.post("/v1/predict", content=text, headers={"Content-Type": kind})
