@@ -100,6 +100,8 @@ def cases(d: Path) -> list[Case]:
         Case("predict-only device with --measurements (obs. 5)",
              ("specialize", "--device", "titan_rtx_64", "--latency", "7ms", "--out", out, "--measurements",
               f["good.csv"]), r"predict-only"),
+        Case("accuracy predictor not JSON", (*s, "--latency", "1.3ms", "--accuracy-predictor", f["notjson.json"]),
+             r"notjson.json: not a readable accuracy predictor \(invalid JSON\)"),
         Case("supernet missing", (*s, "--latency", "1.3ms", "--supernet", str(d / "none.pt")),
              r"supernet checkpoint not found"),
         Case("supernet not a checkpoint", (*s, "--latency", "1.3ms", "--supernet", f["notes.txt"]),

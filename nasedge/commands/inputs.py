@@ -289,6 +289,10 @@ def _specialize(args: argparse.Namespace) -> None:
 
         data_overrides(args.data)
     check_input_file("--accuracy-predictor", getattr(args, "accuracy_predictor", None))
+    if getattr(args, "accuracy_predictor", None):
+        from nasedge.predict.accuracy import check_accuracy_predictor_file
+
+        check_accuracy_predictor_file(args.accuracy_predictor)
     if args.measurements:
         check_measurements_csv("--measurements", args.measurements, args.device)
     check_out_dir("--out", args.out)

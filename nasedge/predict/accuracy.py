@@ -74,18 +74,33 @@ def load_accuracy_predictor(path: str | Path) -> BaseAccuracyPredictor:
     OFA's own ``acc_predictor.pth`` (a PyTorch file; for its w1.2 supernet)."""
     import importlib
 
-    with contextlib.suppress(OSError), open(path, "rb") as f:
-        if f.read(2) in (b"PK", b"\x80\x02"):  # torch.save's zip or legacy pickle: OFA's own file
-            # by name, as every format here: the implementation imports this module for its base class
-            module, name = ACCURACY_PREDICTORS["nasedge-accuracy-predictor/ofa-mlp/1"].split(":")
-            return getattr(importlib.import_module(module), name).from_ofa_file(path)
+    if _is_torch_file(path):  # OFA's own file; by name, as every format here (its module imports this one)
+        module, name = ACCURACY_PREDICTORS["nasedge-accuracy-predictor/ofa-mlp/1"].split(":")
+        return getattr(importlib.import_module(module), name).from_ofa_file(path)
     state = _read_json(path)
+    module, name = _implementation(state, path).split(":")
+    return getattr(importlib.import_module(module), name).from_state(state, str(path))
+
+
+def check_accuracy_predictor_file(path: str | Path) -> None:
+    """What :func:`load_accuracy_predictor` checks of the file before it builds anything (readable, JSON of a
+    known format, or OFA's PyTorch file): a command's inputs are checked before its work (seconds) starts."""
+    if not _is_torch_file(path):
+        _implementation(_read_json(path), path)
+
+
+def _is_torch_file(path: str | Path) -> bool:
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        return f.read(2) in (b"PK", b"\x80\x02")  # torch.save's zip or legacy pickle
+    return False
+
+
+def _implementation(state: object, path: str | Path) -> str:
     target = ACCURACY_PREDICTORS.get(state.get("format")) if isinstance(state, dict) else None
     if target is None:
         raise NasedgeError(f"{path}: not a nasedge accuracy predictor (expected format "
                            f"{' or '.join(ACCURACY_PREDICTORS)})")
-    module, name = target.split(":")
-    return getattr(importlib.import_module(module), name).from_state(state, str(path))
+    return target
 
 
 def _read_json(path: str | Path) -> object:
