@@ -622,20 +622,27 @@ class MetaPredictor(LatencyPredictor):
         scale = self.encoding.features(items).std(0)
         self.scale = np.where(scale > 0, scale, 1.0)
         phi = self._basis(items)
-        others = _prior_free(self.encoding, items, latency_ms)
-        v = (latency_ms / np.mean(latency_ms)) ** 2
         groups = variance_groups(phi.shape[1] - len(self.scale) - 1, self.encoding.feature_names)
-        self.flat_head, flat_loo, flat_hyper = flat_adapt(groups, phi, latency_ms, v)
-        blend = choose_blend(latency_ms, {"flat": flat_loo, **{k: p.loo_ms for k, p in others.items()}})
+        blend = self._blend(items, latency_ms, phi, groups, {})
         blend["prior_fits"] = False  # every sample more pins the models of the samples down
         blend["reason"] = (f"no meta-trained prior: {self.no_prior}; the models of the samples alone err "
                            f"{blend['blend_error']:.3f} on the samples left out")
-        blend["flat"] = flat_hyper
         self.head, self.hyper = None, {"prior": "none", "blend": blend}
+
+    def _blend(self, items: list, latency_ms: np.ndarray, phi: np.ndarray, groups: dict[str, np.ndarray],
+               first: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Weigh the ``first`` candidates' leave-one-out predictions (the prior-based head's, or none) against the
+        models of the samples alone (:func:`choose_blend`); keeps the weights and the models that got weight."""
+        others = _prior_free(self.encoding, items, latency_ms)
+        v = (latency_ms / np.mean(latency_ms)) ** 2
+        flat_head, flat_loo, flat_hyper = flat_adapt(groups, phi, latency_ms, v)
+        blend = choose_blend(latency_ms, {**first, "flat": flat_loo, **{k: p.loo_ms for k, p in others.items()}})
         self.weights = blend["weights"]
         self.others = {k: p for k, p in others.items() if k in self.weights}
-        if "flat" not in self.weights:
-            self.flat_head = None
+        self.flat_head = flat_head if "flat" in self.weights else None
+        if "flat" in self.weights:
+            blend["flat"] = flat_hyper
+        return blend
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         if self.model is None:
@@ -649,18 +656,8 @@ class MetaPredictor(LatencyPredictor):
         self.weights = {"prior": 1.0}
         self.flat_head = None
         if self.blend == "loo":
-            others = _prior_free(self.encoding, items, latency_ms)
-            v = (latency_ms / np.mean(latency_ms)) ** 2
             groups = variance_groups(self.model.onehot_width, self.model.feature_names)
-            flat_head, flat_loo, flat_hyper = flat_adapt(groups, phi, latency_ms, v)
-            blend = choose_blend(latency_ms, {"prior": loo_prior, "flat": flat_loo,
-                                              **{k: p.loo_ms for k, p in others.items()}})
-            self.weights = blend["weights"]
-            self.others = {k: p for k, p in others.items() if k in self.weights}
-            if "flat" in self.weights:
-                self.flat_head = flat_head
-                blend["flat"] = flat_hyper
-            self.hyper["blend"] = blend
+            self.hyper["blend"] = self._blend(items, latency_ms, phi, groups, {"prior": loo_prior})
 
     def adaptation(self) -> str:
         """The blend's weights and its reason, e.g. ``prior 0.25, flat 0.75: the prior alone errs 0.024 on the samples
@@ -698,14 +695,10 @@ class MetaPredictor(LatencyPredictor):
         return pred
 
     def _state(self) -> dict[str, Any]:
-        if self.model is None:
-            state: dict[str, Any] = {"model": None, "scale": self.scale.tolist(), "hyper": self.hyper,
-                                     "blend": {"weights": self.weights, **{k: p._state() for k, p in self.others.items()}}}
-            if self.flat_head is not None:
-                state["blend"]["flat"] = self.flat_head.tolist()
-            return state
-        state = {"model": self.model.digest, "head": self.head.tolist(), "hyper": self.hyper}
-        if self.blend == "loo":
+        state: dict[str, Any] = ({"model": None, "scale": self.scale.tolist()} if self.model is None else
+                                 {"model": self.model.digest, "head": self.head.tolist()})
+        state["hyper"] = self.hyper
+        if self.model is None or self.blend == "loo":
             state["blend"] = {"weights": self.weights, **{k: p._state() for k, p in self.others.items()}}
             if self.flat_head is not None:
                 state["blend"]["flat"] = self.flat_head.tolist()
