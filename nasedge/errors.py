@@ -14,6 +14,11 @@ class NasedgeError(Exception):
 ROOT = "<root>"  # the field of an ArchError about the whole value
 
 
+def shortened(text: str, limit: int = 120) -> str:
+    """``text``, cut to ``limit`` characters with ``...`` where longer (a value quoted in a one-line message)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class ArchError(NasedgeError, ValueError):
     """An architecture that is malformed or outside its search space.
 
@@ -25,9 +30,7 @@ class ArchError(NasedgeError, ValueError):
         self.field, self.value, self.allowed, self.source = field, value, allowed, source
         where = f"{source}: " if source else ""
         if field == ROOT:  # the whole value is not an arch: say what it is, not a field of it
-            text = repr(value)
-            super().__init__(f"{where}value {text if len(text) <= 60 else text[:57] + '...'} is not an arch; "
-                             f"expected {allowed}")
+            super().__init__(f"{where}value {shortened(repr(value), 60)} is not an arch; expected {allowed}")
         elif value is None and "required" in str(allowed):
             super().__init__(f"{where}field '{field}': missing; expected {allowed}")
         else:

@@ -54,9 +54,9 @@ def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -
                 devices = {r.get("device") for r in rows}
     except (OSError, UnicodeDecodeError, csv.Error):
         pass  # read_arch_latency_csv names the problem
-    if device is not None and len(devices) == 1 and next(iter(devices)):
+    measured_on = next(iter(devices)) if len(devices) == 1 else None
+    if device is not None and measured_on:
         name = get_device(device).name if is_device_file(device) else device
-        (measured_on,) = devices
         if measured_on != name:  # another board's latencies would make this device's profile wrong
             raise NasedgeError(f"{flag} {path}: measured on {measured_on}, not {name}; use them with "
                                f"--device {measured_on}")

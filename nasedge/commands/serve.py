@@ -141,6 +141,7 @@ def resolve_settings(args: argparse.Namespace):
     """ServiceSettings from the composed configuration, the flags, and the ``predictor`` group."""
     from omegaconf import OmegaConf
 
+    from nasedge.commands.inputs import check_positive
     from nasedge.config import compose
     from nasedge.errors import NasedgeError
     from nasedge.predict import predictor_class
@@ -161,10 +162,8 @@ def resolve_settings(args: argparse.Namespace):
     predictor = OmegaConf.to_container(cfg.predictor, resolve=True)
     data["predictor"] = predictor["name"]
     data["predictor_options"] = predictor_class(predictor["name"]).options_from_config(predictor)
-    data["cv_folds"] = predictor["cv_folds"]
-    if isinstance(data["cv_folds"], bool) or not isinstance(data["cv_folds"], int) or data["cv_folds"] < 1:
-        # the service's copy of the predictor group's setting: named as the user set it
-        raise NasedgeError(f"predictor.cv_folds: value {data['cv_folds']!r} is not valid; expected a positive integer")
+    data["cv_folds"] = int(predictor["cv_folds"])
+    check_positive("predictor.cv_folds", data["cv_folds"])  # the service's copy: named as the user set it
     settings = ServiceSettings.from_mapping(data)
     if settings.workers > 1 and args.ray:
         raise NasedgeError("--workers is for the uvicorn server; with --ray set service.ray.num_replicas")

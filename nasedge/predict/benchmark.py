@@ -152,8 +152,9 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
             else:
                 support = rng.permutation(outside)[: draw - n_ref]
             if len(support) < draw - n_ref:
-                raise NasedgeError(f"{'max_shots' if draw > shots else 'shots'} {draw}: device {target!r} has {n_ref + len(outside)} measured archs "
-                                   f"outside fold {f} of {folds} to draw samples from")
+                asked = f"{'max_shots' if draw > shots else 'shots'} {draw}"
+                raise NasedgeError(f"{asked}: device {target!r} has {n_ref + len(outside)} measured archs outside "
+                                   f"fold {f} of {folds} to draw samples from")
             measured = np.concatenate([ref[:n_ref], support])
             query = np.setdiff1d(inside, ref)
             if len(query) == 0:

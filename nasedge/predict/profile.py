@@ -131,8 +131,8 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
     """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples);
     ``progress(folds done)`` after each fold."""
     n = len(items)
-    k = min(folds, n)
-    if k < 3:
+    k = cv_fits(n, folds) - 1
+    if not k:
         return {}
     order = np.random.default_rng(0).permutation(n)
     pred = np.empty(n)

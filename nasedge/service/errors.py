@@ -14,9 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from nasedge.errors import ROOT, ArchError, NasedgeError
+from nasedge.errors import ROOT, ArchError, NasedgeError, shortened
 from nasedge.predict.encodings import LatencyEncoding
 from nasedge.service.catalog import DeviceChanged, UnknownDevice
+from nasedge.service.security import access_refusal
 
 log = logging.getLogger("nasedge.service")
 
@@ -42,19 +43,15 @@ def _path(loc: Sequence[Any]) -> str:
     return out or "<body>"
 
 
-def _short(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def _arch_error(prefix: str, exc: NasedgeError) -> tuple[str, str]:
     if isinstance(exc, ArchError):
         path = prefix if exc.field == ROOT else f"{prefix}.{exc.field}"
         if exc.value is None and "required" in str(exc.allowed):
             return path, f"{path}: missing; expected {exc.allowed}"
-        return path, f"{path}: value {_short(repr(exc.value), 60)} is not allowed; expected {exc.allowed}"
+        return path, f"{path}: value {shortened(repr(exc.value), 60)} is not allowed; expected {exc.allowed}"
     m = _FIELD.search(str(exc))
     path = f"{prefix}.{m.group(1)}" if m else prefix
-    return path, _short(f"{path}: {_FIELD.sub('', str(exc)).lstrip(': ')}", 240)
+    return path, shortened(f"{path}: {_FIELD.sub('', str(exc)).lstrip(': ')}", 240)
 
 
 def parse_archs(enc: LatencyEncoding, records: Sequence[dict], prefix: Callable[[int], str]) -> list:
@@ -80,8 +77,6 @@ def _field_errors(exc: FieldErrors) -> JSONResponse:
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
-        from nasedge.service.security import access_refusal
-
         refusal = await access_refusal(request)
         if refusal is not None:
             return await _http(request, refusal)
@@ -107,7 +102,7 @@ async def _http(request: Request, exc: HTTPException) -> JSONResponse:
     cause = exc.__cause__
     if exc.status_code == 400 and cause is not None:  # FastAPI's "There was an error parsing the body": say why
         reason = "nested too deep" if isinstance(cause, RecursionError) else f"{type(cause).__name__}: {cause}"
-        return JSONResponse({"detail": _short(f"<body>: not readable as JSON ({reason})", 240)}, status_code=400)
+        return JSONResponse({"detail": shortened(f"<body>: not readable as JSON ({reason})", 240)}, status_code=400)
     if exc.status_code == 405:  # Starlette names the methods of one route; a path may have several
         methods = sorted({m for r in request.app.routes if getattr(r, "methods", None)
                           and r.path_regex.match(request.url.path) for m in r.methods})

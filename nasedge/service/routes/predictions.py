@@ -17,10 +17,13 @@ from nasedge.service.runtime import runtime
 async def predict(request: Request, body) -> dict:  # body: the app's PredictRequest (see add_routes)
     """Latency in milliseconds of each arch on the device, and the predictor (profile version) used."""
     rt = runtime(request)
+    def parse(space: str) -> list:
+        return parse_archs(space_encoding(space, None), body.archs, lambda i: f"archs[{i}]")
+
     cached = rt.catalog.cached_space(body.device)
     space = cached or (await asyncio.to_thread(rt.catalog.profile, body.device, False))[1].space
     try:
-        archs = parse_archs(space_encoding(space, None), body.archs, lambda i: f"archs[{i}]")
+        archs = parse(space)
     except FieldErrors:
         # another process may have deleted the device or registered it again for another space: the
         # database, not this process's cache, says which space the archs must be of (asked only on errors)
@@ -30,7 +33,7 @@ async def predict(request: Request, body) -> dict:  # body: the app's PredictReq
         if fresh == space:
             raise
         space = fresh
-        archs = parse_archs(space_encoding(space, None), body.archs, lambda i: f"archs[{i}]")
+        archs = parse(space)
     result = await rt.submit(PredictJob(body.device, space, archs))
     request.app.state.metrics.predicted_archs.inc(len(archs))
     return {"device": body.device, "space": space, "predictor": result.predictor,
