@@ -8,7 +8,6 @@ want to pack their own ImageFolder).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,9 @@ import torch
 
 from nasedge.data.decode import decode_images
 from nasedge.errors import NasedgeError
+from nasedge.npz import read_npz
 
+WHAT = "packed image dataset"
 KEYS = ("classes", "train_jpeg", "train_offsets", "train_labels", "test_jpeg", "test_offsets", "test_labels")
 
 
@@ -24,14 +25,7 @@ def load_packed_npz(cfg):
     from nasedge.data.image_dataset import ImageDataset
 
     path = Path(cfg.path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in KEYS if k not in z.files]
-            if missing:
-                raise NasedgeError(f"{path}: not a packed image dataset; missing array {missing[0]!r}")
-            arrays = {k: z[k] for k in KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise _unreadable(path, exc) from None
+    arrays = read_npz(path, KEYS, WHAT)
     classes = [str(c) for c in arrays["classes"]]
     splits = []
     for split in ("train", "test"):
@@ -57,17 +51,4 @@ def write_packed_npz(path: str | Path, classes: list[str], train: tuple[list[byt
 
 def packed_npz_classes(cfg) -> list[str]:
     """The class names stored in the packed file, without decoding an image."""
-    path = Path(cfg.path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "classes" not in z.files:
-                raise NasedgeError(f"{path}: not a packed image dataset; missing array 'classes'")
-            return [str(c) for c in z["classes"]]
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise _unreadable(path, exc) from None
-
-
-def _unreadable(path: Path, exc: Exception) -> NasedgeError:
-    # numpy reads any file that is not a zip archive as a pickle, and its refusal suggests loading that unsafely
-    reason = "not an .npz archive of arrays" if "pickle" in str(exc) else str(exc)
-    return NasedgeError(f"{path}: cannot read packed dataset ({reason})")
+    return [str(c) for c in read_npz(cfg.path, ("classes",), WHAT)["classes"]]

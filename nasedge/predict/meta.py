@@ -45,6 +45,7 @@ import numpy as np
 
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
 from nasedge.errors import NasedgeError
+from nasedge.npz import read_npz
 from nasedge.predict.base import LatencyPredictor, PredictorConfig, StaleState, single_blas_thread
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.predict.encodings.base import feature_kind
@@ -129,15 +130,23 @@ class MetaModel:
         path = Path(path).with_suffix(".npz")
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
-            with np.load(path) as z:
-                scale, heads = z["feature_scale"].astype(np.float64), z["heads"].astype(np.float64)
         except FileNotFoundError as exc:
             raise NasedgeError(f"{exc.filename}: meta model file not found") from None
-        except (json.JSONDecodeError, KeyError, ValueError, OSError) as exc:
-            raise NasedgeError(f"{path}: not a valid meta model ({type(exc).__name__}: {exc})") from None
+        except (json.JSONDecodeError, ValueError, OSError) as exc:
+            raise NasedgeError(f"{path.with_suffix('.json')}: not a valid meta model "
+                               f"({type(exc).__name__}: {exc})") from None
+        if not isinstance(meta, dict):
+            raise NasedgeError(f"{path.with_suffix('.json')}: not a valid meta model (not a JSON object)")
         if meta.get("format") != FORMAT:
             raise NasedgeError(f"{path.with_suffix('.json')}: field 'format': value {meta.get('format')!r} "
                                f"is not supported; expected {FORMAT}")
+        absent = [k for k in ("family", "onehot_width", "feature_names", "devices") if k not in meta]
+        if absent:
+            raise NasedgeError(f"{path.with_suffix('.json')}: field {absent[0]!r}: missing")
+        if not path.is_file():
+            raise NasedgeError(f"{path}: meta model file not found")
+        arrays = read_npz(path, ("feature_scale", "heads"), "meta model")
+        scale, heads = arrays["feature_scale"].astype(np.float64), arrays["heads"].astype(np.float64)
         model = cls(meta["family"], int(meta["onehot_width"]), tuple(meta["feature_names"]), scale,
                     tuple(meta["devices"]), heads, meta.get("info", {}))
         if heads.shape != (len(model.devices), model.onehot_width + len(model.feature_names) + 1):

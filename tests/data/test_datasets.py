@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset
+from nasedge.data import DataConfig, ImageDataset, dataset_classes, load_dataset, recalibration_subset
 from nasedge.errors import NasedgeError
 from tests.synthetic_data import write_dataset
 
@@ -65,8 +65,16 @@ def test_bad_paths_and_kinds_are_one_line_errors(tmp_path):
     with pytest.raises(NasedgeError, match="data.kind"):
         load_dataset(DataConfig(kind="lmdb", path=str(tmp_path)))
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    with pytest.raises(NasedgeError, match=r"cannot read packed dataset \(not an .npz archive of arrays\)$"):
+    with pytest.raises(NasedgeError, match=r"cannot read packed image dataset \(not an .npz archive of arrays\)$"):
         load_dataset(DataConfig(path=str(tmp_path / "junk.npz")))  # not numpy's advice to load it unsafely
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "bare.npy", np.arange(3))
+    for name, message in (("empty.npz", r"empty.npz: cannot read packed image dataset \(not an .npz archive"),
+                          ("bare.npy", r"bare.npy: cannot read packed image dataset \(a single .npy array"),
+                          ("junk.npz", "cannot read packed image dataset")):
+        for read in (load_dataset, dataset_classes):  # the classes alone are read before a long job starts
+            with pytest.raises(NasedgeError, match=message):
+                read(DataConfig(path=str(tmp_path / name)))
 
 
 def test_image_folder_layout(tmp_path):

@@ -58,6 +58,17 @@ def test_save_load_round_trip(tmp_path, ofa_sample):
         MetaModel.load(tmp_path / "m.npz")
     with pytest.raises(NasedgeError, match="meta model file not found"):
         load_meta_model(tmp_path / "none.npz")
+    model.save(tmp_path / "m.npz")
+    np.save(tmp_path / "bare.npy", model.heads)
+    for damage, message in ((b"", r"m.npz: cannot read meta model \(not an .npz archive of arrays\)$"),
+                            ((tmp_path / "bare.npy").read_bytes(), r"m.npz: cannot read meta model \(a single .npy"),
+                            ((tmp_path / "m.npz").read_bytes()[:200], r"m.npz: cannot read meta model")):
+        (tmp_path / "m.npz").write_bytes(damage)  # emptied, a bare array, truncated: one line each, no traceback
+        with pytest.raises(NasedgeError, match=message):
+            MetaModel.load(tmp_path / "m.npz")
+    (tmp_path / "m.json").write_text("[1]")
+    with pytest.raises(NasedgeError, match=r"m.json: not a valid meta model \(not a JSON object\)"):
+        MetaModel.load(tmp_path / "m.npz")
 
 
 def test_meta_beats_flops_and_regressor_on_held_out_devices(ofa_sample):
