@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("models", ["nasedge.supernet", "nasedge.spaces", "nasedge.nn", "nasedge.cost"]),
     # plain data and shared primitives; nasedge: the package itself (version, Arch, errors)
     ("primitives", ["nasedge", "nasedge.arch", "nasedge.data", "nasedge.errors", "nasedge.atomic",
-                    "nasedge.resources", "nasedge.home", "nasedge.jsonlines", "nasedge.progress",
+                    "nasedge.resources", "nasedge.home", "nasedge.jsonlines", "nasedge.npz", "nasedge.progress",
                     "nasedge.latency_table", "nasedge.ray_cluster", "nasedge.registry"]),
 ]
 RULE = "layers point down: " + " -> ".join(name for name, _ in LAYERS)
