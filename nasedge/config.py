@@ -81,6 +81,10 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
             raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],
                                config_name) from None
+        there = re.search(r"An item is already at '([^']+)'", line)
+        if there:  # ``+key=v`` adds a key: one that exists is set without the ``+``
+            raise NasedgeError(f"override '+{there.group(1)}=...': {there.group(1)!r} exists; set it without the "
+                               f"'+' ({there.group(1)}=...)") from None
         cause = exc.__cause__
         if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
             # "Error merging override k=v" alone does not say what k takes: OmegaConf's reason does
@@ -206,8 +210,9 @@ def _experiment_choices(name: str, seen: frozenset = frozenset()) -> dict[str, s
 def check_overrides(overrides: Sequence[str]) -> None:
     """Fail with one line (the closest valid name and the valid ones) on an override naming an unknown group
     option (``search=evolutoin``), an unknown group or root key (``seeed=1``) or an unknown field of a group
-    (``search.max_evaluatons=10``). Keys below a group's fields are left to :func:`compose` (which names their
-    valid neighbours too)."""
+    (``search.max_evaluatons=10``), an added one (``+``) too: nothing would read it. Keys below a group's fields
+    are left to :func:`compose` (which names their valid neighbours too); ``+`` may add keys there (a measurer's
+    arguments, ``+device.measure.protocol.max_seconds=1``). Hydra's own settings (``hydra.*``) are refused."""
     choices, root_keys = _root_defaults()
     groups = [g for g in choices if g != "_self_"]
     for o in overrides:
@@ -216,7 +221,10 @@ def check_overrides(overrides: Sequence[str]) -> None:
         if o.startswith("~"):
             continue
         key, value = _key(o), o.partition("=")[2]
-        if key.startswith("hydra") or o.startswith("+"):
+        if key.split(".")[0] == "hydra":  # composed, not run by Hydra: its own settings (run.dir, job.*) do nothing
+            raise NasedgeError(f"override {o!r}: Hydra's own settings have no effect in nasedge; outputs go where "
+                               f"--out, train.out_dir or the nasedge home say")
+        if o.startswith("+"):
             continue
         if key in groups:
             if key == "device":  # names are checked by the device loader (a user's devices too); keys by their YAML
@@ -232,7 +240,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
                 choices.update({g: v for g, v in _experiment_choices(value).items() if g not in _chosen(overrides)})
     for o in overrides:
         key = _key(o)
-        if o.startswith(("+", "~")) or key.startswith("hydra") or key in groups:
+        if o.startswith("~") or key in groups:
             continue
         head, _, rest = key.partition(".")
         if head not in groups:
@@ -247,6 +255,8 @@ def check_overrides(overrides: Sequence[str]) -> None:
         known = set(data) | _schema_fields(head, option)
         if known and path[0] not in known:
             raise _suggest(f"{head}.{path[0]}", sorted(f"{head}.{k}" for k in known))
+        if o.startswith("+"):  # adds a key below a known field (a measurer's argument): nothing there to check
+            continue
         # below a field: the mappings the YAML writes are the keys Hydra accepts there
         node, prefix = data.get(path[0]), f"{head}.{path[0]}"
         for part in path[1:]:

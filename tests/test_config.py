@@ -64,6 +64,12 @@ def test_yaml_composes_into_its_schema(group, name):
     (["data.recalibration_imgs=1"], "did you mean 'data.recalibration_images'\\?"),
     (["device=cpu", "device.measure.protocol.group_sise=2"], "did you mean 'device.measure.protocol.group_size'\\?"),
     (["search=optuna", "search.samplr=tpe"], "did you mean 'search.sampler'\\?"),
+    # an added key nothing reads is a typo too; Hydra's own settings do nothing in nasedge
+    (["+search.max_evaluatons=10"], "unknown configuration key 'search.max_evaluatons'; did you mean "
+                                    "'search.max_evaluations'\\?"),
+    (["+foo=1"], "unknown configuration key 'foo'"),
+    (["+x.y=1"], "unknown configuration key 'x.y'"),
+    (["hydra.run.dir=/tmp/x"], "override 'hydra.run.dir=/tmp/x': Hydra's own settings have no effect in nasedge"),
 ])
 def test_override_typos_name_the_closest_valid_key_without_importing_torch(overrides, message):
     import subprocess
@@ -80,7 +86,8 @@ def test_override_typos_name_the_closest_valid_key_without_importing_torch(overr
 
 @pytest.mark.parametrize("overrides", [
     ["experiment=cifar10_ofa", "train.max_minutes=9"], ["search=optuna", "search.sampler=tpe"],
-    ["data=cifar10_folder", "data.path=/x"], ["search_space=ofa_mbv3_tiny", "train=tiny"], ["+x.y=1"],
+    ["data=cifar10_folder", "data.path=/x"], ["search_space=ofa_mbv3_tiny", "train=tiny"],
+    ["device=cpu", "+device.measure.protocol.tolerance=0.02"],
     ["device=cpu-ort-t1", "device.measure.threads=2"], ["specialize.formats=[torch,onnx]"],
 ])
 def test_valid_overrides_pass_the_check(overrides):
@@ -88,3 +95,10 @@ def test_valid_overrides_pass_the_check(overrides):
 
     check_overrides(overrides)
     compose(overrides)  # and Hydra agrees
+
+
+def test_adding_a_key_that_exists_says_to_set_it():
+    from nasedge.errors import NasedgeError
+
+    with pytest.raises(NasedgeError, match=r"^override '\+seed=...': 'seed' exists; set it without the '\+' \(seed=...\)$"):
+        compose(["+seed=3"])
