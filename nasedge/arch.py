@@ -80,7 +80,8 @@ class Arch:
                 "kernel", list(self.kernel), f"a multiple of {n_stages} entries (stages x max depth)", source
             )
         if len(self.expand) != len(self.kernel):
-            raise ArchError("expand", list(self.expand), f"{len(self.kernel)} entries, as many as kernel", source)
+            raise ArchError("expand", list(self.expand), f"as many entries as kernel (expand has {len(self.expand)}, "
+                            f"kernel {len(self.kernel)}: one per block slot, stages x slots per stage)", source)
         max_depth = self.max_depth
         for i, d in enumerate(self.depth):
             if not 1 <= d <= max_depth:

@@ -71,6 +71,11 @@ def test_malformed_fields_are_named(change, field):
     assert f"'{field}'" in str(e.value)
 
 
+def test_kernel_and_expand_of_other_lengths_say_both():
+    with pytest.raises(ArchError, match=r"expand has 20, kernel 20000"):  # the long one is kernel: both are said
+        make(kernel=[3] * 20000)
+
+
 def test_from_dict_rejects_unknown_and_missing_fields():
     d = make().to_dict()
     with pytest.raises(ArchError, match="'kernal'"):
