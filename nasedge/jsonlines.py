@@ -48,13 +48,17 @@ def json_lines_text(docs: Iterable[Any]) -> str:
 
 
 def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
-                             warn: Callable[[str], None] | None = None) -> list[Any]:
+                             warn: Callable[[str], None] | None = None,
+                             check: Callable[[int, Any], None] | None = None) -> list[Any]:
     """The values of a file that a run appends JSON lines to (one write and fsync per batch), ``[]`` when missing.
 
-    A last line cut short by a kill (no newline after it) is dropped from the file, and ``warn`` says so
-    (``"<path>: dropped a last line cut short (<in_flight> when the run stopped)"``); another line that is not
-    JSON is an error naming the file, the line and ``what`` the file is. So is a file of that one unfinished line
-    unless it starts as a JSON object does: a note or a file of some other kind, which is never to be emptied.
+    ``check(lineno, value)`` refuses (raises) a value that is not a line of ``what``; every value is checked before
+    the file is touched, so a file of another kind is refused as it is, never repaired. A last line cut short by a
+    kill (no newline after it) is then dropped from the file, and ``warn`` says so (``"<path>: dropped a last line
+    cut short (<in_flight> when the run stopped)"``); one that is whole JSON and passes the check lost only its
+    newline, which is put back. Another line that is not JSON is an error naming the file, the line and ``what``
+    the file is. So is a file of that one unfinished line unless it starts as a JSON object does: a note or a file
+    of some other kind, which is never to be emptied.
     """
     path = Path(path)
     try:
@@ -71,10 +75,20 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
             docs.append(json.loads(line))
         except (ValueError, RecursionError):  # not JSON, or JSON past Python's limits
             raise NasedgeError(f"{path}:{lineno}: not a JSON line of a {what}") from None
-    if torn and not docs and not torn.lstrip().startswith("{"):
+    whole = False
+    if torn:
+        try:
+            docs.append(json.loads(torn))
+            whole = True
+        except (ValueError, RecursionError):
+            pass
+    if check is not None:
+        for lineno, doc in enumerate(docs, start=1):
+            check(lineno, doc)
+    if torn and not whole and not docs and not torn.lstrip().startswith("{"):
         raise NasedgeError(f"{path}:1: not a JSON line of a {what}; use another file") from None
     if torn:
-        if warn is not None:
+        if not whole and warn is not None:
             warn(f"{path}: dropped a last line cut short ({in_flight} when the run stopped)")
         atomic_write_text(path, json_lines_text(docs))
     return docs

@@ -16,6 +16,29 @@ def test_a_cut_last_line_is_dropped_and_said(tmp_path):
     assert read_appended_json_lines(path, "journal", "x", said.append) == [] and path.read_text() == ""
 
 
+def _records_only(lineno, doc):
+    if not isinstance(doc, dict) or "a" not in doc:
+        raise NasedgeError(f"line {lineno}: not a record")
+
+
+@pytest.mark.parametrize("text", ['{"model": "mlp", "weights": [1, 2]}', '{"a": 1}\n{"model": "mlp"}'])
+def test_whole_json_of_another_kind_without_a_newline_is_refused_and_kept(tmp_path, text):
+    """A JSON file nasedge wrote without a final newline (an accuracy predictor given as --out) is not a cut line."""
+    path = tmp_path / "predictor.json"
+    path.write_text(text)
+    with pytest.raises(NasedgeError, match="not a record"):
+        read_appended_json_lines(path, "file of samples", "x", check=_records_only)
+    assert path.read_text() == text
+
+
+def test_a_whole_last_record_gets_its_newline_back(tmp_path):
+    path = tmp_path / "j.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}')  # the kill fell between a record and its newline
+    said = []
+    assert read_appended_json_lines(path, "journal", "x", said.append, _records_only) == [{"a": 1}, {"a": 2}]
+    assert path.read_text() == '{"a":1}\n{"a":2}\n' and not said
+
+
 @pytest.mark.parametrize("text", ["my notes", "my notes\n", '{"a": 1}\nnot json\n'])
 def test_a_file_of_another_kind_is_refused_and_kept(tmp_path, text):
     path = tmp_path / "notes.txt"

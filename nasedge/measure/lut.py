@@ -127,20 +127,21 @@ def _append_lines(path: Path, docs: list[dict[str, Any]]) -> None:
 
 def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, dict]:
     """The parts ``path`` holds, keyed by part; repairs a last line cut short; refuses another header."""
-    docs = read_appended_json_lines(path, "partial latency table", "the part in flight", warn)
-    if not docs:
-        return {}
-    first = docs[0]
-    if not isinstance(first, dict) or first.get("format") != PARTIAL_FORMAT:
-        raise NasedgeError(f"{path}:1: not a partial latency table (format {PARTIAL_FORMAT!r} expected)")
-    for field in ("device", "space", "resolutions"):
-        if first.get(field) != header[field]:
-            raise NasedgeError(f"{path}: holds parts of {field} {first.get(field)!r}, not {header[field]!r}; "
-                               f"move it away (or use another --out) to measure a new table")
     out = {}
-    for lineno, doc in enumerate(docs[1:], start=2):
+
+    def check(lineno: int, doc: Any) -> None:
+        if lineno == 1:
+            if not isinstance(doc, dict) or doc.get("format") != PARTIAL_FORMAT:
+                raise NasedgeError(f"{path}:1: not a partial latency table (format {PARTIAL_FORMAT!r} expected)")
+            for field in ("device", "space", "resolutions"):
+                if doc.get(field) != header[field]:
+                    raise NasedgeError(f"{path}: holds parts of {field} {doc.get(field)!r}, not {header[field]!r}; "
+                                       f"move it away (or use another --out) to measure a new table")
+            return
         if not isinstance(doc, dict) or not isinstance(doc.get("key"), str) \
                 or not isinstance(doc.get("median_ms"), (int, float)):
             raise NasedgeError(f"{path}:{lineno}: a part needs 'key' and 'median_ms'")
         out[doc["key"]] = doc
+
+    read_appended_json_lines(path, "partial latency table", "the part in flight", warn, check)
     return out

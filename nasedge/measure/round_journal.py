@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from nasedge.arch import Arch
 from nasedge.atomic import durable_append
@@ -78,14 +79,14 @@ class RoundJournal:
 
 def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, list[Round]]:
     """The rounds ``path`` holds, by key; repairs a last line cut short; refuses another device's journal."""
-    docs = read_appended_json_lines(path, "round journal", "the round in flight", warn)
-    if not docs:
-        return {}
-    if docs[0] != header:
-        raise NasedgeError(f"{path}:1: not a round journal of device {header['device']!r} "
-                           f"(expected the header {json.dumps(header)}); move it away to measure afresh")
     out: dict[str, list[Round]] = {}
-    for lineno, doc in enumerate(docs[1:], start=2):
+
+    def check(lineno: int, doc: Any) -> None:
+        if lineno == 1:
+            if doc != header:
+                raise NasedgeError(f"{path}:1: not a round journal of device {header['device']!r} (expected the "
+                                   f"header {json.dumps(header)}); move it away to measure afresh")
+            return
         try:
             r = Round(tuple(float(t) for t in doc["timings"]), float(doc["cpu_s"]), float(doc["wall_s"]))
             key = doc["key"]
@@ -94,4 +95,6 @@ def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[
         if not r.timings or not isinstance(key, str):
             raise NasedgeError(f"{path}:{lineno}: a round needs a 'key' and at least one timing")
         out.setdefault(key, []).append(r)
+
+    read_appended_json_lines(path, "round journal", "the round in flight", warn, check)
     return out

@@ -32,11 +32,14 @@ def done_archs(path: Path, what: str = "file of accuracy samples", warn=None) ->
     a last line cut short by a kill is dropped (:func:`~nasedge.jsonlines.read_appended_json_lines`), any other
     line that is not such a record is an error naming it."""
     done = set()
-    for lineno, doc in enumerate(read_appended_json_lines(path, what, "the arch in flight", warn), start=1):
+
+    def check(lineno: int, doc: Any) -> None:
         try:
             done.add(Arch.from_dict(doc["arch"]))
         except (KeyError, TypeError, ValueError, NasedgeError):
             raise NasedgeError(f"{path}:{lineno}: not a line of a {what}; use another output file") from None
+
+    read_appended_json_lines(path, what, "the arch in flight", warn, check)
     return done
 
 
