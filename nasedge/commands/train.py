@@ -4,8 +4,8 @@
   nasedge train search_space=ofa_mbv3_tiny train=tiny data.path=small.npz
   torchrun --standalone --nproc-per-node=8 -m nasedge train experiment=cifar10_ofa   one process per GPU
 
-Exit status: 0 when training has finished, 75 when it stopped at a checkpoint (time budget or
-SIGTERM) and the same command resumes it.
+Exit status: 0 when training has finished, 75 when it stopped at a checkpoint (time budget, SIGTERM or a
+first Ctrl-C; a second Ctrl-C stops at once) and the same command resumes it.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import json
 import math
 import random
 import signal
+import sys
 import time
 import zlib
 from contextlib import nullcontext
@@ -45,7 +46,8 @@ from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
-from nasedge.train.distributed import World, init_world, launched_by_torchrun, shard_dropout_, sync_batchnorm_
+from nasedge.train.distributed import (STOP_SIGNALS, World, init_world, launched_by_torchrun, shard_dropout_,
+                                       sync_batchnorm_)
 
 
 @dataclass
@@ -309,7 +311,8 @@ class Trainer:
 
         start = time.monotonic()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
-        previous = signal.signal(signal.SIGTERM, self._on_signal)
+        # SIGTERM (a scheduler) and a first Ctrl-C stop at the next step's checkpoint; a second Ctrl-C stops at once
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         steps_per_epoch = len(train) // cfg.batch_size
         total = sum(p.epochs for p in cfg.phases) * steps_per_epoch
         done = (sum(p.epochs for p in cfg.phases[:position["phase"]]) + position["epoch"]) * steps_per_epoch \
@@ -327,7 +330,8 @@ class Trainer:
                 finished = self._run_phases(model, teacher, train, test, recal, position, metrics, optimizer_state,
                                             deadline, log, step_done)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if finished:
             if world.is_main:
                 self._finish(model, metrics, log)
@@ -346,6 +350,11 @@ class Trainer:
         shard_dropout_(model, self.rows, self.cfg.batch_size)
 
     def _on_signal(self, signum, frame) -> None:
+        if signum == signal.SIGINT and self._stop_signal:
+            raise KeyboardInterrupt
+        if signum == signal.SIGINT and self.world.is_main:
+            print("nasedge: stopping at the next step's checkpoint (Ctrl-C again to stop at once, losing the steps "
+                  "since the last checkpoint)", file=sys.stderr, flush=True)
         self._stop_signal = True
 
     def _run_phases(self, model, teacher, train: ImageDataset, test: ImageDataset, recal, position, metrics,

@@ -94,7 +94,7 @@ def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
 
 
 @pytest.mark.slow  # processes killed and resumed; test_time_budget_stop_and_resume_is_exact resumes in-process
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])  # Ctrl-C as SIGTERM
 def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig, reference):
     out = tmp_path / "killed"
     args = [sys.executable, "-m", "nasedge.cli", "train", *overrides(dataset, out)]
@@ -109,6 +109,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(dataset, tmp_path, sig, ref
     proc.wait(timeout=120)
     position = load_checkpoint(out / "checkpoint")["position"]
     assert (position["phase"], position["epoch"]) >= (0, 2) or position["step"] > 0 or sig == signal.SIGKILL
+    assert proc.returncode == (75 if sig != signal.SIGKILL else -9), proc.stdout.read()
     r = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resumed from" in r.stdout
