@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 from typing import Any
 
 from sqlalchemy import (Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
@@ -113,7 +114,10 @@ def create_db_engine(url: str) -> Engine:
                                f"({getattr(exc, 'name', None) or exc})") from None
     memory = parsed.database in (None, "", ":memory:")
     if not memory:
-        folder = Path(parsed.database).expanduser().resolve().parent
+        path = parsed.database
+        if str(parsed.query.get("uri", "")).lower() in ("true", "1") and path.startswith("file:"):
+            path = urlparse(path).path  # an SQLite URI (?uri=true) names its file after the scheme
+        folder = Path(path).expanduser().resolve().parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -154,7 +154,7 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "empty: holds no token hash; add one with `nasedge serve token create" in capsys.readouterr().err
 
 
-def test_a_database_that_cannot_be_written_is_refused_at_start_when_writes_are_on(tmp_path, capsys):
+def test_a_database_that_cannot_be_written_is_refused_at_start_when_writes_are_on(tmp_path, capsys, monkeypatch):
     """SQLite opened read-only (mode=ro): every registration would be a 500; said at start instead. Without
     write tokens a read-only database is what a read-only service needs, so it is not refused."""
     path = tmp_path / "p.db"
@@ -169,6 +169,9 @@ def test_a_database_that_cannot_be_written_is_refused_at_start_when_writes_are_o
     with pytest.raises(NasedgeError, match="cannot be written"):
         Storage(ro).check_writable()
     Storage(f"sqlite:///{path}").check_writable()  # the same file, writable
+    monkeypatch.chdir(tmp_path)
+    Storage(f"sqlite:///file:{tmp_path}/sub/q.db?uri=true").migrate()  # a URI's folder is its file's, not ./file:
+    assert (tmp_path / "sub" / "q.db").is_file() and not (tmp_path / "file:").exists()
 
 
 def test_a_port_in_use_is_one_line(tmp_path, capsys):
