@@ -6,6 +6,7 @@ platformdirs). Its folders are created by the first write into them, never by a 
     <home>/conf/device/<name>.yaml       devices added by `nasedge devices add` (a Hydra config root)
     <home>/profiles/<device>@<space>.json latency profiles fitted by `nasedge predictor fit` / `specialize`
     <home>/measurements/<device>@<space>.csv measurements taken to fit them (a rerun resumes from them)
+    <home>/retired/<device>-<time>/      profiles and measurements of an earlier board of a name added again
     <home>/service/profiles.db           the predictor service's database (`nasedge serve`; conf/service)
     <home>/cache/                        what can be rebuilt
 
@@ -48,6 +49,11 @@ def profiles_dir() -> Path:
 def measurements_dir() -> Path:
     """Measurements taken to fit profiles (``<device>@<space>.csv``)."""
     return home() / "measurements"
+
+
+def retired_dir() -> Path:
+    """Profiles and measurements moved aside when a board of the same name was added with other settings."""
+    return home() / "retired"
 
 
 def cache_dir() -> Path:

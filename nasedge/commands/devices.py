@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import Optional
 
 RANGE_SAMPLES = 200  # seeded random subnets whose predicted latency spans the device's range
 
@@ -180,17 +182,21 @@ def run_add(args: argparse.Namespace) -> int:
     from nasedge import home
     from nasedge.atomic import atomic_write_text
     from nasedge.errors import NasedgeError
-    from nasedge.measure.device import SHIPPED, Device, device_source, load_device
+    from nasedge.measure.device import SHIPPED, Device, device_source, is_device_file, load_device
     from nasedge.measure.runtime import list_runtimes
     from nasedge.predict.profile import check_device_name
 
     name = check_device_name(args.name)
+    if is_device_file(name):
+        raise NasedgeError(f"device name {name!r} ends as a device YAML file does (.yaml, .yml), so commands would "
+                           f"read it as a file; choose a name without that ending")
     source = device_source(name)
     if source == SHIPPED:
         raise NasedgeError(f"device {name!r} is shipped with nasedge; choose another name")
     path = home.devices_dir() / f"{name}.yaml"
     if source is not None and not args.force:
         raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")
+    before = load_device(path).config.measure if source is not None else None
     if args.runtime not in list_runtimes():
         from nasedge.errors import unknown_name
 
@@ -218,12 +224,40 @@ def run_add(args: argparse.Namespace) -> int:
     text = (f"# Added by `nasedge devices add` on {dt.date.today().isoformat()}; edit freely "
             f"(schema: nasedge.measure.DeviceConfig, as nasedge's conf/device/*.yaml).\n"
             + yaml.safe_dump({"defaults": ["device_schema", "_self_"], **config}, sort_keys=False))
+    retired = _retire_leftovers(name, before, device.config.measure)
     atomic_write_text(path, text)
+    if retired is not None:
+        print(f"moved the profiles and measurements of an earlier board named {name} to {retired}: they were "
+              f"measured with other settings, or settings no longer known")
     device = load_device(path)
     missing = device.unavailable()
     print(f"{path}: device {name} ({device.summary()}, {device.location()})"
           + (f"; unavailable here: {missing}" if missing else ""))
     return 0
+
+
+def _retire_leftovers(name: str, before: Optional[dict], now: Optional[dict]) -> Optional[Path]:
+    """Move the profiles and measurements of device ``name`` in the nasedge home aside (to ``retired/``) unless
+    they were measured with the settings it is added with now (``before``: None when they are not known, the
+    device having been removed); where they went, or None when nothing moved."""
+    import datetime as dt
+
+    from nasedge import home
+
+    leftovers = [p for d in (home.profiles_dir(), home.measurements_dir()) if d.is_dir()
+                 for p in sorted(d.glob(f"{name}@*"))]
+    if not leftovers or (before is not None and before == now):
+        return None
+    stamp = dt.datetime.now().strftime('%Y%m%d-%H%M%S')
+    retired = home.retired_dir() / f"{name}-{stamp}"
+    n = 1
+    while retired.exists():  # never onto files moved aside before
+        n += 1
+        retired = home.retired_dir() / f"{name}-{stamp}-{n}"
+    for p in leftovers:
+        (retired / p.parent.name).mkdir(parents=True, exist_ok=True)
+        p.replace(retired / p.parent.name / p.name)
+    return retired
 
 
 def _check_runtime_settings(device) -> None:
@@ -238,12 +272,17 @@ def _check_runtime_settings(device) -> None:
 
 def run_remove(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
-    from nasedge.measure.device import SHIPPED, device_file, device_source
+    from nasedge import home
+    from nasedge.measure.device import SHIPPED, device_file, device_source, is_device_file
 
+    if is_device_file(args.name):
+        raise NasedgeError(f"`devices remove` takes a device's name, not a file ({args.name!r}); a YAML of your own "
+                           f"is yours to delete")
     path = device_file(args.name)  # an unknown name fails here, with the known ones
     if device_source(args.name) == SHIPPED:
         raise NasedgeError(f"device {args.name!r} is shipped with nasedge (read-only); only devices added with "
                            f"`nasedge devices add` can be removed")
     path.unlink()
-    print(f"removed {path} (its profiles and measurements in the nasedge home are kept)")
+    print(f"removed {path} (its profiles and measurements in the nasedge home are kept; adding a board of this name "
+          f"again moves them aside to {home.retired_dir()} unless it has the same settings)")
     return 0

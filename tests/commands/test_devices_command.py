@@ -44,6 +44,32 @@ def test_add_writes_a_device_the_one_loader_validates(nasedge_cli, nasedge_home)
     assert r.returncode == 0 and not path.exists() and "my-board" not in _rows(nasedge_cli)
 
 
+def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(nasedge_cli, nasedge_home):
+    """Profiles and measurements of an earlier board of the name are moved aside (never deleted) unless the board
+    comes back with the same settings: a profile of a torch board predicted an onnxruntime one, said to be good."""
+    def leftovers():
+        for folder, suffix in (("profiles", "json"), ("measurements", "csv")):
+            (nasedge_home / folder).mkdir(exist_ok=True)
+            (nasedge_home / folder / f"b@ofa_mbv3_cifar.{suffix}").write_text("fitted\n")
+
+    add = ("devices", "add", "b", "--runtime", "torch", "--threads", "1")
+    assert nasedge_cli(*add).returncode == 0
+    leftovers()
+    r = nasedge_cli(*add, "--force")  # the same settings: the same board, its profile stays
+    assert r.returncode == 0 and "moved" not in r.stdout and (nasedge_home / "profiles" / "b@ofa_mbv3_cifar.json").exists()
+    r = nasedge_cli("devices", "add", "b", "--runtime", "onnxruntime", "--threads", "2", "--force")
+    assert r.returncode == 0 and "moved the profiles and measurements of an earlier board named b" in r.stdout
+    retired = list((nasedge_home / "retired").iterdir())
+    assert len(retired) == 1 and (retired[0] / "profiles" / "b@ofa_mbv3_cifar.json").read_text() == "fitted\n"
+    assert (retired[0] / "measurements" / "b@ofa_mbv3_cifar.csv").exists()
+    assert not list((nasedge_home / "profiles").iterdir()) and not list((nasedge_home / "measurements").iterdir())
+    leftovers()  # removed, then added again: its settings before are not known, so its files go aside too
+    assert nasedge_cli("devices", "remove", "b").returncode == 0
+    r = nasedge_cli(*add)
+    assert r.returncode == 0 and "moved" in r.stdout and not list((nasedge_home / "profiles").iterdir())
+    assert len(list((nasedge_home / "retired").iterdir())) == 2  # within the same second too: two folders
+
+
 @pytest.mark.parametrize("args, needle", [
     (["add", "cpu", "--runtime", "onnxruntime"], "device 'cpu' is shipped with nasedge; choose another name"),
     (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid"),
@@ -51,6 +77,8 @@ def test_add_writes_a_device_the_one_loader_validates(nasedge_cli, nasedge_home)
     (["add", "b", "--runtime", "onnxruntime", "--threads", "0"], "--threads: value 0 is not valid"),
     (["add", "b", "--runtime", "onnxruntime", "--space", "nope"], "unknown search space 'nope'"),
     (["add", "b", "--runtime", "torch", "--precision", "fp16"], "runtime torch: fp16/bf16 and cuda_graph need device"),
+    (["add", "x.yaml", "--runtime", "onnxruntime"], "device name 'x.yaml' ends as a device YAML file does"),
+    (["remove", "x.yaml"], "`devices remove` takes a device's name, not a file ('x.yaml')"),
     (["remove", "cpu"], "device 'cpu' is shipped with nasedge (read-only)"),
     (["remove", "nope"], "unknown device 'nope'"),
     (["show", "nope"], "unknown device 'nope'"),
