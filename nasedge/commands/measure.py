@@ -108,7 +108,9 @@ def _resuming(update, out, device: str, unit: str):
     def report(done: int, total: int) -> None:
         nonlocal first
         if first and done:
-            print(f"resuming {out}: {done} of {total} {unit} already measured on {device}", file=sys.stderr)
+            # done counts rounds of timing in parts of a whole (a group's archs are written when the group ends)
+            print(f"resuming {out}: {done:.0f} of {total} {unit}' worth of timings already taken on {device}",
+                  file=sys.stderr)
         first = False
         update(done, total)
 

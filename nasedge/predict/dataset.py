@@ -114,7 +114,9 @@ def _csv_rows(reader: Any, header: list[str], path: Path) -> Iterator[tuple[str,
             continue
         where = f"{path}:{lineno}"
         if len(row) != len(header):
-            raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header")
+            cut = ("; a last line cut short by a kill is repaired by rerunning `nasedge measure` with the same --out"
+                   if len(row) < len(header) else "")
+            raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header{cut}")
         yield where, row
 
 

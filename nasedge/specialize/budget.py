@@ -32,6 +32,13 @@ def parse_budgets(text: str | float) -> list[float]:
     if len(parts) > 1 and any(not p.strip() for p in parts):
         raise NasedgeError(f"latency budgets {str(text)!r} are not valid; expected budgets separated by commas, "
                            f"such as 0.9ms,1.3ms,1.8ms")
+    matches = [_LATENCY.match(p) for p in parts]
+    units = [m is not None and m.group(2) is not None for m in matches]
+    # "1,3ms": a decimal comma, or 1 ms and 3 ms? (a part that is no duration at all is refused below)
+    if len(parts) > 1 and all(matches) and any(units) and not all(units):
+        decimal = f"write {parts[0].strip()}.{parts[1].strip()} for a decimal number, or " if len(parts) == 2 else ""
+        raise NasedgeError(f"latency budgets {str(text)!r} are ambiguous: some have a unit, some not; {decimal}give "
+                           f"every budget its unit (such as 0.9ms,1.3ms)")
     return sorted({parse_latency(p) for p in parts})
 
 

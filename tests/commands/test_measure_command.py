@@ -51,7 +51,7 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path, nasedge):
     first = read_measurements_csv(out)
     assert len(first) == 2 and all(m.device == "toy" and m.median_ms > 0 for m in first)
     r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_cifar", "--num-archs", "3", "--out", str(out))
-    assert r.returncode == 0 and "2 of 3 archs already measured" in r.stderr
+    assert r.returncode == 0 and "2 of 3 archs' worth of timings already taken" in r.stderr
     again = read_measurements_csv(out)
     assert len(again) == 3 and again[:2] == first  # kept, not re-measured
     r = nasedge("measure", "--device", device_yaml(tmp_path / "toy2.yaml", name="toy2"), "--space", "ofa_mbv3_cifar",
@@ -140,7 +140,7 @@ def test_kill_9_mid_run_loses_at_most_the_arch_in_flight(tmp_path):
     assert len(kept) == 2 and len(started) == 3, (len(kept), started)  # the arch in flight is all that is lost
     r = subprocess.run(cmd, env={**env, "STARTED": str(tmp_path / "rerun.txt")}, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert f"resuming {out}: {len(kept)} of 6 archs already measured" in r.stderr
+    assert f"resuming {out}: {len(kept)} of 6 archs' worth of timings already taken" in r.stderr
     again = (tmp_path / "rerun.txt").read_text().split()
     assert len(again) == 6 - len(kept) and len(started + again) - len(set(started + again)) <= 1
     final = read_measurements_csv(out)

@@ -28,3 +28,13 @@ def test_several_budgets_ascending_once_each():
     for bad in ("0.9ms,,1.8ms", "0.9ms,", "1ms,-2ms", "1ms,abc"):
         with pytest.raises(NasedgeError, match="not valid"):
             parse_budgets(bad)
+
+
+def test_a_decimal_comma_is_not_taken_for_two_budgets():
+    from nasedge.specialize.budget import parse_budgets
+
+    with pytest.raises(NasedgeError, match=r"'1,3ms' are ambiguous: .*write 1.3ms for a decimal number"):
+        parse_budgets("1,3ms")
+    with pytest.raises(NasedgeError, match=r"ambiguous: some have a unit, some not; give every budget its unit"):
+        parse_budgets("0.9ms,1,3ms")
+    assert parse_budgets("1,3") == [1.0, 3.0] and parse_budgets("1ms,3ms") == [1.0, 3.0]
