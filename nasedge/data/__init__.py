@@ -9,10 +9,11 @@ padded crops or ImageNet-style random resized crops), so that on a GPU the loade
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -63,6 +64,39 @@ class DataConfig:
     limit_test: Optional[int] = None
     limit_seed: int = 0
 
+    def check(self) -> None:
+        """Every setting in its range, as one line naming the key (before any image is read)."""
+        def need(ok: bool, key: str, expected: str) -> None:
+            if not ok:
+                raise NasedgeError(f"data.{key}: value {getattr(self, key)!r} is not valid; expected {expected}")
+
+        def positive_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+        def triple(v: Any, low: float) -> bool:
+            return (isinstance(v, (tuple, list)) and len(v) == 3
+                    and all(isinstance(x, (int, float)) and math.isfinite(x) and x > low for x in v))
+
+        need(self.train_crop in ("pad", "random_resized"), "train_crop", "pad or random_resized")
+        need(self.decode in ("cpu", "cuda", "auto"), "decode", "cpu, cuda or auto")
+        need(isinstance(self.eval_crop, (int, float)) and 0 < self.eval_crop <= 1, "eval_crop", "a share in (0, 1]")
+        need(positive_int(self.image_size), "image_size", "a positive number of pixels")
+        need(self.num_classes is None or positive_int(self.num_classes), "num_classes", "a positive integer or null")
+        need(triple(self.mean, -math.inf), "mean", "3 numbers, one per colour channel")
+        need(triple(self.std, 0.0), "std", "3 positive numbers, one per colour channel")
+        for key in ("crop_padding", "cutout", "limit_seed"):
+            v = getattr(self, key)
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key, "an integer >= 0")
+        scale = self.crop_scale
+        need(isinstance(scale, (tuple, list)) and len(scale) == 2 and all(isinstance(x, (int, float)) for x in scale)
+             and 0 < scale[0] <= scale[1] <= 1, "crop_scale", "[low, high] with 0 < low <= high <= 1")
+        need(self.max_memory_gib is None or (isinstance(self.max_memory_gib, (int, float)) and self.max_memory_gib > 0),
+             "max_memory_gib", "a positive number of GiB")
+        for key in ("recalibration_images", "recalibration_batch_size"):
+            need(positive_int(getattr(self, key)), key, "a positive integer")
+        for key in ("limit_train", "limit_test"):
+            need(getattr(self, key) is None or positive_int(getattr(self, key)), key, "a positive integer or null")
+
     def stored_fit(self) -> str:
         """How images of another size are stored at ``image_size`` (see :data:`nasedge.data.decode.FITS`)."""
         return "center_crop" if self.train_crop == "random_resized" else "stretch"
@@ -100,12 +134,7 @@ def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
         raise NasedgeError("data.path is not set; pass data.path=<file or directory>")
     if not Path(cfg.path).exists():
         raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
-    if cfg.train_crop not in ("pad", "random_resized"):
-        raise NasedgeError(f"data.train_crop: value {cfg.train_crop!r} is not valid; expected pad or random_resized")
-    if cfg.decode not in ("cpu", "cuda", "auto"):
-        raise NasedgeError(f"data.decode: value {cfg.decode!r} is not valid; expected cpu, cuda or auto")
-    if not 0 < cfg.eval_crop <= 1:
-        raise NasedgeError(f"data.eval_crop: value {cfg.eval_crop!r} is not valid; expected a share in (0, 1]")
+    cfg.check()
     train, test = loaders[cfg.kind](cfg)
     if cfg.num_classes is not None and cfg.num_classes != len(train.classes):
         raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {len(train.classes)} "

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,29 @@ def test_image_folder_layout(tmp_path):
     (tmp_path / "test" / "extra").mkdir()
     with pytest.raises(NasedgeError, match="class directory 'extra'"):
         load_dataset(DataConfig(kind="image_folder", path=str(tmp_path), image_size=16))
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("image_size", -3, "a positive number of pixels"), ("image_size", 0, "a positive number of pixels"),
+    ("crop_padding", -2, "an integer >= 0"), ("cutout", -1, "an integer >= 0"), ("limit_seed", -1, "an integer >= 0"),
+    ("mean", (0.5,), "3 numbers"), ("std", (0.0, 0.0, 0.0), "3 positive numbers"),
+    ("limit_test", 0, "a positive integer or null"), ("limit_train", -5, "a positive integer or null"),
+    ("recalibration_images", 0, "a positive integer"), ("recalibration_batch_size", 0, "a positive integer"),
+    ("max_memory_gib", -1.0, "a positive number of GiB"), ("crop_scale", (0.5, 0.2), "[low, high] with 0 < low <= high <= 1"),
+    ("eval_crop", 1.5, "a share in (0, 1]"), ("num_classes", 0, "a positive integer or null"),
+])
+def test_settings_out_of_range_are_one_line_before_any_image_is_read(tmp_path, key, value, expected):
+    """They were tracebacks (negative sizes, a mean of one channel), or failed after an epoch (limit_test=0)."""
+    path = tmp_path / "d.npz"
+    write_dataset(path, n_train=20, n_test=10, size=8)
+    with pytest.raises(NasedgeError, match=rf"^data.{key}: value .* is not valid; expected {re.escape(expected)}"):
+        load_dataset(DataConfig(path=str(path), **{key: value}))
+
+
+def test_every_shipped_data_config_is_in_range():
+    from omegaconf import OmegaConf
+
+    from nasedge.config import compose, group_options
+
+    for option in group_options("data"):
+        OmegaConf.to_object(compose([f"data={option}"]).data).check()
