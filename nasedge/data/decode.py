@@ -86,11 +86,20 @@ def _decode_gpu(blobs: list[bytes], size: int, fit: str, out: np.ndarray, done: 
         done[chunk] = True
 
 
+class UndecodableImage(Exception):
+    """Image ``index`` of a batch could not be decoded; ``reason`` is the decoder's error."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(f"image {index}: {reason}")
+        self.index, self.reason = index, reason
+
+
 def decode_images(blobs: list[bytes], size: int, fit: str = "stretch", device: str = "auto") -> np.ndarray:
     """Decode encoded images to ``(N, 3, size, size)`` uint8, fitting those of another size (``fit``: :data:`FITS`).
 
     ``device``: ``"cuda"`` decodes JPEG files on the GPU, ``"cpu"`` in worker threads, ``"auto"`` the GPU when
-    :func:`gpu_decoding_available`. Files the GPU decoder does not take fall back to the threads.
+    :func:`gpu_decoding_available`. Files the GPU decoder does not take fall back to the threads. A file no decoder
+    takes raises :class:`UndecodableImage` with its index.
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, not {fit!r}")
@@ -101,7 +110,10 @@ def decode_images(blobs: list[bytes], size: int, fit: str = "stretch", device: s
     rest = np.flatnonzero(~done)
     if len(rest):
         def one(i: int) -> None:
-            out[i] = _fit_pil(Image.open(io.BytesIO(blobs[i])).convert("RGB"), size, fit).transpose(2, 0, 1)
+            try:
+                out[i] = _fit_pil(Image.open(io.BytesIO(blobs[i])).convert("RGB"), size, fit).transpose(2, 0, 1)
+            except Exception as exc:  # PIL raises many types for broken files
+                raise UndecodableImage(i, f"{type(exc).__name__}: {exc}") from None
 
         with ThreadPoolExecutor(max_workers=min(32, os.cpu_count() or 1)) as pool:
             list(pool.map(one, rest.tolist(), chunksize=256))

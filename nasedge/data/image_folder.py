@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from nasedge.data.decode import decode_images
+from nasedge.data.decode import UndecodableImage, decode_images
 from nasedge.errors import NasedgeError
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -41,6 +41,7 @@ def image_folder_classes(cfg) -> list[str]:
 
 def _split(root: Path, classes: list[str] | None) -> tuple[list[Path], list[int], list[str]]:
     found = _class_dirs(root)
+    training = classes is None  # the training split's folders are the classes
     classes = classes or found
     if not classes:
         raise NasedgeError(f"{root}: no class directories")
@@ -49,10 +50,14 @@ def _split(root: Path, classes: list[str] | None) -> tuple[list[Path], list[int]
         raise NasedgeError(f"{root}: class directory {unknown[0]!r} does not exist in the training split")
     files, labels = [], []
     for label, name in enumerate(classes):
+        before = len(files)
         for p in sorted((root / name).iterdir()) if (root / name).is_dir() else []:
             if p.suffix.lower() in EXTENSIONS:
                 files.append(p)
                 labels.append(label)
+        if training and len(files) == before:
+            raise NasedgeError(f"{root / name}: a class directory without images ({', '.join(sorted(EXTENSIONS))}); "
+                               f"remove it, or it becomes a class the network is trained to predict")
     if not files:
         raise NasedgeError(f"{root}: no images ({', '.join(sorted(EXTENSIONS))})")
     return files, labels, classes
@@ -74,7 +79,7 @@ def load_image_folder(cfg):
         blobs = [f.read_bytes() for f in files]
         try:
             images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
-        except Exception as exc:  # PIL raises many types for broken files
-            raise NasedgeError(f"{root}: an image could not be decoded ({type(exc).__name__}: {exc})") from None
+        except UndecodableImage as exc:
+            raise NasedgeError(f"{files[exc.index]}: not a readable image ({exc.reason})") from None
         splits.append(ImageDataset(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), classes))
     return splits[0], splits[1]

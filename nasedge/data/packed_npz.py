@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasedge.data.decode import decode_images
+from nasedge.data.decode import UndecodableImage, decode_images
 from nasedge.errors import NasedgeError
 from nasedge.npz import read_npz
 
@@ -33,7 +33,10 @@ def load_packed_npz(cfg):
         if len(off) != len(labels) + 1:
             raise NasedgeError(f"{path}: {split}_offsets has {len(off)} entries, expected {len(labels) + 1}")
         blobs = [jpeg[off[i]:off[i + 1]].tobytes() for i in range(len(labels))]
-        images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
+        try:
+            images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
+        except UndecodableImage as exc:
+            raise NasedgeError(f"{path}: {split} image {exc.index} is not a readable image ({exc.reason})") from None
         splits.append(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes))
     return splits[0], splits[1]
 

@@ -93,6 +93,24 @@ def test_image_folder_layout(tmp_path):
     (tmp_path / "test" / "extra").mkdir()
     with pytest.raises(NasedgeError, match="class directory 'extra'"):
         load_dataset(DataConfig(kind="image_folder", path=str(tmp_path), image_size=16))
+    (tmp_path / "test" / "extra").rmdir()
+    (tmp_path / "train" / "zebra").mkdir()  # an empty class folder would be a class of its own
+    with pytest.raises(NasedgeError, match=r"train/zebra: a class directory without images"):
+        load_dataset(DataConfig(kind="image_folder", path=str(tmp_path), image_size=16))
+    (tmp_path / "train" / "zebra").rmdir()
+    (tmp_path / "train" / "class1" / "broken.jpg").write_bytes(b"not an image")  # named, in a tree of thousands
+    with pytest.raises(NasedgeError, match=r"train/class1/broken.jpg: not a readable image \(UnidentifiedImageError"):
+        load_dataset(DataConfig(kind="image_folder", path=str(tmp_path), image_size=16))
+
+
+def test_an_undecodable_image_in_a_packed_file_is_named(tmp_path):
+    from nasedge.data.packed_npz import write_packed_npz
+    from tests.synthetic_data import make_images
+
+    blobs, labels = make_images(4, 8, 0)
+    write_packed_npz(tmp_path / "d.npz", ["a", "b"], make_images(4, 8, 1), ([*blobs[:2], b"junk", blobs[3]], labels))
+    with pytest.raises(NasedgeError, match=r"d.npz: test image 2 is not a readable image"):
+        load_dataset(DataConfig(path=str(tmp_path / "d.npz"), image_size=8))
 
 
 @pytest.mark.parametrize("key, value, expected", [
