@@ -82,6 +82,12 @@ def test_export_random_init(tmp_path, nasedge):
     r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--supernet", str(tmp_path / "none.pt"),
                 "--out", str(tmp_path / "out2"))
     assert r.returncode == 2 and "none.pt: supernet checkpoint not found" in r.stderr
+    from nasedge.export.tflite import tflite_available
+
+    if not tflite_available():  # the missing extra is said before any format is written
+        r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--init", "random", "--format", "onnx,tflite",
+                    "--out", str(tmp_path / "out3"))
+        assert r.returncode == 2 and "pip install 'nasedge[tflite]'" in r.stderr and not (tmp_path / "out3").exists()
 
 
 def test_every_verb_help_keeps_its_example_lines(capsys):

@@ -32,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.supernet import subnet_from_config
 
     formats = parse_formats(args.format)
+    if "tflite" in formats:  # before any format is written
+        from nasedge.export.tflite import require_tflite
+
+        require_tflite()
     arch = Arch.load(args.arch)
     space = get_space(arch.space)
     arch = space.validate(arch, source=args.arch)

@@ -59,10 +59,15 @@ def _quiet_conversion() -> Iterator[None]:
                     os.environ[k] = v
 
 
-def tflite_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
-    """Convert ``model`` (fp32, eval) for inputs of ``input_shape`` (NCHW) into a TFLite flatbuffer."""
+def require_tflite() -> None:
+    """Raise the one-line error of a missing ``tflite`` extra (before any file is written)."""
     if not tflite_available():
         raise NasedgeError(f"TFLite export needs litert-torch and ai-edge-litert: {INSTALL_HINT}")
+
+
+def tflite_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
+    """Convert ``model`` (fp32, eval) for inputs of ``input_shape`` (NCHW) into a TFLite flatbuffer."""
+    require_tflite()
     with _quiet_conversion(), torch.no_grad():
         import litert_torch  # importing it logs from C++ too
 
