@@ -143,6 +143,9 @@ def _parse(path: str | Path, text: str) -> list[Measurement]:
             raw = row.get(f.name, "")
             try:
                 if f.name in ("noisy",):
+                    if raw.strip().lower() not in ("true", "false", ""):
+                        raise NasedgeError(f"{where}: column 'noisy': value {raw!r} is not valid; expected true or "
+                                           f"false")
                     values[f.name] = raw.strip().lower() == "true"
                 elif f.name == "reason":
                     values[f.name] = raw

@@ -210,6 +210,12 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
     in the caller's words (where the reference archs are listed, how to allow missing ones).
     """
     enc = get_encoding(space)
+    first: dict = {}
+    for i, arch in enumerate(archs):
+        j = first.setdefault(arch, i)
+        if j != i:  # a repeat counts twice in the fit, and its cross-validation predicts it from itself
+            raise NasedgeError(f"measurements #{j + 1} and #{i + 1} (in order) are of the same arch; keep one "
+                               f"(the median of repeated measurements of an arch is its measurement)")
     if references is None:
         try:
             references = reference_archs(enc)

@@ -25,6 +25,9 @@ def test_bad_measurement_files(tmp_path):
     (tmp_path / "c.csv").write_text(f"arch_id,device,median_ms,arch\n1,cpu,-1,{arch}\n")
     with pytest.raises(NasedgeError, match=r"c.csv:2: column 'median_ms': value '-1' is not a positive latency"):
         read_measurements_csv(tmp_path / "c.csv")
+    (tmp_path / "e.csv").write_text(f"arch_id,device,median_ms,noisy,arch\n1,cpu,2.0,maybe,{arch}\n")
+    with pytest.raises(NasedgeError, match=r"e.csv:2: column 'noisy': value 'maybe' is not valid; expected true or false"):
+        read_measurements_csv(tmp_path / "e.csv")
     (tmp_path / "d.csv").write_text("arch_id,device,median_ms,arch\n1,cpu,2.0,{}\n")
     with pytest.raises(NasedgeError, match=r"d.csv:2: field 'space'"):
         read_measurements_csv(tmp_path / "d.csv")

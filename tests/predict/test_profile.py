@@ -104,6 +104,8 @@ def test_one_rule_for_measurements_before_a_fit():
     assert allowed.missing_reference == 4 and "4 of the 10 reference archs are not measured" in allowed.warnings()[0]
     with pytest.raises(NasedgeError, match="2 measurements given; predictor 'meta' needs at least 3"):
         check_measurements(space, refs[:2], allow_missing_reference=True)
+    with pytest.raises(NasedgeError, match=r"^measurements #2 and #11 \(in order\) are of the same arch; keep one"):
+        check_measurements(space, [*refs, refs[1], *more])  # pasted twice, or measured twice
 
 
 def test_profiles_are_written_to_the_home_and_shipped_ones_are_read_only(nasedge_home):
