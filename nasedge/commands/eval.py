@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import nullcontext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,15 +82,17 @@ def _merge_ranks(world, archs: list, args: argparse.Namespace, done: set, result
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     import torch
     from omegaconf import OmegaConf
-    from rich.progress import Progress
 
     from nasedge.config import compose
     from nasedge.cost import arch_cost
     from nasedge.data import load_dataset, recalibration_subset
     from nasedge.errors import NasedgeError
     from nasedge.predict.accuracy_samples import done_archs
+    from nasedge.progress import progress_reporter
     from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
     from nasedge.train.distributed import init_world
@@ -125,9 +128,15 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict] = []
     show = not world.launched   # one process prints as it goes; under torchrun rank 0 prints the merged file
     try:
-        with Progress(transient=True, disable=len(mine) < 2 or not world.is_main) as progress:
-            task = progress.add_task("evaluating", total=len(mine))
-            for arch in mine:
+        if mine and world.is_main:  # an arch takes minutes on a CPU: say what runs before the first result
+            print(f"evaluating {len(mine)} arch{'s' * (len(mine) > 1)} on {device}"
+                  f"{f' ({world.size} processes)' if world.launched else ''}: BatchNorm recalibrated on "
+                  f"{len(recal)} training images, then top-1 on {len(test)} test images each", file=sys.stderr,
+                  flush=True)
+        reporter = progress_reporter("evaluate", len(mine), unit="archs") if world.is_main and len(mine) > 1 \
+            else nullcontext(lambda *_: None)
+        with reporter as update:
+            for i, arch in enumerate(mine, start=1):
                 acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp)
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
@@ -138,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                 results.append(record)
                 if show:
                     _print_record(record, args.json)
-                progress.advance(task)
+                update(i)
     finally:
         if out:
             out.close()
