@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.cost import arch_cost
     from nasedge.data import load_dataset, recalibration_subset
     from nasedge.errors import NasedgeError
-    from nasedge.predict.accuracy_samples import done_archs
+    from nasedge.predict.accuracy_samples import done_archs, evaluation_context
     from nasedge.progress import progress_reporter
     from nasedge.supernet.accuracy import evaluate_arch
     from nasedge.supernet import load_supernet
@@ -106,18 +106,19 @@ def run(args: argparse.Namespace) -> int:
     supernet = load_supernet(path, map_location=device)
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
+    data = OmegaConf.to_object(cfg.data)
+    context = evaluation_context(path, data)
     done: set = set()
     if args.out and world.is_main:   # the other ranks get rank 0's view before any of them writes
         from pathlib import Path
 
         out_path = Path(args.out)
         # the merged file and the ranks' parts of a distributed run that did not finish
-        for path in [out_path, *sorted(out_path.parent.glob(out_path.name + ".rank*"))]:
-            done |= done_archs(path, "results file of nasedge eval")
+        for part in [out_path, *sorted(out_path.parent.glob(out_path.name + ".rank*"))]:
+            done |= done_archs(part, "results file of nasedge eval", context=context)
     done = world.broadcast(done)
     todo = [a for a in archs if a not in done]
     mine = todo[world.rank::world.size]
-    data = OmegaConf.to_object(cfg.data)
     train, test = load_dataset(data)
     recal = recalibration_subset(train, data).to(device)
     test = test.to(device)
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp)
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
-                          "params": cost.params, "macs": cost.macs}
+                          "params": cost.params, "macs": cost.macs, "context": context}
                 if out:
                     out.write(json.dumps(record) + "\n")
                     out.flush()

@@ -175,8 +175,12 @@ class AccuracyPredictor(BaseAccuracyPredictor):
 
 
 def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
-    """Read the JSON lines written by ``nasedge eval --out`` (fields ``arch`` and ``top1``)."""
+    """Read the JSON lines written by ``nasedge eval --out`` (fields ``arch`` and ``top1``; ``context``, where
+    there, must be one: samples of one supernet on one data). An arch twice is refused: it could sit in both the
+    fitted and the held-out share."""
     archs, top1 = [], []
+    seen: dict[Arch, str] = {}
+    context, context_at = None, ""
     for where, row in read_json_lines(path, unreadable="not a JSON-lines file of accuracy samples"):
         if not isinstance(row, dict):
             raise NasedgeError(f"{where}: not an accuracy record; expected an object with fields 'arch' and 'top1'")
@@ -189,7 +193,16 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
                                f"in percent, 0-100")
         if not isinstance(row["arch"], dict):
             raise NasedgeError(f"{where}: field 'arch': value {row['arch']!r} is not valid; expected an arch object")
-        archs.append(Arch.from_dict(row["arch"], source=where))
+        arch = Arch.from_dict(row["arch"], source=where)
+        if arch in seen:
+            raise NasedgeError(f"{where}: the arch of {seen[arch]} again; keep one sample per arch")
+        seen[arch] = where
+        if row.get("context") is not None:
+            if context is not None and row["context"] != context:
+                raise NasedgeError(f"{where}: a sample of another supernet or data than {context_at}'s; fit one "
+                                   f"supernet's samples on one data at a time")
+            context, context_at = row["context"], context_at or where
+        archs.append(arch)
         top1.append(float(value))
     return archs, np.asarray(top1)
 

@@ -14,6 +14,7 @@ order they finish.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -27,10 +28,27 @@ from nasedge.errors import NasedgeError
 from nasedge.jsonlines import read_appended_json_lines
 
 
-def done_archs(path: Path, what: str = "file of accuracy samples", warn=None) -> set[Arch]:
+def evaluation_context(supernet_path: str | Path, data: Any) -> dict[str, str]:
+    """What a top-1 depends on besides the arch, as short digests: the supernet file's bytes and the data settings
+    (``data``: a :class:`~nasedge.data.DataConfig` or its dict). Stored with every result, so that a rerun into
+    the same file never counts results of another supernet or data as done."""
+    from nasedge.supernet.families import file_digest
+
+    settings = {k: v for k, v in (data if isinstance(data, dict) else asdict(data)).items() if k != "max_memory_gib"}
+    settings["path"] = str(Path(str(settings.get("path"))).resolve())
+    data_digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    return {"supernet": file_digest(supernet_path)[:16], "data": data_digest[:16]}
+
+
+_CONTEXT_WORDS = {"supernet": "supernet file", "data": "data (path or settings)"}
+
+
+def done_archs(path: Path, what: str = "file of accuracy samples", warn=None,
+               context: Optional[dict] = None) -> set[Arch]:
     """The archs already in ``path``, a file of JSON lines each with its ``"arch"`` (none when it does not exist);
     a last line cut short by a kill is dropped (:func:`~nasedge.jsonlines.read_appended_json_lines`), any other
-    line that is not such a record is an error naming it."""
+    line that is not such a record is an error naming it. So is a record of another ``context``
+    (:func:`evaluation_context`; records written before contexts were stored have none and count)."""
     done = set()
 
     def check(lineno: int, doc: Any) -> None:
@@ -38,6 +56,11 @@ def done_archs(path: Path, what: str = "file of accuracy samples", warn=None) ->
             done.add(Arch.from_dict(doc["arch"]))
         except (KeyError, TypeError, ValueError, NasedgeError):
             raise NasedgeError(f"{path}:{lineno}: not a line of a {what}; use another output file") from None
+        theirs = doc.get("context")
+        if context is not None and isinstance(theirs, dict) and theirs != context:
+            other = next((k for k in context if theirs.get(k) != context[k]), "supernet")
+            raise NasedgeError(f"{path}:{lineno}: a result of another {_CONTEXT_WORDS.get(other, other)}; one file "
+                               f"holds the results of one supernet on one data: use another output file")
 
     read_appended_json_lines(path, what, "the arch in flight", warn, check)
     return done
@@ -100,9 +123,10 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = done_archs(out)
-    todo = [a for a in archs if a not in done]
     data = data if isinstance(data, dict) else asdict(data)
+    context = evaluation_context(supernet_path, data)
+    done = done_archs(out, context=context)
+    todo = [a for a in archs if a not in done]
     options = {"device": device, "batch_size": batch_size, "amp": amp}
     if not todo:
         return 0, len(archs)
@@ -110,7 +134,7 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
                if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
     with open(out, "a") as f:
         for record in records:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps({**record, "context": context}) + "\n")
             f.flush()
             os.fsync(f.fileno())  # durable per arch: a crash loses at most the arch being evaluated
             if progress is not None:

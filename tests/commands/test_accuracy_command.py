@@ -90,10 +90,13 @@ def test_fit_with_too_few_samples_is_one_line(nasedge_cli, tmp_path):
     ({"top1": 50.0, "arch": "max"}, r"s.jsonl:2: field 'arch': value 'max' is not valid; expected an arch object"),
     ({"top1": 50.0, "arch": {**get_space("ofa_mbv3_tiny").max_arch().to_dict(), "space": "nope"}},
      r"s.jsonl: unknown search space 'nope'"),
+    ({"top1": 51.0}, r"s.jsonl:2: the arch of .*s.jsonl:1 again; keep one sample per arch"),
+    ({"top1": 50.0, "arch": get_space("ofa_mbv3_tiny").min_arch().to_dict(), "context": {"supernet": "b"}},
+     r"s.jsonl:2: a sample of another supernet or data than .*s.jsonl:1's"),
 ])
 def test_fit_names_a_bad_sample(nasedge_cli, tmp_path, record, message):
     a = get_space("ofa_mbv3_tiny").max_arch().to_dict()
-    good = {"arch": a, "top1": 50.0}
+    good = {"arch": a, "top1": 50.0, "context": {"supernet": "a"}}
     bad = {**good, **record}
     if bad.get("arch") is None:
         bad = {"arch": a}

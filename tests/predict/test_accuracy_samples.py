@@ -27,3 +27,27 @@ def test_done_archs_refuses_a_file_that_holds_no_samples_and_keeps_it(tmp_path, 
     with pytest.raises(NasedgeError, match=r"notes.txt:1: not a"):
         done_archs(path)
     assert path.read_text() == text
+
+
+def test_results_of_another_supernet_or_data_are_not_counted_as_done(tmp_path):
+    """A rerun into a file of another supernet's (or data's) results skipped their archs silently."""
+    from nasedge.data import DataConfig
+    from nasedge.predict.accuracy_samples import evaluation_context
+
+    (tmp_path / "s1.pt").write_bytes(b"one supernet")
+    (tmp_path / "s2.pt").write_bytes(b"another")
+    (tmp_path / "d.npz").write_bytes(b"data")
+    data = DataConfig(path=str(tmp_path / "d.npz"))
+    mine = evaluation_context(tmp_path / "s1.pt", data)
+    assert mine == evaluation_context(tmp_path / "s1.pt", {**vars(data), "max_memory_gib": 2.0})  # no effect on top-1
+    arch = get_space("ofa_mbv3_cifar").sample_many(1, 0)[0]
+    path = tmp_path / "r.jsonl"
+    for other, word in ((evaluation_context(tmp_path / "s2.pt", data), "supernet file"),
+                        (evaluation_context(tmp_path / "s1.pt", DataConfig(path=str(tmp_path / "d.npz"), limit_test=50)),
+                         "data")):
+        path.write_text(json.dumps({"arch": arch.to_dict(), "top1": 50.0, "context": other}) + "\n")
+        with pytest.raises(NasedgeError, match=rf"r.jsonl:1: a result of another {word}"):
+            done_archs(path, context=mine)
+    path.write_text(json.dumps({"arch": arch.to_dict(), "top1": 50.0, "context": mine}) + "\n"
+                    + json.dumps({"arch": arch.to_dict(), "top1": 50.0}) + "\n")  # before contexts: counts
+    assert done_archs(path, context=mine) == {arch}
