@@ -24,7 +24,7 @@ from nasedge.errors import NasedgeError
 from nasedge.specialize.config import SpecializeConfig
 from nasedge.specialize.progress import Stages, progress_bar
 from nasedge.specialize.report import uncalibrated_accuracy_note
-from nasedge.specialize.verification import Finalist, describe_measurements, verify
+from nasedge.specialize.verification import VERIFICATION_CSV, Finalist, describe_measurements, verify
 
 
 @dataclass
@@ -103,8 +103,9 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
             scored = _under(pooled, b) if multi else own
             try:
                 if verified:
+                    # appended per arch: a rerun after an interruption takes the finalists measured so far
                     finalists = _verify(device, scored, b, spec.top_k, req.ray_address, stages, console,
-                                        stage("verification", b), measured)
+                                        stage("verification", b), measured, out / VERIFICATION_CSV)
                     ok = [f for f in finalists if f.within_budget]
                 else:
                     finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
@@ -284,11 +285,12 @@ def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, sta
 
 
 def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: Optional[str], stages: Stages,
-            console: Any, name: str = "verification", measured: Optional[dict] = None) -> list[Finalist]:
+            console: Any, name: str = "verification", measured: Optional[dict] = None,
+            journal: Optional[Path] = None) -> list[Finalist]:
     with stages(name) as note:
         with progress_bar(console, f"measure {device.name}", "finalists") as update:
             finalists = verify(device, scored, budget, top_k, ray_address=ray_address,
-                               progress=lambda done, total: update(done, total), measured=measured)
+                               progress=lambda done, total: update(done, total), measured=measured, journal=journal)
         note["detail"] = f"on {device.name}, " + describe_measurements(finalists, budget)
     return finalists
 

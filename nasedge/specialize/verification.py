@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Optional, Union
 
 from nasedge.arch import Arch
@@ -20,6 +21,7 @@ from nasedge.errors import NasedgeError
 
 CORRECTION_ROUNDS = 3
 NOISY_ROUNDS = 2  # more measurements of a finalist flagged noisy (each costs as much as the first)
+VERIFICATION_CSV = "verification.csv"  # in the output folder: the finalists' measurements, a row per arch and round
 
 
 @dataclass
@@ -67,22 +69,38 @@ def verification_status(finalist: Finalist) -> Union[bool, str]:
 
 def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray_address: Optional[str] = None,
            progress: Optional[Callable[[int, int], None]] = None,
-           measured: Optional[dict[Arch, Finalist]] = None) -> list[Finalist]:
+           measured: Optional[dict[Arch, Finalist]] = None, journal: Optional[Path] = None) -> list[Finalist]:
     """Measure the ``top_k`` best of ``scored`` (search candidates, best predicted accuracy first) on ``device``,
     re-measure noisy ones, then more rounds while none meets ``budget``; returns every finalist measured, in order.
 
     ``progress(done, total)`` counts measurements over every round: a round of re-measurements or of more
     finalists adds its archs to ``total`` when it starts. ``measured`` (arch -> finalist) holds
     measurements already taken (another budget's verification): those archs are not measured again, and the
-    ones measured here are added to it.
+    ones measured here are added to it. ``journal``: a measurements CSV the measurements are appended to as they
+    are taken (per arch, as `nasedge measure` does), so that a rerun after an interruption takes them from it
+    instead of measuring again (each round of re-measurement is a row of its own).
     """
     measured = {} if measured is None else measured
     count = {"done": 0, "total": 0}
 
-    def run(batch: list[Finalist]) -> list[Any]:
+    def run(batch: list[Finalist], round_: int) -> list[Any]:
         count["total"] += len(batch)
         if progress is not None:
             progress(count["done"], count["total"])
+        if journal is not None:
+            from nasedge.measure import measure_to_csv
+
+            rows = [(f"{f.arch.digest()}.{round_}", f.arch) for f in batch]
+            base = count["done"]
+
+            def step(done: float, _total: int) -> None:
+                count["done"] = base + done
+                if progress is not None:
+                    progress(count["done"], count["total"])
+
+            by_id = {m.arch_id: m for m in measure_to_csv(device, rows, journal, ray_address=ray_address,
+                                                          progress=step)}
+            return [by_id[i] for i, _ in rows]
 
         def chunk_done(chunk: list) -> None:
             count["done"] += len(chunk)
@@ -99,7 +117,7 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
         for round_ in range(1 + NOISY_ROUNDS):
             if not todo:
                 break
-            for f, m in zip(todo, run(todo)):
+            for f, m in zip(todo, run(todo, round_)):
                 f.measured_ms, f.measured_p90_ms, f.noisy = float(m.median_ms), float(m.p90_ms), bool(m.noisy)
                 f.noisy_reason = str(getattr(m, "reason", "") or "") if m.noisy else ""
                 f.measurements = round_ + 1

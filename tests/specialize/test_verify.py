@@ -106,3 +106,32 @@ def test_progress_counts_the_measurements_of_every_round():
     calls = []
     verify(_NoisyDevice(1), _scored(100.0), 100.0, top_k=3, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(0, 3), (3, 3), (3, 6), (6, 6)]
+
+
+def test_a_rerun_takes_the_finalists_measured_before_from_the_journal(tmp_path):
+    """Verification was held in memory only: an interruption lost every finalist measured (a minute on a board)."""
+    import yaml
+
+    from nasedge.measure.device import load_device
+    from nasedge.measure.measurement import read_measurements_csv
+
+    (tmp_path / "board.yaml").write_text(yaml.safe_dump({"name": "board", "where": "local", "measure": {
+        "_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 1,
+        "protocol": {"max_seconds": 1.0, "min_rounds": 2, "max_rounds": 4, "group_size": 1}}}))
+    device = load_device(tmp_path / "board.yaml")
+    calls = []
+    real = device.measure
+
+    def counted(archs, **kw):
+        calls.append(len(archs))
+        return real(archs, **kw)
+
+    object.__setattr__(device, "measure", counted)
+    scored = sorted(_scored(100.0), key=lambda c: c.constraint)[:3]  # the smallest: quick to time
+    journal = tmp_path / "out" / "verification.csv"
+    first = verify(device, scored, 100.0, top_k=1, journal=journal)  # "interrupted" after one finalist
+    assert len(read_measurements_csv(journal)) == 1 and sum(calls) == 1
+    again = verify(device, scored, 100.0, top_k=2, journal=journal)
+    assert sum(calls) == 2  # only the finalist not measured before
+    assert again[0].measured_ms == pytest.approx(first[0].measured_ms, rel=1e-5)
+    assert [m.arch_id for m in read_measurements_csv(journal)] == [f"{f.arch.digest()}.0" for f in again]
