@@ -117,7 +117,9 @@ def test_a_rerun_takes_the_finalists_measured_before_from_the_journal(tmp_path):
 
     (tmp_path / "board.yaml").write_text(yaml.safe_dump({"name": "board", "where": "local", "measure": {
         "_target_": "nasedge.measure.RuntimeMeasurer", "runtime": "onnxruntime", "threads": 1,
-        "protocol": {"max_seconds": 1.0, "min_rounds": 2, "max_rounds": 4, "group_size": 1}}}))
+        "protocol": {"max_seconds": 1.0, "min_rounds": 2, "max_rounds": 4, "group_size": 1,
+                     # never flagged noisy, whatever else runs: a noisy finalist is measured again by design
+                     "max_rse": 10.0, "max_spread": 100.0, "min_cpu_share": 0.0}}}))
     device = load_device(tmp_path / "board.yaml")
     calls = []
     real = device.measure
