@@ -27,5 +27,23 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.config import compose
     from nasedge.train import train_from_config
 
-    result = train_from_config(compose(args.overrides))
+    cfg = compose(args.overrides)
+    _note_embedded_data(cfg)
+    result = train_from_config(cfg)
     return 0 if result.finished else EXIT_RESUMABLE
+
+
+def _note_embedded_data(cfg) -> None:
+    """The default data is the shipped evaluation data: say that it makes a smoke test, not a supernet."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from nasedge.config import compose
+
+    embedded = compose(["data=cifar10_embedded"]).data.path  # its one home: conf/data/cifar10_embedded.yaml
+    first_rank = os.environ.get("RANK", "0") == "0"  # under torchrun one note, not one per process
+    if first_rank and Path(str(cfg.data.path)).resolve() == Path(embedded).resolve():
+        print("train: note: the data is nasedge's shipped evaluation data (data=cifar10_embedded: 2,000 training "
+              "images, kept for BatchNorm recalibration): a smoke test, too few to train a supernet; train on "
+              "data=cifar10 (NASEDGE_CIFAR10 or data.path) or your own data", file=sys.stderr, flush=True)

@@ -132,6 +132,8 @@ class TrainConfig:
         for key in ("checkpoint_part_mib", "eval_every_epochs", "eval_batch_size"):
             value = getattr(self, key)
             _require(f"train.{key}", value, _is_int(value) and value >= 1, "a positive integer")
+        _require("train.out_dir", self.out_dir, isinstance(self.out_dir, str) and bool(self.out_dir.strip()),
+                 "a folder (empty would write the run into the working directory)")
         check_train_device(self.device)
 
 

@@ -47,6 +47,7 @@ def test_values_the_tests_and_recipes_use_pass():
 
 BAD = [
     ("train.batch_size=0", "train.batch_size", "0", "a positive integer"),
+    ("train.out_dir=", "train.out_dir", "''", "a folder"),
     ("train.batch_size=-4", "train.batch_size", "-4", "a positive integer"),
     ("train.eval_batch_size=0", "train.eval_batch_size", "0", "a positive integer"),
     ("train.eval_every_epochs=0", "train.eval_every_epochs", "0", "a positive integer"),
