@@ -144,9 +144,15 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                                            predictor=predictor, cv_folds=cv_folds, note=note, active=active,
                                            **predictor_options)
         noisy = sum(m.noisy for m in measured)
+        # the rule `predictor fit` applies: noisy measurements make a worse profile, said in a line of its own
+        warnings = check_measurements(space, [m.arch for m in measured], [m.noisy for m in measured],
+                                      predictor=predictor, allow_missing_reference=True).warnings()
         kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
                                     f"({noisy} flagged noisy; measurements in {csv})")
     saved = save_profile(profile, profiles_dir) if kind == "new-profile" else stored.path
+    if note is not None:
+        for w in warnings:
+            note(f"warning: {w}")
     q = profile.quality
     quality = (f"; cross-validated on its {len(profile.measurements)} measurements: Spearman {q['spearman']:.2f}, "
                f"MAPE {q['mape']:.1f} %") if q else ""
