@@ -204,6 +204,8 @@ def cases(d: Path) -> list[Case]:
         Case("eval: an empty file of archs", ("eval", "--arch", f["empty.jsonl"]), r"--arch .*empty.jsonl: no archs"),
         Case("arch validate: an arch of an unknown space", ("arch", "validate", f["nospace.json"]),
              r"nospace.json: unknown search space 'nope'"),
+        Case("eval: an arch of an unknown space", ("eval", "--arch", f["nospace.json"]),
+             r"--arch .*nospace.json: field 'space': unknown search space 'nope'"),
         Case("arch sample: negative --seed", ("arch", "sample", "--seed", "-1"), r"--seed: value -1 is not valid"),
         # devices
         Case("devices: unknown flag", ("devices", "--jsn"), r"unrecognized arguments: --jsn"),

@@ -75,7 +75,11 @@ def check_arch_file(flag: str, path: str) -> None:
     if not Path(path).is_file():
         raise NasedgeError(f"{flag} {path}: no such arch file")
     arch = Arch.load(path)
-    get_space(arch.space).validate(arch, source=path)
+    try:
+        space = get_space(arch.space)
+    except NasedgeError as exc:  # which file names the unknown space
+        raise NasedgeError(f"{flag} {path}: field 'space': {exc}") from None
+    space.validate(arch, source=path)
 
 
 def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None) -> None:
@@ -206,7 +210,11 @@ def check_archs_jsonl(flag: str, path: str) -> None:
     if not rows:
         raise NasedgeError(f"{flag} {path}: no archs")
     for arch_id, arch in rows:
-        get_space(arch.space).validate(arch, source=f"{path} (arch {arch_id})")
+        try:
+            space = get_space(arch.space)
+        except NasedgeError as exc:
+            raise NasedgeError(f"{flag} {path} (arch {arch_id}): field 'space': {exc}") from None
+        space.validate(arch, source=f"{path} (arch {arch_id})")
 
 
 def check_positive(flag: str, value: Optional[int]) -> None:
