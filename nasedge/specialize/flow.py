@@ -57,7 +57,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
     from nasedge.ray_cluster import scope
     from nasedge.specialize.budget import default_out_name, format_latency, parse_budgets
 
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)  # a line in a log stays one line
     stages = Stages(console)
     with stages("configuration") as note:
         budgets = parse_budgets(req.latency)
