@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -83,6 +84,25 @@ def _row(name: str, ranges: bool, space: str) -> dict:
     return row
 
 
+def _row_or_fault(name: str, ranges: bool, space: str) -> dict:
+    """:func:`_row`, or for a user's device whose YAML does not load a row saying why (and a warning): one broken
+    hand-edited file no longer hides every other device."""
+    import sys
+
+    from nasedge.errors import NasedgeError
+    from nasedge.measure.device import SHIPPED, device_file, device_source
+
+    try:
+        return _row(name, ranges, space)
+    except NasedgeError as exc:
+        if device_source(name) == SHIPPED:
+            raise
+        print(f"nasedge: warning: {exc}", file=sys.stderr)
+        return {"name": name, "where": "unreadable", "runtime": str(exc), "profiles": [], "description": "",
+                "source": device_source(name), "file": str(device_file(name)), "available": False,
+                "unavailable": str(exc), "profile_sources": {}}
+
+
 def _published_range(device, space_name: str) -> dict:
     """The range a predict-only device's published data predicts in ``space_name`` (none if no data covers it)."""
     from nasedge.errors import NasedgeError
@@ -111,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.measure import list_devices
 
     space = _configured_space(args.ranges)
-    rows = [_row(name, args.ranges, space) for name in list_devices()]
+    rows = [_row_or_fault(name, args.ranges, space) for name in list_devices()]
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -182,7 +202,7 @@ def run_add(args: argparse.Namespace) -> int:
     from nasedge import home
     from nasedge.atomic import atomic_write_text
     from nasedge.errors import NasedgeError
-    from nasedge.measure.device import SHIPPED, Device, device_source, is_device_file, load_device
+    from nasedge.measure.device import SHIPPED, Device, device_source, is_device_file, list_devices, load_device
     from nasedge.measure.runtime import list_runtimes
     from nasedge.predict.profile import check_device_name
 
@@ -193,6 +213,11 @@ def run_add(args: argparse.Namespace) -> int:
     source = device_source(name)
     if source == SHIPPED:
         raise NasedgeError(f"device {name!r} is shipped with nasedge; choose another name")
+    # names are file names: on a case-insensitive file system these would be one file
+    twin = next((d for d in list_devices() if d.lower() == name.lower() and d != name), None)
+    if twin is not None:
+        raise NasedgeError(f"device name {name!r} differs from the existing device {twin!r} only in case; choose "
+                           f"another name")
     path = home.devices_dir() / f"{name}.yaml"
     if source is not None and not args.force:
         raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")
@@ -226,6 +251,10 @@ def run_add(args: argparse.Namespace) -> int:
             + yaml.safe_dump({"defaults": ["device_schema", "_self_"], **config}, sort_keys=False))
     retired = _retire_leftovers(name, before, device.config.measure)
     atomic_write_text(path, text)
+    cores = os.cpu_count() or 1
+    if args.where == "local" and args.threads is not None and args.threads > cores:
+        print(f"note: --threads {args.threads} is more than this machine's {cores} cores; fine for a board measured "
+              f"elsewhere, slower than fewer threads here")
     if retired is not None:
         print(f"moved the profiles and measurements of an earlier board named {name} to {retired}: they were "
               f"measured with other settings, or settings no longer known")

@@ -78,6 +78,7 @@ def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(na
     (["add", "b", "--runtime", "onnxruntime", "--space", "nope"], "unknown search space 'nope'"),
     (["add", "b", "--runtime", "torch", "--precision", "fp16"], "runtime torch: fp16/bf16 and cuda_graph need device"),
     (["add", "x.yaml", "--runtime", "onnxruntime"], "device name 'x.yaml' ends as a device YAML file does"),
+    (["add", "CPU-ort-t1", "--runtime", "onnxruntime"], "differs from the existing device 'cpu-ort-t1' only in case"),
     (["remove", "x.yaml"], "`devices remove` takes a device's name, not a file ('x.yaml')"),
     (["remove", "cpu"], "device 'cpu' is shipped with nasedge (read-only)"),
     (["remove", "nope"], "unknown device 'nope'"),
@@ -131,3 +132,12 @@ def test_a_device_added_with_a_space_gives_the_verbs_their_space(nasedge_cli):
     r = nasedge_cli("predictor", "archs", "--device", "tiny-board", "-n", "3")
     assert r.returncode == 0 and [json.loads(line)["space"] for line in r.stdout.splitlines()] == ["ofa_mbv3_tiny"] * 3
     _one_line_error(nasedge_cli("predictor", "archs", "-n", "3"), "--space: required")
+
+
+def test_a_broken_device_yaml_of_the_user_hides_no_other_device(nasedge_cli, nasedge_home):
+    assert nasedge_cli("devices", "add", "ok-board", "--runtime", "onnxruntime").returncode == 0
+    (nasedge_home / "conf" / "device" / "bad.yaml").write_text("name: bad\nmeasure: [1,\n")  # edited by hand
+    r = nasedge_cli("devices", "--json")
+    assert r.returncode == 0 and "bad.yaml: invalid YAML" in r.stderr
+    rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert rows["ok-board"]["available"] and rows["bad"]["where"] == "unreadable" and "cpu" in rows
