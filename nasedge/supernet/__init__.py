@@ -86,5 +86,7 @@ def subnet_from_config(cfg: Any, arch: Any, space: SearchSpace, seed: int = 0) -
         raise NasedgeError(f"{path}: supernet checkpoint not found; pass --supernet PATH or --init random")
     supernet = load_supernet(path)
     if supernet.space.name != arch.space:
-        raise NasedgeError(f"{path}: supernet is for search space {supernet.space.name!r}, the arch for {arch.space!r}")
+        raise NasedgeError(f"{path}: supernet is for search space {supernet.space.name!r}, the arch for {arch.space!r}; "
+                           f"pass --supernet with a supernet of {arch.space!r} (nasedge import ofa makes the published "
+                           f"ones), or --init random")
     return supernet.extract(arch)
