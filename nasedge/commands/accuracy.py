@@ -85,8 +85,10 @@ def run_fit(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
     from nasedge.predict.accuracy import AccuracyPredictor, held_out_scores, load_accuracy_dataset
 
-    if not 0 < args.held_out < 1 or args.splits < 1:
-        raise NasedgeError("--held-out must lie in (0, 1) and --splits be >= 1")
+    if not 0 < args.held_out < 1:
+        raise NasedgeError(f"--held-out: value {args.held_out:g} is not valid; expected a share in (0, 1)")
+    if args.splits < 1:
+        raise NasedgeError(f"--splits: value {args.splits} is not valid; expected 1 or more")
     archs, top1 = load_accuracy_dataset(args.samples)
     if not archs:
         raise NasedgeError(f"{args.samples}: no samples")

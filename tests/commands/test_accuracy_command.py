@@ -75,6 +75,15 @@ def test_fit_prints_held_out_quality_and_writes_a_loadable_predictor(nasedge_cli
     assert "held-out RMSE" in r.stdout and "Spearman" in r.stdout
 
 
+@pytest.mark.parametrize("flag, value, message", [("--held-out", "1.5", "--held-out: value 1.5 is not valid"),
+                                                   ("--splits", "0", "--splits: value 0 is not valid")])
+def test_fit_names_the_bad_option(nasedge_cli, tmp_path, flag, value, message):
+    a = get_space("ofa_mbv3_tiny").max_arch()
+    (tmp_path / "s.jsonl").write_text(json.dumps({"arch": a.to_dict(), "top1": 50.0}) + "\n")
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json", flag, value)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 def test_fit_with_too_few_samples_is_one_line(nasedge_cli, tmp_path):
     a = get_space("ofa_mbv3_tiny").max_arch()
     (tmp_path / "s.jsonl").write_text(json.dumps({"arch": a.to_dict(), "top1": 50.0}) + "\n")
