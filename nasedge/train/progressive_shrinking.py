@@ -511,6 +511,8 @@ class Trainer:
                 "data": {"global_batch": self.cfg.batch_size,
                          "rows": [[r * per_rank, (r + 1) * per_rank] for r in range(self.world.size)]},
             }, part_mib=self.cfg.checkpoint_part_mib)
+            # what a long run has measured so far, readable while it runs (the checkpoint holds the same list)
+            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=1))
         self.world.barrier()
 
     def _finish(self, model, metrics, log) -> None:

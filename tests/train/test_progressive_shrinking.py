@@ -65,6 +65,8 @@ def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path, reference):
         if r.finished:
             break
         stops += 1
+        # readable while the run goes on (written with each checkpoint): what it has measured so far
+        assert json.loads((tmp_path / "cut" / "metrics.json").read_text()) == r.metrics
     assert stops >= 3
     assert [m["top1_max"] for m in r.metrics] == [m["top1_max"] for m in reference.metrics]
     a, b = state_of(ref_dir), state_of(tmp_path / "cut")
