@@ -34,6 +34,10 @@ def test_predict_only_device_specializes_unverified(tmp_path, capsys):
     assert m["search"]["strategy"] == "evolution" and m["search"]["evaluations"] == 60
     assert "unverified" in (out / "report.md").read_text()
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7 ms", "--out", str(out), *TINY]) == 0
+    err = capsys.readouterr().err  # a rerun says what it replaces (it did so silently)
+    assert "holds an earlier run's pick (manifest.json): it is replaced at the end of this run\n" in err
 
 
 @pytest.mark.parametrize("args, message", [
