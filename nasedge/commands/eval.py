@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
     data = OmegaConf.to_object(cfg.data)
-    context = evaluation_context(path, data)
+    context = evaluation_context(path, data) if args.out else None  # hashes the supernet file: for --out only
     done: set = set()
     if args.out and world.is_main:   # the other ranks get rank 0's view before any of them writes
         from pathlib import Path
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp)
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
-                          "params": cost.params, "macs": cost.macs, "context": context}
+                          "params": cost.params, "macs": cost.macs, **({"context": context} if context else {})}
                 if out:
                     out.write(json.dumps(record) + "\n")
                     out.flush()

@@ -143,8 +143,6 @@ class MetaModel:
         absent = [k for k in ("family", "onehot_width", "feature_names", "devices") if k not in meta]
         if absent:
             raise NasedgeError(f"{path.with_suffix('.json')}: field {absent[0]!r}: missing")
-        if not path.is_file():
-            raise NasedgeError(f"{path}: meta model file not found")
         arrays = read_npz(path, ("feature_scale", "heads"), "meta model")
         scale, heads = arrays["feature_scale"].astype(np.float64), arrays["heads"].astype(np.float64)
         model = cls(meta["family"], int(meta["onehot_width"]), tuple(meta["feature_names"]), scale,
@@ -648,9 +646,9 @@ class MetaPredictor(LatencyPredictor):
         blend = choose_blend(latency_ms, {**first, "flat": flat_loo, **{k: p.loo_ms for k, p in others.items()}})
         self.weights = blend["weights"]
         self.others = {k: p for k, p in others.items() if k in self.weights}
-        self.flat_head = flat_head if "flat" in self.weights else None
+        self.flat_head = None
         if "flat" in self.weights:
-            blend["flat"] = flat_hyper
+            self.flat_head, blend["flat"] = flat_head, flat_hyper
         return blend
 
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:

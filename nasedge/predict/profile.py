@@ -210,9 +210,9 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
     in the caller's words (where the reference archs are listed, how to allow missing ones).
     """
     enc = get_encoding(space)
-    first: dict = {}
+    measured: dict = {}  # arch -> its first position
     for i, arch in enumerate(archs):
-        j = first.setdefault(arch, i)
+        j = measured.setdefault(arch, i)
         if j != i:  # a repeat counts twice in the fit, and its cross-validation predicts it from itself
             raise NasedgeError(f"measurements #{j + 1} and #{i + 1} (in order) are of the same arch; keep one "
                                f"(the median of repeated measurements of an arch is its measurement)")
@@ -221,7 +221,6 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
             references = reference_archs(enc)
         except NasedgeError:  # a space without a sampler or shipped reference archs: no reference to require
             references = []
-    measured = set(archs)
     missing = [r for r in references if r not in measured]
     if missing and not allow_missing_reference:
         where = f" ({listed_by} lists them)" if listed_by else ""

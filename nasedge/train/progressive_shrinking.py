@@ -523,7 +523,6 @@ class Trainer:
         else:
             save_supernet(model, self.out_dir / "supernet.pt", meta=meta)
             save_supernet(model, self.out_dir / "supernet_fp16.pt", half=True, meta=meta)
-        atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=1))
         log(f"training finished; weights in {self.out_dir}")
 
 
