@@ -22,6 +22,7 @@ from nasedge.errors import NasedgeError
 from nasedge.latency_table import LatencyTable
 from nasedge.predict.base import LatencyPredictor, PredictorConfig
 from nasedge.predict.calibration import fit_linear
+from nasedge.predict.encodings import get_encoding
 from nasedge.predict.encodings.ofa import OFAEncoding
 
 
@@ -42,17 +43,19 @@ class LUTPredictor(LatencyPredictor):
         table: Optional[str] = None  # latency table file measured on the device (nasedge.measure)
 
     def __init__(self, space, table: LatencyTable | dict | str | Path | None = None, **options: Any):
+        # the space first: a table measured for a space lut cannot read is wasted work
+        encoding = get_encoding(space)
+        if not isinstance(encoding, OFAEncoding):
+            raise NasedgeError(f"predictor 'lut' needs an OFA-family space, not {encoding.name!r}")
         if table is None:
             raise NasedgeError("predictor 'lut' needs a latency table measured on the device "
-                               "(option table=FILE)")
+                               "(--table FILE on the command line, predictor.table=FILE in a configuration)")
         if isinstance(table, (str, Path)):
             table = LatencyTable.load(table)
         elif isinstance(table, dict):
             table = LatencyTable.from_dict(table)
         table = table.medians()
         super().__init__(space, table=table.to_dict(), **options)
-        if not isinstance(self.encoding, OFAEncoding):
-            raise NasedgeError(f"predictor 'lut' needs an OFA-family space, not {self.encoding.name!r}")
         if table.space and table.space != self.encoding.name:
             raise NasedgeError(f"latency table of space {table.space!r} cannot predict space "
                                f"{self.encoding.name!r}")

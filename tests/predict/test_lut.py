@@ -36,3 +36,11 @@ def test_table_latency_adds_up_the_parts_of_the_walk_and_profiles_keep_medians_o
         lut.predict([other])
     with pytest.raises(NasedgeError, match="latency table of space 'ofa_mbv3_tiny' cannot predict"):
         LUTPredictor("ofa_mbv3_cifar", table=table)
+
+
+def test_a_space_lut_cannot_read_is_refused_before_asking_for_a_table():
+    # a user told only "needs a table" would measure one, and then learn the space was never possible
+    with pytest.raises(NasedgeError, match="needs an OFA-family space, not 'fbnet'"):
+        LUTPredictor("fbnet")
+    with pytest.raises(NasedgeError, match=r"--table FILE on the command line, predictor.table=FILE"):
+        LUTPredictor("ofa_mbv3_cifar")
