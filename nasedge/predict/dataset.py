@@ -76,6 +76,17 @@ def _detect_encoding(record: dict, source: str) -> LatencyEncoding:
                        f"pass --space")
 
 
+def _check_family(record: dict, where: str, space: LatencyEncoding) -> None:
+    """A dataset of another family than --space says so, rather than fail on a field of the first arch."""
+    try:
+        found = _detect_encoding(record, where)
+    except NasedgeError:  # a record only the given space can read: its parser says what is wrong
+        return
+    if type(found) is not type(space):
+        raise NasedgeError(f"{where}: an arch of space {found.name!r}, not {space.name!r}; "
+                           f"is --space right for this dataset?")
+
+
 def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncoding, list[int], list]:
     ids, items = [], []
     for where, rec in read_json_lines(path, "no such file (a latency dataset directory needs archs.jsonl)"):
@@ -87,6 +98,8 @@ def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncod
             raise NasedgeError(f"{where}: field 'arch_id': value {aid!r} is not valid; expected an integer")
         if space is None:
             space = _detect_encoding(rec, where)
+        elif not ids:
+            _check_family(rec, where, space)
         ids.append(aid)
         items.append(space.parse(rec, where))
     if space is None:

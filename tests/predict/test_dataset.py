@@ -73,6 +73,13 @@ def test_malformed_archs(tmp_path, data_dir):
         load_dataset(tmp_path / "missing")
 
 
+def test_a_dataset_of_another_space_says_so(data_dir):
+    with pytest.raises(NasedgeError, match=r"archs.jsonl:1: an arch of space 'ofa_mbv3_w1.2', not 'fbnet'; "
+                                           r"is --space right"):
+        load_dataset(data_dir / "help_ofa_sample", space="fbnet")
+    assert load_dataset(data_dir / "help_ofa_sample", space="ofa_mbv3_w1.2").encoding.name == "ofa_mbv3_w1.2"
+
+
 def test_read_arch_latency_csv(tmp_path, ofa_sample):
     archs = ofa_sample.items[:3]
     path = tmp_path / "m.csv"
