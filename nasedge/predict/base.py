@@ -35,12 +35,18 @@ def single_blas_thread():
 
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
-    # finding the loaded BLAS libraries costs ~1 ms, more than a small prediction: do it once (numpy's
-    # BLAS, the one predictors use, is loaded with numpy, before this runs)
+    # finding the loaded BLAS libraries costs ~1 ms, more than a small prediction: do it once. The controller
+    # limits only the libraries loaded when it looks: numpy's OpenBLAS is, but scipy ships its own, loaded with
+    # scipy.linalg (meta's solves), so load it first (left out, a 150-sample service fit ran 10x slower)
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
 
+
+# a latency outside this is a unit mistake (seconds as nanoseconds) or an overflow, not a timing; beyond it the
+# fits' arithmetic overflows or underflows and a profile would predict NaN
+LATENCY_RANGE_MS = (1e-6, 1e7)
 
 FLOOR_SHARE = 0.25  # no prediction falls under this share of the fastest sample the predictor was fitted on
 
@@ -116,12 +122,17 @@ class LatencyPredictor(abc.ABC):
         if len(items) < self.min_samples:
             raise NasedgeError(f"predictor {self.name!r} needs at least {self.min_samples} measurements, "
                                f"got {len(items)}")
-        if not np.all(np.isfinite(y)) or np.any(y <= 0):
-            bad = int(np.flatnonzero(~np.isfinite(y) | (y <= 0))[0])
-            raise NasedgeError(f"latency {float(y[bad])!r} of measurement {bad} is not valid; "
-                               f"expected a positive number")
+        low, high = LATENCY_RANGE_MS
+        if not np.all(np.isfinite(y)) or np.any(y < low) or np.any(y > high):
+            bad = int(np.flatnonzero(~np.isfinite(y) | (y < low) | (y > high))[0])
+            raise NasedgeError(f"latency {float(y[bad])!r} ms of measurement {bad} is not valid; "
+                               f"expected a number of milliseconds from {low:g} to {high:g}")
         with single_blas_thread():
             self._fit(items, y)
+            # a profile that predicts NaN would pass every budget test as false, silently: refuse it here
+            if not np.all(np.isfinite(self._predict(items))):
+                raise NasedgeError(f"predictor {self.name!r} did not fit these {len(y)} latencies "
+                                   f"({y.min():g}-{y.max():g} ms) to finite predictions")
         self.floor = latency_floor(y)
         self.fitted = True
         return self

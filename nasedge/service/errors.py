@@ -89,7 +89,8 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
             continue
         loc = [p for p in e.get("loc", ()) if p not in ("body", "path", "query", "header")]
         path = _path(loc)
-        errors.append((path, f"{path}: {e.get('msg', 'invalid')}"))
+        got = "" if e.get("type") == "missing" or "input" not in e else f" (got {shortened(repr(e['input']), 60)})"
+        errors.append((path, f"{path}: {e.get('msg', 'invalid')}{got}"))
     return _field_errors(FieldErrors(errors or [("<body>", "invalid request")]))
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from nasedge.predict.base import LATENCY_RANGE_MS
 from nasedge.service.storage import NAME_LENGTH
 
 DEVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # as nasedge.predict.profile.check_device_name (with max_length)
@@ -54,7 +55,8 @@ ArchRecord = Annotated[Dict[str, Any], WithJsonSchema({
                    "naming it, e.g. archs[3].kernel[5].",
 })]
 DeviceName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH, pattern=DEVICE_NAME, strict=True)]
-Latency = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True, description="milliseconds")]
+Latency = Annotated[float, Field(ge=LATENCY_RANGE_MS[0], le=LATENCY_RANGE_MS[1], allow_inf_nan=False, strict=True,
+                                 description="milliseconds")]
 
 
 class _Strict(BaseModel):

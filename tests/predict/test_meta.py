@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -240,3 +241,23 @@ def test_a_space_no_shipped_prior_fits_gets_the_models_of_its_samples(space, tmp
     again = DeviceProfile.from_json(profile.to_json())
     assert np.array_equal(again.predict(archs[20:]), p.predict(archs[20:]))
     assert p.to_dict()["state"]["model"] is None
+
+
+def test_one_blas_thread_holds_for_scipy_openblas_too():
+    # scipy ships an OpenBLAS of its own beside numpy's; meta's solves go through it, so a limit on numpy's
+    # alone let a 150-sample service fit run 10x slower on two contending threads. A process of its own: in
+    # this one, scipy.linalg is long loaded
+    import subprocess
+    import sys
+
+    code = """if True:
+        import json
+        from threadpoolctl import threadpool_info
+        from nasedge.predict.base import single_blas_thread
+        with single_blas_thread():
+            import scipy.linalg
+            print(json.dumps([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]))"""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    threads = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(threads) >= 1 and set(threads) == {1}, out.stdout

@@ -7,6 +7,7 @@ measured table) and ``meta`` (meta-trained weights), set up in :func:`case`.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -105,8 +106,18 @@ def test_bad_inputs(case):
         p.fit(xa, ya[:-1])
     bad = np.array(ya, dtype=float)
     bad[3] = -1.0
-    with pytest.raises(NasedgeError, match="latency -1.0 of measurement 3"):
+    with pytest.raises(NasedgeError, match="latency -1.0 ms of measurement 3"):
         p.fit(xa, bad)
+    for value in (1.7e308, 1e-320):  # an overflow and a unit mistake: the fit would predict NaN or break
+        bad[3] = value
+        with pytest.raises(NasedgeError, match=re.escape(f"latency {value!r} ms of measurement 3 is not valid; "
+                                                         "expected a number of milliseconds from 1e-06 to 1e+07")):
+            p.fit(xa, bad)
+    edge = np.array(ya, dtype=float) / np.mean(ya)  # the ends of the range fit to finite predictions
+    edge[:len(edge) // 2] *= 1e-6
+    edge[len(edge) // 2:] *= 5e6
+    assert np.all(np.isfinite(create_predictor(name, space, **options).fit(xa, np.clip(edge, 1e-6, 1e7))
+                              .predict(xa)))
     p.fit(xa, ya)
     other = get_space("ofa_mbv3_w1.0").sample(0)
     with pytest.raises(ArchError, match="field 'space'"):

@@ -175,6 +175,12 @@ def test_malformed_archs_are_422_naming_the_field(serve, token, measurements, he
         r = c.post("/v1/devices", json=m, headers=auth(token))
         assert r.status_code == 422
         assert {e["field"] for e in r.json()["errors"]} == {"measurements[2].latency_ms"}  # schema first
+        assert "(got -1.0)" in r.json()["detail"]  # and the value
+        for value in (1.7e308, 1e-320):  # in range for a float, not for a latency: the fit gave NaN or a 500
+            m["measurements"][2]["latency_ms"] = value
+            r = c.post("/v1/devices", json=m, headers=auth(token))
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measurements[2].latency_ms", r.text
+            assert f"(got {value!r})" in r.json()["detail"]
         m["measurements"][2]["latency_ms"] = 1.0
         r = c.post("/v1/devices", json=m, headers=auth(token))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measurements[7].arch.expand[0]"
