@@ -165,6 +165,7 @@ def resolve_settings(args: argparse.Namespace):
     data["cv_folds"] = int(predictor["cv_folds"])
     check_positive("predictor.cv_folds", data["cv_folds"])  # the service's copy: named as the user set it
     settings = ServiceSettings.from_mapping(data)
+    settings.check_predictor()  # here, before the address is announced and workers or replicas start
     if settings.workers > 1 and args.ray:
         raise NasedgeError("--workers is for the uvicorn server; with --ray set service.ray.num_replicas")
     # bad token configuration: fail now, with the setting named, not in a worker

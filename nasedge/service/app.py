@@ -27,7 +27,6 @@ from typing import Optional
 from fastapi import FastAPI
 
 from nasedge import __version__
-from nasedge.predict import predictor_class
 from nasedge.predict.encodings import list_encodings
 from nasedge.service import schemas
 from nasedge.service.auth import TokenSet, read_token_file
@@ -48,7 +47,7 @@ def create_app(settings: Optional[ServiceSettings] = None,
     does; ``on_batch(requests, archs)`` records each call); by default a
     :class:`~nasedge.service.batching.MicroBatcher` in this process does it."""
     settings = settings or ServiceSettings()
-    predictor_class(settings.predictor)  # unknown predictor: fail now, not at the first registration
+    settings.check_predictor()
     hashes = list(settings.write_token_hashes)
     if settings.token_file:
         hashes += read_token_file(settings.token_file)

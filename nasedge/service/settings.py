@@ -73,11 +73,11 @@ class ServiceSettings:
         if isinstance(self.ray, dict):
             self.ray = RaySettings(**self.ray)
         for name in ("port", "workers", "max_body_bytes", "max_batch", "max_measurements", "cv_folds",
-                     "batch_max_archs", "cache_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "port" else 1):
+                     "batch_max_archs", "cache_size", "batch_inline_archs"):
+            value, zero = getattr(self, name), name in ("port", "batch_inline_archs")  # 0: any free port; all
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
                 raise NasedgeError(f"service.{name}: value {value!r} is not valid; "
-                                   f"expected a positive integer")
+                                   f"expected a {'non-negative' if zero else 'positive'} integer")
         if not isinstance(self.log_level, str) or self.log_level.lower() not in LOG_LEVELS:
             raise NasedgeError(f"service.log_level: value {self.log_level!r} is not valid; expected one of "
                                f"{', '.join(LOG_LEVELS)}")
@@ -87,6 +87,16 @@ class ServiceSettings:
                                f"127.0.0.1, or 0.0.0.0 for every interface")
         if self.ray.num_replicas < 1 or self.ray.max_batch_size < 1:
             raise NasedgeError("service.ray: num_replicas and max_batch_size must be positive")
+
+    def check_predictor(self) -> None:
+        """Refuse a predictor that cannot be made from these options (unknown, or lut without a table) now,
+        not as a 422 that blames every client's registration."""
+        from nasedge.predict import create_predictor
+
+        try:
+            create_predictor(self.predictor, "ofa_mbv3_cifar", **self.predictor_options)
+        except NasedgeError as exc:
+            raise NasedgeError(f"predictor (the service fits it at each registration): {exc}") from None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -90,12 +90,16 @@ def _summary(row: DeviceRow) -> DeviceSummary:
                          json.loads(row.quality), row.created, row.adaptation)
 
 
+# how long an SQLite writer waits for another's lock; past it the request is answered 503 (retry)
+BUSY_TIMEOUT_S = 10.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor the writer them
     cur.execute("PRAGMA synchronous=FULL")  # a committed registration survives power loss too
     cur.execute("PRAGMA foreign_keys=ON")  # deleting a device deletes its measurements
-    cur.execute("PRAGMA busy_timeout=10000")  # concurrent writers wait for each other
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")  # concurrent writers wait for each other
     cur.close()
 
 
@@ -122,7 +126,7 @@ def create_db_engine(url: str) -> Engine:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NasedgeError(f"service.db: cannot create the folder {folder} ({exc.strerror})") from None
-    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10},
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
                            **({"poolclass": StaticPool} if memory else {}))
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -147,13 +151,17 @@ class Storage:
     def migrate(self) -> None:
         """``alembic upgrade head`` on this database."""
         from alembic import command
+        from alembic.util.exc import CommandError
 
+        url = self.engine.url.render_as_string(hide_password=True)
         try:
             with self.engine.begin() as conn:
                 command.upgrade(self._alembic_config(conn), "head")
         except DBAPIError as exc:
-            url = self.engine.url.render_as_string(hide_password=True)
             raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}") from None
+        except CommandError as exc:  # a revision none of our migrations knows: a newer nasedge's database
+            raise NasedgeError(f"service.db: {url} has a schema this nasedge does not know ({exc}); serve it "
+                               f"with the nasedge that wrote it, or a newer one") from None
 
     def revision(self) -> tuple[str | None, str]:
         """(the database's schema revision, the migrations' head)."""

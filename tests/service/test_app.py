@@ -200,9 +200,15 @@ def test_registration_checks(serve, token, measurements):
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measurements[0].noisy"
         r = c.post("/v1/devices", json={**body("gpu-a", measurements), "allow_missing_reference": 1}, headers=auth(token))
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "allow_missing_reference"
-        assert c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token)).status_code == 201
-        r = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
-        assert r.status_code == 409 and "already registered" in r.json()["detail"]
+        first = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
+        assert first.status_code == 201
+        # the same registration again, as a client retries one that timed out: what is stored, not "taken"
+        again = c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token))
+        assert again.status_code == 200 and again.json() == first.json()
+        other = body("gpu-a", measurements)
+        other["measurements"][12]["latency_ms"] *= 1.5
+        r = c.post("/v1/devices", json=other, headers=auth(token))
+        assert r.status_code == 409 and "already registered with other measurements" in r.json()["detail"]
     with serve(require_reference_archs=False) as url:
         r = httpx.post(f"{url}/v1/devices", json=body("gpu-c", measurements[15:]), headers=auth(token),
                        timeout=60)
@@ -380,3 +386,23 @@ def test_startup_objects_are_exempt_from_garbage_collection(serve, freeze):
         frozen = gc.get_freeze_count()
     assert (frozen > before) if freeze else (frozen == before)
     assert gc.get_freeze_count() == (0 if freeze else before)  # given back when the app stops
+
+
+def test_a_database_held_by_another_writer_is_503_with_retry(serve, settings, token, measurements, tmp_path,
+                                                            monkeypatch):
+    # a lock held past the busy timeout is the moment's fault, not the request's nor the server's: 503, retry
+    import nasedge.service.storage as storage
+
+    monkeypatch.setattr(storage, "BUSY_TIMEOUT_S", 0.3)
+    with serve() as url:
+        holder = sqlite3.connect(tmp_path / "profiles.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=60)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        assert r.json()["detail"].startswith("the database is not available right now (database is locked)")
+        r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=60)
+        assert r.status_code == 201, r.text  # the lock gone, the same request goes through

@@ -136,6 +136,12 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "service.write_token_hashes: value 'nope'" in capsys.readouterr().err
     assert main(["serve", "service.max_batch=0"]) == 2
     assert "service.max_batch: value 0 is not valid" in capsys.readouterr().err
+    assert main(["serve", "service.batch_inline_archs=-1"]) == 2
+    assert "service.batch_inline_archs: value -1 is not valid; expected a non-negative integer" in capsys.readouterr().err
+    # a predictor the service cannot fit at a registration: refused at start, not as a 422 to every client
+    assert main(["serve", "predictor=lut", "--port", "0"]) == 2
+    assert "predictor (the service fits it at each registration): predictor 'lut' needs a latency table" in (
+        capsys.readouterr().err)
     assert main(["serve", "service.cv_folds=3"]) == 2
     assert "use predictor=NAME" in capsys.readouterr().err
     assert main(["serve", "--db", "nonsense://", "--port", "0"]) == 2

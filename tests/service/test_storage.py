@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+from nasedge.errors import NasedgeError
 from nasedge.predict.profile import fit_profile
 from nasedge.service.storage import Base, DeviceExists, Storage
 
@@ -59,6 +60,17 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
     assert s.problems() == [] and s.summary("old").adaptation == "" and s.summary("old").quality == {"mape": 2.0}
     s.add(profile)
     assert s.summary("gpu-a").adaptation == profile.latency_predictor.adaptation()
+    s.close()
+
+
+def test_a_database_of_a_newer_schema_is_refused_in_one_line(tmp_path):
+    s = Storage(f"sqlite:///{tmp_path / 'new.db'}")
+    s.migrate()
+    with s.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
+    with pytest.raises(NasedgeError, match=r"new.db has a schema this nasedge does not know \(.*9999_future.*\); "
+                                           r"serve it with the nasedge that wrote it"):
+        s.migrate()
     s.close()
 
 

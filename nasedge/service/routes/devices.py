@@ -6,11 +6,11 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.profile import check_measurements, fit_profile
+from nasedge.predict.profile import DeviceProfile, MeasurementCheck, check_measurements, fit_profile
 from nasedge.service import schemas
 from nasedge.service.catalog import REGISTERED, DeviceInfo, UnknownDevice, profile_info
 from nasedge.service.errors import FieldErrors, parse_archs
@@ -48,7 +48,8 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     reference archs). Fitting takes seconds; the answer carries the profile's cross-validated quality,
     how many measurements were flagged noisy, warnings, how the predictor adapted and whether more
     measurements would pay. The profile and the rule are those of `nasedge predictor fit` offline from
-    the same measurements.
+    the same measurements. The same registration sent again (a retry after a timeout) is answered 200 with
+    the stored profile; other measurements under a taken name, 409.
     """
     rt, settings, metrics = runtime(request), request.app.state.settings, request.app.state.metrics
     name = body.name
@@ -66,9 +67,16 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
             references=space_references(request, enc.name)[1] if settings.require_reference_archs else [])
     except NasedgeError as exc:
         raise FieldErrors([("measurements", f"measurements: {exc}")]) from None
-    if await asyncio.to_thread(rt.storage.version, name) is not None:
-        raise HTTPException(409, f"device {name!r} is already registered; delete it first to register it "
-                                 f"again")
+    existing = await asyncio.to_thread(rt.storage.get, name)
+    if existing is not None:
+        version, stored = existing
+        if (stored.space, stored.predictor) == (enc.name, settings.predictor) and stored.measurements == [
+                (enc.to_record(a), float(v)) for a, v in zip(archs, latency)]:
+            # a client whose registration timed out cannot tell whether it was stored: the same one again is
+            # answered with what is stored, not with "taken"
+            return JSONResponse(_registered(version, stored, checked), status_code=200)
+        raise HTTPException(409, f"device {name!r} is already registered with other measurements; delete it "
+                                 f"first to register it again")
 
     def fit():
         return fit_profile(name, enc, archs, latency, settings.predictor, cv_folds=settings.cv_folds,
@@ -90,6 +98,10 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     rt.catalog.forget(name)
     metrics.registrations.labels("created").inc()
     log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
+    return _registered(version, profile, checked)
+
+
+def _registered(version: int, profile: DeviceProfile, checked: MeasurementCheck) -> dict:
     return {**_device_info(profile_info(version, profile, REGISTERED)),
             "noisy_measurements": checked.noisy, "warnings": checked.warnings(),
             "more_measurements": profile.latency_predictor.more_samples()}
@@ -115,7 +127,10 @@ def add_routes(r: APIRouter, models: Any, read_deps: list, read_responses: dict)
     r.post("/v1/devices", status_code=201, response_model=schemas.Registered, tags=["devices"],
            dependencies=[Depends(writer)],
            responses={**UNAUTHORIZED, **FORBIDDEN_TO_READERS,
-                      409: {"model": schemas.ErrorBody, "description": "the name is taken (or shipped)"}},
+                      200: {"model": schemas.Registered,
+                            "description": "the same registration again (a retry): what is stored, unchanged"},
+                      409: {"model": schemas.ErrorBody,
+                            "description": "the name is taken by other measurements (or shipped)"}},
            )(with_body(register, models.RegisterRequest))
     r.delete("/v1/devices/{name}", status_code=204, tags=["devices"], dependencies=[Depends(writer)],
              responses={**UNAUTHORIZED, **NOT_FOUND,
