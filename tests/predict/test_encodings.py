@@ -55,6 +55,12 @@ def test_benchmark_encodings_round_trip():
     ("nasbench201", {"arch_str": "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"}, "token 'conv~0'"),
     ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|"}, "3 edges"),
     ("ofa", {"ks": [3] * 20, "e": [4] * 20, "d": [2, 3, 4, 2, 5], "r": 160}, "field 'depth[4]'"),
+    # a key of another space's arch is not ignored: the arch would be some other one than the sender meant
+    ("fbnet", {"ops": [0] * 22, "kernel": [3]}, "file.jsonl:3: field 'kernel': unknown; an arch of space 'fbnet' has ops"),
+    ("fbnet", {"space": "ofa_mbv3_w1.2", "kernel": [3] * 20}, "field 'space': value 'ofa_mbv3_w1.2' is not valid; "
+                                                             "expected 'fbnet'"),
+    ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "foo": 1}, "field 'foo': unknown"),
+    ("nasbench201", {"ops": [0] * 6}, "file.jsonl:3: field 'arch_str': missing"),
 ])
 def test_bad_records_name_the_field(name, record, needle):
     with pytest.raises(NasedgeError, match=needle.replace("[", r"\[").replace("]", r"\]").replace("|", r"\|")):

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nasedge.errors import NasedgeError
+
 
 class LatencyEncoding(abc.ABC):
     """Items of one space in, feature matrices out.
@@ -53,6 +55,22 @@ class LatencyEncoding(abc.ABC):
     def macs(self, items: Sequence[Hashable]) -> np.ndarray:
         """Multiply-accumulates per item (one image)."""
         return self.features(items)[:, self.feature_names.index("macs")]
+
+    def _record(self, record: Any, field: str, fields: tuple[str, ...], expected: str,
+                source: str | None) -> Any:
+        """``record[field]``, where ``record`` holds ``field`` and otherwise only ``fields``, ``arch_id`` (a
+        dataset's) and ``space`` (this one): a key of another space's arch is not silently ignored."""
+        where = f"{source}: " if source else ""
+        space = record.get("space", self.name) if isinstance(record, Mapping) else self.name
+        if space != self.name:  # first: an arch of another space lacks this one's fields too
+            raise NasedgeError(f"{where}field 'space': value {space!r} is not valid; expected {self.name!r}")
+        if not isinstance(record, Mapping) or field not in record:
+            raise NasedgeError(f"{where}field {field!r}: missing; expected {expected}")
+        extra = sorted(set(record) - {field, *fields, "arch_id", "space"}, key=str)
+        if extra:
+            raise NasedgeError(f"{where}field {extra[0]!r}: unknown; an arch of space {self.name!r} has "
+                               f"{', '.join((field, *fields))}")
+        return record[field]
 
     def key(self, item: Hashable) -> str:
         """A stable text identity of an item (used to join datasets and to split archs)."""

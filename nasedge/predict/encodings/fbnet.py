@@ -43,9 +43,8 @@ class FBNetEncoding(LatencyEncoding):
         return stage + ops + ("macs", "params", "act", "layers")
 
     def parse(self, record: Mapping[str, Any], source: str | None = None) -> tuple[int, ...]:
-        if not isinstance(record, Mapping) or "ops" not in record:
-            raise NasedgeError(f"{source or 'record'}: field 'ops': missing; expected {NUM_LAYERS} op indices")
-        return self.check(record["ops"], source)
+        # HELP's records carry the op names too, as arch_str
+        return self.check(self._record(record, "ops", ("arch_str",), f"{NUM_LAYERS} op indices", source), source)
 
     def to_record(self, item: tuple[int, ...]) -> dict[str, Any]:
         return {"ops": list(item)}

@@ -80,10 +80,7 @@ class NASBench201Encoding(LatencyEncoding):
                 + tuple(f"live_{op}" for op in OPS[1:]) + ("live_macs", "connected"))
 
     def parse(self, record: Mapping[str, Any], source: str | None = None) -> tuple[int, ...]:
-        if not isinstance(record, Mapping) or "arch_str" not in record:
-            raise NasedgeError(f"{source or 'record'}: field 'arch_str': missing; "
-                               f"expected NAS-Bench-201 notation")
-        return parse_arch_str(record["arch_str"], source)
+        return parse_arch_str(self._record(record, "arch_str", (), "NAS-Bench-201 notation", source), source)
 
     def to_record(self, item: tuple[int, ...]) -> dict[str, Any]:
         return {"arch_str": arch_str(item)}
