@@ -158,7 +158,11 @@ class Storage:
             with self.engine.begin() as conn:
                 command.upgrade(self._alembic_config(conn), "head")
         except DBAPIError as exc:
-            raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}") from None
+            hint = ""
+            if self.engine.url.get_backend_name() == "sqlite" and "unable to open" in str(exc.orig):
+                hint = ("; SQLite writes its journal beside the file even to read it: the folder must be "
+                        "writable, or serve a database that does not change as sqlite:///file:PATH?immutable=1&uri=true")
+            raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}{hint}") from None
         except CommandError as exc:  # a revision none of our migrations knows: a newer nasedge's database
             raise NasedgeError(f"service.db: {url} has a schema this nasedge does not know ({exc}); serve it "
                                f"with the nasedge that wrote it, or a newer one") from None
