@@ -167,9 +167,10 @@ class Catalog:
                 continue
             ok = [i for i in idx if jobs[i].space == profile.space]
             for i in set(idx) - set(ok):
-                results[i] = DeviceChanged(f"device {name!r} was registered again for space "
-                                           f"{profile.space!r} while this request was in flight; send it "
-                                           f"again")
+                # the request's archs were read in the space this process last knew the device by
+                results[i] = DeviceChanged(f"device {name!r} has been registered again, for space "
+                                           f"{profile.space!r}, not {jobs[i].space!r}; send archs of "
+                                           f"{profile.space!r}")
             if not ok:
                 continue
             archs = [a for i in ok for a in jobs[i].archs]
