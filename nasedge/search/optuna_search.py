@@ -25,6 +25,7 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -148,7 +149,8 @@ def open_storage(spec: Optional[str]):
     try:
         if "://" in spec:
             return optuna.storages.RDBStorage(spec)
-        return JournalStorage(JournalFileBackend(spec))
+        Path(spec).expanduser().parent.mkdir(parents=True, exist_ok=True)  # as a database's folder is made
+        return JournalStorage(JournalFileBackend(str(Path(spec).expanduser())))
     except (OSError, ValueError, ImportError) as exc:
         raise NasedgeError(f"optuna storage {spec!r}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # sqlalchemy's errors (bad URL, unreachable server) have no common base here

@@ -86,6 +86,12 @@ def test_a_study_created_for_another_search_is_refused(tmp_path):
         create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, 4.0, max_evaluations=5)
 
 
+def test_a_journal_in_a_folder_not_made_yet_is_made(tmp_path):
+    journal = tmp_path / "runs" / "deeper" / "study.log"  # the README's example names runs/study.log
+    create_strategy("optuna", storage=str(journal), study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
+    assert journal.is_file() and _trials(str(journal), "s", optuna.trial.TrialState.COMPLETE)
+
+
 def test_bad_storage_is_a_one_line_error(tmp_path):
     with pytest.raises(NasedgeError, match="optuna storage"):
         create_strategy("optuna", storage=str(tmp_path)).run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
