@@ -11,6 +11,7 @@ nothing does. :func:`verification_status` says what the measurements of a pick a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -140,11 +141,27 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
         measure(extra)
         finalists = finalists + extra
     if not any(f.within_budget for f in finalists):
-        lo = min(f.measured_ms for f in finalists)
-        raise NasedgeError(f"none of the {len(finalists)} finalists meets {budget:g} ms when measured on {device.name} "
-                           f"(fastest {lo:.3g} ms, predicted <= {budget:g} ms): the latency profile is off here; refit "
-                           f"it (`nasedge predictor fit --device {device.name}`) or raise the budget")
+        raise NasedgeError(_none_meets(finalists, budget, device.name, journal))
     return finalists
+
+
+def _none_meets(finalists: list[Finalist], budget: float, device: str, journal: Optional[Path]) -> str:
+    lo = min(f.measured_ms for f in finalists)
+    head = (f"none of the {len(finalists)} finalists meets {budget:g} ms when measured on {device} (fastest "
+            f"{lo:.3g} ms, predicted <= {budget:g} ms)")
+    noisy = [f for f in finalists if f.noisy]
+    if len(noisy) < len(finalists):
+        said = f", {len(noisy)} of them flagged noisy" if noisy else ""
+        return (f"{head}{said}: the latency profile is off here; refit it (`nasedge predictor fit --device {device}`) "
+                f"or raise the budget")
+    # every measurement disturbed: that says nothing about the profile, and a rerun must not reuse them
+    aside = ""
+    if journal is not None and journal.exists():
+        moved = journal.with_name(f"{journal.stem}.noisy-{time.strftime('%Y%m%d-%H%M%S')}{journal.suffix}")
+        journal.rename(moved)
+        aside = f"; they are kept in {moved}, so that a rerun measures afresh"
+    return (f"{head}, but every measurement was flagged noisy ({noisy[0].noisy_reason or 'disturbed'}): the device was "
+            f"busy while it was measured, which says nothing of the profile; rerun when it is quiet{aside}")
 
 
 def _copy_measurement(src: Finalist, dst: Finalist) -> None:

@@ -23,11 +23,11 @@ class ContendedMeasurer(RuntimeMeasurer):
         super().__init__(**kwargs)
         self.contended_calls = contended_calls
 
-    def measure(self, workloads, artifacts=None):
+    def measure(self, workloads, artifacts=None, **journal):  # journal: the round journal's, when measured into a file
         contended = len(CALLS) < self.contended_calls
         CALLS.append(len(workloads))
         with _busy_processes(self.cores, 2) if contended else contextlib.nullcontext():
-            return super().measure(workloads, artifacts)
+            return super().measure(workloads, artifacts, **journal)
 
 
 @contextlib.contextmanager
