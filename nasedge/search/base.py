@@ -36,6 +36,7 @@ from nasedge.spaces.base import SearchSpace
 
 BatchFn = Callable[[Sequence[Arch]], np.ndarray]
 PROPOSALS_PER_EVALUATION = 20  # default max_proposals = this x max_evaluations
+MIN_PROPOSALS = 1000  # ... but never fewer: a strategy's first population and its repairs are screened before any score
 # With nothing feasible after this many proposals, the smallest arch is screened once; if even it
 # misses the budget, the search ends (no strategy can do better than the fastest arch).
 SMALLEST_CHECK_AFTER = 64
@@ -203,14 +204,7 @@ class Evaluator:
         room = self.max_evaluations - self.evaluations - self.reused_evaluations
         out_of_evaluations = len(todo) > room
         todo = todo[:room]
-        if todo:
-            values = self._call(self._objective, todo, "objective")
-            for arch, value in zip(todo, values):
-                self.evaluations += 1
-                cand = self._cache[arch]
-                cand.objective, cand.evaluation = float(value), self.evaluations + self.reused_evaluations
-                if self._best is None or value > self._best:
-                    self._best = float(value)
+        self._score(todo)
         self._report()
         if out_of_evaluations:
             raise SearchExhausted("evaluation cap")
@@ -219,6 +213,28 @@ class Evaluator:
         cands = [self._cache[a] for a in taken]
         return (np.asarray([np.nan if c.objective is None else c.objective for c in cands]),
                 np.asarray([c.constraint for c in cands]), np.asarray([c.feasible for c in cands]))
+
+    def score_unscored(self) -> None:
+        """Where the search stopped having scored none of the archs it screened within the budget (a cap fell
+        between screening and scoring, or only the smallest-arch check found one), score them, up to the
+        evaluations left: a search that found feasible archs ends with a pick."""
+        if any(c.objective is not None for c in self.history):
+            return
+        room = self.max_evaluations - self.evaluations - self.reused_evaluations
+        todo = [c.arch for c in self.history if c.feasible][:room]
+        if todo:
+            self._score(todo)
+            self._report()
+
+    def _score(self, archs: list[Arch]) -> None:
+        if not archs:
+            return
+        for arch, value in zip(archs, self._call(self._objective, archs, "objective")):
+            self.evaluations += 1
+            cand = self._cache[arch]
+            cand.objective, cand.evaluation = float(value), self.evaluations + self.reused_evaluations
+            if self._best is None or value > self._best:
+                self._best = float(value)
 
     def add_known(self, arch: Arch, constraint: float, objective: Optional[float]) -> bool:
         """Record a result computed elsewhere (a resumed study, another worker); False if already known.
@@ -392,7 +408,7 @@ class Strategy(abc.ABC):
             raise NasedgeError(f"max_evaluations: value {max_evaluations} is not valid; expected a positive count")
         if math.isnan(budget):
             raise NasedgeError("budget: NaN is not a latency budget")
-        max_proposals = self.config.max_proposals or PROPOSALS_PER_EVALUATION * max_evaluations
+        max_proposals = self.config.max_proposals or max(PROPOSALS_PER_EVALUATION * max_evaluations, MIN_PROPOSALS)
         evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress,
                               smallest=space.min_arch())
         start = time.perf_counter()
@@ -401,6 +417,7 @@ class Strategy(abc.ABC):
             reason = "strategy finished"
         except SearchExhausted as stop:
             reason = stop.reason
+        evaluator.score_unscored()
         return SearchResult(
             strategy=self.name, space=space.name, seed=seed, budget=float(budget),
             options=dataclasses.asdict(self.config), history=evaluator.history,

@@ -50,6 +50,11 @@ class EvolutionStrategy(Strategy):
         super().check_config(config)
         require(config, "population_size", config.population_size >= 4, "an integer >= 4")
         require(config, "parents_ratio", 0 < config.parents_ratio < 1, "a number in (0, 1)")
+        # every generation needs a child: with as many parents as members it makes none, and proposes nothing, forever
+        parents = _parents(config)
+        require(config, "parents_ratio", parents < config.population_size,
+                f"a ratio that leaves room for children (it gives {parents} parents in a population of "
+                f"{config.population_size})")
         require(config, "mutation_ratio", 0 <= config.mutation_ratio <= 1, "a number in [0, 1]")
         require(config, "mutate_prob", 0 < config.mutate_prob <= 1, "a number in (0, 1]")
         require(config, "repair_rounds", config.repair_rounds >= 0, "a non-negative integer")
@@ -58,7 +63,7 @@ class EvolutionStrategy(Strategy):
     def _search(self, space: SearchSpace, evaluator: Evaluator, rng: np.random.Generator, seed: int) -> None:
         cfg = self.config
         size = cfg.population_size
-        n_parents = max(2, round(size * cfg.parents_ratio))
+        n_parents = _parents(cfg)
         n_mutants = round((size - n_parents) * cfg.mutation_ratio)
         population = self._populate(space, evaluator, rng, [space.sample(rng) for _ in range(size)])
         while True:
@@ -119,6 +124,10 @@ class EvolutionStrategy(Strategy):
             p *= 2
         # p is now in [0.5, 1]: with probability 2p - 1 take target outright, else cross once more
         return target if rng.random() < 2 * p - 1 else space.crossover(arch, target, rng)
+
+
+def _parents(config: EvolutionConfig) -> int:
+    return max(2, round(config.population_size * config.parents_ratio))
 
 
 def _rank(population: list[Candidate]) -> list[Candidate]:

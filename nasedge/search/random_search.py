@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasedge.search.base import Evaluator, Strategy, StrategyConfig
+from nasedge.search.base import Evaluator, Strategy, StrategyConfig, require
 from nasedge.spaces.base import SearchSpace
 
 
@@ -21,6 +21,11 @@ class RandomStrategy(Strategy):
 
     name = "random"
     Config = RandomConfig
+
+    @classmethod
+    def check_config(cls, config: RandomConfig) -> None:
+        super().check_config(config)
+        require(config, "batch_size", config.batch_size >= 1, "a positive integer")  # 0 proposes nothing, forever
 
     def _search(self, space: SearchSpace, evaluator: Evaluator, rng: np.random.Generator, seed: int) -> None:
         while True:

@@ -128,6 +128,10 @@ def test_run_arguments_are_checked():
     ("evolution", {"population_size": "50"}, "option 'population_size': value '50' is not valid; expected a value of type int"),
     ("evolution", {"population_size": True}, "option 'population_size': value True is not valid"),
     ("evolution", {"parents_ratio": 1.5}, "option 'parents_ratio': value 1.5 is not valid; expected a number in"),
+    # every member a parent: no child, no proposal, a search that never ends
+    ("evolution", {"population_size": 4, "parents_ratio": 0.9}, "option 'parents_ratio': value 0.9 is not valid; "
+                                                               "expected a ratio that leaves room for children (it gives 4"),
+    ("random", {"batch_size": 0}, "option 'batch_size': value 0 is not valid; expected a positive integer"),
     ("optuna", {"sampler": "cmaes"}, "option 'sampler': value 'cmaes' is not valid; expected tpe or nsga2"),
     ("optuna", {"storage": 3}, "option 'storage': value 3 is not valid; expected a value of type str or null"),
     ("random", {"max_evaluations": -1}, "option 'max_evaluations': value -1 is not valid"),
@@ -172,3 +176,20 @@ def test_the_smallest_arch_is_checked_once_when_nothing_is_feasible():
         for seed in range(100):
             ev.evaluate(SPACE.sample_many(10, seed))
     assert ev.get(smallest).feasible
+
+
+@pytest.mark.parametrize("name", ["evolution", "optuna", "random"])
+@pytest.mark.parametrize("max_evaluations", [1, 2])
+def test_a_search_that_found_feasible_archs_ends_with_a_pick(name, max_evaluations):
+    # a first population larger than the proposals of a tiny evaluation budget: the cap once fell between
+    # screening and scoring, and the search ended "found no arch" under a budget every arch meets
+    result = create_strategy(name).run(SPACE, ACC, LAT, math.inf, max_evaluations=max_evaluations)
+    assert result.best is not None and 1 <= result.evaluations <= max_evaluations
+
+
+def test_the_smallest_arch_found_by_its_check_is_scored():
+    # a budget only the smallest arch meets: the check after 64 proposals screens it feasible, and it must be
+    # scored, or the search ends with no pick although an arch meets the budget
+    smallest = float(LAT([SPACE.min_arch()])[0])
+    result = create_strategy("random").run(SPACE, ACC, LAT, smallest, max_evaluations=50)
+    assert result.best is not None and result.best.arch == SPACE.min_arch()
