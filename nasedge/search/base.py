@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -148,6 +149,14 @@ class Evaluator:
             bad = archs[int(np.flatnonzero(np.isnan(values))[0])]
             raise ValueError(f"the {what} returned NaN for arch {bad.to_json()}")
         return values
+
+    def fingerprint(self, archs: Sequence[Arch]) -> str:
+        """A digest of the objective's and the constraint's values on ``archs`` (to 6 significant digits), outside
+        the search's counts: a search kept across runs (a persistent study) resumes only under the same two."""
+        values = [self._call(fn, list(archs), what) for fn, what in ((self._objective, "objective"),
+                                                                      (self._constraint, "constraint"))]
+        text = ";".join(",".join(f"{v:.6g}" for v in row) for row in values)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _take(self, archs: Sequence[Arch], scoring: bool) -> tuple[list[Arch], bool]:
         """Count proposals; cut the batch where the proposal cap falls.

@@ -15,7 +15,9 @@ append-only log that several processes can share through file locks), or a datab
 ``sqlite:///study.db``. With the same storage and ``study_name`` a second run continues the study:
 finished trials are read back, their archs are not evaluated again and they count toward
 ``max_evaluations``, which is the study's total; workers sharing a study also read each other's
-trials before every batch. Give each worker its own seed.
+trials before every batch. Give each worker its own seed. A study is continued only by a search of the same
+space, budget, sampler and objectives whose accuracy and latency predictors give the same values on a few probe
+archs (:func:`probe_archs`): another device's or supernet's scores are never taken as this search's.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class OptunaStrategy(Strategy):
         cfg = self.config
         distributions = _distributions(space)
         with _quiet_optuna():
-            study = self._open_study(space, evaluator.budget, seed)
+            study = self._open_study(space, evaluator, seed)
             told: set[int] = set()
             while True:
                 _read_trials(study, space, evaluator, told)
@@ -111,10 +113,10 @@ class OptunaStrategy(Strategy):
         acc = cand.objective if cand.feasible else -math.inf
         study.tell(trial, [acc, cand.constraint] if self.config.multi_objective else acc)
 
-    def _open_study(self, space: SearchSpace, budget: float, seed: int):
+    def _open_study(self, space: SearchSpace, evaluator: Evaluator, seed: int):
         import optuna
 
-        cfg = self.config
+        cfg, budget = self.config, evaluator.budget
         storage = open_storage(cfg.storage)
         if cfg.sampler == "tpe":
             sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.n_startup_trials,
@@ -127,16 +129,28 @@ class OptunaStrategy(Strategy):
                                     load_if_exists=True)
         created_for = {"space": space.name, "budget": budget if math.isfinite(budget) else None,
                        "sampler": cfg.sampler, "multi_objective": cfg.multi_objective}
+        if storage is not None:  # its trials' scores are reused: only from the same accuracy and latency predictors
+            created_for["predictors"] = evaluator.fingerprint(probe_archs(space))
         stored = study.user_attrs.get(_ATTR)
         if stored is None:
             study.set_user_attr(_ATTR, created_for)
         else:
             for key, value in created_for.items():
-                if stored.get(key) != value:
+                if key == "predictors" and stored.get(key, value) != value:  # (studies of before it: not stored)
+                    raise NasedgeError(
+                        f"optuna study {name!r} in {cfg.storage} was scored by other accuracy or latency "
+                        f"predictors (another device, supernet or profile: they give other values on the same "
+                        f"archs); its scores would be reused as this search's. Use another study_name or storage")
+                if key != "predictors" and stored.get(key) != value:
                     raise NasedgeError(
                         f"optuna study {name!r} in {cfg.storage}: field {key!r} is {stored.get(key)!r} but this "
                         f"search has {value!r}; use another study_name for a different search")
         return study
+
+
+def probe_archs(space: SearchSpace) -> list:
+    """The archs a persistent study's predictors are fingerprinted on (each run calls them once more on these)."""
+    return [space.min_arch(), space.max_arch(), *space.sample_many(2, 0)]
 
 
 def open_storage(spec: Optional[str]):

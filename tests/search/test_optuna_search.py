@@ -12,7 +12,7 @@ import pytest
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.search import SearchResult, create_strategy
-from nasedge.search.optuna_search import open_storage
+from nasedge.search.optuna_search import open_storage, probe_archs
 from nasedge.search.proxies import ProxyAccuracy, ProxyLatency
 from nasedge.spaces import get_space
 
@@ -57,7 +57,8 @@ def test_a_second_run_resumes_the_study_without_redoing_trials(tmp_path, kind, f
     b = strategy.run(SPACE, second_objective, LAT, BUDGET, max_evaluations=total, seed=1)
     # the cap is the study's total: the first run's trials are taken over, none of their archs scored again
     assert b.reused_evaluations == first and b.evaluations == total - first
-    assert not set(second_objective.archs) & set(first_objective.archs)
+    probe = set(probe_archs(SPACE))  # each run fingerprints its predictors on these, outside the search
+    assert not (set(second_objective.archs) & set(first_objective.archs)) - probe
     assert {c.arch for c in a.scored()} <= {c.arch for c in b.scored() if c.reused}
     assert b.best_objective >= a.best_objective
     complete = _trials(storage, "resume", optuna.trial.TrialState.COMPLETE)
@@ -84,6 +85,21 @@ def test_a_study_created_for_another_search_is_refused(tmp_path):
     create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
     with pytest.raises(NasedgeError, match=r"study 's' .* field 'budget' is 5.6 but this search has 4.0"):
         create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, 4.0, max_evaluations=5)
+
+
+def test_a_study_scored_by_other_predictors_is_refused(tmp_path):
+    # another device's latency predictor (or another supernet's accuracy predictor) under the same study: its
+    # stored scores would be taken as this search's, and a pick within the other device's budget can miss this one's
+    storage = _storage(tmp_path, "journal")
+    create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
+    slower = lambda archs: 1.2 * np.asarray(LAT(archs))  # noqa: E731  (a device 20 % slower)
+    with pytest.raises(NasedgeError, match=r"optuna study 's' in .* was scored by other accuracy or latency predictors"):
+        create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, slower, BUDGET, max_evaluations=5)
+    offset = lambda archs: np.asarray(ACC(archs)) + 1.0  # noqa: E731  (another accuracy predictor)
+    with pytest.raises(NasedgeError, match="was scored by other accuracy or latency predictors"):
+        create_strategy("optuna", storage=storage, study_name="s").run(SPACE, offset, LAT, BUDGET, max_evaluations=5)
+    resumed = create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=8)
+    assert resumed.reused_evaluations > 0  # the same predictors: resumed as before
 
 
 def test_a_journal_in_a_folder_not_made_yet_is_made(tmp_path):
