@@ -268,6 +268,26 @@ def check_measurements_use(measurements: Optional[str], predictor_url: Optional[
                            f"or add the measured board as a device (nasedge devices add NAME --runtime ...)")
 
 
+def _specialize_values(args: argparse.Namespace) -> None:
+    """Values of ``specialize.*`` and the search (out of range, an export format that does not exist) are checked
+    here, where they would otherwise fail after the search and the device's measurements; only when given (checking
+    the formats loads torch, a second or two)."""
+    given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in given]
+    if not args.strategy and not any(k.startswith(("specialize.", "search")) for k in keys):
+        return
+    from omegaconf import OmegaConf
+
+    from nasedge.config import compose
+    from nasedge.search import strategy_from_config
+
+    cfg = compose([*([f"search={args.strategy}"] if args.strategy else []),
+                   *(o for o, k in zip(given, keys) if k.startswith(("specialize.", "search")))])
+    if any(k.startswith("specialize.") for k in keys):
+        OmegaConf.to_object(cfg.specialize).check()
+    strategy_from_config(OmegaConf.to_container(cfg.search, resolve=True))
+
+
 def _specialize(args: argparse.Namespace) -> None:
     from nasedge.errors import unknown_name
     from nasedge.specialize.budget import parse_budgets
@@ -290,6 +310,7 @@ def _specialize(args: argparse.Namespace) -> None:
             check_measurements_use(args.measurements, None, device)
             device.check_available()
     _overrides(args, None if service_only else args.device, tuple([f"search={args.strategy}"] if args.strategy else []))
+    _specialize_values(args)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
     if getattr(args, "data", None):

@@ -41,12 +41,21 @@ class SpecializeConfig:
 
     def check(self) -> None:
         """Fail with the first setting out of range."""
-        checks = {"top_k": self.top_k >= 1, "evaluate": self.evaluate >= 1, "profile_archs": self.profile_archs >= 3,
-                  "profile_max_archs": self.profile_max_archs is None or self.profile_max_archs >= self.profile_archs,
-                  "test_images": self.test_images is None or self.test_images >= 1,
-                  "recalibration_images": self.recalibration_images is None or self.recalibration_images >= 1,
-                  "evaluation": self.evaluation in ("auto", "ray", "local"),
-                  "profile_design": self.profile_design in ("active", "random")}
-        for key, ok in checks.items():
+        from nasedge.export import FORMATS
+
+        checks = {"top_k": (self.top_k >= 1, "a positive integer"),
+                  "evaluate": (self.evaluate >= 1, "a positive integer"),
+                  "profile_archs": (self.profile_archs >= 3, "an integer >= 3"),
+                  "profile_max_archs": (self.profile_max_archs is None or self.profile_max_archs >= self.profile_archs,
+                                        "null or at least profile_archs"),
+                  "test_images": (self.test_images is None or self.test_images >= 1, "a positive integer or null"),
+                  "recalibration_images": (self.recalibration_images is None or self.recalibration_images >= 1,
+                                           "a positive integer or null"),
+                  "evaluation": (self.evaluation in ("auto", "ray", "local"), "auto, ray or local"),
+                  "profile_design": (self.profile_design in ("active", "random"), "active or random"),
+                  # here, not at the export: after the search and the device's measurements
+                  "formats": (bool(self.formats) and set(self.formats) <= set(FORMATS),
+                              f"a list of one or more of {', '.join(FORMATS)}")}
+        for key, (ok, expected) in checks.items():
             if not ok:
-                raise NasedgeError(f"specialize.{key}: value {getattr(self, key)!r} is not valid")
+                raise NasedgeError(f"specialize.{key}: value {getattr(self, key)!r} is not valid; expected {expected}")

@@ -92,9 +92,17 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         if not unverified_reason and not verified:
             unverified_reason = "verification turned off"
         fastest, slowest = _predicted_range(supernet.space, source, budgets)
-        results = [_search(supernet.space, accuracy, source, b, cfg, stages, console, stage("search", b))
-                   for b in budgets]
-        pooled = _pool([r for r, _ in results])
+        failed: dict[float, str] = {}  # budget -> why it has no pick (several budgets: the others are kept)
+        results = {}
+        for b in budgets:
+            try:
+                results[b] = _search(supernet.space, accuracy, source, b, cfg, stages, console, stage("search", b))
+            except NasedgeError as exc:
+                if not multi:
+                    raise
+                failed[b] = str(exc)
+                console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
+        pooled = _pool([r for r, _ in results.values()])
         for b in budgets:
             if b >= slowest:
                 console.print(f"budget {b:g} ms does not bind on {device.name}: its subnets are predicted at "
@@ -103,8 +111,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         measured: dict = {}
         evaluated: dict = {}
         picks = []
-        failed: dict[float, str] = {}  # budget -> why it has no pick (several budgets: the others are kept)
-        for b, (result, own) in zip(budgets, results):
+        for b, (result, own) in results.items():
             scored = _under(pooled, b) if multi else own
             try:
                 if verified:
@@ -153,7 +160,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         from nasedge.specialize.report import write_combined
 
         top = write_combined(out, manifests, [p[1] for p in picks], [p[4] for p in picks], device=device.name,
-                             search=_search_comparison(budgets, results, pooled),
+                             search=_search_comparison(results, pooled),
                              timings={**stages.seconds, "total": stages.total()}, failed=failed)
     for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
         top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
@@ -198,12 +205,12 @@ def _under(candidates: Sequence[Any], budget: float) -> list:
     return [c for c in candidates if c.constraint <= budget]
 
 
-def _search_comparison(budgets: Sequence[float], results: Sequence[Any], pooled: Sequence[Any]) -> list[dict]:
-    """Per budget: the best predicted accuracy its own search found, what the largest budget's search alone
-    offers under it (one search serving every budget), and the pooled best (what is picked)."""
-    largest = results[budgets.index(max(budgets))][0].history
+def _search_comparison(results: dict[float, Any], pooled: Sequence[Any]) -> list[dict]:
+    """Per budget whose search ended: the best predicted accuracy its own search found, what the largest such
+    budget's search alone offers under it (one search serving every budget), and the pooled best (what is picked)."""
+    largest = results[max(results)][0].history
     rows = []
-    for b, (result, own) in zip(budgets, results):
+    for b, (result, own) in results.items():
         alone = _under([c for c in largest if c.objective is not None and c.constraint is not None], b)
         best = _under(pooled, b)
         rows.append({"budget_ms": b, "own_search_best": own[0].objective if own else None,

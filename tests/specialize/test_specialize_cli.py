@@ -2,6 +2,8 @@
 
 import json
 
+from pathlib import Path
+
 import pytest
 
 from nasedge.cli import main
@@ -38,6 +40,23 @@ def test_predict_only_device_specializes_unverified(tmp_path, capsys):
     assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7 ms", "--out", str(out), *TINY]) == 0
     err = capsys.readouterr().err  # a rerun says what it replaces (it did so silently)
     assert "holds an earlier run's pick (manifest.json): it is replaced at the end of this run\n" in err
+
+
+def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_path):
+    # they failed after the supernet loaded, or after the device's profile was measured (cpu-ort-t1 has none
+    # shipped), or, for an export format, after the whole search and verification
+    import os
+
+    home = Path(os.environ["NASEDGE_HOME"])
+    for extra, message in [(["search.mutate_prob=1.5"], "option 'mutate_prob': value 1.5 is not valid"),
+                           (["--strategy", "random", "search.batch_size=0"], "option 'batch_size': value 0 is not valid"),
+                           (["specialize.formats=[foo]"], "specialize.formats: value ['foo'] is not valid; expected a "
+                                                          "list of one or more of torch, pt2, onnx, tflite"),
+                           (["specialize.formats=[]"], "specialize.formats: value [] is not valid")]:
+        assert main(["specialize", "--device", "cpu-ort-t1", "--latency", "2ms", "--out", str(tmp_path / "out"),
+                     *extra]) == 2
+        assert message in _error(capsys)
+        assert not (home / "measurements").exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -105,20 +124,21 @@ def test_several_budgets_give_one_pick_each_from_one_profile(tmp_path, capsys):
     assert all(r["pooled_best"] >= r["own_search_best"] for r in per_budget)
 
 
-def test_a_budget_without_a_pick_keeps_the_others(tmp_path, capsys, monkeypatch):
-    """One budget of several failing late (here: its evaluation) must not lose the others' picks: they are written,
-    the combined report names the failed budget, and the run ends with one line and exit 2."""
+@pytest.mark.parametrize("stage", ["_evaluate", "_search"])
+def test_a_budget_without_a_pick_keeps_the_others(tmp_path, capsys, monkeypatch, stage):
+    """One budget of several failing (its evaluation late, or its search early) must not lose the others' picks: they
+    are written, the combined report names the failed budget, and the run ends with one line and exit 2."""
     from nasedge.errors import NasedgeError
     from nasedge.specialize import flow
 
-    real = flow._evaluate
+    real = getattr(flow, stage)
 
-    def evaluate(*args, **kwargs):
+    def failing(*args, **kwargs):
         if args[7].endswith("4ms"):  # the stage name of the 4 ms budget
             raise NasedgeError("none of the 3 finalists meets 4 ms when measured (as a busy board would)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(flow, "_evaluate", evaluate)
+    monkeypatch.setattr(flow, stage, failing)
     out = tmp_path / "titan"
     assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7ms,4ms,20ms", "--out", str(out), *TINY]) == 2
     line = _error(capsys)
