@@ -6,7 +6,7 @@
   nasedge import ofa ofa_proxyless_d234_e346_k357_w1.3 --space ofa_proxyless_w1.3 --out runs/proxyless/supernet.pt
 
 ``ofa`` reads a Once-for-All supernet checkpoint (``{"state_dict": ...}`` or a bare state dict), checks
-every tensor's name and shape against the nasedge supernet of the space (default: the one of
+every tensor's name and shape (and that its values are finite) against the nasedge supernet of the space (default: the one of
 ofa_mbv3_w1.0 / ofa_mbv3_w1.2 / ofa_proxyless_w1.3 that fits) and writes a nasedge supernet whose ``meta`` names the source
 file and its SHA-256. ``--accuracy-predictor`` also converts OFA's ``acc_predictor.pth`` (trained on the
 w1.2 supernet) to ``accuracy_predictor.json`` beside ``--out``, where ``nasedge specialize --supernet``

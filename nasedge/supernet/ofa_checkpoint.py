@@ -2,7 +2,7 @@
 
 OFA saves a supernet as ``{"state_dict": ...}`` or as a bare state dict. Its networks and nasedge's
 have the same tensors in the same shapes under other names, so importing is renaming plus checks:
-every tensor nasedge needs is present with nasedge's shape, and nothing is left over.
+every tensor nasedge needs is present with nasedge's shape and finite values, and nothing is left over.
 
     supernet = from_ofa_state_dict(torch.load("ofa_mbv3_d234_e346_k357_w1.2")["state_dict"])
     supernet = import_ofa_checkpoint("ofa_mbv3_d234_e346_k357_w1.2")   # file: read, check, provenance in .meta
@@ -130,7 +130,7 @@ def from_ofa_state_dict(state: Mapping[str, torch.Tensor], space: str | None = N
     """The nasedge supernet holding OFA's weights ``state`` (an OFA state dict, any spelling of its keys).
 
     ``space``: one of :data:`OFA_SPACES`; None picks the one whose shapes fit. Any missing, extra or
-    differently shaped tensor is a one-line :class:`NasedgeError` naming it.
+    differently shaped tensor, or one with NaN or infinite values, is a one-line :class:`NasedgeError` naming it.
     """
     state = {normalise_key(k): v for k, v in state.items()}
     if space and space not in OFA_SPACES:
@@ -151,9 +151,23 @@ def from_ofa_state_dict(state: Mapping[str, torch.Tensor], space: str | None = N
                            f"{fits[name].problem}")
     supernet = fits[name].supernet
     to_ofa = _OFA_KEYS[supernet.space.family]
-    supernet.load_state_dict({k: state[to_ofa(k)].detach().to(v.dtype).clone()
-                              for k, v in supernet.state_dict().items()})
+    weights = {k: state[to_ofa(k)].detach().to(v.dtype).clone() for k, v in supernet.state_dict().items()}
+    for k, v in weights.items():  # after the cast: a float64 value beyond float32's range is infinite too
+        _check_finite(v, to_ofa(k), source)
+    supernet.load_state_dict(weights)
     return supernet
+
+
+def _check_finite(tensor: torch.Tensor, key: str, source: str) -> None:
+    """Refuse a tensor with NaN or infinite values (a diverged run's checkpoint): imported, it would fail only
+    at export, or export a model that computes NaN."""
+    if not tensor.is_floating_point():
+        return
+    nan, inf = int(tensor.isnan().sum()), int(tensor.isinf().sum())
+    if nan or inf:
+        found = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "infinite")) if n)
+        raise NasedgeError(f"{source}: tensor {key} has {found} value{'s' * (nan + inf > 1)}; "
+                           f"not a usable checkpoint")
 
 
 def read_torch_file(path: Path, what: str, map_location: Any = "cpu") -> Any:
