@@ -2,7 +2,8 @@
 
 OFA saves a supernet as ``{"state_dict": ...}`` or as a bare state dict. Its networks and nasedge's
 have the same tensors in the same shapes under other names, so importing is renaming plus checks:
-every tensor nasedge needs is present with nasedge's shape and finite values, and nothing is left over.
+every tensor nasedge needs is present with nasedge's shape and finite values (BatchNorm's
+``num_batches_tracked`` may be absent, as in older checkpoints), and nothing is left over.
 
     supernet = from_ofa_state_dict(torch.load("ofa_mbv3_d234_e346_k357_w1.2")["state_dict"])
     supernet = import_ofa_checkpoint("ofa_mbv3_d234_e346_k357_w1.2")   # file: read, check, provenance in .meta
@@ -103,6 +104,13 @@ class _Fit(NamedTuple):
     matched: int  # tensors that fit before the first difference
 
 
+def _optional(key: str) -> bool:
+    """Whether a checkpoint may lack tensor ``key``: BatchNorm's ``num_batches_tracked`` counts training steps
+    (used only when momentum is None, never at inference), and checkpoints of PyTorch before 0.4.1 have none;
+    torch's own loading tolerates their absence, and so does this (the supernet keeps its default, 0)."""
+    return key.endswith(".num_batches_tracked")
+
+
 def _fit(state: Mapping[str, torch.Tensor], space_name: str) -> _Fit:
     from nasedge.supernet.families import build_supernet
 
@@ -113,6 +121,8 @@ def _fit(state: Mapping[str, torch.Tensor], space_name: str) -> _Fit:
     to_ofa = _OFA_KEYS[space.family]
     expected = {to_ofa(k): v.shape for k, v in supernet.state_dict().items()}
     for matched, (key, shape) in enumerate(expected.items()):
+        if key not in state and _optional(key):
+            continue
         if key not in state:
             return _Fit(supernet, f"missing tensor {key}", matched)
         if state[key].shape != shape:
@@ -151,7 +161,8 @@ def from_ofa_state_dict(state: Mapping[str, torch.Tensor], space: str | None = N
                            f"{fits[name].problem}")
     supernet = fits[name].supernet
     to_ofa = _OFA_KEYS[supernet.space.family]
-    weights = {k: state[to_ofa(k)].detach().to(v.dtype).clone() for k, v in supernet.state_dict().items()}
+    weights = {k: state[to_ofa(k)].detach().to(v.dtype).clone() if to_ofa(k) in state else v  # v: an _optional one
+               for k, v in supernet.state_dict().items()}
     for k, v in weights.items():  # after the cast: a float64 value beyond float32's range is infinite too
         _check_finite(v, to_ofa(k), source)
     supernet.load_state_dict(weights)

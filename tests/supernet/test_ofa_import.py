@@ -167,3 +167,27 @@ def test_non_finite_weights_are_refused_naming_the_tensor(ofa_file, tmp_path, ca
     with pytest.raises(NasedgeError, match="blocks.5.conv.depth_conv.conv.weight"):
         load_supernet(bad)  # what specialize, eval and export do with an OFA file
 
+
+@SMALLEST
+def test_checkpoint_without_num_batches_tracked_is_imported(ofa_file, tmp_path, capsys):
+    # older PyTorch wrote BatchNorm without it, and torch's own loading tolerates that; it means nothing at inference
+    space, net, _ = ofa_file
+    old = tmp_path / "old.pth"
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith(".num_batches_tracked")}
+    assert len(state) < len(net.state_dict())
+    torch.save({"state_dict": state}, old)
+    rc, _, err = _cli(capsys, "import", "ofa", str(old), "--out", str(tmp_path / "s.pt"))
+    assert rc == 0, err
+    # (net, not the fixture's file: other tests recalibrate net's BatchNorm in place)
+    imported, reference = load_supernet(tmp_path / "s.pt").state_dict(), from_ofa_state_dict(net.state_dict()).state_dict()
+    assert imported.keys() == reference.keys()
+    for k, v in imported.items():
+        if k.endswith(".num_batches_tracked"):
+            assert v.item() == 0  # left at BatchNorm's default
+        else:
+            assert torch.equal(v, reference[k]), k
+    # any other missing BatchNorm tensor is still refused
+    del state["first_conv.bn.running_mean"]
+    torch.save({"state_dict": state}, old)
+    rc, _, err = _cli(capsys, "import", "ofa", str(old), "--space", space, "--out", str(tmp_path / "t.pt"))
+    assert rc == 2 and "missing tensor first_conv.bn.running_mean" in err, err
