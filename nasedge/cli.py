@@ -2,14 +2,17 @@
 
 Verb modules import only the standard library at import time (``nasedge --help`` must stay fast);
 torch, ray and the rest load inside their ``run`` functions. User-facing problems are raised as
-:class:`~nasedge.errors.NasedgeError` and printed here as one line with exit status 2.
+:class:`~nasedge.errors.NasedgeError` and printed here as one line with exit status 2; a closed stdout pipe
+(``nasedge arch sample ... | head -1``) ends the command quietly with status 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
+import select
 import sys
 
 # verb -> (module, one-line help)
@@ -62,6 +65,19 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (polling its end reports an error or hang-up then)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured (tests, a program calling main): no pipe of ours
+        return False
+    if not hasattr(select, "poll"):  # Windows: no way to ask; stdout is the likely pipe
+        return True
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -80,7 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         from nasedge.commands.inputs import check
 
         check(args.command, args)  # every input, before the verb imports anything heavy (one line within 2 s)
-        return int(args._run(args) or 0)
+        status = int(args._run(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return status
+    except BrokenPipeError:
+        if not _stdout_closed():  # another pipe (a subprocess's stdin): a failure to show, not to hide
+            raise
+        # The reader of stdout went away (`nasedge arch sample -n 200000 | head -1`): nobody is left to tell.
+        # stdout points at devnull from here, or Python's flush at exit would fail on the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # 141 = 128 + SIGPIPE, what the shell reports for a tool the closed pipe ended (`yes | head -1`): under
+        # `set -o pipefail` output cut short is not success, and it is not a nasedge error (2) either
+        return 141
     except NasedgeError as exc:
         print(f"nasedge: error: {exc}", file=sys.stderr)
         return 2

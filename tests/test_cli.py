@@ -130,3 +130,26 @@ def test_console_script_exit_status_and_output(tmp_path):
     r = process("arch", "validate", str(tmp_path / "bad.json"))
     assert r.returncode == 2 and "value [1, 2] is not an arch" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("verb, lines", [("sample", 2000), ("validate", 2000), ("sample", 3)])
+def test_a_closed_stdout_pipe_ends_quietly(tmp_path, verb, lines):
+    """``nasedge arch sample -n 200000 | head -1``: the reader goes away; exit 141 (as if killed by SIGPIPE), no
+    traceback. 2000 lines overflow the pipe's buffer (the write fails); 3 fit in it (Python's flush at exit fails)."""
+    from nasedge.spaces import get_space
+
+    if verb == "sample":
+        args = ["sample", "--space", "ofa_mbv3_cifar", "-n", str(lines)]
+    else:
+        archs = tmp_path / "archs.jsonl"
+        archs.write_text("".join(a.to_json() + "\n" for a in get_space("ofa_mbv3_cifar").sample_many(lines, 0)))
+        args = ["validate", str(archs)]
+    # stdout block-buffered, as users have it: the short output stays in the buffer until the flush at exit
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONWARNINGS": "ignore"}
+    p = subprocess.Popen([sys.executable, "-m", "nasedge.cli", "arch", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    if lines > 3:
+        assert p.stdout.readline().startswith(("{", str(tmp_path)))
+    p.stdout.close()  # as `head -1` does once it has its line (or before any, for the short output)
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 141 and err == "", err
