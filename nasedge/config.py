@@ -267,14 +267,19 @@ def check_overrides(overrides: Sequence[str]) -> None:
             node, prefix = node[part], f"{prefix}.{part}"
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy generators (optuna's samplers use them) take no larger seed
+
+
 def check_seed(name: str, value: Any) -> None:
-    """A seed is a non-negative integer (numpy's generators take no other)."""
+    """A seed is an integer from 0 to :data:`MAX_SEED` (numpy's generators take no other): ``seed=``, every
+    ``--seed`` and the seed of a search strategy's ``run`` are checked here, before any work."""
     try:
-        ok = int(str(value)) >= 0
+        ok = 0 <= int(str(value)) <= MAX_SEED
     except ValueError:
         ok = False
     if not ok:
-        raise NasedgeError(f"{name}: value {value!r} is not valid; expected a non-negative integer")
+        raise NasedgeError(f"{name}: value {value!r} is not valid; expected an integer from 0 to {MAX_SEED} "
+                           f"(2**32 - 1)")
 
 
 def _suggest(key: str, known: Sequence[str]) -> NasedgeError:

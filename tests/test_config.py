@@ -102,3 +102,22 @@ def test_adding_a_key_that_exists_says_to_set_it():
 
     with pytest.raises(NasedgeError, match=r"^override '\+seed=...': 'seed' exists; set it without the '\+' \(seed=...\)$"):
         compose(["+seed=3"])
+
+
+@pytest.mark.parametrize("argv, name", [
+    # numpy's legacy generators (optuna's samplers) take seeds below 2**32 only; refused before any work
+    (["specialize", "--device", "titan_rtx_64", "--latency", "7ms", "--strategy", "optuna", "seed=4294967296"], "seed"),
+    (["arch", "sample", "--space", "ofa_mbv3_cifar", "seed=4294967296"], "seed"),
+    (["arch", "sample", "--space", "ofa_mbv3_cifar", "--seed", "4294967296"], "--seed"),
+    (["arch", "sample", "--space", "ofa_mbv3_cifar", "--seed", "-1"], "--seed"),
+])
+def test_a_seed_out_of_range_is_one_line_naming_it(nasedge_cli, tmp_path, argv, name):
+    r = nasedge_cli(*argv, cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"{name}: value " in r.stderr and "expected an integer from 0 to 4294967295 (2**32 - 1)" in r.stderr
+
+
+def test_the_largest_seed_is_taken(nasedge_cli):
+    for seed in (["--seed", "4294967295"], ["seed=4294967295"]):
+        r = nasedge_cli("arch", "sample", "--space", "ofa_mbv3_cifar", *seed)
+        assert r.returncode == 0, r.stderr
