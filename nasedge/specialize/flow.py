@@ -135,33 +135,34 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
             picks.append((b, result, scored, finalists, pick, pick_eval))
         if not picks:
             raise NasedgeError("no budget has a pick: " + "; ".join(f"{b:g} ms: {why}" for b, why in failed.items()))
-    from nasedge.specialize.report import write_manifest, write_outputs
+    from nasedge.specialize.report import replacing_pick, write_combined, write_manifest, write_outputs
 
     manifests = []
-    for b, result, scored, finalists, pick, pick_eval in picks:
-        out_b = out / format_latency(b) if multi else out
-        with stages(stage("export", b)) as note:
-            files, skipped, export_s = _export(supernet, pick_eval, spec.formats, out_b)
-            note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
-                f"; {f} skipped ({why})" for f, why in skipped.items())
-        with stages(stage("manifest and report", b)) as note:
-            manifest = write_outputs(
-                out_b, device=device, budget=b, fastest_predicted=fastest, slowest_predicted=slowest,
-                verified=verified, unverified_reason=unverified_reason, source=source, supernet_path=supernet_path,
-                digest=digest, accuracy_path=acc_path, result=result, finalists=finalists, pick=pick,
-                evaluation=pick_eval, files=files, skipped=skipped, export_s=export_s, spec=spec,
-                seed=int(cfg.seed), stages=stages, candidates=len(scored))
-            note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
-        manifests.append(manifest)
-    for manifest in manifests:
-        manifest["timings_s"]["total"] = stages.total()
-        write_manifest(out / format_latency(manifest["budget_ms"]) if multi else out, manifest)
-    if multi:
-        from nasedge.specialize.report import write_combined
-
-        top = write_combined(out, manifests, [p[1] for p in picks], [p[4] for p in picks], device=device.name,
-                             search=_search_comparison(results, pooled),
-                             timings={**stages.seconds, "total": stages.total()}, failed=failed)
+    # written into a staging folder, they replace the earlier pick (its model files too) only once all are
+    # written: a failed or interrupted export leaves that pick whole, and no model file of it outlives its manifest
+    with replacing_pick(out) as staging:
+        for b, result, scored, finalists, pick, pick_eval in picks:
+            out_b, staged_b = (out / format_latency(b), staging / format_latency(b)) if multi else (out, staging)
+            with stages(stage("export", b)) as note:
+                files, skipped, export_s = _export(supernet, pick_eval, spec.formats, staged_b)
+                note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
+                    f"; {f} skipped ({why})" for f, why in skipped.items())
+            with stages(stage("manifest and report", b)) as note:
+                manifest = write_outputs(
+                    staged_b, device=device, budget=b, fastest_predicted=fastest, slowest_predicted=slowest,
+                    verified=verified, unverified_reason=unverified_reason, source=source,
+                    supernet_path=supernet_path, digest=digest, accuracy_path=acc_path, result=result,
+                    finalists=finalists, pick=pick, evaluation=pick_eval, files=files, skipped=skipped,
+                    export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored))
+                note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
+            manifests.append(manifest)
+        for manifest in manifests:
+            manifest["timings_s"]["total"] = stages.total()
+            write_manifest(staging / format_latency(manifest["budget_ms"]) if multi else staging, manifest)
+        if multi:
+            top = write_combined(staging, manifests, [p[1] for p in picks], [p[4] for p in picks],
+                                 device=device.name, search=_search_comparison(results, pooled),
+                                 timings={**stages.seconds, "total": stages.total()}, failed=failed)
     for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
         top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
         console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nasedge.atomic import atomic_write_bytes, atomic_write_text
-from nasedge.specialize.verification import Finalist, verification_status
+from nasedge.atomic import atomic_write_bytes, atomic_write_text, fsync_directory
+from nasedge.specialize.verification import VERIFICATION_CSV, Finalist, verification_status
 
 
 def _verification_words(device: str, pick: Finalist, verified: bool, unverified_reason: str) -> str:
@@ -70,6 +74,72 @@ def build_manifest(*, device: Any, budget: float, fastest_predicted: float, veri
         "settings": asdict(spec),
         "timings_s": {**stages.seconds, **{f"export:{k}": v for k, v in export_s.items()}},
     }
+
+
+OUTPUT_NAMES = ("manifest.json", "report.md", "pareto.png", "search.json")  # besides the model files
+STAGING = ".new-pick"  # the folder inside --out that a run's outputs are written into before they replace the old
+
+
+@contextmanager
+def replacing_pick(out: Path) -> Iterator[Path]:
+    """A staging folder inside ``out`` for a new pick's outputs (model files, manifest, report, plot, search.json;
+    budget folders too). When the block ends, they replace the earlier pick's as a whole; when it raises (an
+    export failing, Ctrl-C), the earlier pick stays as it was and the staging folder goes.
+
+    What else ``out`` holds (verification.csv, the user's files) stays."""
+    out = Path(out)
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # a run killed before its swap (kill -9) left it
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        _swap(out, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap(out: Path, staging: Path) -> None:
+    """Move the staged files into ``out``, then remove the earlier pick's files that none of them replaced.
+
+    A few renames, manifests last: an interruption within them is the only way to mix two picks."""
+    old = _pick_files(out)
+    new = sorted((p for p in staging.rglob("*") if p.is_file()),
+                 key=lambda p: (p.name == "manifest.json", p.parent == staging))
+    moved = [out / src.relative_to(staging) for src in new]
+    for src, dst in zip(new, moved):
+        dst.parent.mkdir(exist_ok=True)
+        os.replace(src, dst)
+        old.discard(dst)
+    for path in old:
+        path.unlink(missing_ok=True)
+    for folder in {p.parent for p in old} - {out}:  # an earlier budget's folder, unless something else is in it
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+    for folder in {out, *(dst.parent for dst in moved)}:  # make the renames durable
+        fsync_directory(folder)
+
+
+def _pick_files(out: Path) -> set[Path]:
+    """The files of the pick in ``out``: those its manifest lists and the output names, in ``out`` and in each
+    budget folder of a run over several budgets."""
+    from nasedge.export import FORMATS
+
+    names = {*OUTPUT_NAMES, *(name for name, _ in FORMATS.values())}
+    folders = {out}
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        listed = {out / name for name in manifest.get("files", {}).values()}
+        for pick in manifest.get("picks", []):
+            folders.add(out / pick["dir"])
+            listed.update(out / name for name in pick["files"].values())
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):  # none, or not one of ours
+        listed = set()
+    files = {folder / name for folder in folders for name in names} | listed
+    # a manifest is a file like any other: what it names outside out, or the verification journal, stays
+    return {p for p in files if p.is_file() and p.resolve().is_relative_to(out.resolve())
+            and p.name != VERIFICATION_CSV}
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:

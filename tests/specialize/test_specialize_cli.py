@@ -59,6 +59,41 @@ def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_pa
         assert not (home / "measurements").exists() and not (tmp_path / "out").exists()
 
 
+def _model_files(folder) -> set[str]:
+    return {p.name for p in folder.iterdir() if p.name.startswith("subnet.")}
+
+
+def test_a_rerun_replaces_the_pick_as_a_whole(tmp_path, capsys, monkeypatch):
+    """A rerun into the same --out replaces the earlier pick's files at the end, all together: interrupted while it
+    exports, it leaves that pick as it was; with fewer formats, no model file of the earlier pick stays behind (the
+    manifest's files are the model files there). What else --out holds stays."""
+    from nasedge import export
+
+    out = tmp_path / "titan"
+    run = ["specialize", "--device", "titan_rtx_64", "--latency", "7 ms", "--out", str(out), *TINY]
+    assert main(run) == 0
+    (out / "verification.csv").write_text("kept\n")  # the verification journal, and a file of the user's
+    (out / "notes.txt").write_text("mine\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(model, arch, path):  # Ctrl-C while the second format is exported, the first one written
+        assert (path.parent / "subnet.pt").is_file()
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setitem(export.FORMATS, "onnx", ("subnet.onnx", interrupted))
+        assert main([*run, "seed=1"]) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the earlier pick whole, no staging folder
+
+    assert main([*run, "seed=1", "specialize.formats=[torch]"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["files"] == {"torch": "subnet.pt"} and _model_files(out) == {"subnet.pt"}
+    assert m["search"]["seed"] == 1 and (out / "subnet.pt").read_bytes() != before["subnet.pt"]
+    assert (out / "verification.csv").read_text() == "kept\n" and (out / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "notes.txt", "pareto.png", "report.md",
+                                                    "search.json", "subnet.pt", "verification.csv"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--device", "no-such-board", "--latency", "20ms"], "unknown device 'no-such-board'; known: .*cpu"),
     (["--device", "cpu", "--latency", "20 mm"], "latency budget '20 mm' is not valid"),
@@ -122,6 +157,12 @@ def test_several_budgets_give_one_pick_each_from_one_profile(tmp_path, capsys):
         assert m["accuracy"]["predicted_top1"] == pytest.approx(best)
     per_budget = top["search"]["per_budget"]
     assert all(r["pooled_best"] >= r["own_search_best"] for r in per_budget)
+    # a rerun with one budget replaces them all: no budget folder of the earlier run stays beside its manifest
+    assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7ms", "--out", str(out), *TINY,
+                 "specialize.formats=[torch]"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "pareto.png", "report.md", "search.json",
+                                                    "subnet.pt"]
+    assert json.loads((out / "manifest.json").read_text())["files"] == {"torch": "subnet.pt"}
 
 
 @pytest.mark.parametrize("stage", ["_evaluate", "_search"])
