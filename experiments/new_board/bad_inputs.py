@@ -189,7 +189,7 @@ def cases(d: Path) -> list[Case]:
         Case("serve token create: --file a folder", ("serve", "token", "create", "--file", str(d)),
              r"--file .*: is a folder, expected a file name"),
         Case("arch sample: seed not a number", ("arch", "sample", "seed=abc"),
-             r"seed: value 'abc' is not valid; expected a non-negative integer"),
+             r"seed: value 'abc' is not valid; expected an integer from 0 to 4294967295"),
         Case("predictor eval: one fold", ("predictor", "eval", "--space", "nasbench201", "--data",
                                           str(ROOT / "latency_predictors" / "data" / "help_nasbench201_sample"),
                                           "--target-device", "pixel2", "--protocol", "untrimmed", "--folds", "1"),
