@@ -16,6 +16,9 @@ A device says where it is measured (``where``):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import platform
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -389,4 +392,17 @@ def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
         return load_device(path)
     if is_device_file(name):
         raise ValueError("a composed device config is for named devices only")
-    return Device.from_config(composed, str(path) if device_source(name) == USER else f"conf/device/{name}.yaml")
+    device = Device.from_config(composed, str(path) if device_source(name) == USER else f"conf/device/{name}.yaml")
+    return _renamed_if_changed(device, load_device(path))
+
+
+def _renamed_if_changed(device: Device, own: Device) -> Device:
+    """``device`` (its YAML with ``device.*`` overrides) under a name of its own where the overrides change how or
+    where it measures: profiles, measurements and journals are kept by device name, and the device as its file
+    says must not lend them to other settings (nor take theirs). Its Ray resource stays the named device's."""
+    mine, theirs = (dataclasses.replace(d.config, name="", description="") for d in (device, own))
+    if device.name != own.name or mine == theirs:  # renamed by the user, or nothing but words changed
+        return device
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(mine), sort_keys=True, default=str).encode()).hexdigest()
+    config = dataclasses.replace(device.config, name=f"{own.name}+{digest[:8]}", resource=own.resource)
+    return Device(config, device.source)

@@ -131,6 +131,23 @@ def test_a_composed_device_is_validated_like_its_file():
         get_device("toaster", fine)
 
 
+def test_a_device_changed_by_overrides_has_a_name_of_its_own():
+    # its profile, measurements and verification journal are kept by name: the settings the overrides change must
+    # not use the named device's (specialize predicted with cpu's batch-1 profile at batch 8), nor lend it theirs
+    def composed(*overrides):
+        node = compose(["device=cpu-ort-t1", *overrides]).device
+        return get_device("cpu-ort-t1", OmegaConf.to_container(node, resolve=True))
+
+    two = composed("device.measure.threads=2")
+    assert two.name.startswith("cpu-ort-t1+") and len(two.name) == len("cpu-ort-t1+") + 8
+    assert two.resource == "device:cpu-ort-t1" and two.config.measure["threads"] == 2  # a Ray node routes by it
+    assert composed("device.measure.threads=2").name == two.name  # the same settings: the same name, every run
+    assert composed("device.measure.threads=2", "device.measure.batch=8").name not in (two.name, "cpu-ort-t1")
+    assert composed("device.description=mine").name == "cpu-ort-t1"  # words only
+    assert composed("device.measure.threads=1").name == "cpu-ort-t1"  # the value it has already
+    assert composed().name == "cpu-ort-t1"
+
+
 def test_user_devices_load_and_compose_like_shipped_ones(nasedge_home):
     from nasedge.config import compose_with_device
     from nasedge.measure.device import USER, device_source
