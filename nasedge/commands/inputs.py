@@ -274,6 +274,9 @@ def _specialize_values(args: argparse.Namespace) -> None:
     the formats loads torch, a second or two)."""
     given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
     keys = [o.lstrip("+~").split("=", 1)[0] for o in given]
+    chosen = [o.split("=", 1)[1] for o, k in zip(given, keys) if k == "search"]
+    if args.strategy and chosen and chosen[-1] != args.strategy:  # one of them would be ignored
+        raise NasedgeError(f"--strategy {args.strategy} and search={chosen[-1]} name two strategies; give one")
     if not args.strategy and not any(k.startswith(("specialize.", "search")) for k in keys):
         return
     from omegaconf import OmegaConf
@@ -284,7 +287,12 @@ def _specialize_values(args: argparse.Namespace) -> None:
     cfg = compose([*([f"search={args.strategy}"] if args.strategy else []),
                    *(o for o, k in zip(given, keys) if k.startswith(("specialize.", "search")))])
     if any(k.startswith("specialize.") for k in keys):
-        OmegaConf.to_object(cfg.specialize).check()
+        spec = OmegaConf.to_object(cfg.specialize)
+        spec.check()
+        if set(spec.formats) == {"tflite"}:  # skipped without the extra, as in the defaults, it would leave no model
+            from nasedge.export.tflite import require_tflite
+
+            require_tflite()
     strategy_from_config(OmegaConf.to_container(cfg.search, resolve=True))
 
 

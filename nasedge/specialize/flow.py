@@ -291,8 +291,9 @@ def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, sta
                         key=lambda c: -c.objective)
         if not scored:
             raise NasedgeError(f"the search found no arch under {budget:g} ms ({result.stop_reason})")
-        note["detail"] = (f"{result.evaluations} accuracy-predictor calls, {result.constraint_evaluations} latency "
-                          f"predictions; best predicted {scored[0].objective:.2f} % at {scored[0].constraint:.3g} ms"
+        reused = f" (and {result.reused_evaluations} scores taken from the study)" if result.reused_evaluations else ""
+        note["detail"] = (f"{result.evaluations} accuracy-predictor calls{reused}, {result.constraint_evaluations} "
+                          f"latency predictions; best predicted {scored[0].objective:.2f} % at {scored[0].constraint:.3g} ms"
                           + uncalibrated_accuracy_note([c.objective for c in scored]))
     return result, scored
 
@@ -376,7 +377,8 @@ def _accuracy_predictor_path(override: Optional[str], cfg: Any, supernet_path: P
     if beside.is_file():
         return beside
     raise NasedgeError(f"no accuracy predictor for supernet {supernet_path}: put accuracy_predictor.json beside it "
-                       f"or pass supernet.accuracy_predictor=PATH (fit one from `nasedge eval --out` results)")
+                       f"or pass --accuracy-predictor PATH (supernet.accuracy_predictor=PATH in a configuration; fit "
+                       f"one from `nasedge eval --out` results)")
 
 
 def _load_accuracy_predictor(path: Path, space: str) -> Any:

@@ -227,6 +227,10 @@ def render_report(m: dict[str, Any]) -> str:
             f"{acc['measured_top1']:.2f} % ({acc['test_images']} test images, BN recalibrated on "
             f"{acc['recalibration_images']}) |" if acc["measured_top1"] is not None else
             f"not evaluated: **accuracy is predicted only** ({acc['evaluated_on'].split(': ', 1)[-1]}) |"), "",
+        *([] if acc["measured_top1"] is not None else [
+            "**Before deployment**, recalibrate the exported subnet's BatchNorm statistics on a few hundred training "
+            "images of its task: it carries the supernet's, which were set for its largest subnet (no data was "
+            "given here to recalibrate on).", ""]),
         *_uncalibrated_words(m),
         f"**Latency predictor.** {m['latency_predictor']['description']}.", "",
         f"**Search.** {m['search']['strategy']} (seed {m['search']['seed']}): {m['search']['evaluations']} "

@@ -52,11 +52,18 @@ def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_pa
                            (["--strategy", "random", "search.batch_size=0"], "option 'batch_size': value 0 is not valid"),
                            (["specialize.formats=[foo]"], "specialize.formats: value ['foo'] is not valid; expected a "
                                                           "list of one or more of torch, pt2, onnx, tflite"),
-                           (["specialize.formats=[]"], "specialize.formats: value [] is not valid")]:
+                           (["specialize.formats=[]"], "specialize.formats: value [] is not valid"),
+                           (["--strategy", "random", "search=optuna"],
+                            "--strategy random and search=optuna name two strategies; give one")]:
         assert main(["specialize", "--device", "cpu-ort-t1", "--latency", "2ms", "--out", str(tmp_path / "out"),
                      *extra]) == 2
         assert message in _error(capsys)
         assert not (home / "measurements").exists() and not (tmp_path / "out").exists()
+    from nasedge.export import tflite_available
+
+    if not tflite_available():  # TFLite alone, without the extra: it would be skipped, leaving no model file
+        assert main(["specialize", "--device", "cpu-ort-t1", "--latency", "2ms", "specialize.formats=[tflite]"]) == 2
+        assert "TFLite export needs litert-torch and ai-edge-litert" in _error(capsys)
 
 
 def _model_files(folder) -> set[str]:
