@@ -277,15 +277,15 @@ def _specialize_values(args: argparse.Namespace) -> None:
     chosen = [o.split("=", 1)[1] for o, k in zip(given, keys) if k == "search"]
     if args.strategy and chosen and chosen[-1] != args.strategy:  # one of them would be ignored
         raise NasedgeError(f"--strategy {args.strategy} and search={chosen[-1]} name two strategies; give one")
-    if not args.strategy and not any(k.startswith(("specialize.", "search")) for k in keys):
+    ours = [o for o, k in zip(given, keys) if k == "search" or k.startswith(("search.", "specialize."))]
+    if not any(k.startswith(("search.", "specialize.")) for k in keys):  # the shipped values need no check
         return
     from omegaconf import OmegaConf
 
     from nasedge.config import compose
     from nasedge.search import strategy_from_config
 
-    cfg = compose([*([f"search={args.strategy}"] if args.strategy else []),
-                   *(o for o, k in zip(given, keys) if k.startswith(("specialize.", "search")))])
+    cfg = compose([*([f"search={args.strategy}"] if args.strategy else []), *ours])
     if any(k.startswith("specialize.") for k in keys):
         spec = OmegaConf.to_object(cfg.specialize)
         spec.check()
