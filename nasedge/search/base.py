@@ -51,7 +51,7 @@ class StrategyConfig:
     name: str = "?"
     # objective (accuracy predictor) calls per search; a resumed or shared optuna study counts its earlier trials
     max_evaluations: int = 1000
-    # archs a strategy may propose (repeats and infeasible ones included); null: 20 x max_evaluations
+    # archs a strategy may propose (repeats and infeasible ones included); null: 20 x max_evaluations, at least 1000
     max_proposals: Optional[int] = None
 
 
