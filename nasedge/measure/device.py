@@ -404,5 +404,6 @@ def _renamed_if_changed(device: Device, own: Device) -> Device:
     if device.name != own.name or mine == theirs:  # renamed by the user, or nothing but words changed
         return device
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(mine), sort_keys=True, default=str).encode()).hexdigest()
-    config = dataclasses.replace(device.config, name=f"{own.name}+{digest[:8]}", resource=own.resource)
+    config = dataclasses.replace(device.config, name=f"{own.name}+{digest[:8]}",
+                                 resource=device.config.resource or own.resource)  # an overridden one stays
     return Device(config, device.source)

@@ -146,6 +146,7 @@ def test_a_device_changed_by_overrides_has_a_name_of_its_own():
     assert composed("device.description=mine").name == "cpu-ort-t1"  # words only
     assert composed("device.measure.threads=1").name == "cpu-ort-t1"  # the value it has already
     assert composed().name == "cpu-ort-t1"
+    assert composed("device.where=ray", "device.resource=device:lab-3").resource == "device:lab-3"  # as given
 
 
 def test_user_devices_load_and_compose_like_shipped_ones(nasedge_home):
