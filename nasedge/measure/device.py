@@ -396,12 +396,19 @@ def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
     return _renamed_if_changed(device, load_device(path))
 
 
+def _identity(config: DeviceConfig) -> DeviceConfig:
+    """What a device's latencies depend on: not its words, its default space, nor the protocol's time bounds (how
+    long it is timed changes how precise a latency is, not what it is)."""
+    measure = {k: v for k, v in (config.measure or {}).items() if k != "protocol"}
+    return dataclasses.replace(config, name="", description="", space=None, measure=measure)
+
+
 def _renamed_if_changed(device: Device, own: Device) -> Device:
     """``device`` (its YAML with ``device.*`` overrides) under a name of its own where the overrides change how or
     where it measures: profiles, measurements and journals are kept by device name, and the device as its file
     says must not lend them to other settings (nor take theirs). Its Ray resource stays the named device's."""
-    mine, theirs = (dataclasses.replace(d.config, name="", description="") for d in (device, own))
-    if device.name != own.name or mine == theirs:  # renamed by the user, or nothing but words changed
+    mine, theirs = (_identity(d.config) for d in (device, own))
+    if device.name != own.name or mine == theirs:  # renamed by the user, or what it measures unchanged
         return device
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(mine), sort_keys=True, default=str).encode()).hexdigest()
     config = dataclasses.replace(device.config, name=f"{own.name}+{digest[:8]}",

@@ -144,6 +144,7 @@ def test_a_device_changed_by_overrides_has_a_name_of_its_own():
     assert composed("device.measure.threads=2").name == two.name  # the same settings: the same name, every run
     assert composed("device.measure.threads=2", "device.measure.batch=8").name not in (two.name, "cpu-ort-t1")
     assert composed("device.description=mine").name == "cpu-ort-t1"  # words only
+    assert composed("+device.measure.protocol.max_seconds=1").name == "cpu-ort-t1"  # how long, not what, it times
     assert composed("device.measure.threads=1").name == "cpu-ort-t1"  # the value it has already
     assert composed().name == "cpu-ort-t1"
     assert composed("device.where=ray", "device.resource=device:lab-3").resource == "device:lab-3"  # as given
