@@ -271,8 +271,8 @@ MAX_SEED = 2**32 - 1  # numpy's legacy generators (optuna's samplers use them) t
 
 
 def check_seed(name: str, value: Any) -> None:
-    """A seed is an integer from 0 to :data:`MAX_SEED` (numpy's generators take no other): ``seed=``, every
-    ``--seed`` and the seed of a search strategy's ``run`` are checked here, before any work."""
+    """A seed is an integer from 0 to :data:`MAX_SEED` (numpy's generators take no other): ``seed=`` and every
+    ``--seed`` are checked here, before any work."""
     try:
         ok = 0 <= int(str(value)) <= MAX_SEED
     except ValueError:

@@ -135,16 +135,17 @@ class OptunaStrategy(Strategy):
         if stored is None:
             study.set_user_attr(_ATTR, created_for)
         else:
+            fingerprint = created_for.pop("predictors", None)
             for key, value in created_for.items():
-                if key == "predictors" and stored.get(key, value) != value:  # (studies of before it: not stored)
-                    raise NasedgeError(
-                        f"optuna study {name!r} in {cfg.storage} was scored by other accuracy or latency "
-                        f"predictors (another device, supernet or profile: they give other values on the same "
-                        f"archs); its scores would be reused as this search's. Use another study_name or storage")
-                if key != "predictors" and stored.get(key) != value:
+                if stored.get(key) != value:
                     raise NasedgeError(
                         f"optuna study {name!r} in {cfg.storage}: field {key!r} is {stored.get(key)!r} but this "
                         f"search has {value!r}; use another study_name for a different search")
+            if stored.get("predictors", fingerprint) != fingerprint:  # (studies of before it stored none)
+                raise NasedgeError(
+                    f"optuna study {name!r} in {cfg.storage} was scored by other accuracy or latency "
+                    f"predictors (another device, supernet or profile: they give other values on the same "
+                    f"archs); its scores would be reused as this search's. Use another study_name or storage")
         return study
 
 

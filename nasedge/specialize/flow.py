@@ -93,15 +93,19 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
             unverified_reason = "verification turned off"
         fastest, slowest = _predicted_range(supernet.space, source, budgets)
         failed: dict[float, str] = {}  # budget -> why it has no pick (several budgets: the others are kept)
+
+        def no_pick(b: float, exc: NasedgeError) -> None:  # one budget of several fails, the others go on
+            if not multi:
+                raise exc
+            failed[b] = str(exc)
+            console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
+
         results = {}
         for b in budgets:
             try:
                 results[b] = _search(supernet.space, accuracy, source, b, cfg, stages, console, stage("search", b))
             except NasedgeError as exc:
-                if not multi:
-                    raise
-                failed[b] = str(exc)
-                console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
+                no_pick(b, exc)
         pooled = _pool([r for r, _ in results.values()])
         for b in budgets:
             if b >= slowest:
@@ -127,10 +131,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                     pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address,
                                                 stages, console, stage("evaluation", b), evaluated)
             except NasedgeError as exc:
-                if not multi:
-                    raise
-                failed[b] = str(exc)
-                console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
+                no_pick(b, exc)
                 continue
             picks.append((b, result, scored, finalists, pick, pick_eval))
         if not picks:
