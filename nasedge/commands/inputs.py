@@ -234,6 +234,11 @@ def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tu
     from nasedge.measure.device import is_device_file
 
     given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
+    if device:  # the override would replace --device's device, and so its profile, silently
+        chosen = [o for o in given if o.lstrip("+~").split("=", 1)[0] == "device"]
+        if chosen:
+            raise NasedgeError(f"--device {device} and {chosen[-1].lstrip('+~')} name two devices; give one "
+                               f"(--device), and change its settings with device.* overrides")
     named = [f"device={device}"] if device and not is_device_file(device) else []
     check_overrides([*named, *extra, *given])
 
