@@ -51,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
                                             *(data_overrides(args.data) if args.data else []),
                                             *args.overrides])
     data_given = bool(args.data) or any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
+    # where profiles are kept and how a new one is cross-validated do not choose the predictor
+    chosen = [o.lstrip("+~") for o in args.overrides if o.lstrip("+~").startswith(("predictor=", "predictor."))
+              and not o.lstrip("+~").startswith(("predictor.profiles_dir=", "predictor.cv_folds="))]
     specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
                                  measurements=args.measurements, ray_address=args.ray_address,
                                  predictor_url=args.predictor_url, data_given=data_given,
+                                 predictor_given=chosen[-1] if chosen else None,
                                  accuracy_predictor=args.accuracy_predictor), device, cfg)
     return 0
 

@@ -38,6 +38,7 @@ class SpecializeRequest:
     ray_address: Optional[str] = None
     predictor_url: Optional[str] = None
     data_given: bool = False                   # the data config was chosen by the user (--data, data=...)
+    predictor_given: Optional[str] = None      # the user's predictor=/predictor.* override choosing a predictor
     accuracy_predictor: Optional[str] = None   # --accuracy-predictor (else beside --supernet, else configured)
 
 
@@ -266,7 +267,7 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
                     predictor_options=predictor_class(pcfg["name"]).options_from_config(pcfg),
                     cv_folds=int(pcfg["cv_folds"]), num_archs=spec.profile_archs,
                     max_archs=spec.profile_max_archs, active=spec.profile_design == "active",
-                    measurements=req.measurements,
+                    measurements=req.measurements, predictor_given=req.predictor_given,
                     ray_address=req.ray_address, measurements_dir=home.measurements_dir(),
                     progress=lambda done, total: update(done, total),
                     note=lambda why: console.print(f"measure {device.name}: {why}", markup=False))

@@ -109,10 +109,14 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                    predictor_options: dict, cv_folds: int, num_archs: int, measurements: Optional[str],
                    ray_address: Optional[str], measurements_dir: Path, max_archs: Optional[int] = None,
                    progress: Optional[Callable[[int, int], None]] = None,
-                   note: Optional[Callable[[str], None]] = None, active: bool = True) -> LatencySource:
+                   note: Optional[Callable[[str], None]] = None, active: bool = True,
+                   predictor_given: Optional[str] = None) -> LatencySource:
     """The device's stored profile for ``space`` (the user's, else a shipped one), or a new one (from
     ``measurements`` or measured now: ``active`` picks the archs, see :func:`nasedge.predict.profile.profile_archs`),
-    stored in ``profiles_dir`` (default: the nasedge home)."""
+    stored in ``profiles_dir`` (default: the nasedge home).
+
+    ``predictor_given`` (the user's override choosing ``predictor`` or its options) is refused where a stored profile
+    fitted otherwise would be used instead of it."""
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import (check_measurements, fit_profile, load_profile, profile_device, save_profile,
                                          stored_profiles)
@@ -121,6 +125,14 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
     warnings: list[str] = []
     if measurements is None and stored is not None:
         profile = load_profile(device.name, profiles_dir, space.name)
+        options_given = predictor_given is not None and predictor_given.partition("=")[0] != "predictor"
+        if predictor_given and (profile.predictor != predictor or options_given):
+            raise NasedgeError(
+                f"{predictor_given}: device {device.name} has a stored profile of {space.name} ({stored.path}, "
+                f"{profile.predictor} predictor), which is used as it is; fit a new one with `nasedge predictor fit "
+                f"--device {device.name} --predictor {predictor}` (stored in your home, it is used "
+                f"{'before the shipped one' if stored.source == 'shipped' else 'instead'}), or drop "
+                f"{predictor_given}")
         kind, how = "profile", f"stored profile {stored.path.name} ({stored.source})"
     elif measurements is not None:
         from nasedge.predict.dataset import read_device_measurements
@@ -137,6 +149,8 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
         profile = fit_profile(device.name, m.encoding, m.archs, m.latency_ms, predictor, cv_folds=cv_folds,
                               **predictor_options)
         kind, how = "new-profile", f"new profile fitted to {len(m.archs)} measurements from {measurements}"
+        if stored is not None and stored.source == "user":
+            warnings.append(f"it replaces the stored profile {stored.path}")
     else:
         csv = measurements_dir / f"{device.name}@{space.name}.csv"
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=ray_address, progress=progress)

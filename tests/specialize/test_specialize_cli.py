@@ -197,3 +197,17 @@ def test_a_budget_without_a_pick_keeps_the_others(tmp_path, capsys, monkeypatch,
     assert [p["dir"] for p in top["picks"]] == ["7ms", "20ms"] and top["failed"][0]["budget_ms"] == 4.0
     assert (out / "7ms" / "subnet.onnx").stat().st_size > 0 and not (out / "4ms").exists()
     assert "| 4 ms | - | no pick: none of the 3 finalists" in (out / "report.md").read_text()
+
+
+def test_a_predictor_chosen_beside_a_stored_profile_is_refused(tmp_path, capsys):
+    # cpu's stored (shipped) profile was used whatever predictor= said, without a word
+    out = tmp_path / "out"
+    assert main(["specialize", "--device", "cpu", "--latency", "1.3ms", "--out", str(out), "predictor=flops"]) == 2
+    err = _error(capsys)
+    assert err.startswith("nasedge: error: predictor=flops: device cpu has a stored profile of ofa_mbv3_cifar")
+    assert "meta predictor), which is used as it is; fit a new one with `nasedge predictor fit --device cpu " \
+           "--predictor flops`" in err
+    assert main(["specialize", "--device", "cpu", "--latency", "1.3ms", "--out", str(out),
+                 "predictor.nu=2.0"]) == 2  # the stored profile's own predictor, with other options
+    assert "predictor.nu=2.0: device cpu has a stored profile" in _error(capsys)
+    assert not out.exists()
