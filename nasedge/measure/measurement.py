@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -125,8 +126,8 @@ def _warn(warn: Callable[[str], None] | None, message: str) -> None:
         warn(message)
 
 
-def _parse(path: str | Path, text: str) -> list[Measurement]:
-    """The measurements of a CSV text (header first)."""
+def _parse(path: str | Path, text: str, label: str | None = None) -> list[Measurement]:
+    """The measurements of a CSV text (header first); errors name ``path`` and the line, or ``label``."""
     reader = csv.DictReader(io.StringIO(text))
     needed = {"arch", "device", "median_ms"}
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
@@ -134,7 +135,7 @@ def _parse(path: str | Path, text: str) -> list[Measurement]:
                            f"found {', '.join(reader.fieldnames or [])})")
     out = []
     for lineno, row in enumerate(reader, start=2):
-        where = f"{path}:{lineno}"
+        where = label or f"{path}:{lineno}"
         if None in row.values():
             raise NasedgeError(f"{where}: expected {len(reader.fieldnames)} columns, found fewer")
         arch = Arch.from_json(row["arch"], where)
@@ -157,7 +158,7 @@ def _parse(path: str | Path, text: str) -> list[Measurement]:
                     values[f.name] = float(raw) if raw else float("nan")
             except ValueError:
                 raise NasedgeError(f"{where}: column '{f.name}': value {raw!r} is not a number") from None
-        if not values["median_ms"] > 0:
+        if not 0 < values["median_ms"] < math.inf:
             raise NasedgeError(f"{where}: column 'median_ms': value {row['median_ms']!r} is not a positive latency")
         out.append(Measurement(arch, row["device"], LatencyStats(**values), row.get("arch_id", ""),
                                row.get("node", "")))
@@ -233,8 +234,11 @@ def append_measurement(path: str | Path, measurement: Measurement) -> Measuremen
     measurement as the file holds it (numbers to 6 significant digits), so that what is computed from
     it is the same whether a run measured it or resumed it from the file.
     """
+    # checked before it is written: a row the reader refuses would stop every later run on this file
+    kept = _parse(path, _csv_text([measurement]), label=f"device {measurement.device}, arch {measurement.arch_id or '?'} "
+                  f"(not written to {path})")[0]
     durable_append(path, _csv_text([measurement], header=False).encode(), header=_csv_text([]).encode())
-    return _parse(path, _csv_text([measurement]))[0]
+    return kept
 
 
 def open_for_append(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Measurement]:

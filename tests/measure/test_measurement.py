@@ -58,6 +58,32 @@ def _stats(ms: float) -> LatencyStats:
     return LatencyStats(ms, ms, ms, ms, 0.01, 0.001, 10, 3, 1.0, False, "")
 
 
+class NanDevice(FakeDevice):
+    """A measurer (a plugin, say) that returns a NaN or infinite latency for the third arch."""
+
+    def __init__(self, bad: float):
+        super().__init__()
+        self.bad = bad
+
+    def measure(self, archs, *, arch_ids, ray_address=None, on_chunk, rounds=None):
+        for k, (a, i) in enumerate(zip(archs, arch_ids)):
+            on_chunk([Measurement(a, self.name, _stats(self.bad if k == 2 else 1.0 + k), i)])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])
+def test_a_measurement_that_cannot_be_read_back_is_not_written(tmp_path, bad):
+    # it was appended, then refused on reading, and every later run on the file failed on that line
+    rows = [(f"a{i}", a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(4, 0))]
+    path = tmp_path / "m.csv"
+    with pytest.raises(NasedgeError, match=rf"^device fake, arch a2 \(not written to {path}\): column 'median_ms': "
+                                           "value '.*' is not a positive latency"):
+        measure_to_csv(NanDevice(bad), rows, path)
+    assert [m.arch_id for m in read_measurements_csv(path)] == ["a0", "a1"]
+    device = FakeDevice()  # the measurer mended, the run resumes
+    assert [m.arch_id for m in measure_to_csv(device, rows, path)] == ["a0", "a1", "a2", "a3"]
+    assert device.asked == ["a2", "a3"]
+
+
 def test_measure_to_csv_appends_and_resumes(tmp_path):
     rows = [(f"a{i}", a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(5, 0))]
     path = tmp_path / "sub" / "m.csv"
