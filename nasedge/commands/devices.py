@@ -207,6 +207,9 @@ def run_add(args: argparse.Namespace) -> int:
     from nasedge.predict.profile import check_device_name
 
     name = check_device_name(args.name)
+    if "+" in name:  # <device>+<digest> names a device changed by device.* overrides; it would share their profile
+        raise NasedgeError(f"device name {name!r}: '+' is kept for devices changed by device.* overrides "
+                           f"(<device>+<settings digest>); choose a name without it")
     if is_device_file(name):
         raise NasedgeError(f"device name {name!r} ends as a device YAML file does (.yaml, .yml), so commands would "
                            f"read it as a file; choose a name without that ending")

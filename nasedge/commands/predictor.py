@@ -150,13 +150,14 @@ def _checked(args: argparse.Namespace, space, archs, noisy, predictor: str):
 
 def run_fit(args: argparse.Namespace) -> int:
     import sys
+    from dataclasses import replace
 
     from omegaconf import OmegaConf
 
     from nasedge.commands.inputs import check_positive
     from nasedge.config import compose, compose_with_device
     from nasedge.errors import NasedgeError
-    from nasedge.measure.device import split_device_overrides
+    from nasedge.measure.device import device_source, get_device, split_device_overrides
     from nasedge.predict import predictor_class
     from nasedge.predict.dataset import read_device_measurements
     from nasedge.predict.profile import check_device_name, fit_profile, save_profile
@@ -191,6 +192,10 @@ def run_fit(args: argparse.Namespace) -> int:
         with progress_reporter(f"fit {name} profile of {args.device}", unit="fits") as update:
             profile = fit_profile(args.device, m.encoding, m.archs, m.latency_ms, name,
                                   cv_folds=int(cfg["cv_folds"]), progress=update, **options)
+    if device is None and device_source(args.device) is not None:  # measurements of a device nasedge knows
+        device = get_device(args.device)
+    if device is not None:  # the settings it is measured under: another board of the name does not take it
+        profile = replace(profile, settings=device.settings)
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
     q = profile.quality
     n = len(profile.measurements)

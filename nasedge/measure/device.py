@@ -163,6 +163,13 @@ class Device:
     def measurable(self) -> bool:
         return self.where != "predict-only"
 
+    @property
+    def settings(self) -> str:
+        """A digest of what the device's latencies depend on (see :func:`_identity`): stored with its measurements
+        and profiles, so that those of other settings under the same name (a YAML edited, a board added again)
+        are not taken for its own."""
+        return _settings_digest(self.config)
+
     def location(self) -> str:
         """Where measurements run, in words (for ``nasedge devices``)."""
         if self.where == "ray":
@@ -403,14 +410,17 @@ def _identity(config: DeviceConfig) -> DeviceConfig:
     return dataclasses.replace(config, name="", description="", space=None, measure=measure)
 
 
+def _settings_digest(config: DeviceConfig) -> str:
+    return hashlib.sha256(json.dumps(dataclasses.asdict(_identity(config)), sort_keys=True,
+                                     default=str).encode()).hexdigest()[:8]
+
+
 def _renamed_if_changed(device: Device, own: Device) -> Device:
     """``device`` (its YAML with ``device.*`` overrides) under a name of its own where the overrides change how or
     where it measures: profiles, measurements and journals are kept by device name, and the device as its file
     says must not lend them to other settings (nor take theirs). Its Ray resource stays the named device's."""
-    mine, theirs = (_identity(d.config) for d in (device, own))
-    if device.name != own.name or mine == theirs:  # renamed by the user, or what it measures unchanged
+    if device.name != own.name or device.settings == own.settings:  # renamed by the user, or what it measures unchanged
         return device
-    digest = hashlib.sha256(json.dumps(dataclasses.asdict(mine), sort_keys=True, default=str).encode()).hexdigest()
-    config = dataclasses.replace(device.config, name=f"{own.name}+{digest[:8]}",
+    config = dataclasses.replace(device.config, name=f"{own.name}+{device.settings}",
                                  resource=device.config.resource or own.resource)  # an overridden one stays
     return Device(config, device.source)

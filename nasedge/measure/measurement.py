@@ -2,8 +2,11 @@
 
 The CSV (what ``nasedge measure --out`` writes and ``nasedge predictor fit --measurements`` reads) has
 one row per measurement: ``arch_id, device, median_ms, p90_ms, mean_ms, min_ms, spread, rse, samples,
-rounds, cpu_share, noisy, reason, probe_ms, node, arch`` where ``arch`` is the arch's JSON
-(``probe_ms`` may be missing or empty: files written before it existed, or measured without a probe).
+rounds, cpu_share, noisy, reason, probe_ms, node, settings, arch`` where ``arch`` is the arch's JSON
+(``probe_ms`` may be missing or empty: files written before it existed, or measured without a probe) and
+``settings`` the device's settings digest (``Device.settings``; missing or empty in older files): rows of a
+device's name measured under other settings (its YAML edited, another board added under the name) are not
+taken for its own.
 
 :func:`measure_to_csv` measures archs on a device into such a file, durably (rows are appended as
 they are measured) and resumably (archs already in the file are not measured again).
@@ -16,7 +19,7 @@ import io
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from nasedge.measure.protocol import LatencyStats
 from nasedge.measure.round_journal import arch_key, open_journal
 
 _STATS = [f.name for f in fields(LatencyStats)]
-CSV_FIELDS = ["arch_id", "device", *_STATS, "node", "arch"]
+CSV_FIELDS = ["arch_id", "device", *_STATS, "node", "settings", "arch"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Measurement:
     stats: LatencyStats
     arch_id: str = ""  # the arch's id in the caller's list or dataset ("" when it has none)
     node: str = ""
+    settings: str = ""  # the device's settings digest (Device.settings) when measured by nasedge; "": not known
 
     @property
     def median_ms(self) -> float:
@@ -61,7 +65,8 @@ class Measurement:
         return self.stats.reason
 
     def to_row(self) -> dict[str, str]:
-        row = {"arch_id": self.arch_id, "device": self.device, "node": self.node, "arch": self.arch.to_json()}
+        row = {"arch_id": self.arch_id, "device": self.device, "node": self.node, "settings": self.settings,
+               "arch": self.arch.to_json()}
         for k, v in self.stats.to_dict().items():
             row[k] = "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
         return row
@@ -161,7 +166,7 @@ def _parse(path: str | Path, text: str, label: str | None = None) -> list[Measur
         if not 0 < values["median_ms"] < math.inf:
             raise NasedgeError(f"{where}: column 'median_ms': value {row['median_ms']!r} is not a positive latency")
         out.append(Measurement(arch, row["device"], LatencyStats(**values), row.get("arch_id", ""),
-                               row.get("node", "")))
+                               row.get("node", ""), row.get("settings") or ""))
     return out
 
 
@@ -186,7 +191,11 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     """
     path = Path(path)
     existing = open_for_append(path, warn)
-    results = [m for m in existing if m.device == device.name]
+    settings = getattr(device, "settings", "")
+    results = [m for m in existing if m.device == device.name and m.settings in ("", settings)]
+    other = sum(m.device == device.name for m in existing) - len(results)
+    if other:  # the device's YAML was edited, or another board was added under its name
+        _warn(warn, f"{path}: {other} measurements of {device.name} under other settings are not reused")
     have = {(m.arch_id, m.arch) for m in results}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
     done = len(rows) - len(todo)
@@ -207,7 +216,7 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     def append(chunk: list[Measurement]) -> None:
         nonlocal done
         for m in chunk:
-            results.append(append_measurement(path, m))
+            results.append(append_measurement(path, replace(m, settings=settings)))
             finished.add(arch_key(m.arch_id, m.arch))
             done += 1
             report()

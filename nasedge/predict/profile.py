@@ -55,6 +55,7 @@ class DeviceProfile:
     measurements: list  # [(arch record (JSON dict), latency_ms), ...] the predictor was fitted on
     quality: dict = field(default_factory=dict)  # cross-validated spearman, mape, within_10pct
     created: str = ""
+    settings: str = ""  # the device's settings digest (Device.settings) it was measured under; "": not known
 
     @functools.cached_property
     def latency_predictor(self) -> LatencyPredictor:
@@ -107,7 +108,8 @@ class DeviceProfile:
             raise NasedgeError(f"{where}field 'measurements': expected a list of [arch, latency_ms] pairs")
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
-                   quality=dict(data.get("quality", {})), created=str(data.get("created", "")))
+                   quality=dict(data.get("quality", {})), created=str(data.get("created", "")),
+                   settings=str(data.get("settings", "")))
 
 
 def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: SearchSpace, samples: int = 200,

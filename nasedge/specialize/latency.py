@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -123,8 +123,13 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
 
     stored = next((s for s in stored_profiles(device.name, profiles_dir) if s.space == space.name), None)
     warnings: list[str] = []
+    profile = load_profile(device.name, profiles_dir, space.name) if stored is not None else None
+    if measurements is None and profile is not None and profile.settings not in ("", device.settings):
+        if note is not None:  # its YAML was edited since: the profile is of another board
+            note(f"the stored profile {stored.path} was measured under other settings of {device.name}; a new one "
+                 f"is measured and replaces it")
+        stored = None
     if measurements is None and stored is not None:
-        profile = load_profile(device.name, profiles_dir, space.name)
         options_given = predictor_given is not None and predictor_given.partition("=")[0] != "predictor"
         if predictor_given and (profile.predictor != predictor or options_given):
             raise NasedgeError(
@@ -163,6 +168,8 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                                       predictor=predictor, allow_missing_reference=True).warnings()
         kind, how = "new-profile", (f"new profile from {len(measured)} archs measured on {device.name} now "
                                     f"({noisy} flagged noisy; measurements in {csv})")
+    if kind == "new-profile":
+        profile = replace(profile, settings=device.settings)
     saved = save_profile(profile, profiles_dir) if kind == "new-profile" else stored.path
     if note is not None:
         for w in warnings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 
 import pytest
 
@@ -82,6 +83,25 @@ def test_a_measurement_that_cannot_be_read_back_is_not_written(tmp_path, bad):
     device = FakeDevice()  # the measurer mended, the run resumes
     assert [m.arch_id for m in measure_to_csv(device, rows, path)] == ["a0", "a1", "a2", "a3"]
     assert device.asked == ["a2", "a3"]
+
+
+def test_measurements_of_other_settings_are_not_reused(tmp_path):
+    # a board's YAML edited (or another board added under its name): its verification reused the rows of before
+    rows = [(f"a{i}", a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(3, 0))]
+    path, warned = tmp_path / "m.csv", []
+    before, after = FakeDevice(), FakeDevice()
+    before.settings, after.settings = "1111aaaa", "2222bbbb"
+    assert len(measure_to_csv(before, rows, path)) == 3
+    assert {m.settings for m in read_measurements_csv(path)} == {"1111aaaa"}
+    got = measure_to_csv(after, rows, path, warn=warned.append)
+    assert after.asked == ["a0", "a1", "a2"] and {m.settings for m in got} == {"2222bbbb"}
+    assert warned == [f"{path}: 3 measurements of fake under other settings are not reused"]
+    again = FakeDevice()
+    again.settings = "2222bbbb"
+    assert len(measure_to_csv(again, rows, path)) == 3 and again.asked == []
+    old = FakeDevice()  # rows of a file written before settings were recorded are the device's own
+    write_measurements_csv(tmp_path / "old.csv", [replace(m, settings="") for m in got])
+    assert len(measure_to_csv(old, rows, tmp_path / "old.csv")) == 3 and old.asked == []
 
 
 def test_measure_to_csv_appends_and_resumes(tmp_path):
