@@ -17,6 +17,7 @@ device, resume point) before anything slow, then a progress line every few secon
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import random
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasedge.arch import Arch
-from nasedge.atomic import atomic_write_text
+from nasedge.atomic import atomic_write_bytes, atomic_write_text
 from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset, shard_rows
 from nasedge.data.augment import train_batch
 from nasedge.errors import NasedgeError
@@ -300,7 +301,9 @@ class Trainer:
             rng = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
             _set_rng_state(rng[world.rank % len(rng)])
             if position["phase"] >= len(cfg.phases):
-                log(f"{self.out_dir}: training already finished")
+                if world.is_main:
+                    self._finish_again(model, metrics, log)
+                world.barrier()
                 return TrainResult(True, self.out_dir, metrics)
             log(f"resumed from {self.ckpt_dir} at phase {position['phase']} "
                 f"({cfg.phases[position['phase']].name}) epoch {position['epoch']} step {position['step']}")
@@ -515,15 +518,34 @@ class Trainer:
             atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=1))
         self.world.barrier()
 
+    def _final_files(self) -> list[Path]:
+        return [self.out_dir / "model.pt"] if self.static_arch else \
+            [self.out_dir / "supernet.pt", self.out_dir / "supernet_fp16.pt"]
+
     def _finish(self, model, metrics, log) -> None:
         meta = {"config": self.config_dict, "metrics": metrics[-1] if metrics else {}}
         if self.static_arch:
-            torch.save({"arch": self.static_arch.to_dict(), "state_dict": model.state_dict(), "meta": meta},
-                       self.out_dir / "model.pt")
+            buf = io.BytesIO()  # atomic as the supernets: a kill while writing must not leave a part of a file
+            torch.save({"arch": self.static_arch.to_dict(), "state_dict": model.state_dict(), "meta": meta}, buf)
+            atomic_write_bytes(self.out_dir / "model.pt", buf.getvalue())
         else:
             save_supernet(model, self.out_dir / "supernet.pt", meta=meta)
             save_supernet(model, self.out_dir / "supernet_fp16.pt", half=True, meta=meta)
         log(f"training finished; weights in {self.out_dir}")
+
+    def _finish_again(self, model, metrics, log) -> None:
+        """A finished run's checkpoint: the final weights it holds are written again where a file is missing.
+
+        The last checkpoint is written before the final files, so a kill in between (or a user who deleted
+        them) leaves a finished run without weights; the checkpoint's weights are the final ones.
+        """
+        missing = [p.name for p in self._final_files() if not p.is_file()]
+        if not missing:
+            log(f"{self.out_dir}: training already finished")
+            return
+        log(f"{self.out_dir}: training already finished, but {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing; writing the final weights from {self.ckpt_dir}")
+        self._finish(model, metrics, log)
 
 
 def _rng_state() -> dict:

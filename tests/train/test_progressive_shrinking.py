@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,29 @@ def test_all_phases_run_and_learn(dataset, reference):
     # a finished run is not retrained
     again = train_from_config(compose(overrides(dataset, run)), log=lambda *_: None)
     assert again.finished and len(again.metrics) == 5
+
+
+@pytest.mark.parametrize("kept", [[], ["supernet.pt"]])
+def test_a_finished_run_without_its_final_files_writes_them_from_the_checkpoint(dataset, tmp_path, reference, kept):
+    # what a kill after the last checkpoint leaves (inside the final writes: none of them, or the first one);
+    # the same as a user who deleted them
+    ref_dir, run = reference[1], tmp_path / "run"
+    shutil.copytree(ref_dir / "checkpoint", run / "checkpoint")
+    for name in kept:
+        shutil.copy(ref_dir / name, run / name)
+    lines = []
+    again = train_from_config(compose(overrides(dataset, run)), log=lines.append, progress=False)
+    assert again.finished and again.metrics == reference[0].metrics
+    missing = ", ".join(n for n in ("supernet.pt", "supernet_fp16.pt") if n not in kept)
+    assert any(f"training already finished, but {missing} " in line and "writing the final weights" in line
+               for line in lines), lines
+    for name in ("supernet.pt", "supernet_fp16.pt"):
+        a, b = load_supernet(ref_dir / name), load_supernet(run / name)
+        assert a.meta["metrics"] == b.meta["metrics"]
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    lines.clear()
+    train_from_config(compose(overrides(dataset, run)), log=lines.append, progress=False)
+    assert f"{run}: training already finished" in lines
 
 
 def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path, reference):
