@@ -285,6 +285,7 @@ class Trainer:
         position = {"phase": 0, "epoch": 0, "step": 0}
         metrics: list[dict] = []
         optimizer_state = None
+        epoch_loss = None  # the loss sum and step count of the steps an interrupted epoch took before its checkpoint
         self._subnets_crc = 0
         if state is not None:
             stored, now = (_comparable(c, cfg.resumable_changes) for c in (state["config"], self.config_dict))
@@ -297,6 +298,8 @@ class Trainer:
                 teacher.load_state_dict(state["teacher"])
             position, metrics, optimizer_state = state["position"], state["metrics"], state["optimizer"]
             self._subnets_crc = state.get("subnets_crc", 0)
+            # checkpoints written before it was stored resume with the epoch's sums at zero
+            epoch_loss = _resumed_loss(state.get("epoch_loss"), world.rank, world.size, self.device)
             # one RNG state per rank (a dict: checkpoints of one process, before torchrun)
             rng = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
             _set_rng_state(rng[world.rank % len(rng)])
@@ -331,7 +334,7 @@ class Trainer:
                     update(done)
 
                 finished = self._run_phases(model, teacher, train, test, recal, position, metrics, optimizer_state,
-                                            deadline, log, step_done)
+                                            epoch_loss, deadline, log, step_done)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -361,7 +364,7 @@ class Trainer:
         self._stop_signal = True
 
     def _run_phases(self, model, teacher, train: ImageDataset, test: ImageDataset, recal, position, metrics,
-                    optimizer_state, deadline, log, step_done) -> bool:
+                    optimizer_state, epoch_loss, deadline, log, step_done) -> bool:
         cfg = self.cfg
         n_train = len(train)
         steps_per_epoch = n_train // cfg.batch_size
@@ -385,14 +388,18 @@ class Trainer:
             for epoch in range(position["epoch"], phase.epochs):
                 perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(
                     step_seed(self.seed, phase.name, epoch, -1))).to(self.device)
-                t0, seen, loss_sum, n_steps = time.monotonic(), 0, torch.zeros((), device=self.device), 0
+                # the epoch's loss averages all its steps, those before a resume included; images_per_s is the
+                # rate of the steps this process took (the earlier ones were timed by another process)
+                t0, seen = time.monotonic(), 0
+                loss_sum, n_steps = epoch_loss or (torch.zeros((), device=self.device), 0)
+                epoch_loss = None
                 for step in range(position["step"], steps_per_epoch):
                     # at least one step per invocation: a budget used up by start-up must not stall a run;
                     # a stop on any rank stops every rank before the same step
                     out_of_time = time.monotonic() > deadline and taken > 0
                     if self.world.any(out_of_time or self._stop_signal):
                         position.update(phase=p_idx, epoch=epoch, step=step)
-                        self._checkpoint(model, teacher, optimizer, position, metrics)
+                        self._checkpoint(model, teacher, optimizer, position, metrics, (loss_sum, n_steps))
                         why = ("signal" if self._stop_signal else f"time budget of {cfg.max_minutes} min"
                                if out_of_time else "another rank stopped")
                         log(f"stopped ({why}) at phase {phase.name} epoch {epoch} step {step}; checkpoint written, "
@@ -494,9 +501,13 @@ class Trainer:
             model.set_active(self.space.max_arch())
         return out
 
-    def _checkpoint(self, model, teacher, optimizer, position, metrics) -> None:
-        """Rank 0 writes (atomically) what every rank needs to resume; the others wait for it."""
+    def _checkpoint(self, model, teacher, optimizer, position, metrics, epoch_loss=None) -> None:
+        """Rank 0 writes (atomically) what every rank needs to resume; the others wait for it.
+
+        ``epoch_loss``: (this rank's loss sum, steps) of the epoch stopped in, None at an epoch's end.
+        """
         rng = self.world.gather(_rng_state())
+        sums = self.world.gather(epoch_loss[0].cpu()) if epoch_loss is not None else None
         if self.world.is_main:
             per_rank = self.cfg.batch_size // self.world.size
             save_checkpoint(self.ckpt_dir, {
@@ -509,6 +520,8 @@ class Trainer:
                 "metrics": metrics,
                 "rng": rng if self.world.launched else rng[0],
                 "subnets_crc": self._subnets_crc,
+                # the epoch's record averages the loss of its steps before the stop too (one sum per rank)
+                "epoch_loss": {"sums": sums, "steps": epoch_loss[1]} if epoch_loss is not None else None,
                 # the next global batch is batch position["step"] of the epoch's order; rank r reads its rows
                 "world_size": self.world.size,
                 "data": {"global_batch": self.cfg.batch_size,
@@ -565,6 +578,17 @@ def _set_rng_state(state: dict) -> None:
     random.setstate((3, tuple(state["python"]), None))
     key, pos = state["numpy"]
     np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), int(pos)))
+
+
+def _resumed_loss(stored: dict | None, rank: int, size: int,
+                  device: torch.device) -> tuple[torch.Tensor, int] | None:
+    """This rank's loss sum and step count of the epoch a checkpoint stopped in (None: it stopped at an epoch's end,
+    or predates them). Another world size: every rank starts from the ranks' mean, which the epoch's mean keeps."""
+    if stored is None:
+        return None
+    sums = stored["sums"]
+    mine = sums[rank] if len(sums) == size else torch.stack([t.cpu() for t in sums]).mean()
+    return mine.to(device), int(stored["steps"])
 
 
 def _silent(*_: Any) -> None:

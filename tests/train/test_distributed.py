@@ -199,6 +199,9 @@ def test_sigterm_to_one_rank_stops_all_at_one_checkpoint_and_resumes_exactly(dat
     assert f"at phase {position['phase']} " in log and f"step {position['step']}" in log
     a, b = state_of(two_process_run), state_of(out)
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # each rank's running loss of the epoch stopped in was kept: the same epoch losses
+    losses = [[m["loss"] for m in json.loads((run / "metrics.json").read_text())] for run in (two_process_run, out)]
+    assert losses[0] == losses[1]
 
 
 @pytest.mark.gpu

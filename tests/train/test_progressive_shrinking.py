@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ import torch
 from nasedge.config import compose
 from nasedge.errors import NasedgeError
 from nasedge.supernet import load_supernet
-from nasedge.train import load_checkpoint, train_from_config
+from nasedge.train import load_checkpoint, save_checkpoint, train_from_config
 
 from tests.synthetic_data import write_dataset
 
@@ -93,8 +94,25 @@ def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path, reference):
         assert json.loads((tmp_path / "cut" / "metrics.json").read_text()) == r.metrics
     assert stops >= 3
     assert [m["top1_max"] for m in r.metrics] == [m["top1_max"] for m in reference.metrics]
+    # an epoch's loss averages all its steps, those before each resume too (its running sums are in the checkpoint)
+    losses = [m["loss"] for m in reference.metrics]
+    assert [m["loss"] for m in r.metrics] == losses
+    assert [m["loss"] for m in json.loads((tmp_path / "cut" / "metrics.json").read_text())] == losses
+    assert load_supernet(tmp_path / "cut" / "supernet.pt").meta["metrics"]["loss"] == losses[-1]
     a, b = state_of(ref_dir), state_of(tmp_path / "cut")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_without_the_epochs_running_loss_still_resumes(dataset, tmp_path):
+    # checkpoints written before the running loss was stored: the epoch's loss averages the steps since the resume
+    cfg = compose(overrides(dataset, tmp_path / "old", "train.max_minutes=1e-9"))
+    assert not train_from_config(cfg, log=lambda *_: None).finished
+    state = load_checkpoint(tmp_path / "old" / "checkpoint")
+    assert state["epoch_loss"]["steps"] == 1
+    del state["epoch_loss"]
+    save_checkpoint(tmp_path / "old" / "checkpoint", state)
+    r = train_from_config(compose(overrides(dataset, tmp_path / "old")), log=lambda *_: None)
+    assert r.finished and len(r.metrics) == 5 and all(math.isfinite(m["loss"]) for m in r.metrics)
 
 
 def test_resume_refuses_a_different_config(dataset, tmp_path):
