@@ -89,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
 
     from nasedge.config import compose
     from nasedge.cost import arch_cost
-    from nasedge.data import load_dataset, recalibration_subset
+    from nasedge.data import dataset_classes, load_dataset, recalibration_subset
     from nasedge.errors import NasedgeError
     from nasedge.predict.accuracy_samples import done_archs, evaluation_context
     from nasedge.progress import progress_reporter
-    from nasedge.supernet.accuracy import evaluate_arch
+    from nasedge.supernet.accuracy import check_classes, evaluate_arch
     from nasedge.supernet import load_supernet
     from nasedge.train.distributed import init_world
 
@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
     data = OmegaConf.to_object(cfg.data)
+    check_classes(supernet.num_classes, len(dataset_classes(data)), path, data.path)  # before the data is decoded
     context = evaluation_context(path, data) if args.out else None  # hashes the supernet file: for --out only
     done: set = set()
     if args.out and world.is_main:   # the other ranks get rank 0's view before any of them writes

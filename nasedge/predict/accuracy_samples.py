@@ -75,6 +75,7 @@ class SubnetEvaluator:
 
         from nasedge.data import DataConfig, load_dataset, recalibration_subset
         from nasedge.supernet import load_supernet
+        from nasedge.supernet.accuracy import check_classes
 
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                    "cpu" if device == "auto" else device)
@@ -100,13 +101,6 @@ class SubnetEvaluator:
         cost = arch_cost(arch, self.supernet.space)
         return {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(top1, 4), "params": cost.params,
                 "macs": cost.macs, "seconds": round(time.perf_counter() - t, 3)}
-
-
-def check_classes(supernet_classes: int, data_classes: int, supernet: Any, data: Any) -> None:
-    """A supernet evaluated on data of another class count measures nothing: one line naming both."""
-    if supernet_classes != data_classes:
-        raise NasedgeError(f"supernet {supernet} has {supernet_classes} classes, the data {data} has {data_classes}: "
-                           f"fine-tune it on the data first (nasedge train train.init_from=... creates a new head)")
 
 
 def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: str, data: Any,

@@ -15,7 +15,15 @@ from torch import nn
 from nasedge.arch import Arch
 from nasedge.data import DataConfig, ImageDataset
 from nasedge.data.augment import center_crop, normalize, resize
+from nasedge.errors import NasedgeError
 from nasedge.supernet.bn_recalibration import recalibrate_bn
+
+
+def check_classes(supernet_classes: int, data_classes: int, supernet: object, data: object) -> None:
+    """A supernet evaluated on data of another class count measures nothing: one line naming both."""
+    if supernet_classes != data_classes:
+        raise NasedgeError(f"supernet {supernet} has {supernet_classes} classes, the data {data} has {data_classes}: "
+                           f"fine-tune it on the data first (nasedge train train.init_from=... creates a new head)")
 
 
 def preprocess(images: torch.Tensor, data: DataConfig, resolution: int, channels_last: bool = False,
