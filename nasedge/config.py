@@ -24,6 +24,9 @@ from nasedge.errors import NasedgeError, unknown_name
 from nasedge.registry import plugin_dirs
 from nasedge.resources import assets_path, shipped_path
 
+# "<group>/<name>_schema" -> why the plugin class of that schema could not be loaded (register_configs)
+_UNLOADABLE: dict[str, NasedgeError] = {}
+
 
 def register_configs() -> None:
     """Store every schema and generated group entry in Hydra's ConfigStore (idempotent).
@@ -45,10 +48,16 @@ def register_configs() -> None:
             cs.store(group=group, name=f"{group}_schema", node=_schema_class(group))
     for name in list_spaces():
         cs.store(group="search_space", name=name, node=_schema_class("search_space")(name=name))
-    for name in list_strategies():
-        cs.store(group="search", name=f"{name}_schema", node=strategy_class(name).Config)
-    for name in list_predictors():
-        cs.store(group="predictor", name=f"{name}_schema", node=predictor_class(name).Config)
+    # a plugin's strategy or predictor that cannot load (its module missing or failing, a requirement not
+    # installed) must not stop the others: its schema is left out, and composing it says why (compose)
+    _UNLOADABLE.clear()
+    for group, names, load in (("search", list_strategies(), strategy_class),
+                               ("predictor", list_predictors(), predictor_class)):
+        for name in names:
+            try:
+                cs.store(group=group, name=f"{name}_schema", node=load(name).Config)
+            except NasedgeError as exc:
+                _UNLOADABLE[f"{group}/{name}_schema"] = exc
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
     if not OmegaConf.has_resolver("nasedge.home"):
@@ -77,6 +86,9 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
             return hydra_compose(config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as exc:
         line = str(exc).strip().splitlines()[0]
+        unloadable = next((err for schema, err in _UNLOADABLE.items() if f"Could not load '{schema}'" in line), None)
+        if unloadable is not None:  # a plugin's strategy or predictor chosen that could not load: why it could not
+            raise NasedgeError(str(unloadable)) from None
         bad = re.match(r"Could not override '([^']+)'", line)
         if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
             raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],

@@ -50,9 +50,18 @@ class Entry:
     def missing(self) -> str | None:
         """The first required module that cannot be imported here, or ``None``."""
         for module in self.requires:
-            if importlib.util.find_spec(module) is None:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):  # a dotted name whose parent package is missing
+                found = False
+            if not found:
                 return module
         return None
+
+    def describe(self) -> str:
+        """How a message names the entry's origin: its target and the plugin that registered it."""
+        target = self.target if isinstance(self.target, str) else getattr(self.target, "__qualname__", repr(self.target))
+        return f"{target}, registered by plugin {self.plugin!r}" if self.plugin else str(target)
 
 
 class Registry:
@@ -65,6 +74,7 @@ class Registry:
         self.kind, self.sort = kind, sort
         # nasedge's own entries, even when a plugin being loaded is what imports this registry's package
         self._entries: dict[str, Entry] = {name: Entry(name, target) for name, target in (entries or {}).items()}
+        self._builtin = frozenset(self._entries)  # a failure to import one of these is a bug of nasedge: raised as is
         _REGISTRIES.add(self)
 
     def register(self, name: str, target: Any, *, requires: tuple[str, ...] | list[str] = (),
@@ -91,7 +101,14 @@ class Registry:
         return self._entries[name]
 
     def load(self, name: str) -> Any:
-        """The object registered as ``name``, imported now if it was registered by its import path."""
+        """The object registered as ``name``, imported now if it was registered by its import path.
+
+        A missing requirement is one :class:`NasedgeError` saying what to install. An entry added with
+        :meth:`register` (a plugin's) whose target cannot be imported, or lacks the attribute named, is one
+        :class:`NasedgeError` naming the entry, its target and the reason (the exception is its ``__cause__``);
+        only that name fails, the others stay usable. The same failure of one of nasedge's own entries is a
+        bug of nasedge and is raised as it is.
+        """
         entry = self.entry(name)
         missing = entry.missing()
         if missing is not None:
@@ -101,16 +118,28 @@ class Registry:
         module, _, attr = entry.target.partition(":")
         try:
             obj = importlib.import_module(module)
+            return getattr(obj, attr) if attr else obj
         except ModuleNotFoundError as exc:
-            if exc.name is None or module == exc.name or module.startswith(exc.name + "."):
-                raise  # the target itself is missing: a wrong registration, not a missing requirement
-            raise NasedgeError(f"{self.kind} {name} needs the Python module {exc.name!r}{entry.install_hint}") from None
-        return getattr(obj, attr) if attr else obj
+            if exc.name is not None and module != exc.name and not module.startswith(exc.name + "."):
+                raise NasedgeError(f"{self.kind} {name} needs the Python module {exc.name!r}"
+                                   f"{entry.install_hint}") from None
+            if name in self._builtin:
+                raise  # nasedge's own target is missing: a wrong registration, a bug to show in full
+            raise self._cannot_load(entry, exc) from exc
+        except Exception as exc:  # a plugin's module can fail in any way when imported; the user needs its name
+            if name in self._builtin:
+                raise
+            raise self._cannot_load(entry, exc) from exc
+
+    def _cannot_load(self, entry: Entry, exc: Exception) -> NasedgeError:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return NasedgeError(f"{self.kind} {entry.name!r} ({entry.describe()}) cannot be loaded: "
+                            f"{type(exc).__name__}{': ' + first if first else ''}")
 
     def copy(self) -> Registry:
         """An independent registry with the same entries (for tests that register temporary plugins)."""
         other = Registry(self.kind, sort=self.sort)
-        other._entries = dict(self._entries)
+        other._entries, other._builtin = dict(self._entries), self._builtin
         return other
 
     def _forget_plugins(self, plugin: str | None = None) -> None:

@@ -51,3 +51,36 @@ def test_registering_twice_is_a_programming_error_and_copies_are_independent():
     other = reg.copy()
     other.register("b", object)
     assert reg.names() == ["a"] and other.names() == ["a", "b"] and other.load("b") is object
+
+
+def test_a_registered_target_that_cannot_load_is_one_line_naming_it(tmp_path, monkeypatch):
+    (tmp_path / "nasedge_registry_failing.py").write_text("raise RuntimeError('no GPU found\\nsecond line')\n")
+    (tmp_path / "nasedge_registry_thing.py").write_text("Thing = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("widget", {"builtin": "nasedge_registry_absent:Thing"})
+    reg.register("absent", "nasedge_registry_absent:Thing")
+    reg.register("failing", "nasedge_registry_failing:Thing")
+    reg.register("no_attr", "nasedge_registry_thing:Other")
+    reg.register("ok", "nasedge_registry_thing:Thing")
+    with pytest.raises(NasedgeError) as exc:
+        reg.load("absent")
+    assert str(exc.value) == ("widget 'absent' (nasedge_registry_absent:Thing) cannot be loaded: "
+                              "ModuleNotFoundError: No module named 'nasedge_registry_absent'")
+    with pytest.raises(NasedgeError, match=r"^widget 'failing' \(nasedge_registry_failing:Thing\) cannot be loaded: "
+                                           r"RuntimeError: no GPU found$"):
+        reg.load("failing")
+    with pytest.raises(NasedgeError, match=r"^widget 'no_attr' \(nasedge_registry_thing:Other\) cannot be loaded: "
+                                           r"AttributeError: .*'Other'"):
+        reg.load("no_attr")
+    assert reg.load("ok") == 1  # the others stay usable
+    with pytest.raises(ModuleNotFoundError):  # nasedge's own entry that cannot be found: a bug, shown in full
+        reg.load("builtin")
+    for name in ("nasedge_registry_failing", "nasedge_registry_thing"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+def test_a_dotted_requirement_whose_package_is_missing_is_missing():
+    reg = Registry("widget")
+    reg.register("dotted", "json:dumps", requires=("nasedge_no_such_package.sub",))
+    with pytest.raises(NasedgeError, match="^widget dotted needs the Python module 'nasedge_no_such_package.sub'$"):
+        reg.load("dotted")

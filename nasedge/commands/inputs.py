@@ -307,10 +307,11 @@ def _specialize(args: argparse.Namespace) -> None:
 
     parse_budgets(args.latency)
     if args.strategy:
-        from nasedge.search import list_strategies
+        from nasedge.search import list_strategies, strategy_class
 
         if args.strategy not in list_strategies():
             raise unknown_name("search strategy", args.strategy, list_strategies())
+        strategy_class(args.strategy)  # a plugin's that cannot load (a requirement missing) says why, not "no YAML"
     from nasedge.measure.device import device_source, is_device_file
 
     # a device only a predictor service knows is asked of that service (nasedge specialize --predictor-url)

@@ -1,0 +1,70 @@
+"""A plugin whose own code fails: only what uses it fails, in one line naming the plugin's part."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasedge.cli import main
+from nasedge.config import compose
+from nasedge.errors import NasedgeError
+from nasedge.predict import list_predictors
+from nasedge.search import create_strategy, list_strategies
+from tests.plugins.test_example_plugin import _add_entry_point
+
+AUDIT = '''
+def register():
+    from nasedge.predict import register_predictor
+    from nasedge.search import register_strategy
+
+    register_strategy("audit_missing", "nasedge_example_plugin.nope:Nope")
+    register_strategy("audit_req", "nasedge_example_plugin.nope:Nope", requires=("nasedge_not_installed_mod",))
+    register_predictor("audit_pred", "nasedge_example_plugin.nope:NopePredictor")
+'''
+MISSING = ("search strategy 'audit_missing' (nasedge_example_plugin.nope:Nope, registered by plugin 'audit') cannot "
+           "be loaded: ModuleNotFoundError: No module named 'nasedge_example_plugin.nope'")
+
+
+@pytest.fixture
+def audit_plugin(example_plugin):
+    """The example plugin and a second entry point of its package registering names whose module is missing."""
+    package = example_plugin / "nasedge_example_plugin"
+    (package / "audit.py").write_text(AUDIT)
+    (package / "conf" / "search" / "audit_missing.yaml").write_text("defaults:\n  - audit_missing_schema\n  - _self_\n")
+    _add_entry_point(example_plugin, "audit", "nasedge_example_plugin.audit:register")
+    return example_plugin
+
+
+def test_an_entry_that_cannot_load_leaves_the_other_names_working(audit_plugin):
+    assert {"audit_missing", "audit_req", "hill_climb"} <= set(list_strategies()) and "audit_pred" in list_predictors()
+    cfg = compose([])  # every verb composes: the defaults do not need the broken names
+    assert cfg.search.name == "evolution" and cfg.predictor.name == "meta"
+    assert compose(["search=hill_climb"]).search.initial == 32
+    with pytest.raises(NasedgeError, match="configuration: .*initial"):  # the loaded names' schemas still check
+        compose(["search=hill_climb", "search.initial=many"])
+    assert create_strategy("hill_climb", batch_size=4).config.batch_size == 4
+
+
+def test_using_an_entry_that_cannot_load_is_one_line_naming_it(audit_plugin, capsys):
+    for overrides in (["search=audit_missing"], ["search=audit_missing", "search.batch_size=3"]):
+        with pytest.raises(NasedgeError) as exc:
+            compose(overrides)
+        assert str(exc.value) == MISSING
+    with pytest.raises(NasedgeError, match="^search strategy audit_req needs the Python module "
+                                           "'nasedge_not_installed_mod'$"):
+        create_strategy("audit_req")
+    for strategy, message in (("audit_missing", MISSING),
+                              ("audit_req", "search strategy audit_req needs the Python module "
+                                            "'nasedge_not_installed_mod'")):
+        assert main(["specialize", "--device", "cpu", "--latency", "20ms", "--strategy", strategy]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.strip().splitlines() == [f"nasedge: error: {message}"]
+
+
+def test_a_default_specialize_is_not_stopped_by_an_entry_it_does_not_use(audit_plugin, tmp_path, capsys):
+    # the input checks compose the defaults; a bad value of the default strategy is what ends the run
+    args = ["specialize", "--device", "cpu", "--latency", "1.3ms", "--out", str(tmp_path / "out"),
+            "search.mutate_prob=2.0"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "nasedge: error: search strategy 'evolution': option 'mutate_prob': value 2.0 is not valid; "
+        "expected a number in (0, 1]"]
