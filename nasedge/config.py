@@ -70,6 +70,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     """Compose ``conf/<config_name>.yaml`` with ``overrides``; bad overrides raise :class:`NasedgeError`."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    import yaml
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -84,11 +85,16 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     try:
         with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
             return hydra_compose(config_name, overrides=list(overrides))
+    except yaml.YAMLError as exc:  # a group file (a plugin's, the user's device) that does not parse
+        raise _yaml_error(exc) from None
     except (HydraException, OmegaConfBaseException) as exc:
-        line = str(exc).strip().splitlines()[0]
+        line, *more = str(exc).strip().splitlines()
         unloadable = next((err for schema, err in _UNLOADABLE.items() if f"Could not load '{schema}'" in line), None)
         if unloadable is not None:  # a plugin's strategy or predictor chosen that could not load: why it could not
             raise NasedgeError(str(unloadable)) from None
+        composing = _composing_error(line, more)
+        if composing is not None:  # an error in a group file: Hydra's first line names neither the file nor the key
+            raise composing from None
         bad = re.match(r"Could not override '([^']+)'", line)
         if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
             raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],
@@ -130,6 +136,60 @@ def _conf_dirs() -> list[Path]:
     return [shipped_path("conf"), *plugin_dirs("conf")]
 
 
+def _read_yaml(path: Path) -> dict:
+    """A config YAML's mapping; one that does not parse, or is no mapping, is one line naming the file."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise NasedgeError(f"{path}: expected a mapping of configuration keys, got {type(data).__name__}")
+    return data
+
+
+def _yaml_error(exc: Exception, path: Path | str | None = None) -> NasedgeError:
+    """``<file>: invalid YAML at line L, column C: <problem>`` for a YAML parse error (``path``: the file read,
+    else the one the error names)."""
+    mark = getattr(exc, "problem_mark", None)
+    if path is None:
+        name = getattr(mark, "name", None)
+        path = name if name and not name.startswith("<") else "a configuration file"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [""])[0]
+    context = getattr(exc, "context", None)
+    return NasedgeError(f"{path}: invalid YAML{where}: {problem}{f' ({context})' if context else ''}")
+
+
+def _composing_error(line: str, lines: list[str]) -> NasedgeError | None:
+    """Hydra's ``In 'group/option': <Error> raised while composing config:`` says what is wrong on its next lines
+    only: one line naming the file and the key (an unknown key with the schema's fields), or ``None``."""
+    m = re.match(r"In '([^']+)': \w+ raised while composing config:$", line)
+    if not m:
+        return None
+    from nasedge import home
+
+    config = m.group(1)
+    where = next((str(d / f"{config}.yaml") for d in [*_conf_dirs(), home.conf_dir()]
+                  if (d / f"{config}.yaml").is_file()), f"configuration {config!r}")
+    rest = [s.strip() for s in lines if s.strip()]
+    full_key = next((s.partition(":")[2].strip() for s in rest if s.startswith("full_key:")), "")
+    reason = next((s for s in rest if not s.startswith(("full_key:", "object_type=", "reference_type="))), "")
+    unknown = re.match(r"Key '([^']+)' not in '[^']+'", reason)
+    group, _, option = config.partition("/")
+    if unknown:  # the key as the file writes it; the schema's fields where it is one of them
+        key = full_key.removeprefix(f"{group}.") if full_key else unknown.group(1)
+        fields = _schema_fields(group, option) if key == unknown.group(1) and option and "/" not in option else set()
+        return NasedgeError(f"{where}: {unknown_name('key', key, sorted(fields))}" if fields
+                            else f"{where}: unknown key {key!r}")
+    if not reason:
+        return None
+    return NasedgeError(f"{where}: {f'{full_key}: ' if full_key else ''}{reason}")
+
+
 def group_options(group: str) -> list[str]:
     """The options of a config group (``search`` -> evolution, optuna, random): its YAML files, plugins' included."""
     if group == "search_space":
@@ -142,9 +202,7 @@ def group_options(group: str) -> list[str]:
 
 def _root_defaults() -> tuple[dict[str, str], set[str]]:
     """The root config's group choices and its own keys (``seed``)."""
-    import yaml
-
-    root = yaml.safe_load((shipped_path("conf") / "config.yaml").read_text()) or {}
+    root = _read_yaml(shipped_path("conf") / "config.yaml")
     choices = {}
     for d in root.get("defaults", []):
         if isinstance(d, dict):
@@ -154,15 +212,13 @@ def _root_defaults() -> tuple[dict[str, str], set[str]]:
 
 def _yaml_data(group: str, option: str, seen: frozenset = frozenset()) -> dict:
     """What an option's YAML sets, over what the options of the same group it extends set (top level merged)."""
-    import yaml
-
     for d in _conf_dirs():
         path = d / group / f"{option}.yaml"
         if path.is_file():
             break
     else:
         return {}
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _read_yaml(path)
     merged: dict = {}
     for entry in data.get("defaults", []) or []:
         if isinstance(entry, str) and entry != "_self_" and entry not in seen and not entry.endswith("_schema"):
@@ -204,13 +260,11 @@ def _chosen(overrides: Sequence[str]) -> set[str]:
 
 def _experiment_choices(name: str, seen: frozenset = frozenset()) -> dict[str, str]:
     """The group options an experiment selects (``- override /search: optuna``), through the experiments it extends."""
-    import yaml
-
     out: dict[str, str] = {}
     for d in _conf_dirs():
         path = d / "experiment" / f"{name}.yaml"
         if path.is_file():
-            for entry in (yaml.safe_load(path.read_text()) or {}).get("defaults", []) or []:
+            for entry in _read_yaml(path).get("defaults", []) or []:
                 if isinstance(entry, str) and entry != "_self_" and entry not in seen:
                     out.update(_experiment_choices(entry, seen | {name}))
                 elif isinstance(entry, dict):

@@ -68,3 +68,31 @@ def test_a_default_specialize_is_not_stopped_by_an_entry_it_does_not_use(audit_p
     assert capsys.readouterr().err.strip().splitlines() == [
         "nasedge: error: search strategy 'evolution': option 'mutate_prob': value 2.0 is not valid; "
         "expected a number in (0, 1]"]
+
+
+@pytest.mark.parametrize("overrides", [[], ["search.batch_size=3"]])  # composed by Hydra / read by the pre-check
+def test_a_plugin_yaml_that_does_not_parse_is_one_line_naming_file_and_line(example_plugin, capsys, overrides):
+    path = example_plugin / "nasedge_example_plugin" / "conf" / "search" / "hill_climb.yaml"
+    path.write_text("defaults:\n  - hill_climb_schema\n  - _self_\n\nbatch_size: [4\ninitial: 32\n")
+    message = (f"{path}: invalid YAML at line 6, column 8: expected ',' or ']', but got ':' "
+               f"(while parsing a flow sequence)")
+    with pytest.raises(NasedgeError) as exc:
+        compose(["search=hill_climb", *overrides])
+    assert str(exc.value) == message
+    assert main(["specialize", "--device", "cpu", "--latency", "20ms", "--strategy", "hill_climb", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines() == [f"nasedge: error: {message}"]
+
+
+def test_a_plugin_yaml_with_an_unknown_key_names_file_and_key(example_plugin):
+    path = example_plugin / "nasedge_example_plugin" / "conf" / "search" / "hill_climb.yaml"
+    original = path.read_text()
+    path.write_text(original + "batch_sise: 3\n")
+    with pytest.raises(NasedgeError) as exc:
+        compose(["search=hill_climb"])
+    assert str(exc.value) == (f"{path}: unknown key 'batch_sise'; did you mean 'batch_size'? known: batch_size, "
+                              f"initial, max_evaluations, max_proposals, mutate_prob, name")
+    path.write_text(original.replace("initial: 32", "initial: many"))
+    with pytest.raises(NasedgeError, match=f"^{path}: search.initial: Value 'many' of type 'str' could not be "
+                                           f"converted to Integer$"):
+        compose(["search=hill_climb"])
