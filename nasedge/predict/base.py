@@ -130,7 +130,7 @@ class LatencyPredictor(abc.ABC):
         with single_blas_thread():
             self._fit(items, y)
             # a profile that predicts NaN would pass every budget test as false, silently: refuse it here
-            if not np.all(np.isfinite(self._predict(items))):
+            if not np.all(np.isfinite(self._predictions(items))):
                 raise NasedgeError(f"predictor {self.name!r} did not fit these {len(y)} latencies "
                                    f"({y.min():g}-{y.max():g} ms) to finite predictions")
         self.floor = latency_floor(y)
@@ -145,8 +145,27 @@ class LatencyPredictor(abc.ABC):
         if not items:
             return np.zeros(0)
         with single_blas_thread():
-            pred = np.asarray(self._predict(items), dtype=np.float64).reshape(len(items))
+            pred = self._predictions(items)
+        if not np.all(np.isfinite(pred)):  # NaN would fail every budget test silently, inf pass none
+            bad = int(np.flatnonzero(~np.isfinite(pred))[0])
+            raise NasedgeError(f"latency predictor {self.name!r} ({type(self).__qualname__}) predicted "
+                               f"{float(pred[bad])!r} ms for arch {bad} of {len(items)}; expected a finite latency")
         return np.maximum(pred, self.floor)
+
+    def _predictions(self, items: list) -> np.ndarray:
+        """What :meth:`_predict` returns for ``items`` as float64, one per item: an implementation (a plugin's)
+        returning another count, or no numbers, is a :class:`NasedgeError` naming it."""
+        raw = self._predict(items)
+        try:
+            pred = None if raw is None else np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            pred = None
+        if pred is None or pred.size != len(items):
+            got = (f"a {type(raw).__name__} that is not numbers" if pred is None
+                   else f"{pred.size} value{'' if pred.size == 1 else 's'}")
+            raise NasedgeError(f"latency predictor {self.name!r} ({type(self).__qualname__}) returned {got} for "
+                               f"{len(items)} archs; expected one latency per arch")
+        return pred.reshape(len(items))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state: ``{"predictor", "space", "options", "floor", "state"}``."""
