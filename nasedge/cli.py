@@ -3,7 +3,9 @@
 Verb modules import only the standard library at import time (``nasedge --help`` must stay fast);
 torch, ray and the rest load inside their ``run`` functions. User-facing problems are raised as
 :class:`~nasedge.errors.NasedgeError` and printed here as one line with exit status 2; a closed stdout pipe
-(``nasedge arch sample ... | head -1``) ends the command quietly with status 141.
+(``nasedge arch sample ... | head -1``) ends the command quietly with status 141. Any other exception raised in a
+plugin's own code is one line naming the plugin and the place, status 2 (:func:`nasedge.registry.plugin_failure`);
+one raised by nasedge's code keeps its traceback.
 """
 
 from __future__ import annotations
@@ -114,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nasedge: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        from nasedge.registry import plugin_failure
+
+        failure = plugin_failure(exc)  # raised in a plugin's own code: its name and place, not nasedge's traceback
+        if failure is None:
+            raise  # a bug of nasedge: its traceback is what a report needs
+        print(f"nasedge: error: {failure}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

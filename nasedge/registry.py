@@ -24,6 +24,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import threading
+import traceback
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ from typing import Any
 
 from nasedge.errors import NasedgeError, unknown_name
 
-__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "reset_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "plugin_failure",
+           "reset_plugins"]
 
 ENTRY_POINT_GROUP = "nasedge.plugins"
 
@@ -212,6 +214,42 @@ def plugin_dirs(folder: str) -> list[Path]:
             if path.is_dir() and path not in out:
                 out.append(path)
     return out
+
+
+def plugin_failure(exc: BaseException) -> str | None:
+    """One line for an exception raised by a loaded plugin's own code: the plugin, the exception and the place.
+
+    The innermost frame of ``exc``'s traceback that lies in nasedge or in a plugin package decides: a plugin's
+    (its own bug, or a library it called) gives the line; nasedge's (a bug of nasedge, or nasedge refusing what
+    a plugin passed it, both worth their traceback) or none gives ``None``.
+    """
+    with _LOCK:
+        plugins = list(_STATE.plugins)
+    own = Path(__file__).resolve().parent
+    roots: list[tuple[Path, str]] = []
+    for ep in plugins:
+        with contextlib.suppress(ImportError, ValueError):
+            spec = importlib.util.find_spec(ep.module.partition(".")[0])
+            for location in (spec.submodule_search_locations or [spec.origin]) if spec else []:
+                root = Path(location).resolve() if location else None
+                if root is not None and not root.is_relative_to(own) and not own.is_relative_to(root):
+                    roots.append((root, ep.name))
+    if not roots:
+        return None
+    culprit = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        path = Path(frame.f_code.co_filename).resolve()
+        if path.is_relative_to(own):
+            culprit = None
+        else:
+            plugin = next((name for root, name in roots if path == root or path.is_relative_to(root)), None)
+            culprit = (plugin, path, line, frame.f_code.co_name) if plugin else culprit
+    if culprit is None:
+        return None
+    plugin, path, line, function = culprit
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"plugin {plugin!r} failed: {type(exc).__name__}{': ' + first if first else ''} "
+            f"(in {function}, {path}:{line})")
 
 
 def reset_plugins() -> None:

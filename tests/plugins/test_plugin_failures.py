@@ -96,3 +96,47 @@ def test_a_plugin_yaml_with_an_unknown_key_names_file_and_key(example_plugin):
     with pytest.raises(NasedgeError, match=f"^{path}: search.initial: Value 'many' of type 'str' could not be "
                                            f"converted to Integer$"):
         compose(["search=hill_climb"])
+
+
+BOOM = '''
+from nasedge.spaces import as_rng
+from nasedge_example_plugin.chain import ChainSpace
+
+
+def register():
+    from nasedge.spaces import register_family
+
+    register_family("boom_chain", "nasedge_example_plugin.boom:BoomSpace")
+
+
+class BoomSpace(ChainSpace):
+    def sample(self, rng=None):
+        if self.name == "boom_nasedge":  # nasedge itself fails (here: refusing what the plugin passed it)
+            return as_rng("not a seed")
+        return {"widths": [8]}["depth"]  # the plugin's own bug
+'''
+
+
+@pytest.fixture
+def boom_plugin(example_plugin):
+    """A space family whose ``sample`` fails: in the plugin's code (boom_chain), or in nasedge's (boom_nasedge)."""
+    package = example_plugin / "nasedge_example_plugin"
+    (package / "boom.py").write_text(BOOM)
+    chain = (package / "search_spaces" / "example_chain.yaml").read_text()
+    for name in ("boom_chain", "boom_nasedge"):
+        (package / "search_spaces" / f"{name}.yaml").write_text(
+            chain.replace("name: example_chain", f"name: {name}").replace("family: example_chain", "family: boom_chain"))
+    _add_entry_point(example_plugin, "boom", "nasedge_example_plugin.boom:register")
+    return package
+
+
+def test_an_exception_in_plugin_code_is_one_line_naming_the_plugin(boom_plugin, capsys):
+    assert main(["arch", "sample", "--space", "boom_chain", "-n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        f"nasedge: error: plugin 'boom' failed: KeyError: 'depth' (in sample, {boom_plugin / 'boom.py'}:16)"]
+
+
+def test_an_exception_raised_by_nasedge_keeps_its_traceback_under_a_plugin(boom_plugin):
+    with pytest.raises(TypeError, match="SeedSequence"):  # a bug of nasedge's, or its refusal: not the plugin's
+        main(["arch", "sample", "--space", "boom_nasedge", "-n", "1"])
