@@ -2,31 +2,55 @@
 
 >>> supernet = build_supernet(get_space("ofa_mbv3_cifar"))
 >>> save_supernet(supernet, "supernet.pt"); supernet = load_supernet("supernet.pt")
+
+Importing the package does not import torch (1-2 s): a plugin registers its supernet with
+:func:`register_supernet` while every command's input checks run. torch loads with the first function
+that needs it, or with :class:`OFAMobileNetV3Supernet` and :func:`recalibrate_bn` (imported when asked for).
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from nasedge.atomic import atomic_write_bytes
 from nasedge.errors import NasedgeError
 from nasedge.spaces import SearchSpace, get_space
-from nasedge.supernet.bn_recalibration import recalibrate_bn
 from nasedge.supernet.families import build_supernet, file_digest, register_supernet
-from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict, read_torch_file
-from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from nasedge.supernet.bn_recalibration import recalibrate_bn
+    from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 
 __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_supernet", "recalibrate_bn",
            "file_digest", "subnet_from_config", "register_supernet", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "nasedge-supernet/1"
+
+
+def __getattr__(name: str) -> Any:
+    """The names of modules that import torch, imported on first use (PEP 562)."""
+    if name == "OFAMobileNetV3Supernet":
+        from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
+
+        return OFAMobileNetV3Supernet
+    if name == "recalibrate_bn":
+        from nasedge.supernet.bn_recalibration import recalibrate_bn
+
+        return recalibrate_bn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 def save_supernet(supernet: nn.Module, path: str | Path, half: bool = False, meta: dict[str, Any] | None = None) -> None:
     """Write a supernet checkpoint atomically (``half``: store floating tensors as float16)."""
+    import torch
+
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
              for k, v in supernet.state_dict().items()}
     payload = {"format": CHECKPOINT_FORMAT, "space": supernet.space.name, "num_classes": supernet.num_classes,
@@ -41,6 +65,10 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
 
     A missing or corrupt file is a :class:`NasedgeError`.
     """
+    import torch
+
+    from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict, read_torch_file
+
     path = Path(path)
     if not path.is_file():
         raise NasedgeError(f"{path}: supernet checkpoint not found")
@@ -75,6 +103,8 @@ def subnet_from_config(cfg: Any, arch: Any, space: SearchSpace, seed: int = 0) -
     from nasedge.nn.mobilenetv3 import build_mobilenetv3
 
     if cfg.init == "random":
+        import torch
+
         torch.manual_seed(seed)
         return build_mobilenetv3(arch, space).eval()
     if cfg.init != "checkpoint":

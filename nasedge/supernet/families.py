@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from nasedge.errors import NasedgeError
 from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace
+
+if TYPE_CHECKING:  # torch loads with a supernet class, not with the registry (plugins register without it)
+    from torch import nn
 
 # search-space family -> its supernet class
 _SUPERNETS = Registry("supernet", {"ofa_mbv3": "nasedge.supernet.ofa_mbv3:OFAMobileNetV3Supernet",

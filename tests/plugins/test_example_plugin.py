@@ -123,3 +123,14 @@ def test_the_plugin_passes_the_conformance_suites(example_plugin):
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "\n24 passed" in run.stdout  # spaces 11, search 8, predict 5
+
+
+def test_registering_the_plugin_does_not_import_torch(example_plugin):
+    """A plugin registers while every command checks its input: register_supernet must not cost torch's import."""
+    code = ("import sys\nfrom nasedge.search import list_strategies\nfrom nasedge.supernet import build_supernet\n"
+            "assert 'hill_climb' in list_strategies()\nprint('torch' in sys.modules)\n"
+            "from nasedge.supernet import OFAMobileNetV3Supernet\nprint(OFAMobileNetV3Supernet.__name__)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(example_plugin), str(REPO)])}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["False", "OFAMobileNetV3Supernet"]
