@@ -15,6 +15,7 @@ option or key is one line with the closest valid name and the valid ones, well w
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +24,6 @@ from typing import Any
 from nasedge.errors import NasedgeError, unknown_name
 from nasedge.registry import plugin_dirs
 from nasedge.resources import assets_path, shipped_path
-
-# "<group>/<name>_schema" -> why the plugin class of that schema could not be loaded (register_configs)
-_UNLOADABLE: dict[str, NasedgeError] = {}
 
 
 def register_configs() -> None:
@@ -50,14 +48,11 @@ def register_configs() -> None:
         cs.store(group="search_space", name=name, node=_schema_class("search_space")(name=name))
     # a plugin's strategy or predictor that cannot load (its module missing or failing, a requirement not
     # installed) must not stop the others: its schema is left out, and composing it says why (compose)
-    _UNLOADABLE.clear()
     for group, names, load in (("search", list_strategies(), strategy_class),
                                ("predictor", list_predictors(), predictor_class)):
         for name in names:
-            try:
+            with contextlib.suppress(NasedgeError):
                 cs.store(group=group, name=f"{name}_schema", node=load(name).Config)
-            except NasedgeError as exc:
-                _UNLOADABLE[f"{group}/{name}_schema"] = exc
     if not OmegaConf.has_resolver("nasedge.asset"):
         OmegaConf.register_new_resolver("nasedge.asset", lambda rel: str(assets_path() / rel))
     if not OmegaConf.has_resolver("nasedge.home"):
@@ -89,9 +84,12 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         raise _yaml_error(exc) from None
     except (HydraException, OmegaConfBaseException) as exc:
         line, *more = str(exc).strip().splitlines()
-        unloadable = next((err for schema, err in _UNLOADABLE.items() if f"Could not load '{schema}'" in line), None)
-        if unloadable is not None:  # a plugin's strategy or predictor chosen that could not load: why it could not
-            raise NasedgeError(str(unloadable)) from None
+        unloadable = re.search(r"Could not load '(search|predictor)/(.+)_schema'", line)
+        if unloadable:  # a plugin's strategy or predictor chosen that could not load: loading it again says why
+            from nasedge.predict import predictor_class
+            from nasedge.search import strategy_class
+
+            (strategy_class if unloadable.group(1) == "search" else predictor_class)(unloadable.group(2))
         composing = _composing_error(line, more)
         if composing is not None:  # an error in a group file: Hydra's first line names neither the file nor the key
             raise composing from None
