@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from nasedge.errors import NasedgeError
+
 ENV = "NASEDGE_HOME"
 
 
@@ -25,7 +27,10 @@ def home() -> Path:
     """The nasedge home: ``$NASEDGE_HOME``, else the platform's user data folder for nasedge."""
     value = os.environ.get(ENV)
     if value:
-        return Path(value).expanduser()
+        path = Path(value).expanduser()
+        if path.exists() and not path.is_dir():  # found only when a file is written into it, after the work
+            raise NasedgeError(f"{ENV}={value}: not a folder; point it at a folder (created if missing)")
+        return path
     import platformdirs
 
     return Path(platformdirs.user_data_dir("nasedge", appauthor=False))

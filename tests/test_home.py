@@ -33,3 +33,14 @@ def test_service_database_defaults_to_the_home(nasedge_home):
 
     expected = f"sqlite:///{nasedge_home / 'service' / 'profiles.db'}"
     assert ServiceSettings().db == expected and compose().service.db == expected
+
+
+def test_a_home_that_is_a_file_is_one_line_at_the_start(tmp_path, monkeypatch, capsys):
+    # it was a NotADirectoryError traceback when the first file was written into it, after the measuring
+    from nasedge.cli import main
+
+    (tmp_path / "f.csv").write_text("x\n")
+    monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "f.csv"))
+    assert main(["devices", "add", "q", "--runtime", "onnxruntime"]) == 2
+    assert capsys.readouterr().err == f"nasedge: error: NASEDGE_HOME={tmp_path / 'f.csv'}: not a folder; point it " \
+                                      f"at a folder (created if missing)\n"

@@ -22,6 +22,7 @@ import numpy as np
 
 from nasedge.errors import NasedgeError
 from nasedge.jsonlines import read_json_lines
+from nasedge.predict.base import LATENCY_RANGE_MS
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.spaces import SearchSpace
 
@@ -114,9 +115,13 @@ def _float(text: str, where: str, column: str) -> float:
         v = float(text)
     except ValueError:
         raise NasedgeError(f"{where}: column '{column}': value {text!r} is not a number") from None
+    low, high = LATENCY_RANGE_MS
     if not math.isfinite(v) or v <= 0:
         raise NasedgeError(f"{where}: column '{column}': value {text!r} is not valid; "
                            f"expected a positive latency")
+    if not low <= v <= high:  # the fit refuses it too, but without the line
+        raise NasedgeError(f"{where}: column '{column}': value {text!r} is not valid; expected a latency of "
+                           f"{low:g} to {high:g} ms")
     return v
 
 
@@ -135,7 +140,7 @@ def _csv_rows(reader: Any, header: list[str], path: Path) -> Iterator[tuple[str,
 
 def _read_latency(path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[float]]]:
     try:
-        f = path.open(newline="")
+        f = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such file (a latency dataset directory needs latency_ms.csv)") from None
     with f:
@@ -232,7 +237,7 @@ def read_device_measurements(path: str | Path, device: str,
     device (a file measured under another name) or none is taken whole."""
     path = Path(path)
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             rows = csv.DictReader(f)
             devices = {r.get("device") for r in rows} if "device" in (rows.fieldnames or []) else set()
     except (OSError, UnicodeDecodeError, csv.Error):
@@ -243,7 +248,7 @@ def read_device_measurements(path: str | Path, device: str,
 
 def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None) -> DeviceMeasurements:
     try:
-        f = path.open(newline="")
+        f = path.open(newline="", encoding="utf-8-sig")  # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a BOM
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -286,7 +291,11 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -
             if math.isnan(v):
                 raise NasedgeError(f"{where}: column '{column}': empty; expected a positive latency")
             lat.append(v)
-            noisy.append(inoisy is not None and row[inoisy].strip().lower() == "true")
+            flag = row[inoisy].strip().lower() if inoisy is not None else ""
+            if flag not in ("true", "false", ""):
+                raise NasedgeError(f"{where}: column 'noisy': value {row[inoisy]!r} is not valid; expected true or "
+                                   f"false")
+            noisy.append(flag == "true")
     if device is None and len(seen_devices) > 1:
         raise NasedgeError(f"{path}: rows of several devices ({', '.join(sorted(seen_devices))}); choose one")
     if not items:

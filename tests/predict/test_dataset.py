@@ -103,6 +103,25 @@ def test_read_arch_latency_csv(tmp_path, ofa_sample):
         read_arch_latency_csv(path)
 
 
+def test_measurements_csv_of_users(tmp_path, ofa_sample):
+    """What a user's own CSV may hold: a spreadsheet's byte-order mark is read; a latency outside the range a fit
+    takes and a `noisy` that is neither true nor false name their line (the first was an error without a line
+    after the fit began, the second was read as not noisy)."""
+    from nasedge.predict.dataset import read_device_measurements
+
+    rows = ['"' + a.to_json().replace('"', '""') + f'",{1.5 + i},false' for i, a in enumerate(ofa_sample.items[:3])]
+    path = tmp_path / "m.csv"
+    path.write_text("\ufeffarch,latency_ms,noisy\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    m = read_device_measurements(path, "b")
+    assert list(m.latency_ms) == [1.5, 2.5, 3.5] and not m.noisy.any()
+    for bad, needle in [(rows[1].replace(",2.5,", ",1e30,"), r"m.csv:3: column 'latency_ms': value '1e30' is not valid; "
+                                                             r"expected a latency of 1e-06 to 1e\+07 ms"),
+                        (rows[1].replace(",false", ",maybe"), r"m.csv:3: column 'noisy': value 'maybe' is not valid")]:
+        path.write_text("arch,latency_ms,noisy\n" + "\n".join([rows[0], bad]) + "\n")
+        with pytest.raises(NasedgeError, match=needle):
+            read_device_measurements(path, "b")
+
+
 def test_a_binary_file_is_not_a_measurements_csv(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"\xff\xfe\x00binary")
