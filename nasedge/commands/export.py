@@ -3,13 +3,19 @@
   nasedge export --arch arch.json --format onnx,torch,pt2,tflite --out DIR [--supernet PATH | --init random]
 
 The subnet is extracted from the supernet (default: the embedded one of the arch's space) or, with
-``--init random``, freshly initialised. ONNX files are checked against onnxruntime, TFLite files against
-the LiteRT interpreter and ``torch.export`` programs (pt2) loaded back, before they are kept.
+``--init random``, freshly initialised. An extracted subnet's BatchNorm statistics are re-estimated on the
+configured data first, as ``nasedge eval`` does (a subnet carries the supernet's statistics, which cost it
+accuracy); where that data does not fit the supernet and none was given, the subnet is exported as extracted,
+with a warning (``--no-recalibrate``: as extracted, silently). ONNX files are checked against onnxruntime, TFLite
+files against the LiteRT interpreter and ``torch.export`` programs (pt2) loaded back, before they are kept.
+``manifest.json`` beside them says what was exported and how to feed it.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated: onnx, torch (TorchScript), pt2 (torch.export program), tflite (needs the "
                              "tflite extra); default onnx,torch")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--no-recalibrate", action="store_true",
+                        help="keep the supernet's BatchNorm statistics (default: re-estimated on the configured data)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides")
 
 
@@ -45,6 +53,69 @@ def run(args: argparse.Namespace) -> int:
     if args.init:
         cfg.supernet.init = args.init
     model = subnet_from_config(cfg.supernet, arch, space, seed=cfg.seed)
-    for fmt, path in export_subnet(model, arch, formats, args.out).items():
+    recalibrated = None
+    if cfg.supernet.init == "checkpoint" and not args.no_recalibrate:
+        given = any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
+        recalibrated = _recalibrate(model, arch, cfg, given)
+    files = export_subnet(model, arch, formats, args.out)
+    for fmt, path in files.items():
         print(f"{fmt}: {path}")
+    _write_manifest(Path(args.out), arch, cfg, files, recalibrated)
     return 0
+
+
+def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str, Any]:
+    """Re-estimate ``model``'s BatchNorm statistics on the configured data; what was done, for the manifest. Data
+    the user gave must fit; the configured default may not (another supernet's data): then a warning."""
+    import sys
+
+    from omegaconf import OmegaConf
+    from torch import nn
+
+    from nasedge.data import dataset_classes, load_dataset, recalibration_subset
+    from nasedge.errors import NasedgeError
+    from nasedge.supernet.accuracy import check_classes, recalibrate_subnet
+
+    data = OmegaConf.to_object(cfg.data)
+    classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    try:
+        data.check()
+        check_classes(classes, len(dataset_classes(data)), cfg.supernet.checkpoint, data.path)
+        train, _ = load_dataset(data)
+    except NasedgeError as exc:
+        if data_given:
+            raise
+        print(f"nasedge: warning: BatchNorm not recalibrated ({exc}); the subnet keeps the supernet's statistics, "
+              f"which cost it accuracy: pass its training data (data=... or data.path=...), or --no-recalibrate",
+              file=sys.stderr)
+        return {"recalibrated": False, "why": str(exc)}
+    images = recalibration_subset(train, data)
+    recalibrate_subnet(model.train(), arch, images, data)
+    model.eval()
+    return {"recalibrated": True, "data": str(data.path), "images": int(images.shape[0]),
+            "augment": data.recalibration_augment, "seed": data.recalibration_seed}
+
+
+def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict | None) -> None:
+    """``manifest.json``: the arch, the weights' origin, how BatchNorm was set, how to feed the model, the files."""
+    import datetime
+    import json
+
+    from nasedge import __version__
+    from nasedge.atomic import atomic_write_text
+    from nasedge.supernet.families import file_digest
+
+    origin = ({"init": "random", "seed": int(cfg.seed)} if cfg.supernet.init == "random" else
+              {"path": str(cfg.supernet.checkpoint), "sha256": file_digest(cfg.supernet.checkpoint)})
+    manifest = {
+        "nasedge": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "arch": arch.to_dict(), "arch_digest": arch.digest(), "supernet": origin,
+        "batchnorm": batchnorm if batchnorm is not None else {"recalibrated": False,
+                                                              "why": "--init random" if "init" in origin
+                                                              else "--no-recalibrate"},
+        "input": {"shape": [1, 3, arch.resolution, arch.resolution], "layout": "NCHW", "dtype": "float32",
+                  "mean": list(cfg.data.mean), "std": list(cfg.data.std), "range": "RGB in 0-1, then (x - mean) / std"},
+        "files": {fmt: {"name": p.name, "sha256": file_digest(p)} for fmt, p in files.items()},
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")

@@ -75,6 +75,14 @@ def evaluate_arch(model: nn.Module, arch: Arch, recalibration_images: torch.Tens
     device = next(model.parameters()).device
     channels_last = device.type == "cuda" if channels_last is None else channels_last
     with _autocast(device, amp):
-        recalibrate_bn(model, _batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
-                                       channels_last, crop=not data.recalibration_augment))
+        recalibrate_subnet(model, arch, recalibration_images, data, channels_last)
     return top1(model, test, data, arch.resolution, batch_size, amp, channels_last)
+
+
+@torch.no_grad()
+def recalibrate_subnet(model: nn.Module, arch: Arch, recalibration_images: torch.Tensor, data: DataConfig,
+                       channels_last: bool = False) -> None:
+    """BatchNorm statistics of ``arch`` (``model``: a supernet set to it, or its static subnet) re-estimated on
+    ``recalibration_images`` by the data's protocol: a subnet carries the supernet's statistics, not its own."""
+    recalibrate_bn(model, _batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
+                                   channels_last, crop=not data.recalibration_augment))
