@@ -66,6 +66,12 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path, nasedge):
     r = nasedge("measure", "--device", dev, "--archs", str(tmp_path / "a.jsonl"), "--out", str(tmp_path / "b.csv"))
     assert r.returncode == 0, r.stderr
     assert [(m.arch_id, m.arch) for m in read_measurements_csv(tmp_path / "b.csv")] == [("x0", archs[0]), ("x1", archs[1])]
+    # an arch listed twice was measured twice, into a file `predictor fit` then refused
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"arch_id": f"y{i}", **a.to_dict()}) + "\n"
+                                              for i, a in enumerate([archs[0], archs[1], archs[0]])))
+    r = nasedge("measure", "--device", dev, "--archs", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "c.csv"))
+    assert r.returncode == 0 and "1 arch repeats an earlier one (first: arch y2 is arch y0); each is measured once" in r.stderr
+    assert [m.arch_id for m in read_measurements_csv(tmp_path / "c.csv")] == ["y0", "y1"]
 
 
 def test_noisy_results_are_flagged_and_strict_refuses(tmp_path, nasedge):
