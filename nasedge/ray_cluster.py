@@ -28,7 +28,7 @@ class RayUnavailable(NasedgeError):
 
     def __init__(self, address: Optional[str], reason: str, hint: str = ""):
         super().__init__(f"cannot join the Ray cluster at {address!r}: {reason}{hint}")
-        self.address, self.reason = address, reason
+        self.address, self.reason, self.hint = address, reason, hint
 
 
 @dataclass

@@ -40,7 +40,7 @@ def connect(device: str, resource: str, address: str | None = None) -> None:
         connect(address, start_local=False, logging_level="ERROR")
     except RayUnavailable as exc:
         where = "no Ray cluster is running here" if exc.address == "auto" else \
-            f"cannot join the Ray cluster at {exc.address} ({exc.reason})"
+            f"cannot join the Ray cluster at {exc.address} ({exc.reason}{exc.hint})"
         raise NasedgeError(f"device {device} is measured on a Ray node with resource {resource}, but {where}; "
                            f"{how_to_connect(device, resource)}") from None
 
