@@ -42,6 +42,7 @@ from nasedge.spaces import SearchSpace, as_rng, get_space
 _DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")  # 128 at most: as the service stores names
 FORMAT = 1
 SHIPPED, USER = "shipped", "user"  # where a stored profile comes from
+POOR_SPEARMAN = 0.5  # below it a profile's picks are little better than random ones: said when it is fitted
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,15 @@ class DeviceProfile:
             # the meta model was retrained since, or the predictor's columns changed: fit it to the same measurements
             return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
                 self.archs(), self.latencies())
+
+    def quality_warning(self) -> str | None:
+        """A sentence when the profile's cross-validation says it ranks archs barely better than chance (too few
+        or too noisy measurements), else ``None``."""
+        rho = self.quality.get("spearman") if self.quality else None
+        if rho is None or rho >= POOR_SPEARMAN:
+            return None
+        return (f"the profile ranks archs poorly (cross-validated Spearman {rho:.2f} on its {len(self.measurements)} "
+                f"measurements): measure more archs, on a quieter machine, before trusting its picks")
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted latency on this device, milliseconds."""

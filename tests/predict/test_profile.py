@@ -203,3 +203,22 @@ def test_fit_profile_reports_its_fits(ofa_sample):
     fit_profile("v100", ds.encoding, [ds.items[i] for i in rows], ds.column("v100_1")[rows], "flops", cv_folds=5,
                 progress=lambda done, total: calls.append((done, total)))
     assert calls == [(i, 6) for i in range(1, 7)] and cv_fits(20, 5) == 6 and cv_fits(2, 5) == 1
+
+
+def test_a_profile_that_ranks_poorly_says_so():
+    # a profile of 5 noisy measurements ranked archs backwards (Spearman -0.6), stored and used without a word
+    import numpy as np
+
+    from nasedge.predict.profile import fit_profile
+    from nasedge.spaces import get_space
+
+    space = get_space("ofa_mbv3_cifar")
+    archs = space.sample_many(12, np.random.default_rng(1))
+    macs = np.array([sum(a.depth) * a.resolution for a in archs], dtype=float)
+    good = fit_profile("b", space, archs, 1.0 + macs / macs.max(), "flops", cv_folds=12)
+    assert good.quality["spearman"] > 0.5 and good.quality_warning() is None
+    shuffled = 1.0 + np.random.default_rng(2).permutation(macs) / macs.max()
+    poor = fit_profile("b", space, archs, shuffled, "flops", cv_folds=12)
+    assert poor.quality["spearman"] < 0.5
+    assert poor.quality_warning().startswith(f"the profile ranks archs poorly (cross-validated Spearman "
+                                             f"{poor.quality['spearman']:.2f} on its 12 measurements)")
