@@ -44,3 +44,20 @@ def test_a_space_lut_cannot_read_is_refused_before_asking_for_a_table():
         LUTPredictor("fbnet")
     with pytest.raises(NasedgeError, match=r"--table FILE on the command line, predictor.table=FILE"):
         LUTPredictor("ofa_mbv3_cifar")
+
+
+def test_a_table_of_another_device_is_said(tmp_path, capsys):
+    # predictor fit took a table measured on another device without a word
+    import json
+
+    from nasedge.cli import main
+
+    space = get_space("ofa_mbv3_tiny")
+    (tmp_path / "t.json").write_text(json.dumps(_table(space, 20)))
+    archs = [a for a in space.sample_many(60, 1) if a.resolution == 20][:8]
+    rows = ['"' + a.to_json().replace('"', '""') + f'",{1.0 + 0.1 * i}' for i, a in enumerate(archs)]
+    (tmp_path / "m.csv").write_text("arch,latency_ms\n" + "\n".join(rows) + "\n")
+    assert main(["predictor", "fit", "--device", "b", "--measurements", str(tmp_path / "m.csv"), "--predictor", "lut",
+                 "--table", str(tmp_path / "t.json"), "--space", "ofa_mbv3_tiny", "--allow-missing-reference",
+                 "--profiles-dir", str(tmp_path / "p")]) == 0
+    assert f"nasedge: warning: {tmp_path / 't.json'} was measured on device dev, not b;" in capsys.readouterr().err
