@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -113,7 +114,9 @@ def decode_images(blobs: list[bytes], size: int, fit: str = "stretch", device: s
             try:
                 out[i] = _fit_pil(Image.open(io.BytesIO(blobs[i])).convert("RGB"), size, fit).transpose(2, 0, 1)
             except Exception as exc:  # PIL raises many types for broken files
-                raise UndecodableImage(i, f"{type(exc).__name__}: {exc}") from None
+                # PIL names the in-memory file it was handed (<_io.BytesIO object at 0x...>): noise to the user
+                reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))
+                raise UndecodableImage(i, f"{type(exc).__name__}: {reason}") from None
 
         with ThreadPoolExecutor(max_workers=min(32, os.cpu_count() or 1)) as pool:
             list(pool.map(one, rest.tolist(), chunksize=256))
