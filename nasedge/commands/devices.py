@@ -95,7 +95,7 @@ def _row_or_fault(name: str, ranges: bool, space: str) -> dict:
     try:
         return _row(name, ranges, space)
     except NasedgeError as exc:
-        if device_source(name) == SHIPPED:
+        if device_source(name) == SHIPPED:  # a bug of nasedge; the user's or a plugin's YAML is theirs to mend
             raise
         print(f"nasedge: warning: {exc}", file=sys.stderr)
         return {"name": name, "where": "unreadable", "runtime": str(exc), "profiles": [], "description": "",
@@ -202,7 +202,8 @@ def run_add(args: argparse.Namespace) -> int:
     from nasedge import home
     from nasedge.atomic import atomic_write_text
     from nasedge.errors import NasedgeError
-    from nasedge.measure.device import SHIPPED, Device, device_source, is_device_file, list_devices, load_device
+    from nasedge.measure.device import (PLUGIN, SHIPPED, Device, device_source, is_device_file, list_devices,
+                                        load_device)
     from nasedge.measure.runtime import list_runtimes
     from nasedge.predict.profile import check_device_name
 
@@ -214,8 +215,9 @@ def run_add(args: argparse.Namespace) -> int:
         raise NasedgeError(f"device name {name!r} ends as a device YAML file does (.yaml, .yml), so commands would "
                            f"read it as a file; choose a name without that ending")
     source = device_source(name)
-    if source == SHIPPED:
-        raise NasedgeError(f"device {name!r} is shipped with nasedge; choose another name")
+    if source in (SHIPPED, PLUGIN):
+        raise NasedgeError(f"device {name!r} is shipped with {'nasedge' if source == SHIPPED else 'a plugin'}; "
+                           f"choose another name")
     # names are file names: on a case-insensitive file system these would be one file
     twin = next((d for d in list_devices() if d.lower() == name.lower() and d != name), None)
     if twin is not None:
@@ -305,15 +307,16 @@ def _check_runtime_settings(device) -> None:
 def run_remove(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
     from nasedge import home
-    from nasedge.measure.device import SHIPPED, device_file, device_source, is_device_file
+    from nasedge.measure.device import PLUGIN, SHIPPED, device_file, device_source, is_device_file
 
     if is_device_file(args.name):
         raise NasedgeError(f"`devices remove` takes a device's name, not a file ({args.name!r}); a YAML of your own "
                            f"is yours to delete")
     path = device_file(args.name)  # an unknown name fails here, with the known ones
-    if device_source(args.name) == SHIPPED:
-        raise NasedgeError(f"device {args.name!r} is shipped with nasedge (read-only); only devices added with "
-                           f"`nasedge devices add` can be removed")
+    if device_source(args.name) in (SHIPPED, PLUGIN):
+        raise NasedgeError(f"device {args.name!r} is shipped with "
+                           f"{'nasedge' if device_source(args.name) == SHIPPED else 'a plugin'} (read-only); only "
+                           f"devices added with `nasedge devices add` can be removed")
     path.unlink()
     print(f"removed {path} (its profiles and measurements in the nasedge home are kept; adding a board of this name "
           f"again moves them aside to {home.retired_dir()} unless it has the same settings)")

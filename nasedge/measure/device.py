@@ -36,10 +36,11 @@ from nasedge.measure.measurer import Measurer, instantiate_measurer, measurer_un
 from nasedge.measure.protocol import LatencyStats, OffsetLog, ProtocolConfig
 from nasedge.measure.round_journal import RoundJournal
 from nasedge.measure.workload import Artifacts, Subnet, Workload
+from nasedge.registry import plugin_dirs
 from nasedge.resources import shipped_path
 
 WHERE = ("local", "ray", "predict-only")
-SHIPPED, USER = "shipped", "user"  # where a device's YAML comes from
+SHIPPED, PLUGIN, USER = "shipped", "plugin", "user"  # where a device's YAML comes from (the first two read-only)
 _MEASURE = "a mapping with _target_ (the Measurer class) and its arguments"
 _RESOURCE = "a Ray resource name such as device:jetson-orin"
 
@@ -324,8 +325,10 @@ def device_dir() -> Path:
 
 
 def device_dirs() -> list[tuple[str, Path]]:
-    """Where device YAMLs are looked up, first wins: (``shipped``, nasedge's), (``user``, the nasedge home's)."""
-    return [(SHIPPED, device_dir()), (USER, home.devices_dir())]
+    """Where device YAMLs are looked up, first wins: (``shipped``, nasedge's), (``plugin``, each plugin's
+    ``conf/device``, as Hydra finds them for ``device=NAME``), (``user``, the nasedge home's)."""
+    return [(SHIPPED, device_dir()), *((PLUGIN, d / "device") for d in plugin_dirs("conf")),
+            (USER, home.devices_dir())]
 
 
 def _named_files() -> dict[str, tuple[str, Path]]:
@@ -342,7 +345,7 @@ def list_devices() -> list[str]:
 
 
 def device_source(name: str) -> str | None:
-    """``shipped`` or ``user`` for a named device, ``None`` for an unknown name."""
+    """``shipped``, ``plugin`` or ``user`` for a named device, ``None`` for an unknown name."""
     entry = _named_files().get(name)
     return None if entry is None else entry[0]
 
@@ -399,7 +402,7 @@ def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
         return load_device(path)
     if is_device_file(name):
         raise ValueError("a composed device config is for named devices only")
-    device = Device.from_config(composed, str(path) if device_source(name) == USER else f"conf/device/{name}.yaml")
+    device = Device.from_config(composed, f"conf/device/{name}.yaml" if device_source(name) == SHIPPED else str(path))
     return _renamed_if_changed(device, load_device(path))
 
 

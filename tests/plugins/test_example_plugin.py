@@ -134,3 +134,18 @@ def test_registering_the_plugin_does_not_import_torch(example_plugin):
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ["False", "OFAMobileNetV3Supernet"]
+
+
+def test_a_plugin_device_is_a_device_like_the_shipped_ones(example_plugin, capsys):
+    # device=example-board composed, but --device example-board was "unknown device" and it was not listed
+    from nasedge.cli import main
+    from nasedge.measure.device import PLUGIN, device_source, get_device, list_devices
+
+    assert "example-board" in list_devices() and device_source("example-board") == PLUGIN
+    device = get_device("example-board")
+    assert device.measurable and device.summary() == "onnxruntime t1 b1 fp32"
+    assert main(["devices", "--json"]) == 0 and '"name": "example-board"' in capsys.readouterr().out
+    assert main(["devices", "add", "example-board", "--runtime", "torch"]) == 2
+    assert "device 'example-board' is shipped with a plugin; choose another name" in capsys.readouterr().err
+    assert main(["devices", "remove", "example-board"]) == 2
+    assert "shipped with a plugin (read-only)" in capsys.readouterr().err
