@@ -272,7 +272,9 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -
         idev = header.index("device") if "device" in header else None
         inoisy = header.index("noisy") if "noisy" in header else None
         seen_devices: set[str] = set()
-        for where, row in _csv_rows(reader, header, path):
+        rows = list(_csv_rows(reader, header, path))
+        last = rows[-1][0] if rows else None
+        for where, row in rows:
             if idev is not None:
                 seen_devices.add(row[idev])
                 if device is not None and row[idev] != device:
@@ -280,8 +282,10 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -
             try:
                 rec = json.loads(row[ia])
             except json.JSONDecodeError as exc:
+                cut = ("; a last line cut short by a kill is repaired by rerunning `nasedge measure` with the same "
+                       "--out" if where == last and not path.read_bytes().endswith(b"\n") else "")
                 raise NasedgeError(f"{where}: column 'arch': invalid JSON at column {exc.colno}: "
-                                   f"{exc.msg}") from None
+                                   f"{exc.msg}{cut}") from None
             if not isinstance(rec, dict):
                 raise NasedgeError(f"{where}: column 'arch': expected a JSON object, got {row[ia]!r}")
             if enc is None:

@@ -120,6 +120,11 @@ def test_measurements_csv_of_users(tmp_path, ofa_sample):
         path.write_text("arch,latency_ms,noisy\n" + "\n".join([rows[0], bad]) + "\n")
         with pytest.raises(NasedgeError, match=needle):
             read_device_measurements(path, "b")
+    last = [f'{1.5 + i},"' + a.to_json().replace('"', '""') + '"' for i, a in enumerate(ofa_sample.items[:2])]
+    path.write_text("latency_ms,arch\n" + last[0] + "\n" + last[1][:40])  # arch last, as `measure` writes it: cut
+    with pytest.raises(NasedgeError, match=r"m.csv:3: column 'arch': invalid JSON .*; a last line cut short by a kill "
+                                           r"is repaired by rerunning `nasedge measure` with the same --out"):
+        read_device_measurements(path, "b")
 
 
 def test_a_binary_file_is_not_a_measurements_csv(tmp_path):
