@@ -246,6 +246,8 @@ def run_add(args: argparse.Namespace) -> int:
                # (a drift of the board is shared by them); more threads: one arch at a time, as a
                # multi-threaded session would slow the next one of a group
                "protocol": {"group_size": 20} if args.threads == 1 else {"group_size": 1}}
+    if args.description is not None and (not args.description.strip() or not args.description.isprintable()):
+        raise NasedgeError(f"--description: value {args.description!r} is not valid; expected a few words on one line")
     config = {"name": name, "description": args.description or f"{args.runtime}, {threads}, batch {args.batch}, "
                                                               f"{args.precision}",
               "where": args.where, **({"space": args.space} if args.space else {}), "measure": measure}

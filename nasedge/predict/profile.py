@@ -240,7 +240,8 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
                            f"measured{where}; measure them, or allow it with {allow_by}")
     need = predictor_class(predictor).min_samples
     if len(archs) < need:
-        raise NasedgeError(f"{len(archs)} measurements given; predictor {predictor!r} needs at least {need}")
+        raise NasedgeError(f"{len(archs)} measurement{'' if len(archs) == 1 else 's'} given; predictor {predictor!r} "
+                           f"needs at least {need}")
     return MeasurementCheck(len(archs), len(references), len(missing), int(sum(bool(x) for x in noisy)),
                             predictor)
 

@@ -74,6 +74,7 @@ def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(na
     (["add", "cpu", "--runtime", "onnxruntime"], "device 'cpu' is shipped with nasedge; choose another name"),
     (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid"),
     (["add", "b+8ba8bf1a", "--runtime", "torch"], "'+' is kept for devices changed by device.* overrides"),
+    (["add", "b", "--runtime", "torch", "--description", "two\nlines"], "--description: value 'two\\nlines' is not valid"),
     (["add", "b", "--runtime", "tvm"], "--runtime: unknown runtime 'tvm'; known: litert, onnxruntime, torch"),
     (["add", "b", "--runtime", "onnxruntime", "--threads", "0"], "--threads: value 0 is not valid"),
     (["add", "b", "--runtime", "onnxruntime", "--space", "nope"], "unknown search space 'nope'"),
