@@ -129,10 +129,15 @@ class LatencyPredictor(abc.ABC):
                                f"expected a number of milliseconds from {low:g} to {high:g}")
         with single_blas_thread():
             self._fit(items, y)
-            # a profile that predicts NaN would pass every budget test as false, silently: refuse it here
-            if not np.all(np.isfinite(self._predictions(items))):
+            # a profile that predicts NaN would pass every budget test as false, silently: refuse it here; one
+            # that predicts its own samples as no time at all (raised to the floor below) ranks nothing either
+            fitted = self._predictions(items)
+            if not np.all(np.isfinite(fitted)):
                 raise NasedgeError(f"predictor {self.name!r} did not fit these {len(y)} latencies "
                                    f"({y.min():g}-{y.max():g} ms) to finite predictions")
+            if np.mean(fitted <= 0) > 0.5:
+                raise NasedgeError(f"predictor {self.name!r} predicts {int(np.sum(fitted <= 0))} of the {len(y)} "
+                                   f"archs it was fitted to at 0 ms or less ({y.min():g}-{y.max():g} ms measured)")
         self.floor = latency_floor(y)
         self.fitted = True
         return self

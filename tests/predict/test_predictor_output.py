@@ -70,3 +70,17 @@ def test_one_prediction_per_arch_in_any_shape_is_taken(fitted):
     predictor, archs = fitted
     predictor.answer = lambda items: [[2.0]] * len(items)  # a column, a list: one number per arch still
     assert predictor.predict(archs).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_a_fit_that_predicts_its_samples_at_no_time_is_refused():
+    # negative predictions were raised to the samples' floor: every subnet predicted alike, the search blind
+    space = get_space("ofa_mbv3_cifar")
+    archs = space.sample_many(4, 0)
+    negative = Scripted(space)
+    negative.answer = lambda items: -np.ones(len(items))
+    with pytest.raises(NasedgeError, match=r"^predictor 'scripted' predicts 4 of the 4 archs it was fitted to at 0 ms "
+                                           r"or less \(1-4 ms measured\)$"):
+        negative.fit(archs, [1.0, 2.0, 3.0, 4.0])
+    one = Scripted(space)  # one sample below zero is a fit's error at an edge, not a broken predictor
+    one.answer = lambda items: np.array([-0.1, *np.ones(len(items) - 1)])
+    assert one.fit(archs, [1.0, 2.0, 3.0, 4.0]).fitted
