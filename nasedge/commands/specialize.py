@@ -67,11 +67,13 @@ def _device_and_config(args: argparse.Namespace, overrides: list[str]):
     ``--predictor-url``, a device only that service knows (predicted, never verified here)."""
     from nasedge.commands.inputs import check_measurements_use
     from nasedge.config import compose, compose_with_device
-    from nasedge.measure.device import Device, device_source, is_device_file
+    from nasedge.measure.device import Device, device_source, is_device_file, split_device_overrides
 
     check_measurements_use(args.measurements, args.predictor_url)
     if args.predictor_url and not is_device_file(args.device) and device_source(args.device) is None:
         return compose(overrides), Device.known_to_service(args.device, args.predictor_url)
     cfg, device = compose_with_device(args.device, overrides)
     check_measurements_use(args.measurements, None, device)
+    if device.where == "local" and device.measurable and split_device_overrides(overrides)[0]:
+        device.measurer()  # the overridden settings are checked by the measurer they make: now, not after the loads
     return cfg, device

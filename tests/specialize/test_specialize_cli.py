@@ -56,7 +56,9 @@ def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_pa
                            (["--strategy", "random", "search=optuna"],
                             "--strategy random and search=optuna name two strategies; give one"),
                            (["device=cpu"],  # it replaced --device's device, and its profile, silently
-                            "--device cpu-ort-t1 and device=cpu name two devices; give one")]:
+                            "--device cpu-ort-t1 and device=cpu name two devices; give one"),
+                           (["device.measure.threads=0"],  # it was refused after the supernet loaded
+                            "runtime onnxruntime: field 'threads': value 0 is not valid")]:
         assert main(["specialize", "--device", "cpu-ort-t1", "--latency", "2ms", "--out", str(tmp_path / "out"),
                      *extra]) == 2
         assert message in _error(capsys)
