@@ -96,10 +96,27 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
             "augment": data.recalibration_augment, "seed": data.recalibration_seed}
 
 
+def _input(arch: Any, data: Any, known: bool) -> dict[str, Any]:
+    """How to feed the model: its input tensor and, where the configured data is the supernet's (it recalibrated
+    it), the preprocessing nasedge applies in evaluation; else that data says nothing of this supernet's."""
+    shape = {"shape": [1, 3, arch.resolution, arch.resolution], "layout": "NCHW", "dtype": "float32"}
+    if not known:
+        return {**shape, "preprocess": "that of the data the supernet was trained on (not known here: export with "
+                                       "data=... of that data to record it)"}
+    stored = "shorter side, centre crop" if data.stored_fit() == "center_crop" else "stretched"
+    return {**shape, "mean": list(data.mean), "std": list(data.std), "preprocess": (
+        f"RGB images stored at {data.image_size} px ({stored}); "
+        f"the central {data.eval_crop:g} of each side kept; values scaled to 0-1, then (x - mean) / std; resized to "
+        f"{arch.resolution} px, bilinear with antialiasing (torch.nn.functional.interpolate, antialias=True, "
+        f"align_corners=False)")}
+
+
 def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict | None) -> None:
     """``manifest.json``: the arch, the weights' origin, how BatchNorm was set, how to feed the model, the files."""
     import datetime
     import json
+
+    from omegaconf import OmegaConf
 
     from nasedge import __version__
     from nasedge.atomic import atomic_write_text
@@ -114,8 +131,7 @@ def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict
         "batchnorm": batchnorm if batchnorm is not None else {"recalibrated": False,
                                                               "why": "--init random" if "init" in origin
                                                               else "--no-recalibrate"},
-        "input": {"shape": [1, 3, arch.resolution, arch.resolution], "layout": "NCHW", "dtype": "float32",
-                  "mean": list(cfg.data.mean), "std": list(cfg.data.std), "range": "RGB in 0-1, then (x - mean) / std"},
+        "input": _input(arch, OmegaConf.to_object(cfg.data), known=bool(batchnorm and batchnorm["recalibrated"])),
         "files": {fmt: {"name": p.name, "sha256": file_digest(p)} for fmt, p in files.items()},
     }
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")

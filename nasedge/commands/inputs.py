@@ -48,7 +48,7 @@ def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -
 
     devices: set = set()
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             rows = csv.DictReader(f)
             if "device" in (rows.fieldnames or []):
                 devices = {r.get("device") for r in rows}

@@ -56,14 +56,15 @@ def run(args: argparse.Namespace) -> int:
             if args.space and arch.space != args.space:
                 raise NasedgeError(f"{args.archs}: arch {arch_id} is in space {arch.space!r}, not --space {args.space}")
             rows[i] = (arch_id, get_space(arch.space).validate(arch, source=f"{args.archs} (arch {arch_id})"))
-        first: dict = {}
-        for arch_id, arch in rows:
-            first.setdefault(arch, arch_id)
-        if len(first) < len(rows):  # `predictor fit` refuses a file holding an arch twice: it is measured once
-            again = [(i, first[a]) for i, a in rows if first[a] != i]
-            print(f"nasedge: warning: {args.archs}: {len(again)} {'archs repeat' if len(again) > 1 else 'arch repeats'} an earlier one (first: arch {again[0][0]} "
-                  f"is arch {again[0][1]}); each is measured once", file=sys.stderr)
-            rows = [(i, a) for i, a in rows if first[a] == i]
+        first: dict = {}  # arch -> the position of its first row
+        for n, (_, arch) in enumerate(rows):
+            first.setdefault(arch, n)
+        again = [(arch_id, rows[first[a]][0]) for n, (arch_id, a) in enumerate(rows) if first[a] != n]
+        if again:  # `predictor fit` refuses a file holding an arch twice: it is measured once
+            print(f"nasedge: warning: {args.archs}: {len(again)} {'archs repeat' if len(again) > 1 else 'arch repeats'} "
+                  f"an earlier one (first: arch {again[0][0]} is arch {again[0][1]}); each is measured once",
+                  file=sys.stderr)
+            rows = [row for n, row in enumerate(rows) if first[row[1]] == n]
     else:
         if args.num_archs < 1:
             raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")

@@ -192,7 +192,14 @@ def run_fit(args: argparse.Namespace) -> int:
         profile, checked = _measure_and_fit(args, device, args.space or device.config.space
                                             or composed.search_space.name, name, int(cfg["cv_folds"]), options)
     else:
-        m = read_device_measurements(args.measurements, args.device, args.space)
+        if device_source(args.device) is not None:  # measurements of a device nasedge knows: of its settings now
+            device = get_device(args.device)
+        m = read_device_measurements(args.measurements, args.device, args.space,
+                                     device.settings if device is not None else "")
+        if m.other_settings:
+            print(f"nasedge: warning: {args.measurements}: {m.other_settings} measurements of {args.device} under "
+                  f"other settings are left out (measured before its YAML was edited, or on another board of the "
+                  f"name)", file=sys.stderr)
         checked = _checked(args, m.encoding, m.archs, m.noisy, name)
         from nasedge.progress import progress_reporter
 
@@ -200,8 +207,6 @@ def run_fit(args: argparse.Namespace) -> int:
         with progress_reporter(f"fit {name} profile of {args.device}", unit="fits") as update:
             profile = fit_profile(args.device, m.encoding, m.archs, m.latency_ms, name,
                                   cv_folds=int(cfg["cv_folds"]), progress=update, **options)
-    if device is None and device_source(args.device) is not None:  # measurements of a device nasedge knows
-        device = get_device(args.device)
     if device is not None:  # the settings it is measured under: another board of the name does not take it
         profile = replace(profile, settings=device.settings)
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))

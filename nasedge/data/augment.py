@@ -19,7 +19,7 @@ def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
     """Resize a float batch to ``resolution`` (antialiased bilinear; identity at the native size).
 
     This is the preprocessing every subnet sees at its arch's resolution, in training, evaluation
-    and deployment alike (the export manifest records it).
+    and deployment alike (the manifest of `nasedge export` records it).
     """
     if x.shape[-1] == resolution and x.shape[-2] == resolution:
         return x

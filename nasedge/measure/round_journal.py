@@ -3,7 +3,8 @@
 The protocol times a group of archs in rounds (:func:`nasedge.measure.measure_interleaved`), and an arch's
 row exists only when its group ends. :func:`nasedge.measure.measure_to_csv` therefore keeps every round in
 ``<csv>.<device>.rounds.jsonl`` as soon as the whole group has timed it (one write, fsync): a header line
-``{"format", "device"}``, then one line per arch and round, ``{"key", "timings", "cpu_s", "wall_s"}`` (``key``:
+``{"format", "device", "settings"}`` (``settings``: ``Device.settings``; a journal of other settings is moved
+aside, not resumed), then one line per arch and round, ``{"key", "timings", "cpu_s", "wall_s"}`` (``key``:
 the arch's id and digest). A rerun restores each arch's rounds and times only the rounds still needed (an arch
 the restored rounds settle is not even built again); the journal is removed once every row is in the CSV.
 Interleaving then costs a kill no more than measuring one arch at a time does, and keeps what interleaving is
@@ -42,7 +43,8 @@ def open_journal(beside: str | Path, device, keys: Sequence[str],
     ``keys``; ``None`` where the device measures one workload at a time (a kill then costs that one anyway)."""
     if not keys or device.group_size() <= 1:
         return None
-    return RoundJournal(journal_path(beside, device.name), device.name, keys, warn=warn)
+    return RoundJournal(journal_path(beside, device.name), device.name, keys, warn=warn,
+                        settings=getattr(device, "settings", ""))
 
 
 class RoundJournal:
@@ -50,10 +52,11 @@ class RoundJournal:
     :class:`nasedge.measure.protocol.RoundLog` whose runner ``i`` is workload ``i``."""
 
     def __init__(self, path: str | Path, device: str, keys: Sequence[str],
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, settings: str = ""):
         self.path, self.device, self.keys = Path(path), device, list(keys)
         self.on_record: Callable[[], None] | None = None  # called after each round is kept (progress)
-        self.header = {"format": FORMAT, "device": device}
+        self.header = {"format": FORMAT, "device": device, **({"settings": settings} if settings else {})}
+        _aside_if_other_settings(self.path, device, settings, warn)
         self._rounds = _read(self.path, self.header, warn)
         self.restored = sum(len(self._rounds.get(k, [])) for k in self.keys)
 
@@ -77,13 +80,33 @@ class RoundJournal:
         self.path.unlink(missing_ok=True)
 
 
+def _aside_if_other_settings(path: Path, device: str, settings: str, warn: Callable[[str], None] | None) -> None:
+    """A journal of ``device`` timed under other settings (its YAML edited since) is moved aside: its rounds are
+    of another board and must not complete this one's rows."""
+    try:
+        with path.open() as f:
+            first = json.loads(f.readline())
+    except (OSError, ValueError):
+        return  # none, or unreadable: _read says what is wrong
+    theirs = first.get("settings", "") if isinstance(first, dict) else ""
+    if not settings or not theirs or theirs == settings or first.get("device") != device:
+        return
+    aside = path.with_name(f"{path.name}.settings-{theirs}")
+    path.replace(aside)
+    message = f"{path}: rounds timed under other settings of {device} ({theirs}) are not resumed; kept in {aside}"
+    if warn is not None:
+        warn(message)
+
+
 def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, list[Round]]:
     """The rounds ``path`` holds, by key; repairs a last line cut short; refuses another device's journal."""
     out: dict[str, list[Round]] = {}
 
     def check(lineno: int, doc: Any) -> None:
         if lineno == 1:
-            if doc != header:
+            same = isinstance(doc, dict) and {k: v for k, v in doc.items() if k != "settings"} == \
+                {k: v for k, v in header.items() if k != "settings"}
+            if not same:  # a journal written before settings were recorded is this device's
                 raise NasedgeError(f"{path}:1: not a round journal of device {header['device']!r} (expected the "
                                    f"header {json.dumps(header)}); move it away to measure afresh")
             return

@@ -228,13 +228,17 @@ class DeviceMeasurements:
     archs: list
     latency_ms: np.ndarray
     noisy: np.ndarray  # bool per row (column ``noisy`` of ``nasedge measure`` output; all False without it)
+    other_settings: int = 0  # rows of the device left out: measured under other settings (column ``settings``)
 
 
 def read_device_measurements(path: str | Path, device: str,
-                             space: SearchSpace | LatencyEncoding | str | None = None) -> DeviceMeasurements:
+                             space: SearchSpace | LatencyEncoding | str | None = None,
+                             settings: str = "") -> DeviceMeasurements:
     """The measurements of ``device`` in a CSV as :func:`read_arch_latency_csv` reads it: a file whose
     ``device`` column names ``device`` (or several devices) gives that device's rows; one naming only another
-    device (a file measured under another name) or none is taken whole."""
+    device (a file measured under another name) or none is taken whole. With ``settings`` (the device's
+    ``Device.settings``), rows whose ``settings`` column names other settings are left out (counted in
+    ``other_settings``): they were measured before its YAML was edited, or on another board of the name."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -243,10 +247,10 @@ def read_device_measurements(path: str | Path, device: str,
     except (OSError, UnicodeDecodeError, csv.Error):
         devices = set()  # _read_csv names the problem
     chosen = device if device in devices or len(devices) > 1 else None
-    return _read_csv(path, get_encoding(space) if space is not None else None, chosen)
+    return _read_csv(path, get_encoding(space) if space is not None else None, chosen, settings)
 
 
-def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None) -> DeviceMeasurements:
+def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None, settings: str = "") -> DeviceMeasurements:
     try:
         f = path.open(newline="", encoding="utf-8-sig")  # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a BOM
     except FileNotFoundError:
@@ -254,13 +258,13 @@ def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None) -> De
     except IsADirectoryError:
         raise NasedgeError(f"{path}: is a directory, expected a measurements CSV") from None
     try:
-        return _read_rows(path, f, enc, device)
+        return _read_rows(path, f, enc, device, settings)
     except UnicodeDecodeError:
         raise NasedgeError(f"{path}: not a text file, expected a measurements CSV") from None
 
 
-def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -> DeviceMeasurements:
-    items, lat, noisy = [], [], []
+def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, settings: str = "") -> DeviceMeasurements:
+    items, lat, noisy, other, skipped = [], [], [], set(), 0
     with f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -271,6 +275,8 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -
         ia, il = header.index("arch"), header.index(column)
         idev = header.index("device") if "device" in header else None
         inoisy = header.index("noisy") if "noisy" in header else None
+        # only among the device's own rows: a file taken whole was measured under another name, by its settings
+        isettings = header.index("settings") if settings and device is not None and "settings" in header else None
         seen_devices: set[str] = set()
         rows = list(_csv_rows(reader, header, path))
         last = rows[-1][0] if rows else None
@@ -279,6 +285,10 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -
                 seen_devices.add(row[idev])
                 if device is not None and row[idev] != device:
                     continue
+            if isettings is not None and row[isettings] not in ("", settings):
+                other.add(row[isettings])
+                skipped += 1
+                continue
             try:
                 rec = json.loads(row[ia])
             except json.JSONDecodeError as exc:
@@ -304,5 +314,9 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None) -
         raise NasedgeError(f"{path}: rows of several devices ({', '.join(sorted(seen_devices))}); choose one")
     if not items:
         which = f" of device {device!r}" if device is not None and seen_devices else ""
+        if other:
+            raise NasedgeError(f"{path}: no measurements{which} under its settings now ({settings}), only under "
+                               f"other settings ({', '.join(sorted(other))}): measured before its YAML was edited, "
+                               f"or on another board of the name; measure it again")
         raise NasedgeError(f"{path}: no measurements{which}")
-    return DeviceMeasurements(enc, items, np.array(lat), np.array(noisy, dtype=bool))
+    return DeviceMeasurements(enc, items, np.array(lat), np.array(noisy, dtype=bool), skipped)

@@ -142,7 +142,11 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
     elif measurements is not None:
         from nasedge.predict.dataset import read_device_measurements
 
-        m = read_device_measurements(measurements, device.name, space.name)
+        m = read_device_measurements(measurements, device.name, space.name, device.settings)
+        if m.other_settings:
+            warnings.append(f"{m.other_settings} measurements of {device.name} in {measurements} under other "
+                            f"settings are left out (measured before its YAML was edited, or on another board of "
+                            f"the name)")
         try:
             checked = check_measurements(space, m.archs, m.noisy, predictor=predictor,
                                          listed_by=f"`nasedge predictor archs --space {space.name}`",
@@ -150,7 +154,7 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                                                   f"{measurements} --allow-missing-reference`, then drop --measurements")
         except NasedgeError as exc:
             raise NasedgeError(f"{measurements}: {exc}") from None
-        warnings = checked.warnings()
+        warnings += checked.warnings()
         profile = fit_profile(device.name, m.encoding, m.archs, m.latency_ms, predictor, cv_folds=cv_folds,
                               **predictor_options)
         kind, how = "new-profile", f"new profile fitted to {len(m.archs)} measurements from {measurements}"

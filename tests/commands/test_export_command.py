@@ -41,6 +41,7 @@ def test_an_extracted_subnet_is_recalibrated_before_export(tmp_path, capsys):
     m = json.loads((out / "manifest.json").read_text())
     assert m["arch"] == arch.to_dict() and m["batchnorm"]["recalibrated"] is True and m["batchnorm"]["images"] == 200
     assert m["input"]["shape"] == [1, 3, arch.resolution, arch.resolution] and len(m["supernet"]["sha256"]) == 64
+    assert m["input"]["mean"] == [0.4914, 0.4822, 0.4465] and "antialias=True" in m["input"]["preprocess"]
     assert m["files"]["torch"]["name"] == "subnet.pt" and len(m["files"]["torch"]["sha256"]) == 64
 
     # data given that cannot recalibrate it is an error (the configured default that does not fit, a warning)
@@ -49,7 +50,8 @@ def test_an_extracted_subnet_is_recalibrated_before_export(tmp_path, capsys):
     assert "none.npz" in capsys.readouterr().err
     assert main(["export", "--arch", str(tmp_path / "a.json"), "--format", "torch", "--out", str(tmp_path / "r"),
                  "--no-recalibrate"]) == 0
-    assert json.loads((tmp_path / "r" / "manifest.json").read_text())["batchnorm"] == {
-        "recalibrated": False, "why": "--no-recalibrate"}
+    kept = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert kept["batchnorm"] == {"recalibrated": False, "why": "--no-recalibrate"}
+    assert "mean" not in kept["input"] and kept["input"]["preprocess"].startswith("that of the data the supernet")
     assert torch.equal(torch.jit.load(str(tmp_path / "r" / "subnet.pt")).state_dict()[next(iter(extracted))],
                        next(iter(extracted.values())))

@@ -198,3 +198,29 @@ def test_fit_without_measurements_measures_on_the_device(tmp_path, nasedge):
     np.testing.assert_allclose([lat for _, lat in profile.measurements], [m.median_ms for m in measured], rtol=1e-5)
     r = nasedge(*args)  # everything measured already: refits from the file
     assert r.returncode == 0 and read_measurements_csv(csv_path) == measured
+
+
+def test_measurements_of_other_settings_are_left_out_of_a_fit(tmp_path, capsys):
+    # after a board's YAML was edited, `measure` appended rows of the new settings beside the old ones, and
+    # `predictor fit --measurements` refused the file (the same arch twice) or fitted old rows as the new board's
+    from nasedge.cli import main
+    from nasedge.measure import LatencyStats, Measurement, write_measurements_csv
+    from nasedge.measure.device import get_device
+    from nasedge.predict.profile import load_profile
+    from nasedge.spaces import get_space
+
+    assert main(["devices", "add", "b", "--runtime", "onnxruntime", "--threads", "1"]) == 0
+    now = get_device("b").settings
+    archs = get_space("ofa_mbv3_cifar").sample_many(6, 0)
+    stats = [LatencyStats(m, m, m, m, 0.01, 0.001, 10, 3, 1.0, False, "") for m in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)]
+    rows = [Measurement(a, "b", stats[i], f"a{i}", settings=s)
+            for s in ("0ld5e771", now) for i, a in enumerate(archs)]
+    write_measurements_csv(tmp_path / "lat.csv", rows)
+    fit = ["predictor", "fit", "--device", "b", "--predictor", "flops", "--allow-missing-reference", "--measurements"]
+    assert main([*fit, str(tmp_path / "lat.csv")]) == 0
+    assert "6 measurements of b under other settings are left out" in capsys.readouterr().err
+    profile = load_profile("b", None, "ofa_mbv3_cifar")
+    assert profile.settings == now and len(profile.measurements) == 6
+    write_measurements_csv(tmp_path / "old.csv", rows[:6])
+    assert main([*fit, str(tmp_path / "old.csv")]) == 2
+    assert "no measurements of device 'b' under its settings now" in capsys.readouterr().err

@@ -81,3 +81,20 @@ def test_bad_journals(tmp_path):
     path.write_text('{"format": "nasedge-rounds/1", "device": "dev"}\n{"key": "0:x"}\n')
     with pytest.raises(NasedgeError, match=r"rounds.jsonl:2: a round needs 'key', 'timings'"):
         RoundJournal(path, "dev", [])
+
+
+def test_a_journal_of_other_settings_is_moved_aside(tmp_path):
+    # a group interrupted under threads 1, resumed after the YAML was edited to 2, mixed the two boards' rounds
+    from nasedge.measure.protocol import Round
+
+    path, warned = tmp_path / "j.jsonl", []
+    first = RoundJournal(path, "b", ["k0", "k1"], settings="1111aaaa")
+    first.record({0: Round((1.0, 1.1), 0.1, 0.1)})
+    assert RoundJournal(path, "b", ["k0", "k1"], settings="1111aaaa").restored == 1
+    again = RoundJournal(path, "b", ["k0", "k1"], warn=warned.append, settings="2222bbbb")
+    assert again.restored == 0 and not path.exists()
+    aside = tmp_path / "j.jsonl.settings-1111aaaa"
+    assert warned == [f"{path}: rounds timed under other settings of b (1111aaaa) are not resumed; kept in {aside}"]
+    assert json.loads(aside.read_text().splitlines()[1])["timings"] == [1.0, 1.1]
+    path.write_text(json.dumps({"format": "nasedge-rounds/1", "device": "b"}) + "\n")  # written before settings
+    assert RoundJournal(path, "b", ["k0"], settings="2222bbbb").restored == 0 and path.exists()
