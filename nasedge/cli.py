@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
         check(args.command, args)  # every input, before the verb imports anything heavy (one line within 2 s)
         status = int(args._run(args) or 0)
+        _warn_broken_plugins()
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
         return status
     except BrokenPipeError:
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         # `set -o pipefail` output cut short is not success, and it is not a nasedge error (2) either
         return 141
     except NasedgeError as exc:
+        if "failed to load" not in str(exc):  # the error names them itself
+            _warn_broken_plugins()
         print(f"nasedge: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -124,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             raise  # a bug of nasedge: its traceback is what a report needs
         print(f"nasedge: error: {failure}", file=sys.stderr)
         return 2
+
+
+def _warn_broken_plugins() -> None:
+    """A plugin that failed to load is left out of the command, which is said (where plugins were loaded at all)."""
+    registry = sys.modules.get("nasedge.registry")
+    for line in registry.plugin_errors() if registry is not None else []:
+        print(f"nasedge: warning: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ from typing import Any
 
 from nasedge.errors import NasedgeError, unknown_name
 
-__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "plugin_failure",
-           "reset_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "plugin_errors",
+           "plugin_failure", "reset_plugins"]
 
 ENTRY_POINT_GROUP = "nasedge.plugins"
 
@@ -99,7 +99,9 @@ class Registry:
     def entry(self, name: str) -> Entry:
         """The entry of ``name``; unknown names raise :class:`NasedgeError` listing the known ones."""
         if name not in self:
-            raise unknown_name(self.kind, name, self.names())
+            error = unknown_name(self.kind, name, self.names())
+            failed = plugin_errors()  # the name may be one a broken plugin would have registered
+            raise NasedgeError(f"{error} ({'; '.join(failed)})") if failed else error
         return self._entries[name]
 
     def load(self, name: str) -> Any:
@@ -157,7 +159,7 @@ class Registry:
 @dataclass
 class _PluginState:
     loaded: bool = False
-    error: str | None = None  # the message of a plugin that failed to load (raised again on each use)
+    errors: list[str] = field(default_factory=list)  # one line per plugin that failed to load (the others load)
     plugins: list[importlib.metadata.EntryPoint] = field(default_factory=list)
 
 
@@ -181,7 +183,9 @@ def _registering_as(plugin: str) -> Iterator[None]:
 
 
 def load_plugins() -> None:
-    """Load every ``nasedge.plugins`` entry point once; a broken one raises :class:`NasedgeError` naming it."""
+    """Load every ``nasedge.plugins`` entry point once. A broken one registers nothing and is left out, a line
+    naming it kept in :func:`plugin_errors` (and in the error of a name it does not provide): one broken plugin
+    must not stop the others, nor the commands that need none of it."""
     with _LOCK:
         if not _STATE.loaded:
             _STATE.loaded = True  # set first: a plugin that lists a registry while registering must not recurse
@@ -195,12 +199,16 @@ def load_plugins() -> None:
                     for registry in list(_REGISTRIES):  # no half-registered plugin
                         registry._forget_plugins(ep.name)
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    _STATE.error = (f"plugin {ep.name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP}) "
-                                    f"failed to load: {type(exc).__name__}{': ' + first if first else ''}")
-                    break
+                    _STATE.errors.append(f"plugin {ep.name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP}) "
+                                         f"failed to load: {type(exc).__name__}{': ' + first if first else ''}")
+                    continue
                 _STATE.plugins.append(ep)
-        if _STATE.error is not None:
-            raise NasedgeError(_STATE.error)
+
+
+def plugin_errors() -> list[str]:
+    """One line per plugin that failed to load, of those loaded so far (nothing is loaded to find them)."""
+    with _LOCK:
+        return list(_STATE.errors)
 
 
 def plugin_dirs(folder: str) -> list[Path]:
@@ -257,4 +265,4 @@ def reset_plugins() -> None:
     with _LOCK:
         for registry in list(_REGISTRIES):
             registry._forget_plugins()
-        _STATE.loaded, _STATE.error, _STATE.plugins = False, None, []
+        _STATE.loaded, _STATE.errors, _STATE.plugins = False, [], []
