@@ -123,8 +123,8 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
 
     stored = next((s for s in stored_profiles(device.name, profiles_dir) if s.space == space.name), None)
     warnings: list[str] = []
-    profile = load_profile(device.name, profiles_dir, space.name) if stored is not None else None
-    if measurements is None and profile is not None and profile.settings not in ("", device.settings):
+    profile = load_profile(device.name, profiles_dir, space.name) if stored and measurements is None else None
+    if profile is not None and profile.settings not in ("", device.settings):
         if note is not None:  # its YAML was edited since: the profile is of another board
             note(f"the stored profile {stored.path} was measured under other settings of {device.name}; a new one "
                  f"is measured and replaces it")
