@@ -196,10 +196,8 @@ def run_fit(args: argparse.Namespace) -> int:
             device = get_device(args.device)
         m = read_device_measurements(args.measurements, args.device, args.space,
                                      device.settings if device is not None else "")
-        if m.other_settings:
-            print(f"nasedge: warning: {args.measurements}: {m.other_settings} measurements of {args.device} under "
-                  f"other settings are left out (measured before its YAML was edited, or on another board of the "
-                  f"name)", file=sys.stderr)
+        if m.left_out:
+            print(f"nasedge: warning: {m.left_out}", file=sys.stderr)
         checked = _checked(args, m.encoding, m.archs, m.noisy, name)
         from nasedge.progress import progress_reporter
 

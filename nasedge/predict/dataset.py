@@ -228,7 +228,8 @@ class DeviceMeasurements:
     archs: list
     latency_ms: np.ndarray
     noisy: np.ndarray  # bool per row (column ``noisy`` of ``nasedge measure`` output; all False without it)
-    other_settings: int = 0  # rows of the device left out: measured under other settings (column ``settings``)
+    # rows of the device left out, measured under other settings (column ``settings``): one sentence saying how many
+    left_out: str = ""
 
 
 def read_device_measurements(path: str | Path, device: str,
@@ -237,8 +238,8 @@ def read_device_measurements(path: str | Path, device: str,
     """The measurements of ``device`` in a CSV as :func:`read_arch_latency_csv` reads it: a file whose
     ``device`` column names ``device`` (or several devices) gives that device's rows; one naming only another
     device (a file measured under another name) or none is taken whole. With ``settings`` (the device's
-    ``Device.settings``), rows whose ``settings`` column names other settings are left out (counted in
-    ``other_settings``): they were measured before its YAML was edited, or on another board of the name."""
+    ``Device.settings``), rows whose ``settings`` column names other settings are left out (``left_out`` says how
+    many): they were measured before its YAML was edited, or on another board of the name."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -319,4 +320,6 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, s
                                f"other settings ({', '.join(sorted(other))}): measured before its YAML was edited, "
                                f"or on another board of the name; measure it again")
         raise NasedgeError(f"{path}: no measurements{which}")
-    return DeviceMeasurements(enc, items, np.array(lat), np.array(noisy, dtype=bool), skipped)
+    left_out = (f"{path}: {skipped} measurements of {device} under other settings are left out (measured before its "
+                f"YAML was edited, or on another board of the name)") if skipped else ""
+    return DeviceMeasurements(enc, items, np.array(lat), np.array(noisy, dtype=bool), left_out)

@@ -143,10 +143,7 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
         from nasedge.predict.dataset import read_device_measurements
 
         m = read_device_measurements(measurements, device.name, space.name, device.settings)
-        if m.other_settings:
-            warnings.append(f"{m.other_settings} measurements of {device.name} in {measurements} under other "
-                            f"settings are left out (measured before its YAML was edited, or on another board of "
-                            f"the name)")
+        warnings += [m.left_out] if m.left_out else []
         try:
             checked = check_measurements(space, m.archs, m.noisy, predictor=predictor,
                                          listed_by=f"`nasedge predictor archs --space {space.name}`",
