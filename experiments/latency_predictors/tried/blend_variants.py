@@ -19,6 +19,8 @@ that as a sixth candidate; `bag[:B]` flat's variances and noise chosen on B boot
 sixth candidate, `pardflat` / `pardprior` that in place of flat / of the prior-based head; `kmu` the sources' mean
 head split by kind of cost, a column per kind with its own variance, as a sixth candidate; `kmuflat` those columns
 added to flat's groups, `pluskmuflat` that as a sixth candidate.
+Eighteenth session: `gibbs[:S]` flat's variances and noise averaged over their posterior (S Gibbs sweeps over the
+grids, default 40, the first 5 burn-in) in place of flat; `plusgibbs[:S]` that as a sixth candidate.
 Sixteenth session: `plusnear` the single source head most like the samples, rescaled, as a sixth candidate.
 Fifteenth session: `tot[:k]` flat with each kind's columns also summed over the stages, the sums a variance group of
 their own (`:k` one per kind), in place of flat; `plustot[:k]` that as a sixth candidate.
@@ -224,6 +226,33 @@ def bagged(groups, phi, y, v, b=20):
     return np.mean(heads, 0), np.mean(loos, 0)
 
 
+def gibbs(groups, phi, y, v, sweeps=40, burn=5, seed=0):
+    """flat with its variances and noise averaged over their posterior instead of maximised (eighteenth session):
+    a Gibbs sampler over the same grids (a uniform prior over each grid, so each conditional is proportional to the
+    evidence), heads and leave-one-out predictions averaged over the sweeps after ``burn``. Type-II maximum
+    likelihood over nine variances from 20 samples picks one corner of a flat evidence; the average does not."""
+    scale, r, names, grams, fixed = _setup(groups, phi, y)
+    rng = np.random.default_rng(seed)
+
+    def draw(logev):
+        w = np.exp(np.array(logev) - max(logev))
+        return rng.choice(len(w), p=w / w.sum())
+    ts, s2 = [1e-2] * len(names), 1e-2
+    heads, loos = [], []
+    for sweep in range(sweeps):
+        for i in range(len(names)):
+            ev = [M._evidence(fixed + np.tensordot([*ts[:i], t, *ts[i + 1:]], grams, 1), r, s2 * v)[0]
+                  for t in M.FLAT_VARIANCES]
+            ts[i] = M.FLAT_VARIANCES[draw(ev)]
+        ev = [M._evidence(fixed + np.tensordot(ts, grams, 1), r, s * v)[0] for s in M.NOISE]
+        s2 = M.NOISE[draw(ev)]
+        if sweep >= burn:
+            head, loo_ms, _, _ = _finish(groups, names, phi, y, r, scale, fixed, grams, ts, s2, v)
+            heads.append(head)
+            loos.append(loo_ms)
+    return np.mean(heads, 0), np.mean(loos, 0)
+
+
 FINE = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 VARIANTS = {
     'base': lambda g, phi, y, v, a, t: {},
@@ -248,6 +277,8 @@ VARIANTS = {
     'plustot': lambda g, phi, y, v, a, t: {'tot': shared_rates(g, phi, y, v, per_kind=a == 'k')},
     'nested': lambda g, phi, y, v, a, t: {'flat': nested(g, phi, y, v)},
     'plusnear': lambda g, phi, y, v, a, t: {'near': nearest_head(t['heads'], phi, y)},
+    'gibbs': lambda g, phi, y, v, a, t: {'flat': gibbs(g, phi, y, v, int(a or 40))},
+    'plusgibbs': lambda g, phi, y, v, a, t: {'gibbs': gibbs(g, phi, y, v, int(a or 40))},
     'plusrobust': lambda g, phi, y, v, a, t: {'robust': flat_search(g, phi, y, v, robust=M.ROBUST_ITERS)},
 }
 
