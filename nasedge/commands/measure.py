@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with progress_reporter(f"measure {device.name}", len(rows), unit="archs") as update:
         report = _resuming(update, out, device.name, "archs")
-        results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report)
+        results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report, once_per_arch=True)
     noisy = [m for m in results if m.noisy]
     medians = sorted(m.median_ms for m in results)
     print(f"{device.name}: {len(results)} archs in {out} (median latency {medians[len(medians) // 2]:.3f} ms, "

@@ -173,7 +173,7 @@ def _parse(path: str | Path, text: str, label: str | None = None) -> list[Measur
 def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Path, *,
                    ray_address: str | None = None,
                    progress: Callable[[int, int], None] | None = None,
-                   warn: Callable[[str], None] | None = None) -> list[Measurement]:
+                   warn: Callable[[str], None] | None = None, once_per_arch: bool = False) -> list[Measurement]:
     """Measure ``rows`` (``(arch_id, arch)``) on ``device`` (a :class:`~nasedge.measure.Device`) into ``path``.
 
     ``path`` is a measurements CSV, created if missing. Each arch's row is appended (one write, then
@@ -183,7 +183,9 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     are written (:mod:`nasedge.measure.round_journal`, also for a device on a Ray node; with a machine
     check, the group). The archs of ``rows`` that the file already holds for ``device`` (same ``arch_id`` and
     arch) are not measured again, and rows of other devices stay; a last line cut short is repaired (``warn``
-    says so).
+    says so). With ``once_per_arch``, neither are the archs it holds under another ``arch_id`` (``warn`` says
+    how many): a file of one arch twice is refused by the fit (a repeated measurement, such as verification's
+    rounds, is measured again without it).
     ``progress(done, total)`` (archs of ``rows``) once before measuring, after each arch and, while a group is
     timed, after each of its rounds (``done`` then counts an arch's rounds towards the protocol's
     ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in
@@ -198,6 +200,14 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
         _warn(warn, f"{path}: {other} measurements of {device.name} under other settings are not reused")
     have = {(m.arch_id, m.arch) for m in results}
     todo = [(i, a) for i, a in rows if (i, a) not in have]
+    if once_per_arch:
+        held = {m.arch: m.arch_id for m in results}
+        again = [(i, held[a]) for i, a in todo if a in held]
+        if again:
+            _warn(warn, f"{path}: {len(again)} of the archs {'are' if len(again) > 1 else 'is'} already measured on "
+                        f"{device.name} under another id (first: arch {again[0][0]} is arch {again[0][1]} there); "
+                        f"not measured again")
+            todo = [(i, a) for i, a in todo if a not in held]
     done = len(rows) - len(todo)
     finished: set[str] = set()  # keys of the archs whose row is written
     journal = open_journal(path, device, [arch_key(i, a) for i, a in todo], warn=lambda m: _warn(warn, m))

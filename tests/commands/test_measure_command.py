@@ -72,6 +72,12 @@ def test_measure_writes_resumes_and_reads_arch_files(tmp_path, nasedge):
     r = nasedge("measure", "--device", dev, "--archs", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "c.csv"))
     assert r.returncode == 0 and "1 arch repeats an earlier one (first: arch y2 is arch y0); each is measured once" in r.stderr
     assert [m.arch_id for m in read_measurements_csv(tmp_path / "c.csv")] == ["y0", "y1"]
+    # a later run listing one of them under another id measures only the new arch
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"arch_id": f"z{i}", **a.to_dict()}) + "\n"
+                                              for i, a in enumerate([archs[1], get_space("ofa_mbv3_cifar").sample_many(1, 9)[0]])))
+    r = nasedge("measure", "--device", dev, "--archs", str(tmp_path / "d.jsonl"), "--out", str(tmp_path / "c.csv"))
+    assert r.returncode == 0 and "1 of the archs is already measured on toy under another id (first: arch z0 is arch y1" in r.stderr
+    assert [m.arch_id for m in read_measurements_csv(tmp_path / "c.csv")] == ["y0", "y1", "z1"]
 
 
 def test_noisy_results_are_flagged_and_strict_refuses(tmp_path, nasedge):
