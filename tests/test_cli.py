@@ -42,6 +42,13 @@ def test_sample_validate_stats(tmp_path, nasedge):
     (tmp_path / "a.json").write_text(archs[0].to_json())
     r = nasedge("arch", "validate", str(tmp_path / "a.json"))
     assert r.returncode == 0 and archs[0].digest() in r.stdout
+    # every file is checked, each bad one named, then one line of how many
+    (tmp_path / "bad.json").write_text('{"space": "ofa_mbv3_w1.2"}')
+    r = nasedge("arch", "validate", str(tmp_path / "bad.json"), str(tmp_path / "a.json"), str(tmp_path / "none.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and archs[0].digest() in r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 3 and "bad.json" in lines[0] and "none.json" in lines[1]
+    assert lines[2] == f"nasedge: error: 2 of 3 files are not valid (first: {tmp_path / 'bad.json'})"
     r = nasedge("arch", "stats", "--json", str(tmp_path / "a.json"))
     assert json.loads(r.stdout)["macs"] > 0
     r = nasedge("arch", "sample", "--space", "ofa_mbv3_cifar", "--which", "max")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 MAX_SAMPLE = 1_000_000
@@ -70,10 +71,22 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from nasedge.errors import NasedgeError
+
+    bad = []  # every file is checked: one bad file of many says nothing about the others
     for path in args.files:
-        archs = _load(path)
+        try:
+            archs = _load(path)
+        except NasedgeError as exc:
+            if len(args.files) == 1:
+                raise
+            print(f"nasedge: error: {exc}", file=sys.stderr)
+            bad.append(path)
+            continue
         for arch, _ in archs:
             print(f"{path}: ok {arch.digest()} ({arch.space}, resolution {arch.resolution})")
+    if bad:
+        raise NasedgeError(f"{len(bad)} of {len(args.files)} files are not valid (first: {bad[0]})")
     return 0
 
 
