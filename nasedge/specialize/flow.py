@@ -65,6 +65,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         spec: SpecializeConfig = OmegaConf.to_object(cfg.specialize)
         spec.check()
         out = Path(req.out or spec.out_dir or Path("outputs") / "specialize" / default_out_name(device.name, budgets))
+        spec.out_dir = str(out)  # the settings as run, in the manifest: where this run wrote (--out, or the default)
         shown = ", ".join(f"{b:g}" for b in budgets)
         note["detail"] = (f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, "
                           f"out {out}")

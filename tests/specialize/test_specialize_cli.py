@@ -34,6 +34,7 @@ def test_predict_only_device_specializes_unverified(tmp_path, capsys):
     assert m["accuracy"]["test_images"] == 100 and 10.0 < m["accuracy"]["measured_top1"] <= 100.0
     assert m["device"]["name"] == "titan_rtx_64" and m["budget_ms"] == 7.0 and len(m["supernet"]["sha256"]) == 64
     assert m["search"]["strategy"] == "evolution" and m["search"]["evaluations"] == 60
+    assert m["settings"]["out_dir"] == str(out)  # the folder it wrote to, not the setting's null
     assert "unverified" in (out / "report.md").read_text()
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
