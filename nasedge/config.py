@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nasedge.errors import NasedgeError, unknown_name
+from nasedge.errors import NasedgeError, check_seed, unknown_name
 from nasedge.registry import plugin_dirs
 from nasedge.resources import assets_path, shipped_path
 
@@ -329,21 +329,6 @@ def check_overrides(overrides: Sequence[str]) -> None:
             if part not in node:
                 raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in node))
             node, prefix = node[part], f"{prefix}.{part}"
-
-
-MAX_SEED = 2**32 - 1  # numpy's legacy generators (optuna's samplers use them) take no larger seed
-
-
-def check_seed(name: str, value: Any) -> None:
-    """A seed is an integer from 0 to :data:`MAX_SEED` (numpy's generators take no other): ``seed=`` and every
-    ``--seed`` are checked here, before any work."""
-    try:
-        ok = 0 <= int(str(value)) <= MAX_SEED
-    except ValueError:
-        ok = False
-    if not ok:
-        raise NasedgeError(f"{name}: value {value!r} is not valid; expected an integer from 0 to {MAX_SEED} "
-                           f"(2**32 - 1)")
 
 
 def _suggest(key: str, known: Sequence[str]) -> NasedgeError:

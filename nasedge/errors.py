@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NasedgeError(Exception):
     """A problem with the user's input or environment, with a message that names it.
@@ -50,3 +52,18 @@ def unknown_name(kind: str, name: str, known: "list[str] | tuple[str, ...]", las
     close = difflib.get_close_matches(part(str(name)), list(by_part), n=1, cutoff=0.6)
     hint = f"; did you mean {by_part[close[0]]!r}?" if close else ";"
     return NasedgeError(f"unknown {kind} {name!r}{hint} known: {', '.join(str(k) for k in known) or '(none)'}")
+
+
+MAX_SEED = 2**32 - 1  # numpy's legacy generators (optuna's samplers use them) take no larger seed
+
+
+def check_seed(name: str, value: Any) -> None:
+    """A seed is an integer from 0 to :data:`MAX_SEED` (numpy's generators take no other): ``seed=``, every
+    ``--seed`` (before any work) and a search's seed."""
+    try:
+        ok = 0 <= int(str(value)) <= MAX_SEED
+    except ValueError:
+        ok = False
+    if not ok:
+        raise NasedgeError(f"{name}: value {value!r} is not valid; expected an integer from 0 to {MAX_SEED} "
+                           f"(2**32 - 1)")

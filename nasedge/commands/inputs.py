@@ -519,7 +519,7 @@ CHECKS: dict[str, Callable[[argparse.Namespace], None]] = {
 def check(verb: str, args: Any) -> None:
     """Check the inputs of ``nasedge VERB`` (see :data:`CHECKS`); the first bad one raises :class:`NasedgeError`."""
     if isinstance(getattr(args, "seed", None), int):
-        from nasedge.config import check_seed
+        from nasedge.errors import check_seed
 
         check_seed("--seed", args.seed)
     fn = CHECKS.get(verb)

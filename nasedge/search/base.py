@@ -31,7 +31,7 @@ import numpy as np
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, check_seed
 from nasedge.search.pareto import pareto_front
 from nasedge.spaces.base import SearchSpace
 
@@ -417,6 +417,7 @@ class Strategy(abc.ABC):
             raise NasedgeError(f"max_evaluations: value {max_evaluations} is not valid; expected a positive count")
         if math.isnan(budget):
             raise NasedgeError("budget: NaN is not a latency budget")
+        check_seed("seed", seed)  # optuna's samplers fail on a larger one with a traceback
         max_proposals = self.config.max_proposals or max(PROPOSALS_PER_EVALUATION * max_evaluations, MIN_PROPOSALS)
         evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress,
                               smallest=space.min_arch())

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from nasedge.errors import NasedgeError
 from nasedge.search import SearchResult, create_strategy, list_strategies
 from nasedge.search.proxies import ProxyAccuracy, ProxyLatency
 from nasedge.spaces import get_space
@@ -70,6 +71,12 @@ def test_respects_the_evaluation_cap_and_counts_honestly(variant):
     assert result.proposals <= result.max_proposals
     assert [c.evaluation for c in result.scored()] == list(range(1, 61))
     assert {c.arch for c in result.history} == set(constraint.archs)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_out_of_range_is_refused(variant, seed):
+    with pytest.raises(NasedgeError, match=r"seed: value .* is not valid; expected an integer from 0 to 4294967295"):
+        _run(variant, _proxies()[2]["p50"], 10, seed=seed)
 
 
 def test_returns_a_feasible_best(variant):
