@@ -79,7 +79,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     overrides = [*overrides, *([f"hydra.searchpath=[{','.join(confs)}]"] if confs else [])]
     try:
         with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
-            return hydra_compose(config_name, overrides=list(overrides))
+            cfg = hydra_compose(config_name, overrides=list(overrides))
     except yaml.YAMLError as exc:  # a group file (a plugin's, the user's device) that does not parse
         raise _yaml_error(exc) from None
     except (HydraException, OmegaConfBaseException) as exc:
@@ -107,6 +107,9 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
             reason = str(cause).strip().splitlines()[0]
             raise NasedgeError(f"configuration: {cause.full_key}: {reason}") from None
         raise NasedgeError(f"configuration: {line}") from None
+    if "seed" in cfg:  # an experiment's YAML sets it too, where the overrides' check does not look
+        check_seed("seed", cfg.seed)
+    return cfg
 
 
 # group -> "module:Class" of its schema, the one list of them: register_configs stores them, check_overrides reads

@@ -121,3 +121,15 @@ def test_the_largest_seed_is_taken(nasedge_cli):
     for seed in (["--seed", "4294967295"], ["seed=4294967295"]):
         r = nasedge_cli("arch", "sample", "--space", "ofa_mbv3_cifar", *seed)
         assert r.returncode == 0, r.stderr
+
+
+def test_a_seed_out_of_range_in_an_experiment_yaml_is_refused(tmp_path, monkeypatch):
+    """An experiment of a plugin's conf folder sets ``seed`` where the overrides' check does not look."""
+    from nasedge import config
+    from nasedge.errors import NasedgeError
+
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "big_seed.yaml").write_text("# @package _global_\nseed: 4294967296\n")
+    monkeypatch.setattr(config, "plugin_dirs", lambda kind: [tmp_path])
+    with pytest.raises(NasedgeError, match=r"^seed: value 4294967296 is not valid; expected an integer from 0 to"):
+        compose(["experiment=big_seed"])
