@@ -202,6 +202,21 @@ class Trainer:
             for phase in cfg.phases:  # a later phase's choices the space lacks: refused now, not after the earlier ones
                 phase_space(space, phase)
         self._stop_signal = False
+        self._check_out_dir_entries()
+
+    def _check_out_dir_entries(self) -> None:
+        """What the run writes into ``out_dir`` is not held by something of the other kind (a file named
+        ``checkpoint``, a folder named ``supernet.pt``): refused now, not after an epoch or the whole run."""
+        folders = [self.ckpt_dir, self.out_dir / "phases"]
+        files = [self.out_dir / name for name in ("metrics.json", "model.pt", "supernet.pt", "supernet_fp16.pt")]
+        for path in folders:
+            if path.exists() and not path.is_dir():
+                raise NasedgeError(f"train.out_dir {self.out_dir}: {path} is a file where the run keeps a folder; "
+                                   f"move it away")
+        for path in files:
+            if path.is_dir():
+                raise NasedgeError(f"train.out_dir {self.out_dir}: {path} is a folder where the run writes a file; "
+                                   f"move it away")
 
     # --- setup ---------------------------------------------------------------------------
     def _build_model(self, num_classes: int, log) -> nn.Module:
@@ -359,8 +374,9 @@ class Trainer:
         if signum == signal.SIGINT and self._stop_signal:
             raise KeyboardInterrupt
         if signum == signal.SIGINT and self.world.is_main:
-            print("nasedge: stopping at the next step's checkpoint (Ctrl-C again to stop at once, losing the steps "
-                  "since the last checkpoint)", file=sys.stderr, flush=True)
+            again = ("torchrun kills the workers after its --shutdown-timeout, 30 s by default" if self.world.launched
+                     else "Ctrl-C again to stop at once, losing the steps since the last checkpoint")
+            print(f"nasedge: stopping at the next step's checkpoint ({again})", file=sys.stderr, flush=True)
         self._stop_signal = True
 
     def _run_phases(self, model, teacher, train: ImageDataset, test: ImageDataset, recal, position, metrics,

@@ -80,6 +80,17 @@ def test_a_finished_run_without_its_final_files_writes_them_from_the_checkpoint(
     assert f"{run}: training already finished" in lines
 
 
+@pytest.mark.parametrize("entry, kind", [("checkpoint", "file"), ("supernet.pt", "folder")])
+def test_an_output_held_by_the_other_kind_is_refused_before_training(dataset, tmp_path, entry, kind):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / entry).mkdir() if kind == "folder" else (run / entry).write_text("x")
+    lines = []
+    with pytest.raises(NasedgeError, match=f"{run / entry} is a {kind} where the run"):
+        train_from_config(compose(overrides(dataset, run)), log=lines.append, progress=False)
+    assert not any("epoch" in line for line in lines)  # refused before any training
+
+
 def test_time_budget_stop_and_resume_is_exact(dataset, tmp_path, reference):
     reference, ref_dir = reference
     # tiny budgets: each invocation stops after a step or two, at a mid-epoch checkpoint
