@@ -29,8 +29,30 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = compose(args.overrides)
     _note_embedded_data(cfg)
-    result = train_from_config(cfg)
+    try:
+        result = train_from_config(cfg)
+    except RuntimeError as exc:
+        _peer_lost(exc)
+        raise
     return 0 if result.finished else EXIT_RESUMABLE
+
+
+def _peer_lost(exc: RuntimeError) -> None:
+    """Under torchrun, a collective that failed because another rank died or failed is one line on this rank (the
+    other rank's own error, if it had one, is printed by that rank); anything else keeps its traceback."""
+    import os
+
+    import torch.distributed as dist
+
+    if "RANK" not in os.environ:
+        return
+    text = str(exc)
+    if isinstance(exc, getattr(dist, "DistBackendError", ())) or any(
+            m in text for m in ("Connection closed by peer", "Connection reset by peer", "Gloo", "NCCL")):
+        from nasedge.errors import NasedgeError
+
+        raise NasedgeError(f"rank {os.environ['RANK']}: another rank stopped or failed during a collective (see its "
+                           f"lines); the last checkpoint is kept and the same command resumes") from None
 
 
 def _note_embedded_data(cfg) -> None:

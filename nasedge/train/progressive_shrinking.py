@@ -204,6 +204,27 @@ class Trainer:
         self._stop_signal = False
         self._check_out_dir_entries()
 
+    def _check_same_data(self, train: ImageDataset, test: ImageDataset) -> None:
+        """Every rank read the same data (each host reads its own ``data.path``): a different size would break a
+        collective with a C++ abort, different images of the same size would train silently on a mix."""
+        if self.world.size == 1:
+            return
+        import hashlib
+
+        digest = hashlib.sha256()
+        for split in (train, test):
+            digest.update(f"{len(split)}|{','.join(split.classes)}|".encode())
+            digest.update(split.labels.cpu().numpy().tobytes())
+            digest.update(split.images[::max(1, len(split) // 64)].cpu().numpy().tobytes())  # a sample of images
+        mine = (digest.hexdigest()[:16], len(train), len(test))
+        every = self.world.gather(mine)
+        if any(other != every[0] for other in every):
+            differ = [r for r, other in enumerate(every) if other != every[0]]
+            (_, n, _), (_, n0, _) = every[differ[0]], every[0]
+            what = f"{n} training images against {n0}" if n != n0 else "other images or labels"
+            raise NasedgeError(f"data.path {self.data_cfg.path}: rank {differ[0]} read other data than rank 0 "
+                               f"({what}); every host needs the same data")
+
     def _check_out_dir_entries(self) -> None:
         """What the run writes into ``out_dir`` is not held by something of the other kind (a file named
         ``checkpoint``, a folder named ``supernet.pt``): refused now, not after an epoch or the whole run."""
@@ -294,6 +315,7 @@ class Trainer:
         train, test = load_dataset(self.data_cfg)
         train, test = train.to(self.device), test.to(self.device)
         log(f"data: {len(train)} training and {len(test)} test images ({duration(time.monotonic() - t)})")
+        self._check_same_data(train, test)
         recal = recalibration_subset(train, self.data_cfg)
         model = self._build_model(len(train.classes), log)
         teacher = None

@@ -18,12 +18,13 @@ from torch import nn
 from nasedge.config import compose
 from nasedge.data import shard_rows
 from nasedge.data.augment import cutout, random_crop_flip
+from nasedge.data.packed_npz import write_packed_npz
 from nasedge.errors import NasedgeError
 from nasedge.supernet import load_supernet
 from nasedge.train import load_checkpoint, train_from_config
 from nasedge.train.distributed import World, shard_dropout_
 
-from tests.synthetic_data import write_dataset
+from tests.synthetic_data import make_images, write_dataset
 
 # three short phases: the full network, elastic kernel with distillation, everything elastic with the
 # sandwich rule and channel sorting; 4 steps of a global batch of 32 per epoch
@@ -252,3 +253,21 @@ def test_the_step_benchmarks_run(script, nproc, extra):
     line = [x for x in out.stdout.splitlines() if x.startswith(("{", "SCALING "))][-1]
     result = json.loads(line.removeprefix("SCALING "))
     assert all(ms > 0 for v in result["ms_per_step"].values() for ms in v)
+
+
+@pytest.mark.parametrize("other", ["size", "images"])
+def test_ranks_that_read_other_data_are_refused_in_one_line(dataset, tmp_path, other):
+    """Each host reads its own data.path: rank 1 given another file (other size: a collective would abort in
+    C++; same size, other images: it would train silently on a mix) stops every rank with the reason."""
+    second = tmp_path / "rank1.npz"
+    write_packed_npz(second, [f"class{i}" for i in range(10)], make_images(320 if other == "size" else 128, 24, 7),
+                     make_images(64, 24, 1))
+    (tmp_path / "rank0.npz").symlink_to(dataset)
+    per_rank = f"data.path={tmp_path}/rank${{oc.env:LOCAL_RANK}}.npz"
+    proc = torchrun(dataset, tmp_path / "out", extra=(per_rank,))
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode != 0 and second.exists()
+    what = "320 training images against 128" if other == "size" else "other images or labels"
+    assert f"rank 1 read other data than rank 0 ({what}); every host needs the same data" in log, log
+    assert "[rank0]: Traceback" not in log and "[rank1]: Traceback" not in log and "terminate called" not in log
+    assert not (tmp_path / "out" / "checkpoint").exists()
