@@ -20,12 +20,13 @@ import copy
 import io
 import json
 import math
+import os
 import random
 import signal
 import sys
 import time
 import zlib
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,6 +296,41 @@ class Trainer:
     def run(self, log=print, progress: bool = True) -> TrainResult:
         """Train (or resume); ``log`` gets the plan, resume and epoch lines; ``progress``: a bar or plain
         lines on stderr every few seconds (rank 0)."""
+        with self._out_dir_lock():
+            return self._run(log, progress)
+
+    @contextmanager
+    def _out_dir_lock(self):
+        """Rank 0 holds ``out_dir/.lock`` while the run lasts: a second run on the same folder (a rerun while
+        the first still runs, or workers torchrun left behind) would write the same checkpoint parts."""
+        import fcntl
+
+        handle, busy = None, ""
+        if self.world.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(self.out_dir / ".lock", "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+            except BlockingIOError:
+                handle.seek(0)
+                busy = handle.read().strip() or "?"
+                handle.close()
+                handle = None
+        if self.world.any(bool(busy)):
+            raise NasedgeError(f"train.out_dir {self.out_dir}: another training is writing it (process "
+                               f"{busy or 'on the host of rank 0'}); wait for it to end or stop it, or use another "
+                               f"train.out_dir")
+        try:
+            yield
+        finally:
+            if handle is not None:
+                handle.close()  # releases the lock; the file stays (removing it would race a waiting run)
+
+    def _run(self, log, progress: bool) -> TrainResult:
         cfg, world = self.cfg, self.world
         if not world.is_main:
             log, progress = _silent, False

@@ -228,3 +228,20 @@ def test_a_budget_used_up_by_start_up_still_makes_progress(dataset, tmp_path):
                               log=lambda *_: None)
         assert not r.finished
         assert load_checkpoint(tmp_path / "slow" / "checkpoint")["position"] == {"phase": 0, "epoch": 0, "step": expected}
+
+
+def test_a_second_run_on_the_same_out_dir_is_refused_while_the_first_runs(dataset, tmp_path):
+    import fcntl
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / ".lock", "a+") as held:  # what a first run holds while it lasts
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242\n")
+        held.flush()
+        with pytest.raises(NasedgeError, match=r"another training is writing it \(process 4242\)"):
+            train_from_config(compose(overrides(dataset, run)), log=lambda *_: None, progress=False)
+    assert not (run / "checkpoint").exists()
+    result = train_from_config(compose(overrides(dataset, run, "train.max_minutes=0.001")), log=lambda *_: None,
+                               progress=False)  # released: the next run takes the folder
+    assert (run / "checkpoint").exists() and not result.finished
