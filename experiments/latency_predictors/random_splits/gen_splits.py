@@ -56,26 +56,10 @@ for space in ("nasbench201", "fbnet"):
             + rng.sample([d for d in devs if kind(d) in ("cpu", "phone")], 1),
         )
     )
-    phones = [d for d in devs if kind(d) == "phone"]
-    splits.append(
-        dict(
-            space=space,
-            name="phones_only",
-            kind="one-type",
-            sources=phones,
-            targets=rng.sample([d for d in devs if kind(d) != "phone"], 3),
-        )
-    )
-    cpus = [d for d in devs if kind(d) == "cpu"]
-    splits.append(
-        dict(
-            space=space,
-            name="cpus_only",
-            kind="one-type",
-            sources=cpus,
-            targets=rng.sample([d for d in devs if kind(d) != "cpu"], 3),
-        )
-    )
+    for one in ("phone", "cpu"):  # sources all of one type, targets of the others
+        splits.append(dict(space=space, name=f"{one}s_only", kind="one-type",
+                           sources=[d for d in devs if kind(d) == one],
+                           targets=rng.sample([d for d in devs if kind(d) != one], 3)))
     gpu = rng.choice(sorted({d.rsplit("_", 1)[0] for d in devs if kind(d) == "gpu"}))
     dup = [d for d in devs if d.rsplit("_", 1)[0] == gpu]
     splits.append(
