@@ -289,7 +289,8 @@ class Trainer:
             start = (f"resume at phase {cfg.phases[position['phase']].name} epoch {position['epoch']} "
                      f"step {position['step']} ({self.ckpt_dir})")
         budget = f"; stops at a checkpoint after {cfg.max_minutes} min" if cfg.max_minutes else ""
-        return (f"train: {what}; {len(cfg.phases)} phases ({phases} epochs; {sum(p.epochs for p in cfg.phases)} "
+        n = len(cfg.phases)
+        return (f"train: {what}; {n} phase{'s' * (n != 1)} ({phases} epochs; {sum(p.epochs for p in cfg.phases)} "
                 f"in all), batch {cfg.batch_size}; data {self.data_cfg.kind} {self.data_cfg.path}; device "
                 f"{self.device}{procs}; output {self.out_dir}; {start}{budget}")
 
