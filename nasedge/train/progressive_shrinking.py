@@ -308,8 +308,12 @@ class Trainer:
 
         handle, busy = None, ""
         if self.world.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            handle = open(self.out_dir / ".lock", "a+")
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                handle = open(self.out_dir / ".lock", "a+")
+            except OSError:  # a folder this process cannot write (a finished run's, read-only): no run writes it
+                handle = None
+        if handle is not None:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 handle.seek(0)
