@@ -49,10 +49,12 @@ def _peer_lost(exc: RuntimeError) -> None:
     text = str(exc)
     if isinstance(exc, getattr(dist, "DistBackendError", ())) or any(
             m in text for m in ("Connection closed by peer", "Connection reset by peer", "Gloo", "NCCL")):
-        from nasedge.errors import NasedgeError
+        from nasedge.errors import NasedgeError, shortened
 
-        raise NasedgeError(f"rank {os.environ['RANK']}: another rank stopped or failed during a collective (see its "
-                           f"lines); the last checkpoint is kept and the same command resumes") from None
+        first = shortened(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+        raise NasedgeError(f"rank {os.environ['RANK']}: a collective failed ({first}): another rank stopped or "
+                           f"failed (see its lines) or the connection broke; the last checkpoint is kept and the "
+                           f"same command resumes") from None
 
 
 def _note_embedded_data(cfg) -> None:
