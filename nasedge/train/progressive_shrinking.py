@@ -186,6 +186,8 @@ class Trainer:
         self.config_dict = config_dict
         self.out_dir = Path(cfg.out_dir)
         self.ckpt_dir = self.out_dir / "checkpoint"
+        self.phases_dir = self.out_dir / "phases"  # the weights at each phase's end
+        self.metrics_path = self.out_dir / "metrics.json"
         if world is not None:
             self.device = world.device
         elif cfg.device == "auto":
@@ -219,23 +221,21 @@ class Trainer:
             digest.update(split.images[::max(1, len(split) // 64)].cpu().numpy().tobytes())  # a sample of images
         mine = (digest.hexdigest()[:16], len(train), len(test))
         every = self.world.gather(mine)
-        if any(other != every[0] for other in every):
-            differ = [r for r, other in enumerate(every) if other != every[0]]
-            (_, n, _), (_, n0, _) = every[differ[0]], every[0]
+        differ = next((r for r, other in enumerate(every) if other != every[0]), None)
+        if differ is not None:
+            n, n0 = every[differ][1], every[0][1]
             what = f"{n} training images against {n0}" if n != n0 else "other images or labels"
-            raise NasedgeError(f"data.path {self.data_cfg.path}: rank {differ[0]} read other data than rank 0 "
+            raise NasedgeError(f"data.path {self.data_cfg.path}: rank {differ} read other data than rank 0 "
                                f"({what}); every host needs the same data")
 
     def _check_out_dir_entries(self) -> None:
         """What the run writes into ``out_dir`` is not held by something of the other kind (a file named
         ``checkpoint``, a folder named ``supernet.pt``): refused now, not after an epoch or the whole run."""
-        folders = [self.ckpt_dir, self.out_dir / "phases"]
-        files = [self.out_dir / name for name in ("metrics.json", "model.pt", "supernet.pt", "supernet_fp16.pt")]
-        for path in folders:
+        for path in (self.ckpt_dir, self.phases_dir):
             if path.exists() and not path.is_dir():
                 raise NasedgeError(f"train.out_dir {self.out_dir}: {path} is a file where the run keeps a folder; "
                                    f"move it away")
-        for path in files:
+        for path in (self.metrics_path, *self._final_files()):
             if path.is_dir():
                 raise NasedgeError(f"train.out_dir {self.out_dir}: {path} is a folder where the run writes a file; "
                                    f"move it away")
@@ -513,7 +513,7 @@ class Trainer:
                 if epoch + 1 == phase.epochs:  # the next phase starts with a fresh optimizer
                     position.update(phase=p_idx + 1, epoch=0, step=0)
                     if cfg.keep_phase_ends and not self.static_arch and self.world.is_main:
-                        save_supernet(model, self.out_dir / "phases" / f"{phase.name}.pt",
+                        save_supernet(model, self.phases_dir / f"{phase.name}.pt",
                                       meta={"config": self.config_dict, "metrics": record})
                 self._checkpoint(model, teacher, optimizer if position["phase"] == p_idx else None, position, metrics)
             position.update(epoch=0, step=0)
@@ -607,7 +607,7 @@ class Trainer:
                          "rows": [[r * per_rank, (r + 1) * per_rank] for r in range(self.world.size)]},
             }, part_mib=self.cfg.checkpoint_part_mib)
             # what a long run has measured so far, readable while it runs (the checkpoint holds the same list)
-            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=1))
+            atomic_write_text(self.metrics_path, json.dumps(metrics, indent=1))
         self.world.barrier()
 
     def _final_files(self) -> list[Path]:
