@@ -8,7 +8,8 @@
 
 Under torchrun each rank evaluates every world-size-th arch, appending to ``FILE.jsonl.rank<R>``
 as it goes (a killed run resumes from those too); rank 0 then merges them into ``--out`` in the
-order of the archs and prints the results.
+order of the archs and prints this run's results. A rerun merges the rank files a stopped run left, with or
+without torchrun.
 """
 
 from __future__ import annotations
@@ -56,29 +57,50 @@ def _print_record(record: dict, as_json: bool) -> None:
               f"top-1 {record['top1']:.2f} %", flush=True)
 
 
-def _merge_ranks(world, archs: list, args: argparse.Namespace, done: set, results: list[dict]) -> None:
-    """Rank 0: every rank's records into ``--out`` (arch order), the rank files removed; printed."""
+def _merge_parts(out: str, archs: list) -> None:
+    """Every record of the rank files ``OUT.rank<R>`` (this run's, and those of an earlier run that stopped) appended
+    to ``out`` unless it holds the arch already, this run's archs first in their order; then the rank files go.
+
+    A kill during the merge loses nothing: the rank files outlive the appended lines, and a rerun merges again
+    what ``out`` does not hold yet."""
+    import os
     from pathlib import Path
 
-    gathered = world.gather(results)
+    from nasedge.arch import Arch
+    from nasedge.jsonlines import read_json_lines
+
+    parts = sorted(Path(out).parent.glob(Path(out).name + ".rank*"))
+    if not parts:
+        return
+
+    def digest(record: dict) -> str:  # every line was checked to hold an arch when the run started
+        return Arch.from_dict(record["arch"]).digest()
+
+    have = {digest(r) for _, r in read_json_lines(out)} if Path(out).exists() else set()
+    records: dict[str, dict] = {}
+    for part in parts:
+        for _, r in read_json_lines(part):
+            records.setdefault(digest(r), r)
+    order = {a.digest(): i for i, a in enumerate(archs)}
+    todo = sorted((r for d, r in records.items() if d not in have), key=lambda r: order.get(digest(r), len(order)))
+    with open(out, "a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in todo)
+        f.flush()
+        os.fsync(f.fileno())
+    for part in parts:
+        part.unlink()
+
+
+def _merge_ranks(world, archs: list, args: argparse.Namespace, results: list[dict]) -> None:
+    """Rank 0: every rank's records into ``--out`` (:func:`_merge_parts`); this run's printed in arch order."""
+    gathered = {r["digest"]: r for rank in world.gather(results) for r in rank}
     if not world.is_main:
         return
-    records: dict[str, dict] = {}
-    parts = sorted(Path(args.out).parent.glob(Path(args.out).name + ".rank*")) if args.out else []
-    for part in parts:
-        for line in part.read_text().splitlines():
-            r = json.loads(line)
-            records[r["digest"]] = r
-    if not args.out:
-        records = {r["digest"]: r for rank in gathered for r in rank}
-    new = [records[a.digest()] for a in archs if a not in done and a.digest() in records]
     if args.out:
-        with open(args.out, "a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in new)
-        for part in parts:
-            part.unlink()
-    for r in new:
-        _print_record(r, args.json)
+        _merge_parts(args.out, archs)
+    for a in archs:
+        if a.digest() in gathered:
+            _print_record(gathered.pop(a.digest()), args.json)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,8 +176,10 @@ def run(args: argparse.Namespace) -> int:
         if out:
             out.close()
     if world.launched:
-        _merge_ranks(world, archs, args, done, results)
+        _merge_ranks(world, archs, args, results)
         world.close()
+    elif args.out:  # the rank files of a distributed run that stopped: their archs were skipped, their records kept
+        _merge_parts(args.out, archs)
     if done and len(todo) < len(archs) and world.is_main:
         print(f"skipped {len(archs) - len(todo)} archs already in {args.out}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,3 +40,60 @@ def test_eval_of_the_data_s_class_count_runs(nasedge_cli, data, tmp_path):
     r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--json")
     assert r.returncode == 0, r.stderr
     assert 0 <= json.loads(r.stdout.splitlines()[-1])["top1"] <= 100
+
+
+def _split_into_rank_files(results: Path, out: Path, ranks: int = 2) -> list[str]:
+    """The records of ``results`` as a stopped ``ranks``-process run leaves them: ``OUT.rank<R>``, every
+    ranks-th record each; their lines."""
+    lines = results.read_text().splitlines()
+    for r in range(ranks):
+        Path(f"{out}.rank{r}").write_text("".join(line + "\n" for line in lines[r::ranks]))
+    return lines
+
+
+def _digests(path: Path) -> list[str]:
+    return [json.loads(line)["digest"] for line in path.read_text().splitlines()]
+
+
+def test_the_rank_files_of_a_stopped_distributed_run_end_up_in_out(nasedge_cli, data, tmp_path):
+    """A rerun without torchrun skips their archs and merges their records into --out (it left them beside it)."""
+    torch.manual_seed(0)
+    save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), tmp_path / "ten.pt")
+    assert _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:3", "--out",
+                 tmp_path / "first.jsonl").returncode == 0
+    out = tmp_path / "acc.jsonl"
+    stopped = _split_into_rank_files(tmp_path / "first.jsonl", out)
+    r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:5", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 3 archs already in" in r.stdout
+    digests = _digests(out)
+    assert len(digests) == 5 == len(set(digests))
+    assert set(stopped) <= set(out.read_text().splitlines())  # the stopped run's records, as they were
+    assert not list(tmp_path.glob("acc.jsonl.rank*"))
+
+
+def test_the_distributed_merge_keeps_a_stopped_run_s_records(nasedge_cli, data, tmp_path, capsys):
+    """Rank 0's merge after a resumed run writes the stopped run's records too (it dropped them with the rank
+    files), in arch order; it prints this run's; a merge repeated after a kill adds nothing twice."""
+    from argparse import Namespace
+
+    from nasedge.commands.eval import _merge_parts, _merge_ranks, parse_arch_spec
+    from nasedge.train.distributed import World
+
+    torch.manual_seed(0)
+    save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), tmp_path / "ten.pt")
+    assert _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:4", "--out",
+                 tmp_path / "all.jsonl").returncode == 0
+    records = (tmp_path / "all.jsonl").read_text().splitlines()
+    out = tmp_path / "acc.jsonl"
+    Path(f"{out}.rank0").write_text(records[0] + "\n" + records[2] + "\n")   # the stopped run's
+    Path(f"{out}.rank1").write_text(records[1] + "\n" + records[3] + "\n")   # ... and this run's arch 3
+    archs = parse_arch_spec("random:4", get_space("ofa_mbv3_tiny"), 0)
+    capsys.readouterr()
+    _merge_ranks(World(launched=True), archs, Namespace(out=str(out), json=True), [json.loads(records[3])])
+    assert out.read_text().splitlines() == records
+    assert capsys.readouterr().out.splitlines() == [records[3]]
+    assert not list(tmp_path.glob("acc.jsonl.rank*"))
+    Path(f"{out}.rank0").write_text(records[0] + "\n")   # killed after the append, before the rank files went
+    _merge_parts(str(out), archs)
+    assert out.read_text().splitlines() == records
