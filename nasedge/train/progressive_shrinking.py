@@ -176,6 +176,13 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
     return path if a != b else ""
 
 
+def _value_at(config: dict, key: str) -> Any:
+    """The value at a dotted ``key`` of :func:`_first_difference` (None where it is missing)."""
+    for part in key.split("."):
+        config = config.get(part) if isinstance(config, dict) else None
+    return config
+
+
 class Trainer:
     """Runs (or resumes) one training run described by a composed config."""
 
@@ -207,9 +214,10 @@ class Trainer:
         self._stop_signal = False
         self._check_out_dir_entries()
 
-    def _check_same_data(self, train: ImageDataset, test: ImageDataset) -> None:
-        """Every rank read the same data (each host reads its own ``data.path``): a different size would break a
-        collective with a C++ abort, different images of the same size would train silently on a mix."""
+    def _check_ranks_agree(self, train: ImageDataset, test: ImageDataset) -> None:
+        """Every rank has the configuration and read the data of rank 0 (each host composes its own command and
+        reads its own ``data.path``): another batch size or data size would break a collective with a C++ abort;
+        another seed, or other images of the same size, would train silently on a mix."""
         if self.world.size == 1:
             return
         import hashlib
@@ -219,11 +227,19 @@ class Trainer:
             digest.update(f"{len(split)}|{','.join(split.classes)}|".encode())
             digest.update(split.labels.cpu().numpy().tobytes())
             digest.update(split.images[::max(1, len(split) // 64)].cpu().numpy().tobytes())  # a sample of images
-        mine = (digest.hexdigest()[:16], len(train), len(test))
-        every = self.world.gather(mine)
-        differ = next((r for r, other in enumerate(every) if other != every[0]), None)
+        # where each host keeps its files and how many threads it gives may differ; nothing else may
+        config = _comparable(self.config_dict, ["out_dir", "cpu_threads"])
+        config.get("data", {}).pop("path", None)
+        every = self.world.gather((config, digest.hexdigest()[:16], len(train)))
+        differ = next((r for r, other in enumerate(every) if other[0] != every[0][0]), None)
         if differ is not None:
-            n, n0 = every[differ][1], every[0][1]
+            key = _first_difference(every[0][0], every[differ][0])
+            raise NasedgeError(f"rank {differ} was given another configuration than rank 0 ({key}: "
+                               f"{_value_at(every[differ][0], key)!r} against {_value_at(every[0][0], key)!r}); "
+                               f"every rank needs the same settings")
+        differ = next((r for r, other in enumerate(every) if other[1:] != every[0][1:]), None)
+        if differ is not None:
+            n, n0 = every[differ][2], every[0][2]
             what = f"{n} training images against {n0}" if n != n0 else "other images or labels"
             raise NasedgeError(f"data.path {self.data_cfg.path}: rank {differ} read other data than rank 0 "
                                f"({what}); every host needs the same data")
@@ -356,7 +372,7 @@ class Trainer:
         train, test = load_dataset(self.data_cfg)
         train, test = train.to(self.device), test.to(self.device)
         log(f"data: {len(train)} training and {len(test)} test images ({duration(time.monotonic() - t)})")
-        self._check_same_data(train, test)
+        self._check_ranks_agree(train, test)
         recal = recalibration_subset(train, self.data_cfg)
         model = self._build_model(len(train.classes), log)
         teacher = None

@@ -271,3 +271,16 @@ def test_ranks_that_read_other_data_are_refused_in_one_line(dataset, tmp_path, o
     assert f"rank 1 read other data than rank 0 ({what}); every host needs the same data" in log, log
     assert "[rank0]: Traceback" not in log and "[rank1]: Traceback" not in log and "terminate called" not in log
     assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_ranks_given_other_settings_are_refused_in_one_line(dataset, tmp_path):
+    """Each host composes its own command: a rank with another setting (here the label smoothing: it would train
+    silently on a mix of recipes) stops every rank, naming it; data.path may differ (checked above)."""
+    per_rank = "train.label_smoothing=0.${oc.env:LOCAL_RANK}"
+    proc = torchrun(dataset, tmp_path / "out", extra=(per_rank, f"data.path={dataset}"))
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode != 0
+    assert "rank 1 was given another configuration than rank 0 (train.label_smoothing: 0.1 against 0.0); every rank needs the same " \
+           "settings" in log, log
+    assert "[rank0]: Traceback" not in log and "[rank1]: Traceback" not in log
+    assert not (tmp_path / "out" / "checkpoint").exists()
