@@ -104,6 +104,15 @@ def _merge_ranks(world, archs: list, args: argparse.Namespace, results: list[dic
 
 
 def run(args: argparse.Namespace) -> int:
+    from nasedge.train.distributed import collective_failure_in_one_line
+
+    kept = (f"the archs finished are kept in {args.out}.rank<R> and the same command goes on from them" if args.out
+            else "nothing was kept (no --out)")
+    with collective_failure_in_one_line(kept):
+        return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     import sys
 
     import torch

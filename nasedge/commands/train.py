@@ -26,35 +26,13 @@ def run(args: argparse.Namespace) -> int:
     print("train: loading PyTorch and the configuration ...", file=sys.stderr, flush=True)
     from nasedge.config import compose
     from nasedge.train import train_from_config
+    from nasedge.train.distributed import collective_failure_in_one_line
 
     cfg = compose(args.overrides)
     _note_embedded_data(cfg)
-    try:
+    with collective_failure_in_one_line("the last checkpoint is kept and the same command resumes"):
         result = train_from_config(cfg)
-    except RuntimeError as exc:
-        _peer_lost(exc)
-        raise
     return 0 if result.finished else EXIT_RESUMABLE
-
-
-def _peer_lost(exc: RuntimeError) -> None:
-    """Under torchrun, a collective that failed because another rank died or failed is one line on this rank (the
-    other rank's own error, if it had one, is printed by that rank); anything else keeps its traceback."""
-    import os
-
-    import torch.distributed as dist
-
-    if "RANK" not in os.environ:
-        return
-    text = str(exc)
-    if isinstance(exc, getattr(dist, "DistBackendError", ())) or any(
-            m in text for m in ("Connection closed by peer", "Connection reset by peer", "Gloo", "NCCL")):
-        from nasedge.errors import NasedgeError, shortened
-
-        first = shortened(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
-        raise NasedgeError(f"rank {os.environ['RANK']}: a collective failed ({first}): another rank stopped or "
-                           f"failed (see its lines) or the connection broke; the last checkpoint is kept and the "
-                           f"same command resumes") from None
 
 
 def _note_embedded_data(cfg) -> None:

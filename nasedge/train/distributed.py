@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -25,7 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, shortened
 
 
 @dataclass
@@ -116,6 +118,23 @@ STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})  # what a scheduler or
 
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
+
+
+@contextmanager
+def collective_failure_in_one_line(kept: str) -> Iterator[None]:
+    """Under torchrun, a collective that fails (another rank died or failed, or the connection broke) is one
+    :class:`NasedgeError` on this rank, ending with ``kept`` (what the run keeps and how it goes on); the other
+    rank's own error, if it had one, is that rank's line. Any other error keeps its traceback."""
+    try:
+        yield
+    except RuntimeError as exc:
+        text = str(exc)
+        if launched_by_torchrun() and (isinstance(exc, getattr(dist, "DistBackendError", ())) or any(
+                m in text for m in ("Connection closed by peer", "Connection reset by peer", "Gloo", "NCCL"))):
+            first = shortened(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+            raise NasedgeError(f"rank {os.environ['RANK']}: a collective failed ({first}): another rank stopped or "
+                               f"failed (see its lines) or the connection broke; {kept}") from None
+        raise
 
 
 def init_world(device: str = "auto", timeout_minutes: float = 30.0) -> World:

@@ -22,7 +22,7 @@ from nasedge.data.packed_npz import write_packed_npz
 from nasedge.errors import NasedgeError
 from nasedge.supernet import load_supernet
 from nasedge.train import load_checkpoint, train_from_config
-from nasedge.train.distributed import World, shard_dropout_
+from nasedge.train.distributed import World, collective_failure_in_one_line, shard_dropout_
 
 from tests.synthetic_data import make_images, write_dataset
 
@@ -63,6 +63,25 @@ def two_process_run(dataset, tmp_path_factory):
     log = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, log
     return out
+
+
+def test_a_failed_collective_under_torchrun_is_one_line(monkeypatch):
+    gloo = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
+                        "[127.0.0.1]:29500\n(a C++ backtrace)")
+    with pytest.raises(RuntimeError, match="Connection closed"):   # no torchrun: the error as it is
+        with collective_failure_in_one_line("kept"):
+            raise gloo
+    for key, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(NasedgeError) as err:
+        with collective_failure_in_one_line("the last checkpoint is kept"):
+            raise gloo
+    assert str(err.value).startswith("rank 1: a collective failed ([../third_party/gloo/gloo/transport/tcp/pair.cc")
+    assert str(err.value).endswith("another rank stopped or failed (see its lines) or the connection broke; "
+                                   "the last checkpoint is kept") and "\n" not in str(err.value)
+    with pytest.raises(RuntimeError, match="shape mismatch"):   # not a collective's: a bug keeps its traceback
+        with collective_failure_in_one_line("kept"):
+            raise RuntimeError("shape mismatch")
 
 
 def test_shards_partition_every_batch():
