@@ -120,7 +120,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from nasedge.config import compose
     from nasedge.cost import arch_cost
-    from nasedge.data import dataset_classes, load_dataset, recalibration_subset
+    from nasedge.data import dataset_classes, load_evaluation_data
     from nasedge.errors import NasedgeError
     from nasedge.predict.accuracy_samples import done_archs, evaluation_context
     from nasedge.progress import progress_reporter
@@ -151,9 +151,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     done = world.broadcast(done)
     todo = [a for a in archs if a not in done]
     mine = todo[world.rank::world.size]
-    train, test = load_dataset(data)
-    recal = recalibration_subset(train, data).to(device)
-    test = test.to(device)
+    recal, test = load_evaluation_data(data)
+    recal, test = recal.to(device), test.to(device)
     if device.type == "cuda":
         supernet = supernet.to(memory_format=torch.channels_last)
     part = f"{args.out}.rank{world.rank}" if args.out and world.launched else args.out

@@ -72,7 +72,7 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
     from omegaconf import OmegaConf
     from torch import nn
 
-    from nasedge.data import dataset_classes, load_dataset, recalibration_subset
+    from nasedge.data import dataset_classes, load_evaluation_data
     from nasedge.errors import NasedgeError
     from nasedge.supernet.accuracy import check_classes, recalibrate_subnet
 
@@ -81,7 +81,7 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
     try:
         data.check()
         check_classes(classes, len(dataset_classes(data)), cfg.supernet.checkpoint, data.path)
-        train, _ = load_dataset(data)
+        images, _ = load_evaluation_data(data, test_images=0)
     except NasedgeError as exc:
         if data_given:
             raise
@@ -89,7 +89,6 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
               f"which cost it accuracy: pass its training data (data=... or data.path=...), or --no-recalibrate",
               file=sys.stderr)
         return {"recalibrated": False, "why": str(exc)}
-    images = recalibration_subset(train, data)
     recalibrate_subnet(model.train(), arch, images, data)
     model.eval()
     return {"recalibrated": True, "data": str(data.path), "images": int(images.shape[0]),

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
 from nasedge.data.augment import cutout, random_crop_flip, random_resized_crop_flip
-from nasedge.data.image_dataset import ImageDataset
+from nasedge.data.image_dataset import ImageDataset, subset_rows
 from nasedge.errors import NasedgeError
 
 
@@ -115,7 +116,9 @@ def shard_rows(global_batch: int, rank: int, world_size: int) -> slice:
     return slice(rank * per_rank, (rank + 1) * per_rank)
 
 
-Loader = Callable[[DataConfig], tuple[ImageDataset, ImageDataset]]
+# the rows of a split (its name and size) to decode, in the order to hold them; None: all, in stored order
+Rows = Callable[[str, int], Optional[torch.Tensor]]
+Loader = Callable[[DataConfig, Rows], tuple[ImageDataset, ImageDataset]]
 
 
 def _loaders() -> dict[str, Loader]:
@@ -125,8 +128,7 @@ def _loaders() -> dict[str, Loader]:
     return {"packed_npz": load_packed_npz, "image_folder": load_image_folder}
 
 
-def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
-    """(train, test) splits of the configured dataset."""
+def _load(cfg: DataConfig, rows: Rows) -> tuple[ImageDataset, ImageDataset]:
     loaders = _loaders()
     if cfg.kind not in loaders:
         raise NasedgeError(f"data.kind: value {cfg.kind!r} is not valid; known: {', '.join(loaders)}")
@@ -135,11 +137,45 @@ def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
     if not Path(cfg.path).exists():
         raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
     cfg.check()
-    train, test = loaders[cfg.kind](cfg)
+    train, test = loaders[cfg.kind](cfg, rows)
     if cfg.num_classes is not None and cfg.num_classes != len(train.classes):
         raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {len(train.classes)} "
                            f"classes in {cfg.path}")
-    return train.subset(cfg.limit_train, cfg.limit_seed), test.subset(cfg.limit_test, cfg.limit_seed + 1)
+    return train, test
+
+
+def _limited_rows(cfg: DataConfig, split: str, count: int) -> Optional[torch.Tensor]:
+    """The rows ``data.limit_train`` / ``limit_test`` keep (a seeded random subset; None: all)."""
+    if split == "train":
+        return subset_rows(count, cfg.limit_train, cfg.limit_seed)
+    return subset_rows(count, cfg.limit_test, cfg.limit_seed + 1)
+
+
+def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
+    """(train, test) splits of the configured dataset; only the images ``data.limit_*`` keep are decoded."""
+    return _load(cfg, partial(_limited_rows, cfg))
+
+
+def load_evaluation_data(cfg: DataConfig, test_images: int | None = None,
+                         test_seed: int = 0) -> tuple[torch.Tensor, ImageDataset]:
+    """What evaluating subnets needs: the BatchNorm recalibration images and the test split, decoding nothing else.
+
+    The same images in the same order as :func:`recalibration_subset` of :func:`load_dataset`'s training split,
+    and as its test split, or ``.subset(test_images, test_seed)`` of it (0: no test image, for recalibration
+    alone). Of ImageNet's training split that is 2,000 images decoded, not 1.28 million.
+    """
+    def rows(split: str, count: int) -> Optional[torch.Tensor]:
+        kept = _limited_rows(cfg, split, count)
+        if split == "test" and test_images is None:
+            return kept
+        kept = torch.arange(count) if kept is None else kept
+        if split == "test":
+            chosen = subset_rows(len(kept), test_images, test_seed)
+            return kept if chosen is None else kept[chosen]
+        return kept[recalibration_rows(len(kept), cfg)]
+
+    train, test = _load(cfg, rows)
+    return _recalibration_augment(train.images, cfg), test
 
 
 def dataset_classes(cfg: DataConfig) -> list[str]:
@@ -155,6 +191,14 @@ def dataset_classes(cfg: DataConfig) -> list[str]:
     return readers[cfg.kind](cfg)
 
 
+def recalibration_rows(count: int, cfg: DataConfig) -> torch.Tensor:
+    """The rows of a training split of ``count`` images that recalibrate BatchNorm, in the order they are used."""
+    n = min(cfg.recalibration_images, count)
+    if cfg.recalibration_seed is None:
+        return torch.arange(n)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(cfg.recalibration_seed))[:n]
+
+
 def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
     """The fixed training images used to recalibrate BatchNorm (uint8, same for every arch and device).
 
@@ -162,22 +206,19 @@ def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
     every device sees the same pixels; Cutout squares hold the mean colour (what zero is after
     normalisation, to within rounding).
     """
-    n = min(cfg.recalibration_images, len(train))
-    seed = 0 if cfg.recalibration_seed is None else cfg.recalibration_seed
-    if cfg.recalibration_seed is None:
-        images = train.images[:n]
-    else:
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
-        images = train.images[idx.to(train.images.device)]
+    return _recalibration_augment(train.images[recalibration_rows(len(train), cfg).to(train.images.device)], cfg)
+
+
+def _recalibration_augment(images: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
     if not cfg.recalibration_augment:
         return images
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(0 if cfg.recalibration_seed is None else cfg.recalibration_seed)
     if cfg.train_crop == "random_resized":  # crops at the stored size; every arch resizes them to its resolution
         # in chunks: 2,000 images at 256 px are 1.5 GB as floats
         out = torch.cat([random_resized_crop_flip(chunk.cpu().float(), cfg.image_size, tuple(cfg.crop_scale), g)
                          .round().clamp(0, 255).to(torch.uint8) for chunk in images.split(256)])
-        return out.to(train.images.device)
+        return out.to(images.device)
     out = random_crop_flip(images.cpu(), cfg.crop_padding, g)
     mean = torch.tensor([round(255 * m) for m in cfg.mean], dtype=out.dtype)
     out = cutout(out, cfg.cutout, g, fill=mean)
-    return out.to(train.images.device)
+    return out.to(images.device)

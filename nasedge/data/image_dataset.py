@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
+
+
+def subset_rows(count: int, n: int | None, seed: int = 0) -> Optional[torch.Tensor]:
+    """The rows of ``n`` of ``count`` images drawn without replacement by a seeded permutation, in stored order
+    (None: all of them)."""
+    if n is None or n >= count:
+        return None
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
 @dataclass
@@ -23,7 +32,7 @@ class ImageDataset:
 
     def subset(self, n: int | None, seed: int = 0) -> ImageDataset:
         """``n`` images drawn without replacement by a seeded permutation (all of them when None)."""
-        if n is None or n >= len(self):
+        idx = subset_rows(len(self), n, seed)
+        if idx is None:
             return self
-        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         return ImageDataset(self.images[idx], self.labels[idx], self.classes)

@@ -63,19 +63,25 @@ def _split(root: Path, classes: list[str] | None) -> tuple[list[Path], list[int]
     return files, labels, classes
 
 
-def load_image_folder(cfg):
+def load_image_folder(cfg, rows):
+    """Both splits, decoded; ``rows(split, count)``: the rows to decode, in order (None: all)."""
     from nasedge.data.image_dataset import ImageDataset
 
     root = Path(cfg.path)
     train_files, train_labels, classes = _split(root / "train", None)
     test_files, test_labels, _ = _split(_held_out(root), classes)
-    need = (len(train_files) + len(test_files)) * 3 * cfg.image_size**2
+    picked = []
+    for split, files, labels in (("train", train_files, train_labels), ("test", test_files, test_labels)):
+        chosen = rows(split, len(files))
+        picked.append((files, labels) if chosen is None else
+                      ([files[i] for i in chosen.tolist()], [labels[i] for i in chosen.tolist()]))
+    need = sum(len(files) for files, _ in picked) * 3 * cfg.image_size**2
     if need > cfg.max_memory_gib * 2**30:
         raise NasedgeError(f"{root}: {need / 2**30:.1f} GiB of decoded images at {cfg.image_size}px exceeds the "
-                           f"in-memory limit data.max_memory_gib={cfg.max_memory_gib:g}; lower data.image_size "
-                           f"or raise the limit")
+                           f"in-memory limit data.max_memory_gib={cfg.max_memory_gib:g}; lower data.image_size, "
+                           f"use fewer images (data.limit_train, data.limit_test) or raise the limit")
     splits = []
-    for files, labels in ((train_files, train_labels), (test_files, test_labels)):
+    for files, labels in picked:
         blobs = [f.read_bytes() for f in files]
         try:
             images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)

@@ -21,7 +21,8 @@ WHAT = "packed image dataset"
 KEYS = ("classes", "train_jpeg", "train_offsets", "train_labels", "test_jpeg", "test_offsets", "test_labels")
 
 
-def load_packed_npz(cfg):
+def load_packed_npz(cfg, rows):
+    """Both splits, decoded; ``rows(split, count)``: the rows to decode, in order (None: all)."""
     from nasedge.data.image_dataset import ImageDataset
 
     path = Path(cfg.path)
@@ -32,12 +33,16 @@ def load_packed_npz(cfg):
         jpeg, off, labels = arrays[f"{split}_jpeg"], arrays[f"{split}_offsets"], arrays[f"{split}_labels"]
         if len(off) != len(labels) + 1:
             raise NasedgeError(f"{path}: {split}_offsets has {len(off)} entries, expected {len(labels) + 1}")
-        blobs = [jpeg[off[i]:off[i + 1]].tobytes() for i in range(len(labels))]
+        picked = rows(split, len(labels))
+        picked = np.arange(len(labels)) if picked is None else np.asarray(picked)
+        blobs = [jpeg[off[i]:off[i + 1]].tobytes() for i in picked]
         try:
             images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
         except UndecodableImage as exc:
-            raise NasedgeError(f"{path}: {split} image {exc.index} is not a readable image ({exc.reason})") from None
-        splits.append(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), classes))
+            raise NasedgeError(f"{path}: {split} image {picked[exc.index]} is not a readable image "
+                               f"({exc.reason})") from None
+        splits.append(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels[picked].astype(np.int64)),
+                                   classes))
     return splits[0], splits[1]
 
 

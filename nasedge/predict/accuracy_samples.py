@@ -73,7 +73,7 @@ class SubnetEvaluator:
                  amp: bool = False):
         import torch
 
-        from nasedge.data import DataConfig, load_dataset, recalibration_subset
+        from nasedge.data import DataConfig, dataset_classes, load_evaluation_data
         from nasedge.supernet import load_supernet
         from nasedge.supernet.accuracy import check_classes
 
@@ -81,10 +81,9 @@ class SubnetEvaluator:
                                    "cpu" if device == "auto" else device)
         self.data = DataConfig(**data)
         self.supernet = load_supernet(supernet_path, map_location=self.device)
-        train, test = load_dataset(self.data)
-        check_classes(self.supernet.num_classes, len(train.classes), supernet_path, self.data.path)
-        self.recal = recalibration_subset(train, self.data).to(self.device)
-        self.test = test.to(self.device)
+        check_classes(self.supernet.num_classes, len(dataset_classes(self.data)), supernet_path, self.data.path)
+        recal, test = load_evaluation_data(self.data)
+        self.recal, self.test = recal.to(self.device), test.to(self.device)
         if self.device.type == "cuda":
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
         self.batch_size, self.amp = batch_size, amp

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from nasedge.data import DataConfig, ImageDataset, dataset_classes, load_dataset, recalibration_subset
+from nasedge.data import (DataConfig, ImageDataset, dataset_classes, load_dataset, load_evaluation_data,
+                          recalibration_subset)
 from nasedge.errors import NasedgeError
 from tests.synthetic_data import write_dataset
 
@@ -59,6 +60,51 @@ def test_recalibration_images_carry_the_training_augmentation(packed):
     shipped = ImageDataset(clean, train.labels[:30], train.classes)  # the subset, stored in training's order
     in_order = DataConfig(**{**vars(cfg), "recalibration_seed": None})
     assert torch.equal(recalibration_subset(shipped, in_order), augmented)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    from tests.synthetic_data import make_images
+
+    root = tmp_path_factory.mktemp("folder")
+    for split, n in (("train", 60), ("val", 20)):
+        blobs, labels = make_images(n, 20, 5)
+        for i, (b, y) in enumerate(zip(blobs, labels)):
+            (root / split / f"class{y}").mkdir(parents=True, exist_ok=True)
+            (root / split / f"class{y}" / f"{i}.jpg").write_bytes(b)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["packed_npz", "image_folder"])
+@pytest.mark.parametrize("settings", [{}, {"limit_train": 45, "limit_test": 15}, {"recalibration_seed": None},
+                                      {"recalibration_augment": False, "limit_train": 25},
+                                      {"train_crop": "random_resized", "recalibration_images": 500}])
+def test_evaluation_data_is_what_the_full_splits_give(packed, folder, kind, settings):
+    """Only the recalibration images of the training split are decoded, and they are the same images in the same
+    order, augmented the same, as recalibration_subset of the loaded split; the test split (or a subset) likewise."""
+    cfg = DataConfig(**{"kind": kind, "path": str(packed if kind == "packed_npz" else folder), "image_size": 16,
+                        "recalibration_images": 20, "cutout": 4, **settings})
+    train, test = load_dataset(cfg)
+    recal, test_only = load_evaluation_data(cfg)
+    assert torch.equal(recal, recalibration_subset(train, cfg))
+    assert torch.equal(test_only.images, test.images) and torch.equal(test_only.labels, test.labels)
+    _, few = load_evaluation_data(cfg, test_images=7, test_seed=3)
+    assert torch.equal(few.images, test.subset(7, 3).images) and torch.equal(few.labels, test.subset(7, 3).labels)
+    assert len(load_evaluation_data(cfg, test_images=0)[1]) == 0
+
+
+def test_only_the_images_used_count_against_the_memory_limit(folder):
+    """A folder too large to decode whole (ImageNet's training split) still gives its recalibration images and
+    a limited split; what is held is what is checked."""
+    tight = DataConfig(kind="image_folder", path=str(folder), image_size=16, recalibration_images=10,
+                       max_memory_gib=40 * 3 * 16 * 16 / 2**30)   # room for 40 images of the 80
+    with pytest.raises(NasedgeError, match=r"exceeds the in-memory limit data.max_memory_gib=.*use fewer images "
+                                           r"\(data.limit_train, data.limit_test\)"):
+        load_dataset(tight)
+    recal, test = load_evaluation_data(tight)
+    assert recal.shape == (10, 3, 16, 16) and len(test) == 20
+    train, _ = load_dataset(DataConfig(**{**vars(tight), "limit_train": 20}))
+    assert len(train) == 20
 
 
 def test_bad_paths_and_kinds_are_one_line_errors(tmp_path):
