@@ -172,7 +172,7 @@ def load_evaluation_data(cfg: DataConfig, test_images: int | None = None,
         if split == "test":
             chosen = subset_rows(len(kept), test_images, test_seed)
             return kept if chosen is None else kept[chosen]
-        return kept[recalibration_rows(len(kept), cfg)]
+        return kept[_recalibration_rows(len(kept), cfg)]
 
     train, test = _load(cfg, rows)
     return _recalibration_augment(train.images, cfg), test
@@ -191,7 +191,7 @@ def dataset_classes(cfg: DataConfig) -> list[str]:
     return readers[cfg.kind](cfg)
 
 
-def recalibration_rows(count: int, cfg: DataConfig) -> torch.Tensor:
+def _recalibration_rows(count: int, cfg: DataConfig) -> torch.Tensor:
     """The rows of a training split of ``count`` images that recalibrate BatchNorm, in the order they are used."""
     n = min(cfg.recalibration_images, count)
     if cfg.recalibration_seed is None:
@@ -206,7 +206,7 @@ def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
     every device sees the same pixels; Cutout squares hold the mean colour (what zero is after
     normalisation, to within rounding).
     """
-    return _recalibration_augment(train.images[recalibration_rows(len(train), cfg).to(train.images.device)], cfg)
+    return _recalibration_augment(train.images[_recalibration_rows(len(train), cfg).to(train.images.device)], cfg)
 
 
 def _recalibration_augment(images: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
