@@ -528,16 +528,16 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
     weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
     fits = point == 0 or err > (1 - MISMATCH_GAIN) * prior
     if not fits:
-        reason = (f"the prior alone errs {prior:.3f} on the samples left out, the blend "
-                  f"{err:.3f}: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
+        reason = (f"the prior alone errs {100 * prior:.1f} % on the samples left out, the blend "
+                  f"{100 * err:.1f} %: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
     elif point != 0:
-        reason = (f"the prior fits about as well as the blend: it errs {prior:.3f} on the samples left out, the "
-                  f"blend {err:.3f}, less than {100 * MISMATCH_GAIN:.0f} % better")
+        reason = (f"the prior fits about as well as the blend: it errs {100 * prior:.1f} % on the samples left "
+                  f"out, the blend {100 * err:.1f} %, less than {100 * MISMATCH_GAIN:.0f} % better")
     elif np.argmin(mean_errors) == 0:
-        reason = f"the prior fits: its leave-one-out error is the least ({prior:.3f})"
+        reason = f"the prior fits: its leave-one-out error is the least ({100 * prior:.1f} %)"
     else:
-        reason = (f"the prior is kept: the best blend's leave-one-out error ({float(mean_errors.min()):.3f} "
-                  f"against {prior:.3f}) is not better by more than {margin:g} standard errors")
+        reason = (f"the prior is kept: the best blend's leave-one-out error ({100 * float(mean_errors.min()):.1f} % "
+                  f"against {100 * prior:.1f} %) is not better by more than {margin:g} standard errors")
     if point == 0 and weights != {names[0]: 1.0}:
         reason += f" (the prior's weight over resamples of the samples: {weights.get(names[0], 0.0):.2f})"
     return {"weights": weights, "loo_error": alone, "blend_error": err, "prior_fits": fits, "reason": reason}
@@ -633,7 +633,7 @@ class MetaPredictor(LatencyPredictor):
         blend = self._blend(items, latency_ms, phi, groups, {})
         blend["prior_fits"] = False  # every sample more pins the models of the samples down
         blend["reason"] = (f"no meta-trained prior: {self.no_prior}; the models of the samples alone err "
-                           f"{blend['blend_error']:.3f} on the samples left out")
+                           f"{100 * blend['blend_error']:.1f} % on the samples left out")
         self.head, self.hyper = None, {"prior": "none", "blend": blend}
 
     def _blend(self, items: list, latency_ms: np.ndarray, phi: np.ndarray, groups: dict[str, np.ndarray],
@@ -667,8 +667,8 @@ class MetaPredictor(LatencyPredictor):
             self.hyper["blend"] = self._blend(items, latency_ms, phi, groups, {"prior": loo_prior})
 
     def adaptation(self) -> str:
-        """The blend's weights and its reason, e.g. ``prior 0.25, flat 0.75: the prior alone errs 0.024 on the samples
-        left out, the blend 0.017: ...`` (with ``blend: off``: the prior-based head alone)."""
+        """The blend's weights and its reason, e.g. ``prior 0.25, flat 0.75: the prior alone errs 2.4 % on the samples
+        left out, the blend 1.7 %: ...`` (with ``blend: off``: the prior-based head alone)."""
         blend = self.hyper.get("blend")
         weights = ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items() if w >= 0.005)  # as printed
         return f"{weights}: {blend['reason']}" if blend else "prior 1.00: the blend with prior-free models is off"
