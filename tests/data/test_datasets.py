@@ -93,6 +93,14 @@ def test_evaluation_data_is_what_the_full_splits_give(packed, folder, kind, sett
     assert len(load_evaluation_data(cfg, test_images=0)[1]) == 0
 
 
+@pytest.mark.gpu
+def test_evaluation_data_decoded_on_the_gpu_is_what_the_full_splits_give(packed):
+    cfg = DataConfig(path=str(packed), image_size=16, recalibration_images=20, decode="cuda", limit_train=150)
+    train, test = load_dataset(cfg)
+    recal, test_only = load_evaluation_data(cfg, test_images=9)
+    assert torch.equal(recal, recalibration_subset(train, cfg)) and torch.equal(test_only.images, test.subset(9).images)
+
+
 def test_only_the_images_used_count_against_the_memory_limit(folder):
     """A folder too large to decode whole (ImageNet's training split) still gives its recalibration images and
     a limited split; what is held is what is checked."""
