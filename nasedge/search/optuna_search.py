@@ -23,8 +23,11 @@ archs (:func:`probe_archs`): another device's or supernet's scores are never tak
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,12 +167,42 @@ def open_storage(spec: Optional[str]):
     try:
         if "://" in spec:
             return optuna.storages.RDBStorage(spec)
-        Path(spec).expanduser().parent.mkdir(parents=True, exist_ok=True)  # as a database's folder is made
-        return JournalStorage(JournalFileBackend(str(Path(spec).expanduser())))
+        path = Path(spec).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)  # as a database's folder is made
+        _drop_cut_short_line(path)
+        return JournalStorage(JournalFileBackend(str(path)))
     except (OSError, ValueError, ImportError) as exc:
         raise NasedgeError(f"optuna storage {spec!r}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # sqlalchemy's errors (bad URL, unreachable server) have no common base here
         raise NasedgeError(f"optuna storage {spec!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+
+
+def _drop_cut_short_line(path: Path) -> None:
+    """A journal whose last line a kill cut short (no newline, not whole JSON) loses that line, said on stderr: Optuna
+    fails to read it, and appends after it so that the next line is broken too and the study unreadable."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(max(0, size - (1 << 20)))
+            tail = f.read()
+    except (FileNotFoundError, IsADirectoryError):
+        return  # a new journal; a folder is refused by Optuna's backend, in one line
+    if not tail or tail.endswith(b"\n"):
+        return
+    cut = tail.rfind(b"\n") + 1  # 0: the whole tail is the fragment (the journal's one line, or one over 1 MiB)
+    try:
+        json.loads(tail[cut:])
+    except ValueError:
+        pass
+    else:  # whole: it lost only its newline, without which Optuna's next line would run on from it
+        with open(path, "ab") as f:
+            f.write(b"\n")
+        return
+    if cut == 0 and size > len(tail):
+        return  # a line longer than the tail read: not one Optuna wrote; leave the file to Optuna's own error
+    os.truncate(path, size - (len(tail) - cut))
+    print(f"nasedge: warning: {path}: dropped a last line cut short (the trial in flight when the run stopped)",
+          file=sys.stderr)
 
 
 def _dimensions(space: SearchSpace) -> tuple[Any, ...]:

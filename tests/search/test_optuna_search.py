@@ -80,6 +80,28 @@ def test_an_interrupted_search_leaves_no_running_trial_and_resumes(tmp_path):
     assert resumed.reused_evaluations == done and resumed.evaluations == 20 - done
 
 
+@pytest.mark.parametrize("cut", [37, 1])
+def test_a_journal_whose_last_line_a_kill_cut_short_resumes(tmp_path, capsys, cut):
+    """A kill during an append leaves part of a line (no newline): it is dropped, said once, and the search resumes
+    from every whole trial (Optuna failed on it with a traceback, and appended after it, breaking the study). A
+    whole last line that lost only its newline gets it back."""
+    storage = _storage(tmp_path, "journal")
+    strategy = create_strategy("optuna", storage=storage, study_name="torn", batch_size=4)
+    strategy.run(SPACE, Counted(ACC), LAT, BUDGET, max_evaluations=12, seed=0)
+    done = sum(np.isfinite(t.values[0]) for t in _trials(storage, "torn", optuna.trial.TrialState.COMPLETE))
+    journal = tmp_path / "study.log"
+    text = journal.read_bytes()
+    journal.write_bytes(text[:-cut])
+    capsys.readouterr()
+    resumed = strategy.run(SPACE, Counted(ACC), LAT, BUDGET, max_evaluations=20, seed=1)
+    err = capsys.readouterr().err
+    if cut > 1:
+        assert err.count("dropped a last line cut short") == 1 and resumed.reused_evaluations >= done - 1
+    else:
+        assert "dropped" not in err and resumed.reused_evaluations == done
+    assert resumed.evaluations + resumed.reused_evaluations == 20
+
+
 def test_a_study_created_for_another_search_is_refused(tmp_path):
     storage = _storage(tmp_path, "journal")
     create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
