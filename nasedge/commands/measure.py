@@ -79,15 +79,18 @@ def run(args: argparse.Namespace) -> int:
     with progress_reporter(f"measure {device.name}", len(rows), unit="archs") as update:
         report = _resuming(update, out, device.name, "archs")
         results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report, once_per_arch=True)
-    noisy = [m for m in results if m.noisy]
-    medians = sorted(m.median_ms for m in results)
-    print(f"{device.name}: {len(results)} archs in {out} (median latency {medians[len(medians) // 2]:.3f} ms, "
+    asked = {a for _, a in rows}   # the file's other rows (earlier runs') are neither summed up nor held against it
+    mine = [m for m in results if m.arch in asked]
+    noisy = [m for m in mine if m.noisy]
+    medians = sorted(m.median_ms for m in mine)
+    held = f" (the file holds {len(results)})" if len(results) > len(mine) else ""
+    print(f"{device.name}: {len(mine)} archs in {out}{held} (median latency {medians[len(medians) // 2]:.3f} ms, "
           f"range {medians[0]:.3f}..{medians[-1]:.3f} ms); {len(noisy)} flagged noisy")
     if noisy:
-        print(f"nasedge: warning: {len(noisy)} of {len(results)} measurements are noisy (column 'noisy'); "
+        print(f"nasedge: warning: {len(noisy)} of {len(mine)} measurements are noisy (column 'noisy'); "
               f"first: arch {noisy[0].arch_id}: {noisy[0].reason}", file=sys.stderr)
         if args.strict:
-            raise NasedgeError(f"{len(noisy)} of {len(results)} measurements are noisy (--strict); they are "
+            raise NasedgeError(f"{len(noisy)} of {len(mine)} measurements are noisy (--strict); they are "
                                f"flagged in {out}; measure on a quieter machine or loosen the protocol")
     return 0
 

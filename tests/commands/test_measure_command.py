@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import yaml
 
-from nasedge.measure import read_measurements_csv
+from nasedge.measure import read_measurements_csv, write_measurements_csv
 from nasedge.spaces import get_space
 
 FAST = dict(warmup_runs=1, warmup_s=0.0, round_s=0.001, min_repeats=1, min_rounds=2, max_rounds=3, max_seconds=1.0,
@@ -158,3 +159,21 @@ def test_kill_9_mid_run_loses_at_most_the_arch_in_flight(tmp_path):
     final = read_measurements_csv(out)
     assert final[:len(kept)] == kept and len({m.arch_id for m in final}) == len(final) == 6
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_strict_and_the_summary_are_about_the_archs_asked_for(tmp_path, nasedge):
+    """Rows of earlier runs in the file (one flagged noisy) are neither counted in the summary nor held against
+    --strict: it refused a clean run over rows it was not asked to measure."""
+    dev = device_yaml(tmp_path / "toy.yaml")
+    out = tmp_path / "lat.csv"
+    assert nasedge("measure", "--device", dev, "--space", "ofa_mbv3_tiny", "--num-archs", "2", "--out",
+                   str(out)).returncode == 0
+    rows = read_measurements_csv(out)
+    flagged = replace(rows[1], stats=replace(rows[1].stats, noisy=True, reason="a busy machine"))
+    write_measurements_csv(out, [rows[0], flagged])
+    if rows[0].noisy:
+        pytest.skip("this machine was busy: the first arch's measurement was flagged noisy")
+    r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_tiny", "--num-archs", "1", "--out", str(out),
+                "--strict")
+    assert r.returncode == 0, r.stderr
+    assert f"toy: 1 archs in {out} (the file holds 2)" in r.stdout and "0 flagged noisy" in r.stdout
