@@ -104,15 +104,21 @@ def _merge_ranks(world, archs: list, args: argparse.Namespace, results: list[dic
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from nasedge.train.distributed import collective_failure_in_one_line
+    from nasedge.writer_lock import locked_file
 
     kept = (f"the archs finished are kept in {args.out}.rank<R> and the same command goes on from them" if args.out
             else "nothing was kept (no --out)")
-    with collective_failure_in_one_line(kept):
+    # one run at a time appends to --out (under torchrun: rank 0's, whose refusal stops the others)
+    lock = locked_file(args.out, "results file") if args.out and os.environ.get("RANK", "0") == "0" else nullcontext()
+    with collective_failure_in_one_line(kept), lock:
         return _evaluate(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    import os
     import sys
 
     import torch
@@ -137,6 +143,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     supernet = load_supernet(path, map_location=device)
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
+    if len(set(archs)) < len(archs):  # a file that lists an arch twice: one result each (a fit refuses two)
+        print(f"nasedge: warning: {args.arch}: {len(archs) - len(set(archs))} repeated archs are evaluated once",
+              file=sys.stderr)
+        archs = list(dict.fromkeys(archs))
     data = OmegaConf.to_object(cfg.data)
     check_classes(supernet.num_classes, len(dataset_classes(data)), path, data.path)  # before the data is decoded
     context = evaluation_context(path, data) if args.out else None  # hashes the supernet file: for --out only
@@ -173,9 +183,10 @@ def _evaluate(args: argparse.Namespace) -> int:
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
                           "params": cost.params, "macs": cost.macs, **({"context": context} if context else {})}
-                if out:
+                if out:  # durable per arch: a rerun after a crash takes it from the file
                     out.write(json.dumps(record) + "\n")
                     out.flush()
+                    os.fsync(out.fileno())
                 results.append(record)
                 if show:
                     _print_record(record, args.json)

@@ -8,7 +8,8 @@ configured data first, as ``nasedge eval`` does (a subnet carries the supernet's
 accuracy); where that data does not fit the supernet and none was given, the subnet is exported as extracted,
 with a warning (``--no-recalibrate``: as extracted, silently). ONNX files are checked against onnxruntime, TFLite
 files against the LiteRT interpreter and ``torch.export`` programs (pt2) loaded back, before they are kept.
-``manifest.json`` beside them says what was exported and how to feed it.
+``manifest.json`` beside them says what was exported and how to feed it. The files of an earlier export (or
+``specialize`` pick) in ``--out`` are replaced as a whole when every file is written, or kept as they were.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from nasedge.arch import Arch
     from nasedge.config import compose
     from nasedge.export import export_subnet, parse_formats
+    from nasedge.specialize.report import replacing_pick
     from nasedge.spaces import get_space
     from nasedge.supernet import subnet_from_config
+    from nasedge.writer_lock import locked_folder
 
     formats = parse_formats(args.format)
     if "tflite" in formats:  # before any format is written
@@ -57,10 +60,14 @@ def run(args: argparse.Namespace) -> int:
     if cfg.supernet.init == "checkpoint" and not args.no_recalibrate:
         given = any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
         recalibrated = _recalibrate(model, arch, cfg, given)
-    files = export_subnet(model, arch, formats, args.out)
+    out = Path(args.out)
+    # written beside the earlier export, which they replace as a whole at the end (its formats not written again
+    # too): an interrupted export leaves the earlier one as it was, and a second export into the folder is refused
+    with locked_folder(out, "--out"), replacing_pick(out) as staging:
+        files = export_subnet(model, arch, formats, staging)
+        _write_manifest(staging, arch, cfg, files, recalibrated)
     for fmt, path in files.items():
-        print(f"{fmt}: {path}")
-    _write_manifest(Path(args.out), arch, cfg, files, recalibrated)
+        print(f"{fmt}: {out / path.name}")
     return 0
 
 

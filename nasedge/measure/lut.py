@@ -23,6 +23,7 @@ from nasedge.latency_table import LatencyTable, PartLatency
 from nasedge.measure.protocol import LatencyStats
 from nasedge.measure.round_journal import open_journal
 from nasedge.measure.workload import lookup_table_parts
+from nasedge.writer_lock import locked_file
 
 __all__ = ["LatencyTable", "measure_lookup_table", "measure_lookup_table_to_file"]
 
@@ -77,7 +78,14 @@ def measure_lookup_table_to_file(device, space: str, out: str | Path, resolution
     missing there (a last line cut short by a kill is dropped: ``warn`` says so), another device, space or
     resolution set is refused in one line. ``progress(done, total)`` in parts.
     """
-    out, partial = Path(out), partial_path(out)
+    with locked_file(out, "lookup table"):  # a second run would measure every part again beside this one
+        return _measure_lookup_table_to_file(device, space, Path(out), resolutions, ray_address, progress, warn)
+
+
+def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: Iterable[int] | None,
+                                  ray_address: str | None, progress: Callable[[int, int], None] | None,
+                                  warn: Callable[[str], None] | None) -> LatencyTable:
+    partial = partial_path(out)
     parts = lookup_table_parts(space, resolutions)
     header = {"format": PARTIAL_FORMAT, "device": device.name, "space": space, "resolutions": _resolutions(parts)}
     if out.is_file() and not partial.is_file():  # finished earlier: the same table is returned, another refused

@@ -28,6 +28,7 @@ from nasedge.atomic import atomic_write_text, durable_append
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import LatencyStats
 from nasedge.measure.round_journal import arch_key, open_journal
+from nasedge.writer_lock import locked_file
 
 _STATS = [f.name for f in fields(LatencyStats)]
 CSV_FIELDS = ["arch_id", "device", *_STATS, "node", "settings", "arch"]
@@ -191,7 +192,13 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in
     the file, in file order.
     """
-    path = Path(path)
+    with locked_file(path, "measurements CSV"):  # a second run would measure and append every arch again
+        return _measure_to_csv(device, rows, Path(path), ray_address, progress, warn, once_per_arch)
+
+
+def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, ray_address: str | None,
+                    progress: Callable[[int, int], None] | None, warn: Callable[[str], None] | None,
+                    once_per_arch: bool) -> list[Measurement]:
     existing = open_for_append(path, warn)
     settings = getattr(device, "settings", "")
     results = [m for m in existing if m.device == device.name and m.settings in ("", settings)]

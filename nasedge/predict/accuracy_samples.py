@@ -26,6 +26,7 @@ from typing import Any, Optional
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.jsonlines import read_appended_json_lines
+from nasedge.writer_lock import locked_file
 
 
 def evaluation_context(supernet_path: str | Path, data: Any) -> dict[str, str]:
@@ -118,20 +119,21 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
     out.parent.mkdir(parents=True, exist_ok=True)
     data = data if isinstance(data, dict) else asdict(data)
     context = evaluation_context(supernet_path, data)
-    done = done_archs(out, context=context)
-    todo = [a for a in archs if a not in done]
-    options = {"device": device, "batch_size": batch_size, "amp": amp}
-    if not todo:
-        return 0, len(archs)
-    records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
-               if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
-    with open(out, "a") as f:
-        for record in records:
-            f.write(json.dumps({**record, "context": context}) + "\n")
-            f.flush()
-            os.fsync(f.fileno())  # durable per arch: a crash loses at most the arch being evaluated
-            if progress is not None:
-                progress(record)
+    with locked_file(out, "file of accuracy samples"):  # a second run would append every arch again
+        done = done_archs(out, context=context)
+        todo = list(dict.fromkeys(a for a in archs if a not in done))  # an arch listed twice: one line
+        options = {"device": device, "batch_size": batch_size, "amp": amp}
+        if not todo:
+            return 0, len(archs)
+        records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
+                   if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
+        with open(out, "a") as f:
+            for record in records:
+                f.write(json.dumps({**record, "context": context}) + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # durable per arch: a crash loses at most the arch being evaluated
+                if progress is not None:
+                    progress(record)
     return len(todo), len(archs) - len(todo)
 
 

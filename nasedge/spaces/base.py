@@ -178,7 +178,7 @@ class SearchSpace(abc.ABC):
         """``n`` archs; distinct when ``unique`` (the space must hold at least ``n``)."""
         rng = as_rng(rng)
         if unique and n > self.num_archs():
-            raise ValueError(f"space {self.name} holds only {self.num_archs()} archs, asked for {n} distinct")
+            raise NasedgeError(f"{n} distinct archs of space {self.name} asked for; it holds only {self.num_archs()}")
         out: list[Arch] = []
         seen: set[Arch] = set()
         while len(out) < n:

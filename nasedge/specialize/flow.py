@@ -25,6 +25,7 @@ from nasedge.specialize.config import SpecializeConfig
 from nasedge.specialize.progress import Stages, progress_bar
 from nasedge.specialize.report import uncalibrated_accuracy_note
 from nasedge.specialize.verification import VERIFICATION_CSV, Finalist, describe_measurements, verify
+from nasedge.writer_lock import locked_folder
 
 
 @dataclass
@@ -69,113 +70,115 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         shown = ", ".join(f"{b:g}" for b in budgets)
         note["detail"] = (f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, "
                           f"out {out}")
-    if (out / "manifest.json").is_file():  # a finished run's pick is replaced; its verification measurements stay
-        kept = (f"; finalists measured before are taken from {out / VERIFICATION_CSV}"
-                if (out / VERIFICATION_CSV).is_file() else "")
-        console.print(f"{out} holds an earlier run's pick (manifest.json): it is replaced at the end of this "
-                      f"run{kept}", highlight=False, markup=False)
-    multi = len(budgets) > 1
+    with locked_folder(out, "--out"):  # a second run on the folder would swap this one's files away
+        if (out / "manifest.json").is_file():  # a finished run's pick is replaced; its verification measurements stay
+            kept = (f"; finalists measured before are taken from {out / VERIFICATION_CSV}"
+                    if (out / VERIFICATION_CSV).is_file() else "")
+            console.print(f"{out} holds an earlier run's pick (manifest.json): it is replaced at the end of this "
+                          f"run{kept}", highlight=False, markup=False)
+        multi = len(budgets) > 1
 
-    def stage(name: str, budget: float) -> str:  # stage names (manifest timings) stay as they were for one budget
-        return f"{name} {format_latency(budget)}" if multi else name
+        def stage(name: str, budget: float) -> str:  # stage names (manifest timings) stay as they were for one budget
+            return f"{name} {format_latency(budget)}" if multi else name
 
-    with scope():
-        verified, unverified_reason = _reach_device(device, req, stages)
-        with stages("supernet") as note:
-            supernet, supernet_path, digest = _load_supernet(req.supernet, cfg.supernet)
-            note["detail"] = f"{supernet_path} ({supernet.space.name}, sha256 {digest[:12]})"
-            predicted_only = _evaluation_check(supernet, cfg, req.data_given)
-        with stages("accuracy predictor") as note:
-            acc_path = (Path(req.accuracy_predictor) if req.accuracy_predictor else
-                        _accuracy_predictor_path(req.supernet, cfg.supernet, supernet_path))
-            accuracy = _load_accuracy_predictor(acc_path, supernet.space.name)
-            note["detail"] = str(acc_path)
-        source = _latency_source(device, supernet.space, req, cfg, spec, stages, console)
-        if not unverified_reason and not verified:
-            unverified_reason = "verification turned off"
-        fastest, slowest = _predicted_range(supernet.space, source, budgets)
-        failed: dict[float, str] = {}  # budget -> why it has no pick (several budgets: the others are kept)
+        with scope():
+            verified, unverified_reason = _reach_device(device, req, stages)
+            with stages("supernet") as note:
+                supernet, supernet_path, digest = _load_supernet(req.supernet, cfg.supernet)
+                note["detail"] = f"{supernet_path} ({supernet.space.name}, sha256 {digest[:12]})"
+                predicted_only = _evaluation_check(supernet, cfg, req.data_given)
+            with stages("accuracy predictor") as note:
+                acc_path = (Path(req.accuracy_predictor) if req.accuracy_predictor else
+                            _accuracy_predictor_path(req.supernet, cfg.supernet, supernet_path))
+                accuracy = _load_accuracy_predictor(acc_path, supernet.space.name)
+                note["detail"] = str(acc_path)
+            source = _latency_source(device, supernet.space, req, cfg, spec, stages, console)
+            if not unverified_reason and not verified:
+                unverified_reason = "verification turned off"
+            fastest, slowest = _predicted_range(supernet.space, source, budgets)
+            failed: dict[float, str] = {}  # budget -> why it has no pick (several budgets: the others are kept)
 
-        def no_pick(b: float, exc: NasedgeError) -> None:  # one budget of several fails, the others go on
-            if not multi:
-                raise exc
-            failed[b] = str(exc)
-            console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
+            def no_pick(b: float, exc: NasedgeError) -> None:  # one budget of several fails, the others go on
+                if not multi:
+                    raise exc
+                failed[b] = str(exc)
+                console.print(f"budget {b:g} ms: no pick: {exc}", highlight=False, soft_wrap=True, markup=False)
 
-        results = {}
-        for b in budgets:
-            try:
-                results[b] = _search(supernet.space, accuracy, source, b, cfg, stages, console, stage("search", b))
-            except NasedgeError as exc:
-                no_pick(b, exc)
-        pooled = _pool([r for r, _ in results.values()])
-        for b in budgets:
-            if b >= slowest:
-                console.print(f"budget {b:g} ms does not bind on {device.name}: its subnets are predicted at "
-                              f"{fastest:.3g}-{slowest:.3g} ms, so the pick is simply the most accurate subnet",
-                              highlight=False, soft_wrap=True)
-        measured: dict = {}
-        evaluated: dict = {}
-        picks = []
-        for b, (result, own) in results.items():
-            scored = _under(pooled, b) if multi else own
-            try:
-                if verified:
-                    # appended per arch: a rerun after an interruption takes the finalists measured so far
-                    finalists = _verify(device, scored, b, spec.top_k, req.ray_address, stages, console,
-                                        stage("verification", b), measured, out / VERIFICATION_CSV)
-                    ok = [f for f in finalists if f.within_budget]
-                else:
-                    finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
-                if predicted_only:
-                    pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages, stage("evaluation", b))
-                else:
-                    pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address,
-                                                stages, console, stage("evaluation", b), evaluated)
-            except NasedgeError as exc:
-                no_pick(b, exc)
-                continue
-            picks.append((b, result, scored, finalists, pick, pick_eval))
-        if not picks:
-            raise NasedgeError("no budget has a pick: " + "; ".join(f"{b:g} ms: {why}" for b, why in failed.items()))
-    from nasedge.specialize.report import replacing_pick, write_combined, write_manifest, write_outputs
+            results = {}
+            for b in budgets:
+                try:
+                    results[b] = _search(supernet.space, accuracy, source, b, cfg, stages, console, stage("search", b))
+                except NasedgeError as exc:
+                    no_pick(b, exc)
+            pooled = _pool([r for r, _ in results.values()])
+            for b in budgets:
+                if b >= slowest:
+                    console.print(f"budget {b:g} ms does not bind on {device.name}: its subnets are predicted at "
+                                  f"{fastest:.3g}-{slowest:.3g} ms, so the pick is simply the most accurate subnet",
+                                  highlight=False, soft_wrap=True)
+            measured: dict = {}
+            evaluated: dict = {}
+            picks = []
+            for b, (result, own) in results.items():
+                scored = _under(pooled, b) if multi else own
+                try:
+                    if verified:
+                        # appended per arch: a rerun after an interruption takes the finalists measured so far
+                        finalists = _verify(device, scored, b, spec.top_k, req.ray_address, stages, console,
+                                            stage("verification", b), measured, out / VERIFICATION_CSV)
+                        ok = [f for f in finalists if f.within_budget]
+                    else:
+                        finalists = ok = [Finalist.of(c) for c in scored[:spec.top_k]]
+                    if predicted_only:
+                        pick, pick_eval = _predicted_only(supernet, ok, predicted_only, stages, stage("evaluation", b))
+                    else:
+                        pick, pick_eval = _evaluate(ok[:spec.evaluate], supernet_path, cfg, spec, req.ray_address,
+                                                    stages, console, stage("evaluation", b), evaluated)
+                except NasedgeError as exc:
+                    no_pick(b, exc)
+                    continue
+                picks.append((b, result, scored, finalists, pick, pick_eval))
+            if not picks:
+                raise NasedgeError("no budget has a pick: "
+                                   + "; ".join(f"{b:g} ms: {why}" for b, why in failed.items()))
+        from nasedge.specialize.report import replacing_pick, write_combined, write_manifest, write_outputs
 
-    manifests = []
-    # written into a staging folder, they replace the earlier pick (its model files too) only once all are
-    # written: a failed or interrupted export leaves that pick whole, and no model file of it outlives its manifest
-    with replacing_pick(out) as staging:
-        for b, result, scored, finalists, pick, pick_eval in picks:
-            out_b, staged_b = (out / format_latency(b), staging / format_latency(b)) if multi else (out, staging)
-            with stages(stage("export", b)) as note:
-                files, skipped, export_s = _export(supernet, pick_eval, spec.formats, staged_b)
-                note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
-                    f"; {f} skipped ({why})" for f, why in skipped.items())
-            with stages(stage("manifest and report", b)) as note:
-                manifest = write_outputs(
-                    staged_b, device=device, budget=b, fastest_predicted=fastest, slowest_predicted=slowest,
-                    verified=verified, unverified_reason=unverified_reason, source=source,
-                    supernet_path=supernet_path, digest=digest, accuracy_path=acc_path, result=result,
-                    finalists=finalists, pick=pick, evaluation=pick_eval, files=files, skipped=skipped,
-                    export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored))
-                note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
-            manifests.append(manifest)
-        for manifest in manifests:
-            manifest["timings_s"]["total"] = stages.total()
-            write_manifest(staging / format_latency(manifest["budget_ms"]) if multi else staging, manifest)
-        if multi:
-            top = write_combined(staging, manifests, [p[1] for p in picks], [p[4] for p in picks],
-                                 device=device.name, search=_search_comparison(results, pooled),
-                                 timings={**stages.seconds, "total": stages.total()}, failed=failed)
-    for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
-        top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
-        console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
-                      f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted {pick.predicted_ms:.3g} ms) "
-                      f"under {b:g} ms on {device.name}; {stages.total():.1f} s in all", highlight=False,
-                      soft_wrap=True)
-    if failed:  # the picks of the other budgets are written; the run still did not do all it was asked
-        raise NasedgeError(f"budget{'s' * (len(failed) > 1)} {', '.join(f'{b:g}' for b in failed)} ms without a pick "
-                           f"(the others' picks are in {out}): " + "; ".join(failed.values()))
-    return top if multi else manifests[0]
+        manifests = []
+        # written into a staging folder, they replace the earlier pick (its model files too) only once all are
+        # written: a failed or interrupted export leaves that pick whole, and no model file of it outlives its manifest
+        with replacing_pick(out) as staging:
+            for b, result, scored, finalists, pick, pick_eval in picks:
+                out_b, staged_b = (out / format_latency(b), staging / format_latency(b)) if multi else (out, staging)
+                with stages(stage("export", b)) as note:
+                    files, skipped, export_s = _export(supernet, pick_eval, spec.formats, staged_b)
+                    note["detail"] = ", ".join(f"{p.name} {export_s[f]:.1f} s" for f, p in files.items()) + "".join(
+                        f"; {f} skipped ({why})" for f, why in skipped.items())
+                with stages(stage("manifest and report", b)) as note:
+                    manifest = write_outputs(
+                        staged_b, device=device, budget=b, fastest_predicted=fastest, slowest_predicted=slowest,
+                        verified=verified, unverified_reason=unverified_reason, source=source,
+                        supernet_path=supernet_path, digest=digest, accuracy_path=acc_path, result=result,
+                        finalists=finalists, pick=pick, evaluation=pick_eval, files=files, skipped=skipped,
+                        export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored))
+                    note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
+                manifests.append(manifest)
+            for manifest in manifests:
+                manifest["timings_s"]["total"] = stages.total()
+                write_manifest(staging / format_latency(manifest["budget_ms"]) if multi else staging, manifest)
+            if multi:
+                top = write_combined(staging, manifests, [p[1] for p in picks], [p[4] for p in picks],
+                                     device=device.name, search=_search_comparison(results, pooled),
+                                     timings={**stages.seconds, "total": stages.total()}, failed=failed)
+        for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
+            top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
+            console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
+                          f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted "
+                          f"{pick.predicted_ms:.3g} ms) under {b:g} ms on {device.name}; {stages.total():.1f} s in "
+                          f"all", highlight=False, soft_wrap=True)
+        if failed:  # the picks of the other budgets are written; the run still did not do all it was asked
+            raise NasedgeError(f"budget{'s' * (len(failed) > 1)} {', '.join(f'{b:g}' for b in failed)} ms without a "
+                               f"pick (the others' picks are in {out}): " + "; ".join(failed.values()))
+        return top if multi else manifests[0]
 
 
 def _measured_words(pick: Finalist) -> str:

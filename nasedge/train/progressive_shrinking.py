@@ -20,7 +20,6 @@ import copy
 import io
 import json
 import math
-import os
 import random
 import signal
 import sys
@@ -48,6 +47,7 @@ from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
+from nasedge.writer_lock import FOLDER_LOCK, release, try_lock
 from nasedge.train.distributed import (STOP_SIGNALS, World, init_world, launched_by_torchrun, shard_dropout_,
                                        sync_batchnorm_)
 
@@ -318,30 +318,18 @@ class Trainer:
 
     @contextmanager
     def _out_dir_lock(self):
-        """Rank 0 holds ``out_dir/.lock`` while the run lasts: a second run on the same folder (a rerun while
-        the first still runs, or workers torchrun left behind) would write the same checkpoint parts."""
-        import fcntl
-
-        handle, busy = None, ""
+        """Rank 0 holds ``out_dir/.lock`` while the run lasts (:mod:`nasedge.writer_lock`): a second run on the same
+        folder (a rerun while the first still runs, or workers torchrun left behind) would write the same
+        checkpoint parts."""
+        handle, busy = None, None
         if self.world.is_main:
             try:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
-                handle = open(self.out_dir / ".lock", "a+")
-            except OSError:  # a folder this process cannot write (a finished run's, read-only): no run writes it
-                handle = None
-        if handle is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                handle.seek(0)
-                handle.truncate()
-                handle.write(f"{os.getpid()}\n")
-                handle.flush()
-            except BlockingIOError:
-                handle.seek(0)
-                busy = handle.read().strip() or "?"
-                handle.close()
-                handle = None
-        if self.world.any(bool(busy)):
+            except OSError:  # a folder this process cannot make: no run writes it (the run's own check says why)
+                pass
+            else:
+                handle, busy = try_lock(self.out_dir / FOLDER_LOCK)
+        if self.world.any(busy is not None):
             raise NasedgeError(f"train.out_dir {self.out_dir}: another training is writing it (process "
                                f"{busy or 'on the host of rank 0'}); wait for it to end or stop it, or use another "
                                f"train.out_dir")
@@ -349,7 +337,7 @@ class Trainer:
             yield
         finally:
             if handle is not None:
-                handle.close()  # releases the lock; the file stays (removing it would race a waiting run)
+                release(self.out_dir / FOLDER_LOCK, handle)
 
     def _run(self, log, progress: bool) -> TrainResult:
         cfg, world = self.cfg, self.world

@@ -97,3 +97,24 @@ def test_the_distributed_merge_keeps_a_stopped_run_s_records(nasedge_cli, data, 
     Path(f"{out}.rank0").write_text(records[0] + "\n")   # killed after the append, before the rank files went
     _merge_parts(str(out), archs)
     assert out.read_text().splitlines() == records
+
+
+def test_an_arch_listed_twice_is_evaluated_once_and_a_second_run_on_out_is_refused(nasedge_cli, data, tmp_path):
+    """A file of an arch twice gave two lines (a fit refuses such a file); two runs on one --out appended every arch
+    twice; asking for more distinct archs than the space holds is one line."""
+    from nasedge.writer_lock import locked_file
+
+    torch.manual_seed(0)
+    save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), tmp_path / "ten.pt")
+    archs = get_space("ofa_mbv3_tiny").sample_many(2, 0)
+    (tmp_path / "a.jsonl").write_text("".join(a.to_json() + "\n" for a in [*archs, archs[0]]))
+    out = tmp_path / "acc.jsonl"
+    r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", tmp_path / "a.jsonl", "--out", out)
+    assert r.returncode == 0 and f"{tmp_path / 'a.jsonl'}: 1 repeated archs are evaluated once" in r.stderr
+    assert sorted(_digests(out)) == sorted(a.digest() for a in archs)
+    with locked_file(out, "results file"):   # as another run appending to it holds it
+        r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:3", "--out", out)
+    assert r.returncode == 2 and f"{out}: another run is appending to this results file" in r.stderr
+    assert len(_digests(out)) == 2
+    r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:100000")
+    assert r.returncode == 2 and "100000 distinct archs of space ofa_mbv3_tiny asked for; it holds only" in r.stderr

@@ -55,3 +55,44 @@ def test_an_extracted_subnet_is_recalibrated_before_export(tmp_path, capsys):
     assert "mean" not in kept["input"] and kept["input"]["preprocess"].startswith("that of the data the supernet")
     assert torch.equal(torch.jit.load(str(tmp_path / "r" / "subnet.pt")).state_dict()[next(iter(extracted))],
                        next(iter(extracted.values())))
+
+
+def test_an_export_replaces_the_earlier_one_as_a_whole_or_not_at_all(tmp_path, monkeypatch, nasedge_cli):
+    """Into a folder that holds an earlier export: a failure (or Ctrl-C) after some formats leaves the earlier
+    export as it was; a finished one replaces it, formats it did not write too; a second export into the folder
+    while one runs is refused."""
+    import nasedge.export as export
+    from nasedge.writer_lock import locked_folder
+
+    space = get_space("ofa_mbv3_tiny")
+    small, large = space.min_arch(), space.max_arch()
+    for name, arch in (("small.json", small), ("large.json", large)):
+        (tmp_path / name).write_text(arch.to_json())
+    out = tmp_path / "exp"
+
+    def export_of(arch_file, formats):
+        return nasedge_cli("export", "--arch", tmp_path / arch_file, "--init", "random", "--format", formats,
+                           "--out", out)
+
+    assert export_of("large.json", "onnx,torch").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert {"subnet.onnx", "subnet.pt", "manifest.json"} <= set(before)
+
+    writer = export.FORMATS["torch"]
+
+    def interrupted(*args):
+        raise KeyboardInterrupt   # after onnx was written
+    monkeypatch.setitem(export.FORMATS, "torch", (writer[0], interrupted))
+    assert export_of("small.json", "onnx,torch").returncode == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before   # the earlier export, whole
+    monkeypatch.setitem(export.FORMATS, "torch", writer)
+
+    r = export_of("small.json", "onnx")
+    assert r.returncode == 0 and f"onnx: {out / 'subnet.onnx'}" in r.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["arch"] == small.to_dict() and list(manifest["files"]) == ["onnx"]
+    assert not (out / "subnet.pt").exists()   # the earlier arch's TorchScript file is not left beside it
+    with locked_folder(out, "--out"):   # as another export running into the folder would hold it
+        r = export_of("large.json", "onnx")
+    assert r.returncode == 2 and "another run is writing this folder" in r.stderr
+    assert json.loads((out / "manifest.json").read_text())["arch"] == small.to_dict()

@@ -123,6 +123,20 @@ def test_measure_to_csv_appends_and_resumes(tmp_path):
     assert measure_to_csv(FakeDevice(), rows[:2], path) == got  # nothing left to measure: the file's rows
 
 
+def test_a_second_run_on_the_same_csv_is_refused_before_it_measures(tmp_path):
+    """Two runs appending to one file each measured every arch (a file of each arch twice, which a fit refuses)."""
+    from nasedge.writer_lock import locked_file
+
+    rows = [(f"a{i}", a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]
+    path = tmp_path / "m.csv"
+    device = FakeDevice()
+    with locked_file(path, "measurements CSV"):   # as another run measuring into it holds it
+        with pytest.raises(NasedgeError, match=f"{path}: another run is appending to this measurements CSV"):
+            measure_to_csv(device, rows, path)
+    assert device.asked == [] and not path.exists()
+    assert len(measure_to_csv(device, rows, path)) == 2
+
+
 def test_measure_to_csv_brings_an_older_file_to_the_current_columns(tmp_path):
     rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]
     path = tmp_path / "m.csv"

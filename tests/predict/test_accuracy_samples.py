@@ -51,3 +51,18 @@ def test_results_of_another_supernet_or_data_are_not_counted_as_done(tmp_path):
     path.write_text(json.dumps({"arch": arch.to_dict(), "top1": 50.0, "context": mine}) + "\n"
                     + json.dumps({"arch": arch.to_dict(), "top1": 50.0}) + "\n")  # before contexts: counts
     assert done_archs(path, context=mine) == {arch}
+
+
+def test_a_second_run_on_the_same_file_is_refused_before_it_evaluates(tmp_path):
+    """Two `accuracy sample` runs on one file appended every arch twice (the fit then refuses the file)."""
+    from nasedge.data import DataConfig
+    from nasedge.predict.accuracy_samples import sample_accuracies
+    from nasedge.writer_lock import locked_file
+
+    (tmp_path / "s.pt").write_bytes(b"a supernet")   # never read: the refusal comes first
+    out = tmp_path / "acc.jsonl"
+    with locked_file(out, "file of accuracy samples"):
+        with pytest.raises(NasedgeError, match=f"{out}: another run is appending to this file of accuracy samples"):
+            sample_accuracies(get_space("ofa_mbv3_tiny").sample_many(2, 0), out, supernet_path=str(tmp_path / "s.pt"),
+                              data=DataConfig(path=str(tmp_path / "none.npz")))
+    assert not out.exists()

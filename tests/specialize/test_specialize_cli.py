@@ -1,6 +1,7 @@
 """``nasedge specialize`` end to end on the predict-only path (no measuring), and its one-line errors."""
 
 import json
+import os
 
 from pathlib import Path
 
@@ -104,6 +105,19 @@ def test_a_rerun_replaces_the_pick_as_a_whole(tmp_path, capsys, monkeypatch):
     assert (out / "verification.csv").read_text() == "kept\n" and (out / "notes.txt").read_text() == "mine\n"
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "notes.txt", "pareto.png", "report.md",
                                                     "search.json", "subnet.pt", "verification.csv"]
+
+
+def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tmp_path, capsys):
+    """Two runs into one --out shared its staging folder: each emptied it, and the second swap deleted the first's
+    model files, both runs saying they had picked (the manifest naming files that were gone)."""
+    from nasedge.writer_lock import locked_folder
+
+    out = tmp_path / "titan"
+    with locked_folder(out, "--out"):   # as a run writing the folder holds it
+        assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7 ms", "--out", str(out), *TINY]) == 2
+    assert _error(capsys).endswith(f"--out {out}: another run is writing this folder (process {os.getpid()}); wait "
+                                   f"for it to end or stop it, or use another folder")
+    assert not out.exists()   # the other run's lock went with it, and this run made nothing
 
 
 @pytest.mark.parametrize("args, message", [
