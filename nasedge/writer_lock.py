@@ -93,7 +93,8 @@ def locked_file(path: str | Path, what: str):
     """Hold the lock of the file ``path`` that a run appends to (``what`` it is, for the refusal) while the
     ``with`` block runs."""
     path = Path(path)
-    return _held(path.with_name(f".{path.name}.lock"), lambda holder: (
+    real = Path(os.path.realpath(path))  # a link to the file is the file: one lock for both names
+    return _held(real.with_name(f".{real.name}.lock"), lambda holder: (
         f"{path}: another run is appending to this {what} (process {holder}); wait for it to end or stop it, or use "
         f"another file"))
 
@@ -102,6 +103,6 @@ def locked_folder(folder: str | Path, flag: str):
     """Hold the lock of the output folder ``folder`` (given as ``flag``, for the refusal) while the ``with``
     block runs."""
     folder = Path(folder)
-    return _held(folder / FOLDER_LOCK, lambda holder: (
+    return _held(Path(os.path.realpath(folder)) / FOLDER_LOCK, lambda holder: (
         f"{flag} {folder}: another run is writing this folder (process {holder}); wait for it to end or stop it, or "
         f"use another folder"))

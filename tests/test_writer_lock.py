@@ -27,6 +27,13 @@ def test_a_second_writer_of_a_file_is_refused_while_the_first_holds_it(tmp_path)
         with pytest.raises(NasedgeError, match="another run is appending"):  # another handle of this process too
             with locked_file(out, "results file"):
                 pass
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(out)
+    with locked_file(link, "results file"):   # another name of the same file: the same lock
+        with pytest.raises(NasedgeError, match="another run is appending"):
+            with locked_file(out, "results file"):
+                pass
+    link.unlink()
     assert _other_process(attempt).returncode == 0   # released when the block ends
     assert list(tmp_path.iterdir()) == []   # the lock file goes with the run, and the file was never made
 

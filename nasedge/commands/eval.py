@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from contextlib import nullcontext
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,18 @@ def _print_record(record: dict, as_json: bool) -> None:
               f"top-1 {record['top1']:.2f} %", flush=True)
 
 
+def _rank_files(out: str | Path) -> list[Path]:
+    """The ranks' files of ``out`` (``OUT.rank<R>``, by rank): a name with glob characters is matched as it is,
+    and a file such as ``OUT.rank0.bak`` is not one."""
+    out = Path(out)
+    pattern = re.compile(re.escape(out.name) + r"\.rank(\d+)")
+    try:
+        found = [(int(m.group(1)), p) for p in out.parent.iterdir() if (m := pattern.fullmatch(p.name))]
+    except FileNotFoundError:
+        return []
+    return [p for _, p in sorted(found)]
+
+
 def _merge_parts(out: str, archs: list) -> None:
     """Every record of the rank files ``OUT.rank<R>`` (this run's, and those of an earlier run that stopped) appended
     to ``out`` unless it holds the arch already, this run's archs first in their order; then the rank files go.
@@ -64,12 +78,11 @@ def _merge_parts(out: str, archs: list) -> None:
     A kill during the merge loses nothing: the rank files outlive the appended lines, and a rerun merges again
     what ``out`` does not hold yet."""
     import os
-    from pathlib import Path
 
     from nasedge.arch import Arch
     from nasedge.jsonlines import read_json_lines
 
-    parts = sorted(Path(out).parent.glob(Path(out).name + ".rank*"))
+    parts = _rank_files(out)
     if not parts:
         return
 
@@ -144,19 +157,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     space = supernet.space
     archs = parse_arch_spec(args.arch, space, cfg.seed)
     if len(set(archs)) < len(archs):  # a file that lists an arch twice: one result each (a fit refuses two)
-        print(f"nasedge: warning: {args.arch}: {len(archs) - len(set(archs))} repeated archs are evaluated once",
-              file=sys.stderr)
+        if world.is_main:
+            print(f"nasedge: warning: {args.arch}: {len(archs) - len(set(archs))} repeated archs are evaluated once",
+                  file=sys.stderr)
         archs = list(dict.fromkeys(archs))
     data = OmegaConf.to_object(cfg.data)
     check_classes(supernet.num_classes, len(dataset_classes(data)), path, data.path)  # before the data is decoded
     context = evaluation_context(path, data) if args.out else None  # hashes the supernet file: for --out only
     done: set = set()
     if args.out and world.is_main:   # the other ranks get rank 0's view before any of them writes
-        from pathlib import Path
-
         out_path = Path(args.out)
         # the merged file and the ranks' parts of a distributed run that did not finish
-        for part in [out_path, *sorted(out_path.parent.glob(out_path.name + ".rank*"))]:
+        for part in [out_path, *_rank_files(out_path)]:
             done |= done_archs(part, "results file of nasedge eval", context=context)
     done = world.broadcast(done)
     todo = [a for a in archs if a not in done]

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     # written beside the earlier export, which they replace as a whole at the end (its formats not written again
     # too): an interrupted export leaves the earlier one as it was, and a second export into the folder is refused
-    with locked_folder(out, "--out"), replacing_pick(out) as staging:
+    with locked_folder(out, "--out"), replacing_pick(out, by_name=False) as staging:
         files = export_subnet(model, arch, formats, staging)
         _write_manifest(staging, arch, cfg, files, recalibrated)
     for fmt, path in files.items():

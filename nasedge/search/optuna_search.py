@@ -179,30 +179,44 @@ def open_storage(spec: Optional[str]):
 
 def _drop_cut_short_line(path: Path) -> None:
     """A journal whose last line a kill cut short (no newline, not whole JSON) loses that line, said on stderr: Optuna
-    fails to read it, and appends after it so that the next line is broken too and the study unreadable."""
+    fails to read it, and appends after it so that the next line is broken too and the study unreadable. Only a
+    file whose first line is one of Optuna's journal records is touched (anything else is Optuna's to refuse),
+    and under Optuna's own lock, as a worker sharing the journal appends under it."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 20)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return  # a new journal; the others are Optuna's to refuse, in one line
+    try:
+        if not (first.endswith(b"\n") and "op_code" in json.loads(first)):
+            return
+    except (ValueError, TypeError):
+        return
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
             f.seek(max(0, size - (1 << 20)))
             tail = f.read()
-    except (FileNotFoundError, IsADirectoryError):
-        return  # a new journal; a folder is refused by Optuna's backend, in one line
-    if not tail or tail.endswith(b"\n"):
-        return
-    cut = tail.rfind(b"\n") + 1  # 0: the whole tail is the fragment (the journal's one line, or one over 1 MiB)
-    try:
-        json.loads(tail[cut:])
-    except ValueError:
-        pass
-    else:  # whole: it lost only its newline, without which Optuna's next line would run on from it
-        with open(path, "ab") as f:
-            f.write(b"\n")
-        return
-    if cut == 0 and size > len(tail):
-        return  # a line longer than the tail read: not one Optuna wrote; leave the file to Optuna's own error
-    os.truncate(path, size - (len(tail) - cut))
-    print(f"nasedge: warning: {path}: dropped a last line cut short (the trial in flight when the run stopped)",
-          file=sys.stderr)
+        if not tail or tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n") + 1
+        if cut == 0:
+            return  # a last line over 1 MiB: not one Optuna wrote; its own error says so
+        try:
+            json.loads(tail[cut:])
+        except ValueError:
+            os.truncate(path, size - (len(tail) - cut))
+            print(f"nasedge: warning: {path}: dropped a last line cut short (the trial in flight when the run "
+                  f"stopped)", file=sys.stderr)
+        else:  # whole: it lost only its newline, without which Optuna's next line would run on from it
+            with open(path, "ab") as f:
+                f.write(b"\n")
+    finally:
+        lock.release()
 
 
 def _dimensions(space: SearchSpace) -> tuple[Any, ...]:

@@ -81,28 +81,30 @@ STAGING = ".new-pick"  # the folder inside --out that a run's outputs are writte
 
 
 @contextmanager
-def replacing_pick(out: Path) -> Iterator[Path]:
+def replacing_pick(out: Path, by_name: bool = True) -> Iterator[Path]:
     """A staging folder inside ``out`` for a new pick's outputs (model files, manifest, report, plot, search.json;
     budget folders too). When the block ends, they replace the earlier pick's as a whole; when it raises (an
     export failing, Ctrl-C), the earlier pick stays as it was and the staging folder goes.
 
-    What else ``out`` holds (verification.csv, the user's files) stays."""
+    The earlier pick is what its manifest lists and, with ``by_name`` (``specialize``: ``--out`` is its folder),
+    the files named as a pick's outputs; without it (``export`` into a folder of the user's), with a manifest of
+    nasedge's only. What else ``out`` holds (verification.csv, the user's files) stays."""
     out = Path(out)
     staging = out / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # a run killed before its swap (kill -9) left it
     staging.mkdir(parents=True)
     try:
         yield staging
-        _swap(out, staging)
+        _swap(out, staging, by_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _swap(out: Path, staging: Path) -> None:
+def _swap(out: Path, staging: Path, by_name: bool = True) -> None:
     """Move the staged files into ``out``, then remove the earlier pick's files that none of them replaced.
 
     A few renames, manifests last: an interruption within them is the only way to mix two picks."""
-    old = _pick_files(out)
+    old = _pick_files(out, by_name)
     new = sorted((p for p in staging.rglob("*") if p.is_file()),
                  key=lambda p: (p.name == "manifest.json", p.parent == staging))
     moved = [out / src.relative_to(staging) for src in new]
@@ -121,23 +123,32 @@ def _swap(out: Path, staging: Path) -> None:
         fsync_directory(folder)
 
 
-def _pick_files(out: Path) -> set[Path]:
-    """The files of the pick in ``out``: those its manifest lists and the output names, in ``out`` and in each
-    budget folder of a run over several budgets."""
+def _pick_files(out: Path, by_name: bool = True) -> set[Path]:
+    """The files of the pick in ``out``: those its manifest lists (``specialize``'s names them, ``export``'s holds
+    ``{"name", "sha256"}``) and the manifest; with ``by_name``, every output name, else those of a ``specialize``
+    pick where its manifest is there (its report, plot and search.json); in ``out`` and in each budget folder of a
+    run over several budgets."""
     from nasedge.export import FORMATS
 
-    names = {*OUTPUT_NAMES, *(name for name, _ in FORMATS.values())}
+    def name(value: Any) -> str:
+        return value["name"] if isinstance(value, dict) else value
+
     folders = {out}
     try:
         manifest = json.loads((out / "manifest.json").read_text())
-        listed = {out / name for name in manifest.get("files", {}).values()}
+        listed = {out / name(v) for v in manifest.get("files", {}).values()}
         for pick in manifest.get("picks", []):
             folders.add(out / pick["dir"])
-            listed.update(out / name for name in pick["files"].values())
+            listed.update(out / name(v) for v in pick["files"].values())
+        ours = "arch" in manifest or "picks" in manifest
+        specialized = "budget_ms" in manifest or "picks" in manifest   # its report, plot and search.json too
     except (OSError, ValueError, AttributeError, KeyError, TypeError):  # none, or not one of ours
-        listed = set()
-    files = {folder / name for folder in folders for name in names} | listed
-    # a manifest is a file like any other: what it names outside out, or the verification journal, stays
+        listed, ours, specialized = set(), False, False
+    names = {*OUTPUT_NAMES, *(n for n, _ in FORMATS.values())} if by_name else \
+        set(OUTPUT_NAMES) if specialized else set()
+    files = {folder / n for folder in folders for n in names} | listed
+    if ours:
+        files.add(out / "manifest.json")
     return {p for p in files if p.is_file() and p.resolve().is_relative_to(out.resolve())
             and p.name != VERIFICATION_CSV}
 

@@ -61,15 +61,18 @@ def test_the_rank_files_of_a_stopped_distributed_run_end_up_in_out(nasedge_cli, 
     save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), tmp_path / "ten.pt")
     assert _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:3", "--out",
                  tmp_path / "first.jsonl").returncode == 0
-    out = tmp_path / "acc.jsonl"
+    out = tmp_path / "acc[1] {x}.jsonl"   # glob characters in the name are matched as they are
     stopped = _split_into_rank_files(tmp_path / "first.jsonl", out)
+    backup = Path(f"{out}.rank0.bak")   # a file of the user's, not a rank file
+    backup.write_text("mine\n")
     r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:5", "--out", out)
     assert r.returncode == 0, r.stderr
     assert "skipped 3 archs already in" in r.stdout
     digests = _digests(out)
     assert len(digests) == 5 == len(set(digests))
     assert set(stopped) <= set(out.read_text().splitlines())  # the stopped run's records, as they were
-    assert not list(tmp_path.glob("acc.jsonl.rank*"))
+    assert not Path(f"{out}.rank0").exists() and not Path(f"{out}.rank1").exists()
+    assert backup.read_text() == "mine\n"
 
 
 def test_the_distributed_merge_keeps_a_stopped_run_s_records(nasedge_cli, data, tmp_path, capsys):

@@ -74,6 +74,9 @@ def test_an_export_replaces_the_earlier_one_as_a_whole_or_not_at_all(tmp_path, m
         return nasedge_cli("export", "--arch", tmp_path / arch_file, "--init", "random", "--format", formats,
                            "--out", out)
 
+    out.mkdir()
+    for name in ("report.md", "notes.txt", "subnet.tflite"):   # the user's own files: export never removes them
+        (out / name).write_text("mine\n")
     assert export_of("large.json", "onnx,torch").returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert {"subnet.onnx", "subnet.pt", "manifest.json"} <= set(before)
@@ -92,6 +95,7 @@ def test_an_export_replaces_the_earlier_one_as_a_whole_or_not_at_all(tmp_path, m
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["arch"] == small.to_dict() and list(manifest["files"]) == ["onnx"]
     assert not (out / "subnet.pt").exists()   # the earlier arch's TorchScript file is not left beside it
+    assert all((out / name).read_text() == "mine\n" for name in ("report.md", "notes.txt", "subnet.tflite"))
     with locked_folder(out, "--out"):   # as another export running into the folder would hold it
         r = export_of("large.json", "onnx")
     assert r.returncode == 2 and "another run is writing this folder" in r.stderr

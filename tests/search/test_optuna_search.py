@@ -102,6 +102,17 @@ def test_a_journal_whose_last_line_a_kill_cut_short_resumes(tmp_path, capsys, cu
     assert resumed.evaluations + resumed.reused_evaluations == 20
 
 
+@pytest.mark.parametrize("content", [b"my notes\nthe last line", b"SQLite format 3\x00" + bytes(range(256)) * 8])
+def test_a_file_that_is_not_a_journal_is_left_as_it_is(tmp_path, content):
+    """A notes file or an SQLite database given as the journal (sqlite:/// left off) ends its last line without a
+    newline too: it is Optuna's to refuse, never cut."""
+    path = tmp_path / "study.db"
+    path.write_bytes(content)
+    with pytest.raises(NasedgeError):
+        create_strategy("optuna", storage=str(path), study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
+    assert path.read_bytes() == content
+
+
 def test_a_study_created_for_another_search_is_refused(tmp_path):
     storage = _storage(tmp_path, "journal")
     create_strategy("optuna", storage=storage, study_name="s").run(SPACE, ACC, LAT, BUDGET, max_evaluations=5)
