@@ -68,20 +68,30 @@ def release(path: str | Path, handle: IO) -> None:
 
 
 @contextmanager
+def holding(lock: Path) -> Iterator[Optional[str]]:
+    """Hold the lock file ``lock`` while the block runs (:func:`try_lock`, then :func:`release`); yields None when
+    it is held or no lock can be taken, else the holder's process id ("" when unknown)."""
+    handle, holder = try_lock(lock)
+    try:
+        yield holder
+    finally:
+        if handle is not None:
+            release(lock, handle)
+
+
+@contextmanager
 def _held(lock: Path, refusal: Callable[[str], str]) -> Iterator[None]:
     made = not lock.parent.exists()
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # the run's own check says why it cannot write there
-    handle, holder = try_lock(lock)
     try:
-        if holder is not None:
-            raise NasedgeError(refusal(holder or "?"))
-        yield
+        with holding(lock) as holder:
+            if holder is not None:
+                raise NasedgeError(refusal(holder or "?"))
+            yield
     finally:
-        if handle is not None:
-            release(lock, handle)
         if made:  # a run that wrote nothing (refused, or failed early) leaves no folder behind
             try:
                 lock.parent.rmdir()

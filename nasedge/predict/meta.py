@@ -528,16 +528,17 @@ def choose_blend(y: np.ndarray, loo: dict[str, np.ndarray], step: float = BLEND_
     weights = {k: float(wts[i]) for i, k in enumerate(names) if wts[i] > 0}
     fits = point == 0 or err > (1 - MISMATCH_GAIN) * prior
     if not fits:
-        reason = (f"the prior alone errs {100 * prior:.1f} % on the samples left out, the blend "
-                  f"{100 * err:.1f} %: the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
+        reason = (f"the prior alone errs {100 * prior:.1f} % on the samples left out, the blend {100 * err:.1f} %: "
+                  f"the prior does not fit this device " + ("fully" if names[0] in weights else "at all"))
     elif point != 0:
         reason = (f"the prior fits about as well as the blend: it errs {100 * prior:.1f} % on the samples left "
                   f"out, the blend {100 * err:.1f} %, less than {100 * MISMATCH_GAIN:.0f} % better")
     elif np.argmin(mean_errors) == 0:
         reason = f"the prior fits: its leave-one-out error is the least ({100 * prior:.1f} %)"
     else:
-        reason = (f"the prior is kept: the best blend's leave-one-out error ({100 * float(mean_errors.min()):.1f} % "
-                  f"against {100 * prior:.1f} %) is not better by more than {margin:g} standard errors")
+        best = 100 * float(mean_errors.min())
+        reason = (f"the prior is kept: the best blend's leave-one-out error ({best:.1f} % against {100 * prior:.1f} "
+                  f"%) is not better by more than {margin:g} standard errors")
     if point == 0 and weights != {names[0]: 1.0}:
         reason += f" (the prior's weight over resamples of the samples: {weights.get(names[0], 0.0):.2f})"
     return {"weights": weights, "loo_error": alone, "blend_error": err, "prior_fits": fits, "reason": reason}

@@ -125,9 +125,9 @@ def _swap(out: Path, staging: Path, by_name: bool = True) -> None:
 
 def _pick_files(out: Path, by_name: bool = True) -> set[Path]:
     """The files of the pick in ``out``: those its manifest lists (``specialize``'s names them, ``export``'s holds
-    ``{"name", "sha256"}``) and the manifest; with ``by_name``, every output name, else those of a ``specialize``
-    pick where its manifest is there (its report, plot and search.json); in ``out`` and in each budget folder of a
-    run over several budgets."""
+    ``{"name", "sha256"}``); with ``by_name``, every output name, else those of a ``specialize`` pick where its
+    manifest is there (its report, plot and search.json); in ``out`` and in each budget folder of a run over several
+    budgets."""
     from nasedge.export import FORMATS
 
     def name(value: Any) -> str:
@@ -140,15 +140,14 @@ def _pick_files(out: Path, by_name: bool = True) -> set[Path]:
         for pick in manifest.get("picks", []):
             folders.add(out / pick["dir"])
             listed.update(out / name(v) for v in pick["files"].values())
-        ours = "arch" in manifest or "picks" in manifest
         specialized = "budget_ms" in manifest or "picks" in manifest   # its report, plot and search.json too
     except (OSError, ValueError, AttributeError, KeyError, TypeError):  # none, or not one of ours
-        listed, ours, specialized = set(), False, False
-    names = {*OUTPUT_NAMES, *(n for n, _ in FORMATS.values())} if by_name else \
-        set(OUTPUT_NAMES) if specialized else set()
+        listed, specialized = set(), False
+    names = set(OUTPUT_NAMES) if by_name or specialized else set()  # an export's manifest is always replaced
+    if by_name:
+        names.update(n for n, _ in FORMATS.values())
     files = {folder / n for folder in folders for n in names} | listed
-    if ours:
-        files.add(out / "manifest.json")
+    # a manifest is a file like any other: what it names outside out, or the verification journal, stays
     return {p for p in files if p.is_file() and p.resolve().is_relative_to(out.resolve())
             and p.name != VERIFICATION_CSV}
 

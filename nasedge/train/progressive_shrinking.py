@@ -47,7 +47,7 @@ from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
-from nasedge.writer_lock import FOLDER_LOCK, release, try_lock
+from nasedge.writer_lock import FOLDER_LOCK, holding
 from nasedge.train.distributed import (STOP_SIGNALS, World, init_world, launched_by_torchrun, shard_dropout_,
                                        sync_batchnorm_)
 
@@ -321,23 +321,19 @@ class Trainer:
         """Rank 0 holds ``out_dir/.lock`` while the run lasts (:mod:`nasedge.writer_lock`): a second run on the same
         folder (a rerun while the first still runs, or workers torchrun left behind) would write the same
         checkpoint parts."""
-        handle, busy = None, None
+        lock = nullcontext()
         if self.world.is_main:
             try:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
+                lock = holding(self.out_dir / FOLDER_LOCK)
             except OSError:  # a folder this process cannot make: no run writes it (the run's own check says why)
                 pass
-            else:
-                handle, busy = try_lock(self.out_dir / FOLDER_LOCK)
-        if self.world.any(busy is not None):
-            raise NasedgeError(f"train.out_dir {self.out_dir}: another training is writing it (process "
-                               f"{busy or 'on the host of rank 0'}); wait for it to end or stop it, or use another "
-                               f"train.out_dir")
-        try:
+        with lock as busy:
+            if self.world.any(busy is not None):
+                raise NasedgeError(f"train.out_dir {self.out_dir}: another training is writing it (process "
+                                   f"{busy or 'on the host of rank 0'}); wait for it to end or stop it, or use "
+                                   f"another train.out_dir")
             yield
-        finally:
-            if handle is not None:
-                release(self.out_dir / FOLDER_LOCK, handle)
 
     def _run(self, log, progress: bool) -> TrainResult:
         cfg, world = self.cfg, self.world
