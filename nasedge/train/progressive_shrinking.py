@@ -257,19 +257,25 @@ class Trainer:
                                    f"move it away")
 
     # --- setup ---------------------------------------------------------------------------
-    def _build_model(self, num_classes: int, log) -> nn.Module:
+    def _init_from(self) -> nn.Module | None:
+        """The supernet of ``train.init_from``, checked against the run before the data loads (minutes at scale)."""
+        if not self.cfg.init_from:
+            return None
+        try:
+            start = load_supernet(self.cfg.init_from)
+        except NasedgeError as exc:
+            raise NasedgeError(f"train.init_from: {exc}") from None
+        if self.static_arch or start.space.name != self.space.name:
+            raise NasedgeError(f"train.init_from: {self.cfg.init_from} is a supernet of space "
+                               f"{start.space.name!r}; this run trains "
+                               f"{'a static arch' if self.static_arch else repr(self.space.name)}")
+        return start
+
+    def _build_model(self, num_classes: int, start: nn.Module | None, log) -> nn.Module:
         torch.manual_seed(self.seed)
         model = (build_mobilenetv3(self.static_arch, self.space, num_classes) if self.static_arch
                  else build_supernet(self.space, num_classes))
-        if self.cfg.init_from:
-            try:
-                start = load_supernet(self.cfg.init_from)
-            except NasedgeError as exc:
-                raise NasedgeError(f"train.init_from: {exc}") from None
-            if self.static_arch or start.space.name != self.space.name:
-                raise NasedgeError(f"train.init_from: {self.cfg.init_from} is a supernet of space "
-                                   f"{start.space.name!r}; this run trains "
-                                   f"{'a static arch' if self.static_arch else repr(self.space.name)}")
+        if start is not None:
             head = load_except_head(model, start.state_dict(), f"train.init_from: {self.cfg.init_from}")
             if head:
                 log(head)
@@ -345,6 +351,12 @@ class Trainer:
         else:  # only rank 0 needs to see out_dir (hosts need not share a file system)
             state = world.broadcast(load_checkpoint(self.ckpt_dir) if world.is_main else None)
         log(self.plan(state["position"] if state is not None else None))
+        if state is not None:  # refused before the data loads, which takes minutes at scale
+            stored, now = (_comparable(c, cfg.resumable_changes) for c in (state["config"], self.config_dict))
+            if stored != now:
+                raise NasedgeError(f"{self.ckpt_dir}: checkpoint was made with a different configuration "
+                                   f"({_first_difference(stored, now)} differs); use another train.out_dir")
+        start_from = self._init_from()
         if cfg.cpu_threads:
             torch.set_num_threads(cfg.cpu_threads)
         if cfg.deterministic:
@@ -358,7 +370,8 @@ class Trainer:
         log(f"data: {len(train)} training and {len(test)} test images ({duration(time.monotonic() - t)})")
         self._check_ranks_agree(train, test)
         recal = recalibration_subset(train, self.data_cfg)
-        model = self._build_model(len(train.classes), log)
+        model = self._build_model(len(train.classes), start_from, log)
+        del start_from
         teacher = None
         position = {"phase": 0, "epoch": 0, "step": 0}
         metrics: list[dict] = []
@@ -366,10 +379,6 @@ class Trainer:
         epoch_loss = None  # the loss sum and step count of the steps an interrupted epoch took before its checkpoint
         self._subnets_crc = 0
         if state is not None:
-            stored, now = (_comparable(c, cfg.resumable_changes) for c in (state["config"], self.config_dict))
-            if stored != now:
-                raise NasedgeError(f"{self.ckpt_dir}: checkpoint was made with a different configuration "
-                                   f"({_first_difference(stored, now)} differs); use another train.out_dir")
             model.load_state_dict(state["model"])
             if state["teacher"] is not None:
                 teacher = self._make_teacher(model)

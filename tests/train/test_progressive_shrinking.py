@@ -126,10 +126,12 @@ def test_a_checkpoint_without_the_epochs_running_loss_still_resumes(dataset, tmp
     assert r.finished and len(r.metrics) == 5 and all(math.isfinite(m["loss"]) for m in r.metrics)
 
 
-def test_resume_refuses_a_different_config(dataset, tmp_path):
+def test_resume_refuses_a_different_config_before_the_data_loads(dataset, tmp_path):
     train_from_config(compose(overrides(dataset, tmp_path / "r", "train.max_minutes=0.01")), log=lambda *_: None)
+    lines = []
     with pytest.raises(NasedgeError, match="train.batch_size differs"):
-        train_from_config(compose(overrides(dataset, tmp_path / "r", "train.batch_size=16")), log=lambda *_: None)
+        train_from_config(compose(overrides(dataset, tmp_path / "r", "train.batch_size=16")), log=lines.append)
+    assert not any(line.startswith("loading ") for line in lines)  # minutes at ImageNet scale, for nothing
 
 
 def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
@@ -216,10 +218,12 @@ def test_a_later_phase_outside_the_space_is_refused_before_any_training(dataset,
     assert not (tmp_path / "k" / "checkpoint").exists()  # the first phase did not run
 
 
-def test_init_from_errors_name_the_field(dataset, tmp_path):
+def test_init_from_errors_name_the_field_before_the_data_loads(dataset, tmp_path):
+    lines = []
     with pytest.raises(NasedgeError, match=r"train.init_from: .*missing.pt: supernet checkpoint not found"):
         train_from_config(compose(overrides(dataset, tmp_path / "c", f"train.init_from={tmp_path}/missing.pt")),
-                          log=lambda *_: None)
+                          log=lines.append)
+    assert not any(line.startswith("loading ") for line in lines)
 
 
 def test_a_budget_used_up_by_start_up_still_makes_progress(dataset, tmp_path):
