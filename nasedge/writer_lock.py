@@ -81,7 +81,7 @@ def holding(lock: Path) -> Iterator[Optional[str]]:
 
 @contextmanager
 def _held(lock: Path, refusal: Callable[[str], str]) -> Iterator[None]:
-    made = not lock.parent.exists()
+    made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]  # innermost first
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -92,11 +92,11 @@ def _held(lock: Path, refusal: Callable[[str], str]) -> Iterator[None]:
                 raise NasedgeError(refusal(holder or "?"))
             yield
     finally:
-        if made:  # a run that wrote nothing (refused, or failed early) leaves no folder behind
+        for folder in made:  # a run that wrote nothing (refused, or failed early) leaves no folders behind
             try:
-                lock.parent.rmdir()
+                folder.rmdir()
             except OSError:
-                pass
+                break  # it holds what the run wrote, and so do the folders around it
 
 
 def locked_file(path: str | Path, what: str):

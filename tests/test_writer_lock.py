@@ -86,3 +86,13 @@ def test_where_no_lock_can_be_taken_the_run_goes_on():
     from the lock (the run's own check says why it cannot write there)."""
     with locked_folder("/proc/nasedge-none", "--out"), locked_file("/proc/nasedge-none.csv", "measurements CSV"):
         pass
+
+
+def test_the_folders_a_run_made_go_again_unless_it_wrote_into_them(tmp_path):
+    with pytest.raises(RuntimeError):
+        with locked_file(tmp_path / "nd" / "a" / "b" / "acc.jsonl", "file"):
+            raise RuntimeError("failed before writing")
+    assert list(tmp_path.iterdir()) == []  # every folder it made, not the innermost only
+    with locked_folder(tmp_path / "x" / "y" / "out", "--out"):
+        (tmp_path / "x" / "kept.txt").write_text("written")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["x", "x/kept.txt"]

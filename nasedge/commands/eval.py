@@ -178,7 +178,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         supernet = supernet.to(memory_format=torch.channels_last)
     part = f"{args.out}.rank{world.rank}" if args.out and world.launched else args.out
-    out = open(part, "a") if part else None
+    out = None  # opened with the first record: a run that fails before it leaves no empty file
     results: list[dict] = []
     show = not world.launched   # one process prints as it goes; under torchrun rank 0 prints the merged file
     try:
@@ -195,7 +195,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
                           "params": cost.params, "macs": cost.macs, **({"context": context} if context else {})}
-                if out:  # durable per arch: a rerun after a crash takes it from the file
+                if part:  # durable per arch: a rerun after a crash takes it from the file
+                    out = out or open(part, "a")
                     out.write(json.dumps(record) + "\n")
                     out.flush()
                     os.fsync(out.fileno())

@@ -63,6 +63,12 @@ def _split(root: Path, classes: list[str] | None) -> tuple[list[Path], list[int]
     return files, labels, classes
 
 
+def _gib(size: int) -> str:
+    """``size`` bytes in GiB, to one decimal, and to two significant digits under 0.1 (never "0.0")."""
+    gib = size / 2**30
+    return f"{gib:.1f}" if gib >= 0.1 else f"{gib:.2g}"
+
+
 def load_image_folder(cfg, rows):
     """Both splits, decoded; ``rows(split, count)``: the rows to decode, in order (None: all)."""
     from nasedge.data.image_dataset import ImageDataset
@@ -77,7 +83,7 @@ def load_image_folder(cfg, rows):
                       ([files[i] for i in chosen.tolist()], [labels[i] for i in chosen.tolist()]))
     need = sum(len(files) for files, _ in picked) * 3 * cfg.image_size**2
     if need > cfg.max_memory_gib * 2**30:
-        raise NasedgeError(f"{root}: {need / 2**30:.1f} GiB of decoded images at {cfg.image_size}px exceeds the "
+        raise NasedgeError(f"{root}: {_gib(need)} GiB of decoded images at {cfg.image_size}px exceeds the "
                            f"in-memory limit data.max_memory_gib={cfg.max_memory_gib:g}; lower data.image_size, "
                            f"use fewer images (data.limit_train, data.limit_test) or raise the limit")
     splits = []

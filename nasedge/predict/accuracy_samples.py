@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -47,7 +48,8 @@ _CONTEXT_WORDS = {"supernet": "supernet file", "data": "data (path or settings)"
 def done_archs(path: Path, what: str = "file of accuracy samples", warn=None,
                context: Optional[dict] = None) -> set[Arch]:
     """The archs already in ``path``, a file of JSON lines each with its ``"arch"`` (none when it does not exist);
-    a last line cut short by a kill is dropped (:func:`~nasedge.jsonlines.read_appended_json_lines`), any other
+    a last line cut short by a kill is dropped (:func:`~nasedge.jsonlines.read_appended_json_lines`; ``warn``, by
+    default a line on stderr, says so), any other
     line that is not such a record is an error naming it. So is a record of another ``context``
     (:func:`evaluation_context`; records written before contexts were stored have none and count)."""
     done = set()
@@ -63,8 +65,12 @@ def done_archs(path: Path, what: str = "file of accuracy samples", warn=None,
             raise NasedgeError(f"{path}:{lineno}: a result of another {_CONTEXT_WORDS.get(other, other)}; one file "
                                f"holds the results of one supernet on one data: use another output file")
 
-    read_appended_json_lines(path, what, "the arch in flight", warn, check)
+    read_appended_json_lines(path, what, "the arch in flight", warn or _warn_on_stderr, check)
     return done
+
+
+def _warn_on_stderr(message: str) -> None:
+    print(f"nasedge: warning: {message}", file=sys.stderr)
 
 
 class SubnetEvaluator:
@@ -116,7 +122,6 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
     ``progress(record)`` is called after each line is written.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     data = data if isinstance(data, dict) else asdict(data)
     context = evaluation_context(supernet_path, data)
     with locked_file(out, "file of accuracy samples"):  # a second run would append every arch again
@@ -127,13 +132,18 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
             return 0, len(archs)
         records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
                    if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
-        with open(out, "a") as f:
+        f = None  # opened with the first record: a run that fails before it leaves no empty file (nor folder)
+        try:
             for record in records:
+                f = f or open(out, "a")
                 f.write(json.dumps({**record, "context": context}) + "\n")
                 f.flush()
                 os.fsync(f.fileno())  # durable per arch: a crash loses at most the arch being evaluated
                 if progress is not None:
                     progress(record)
+        finally:
+            if f is not None:
+                f.close()
     return len(todo), len(archs) - len(todo)
 
 

@@ -106,7 +106,8 @@ def test_only_the_images_used_count_against_the_memory_limit(folder):
     a limited split; what is held is what is checked."""
     tight = DataConfig(kind="image_folder", path=str(folder), image_size=16, recalibration_images=10,
                        max_memory_gib=40 * 3 * 16 * 16 / 2**30)   # room for 40 images of the 80
-    with pytest.raises(NasedgeError, match=r"exceeds the in-memory limit data.max_memory_gib=.*use fewer images "
+    with pytest.raises(NasedgeError, match=r": 5.7e-05 GiB of decoded images at 16px exceeds the in-memory limit "
+                                           r"data.max_memory_gib=.*use fewer images "
                                            r"\(data.limit_train, data.limit_test\)"):
         load_dataset(tight)
     recal, test = load_evaluation_data(tight)

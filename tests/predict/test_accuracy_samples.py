@@ -9,12 +9,14 @@ from nasedge.predict.accuracy_samples import done_archs
 from nasedge.spaces import get_space
 
 
-def test_done_archs_resumes_and_drops_only_a_cut_last_line(tmp_path):
+def test_done_archs_resumes_and_drops_only_a_cut_last_line_which_it_says(tmp_path, capsys):
     archs = get_space("ofa_mbv3_cifar").sample_many(2, 0)
     path = tmp_path / "s.jsonl"
     whole = "".join(json.dumps({"arch": a.to_dict(), "top1": 50.0}) + "\n" for a in archs)
     path.write_text(whole + '{"arch": {"spa')
     assert done_archs(path) == set(archs)
+    assert capsys.readouterr().err == (f"nasedge: warning: {path}: dropped a last line cut short (the arch in flight "
+                                       f"when the run stopped)\n")
     assert [json.loads(line) for line in path.read_text().splitlines()] == [json.loads(line) for line in
                                                                            whole.splitlines()]
     assert done_archs(tmp_path / "none.jsonl") == set()
@@ -66,3 +68,15 @@ def test_a_second_run_on_the_same_file_is_refused_before_it_evaluates(tmp_path):
             sample_accuracies(get_space("ofa_mbv3_tiny").sample_many(2, 0), out, supernet_path=str(tmp_path / "s.pt"),
                               data=DataConfig(path=str(tmp_path / "none.npz")))
     assert not out.exists()
+
+
+def test_a_run_that_fails_before_its_first_sample_leaves_no_file_nor_folder(tmp_path):
+    from nasedge.data import DataConfig
+    from nasedge.predict.accuracy_samples import sample_accuracies
+
+    (tmp_path / "s.pt").write_bytes(b"not a supernet")
+    out = tmp_path / "new" / "runs" / "acc.jsonl"
+    with pytest.raises(NasedgeError, match="s.pt"):
+        sample_accuracies(get_space("ofa_mbv3_tiny").sample_many(2, 0), out, supernet_path=str(tmp_path / "s.pt"),
+                          data=DataConfig(path=str(tmp_path / "none.npz")), device="cpu")
+    assert not (tmp_path / "new").exists()  # a rerun after the fix finds nothing to explain
