@@ -356,11 +356,10 @@ def _unknown_key(key: str, others: Sequence[str], config_name: str) -> NasedgeEr
 
 def check_device_name(device: str) -> None:
     """An unknown device name is one line with the closest known name (a device YAML's path is checked on load)."""
-    from nasedge.measure.device import is_device_file, list_devices
+    from nasedge.measure.device import is_device_file, list_devices, unknown_device
 
     if not is_device_file(device) and device not in list_devices():
-        error = unknown_name("device", device, list_devices())
-        raise NasedgeError(f"{error} (add your own with `nasedge devices add {device} --runtime onnxruntime`)")
+        raise unknown_device(device)
 
 
 def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any, Any]:

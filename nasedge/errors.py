@@ -45,8 +45,8 @@ def unknown_name(kind: str, name: str, known: "list[str] | tuple[str, ...]", las
     ``last_part``: compare only what follows the last dot (dotted keys share their prefix)."""
     import difflib
 
-    def part(text: str) -> str:
-        return text.rpartition(".")[2] if last_part else text
+    def part(text: str) -> str:  # "CPU" is as close to "cpu" as "cpu" is
+        return (text.rpartition(".")[2] if last_part else text).lower()
 
     by_part = {part(str(k)): str(k) for k in known}
     close = difflib.get_close_matches(part(str(name)), list(by_part), n=1, cutoff=0.6)

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_ranges(console, rows: list[dict]) -> None:
     from rich.table import Table
 
-    table = Table("device", "space", "predictor", "smallest arch", "largest arch", f"{RANGE_SAMPLES} sampled",
+    table = Table("device", "space", "profile", "smallest arch", "largest arch", f"{RANGE_SAMPLES} sampled",
                   title="predicted latency (ms)", box=None, pad_edge=False)
     for row in rows:
         for space, r in row.get("ranges", {}).items():

@@ -386,9 +386,24 @@ def device_file(name: str, overrides: Sequence[str] = ()) -> Path:
         return Path(name)
     entry = _named_files().get(name)
     if entry is None:
-        raise NasedgeError(f"unknown device {name!r}; known: {', '.join(list_devices())} "
-                           f"(add your own with `nasedge devices add {name} --runtime onnxruntime`)")
+        raise unknown_device(name)
     return entry[1]
+
+
+def unknown_device(name: str) -> NasedgeError:
+    """``unknown device 'x'; did you mean 'y'? known: ...``, and how to add it where ``name`` can name a device."""
+    from nasedge.errors import unknown_name
+    from nasedge.predict.profile import check_device_name
+
+    known = list_devices()
+    error = unknown_name("device", name, known)
+    try:
+        check_device_name(name)
+    except NasedgeError:
+        return error
+    if any(d.lower() == name.lower() for d in known):  # a case twin, which `devices add` refuses
+        return error
+    return NasedgeError(f"{error} (add your own with `nasedge devices add {name} --runtime onnxruntime`)")
 
 
 def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:

@@ -186,3 +186,14 @@ def test_a_device_whose_runtime_or_hardware_is_missing_is_unavailable(measure, m
     assert Device.from_config({"name": "far", "where": "ray", "measure": {
         "_target_": "nasedge.measure.RuntimeMeasurer", **measure}}).unavailable() is None  # its node's business
     assert get_device("cpu-ort-t1").unavailable() is None and get_device("titan_rtx_64").unavailable() is None
+
+
+@pytest.mark.parametrize("name, hint, add", [("CPU", "did you mean 'cpu'?", False), ("../x", "known:", False),
+                                             ("lab-board", "known:", True)])
+def test_an_unknown_device_gets_the_closest_name_and_an_add_hint_only_where_it_can_be_added(name, hint, add):
+    from nasedge.measure.device import device_file
+
+    with pytest.raises(NasedgeError) as exc:
+        device_file(name)
+    assert str(exc.value).startswith(f"unknown device {name!r}") and hint in str(exc.value)
+    assert ("nasedge devices add" in str(exc.value)) == add
