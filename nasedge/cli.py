@@ -15,6 +15,7 @@ import importlib
 import os
 import re
 import select
+import signal
 import sys
 
 # verb -> (module, one-line help)
@@ -80,7 +81,37 @@ def _stdout_closed() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
+class _Terminated(BaseException):
+    """SIGTERM (a scheduler, `kill`, `timeout`), raised where the verb runs: its cleanup runs as for Ctrl-C (locks
+    released, staging folders and half-made files removed) instead of the process vanishing mid-write."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _on_sigterm(handler: object) -> object:
+    """Install ``handler`` for SIGTERM and return the one it replaces (None where none can be installed: a thread
+    other than the main one, e.g. a program that calls :func:`main` from one)."""
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    previous = _on_sigterm(_raise_terminated)
+    try:
+        return _main(argv)
+    except _Terminated:
+        print("nasedge: terminated (SIGTERM)", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as the shell reports a process the signal ended
+    finally:
+        if previous is not None:
+            _on_sigterm(previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):

@@ -161,6 +161,31 @@ def test_kill_9_mid_run_loses_at_most_the_arch_in_flight(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_sigterm_mid_run_says_so_keeps_the_finished_rows_and_releases_the_output(tmp_path):
+    """SIGTERM (a scheduler, `timeout`) ends a verb as Ctrl-C does: one line, its cleanup run, exit 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dev, out = device_yaml(tmp_path / "toy.yaml", round_s=0.03), tmp_path / "lat.csv"
+    cmd = [sys.executable, "-c", _RECORDING, "measure", "--device", dev, "--space", "ofa_mbv3_tiny", "--num-archs",
+           "6", "--out", str(out)]
+    started = tmp_path / "started.txt"
+    proc = subprocess.Popen(cmd, env={**os.environ, "STARTED": str(started), "HOLD_AT": "3"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (not started.exists() or len(started.read_text().split()) < 3) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.splitlines()[-1] == "nasedge: terminated (SIGTERM)", err
+    assert len(read_measurements_csv(out)) == 2
+    assert not (tmp_path / ".lat.csv.lock").exists()  # released as at a normal end
+
+
 def test_strict_and_the_summary_are_about_the_archs_asked_for(tmp_path, nasedge):
     """Rows of earlier runs in the file (one flagged noisy) are neither counted in the summary nor held against
     --strict: it refused a clean run over rows it was not asked to measure."""
