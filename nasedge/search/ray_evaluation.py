@@ -40,7 +40,9 @@ def evaluate_candidates(
     GPU, else 0. ``num_cpus``: CPUs per task, or ``"auto"``: 1 for GPU tasks; CPU-only tasks share the
     cluster's CPUs (at most one node's worth each), so one task on a laptop gets every core rather than
     one. ``progress(done, total)`` is called as tasks finish. An exception raised by ``fn``
-    is re-raised here as itself (a :class:`NasedgeError` stays one).
+    is re-raised here as itself (a :class:`NasedgeError` stays one), except one raised in a plugin's own code:
+    its traceback stays on the worker, so it comes back as a :class:`NasedgeError` naming the plugin and the place
+    (:func:`nasedge.registry.plugin_failure`), the line the CLI gives for it without Ray.
     ``init_options`` go to ``ray.init`` when this call starts a local instance.
     """
     if not archs:
@@ -93,6 +95,11 @@ def _call(fn: Callable[[Arch], Any], arch: Arch) -> Any:
     try:
         return fn(arch)
     except Exception as exc:
+        from nasedge.registry import plugin_failure
+
+        failure = plugin_failure(exc)  # here, where the traceback that names the plugin still is
+        if failure is not None:
+            raise NasedgeError(failure) from None
         # Ray sends the exception back pickled; one whose constructor takes other arguments than its
         # message (ArchError) cannot be rebuilt there, so it travels as its base type with its message.
         try:

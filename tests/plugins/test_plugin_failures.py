@@ -140,3 +140,15 @@ def test_an_exception_in_plugin_code_is_one_line_naming_the_plugin(boom_plugin, 
 def test_an_exception_raised_by_nasedge_keeps_its_traceback_under_a_plugin(boom_plugin):
     with pytest.raises(TypeError, match="SeedSequence"):  # a bug of nasedge's, or its refusal: not the plugin's
         main(["arch", "sample", "--space", "boom_nasedge", "-n", "1"])
+
+
+def test_an_exception_in_plugin_code_under_ray_comes_back_as_the_same_one_line(boom_plugin):
+    """Ray sends an exception back without its traceback, which named the plugin: the worker names it first."""
+    from nasedge.search.ray_evaluation import _call
+    from nasedge.spaces import get_space
+
+    with pytest.raises(NasedgeError) as exc:
+        _call(lambda arch: get_space("boom_chain").sample(), None)  # what a Ray worker runs for each arch
+    assert str(exc.value) == f"plugin 'boom' failed: KeyError: 'depth' (in sample, {boom_plugin / 'boom.py'}:16)"
+    with pytest.raises(TypeError):  # nasedge's own failure stays what it is, with its traceback
+        _call(lambda arch: get_space("boom_nasedge").sample(), None)
