@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -62,8 +64,13 @@ def connect(address: Optional[str] = None, *, start_local: bool = True, **init_o
         return RayConnection(started=False)
     address = address or os.environ.get("RAY_ADDRESS") or (None if start_local else "auto")
     options = {"include_dashboard": False, "log_to_driver": False, **init_options}
+    previous = _sigterm_handler()
     try:
         ray.init(address=address, **options)
+        # ray.init makes SIGTERM a bare sys.exit(15) (for its shutdown at exit); a handler the program had (the
+        # CLI's: cleanup, one line, exit 143) stays, and its unwinding shuts Ray down as well
+        if callable(previous):
+            signal.signal(signal.SIGTERM, previous)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         # Ray >= 2.5x secures clusters with a token; joining by explicit address only sends it when told to
         hint = ("" if os.environ.get("RAY_AUTH_MODE") or address in (None, "auto") else
@@ -71,6 +78,11 @@ def connect(address: Optional[str] = None, *, start_local: bool = True, **init_o
                 "available as RAY_AUTH_TOKEN or ~/.ray/auth_token)")
         raise RayUnavailable(address, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, hint) from None
     return RayConnection(started=True)
+
+
+def _sigterm_handler() -> Any:
+    """This process's SIGTERM handler where Ray may replace it (the main thread), else None."""
+    return signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
 
 
 @contextlib.contextmanager

@@ -57,7 +57,28 @@ def _case_nothing_to_join_is_one_error():
     assert info.value.address == "auto" and not is_connected()
 
 
+def _case_a_sigterm_handler_of_the_program_outlives_ray_init():
+    import signal
+
+    def mine(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, mine)  # the CLI's (cleanup, one line, exit 143); ray.init replaces it
+    connection = connect(**SMALL)
+    try:
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        connection.close()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # none of the program's: Ray's own stays (its shutdown at exit)
+    connection = connect(**SMALL)
+    try:
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        connection.close()
+
+
 @pytest.mark.parametrize("case", ["connect_starts_a_local_ray_and_close_stops_only_what_it_started",
+                                  "a_sigterm_handler_of_the_program_outlives_ray_init",
                                   "scope_shuts_down_a_ray_started_inside_and_leaves_the_callers",
                                   "nothing_to_join_is_one_error"])
 def test_ray_cluster(case):
