@@ -19,7 +19,7 @@ def read_json_lines(path: str | Path, missing: str = "no such file",
     a line that is not JSON ``"<path>:<line>: invalid JSON at column <c>: <reason>"``.
     """
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # a BOM (Windows editors) is no JSON
     except FileNotFoundError:
         raise NasedgeError(f"{path}: {missing}") from None
     except (IsADirectoryError, UnicodeDecodeError):

@@ -22,6 +22,7 @@ as their meta-models would then learn from more devices).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -92,8 +93,14 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
         plain = key.replace("-active/", "/", 1)
         if kw.get("active") and kw.get("predictor") == "oracle" and plain in results and key not in results:
             results.store(key, {**results[plain], "copied_from": plain})
-    todo = [j for j in jobs if force or j[0] not in results]
-    print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}")
+    digests: dict[int, str] = {}
+    for _, ds, _ in jobs:
+        digests.setdefault(id(ds), dataset_digest(ds))
+    todo = [j for j in jobs if force or j[0] not in results or not _stored_for(results[j[0]], j[1], digests[id(j[1])],
+                                                                               j[2])]
+    stale = 0 if force else len({j[0] for j in todo} & set(results))
+    print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}"
+          + (f" ({stale} stored of other data or settings, replaced)" if stale else ""))
     meta_models: dict = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("", total=len(todo))
@@ -108,8 +115,41 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
                 continue
             r.pop("per_seed", None)
             r["seconds"] = round(time.time() - t, 1)
+            r["data"] = digests[id(ds)]
             results.store(key, r)
             bar.advance(task)
+
+
+def dataset_digest(ds) -> str:
+    """What a result was computed on: the space, the devices, every arch and every latency (16 hex digits)."""
+    h = hashlib.sha256(f"{ds.encoding.name}|{'|'.join(ds.devices)}|".encode())
+    for item in ds.items:
+        h.update(ds.encoding.key(item).encode() + b"\0")
+    h.update(np.nan_to_num(ds.latency, nan=-1.0).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _stored_for(stored: dict, ds, digest: str, kw: dict) -> bool:
+    """Whether a stored result is the one the job would compute: the same data (its digest; results stored before
+    digests were, by their query archs and samples) and the same seeds and folds. A stored result of another
+    dataset under the same key (another user's devices of the same names) is never shown as this one's."""
+    if stored.get("seeds") != kw.get("seeds"):
+        return False
+    if kw.get("protocol") == "untrimmed" and stored.get("folds") != kw.get("folds"):
+        return False
+    if "data" in stored:
+        return stored["data"] == digest
+    from nasedge.predict.benchmark import help_tasks, untrimmed_tasks
+
+    try:
+        if kw.get("protocol") == "help":
+            tasks = help_tasks(ds, kw["target"], kw.get("shots", 10), 1)
+        else:
+            tasks = untrimmed_tasks(ds, kw["target"], kw.get("shots", 20), 1, kw.get("folds", 5), kw.get("sources"))
+    except NasedgeError:
+        return False
+    return (stored.get("query_archs") == sum(len(t.query) for t in tasks)
+            and stored.get("measured_on_target") == len(tasks[0].measured))
 
 
 def cmd_help(args, results) -> None:
@@ -168,10 +208,29 @@ def cmd_crosstype(args, results) -> None:
     """Devices unlike every source, both ways: meta-trained on GPUs only, predict the CPUs, phones, FPGA,
     ASIC (``crosstype``); meta-trained on those only, predict the GPUs (``crosstype-reverse``)."""
     ds = load_dataset([*args.data, *args.target_data], args.space)
-    gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
+    gpus = _gpus(args, ds)
     others = [d for d in ds.devices if d not in gpus]
     splits = [("crosstype{}", gpus, others), ("crosstype-reverse{}", others, gpus)]
     _run(_untrimmed_jobs(args, ds, splits, LODO_PREDICTORS), results, args.force, args.columns)
+
+
+def _gpus(args, ds) -> list[str]:
+    """The GPUs among the dataset's devices: ``--gpus`` as given, else the names that start as the HELP and nasedge
+    GPUs do (GPU_PREFIXES); the split is printed, and one with nothing on a side is refused."""
+    if args.gpus is not None:
+        gpus = [d.strip() for d in args.gpus.split(",") if d.strip()]
+        unknown = [d for d in gpus if d not in ds.devices]
+        if unknown:
+            raise NasedgeError(f"--gpus: device {unknown[0]!r} is not in the dataset; known: {', '.join(ds.devices)}")
+    else:
+        gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
+    others = [d for d in ds.devices if d not in gpus]
+    how = "--gpus" if args.gpus is not None else f"names starting {', '.join(GPU_PREFIXES)}; else --gpus DEV,..."
+    if not gpus or not others:
+        raise NasedgeError(f"the cross-type split needs GPUs and other devices; GPUs ({how}): "
+                           f"{', '.join(gpus) or 'none'}; others: {', '.join(others) or 'none'}")
+    print(f"GPUs ({how}): {', '.join(gpus)}\nothers: {', '.join(others)}")
+    return gpus
 
 
 def type_splits(devices) -> list[tuple[str, list[str], list[str]]]:
@@ -189,6 +248,10 @@ def cmd_typesplit(args, results) -> None:
     FPGA/ASIC/Pi), so that no conclusion rests on the GPU/non-GPU split alone."""
     ds = load_dataset([*args.data, *args.target_data], args.space)
     splits = [(f"typesplit{{}}-{name}", sources, targets) for name, sources, targets in type_splits(ds.devices)]
+    if not splits:
+        raise NasedgeError(f"no two kinds of device here (device names starting "
+                           f"{', '.join(p for prefixes in KINDS.values() for p in prefixes)}): "
+                           f"{', '.join(ds.devices)}")
     _run(_untrimmed_jobs(args, ds, splits, TYPESPLIT_PREDICTORS), results, args.force, args.columns)
 
 
@@ -231,7 +294,7 @@ def cmd_ablation(args, results) -> None:
     if name == "ofa_mbv3_w1.2":
         settings += [("lodo", t, dict(protocol="untrimmed", shots=20, folds=args.folds)) for t in ds.devices]
     else:
-        gpus = [d for d in ds.devices if d.startswith(GPU_PREFIXES)]
+        gpus = _gpus(args, ds)
         settings += [("crosstype", t, dict(protocol="untrimmed", shots=20, folds=args.folds, sources=gpus))
                      for t in ds.devices if t not in gpus]
     jobs = [(f"ablation-{kind}/{name}/{t}/{v}", ds, dict(target=t, predictor="meta", seeds=3, options=opts, **kw))
@@ -403,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
                          "each keep their own, and `merge FILE...` stores them into the default one")
     ap.add_argument("files", nargs="*", type=Path, help="merge: results files whose results replace the stored ones")
     ap.add_argument("--columns", nargs="+", default=None, help="run only these columns (predictors, variants)")
+    ap.add_argument("--gpus", default=None, metavar="DEV,DEV,...",
+                    help="crosstype, ablation: the dataset's GPUs (default: the names starting as HELP's and "
+                         "nasedge's GPUs do); the other devices are the other side of the split")
     ap.add_argument("--active", action="store_true",
                     help="lodo, crosstype, transfer: the 10 samples after the reference archs chosen by "
                          "nasedge.predict.active.select_archs instead of at random (stored as <experiment>-active)")

@@ -383,45 +383,73 @@ def run_eval(args: argparse.Namespace) -> int:
     with_oracle = ["oracle"] if args.ceiling and "oracle" not in predictors else []
     columns = predictors + with_oracle
     meta_models: dict = {}  # priors trained once per set of sources and archs, shared by the targets
-    results = {t: {c: evaluate(ds, t, c, args.protocol, shots, args.seeds, args.folds,
-                               options if c == "lut" else {}, progress if show else None,
-                               meta_models=meta_models, sources=sources, active=args.active,
-                               max_shots=args.max_shots if c not in BASELINES else None)
-                   for c in columns} for t in targets}
+
+    def cell(t: str, c: str) -> dict:
+        try:
+            return evaluate(ds, t, c, args.protocol, shots, args.seeds, args.folds, options if c == "lut" else {},
+                            progress if show else None, meta_models=meta_models, sources=sources, active=args.active,
+                            max_shots=args.max_shots if c not in BASELINES else None)
+        except NasedgeError as exc:
+            if len(targets) * len(columns) == 1:
+                raise
+            return {"error": str(exc)}  # the other targets and predictors still run; exit status 2 at the end
+
+    results = {t: {c: cell(t, c) for c in columns} for t in targets}
+    failed = [r["error"] for t in targets for r in results[t].values() if "error" in r]
+    for error in failed:
+        print(f"nasedge: error: {error}", file=sys.stderr)
+    status = 2 if failed else 0  # what ran is shown; a failed cell is "n/a" and left out of the means
+    whole = [t for t in targets if not any("error" in r for r in results[t].values())]  # the means' targets
     keys = ("spearman", "mape", "within_10pct")
-    means = {c: {k: float(np.mean([results[t][c][k] for t in targets])) for k in keys} for c in columns}
+    means = {c: {k: float(np.mean([results[t][c][k] for t in whole])) for k in keys} for c in columns} if whole else {}
     if args.json:
         one = len(targets) == 1 and len(columns) == 1
-        print(json.dumps(results[targets[0]][columns[0]] if one else {"targets": results, "mean": means}))
-        return 0
+        print(json.dumps(results[targets[0]][columns[0]] if one else
+                         {"targets": results, "mean": means, "mean_over": whole}))
+        return status
     prior = f", prior from {len(sources)} source devices" if sources else ""
+    first = next((r for t in targets for r in results[t].values() if "error" not in r), None)
+    if first is None:
+        return status
+    over = f"mean over {len(whole)} targets" + (f" ({len(targets) - len(whole)} left out: failed)"
+                                                 if len(whole) < len(targets) else "")
+
     if len(predictors) > 1:  # side by side: a line per target, then the means
         def brief(q: dict) -> str:
-            return f"{q['spearman']:.3f} / {100 * q['within_10pct']:.1f} %"
+            if "error" in q:
+                return "n/a"
+            # one that asked for more samples (--max-shots) is not like for like: said beside its figures
+            more = f" ({q['samples']:.1f} samples)" if q.get("samples", q.get("measured_on_target")) != \
+                q.get("measured_on_target") else ""
+            return f"{q['spearman']:.3f} / {100 * q['within_10pct']:.1f} %{more}"
 
         print(f"spearman / within 10 % ({ds.encoding.name}, protocol {args.protocol}, "
-              f"{results[targets[0]][columns[0]]['measured_on_target']} measurements on the target, {args.seeds} "
+              f"{first['measured_on_target']} measurements on the target, {args.seeds} "
               f"seed{'s' * (args.seeds != 1)}{prior})")
-        for t in [*targets, None]:
+        for t in [*targets, *([None] if whole else [])]:
             row = means if t is None else results[t]
-            label = f"mean over {len(targets)} targets" if t is None else t
-            print(f"{label}: " + "; ".join(f"{c} {brief(row[c])}" for c in predictors)
+            print(f"{over if t is None else t}: " + "; ".join(f"{c} {brief(row[c])}" for c in predictors)
                   + (f"; noise ceiling (oracle) {brief(row['oracle'])}" if with_oracle else ""))
-        return 0
+        return status
 
     def figures(q: dict) -> str:
+        if "error" in q:
+            return "n/a"
         spread = f" (+-{q['spearman_std']:.3f} over seeds)" if "spearman_std" in q else ""
         return (f"spearman {q['spearman']:.3f}{spread}, MAPE {q['mape']:.2f} %, "
                 f"within 10 % {100 * q['within_10pct']:.1f} %")
 
     for t in targets:
         r = results[t][columns[0]]
+        if "error" in r:
+            print(f"{columns[0]} on {t}: n/a")
+            continue
         used = f" (used {r['samples']:.1f} on average)" if args.max_shots else ""
         ceiling = f"; noise ceiling (oracle): {figures(results[t]['oracle'])}" if with_oracle else ""
         print(f"{r['predictor']} on {t} ({r['space']}, protocol {args.protocol}, {r['measured_on_target']} "
               f"measurements on the target{used}{prior}, {r['query_archs']} query "
               f"archs, {args.seeds} seed{'s' * (args.seeds != 1)}): {figures(r)}{ceiling}")
-    if len(targets) > 1:
+    if len(targets) > 1 and whole:
         ceiling = f"; noise ceiling (oracle): {figures(means['oracle'])}" if with_oracle else ""
-        print(f"mean over {len(targets)} targets: {columns[0]} {figures(means[columns[0]])}{ceiling}")
-    return 0
+        print(f"{over}: {columns[0]} {figures(means[columns[0]])}{ceiling}")
+    return status

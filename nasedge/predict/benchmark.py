@@ -33,6 +33,7 @@ from nasedge.errors import NasedgeError
 from nasedge.predict.calibration import fit_linear
 from nasedge.predict.dataset import LatencyDataset
 from nasedge.predict.metrics import quality
+from nasedge.predict.profile import REFERENCE_ARCHS
 
 PROTOCOLS = ("help", "untrimmed")
 BASELINES = ("nearest", "oracle")
@@ -98,9 +99,12 @@ def help_tasks(ds: LatencyDataset, target: str, shots: int = 10, seeds: int = 5)
     ids, pool = ds.arch_ids, split["pool"]
     train = np.flatnonzero((ids < pool) & np.isfinite(y))
     query = _trim(y, np.flatnonzero((ids >= pool) & (ids < pool + QUERY) & np.isfinite(y)))
-    ref = np.array(ds.reference, dtype=np.int64)
+    ref = np.array(ds.reference[:REFERENCE_ARCHS], dtype=np.int64)  # two datasets' files: the first's
     if len(ref) == 0 or not np.all(np.isfinite(y[ref])):
         raise NasedgeError(f"protocol 'help' needs the reference archs measured on {target!r}")
+    if len(query) == 0:
+        raise NasedgeError(f"device {target!r} measured none of the query archs of protocol 'help' (arch ids "
+                           f"{pool}-{pool + QUERY - 1}); use --protocol untrimmed")
     candidates = _trim(y, train)
     if len(candidates) < shots:  # fewer samples than asked would be reported as if they were the protocol's
         raise NasedgeError(f"shots {shots}: device {target!r} has {len(candidates)} archs to draw samples from")
@@ -130,12 +134,18 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
     draw = max(shots, max_shots or shots)
     y = ds.column(target)
     measured_rows = np.flatnonzero(np.isfinite(y))
-    ref = np.array([r for r in ds.reference if np.isfinite(y[r])], dtype=np.int64)
+    # the first REFERENCE_ARCHS measured on the target (datasets joined may bring a file each), then random archs
+    ref = np.array([r for r in ds.reference if np.isfinite(y[r])][:REFERENCE_ARCHS], dtype=np.int64)
     n_ref = min(len(ref), shots)
     fold_of = arch_folds(ds, folds)
     sources = tuple(sources) if sources is not None else tuple(d for d in ds.devices if d != target)
-    if not sources:
-        raise NasedgeError("protocol 'untrimmed' needs at least one device besides the target")
+    for dev in sources:  # the target under another name would hand its answers to the prior and to 'nearest'
+        s = ds.column(dev)
+        both = np.isfinite(s) & np.isfinite(y)
+        if both.sum() >= 10 and np.array_equal(s[both], y[both]):
+            raise NasedgeError(f"source device {dev!r} has the target {target!r}'s very latencies on all "
+                               f"{int(both.sum())} archs both measured: the same measurements under another name; "
+                               f"leave it out (--sources)")
     tasks = []
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
@@ -167,20 +177,28 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
 
 
 def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
-    """The nearest-device baseline: best-correlated source (log latency on the samples), rescaled."""
+    """The nearest-device baseline: the source best correlated with the target on its samples (log latency),
+    rescaled; a query arch that source did not measure comes from the next best one that did."""
     y = ds.column(task.target)
-    best = None
+    ranked = []
     for dev in task.sources:
         s = ds.column(dev)
-        if not (np.all(np.isfinite(s[task.measured])) and np.all(np.isfinite(s[task.query]))):
-            continue
-        r = np.corrcoef(np.log(s[task.measured]), np.log(y[task.measured]))[0, 1]
-        if best is None or r > best[0]:
-            best = (r, s)
-    if best is None:
-        raise NasedgeError(f"no source device has measured every arch of the task (target {task.target!r})")
-    a, b = fit_linear(best[1][task.measured], y[task.measured])
-    return a * best[1][task.query] + b
+        if not np.all(np.isfinite(s[task.measured])) or np.ptp(s[task.measured]) == 0:
+            continue  # a correlation needs the samples measured, and not all equal
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.corrcoef(np.log(s[task.measured]), np.log(y[task.measured]))[0, 1]
+        if np.isfinite(r):  # NaN (the target's samples all equal) would compare as neither better nor worse
+            ranked.append((r, dev, s))
+    pred = np.full(len(task.query), np.nan)
+    for _, _, s in sorted(ranked, key=lambda r: -r[0]):  # sorted() keeps the sources' order among equals
+        todo = np.isnan(pred) & np.isfinite(s[task.query])
+        if todo.any():
+            a, b = fit_linear(s[task.measured], y[task.measured])
+            pred[todo] = a * s[task.query][todo] + b
+    if np.isnan(pred).any():
+        raise NasedgeError(f"baseline 'nearest' on {task.target!r}: no source device measured the target's samples "
+                           f"and query arch {int(ds.arch_ids[task.query[np.isnan(pred)][0]])}")
+    return pred
 
 
 def oracle(ds: LatencyDataset, task: Task, robust_iters: int = 10, nu: float = 1.0) -> np.ndarray:
@@ -244,6 +262,16 @@ def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
     return cache[key]
 
 
+def _check_scorable(target: str, query: np.ndarray) -> None:
+    """Spearman and relative errors mean something only over a few archs of differing latency."""
+    if len(query) < 3:
+        raise NasedgeError(f"device {target!r}: {len(query)} query arch{'s' * (len(query) != 1)} to predict; "
+                           f"Spearman needs at least 3 (measure more archs on it)")
+    if np.ptp(query) == 0:
+        raise NasedgeError(f"device {target!r}: every query arch has the same latency ({query[0]:g} ms); there is "
+                           f"no order to predict (Spearman undefined)")
+
+
 def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol: str = "help", shots: int = 10,
              seeds: int = 5, folds: int = 5, options: dict[str, Any] | None = None,
              progress: Callable[[int, int], None] | None = None, meta_models: dict | None = None,
@@ -274,6 +302,11 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
     tasks = help_tasks(ds, target, shots, seeds) if protocol == "help" else untrimmed_tasks(
         ds, target, shots, seeds, folds, sources, active, max_shots)
     y = ds.column(target)
+    _check_scorable(target, y[np.concatenate([t.query for t in tasks if t.seed == tasks[0].seed])])
+    learns_from_sources = predictor == "nearest" or (predictor == "meta" and not {"model", "weights"} & set(options or {}))
+    if learns_from_sources and not tasks[0].sources:
+        raise NasedgeError(f"{predictor!r} on {target!r} needs at least one device besides the target to learn from "
+                           f"(flops, regressor and totals need none)")
     per_seed: dict[int, tuple[list, list]] = {}
     used = []
     meta_models = meta_models if meta_models is not None else {}

@@ -89,7 +89,11 @@ def _check_family(record: dict, where: str, space: LatencyEncoding) -> None:
 
 
 def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncoding, list[int], list]:
+    """The encoding, ids and archs of ``archs.jsonl``; an id, or an arch, given twice is refused naming both lines
+    (one of them would silently take the other's measurements)."""
     ids, items = [], []
+    line_of_id: dict[int, str] = {}
+    line_of_arch: dict[str, str] = {}
     for where, rec in read_json_lines(path, "no such file (a latency dataset directory needs archs.jsonl)"):
         if not isinstance(rec, dict) or "arch_id" not in rec:
             raise NasedgeError(f"{where}: field 'arch_id': missing; expected an object with arch_id "
@@ -101,15 +105,27 @@ def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncod
             space = _detect_encoding(rec, where)
         elif not ids:
             _check_family(rec, where, space)
+        item = space.parse(rec, where)
+        if aid in line_of_id:
+            raise NasedgeError(f"{where}: field 'arch_id': value {aid} is also the id of line "
+                               f"{line_of_id[aid].rpartition(':')[2]}; every arch needs an id of its own")
+        key = space.key(item)
+        if key in line_of_arch:
+            raise NasedgeError(f"{where}: the same arch as line {line_of_arch[key].rpartition(':')[2]} under another "
+                               f"arch_id; give each arch once (its measurements in one row)")
+        line_of_id[aid], line_of_arch[key] = where, where
         ids.append(aid)
-        items.append(space.parse(rec, where))
+        items.append(item)
     if space is None:
         raise NasedgeError(f"{path}: no archs")
     return space, ids, items
 
 
+MISSING = ("", "nan", "na", "n/a", "null", "none")  # a cell that says "not measured" (case aside)
+
+
 def _float(text: str, where: str, column: str) -> float:
-    if text.strip() == "":
+    if text.strip().lower() in MISSING:
         return math.nan
     try:
         v = float(text)
@@ -144,22 +160,39 @@ def _read_latency(path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such file (a latency dataset directory needs latency_ms.csv)") from None
     with f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if not header or header[0] != "arch_id" or len(header) < 2:
-            raise NasedgeError(f"{path}:1: expected a header 'arch_id,<device>,...'")
-        devices = [h.strip() for h in header[1:]]
-        if len(set(devices)) != len(devices):
-            raise NasedgeError(f"{path}:1: duplicate device columns")
-        rows: dict[int, list[float]] = {}
-        for where, row in _csv_rows(reader, header, path):
-            try:
-                aid = int(row[0])
-            except ValueError:
-                raise NasedgeError(f"{where}: column 'arch_id': value {row[0]!r} is not an integer") from None
-            if aid not in ids:
-                raise NasedgeError(f"{where}: column 'arch_id': value {aid} is not in archs.jsonl")
-            rows[aid] = [_float(v, where, d) for v, d in zip(row[1:], devices)]
+        try:
+            return _latency_table(csv.reader(f), path, ids)
+        except UnicodeDecodeError as exc:
+            raise NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                               f"save it as UTF-8") from None
+
+
+def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[float]]]:
+    header = next(reader, None)
+    if not header or header[0] != "arch_id" or len(header) < 2:
+        raise NasedgeError(f"{path}:1: expected a header 'arch_id,<device>,...'")
+    devices = [h.strip() for h in header[1:]]
+    if "" in devices:
+        raise NasedgeError(f"{path}:1: column {devices.index('') + 2} has no device name (a trailing comma?)")
+    twice = next((d for i, d in enumerate(devices) if d in devices[:i]), None)
+    if twice is not None:
+        raise NasedgeError(f"{path}:1: device column {twice!r} is there twice")
+    rows: dict[int, list[float]] = {}
+    line_of: dict[int, str] = {}
+    for where, row in _csv_rows(reader, header, path):
+        try:
+            aid = int(row[0])
+        except ValueError:
+            raise NasedgeError(f"{where}: column 'arch_id': value {row[0]!r} is not an integer") from None
+        if aid not in ids:
+            raise NasedgeError(f"{where}: column 'arch_id': value {aid} is not in archs.jsonl")
+        if aid in rows:
+            raise NasedgeError(f"{where}: column 'arch_id': value {aid} is also the arch of line "
+                               f"{line_of[aid].rpartition(':')[2]}; give each arch one row")
+        rows[aid], line_of[aid] = [_float(v, where, d) for v, d in zip(row[1:], devices)], where
+    empty = next((d for j, d in enumerate(devices) if all(math.isnan(v[j]) for v in rows.values())), None)
+    if empty is not None:
+        raise NasedgeError(f"{path}: column {empty!r} holds no latency; remove it")
     return devices, rows
 
 
@@ -199,7 +232,10 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
                 ref_ids = json.loads(ref_path.read_text())
             except json.JSONDecodeError as exc:
                 raise NasedgeError(f"{ref_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-            unknown = [r for r in ref_ids if r not in id_to_row] if isinstance(ref_ids, list) else [ref_ids]
+            if not isinstance(ref_ids, list) or not all(isinstance(r, int) and not isinstance(r, bool)
+                                                        for r in ref_ids):
+                raise NasedgeError(f"{ref_path}: expected a list of arch ids (integers), e.g. [11982, 305]")
+            unknown = [r for r in ref_ids if r not in id_to_row]
             if unknown:
                 raise NasedgeError(f"{ref_path}: arch id {unknown[0]!r} is not in {d / 'archs.jsonl'}")
             reference.extend(id_to_row[r] for r in ref_ids if id_to_row[r] not in reference)

@@ -246,7 +246,10 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
                             predictor)
 
 
-def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = 10) -> list:
+REFERENCE_ARCHS = 10  # measured first on every device: the HELP benchmark's hardware embedding, and the benchmarks'
+
+
+def reference_archs(space: SearchSpace | LatencyEncoding | str, n: int = REFERENCE_ARCHS) -> list:
     """The archs to measure first on a new device: the meta predictor's hardware embedding.
 
     Shipped in ``latency_predictors/reference_archs/<space>.jsonl`` for the spaces with public latency

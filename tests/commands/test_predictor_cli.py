@@ -224,3 +224,22 @@ def test_measurements_of_other_settings_are_left_out_of_a_fit(tmp_path, capsys):
     write_measurements_csv(tmp_path / "old.csv", rows[:6])
     assert main([*fit, str(tmp_path / "old.csv")]) == 2
     assert "no measurements of device 'b' under its settings now" in capsys.readouterr().err
+
+
+def test_a_target_that_cannot_be_scored_leaves_the_others_shown(nasedge, tmp_path):
+    import shutil
+
+    d = tmp_path / "ds"
+    shutil.copytree(DATA / "help_nasbench201_sample", d)
+    lines = (d / "latency_ms.csv").read_text().splitlines()
+    col = lines[0].split(",").index("pixel2")
+    lines = [lines[0], *(",".join(v if j != col or i < 15 else "" for j, v in enumerate(ln.split(",")))
+                         for i, ln in enumerate(lines[1:]))]
+    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")  # pixel2 measured 15 archs: too few for 20 samples
+    r = nasedge("eval", "--space", "nasbench201", "--data", str(d), "--target-device", "pixel2,fpga", "--protocol",
+                "untrimmed", "--seeds", "1", "--predictor", "flops,totals")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.count("nasedge: error: shots 20: device 'pixel2' has") == 2  # one line per predictor
+    out = r.stdout.splitlines()
+    assert out[1] == "pixel2: flops n/a; totals n/a" and out[2].startswith("fpga: flops 0.")
+    assert out[3].startswith("mean over 1 targets (1 left out: failed): flops ")

@@ -103,3 +103,46 @@ def test_more_shots_than_the_device_has_is_an_error(ofa_sample):
         untrimmed_tasks(ds, "v100_1", shots=20, seeds=1, folds=5, max_shots=n)
     with pytest.raises(NasedgeError, match=r"shots 100000: device 'titan_rtx_64' has \d+ archs to draw"):
         help_tasks(ds, "titan_rtx_64", shots=100_000, seeds=1)
+
+
+def test_nearest_takes_the_next_best_source_where_the_best_did_not_measure(nb201_sample):
+    ds = nb201_sample
+    task = untrimmed_tasks(ds, "gold_6226", 20, 1, 5, sources=("gold_6240", "silver_4114", "pixel2"))[0]
+    full = nearest_device(ds, task)
+    gapped = ds.latency.copy()
+    best = max(task.sources, key=lambda d: np.corrcoef(np.log(ds.column(d)[task.measured]),
+                                                        np.log(ds.column("gold_6226")[task.measured]))[0, 1])
+    gapped[task.query[::3], ds.device_index(best)] = np.nan  # the best source missed every third query arch
+    gapped[:, ds.device_index("pixel2")] = 1.0  # a constant source: no correlation, never the nearest
+    ds2 = type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, gapped, ds.reference, ds.sources)
+    pred = nearest_device(ds2, task)
+    keep = np.ones(len(task.query), bool)
+    keep[::3] = False
+    np.testing.assert_array_equal(pred[keep], full[keep])  # the best source where it measured
+    assert np.all(np.isfinite(pred)) and not np.array_equal(pred[~keep], full[~keep])
+
+
+def test_the_reference_archs_of_two_datasets_are_not_all_the_samples(nb201_sample):
+    ds = nb201_sample
+    twice = type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, ds.latency,
+                     (*ds.reference, *[i for i in range(40) if i not in ds.reference][:10]), ds.sources)
+    tasks = untrimmed_tasks(twice, "pixel2", 20, 2, 5)
+    assert all(list(t.measured[:10]) == list(ds.reference) for t in tasks)
+    assert len({tuple(t.measured) for t in tasks if t.fold == 0}) == 2  # 10 random samples per seed, not 20 fixed
+
+
+def test_what_cannot_be_scored_or_would_leak_is_refused(nb201_sample):
+    ds = nb201_sample
+    lat = ds.latency.copy()
+    lat[:, ds.device_index("fpga")] = 2.0
+    lat[:, ds.device_index("pixel3")] = lat[:, ds.device_index("pixel2")]  # the target under another name
+    copy = type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, lat, ds.reference, ds.sources)
+    with pytest.raises(NasedgeError, match="every query arch has the same latency"):
+        evaluate(copy, "fpga", "flops", "untrimmed", 20, 1)
+    with pytest.raises(NasedgeError, match="source device 'pixel3' has the target 'pixel2''s very latencies"):
+        evaluate(copy, "pixel2", "meta", "untrimmed", 20, 1)
+    alone = type(ds)(ds.encoding, ds.items, ds.arch_ids, ("pixel2",), ds.latency[:, [ds.device_index("pixel2")]],
+                     ds.reference, ds.sources[:1])
+    assert evaluate(alone, "pixel2", "totals", "untrimmed", 20, 1)["spearman"] > 0.5  # needs no source device
+    with pytest.raises(NasedgeError, match="'meta' on 'pixel2' needs at least one device besides the target"):
+        evaluate(alone, "pixel2", "meta", "untrimmed", 20, 1)

@@ -132,3 +132,57 @@ def test_a_binary_file_is_not_a_measurements_csv(tmp_path):
     path.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(NasedgeError, match="m.csv: not a text file, expected a measurements CSV"):
         read_arch_latency_csv(path)
+
+
+def _copy(data_dir, tmp_path, name="help_nasbench201_sample"):
+    d = tmp_path / "ds"
+    shutil.copytree(data_dir / name, d)
+    return d
+
+
+def _edit(path, fn):
+    path.write_text(fn(path.read_text()))
+
+
+@pytest.mark.parametrize("edit, needle", [
+    # an arch_id given twice: the later one took the other's row
+    (lambda d: _edit(d / "archs.jsonl", lambda t: t.replace(t.splitlines()[3].split(",")[0],
+                                                            t.splitlines()[2].split(",")[0], 1)),
+     r"archs.jsonl:4: field 'arch_id': value \d+ is also the id of line 3"),
+    # one arch under two ids
+    (lambda d: _edit(d / "archs.jsonl", lambda t: t + t.splitlines()[0].replace('"arch_id": ', '"arch_id": 99999', 1)
+                     + "\n"), r"archs.jsonl:309: the same arch as line 1 under another arch_id"),
+    # a row given twice: the last silently won
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: t + t.splitlines()[1] + "\n"),
+     r"latency_ms.csv:310: column 'arch_id': value \d+ is also the arch of line 2"),
+    (lambda d: (d / "reference_archs.json").write_text("[[1], [2]]"), r"reference_archs.json: expected a list of "
+                                                                        r"arch ids \(integers\)"),
+    (lambda d: (d / "reference_archs.json").write_text('["1"]'), r"reference_archs.json: expected a list"),
+    (lambda d: (d / "latency_ms.csv").write_bytes((d / "latency_ms.csv").read_bytes().replace(b"pixel2", b"pix\xfcl2")),
+     r"latency_ms.csv: not UTF-8 text \(byte 0xfc"),
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: "\n".join(ln + "," for ln in t.splitlines()) + "\n"),
+     r"latency_ms.csv:1: column 29 has no device name \(a trailing comma\?\)"),
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: t.replace("pixel3", "pixel2", 1)),
+     r"latency_ms.csv:1: device column 'pixel2' is there twice"),
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: "\n".join(
+        ",".join([*ln.split(",")[:-1], ln.split(",")[-1] if i == 0 else ""]) for i, ln in enumerate(t.splitlines()))
+        + "\n"), r"latency_ms.csv: column 'titanxp_32' holds no latency; remove it"),
+])
+def test_a_dataset_that_would_be_read_wrong_is_refused_naming_file_and_line(tmp_path, data_dir, edit, needle):
+    d = _copy(data_dir, tmp_path)
+    edit(d)
+    with pytest.raises(NasedgeError, match=needle):
+        load_dataset(d)
+
+
+def test_missing_value_markers_and_a_bom_read_as_missing_and_nothing(tmp_path, data_dir):
+    d = _copy(data_dir, tmp_path)
+    plain = load_dataset(d)
+    lines = (d / "latency_ms.csv").read_text().splitlines()
+    for i, marker in zip(range(1, 6), ("nan", "NA", "N/A", "null", "")):
+        lines[i] = ",".join([*lines[i].split(",")[:-1], marker])
+    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")
+    (d / "archs.jsonl").write_bytes(b"\xef\xbb\xbf" + (d / "archs.jsonl").read_bytes())
+    ds = load_dataset(d)
+    assert np.isnan(ds.column("titanxp_32")).sum() == 5
+    np.testing.assert_array_equal(ds.latency[:, :-1], plain.latency[:, :-1])
