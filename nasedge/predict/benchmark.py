@@ -164,7 +164,8 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
             if len(support) < draw - n_ref:
                 asked = f"{'max_shots' if draw > shots else 'shots'} {draw}"
                 raise NasedgeError(f"{asked}: device {target!r} has {n_ref + len(outside)} measured archs outside "
-                                   f"fold {f} of {folds} to draw samples from")
+                                   f"fold {f} of {folds} to draw samples from (fewer shots, or more folds, "
+                                   f"would leave enough)")
             measured = np.concatenate([ref[:n_ref], support])
             query = np.setdiff1d(inside, ref)
             if len(query) == 0:
