@@ -419,8 +419,8 @@ def run_eval(args: argparse.Namespace) -> int:
             if "error" in q:
                 return "n/a"
             # one that asked for more samples (--max-shots) is not like for like: said beside its figures
-            more = f" ({q['samples']:.1f} samples)" if q.get("samples", q.get("measured_on_target")) != \
-                q.get("measured_on_target") else ""
+            used = q.get("samples", q.get("measured_on_target"))
+            more = f" ({used:.1f} samples)" if used != q.get("measured_on_target") else ""
             return f"{q['spearman']:.3f} / {100 * q['within_10pct']:.1f} %{more}"
 
         print(f"spearman / within 10 % ({ds.encoding.name}, protocol {args.protocol}, "
