@@ -81,13 +81,10 @@ def _stdout_closed() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
-class _Terminated(BaseException):
-    """SIGTERM (a scheduler, `kill`, `timeout`), raised where the verb runs: its cleanup runs as for Ctrl-C (locks
-    released, staging folders and half-made files removed) instead of the process vanishing mid-write."""
-
-
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated
+    from nasedge.errors import Terminated
+
+    raise Terminated
 
 
 def _on_sigterm(handler: object) -> object:
@@ -100,15 +97,30 @@ def _on_sigterm(handler: object) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``nasedge ARGS`` (``argv``; None: the process's own arguments, as the console script runs it)."""
+    from nasedge.errors import Terminated, terminated_inside
+
     previous = _on_sigterm(_raise_terminated)
+    status = None
     try:
-        return _main(argv)
-    except _Terminated:
+        status = _main(argv)
+    except Terminated:
+        pass
+    except SystemExit as exc:  # Ray's handler while ray.init runs: sys.exit(15)
+        if exc.code != signal.SIGTERM:
+            raise
+    except BaseException as exc:  # a signal's exception inside compiled code (Ray's wait) comes out as another
+        if not terminated_inside(exc):
+            raise
+    finally:
+        if argv is None:  # the verb ran the process; a SIGTERM while Python exits would turn its status into -15
+            _on_sigterm(signal.SIG_IGN)
+        elif previous is not None:
+            _on_sigterm(previous)
+    if status is None:
         print("nasedge: terminated (SIGTERM)", file=sys.stderr)
         return 143  # 128 + SIGTERM, as the shell reports a process the signal ended
-    finally:
-        if previous is not None:
-            _on_sigterm(previous)
+    return status
 
 
 def _main(argv: list[str] | None) -> int:

@@ -16,6 +16,24 @@ class NasedgeError(Exception):
 ROOT = "<root>"  # the field of an ArchError about the whole value
 
 
+class Terminated(BaseException):
+    """SIGTERM (a scheduler, `kill`, `timeout`), raised where the program runs by the CLI's handler: cleanup runs as
+    for Ctrl-C (locks released, staging folders and half-made files removed) instead of the process vanishing
+    mid-write. A BaseException, as KeyboardInterrupt is: no ``except Exception`` swallows it."""
+
+
+def terminated_inside(exc: BaseException) -> bool:
+    """Whether ``exc`` is :class:`Terminated` or arose from one (compiled code, such as Ray's ``wait``, that a
+    signal handler's exception interrupts may raise ``SystemError`` with it as the context)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, Terminated):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def shortened(text: str, limit: int = 120) -> str:
     """``text``, cut to ``limit`` characters with ``...`` where longer (a value quoted in a one-line message)."""
     return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -66,7 +66,11 @@ def connect(address: Optional[str] = None, *, start_local: bool = True, **init_o
     options = {"include_dashboard": False, "log_to_driver": False, **init_options}
     previous = _sigterm_handler()
     try:
-        ray.init(address=address, **options)
+        try:
+            ray.init(address=address, **options)
+        except BaseException:  # a stop while it starts (its own SIGTERM handler: sys.exit(15)): what started goes
+            ray.shutdown()
+            raise
         # ray.init makes SIGTERM a bare sys.exit(15) (for its shutdown at exit); a handler the program had (the
         # CLI's: cleanup, one line, exit 143) stays, and its unwinding shuts Ray down as well
         if callable(previous):

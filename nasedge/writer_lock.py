@@ -80,23 +80,30 @@ def holding(lock: Path) -> Iterator[Optional[str]]:
 
 
 @contextmanager
-def _held(lock: Path, refusal: Callable[[str], str]) -> Iterator[None]:
-    made = [folder for folder in (lock.parent, *lock.parent.parents) if not folder.exists()]  # innermost first
+def making(folder: Path) -> Iterator[None]:
+    """``folder`` made (with its parents) for the block; those it made go again when the block ends, unless the
+    run wrote into them: a run refused, stopped or failed before it wrote leaves no folders behind."""
+    made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
     try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # the run's own check says why it cannot write there
     try:
-        with holding(lock) as holder:
-            if holder is not None:
-                raise NasedgeError(refusal(holder or "?"))
-            yield
+        yield
     finally:
-        for folder in made:  # a run that wrote nothing (refused, or failed early) leaves no folders behind
+        for f in made:
             try:
-                folder.rmdir()
+                f.rmdir()
             except OSError:
                 break  # it holds what the run wrote, and so do the folders around it
+
+
+@contextmanager
+def _held(lock: Path, refusal: Callable[[str], str]) -> Iterator[None]:
+    with making(lock.parent), holding(lock) as holder:
+        if holder is not None:
+            raise NasedgeError(refusal(holder or "?"))
+        yield
 
 
 def locked_file(path: str | Path, what: str):

@@ -160,3 +160,25 @@ def test_a_closed_stdout_pipe_ends_quietly(tmp_path, verb, lines):
     p.stdout.close()  # as `head -1` does once it has its line (or before any, for the short output)
     err = p.stderr.read()
     assert p.wait(timeout=60) == 141 and err == "", err
+
+
+def test_sigterm_inside_compiled_code_is_the_one_line_too(monkeypatch, capsys):
+    """A SIGTERM that lands in Ray's compiled wait comes out as a SystemError whose context is the signal's exception;
+    Ray's own handler during ray.init exits with 15. Both end as SIGTERM does elsewhere."""
+    import nasedge.commands.inputs as inputs
+    from nasedge.cli import main
+    from nasedge.errors import Terminated
+
+    def interrupted(*_):
+        try:
+            raise Terminated
+        except Terminated:
+            raise SystemError("<cyfunction CoreWorker.wait> returned a result with an exception set")
+
+    for failure in (interrupted, lambda *_: sys.exit(15)):
+        monkeypatch.setattr(inputs, "check", failure)
+        assert main(["arch", "sample", "-n", "1"]) == 143
+        assert capsys.readouterr().err == "nasedge: terminated (SIGTERM)\n"
+    monkeypatch.setattr(inputs, "check", lambda *_: sys.exit(3))  # any other exit is not a SIGTERM
+    with pytest.raises(SystemExit):
+        main(["arch", "sample", "-n", "1"])

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nasedge.errors import NasedgeError
+    """Serve until SIGINT or SIGTERM, either a clean stop (exit 0)."""
+    from nasedge.errors import NasedgeError, Terminated
 
     if args.overrides[:1] == ["token"]:
         if args.overrides[1:] != ["create"]:
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         with sock:
             try:
                 server.run(sockets=[sock])
-            except KeyboardInterrupt:  # re-raised by uvicorn once shut down: Ctrl-C is how a server stops
+            except (KeyboardInterrupt, Terminated):  # re-raised by uvicorn once shut down: how a server stops
                 pass
         return 0 if server.started else STARTUP_FAILURE
     import os
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         with sock:
             uvicorn.run("nasedge.service.app:create_app_from_env", factory=True, workers=settings.workers,
                         **options)
+    except (KeyboardInterrupt, Terminated):  # SIGINT or SIGTERM: a clean stop, whatever the worker count
+        pass
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

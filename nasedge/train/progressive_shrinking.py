@@ -47,7 +47,7 @@ from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
 from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
-from nasedge.writer_lock import FOLDER_LOCK, holding
+from nasedge.writer_lock import FOLDER_LOCK, holding, making
 from nasedge.train.distributed import (STOP_SIGNALS, World, init_world, launched_by_torchrun, shard_dropout_,
                                        sync_batchnorm_)
 
@@ -327,14 +327,10 @@ class Trainer:
         """Rank 0 holds ``out_dir/.lock`` while the run lasts (:mod:`nasedge.writer_lock`): a second run on the same
         folder (a rerun while the first still runs, or workers torchrun left behind) would write the same
         checkpoint parts."""
-        lock = nullcontext()
-        if self.world.is_main:
-            try:
-                self.out_dir.mkdir(parents=True, exist_ok=True)
-                lock = holding(self.out_dir / FOLDER_LOCK)
-            except OSError:  # a folder this process cannot make: no run writes it (the run's own check says why)
-                pass
-        with lock as busy:
+        lock, folder = nullcontext(), nullcontext()
+        if self.world.is_main:  # the folders it makes go again if the run writes nothing (refused, stopped early)
+            folder, lock = making(self.out_dir), holding(self.out_dir / FOLDER_LOCK)
+        with folder, lock as busy:
             if self.world.any(busy is not None):
                 raise NasedgeError(f"train.out_dir {self.out_dir}: another training is writing it (process "
                                    f"{busy or 'on the host of rank 0'}); wait for it to end or stop it, or use "
@@ -445,9 +441,10 @@ class Trainer:
     def _on_signal(self, signum, frame) -> None:
         if signum == signal.SIGINT and self._stop_signal:
             raise KeyboardInterrupt
-        if signum == signal.SIGINT and self.world.is_main:
+        if self.world.is_main and not self._stop_signal:
             again = ("torchrun kills the workers after its --shutdown-timeout, 30 s by default" if self.world.launched
-                     else "Ctrl-C again to stop at once, losing the steps since the last checkpoint")
+                     else "Ctrl-C again to stop at once, losing the steps since the last checkpoint"
+                     if signum == signal.SIGINT else "SIGTERM")
             print(f"nasedge: stopping at the next step's checkpoint ({again})", file=sys.stderr, flush=True)
         self._stop_signal = True
 

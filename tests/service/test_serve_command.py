@@ -212,3 +212,14 @@ def test_workers_serve_the_port_they_announce_without_nagle_delays(tmp_path, ser
             client.get(f"{server.url}/v1/devices").raise_for_status()
             times.append(time.perf_counter() - start)
     assert sorted(times)[10] < 0.02, times
+    server.proc.send_signal(signal.SIGTERM)  # how a service manager stops it: a clean stop, as Ctrl-C is
+    assert server.proc.wait(timeout=30) == 0
+
+
+def test_sigterm_stops_a_server_as_ctrl_c_does(tmp_path, server_process):
+    server = server_process(["-m", "nasedge.cli", "serve", "--port", "0", "--db", f"sqlite:///{tmp_path / 'p.db'}"],
+                            log=tmp_path / "serve.log")
+    server.wait_ready()
+    server.proc.send_signal(signal.SIGTERM)  # systemd counts 143 as a failed unit
+    assert server.proc.wait(timeout=30) == 0
+    assert "terminated" not in (tmp_path / "serve.log").read_text()

@@ -224,6 +224,7 @@ def test_init_from_errors_name_the_field_before_the_data_loads(dataset, tmp_path
         train_from_config(compose(overrides(dataset, tmp_path / "c", f"train.init_from={tmp_path}/missing.pt")),
                           log=lines.append)
     assert not any(line.startswith("loading ") for line in lines)
+    assert not (tmp_path / "c").exists()  # the run wrote nothing: the out_dir it made went again
 
 
 def test_a_budget_used_up_by_start_up_still_makes_progress(dataset, tmp_path):
