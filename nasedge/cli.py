@@ -81,12 +81,6 @@ def _stdout_closed() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    from nasedge.errors import Terminated
-
-    raise Terminated
-
-
 def _on_sigterm(handler: object) -> object:
     """Install ``handler`` for SIGTERM and return the one it replaces (None where none can be installed: a thread
     other than the main one, e.g. a program that calls :func:`main` from one)."""
@@ -97,19 +91,29 @@ def _on_sigterm(handler: object) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``nasedge ARGS`` (``argv``; None: the process's own arguments, as the console script runs it)."""
+    """``nasedge ARGS`` (``argv``; None: the process's own arguments, as the console script runs it).
+
+    Ctrl-C ends a verb with "nasedge: interrupted" and 130, SIGTERM with "nasedge: terminated (SIGTERM)" and 143,
+    both after its cleanup has run (:class:`~nasedge.errors.Terminated`)."""
     from nasedge.errors import Terminated, terminated_inside
 
-    previous = _on_sigterm(_raise_terminated)
-    status = None
+    received: list[int] = []  # Ray's wait answers the signal's exception with a KeyboardInterrupt of its own
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise Terminated
+
+    previous = _on_sigterm(on_sigterm)
     try:
-        status = _main(argv)
-    except Terminated:
-        pass
+        return _main(argv)
     except SystemExit as exc:  # Ray's handler while ray.init runs: sys.exit(15)
         if exc.code != signal.SIGTERM:
             raise
-    except BaseException as exc:  # a signal's exception inside compiled code (Ray's wait) comes out as another
+    except KeyboardInterrupt as exc:
+        if not (received or terminated_inside(exc)):
+            print("nasedge: interrupted", file=sys.stderr)
+            return 130
+    except Exception as exc:  # one that compiled code raised when the signal's exception interrupted it
         if not terminated_inside(exc):
             raise
     finally:
@@ -117,10 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             _on_sigterm(signal.SIG_IGN)
         elif previous is not None:
             _on_sigterm(previous)
-    if status is None:
-        print("nasedge: terminated (SIGTERM)", file=sys.stderr)
-        return 143  # 128 + SIGTERM, as the shell reports a process the signal ended
-    return status
+    print("nasedge: terminated (SIGTERM)", file=sys.stderr)
+    return 143  # 128 + SIGTERM, as the shell reports a process the signal ended
 
 
 def _main(argv: list[str] | None) -> int:
@@ -159,9 +161,6 @@ def _main(argv: list[str] | None) -> int:
             _warn_broken_plugins()
         print(f"nasedge: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("nasedge: interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:
         from nasedge.registry import plugin_failure
 

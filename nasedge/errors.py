@@ -16,10 +16,11 @@ class NasedgeError(Exception):
 ROOT = "<root>"  # the field of an ArchError about the whole value
 
 
-class Terminated(BaseException):
+class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler, `kill`, `timeout`), raised where the program runs by the CLI's handler: cleanup runs as
     for Ctrl-C (locks released, staging folders and half-made files removed) instead of the process vanishing
-    mid-write. A BaseException, as KeyboardInterrupt is: no ``except Exception`` swallows it."""
+    mid-write. A KeyboardInterrupt, so that what stops at Ctrl-C stops at it too (Ray's wait gives up only for
+    one); the CLI tells the two apart."""
 
 
 def terminated_inside(exc: BaseException) -> bool:

@@ -175,10 +175,26 @@ def test_sigterm_inside_compiled_code_is_the_one_line_too(monkeypatch, capsys):
         except Terminated:
             raise SystemError("<cyfunction CoreWorker.wait> returned a result with an exception set")
 
-    for failure in (interrupted, lambda *_: sys.exit(15)):
+    def answered_with_its_own(*_):  # Ray's wait: the signal's exception seen, a KeyboardInterrupt of its own raised
+        import os
+        import signal
+
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except Terminated:
+            raise KeyboardInterrupt from None
+
+    for failure in (interrupted, lambda *_: sys.exit(15), answered_with_its_own):
         monkeypatch.setattr(inputs, "check", failure)
         assert main(["arch", "sample", "-n", "1"]) == 143
         assert capsys.readouterr().err == "nasedge: terminated (SIGTERM)\n"
     monkeypatch.setattr(inputs, "check", lambda *_: sys.exit(3))  # any other exit is not a SIGTERM
     with pytest.raises(SystemExit):
         main(["arch", "sample", "-n", "1"])
+
+    def ctrl_c(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inputs, "check", ctrl_c)
+    assert main(["arch", "sample", "-n", "1"]) == 130 and capsys.readouterr().err == "nasedge: interrupted\n"

@@ -80,7 +80,7 @@ class Results(dict):
         atomic_write_text(self.path, json.dumps(self, indent=1, sort_keys=True) + "\n")
 
 
-def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
+def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] not in STORED_ONLY]
@@ -88,16 +88,22 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
         jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] in columns]
     # the oracle's tasks differ only in the target's samples, which it does not use: one seed is all seeds
     jobs = [(key, ds, {**kw, "seeds": 1} if kw.get("predictor") == "oracle" else kw) for key, ds, kw in jobs]
+    data = {id(ds): dataset_digest(ds) for _, ds, _ in jobs}
+    digest = {key: job_digest(data[id(ds)], kw) for key, ds, kw in jobs}
     # nor does an active choice of them change it: the oracle of an `-active` experiment is the stored one
     for key, _, kw in jobs:
-        plain = key.replace("-active/", "/", 1)
-        if kw.get("active") and kw.get("predictor") == "oracle" and plain in results and key not in results:
-            results.store(key, {**results[plain], "copied_from": plain})
-    digests: dict[int, str] = {}
-    for _, ds, _ in jobs:
-        digests.setdefault(id(ds), dataset_digest(ds))
-    todo = [j for j in jobs if force or j[0] not in results or not _stored_for(results[j[0]], j[1], digests[id(j[1])],
-                                                                               j[2])]
+        plain = results.get(key.replace("-active/", "/", 1), {})
+        if kw.get("active") and kw.get("predictor") == "oracle" and plain.get("data") == digest[key] and \
+                results.get(key, {}).get("data") != digest[key]:
+            results.store(key, {**plain, "copied_from": key.replace("-active/", "/", 1)})
+    if stamp:
+        stamped = [key for key, ds, kw in jobs if key in results and "data" not in results[key]
+                   and _legacy_match(results[key], ds, kw)]
+        for key in stamped:
+            results.store(key, {**results[key], "data": digest[key]})
+        print(f"{len(stamped)} of {len(jobs)} results stamped with their data and settings")
+        return
+    todo = [j for j in jobs if force or results.get(j[0], {}).get("data") != digest[j[0]]]
     stale = 0 if force else len({j[0] for j in todo} & set(results))
     print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}"
           + (f" ({stale} stored of other data or settings, replaced)" if stale else ""))
@@ -115,32 +121,43 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None) -> None:
                 continue
             r.pop("per_seed", None)
             r["seconds"] = round(time.time() - t, 1)
-            r["data"] = digests[id(ds)]
+            r["data"] = digest[key]
             results.store(key, r)
             bar.advance(task)
 
 
 def dataset_digest(ds) -> str:
-    """What a result was computed on: the space, the devices, every arch and every latency (16 hex digits)."""
+    """What results are computed on: the space, the devices, every arch with its id, the reference archs and every
+    latency (16 hex digits)."""
     h = hashlib.sha256(f"{ds.encoding.name}|{'|'.join(ds.devices)}|".encode())
-    for item in ds.items:
-        h.update(ds.encoding.key(item).encode() + b"\0")
+    for aid, item in zip(ds.arch_ids, ds.items):
+        h.update(f"{aid}:{ds.encoding.key(item)}\0".encode())
+    h.update(np.asarray(ds.reference, dtype=np.int64).tobytes())
     h.update(np.nan_to_num(ds.latency, nan=-1.0).tobytes())
     return h.hexdigest()[:16]
 
 
-def _stored_for(stored: dict, ds, digest: str, kw: dict) -> bool:
-    """Whether a stored result is the one the job would compute: the same data (its digest; results stored before
-    digests were, by their query archs and samples) and the same seeds and folds. A stored result of another
-    dataset under the same key (another user's devices of the same names) is never shown as this one's."""
-    if stored.get("seeds") != kw.get("seeds"):
+def job_digest(data: str, kw: dict) -> str:
+    """A result's identity beyond its key: the data (:func:`dataset_digest`), the source devices, the protocol and
+    its settings (for the oracle, which uses none of the target's samples, not how they are drawn)."""
+    settings = {k: kw.get(k) for k in ("protocol", "shots", "folds", "active", "max_shots")}
+    settings["sources"] = sorted(kw["sources"]) if kw.get("sources") is not None else None
+    if kw.get("predictor") == "oracle":  # it uses none of the target's samples: drawn how, how often, alike
+        settings.update(active=None, max_shots=None)
+    else:
+        settings["seeds"] = kw.get("seeds")
+    return hashlib.sha256(f"{data}|{json.dumps(settings, sort_keys=True)}".encode()).hexdigest()[:16]
+
+
+def _legacy_match(stored: dict, ds, kw: dict) -> bool:
+    """For ``--stamp``: whether a result stored before results carried digests is plausibly this job's (the same
+    seeds, folds, query archs and samples); the stamp then makes it this job's for good."""
+    from nasedge.predict.benchmark import help_tasks, untrimmed_tasks
+
+    if kw.get("predictor") != "oracle" and stored.get("seeds") != kw.get("seeds"):
         return False
     if kw.get("protocol") == "untrimmed" and stored.get("folds") != kw.get("folds"):
         return False
-    if "data" in stored:
-        return stored["data"] == digest
-    from nasedge.predict.benchmark import help_tasks, untrimmed_tasks
-
     try:
         if kw.get("protocol") == "help":
             tasks = help_tasks(ds, kw["target"], kw.get("shots", 10), 1)
@@ -159,12 +176,13 @@ def cmd_help(args, results) -> None:
              dict(target=t, predictor=_column(column)[0], options=_column(column)[1], protocol="help", shots=10,
                   seeds=args.seeds))
             for t in (*split["valid"], *split["test"]) for column in HELP_PREDICTORS]
-    _run(jobs, results, args.force, args.columns)
+    _run(jobs, results, args.force, args.columns, args.stamp)
 
 
 def cmd_lodo(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
-    _run(_untrimmed_jobs(args, ds, [("lodo{}", None, ds.devices)], LODO_PREDICTORS), results, args.force, args.columns)
+    _run(_untrimmed_jobs(args, ds, [("lodo{}", None, ds.devices)], LODO_PREDICTORS), results, args.force, args.columns,
+         args.stamp)
 
 
 def _untrimmed_jobs(args, ds, splits, columns, options_for=None) -> list:
@@ -211,7 +229,7 @@ def cmd_crosstype(args, results) -> None:
     gpus = _gpus(args, ds)
     others = [d for d in ds.devices if d not in gpus]
     splits = [("crosstype{}", gpus, others), ("crosstype-reverse{}", others, gpus)]
-    _run(_untrimmed_jobs(args, ds, splits, LODO_PREDICTORS), results, args.force, args.columns)
+    _run(_untrimmed_jobs(args, ds, splits, LODO_PREDICTORS), results, args.force, args.columns, args.stamp)
 
 
 def _gpus(args, ds) -> list[str]:
@@ -252,7 +270,7 @@ def cmd_typesplit(args, results) -> None:
         raise NasedgeError(f"no two kinds of device here (device names starting "
                            f"{', '.join(p for prefixes in KINDS.values() for p in prefixes)}): "
                            f"{', '.join(ds.devices)}")
-    _run(_untrimmed_jobs(args, ds, splits, TYPESPLIT_PREDICTORS), results, args.force, args.columns)
+    _run(_untrimmed_jobs(args, ds, splits, TYPESPLIT_PREDICTORS), results, args.force, args.columns, args.stamp)
 
 
 ABLATION = {  # variant -> options of the meta predictor
@@ -280,7 +298,7 @@ def cmd_transfer(args, results) -> None:
         return {**(options or {}), "weights": weights} if predictor == "meta" else options
 
     jobs = _untrimmed_jobs(args, ds, [("transfer{}", None, ds.devices)], TRANSFER_PREDICTORS, with_weights)
-    _run(jobs, results, args.force, args.columns)
+    _run(jobs, results, args.force, args.columns, args.stamp)
 
 
 def cmd_ablation(args, results) -> None:
@@ -299,7 +317,7 @@ def cmd_ablation(args, results) -> None:
                      for t in ds.devices if t not in gpus]
     jobs = [(f"ablation-{kind}/{name}/{t}/{v}", ds, dict(target=t, predictor="meta", seeds=3, options=opts, **kw))
             for kind, t, kw in settings for v, opts in ABLATION.items()]
-    _run(jobs, results, args.force)
+    _run(jobs, results, args.force, stamp=args.stamp)
 
 
 def _rows(results: dict, prefix: str) -> dict[str, dict[str, dict]]:
@@ -466,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                          "each keep their own, and `merge FILE...` stores them into the default one")
     ap.add_argument("files", nargs="*", type=Path, help="merge: results files whose results replace the stored ones")
     ap.add_argument("--columns", nargs="+", default=None, help="run only these columns (predictors, variants)")
+    ap.add_argument("--stamp", action="store_true",
+                    help="run nothing: record on each result stored before results carried digests the data and "
+                         "settings of this command, where its query archs, samples, seeds and folds match")
     ap.add_argument("--gpus", default=None, metavar="DEV,DEV,...",
                     help="crosstype, ablation: the dataset's GPUs (default: the names starting as HELP's and "
                          "nasedge's GPUs do); the other devices are the other side of the split")

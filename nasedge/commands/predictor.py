@@ -395,13 +395,16 @@ def run_eval(args: argparse.Namespace) -> int:
             return {"error": str(exc)}  # the other targets and predictors still run; exit status 2 at the end
 
     results = {t: {c: cell(t, c) for c in columns} for t in targets}
-    failed = [r["error"] for t in targets for r in results[t].values() if "error" in r]
+    failed = list(dict.fromkeys(r["error"] for t in targets for r in results[t].values() if "error" in r))
     for error in failed:
         print(f"nasedge: error: {error}", file=sys.stderr)
     status = 2 if failed else 0  # what ran is shown; a failed cell is "n/a" and left out of the means
-    whole = [t for t in targets if not any("error" in r for r in results[t].values())]  # the means' targets
+    # the means: of the predictors that ran somewhere, over the targets where each of them ran (like for like)
+    ran = [c for c in columns if any("error" not in results[t][c] for t in targets)]
+    whole = [t for t in targets if all("error" not in results[t][c] for c in ran)]
     keys = ("spearman", "mape", "within_10pct")
-    means = {c: {k: float(np.mean([results[t][c][k] for t in whole])) for k in keys} for c in columns} if whole else {}
+    means = {c: ({k: float(np.mean([results[t][c][k] for t in whole])) for k in keys} if c in ran else
+                 {"error": "failed on every target"}) for c in columns} if whole else {}
     if args.json:
         one = len(targets) == 1 and len(columns) == 1
         print(json.dumps(results[targets[0]][columns[0]] if one else

@@ -139,13 +139,6 @@ def untrimmed_tasks(ds: LatencyDataset, target: str, shots: int = 20, seeds: int
     n_ref = min(len(ref), shots)
     fold_of = arch_folds(ds, folds)
     sources = tuple(sources) if sources is not None else tuple(d for d in ds.devices if d != target)
-    for dev in sources:  # the target under another name would hand its answers to the prior and to 'nearest'
-        s = ds.column(dev)
-        both = np.isfinite(s) & np.isfinite(y)
-        if both.sum() >= 10 and np.array_equal(s[both], y[both]):
-            raise NasedgeError(f"source device {dev!r} has the target {target!r}'s very latencies on all "
-                               f"{int(both.sum())} archs both measured: the same measurements under another name; "
-                               f"leave it out (--sources)")
     tasks = []
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
@@ -263,6 +256,22 @@ def _meta_model(ds: LatencyDataset, task: Task, cache: dict):
     return cache[key]
 
 
+def _check_sources(ds: LatencyDataset, target: str, sources: Sequence[str], predictor: str) -> None:
+    """A predictor that learns from source devices has some, and none is the target under another name (its
+    answers would reach the prior and 'nearest')."""
+    if not sources:
+        raise NasedgeError(f"{predictor!r} on {target!r} needs at least one device besides the target to learn from "
+                           f"(flops, regressor and totals need none)")
+    y = ds.column(target)
+    for dev in sources:
+        s = ds.column(dev)
+        both = np.isfinite(s) & np.isfinite(y)
+        if both.sum() >= 10 and np.array_equal(s[both], y[both]):
+            raise NasedgeError(f"source device {dev!r} has the target {target!r}'s very latencies on all "
+                               f"{int(both.sum())} archs both measured: the same measurements under another name; "
+                               f"leave it out (--sources)")
+
+
 def _check_scorable(target: str, query: np.ndarray) -> None:
     """Spearman and relative errors mean something only over a few archs of differing latency."""
     if len(query) < 3:
@@ -305,9 +314,8 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
     y = ds.column(target)
     _check_scorable(target, y[np.concatenate([t.query for t in tasks if t.seed == tasks[0].seed])])
     learns_from_sources = predictor == "nearest" or (predictor == "meta" and not {"model", "weights"} & set(options or {}))
-    if learns_from_sources and not tasks[0].sources:
-        raise NasedgeError(f"{predictor!r} on {target!r} needs at least one device besides the target to learn from "
-                           f"(flops, regressor and totals need none)")
+    if learns_from_sources:
+        _check_sources(ds, target, tasks[0].sources, predictor)
     per_seed: dict[int, tuple[list, list]] = {}
     used = []
     meta_models = meta_models if meta_models is not None else {}

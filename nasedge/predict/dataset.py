@@ -190,6 +190,8 @@ def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], d
             raise NasedgeError(f"{where}: column 'arch_id': value {aid} is also the arch of line "
                                f"{line_of[aid].rpartition(':')[2]}; give each arch one row")
         rows[aid], line_of[aid] = [_float(v, where, d) for v, d in zip(row[1:], devices)], where
+    if not rows:
+        raise NasedgeError(f"{path}: no measurement rows after the header")
     empty = next((d for j, d in enumerate(devices) if all(math.isnan(v[j]) for v in rows.values())), None)
     if empty is not None:
         raise NasedgeError(f"{path}: column {empty!r} holds no latency; remove it")
@@ -229,9 +231,11 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
         ref_path = d / "reference_archs.json"
         if ref_path.is_file():
             try:
-                ref_ids = json.loads(ref_path.read_text())
+                ref_ids = json.loads(ref_path.read_text(encoding="utf-8-sig"))
             except json.JSONDecodeError as exc:
                 raise NasedgeError(f"{ref_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+            except UnicodeDecodeError:
+                raise NasedgeError(f"{ref_path}: not UTF-8 text; expected a JSON list of arch ids") from None
             if not isinstance(ref_ids, list) or not all(isinstance(r, int) and not isinstance(r, bool)
                                                         for r in ref_ids):
                 raise NasedgeError(f"{ref_path}: expected a list of arch ids (integers), e.g. [11982, 305]")

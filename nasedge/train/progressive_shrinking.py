@@ -271,7 +271,8 @@ class Trainer:
                                f"{'a static arch' if self.static_arch else repr(self.space.name)}")
         return start
 
-    def _build_model(self, num_classes: int, start: nn.Module | None, log) -> nn.Module:
+    def _build_model(self, num_classes: int, log, start: nn.Module | None = None) -> nn.Module:
+        """The model to train; ``start``: :meth:`_init_from`'s supernet, whose weights it starts from."""
         torch.manual_seed(self.seed)
         model = (build_mobilenetv3(self.static_arch, self.space, num_classes) if self.static_arch
                  else build_supernet(self.space, num_classes))
@@ -366,7 +367,7 @@ class Trainer:
         log(f"data: {len(train)} training and {len(test)} test images ({duration(time.monotonic() - t)})")
         self._check_ranks_agree(train, test)
         recal = recalibration_subset(train, self.data_cfg)
-        model = self._build_model(len(train.classes), start_from, log)
+        model = self._build_model(len(train.classes), log, start_from)
         del start_from
         teacher = None
         position = {"phase": 0, "epoch": 0, "step": 0}

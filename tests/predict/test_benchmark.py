@@ -139,8 +139,10 @@ def test_what_cannot_be_scored_or_would_leak_is_refused(nb201_sample):
     copy = type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, lat, ds.reference, ds.sources)
     with pytest.raises(NasedgeError, match="every query arch has the same latency"):
         evaluate(copy, "fpga", "flops", "untrimmed", 20, 1)
-    with pytest.raises(NasedgeError, match="source device 'pixel3' has the target 'pixel2''s very latencies"):
-        evaluate(copy, "pixel2", "meta", "untrimmed", 20, 1)
+    for predictor in ("meta", "nearest"):
+        with pytest.raises(NasedgeError, match="source device 'pixel3' has the target 'pixel2''s very latencies"):
+            evaluate(copy, "pixel2", predictor, "untrimmed", 20, 1)
+    assert evaluate(copy, "pixel2", "flops", "untrimmed", 20, 1)["spearman"] > 0.5  # learns from no source
     alone = type(ds)(ds.encoding, ds.items, ds.arch_ids, ("pixel2",), ds.latency[:, [ds.device_index("pixel2")]],
                      ds.reference, ds.sources[:1])
     assert evaluate(alone, "pixel2", "totals", "untrimmed", 20, 1)["spearman"] > 0.5  # needs no source device

@@ -158,6 +158,9 @@ def _edit(path, fn):
     (lambda d: (d / "reference_archs.json").write_text("[[1], [2]]"), r"reference_archs.json: expected a list of "
                                                                         r"arch ids \(integers\)"),
     (lambda d: (d / "reference_archs.json").write_text('["1"]'), r"reference_archs.json: expected a list"),
+    (lambda d: (d / "reference_archs.json").write_bytes(b'[1, "\xfc"]'), r"reference_archs.json: not UTF-8 text"),
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: t.splitlines()[0] + "\n"),
+     r"latency_ms.csv: no measurement rows after the header"),
     (lambda d: (d / "latency_ms.csv").write_bytes((d / "latency_ms.csv").read_bytes().replace(b"pixel2", b"pix\xfcl2")),
      r"latency_ms.csv: not UTF-8 text \(byte 0xfc"),
     (lambda d: _edit(d / "latency_ms.csv", lambda t: "\n".join(ln + "," for ln in t.splitlines()) + "\n"),
@@ -182,7 +185,8 @@ def test_missing_value_markers_and_a_bom_read_as_missing_and_nothing(tmp_path, d
     for i, marker in zip(range(1, 6), ("nan", "NA", "N/A", "null", "")):
         lines[i] = ",".join([*lines[i].split(",")[:-1], marker])
     (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")
-    (d / "archs.jsonl").write_bytes(b"\xef\xbb\xbf" + (d / "archs.jsonl").read_bytes())
+    for name in ("archs.jsonl", "reference_archs.json"):
+        (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
     ds = load_dataset(d)
     assert np.isnan(ds.column("titanxp_32")).sum() == 5
     np.testing.assert_array_equal(ds.latency[:, :-1], plain.latency[:, :-1])
