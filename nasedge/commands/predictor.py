@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 
 MAX_FOLDS = 100
+ORACLE_ARCHS = 100  # archs of the target the oracle needs before it stands for the data's noise ceiling
 MAX_ARCHS = 100_000  # archs one `predictor archs` lists
 
 
@@ -398,6 +399,10 @@ def run_eval(args: argparse.Namespace) -> int:
     failed = list(dict.fromkeys(r["error"] for t in targets for r in results[t].values() if "error" in r))
     for error in failed:
         print(f"nasedge: error: {error}", file=sys.stderr)
+    few = [t for t in targets if results[t].get("oracle", {}).get("fitted_on", ORACLE_ARCHS) < ORACLE_ARCHS]
+    if few:  # a model family fitted on a few dozen archs is another few-shot fit, not the data's noise ceiling
+        print(f"nasedge: warning: the oracle of {', '.join(few)} was fitted on fewer than {ORACLE_ARCHS} archs (at least "
+              f"{min(results[t]['oracle']['fitted_on'] for t in few)}): a weak noise ceiling", file=sys.stderr)
     status = 2 if failed else 0  # what ran is shown; a failed cell is "n/a" and left out of the means
     # the means: of the predictors that ran somewhere, over the targets where each of them ran (like for like)
     ran = [c for c in columns if any("error" not in results[t][c] for t in targets)]

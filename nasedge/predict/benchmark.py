@@ -338,6 +338,8 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         "query_archs": int(sum(len(t.query) for t in tasks if t.seed == tasks[0].seed)),
         "per_seed": seeds_q,
     })
+    if predictor == "oracle":  # how much it was fitted on: with few archs it is no ceiling of the noise
+        out["fitted_on"] = int(min(np.isfinite(y[t.train_rows]).sum() for t in tasks))
     if protocol == "untrimmed":
         out["folds"] = folds
         if active:

@@ -243,3 +243,22 @@ def test_a_target_that_cannot_be_scored_leaves_the_others_shown(nasedge, tmp_pat
     out = r.stdout.splitlines()
     assert out[1] == "pixel2: flops n/a; totals n/a" and out[2].startswith("fpga: flops 0.")
     assert out[3].startswith("mean over 1 targets (1 left out: failed): flops ")
+
+
+def test_an_oracle_fitted_on_few_archs_is_said_to_be_a_weak_ceiling(nasedge, tmp_path):
+    import shutil
+
+    d = tmp_path / "ds"
+    shutil.copytree(DATA / "help_nasbench201_sample", d)
+    lines = (d / "latency_ms.csv").read_text().splitlines()
+    col = lines[0].split(",").index("fpga")
+    lines = [lines[0], *(",".join(v if j != col or i < 60 else "" for j, v in enumerate(ln.split(",")))
+                         for i, ln in enumerate(lines[1:]))]
+    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")  # fpga measured 60 archs
+    args = ("eval", "--space", "nasbench201", "--target-device", "fpga", "--protocol", "untrimmed", "--seeds", "1",
+            "--predictor", "flops", "--ceiling")
+    r = nasedge(*args, "--data", str(d))
+    assert r.returncode == 0, r.stderr
+    assert "nasedge: warning: the oracle of fpga was fitted on fewer than 100 archs (at least 4" in r.stderr
+    r = nasedge(*args, "--data", str(DATA / "help_nasbench201_sample"))  # 308 archs: about 246 outside a fold
+    assert r.returncode == 0 and "weak noise ceiling" not in r.stderr
