@@ -226,16 +226,22 @@ def test_measurements_of_other_settings_are_left_out_of_a_fit(tmp_path, capsys):
     assert "no measurements of device 'b' under its settings now" in capsys.readouterr().err
 
 
-def test_a_target_that_cannot_be_scored_leaves_the_others_shown(nasedge, tmp_path):
+def _measured_on_fewer(tmp_path, device: str, archs: int):
+    """The NAS-Bench-201 sample with ``device`` measured on its first ``archs`` archs only."""
     import shutil
 
     d = tmp_path / "ds"
     shutil.copytree(DATA / "help_nasbench201_sample", d)
     lines = (d / "latency_ms.csv").read_text().splitlines()
-    col = lines[0].split(",").index("pixel2")
-    lines = [lines[0], *(",".join(v if j != col or i < 15 else "" for j, v in enumerate(ln.split(",")))
+    col = lines[0].split(",").index(device)
+    lines = [lines[0], *(",".join(v if j != col or i < archs else "" for j, v in enumerate(ln.split(",")))
                          for i, ln in enumerate(lines[1:]))]
-    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")  # pixel2 measured 15 archs: too few for 20 samples
+    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")
+    return d
+
+
+def test_a_target_that_cannot_be_scored_leaves_the_others_shown(nasedge, tmp_path):
+    d = _measured_on_fewer(tmp_path, "pixel2", 15)  # too few for 20 samples
     r = nasedge("eval", "--space", "nasbench201", "--data", str(d), "--target-device", "pixel2,fpga", "--protocol",
                 "untrimmed", "--seeds", "1", "--predictor", "flops,totals")
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -246,15 +252,7 @@ def test_a_target_that_cannot_be_scored_leaves_the_others_shown(nasedge, tmp_pat
 
 
 def test_an_oracle_fitted_on_few_archs_is_said_to_be_a_weak_ceiling(nasedge, tmp_path):
-    import shutil
-
-    d = tmp_path / "ds"
-    shutil.copytree(DATA / "help_nasbench201_sample", d)
-    lines = (d / "latency_ms.csv").read_text().splitlines()
-    col = lines[0].split(",").index("fpga")
-    lines = [lines[0], *(",".join(v if j != col or i < 60 else "" for j, v in enumerate(ln.split(",")))
-                         for i, ln in enumerate(lines[1:]))]
-    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")  # fpga measured 60 archs
+    d = _measured_on_fewer(tmp_path, "fpga", 60)
     args = ("eval", "--space", "nasbench201", "--target-device", "fpga", "--protocol", "untrimmed", "--seeds", "1",
             "--predictor", "flops", "--ceiling")
     r = nasedge(*args, "--data", str(d))
