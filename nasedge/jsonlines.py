@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +57,9 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
 
     ``check(lineno, value)`` refuses (raises) a value that is not a line of ``what``; every value is checked before
     the file is touched, so a file of another kind is refused as it is, never repaired. A last line cut short by a
-    kill (no newline after it) is then dropped from the file, and ``warn`` says so (``"<path>: dropped a last line
-    cut short (<in_flight> when the run stopped)"``); one that is whole JSON and passes the check lost only its
-    newline, which is put back. Another line that is not JSON is an error naming the file, the line and ``what``
+    kill (no newline after it) is then dropped from the file, and ``warn`` (by default a line on stderr) says so
+    (``"<path>: dropped a last line cut short (<in_flight> when the run stopped)"``); one that is whole JSON and
+    passes the check lost only its newline, which is put back. Another line that is not JSON is an error naming the file, the line and ``what``
     the file is. So is a file of that one unfinished line unless it starts as a JSON object does: a note or a file
     of some other kind, which is never to be emptied.
     """
@@ -88,7 +91,32 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
     if torn and not whole and not docs and not torn.lstrip().startswith("{"):
         raise NasedgeError(f"{path}:1: not a JSON line of a {what}; use another file") from None
     if torn:
-        if not whole and warn is not None:
-            warn(f"{path}: dropped a last line cut short ({in_flight} when the run stopped)")
+        if not whole:
+            message = f"{path}: dropped a last line cut short ({in_flight} when the run stopped)"
+            if warn is None:
+                print(f"nasedge: warning: {message}", file=sys.stderr)
+            else:
+                warn(message)
         atomic_write_text(path, json_lines_text(docs))
     return docs
+
+
+@contextmanager
+def appending_json_lines(path: str | Path) -> Iterator[Callable[[Any], None]]:
+    """``append(doc)``: one JSON line at the end of ``path`` per call, durable when it returns (flushed and
+    fsynced: a crash loses at most the line being written). The file is opened with the first line, so a run that
+    fails before it leaves no empty file."""
+    f = None
+
+    def append(doc: Any) -> None:
+        nonlocal f
+        f = f or open(path, "a")
+        f.write(json.dumps(doc) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+    try:
+        yield append
+    finally:
+        if f is not None:
+            f.close()

@@ -131,7 +131,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import os
     import sys
 
     import torch
@@ -141,6 +140,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from nasedge.cost import arch_cost
     from nasedge.data import dataset_classes, load_evaluation_data
     from nasedge.errors import NasedgeError
+    from nasedge.jsonlines import appending_json_lines
     from nasedge.predict.accuracy_samples import done_archs, evaluation_context
     from nasedge.progress import progress_reporter
     from nasedge.supernet.accuracy import check_classes, evaluate_arch
@@ -178,10 +178,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         supernet = supernet.to(memory_format=torch.channels_last)
     part = f"{args.out}.rank{world.rank}" if args.out and world.launched else args.out
-    out = None  # opened with the first record: a run that fails before it leaves no empty file
     results: list[dict] = []
     show = not world.launched   # one process prints as it goes; under torchrun rank 0 prints the merged file
-    try:
+    # durable per arch (a rerun after a crash takes it from the file); no empty file before the first record
+    with appending_json_lines(part) if part else nullcontext(None) as append:
         if mine and world.is_main:  # an arch takes minutes on a CPU: say what runs before the first result
             print(f"evaluating {len(mine)} arch{'s' * (len(mine) > 1)} on {device}"
                   f"{f' ({world.size} processes)' if world.launched else ''}: BatchNorm recalibrated on "
@@ -195,18 +195,12 @@ def _evaluate(args: argparse.Namespace) -> int:
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
                           "params": cost.params, "macs": cost.macs, **({"context": context} if context else {})}
-                if part:  # durable per arch: a rerun after a crash takes it from the file
-                    out = out or open(part, "a")
-                    out.write(json.dumps(record) + "\n")
-                    out.flush()
-                    os.fsync(out.fileno())
+                if append is not None:
+                    append(record)
                 results.append(record)
                 if show:
                     _print_record(record, args.json)
                 update(i)
-    finally:
-        if out:
-            out.close()
     if world.launched:
         _merge_ranks(world, archs, args, results)
         world.close()

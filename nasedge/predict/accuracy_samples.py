@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -26,7 +25,7 @@ from typing import Any, Optional
 
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
-from nasedge.jsonlines import read_appended_json_lines
+from nasedge.jsonlines import appending_json_lines, read_appended_json_lines
 from nasedge.writer_lock import locked_file
 
 
@@ -65,12 +64,8 @@ def done_archs(path: Path, what: str = "file of accuracy samples", warn=None,
             raise NasedgeError(f"{path}:{lineno}: a result of another {_CONTEXT_WORDS.get(other, other)}; one file "
                                f"holds the results of one supernet on one data: use another output file")
 
-    read_appended_json_lines(path, what, "the arch in flight", warn or _warn_on_stderr, check)
+    read_appended_json_lines(path, what, "the arch in flight", warn, check)
     return done
-
-
-def _warn_on_stderr(message: str) -> None:
-    print(f"nasedge: warning: {message}", file=sys.stderr)
 
 
 class SubnetEvaluator:
@@ -132,18 +127,11 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
             return 0, len(archs)
         records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
                    if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
-        f = None  # opened with the first record: a run that fails before it leaves no empty file (nor folder)
-        try:
+        with appending_json_lines(out) as append:  # durable per arch; no empty file (nor folder) before the first
             for record in records:
-                f = f or open(out, "a")
-                f.write(json.dumps({**record, "context": context}) + "\n")
-                f.flush()
-                os.fsync(f.fileno())  # durable per arch: a crash loses at most the arch being evaluated
+                append({**record, "context": context})
                 if progress is not None:
                     progress(record)
-        finally:
-            if f is not None:
-                f.close()
     return len(todo), len(archs) - len(todo)
 
 
