@@ -120,6 +120,11 @@ def test_whole_millisecond_samples_count_their_rounding():
     assert rounding_variance(np.array([17.0, 33.0, 118.0])) == pytest.approx(1 / 12)
     assert rounding_variance(np.array([1.5, 2.3])) == pytest.approx(0.01 / 12)
     assert rounding_variance(np.array([1.76045, 2.27796])) == 0.0
+    # the same in other units: whole microseconds of a 3-5 us network, or of a 30-50 us one, are as coarse
+    # as whole milliseconds of a phone; microseconds of 1.7-2.3 ms are not
+    assert rounding_variance(np.array([17.0, 33.0, 118.0]) / 1000) == pytest.approx(1e-6 / 12)
+    assert rounding_variance(np.array([31.0, 45.0, 52.0]) / 1000) == pytest.approx(1e-6 / 12)
+    assert rounding_variance(np.array([1760.0, 2278.0]) / 1000) == 0.0
 
 
 def test_a_device_unlike_the_sources_is_blended_and_the_state_round_trips(nb201_sample):
