@@ -260,27 +260,21 @@ def _reweighted_fit(g: np.ndarray, r: np.ndarray, noise: np.ndarray, nu: float, 
     return alpha, w, chol
 
 
-QUANTA = (1.0, 0.1, 0.01)  # reporting steps always recognised in the samples, milliseconds (phones: whole ms)
-FINE_QUANTA = (1e-3, 1e-4, 1e-5, 1e-6)  # finer steps, recognised where coarse against the samples
-FINE_SHARE = 1e-3  # a finer step counts from this share of the median sample on (a timer in microseconds)
+QUANTA = (1000.0, 100.0, 10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5, 1e-6)  # reporting steps, ms (phones: whole ms)
+COARSE_QUANTUM = 0.01  # steps from this one up are recognised whatever the samples (published data's steps)
+FINE_SHARE = 1e-3  # a finer step is recognised from this share of the median sample on (a microsecond timer)
 
 
 def rounding_variance(y: np.ndarray) -> float:
     """Variance (ms^2) of the rounding in samples reported in steps of ``q``: ``q^2 / 12``, the variance of
-    a uniform error of one step, for the largest step of :data:`QUANTA` that every sample is a multiple of,
-    else the largest of :data:`FINE_QUANTA` that is at least :data:`FINE_SHARE` of the median sample; 0
-    when the samples are finer. Phones report whole milliseconds: for a 3-5 ms network that is a 6-10 %
-    error no model can remove, and the relative noise model would otherwise count it as precise; a
-    0.03 ms accelerator timed in whole microseconds has the same 3 %."""
-    def multiple(q: float) -> bool:
-        return bool(np.all(np.abs(y / q - np.round(y / q)) < 1e-6))
-
-    for q in QUANTA:
-        if multiple(q):
-            return q * q / 12.0
+    a uniform error of one step, for the largest step of :data:`QUANTA` that every sample is a multiple of
+    (one finer than :data:`COARSE_QUANTUM` only where it is at least :data:`FINE_SHARE` of the median
+    sample); 0 when the samples are finer. Phones report whole milliseconds: for a 3-5 ms network that is a
+    6-10 % error no model can remove, and the relative noise model would otherwise count it as precise; a
+    0.03 ms accelerator timed in whole microseconds has the same 3 %, a board timed in 10 ms ticks more."""
     floor = FINE_SHARE * float(np.median(np.abs(y))) if len(y) else np.inf
-    for q in FINE_QUANTA:
-        if q >= floor and multiple(q):
+    for q in QUANTA:
+        if (q >= COARSE_QUANTUM or q >= floor) and np.all(np.abs(y / q - np.round(y / q)) < 1e-6):
             return q * q / 12.0
     return 0.0
 

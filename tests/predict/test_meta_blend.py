@@ -125,6 +125,7 @@ def test_whole_millisecond_samples_count_their_rounding():
     assert rounding_variance(np.array([17.0, 33.0, 118.0]) / 1000) == pytest.approx(1e-6 / 12)
     assert rounding_variance(np.array([31.0, 45.0, 52.0]) / 1000) == pytest.approx(1e-6 / 12)
     assert rounding_variance(np.array([1760.0, 2278.0]) / 1000) == 0.0
+    assert rounding_variance(np.array([170.0, 330.0, 1180.0])) == pytest.approx(100 / 12)  # 10 ms ticks
 
 
 def test_a_device_unlike_the_sources_is_blended_and_the_state_round_trips(nb201_sample):

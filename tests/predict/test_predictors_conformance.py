@@ -77,6 +77,20 @@ def test_no_prediction_under_the_floor(case):
     np.testing.assert_allclose(again.predict(xb), p.predict(xb), rtol=1e-12)
 
 
+def test_the_unit_does_not_matter(case):
+    """A device k times faster or slower is predicted k times faster or slower, its timings as measured and
+    rounded to a step of the device's timer (phones: whole milliseconds; then the faster one reports whole
+    microseconds): nothing in a predictor may hang on the unit, its noise model included."""
+    name, space, options, xa, ya, xb, *_ = case
+    y = np.asarray(ya, dtype=float)
+    step = 10.0 ** np.floor(np.log10(np.median(y))) / 10
+    for times in (y, np.round(y / step) * step):
+        base = create_predictor(name, space, **options).fit(xa, times).predict(xb)
+        for k in (1e-3, 1e3):
+            scaled = create_predictor(name, space, **options).fit(xa, times * k).predict(xb)
+            np.testing.assert_allclose(scaled / k, base, rtol=1e-6, err_msg=f"latencies x {k:g}")
+
+
 def test_state_round_trip(case):
     name, space, options, xa, ya, xb, _, *_ = case
     p = create_predictor(name, space, **options).fit(xa, ya)
