@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     with progress_reporter(f"measure {device.name}", len(rows), unit="archs") as update:
-        report = _resuming(update, out, device.name, "archs")
+        report = resuming_progress(update, out, device.name, "archs")
         results = measure_to_csv(device, rows, out, ray_address=args.ray_address, progress=report, once_per_arch=True)
     asked = {a for _, a in rows}   # the file's other rows (earlier runs') are neither summed up nor held against it
     mine = [m for m in results if m.arch in asked]
@@ -106,14 +106,14 @@ def _run_table(args: argparse.Namespace, cfg, device) -> int:
     warn = lambda message: print(f"nasedge: warning: {message}", file=sys.stderr)  # noqa: E731
     with progress_reporter(f"measure {device.name} table", unit="parts") as update:
         table = measure_lookup_table_to_file(device, space.name, args.out, resolutions, ray_address=args.ray_address,
-                                             progress=_resuming(update, args.out, device.name, "parts"), warn=warn)
+                                             progress=resuming_progress(update, args.out, device.name, "parts"), warn=warn)
     medians = sorted(e.median_ms for e in table.entries.values())
     print(f"{device.name}: lookup table of {space.name} at {table.meta['resolutions']} px, {len(table)} parts in "
           f"{args.out} (part median {medians[len(medians) // 2]:.4f} ms)")
     return 0
 
 
-def _resuming(update, out, device: str, unit: str):
+def resuming_progress(update, out, device: str, unit: str):
     """``update`` (a progress reporter's), first saying on stderr when the run resumes work already in ``out``."""
     first = True
 

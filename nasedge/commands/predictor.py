@@ -161,7 +161,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from nasedge.measure.device import device_source, get_device, split_device_overrides
     from nasedge.predict import predictor_class
     from nasedge.predict.dataset import read_device_measurements
-    from nasedge.predict.profile import check_device_name, fit_profile, save_profile
+    from nasedge.predict.profile import check_cv_folds, check_device_name, fit_profile, save_profile
 
     if args.measurements is not None or not args.device.endswith((".yaml", ".yml")):
         check_device_name(args.device)  # a device YAML (measuring) names its profile by its own name
@@ -177,6 +177,7 @@ def run_fit(args: argparse.Namespace) -> int:
         composed, device = compose(split_device_overrides(overrides)[1]), None
     cfg = OmegaConf.to_container(composed.predictor, resolve=True)
     name = cfg["name"]
+    cv_folds = check_cv_folds(cfg["cv_folds"])
     cls = predictor_class(name)
     options = cls.options_from_config(cfg)
     if args.table:
@@ -191,7 +192,7 @@ def run_fit(args: argparse.Namespace) -> int:
                   f"proportions", file=sys.stderr)
     if args.measurements is None:
         profile, checked = _measure_and_fit(args, device, args.space or device.config.space
-                                            or composed.search_space.name, name, int(cfg["cv_folds"]), options)
+                                            or composed.search_space.name, name, cv_folds, options)
     else:
         if device_source(args.device) is not None:  # measurements of a device nasedge knows: of its settings now
             device = get_device(args.device)
@@ -205,7 +206,7 @@ def run_fit(args: argparse.Namespace) -> int:
         # hundreds of measurements fit for minutes: a bar on a terminal, a line every few seconds in a log
         with progress_reporter(f"fit {name} profile of {args.device}", unit="fits") as update:
             profile = fit_profile(args.device, m.encoding, m.archs, m.latency_ms, name,
-                                  cv_folds=int(cfg["cv_folds"]), progress=update, **options)
+                                  cv_folds=cv_folds, progress=update, **options)
     if device is not None:  # the settings it is measured under: another board of the name does not take it
         profile = replace(profile, settings=device.settings)
     path = save_profile(profile, args.profiles_dir or cfg.get("profiles_dir"))
@@ -240,6 +241,7 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     from pathlib import Path
 
     from nasedge import home
+    from nasedge.commands.measure import resuming_progress
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import profile_archs, profile_device
     from nasedge.progress import progress_reporter
@@ -254,7 +256,8 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     print(f"measuring {args.num} archs of {space.name} on {device.name} ({device.location()}); "
           f"measurements in {csv}", file=sys.stderr)
     with progress_reporter(f"measure {device.name}", args.num, unit="archs") as update:
-        measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address, progress=update)
+        measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address,
+                                    progress=resuming_progress(update, csv, device.name, "archs"))
         profile, measured = profile_device(device.name, space, measure, num_archs=args.num, max_archs=args.max_num,
                                            seed=args.seed, predictor=predictor, cv_folds=cv_folds,
                                            note=lambda why: print(f"nasedge: {why}", file=sys.stderr),
@@ -304,10 +307,12 @@ def run_push(args: argparse.Namespace) -> int:
                            "(`nasedge serve token create` prints one)")
     name = args.name or profile.device
     with PredictorClient(args.url, token=token) as client:
-        info = client.register(name, profile.space, zip(profile.archs(), profile.latencies()))
+        # the profile passed the reference-arch rule when it was fitted, with the allowance given there
+        info = client.register(name, profile.space, zip(profile.archs(), profile.latencies()),
+                               allow_missing_reference=True)
     here, there = profile.quality, info.get("quality") or {}
     quality = (f"; cross-validated MAPE {there['mape']:.2f} % there, {here['mape']:.2f} % here"
-               if here and there else "")
+               if here and isinstance(there.get("mape"), (int, float)) else "")
     print(f"registered {name} ({profile.space}) at {args.url}: version {info['version']}, "
           f"{info['measurements']} measurements, predictor {info['predictor']}{quality}")
     if info.get("adaptation"):

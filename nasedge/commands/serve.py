@@ -144,10 +144,10 @@ def resolve_settings(args: argparse.Namespace):
     """ServiceSettings from the composed configuration, the flags, and the ``predictor`` group."""
     from omegaconf import OmegaConf
 
-    from nasedge.commands.inputs import check_positive
     from nasedge.config import compose
     from nasedge.errors import NasedgeError
     from nasedge.predict import predictor_class
+    from nasedge.predict.profile import check_cv_folds
     from nasedge.service.auth import TokenSet, read_token_file
     from nasedge.service.settings import ServiceSettings
 
@@ -165,8 +165,7 @@ def resolve_settings(args: argparse.Namespace):
     predictor = OmegaConf.to_container(cfg.predictor, resolve=True)
     data["predictor"] = predictor["name"]
     data["predictor_options"] = predictor_class(predictor["name"]).options_from_config(predictor)
-    data["cv_folds"] = int(predictor["cv_folds"])
-    check_positive("predictor.cv_folds", data["cv_folds"])  # the service's copy: named as the user set it
+    data["cv_folds"] = check_cv_folds(predictor["cv_folds"])  # the service's copy: named as the user set it
     settings = ServiceSettings.from_mapping(data)
     settings.check_predictor()  # here, before the address is announced and workers or replicas start
     if settings.workers > 1 and args.ray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -116,10 +117,30 @@ class DeviceProfile:
         meas = data["measurements"]
         if not isinstance(meas, list) or not all(isinstance(m, list) and len(m) == 2 for m in meas):
             raise NasedgeError(f"{where}field 'measurements': expected a list of [arch, latency_ms] pairs")
+        for i, (_, lat) in enumerate(meas):
+            if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not math.isfinite(lat) or lat <= 0:
+                raise NasedgeError(f"{where}field 'measurements[{i}]': latency {lat!r} is not valid; "
+                                   f"expected a positive number of milliseconds")
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
-                   quality=dict(data.get("quality", {})), created=str(data.get("created", "")),
+                   quality=_quality(data.get("quality", {}), where), created=str(data.get("created", "")),
                    settings=str(data.get("settings", "")))
+
+
+QUALITY = ("spearman", "mape", "within_10pct")  # what a cross-validated profile states; {}: too few to tell
+
+
+def _quality(value: Any, where: str) -> dict:
+    """A profile's ``quality`` field, checked: empty, or a number for each of :data:`QUALITY` (and more keys)."""
+    if value == {}:
+        return {}
+    if not isinstance(value, dict):
+        raise NasedgeError(f"{where}field 'quality': expected an object with {', '.join(QUALITY)}")
+    for key in QUALITY:
+        v = value.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise NasedgeError(f"{where}field 'quality.{key}': value {v!r} is not valid; expected a number")
+    return dict(value)
 
 
 def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: SearchSpace, samples: int = 200,
@@ -132,10 +153,24 @@ def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: Search
             "sampled_min_ms": float(sampled.min()), "sampled_max_ms": float(sampled.max())}
 
 
-def cv_fits(measurements: int, folds: int) -> int:
-    """How many fits a profile of ``measurements`` takes: its own, and one per cross-validation fold."""
+MIN_CV_FOLDS = 3  # fewer folds say too little about a predictor to print as its quality
+
+
+def check_cv_folds(value: Any, key: str = "predictor.cv_folds") -> int:
+    """``value`` as a number of cross-validation folds, or one line naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_CV_FOLDS:
+        raise NasedgeError(f"{key}: value {value!r} is not valid; expected an integer >= {MIN_CV_FOLDS} "
+                           f"(leave-one-out up to that many measurements)")
+    return value
+
+
+def cv_fits(measurements: int, folds: int, min_train: int = 1) -> int:
+    """How many fits a profile of ``measurements`` takes: its own, and one per cross-validation fold (none
+    where a fold would leave fewer than ``min_train`` measurements to fit, the predictor's minimum)."""
     k = min(folds, measurements)
-    return 1 + (k if k >= 3 else 0)
+    if k < MIN_CV_FOLDS or measurements - -(-measurements // k) < min_train:
+        return 1
+    return 1 + k
 
 
 def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray, options: dict,
@@ -143,7 +178,7 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
     """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples);
     ``progress(folds done)`` after each fold."""
     n = len(items)
-    k = cv_fits(n, folds) - 1
+    k = cv_fits(n, folds, predictor_class(name).min_samples) - 1
     if not k:
         return {}
     order = np.random.default_rng(0).permutation(n)
@@ -168,7 +203,7 @@ def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: 
     items = [enc.check(a) for a in archs]
     y = np.asarray(latency_ms, dtype=np.float64)
     fitted = create_predictor(predictor, enc, **options).fit(items, y)
-    total = cv_fits(len(items), cv_folds)
+    total = cv_fits(len(items), cv_folds, fitted.min_samples)
     if progress is not None:
         progress(1, total)
     return _profile(device, fitted, items, y, cv_folds, options,

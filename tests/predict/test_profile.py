@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -222,3 +223,37 @@ def test_a_profile_that_ranks_poorly_says_so():
     assert poor.quality["spearman"] < 0.5
     assert poor.quality_warning().startswith(f"the profile ranks archs poorly (cross-validated Spearman "
                                              f"{poor.quality['spearman']:.2f} on its 12 measurements)")
+
+
+def test_a_profile_edited_by_hand_is_refused_naming_the_field(ofa_sample, tmp_path):
+    ds = ofa_sample
+    rows = list(ds.reference) + list(range(10, 20))
+    good = json.loads(fit_profile("gpu-b", ds.encoding, [ds.items[i] for i in rows], ds.column("v100_1")[rows],
+                                  "flops").to_json())
+    cases = [("quality", {"spearman": 0.9}, "field 'quality.mape': value None"),
+             ("quality", None, "field 'quality': expected an object"),
+             ("quality", "good", "field 'quality': expected an object"),
+             ("quality", {"spearman": "x", "mape": 1.0, "within_10pct": 1.0}, "field 'quality.spearman': value 'x'")]
+    for key, value, message in cases:
+        with pytest.raises(NasedgeError, match=re.escape(f"p.json: {message}")):
+            DeviceProfile.from_json(json.dumps({**good, key: value}), "p.json")
+    bad = json.loads(json.dumps(good))
+    bad["measurements"][3][1] = "abc"
+    with pytest.raises(NasedgeError, match=re.escape("p.json: field 'measurements[3]': latency 'abc' is not valid")):
+        DeviceProfile.from_json(json.dumps(bad), "p.json")
+    assert DeviceProfile.from_json(json.dumps({**good, "quality": {}})).quality == {}  # too few to cross-validate
+
+
+def test_as_few_measurements_as_the_predictor_needs_fit_without_cross_validation(ofa_sample):
+    """Folds that would leave fewer measurements than the predictor needs are not run: the profile is fitted and says
+    it could not be cross-validated, instead of failing in a fold with a count that contradicts the input."""
+    from nasedge.predict.profile import check_cv_folds, cv_fits
+
+    ds = ofa_sample
+    rows = list(ds.reference)[:3]
+    profile = fit_profile("gpu-c", ds.encoding, [ds.items[i] for i in rows], ds.column("v100_1")[rows], "regressor")
+    assert profile.quality == {} and cv_fits(3, 20, 3) == 1 and cv_fits(4, 20, 3) == 5 and cv_fits(4, 20, 4) == 1
+    for value in (0, -3, 2, True, "5"):
+        with pytest.raises(NasedgeError, match=re.escape(f"predictor.cv_folds: value {value!r} is not valid; "
+                                                         "expected an integer >= 3")):
+            check_cv_folds(value)

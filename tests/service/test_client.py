@@ -127,6 +127,11 @@ def test_push_a_profile_made_by_the_cli(serve, token, measurements, help_ofa, tm
             assert np.array_equal(client.predict("board-2", queries), local.predict(queries))
         r = nasedge_cli("predictor", "push", "--device", "nope", "--profiles-dir", tmp_path / "p", "--url", url)
         assert r.returncode == 2 and "nope" in r.stderr
+        # fitted without a reference arch (`predictor fit --allow-missing-reference`): pushed with that allowance
+        save_profile(fit_profile("partial-board", SPACE, [a for a, _ in measurements[1:]],
+                                 [ms for _, ms in measurements[1:]], cv_folds=5), tmp_path / "p")
+        r = nasedge_cli("predictor", "push", "--device", "partial-board", "--profiles-dir", tmp_path / "p", "--url", url)
+        assert r.returncode == 0 and "registered partial-board" in r.stdout, r.stderr
 
 
 def test_push_says_when_more_measurements_would_pay(serve, token, measurements, tmp_path, nasedge_cli, monkeypatch):

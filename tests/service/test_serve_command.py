@@ -148,6 +148,8 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "service.db" in capsys.readouterr().err
     assert main(["serve", "predictor.cv_folds=0"]) == 2  # the service copies it: named as the user set it
     assert "predictor.cv_folds: value 0 is not valid" in capsys.readouterr().err
+    assert main(["serve", "predictor.cv_folds=2"]) == 2  # folds that say too little to print as a quality
+    assert "predictor.cv_folds: value 2 is not valid; expected an integer >= 3" in capsys.readouterr().err
     assert main(["serve", "service.log_level=loud"]) == 2
     assert "service.log_level: value 'loud' is not valid; expected one of critical" in capsys.readouterr().err
     assert main(["serve", "service.host="]) == 2  # uvicorn would listen on every interface
