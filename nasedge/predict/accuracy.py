@@ -167,11 +167,27 @@ class AccuracyPredictor(BaseAccuracyPredictor):
 
     @classmethod
     def from_state(cls, state: dict, source: str) -> AccuracyPredictor:
-        """From the JSON object :meth:`save` writes (refits on its data)."""
-        pred = cls(get_space(state["space"]), **state["params"])
-        pred.meta = state.get("meta", {})
-        archs = [Arch.from_dict(r["arch"], source=source) for r in state["data"]]
-        return pred.fit(archs, [r["top1"] for r in state["data"]])
+        """From the JSON object :meth:`save` writes (refits on its data); a field that is not what :meth:`save`
+        writes is one line naming it."""
+        for key, kind, expected in (("space", str, "a search-space name"), ("params", dict, "an object of options"),
+                                    ("data", list, "a list of {arch, top1} objects")):
+            if not isinstance(state.get(key), kind):
+                raise NasedgeError(f"{source}: field {key!r}: value {state.get(key)!r:.80} is not valid; "
+                                   f"expected {expected}")
+        for i, r in enumerate(state["data"]):
+            top1 = r.get("top1") if isinstance(r, dict) else None
+            if isinstance(top1, bool) or not isinstance(top1, (int, float)) or not 0 <= top1 <= 100:
+                raise NasedgeError(f"{source}: field 'data[{i}].top1': value {top1!r} is not valid; expected a top-1 "
+                                   f"accuracy in percent, 0-100")
+        try:
+            pred = cls(get_space(state["space"]), **state["params"])
+            pred.meta = state.get("meta", {})
+            archs = [Arch.from_dict(r["arch"], source=f"{source}: data[{i}]") for i, r in enumerate(state["data"])]
+            return pred.fit(archs, [r["top1"] for r in state["data"]])
+        except NasedgeError as exc:
+            raise NasedgeError(exc if str(exc).startswith(source) else f"{source}: {exc}") from None
+        except (ValueError, TypeError) as exc:  # an option the regressor refuses (scikit-learn's own check)
+            raise NasedgeError(f"{source}: field 'params': {exc}") from None
 
 
 def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
@@ -194,6 +210,11 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
         if not isinstance(row["arch"], dict):
             raise NasedgeError(f"{where}: field 'arch': value {row['arch']!r} is not valid; expected an arch object")
         arch = Arch.from_dict(row["arch"], source=where)
+        try:
+            space = get_space(arch.space)
+        except NasedgeError as exc:
+            raise NasedgeError(f"{where}: {exc}") from None
+        arch = space.validate(arch, source=where)
         if arch in seen:
             raise NasedgeError(f"{where}: the arch of {seen[arch]} again; keep one sample per arch")
         seen[arch] = where

@@ -45,6 +45,8 @@ class OFAAccuracyPredictor(BaseAccuracyPredictor):
             if tuple(tensors[name].shape) != shape:
                 raise NasedgeError(f"{source}: not OFA's accuracy predictor: {name} has shape "
                                    f"{tuple(tensors[name].shape)}, expected {shape}")
+            if not np.all(np.isfinite(tensors[name])):  # it would predict NaN for every arch, and pass every check
+                raise NasedgeError(f"{source}: OFA's accuracy predictor: tensor {name} holds NaN or infinite values")
         extra = sorted(set(tensors) - set(SHAPES))
         if extra:
             raise NasedgeError(f"{source}: not OFA's accuracy predictor: unexpected tensor {extra[0]}")

@@ -98,7 +98,9 @@ def test_fit_with_too_few_samples_is_one_line(nasedge_cli, tmp_path):
     ({"arch": None}, r"s.jsonl:2: field 'top1': missing"),
     ({"top1": 50.0, "arch": "max"}, r"s.jsonl:2: field 'arch': value 'max' is not valid; expected an arch object"),
     ({"top1": 50.0, "arch": {**get_space("ofa_mbv3_tiny").max_arch().to_dict(), "space": "nope"}},
-     r"s.jsonl: unknown search space 'nope'"),
+     r"s.jsonl:2: unknown search space 'nope'"),
+    ({"top1": 50.0, "arch": {**get_space("ofa_mbv3_tiny").max_arch().to_dict(), "kernel": [9] * 6}},
+     r"s.jsonl:2: field 'kernel\[0\]': value 9 is not allowed"),
     ({"top1": 51.0}, r"s.jsonl:2: the arch of .*s.jsonl:1 again; keep one sample per arch"),
     ({"top1": 50.0, "arch": get_space("ofa_mbv3_tiny").min_arch().to_dict(), "context": {"supernet": "b"}},
      r"s.jsonl:2: a sample of another supernet or data than .*s.jsonl:1's"),
@@ -114,6 +116,26 @@ def test_fit_names_a_bad_sample(nasedge_cli, tmp_path, record, message):
     r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert re.search(message, r.stderr), r.stderr
+
+
+def test_a_predictor_file_edited_by_hand_is_refused_naming_the_field(tmp_path):
+    from nasedge.errors import NasedgeError
+    from nasedge.predict.accuracy import AccuracyPredictor
+
+    space = get_space("ofa_mbv3_tiny")
+    archs = space.sample_many(12, 0)
+    AccuracyPredictor(space).fit(archs, [50.0 + i for i in range(12)]).save(tmp_path / "ap.json")
+    good = json.loads((tmp_path / "ap.json").read_text())
+    cases = [({"data": None}, "field 'data': value None is not valid"),
+             ({"params": None}, "field 'params': value None is not valid"),
+             ({"params": {"foo": 1}}, "field 'params': unknown accuracy-predictor option 'foo'"),
+             ({"params": {"max_iter": "x"}}, "field 'params': "),
+             ({"data": [{**good["data"][0], "top1": "x"}]}, "field 'data[0].top1': value 'x' is not valid"),
+             ({"data": [{"top1": 50.0, "arch": {}}] * 12}, "data[0]")]
+    for change, message in cases:
+        (tmp_path / "bad.json").write_text(json.dumps({**good, **change}))
+        with pytest.raises(NasedgeError, match=re.escape(f"{tmp_path / 'bad.json'}: ") + ".*" + re.escape(message)):
+            load_accuracy_predictor(tmp_path / "bad.json")
 
 
 def test_ray_workers_give_the_same_samples(nasedge_cli, tiny, tmp_path, ray_cluster):

@@ -70,6 +70,10 @@ def test_wrong_weights_and_spaces_are_one_line_errors(tmp_path):
         OFAAccuracyPredictor(space, _random_tensors(**{"0.weight": np.zeros((400, 127), np.float32)}))
     with pytest.raises(NasedgeError, match="missing tensor 6.bias"):
         OFAAccuracyPredictor(space, {k: v for k, v in _random_tensors().items() if k != "6.bias"})
+    bias = np.zeros(1, np.float32)
+    bias[0] = np.nan
+    with pytest.raises(NasedgeError, match="tensor 6.bias holds NaN or infinite values"):
+        OFAAccuracyPredictor(space, _random_tensors(**{"6.bias": bias}))
     with pytest.raises(NasedgeError, match="unexpected tensor 8.weight"):
         OFAAccuracyPredictor(space, _random_tensors(**{"8.weight": np.zeros(1, np.float32)}))
     with pytest.raises(NasedgeError, match="does not fit search space 'ofa_mbv3_cifar'"):
