@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _row(name: str, ranges: bool, space: str) -> dict:
     """What ``nasedge devices`` says of one device; ``ranges``: with its predicted latency ranges (a predict-only
     device's from its published data, in ``space``)."""
+    from nasedge.errors import NasedgeError
     from nasedge.measure.device import device_file, device_source, get_device
     from nasedge.predict.profile import load_profile, stored_profiles
 
@@ -77,8 +78,15 @@ def _row(name: str, ranges: bool, space: str) -> dict:
            "source": device_source(name), "file": str(device_file(name)), "available": missing is None,
            "unavailable": missing, "profile_sources": {s.space: s.source for s in stored}}
     if ranges:
-        row["ranges"] = {s.space: {**load_profile(name, space=s.space).latency_range(RANGE_SAMPLES), "source": s.source}
-                         for s in stored}
+        row["ranges"] = {}
+        for s in stored:
+            try:
+                row["ranges"][s.space] = {**load_profile(name, space=s.space).latency_range(RANGE_SAMPLES),
+                                          "source": s.source}
+            except NasedgeError as exc:  # one broken profile, not the device nor the other rows
+                import sys
+
+                print(f"nasedge: warning: {exc}", file=sys.stderr)
         if not device.measurable and space not in row["ranges"]:
             row["ranges"].update(_published_range(device, space))
     return row
@@ -158,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ms(value: float) -> str:
+    """Milliseconds to three significant digits, without an exponent for a slow board (1380, not 1.38e+03)."""
+    return f"{value:.3g}" if value < 1000 else f"{value:.0f}"
+
+
 def _print_ranges(console, rows: list[dict]) -> None:
     from rich.table import Table
 
@@ -165,8 +178,8 @@ def _print_ranges(console, rows: list[dict]) -> None:
                   title="predicted latency (ms)", box=None, pad_edge=False)
     for row in rows:
         for space, r in row.get("ranges", {}).items():
-            table.add_row(row["name"], space, r["source"], f"{r['min_arch_ms']:.3g}",
-                          f"{r['max_arch_ms']:.3g}", f"{r['sampled_min_ms']:.3g}-{r['sampled_max_ms']:.3g}")
+            table.add_row(row["name"], space, r["source"], _ms(r["min_arch_ms"]), _ms(r["max_arch_ms"]),
+                          f"{_ms(r['sampled_min_ms'])}-{_ms(r['sampled_max_ms'])}")
     if table.row_count:
         console.print(table)
     else:
@@ -184,13 +197,15 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"{row['name']} ({row['source']}, {row['file']}): {row['description']}")
     print(f"  measured: {row['where']}" + (f" ({row['unavailable']})" if row["unavailable"] else ""))
     print(f"  runtime: {row['runtime']}")
-    if not row["ranges"]:
+    if not row["profiles"]:
         print(f"  profiles: none (nasedge predictor fit --device {row['name']})")
+    for space in (s for s in row["profiles"] if s not in row["ranges"]):
+        print(f"  profile {space} ({row['profile_sources'][space]}): unreadable (the warning above says why)")
     for space, r in row["ranges"].items():
         what = "published data" if r["source"] == "published" else "profile"
-        print(f"  {what} {space} ({r['source']}): predicted {r['min_arch_ms']:.3g} ms (smallest "
-              f"arch) to {r['max_arch_ms']:.3g} ms (largest); {r['samples']} sampled subnets "
-              f"{r['sampled_min_ms']:.3g}-{r['sampled_max_ms']:.3g} ms")
+        print(f"  {what} {space} ({r['source']}): predicted {_ms(r['min_arch_ms'])} ms (smallest "
+              f"arch) to {_ms(r['max_arch_ms'])} ms (largest); {r['samples']} sampled subnets "
+              f"{_ms(r['sampled_min_ms'])}-{_ms(r['sampled_max_ms'])} ms")
     return 0
 
 
@@ -226,7 +241,12 @@ def run_add(args: argparse.Namespace) -> int:
     path = home.devices_dir() / f"{name}.yaml"
     if source is not None and not args.force:
         raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")
-    before = load_device(path).config.measure if source is not None else None
+    before = None  # the settings its profiles were measured with: None where not known
+    if source is not None:
+        try:
+            before = load_device(path).config.measure
+        except NasedgeError:  # a broken file is what --force is for: its profiles go aside as of unknown settings
+            pass
     if args.runtime not in list_runtimes():
         from nasedge.errors import unknown_name
 

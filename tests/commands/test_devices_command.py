@@ -68,6 +68,12 @@ def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(na
     r = nasedge_cli(*add)
     assert r.returncode == 0 and "moved" in r.stdout and not list((nasedge_home / "profiles").iterdir())
     assert len(list((nasedge_home / "retired").iterdir())) == 2  # within the same second too: two folders
+    leftovers()  # a file broken by hand is what --force is for: replaced, its files aside as of unknown settings
+    with open(nasedge_home / "conf" / "device" / "b.yaml", "a") as f:
+        f.write("measure: [1\n")
+    r = nasedge_cli(*add, "--force")
+    assert r.returncode == 0 and "moved" in r.stdout and not list((nasedge_home / "profiles").iterdir()), r.stderr
+    assert nasedge_cli("devices", "show", "b").returncode == 0
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -126,6 +132,23 @@ def test_ranges_and_show_predict_the_fastest_and_slowest_subnet(nasedge_cli):
     shown = nasedge_cli("devices", "show", "cpu")
     assert shown.returncode == 0 and f"profile ofa_mbv3_cifar (shipped): predicted {ends[0]:.3g} ms" in shown.stdout
     assert "predicted latency (ms)" in nasedge_cli("devices", "--ranges").stdout
+
+
+def test_a_broken_profile_is_a_warning_on_its_row_not_the_end_of_the_table(nasedge_cli, nasedge_home):
+    (nasedge_home / "profiles").mkdir(parents=True, exist_ok=True)
+    (nasedge_home / "profiles" / "cpu@ofa_mbv3_cifar.json").write_text("{")  # shadows the shipped one
+    rows = _rows(nasedge_cli, "--ranges")
+    assert rows["cpu"]["profiles"] == ["ofa_mbv3_cifar"] and rows["cpu"]["ranges"] == {}
+    assert rows["titan_rtx_64"]["ranges"]["ofa_mbv3_cifar"]["source"] == "published"
+    shown = nasedge_cli("devices", "show", "cpu")
+    assert shown.returncode == 0 and "profile ofa_mbv3_cifar (user): unreadable" in shown.stdout
+    assert "cpu@ofa_mbv3_cifar.json: invalid JSON" in shown.stderr
+
+
+def test_a_slow_board_is_shown_in_plain_milliseconds():
+    from nasedge.commands.devices import _ms
+
+    assert [_ms(v) for v in (0.00441, 2.034, 999.4, 1380.2, 25000.0)] == ["0.00441", "2.03", "999", "1380", "25000"]
 
 
 def test_a_device_added_with_a_space_gives_the_verbs_their_space(nasedge_cli):
