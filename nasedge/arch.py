@@ -204,6 +204,8 @@ def _read_text(path: str | Path) -> str:
         raise NasedgeError(f"{path}: is a directory, expected a JSON file") from None
     except UnicodeDecodeError:
         raise NasedgeError(f"{path}: not a text file") from None
+    except OSError as exc:  # permissions, a device that fails
+        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def read_archs_jsonl(path: str | Path) -> list[tuple[str, Arch]]:

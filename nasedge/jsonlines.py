@@ -27,6 +27,8 @@ def read_json_lines(path: str | Path, missing: str = "no such file",
         raise NasedgeError(f"{path}: {missing}") from None
     except (IsADirectoryError, UnicodeDecodeError):
         raise NasedgeError(f"{path}: {unreadable}") from None
+    except OSError as exc:  # permissions, a device that fails
+        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue

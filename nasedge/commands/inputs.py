@@ -86,8 +86,10 @@ def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None) -
     """``path`` is a folder or can become one: no file in its place or above it, and a file can be created in the
     nearest folder that exists (a read-only or virtual file system such as ``/proc`` fails here, not after the
     work). ``given``: the value the user gave, where ``path`` is its folder."""
-    if not path:
+    if path is None:
         return
+    if not str(path).strip():  # an unset shell variable: the working folder, silently
+        raise NasedgeError(f"{flag}: value {path!r} is not valid; expected a folder")
     p = Path(path)
     for parent in [p, *p.parents]:
         if parent.exists():
@@ -100,8 +102,10 @@ def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None) -
 def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], ...] = ()) -> None:
     """``path`` can be written as a file: not a folder, its folder exists or can be made and takes files
     (:func:`check_out_dir`), and it is none of the command's ``inputs``, which writing it would destroy."""
-    if not path:
+    if path is None:
         return
+    if not str(path).strip():
+        raise NasedgeError(f"{flag}: value {path!r} is not valid; expected a file name")
     p = Path(path)
     if p.is_dir():
         raise NasedgeError(f"{flag} {path}: is a folder, expected a file name")
@@ -109,6 +113,16 @@ def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], 
         if given and Path(given).exists() and p.exists() and p.resolve() == Path(given).resolve():
             raise NasedgeError(f"{flag} {path}: is also the input {given}; writing it would overwrite the input")
     check_out_dir(flag, str(p.parent), path)
+
+
+def check_pick_out(path: Optional[str]) -> None:
+    """``--out`` of a pick (``specialize``, ``export``): a folder (:func:`check_out_dir`) whose files the pick may
+    replace (:func:`nasedge.specialize.report.check_pick_folder`)."""
+    check_out_dir("--out", path)
+    if path is not None and Path(path).is_dir():
+        from nasedge.specialize.report import check_pick_folder
+
+        check_pick_folder(Path(path))
 
 
 def _probe_writable(flag: str, path: str, folder: Path) -> None:
@@ -338,7 +352,7 @@ def _specialize(args: argparse.Namespace) -> None:
         check_accuracy_predictor_file(args.accuracy_predictor)
     if args.measurements:
         check_measurements_csv("--measurements", args.measurements, args.device)
-    check_out_dir("--out", args.out)
+    check_pick_out(args.out)
     check_url("--predictor-url", args.predictor_url)
     check_service_reachable(args.predictor_url)
     check_ray_address("--ray-address", args.ray_address)
@@ -399,7 +413,7 @@ def _export(args: argparse.Namespace) -> None:
     check_arch_file("--arch", args.arch)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
-    check_out_dir("--out", args.out)
+    check_pick_out(args.out)
 
 
 def _arch(args: argparse.Namespace) -> None:

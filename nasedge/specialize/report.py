@@ -90,6 +90,7 @@ def replacing_pick(out: Path, by_name: bool = True) -> Iterator[Path]:
     the files named as a pick's outputs; without it (``export`` into a folder of the user's), with a manifest of
     nasedge's only. What else ``out`` holds (verification.csv, the user's files) stays."""
     out = Path(out)
+    check_pick_folder(out)
     staging = out / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # a run killed before its swap (kill -9) left it
     staging.mkdir(parents=True)
@@ -98,6 +99,33 @@ def replacing_pick(out: Path, by_name: bool = True) -> Iterator[Path]:
         _swap(out, staging, by_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _ours(manifest: Any) -> bool:
+    """Whether a manifest's JSON is one nasedge wrote (its ``nasedge`` version field): only such a manifest's files
+    are a pick's."""
+    return isinstance(manifest, dict) and "nasedge" in manifest
+
+
+def check_pick_folder(out: Path, flag: str = "--out") -> None:
+    """Refuse ``out`` where a pick's outputs would destroy what is not a pick's: a ``manifest.json`` nasedge did not
+    write (a pick's replaces it), or a folder where an output file goes (found before the work, not at the swap)."""
+    from nasedge.errors import NasedgeError
+    from nasedge.export import FORMATS
+
+    out = Path(out)
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        try:
+            ours = _ours(json.loads(manifest.read_text()))
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            raise NasedgeError(f"{flag} {out}: holds a manifest.json that nasedge did not write, which the pick's "
+                               f"would replace; choose another folder or move that file away")
+    for name in (*OUTPUT_NAMES, *(n for n, _ in FORMATS.values())):
+        if (out / name).is_dir():
+            raise NasedgeError(f"{flag} {out}: {out / name} is a folder where the pick's file of that name goes")
 
 
 def _swap(out: Path, staging: Path, by_name: bool = True) -> None:
@@ -136,6 +164,8 @@ def _pick_files(out: Path, by_name: bool = True) -> set[Path]:
     folders = {out}
     try:
         manifest = json.loads((out / "manifest.json").read_text())
+        if not _ours(manifest):
+            raise ValueError("not a manifest of nasedge's")
         listed = {out / name(v) for v in manifest.get("files", {}).values()}
         for pick in manifest.get("picks", []):
             folders.add(out / pick["dir"])

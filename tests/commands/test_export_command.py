@@ -100,3 +100,32 @@ def test_an_export_replaces_the_earlier_one_as_a_whole_or_not_at_all(tmp_path, m
         r = export_of("large.json", "onnx")
     assert r.returncode == 2 and "another run is writing this folder" in r.stderr
     assert json.loads((out / "manifest.json").read_text())["arch"] == small.to_dict()
+
+
+def test_an_export_never_replaces_or_deletes_what_is_not_a_pick(tmp_path, nasedge_cli):
+    """A folder with another tool's manifest.json (its "files" are not ours to delete), a folder where an output
+    file goes, an empty --out (an unset shell variable) and an arch file that cannot be read: each is one line,
+    exit 2, before the work, and nothing of the user's changes."""
+    arch = tmp_path / "a.json"
+    arch.write_text(get_space("ofa_mbv3_tiny").min_arch().to_json())
+
+    def export_to(out, arch_file=arch):
+        return nasedge_cli("export", "--arch", arch_file, "--init", "random", "--format", "onnx", "--out", out)
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "notes.txt").write_text("mine\n")
+    (proj / "manifest.json").write_text('{"files": {"notes": "notes.txt"}}')
+    r = export_to(proj)
+    assert r.returncode == 2 and "holds a manifest.json that nasedge did not write" in r.stderr
+    assert sorted(p.name for p in proj.iterdir()) == ["manifest.json", "notes.txt"]
+    (tmp_path / "o7" / "subnet.onnx").mkdir(parents=True)
+    r = export_to(tmp_path / "o7")
+    assert r.returncode == 2 and "subnet.onnx is a folder where the pick's file of that name goes" in r.stderr
+    assert [p.name for p in (tmp_path / "o7").iterdir()] == ["subnet.onnx"]
+    r = export_to("")
+    assert r.returncode == 2 and "--out: value '' is not valid" in r.stderr
+    for verb in (("export", "--arch"), ("arch", "validate"), ("arch", "stats")):
+        r = nasedge_cli(*verb, "/proc/self/mem", *(("--init", "random", "--out", tmp_path / "x") if verb[0] == "export"
+                                                   else ()))
+        assert r.returncode == 2 and "/proc/self/mem: cannot be read" in r.stderr and "Traceback" not in r.stderr, r.stderr
