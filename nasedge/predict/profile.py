@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import math
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
