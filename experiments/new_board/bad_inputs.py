@@ -57,6 +57,8 @@ def write_files(d: Path) -> None:
         "empty.jsonl": "",
         "nospace.json": json.dumps({"space": "nope", "kernel": [3] * 20, "expand": [3] * 20, "depth": [2] * 5,
                                     "resolution": 32}),
+        "small.json": json.dumps({"space": "ofa_mbv3_cifar", "kernel": [3] * 20, "expand": [3] * 20,
+                                  "depth": [2] * 5, "resolution": 24}),
     }
     for name, text in files.items():
         (d / name).write_text(text)
@@ -65,7 +67,7 @@ def write_files(d: Path) -> None:
 def cases(d: Path) -> list[Case]:
     """Every case; the files it needs live in ``d`` (written by :func:`write_files`)."""
     f = {name: str(d / name) for name in ("wrongcols.csv", "notes.txt", "badarch.json", "notjson.json", "good.csv",
-                                          "archs.jsonl", "empty.jsonl", "nospace.json", "other.csv")}
+                                          "archs.jsonl", "empty.jsonl", "nospace.json", "other.csv", "small.json")}
     out = str(d / "out")
     s = ("specialize", "--device", "cpu", "--out", out)
     return [
@@ -152,6 +154,10 @@ def cases(d: Path) -> list[Case]:
         # import
         Case("import: not an OFA model", ("import", "ofa", "ofa_mbv3_nope", "--out", str(d / "x.pt")),
              r"ofa_mbv3_nope"),
+        Case("import: --out a folder", ("import", "ofa", f["notes.txt"], "--out", f"{d / 'newdir'}/"),
+             r"newdir/: ends in a path separator; expected a file name"),
+        Case("export: empty --out (an unset variable)", ("export", "--arch", f["small.json"], "--init", "random", "--out", ""),
+             r"--out: value '' is not valid; expected a folder"),
         # predictor
         Case("predictor fit: wrong columns",
              ("predictor", "fit", "--device", "cpu", "--measurements", f["wrongcols.csv"],

@@ -10,6 +10,7 @@ its imports, stay as they are: this only answers sooner).
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -106,6 +107,8 @@ def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], 
         return
     if not str(path).strip():
         raise NasedgeError(f"{flag}: value {path!r} is not valid; expected a file name")
+    if str(path).endswith(("/", os.sep)):  # a folder meant: writing a file of the folder's name surprises
+        raise NasedgeError(f"{flag} {path}: ends in a path separator; expected a file name")
     p = Path(path)
     if p.is_dir():
         raise NasedgeError(f"{flag} {path}: is a folder, expected a file name")

@@ -143,13 +143,14 @@ def _float(text: str, where: str, column: str) -> float:
 
 def _csv_rows(reader: Any, header: list[str], path: Path) -> Iterator[tuple[str, list[str]]]:
     """``("<path>:<line>", row)`` for the non-empty rows after the header, each as wide as the header."""
-    for lineno, row in enumerate(reader, start=2):
-        if not row:
-            continue
+    rows = [(lineno, row) for lineno, row in enumerate(reader, start=2) if row]
+    for lineno, row in rows:
         where = f"{path}:{lineno}"
         if len(row) != len(header):
+            # only the last line, without its line end, can be one that a kill cut short
             cut = ("; a last line cut short by a kill is repaired by rerunning `nasedge measure` with the same --out"
-                   if len(row) < len(header) else "")
+                   if len(row) < len(header) and lineno == rows[-1][0] and not path.read_bytes().endswith(b"\n")
+                   else "")
             raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header{cut}")
         yield where, row
 

@@ -125,6 +125,14 @@ def test_measurements_csv_of_users(tmp_path, ofa_sample):
     with pytest.raises(NasedgeError, match=r"m.csv:3: column 'arch': invalid JSON .*; a last line cut short by a kill "
                                            r"is repaired by rerunning `nasedge measure` with the same --out"):
         read_device_measurements(path, "b")
+    # a row short of columns: the kill hint for a last line without its line end only, not for one in the middle
+    path.write_text("arch,latency_ms,noisy\n" + "\n".join([rows[0], "x,1.5", rows[1]]) + "\n")
+    with pytest.raises(NasedgeError) as err:
+        read_device_measurements(path, "b")
+    assert "m.csv:3: 2 columns; expected 3 as in the header" in str(err.value) and "kill" not in str(err.value)
+    path.write_text("arch,latency_ms,noisy\n" + "\n".join([rows[0], "x,1.5"]))
+    with pytest.raises(NasedgeError, match=r"m.csv:3: 2 columns; expected 3 as in the header; a last line cut short"):
+        read_device_measurements(path, "b")
 
 
 def test_a_binary_file_is_not_a_measurements_csv(tmp_path):
