@@ -64,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _row(name: str, ranges: bool, space: str) -> dict:
     """What ``nasedge devices`` says of one device; ``ranges``: with its predicted latency ranges (a predict-only
     device's from its published data, in ``space``)."""
+    import sys
+
     from nasedge.errors import NasedgeError
     from nasedge.measure.device import device_file, device_source, get_device
     from nasedge.predict.profile import load_profile, stored_profiles
@@ -84,8 +86,6 @@ def _row(name: str, ranges: bool, space: str) -> dict:
                 row["ranges"][s.space] = {**load_profile(name, space=s.space).latency_range(RANGE_SAMPLES),
                                           "source": s.source}
             except NasedgeError as exc:  # one broken profile, not the device nor the other rows
-                import sys
-
                 print(f"nasedge: warning: {exc}", file=sys.stderr)
         if not device.measurable and space not in row["ranges"]:
             row["ranges"].update(_published_range(device, space))

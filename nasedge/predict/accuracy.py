@@ -22,6 +22,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -175,10 +176,7 @@ class AccuracyPredictor(BaseAccuracyPredictor):
                 raise NasedgeError(f"{source}: field {key!r}: value {state.get(key)!r:.80} is not valid; "
                                    f"expected {expected}")
         for i, r in enumerate(state["data"]):
-            top1 = r.get("top1") if isinstance(r, dict) else None
-            if isinstance(top1, bool) or not isinstance(top1, (int, float)) or not 0 <= top1 <= 100:
-                raise NasedgeError(f"{source}: field 'data[{i}].top1': value {top1!r} is not valid; expected a top-1 "
-                                   f"accuracy in percent, 0-100")
+            _check_top1(r.get("top1") if isinstance(r, dict) else None, f"{source}: field 'data[{i}].top1'")
         try:
             pred = cls(get_space(state["space"]), **state["params"])
             pred.meta = state.get("meta", {})
@@ -188,6 +186,12 @@ class AccuracyPredictor(BaseAccuracyPredictor):
             raise NasedgeError(exc if str(exc).startswith(source) else f"{source}: {exc}") from None
         except (ValueError, TypeError) as exc:  # an option the regressor refuses (scikit-learn's own check)
             raise NasedgeError(f"{source}: field 'params': {exc}") from None
+
+
+def _check_top1(value: Any, where: str) -> None:
+    """A top-1 accuracy in percent, or one line naming ``where`` (the file and field)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise NasedgeError(f"{where}: value {value!r} is not valid; expected a top-1 accuracy in percent, 0-100")
 
 
 def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
@@ -204,9 +208,7 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
             if key not in row:
                 raise NasedgeError(f"{where}: field {key!r}: missing; expected fields 'arch' and 'top1'")
         value = row["top1"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-            raise NasedgeError(f"{where}: field 'top1': value {value!r} is not valid; expected a top-1 accuracy "
-                               f"in percent, 0-100")
+        _check_top1(value, f"{where}: field 'top1'")
         if not isinstance(row["arch"], dict):
             raise NasedgeError(f"{where}: field 'arch': value {row['arch']!r} is not valid; expected an arch object")
         arch = Arch.from_dict(row["arch"], source=where)

@@ -168,7 +168,7 @@ def cv_fits(measurements: int, folds: int, min_train: int = 1) -> int:
     """How many fits a profile of ``measurements`` takes: its own, and one per cross-validation fold (none
     where a fold would leave fewer than ``min_train`` measurements to fit, the predictor's minimum)."""
     k = min(folds, measurements)
-    if k < MIN_CV_FOLDS or measurements - -(-measurements // k) < min_train:
+    if k < MIN_CV_FOLDS or measurements - math.ceil(measurements / k) < min_train:  # the largest fold held out
         return 1
     return 1 + k
 
