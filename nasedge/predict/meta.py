@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -609,6 +610,12 @@ class MetaPredictor(LatencyPredictor):
                                "expected a list of source counts >= 2")
         if blend not in BLEND:
             raise NasedgeError(f"option blend: value {blend!r} is not valid; expected {', '.join(BLEND)}")
+        if isinstance(robust_iters, bool) or not isinstance(robust_iters, int) or not 0 <= robust_iters <= 1000:
+            raise NasedgeError(f"option robust_iters: value {robust_iters!r} is not valid; expected 0-1000 "
+                               "(rounds of Student-t reweighting)")
+        if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not 0 < nu < math.inf:
+            raise NasedgeError(f"option nu: value {nu!r} is not valid; expected a number > 0 "
+                               "(the Student-t noise's degrees of freedom)")
         neighbours = [int(k) for k in neighbours]
         opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, "noise": noise,
                 "neighbours": neighbours, "blend": blend, **options}

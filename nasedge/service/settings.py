@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -75,7 +76,7 @@ class ServiceSettings:
         for name in ("port", "workers", "max_body_bytes", "max_batch", "max_measurements", "cv_folds",
                      "batch_max_archs", "cache_size", "batch_inline_archs"):
             value, zero = getattr(self, name), name in ("port", "batch_inline_archs")  # 0: any free port; all
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+            if not _integer(value, 0 if zero else 1):
                 raise NasedgeError(f"service.{name}: value {value!r} is not valid; "
                                    f"expected a {'non-negative' if zero else 'positive'} integer")
         if not isinstance(self.log_level, str) or self.log_level.lower() not in LOG_LEVELS:
@@ -85,8 +86,19 @@ class ServiceSettings:
             # an empty host makes uvicorn listen on every interface: that must be asked for (0.0.0.0 or ::)
             raise NasedgeError(f"service.host: value {self.host!r} is not valid; expected an address such as "
                                f"127.0.0.1, or 0.0.0.0 for every interface")
-        if self.ray.num_replicas < 1 or self.ray.max_batch_size < 1:
-            raise NasedgeError("service.ray: num_replicas and max_batch_size must be positive")
+        ray = self.ray
+        for name, ok, expected in (
+                ("num_replicas", _integer(ray.num_replicas, 1), "a positive integer"),
+                ("max_batch_size", _integer(ray.max_batch_size, 1), "a positive integer"),
+                ("max_ongoing_requests", _integer(ray.max_ongoing_requests, 1), "a positive integer"),
+                ("num_cpus", ray.num_cpus is None or _integer(ray.num_cpus, 1), "a positive integer or null"),
+                ("batch_wait_timeout_s", _number(ray.batch_wait_timeout_s) and ray.batch_wait_timeout_s >= 0,
+                 "a number of seconds >= 0"),
+                ("replica_cpus", _number(ray.replica_cpus) and ray.replica_cpus > 0, "a number of CPUs > 0"),
+                ("address", ray.address is None or (isinstance(ray.address, str) and ray.address.strip() != ""),
+                 "a Ray address (auto, host:port, ray://host:port) or null")):
+            if not ok:
+                raise NasedgeError(f"service.ray.{name}: value {getattr(ray, name)!r} is not valid; expected {expected}")
 
     def check_predictor(self) -> None:
         """Refuse a predictor that cannot be made from these options (unknown, or lut without a table) now,
@@ -113,3 +125,10 @@ class ServiceSettings:
     def from_json(cls, text: str) -> ServiceSettings:
         return cls.from_mapping(json.loads(text))
 
+
+def _integer(value: Any, least: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= least
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)

@@ -261,3 +261,11 @@ def test_one_blas_thread_holds_for_scipy_openblas_too():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     threads = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(threads) >= 1 and set(threads) == {1}, out.stdout
+
+
+@pytest.mark.parametrize("option, value", [("robust_iters", -1), ("robust_iters", 2.5), ("robust_iters", True),
+                                           ("nu", -1.0), ("nu", 0), ("nu", float("nan")), ("nu", float("inf"))])
+def test_a_bad_noise_option_is_refused_naming_it(ofa_sample, option, value):
+    """robust_iters=-1 ended in an UnboundLocalError inside the fit, nu=-1 in a TypeError: after the work."""
+    with pytest.raises(NasedgeError, match=f"option {option}: value .* is not valid"):
+        create_predictor("meta", ofa_sample.encoding, **{option: value})

@@ -152,6 +152,14 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert "predictor.cv_folds: value 2 is not valid; expected an integer >= 3" in capsys.readouterr().err
     assert main(["serve", "service.log_level=loud"]) == 2
     assert "service.log_level: value 'loud' is not valid; expected one of critical" in capsys.readouterr().err
+    # every Ray setting can be set (four could not: the YAML did not write them) and is checked at start
+    for setting, message in (("batch_wait_timeout_s=-1", "expected a number of seconds >= 0"),
+                             ("replica_cpus=0", "expected a number of CPUs > 0"),
+                             ("max_ongoing_requests=0", "expected a positive integer"),
+                             ("num_cpus=0", "expected a positive integer or null"),
+                             ("address=''", "expected a Ray address")):
+        assert main(["serve", f"service.ray.{setting}"]) == 2
+        assert f"service.ray.{setting.split('=')[0]}: value " in (err := capsys.readouterr().err) and message in err
     assert main(["serve", "service.host="]) == 2  # uvicorn would listen on every interface
     assert "service.host: value '' is not valid" in capsys.readouterr().err
     (tmp_path / "binary").write_bytes(bytes(range(256)))
