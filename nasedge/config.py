@@ -94,6 +94,10 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         if composing is not None:  # an error in a group file: Hydra's first line names neither the file nor the key
             raise composing from None
         bad = re.match(r"Could not override '([^']+)'", line)
+        inner = re.match(r"Key '([^']+)' not in '([^']+)'", str(exc.__cause__ or ""))
+        if bad and inner and inner.group(1) != bad.group(1).rpartition(".")[2]:  # a key inside the value given
+            raise NasedgeError(f"override {bad.group(1)}=...: unknown key {inner.group(1)!r} in its value "
+                               f"(a {inner.group(2)})") from None
         if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
             raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],
                                config_name) from None
@@ -107,9 +111,25 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
             reason = str(cause).strip().splitlines()[0]
             raise NasedgeError(f"configuration: {cause.full_key}: {reason}") from None
         raise NasedgeError(f"configuration: {line}") from None
+    _check_groups_are_mappings(cfg, extra)
     if "seed" in cfg:  # an experiment's YAML sets it too, where the overrides' check does not look
         check_seed("seed", cfg.seed)
     return cfg
+
+
+def _check_groups_are_mappings(cfg: Any, extra: Sequence[Path]) -> None:
+    """A group's YAML that holds a list or a value composes without complaint, and fails later in the verb (after
+    its work): one line naming the file instead."""
+    from omegaconf import DictConfig
+
+    choices, _ = _root_defaults()
+    for group in choices:
+        if group in cfg and cfg[group] is not None and not isinstance(cfg[group], DictConfig):
+            for d in [shipped_path("conf"), *extra]:
+                for path in sorted((d / group).glob("*.yaml")):
+                    _read_yaml(path)  # the file that is no mapping says so, with its name
+            raise NasedgeError(f"configuration group {group!r}: expected a mapping of keys, got "
+                               f"{type(cfg[group]).__name__}")
 
 
 # group -> "module:Class" of its schema, the one list of them: register_configs stores them, check_overrides reads
@@ -134,7 +154,9 @@ def _key(override: str) -> str:
 
 
 def _conf_dirs() -> list[Path]:
-    return [shipped_path("conf"), *plugin_dirs("conf")]
+    from nasedge import home
+
+    return [shipped_path("conf"), *plugin_dirs("conf"), *([home.conf_dir()] if home.conf_dir().is_dir() else [])]
 
 
 def _read_yaml(path: Path) -> dict:
@@ -278,16 +300,23 @@ def check_overrides(overrides: Sequence[str]) -> None:
     """Fail with one line (the closest valid name and the valid ones) on an override naming an unknown group
     option (``search=evolutoin``), an unknown group or root key (``seeed=1``) or an unknown field of a group
     (``search.max_evaluatons=10``), an added one (``+``) too: nothing would read it. Keys below a group's fields
-    are left to :func:`compose` (which names their valid neighbours too); ``+`` may add keys there (a measurer's
-    arguments, ``+device.measure.protocol.max_seconds=1``). Hydra's own settings (``hydra.*``) are refused."""
+    are left to :func:`compose` (which names their valid neighbours too); ``+`` may add keys there and ``~`` delete
+    them (a measurer's arguments, ``+device.measure.protocol.max_seconds=1``), but a group, a root key or a
+    group's field cannot be deleted. Hydra's own settings (``hydra.*``) are refused."""
     choices, root_keys = _root_defaults()
     groups = [g for g in choices if g != "_self_"]
     for o in overrides:
+        if o.startswith("~"):  # a measurer's own argument may go (its default applies); what a schema holds may not
+            if _key(o).count(".") < 2:
+                raise NasedgeError(f"override {o!r}: {_key(o)!r} cannot be deleted (every verb reads it); set it "
+                                   f"instead ({_key(o)}=...)")
+            continue
         if "=" not in o:
             raise NasedgeError(f"override {o!r} is not valid; expected KEY=VALUE (e.g. seed=1, search=optuna)")
-        if o.startswith("~"):
-            continue
         key, value = _key(o), o.partition("=")[2]
+        if "[" in key:  # Hydra's grammar has no indexing: list items are keys of their own
+            dotted = re.sub(r"\[(\d+)\]", r".\1", key)
+            raise NasedgeError(f"override {o!r}: write a list item's key with dots ({dotted}=...)")
         if key.split(".")[0] == "hydra":  # composed, not run by Hydra: its own settings (run.dir, job.*) do nothing
             raise NasedgeError(f"override {o!r}: Hydra's own settings have no effect in nasedge; outputs go where "
                                f"--out, train.out_dir or the nasedge home say")
@@ -295,7 +324,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
             continue
         if key in groups:
             if key == "device":  # names are checked by the device loader (a user's devices too); keys by their YAML
-                choices[key] = value
+                choices[key] = value[1:-1] if len(value) > 1 and value[0] == value[-1] == "'" else value
                 continue
             if key == "experiment" and value in ("null", ""):
                 continue
@@ -362,6 +391,12 @@ def check_device_name(device: str) -> None:
         raise unknown_device(device)
 
 
+def device_override(device: str) -> str:
+    """The override choosing the named device: ``device='<name>'``, quoted, so that a name YAML would read as a number
+    or a constant (``123``, ``null``, ``true``) is still the name (device names hold no quotes)."""
+    return f"device='{device}'"
+
+
 def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any, Any]:
     """The composed configuration and the device ``device`` (a ``conf/device`` name, nasedge's or the user's, or
     a device YAML's path).
@@ -373,15 +408,23 @@ def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any
     """
     from omegaconf import OmegaConf
 
-    from nasedge.measure.device import device_file, get_device, is_device_file
+    from nasedge.measure.device import device_file, get_device, is_device_file, load_device
 
     check_device_name(device)
-    device_file(device, overrides)  # an unknown name, or device overrides of a YAML path, fail before composing
+    path = device_file(device, overrides)  # an unknown name, or device overrides of a YAML path, fail before composing
+    if not is_device_file(device) and any(_key(o).startswith("device.") for o in overrides):
+        load_device(path)  # a broken YAML (a list, empty) says so itself, not as the override it fails under
     if is_device_file(device):
         cfg, loaded = compose(overrides), get_device(device)
     else:
-        cfg = compose([f"device={device}", *overrides])
-        loaded = get_device(device, OmegaConf.to_container(cfg.device, resolve=True))
+        cfg = compose([device_override(device), *overrides])
+        try:
+            loaded = get_device(device, OmegaConf.to_container(cfg.device, resolve=True))
+        except NasedgeError as exc:  # the message names the device's file: say what changed it
+            ours = [o for o in overrides if _key(o).startswith("device.")]
+            if not ours:
+                raise
+            raise NasedgeError(f"{exc} (the device as the overrides {' '.join(ours)} change it)") from None
     loaded.check_available()
     return cfg, loaded
 

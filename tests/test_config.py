@@ -70,6 +70,11 @@ def test_yaml_composes_into_its_schema(group, name):
     (["+foo=1"], "unknown configuration key 'foo'"),
     (["+x.y=1"], "unknown configuration key 'x.y'"),
     (["hydra.run.dir=/tmp/x"], "override 'hydra.run.dir=/tmp/x': Hydra's own settings have no effect in nasedge"),
+    # what every verb reads cannot be deleted (it failed inside Hydra, or after the search: a required field)
+    (["~seed=0"], "override '~seed=0': 'seed' cannot be deleted"),
+    (["~specialize=default"], "'specialize' cannot be deleted"),
+    (["~search.name"], "'search.name' cannot be deleted"),
+    (["train.phases[0].epochs=3"], "write a list item's key with dots \\(train.phases.0.epochs=...\\)"),
 ])
 def test_override_typos_name_the_closest_valid_key_without_importing_torch(overrides, message):
     import subprocess
@@ -89,12 +94,20 @@ def test_override_typos_name_the_closest_valid_key_without_importing_torch(overr
     ["data=cifar10_folder", "data.path=/x"], ["search_space=ofa_mbv3_tiny", "train=tiny"],
     ["device=cpu", "+device.measure.protocol.tolerance=0.02"],
     ["device=cpu-ort-t1", "device.measure.threads=2"], ["specialize.formats=[torch,onnx]"],
+    ["device='cpu-ort-t1'", "device.measure.threads=2"], ["device=cpu-ort-t1", "~device.measure.threads"],
 ])
 def test_valid_overrides_pass_the_check(overrides):
     from nasedge.config import check_overrides, compose
 
     check_overrides(overrides)
     compose(overrides)  # and Hydra agrees
+
+
+def test_an_unknown_key_inside_an_override_value_is_named():
+    from nasedge.errors import NasedgeError
+
+    with pytest.raises(NasedgeError, match=r"^override train.phases=...: unknown key 'foo' in its value \(a PhaseConfig\)$"):
+        compose(["search_space=ofa_mbv3_tiny", "train=tiny", "train.phases=[{name: x, epochs: 1, foo: 2}]"])
 
 
 def test_adding_a_key_that_exists_says_to_set_it():
@@ -133,3 +146,34 @@ def test_a_seed_out_of_range_in_an_experiment_yaml_is_refused(tmp_path, monkeypa
     monkeypatch.setattr(config, "plugin_dirs", lambda kind: [tmp_path])
     with pytest.raises(NasedgeError, match=r"^seed: value 4294967296 is not valid; expected an integer from 0 to"):
         compose(["experiment=big_seed"])
+
+
+def test_a_group_yaml_that_is_no_mapping_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    """A plugin's search YAML holding a list composed, and the verb failed after loading the supernet."""
+    from nasedge import config
+    from nasedge.errors import NasedgeError
+
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "listed.yaml").write_text("- a\n- b\n")
+    monkeypatch.setattr(config, "plugin_dirs", lambda kind: [tmp_path])
+    with pytest.raises(NasedgeError, match=r"listed.yaml: expected a mapping of configuration keys, got list$"):
+        compose(["search=listed"])
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", ""])
+def test_a_broken_device_yaml_of_the_user_is_named_under_an_override_too(nasedge_cli, nasedge_home, tmp_path, text):
+    (nasedge_home / "conf" / "device").mkdir(parents=True)
+    (nasedge_home / "conf" / "device" / "b.yaml").write_text(text)
+    for extra in ([], ["device.measure.threads=1"]):  # with the override: a TypeError, or "unknown key"
+        r = nasedge_cli("measure", "--device", "b", "--num-archs", "1", "--out", str(tmp_path / "m.csv"), *extra)
+        assert r.returncode == 2 and "b.yaml: expected a mapping" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_user_device_gets_the_same_help_with_overrides_as_a_shipped_one(nasedge_cli, nasedge_home, tmp_path):
+    assert nasedge_cli("devices", "add", "b", "--runtime", "onnxruntime", "--threads", "1").returncode == 0
+    out = str(tmp_path / "m.csv")
+    r = nasedge_cli("measure", "--device", "b", "--num-archs", "1", "--out", out, "device.measure.threds=2")
+    assert r.returncode == 2 and "did you mean 'device.measure.threads'?" in r.stderr, r.stderr
+    # a bad value an override gave is not the file's fault
+    r = nasedge_cli("measure", "--device", "cpu-ort-t1", "--num-archs", "1", "--out", out, "device.where=mars")
+    assert r.returncode == 2 and "(the device as the overrides device.where=mars change it)" in r.stderr, r.stderr

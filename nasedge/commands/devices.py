@@ -226,6 +226,9 @@ def run_add(args: argparse.Namespace) -> int:
     if "+" in name:  # <device>+<digest> names a device changed by device.* overrides; it would share their profile
         raise NasedgeError(f"device name {name!r}: '+' is kept for devices changed by device.* overrides "
                            f"(<device>+<settings digest>); choose a name without it")
+    if name.endswith("_schema"):  # conf/device/device_schema is the schema every device YAML extends
+        raise NasedgeError(f"device name {name!r}: names ending in '_schema' are kept for configuration schemas; "
+                           f"choose another name")
     if is_device_file(name):
         raise NasedgeError(f"device name {name!r} ends as a device YAML file does (.yaml, .yml), so commands would "
                            f"read it as a file; choose a name without that ending")

@@ -437,7 +437,13 @@ def _renamed_if_changed(device: Device, own: Device) -> Device:
     """``device`` (its YAML with ``device.*`` overrides) under a name of its own where the overrides change how or
     where it measures: profiles, measurements and journals are kept by device name, and the device as its file
     says must not lend them to other settings (nor take theirs). Its Ray resource stays the named device's."""
-    if device.name != own.name or device.settings == own.settings:  # renamed by the user, or what it measures unchanged
+    if device.name != own.name:  # renamed by the user: to a name of its own, or of a device that measures alike
+        if device.name in list_devices() and device.settings != load_device(device_file(device.name)).settings:
+            raise NasedgeError(f"device.name={device.name}: {device.name!r} is another device, measured with other "
+                               f"settings, and its profiles and measurements would be taken as this one's; choose "
+                               f"a new name")
+        return device
+    if device.settings == own.settings:  # what it measures unchanged
         return device
     config = dataclasses.replace(device.config, name=f"{own.name}+{device.settings}",
                                  resource=device.config.resource or own.resource)  # an overridden one stays

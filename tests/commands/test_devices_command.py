@@ -86,6 +86,7 @@ def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(na
     (["add", "b", "--runtime", "onnxruntime", "--space", "nope"], "unknown search space 'nope'"),
     (["add", "b", "--runtime", "torch", "--precision", "fp16"], "runtime torch: fp16/bf16 and cuda_graph need device"),
     (["add", "x.yaml", "--runtime", "onnxruntime"], "device name 'x.yaml' ends as a device YAML file does"),
+    (["add", "device_schema", "--runtime", "onnxruntime"], "names ending in '_schema' are kept"),
     (["add", "CPU-ort-t1", "--runtime", "onnxruntime"], "differs from the existing device 'cpu-ort-t1' only in case"),
     (["remove", "x.yaml"], "`devices remove` takes a device's name, not a file ('x.yaml')"),
     (["remove", "cpu"], "device 'cpu' is shipped with nasedge (read-only)"),
@@ -166,3 +167,16 @@ def test_a_broken_device_yaml_of_the_user_hides_no_other_device(nasedge_cli, nas
     assert r.returncode == 0 and "bad.yaml: invalid YAML" in r.stderr
     rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
     assert rows["ok-board"]["available"] and rows["bad"]["where"] == "unreadable" and "cpu" in rows
+
+
+@pytest.mark.parametrize("name", ["123", "null", "true", "1e3"])
+def test_a_board_whose_name_yaml_reads_as_a_number_or_constant_is_still_a_name(nasedge_cli, name, tmp_path):
+    """Hydra parses an unquoted override value: device=123 chose no device but the integer 123 (a traceback)."""
+    assert nasedge_cli("devices", "add", name, "--runtime", "onnxruntime", "--threads", "1",
+                       "--space", "ofa_mbv3_tiny").returncode == 0
+    r = nasedge_cli("predictor", "archs", "--device", name, "-n", "2")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+    out = tmp_path / "m.csv"
+    r = nasedge_cli("measure", "--device", name, "--num-archs", "1", "--out", str(out), "device.measure.batch=1",
+                    "+device.measure.protocol.max_seconds=0.2")
+    assert r.returncode == 0 and len(out.read_text().splitlines()) == 2, r.stderr

@@ -148,6 +148,10 @@ def test_a_device_changed_by_overrides_has_a_name_of_its_own():
     assert composed("device.measure.threads=1").name == "cpu-ort-t1"  # the value it has already
     assert composed().name == "cpu-ort-t1"
     assert composed("device.where=ray", "device.resource=device:lab-3").resource == "device:lab-3"  # as given
+    assert composed("device.name=lab-board", "device.measure.threads=2").name == "lab-board"  # a name of its own
+    # renamed onto another device: that device's profile (onnxruntime on every core) would predict this one
+    with pytest.raises(NasedgeError, match="device.name=cpu: 'cpu' is another device, measured with other settings"):
+        composed("device.name=cpu")
 
 
 def test_user_devices_load_and_compose_like_shipped_ones(nasedge_home):
