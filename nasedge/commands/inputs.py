@@ -118,10 +118,10 @@ def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], 
     check_out_dir(flag, str(p.parent), path)
 
 
-def check_pick_out(path: Optional[str]) -> None:
+def check_pick_out(path: Optional[str], flag: str = "--out") -> None:
     """``--out`` of a pick (``specialize``, ``export``): a folder (:func:`check_out_dir`) whose files the pick may
     replace (:func:`nasedge.specialize.report.check_pick_folder`)."""
-    check_out_dir("--out", path)
+    check_out_dir(flag, path)
     if path is not None and Path(path).is_dir():
         from nasedge.specialize.report import check_pick_folder
 
@@ -247,7 +247,7 @@ def check_port(flag: str, port: Optional[int]) -> None:
 
 def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tuple[str, ...] = ()) -> None:
     """The verb's KEY=VALUE overrides (with ``device=NAME`` for a named ``--device``: its keys are checked)."""
-    from nasedge.config import check_overrides
+    from nasedge.config import check_overrides, device_override
     from nasedge.measure.device import is_device_file
 
     given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
@@ -256,7 +256,7 @@ def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tu
         if chosen:
             raise NasedgeError(f"--device {device} and {chosen[-1].lstrip('+~')} name two devices; give one "
                                f"(--device), and change its settings with device.* overrides")
-    named = [f"device={device}"] if device and not is_device_file(device) else []
+    named = [device_override(device)] if device and not is_device_file(device) else []
     check_overrides([*named, *extra, *given])
 
 
@@ -274,6 +274,29 @@ def _named_device(args: argparse.Namespace) -> Any:
     if split_device_overrides(getattr(args, "overrides", None) or [])[0]:
         return None
     return get_device(args.device)
+
+
+def predictor_choices(overrides: list[str]) -> list[str]:
+    """The overrides that choose the latency predictor or its options (where profiles are kept and how a new one is
+    cross-validated choose nothing)."""
+    keys = [o.lstrip("+~") for o in overrides]
+    return [k for k in keys if k.startswith(("predictor=", "predictor."))
+            and not k.startswith(("predictor.profiles_dir=", "predictor.cv_folds="))]
+
+
+def check_predictor_use(overrides: list[str], predictor_url: Optional[str], device: Any = None) -> None:
+    """A predictor chosen by override predicts nothing with ``--predictor-url`` (the service's profile does) or for a
+    predict-only ``device`` (``specialize.published_predictor`` is fitted to its published data): an error, not
+    ignored."""
+    chosen = predictor_choices(overrides)
+    if not chosen:
+        return
+    if predictor_url:
+        raise NasedgeError(f"{chosen[-1]}: with --predictor-url the service's profile of the device predicts "
+                           f"latency, not this predictor; drop one")
+    if device is not None and not device.measurable:
+        raise NasedgeError(f"{chosen[-1]}: device {device.name} is predict-only; its latency is predicted by "
+                           f"specialize.published_predictor fitted to its published measurements; set that instead")
 
 
 def check_measurements_use(measurements: Optional[str], predictor_url: Optional[str], device: Any = None) -> None:
@@ -299,8 +322,16 @@ def _specialize_values(args: argparse.Namespace) -> None:
     chosen = [o.split("=", 1)[1] for o, k in zip(given, keys) if k == "search"]
     if args.strategy and chosen and chosen[-1] != args.strategy:  # one of them would be ignored
         raise NasedgeError(f"--strategy {args.strategy} and search={chosen[-1]} name two strategies; give one")
-    ours = [o for o, k in zip(given, keys) if k == "search" or k.startswith(("search.", "specialize."))]
-    if not any(k.startswith(("search.", "specialize.")) for k in keys):  # the shipped values need no check
+    # settings specialize does not read: accepted, they changed nothing
+    if "search_space" in keys:
+        raise NasedgeError("search_space=...: specialize searches the space of its supernet; choose the supernet "
+                           "(--supernet PATH) instead")
+    if "data.recalibration_images" in keys and "specialize.recalibration_images" not in keys:
+        raise NasedgeError("data.recalibration_images: specialize's final evaluation takes "
+                           "specialize.recalibration_images (null: the data's); set that too")
+    checked = ("search.", "specialize.", "data.", "supernet.")
+    ours = [o for o, k in zip(given, keys) if k in ("search", "data", "supernet") or k.startswith(checked)]
+    if not any(k in ("data", "supernet") or k.startswith(checked) for k in keys):  # the shipped values need no check
         return
     from omegaconf import OmegaConf
 
@@ -308,9 +339,29 @@ def _specialize_values(args: argparse.Namespace) -> None:
     from nasedge.search import strategy_from_config
 
     cfg = compose([*([f"search={args.strategy}"] if args.strategy else []), *ours])
+    if cfg.supernet.init != "checkpoint":
+        raise NasedgeError(f"supernet.init: value {cfg.supernet.init!r} is not valid here; specialize searches the "
+                           f"subnets of a trained supernet ('checkpoint'; `nasedge export --init random` exports "
+                           f"freshly initialised weights)")
+    if any(k == "data" or k.startswith("data.") for k in keys):
+        data = OmegaConf.to_object(cfg.data)
+        if not isinstance(data, dict):  # an ImageFolder's settings are checked with its images
+            data.check()
     if any(k.startswith("specialize.") for k in keys):
         spec = OmegaConf.to_object(cfg.specialize)
         spec.check()
+        if "specialize.published_predictor" in keys:  # fitted to published measurements alone, after the search
+            from nasedge.errors import unknown_name
+            from nasedge.predict import create_predictor, list_predictors
+
+            if spec.published_predictor not in list_predictors():
+                raise NasedgeError(f"specialize.published_predictor: "
+                                   f"{unknown_name('predictor', spec.published_predictor, list_predictors())}")
+            try:
+                create_predictor(spec.published_predictor, "ofa_mbv3_cifar")
+            except NasedgeError as exc:
+                raise NasedgeError(f"specialize.published_predictor: {spec.published_predictor!r} cannot be fitted "
+                                   f"to published measurements alone ({exc})") from None
         if set(spec.formats) == {"tflite"}:  # skipped without the extra, as in the defaults, it would leave no model
             from nasedge.export.tflite import require_tflite
 
@@ -334,11 +385,13 @@ def _specialize(args: argparse.Namespace) -> None:
     # a device only a predictor service knows is asked of that service (nasedge specialize --predictor-url)
     service_only = bool(args.predictor_url) and not is_device_file(args.device) and device_source(args.device) is None
     check_measurements_use(args.measurements, args.predictor_url)
+    check_predictor_use(args.overrides, args.predictor_url)
     if not service_only:
         _device(args)
         device = _named_device(args)
         if device is not None:
             check_measurements_use(args.measurements, None, device)
+            check_predictor_use(args.overrides, None, device)
             device.check_available()
     _overrides(args, None if service_only else args.device, tuple([f"search={args.strategy}"] if args.strategy else []))
     _specialize_values(args)
@@ -356,6 +409,9 @@ def _specialize(args: argparse.Namespace) -> None:
     if args.measurements:
         check_measurements_csv("--measurements", args.measurements, args.device)
     check_pick_out(args.out)
+    if args.out is None:  # --out wins over the override; without it the override is where the pick goes
+        for out_dir in _override_values(args, "specialize.out_dir"):
+            check_pick_out(out_dir, "specialize.out_dir")
     check_url("--predictor-url", args.predictor_url)
     check_service_reachable(args.predictor_url)
     check_ray_address("--ray-address", args.ray_address)
@@ -460,6 +516,9 @@ def _predictor(args: argparse.Namespace) -> None:
         check_ray_address("--ray-address", args.ray_address)
     if action in ("fit", "show") and getattr(args, "profiles_dir", None):
         check_out_dir("--profiles-dir", args.profiles_dir)
+    elif action == "fit":  # without --profiles-dir the override is where the profile goes
+        for profiles in _override_values(args, "predictor.profiles_dir"):
+            check_out_dir("predictor.profiles_dir", profiles)
     if action == "push":
         check_url("--url", args.url)
         check_service_reachable(args.url)

@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nasedge.commands.inputs import predictor_choices
     from nasedge.config import data_overrides
     from nasedge.specialize import SpecializeRequest, specialize
 
@@ -51,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
                                             *(data_overrides(args.data) if args.data else []),
                                             *args.overrides])
     data_given = bool(args.data) or any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
-    # where profiles are kept and how a new one is cross-validated do not choose the predictor
-    chosen = [o.lstrip("+~") for o in args.overrides if o.lstrip("+~").startswith(("predictor=", "predictor."))
-              and not o.lstrip("+~").startswith(("predictor.profiles_dir=", "predictor.cv_folds="))]
+    chosen = predictor_choices(args.overrides)
     specialize(SpecializeRequest(latency=args.latency, out=args.out, supernet=args.supernet,
                                  measurements=args.measurements, ray_address=args.ray_address,
                                  predictor_url=args.predictor_url, data_given=data_given,

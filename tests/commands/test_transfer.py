@@ -58,9 +58,10 @@ def test_import_new_head_fine_tune_sample_fit_specialize(nasedge_cli, tmp_path):
     r = nasedge_cli("specialize", "--device", "titan_rtx_64", "--latency", "30ms", "--supernet", supernet,
                     "--accuracy-predictor", tmp_path / "acc.json", "--data", folder, "--out", tmp_path / "out",
                     "specialize.evaluation=local", "specialize.formats=[torch]", "search.max_evaluations=40",
-                    "specialize.top_k=1", *DATA)
+                    "specialize.top_k=1", "specialize.recalibration_images=null", *DATA)
     assert r.returncode == 0, r.stderr
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert m["accuracy_predictor"] == str(tmp_path / "acc.json") and m["supernet"]["space"] == "ofa_mbv3_w1.0"
     assert m["accuracy"]["predicted_only"] is False and m["accuracy"]["test_images"] == 14
+    assert m["accuracy"]["recalibration_images"] == 14  # the data's, as the null says
     assert (tmp_path / "out" / "subnet.pt").stat().st_size > 0
