@@ -11,8 +11,10 @@ HTTP failures raise :class:`~nasedge.errors.NasedgeError` naming the status and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -41,6 +43,10 @@ class PredictorClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0, batch_size: int = 1000):
         import httpx
 
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise NasedgeError(f"batch_size: value {batch_size!r} is not valid; expected a positive integer")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+            raise NasedgeError(f"timeout: value {timeout!r} is not valid; expected a positive number of seconds")
         self.url = url.rstrip("/")
         self._token, self._timeout = token, timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -69,7 +75,11 @@ class PredictorClient:
             raise ServiceError(method, f"{self.url}{path}", response.status_code, detail, errors)
         if response.status_code == 204:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:  # a redirect or a proxy's page: not the service's answer
+            raise NasedgeError(f"{method} {self.url}{path}: HTTP {response.status_code}: not an answer of the "
+                               f"predictor service (no JSON)") from None
 
     def close(self) -> None:
         self._http.close()
@@ -94,19 +104,19 @@ class PredictorClient:
         return self._call("GET", "/v1/devices")["devices"]
 
     def device(self, name: str) -> dict:
-        return self._call("GET", f"/v1/devices/{name}")
+        return self._call("GET", f"/v1/devices/{_segment('device', name)}")
 
     def spaces(self) -> list[str]:
         return self._call("GET", "/v1/spaces")["spaces"]
 
     def reference_archs(self, space: str) -> list:
         """The archs to measure first on a new device of ``space`` (Arch objects for OFA spaces)."""
-        return _archs(self._call("GET", f"/v1/spaces/{space}/reference-archs"))
+        return _archs(self._call("GET", f"/v1/spaces/{_segment('space', space)}/reference-archs"))
 
     def archs_to_measure(self, space: str, n: int = 20, seed: int = 0, random: bool = False) -> list:
         """The ``n`` archs to measure on a new device of ``space`` before :meth:`register`: the reference archs,
         then the active choice (``random``: random ones), as ``nasedge predictor archs`` lists them."""
-        return _archs(self._call("GET", f"/v1/spaces/{space}/archs",
+        return _archs(self._call("GET", f"/v1/spaces/{_segment('space', space)}/archs",
                                  params={"n": n, "seed": seed, "design": "random" if random else "active"}))
 
     def predict(self, device: str, archs: Sequence) -> np.ndarray:
@@ -132,7 +142,7 @@ class PredictorClient:
         """Register a device from ``(arch, latency_ms)`` pairs (``noisy``: the measurements flagged noisy where
         they were taken); the stored profile's summary and quality, the noisy count, warnings, the predictor's
         adaptation and why more measurements would pay (``more_measurements``, empty if they would not)."""
-        rows = [{"arch": _record(a), "latency_ms": float(ms)} for a, ms in measurements]
+        rows = [{"arch": _record(a), "latency_ms": _latency(i, ms)} for i, (a, ms) in enumerate(_pairs(measurements))]
         for row, flag in zip(rows, () if noisy is None else noisy):
             row["noisy"] = bool(flag)
         body = {"name": name, "space": space, "measurements": rows,
@@ -146,7 +156,7 @@ class PredictorClient:
                                f"tells") from None
 
     def delete(self, name: str) -> None:
-        self._call("DELETE", f"/v1/devices/{name}")
+        self._call("DELETE", f"/v1/devices/{_segment('device', name)}")
 
     def latency_predictor(self, device: str) -> RemotePredictor:
         """``device``'s predictor in the service, usable where a local one is: ``.predict(archs)`` (or a call)
@@ -175,7 +185,8 @@ class RemotePredictor:
 
     def predict(self, archs: Sequence) -> np.ndarray:
         """Predicted latency on this device, milliseconds (float64, one per arch)."""
-        if len(archs) == 0:
+        archs = list(archs)  # a generator too, as a local predictor takes
+        if not archs:
             return np.zeros(0)
         latency, info = self.client.predict_with_info(self.device, [_record(a, self.space) for a in archs])
         if info["version"] != self.version:
@@ -202,6 +213,33 @@ def _record(arch: Any, space: str | None = None) -> dict:
         return get_encoding(space).to_record(arch)
     raise NasedgeError(f"cannot send {type(arch).__name__} {arch!r} as an arch; "
                        f"pass an Arch or its JSON dict")
+
+
+def _segment(what: str, name: Any) -> str:
+    """``name`` as one path segment: quoted, so that ``a#b`` or ``a/../b`` cannot name another resource (a delete
+    of ``victim#x`` deleted ``victim``)."""
+    if not isinstance(name, str) or not name:
+        raise NasedgeError(f"{what} name {name!r} is not valid; expected a non-empty string")
+    return quote(name, safe="")
+
+
+def _pairs(measurements: Iterable) -> Iterable[tuple[Any, Any]]:
+    for i, pair in enumerate(measurements):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise NasedgeError(f"measurements[{i}]: {pair!r} is not valid; expected an (arch, latency_ms) pair")
+        yield pair
+
+
+def _latency(i: int, ms: Any) -> float:
+    """A latency JSON can carry: NaN and infinity cannot be sent (the encoder failed)."""
+    try:
+        value = float(ms)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or isinstance(ms, bool):
+        raise NasedgeError(f"measurements[{i}].latency_ms: value {ms!r} is not valid; expected a finite number of "
+                           f"milliseconds")
+    return value
 
 
 def _records(archs: Sequence) -> list[dict]:

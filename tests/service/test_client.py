@@ -59,6 +59,28 @@ def test_client_errors(serve, token, measurements, help_ofa):
         assert exc.value.errors[0]["field"] == "archs[1].resolution"
         with pytest.raises(NasedgeError, match="cannot send int"):
             anonymous.predict("gpu-a", [3])
+        writer = PredictorClient(url, token=token)
+        # a name is one path segment: "gpu-a#x" deleted gpu-a, "gpu-a/../gpu-a" read it
+        for name in ("gpu-a#x", "gpu-a?x=1", "gpu-a/../gpu-a"):
+            with pytest.raises(ServiceError, match="HTTP (404|422)"):
+                writer.delete(name)
+            with pytest.raises(ServiceError, match="HTTP (404|422)"):
+                writer.device(name)
+        assert [d["name"] for d in writer.devices()] == ["gpu-a"]
+        with pytest.raises(NasedgeError, match="device name '' is not valid"):
+            writer.delete("")
+        archs = [a for a, _ in measurements]
+        for latency, shown in ((float("nan"), "nan"), (float("inf"), "inf"), ("abc", "'abc'")):
+            with pytest.raises(NasedgeError, match=rf"measurements\[19\].latency_ms: value {shown} is not valid"):
+                writer.register("gpu-b", SPACE, [*[(a, 1.0) for a in archs[:19]], (archs[19], latency)])
+        with pytest.raises(NasedgeError, match=r"measurements\[0\]: 'a' is not valid; expected an \(arch, latency_ms\)"):
+            writer.register("gpu-b", SPACE, "abc")
+        remote = writer.latency_predictor("gpu-a")
+        assert np.array_equal(remote.predict(a for a in archs[:3]), remote.predict(archs[:3]))  # a generator too
+    for option, value in (("batch_size", 0), ("batch_size", -1), ("batch_size", 2.5), ("timeout", -1),
+                          ("timeout", float("nan"))):
+        with pytest.raises(NasedgeError, match=f"{option}: value .* is not valid"):
+            PredictorClient("http://127.0.0.1:1", **{option: value})
     with pytest.raises(NasedgeError, match="cannot reach the predictor service at http://127.0.0.1"):
         PredictorClient(f"http://127.0.0.1:{free_port()}").devices()
 
