@@ -33,17 +33,27 @@ FORMATS: dict[str, tuple[str, Callable[[nn.Module, Arch, Path], None]]] = {
 }
 
 
-def parse_formats(text: str) -> list[str]:
-    """``"onnx,torch"`` -> ``["onnx", "torch"]``, rejecting unknown names."""
-    formats = [f.strip() for f in text.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in FORMATS]
+def parse_formats(text: str | Sequence[str]) -> list[str]:
+    """``"onnx,torch"`` (or ``["onnx", "torch"]``) -> ``["onnx", "torch"]``, rejecting unknown names."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    formats = [f.strip() if isinstance(f, str) else f for f in items if not isinstance(f, str) or f.strip()]
+    unknown = [repr(f) if not isinstance(f, str) else f for f in formats if f not in FORMATS]
     if not formats or unknown:
         raise NasedgeError(f"unknown export format {', '.join(unknown) or repr(text)}; known: {', '.join(FORMATS)}")
     return formats
 
 
-def export_subnet(model: nn.Module, arch: Arch, formats: Sequence[str], out_dir: str | Path) -> dict[str, Path]:
+def export_subnet(model: nn.Module, arch: Arch, formats: str | Sequence[str], out_dir: str | Path) -> dict[str, Path]:
     """Write ``model`` (a static subnet for ``arch``) in each format into ``out_dir``; returns format -> path."""
+    formats = parse_formats(formats)
+    if not isinstance(arch, Arch):
+        raise NasedgeError(f"export_subnet: arch {arch!r} is not valid; expected an Arch")
+    if hasattr(model, "extract"):  # the elastic supernet: its forward is whatever arch was set last
+        raise NasedgeError("export_subnet takes a static subnet; extract it first (supernet.extract(arch))")
+    built_for = getattr(model, "arch_json", "")
+    if built_for and Arch.from_json(built_for) != arch:  # the files would be the model's, the manifest the arch's
+        raise NasedgeError(f"the model was built for {Arch.from_json(built_for).to_json()}, not for the arch "
+                           f"given ({arch.to_json()})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()

@@ -26,7 +26,8 @@ def onnx_bytes(model: nn.Module, resolution: int, batch_size: int = 1, dynamic_b
     torch.export-based one, which matters when measuring thousands of subnets), else the new one.
     """
     model = model.eval()
-    x = torch.randn(batch_size, channels, resolution, resolution)
+    # its own generator: exporting must not move the caller's random numbers
+    x = torch.randn(batch_size, channels, resolution, resolution, generator=torch.Generator().manual_seed(0))
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")

@@ -31,6 +31,31 @@ def test_formats_write_loadable_files(tmp_path, scrambled_supernet):
         assert files["arch.json"] in (arch.to_json(), arch.to_json().encode())
 
 
+
+def test_export_leaves_the_callers_random_numbers_alone(tmp_path, scrambled_supernet):
+    space = get_space("ofa_mbv3_tiny")
+    arch = space.sample(0)
+    model = scrambled_supernet(space.name).extract(arch)
+    state = torch.get_rng_state()
+    export_subnet(model, arch, ["torch", "onnx", "pt2"], tmp_path)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_export_refuses_a_model_not_of_the_arch_and_bad_formats_before_writing(tmp_path, scrambled_supernet):
+    space = get_space("ofa_mbv3_tiny")
+    arch, other = space.sample(0), space.sample(5)
+    supernet = scrambled_supernet(space.name)
+    with pytest.raises(NasedgeError, match="the model was built for .*, not for the arch given"):
+        export_subnet(supernet.extract(arch), other, ["onnx"], tmp_path / "a")  # an ONNX of 16 px said to be 24
+    with pytest.raises(NasedgeError, match="takes a static subnet; extract it first"):
+        export_subnet(supernet, arch, ["onnx"], tmp_path / "b")
+    for formats in ("onnx,pdf", ["onnxx"], []):
+        with pytest.raises(NasedgeError, match="unknown export format"):
+            export_subnet(supernet.extract(arch), arch, formats, tmp_path / "c")
+    assert not list(tmp_path.iterdir())
+    assert export_subnet(supernet.extract(arch), arch, "onnx", tmp_path / "d")["onnx"].is_file()  # a str names them
+
+
 def test_pt2_check_refuses_a_program_of_another_model_or_arch(tmp_path, scrambled_supernet):
     space = get_space("ofa_mbv3_cifar")
     arch = space.sample(4)
@@ -63,6 +88,7 @@ def test_parse_formats():
     assert parse_formats("pt2,torch") == ["pt2", "torch"]
     with pytest.raises(NasedgeError, match="unknown export format pdf"):
         parse_formats("onnx,pdf")
+    assert parse_formats(["onnx", "torch"]) == ["onnx", "torch"]
 
 
 @pytest.mark.slow  # conversion: 20-60 s on the shared 2-core machine
