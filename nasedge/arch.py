@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,10 @@ class ActiveBlock(NamedTuple):
 
 
 def _int(value: Any, field: str, source: str | None) -> int:
-    # bool is an int subclass; `true` in a JSON file is a mistake, not a 1
-    if isinstance(value, bool) or not isinstance(value, int):
+    # bool is an int subclass; `true` in a JSON file is a mistake, not a 1. numpy's integers are integers.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArchError(field, value, "an integer", source)
-    return value
+    return int(value)
 
 
 def _int_tuple(value: Any, field: str, source: str | None) -> tuple[int, ...]:
@@ -192,7 +193,11 @@ class Arch:
         return cls.from_json(_read_text(path), str(path))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json(indent=2) + "\n")
+        """Write the arch as JSON, atomically (a kill leaves the file before or after, never half)."""
+        try:
+            atomic_write_text(Path(path), self.to_json(indent=2) + "\n")
+        except OSError as exc:
+            raise NasedgeError(f"{path}: cannot write the arch ({exc.strerror or type(exc).__name__})") from None
 
 
 def _read_text(path: str | Path) -> str:

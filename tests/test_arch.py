@@ -41,6 +41,19 @@ def test_json_round_trip(tmp_path):
     assert Arch.load(tmp_path / "a.json") == a
     write_archs_jsonl(tmp_path / "a.jsonl", enumerate([a, make(resolution=128)]))
     assert [arch for _, arch in read_archs_jsonl(tmp_path / "a.jsonl")] == [a, make(resolution=128)]
+    a.save(tmp_path / "new" / "a.json")  # its folder made, as write_archs_jsonl does (a FileNotFoundError before)
+    assert Arch.load(tmp_path / "new" / "a.json") == a
+    with pytest.raises(NasedgeError, match="a.json/b.json: cannot write the arch"):  # under a file: one line
+        a.save(tmp_path / "a.json" / "b.json")
+
+
+def test_numpy_integers_are_integers():
+    import numpy as np
+
+    a = make()
+    b = Arch(a.space, list(np.array(a.kernel)), a.expand, a.depth, np.int64(a.resolution))
+    assert b == a and type(b.resolution) is int and all(type(k) is int for k in b.kernel)
+    assert b.to_json() == a.to_json()
 
 
 def test_digest_is_stable_across_versions():

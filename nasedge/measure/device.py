@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -412,6 +413,9 @@ def get_device(name: str, composed: Mapping[str, Any] | None = None) -> Device:
     ``composed``: the named device's config as Hydra composed it (its YAML with ``device.*`` overrides
     applied, as a plain container); it is validated exactly like the file.
     """
+    name = os.fspath(name) if isinstance(name, os.PathLike) else name
+    if not isinstance(name, str):
+        raise NasedgeError(f"device {name!r} is not valid; expected a name or a device YAML's path")
     path = device_file(name)
     if composed is None:
         return load_device(path)

@@ -31,7 +31,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge import home
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, shortened
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor, StaleState
@@ -196,12 +196,19 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
 def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: Sequence[Arch],
                 latency_ms: Sequence[float], predictor: str = "meta", *, cv_folds: int = 20,
                 progress: Optional[Callable[[int, int], None]] = None, **options: Any) -> DeviceProfile:
-    """Fit predictor ``predictor`` on a device's measurements; quality by ``cv_folds``-fold cross-validation.
+    """Fit predictor ``predictor`` on a device's measurements; quality by ``cv_folds``-fold cross-validation (at
+    least 3; 0: none).
     ``progress(fits done, fits in all)`` after each fit (:func:`cv_fits`: minutes with hundreds of measurements)."""
     check_device_name(device)
+    if not (type(cv_folds) is int and cv_folds == 0):  # 0: no cross-validation (an empty quality), for tests
+        check_cv_folds(cv_folds, "cv_folds")
     enc = get_encoding(space)
     items = [enc.check(a) for a in archs]
-    y = np.asarray(latency_ms, dtype=np.float64)
+    try:
+        y = np.asarray(list(latency_ms), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NasedgeError(f"latency_ms: {shortened(repr(latency_ms))} is not valid; expected one number of "
+                           f"milliseconds per arch") from None
     fitted = create_predictor(predictor, enc, **options).fit(items, y)
     total = cv_fits(len(items), cv_folds, fitted.min_samples)
     if progress is not None:
@@ -324,6 +331,8 @@ def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed:
     are taken as drawn. Either way the archs of a smaller ``n`` are the first ones of a larger ``n``.
     ``references``: the space's :func:`reference_archs`, where the caller holds them already.
     """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise NasedgeError(f"n: value {n!r} is not valid; expected a positive count of archs")
     enc = get_encoding(space)
     archs = list(reference_archs(enc) if references is None else references)[:n]
     sampler = getattr(enc, "space", None)
@@ -493,6 +502,7 @@ def profile_spaces(device: str, directory: str | Path | None = None) -> list[str
 
 def find_profile(device: str, space: str | None = None, directory: str | Path | None = None) -> StoredProfile:
     """The stored profile of ``device`` for ``space`` (``None``: its only one); :class:`NasedgeError` if none."""
+    check_device_name(device)  # None would mean every device's: another device's profile
     stored = stored_profiles(device, directory)
     where = profiles_dir(directory) if directory is not None else \
         f"{home.profiles_dir()} or the shipped {shipped_profiles_dir()}"

@@ -412,11 +412,19 @@ class Strategy(abc.ABC):
         ``max_evaluations`` defaults to the config's. With the same seed (and a fresh study for
         optuna) the result is the same; a run with fewer evaluations is a prefix of a longer one.
         """
-        max_evaluations = self.config.max_evaluations if max_evaluations is None else int(max_evaluations)
-        if max_evaluations < 1:
-            raise NasedgeError(f"max_evaluations: value {max_evaluations} is not valid; expected a positive count")
-        if math.isnan(budget):
-            raise NasedgeError("budget: NaN is not a latency budget")
+        if isinstance(space, str):  # a name, as create_predictor takes
+            from nasedge.spaces import get_space
+
+            space = get_space(space)
+        if not isinstance(space, SearchSpace):
+            raise NasedgeError(f"space: {space!r} is not valid; expected a search space or its name")
+        max_evaluations = self.config.max_evaluations if max_evaluations is None else max_evaluations
+        if not _is_integer(max_evaluations) or max_evaluations < 1:
+            raise NasedgeError(f"max_evaluations: value {max_evaluations!r} is not valid; expected a positive count")
+        max_evaluations = int(max_evaluations)
+        check_budget_value(budget)
+        if not _is_integer(seed):  # check_seed also reads the command line's strings
+            raise NasedgeError(f"seed: value {seed!r} is not valid; expected an integer")
         check_seed("seed", seed)  # optuna's samplers fail on a larger one with a traceback
         max_proposals = self.config.max_proposals or max(PROPOSALS_PER_EVALUATION * max_evaluations, MIN_PROPOSALS)
         evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress,
@@ -471,8 +479,19 @@ def _check_types(config: StrategyConfig) -> None:
             require(config, f.name, False, f"a value of type {names}")
 
 
+def _is_integer(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def check_budget_value(budget: Any) -> None:
+    """A budget is a number, not NaN (infinity: no budget)."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)) or math.isnan(budget):
+        raise NasedgeError(f"budget: value {budget!r} is not valid; expected a latency budget (a number)")
+
+
 def check_budget(space: SearchSpace, constraint: BatchFn, budget: float, unit: str = "ms") -> float:
     """Raise :class:`NasedgeError` when even the smallest arch misses ``budget``; return its constraint."""
+    check_budget_value(budget)
     fastest = float(np.asarray(constraint([space.min_arch()]), dtype=float).reshape(-1)[0])
     if fastest > budget:
         raise NasedgeError(f"latency budget {budget:g} {unit} is below the fastest subnet of {space.name} "

@@ -12,6 +12,7 @@ or in a plugin package's ``search_spaces/`` folder, see :mod:`nasedge.registry`)
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def load_space(path: str | Path) -> SearchSpace:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such search-space file") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, not text
+        raise NasedgeError(f"{path}: not a readable search-space file "
+                           f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
     except yaml.YAMLError as exc:
         raise NasedgeError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -80,8 +84,11 @@ def load_space(path: str | Path) -> SearchSpace:
 
 
 @functools.lru_cache(maxsize=None)
-def get_space(name: str) -> SearchSpace:
+def get_space(name: str | os.PathLike) -> SearchSpace:
     """A shipped space by name, or a space YAML by path."""
+    name = os.fspath(name) if isinstance(name, os.PathLike) else name
+    if not isinstance(name, str):
+        raise NasedgeError(f"search space {name!r} is not valid; expected a name or a YAML file's path")
     if name.endswith((".yaml", ".yml")):
         return load_space(name)
     path = _space_files().get(name)

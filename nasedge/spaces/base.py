@@ -102,7 +102,12 @@ def parse_part_key(key: str) -> dict[str, Any]:
 
 def as_rng(rng: RngLike) -> np.random.Generator:
     """Accept a Generator, a seed or None (fresh entropy) wherever a random source is needed."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and not isinstance(rng, np.random.SeedSequence) and (
+            isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
+        raise NasedgeError(f"seed: value {rng!r} is not valid; expected an integer >= 0, a numpy Generator or None")
+    return np.random.default_rng(rng)
 
 
 class SearchSpace(abc.ABC):
@@ -176,6 +181,8 @@ class SearchSpace(abc.ABC):
 
     def sample_many(self, n: int, rng: RngLike = None, unique: bool = True) -> list[Arch]:
         """``n`` archs; distinct when ``unique`` (the space must hold at least ``n``)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise NasedgeError(f"n: value {n!r} is not valid; expected a count of archs (an integer >= 0)")
         rng = as_rng(rng)
         if unique and n > self.num_archs():
             raise NasedgeError(f"{n} distinct archs of space {self.name} asked for; it holds only {self.num_archs()}")

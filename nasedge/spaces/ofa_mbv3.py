@@ -420,6 +420,8 @@ class OFAMobileNetV3Space(SearchSpace):
         return kernel, expand
 
     def mutate(self, arch: Arch, rng: RngLike = None, prob: float = 0.1) -> Arch:
+        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+            raise NasedgeError(f"prob: value {prob!r} is not valid; expected a probability from 0 to 1")
         rng = as_rng(rng)
         arch = self.validate(arch)
         kernel, expand = self._filled(arch, rng)

@@ -201,3 +201,15 @@ def test_an_unknown_device_gets_the_closest_name_and_an_add_hint_only_where_it_c
         device_file(name)
     assert str(exc.value).startswith(f"unknown device {name!r}") and hint in str(exc.value)
     assert ("nasedge devices add" in str(exc.value)) == add
+
+
+def test_a_device_and_a_space_may_be_given_as_a_path(tmp_path):
+    from pathlib import Path
+
+    from nasedge.resources import shipped_path
+
+    assert get_device(shipped_path("conf") / "device" / "cpu-ort-t1.yaml").name == "cpu-ort-t1"
+    assert get_space(Path(shipped_path("search_spaces")) / "ofa_mbv3_tiny.yaml").name == "ofa_mbv3_tiny"
+    (tmp_path / "s.yaml").mkdir()
+    with pytest.raises(NasedgeError, match="s.yaml: not a readable search-space file"):  # IsADirectoryError before
+        get_space(tmp_path / "s.yaml")

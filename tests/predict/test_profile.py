@@ -51,6 +51,22 @@ def test_profile_errors(tmp_path):
         load_profile("bad", tmp_path, "x")
     with pytest.raises(NasedgeError, match="invalid JSON"):
         DeviceProfile.from_json("{", "p.json")
+    with pytest.raises(NasedgeError, match="device name None is not valid"):  # it loaded another device's
+        load_profile(None, tmp_path)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"cv_folds": -1}, "cv_folds: value -1 is not valid"), ({"cv_folds": 1}, "cv_folds: value 1 is not valid"),
+    ({"cv_folds": "5"}, "cv_folds: value '5' is not valid"), ({"latency_ms": "abc"}, "latency_ms: 'abc' is not valid"),
+])
+def test_fit_profile_refuses_bad_arguments_naming_them(ofa_sample, options, message):
+    """cv_folds -1 skipped the cross-validation silently; a str of latencies failed inside numpy."""
+    ds = ofa_sample
+    archs, y = ds.items[:20], ds.column(ds.devices[0])[:20]
+    args = {"latency_ms": y, "cv_folds": 5, **options}
+    with pytest.raises(NasedgeError, match=message):
+        fit_profile("d", ds.encoding, archs, args["latency_ms"], "flops", cv_folds=args["cv_folds"])
+    assert fit_profile("d", ds.encoding, archs, (v for v in y), "flops", cv_folds=5).quality  # an iterable is fine
 
 
 def test_fit_profile_on_cifar_space_measured_here(cifar_lut_case):

@@ -118,7 +118,7 @@ def test_run_arguments_are_checked():
     strategy = create_strategy("random")
     with pytest.raises(NasedgeError, match="max_evaluations"):
         strategy.run(SPACE, ACC, LAT, 5.0, max_evaluations=0)
-    with pytest.raises(NasedgeError, match="NaN"):
+    with pytest.raises(NasedgeError, match="budget: value nan is not valid"):
         strategy.run(SPACE, ACC, LAT, math.nan)
 
 

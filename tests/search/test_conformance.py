@@ -7,6 +7,7 @@ CIFAR OFA-MobileNetV3 space, wrapped so that the tests count the calls themselve
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 import numpy as np
@@ -77,6 +78,31 @@ def test_respects_the_evaluation_cap_and_counts_honestly(variant):
 def test_a_seed_out_of_range_is_refused(variant, seed):
     with pytest.raises(NasedgeError, match=r"seed: value .* is not valid; expected an integer from 0 to 4294967295"):
         _run(variant, _proxies()[2]["p50"], 10, seed=seed)
+
+
+@pytest.mark.parametrize("argument, value, message", [
+    ("seed", "3", "seed: value '3' is not valid; expected an integer"),
+    ("budget", "1.5", "budget: value '1.5' is not valid"), ("budget", None, "budget: value None is not valid"),
+    ("budget", float("nan"), "budget: value nan is not valid"),
+    ("max_evaluations", float("nan"), "max_evaluations: value nan is not valid"),
+    ("max_evaluations", 2.5, "max_evaluations: value 2.5 is not valid"),
+    ("space", 3, "space: 3 is not valid; expected a search space or its name"),
+])
+def test_bad_arguments_are_refused_naming_them(variant, argument, value, message):
+    """A str seed passed the range check and failed inside numpy; a str budget in math.isnan; a NaN cap in int()."""
+    name, options = variant
+    accuracy, latency, budgets = _proxies()
+    args = {"space": SPACE, "budget": budgets["p50"], "max_evaluations": 10, "seed": 0, argument: value}
+    with pytest.raises(NasedgeError, match=re.escape(message)):
+        create_strategy(name, **options).run(args["space"], accuracy, latency, args["budget"],
+                                             max_evaluations=args["max_evaluations"], seed=args["seed"])
+
+
+def test_a_space_may_be_given_by_name(variant):
+    name, options = variant
+    accuracy, latency, budgets = _proxies()
+    result = create_strategy(name, **options).run(SPACE.name, accuracy, latency, budgets["p50"], max_evaluations=5)
+    assert result.evaluations == 5
 
 
 def test_returns_a_feasible_best(variant):

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nasedge.arch import Arch
 from nasedge.cost import arch_cost
-from nasedge.errors import ArchError
+from nasedge.errors import ArchError, NasedgeError
 from nasedge.export.onnx import check_onnx, export_onnx
 from nasedge.spaces import get_space, list_spaces
 
@@ -39,6 +39,18 @@ def test_sampling_is_seeded_and_valid(space):
     assert space.sample_many(20, 8) != a
     for arch in a:
         assert space.validate(arch) == arch
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s: s.sample(-1), "seed: value -1 is not valid"), (lambda s: s.sample("x"), "seed: value 'x' is not valid"),
+    (lambda s: s.sample_many(-1), "n: value -1 is not valid"), (lambda s: s.sample_many("3"), "n: value '3'"),
+    (lambda s: s.mutate(s.min_arch(), 0, prob=-1), "prob: value -1 is not valid"),
+    (lambda s: s.mutate(s.min_arch(), 0, prob=float("nan")), "prob: value nan is not valid"),
+])
+def test_bad_sampling_arguments_are_named(space, call, message):
+    """They reached numpy (a ValueError about a SeedSequence), or were taken silently (prob=-1, n=-1)."""
+    with pytest.raises(NasedgeError, match=message):
+        call(space)
 
 
 def test_mutation_and_crossover_stay_in_space(space):
