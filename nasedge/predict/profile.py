@@ -264,6 +264,9 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
     in the caller's words (where the reference archs are listed, how to allow missing ones).
     """
     enc = get_encoding(space)
+    if isinstance(archs, (str, bytes)):
+        raise NasedgeError(f"archs: {shortened(repr(archs))} is not valid; expected a list of archs")
+    archs = [enc.check(a) for a in archs]  # of the space: another space's archs were counted as measurements
     measured: dict = {}  # arch -> its first position
     for i, arch in enumerate(archs):
         j = measured.setdefault(arch, i)

@@ -334,6 +334,8 @@ class SearchResult:
 
     def top(self, k: int) -> list[Candidate]:
         """The ``k`` best feasible candidates (distinct archs), best first: finalists to verify."""
+        if not _is_integer(k) or k < 0:  # -1 sliced off the last one
+            raise NasedgeError(f"k: value {k!r} is not valid; expected a count >= 0")
         return sorted(self.scored(), key=lambda c: (-c.objective, c.evaluation))[:k]
 
     def best_at(self, evaluations: int) -> Optional[float]:
@@ -369,8 +371,11 @@ class SearchResult:
         return cls(**kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> SearchResult:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, source: str = "search result JSON") -> SearchResult:
+        try:
+            return cls.from_dict(json.loads(text))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NasedgeError(f"{source}: not a search result ({type(exc).__name__}: {exc})") from None
 
     def save(self, path: str | Path) -> None:
         """Write the result as JSON, atomically."""
@@ -379,11 +384,12 @@ class SearchResult:
     @classmethod
     def load(cls, path: str | Path) -> SearchResult:
         try:
-            return cls.from_json(Path(path).read_text())
+            text = Path(path).read_text()
         except FileNotFoundError:
             raise NasedgeError(f"{path}: no such search result") from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise NasedgeError(f"{path}: not a search result ({exc})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NasedgeError(f"{path}: not a readable search result ({type(exc).__name__})") from None
+        return cls.from_json(text, str(path))
 
 
 class Strategy(abc.ABC):

@@ -74,8 +74,8 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
         raise NasedgeError(f"{path}: supernet checkpoint not found")
     try:
         cuda = torch.device(map_location).type == "cuda"
-    except (RuntimeError, TypeError):
-        cuda = False
+    except (RuntimeError, TypeError):  # else torch's error reads as if the file were at fault
+        raise NasedgeError(f"map_location {map_location!r} is not a torch device (cpu, cuda, cuda:N)") from None
     if cuda and not torch.cuda.is_available():  # else torch's error reads as if the file were at fault
         raise NasedgeError(f"device {str(map_location)!r}: no CUDA device is available here; use cpu or auto")
     payload = read_torch_file(path, "supernet checkpoint", map_location)

@@ -28,7 +28,14 @@ def register_supernet(family: str, target: str | type[nn.Module], *, requires: t
 
 
 def build_supernet(space: SearchSpace, num_classes: int | None = None) -> nn.Module:
-    """A freshly initialised supernet for ``space``."""
+    """A freshly initialised supernet for ``space`` (a space or its name)."""
+    if isinstance(space, str):
+        from nasedge.spaces import get_space
+
+        space = get_space(space)
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or num_classes < 1):
+        raise NasedgeError(f"num_classes: value {num_classes!r} is not valid; expected a positive integer or None")
     if space.family not in _SUPERNETS:
         known = ", ".join(_SUPERNETS.names())
         raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {known}")

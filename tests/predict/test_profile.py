@@ -273,3 +273,15 @@ def test_as_few_measurements_as_the_predictor_needs_fit_without_cross_validation
         with pytest.raises(NasedgeError, match=re.escape(f"predictor.cv_folds: value {value!r} is not valid; "
                                                          "expected an integer >= 3")):
             check_cv_folds(value)
+
+
+def test_measurements_of_another_space_are_refused():
+    """They were counted as measurements (with the reference archs allowed missing), and a str as three."""
+    from nasedge.predict.profile import check_measurements
+
+    tiny, other = get_space("ofa_mbv3_tiny"), get_space("ofa_mbv3_w1.2")
+    with pytest.raises(NasedgeError, match="ofa_mbv3_w1.2"):
+        check_measurements(tiny, other.sample_many(20, 0), allow_missing_reference=True)
+    with pytest.raises(NasedgeError, match="archs: 'abc' is not valid; expected a list of archs"):
+        check_measurements(tiny, "abc", allow_missing_reference=True)
+    assert check_measurements(tiny, tiny.sample_many(20, 0), allow_missing_reference=True).measurements == 20

@@ -103,8 +103,20 @@ def test_load_reports_bad_files(tmp_path):
     with pytest.raises(NasedgeError, match="no such search result"):
         SearchResult.load(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text('{"strategy": "x"}')
-    with pytest.raises(NasedgeError, match="not a search result"):
+    with pytest.raises(NasedgeError, match="bad.json: not a search result"):
         SearchResult.load(tmp_path / "bad.json")
+    with pytest.raises(NasedgeError, match="search result JSON: not a search result"):  # a KeyError before
+        SearchResult.from_json("{}")
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(NasedgeError, match="folder.json: not a readable search result"):
+        SearchResult.load(tmp_path / "folder.json")
+
+
+def test_top_refuses_a_negative_count():
+    result = create_strategy("random").run(SPACE, ACC, LAT, 100.0, max_evaluations=5)
+    assert len(result.top(2)) == 2 and result.top(0) == []
+    with pytest.raises(NasedgeError, match="k: value -1 is not valid"):  # it returned all but the last
+        result.top(-1)
 
 
 def test_check_budget():

@@ -83,3 +83,9 @@ def test_checkpoint_round_trip_and_errors(tmp_path, scrambled_supernet):
     if not torch.cuda.is_available():  # the file is fine; this machine has no CUDA device
         with pytest.raises(NasedgeError, match="device 'cuda': no CUDA device is available here"):
             load_supernet(tmp_path / "s.pt", map_location="cuda")
+    with pytest.raises(NasedgeError, match="map_location 'gpu' is not a torch device"):  # was: s.pt not readable
+        load_supernet(tmp_path / "s.pt", map_location="gpu")
+    assert build_supernet(space.name).space == space  # a space by name, as get_space takes it
+    for classes in (0, -3, 2.5):
+        with pytest.raises(NasedgeError, match=f"num_classes: value {classes} is not valid"):
+            build_supernet(space, classes)
