@@ -221,15 +221,17 @@ class OFAMobileNetV3Space(SearchSpace):
         updates = {}
         for key, values in choices.items():
             if key not in fields:
-                raise KeyError(f"cannot restrict {key!r}; dimensions are {', '.join(fields)}")
+                raise NasedgeError(f"cannot restrict {key!r}; dimensions are {', '.join(fields)}")
             current = getattr(self, fields[key])
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+                raise NasedgeError(f"{key} choices {values!r} are not valid; expected a list such as [3, 5]")
             values = tuple(sorted(set(values)))
             if not values or not set(values) <= set(current):
-                raise ValueError(f"{key} choices {list(values)} are not a non-empty subset of {list(current)}")
+                raise NasedgeError(f"{key} choices {list(values)} are not a non-empty subset of {list(current)}")
             updates[fields[key]] = values
         if "depth" in choices and max(updates["depth_choices"]) != self.max_depth:
             # The slot layout (max depth per stage) is part of every arch's shape; keep it fixed.
-            raise ValueError(f"restricted depth choices must keep the maximum {self.max_depth}")
+            raise NasedgeError(f"restricted depth choices must keep the maximum {self.max_depth}")
         return dataclasses.replace(self, **updates)
 
     # --- structure -----------------------------------------------------------------------
@@ -472,7 +474,7 @@ class OFAMobileNetV3Space(SearchSpace):
         unused), per stage depth, and resolution, as numbers (for tree models and linear baselines).
         """
         if scheme not in ENCODINGS:
-            raise ValueError(f"unknown encoding {scheme!r}; known: {', '.join(ENCODINGS)}")
+            raise NasedgeError(f"unknown encoding {scheme!r}; known: {', '.join(ENCODINGS)}")
         archs = [self.validate(a) for a in archs]
         if scheme == "ordinal":
             rows = [[*a.kernel, *a.expand, *a.depth, a.resolution] for a in archs]

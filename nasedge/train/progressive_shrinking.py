@@ -76,7 +76,7 @@ def phase_space(space: SearchSpace, phase: PhaseConfig) -> SearchSpace:
                                  ("resolution", phase.resolution)) if v}
     try:
         return space.restrict(**choices)
-    except (ValueError, KeyError) as exc:
+    except NasedgeError as exc:
         raise NasedgeError(f"train.phases[{phase.name}]: {exc}") from None
 
 

@@ -177,3 +177,15 @@ def test_onnx_export_matches_torch(space, tmp_path, scrambled_supernet):
     model = scrambled_supernet(space.name).extract(arch)
     path = export_onnx(model, arch, tmp_path / "m.onnx")
     assert check_onnx(path, model, arch, batch_size=3) <= 1e-4
+
+
+@pytest.mark.parametrize("choices, message", [
+    ({"kernal": [3]}, "cannot restrict 'kernal'"), ({"kernel": 3}, "kernel choices 3 are not valid"),
+    ({"kernel": [9]}, r"kernel choices \[9\] are not a non-empty subset"),
+])
+def test_restrict_names_a_bad_choice(choices, message):
+    """KeyError, ValueError and TypeError before; progressive shrinking's phases name the phase around it."""
+    with pytest.raises(NasedgeError, match=message):
+        get_space("ofa_mbv3_tiny").restrict(**choices)
+    with pytest.raises(NasedgeError, match="unknown encoding 'zzz'"):
+        get_space("ofa_mbv3_tiny").encode([get_space("ofa_mbv3_tiny").min_arch()], scheme="zzz")
