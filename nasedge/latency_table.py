@@ -15,6 +15,7 @@ An entry is the measured statistics (at least ``median_ms``) or a plain number o
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,13 +84,17 @@ class LatencyTable:
         meta = doc.get("meta", {})
         if not isinstance(meta, dict):
             raise NasedgeError(f"{where}field 'meta': expected a mapping")
+        for name in ("device", "space"):
+            if not isinstance(doc.get(name, ""), str):
+                raise NasedgeError(f"{where}field {name!r}: value {doc[name]!r} is not valid; expected a name")
         entries = {}
         for key, v in doc["entries"].items():
             ms = v.get("median_ms") if isinstance(v, dict) else v
-            if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
-                raise NasedgeError(f"{where}field 'entries.{key}': latency {ms!r} is not valid; expected ms >= 0")
+            if not 0 <= _finite(ms) < math.inf:  # infinity or 1e308 broke the calibration's least squares
+                raise NasedgeError(f"{where}field 'entries.{key}': latency {ms!r} is not valid; expected a finite "
+                                   f"number of ms >= 0")
             entries[str(key)] = PartLatency(float(ms), dict(v) if isinstance(v, dict) else {})
-        return cls(str(doc.get("device", "")), str(doc.get("space", "")), entries, meta)
+        return cls(doc.get("device", ""), doc.get("space", ""), entries, meta)
 
     def save(self, path: str | Path) -> None:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
@@ -100,10 +105,24 @@ class LatencyTable:
             text = Path(path).read_text()
         except FileNotFoundError:
             raise NasedgeError(f"{path}: no such latency table") from None
+        except IsADirectoryError:
+            raise NasedgeError(f"{path}: is a folder, expected a latency table file") from None
         except UnicodeDecodeError:
             raise NasedgeError(f"{path}: not a JSON latency table") from None
+        except OSError as exc:
+            raise NasedgeError(f"{path}: cannot read the latency table ({exc.strerror or type(exc).__name__})") from None
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         return cls.from_dict(doc, str(path))
+
+
+def _finite(value: Any) -> float:
+    """``value`` as a float, NaN where it is no number (a bool, a str) or too large for one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:  # an integer of 400 digits
+        return math.nan

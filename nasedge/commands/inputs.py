@@ -434,6 +434,8 @@ def parse_resolutions(flag: str, text: str, space: Optional[str] = None) -> list
 
 
 def _measure(args: argparse.Namespace) -> None:
+    if args.resolutions is not None and not args.resolutions.strip():  # an unset variable: every size, silently
+        raise NasedgeError("--resolutions: value '' is not valid; expected input sizes such as 160,224")
     if args.resolutions and not args.table:
         raise NasedgeError("--resolutions: only with --table (archs carry their own resolution)")
     _device(args)
@@ -509,7 +511,8 @@ def _predictor(args: argparse.Namespace) -> None:
 
         if not is_device_file(args.device):
             check_device_name(args.device)  # it names the profile file
-        _overrides(args, args.device)
+        # the predictor's own options (predictor.table) are checked against --predictor's, as the fit composes them
+        _overrides(args, args.device, tuple([f"predictor={args.predictor}"] if getattr(args, "predictor", None) else []))
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
         check_out_file("--save-measurements", args.save_measurements, (args.measurements,))

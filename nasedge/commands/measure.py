@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_table(args: argparse.Namespace, cfg, device) -> int:
     from nasedge.commands.inputs import parse_resolutions
+    from nasedge.errors import NasedgeError
     from nasedge.measure import measure_lookup_table_to_file
     from nasedge.progress import progress_reporter
     from nasedge.spaces import get_space
@@ -110,6 +111,13 @@ def _run_table(args: argparse.Namespace, cfg, device) -> int:
     medians = sorted(e.median_ms for e in table.entries.values())
     print(f"{device.name}: lookup table of {space.name} at {table.meta['resolutions']} px, {len(table)} parts in "
           f"{args.out} (part median {medians[len(medians) // 2]:.4f} ms)")
+    noisy = [key for key, entry in table.entries.items() if entry.stats.get("noisy")]
+    if noisy:  # as for archs: said, kept in the table (field 'noisy'), and an error with --strict
+        warn(f"{len(noisy)} of {len(table)} parts are noisy (field 'noisy' of their entries); first: {noisy[0]}: "
+             f"{table.entries[noisy[0]].stats.get('reason') or 'no reason given'}")
+        if args.strict:
+            raise NasedgeError(f"{len(noisy)} of {len(table)} parts are noisy (--strict); they are flagged in "
+                               f"{args.out}; measure on a quieter machine or loosen the protocol")
     return 0
 
 

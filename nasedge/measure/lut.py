@@ -12,6 +12,7 @@ device that interleaves a group of parts, the round in flight: :mod:`nasedge.mea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -146,10 +147,14 @@ def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) 
                     raise NasedgeError(f"{path}: holds parts of {field} {doc.get(field)!r}, not {header[field]!r}; "
                                        f"move it away (or use another --out) to measure a new table")
             return
-        if not isinstance(doc, dict) or not isinstance(doc.get("key"), str) \
-                or not isinstance(doc.get("median_ms"), (int, float)):
-            raise NasedgeError(f"{path}:{lineno}: a part needs 'key' and 'median_ms'")
-        out[doc["key"]] = doc
+        ms = doc.get("median_ms") if isinstance(doc, dict) else None
+        # the table's own rule (a finite latency >= 0), here: a bad line written into the table made it unreadable
+        if not isinstance(doc, dict) or not isinstance(doc.get("key"), str) or isinstance(ms, bool) \
+                or not isinstance(ms, (int, float)) or not 0 <= ms < math.inf \
+                or not isinstance(doc.get("stats", {}), dict):
+            raise NasedgeError(f"{path}:{lineno}: a part needs 'key', 'median_ms' (a finite number of ms >= 0) "
+                               f"and 'stats' (a mapping); move the file away to measure the table afresh")
+        out[doc["key"]] = {"stats": {}, "node": "", **doc}
 
     read_appended_json_lines(path, "partial latency table", "the part in flight", warn, check)
     return out

@@ -50,15 +50,18 @@ class LUTPredictor(LatencyPredictor):
         if table is None:
             raise NasedgeError("predictor 'lut' needs a latency table measured on the device "
                                "(--table FILE on the command line, predictor.table=FILE in a configuration)")
+        source = str(table) if isinstance(table, (str, Path)) else None
         if isinstance(table, (str, Path)):
             table = LatencyTable.load(table)
         elif isinstance(table, dict):
             table = LatencyTable.from_dict(table)
         table = table.medians()
         super().__init__(space, table=table.to_dict(), **options)
+        where = f"{source}: " if source else ""
         if table.space and table.space != self.encoding.name:
-            raise NasedgeError(f"latency table of space {table.space!r} cannot predict space "
+            raise NasedgeError(f"{where}latency table of space {table.space!r} cannot predict space "
                                f"{self.encoding.name!r}")
+        self.resolutions = _covered_resolutions(table, self.encoding.space, where)
         self.table = table
 
     def table_latency(self, items: list) -> np.ndarray:
@@ -82,3 +85,27 @@ class LUTPredictor(LatencyPredictor):
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.slope, self.intercept = float(state["slope"]), float(state["intercept"])
+
+
+def _covered_resolutions(table: LatencyTable, space: Any, where: str) -> tuple[int, ...]:
+    """The input sizes at which ``table`` holds every part of ``space``; a size it holds only some parts of, a key
+    of no part, or no size at all is an error now, not when a search first meets an arch it cannot price."""
+    covered, known = [], set()
+    for resolution in space.resolutions:
+        keys = {layer.key for options in space.layer_choices(resolution) for layer in options}
+        held = keys & table.entries.keys()
+        if held and held != keys:
+            raise NasedgeError(f"{where}latency table of {table.device or 'a device'}: no entry for part "
+                               f"{sorted(keys - held)[0]} ({len(keys - held)} of the {len(keys)} parts at "
+                               f"{resolution} px missing); measure the table again")
+        if held:
+            covered.append(resolution)
+            known |= keys
+    unknown = sorted(table.entries.keys() - known)
+    if unknown:
+        raise NasedgeError(f"{where}latency table: {unknown[0]!r} is no part of space {space.name} at the sizes "
+                           f"the table holds ({len(unknown)} such keys)")
+    if not covered:
+        raise NasedgeError(f"{where}latency table holds no part of space {space.name} (at "
+                           f"{', '.join(map(str, space.resolutions))} px)")
+    return tuple(covered)

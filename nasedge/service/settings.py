@@ -104,11 +104,18 @@ class ServiceSettings:
         """Refuse a predictor that cannot be made from these options (unknown, or lut without a table) now,
         not as a 422 that blames every client's registration."""
         from nasedge.predict import create_predictor
+        from nasedge.spaces import list_spaces
 
-        try:
-            create_predictor(self.predictor, "ofa_mbv3_cifar", **self.predictor_options)
-        except NasedgeError as exc:
-            raise NasedgeError(f"predictor (the service fits it at each registration): {exc}") from None
+        # registrations name their space: a predictor made for one of them (lut: its table's) is fit to serve
+        spaces = ["ofa_mbv3_cifar", *(s for s in list_spaces() if s != "ofa_mbv3_cifar")]
+        first = None
+        for space in spaces:
+            try:
+                create_predictor(self.predictor, space, **self.predictor_options)
+                return
+            except NasedgeError as exc:
+                first = first or exc
+        raise NasedgeError(f"predictor (the service fits it at each registration): {first}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

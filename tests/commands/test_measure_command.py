@@ -95,6 +95,18 @@ def test_noisy_results_are_flagged_and_strict_refuses(tmp_path, nasedge):
     assert read_measurements_csv(strict_out)[0].noisy  # kept and flagged: no lost work
 
 
+def test_a_noisy_table_is_said_and_strict_refuses_it(tmp_path, nasedge):
+    """--strict was ignored by --table, and its noisy parts were never mentioned (80 of 81 in an audit's run)."""
+    dev = device_yaml(tmp_path / "toy.yaml", max_spread=1e-6)
+    out = tmp_path / "t.json"
+    r = nasedge("measure", "--device", dev, "--space", "ofa_mbv3_tiny", "--table", "--resolutions", "16",
+                "--out", str(out), "--strict")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "parts are noisy (field 'noisy' of their entries); first: " in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("nasedge: error: 27 of 27 parts are noisy (--strict)")
+    assert len(json.loads(out.read_text())["entries"]) == 27  # kept and flagged: no lost work
+
+
 def test_measure_errors(tmp_path, nasedge):
     out = str(tmp_path / "x.csv")
     one_line_error(nasedge("measure", "--device", "toaster", "--num-archs", "1", "--out", out),

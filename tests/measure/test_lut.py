@@ -87,6 +87,23 @@ def test_partial_table_of_another_device_is_refused(tmp_path, device_config):
         measure_lookup_table_to_file(Device.from_config(device_config("lut-dev")), "ofa_mbv3_cifar", out, [24])
 
 
+@pytest.mark.parametrize("line", [{"key": "stem:in24", "median_ms": -5, "stats": {}}, {"key": "stem:in24"},
+                                  {"key": "stem:in24", "median_ms": float("nan")},
+                                  {"key": "stem:in24", "median_ms": 1.0, "stats": 3}])
+def test_a_bad_line_of_a_partial_table_is_refused_before_measuring(tmp_path, device_config, line):
+    """-5 was written into the finished table (unreadable then), a line without stats ended in a KeyError after
+    every other part was measured."""
+    from nasedge.measure import measure_lookup_table_to_file
+    from nasedge.measure.lut import partial_path
+
+    out = tmp_path / "lut.json"
+    header = {"format": "nasedge-latency-table-partial/1", "device": "lut-dev", "space": "ofa_mbv3_cifar",
+              "resolutions": [24]}
+    partial_path(out).write_text(json.dumps(header) + "\n" + json.dumps(line) + "\n")
+    with pytest.raises(NasedgeError, match=r"lut.json.partial.jsonl:2: a part needs 'key', 'median_ms'"):
+        measure_lookup_table_to_file(Device.from_config(device_config("lut-dev")), "ofa_mbv3_cifar", out, [24])
+
+
 def test_a_table_in_interleaved_groups_resumes_their_rounds(tmp_path, device_config, monkeypatch):
     from nasedge.measure import measure_lookup_table_to_file
     from nasedge.measure.round_journal import RoundJournal, journal_path

@@ -92,7 +92,9 @@ def _cifar_lut_case():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        keys = sorted({layer.key for a in archs for layer in space.layers(a)})
+        # every part at the archs' sizes, as `nasedge measure --table` writes them: lut refuses a partial table
+        sizes = sorted({a.resolution for a in archs})
+        keys = sorted({layer.key for r in sizes for options in space.layer_choices(r) for layer in options})
         parts = [(part.build(), (1, *part.input_shape)) for part in (Part.from_key(space.name, k) for k in keys)]
         part_ms, part_gap = _repeatable_time_ms(parts)
         entries = {k: {"median_ms": float(ms)} for k, ms in zip(keys, part_ms)}

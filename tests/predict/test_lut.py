@@ -38,6 +38,31 @@ def test_table_latency_adds_up_the_parts_of_the_walk_and_profiles_keep_medians_o
         LUTPredictor("ofa_mbv3_cifar", table=table)
 
 
+def test_a_table_that_does_not_cover_its_sizes_is_refused_at_once(tmp_path):
+    """A part missing, a key of no part, a table of no size of the space: the fit succeeded, and a search failed on
+    the first arch it could not price (or the fit failed after measuring)."""
+    import json
+
+    space = get_space("ofa_mbv3_tiny")
+    table = _table(space, 20)
+    missing = json.loads(json.dumps(table))
+    missing["entries"].pop(sorted(missing["entries"])[3])
+    (tmp_path / "m.json").write_text(json.dumps(missing))
+    with pytest.raises(NasedgeError, match=r"m.json: latency table of dev: no entry for part .*1 of the 27 parts at "
+                                           r"20 px missing"):
+        LUTPredictor(space, table=str(tmp_path / "m.json"))
+    with pytest.raises(NasedgeError, match=r"holds no part of space ofa_mbv3_tiny \(at 16, 20, 24 px\)"):
+        LUTPredictor(space, table={**table, "entries": {}})
+    extra = json.loads(json.dumps(table))
+    extra["entries"]["stem:in99"] = 1.0
+    with pytest.raises(NasedgeError, match="'stem:in99' is no part of space ofa_mbv3_tiny"):
+        LUTPredictor(space, table=extra)
+    assert LUTPredictor(space, table=table).resolutions == (20,)
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(NasedgeError, match="folder.json: is a folder, expected a latency table file"):
+        LUTPredictor(space, table=str(tmp_path / "folder.json"))
+
+
 def test_a_space_lut_cannot_read_is_refused_before_asking_for_a_table():
     # a user told only "needs a table" would measure one, and then learn the space was never possible
     with pytest.raises(NasedgeError, match="needs an OFA-family space, not 'fbnet'"):
@@ -61,3 +86,19 @@ def test_a_table_of_another_device_is_said(tmp_path, capsys):
                  "--table", str(tmp_path / "t.json"), "--space", "ofa_mbv3_tiny", "--allow-missing-reference",
                  "--profiles-dir", str(tmp_path / "p")]) == 0
     assert f"nasedge: warning: {tmp_path / 't.json'} was measured on device dev, not b;" in capsys.readouterr().err
+    # the table as the predictor's own option, beside --predictor: it was refused as an option of meta's
+    assert main(["predictor", "fit", "--device", "b", "--measurements", str(tmp_path / "m.csv"), "--predictor", "lut",
+                 f"predictor.table={tmp_path / 't.json'}", "--space", "ofa_mbv3_tiny", "--allow-missing-reference",
+                 "--profiles-dir", str(tmp_path / "p")]) == 0, capsys.readouterr().err
+
+
+def test_a_service_takes_a_table_of_any_space(tmp_path):
+    """The service checked its predictor on ofa_mbv3_cifar only: with an ImageNet space's table it never started."""
+    import json
+
+    from nasedge.service.settings import ServiceSettings
+
+    (tmp_path / "t.json").write_text(json.dumps(_table(get_space("ofa_mbv3_tiny"), 20)))
+    ServiceSettings(predictor="lut", predictor_options={"table": str(tmp_path / "t.json")}).check_predictor()
+    with pytest.raises(NasedgeError, match="predictor .the service fits it at each registration.: .*needs a latency"):
+        ServiceSettings(predictor="lut").check_predictor()
