@@ -276,15 +276,15 @@ def _named_device(args: argparse.Namespace) -> Any:
     return get_device(args.device)
 
 
-def predictor_choices(overrides: list[str]) -> list[str]:
+def predictor_choices(overrides: Optional[list[str]]) -> list[str]:
     """The overrides that choose the latency predictor or its options (where profiles are kept and how a new one is
     cross-validated choose nothing)."""
-    keys = [o.lstrip("+~") for o in overrides]
+    keys = [o.lstrip("+~") for o in overrides or []]
     return [k for k in keys if k.startswith(("predictor=", "predictor."))
             and not k.startswith(("predictor.profiles_dir=", "predictor.cv_folds="))]
 
 
-def check_predictor_use(overrides: list[str], predictor_url: Optional[str], device: Any = None) -> None:
+def check_predictor_use(overrides: Optional[list[str]], predictor_url: Optional[str], device: Any = None) -> None:
     """A predictor chosen by override predicts nothing with ``--predictor-url`` (the service's profile does) or for a
     predict-only ``device`` (``specialize.published_predictor`` is fitted to its published data): an error, not
     ignored."""
@@ -322,7 +322,7 @@ def _specialize_values(args: argparse.Namespace) -> None:
     chosen = [o.split("=", 1)[1] for o, k in zip(given, keys) if k == "search"]
     if args.strategy and chosen and chosen[-1] != args.strategy:  # one of them would be ignored
         raise NasedgeError(f"--strategy {args.strategy} and search={chosen[-1]} name two strategies; give one")
-    # settings specialize does not read: accepted, they changed nothing
+    # settings specialize does not read: they were accepted, and changed nothing
     if "search_space" in keys:
         raise NasedgeError("search_space=...: specialize searches the space of its supernet; choose the supernet "
                            "(--supernet PATH) instead")
