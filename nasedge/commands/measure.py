@@ -129,7 +129,8 @@ def resuming_progress(update, out, device: str, unit: str):
         nonlocal first
         if first and done:
             # done counts rounds of timing in parts of a whole (a group's archs are written when the group ends)
-            print(f"resuming {out}: {done:.0f} of {total} {unit}' worth of timings already taken on {device}",
+            print(f"{out}: all {total} {unit} already measured on {device}" if done >= total else
+                  f"resuming {out}: {done:.0f} of {total} {unit}' worth of timings already taken on {device}",
                   file=sys.stderr)
         first = False
         update(done, total)

@@ -182,13 +182,14 @@ def run_fit(args: argparse.Namespace) -> int:
     options = cls.options_from_config(cfg)
     if args.table:
         options["table"] = args.table
+    if isinstance(options.get("table"), str):  # --table, or predictor.table=FILE
         from nasedge.latency_table import LatencyTable
 
-        measured_on = LatencyTable.load(args.table).device
+        measured_on = LatencyTable.load(options["table"]).device
         fitted_for = device.name if device is not None else args.device
         if measured_on and measured_on != fitted_for:  # its per-part timings are of that device, not this one
-            print(f"nasedge: warning: {args.table} was measured on device {measured_on}, not {fitted_for}; the "
-                  f"profile calibrates its timings to {fitted_for}'s measurements, which corrects scale, not "
+            print(f"nasedge: warning: {options['table']} was measured on device {measured_on}, not {fitted_for}; "
+                  f"the profile calibrates its timings to {fitted_for}'s measurements, which corrects scale, not "
                   f"proportions", file=sys.stderr)
     if args.measurements is None:
         profile, checked = _measure_and_fit(args, device, args.space or device.config.space

@@ -96,8 +96,11 @@ def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: It
             if progress is not None:
                 progress(len(parts), len(parts))
             return done
-        raise NasedgeError(f"{out}: exists and holds another table (device {done.device!r}, space {done.space!r}, "
-                           f"resolutions {done.meta.get('resolutions')}); choose another --out or move it away")
+        same = (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"])
+        what = (f"this table with {sum(p.key not in done for p in parts)} of its {len(parts)} parts missing" if same
+                else f"another table (device {done.device!r}, space {done.space!r}, resolutions "
+                     f"{done.meta.get('resolutions')})")
+        raise NasedgeError(f"{out}: exists and holds {what}; choose another --out or move it away")
     have = _read_partial(partial, header, warn)
     wanted = {p.key for p in parts}
     have = {k: v for k, v in have.items() if k in wanted}

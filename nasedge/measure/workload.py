@@ -163,8 +163,8 @@ def check_resolutions(space_name: str, resolutions: Iterable[int]) -> None:
     space = _space(space_name)
     bad = [r for r in resolutions if r not in space.resolutions]
     if bad:
-        raise NasedgeError(f"resolution {bad[0]} is not in space {space.name} ({space.resolutions[0]}.."
-                           f"{space.resolutions[-1]})")
+        raise NasedgeError(f"resolution {bad[0]} is not in space {space.name} "
+                           f"({', '.join(map(str, space.resolutions))})")  # a range would suggest every size between
 
 
 def lookup_table_parts(space_name: str, resolutions: Iterable[int] | None = None) -> list[Part]:

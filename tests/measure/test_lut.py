@@ -74,6 +74,11 @@ def test_table_to_file_resumes_after_an_interruption(tmp_path, device_config):
     assert len(measured) == 2 and again.entries == table.entries
     with pytest.raises(NasedgeError, match="exists and holds another table"):
         measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [28])
+    doc = json.loads(out.read_text())  # an entry deleted by hand: the same table, incomplete (not "another")
+    doc["entries"].pop(sorted(doc["entries"])[0])
+    out.write_text(json.dumps(doc))
+    with pytest.raises(NasedgeError, match=f"exists and holds this table with 1 of its {len(parts)} parts missing"):
+        measure_lookup_table_to_file(device, "ofa_mbv3_cifar", out, [24])
 
 
 def test_partial_table_of_another_device_is_refused(tmp_path, device_config):
