@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import ROOT, ArchError, NasedgeError
+from nasedge.errors import ROOT, ArchError, NasedgeError, is_integer
 from nasedge.jsonlines import past_limits, read_json_lines
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
@@ -39,7 +38,7 @@ class ActiveBlock(NamedTuple):
 
 def _int(value: Any, field: str, source: str | None) -> int:
     # bool is an int subclass; `true` in a JSON file is a mistake, not a 1. numpy's integers are integers.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise ArchError(field, value, "an integer", source)
     return int(value)
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import numpy as np
 
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer, is_real
 
 
 class ServiceError(NasedgeError):
@@ -43,14 +43,14 @@ class PredictorClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0, batch_size: int = 1000):
         import httpx
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_integer(batch_size) or batch_size < 1:
             raise NasedgeError(f"batch_size: value {batch_size!r} is not valid; expected a positive integer")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+        if not is_real(timeout) or not 0 < timeout < math.inf:
             raise NasedgeError(f"timeout: value {timeout!r} is not valid; expected a positive number of seconds")
         self.url = url.rstrip("/")
         self._token, self._timeout = token, timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     # --- plumbing --------------------------------------------------------------------------------------

@@ -69,12 +69,9 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from nasedge import home
-
     check_overrides(overrides)
     register_configs()
-    # plugins' own config groups, and the user's devices (nasedge devices add) in the nasedge home
-    extra = [*plugin_dirs("conf"), *([home.conf_dir()] if home.devices_dir().is_dir() else [])]
+    extra = _conf_dirs()[1:]  # plugins' own config groups, and the user's devices (nasedge devices add)
     confs = [f"'file://{path}'" for path in extra]
     overrides = [*overrides, *([f"hydra.searchpath=[{','.join(confs)}]"] if confs else [])]
     try:
@@ -154,6 +151,7 @@ def _key(override: str) -> str:
 
 
 def _conf_dirs() -> list[Path]:
+    """The config roots: nasedge's, the plugins', and the nasedge home's (the user's devices, nasedge devices add)."""
     from nasedge import home
 
     return [shipped_path("conf"), *plugin_dirs("conf"), *([home.conf_dir()] if home.conf_dir().is_dir() else [])]
@@ -193,10 +191,8 @@ def _composing_error(line: str, lines: list[str]) -> NasedgeError | None:
     m = re.match(r"In '([^']+)': \w+ raised while composing config:$", line)
     if not m:
         return None
-    from nasedge import home
-
     config = m.group(1)
-    where = next((str(d / f"{config}.yaml") for d in [*_conf_dirs(), home.conf_dir()]
+    where = next((str(d / f"{config}.yaml") for d in _conf_dirs()
                   if (d / f"{config}.yaml").is_file()), f"configuration {config!r}")
     rest = [s.strip() for s in lines if s.strip()]
     full_key = next((s.partition(":")[2].strip() for s in rest if s.startswith("full_key:")), "")

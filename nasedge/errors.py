@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 
@@ -74,6 +75,16 @@ def unknown_name(kind: str, name: str, known: "list[str] | tuple[str, ...]", las
 
 
 MAX_SEED = 2**32 - 1  # numpy's legacy generators (optuna's samplers use them) take no larger seed
+
+
+def is_integer(value: Any) -> bool:
+    """An integer, numpy's included, and not a bool (``true`` in a file is a mistake, not a 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """A real number (int, float, numpy's, a Fraction), not a bool; NaN and infinity count (the caller bounds it)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_seed(name: str, value: Any) -> None:

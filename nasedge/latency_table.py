@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_real
 
 FORMAT = "nasedge-latency-table/1"
 
@@ -90,7 +90,7 @@ class LatencyTable:
         entries = {}
         for key, v in doc["entries"].items():
             ms = v.get("median_ms") if isinstance(v, dict) else v
-            if not 0 <= _finite(ms) < math.inf:  # infinity or 1e308 broke the calibration's least squares
+            if not 0 <= _finite(ms) < math.inf:  # infinity broke the calibration's least squares
                 raise NasedgeError(f"{where}field 'entries.{key}': latency {ms!r} is not valid; expected a finite "
                                    f"number of ms >= 0")
             entries[str(key)] = PartLatency(float(ms), dict(v) if isinstance(v, dict) else {})
@@ -120,7 +120,7 @@ class LatencyTable:
 
 def _finite(value: Any) -> float:
     """``value`` as a float, NaN where it is no number (a bool, a str) or too large for one."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         return math.nan
     try:
         return float(value)

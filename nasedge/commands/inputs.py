@@ -357,11 +357,17 @@ def _specialize_values(args: argparse.Namespace) -> None:
             if spec.published_predictor not in list_predictors():
                 raise NasedgeError(f"specialize.published_predictor: "
                                    f"{unknown_name('predictor', spec.published_predictor, list_predictors())}")
-            try:
-                create_predictor(spec.published_predictor, "ofa_mbv3_cifar")
-            except NasedgeError as exc:
+            def fits_alone(name: str) -> bool:
+                try:
+                    create_predictor(name, "ofa_mbv3_cifar")
+                except NasedgeError:
+                    return False
+                return True
+
+            if not fits_alone(spec.published_predictor):  # lut: its table is of the board, not of published data
                 raise NasedgeError(f"specialize.published_predictor: {spec.published_predictor!r} cannot be fitted "
-                                   f"to published measurements alone ({exc})") from None
+                                   f"to published measurements alone; use one of "
+                                   f"{', '.join(n for n in list_predictors() if fits_alone(n))}")
         if set(spec.formats) == {"tflite"}:  # skipped without the extra, as in the defaults, it would leave no model
             from nasedge.export.tflite import require_tflite
 

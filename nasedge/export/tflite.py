@@ -71,7 +71,8 @@ def tflite_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     with _quiet_conversion(), torch.no_grad():
         import litert_torch  # importing it logs from C++ too
 
-        return bytes(litert_torch.convert(model.eval(), (torch.randn(*input_shape, generator=torch.Generator().manual_seed(0)),)).model_content())
+        example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))  # not the caller's generator
+        return bytes(litert_torch.convert(model.eval(), (example,)).model_content())
 
 
 def check_tflite(flatbuffer: bytes, model: nn.Module, arch: Arch, atol: float = 1e-3, seed: int = 0) -> float:

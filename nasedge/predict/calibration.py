@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from nasedge.errors import NasedgeError
+
 
 def fit_linear(proxy: np.ndarray, latency_ms: np.ndarray) -> tuple[float, float]:
     """(slope, intercept) minimising the squared relative error."""
     x, y = np.asarray(proxy, dtype=np.float64), np.asarray(latency_ms, dtype=np.float64)
+    if not np.isfinite(x).all():  # a table of 1e308 entries sums to infinity: least squares does not converge
+        raise NasedgeError(f"the cost proxy is not finite for {int((~np.isfinite(x)).sum())} of {len(x)} archs "
+                           f"(a latency table with absurd entries?)")
     w = 1.0 / y
     if len(x) >= 2 and np.ptp(x) > 0:
         design = np.stack([x * w, w], axis=1)

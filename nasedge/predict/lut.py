@@ -55,13 +55,13 @@ class LUTPredictor(LatencyPredictor):
             table = LatencyTable.load(table)
         elif isinstance(table, dict):
             table = LatencyTable.from_dict(table)
-        table = table.medians()
+        measured, table = table, table.medians()  # the sizes it was measured for are in the measured one's meta
         super().__init__(space, table=table.to_dict(), **options)
         where = f"{source}: " if source else ""
         if table.space and table.space != self.encoding.name:
             raise NasedgeError(f"{where}latency table of space {table.space!r} cannot predict space "
                                f"{self.encoding.name!r}")
-        self.resolutions = _covered_resolutions(table, self.encoding.space, where)
+        self.resolutions = _covered_resolutions(measured, self.encoding.space, where)
         self.table = table
 
     def table_latency(self, items: list) -> np.ndarray:
@@ -88,20 +88,23 @@ class LUTPredictor(LatencyPredictor):
 
 
 def _covered_resolutions(table: LatencyTable, space: Any, where: str) -> tuple[int, ...]:
-    """The input sizes at which ``table`` holds every part of ``space``; a size it holds only some parts of, a key
-    of no part, or no size at all is an error now, not when a search first meets an arch it cannot price."""
-    covered, known = [], set()
-    for resolution in space.resolutions:
-        keys = {layer.key for options in space.layer_choices(resolution) for layer in options}
-        held = keys & table.entries.keys()
-        if held and held != keys:
+    """The input sizes at which ``table`` holds every part of ``space``. A size the table was measured for (its
+    ``meta.resolutions``, else any size of which it holds a part no other size has) but lacks parts of, a key of no
+    part, or no size at all is an error now, not when a search first meets an arch it cannot price. Later blocks
+    of different sizes share parts (the same feature-map size), so a size is never judged by shared parts alone."""
+    walks = {r: {layer.key for options in space.layer_choices(r) for layer in options} for r in space.resolutions}
+    covered = [r for r, keys in walks.items() if keys <= table.entries.keys()]
+    listed = table.meta.get("resolutions")
+    for r, keys in walks.items():
+        if r in covered:
+            continue
+        own = keys - set().union(*(other for s, other in walks.items() if s != r))
+        if (r in listed if isinstance(listed, list) else bool(own & table.entries.keys())):
+            missing = sorted(keys - table.entries.keys())
             raise NasedgeError(f"{where}latency table of {table.device or 'a device'}: no entry for part "
-                               f"{sorted(keys - held)[0]} ({len(keys - held)} of the {len(keys)} parts at "
-                               f"{resolution} px missing); measure the table again")
-        if held:
-            covered.append(resolution)
-            known |= keys
-    unknown = sorted(table.entries.keys() - known)
+                               f"{missing[0]} ({len(missing)} of the {len(keys)} parts at {r} px missing); "
+                               f"measure the table again")
+    unknown = sorted(table.entries.keys() - set().union(*(walks[r] for r in covered)))
     if unknown:
         raise NasedgeError(f"{where}latency table: {unknown[0]!r} is no part of space {space.name} at the sizes "
                            f"the table holds ({len(unknown)} such keys)")

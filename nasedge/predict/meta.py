@@ -45,7 +45,7 @@ from typing import Any, Optional
 import numpy as np
 
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer, is_real
 from nasedge.npz import read_npz
 from nasedge.predict.base import LatencyPredictor, PredictorConfig, StaleState, single_blas_thread
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
@@ -610,12 +610,13 @@ class MetaPredictor(LatencyPredictor):
                                "expected a list of source counts >= 2")
         if blend not in BLEND:
             raise NasedgeError(f"option blend: value {blend!r} is not valid; expected {', '.join(BLEND)}")
-        if isinstance(robust_iters, bool) or not isinstance(robust_iters, int) or not 0 <= robust_iters <= 1000:
+        if not is_integer(robust_iters) or not 0 <= robust_iters <= 1000:
             raise NasedgeError(f"option robust_iters: value {robust_iters!r} is not valid; expected 0-1000 "
                                "(rounds of Student-t reweighting)")
-        if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not 0 < nu < math.inf:
+        if not is_real(nu) or not 0 < nu < math.inf:
             raise NasedgeError(f"option nu: value {nu!r} is not valid; expected a number > 0 "
                                "(the Student-t noise's degrees of freedom)")
+        robust_iters, nu = int(robust_iters), float(nu)  # numpy's too: stored in the profile's JSON
         neighbours = [int(k) for k in neighbours]
         opts = {"robust_iters": robust_iters, "nu": nu, "evidence": evidence, "noise": noise,
                 "neighbours": neighbours, "blend": blend, **options}

@@ -31,7 +31,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge import home
-from nasedge.errors import NasedgeError, shortened
+from nasedge.errors import NasedgeError, is_integer, shortened
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor, StaleState
@@ -156,12 +156,13 @@ def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: Search
 MIN_CV_FOLDS = 3  # fewer folds say too little about a predictor to print as its quality
 
 
-def check_cv_folds(value: Any, key: str = "predictor.cv_folds") -> int:
-    """``value`` as a number of cross-validation folds, or one line naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_CV_FOLDS:
+def check_cv_folds(value: Any, key: str = "predictor.cv_folds", none: bool = False) -> int:
+    """``value`` as a number of cross-validation folds, or one line naming ``key`` (``none``: 0, no
+    cross-validation, is allowed too)."""
+    if not is_integer(value) or (value < MIN_CV_FOLDS and not (none and value == 0)):
         raise NasedgeError(f"{key}: value {value!r} is not valid; expected an integer >= {MIN_CV_FOLDS} "
-                           f"(leave-one-out up to that many measurements)")
-    return value
+                           f"(leave-one-out up to that many measurements){' or 0 (none)' if none else ''}")
+    return int(value)
 
 
 def cv_fits(measurements: int, folds: int, min_train: int = 1) -> int:
@@ -200,8 +201,7 @@ def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: 
     least 3; 0: none).
     ``progress(fits done, fits in all)`` after each fit (:func:`cv_fits`: minutes with hundreds of measurements)."""
     check_device_name(device)
-    if not (type(cv_folds) is int and cv_folds == 0):  # 0: no cross-validation (an empty quality), for tests
-        check_cv_folds(cv_folds, "cv_folds")
+    cv_folds = check_cv_folds(cv_folds, "cv_folds", none=True)
     enc = get_encoding(space)
     items = [enc.check(a) for a in archs]
     try:
@@ -334,8 +334,9 @@ def profile_archs(space: SearchSpace | LatencyEncoding | str, n: int = 20, seed:
     are taken as drawn. Either way the archs of a smaller ``n`` are the first ones of a larger ``n``.
     ``references``: the space's :func:`reference_archs`, where the caller holds them already.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_integer(n) or n < 1:
         raise NasedgeError(f"n: value {n!r} is not valid; expected a positive count of archs")
+    n = int(n)
     enc = get_encoding(space)
     archs = list(reference_archs(enc) if references is None else references)[:n]
     sampler = getattr(enc, "space", None)

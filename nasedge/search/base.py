@@ -31,7 +31,7 @@ import numpy as np
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError, check_seed
+from nasedge.errors import NasedgeError, check_seed, is_integer, is_real
 from nasedge.search.pareto import pareto_front
 from nasedge.spaces.base import SearchSpace
 
@@ -334,7 +334,7 @@ class SearchResult:
 
     def top(self, k: int) -> list[Candidate]:
         """The ``k`` best feasible candidates (distinct archs), best first: finalists to verify."""
-        if not _is_integer(k) or k < 0:  # -1 sliced off the last one
+        if not is_integer(k) or k < 0:  # -1 sliced off the last one
             raise NasedgeError(f"k: value {k!r} is not valid; expected a count >= 0")
         return sorted(self.scored(), key=lambda c: (-c.objective, c.evaluation))[:k]
 
@@ -425,13 +425,15 @@ class Strategy(abc.ABC):
         if not isinstance(space, SearchSpace):
             raise NasedgeError(f"space: {space!r} is not valid; expected a search space or its name")
         max_evaluations = self.config.max_evaluations if max_evaluations is None else max_evaluations
-        if not _is_integer(max_evaluations) or max_evaluations < 1:
+        if not is_integer(max_evaluations) or max_evaluations < 1:
             raise NasedgeError(f"max_evaluations: value {max_evaluations!r} is not valid; expected a positive count")
         max_evaluations = int(max_evaluations)
         check_budget_value(budget)
-        if not _is_integer(seed):  # check_seed also reads the command line's strings
+        budget = float(budget)  # numpy's too: the result's JSON holds it
+        if not is_integer(seed):  # check_seed also reads the command line's strings
             raise NasedgeError(f"seed: value {seed!r} is not valid; expected an integer")
         check_seed("seed", seed)  # optuna's samplers fail on a larger one with a traceback
+        seed = int(seed)  # numpy's too: the result's JSON holds it
         max_proposals = self.config.max_proposals or max(PROPOSALS_PER_EVALUATION * max_evaluations, MIN_PROPOSALS)
         evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress,
                               smallest=space.min_arch())
@@ -485,13 +487,9 @@ def _check_types(config: StrategyConfig) -> None:
             require(config, f.name, False, f"a value of type {names}")
 
 
-def _is_integer(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
 def check_budget_value(budget: Any) -> None:
     """A budget is a number, not NaN (infinity: no budget)."""
-    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)) or math.isnan(budget):
+    if not is_real(budget) or math.isnan(budget):
         raise NasedgeError(f"budget: value {budget!r} is not valid; expected a latency budget (a number)")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from nasedge import home
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer, is_real
 
 
 @dataclass
@@ -108,14 +108,16 @@ class ServiceSettings:
 
         # registrations name their space: a predictor made for one of them (lut: its table's) is fit to serve
         spaces = ["ofa_mbv3_cifar", *(s for s in list_spaces() if s != "ofa_mbv3_cifar")]
-        first = None
+        errors = {}
         for space in spaces:
             try:
                 create_predictor(self.predictor, space, **self.predictor_options)
                 return
             except NasedgeError as exc:
-                first = first or exc
-        raise NasedgeError(f"predictor (the service fits it at each registration): {first}")
+                errors[space] = exc
+        # an error that names another space (a table's: "cannot predict space ...") points to that space's own
+        named = next((s for s in spaces[1:] if repr(s) in str(errors[spaces[0]])), spaces[0])
+        raise NasedgeError(f"predictor (the service fits it at each registration): {errors[named]}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -134,8 +136,8 @@ class ServiceSettings:
 
 
 def _integer(value: Any, least: int) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= least
+    return is_integer(value) and value >= least
 
 
 def _number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    return is_real(value) and math.isfinite(value)

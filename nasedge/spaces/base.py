@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer
 
 RngLike = np.random.Generator | int | None
 
@@ -104,10 +104,13 @@ def as_rng(rng: RngLike) -> np.random.Generator:
     """Accept a Generator, a seed or None (fresh entropy) wherever a random source is needed."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is not None and not isinstance(rng, np.random.SeedSequence) and (
-            isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
+    # what numpy takes (an int, a list of them, a SeedSequence or bit generator) goes to it; the rest is named here
+    if isinstance(rng, (bool, str, bytes, float)) or (is_integer(rng) and rng < 0):
         raise NasedgeError(f"seed: value {rng!r} is not valid; expected an integer >= 0, a numpy Generator or None")
-    return np.random.default_rng(rng)
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise NasedgeError(f"seed: value {rng!r} is not valid ({exc})") from None
 
 
 class SearchSpace(abc.ABC):
@@ -181,7 +184,7 @@ class SearchSpace(abc.ABC):
 
     def sample_many(self, n: int, rng: RngLike = None, unique: bool = True) -> list[Arch]:
         """``n`` archs; distinct when ``unique`` (the space must hold at least ``n``)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        if not is_integer(n) or n < 0:
             raise NasedgeError(f"n: value {n!r} is not valid; expected a count of archs (an integer >= 0)")
         rng = as_rng(rng)
         if unique and n > self.num_archs():

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from nasedge.arch import UNUSED, Arch
-from nasedge.errors import ArchError, NasedgeError
+from nasedge.errors import ArchError, NasedgeError, is_real
 from nasedge.spaces.base import LAYER_KINDS, Layer, RngLike, SearchSpace, as_rng
 
 ACTIVATIONS = ("relu", "h_swish")
@@ -422,7 +422,7 @@ class OFAMobileNetV3Space(SearchSpace):
         return kernel, expand
 
     def mutate(self, arch: Arch, rng: RngLike = None, prob: float = 0.1) -> Arch:
-        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+        if not is_real(prob) or not 0 <= prob <= 1:
             raise NasedgeError(f"prob: value {prob!r} is not valid; expected a probability from 0 to 1")
         rng = as_rng(rng)
         arch = self.validate(arch)

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer
 from nasedge.registry import Registry
 from nasedge.spaces import SearchSpace
 
@@ -33,9 +33,9 @@ def build_supernet(space: SearchSpace, num_classes: int | None = None) -> nn.Mod
         from nasedge.spaces import get_space
 
         space = get_space(space)
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                    or num_classes < 1):
+    if num_classes is not None and (not is_integer(num_classes) or num_classes < 1):
         raise NasedgeError(f"num_classes: value {num_classes!r} is not valid; expected a positive integer or None")
+    num_classes = None if num_classes is None else int(num_classes)
     if space.family not in _SUPERNETS:
         known = ", ".join(_SUPERNETS.names())
         raise NasedgeError(f"no supernet for search-space family {space.family!r}; known: {known}")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer, is_real
 
 
 @dataclass
@@ -33,20 +33,20 @@ class PhaseConfig:
         """Fail with the first setting out of range, as ``<where>.<key>: value ... is not valid; expected ...``."""
         if not isinstance(self.name, str) or not self.name:
             raise _invalid(f"{where}.name", self.name, "a non-empty name")
-        _require(f"{where}.epochs", self.epochs, _is_int(self.epochs) and self.epochs >= 1, "a positive integer")
+        _require(f"{where}.epochs", self.epochs, is_integer(self.epochs) and self.epochs >= 1, "a positive integer")
         # lr 0 is allowed: a phase that only recalibrates or copies weights (tests use it)
         _require(f"{where}.lr", self.lr, _is_real(self.lr) and self.lr >= 0, "a finite number >= 0")
         _require(f"{where}.warmup_epochs", self.warmup_epochs,
                  _is_real(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs,
                  f"a number of epochs in [0, {self.epochs}] (the phase's epochs)")
         _require(f"{where}.subnets_per_step", self.subnets_per_step,
-                 _is_int(self.subnets_per_step) and self.subnets_per_step >= 1, "a positive integer")
+                 is_integer(self.subnets_per_step) and self.subnets_per_step >= 1, "a positive integer")
         _require(f"{where}.kd_weight", self.kd_weight, _is_real(self.kd_weight) and self.kd_weight >= 0,
                  "a finite number >= 0")
         for key in ("kernel", "expand", "depth", "resolution"):
             value = getattr(self, key)
             _require(f"{where}.{key}", value, value is None or (isinstance(value, (list, tuple)) and all(
-                _is_int(v) and v >= 1 for v in value)), "a list of positive integers or null")
+                is_integer(v) and v >= 1 for v in value)), "a list of positive integers or null")
 
 
 @dataclass
@@ -106,7 +106,7 @@ class TrainConfig:
             raise NasedgeError(f"train.phases: phase names must be unique (they seed each phase's steps); got {names}")
         for i, phase in enumerate(self.phases):
             phase.check(f"train.phases[{i}]")
-        _require("train.batch_size", self.batch_size, _is_int(self.batch_size) and self.batch_size >= 1,
+        _require("train.batch_size", self.batch_size, is_integer(self.batch_size) and self.batch_size >= 1,
                  "a positive integer")
         _require("train.momentum", self.momentum, _is_real(self.momentum) and 0 <= self.momentum < 1,
                  "a number in [0, 1)")
@@ -121,17 +121,17 @@ class TrainConfig:
                  self.grad_clip is None or (_is_real(self.grad_clip) and self.grad_clip > 0),
                  "a positive number or null (no clipping)")
         _require("train.cpu_threads", self.cpu_threads,
-                 self.cpu_threads is None or (_is_int(self.cpu_threads) and self.cpu_threads >= 1),
+                 self.cpu_threads is None or (is_integer(self.cpu_threads) and self.cpu_threads >= 1),
                  "a positive integer or null (torch's default)")
         _require("train.max_minutes", self.max_minutes,
                  self.max_minutes is None or (_is_real(self.max_minutes) and self.max_minutes > 0),
                  "a positive finite number of minutes or null (no time budget)")
         _require("train.lr_reference_batch", self.lr_reference_batch,
-                 self.lr_reference_batch is None or (_is_int(self.lr_reference_batch) and self.lr_reference_batch >= 1),
+                 self.lr_reference_batch is None or (is_integer(self.lr_reference_batch) and self.lr_reference_batch >= 1),
                  "a positive integer or null")
         for key in ("checkpoint_part_mib", "eval_every_epochs", "eval_batch_size"):
             value = getattr(self, key)
-            _require(f"train.{key}", value, _is_int(value) and value >= 1, "a positive integer")
+            _require(f"train.{key}", value, is_integer(value) and value >= 1, "a positive integer")
         _require("train.out_dir", self.out_dir, isinstance(self.out_dir, str) and bool(self.out_dir.strip()),
                  "a folder (empty would write the run into the working directory)")
         check_train_device(self.device)
@@ -158,13 +158,9 @@ def check_train_device(device: Any) -> None:
                            f"device{'s' if count != 1 else ''}; expected cuda:0 to cuda:{count - 1}, cuda or auto")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_real(value: Any) -> bool:
-    """A finite int or float (NaN and infinities are not settings)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number (NaN and infinities are not settings)."""
+    return is_real(value) and math.isfinite(value)
 
 
 def _invalid(key: str, value: Any, expected: str) -> NasedgeError:

@@ -52,6 +52,8 @@ def test_a_table_that_does_not_cover_its_sizes_is_refused_at_once(tmp_path):
                                            r"20 px missing"):
         LUTPredictor(space, table=str(tmp_path / "m.json"))
     with pytest.raises(NasedgeError, match=r"holds no part of space ofa_mbv3_tiny \(at 16, 20, 24 px\)"):
+        LUTPredictor(space, table={"format": FORMAT, "device": "dev", "space": space.name, "entries": {}})
+    with pytest.raises(NasedgeError, match=r"27 of the 27 parts at 20 px missing"):  # the size it says it measured
         LUTPredictor(space, table={**table, "entries": {}})
     extra = json.loads(json.dumps(table))
     extra["entries"]["stem:in99"] = 1.0
@@ -103,3 +105,34 @@ def test_a_service_takes_a_table_of_any_space(tmp_path):
     ServiceSettings(predictor="lut", predictor_options={"table": str(tmp_path / "t.json")}).check_predictor()
     with pytest.raises(NasedgeError, match="predictor .the service fits it at each registration.: .*needs a latency"):
         ServiceSettings(predictor="lut").check_predictor()
+    broken = _table(get_space("ofa_mbv3_tiny"), 20)
+    broken["entries"].pop("stem:in20")
+    (tmp_path / "b.json").write_text(json.dumps(broken))
+    # the error of the table's own space, not "cannot predict space 'ofa_mbv3_cifar'"
+    with pytest.raises(NasedgeError, match="b.json: latency table of dev: no entry for part stem:in20"):
+        ServiceSettings(predictor="lut", predictor_options={"table": str(tmp_path / "b.json")}).check_predictor()
+
+
+@pytest.mark.parametrize("space_name, sizes", [("ofa_mbv3_cifar", [32]), ("ofa_mbv3_cifar", [28, 32]),
+                                               ("ofa_mbv3_w1.0", [160, 224])])
+def test_a_table_of_some_sizes_loads_though_later_blocks_share_parts_across_sizes(space_name, sizes):
+    """`measure --table --resolutions 32` holds parts of 28 px's walk too (the same feature-map size late in the
+    network): the coverage check took that as a 28 px table with parts missing."""
+    from nasedge.measure.workload import lookup_table_parts
+
+    entries = {p.key: 0.01 for p in lookup_table_parts(space_name, sizes)}
+    table = {"format": FORMAT, "device": "dev", "space": space_name, "entries": entries}
+    assert LUTPredictor(space_name, table=table).resolutions == tuple(sizes)
+    entries.pop(f"stem:in{sizes[-1]}")
+    with pytest.raises(NasedgeError, match=f"no entry for part stem:in{sizes[-1]}"):
+        LUTPredictor(space_name, table=table)
+
+
+def test_a_table_of_absurd_entries_is_refused_at_the_fit():
+    """Entries of 1e308 ms are finite, but their sums are not: least squares failed with 'SVD did not converge'."""
+    space = get_space("ofa_mbv3_tiny")
+    table = _table(space, 20)
+    table["entries"] = {k: 1e308 for k in table["entries"]}
+    archs = [a for a in space.sample_many(40, 1) if a.resolution == 20][:8]
+    with pytest.raises(NasedgeError, match="the cost proxy is not finite for 8 of 8 archs"):
+        LUTPredictor(space, table=table).fit(archs, np.linspace(1, 2, 8))

@@ -67,6 +67,8 @@ def test_fit_profile_refuses_bad_arguments_naming_them(ofa_sample, options, mess
     with pytest.raises(NasedgeError, match=message):
         fit_profile("d", ds.encoding, archs, args["latency_ms"], "flops", cv_folds=args["cv_folds"])
     assert fit_profile("d", ds.encoding, archs, (v for v in y), "flops", cv_folds=5).quality  # an iterable is fine
+    assert fit_profile("d", ds.encoding, archs, y, "flops", cv_folds=np.int64(5)).quality  # numpy's integers too
+    assert fit_profile("d", ds.encoding, archs, y, "flops", cv_folds=0).quality == {}  # 0: none
 
 
 def test_fit_profile_on_cifar_space_measured_here(cifar_lut_case):
@@ -102,6 +104,9 @@ def test_profile_archs_reference_first():
     archs = profile_archs(space, 20, seed=3)
     assert archs[:10] == reference_archs(space) and len(set(archs)) == 20
     assert profile_archs(space, 20, seed=3) == archs and profile_archs(space, 4) == archs[:4]
+    assert profile_archs(space, np.int64(4)) == archs[:4]  # numpy's integers too
+    with pytest.raises(NasedgeError, match="n: value -1 is not valid"):  # it returned 9 archs
+        profile_archs(space, -1)
 
 
 def test_one_rule_for_measurements_before_a_fit():

@@ -53,6 +53,16 @@ def test_bad_sampling_arguments_are_named(space, call, message):
         call(space)
 
 
+def test_what_numpy_takes_as_a_seed_or_number_is_taken(space):
+    from fractions import Fraction
+
+    assert space.sample([1, 2]) == space.sample([1, 2]) and space.sample(np.random.PCG64(1)) == space.sample(
+        np.random.PCG64(1))
+    assert space.sample(np.int64(3)) == space.sample(3) and len(space.sample_many(np.int64(2), 0)) == 2
+    assert space.mutate(space.min_arch(), 0, prob=np.float32(0.5)) == space.mutate(space.min_arch(), 0, prob=0.5)
+    space.mutate(space.min_arch(), 0, prob=Fraction(1, 5))
+
+
 def test_mutation_and_crossover_stay_in_space(space):
     rng = np.random.default_rng(0)
     parents = space.sample_many(10, rng)
