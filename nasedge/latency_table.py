@@ -90,7 +90,7 @@ class LatencyTable:
         entries = {}
         for key, v in doc["entries"].items():
             ms = v.get("median_ms") if isinstance(v, dict) else v
-            if not 0 <= _finite(ms) < math.inf:  # infinity broke the calibration's least squares
+            if not is_part_latency(ms):  # infinity broke the calibration's least squares
                 raise NasedgeError(f"{where}field 'entries.{key}': latency {ms!r} is not valid; expected a finite "
                                    f"number of ms >= 0")
             entries[str(key)] = PartLatency(float(ms), dict(v) if isinstance(v, dict) else {})
@@ -116,6 +116,11 @@ class LatencyTable:
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         return cls.from_dict(doc, str(path))
+
+
+def is_part_latency(value: Any) -> bool:
+    """Whether ``value`` is a part's latency as a table holds it: a finite number of ms >= 0."""
+    return 0 <= _finite(value) < math.inf
 
 
 def _finite(value: Any) -> float:

@@ -125,7 +125,7 @@ def check_pick_out(path: Optional[str], flag: str = "--out") -> None:
     if path is not None and Path(path).is_dir():
         from nasedge.specialize.report import check_pick_folder
 
-        check_pick_folder(Path(path))
+        check_pick_folder(Path(path), flag)
 
 
 def _probe_writable(flag: str, path: str, folder: Path) -> None:

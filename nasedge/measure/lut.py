@@ -12,7 +12,6 @@ device that interleaves a group of parts, the round in flight: :mod:`nasedge.mea
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from nasedge.atomic import durable_append
 from nasedge.errors import NasedgeError
 from nasedge.jsonlines import json_lines_text, read_appended_json_lines
-from nasedge.latency_table import LatencyTable, PartLatency
+from nasedge.latency_table import LatencyTable, PartLatency, is_part_latency
 from nasedge.measure.protocol import LatencyStats
 from nasedge.measure.round_journal import open_journal
 from nasedge.measure.workload import lookup_table_parts
@@ -151,9 +150,8 @@ def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) 
                                        f"move it away (or use another --out) to measure a new table")
             return
         ms = doc.get("median_ms") if isinstance(doc, dict) else None
-        # the table's own rule (a finite latency >= 0), here: a bad line written into the table made it unreadable
-        if not isinstance(doc, dict) or not isinstance(doc.get("key"), str) or isinstance(ms, bool) \
-                or not isinstance(ms, (int, float)) or not 0 <= ms < math.inf \
+        # the table's own rule, here: a bad line written into the table made it unreadable
+        if not isinstance(doc, dict) or not isinstance(doc.get("key"), str) or not is_part_latency(ms) \
                 or not isinstance(doc.get("stats", {}), dict):
             raise NasedgeError(f"{path}:{lineno}: a part needs 'key', 'median_ms' (a finite number of ms >= 0) "
                                f"and 'stats' (a mapping); move the file away to measure the table afresh")

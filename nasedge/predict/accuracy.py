@@ -29,7 +29,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge.cost import arch_cost
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_real
 from nasedge.jsonlines import read_json_lines
 from nasedge.spaces import SearchSpace, get_space
 
@@ -190,7 +190,7 @@ class AccuracyPredictor(BaseAccuracyPredictor):
 
 def _check_top1(value: Any, where: str) -> None:
     """A top-1 accuracy in percent, or one line naming ``where`` (the file and field)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+    if not is_real(value) or not 0 <= value <= 100:
         raise NasedgeError(f"{where}: value {value!r} is not valid; expected a top-1 accuracy in percent, 0-100")
 
 

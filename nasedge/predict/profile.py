@@ -31,7 +31,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge import home
-from nasedge.errors import NasedgeError, is_integer, shortened
+from nasedge.errors import NasedgeError, is_integer, is_real, shortened
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor, StaleState
@@ -118,7 +118,7 @@ class DeviceProfile:
         if not isinstance(meas, list) or not all(isinstance(m, list) and len(m) == 2 for m in meas):
             raise NasedgeError(f"{where}field 'measurements': expected a list of [arch, latency_ms] pairs")
         for i, (_, lat) in enumerate(meas):
-            if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not math.isfinite(lat) or lat <= 0:
+            if not is_real(lat) or not 0 < lat < math.inf:
                 raise NasedgeError(f"{where}field 'measurements[{i}]': latency {lat!r} is not valid; "
                                    f"expected a positive number of milliseconds")
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
@@ -138,7 +138,7 @@ def _quality(value: Any, where: str) -> dict:
         raise NasedgeError(f"{where}field 'quality': expected an object with {', '.join(QUALITY)}")
     for key in QUALITY:
         v = value.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not is_real(v) or not math.isfinite(v):
             raise NasedgeError(f"{where}field 'quality.{key}': value {v!r} is not valid; expected a number")
     return dict(value)
 

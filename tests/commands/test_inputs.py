@@ -68,3 +68,13 @@ def test_device_checks_answer_without_importing_torch():
     assert "predict-only" in out[-2]
     if not nvidia_driver_may_be_present():  # with a driver, only CUDA itself can tell
         assert "cannot be measured here" in out[0] and out[-1] == "False"
+
+
+def test_a_pick_folder_given_by_override_is_named_as_given(tmp_path):
+    """check_pick_out named the override, but the manifest check inside it said --out."""
+    from nasedge.commands.inputs import check_pick_out
+    from nasedge.errors import NasedgeError
+
+    (tmp_path / "manifest.json").write_text('{"files": {"a": "b"}}')  # another tool's
+    with pytest.raises(NasedgeError, match=r"^specialize.out_dir .*: holds a manifest.json that nasedge did not write"):
+        check_pick_out(str(tmp_path), "specialize.out_dir")
