@@ -174,6 +174,10 @@ def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
     """The nearest-device baseline: the source best correlated with the target on its samples (log latency),
     rescaled; a query arch that source did not measure comes from the next best one that did."""
     y = ds.column(task.target)
+    name = f"baseline 'nearest' on {task.target!r}"
+    if len(task.measured) < 2:
+        raise NasedgeError(f"{name}: needs at least 2 samples on the target to correlate sources with "
+                           f"(got {len(task.measured)})")
     ranked = []
     for dev in task.sources:
         s = ds.column(dev)
@@ -183,6 +187,10 @@ def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
             r = np.corrcoef(np.log(s[task.measured]), np.log(y[task.measured]))[0, 1]
         if np.isfinite(r):  # NaN (the target's samples all equal) would compare as neither better nor worse
             ranked.append((r, dev, s))
+    if not ranked:
+        why = ("the target's samples are all equal" if np.ptp(y[task.measured]) == 0 else
+               "no source device measured every one of the target's samples (with latencies not all equal)")
+        raise NasedgeError(f"{name}: no source to correlate with: {why}")
     pred = np.full(len(task.query), np.nan)
     for _, _, s in sorted(ranked, key=lambda r: -r[0]):  # sorted() keeps the sources' order among equals
         todo = np.isnan(pred) & np.isfinite(s[task.query])
@@ -190,8 +198,8 @@ def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
             a, b = fit_linear(s[task.measured], y[task.measured])
             pred[todo] = a * s[task.query][todo] + b
     if np.isnan(pred).any():
-        raise NasedgeError(f"baseline 'nearest' on {task.target!r}: no source device measured the target's samples "
-                           f"and query arch {int(ds.arch_ids[task.query[np.isnan(pred)][0]])}")
+        raise NasedgeError(f"{name}: no source device that measured the target's samples measured query arch "
+                           f"{int(ds.arch_ids[task.query[np.isnan(pred)][0]])}")
     return pred
 
 
@@ -300,6 +308,8 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
     ds.device_index(target)
     if sources is not None and protocol == "help":
         raise NasedgeError("protocol 'help' fixes its own source devices")
+    if isinstance(sources, (str, bytes)):  # tuple() would make each letter a device
+        raise NasedgeError(f"sources: {sources!r} is not valid; expected a list of device names")
     for dev in sources or ():
         if dev not in ds.devices:
             raise NasedgeError(f"source device {dev!r} is not in the dataset; known: {', '.join(ds.devices)}")

@@ -204,6 +204,7 @@ def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: 
     cv_folds = check_cv_folds(cv_folds, "cv_folds", none=True)
     enc = get_encoding(space)
     items = [enc.check(a) for a in archs]
+    _check_distinct(items)
     try:
         y = np.asarray(list(latency_ms), dtype=np.float64)
     except (TypeError, ValueError):
@@ -251,6 +252,18 @@ class MeasurementCheck:
         return out
 
 
+def _check_distinct(items: Sequence) -> dict:
+    """``{arch: its position}``; a repeated arch is refused: it counts twice in the fit, and its cross-validation
+    predicts it from itself."""
+    measured: dict = {}
+    for i, arch in enumerate(items):
+        j = measured.setdefault(arch, i)
+        if j != i:
+            raise NasedgeError(f"measurements #{j + 1} and #{i + 1} (in order) are of the same arch; keep one "
+                               f"(the median of repeated measurements of an arch is its measurement)")
+    return measured
+
+
 def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequence, noisy: Sequence[bool] = (),
                        *, predictor: str = "meta", allow_missing_reference: bool = False,
                        listed_by: str = "", allow_by: str = "--allow-missing-reference",
@@ -267,12 +280,7 @@ def check_measurements(space: SearchSpace | LatencyEncoding | str, archs: Sequen
     if isinstance(archs, (str, bytes)):
         raise NasedgeError(f"archs: {shortened(repr(archs))} is not valid; expected a list of archs")
     archs = [enc.check(a) for a in archs]  # of the space: another space's archs were counted as measurements
-    measured: dict = {}  # arch -> its first position
-    for i, arch in enumerate(archs):
-        j = measured.setdefault(arch, i)
-        if j != i:  # a repeat counts twice in the fit, and its cross-validation predicts it from itself
-            raise NasedgeError(f"measurements #{j + 1} and #{i + 1} (in order) are of the same arch; keep one "
-                               f"(the median of repeated measurements of an arch is its measurement)")
+    measured = _check_distinct(archs)
     if references is None:
         try:
             references = reference_archs(enc)

@@ -148,3 +148,26 @@ def test_what_cannot_be_scored_or_would_leak_is_refused(nb201_sample):
     assert evaluate(alone, "pixel2", "totals", "untrimmed", 20, 1)["spearman"] > 0.5  # needs no source device
     with pytest.raises(NasedgeError, match="'meta' on 'pixel2' needs at least one device besides the target"):
         evaluate(alone, "pixel2", "meta", "untrimmed", 20, 1)
+
+
+def test_nearest_says_why_it_has_no_source(nb201_sample):
+    ds = nb201_sample
+    one = untrimmed_tasks(ds, "gold_6226", 1, 1, 5, sources=("gold_6240", "pixel2"))[0]
+    with pytest.raises(NasedgeError, match="needs at least 2 samples on the target to correlate sources with .got 1."):
+        nearest_device(ds, one)  # it said no source had measured the samples
+    task = untrimmed_tasks(ds, "gold_6226", 20, 1, 5, sources=("gold_6240", "pixel2"))[0]
+    lat = ds.latency.copy()
+    lat[task.measured[3], [ds.device_index("gold_6240"), ds.device_index("pixel2")]] = np.nan
+    gapped = type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, lat, ds.reference, ds.sources)
+    with pytest.raises(NasedgeError, match="no source device measured every one of the target's samples"):
+        nearest_device(gapped, task)  # it named a query arch every source had measured
+    lat = ds.latency.copy()
+    lat[task.measured, ds.device_index("gold_6226")] = 2.0
+    flat = type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, lat, ds.reference, ds.sources)
+    with pytest.raises(NasedgeError, match="the target's samples are all equal"):
+        nearest_device(flat, task)
+
+
+def test_sources_given_as_one_string_are_refused(nb201_sample):
+    with pytest.raises(NasedgeError, match="sources: 'gold_6240' is not valid; expected a list of device names"):
+        evaluate(nb201_sample, "gold_6226", "flops", "untrimmed", 20, 1, sources="gold_6240")  # it read 'g', 'o', ...

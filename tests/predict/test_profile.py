@@ -290,3 +290,11 @@ def test_measurements_of_another_space_are_refused():
     with pytest.raises(NasedgeError, match="archs: 'abc' is not valid; expected a list of archs"):
         check_measurements(tiny, "abc", allow_missing_reference=True)
     assert check_measurements(tiny, tiny.sample_many(20, 0), allow_missing_reference=True).measurements == 20
+
+
+def test_fit_profile_refuses_an_arch_measured_twice(ofa_sample):
+    """As predictor fit does: the repeat counted twice, and cross-validation predicted it from itself (0.03 % error)."""
+    ds = ofa_sample
+    archs, y = list(ds.items[:20]), list(ds.column(ds.devices[0])[:20])
+    with pytest.raises(NasedgeError, match="measurements #1 and #21 .in order. are of the same arch"):
+        fit_profile("d", ds.encoding, archs + archs[:1], y + [y[0] * 1.01], "flops", cv_folds=5)
