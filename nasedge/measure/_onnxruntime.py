@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,7 +33,11 @@ class OnnxRuntime(Runtime):
 
     def __init__(self, threads: int, batch: int = 1, precision: str = "fp32", **options: Any):
         super().__init__(threads, batch, precision, **options)
-        providers = list(self.settings["providers"])
+        providers = self.settings["providers"]
+        if isinstance(providers, (str, bytes)) or not isinstance(providers, Sequence):  # a str: a provider a letter
+            raise NasedgeError(f"runtime onnxruntime: field 'providers': value {providers!r} is not valid; expected "
+                               f"a list, e.g. [cpu]")
+        providers = list(providers)
         bad = [p for p in providers if p not in PROVIDERS]
         if not providers or bad:
             raise NasedgeError(f"runtime onnxruntime: field 'providers': value {bad or providers!r} is not valid; "
@@ -53,7 +57,11 @@ class OnnxRuntime(Runtime):
             import onnxruntime as ort
 
             available = ort.get_available_providers()
-            absent = [p for p in options.get("providers", ["cpu"]) if PROVIDERS.get(p, p) not in available]
+            providers = options.get("providers", ["cpu"])
+            if isinstance(providers, (str, bytes)) or not isinstance(providers, Sequence) \
+                    or any(p not in PROVIDERS for p in providers):
+                return None  # not a list of known providers: the runtime's own check names the field
+            absent = [p for p in providers if PROVIDERS[p] not in available]
             if absent:
                 return (f"runtime onnxruntime needs the execution provider {absent[0]} ({PROVIDERS.get(absent[0])}), "
                         f"which this onnxruntime lacks (it has {', '.join(available)})")

@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,13 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
         open_for_append(path)  # a row cut short by a kill is repaired before rows are appended after it
     results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv", files[d.name]])
                for d in devices}
+    for d in devices:  # one column of the dataset is one device's: rows of its other settings are not mixed in
+        other = [m for m in results[d.name].values() if m.settings not in ("", getattr(d, "settings", ""))]
+        if other:
+            raise NasedgeError(f"{files[d.name]}: {len(other)} of its measurements were taken under other settings "
+                               f"of device {d.name!r} ({other[0].settings}, now {getattr(d, 'settings', '')}: its YAML "
+                               f"changed); "
+                               f"move the file away to measure the device afresh")
     # measurements to redo stay in the files until replaced: an interrupted call loses nothing
     stale = {d.name: {i for i, m in results[d.name].items() if redo is not None and redo(m)} for d in devices}
     progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] and i not in stale[d.name] for i in ids))
@@ -157,7 +164,8 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
             # an interleaved group keeps its rounds until its rows are written: a kill costs the round in flight
             journal = open_journal(files[device.name], device, [arch_key(i, rows[i]) for i in missing])
             device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
-                           on_chunk=lambda got, name=device.name: _append(files[name], results[name], got),
+                           on_chunk=lambda got, d=device: _append(files[d.name], results[d.name], got,
+                                                                  getattr(d, "settings", "")),
                            rounds=journal)
             if journal is not None:
                 journal.remove()
@@ -176,9 +184,9 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     return progress
 
 
-def _append(path: Path, results: dict[str, Measurement], got: list[Measurement]) -> None:
+def _append(path: Path, results: dict[str, Measurement], got: list[Measurement], settings: str) -> None:
     for m in got:
-        results[m.arch_id] = append_measurement(path, m)
+        results[m.arch_id] = append_measurement(path, replace(m, settings=settings))
 
 
 def _write_meta(out: Path, device: Any, progress: DeviceProgress | None, meta: dict[str, Any] | None,

@@ -33,7 +33,7 @@ from nasedge import home
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import Measurement
-from nasedge.measure.measurer import Measurer, instantiate_measurer, measurer_unavailable
+from nasedge.measure.measurer import Measurer, instantiate_measurer, measurer_class, measurer_unavailable
 from nasedge.measure.protocol import LatencyStats, OffsetLog, ProtocolConfig
 from nasedge.measure.round_journal import RoundJournal
 from nasedge.measure.workload import Artifacts, Subnet, Workload
@@ -140,7 +140,7 @@ class DeviceConfig:
         else:
             if not isinstance((self.measure or {}).get("_target_"), str):
                 raise _bad(source, "measure", self.measure, _MEASURE)
-            ProtocolConfig.from_dict(dict(self.measure.get("protocol") or {}), f"{source}: measure.protocol")
+            ProtocolConfig.from_dict(self.measure.get("protocol"), f"{source}: measure.protocol")
         if self.resource is not None and not self.resource:
             raise _bad(source, "resource", self.resource, _RESOURCE)
 
@@ -238,11 +238,15 @@ class Device:
 
     def protocol(self) -> ProtocolConfig:
         """The measurement protocol of the device's ``measure.protocol`` (the defaults where it names none)."""
-        return ProtocolConfig.from_dict(dict((self.config.measure or {}).get("protocol") or {}),
-                                        f"{self.source}: measure.protocol")
+        return ProtocolConfig.from_dict((self.config.measure or {}).get("protocol"), f"{self.source}: measure.protocol")
 
     def group_size(self) -> int:
-        return self.protocol().group_size
+        """How many workloads one call of the measurer gets: its protocol's ``group_size`` where the device's
+        ``measure`` section has a protocol (``RuntimeMeasurer``), else the measurer class's own ``group_size``."""
+        section = self.config.measure or {}
+        if "protocol" in section or self.where != "local":  # a Ray node's measurer need not import here
+            return self.protocol().group_size
+        return int(getattr(measurer_class(section, f"{self.source}: measure"), "group_size", 1))
 
     # --- measuring -----------------------------------------------------------------------
     def measure_workloads(self, workloads: Sequence[Workload], *, artifacts: Artifacts | None = None,
@@ -280,6 +284,9 @@ class Device:
         size = self.group_size()
         for start in range(0, len(workloads), size):
             node, chunk_stats = run(workloads[start:start + size], start)
+            if len(chunk_stats) != len(workloads[start:start + size]):  # zipped with the workloads, rows were lost
+                raise NasedgeError(f"device {self.name}: its measurer returned {len(chunk_stats)} results for "
+                                   f"{len(workloads[start:start + size])} workloads")
             stats.extend(chunk_stats)
             nodes.extend([prefix + node] * len(chunk_stats))
             if on_chunk is not None:

@@ -21,7 +21,7 @@ from nasedge.errors import NasedgeError
 from nasedge.jsonlines import json_lines_text, read_appended_json_lines
 from nasedge.latency_table import LatencyTable, PartLatency, is_part_latency
 from nasedge.measure.protocol import LatencyStats
-from nasedge.measure.round_journal import open_journal
+from nasedge.measure.round_journal import dropping_refused_rounds, open_journal
 from nasedge.measure.workload import lookup_table_parts
 from nasedge.writer_lock import locked_file
 
@@ -55,7 +55,8 @@ def _resolutions(parts: list) -> list[int]:
 
 
 def _table(device, space: str, parts: list, medians: list[float], stats: list[dict], nodes: list[str]) -> LatencyTable:
-    meta = {"resolutions": _resolutions(parts), "nodes": sorted(set(nodes)), "measure": device.config.measure}
+    meta = {"resolutions": _resolutions(parts), "nodes": sorted(set(nodes)), "measure": device.config.measure,
+            **({"settings": device.settings} if getattr(device, "settings", "") else {})}
     entries = {p.key: PartLatency(ms, st) for p, ms, st in zip(parts, medians, stats)}
     return LatencyTable(device.name, space, entries, meta)
 
@@ -87,9 +88,12 @@ def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: It
                                   warn: Callable[[str], None] | None) -> LatencyTable:
     partial = partial_path(out)
     parts = lookup_table_parts(space, resolutions)
-    header = {"format": PARTIAL_FORMAT, "device": device.name, "space": space, "resolutions": _resolutions(parts)}
+    settings = getattr(device, "settings", "")
+    header = {"format": PARTIAL_FORMAT, "device": device.name, "space": space, "resolutions": _resolutions(parts),
+              **({"settings": settings} if settings else {})}
     if out.is_file() and not partial.is_file():  # finished earlier: the same table is returned, another refused
         done = LatencyTable.load(out)
+        _check_settings(out, done.meta.get("settings"), device.name, settings)
         if (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"]) \
                 and all(p.key in done for p in parts):
             if progress is not None:
@@ -121,7 +125,8 @@ def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: It
     # interleaved groups keep their rounds: a kill costs the round in flight
     journal = open_journal(out, device, [p.key for p in todo], warn=warn)
     if todo:
-        device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done, rounds=journal)
+        with dropping_refused_rounds(journal):
+            device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done, rounds=journal)
     rows = [have[p.key] for p in parts]
     table = _table(device, space, parts, [r["median_ms"] for r in rows], [r["stats"] for r in rows],
                    [r["node"] for r in rows])
@@ -130,6 +135,15 @@ def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: It
     if journal is not None:
         journal.remove()
     return table
+
+
+def _check_settings(path: Path, theirs: Any, device: str, settings: str) -> None:
+    """A table (or its parts) measured under other settings of the device (its YAML edited since: another runtime,
+    thread count, precision) is not this one's; one written before tables kept their settings is taken as it is."""
+    if theirs and settings and theirs != settings:
+        raise NasedgeError(f"{path}: was measured under other settings of device {device!r} ({theirs}, now "
+                           f"{settings}: its YAML changed); move it away (or use another --out) to measure a new "
+                           f"table")
 
 
 def _append_lines(path: Path, docs: list[dict[str, Any]]) -> None:
@@ -148,6 +162,7 @@ def _read_partial(path: Path, header: dict, warn: Callable[[str], None] | None) 
                 if doc.get(field) != header[field]:
                     raise NasedgeError(f"{path}: holds parts of {field} {doc.get(field)!r}, not {header[field]!r}; "
                                        f"move it away (or use another --out) to measure a new table")
+            _check_settings(path, doc.get("settings"), header["device"], header.get("settings", ""))
             return
         ms = doc.get("median_ms") if isinstance(doc, dict) else None
         # the table's own rule, here: a bad line written into the table made it unreadable

@@ -16,7 +16,7 @@ import platform
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer
 from nasedge.measure.protocol import (LatencyStats, MachineCheck, OffsetLog, ProtocolConfig, RoundLog,
                                       measure_interleaved, settled_by_log)
 from nasedge.measure.runtime import get_runtime
@@ -26,7 +26,9 @@ from nasedge.measure.workload import Artifacts, Probe, Workload
 class Measurer(abc.ABC):
     """Turns workloads into latency statistics, in order. Must be constructible from plain config values."""
 
-    group_size: int = 1  # how many workloads a call should get at once (callers chunk by it)
+    # how many workloads a call should get at once (a device chunks by it, or by its protocol's where its YAML
+    # gives the measurer a protocol: Device.group_size)
+    group_size: int = 1
     # whether measure() takes a RoundLog (``log=``) and resumes a group from it (a kill then costs a round)
     keeps_rounds: bool = False
 
@@ -45,7 +47,8 @@ class Measurer(abc.ABC):
         return None
 
 
-def _measurer_class(section: Mapping[str, Any], source: str) -> type[Measurer]:
+def measurer_class(section: Mapping[str, Any], source: str) -> type[Measurer]:
+    """The :class:`Measurer` subclass that ``section['_target_']`` names (imported, not built)."""
     target = section.get("_target_")
     if not isinstance(target, str) or "." not in target:
         raise NasedgeError(f"{source}: field '_target_': value {target!r} is not valid; expected the import "
@@ -63,7 +66,7 @@ def _measurer_class(section: Mapping[str, Any], source: str) -> type[Measurer]:
 def measurer_unavailable(section: Mapping[str, Any], source: str = "measure") -> str | None:
     """Why the measurer of ``section`` (``_target_`` + arguments) cannot measure here, or ``None``."""
     try:
-        cls = _measurer_class(section, source)
+        cls = measurer_class(section, source)
     except NasedgeError as exc:
         return str(exc)
     return cls.unavailable({k: v for k, v in section.items() if k != "_target_"})
@@ -71,12 +74,16 @@ def measurer_unavailable(section: Mapping[str, Any], source: str = "measure") ->
 
 def instantiate_measurer(section: Mapping[str, Any], source: str = "measure") -> Measurer:
     """Build the measurer named by ``section['_target_']`` with the section's other keys as arguments."""
-    cls = _measurer_class(section, source)
+    cls = measurer_class(section, source)
     section = {k: v for k, v in section.items() if k != "_target_"}
     try:
         return cls(**section)
     except TypeError as exc:
         raise NasedgeError(f"{source}: {exc}") from None
+    except NasedgeError as exc:  # a runtime's or protocol's own check: say which file it is about
+        if str(exc).startswith(source):
+            raise
+        raise NasedgeError(f"{source}: {str(exc).removeprefix('measure: ')}") from None
 
 
 @contextlib.contextmanager
@@ -154,13 +161,20 @@ class RuntimeMeasurer(Measurer):
         self.runtime = cls(threads=threads, batch=batch, precision=precision, **options)
         if cores is None:
             cores = usable[-threads:] if threads <= len(usable) else usable
-        cores = list(cores)
+        elif isinstance(cores, (str, bytes)) or not isinstance(cores, Sequence) \
+                or not all(is_integer(c) for c in cores):
+            raise NasedgeError(f"measure: field 'cores': value {cores!r} is not valid; expected a list of core "
+                               f"numbers, e.g. [{usable[-1]}]")
+        elif len(set(cores)) < threads:  # the threads would share cores, and every result be flagged for it
+            raise NasedgeError(f"measure: field 'cores': value {list(cores)!r} is not valid; {threads} threads "
+                               f"need as many cores")
+        cores = [int(c) for c in cores]
         if not cores or not set(cores) <= set(range(os.cpu_count() or 1)):
             raise NasedgeError(f"measure: field 'cores': value {cores!r} is not valid; this machine has cores "
                                f"0..{(os.cpu_count() or 1) - 1}")
         self.cores = cores
         self.protocol = protocol if isinstance(protocol, ProtocolConfig) else ProtocolConfig.from_dict(
-            dict(protocol or {}), "measure.protocol")
+            protocol, "measure.protocol")
         self.group_size = self.protocol.group_size
         p = self.protocol
         # one check per measurer: it learns the machine's usual speed over every call

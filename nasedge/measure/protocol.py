@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, is_integer, is_real
 
 Runner = Callable[[], float]  # one inference; returns its latency in milliseconds
 ON_NOISY = ("flag", "raise")
@@ -71,30 +71,50 @@ class ProtocolConfig:
     on_noisy: str = "flag"  # flag | raise
 
     def __post_init__(self) -> None:
-        checks = [
-            ("warmup_runs", self.warmup_runs >= 0), ("warmup_s", self.warmup_s >= 0),
-            ("round_s", self.round_s > 0), ("min_repeats", self.min_repeats >= 1),
-            ("max_repeats", self.max_repeats >= self.min_repeats), ("min_rounds", self.min_rounds >= 2),
-            ("max_rounds", self.max_rounds >= self.min_rounds), ("tolerance", self.tolerance > 0),
-            ("max_rse", self.max_rse >= self.tolerance),
-            ("max_seconds", self.max_seconds > 0), ("max_spread", self.max_spread > 0),
-            ("min_cpu_share", 0 <= self.min_cpu_share <= 1), ("group_size", self.group_size >= 1),
-            ("probe_s", self.probe_s >= 0), ("probe_tolerance", self.probe_tolerance > 0),
-            ("probe_wait_s", self.probe_wait_s >= 0),
-            ("on_noisy", self.on_noisy in ON_NOISY),
-        ]
-        for name, ok in checks:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "on_noisy":
+                ok, expected = value in ON_NOISY, " or ".join(ON_NOISY)
+            elif f.type == "int":
+                ok, expected = is_integer(value), "an integer"
+            else:
+                ok, expected = is_real(value) and math.isfinite(value), "a number"
             if not ok:
-                raise NasedgeError(f"measurement protocol: field '{name}': value {getattr(self, name)!r} is not valid")
+                raise NasedgeError(f"measurement protocol: field '{f.name}': value {value!r} is not valid; "
+                                   f"expected {expected}")
+        checks = [
+            ("warmup_runs", self.warmup_runs >= 0, "at least 0"), ("warmup_s", self.warmup_s >= 0, "at least 0"),
+            ("round_s", self.round_s > 0, "above 0"), ("min_repeats", self.min_repeats >= 1, "at least 1"),
+            ("max_repeats", self.max_repeats >= self.min_repeats, f"at least min_repeats ({self.min_repeats})"),
+            ("min_rounds", self.min_rounds >= 2, "at least 2"),
+            ("max_rounds", self.max_rounds >= self.min_rounds, f"at least min_rounds ({self.min_rounds})"),
+            ("tolerance", self.tolerance > 0, "above 0"),
+            ("max_rse", self.max_rse >= self.tolerance, f"at least tolerance ({self.tolerance})"),
+            ("max_seconds", self.max_seconds > 0, "above 0"), ("max_spread", self.max_spread > 0, "above 0"),
+            ("min_cpu_share", 0 <= self.min_cpu_share <= 1, "from 0 to 1"),
+            ("group_size", self.group_size >= 1, "at least 1"),
+            ("probe_s", self.probe_s >= 0, "at least 0"), ("probe_tolerance", self.probe_tolerance > 0, "above 0"),
+            ("probe_wait_s", self.probe_wait_s >= 0, "at least 0"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise NasedgeError(f"measurement protocol: field '{name}': value {getattr(self, name)!r} is not "
+                                   f"valid; expected {expected}")
 
     @classmethod
-    def from_dict(cls, data: dict | None, source: str = "protocol") -> ProtocolConfig:
+    def from_dict(cls, data: Mapping[str, Any] | None, source: str = "protocol") -> ProtocolConfig:
+        """The protocol of a mapping (a device's ``measure.protocol``); errors name ``source``."""
+        if data is not None and not isinstance(data, Mapping):
+            raise NasedgeError(f"{source}: {data!r} is not valid; expected a mapping of protocol settings")
         data = dict(data or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise NasedgeError(f"{source}: unknown field '{unknown[0]}'; known: {', '.join(sorted(known))}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except NasedgeError as exc:  # name the file and section rather than "measurement protocol"
+            raise NasedgeError(f"{source}: {str(exc).removeprefix('measurement protocol: ')}") from None
 
 
 @dataclass(frozen=True)
@@ -211,9 +231,7 @@ def measure_interleaved(runners: Sequence[Runner | None], protocol: ProtocolConf
         t0, times = time.perf_counter(), []
         while len(times) < protocol.warmup_runs or time.perf_counter() - t0 < protocol.warmup_s:
             times.append(run())
-            if len(times) >= 1000:
-                break
-        estimate = float(np.median(times[len(times) // 2:])) if times else run()
+        estimate = _positive(i, float(np.median(times[len(times) // 2:])) if times else run())
         fill = math.ceil(protocol.round_s * 1e3 / max(estimate, 1e-6))  # runs that fill round_s
         repeats[i] = min(protocol.max_repeats, max(protocol.min_repeats, fill))
     deadline = time.perf_counter() + protocol.max_seconds * n
@@ -225,6 +243,7 @@ def measure_interleaved(runners: Sequence[Runner | None], protocol: ProtocolConf
             c0, w0 = time.process_time(), time.perf_counter()
             ts = [runners[i]() for _ in range(repeats[i])]
             timed[i] = Round(tuple(ts), time.process_time() - c0, time.perf_counter() - w0)
+            _positive(i, float(np.median(ts)))
             add(i, timed[i])
         if log is not None:
             log.record(timed)
@@ -238,6 +257,20 @@ def measure_interleaved(runners: Sequence[Runner | None], protocol: ProtocolConf
     return stats
 
 
+def _positive(runner: int, ms: float) -> float:
+    """A runner's median timing, refused where it is no positive latency (NaN failed deep in the arithmetic, and
+    0 was reported as a noisy result whose relative error was infinite)."""
+    if not (math.isfinite(ms) and ms > 0):
+        raise NasedgeError(f"runner #{runner} timed {ms!r} ms: not a positive latency (is its timer coarser than "
+                           f"the network?)")
+    return ms
+
+
+class NoisyRefused(NasedgeError):
+    """Results refused under ``on_noisy: raise``: a caller that keeps rounds for a rerun drops those of the group
+    (restored, they would settle it and be refused again, never timed afresh)."""
+
+
 def _refuse_noisy(stats: Sequence[LatencyStats], protocol: ProtocolConfig) -> None:
     """With ``on_noisy: raise``, refuse a set of results of which any is flagged noisy."""
     if protocol.on_noisy != "raise":
@@ -245,7 +278,7 @@ def _refuse_noisy(stats: Sequence[LatencyStats], protocol: ProtocolConfig) -> No
     bad = [(i, s) for i, s in enumerate(stats) if s.noisy]
     if bad:
         i, s = bad[0]
-        raise NasedgeError(f"{len(bad)} of {len(stats)} measurements are noisy (first: #{i}, {s.median_ms:.3f} ms: "
+        raise NoisyRefused(f"{len(bad)} of {len(stats)} measurements are noisy (first: #{i}, {s.median_ms:.3f} ms: "
                            f"{s.reason}); refusing them (protocol on_noisy: raise)")
 
 

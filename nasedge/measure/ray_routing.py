@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from nasedge.errors import NasedgeError
-from nasedge.measure.protocol import LatencyStats, Round, RoundLog
+from nasedge.measure.protocol import LatencyStats, NoisyRefused, Round, RoundLog
 from nasedge.measure.workload import Workload
 
 
@@ -133,8 +133,9 @@ def measure_on_node(device: str, resource: str, section: Mapping[str, Any], work
     except RayError as exc:
         ended = True
         cause = getattr(exc, "cause", None)
-        if isinstance(cause, NasedgeError):
-            raise NasedgeError(f"device {device} (on its Ray node): {cause}") from None
+        if isinstance(cause, NasedgeError):  # a refusal of noisy results stays one: the driver drops its rounds
+            kind = NoisyRefused if isinstance(cause, NoisyRefused) else NasedgeError
+            raise kind(f"device {device} (on its Ray node): {cause}") from None
         raise NasedgeError(f"device {device}: measurement on its Ray node failed: "
                            f"{str(exc).strip().splitlines()[-1]}") from None
     finally:

@@ -14,7 +14,8 @@ for: a drift of the machine is shared by the group.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from nasedge.arch import Arch
 from nasedge.atomic import durable_append
 from nasedge.errors import NasedgeError
 from nasedge.jsonlines import json_lines_text, read_appended_json_lines
-from nasedge.measure.protocol import Round
+from nasedge.measure.protocol import NoisyRefused, Round
 
 FORMAT = "nasedge-rounds/1"
 
@@ -45,6 +46,21 @@ def open_journal(beside: str | Path, device, keys: Sequence[str],
         return None
     return RoundJournal(journal_path(beside, device.name), device.name, keys, warn=warn,
                         settings=getattr(device, "settings", ""))
+
+
+@contextmanager
+def dropping_refused_rounds(journal: RoundJournal | None) -> Iterator[None]:
+    """Around a measurement that keeps its rounds in ``journal``: where ``on_noisy: raise`` refuses a group, the
+    journal is removed (it holds the refused group's rounds, and those of groups whose results are written), so
+    that a rerun times the group afresh instead of restoring rounds that settle it and refusing them again."""
+    try:
+        yield
+    except NoisyRefused as exc:
+        if journal is None or not journal.path.exists():
+            raise
+        journal.remove()
+        raise NoisyRefused(f"{exc}; its rounds are dropped from {journal.path.name}, so a rerun times it "
+                           f"afresh") from None
 
 
 class RoundJournal:

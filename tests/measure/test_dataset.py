@@ -57,6 +57,19 @@ def test_mismatched_measurements_are_refused(dataset, device_config):
         assemble_latency_csv(directory)
 
 
+def test_rows_of_other_settings_of_a_device_are_not_mixed_into_its_column(dataset, device_config):
+    """The campaign wrote no settings, and took rows measured by onnxruntime for a device now measured by torch."""
+    directory, archs = dataset
+    before = Device.from_config(device_config("dev-a", runtime="onnxruntime"))
+    measure_dataset(directory, [before], limit=1)
+    assert [m.settings for m in read_measurements_csv(directory / "measurements" / "dev-a.csv")] == [before.settings]
+    now = Device.from_config(device_config("dev-a", runtime="torch"))
+    with pytest.raises(NasedgeError, match=f"dev-a.csv: 1 of its measurements were taken under other settings of "
+                                           f"device 'dev-a' .{before.settings}, now {now.settings}"):
+        measure_dataset(directory, [now])
+    assert measure_dataset(directory, [before], limit=2)["dev-a"].done_before == 1  # its own: resumed
+
+
 def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_config):
     directory, _ = dataset
     device = Device.from_config(device_config("dev-a"))

@@ -83,6 +83,56 @@ def test_bad_measure_section_fails_when_built(device_config):
         Device.from_config({**device_config(), "measure": {**device_config()["measure"], "protocol": {"rounds": 2}}})
 
 
+@pytest.mark.parametrize("cores, message", [(1, "expected a list of core numbers"), ("0", "expected a list"),
+                                             ([0.5], "expected a list"), ([0], "2 threads need as many cores")])
+def test_bad_cores_are_one_line(device_config, cores, message):
+    """cores: 1 gave "'int' object is not iterable"; 2 threads on 1 core flagged every result as descheduled."""
+    config = device_config(threads=2, cores=cores)
+    with pytest.raises(NasedgeError, match=f"field 'cores': value .* is not valid; .*{message}"):
+        Device.from_config(config).measurer()
+
+
+def test_a_measurer_gets_the_workloads_its_group_size_asks_for_and_must_answer_each(device_config, tmp_path,
+                                                                                    monkeypatch):
+    """Measurer.group_size was ignored (one workload per call); a measurer that answered fewer lost rows."""
+    from nasedge.measure import Measurer
+    from nasedge.measure.protocol import LatencyStats
+
+    class Batchy(Measurer):
+        group_size = 4
+
+        def __init__(self, short: bool = False):
+            self.short = short
+
+        def measure(self, workloads, artifacts=None):
+            n = len(workloads) - (1 if self.short else 0)
+            return [LatencyStats(float(len(workloads)), 1.0, 1.0, 1.0, 0.0, 0.0, 1, 2, None, False, "")] * n
+
+    module = tmp_path / "batchy_plugin.py"
+    module.write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import batchy_plugin
+
+    batchy_plugin.Batchy = Batchy
+    device = Device.from_config({"name": "batchy", "where": "local",
+                                 "measure": {"_target_": "batchy_plugin.Batchy"}})
+    archs = get_space("ofa_mbv3_tiny").sample_many(6, 0, unique=True)
+    assert device.group_size() == 4
+    assert [m.median_ms for m in device.measure(archs)] == [4.0] * 4 + [2.0] * 2
+    short = Device.from_config({"name": "batchy", "where": "local",
+                                "measure": {"_target_": "batchy_plugin.Batchy", "short": True}})
+    with pytest.raises(NasedgeError, match="device batchy: its measurer returned 3 results for 4 workloads"):
+        short.measure(archs)
+
+
+@pytest.mark.parametrize("providers, message", [("cpu", "value 'cpu' is not valid; expected a list, e.g. .cpu."),
+                                                 (["gpu"], r"value \['gpu'\] is not valid; known: cpu, cuda")])
+def test_bad_providers_are_named(device_config, providers, message):
+    """A str was taken letter by letter ("needs the execution provider c (None)"), an unknown one as missing."""
+    with pytest.raises(NasedgeError, match=f"field 'providers': {message}"):
+        Device.from_config(device_config(runtime="onnxruntime", providers=providers)).measurer()
+
+
 def test_unknown_device_lists_known_ones(tmp_path):
     with pytest.raises(NasedgeError, match="unknown device 'toaster'; known: .*cpu-ort-t1"):
         get_device("toaster")

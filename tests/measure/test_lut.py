@@ -92,6 +92,34 @@ def test_partial_table_of_another_device_is_refused(tmp_path, device_config):
         measure_lookup_table_to_file(Device.from_config(device_config("lut-dev")), "ofa_mbv3_cifar", out, [24])
 
 
+def test_a_table_of_other_settings_of_the_device_is_not_taken_for_its_own(tmp_path, device_config):
+    """The device's YAML edited between two runs (onnxruntime -> torch): the parts measured before were resumed into
+    one table with the new ones, and a finished table was returned as this device's."""
+    from nasedge.measure import measure_lookup_table_to_file
+    from nasedge.measure.lut import partial_path
+
+    before = Device.from_config(device_config("lut-dev", runtime="onnxruntime"))
+    now = Device.from_config(device_config("lut-dev", runtime="torch"))
+    assert before.settings != now.settings
+    out = tmp_path / "lut.json"
+    header = {"format": "nasedge-latency-table-partial/1", "device": "lut-dev", "space": "ofa_mbv3_cifar",
+              "resolutions": [24], "settings": before.settings}
+    partial_path(out).write_text(json.dumps(header) + "\n")
+    with pytest.raises(NasedgeError, match=f"measured under other settings of device 'lut-dev' .{before.settings}, "
+                                           f"now {now.settings}: its YAML changed."):
+        measure_lookup_table_to_file(now, "ofa_mbv3_cifar", out, [24])
+    partial_path(out).unlink()
+    table = measure_lookup_table_to_file(now, "ofa_mbv3_cifar", out, [24])
+    assert table.meta["settings"] == now.settings == LatencyTable.load(out).meta["settings"]
+    assert measure_lookup_table_to_file(now, "ofa_mbv3_cifar", out, [24]).entries == table.entries  # its own: reused
+    with pytest.raises(NasedgeError, match="measured under other settings of device 'lut-dev'"):
+        measure_lookup_table_to_file(before, "ofa_mbv3_cifar", out, [24])
+    doc = json.loads(out.read_text())  # a table written before tables kept their settings is taken as it is
+    del doc["meta"]["settings"]
+    out.write_text(json.dumps(doc))
+    assert measure_lookup_table_to_file(before, "ofa_mbv3_cifar", out, [24]).entries == table.entries
+
+
 @pytest.mark.parametrize("line", [{"key": "stem:in24", "median_ms": -5, "stats": {}}, {"key": "stem:in24"},
                                   {"key": "stem:in24", "median_ms": float("nan")},
                                   {"key": "stem:in24", "median_ms": 1.0, "stats": 3}])

@@ -128,6 +128,47 @@ def test_bad_protocol_names_the_field(field, value):
         ProtocolConfig.from_dict({"rounds": 3})
 
 
+@pytest.mark.parametrize("field, value, expected", [
+    ("group_size", "abc", "an integer"), ("group_size", 1.5, "an integer"), ("group_size", True, "an integer"),
+    ("warmup_runs", 1.5, "an integer"), ("round_s", "fast", "a number"), ("max_rounds", None, "an integer"),
+    ("probe_s", "0.1", "a number"), ("max_repeats", "1e9", "an integer"), ("max_seconds", float("inf"), "a number"),
+])
+def test_a_protocol_value_of_the_wrong_type_is_one_line_naming_it(field, value, expected):
+    """A TypeError deep in range() or a comparison (exit 1), or true taken as 1 and 1.5 as a count."""
+    with pytest.raises(NasedgeError, match=f"^dev.yaml: measure.protocol: field '{field}': value .* is not valid; "
+                                           f"expected {expected}$"):
+        ProtocolConfig.from_dict({field: value}, "dev.yaml: measure.protocol")
+    with pytest.raises(NasedgeError, match="^dev.yaml: measure.protocol: 5 is not valid; expected a mapping"):
+        ProtocolConfig.from_dict(5, "dev.yaml: measure.protocol")
+
+
+def test_a_rule_between_two_fields_says_what_it_expects():
+    """tolerance=0.05 blamed max_rse's default 0.03 without a word of why."""
+    with pytest.raises(NasedgeError, match=r"field 'max_rse': value 0.03 is not valid; expected at least tolerance "
+                                           r"\(0.05\)"):
+        ProtocolConfig(tolerance=0.05)
+
+
+@pytest.mark.parametrize("timing", [0.0, -1.0, float("nan")])
+def test_a_runner_that_times_no_positive_latency_is_refused(timing):
+    """NaN failed in the arithmetic (a ValueError traceback); 0 became a noisy result of infinite error."""
+    with pytest.raises(NasedgeError, match=r"runner #1 timed .* ms: not a positive latency"):
+        measure_interleaved([lambda: 1.0, lambda: timing], ProtocolConfig(min_rounds=2, max_rounds=2))
+
+
+def test_the_warm_up_lasts_as_long_as_it_says_however_fast_the_runner():
+    """It stopped at 1000 runs: a part of 10 us got 10 ms of a promised 100 ms."""
+    calls = [0]
+
+    def fast() -> float:
+        calls[0] += 1
+        return 0.001
+
+    measure_interleaved([fast], ProtocolConfig(warmup_runs=5000, warmup_s=0.0, round_s=0.001, min_repeats=1,
+                                               max_repeats=1, min_rounds=2, max_rounds=2))
+    assert calls[0] >= 5000 + 2
+
+
 class Machine:
     """A machine whose speed changes: runners report ``base x factor``; ``sleep`` may restore it."""
 

@@ -36,6 +36,25 @@ def test_a_kill_costs_the_round_in_flight(tmp_path, device_config, kill_after_ro
     assert notes == [f"{journal}: resuming 6 rounds timed before"]
 
 
+def test_a_group_refused_as_noisy_is_timed_afresh_by_a_rerun(tmp_path, device_config, kill_after_rounds):
+    """on_noisy: raise on a journaled group: the rerun restored the refused rounds, which settle the group, and
+    refused the same numbers again, forever, without timing anything."""
+    from nasedge.measure.protocol import NoisyRefused
+
+    config = device_config("grouped", runtime="onnxruntime")
+    config["measure"]["protocol"].update(group_size=3, min_rounds=2, max_rounds=2, max_spread=1e-9,
+                                         on_noisy="raise")
+    device = Device.from_config(config)
+    rows = [(str(i), a) for i, a in enumerate(get_space("ofa_mbv3_tiny").sample_many(3, 0, unique=True))]
+    csv = tmp_path / "lat.csv"
+    timed = kill_after_rounds(100)  # counts the rounds; never kills
+    for _ in range(2):
+        timed.clear()
+        with pytest.raises(NoisyRefused, match="are noisy .* its rounds are dropped from lat.csv.grouped.rounds.jsonl"):
+            measure_to_csv(device, rows, csv)
+        assert timed == [3, 3] and not journal_path(csv, "grouped").exists()  # each run times its two rounds
+
+
 def test_a_resumed_group_builds_only_what_is_still_to_time(tmp_path, device_config, kill_after_rounds, monkeypatch):
     from nasedge.measure._onnxruntime import OnnxRuntime
 
