@@ -10,18 +10,7 @@ dest=${DEST:-$OUT/unseen}
 limit=${LIMIT:-480}
 mkdir -p "$dest"
 order=$dest/order.jsonl
-[ -f "$order" ] || python3 - "$order" <<'PY'
-import json, random, sys
-data = "latency_predictors/data/ofa_mbv3_w1.2"
-rows = [json.loads(line) for line in open(f"{data}/archs.jsonl")]
-refs = json.load(open(f"{data}/reference_archs.json"))
-rest = [r for r in rows if r["arch_id"] not in refs]
-random.Random(0).shuffle(rest)
-by_id = {r["arch_id"]: r for r in rows}
-with open(sys.argv[1], "w") as f:
-    for r in [by_id[i] for i in refs] + rest:
-        f.write(json.dumps(r) + "\n")
-PY
+[ -f "$order" ] || python3 experiments/latency_datasets/unseen_order.py "$order"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$dest/gpu.txt" 2>&1
 lscpu > "$dest/lscpu.txt" 2>&1
 note "unseen: measuring for ${limit}s into $dest"
