@@ -32,7 +32,7 @@ from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import (Measurement, append_measurement, open_for_append, read_measurements_csv,
                                          write_measurements_csv)
-from nasedge.measure.round_journal import arch_key, open_journal
+from nasedge.measure.round_journal import arch_key, dropping_refused_rounds, open_journal
 from nasedge.measure.workload import Artifacts
 
 
@@ -134,12 +134,14 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv", files[d.name]])
                for d in devices}
     for d in devices:  # one column of the dataset is one device's: rows of its other settings are not mixed in
-        other = [m for m in results[d.name].values() if m.settings not in ("", getattr(d, "settings", ""))]
-        if other:
-            raise NasedgeError(f"{files[d.name]}: {len(other)} of its measurements were taken under other settings "
-                               f"of device {d.name!r} ({other[0].settings}, now {getattr(d, 'settings', '')}: its YAML "
-                               f"changed); "
-                               f"move the file away to measure the device afresh")
+        settings = getattr(d, "settings", "")
+        for path in dict.fromkeys([directory / "measurements" / f"{d.name}.csv", files[d.name]]):
+            other = [m for m in (read_measurements_csv(path) if path.is_file() else [])
+                     if m.settings not in ("", settings)]
+            if other:
+                raise NasedgeError(f"{path}: {len(other)} of its measurements were taken under other settings of "
+                                   f"device {d.name!r} ({other[0].settings}, now {settings}: its YAML changed); move "
+                                   f"the file away to measure the device afresh")
     # measurements to redo stay in the files until replaced: an interrupted call loses nothing
     stale = {d.name: {i for i, m in results[d.name].items() if redo is not None and redo(m)} for d in devices}
     progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] and i not in stale[d.name] for i in ids))
@@ -163,10 +165,11 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
             t = time.perf_counter()
             # an interleaved group keeps its rounds until its rows are written: a kill costs the round in flight
             journal = open_journal(files[device.name], device, [arch_key(i, rows[i]) for i in missing])
-            device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
-                           on_chunk=lambda got, d=device: _append(files[d.name], results[d.name], got,
-                                                                  getattr(d, "settings", "")),
-                           rounds=journal)
+            with dropping_refused_rounds(journal):
+                device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
+                               on_chunk=lambda got, d=device: _append(files[d.name], results[d.name], got,
+                                                                      getattr(d, "settings", "")),
+                               rounds=journal)
             if journal is not None:
                 journal.remove()
             p = progress[device.name]

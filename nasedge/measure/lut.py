@@ -93,13 +93,13 @@ def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: It
               **({"settings": settings} if settings else {})}
     if out.is_file() and not partial.is_file():  # finished earlier: the same table is returned, another refused
         done = LatencyTable.load(out)
-        _check_settings(out, done.meta.get("settings"), device.name, settings)
-        if (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"]) \
-                and all(p.key in done for p in parts):
+        same = (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"])
+        if same:  # this device's table: of its present settings, or refused
+            _check_settings(out, done.meta.get("settings"), device.name, settings)
+        if same and all(p.key in done for p in parts):
             if progress is not None:
                 progress(len(parts), len(parts))
             return done
-        same = (done.device, done.space, done.meta.get("resolutions")) == (device.name, space, header["resolutions"])
         what = (f"this table with {sum(p.key not in done for p in parts)} of its {len(parts)} parts missing" if same
                 else f"another table (device {done.device!r}, space {done.space!r}, resolutions "
                      f"{done.meta.get('resolutions')})")

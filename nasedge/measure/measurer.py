@@ -167,7 +167,7 @@ class RuntimeMeasurer(Measurer):
                                f"numbers, e.g. [{usable[-1]}]")
         elif len(set(cores)) < threads:  # the threads would share cores, and every result be flagged for it
             raise NasedgeError(f"measure: field 'cores': value {list(cores)!r} is not valid; {threads} threads "
-                               f"need as many cores")
+                               f"need as many cores (or set threads)")
         cores = [int(c) for c in cores]
         if not cores or not set(cores) <= set(range(os.cpu_count() or 1)):
             raise NasedgeError(f"measure: field 'cores': value {cores!r} is not valid; this machine has cores "

@@ -75,10 +75,13 @@ class ProtocolConfig:
             value = getattr(self, f.name)
             if f.name == "on_noisy":
                 ok, expected = value in ON_NOISY, " or ".join(ON_NOISY)
-            elif f.type == "int":
-                ok, expected = is_integer(value), "an integer"
-            else:
-                ok, expected = is_real(value) and math.isfinite(value), "a number"
+            elif f.type == "int":  # 5.0 is taken as 5 (a count compared and used in range())
+                whole = is_real(value) and math.isfinite(value) and float(value).is_integer()
+                ok, expected = is_integer(value) or whole, "an integer"
+                if ok:
+                    setattr(self, f.name, int(value))
+            else:  # .inf is meaningful (max_seconds: stop on rounds only; max_spread: never flag)
+                ok, expected = is_real(value) and not math.isnan(value), "a number"
             if not ok:
                 raise NasedgeError(f"measurement protocol: field '{f.name}': value {value!r} is not valid; "
                                    f"expected {expected}")

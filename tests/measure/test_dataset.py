@@ -68,6 +68,24 @@ def test_rows_of_other_settings_of_a_device_are_not_mixed_into_its_column(datase
                                            f"device 'dev-a' .{before.settings}, now {now.settings}"):
         measure_dataset(directory, [now])
     assert measure_dataset(directory, [before], limit=2)["dev-a"].done_before == 1  # its own: resumed
+    elsewhere = directory / "elsewhere"  # the rows are in the dataset read, not in the folder written
+    with pytest.raises(NasedgeError, match=f"^{directory / 'measurements' / 'dev-a.csv'}: 2 of its measurements"):
+        measure_dataset(directory, [now], out=elsewhere)
+
+
+def test_a_group_refused_as_noisy_is_timed_afresh_by_the_next_call(dataset, device_config, kill_after_rounds):
+    from nasedge.measure.protocol import NoisyRefused
+
+    directory, archs = dataset
+    config = device_config("dev-n", runtime="onnxruntime")
+    config["measure"]["protocol"].update(group_size=3, min_rounds=2, max_rounds=2, max_spread=1e-9,
+                                         on_noisy="raise")
+    timed = kill_after_rounds(100)  # counts the rounds; never kills
+    for _ in range(2):
+        timed.clear()
+        with pytest.raises(NoisyRefused, match="its rounds are dropped"):
+            measure_dataset(directory, [Device.from_config(config)], limit=3)
+        assert timed == [3, 3]  # the second call times its group again
 
 
 def test_redo_measures_again_and_keeps_the_old_until_replaced(dataset, device_config):

@@ -114,6 +114,9 @@ def test_a_table_of_other_settings_of_the_device_is_not_taken_for_its_own(tmp_pa
     assert measure_lookup_table_to_file(now, "ofa_mbv3_cifar", out, [24]).entries == table.entries  # its own: reused
     with pytest.raises(NasedgeError, match="measured under other settings of device 'lut-dev'"):
         measure_lookup_table_to_file(before, "ofa_mbv3_cifar", out, [24])
+    other = Device.from_config(device_config("lut-other", runtime="onnxruntime"))
+    with pytest.raises(NasedgeError, match="exists and holds another table .device 'lut-dev'"):  # not "settings"
+        measure_lookup_table_to_file(other, "ofa_mbv3_cifar", out, [24])
     doc = json.loads(out.read_text())  # a table written before tables kept their settings is taken as it is
     del doc["meta"]["settings"]
     out.write_text(json.dumps(doc))

@@ -131,7 +131,8 @@ def test_bad_protocol_names_the_field(field, value):
 @pytest.mark.parametrize("field, value, expected", [
     ("group_size", "abc", "an integer"), ("group_size", 1.5, "an integer"), ("group_size", True, "an integer"),
     ("warmup_runs", 1.5, "an integer"), ("round_s", "fast", "a number"), ("max_rounds", None, "an integer"),
-    ("probe_s", "0.1", "a number"), ("max_repeats", "1e9", "an integer"), ("max_seconds", float("inf"), "a number"),
+    ("probe_s", "0.1", "a number"), ("max_repeats", "1e9", "an integer"), ("max_seconds", float("nan"), "a number"),
+    ("min_rounds", 2.5, "an integer"),
 ])
 def test_a_protocol_value_of_the_wrong_type_is_one_line_naming_it(field, value, expected):
     """A TypeError deep in range() or a comparison (exit 1), or true taken as 1 and 1.5 as a count."""
@@ -140,6 +141,12 @@ def test_a_protocol_value_of_the_wrong_type_is_one_line_naming_it(field, value, 
         ProtocolConfig.from_dict({field: value}, "dev.yaml: measure.protocol")
     with pytest.raises(NasedgeError, match="^dev.yaml: measure.protocol: 5 is not valid; expected a mapping"):
         ProtocolConfig.from_dict(5, "dev.yaml: measure.protocol")
+
+
+def test_whole_numbers_and_infinity_are_taken_where_they_mean_something():
+    p = ProtocolConfig.from_dict({"min_rounds": 10.0, "warmup_runs": np.int64(5), "max_seconds": float("inf"),
+                                  "max_spread": float("inf")})
+    assert p.min_rounds == 10 and isinstance(p.min_rounds, int) and p.warmup_runs == 5 and p.max_seconds == float("inf")
 
 
 def test_a_rule_between_two_fields_says_what_it_expects():
