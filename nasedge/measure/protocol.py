@@ -39,6 +39,7 @@ from nasedge.errors import NasedgeError, is_integer, is_real
 
 Runner = Callable[[], float]  # one inference; returns its latency in milliseconds
 ON_NOISY = ("flag", "raise")
+UNBOUNDED = ("max_seconds", "max_rse", "max_spread", "probe_tolerance", "probe_wait_s")  # fields .inf may lift
 
 
 @dataclass
@@ -80,8 +81,9 @@ class ProtocolConfig:
                 ok, expected = is_integer(value) or whole, "an integer"
                 if ok:
                     setattr(self, f.name, int(value))
-            else:  # .inf is meaningful (max_seconds: stop on rounds only; max_spread: never flag)
-                ok, expected = is_real(value) and not math.isnan(value), "a number"
+            else:  # .inf means something in a few (max_seconds: stop on rounds only; max_spread: never flag)
+                ok = is_real(value) and (math.isfinite(value) or (f.name in UNBOUNDED and value == math.inf))
+                expected = "a number" + (" or .inf" if f.name in UNBOUNDED else "")
             if not ok:
                 raise NasedgeError(f"measurement protocol: field '{f.name}': value {value!r} is not valid; "
                                    f"expected {expected}")

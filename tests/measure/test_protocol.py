@@ -131,8 +131,8 @@ def test_bad_protocol_names_the_field(field, value):
 @pytest.mark.parametrize("field, value, expected", [
     ("group_size", "abc", "an integer"), ("group_size", 1.5, "an integer"), ("group_size", True, "an integer"),
     ("warmup_runs", 1.5, "an integer"), ("round_s", "fast", "a number"), ("max_rounds", None, "an integer"),
-    ("probe_s", "0.1", "a number"), ("max_repeats", "1e9", "an integer"), ("max_seconds", float("nan"), "a number"),
-    ("min_rounds", 2.5, "an integer"),
+    ("probe_s", "0.1", "a number"), ("max_repeats", "1e9", "an integer"), ("max_seconds", float("nan"), "a number or .inf"),
+    ("min_rounds", 2.5, "an integer"), ("warmup_s", float("inf"), "a number"), ("round_s", float("inf"), "a number"),
 ])
 def test_a_protocol_value_of_the_wrong_type_is_one_line_naming_it(field, value, expected):
     """A TypeError deep in range() or a comparison (exit 1), or true taken as 1 and 1.5 as a count."""
