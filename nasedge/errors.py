@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -85,6 +86,11 @@ def is_integer(value: Any) -> bool:
 def is_real(value: Any) -> bool:
     """A real number (int, float, numpy's, a Fraction), not a bool; NaN and infinity count (the caller bounds it)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_finite_real(value: Any) -> bool:
+    """A real number (:func:`is_real`) that is neither NaN nor infinite: what a setting or a measured figure is."""
+    return is_real(value) and math.isfinite(value)
 
 
 def check_seed(name: str, value: Any) -> None:

@@ -95,11 +95,19 @@ class DeviceProgress:
         return self.seconds / self.measured if self.measured else float("nan")
 
 
-def _load_existing(paths: Sequence[Path]) -> dict[str, Measurement]:
+def _load_existing(paths: Sequence[Path], device: Any) -> dict[str, Measurement]:
+    """The measurements of ``device`` in ``paths`` (later files win), by arch id. One column of a dataset is one
+    device's: rows measured under its other settings (its YAML changed since) are refused, not mixed in."""
+    settings = getattr(device, "settings", "")
     out: dict[str, Measurement] = {}
-    for path in paths:
-        if path.is_file():
-            out.update({m.arch_id: m for m in read_measurements_csv(path)})
+    for path in dict.fromkeys(paths):
+        rows = read_measurements_csv(path) if path.is_file() else []
+        other = [m for m in rows if m.settings not in ("", settings)]
+        if other:
+            raise NasedgeError(f"{path}: {len(other)} of its measurements were taken under other settings of device "
+                               f"{device.name!r} ({other[0].settings}, now {settings}: its YAML changed); move the "
+                               f"file away to measure the device afresh")
+        out.update({m.arch_id: m for m in rows})
     return out
 
 
@@ -131,17 +139,8 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
     files = {d.name: out / "measurements" / f"{d.name}.csv" for d in devices}
     for path in files.values():
         open_for_append(path)  # a row cut short by a kill is repaired before rows are appended after it
-    results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv", files[d.name]])
+    results = {d.name: _load_existing([directory / "measurements" / f"{d.name}.csv", files[d.name]], d)
                for d in devices}
-    for d in devices:  # one column of the dataset is one device's: rows of its other settings are not mixed in
-        settings = getattr(d, "settings", "")
-        for path in dict.fromkeys([directory / "measurements" / f"{d.name}.csv", files[d.name]]):
-            other = [m for m in (read_measurements_csv(path) if path.is_file() else [])
-                     if m.settings not in ("", settings)]
-            if other:
-                raise NasedgeError(f"{path}: {len(other)} of its measurements were taken under other settings of "
-                                   f"device {d.name!r} ({other[0].settings}, now {settings}: its YAML changed); move "
-                                   f"the file away to measure the device afresh")
     # measurements to redo stay in the files until replaced: an interrupted call loses nothing
     stale = {d.name: {i for i, m in results[d.name].items() if redo is not None and redo(m)} for d in devices}
     progress = {d.name: DeviceProgress(d.name, sum(i in results[d.name] and i not in stale[d.name] for i in ids))

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nasedge.errors import NasedgeError, is_integer, is_real
+from nasedge.errors import NasedgeError, is_finite_real, is_integer, is_real
 
 Runner = Callable[[], float]  # one inference; returns its latency in milliseconds
 ON_NOISY = ("flag", "raise")
@@ -77,12 +77,12 @@ class ProtocolConfig:
             if f.name == "on_noisy":
                 ok, expected = value in ON_NOISY, " or ".join(ON_NOISY)
             elif f.type == "int":  # 5.0 is taken as 5 (a count compared and used in range())
-                whole = is_real(value) and math.isfinite(value) and float(value).is_integer()
+                whole = is_finite_real(value) and float(value).is_integer()
                 ok, expected = is_integer(value) or whole, "an integer"
                 if ok:
                     setattr(self, f.name, int(value))
             else:  # .inf means something in a few (max_seconds: stop on rounds only; max_spread: never flag)
-                ok = is_real(value) and (math.isfinite(value) or (f.name in UNBOUNDED and value == math.inf))
+                ok = is_finite_real(value) or (f.name in UNBOUNDED and is_real(value) and value == math.inf)
                 expected = "a number" + (" or .inf" if f.name in UNBOUNDED else "")
             if not ok:
                 raise NasedgeError(f"measurement protocol: field '{f.name}': value {value!r} is not valid; "
@@ -248,8 +248,8 @@ def measure_interleaved(runners: Sequence[Runner | None], protocol: ProtocolConf
             c0, w0 = time.process_time(), time.perf_counter()
             ts = [runners[i]() for _ in range(repeats[i])]
             timed[i] = Round(tuple(ts), time.process_time() - c0, time.perf_counter() - w0)
-            _positive(i, float(np.median(ts)))
             add(i, timed[i])
+            _positive(i, round_medians[i][-1])
         if log is not None:
             log.record(timed)
         rounds += 1

@@ -31,7 +31,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge import home
-from nasedge.errors import NasedgeError, is_integer, is_real, shortened
+from nasedge.errors import NasedgeError, is_finite_real, is_integer, is_real, shortened
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor, StaleState
@@ -138,7 +138,7 @@ def _quality(value: Any, where: str) -> dict:
         raise NasedgeError(f"{where}field 'quality': expected an object with {', '.join(QUALITY)}")
     for key in QUALITY:
         v = value.get(key)
-        if not is_real(v) or not math.isfinite(v):
+        if not is_finite_real(v):
             raise NasedgeError(f"{where}field 'quality.{key}': value {v!r} is not valid; expected a number")
     return dict(value)
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from nasedge import home
-from nasedge.errors import NasedgeError, is_integer, is_real
+from nasedge.errors import NasedgeError, is_finite_real, is_integer
 
 
 @dataclass
@@ -92,9 +91,9 @@ class ServiceSettings:
                 ("max_batch_size", _integer(ray.max_batch_size, 1), "a positive integer"),
                 ("max_ongoing_requests", _integer(ray.max_ongoing_requests, 1), "a positive integer"),
                 ("num_cpus", ray.num_cpus is None or _integer(ray.num_cpus, 1), "a positive integer or null"),
-                ("batch_wait_timeout_s", _number(ray.batch_wait_timeout_s) and ray.batch_wait_timeout_s >= 0,
+                ("batch_wait_timeout_s", is_finite_real(ray.batch_wait_timeout_s) and ray.batch_wait_timeout_s >= 0,
                  "a number of seconds >= 0"),
-                ("replica_cpus", _number(ray.replica_cpus) and ray.replica_cpus > 0, "a number of CPUs > 0"),
+                ("replica_cpus", is_finite_real(ray.replica_cpus) and ray.replica_cpus > 0, "a number of CPUs > 0"),
                 ("address", ray.address is None or (isinstance(ray.address, str) and ray.address.strip() != ""),
                  "a Ray address (auto, host:port, ray://host:port) or null")):
             if not ok:
@@ -137,7 +136,3 @@ class ServiceSettings:
 
 def _integer(value: Any, least: int) -> bool:
     return is_integer(value) and value >= least
-
-
-def _number(value: Any) -> bool:
-    return is_real(value) and math.isfinite(value)

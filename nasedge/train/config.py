@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from nasedge.errors import NasedgeError, is_integer, is_real
+from nasedge.errors import NasedgeError, is_finite_real, is_integer
 
 
 @dataclass
@@ -35,13 +34,13 @@ class PhaseConfig:
             raise _invalid(f"{where}.name", self.name, "a non-empty name")
         _require(f"{where}.epochs", self.epochs, is_integer(self.epochs) and self.epochs >= 1, "a positive integer")
         # lr 0 is allowed: a phase that only recalibrates or copies weights (tests use it)
-        _require(f"{where}.lr", self.lr, _is_real(self.lr) and self.lr >= 0, "a finite number >= 0")
+        _require(f"{where}.lr", self.lr, is_finite_real(self.lr) and self.lr >= 0, "a finite number >= 0")
         _require(f"{where}.warmup_epochs", self.warmup_epochs,
-                 _is_real(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs,
+                 is_finite_real(self.warmup_epochs) and 0 <= self.warmup_epochs <= self.epochs,
                  f"a number of epochs in [0, {self.epochs}] (the phase's epochs)")
         _require(f"{where}.subnets_per_step", self.subnets_per_step,
                  is_integer(self.subnets_per_step) and self.subnets_per_step >= 1, "a positive integer")
-        _require(f"{where}.kd_weight", self.kd_weight, _is_real(self.kd_weight) and self.kd_weight >= 0,
+        _require(f"{where}.kd_weight", self.kd_weight, is_finite_real(self.kd_weight) and self.kd_weight >= 0,
                  "a finite number >= 0")
         for key in ("kernel", "expand", "depth", "resolution"):
             value = getattr(self, key)
@@ -108,23 +107,23 @@ class TrainConfig:
             phase.check(f"train.phases[{i}]")
         _require("train.batch_size", self.batch_size, is_integer(self.batch_size) and self.batch_size >= 1,
                  "a positive integer")
-        _require("train.momentum", self.momentum, _is_real(self.momentum) and 0 <= self.momentum < 1,
+        _require("train.momentum", self.momentum, is_finite_real(self.momentum) and 0 <= self.momentum < 1,
                  "a number in [0, 1)")
         if self.nesterov and self.momentum == 0:
             raise NasedgeError("train.momentum: value 0 is not valid with train.nesterov=true; expected a number in "
                                "(0, 1), or train.nesterov=false")
-        _require("train.weight_decay", self.weight_decay, _is_real(self.weight_decay) and self.weight_decay >= 0,
+        _require("train.weight_decay", self.weight_decay, is_finite_real(self.weight_decay) and self.weight_decay >= 0,
                  "a finite number >= 0")
         _require("train.label_smoothing", self.label_smoothing,
-                 _is_real(self.label_smoothing) and 0 <= self.label_smoothing < 1, "a number in [0, 1)")
+                 is_finite_real(self.label_smoothing) and 0 <= self.label_smoothing < 1, "a number in [0, 1)")
         _require("train.grad_clip", self.grad_clip,
-                 self.grad_clip is None or (_is_real(self.grad_clip) and self.grad_clip > 0),
+                 self.grad_clip is None or (is_finite_real(self.grad_clip) and self.grad_clip > 0),
                  "a positive number or null (no clipping)")
         _require("train.cpu_threads", self.cpu_threads,
                  self.cpu_threads is None or (is_integer(self.cpu_threads) and self.cpu_threads >= 1),
                  "a positive integer or null (torch's default)")
         _require("train.max_minutes", self.max_minutes,
-                 self.max_minutes is None or (_is_real(self.max_minutes) and self.max_minutes > 0),
+                 self.max_minutes is None or (is_finite_real(self.max_minutes) and self.max_minutes > 0),
                  "a positive finite number of minutes or null (no time budget)")
         _require("train.lr_reference_batch", self.lr_reference_batch,
                  self.lr_reference_batch is None or (is_integer(self.lr_reference_batch) and self.lr_reference_batch >= 1),
@@ -156,11 +155,6 @@ def check_train_device(device: Any) -> None:
     if index >= count:
         raise NasedgeError(f"train.device: value {device!r} is not available: this machine has {count} CUDA "
                            f"device{'s' if count != 1 else ''}; expected cuda:0 to cuda:{count - 1}, cuda or auto")
-
-
-def _is_real(value: Any) -> bool:
-    """A finite number (NaN and infinities are not settings)."""
-    return is_real(value) and math.isfinite(value)
 
 
 def _invalid(key: str, value: Any, expected: str) -> NasedgeError:
