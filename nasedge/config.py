@@ -7,14 +7,13 @@ composed (typed) configs as arguments (tests/test_layers.py holds to it).
 Search spaces form the ``search_space`` group without a YAML of their own in ``conf/``: each file in
 ``search_spaces/`` is registered as an entry, so adding a space stays one file.
 
-:func:`check_overrides` reads the overrides against the group files and the schemas' fields before anything heavy
-is imported (the data, train and supernet schemas sit in packages that import torch, 1-2 s): an unknown group
-option or key is one line with the closest valid name and the valid ones, well within 2 s.
+:func:`check_overrides` reads the overrides against the group files and the schemas' fields, and composing checks
+the values, without importing torch (1-2 s): every schema module is free of it, so a bad override is one line
+with the closest valid name and the valid ones, well within 2 s.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import re
 from collections.abc import Sequence
@@ -131,7 +130,7 @@ def _check_groups_are_mappings(cfg: Any, extra: Sequence[Path]) -> None:
 
 # group -> "module:Class" of its schema, the one list of them: register_configs stores them, check_overrides reads
 # their fields from the source (the search and predictor schemas are their plugins' ``Config``)
-_SCHEMAS = {"supernet": "nasedge.supernet.config:SupernetConfig", "data": "nasedge.data:DataConfig",
+_SCHEMAS = {"supernet": "nasedge.supernet.config:SupernetConfig", "data": "nasedge.data.config:DataConfig",
             "train": "nasedge.train.config:TrainConfig", "device": "nasedge.measure.device:DeviceConfig",
             "search_space": "nasedge.spaces.config:SearchSpaceConfig",
             "service": "nasedge.service.settings:ServiceSettings",
@@ -139,7 +138,7 @@ _SCHEMAS = {"supernet": "nasedge.supernet.config:SupernetConfig", "data": "nased
 
 
 def _schema_class(group: str) -> type:
-    """The schema dataclass of a group of :data:`_SCHEMAS` (imported: the data, train and supernet ones import torch)."""
+    """The schema dataclass of a group of :data:`_SCHEMAS`."""
     import importlib
 
     module, _, cls = _SCHEMAS[group].partition(":")
@@ -247,8 +246,7 @@ def _yaml_data(group: str, option: str, seen: frozenset = frozenset()) -> dict:
 
 
 def _schema_fields(group: str, option: str) -> set[str]:
-    """Field names of a group's schema. Plugin schemas are imported (light); ours are read from their source, so
-    that checking a key does not import torch with the data, train or supernet package."""
+    """Field names of a group's schema (every schema module is free of torch: importing them is light)."""
     if group == "search":
         from nasedge.search import list_strategies, strategy_class
 
@@ -258,18 +256,7 @@ def _schema_fields(group: str, option: str) -> set[str]:
 
         return ({f for f in predictor_class(option).Config.__dataclass_fields__}
                 if option in list_predictors() else set())
-    target = _SCHEMAS.get(group)
-    if target is None:
-        return set()
-    module, _, cls = target.partition(":")
-    import nasedge
-
-    base = Path(nasedge.__file__).parent.joinpath(*module.split(".")[1:])
-    source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-    for node in ast.parse(source.read_text()).body:
-        if isinstance(node, ast.ClassDef) and node.name == cls:
-            return {n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
-    return set()
+    return set(_schema_class(group).__dataclass_fields__) if group in _SCHEMAS else set()
 
 
 def _chosen(overrides: Sequence[str]) -> set[str]:

@@ -89,6 +89,23 @@ def test_override_typos_name_the_closest_valid_key_without_importing_torch(overr
     assert re.search(message, out[0]) and out[1] == "False", out
 
 
+def test_composing_and_checking_every_value_does_not_import_torch():
+    """A bad value is found after composing, by the schemas' checks: none of them may wait 1-2 s for torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom nasedge.config import compose\n"
+            "cfg = compose(['experiment=cifar10_ofa', 'data.image_size=-3'])\n"
+            "from nasedge.data import DataConfig\nfrom nasedge.specialize.config import SpecializeConfig\n"
+            "from nasedge.errors import NasedgeError\n"
+            "for check in (DataConfig(**cfg.data).check, SpecializeConfig(formats=['onnx', 'gif']).check):\n"
+            "    try: check()\n"
+            "    except NasedgeError as e: print(e)\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].startswith("data.image_size: value -3") and "formats" in out[1] and out[2] == "False", out
+
+
 @pytest.mark.parametrize("overrides", [
     ["experiment=cifar10_ofa", "train.max_minutes=9"], ["search=optuna", "search.sampler=tpe"],
     ["data=cifar10_folder", "data.path=/x"], ["search_space=ofa_mbv3_tiny", "train=tiny"],

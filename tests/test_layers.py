@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     # plain data and shared primitives; nasedge: the package itself (version, Arch, errors)
     ("primitives", ["nasedge", "nasedge.arch", "nasedge.data", "nasedge.errors", "nasedge.atomic",
                     "nasedge.resources", "nasedge.home", "nasedge.jsonlines", "nasedge.npz", "nasedge.progress",
-                    "nasedge.latency_table", "nasedge.ray_cluster", "nasedge.registry", "nasedge.writer_lock"]),
+                    "nasedge.latency_table", "nasedge.lazy", "nasedge.ray_cluster", "nasedge.registry",
+                    "nasedge.writer_lock"]),
 ]
 RULE = "layers point down: " + " -> ".join(name for name, _ in LAYERS)
 

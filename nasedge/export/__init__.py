@@ -11,25 +11,45 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
-from nasedge.export.onnx import check_onnx, export_onnx
-from nasedge.export.program import export_program
-from nasedge.export.tflite import export_tflite, tflite_available
-from nasedge.export.torchscript import export_torchscript
+from nasedge.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["FORMATS", "export_subnet", "export_onnx", "check_onnx", "export_program", "export_tflite",
            "export_torchscript", "parse_formats", "tflite_available"]
 
+# the writers' modules import torch (1-2 s): they load on first use, so that checking a configuration's
+# formats stays fast
+__getattr__, __dir__ = lazy_names(__name__, {
+    "export_onnx": "nasedge.export.onnx", "check_onnx": "nasedge.export.onnx",
+    "export_program": "nasedge.export.program", "export_tflite": "nasedge.export.tflite",
+    "tflite_available": "nasedge.export.tflite", "export_torchscript": "nasedge.export.torchscript"},
+    globals(), __all__)
+
+
+def _writer(name: str) -> Callable[[nn.Module, Arch, Path], None]:
+    def write(model: nn.Module, arch: Arch, path: Path) -> None:
+        __getattr__(name)(model, arch, path)
+    return write
+
+
+def _onnx(model: nn.Module, arch: Arch, path: Path) -> None:
+    __getattr__("check_onnx")(__getattr__("export_onnx")(model, arch, path), model, arch)
+
+
 # format name -> (file name, writer(model, arch, path) -> None)
 FORMATS: dict[str, tuple[str, Callable[[nn.Module, Arch, Path], None]]] = {
-    "torch": ("subnet.pt", export_torchscript),  # TorchScript: Python or C++ (LibTorch); deprecated upstream
-    "pt2": ("subnet.pt2", export_program),  # torch.export program, TorchScript's successor (torch.export.load)
-    "onnx": ("subnet.onnx", lambda model, arch, path: check_onnx(export_onnx(model, arch, path), model, arch)),
-    "tflite": ("subnet.tflite", export_tflite),  # needs the tflite extra
+    # TorchScript: Python or C++ (LibTorch); deprecated upstream
+    "torch": ("subnet.pt", _writer("export_torchscript")),
+    # a torch.export program (torch.export.load), TorchScript's successor
+    "pt2": ("subnet.pt2", _writer("export_program")),
+    "onnx": ("subnet.onnx", _onnx),
+    "tflite": ("subnet.tflite", _writer("export_tflite")),  # needs the tflite extra
 }
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nasedge.atomic import atomic_write_bytes
 from nasedge.errors import NasedgeError
+from nasedge.lazy import lazy_names
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet.families import build_supernet, file_digest, register_supernet
 
@@ -32,21 +33,11 @@ __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_su
 CHECKPOINT_FORMAT = "nasedge-supernet/1"
 
 
-def __getattr__(name: str) -> Any:
-    """The names of modules that import torch, imported on first use (PEP 562)."""
-    if name == "OFAMobileNetV3Supernet":
-        from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
-
-        return OFAMobileNetV3Supernet
-    if name == "recalibrate_bn":
-        from nasedge.supernet.bn_recalibration import recalibrate_bn
-
-        return recalibrate_bn
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, {"OFAMobileNetV3Supernet": "nasedge.supernet.ofa_mbv3",
+                                             "recalibrate_bn": "nasedge.supernet.bn_recalibration"},
+                                  globals(), __all__)
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
 def save_supernet(supernet: nn.Module, path: str | Path, half: bool = False, meta: dict[str, Any] | None = None) -> None:
     """Write a supernet checkpoint atomically (``half``: store floating tensors as float16)."""
     import torch

@@ -2,11 +2,20 @@
 
 >>> from nasedge.train import train_from_config
 >>> train_from_config(compose(["experiment=cifar10_ofa"]))
+
+Importing the package does not import torch (1-2 s), so that composing a configuration and checking its values
+stays fast: the trainer and the checkpoints import it on first use (PEP 562).
 """
 
-from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
+from __future__ import annotations
+
+from nasedge.lazy import lazy_names
 from nasedge.train.config import PhaseConfig, TrainConfig
-from nasedge.train.progressive_shrinking import TrainResult, Trainer, train_from_config
 
 __all__ = ["PhaseConfig", "TrainConfig", "TrainResult", "Trainer", "train_from_config", "load_checkpoint",
            "save_checkpoint"]
+
+__getattr__, __dir__ = lazy_names(__name__, {
+    "load_checkpoint": "nasedge.train.checkpoint", "save_checkpoint": "nasedge.train.checkpoint",
+    **{name: "nasedge.train.progressive_shrinking" for name in ("TrainResult", "Trainer", "train_from_config")}},
+    globals(), __all__)

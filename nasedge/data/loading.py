@@ -1,0 +1,136 @@
+"""Loading the configured dataset: its splits, the images that recalibrate BatchNorm, each rank's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from nasedge.data.augment import cutout, random_crop_flip, random_resized_crop_flip
+from nasedge.data.config import DataConfig
+from nasedge.data.image_dataset import ImageDataset, subset_rows
+from nasedge.errors import NasedgeError
+
+
+def shard_rows(global_batch: int, rank: int, world_size: int) -> slice:
+    """The rows of every global batch that ``rank`` of ``world_size`` processes reads.
+
+    Every rank draws the same order of an epoch and keeps one contiguous, equal block of each batch:
+    the blocks of all ranks are disjoint and together make the batch one process would read.
+    """
+    if global_batch % world_size:
+        raise NasedgeError(f"train.batch_size={global_batch} (the global batch) is not divisible by the "
+                           f"world size {world_size}")
+    per_rank = global_batch // world_size
+    return slice(rank * per_rank, (rank + 1) * per_rank)
+
+
+# the rows of a split (its name and size) to decode, in the order to hold them; None: all, in stored order
+Rows = Callable[[str, int], Optional[torch.Tensor]]
+Loader = Callable[[DataConfig, Rows], tuple[ImageDataset, ImageDataset]]
+
+
+def _loaders() -> dict[str, Loader]:
+    from nasedge.data.image_folder import load_image_folder
+    from nasedge.data.packed_npz import load_packed_npz
+
+    return {"packed_npz": load_packed_npz, "image_folder": load_image_folder}
+
+
+def _load(cfg: DataConfig, rows: Rows) -> tuple[ImageDataset, ImageDataset]:
+    loaders = _loaders()
+    if cfg.kind not in loaders:
+        raise NasedgeError(f"data.kind: value {cfg.kind!r} is not valid; known: {', '.join(loaders)}")
+    if cfg.path in (None, "", "???"):
+        raise NasedgeError("data.path is not set; pass data.path=<file or directory>")
+    if not Path(cfg.path).exists():
+        raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
+    cfg.check()
+    train, test = loaders[cfg.kind](cfg, rows)
+    if cfg.num_classes is not None and cfg.num_classes != len(train.classes):
+        raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {len(train.classes)} "
+                           f"classes in {cfg.path}")
+    return train, test
+
+
+def _limited_rows(cfg: DataConfig, split: str, count: int) -> Optional[torch.Tensor]:
+    """The rows ``data.limit_train`` / ``limit_test`` keep (a seeded random subset; None: all)."""
+    if split == "train":
+        return subset_rows(count, cfg.limit_train, cfg.limit_seed)
+    return subset_rows(count, cfg.limit_test, cfg.limit_seed + 1)
+
+
+def load_dataset(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset]:
+    """(train, test) splits of the configured dataset; only the images ``data.limit_*`` keep are decoded."""
+    return _load(cfg, partial(_limited_rows, cfg))
+
+
+def load_evaluation_data(cfg: DataConfig, test_images: int | None = None,
+                         test_seed: int = 0) -> tuple[torch.Tensor, ImageDataset]:
+    """What evaluating subnets needs: the BatchNorm recalibration images and the test split, decoding nothing else.
+
+    The same images in the same order as :func:`recalibration_subset` of :func:`load_dataset`'s training split,
+    and as its test split, or ``.subset(test_images, test_seed)`` of it (0: no test image, for recalibration
+    alone). Of ImageNet's training split that is 2,000 images decoded, not 1.28 million.
+    """
+    def rows(split: str, count: int) -> Optional[torch.Tensor]:
+        kept = _limited_rows(cfg, split, count)
+        if split == "test" and test_images is None:
+            return kept
+        kept = torch.arange(count) if kept is None else kept
+        if split == "test":
+            chosen = subset_rows(len(kept), test_images, test_seed)
+            return kept if chosen is None else kept[chosen]
+        return kept[_recalibration_rows(len(kept), cfg)]
+
+    train, test = _load(cfg, rows)
+    return _recalibration_augment(train.images, cfg), test
+
+
+def dataset_classes(cfg: DataConfig) -> list[str]:
+    """The class names of the configured dataset, read without decoding an image."""
+    from nasedge.data.image_folder import image_folder_classes
+    from nasedge.data.packed_npz import packed_npz_classes
+
+    readers = {"packed_npz": packed_npz_classes, "image_folder": image_folder_classes}
+    if cfg.kind not in readers:
+        raise NasedgeError(f"data.kind: value {cfg.kind!r} is not valid; known: {', '.join(readers)}")
+    if cfg.path in (None, "", "???") or not Path(cfg.path).exists():
+        raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
+    return readers[cfg.kind](cfg)
+
+
+def _recalibration_rows(count: int, cfg: DataConfig) -> torch.Tensor:
+    """The rows of a training split of ``count`` images that recalibrate BatchNorm, in the order they are used."""
+    n = min(cfg.recalibration_images, count)
+    if cfg.recalibration_seed is None:
+        return torch.arange(n)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(cfg.recalibration_seed))[:n]
+
+
+def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
+    """The fixed training images used to recalibrate BatchNorm (uint8, same for every arch and device).
+
+    With ``cfg.recalibration_augment`` they carry the training augmentation, drawn on the CPU so that
+    every device sees the same pixels; Cutout squares hold the mean colour (what zero is after
+    normalisation, to within rounding).
+    """
+    return _recalibration_augment(train.images[_recalibration_rows(len(train), cfg).to(train.images.device)], cfg)
+
+
+def _recalibration_augment(images: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
+    if not cfg.recalibration_augment:
+        return images
+    g = torch.Generator().manual_seed(0 if cfg.recalibration_seed is None else cfg.recalibration_seed)
+    if cfg.train_crop == "random_resized":  # crops at the stored size; every arch resizes them to its resolution
+        # in chunks: 2,000 images at 256 px are 1.5 GB as floats
+        out = torch.cat([random_resized_crop_flip(chunk.cpu().float(), cfg.image_size, tuple(cfg.crop_scale), g)
+                         .round().clamp(0, 255).to(torch.uint8) for chunk in images.split(256)])
+        return out.to(images.device)
+    out = random_crop_flip(images.cpu(), cfg.crop_padding, g)
+    mean = torch.tensor([round(255 * m) for m in cfg.mean], dtype=out.dtype)
+    out = cutout(out, cfg.cutout, g, fill=mean)
+    return out.to(images.device)
