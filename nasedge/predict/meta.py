@@ -51,7 +51,7 @@ from nasedge.predict.base import LatencyPredictor, PredictorConfig, StaleState, 
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.predict.encodings.base import feature_kind
 from nasedge.predict.flops import FlopsPredictor
-from nasedge.predict.regressor import RegressorPredictor
+from nasedge.predict.regressor import ROBUST_NU, RegressorPredictor
 from nasedge.predict.totals import TotalsPredictor
 from nasedge.resources import shipped_path
 
@@ -415,8 +415,9 @@ def flat_adapt(groups: dict[str, np.ndarray], phi: np.ndarray, y: np.ndarray,
     may be 0: the evidence can drop a kind of cost the device does not pay for). The ascent starts from
     a 10 % relative noise and sets the noise after each sweep over the variances; searching the noise
     together with each variance finds greater evidence, but on noisy devices a smaller noise that
-    interpolates the samples (exact devices gained, noisy ones lost more; see the README). With the
-    cost features grouped by kind this is the model family of the ``oracle`` with an automatic-relevance prior, and no
+    interpolates the samples (exact devices gained, noisy ones lost more; see the README). The fit at those
+    settings reweights the samples as Student-t noise (:data:`~nasedge.predict.regressor.ROBUST_NU`), so that a
+    sample read slow does not pull the head. With the cost features grouped by kind this is the model family of the ``oracle`` with an automatic-relevance prior, and no
     source device in it: a cost feature carries across device types where a source head does not.
     """
     n = len(y)
@@ -433,7 +434,9 @@ def flat_adapt(groups: dict[str, np.ndarray], phi: np.ndarray, y: np.ndarray,
             ts[i] = max(FLAT_VARIANCES, key=lambda t: _evidence(fixed + np.tensordot([*ts[:i], t, *ts[i + 1:]],
                                                                                      grams, 1), r, s2 * v)[0])
         s2 = max(NOISE, key=lambda s: _evidence(fixed + np.tensordot(ts, grams, 1), r, s * v)[0])
-    _, chol, alpha = _evidence(fixed + np.tensordot(ts, grams, 1), r, s2 * v)
+    # Student-t noise for the fit itself, as the ridge of the other prior-free models: a hiccup among the samples
+    # would otherwise pull every coefficient
+    alpha, _, chol = _reweighted_fit(fixed + np.tensordot(ts, grams, 1), r, s2 * v, ROBUST_NU, ROBUST_ITERS)
     k_inv = _cho_solve(chol, np.eye(n))
     loo_ms = y - (k_inv @ r / np.diag(k_inv)) / scale
     var = np.zeros(phi.shape[1])

@@ -1,7 +1,8 @@
 """``regressor``: a per-device model on cost features, fitted on the target's samples alone.
 
 Ridge regression of log latency on the standardised log cost features (and the one-hot choices),
-with the ridge strength chosen by leave-one-out error (closed form). Log space because latency
+with the ridge strength chosen by leave-one-out error (closed form) and the samples reweighted as
+Student-t noise, so that a hiccup among them does not move the fit. Log space because latency
 errors are relative and the cost features act multiplicatively; ridge because 10-20 samples
 against tens of features needs shrinkage. It uses nothing but the target's measurements: the
 baseline that shows what meta-training adds.
@@ -17,6 +18,12 @@ import numpy as np
 from nasedge.predict.base import LatencyPredictor, PredictorConfig, StaleState
 
 ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+# Student-t reweighting of the samples (as meta's noise): a hiccup among 20 samples (one run 2x slow, a
+# background job) otherwise moves every coefficient; degrees of freedom, rounds, and the floor of the residuals'
+# robust scale (a relative error), below which no sample counts as an outlier
+ROBUST_NU = 4.0
+ROBUST_ITERS = 10
+ROBUST_FLOOR = 0.03
 
 
 class RidgeFit(NamedTuple):
@@ -24,27 +31,46 @@ class RidgeFit(NamedTuple):
     bias: float
     alpha: float
     loo_residuals: np.ndarray  # y minus its leave-one-out prediction, at the chosen alpha
+    sample_weights: np.ndarray  # each sample's weight in the fit (1: a full sample; near 0: an outlier)
 
 
-def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> RidgeFit:
-    """Ridge (intercept unpenalised) with the alpha of least leave-one-out error."""
-    mu, ym = X.mean(0), y.mean()
-    Xc, yc = X - mu, y - ym
+def ridge_loo(X: np.ndarray, y: np.ndarray, alphas=ALPHAS, sample_weights: np.ndarray | None = None) -> RidgeFit:
+    """Weighted ridge (intercept unpenalised) with the alpha of least weighted leave-one-out error."""
     n = len(y)
+    w = np.ones(n) if sample_weights is None else np.asarray(sample_weights, float)
+    mu, ym = w @ X / w.sum(), w @ y / w.sum()
+    # in rows scaled by sqrt(w) the weighted fit is a plain one; the centred columns are orthogonal to the
+    # intercept's column sqrt(w), whose leverage is w / sum(w)
+    sw = np.sqrt(w)
+    Xc, yc = (X - mu) * sw[:, None], (y - ym) * sw
     U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
     uy = U.T @ yc
     best = None
     for a in alphas:
         d = s / (s**2 + a)
-        w = Vt.T @ (d * uy)
-        # hat matrix diagonal of centred ridge plus the intercept's 1/n
-        h = np.einsum("ij,j,ij->i", U, s * d, U) + 1.0 / n
-        resid = (yc - Xc @ w) / np.clip(1 - h, 1e-6, None)
-        err = float(np.mean(resid**2))
+        beta = Vt.T @ (d * uy)
+        h = np.einsum("ij,j,ij->i", U, s * d, U) + w / w.sum()
+        resid = (y - ym - (X - mu) @ beta) / np.clip(1 - h, 1e-6, None)
+        err = float(w @ resid**2 / w.sum())
         if best is None or err < best[0]:
-            best = (err, w, a, resid)
-    _, w, a, resid = best
-    return RidgeFit(w, float(ym - mu @ w), float(a), resid)
+            best = (err, beta, a, resid)
+    _, beta, a, resid = best
+    return RidgeFit(beta, float(ym - mu @ beta), float(a), resid, w)
+
+
+def robust_ridge_loo(X: np.ndarray, y: np.ndarray, relative: bool, alphas=ALPHAS, nu: float = ROBUST_NU,
+                     iters: int = ROBUST_ITERS) -> RidgeFit:
+    """:func:`ridge_loo` with Student-t weights from ``iters`` rounds of reweighting on the leave-one-out residuals'
+    robust scale (1.4826 x their median absolute value, at least :data:`ROBUST_FLOOR`). ``relative``: ``y`` is in
+    units whose residuals are absolute (ms), so each is divided by its prediction; else ``y`` is a log already."""
+    fit = ridge_loo(X, y, alphas)
+    for _ in range(iters):
+        # leave-one-out residuals: with as many columns as samples the fit's own residuals hide a hiccup
+        predicted = y - fit.loo_residuals
+        e = fit.loo_residuals / np.maximum(np.abs(predicted), 1e-12) if relative else fit.loo_residuals
+        scale = max(1.4826 * float(np.median(np.abs(e))), ROBUST_FLOOR)
+        fit = ridge_loo(X, y, alphas, (nu + 1.0) / (nu + (e / scale) ** 2))
+    return fit
 
 
 class RidgePredictor(LatencyPredictor):
@@ -72,7 +98,8 @@ class RidgePredictor(LatencyPredictor):
     def _fit(self, items: list, latency_ms: np.ndarray) -> None:
         c = self._columns(items)
         self.mean, self.scale = c.mean(0), np.where(c.std(0) > 1e-9, c.std(0), 1.0)
-        fit = ridge_loo(self._design(items, c), np.log(latency_ms) if self.log else latency_ms)
+        fit = robust_ridge_loo(self._design(items, c), np.log(latency_ms) if self.log else latency_ms,
+                               relative=not self.log)
         self.weights, self.bias, self.alpha = fit.weights, fit.bias, fit.alpha
         # leave-one-out predictions of the samples (ms), for a caller weighing this model against others
         self.loo_ms = latency_ms * np.exp(-fit.loo_residuals) if self.log else latency_ms - fit.loo_residuals

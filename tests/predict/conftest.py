@@ -120,3 +120,19 @@ def cifar_lut_case():
         pytest.skip(f"this machine's CPU timings do not repeat: two passes over the same modules differ by a median "
                     f"{100 * gap:.0f} % (> {100 * REPEAT_GAP:.0f} %)")
     return tuple(case)
+
+
+@pytest.fixture
+def per_kind_device():
+    """``(space, archs, latency)``: 60 archs of the CIFAR space on a made-up device that pays for depthwise MACs
+    and activations alone, at its own rates (what ``totals`` models in a few coefficients)."""
+    from nasedge.predict import get_encoding
+    from nasedge.predict.encodings.base import feature_kind
+    from nasedge.spaces import get_space
+
+    space = get_space("ofa_mbv3_cifar")
+    enc = get_encoding(space)
+    archs = space.sample_many(60, rng=0)
+    f = enc.features(archs)
+    kind = np.array([feature_kind(n) for n in enc.feature_names])
+    return space, archs, 0.3 + 2e-7 * f[:, kind == "depthwise"].sum(1) + 4e-6 * f[:, kind == "activations"].sum(1)

@@ -14,16 +14,11 @@ from nasedge.predict.encodings.base import feature_kind
 from nasedge.spaces import get_space
 
 
-def test_totals_fit_a_device_that_pays_per_kind_of_cost_from_few_samples():
-    space = get_space("ofa_mbv3_cifar")
-    enc = get_encoding(space)
-    archs = space.sample_many(60, rng=0)
-    f = enc.features(archs)
-    kind = np.array([feature_kind(n) for n in enc.feature_names])
-    # a device that pays for depthwise MACs and activations alone, at its own rates
-    latency = 0.3 + 2e-7 * f[:, kind == "depthwise"].sum(1) + 4e-6 * f[:, kind == "activations"].sum(1)
+def test_totals_fit_a_device_that_pays_per_kind_of_cost_from_few_samples(per_kind_device):
+    space, archs, latency = per_kind_device
+    kinds = {feature_kind(n) for n in get_encoding(space).feature_names}
     p = create_predictor("totals", space).fit(archs[:15], latency[:15])
-    assert p.weights.shape == (len(set(kind)),)  # one coefficient per kind, not per feature
+    assert p.weights.shape == (len(kinds),)  # one coefficient per kind, not per feature
     assert np.max(np.abs(p.predict(archs[15:]) / latency[15:] - 1)) < 0.01
     assert np.max(np.abs(p.loo_ms / latency[:15] - 1)) < 0.01  # what meta's blend weighs it by
     # from 15 samples, the per-feature regressor does not get there
