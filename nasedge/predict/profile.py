@@ -58,15 +58,22 @@ class DeviceProfile:
     quality: dict = field(default_factory=dict)  # cross-validated spearman, mape, within_10pct
     created: str = ""
     settings: str = ""  # the device's settings digest (Device.settings) it was measured under; "": not known
+    # the file it was read from (not stored in it): a state that fails to load, lazily, names it
+    source: str = field(default="", compare=False, repr=False)
 
     @functools.cached_property
     def latency_predictor(self) -> LatencyPredictor:
         try:
-            return predictor_from_dict(self.state)
-        except StaleState:
-            # the meta model was retrained since, or the predictor's columns changed: fit it to the same measurements
-            return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
-                self.archs(), self.latencies())
+            try:
+                return predictor_from_dict(self.state)
+            except StaleState:
+                # the meta model was retrained since, or the predictor's columns changed: refit the same measurements
+                return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
+                    self.archs(), self.latencies())
+        except NasedgeError as exc:
+            if not self.source or str(exc).startswith(self.source):
+                raise
+            raise NasedgeError(f"{self.source}: field 'state': {exc}") from None
 
     def quality_warning(self) -> str | None:
         """A sentence when the profile's cross-validation says it ranks archs barely better than chance (too few
@@ -95,6 +102,7 @@ class DeviceProfile:
 
     def to_json(self) -> str:
         data = {"format": FORMAT, **asdict(self)}
+        del data["source"]
         data["measurements"] = [[rec, float(lat)] for rec, lat in self.measurements]
         return json.dumps(data, indent=1)
 
@@ -124,7 +132,7 @@ class DeviceProfile:
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
                    quality=_quality(data.get("quality", {}), where), created=str(data.get("created", "")),
-                   settings=str(data.get("settings", "")))
+                   settings=str(data.get("settings", "")), source=source or "")
 
 
 QUALITY = ("spearman", "mape", "within_10pct")  # what a cross-validated profile states; {}: too few to tell

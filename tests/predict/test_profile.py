@@ -263,6 +263,12 @@ def test_a_profile_edited_by_hand_is_refused_naming_the_field(ofa_sample, tmp_pa
     with pytest.raises(NasedgeError, match=re.escape("p.json: field 'measurements[3]': latency 'abc' is not valid")):
         DeviceProfile.from_json(json.dumps(bad), "p.json")
     assert DeviceProfile.from_json(json.dumps({**good, "quality": {}})).quality == {}  # too few to cross-validate
+    # the fitted state is read when first used, away from the file: its error still names the file
+    broken = DeviceProfile.from_json(json.dumps({**good, "state": {**good["state"], "state": {"slope": "abc"}}}),
+                                     "p.json")
+    assert "source" not in json.loads(broken.to_json())
+    with pytest.raises(NasedgeError, match=re.escape("p.json: field 'state': predictor state is not valid for 'flops'")):
+        broken.predict([ds.items[0]])
 
 
 def test_as_few_measurements_as_the_predictor_needs_fit_without_cross_validation(ofa_sample):
