@@ -114,6 +114,8 @@ def cases(d: Path) -> list[Case]:
              r"not a readable supernet checkpoint"),
         Case("out is a file", ("specialize", "--device", "cpu", "--latency", "1.3ms", "--out", f["notes.txt"]),
              r"--out .*exists and is not a folder"),
+        Case("data file is no packed dataset", (*s, "--latency", "1.3ms", "--data", f["notes.txt"]),
+             r"notes.txt: cannot read packed image dataset"),
         Case("data override out of range", (*s, "--latency", "1.3ms", "data.image_size=-3"),
              r"data.image_size: value -3 is not valid"),
         Case("override specialize does not read: search_space", (*s, "--latency", "1.3ms", "search_space=ofa_mbv3_w1.2"),

@@ -406,7 +406,11 @@ def _specialize(args: argparse.Namespace) -> None:
     if getattr(args, "data", None):
         from nasedge.config import data_overrides
 
-        data_overrides(args.data)
+        if "data.kind=packed_npz" in data_overrides(args.data):  # a file that is no packed dataset: before the work
+            from nasedge.data import DataConfig
+            from nasedge.data.packed_npz import packed_npz_classes
+
+            packed_npz_classes(DataConfig(path=args.data))
     check_input_file("--accuracy-predictor", getattr(args, "accuracy_predictor", None))
     if getattr(args, "accuracy_predictor", None):
         from nasedge.predict.accuracy import check_accuracy_predictor_file

@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from nasedge.data.decode import UndecodableImage, decode_images
 from nasedge.errors import NasedgeError
 from nasedge.npz import read_npz
 
@@ -23,6 +21,9 @@ KEYS = ("classes", "train_jpeg", "train_offsets", "train_labels", "test_jpeg", "
 
 def load_packed_npz(cfg, rows):
     """Both splits, decoded; ``rows(split, count)``: the rows to decode, in order (None: all)."""
+    import torch
+
+    from nasedge.data.decode import UndecodableImage, decode_images
     from nasedge.data.image_dataset import ImageDataset
 
     path = Path(cfg.path)
@@ -58,5 +59,6 @@ def write_packed_npz(path: str | Path, classes: list[str], train: tuple[list[byt
 
 
 def packed_npz_classes(cfg) -> list[str]:
-    """The class names stored in the packed file, without decoding an image."""
+    """The class names stored in the packed file, without decoding an image (nor importing torch: a command checks
+    its ``--data`` file with it before the work starts)."""
     return [str(c) for c in read_npz(cfg.path, ("classes",), WHAT)["classes"]]
