@@ -4,7 +4,7 @@
 #   bash experiments/latency_predictors/rerun_meta.sh ../shared/datasets/latency/help /tmp/meta-rerun
 #   python experiments/latency_predictors/run.py merge /tmp/meta-rerun/*.json
 # Chains run side by side on min(nproc, 17) cores, one BLAS thread each; ONLY=REGEX picks chains by name;
-# COLUMNS="meta regressor flops" reruns those columns (default: meta).
+# COLUMNS="meta regressor flops" reruns those columns (default: meta); remote_rerun.sh runs them on the GPU host.
 set -euo pipefail
 H="$1"; DIR="$2"
 mkdir -p "$DIR"
@@ -38,6 +38,7 @@ chains+=("crosstype-ofa|crosstype --data $H/ofa --target-data $OURS --seeds 3"
          "crosstype-ofa-active|crosstype --data $H/ofa --target-data $OURS --seeds 3 --active"
          "crosstype-ofa-active-more|crosstype --data $H/ofa --target-data $OURS --seeds 3 --active --max-shots 40")
 [ -z "${ONLY:-}" ] || { sel=(); for c in "${chains[@]}"; do [[ "${c%%|*}" =~ $ONLY ]] && sel+=("$c"); done; chains=("${sel[@]}"); }
+[ -z "${LIST:-}" ] || { printf '%s\n' "${chains[@]}"; exit 0; }  # LIST=1: print the chains, run nothing
 for c in "${chains[@]}"; do printf '%s\n' "$c"; done |
   xargs -P "$(( cores < 17 ? cores : 17 ))" -I{} bash -c '
     name="${1%%|*}"; args="${1#*|}"
