@@ -220,7 +220,7 @@ def run_fit(args: argparse.Namespace) -> int:
     adaptation = profile.latency_predictor.adaptation()
     if adaptation:
         print(f"adaptation: {adaptation}")
-    for warning in [*checked.warnings(), *filter(None, [profile.quality_warning()])]:
+    for warning in [*checked.warnings(), *profile.warnings()]:
         print(f"nasedge: warning: {warning}", file=sys.stderr)
     more = profile.latency_predictor.more_samples() if args.measurements is not None else ""
     if more:  # measuring itself, the command takes them (--max-num); from a file, the user can

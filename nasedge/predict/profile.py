@@ -44,6 +44,9 @@ _DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")  # 128 at most
 FORMAT = 1
 SHIPPED, USER = "shipped", "user"  # where a stored profile comes from
 POOR_SPEARMAN = 0.5  # below it a profile's picks are little better than random ones: said when it is fitted
+# a measurement this far from its cross-validated prediction (times the spread of the others, and at least this
+# ratio) reads as a hiccup of the machine it was taken on: said when the profile is fitted
+FAR_SPREADS, FAR_RATIO = 4.0, 1.25
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class DeviceProfile:
     quality: dict = field(default_factory=dict)  # cross-validated spearman, mape, within_10pct
     created: str = ""
     settings: str = ""  # the device's settings digest (Device.settings) it was measured under; "": not known
+    # measurements far from their cross-validated prediction, [(position from 1, measured / predicted)]: a busy machine
+    far: list = field(default_factory=list)
     # the file it was read from (not stored in it): a state that fails to load, lazily, names it
     source: str = field(default="", compare=False, repr=False)
 
@@ -75,14 +80,23 @@ class DeviceProfile:
                 raise
             raise NasedgeError(f"{self.source}: field 'state': {exc}") from None
 
-    def quality_warning(self) -> str | None:
-        """A sentence when the profile's cross-validation says it ranks archs barely better than chance (too few
-        or too noisy measurements), else ``None``."""
+    def warnings(self) -> list[str]:
+        """One sentence per thing its cross-validation says the user should know: that it ranks archs barely better
+        than chance (too few or too noisy measurements), and which measurements read far from what the others
+        predict (:attr:`far`: a busy machine; the robust fits discount them, a remeasurement is better)."""
+        out = []
         rho = self.quality.get("spearman") if self.quality else None
-        if rho is None or rho >= POOR_SPEARMAN:
-            return None
-        return (f"the profile ranks archs poorly (cross-validated Spearman {rho:.2f} on its {len(self.measurements)} "
-                f"measurements): measure more archs, on a quieter machine, before trusting its picks")
+        if rho is not None and rho < POOR_SPEARMAN:
+            out.append(f"the profile ranks archs poorly (cross-validated Spearman {rho:.2f} on its "
+                       f"{len(self.measurements)} measurements): measure more archs, on a quieter machine, before "
+                       f"trusting its picks")
+        if self.far:
+            far = self.far
+            shown = ", ".join(f"#{i} {r:.2f}x" for i, r in far[:5]) + (", ..." if len(far) > 5 else "")
+            out.append(f"{len(far)} of {len(self.measurements)} measurements read far from what the others predict "
+                       f"(in order, measured / predicted: {shown}): the machine was probably busy then; the fit "
+                       f"discounts them, but remeasuring those archs makes a better profile")
+        return out
 
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted latency on this device, milliseconds."""
@@ -132,7 +146,8 @@ class DeviceProfile:
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
                    quality=_quality(data.get("quality", {}), where), created=str(data.get("created", "")),
-                   settings=str(data.get("settings", "")), source=source or "")
+                   settings=str(data.get("settings", "")), far=_far(data.get("far", []), where, len(meas)),
+                   source=source or "")
 
 
 QUALITY = ("spearman", "mape", "within_10pct")  # what a cross-validated profile states; {}: too few to tell
@@ -149,6 +164,16 @@ def _quality(value: Any, where: str) -> dict:
         if not is_finite_real(v):
             raise NasedgeError(f"{where}field 'quality.{key}': value {v!r} is not valid; expected a number")
     return dict(value)
+
+
+def _far(value: Any, where: str, measurements: int) -> list:
+    """A profile's ``far`` field, checked: ``[[position from 1, measured / predicted], ...]``."""
+    if not isinstance(value, list) or not all(
+            isinstance(f, list) and len(f) == 2 and is_integer(f[0]) and 1 <= f[0] <= measurements
+            and is_finite_real(f[1]) and f[1] > 0 for f in value):
+        raise NasedgeError(f"{where}field 'far': value {shortened(repr(value), 60)} is not valid; expected a list of "
+                           f"[position from 1 to {measurements}, measured / predicted]")
+    return [(int(i), float(r)) for i, r in value]
 
 
 def latency_range(predict: Callable[[Sequence[Arch]], np.ndarray], space: SearchSpace, samples: int = 200,
@@ -183,13 +208,15 @@ def cv_fits(measurements: int, folds: int, min_train: int = 1) -> int:
 
 
 def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray, options: dict,
-                     folds: int, progress: Optional[Callable[[int], None]] = None) -> dict[str, float]:
-    """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples);
-    ``progress(folds done)`` after each fold."""
+                     folds: int, progress: Optional[Callable[[int], None]] = None
+                     ) -> tuple[dict[str, float], list[tuple[int, float]]]:
+    """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples), and the
+    measurements far from their held-out prediction (:func:`far_measurements`); ``progress(folds done)`` after each
+    fold."""
     n = len(items)
     k = cv_fits(n, folds, predictor_class(name).min_samples) - 1
     if not k:
-        return {}
+        return {}, []
     order = np.random.default_rng(0).permutation(n)
     pred = np.empty(n)
     for f in range(k):
@@ -199,7 +226,17 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
         pred[test] = p.predict([items[i] for i in test])
         if progress is not None:
             progress(f + 1)
-    return {**quality(pred, y), "folds": k}
+    return {**quality(pred, y), "folds": k}, far_measurements(y, pred)
+
+
+def far_measurements(y: np.ndarray, predicted: np.ndarray) -> list[tuple[int, float]]:
+    """``[(position from 1, measured / predicted)]`` of the measurements whose log ratio to their held-out prediction
+    is more than :data:`FAR_SPREADS` robust spreads (1.4826 x the median absolute deviation) from the median one, and
+    more than :data:`FAR_RATIO` off it."""
+    e = np.log(np.asarray(y, dtype=np.float64) / np.maximum(np.asarray(predicted, dtype=np.float64), 1e-12))
+    d = np.abs(e - np.median(e))
+    limit = max(FAR_SPREADS * 1.4826 * float(np.median(d)), math.log(FAR_RATIO))
+    return [(int(i) + 1, round(float(np.exp(e[i])), 3)) for i in np.flatnonzero(d > limit)]
 
 
 def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: Sequence[Arch],
@@ -230,11 +267,11 @@ def _profile(device: str, fitted: LatencyPredictor, items: list, y: np.ndarray, 
              options: dict, progress: Optional[Callable[[int], None]] = None) -> DeviceProfile:
     """The profile of ``fitted`` (fitted to ``items``, ``y``), its quality by cross-validation."""
     enc = fitted.encoding
+    checked, far = _cross_validated(fitted.name, enc, items, y, options, cv_folds, progress)
     return DeviceProfile(
         device=device, space=enc.name, predictor=fitted.name, state=fitted.to_dict(),
-        measurements=[(enc.to_record(a), float(v)) for a, v in zip(items, y)],
-        quality=_cross_validated(fitted.name, enc, items, y, options, cv_folds, progress),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        measurements=[(enc.to_record(a), float(v)) for a, v in zip(items, y)], quality=checked,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), far=far,
     )
 
 

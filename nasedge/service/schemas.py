@@ -91,7 +91,8 @@ class Registered(DeviceInfo):
     noisy_measurements: int = Field(0, description="measurements the request flagged noisy")
     warnings: List[str] = Field(default_factory=list,
                                 description="what to know before trusting the profile (noisy measurements, "
-                                            "reference archs allowed missing)")
+                                            "reference archs allowed missing, a poor cross-validation, "
+                                            "measurements far from what the others predict)")
     more_measurements: str = Field("", description="why measuring more archs of the device would pay (GET "
                                                    "/v1/spaces/{space}/archs?n=30 lists 10 after the first 20; "
                                                    "delete the device and register it with all of them); empty "

@@ -171,7 +171,7 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                                     f"({noisy} flagged noisy; measurements in {csv})")
     if kind == "new-profile":
         profile = replace(profile, settings=device.settings)
-        warnings += filter(None, [profile.quality_warning()])
+        warnings += profile.warnings()
     saved = save_profile(profile, profiles_dir) if kind == "new-profile" else stored.path
     if note is not None:
         for w in warnings:

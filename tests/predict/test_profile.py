@@ -238,12 +238,12 @@ def test_a_profile_that_ranks_poorly_says_so():
     archs = space.sample_many(12, np.random.default_rng(1))
     macs = np.array([sum(a.depth) * a.resolution for a in archs], dtype=float)
     good = fit_profile("b", space, archs, 1.0 + macs / macs.max(), "flops", cv_folds=12)
-    assert good.quality["spearman"] > 0.5 and good.quality_warning() is None
+    assert good.quality["spearman"] > 0.5 and good.warnings() == []
     shuffled = 1.0 + np.random.default_rng(2).permutation(macs) / macs.max()
     poor = fit_profile("b", space, archs, shuffled, "flops", cv_folds=12)
     assert poor.quality["spearman"] < 0.5
-    assert poor.quality_warning().startswith(f"the profile ranks archs poorly (cross-validated Spearman "
-                                             f"{poor.quality['spearman']:.2f} on its 12 measurements)")
+    assert poor.warnings()[0].startswith(f"the profile ranks archs poorly (cross-validated Spearman "
+                                         f"{poor.quality['spearman']:.2f} on its 12 measurements)")
 
 
 def test_a_profile_edited_by_hand_is_refused_naming_the_field(ofa_sample, tmp_path):
@@ -304,3 +304,25 @@ def test_fit_profile_refuses_an_arch_measured_twice(ofa_sample):
     archs, y = list(ds.items[:20]), list(ds.column(ds.devices[0])[:20])
     with pytest.raises(NasedgeError, match="measurements #1 and #21 .in order. are of the same arch"):
         fit_profile("d", ds.encoding, archs + archs[:1], y + [y[0] * 1.01], "flops", cv_folds=5)
+
+
+def test_measurements_far_from_what_the_others_predict_are_named(ofa_sample):
+    """Two measurements taken while the machine was busy (twice as slow): the profile's fit discounts them, and its
+    warnings name them by position, so that the user can remeasure them; clean measurements give no such warning."""
+    ds = ofa_sample
+    rows = list(ds.reference) + list(range(10, 20))
+    y = ds.column("titan_rtx_64")[rows].copy()
+    clean = fit_profile("gpu", ds.encoding, [ds.items[i] for i in rows], y, "meta", cv_folds=20)
+    assert clean.far == [] and not any("far from" in w for w in clean.warnings())
+    y[[3, 14]] *= 2.0
+    busy = fit_profile("gpu", ds.encoding, [ds.items[i] for i in rows], y, "meta", cv_folds=20)
+    assert [i for i, _ in busy.far] == [4, 15] and all(r > 1.6 for _, r in busy.far)
+    (warning,) = [w for w in busy.warnings() if "far from" in w]
+    assert warning.startswith("2 of 20 measurements read far from what the others predict (in order, measured / "
+                              "predicted: #4 ") and "#15 " in warning
+    again = DeviceProfile.from_json(busy.to_json(), "p.json")  # stored and read back, it says the same
+    assert again.warnings() == busy.warnings()
+    bad = json.loads(busy.to_json())
+    bad["far"] = [[0, 2.0]]
+    with pytest.raises(NasedgeError, match=re.escape("p.json: field 'far': value [[0, 2.0]] is not valid")):
+        DeviceProfile.from_json(json.dumps(bad), "p.json")

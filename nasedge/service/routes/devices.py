@@ -103,7 +103,7 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
 
 def _registered(version: int, profile: DeviceProfile, checked: MeasurementCheck) -> dict:
     return {**_device_info(profile_info(version, profile, REGISTERED)),
-            "noisy_measurements": checked.noisy, "warnings": checked.warnings(),
+            "noisy_measurements": checked.noisy, "warnings": [*checked.warnings(), *profile.warnings()],
             "more_measurements": profile.latency_predictor.more_samples()}
 
 
