@@ -69,14 +69,13 @@ class DeviceProfile:
     @functools.cached_property
     def latency_predictor(self) -> LatencyPredictor:
         try:
-            try:
-                return predictor_from_dict(self.state)
-            except StaleState:
-                # the meta model was retrained since, or the predictor's columns changed: refit the same measurements
-                return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
-                    self.archs(), self.latencies())
+            return predictor_from_dict(self.state)
+        except StaleState:
+            # the meta model was retrained since, or the predictor's columns changed: refit the same measurements
+            return create_predictor(self.predictor, self.space, **self.state.get("options", {})).fit(
+                self.archs(), self.latencies())
         except NasedgeError as exc:
-            if not self.source or str(exc).startswith(self.source):
+            if not self.source:
                 raise
             raise NasedgeError(f"{self.source}: field 'state': {exc}") from None
 
@@ -92,7 +91,7 @@ class DeviceProfile:
                        f"trusting its picks")
         if self.far:
             far = self.far
-            shown = ", ".join(f"#{i} {r:.2f}x" for i, r in far[:5]) + (", ..." if len(far) > 5 else "")
+            shown = ", ".join(f"#{i} {r:.3g}x" for i, r in far[:5]) + (", ..." if len(far) > 5 else "")
             out.append(f"{len(far)} of {len(self.measurements)} measurements read far from what the others predict "
                        f"(in order, measured / predicted: {shown}): the machine was probably busy then; the fit "
                        f"discounts them, but remeasuring those archs makes a better profile")
@@ -236,7 +235,8 @@ def far_measurements(y: np.ndarray, predicted: np.ndarray) -> list[tuple[int, fl
     e = np.log(np.asarray(y, dtype=np.float64) / np.maximum(np.asarray(predicted, dtype=np.float64), 1e-12))
     d = np.abs(e - np.median(e))
     limit = max(FAR_SPREADS * 1.4826 * float(np.median(d)), math.log(FAR_RATIO))
-    return [(int(i) + 1, round(float(np.exp(e[i])), 3)) for i in np.flatnonzero(d > limit)]
+    # 4 significant figures: a reading 3000 times too fast (seconds for milliseconds) is no ratio of 0.0
+    return [(int(i) + 1, float(f"{np.exp(e[i]):.4g}")) for i in np.flatnonzero(d > limit)]
 
 
 def fit_profile(device: str, space: SearchSpace | LatencyEncoding | str, archs: Sequence[Arch],

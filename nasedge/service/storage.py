@@ -3,7 +3,8 @@
 Two tables (schema owned by the Alembic migrations in ``nasedge/service/migrations``):
 
 * ``devices``: one row per registered device: the fitted predictor's state and quality (JSON), the
-  measurement count, how the predictor adapted (its ``adaptation()`` line). Its ``id`` is the profile's
+  measurement count, how the predictor adapted (its ``adaptation()`` line), the measurements far from what the
+  others predict (``DeviceProfile.far``, JSON). Its ``id`` is the profile's
   *version*: ids are never reused (AUTOINCREMENT), so a re-registered device has a new version and every
   process notices that its cached predictor is stale.
 * ``measurements``: the measurements the profile was fitted on, one row each, in order.
@@ -52,6 +53,7 @@ class DeviceRow(Base):
     num_measurements: Mapped[int] = mapped_column(Integer)
     created: Mapped[str] = mapped_column(String(40))
     adaptation: Mapped[str] = mapped_column(Text, server_default="")  # LatencyPredictor.adaptation()
+    far: Mapped[str] = mapped_column(Text, server_default="[]")  # DeviceProfile.far, JSON
     measurements: Mapped[list[MeasurementRow]] = relationship(
         back_populates="device", order_by="MeasurementRow.position", cascade="all, delete-orphan",
         passive_deletes=True)
@@ -182,7 +184,7 @@ class Storage:
         row = DeviceRow(name=profile.device, space=profile.space, predictor=profile.predictor,
                         state=json.dumps(profile.state), quality=json.dumps(profile.quality),
                         num_measurements=len(profile.measurements), created=profile.created,
-                        adaptation=profile.latency_predictor.adaptation())
+                        adaptation=profile.latency_predictor.adaptation(), far=json.dumps(profile.far))
         row.measurements = [MeasurementRow(position=i, arch=json.dumps(rec, separators=(",", ":")),
                                            latency_ms=float(lat))
                             for i, (rec, lat) in enumerate(profile.measurements)]
@@ -204,7 +206,8 @@ class Storage:
             profile = DeviceProfile(
                 device=row.name, space=row.space, predictor=row.predictor, state=json.loads(row.state),
                 measurements=[(json.loads(m.arch), m.latency_ms) for m in row.measurements],
-                quality=json.loads(row.quality), created=row.created)
+                quality=json.loads(row.quality), created=row.created,
+                far=[(int(i), float(r)) for i, r in json.loads(row.far)])
             return row.id, profile
 
     def version(self, name: str) -> int | None:

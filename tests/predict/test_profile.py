@@ -322,6 +322,10 @@ def test_measurements_far_from_what_the_others_predict_are_named(ofa_sample):
                               "predicted: #4 ") and "#15 " in warning
     again = DeviceProfile.from_json(busy.to_json(), "p.json")  # stored and read back, it says the same
     assert again.warnings() == busy.warnings()
+    y[3] /= 2 * 3000  # one reading in seconds, not milliseconds: a ratio far below 0.001, kept as such
+    glitch = DeviceProfile.from_json(fit_profile("gpu", ds.encoding, [ds.items[i] for i in rows], y, "meta",
+                                                 cv_folds=20).to_json(), "p.json")
+    assert glitch.far[0][0] == 4 and 0 < glitch.far[0][1] < 0.001
     bad = json.loads(busy.to_json())
     bad["far"] = [[0, 2.0]]
     with pytest.raises(NasedgeError, match=re.escape("p.json: field 'far': value [[0, 2.0]] is not valid")):

@@ -240,6 +240,9 @@ def test_registration_applies_the_rule_of_predictor_fit(serve, token, measuremen
         assert r.status_code == 201, r.text
         cli = nasedge_cli(*fit, "--allow-missing-reference")
         assert cli.returncode == 0, cli.stderr
+        # sent again (a retry after a timeout): the stored profile, with the same warnings
+        again = c.post("/v1/devices", json={**flagged, "allow_missing_reference": True}, headers=auth(token))
+        assert again.status_code == 200 and again.json() == r.json()
     info = r.json()
     assert info["noisy_measurements"] == 2 and len(info["warnings"]) == 3
     assert info["warnings"][2].startswith("1 of 17 measurements read far from what the others predict (in order, "

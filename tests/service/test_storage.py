@@ -47,7 +47,8 @@ def test_round_trip_is_exact(storage, profile, help_ofa):
 
 
 def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
-    """Devices registered before migration 0002 keep everything, with an empty adaptation line."""
+    """Devices registered before migrations 0002 and 0003 keep everything, with an empty adaptation line and no
+    measurements known to be far from the others' prediction."""
     from alembic import command
 
     s = Storage(f"sqlite:///{tmp_path / 'old.db'}")
@@ -55,11 +56,16 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
         command.upgrade(s._alembic_config(conn), "0001")
         conn.exec_driver_sql("INSERT INTO devices (name, space, predictor, state, quality, num_measurements, created) "
                              "VALUES ('old', 'ofa_mbv3_w1.2', 'meta', '{}', '{\"mape\": 2.0}', 0, 'then')")
-    assert s.revision() == ("0001", "0002")
+    assert s.revision() == ("0001", "0003")
     s.migrate()
     assert s.problems() == [] and s.summary("old").adaptation == "" and s.summary("old").quality == {"mape": 2.0}
+    assert s.get("old")[1].far == []
     s.add(profile)
     assert s.summary("gpu-a").adaptation == profile.latency_predictor.adaptation()
+    from dataclasses import replace
+
+    s.add(replace(profile, device="gpu-b", far=[(3, 2.5)]))
+    assert s.get("gpu-b")[1].far == [(3, 2.5)]
     s.close()
 
 
@@ -78,7 +84,7 @@ def test_wal_mode_and_schema(storage, tmp_path):
     with sqlite3.connect(tmp_path / "sub" / "p.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     current, head = storage.revision()
-    assert current == head == "0002"
+    assert current == head == "0003"
     storage.migrate()  # idempotent
     assert storage.problems() == []
 

@@ -1,0 +1,26 @@
+"""The measurements of each device's profile that read far from what the others predict (DeviceProfile.far), so that
+a registration sent again is answered with the same warnings as the first.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-07
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # devices registered before: none known (their cross-validation is not rerun to find them)
+    with op.batch_alter_table("devices") as batch:
+        batch.add_column(sa.Column("far", sa.Text(), nullable=False, server_default="[]"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("devices") as batch:
+        batch.drop_column("far")
