@@ -417,8 +417,9 @@ def flat_adapt(groups: dict[str, np.ndarray], phi: np.ndarray, y: np.ndarray,
     together with each variance finds greater evidence, but on noisy devices a smaller noise that
     interpolates the samples (exact devices gained, noisy ones lost more; see the README). The fit at those
     settings reweights the samples as Student-t noise (:data:`~nasedge.predict.regressor.ROBUST_NU`), so that a
-    sample read slow does not pull the head. With the cost features grouped by kind this is the model family of the ``oracle`` with an automatic-relevance prior, and no
-    source device in it: a cost feature carries across device types where a source head does not.
+    sample read slow does not pull the head. With the cost features grouped by kind this is the model family of
+    the ``oracle`` with an automatic-relevance prior, and no source device in it: a cost feature carries across
+    device types where a source head does not.
     """
     n = len(y)
     scale = 1.0 / float(np.mean(y))

@@ -62,7 +62,7 @@ class DeviceProfile:
     created: str = ""
     settings: str = ""  # the device's settings digest (Device.settings) it was measured under; "": not known
     # measurements far from their cross-validated prediction, [(position from 1, measured / predicted)]: a busy machine
-    far: list = field(default_factory=list)
+    far_measurements: list = field(default_factory=list)
     # the file it was read from (not stored in it): a state that fails to load, lazily, names it
     source: str = field(default="", compare=False, repr=False)
 
@@ -82,15 +82,15 @@ class DeviceProfile:
     def warnings(self) -> list[str]:
         """One sentence per thing its cross-validation says the user should know: that it ranks archs barely better
         than chance (too few or too noisy measurements), and which measurements read far from what the others
-        predict (:attr:`far`: a busy machine; the robust fits discount them, a remeasurement is better)."""
+        predict (:attr:`far_measurements`: a busy machine; the robust fits discount them, a remeasurement is better)."""
         out = []
         rho = self.quality.get("spearman") if self.quality else None
         if rho is not None and rho < POOR_SPEARMAN:
             out.append(f"the profile ranks archs poorly (cross-validated Spearman {rho:.2f} on its "
                        f"{len(self.measurements)} measurements): measure more archs, on a quieter machine, before "
                        f"trusting its picks")
-        if self.far:
-            far = self.far
+        if self.far_measurements:
+            far = self.far_measurements
             shown = ", ".join(f"#{i} {r:.3g}x" for i, r in far[:5]) + (", ..." if len(far) > 5 else "")
             out.append(f"{len(far)} of {len(self.measurements)} measurements read far from what the others predict "
                        f"(in order, measured / predicted: {shown}): the machine was probably busy then; the fit "
@@ -145,7 +145,8 @@ class DeviceProfile:
         return cls(device=str(data["device"]), space=str(data["space"]), predictor=str(data["predictor"]),
                    state=data["state"], measurements=[(rec, float(lat)) for rec, lat in meas],
                    quality=_quality(data.get("quality", {}), where), created=str(data.get("created", "")),
-                   settings=str(data.get("settings", "")), far=_far(data.get("far", []), where, len(meas)),
+                   settings=str(data.get("settings", "")),
+                   far_measurements=_far_measurements(data.get("far_measurements", []), where, len(meas)),
                    source=source or "")
 
 
@@ -165,13 +166,13 @@ def _quality(value: Any, where: str) -> dict:
     return dict(value)
 
 
-def _far(value: Any, where: str, measurements: int) -> list:
-    """A profile's ``far`` field, checked: ``[[position from 1, measured / predicted], ...]``."""
+def _far_measurements(value: Any, where: str, measurements: int) -> list:
+    """A profile's ``far_measurements`` field, checked: ``[[position from 1, measured / predicted], ...]``."""
     if not isinstance(value, list) or not all(
             isinstance(f, list) and len(f) == 2 and is_integer(f[0]) and 1 <= f[0] <= measurements
             and is_finite_real(f[1]) and f[1] > 0 for f in value):
-        raise NasedgeError(f"{where}field 'far': value {shortened(repr(value), 60)} is not valid; expected a list of "
-                           f"[position from 1 to {measurements}, measured / predicted]")
+        raise NasedgeError(f"{where}field 'far_measurements': value {shortened(repr(value), 60)} is not valid; "
+                           f"expected a list of [position from 1 to {measurements}, measured / predicted]")
     return [(int(i), float(r)) for i, r in value]
 
 
@@ -210,7 +211,7 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
                      folds: int, progress: Optional[Callable[[int], None]] = None
                      ) -> tuple[dict[str, float], list[tuple[int, float]]]:
     """Quality of predictor ``name`` on held-out measurements (leave-one-out up to ``folds`` samples), and the
-    measurements far from their held-out prediction (:func:`far_measurements`); ``progress(folds done)`` after each
+    measurements far from their held-out prediction (:func:`find_far_measurements`); ``progress(folds done)`` after each
     fold."""
     n = len(items)
     k = cv_fits(n, folds, predictor_class(name).min_samples) - 1
@@ -225,10 +226,10 @@ def _cross_validated(name: str, enc: LatencyEncoding, items: list, y: np.ndarray
         pred[test] = p.predict([items[i] for i in test])
         if progress is not None:
             progress(f + 1)
-    return {**quality(pred, y), "folds": k}, far_measurements(y, pred)
+    return {**quality(pred, y), "folds": k}, find_far_measurements(y, pred)
 
 
-def far_measurements(y: np.ndarray, predicted: np.ndarray) -> list[tuple[int, float]]:
+def find_far_measurements(y: np.ndarray, predicted: np.ndarray) -> list[tuple[int, float]]:
     """``[(position from 1, measured / predicted)]`` of the measurements whose log ratio to their held-out prediction
     is more than :data:`FAR_SPREADS` robust spreads (1.4826 x the median absolute deviation) from the median one, and
     more than :data:`FAR_RATIO` off it."""
@@ -271,7 +272,8 @@ def _profile(device: str, fitted: LatencyPredictor, items: list, y: np.ndarray, 
     return DeviceProfile(
         device=device, space=enc.name, predictor=fitted.name, state=fitted.to_dict(),
         measurements=[(enc.to_record(a), float(v)) for a, v in zip(items, y)], quality=checked,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), far=far,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        far_measurements=far,
     )
 
 

@@ -4,7 +4,7 @@ Two tables (schema owned by the Alembic migrations in ``nasedge/service/migratio
 
 * ``devices``: one row per registered device: the fitted predictor's state and quality (JSON), the
   measurement count, how the predictor adapted (its ``adaptation()`` line), the measurements far from what the
-  others predict (``DeviceProfile.far``, JSON). Its ``id`` is the profile's
+  others predict (``DeviceProfile.far_measurements``, JSON). Its ``id`` is the profile's
   *version*: ids are never reused (AUTOINCREMENT), so a re-registered device has a new version and every
   process notices that its cached predictor is stale.
 * ``measurements``: the measurements the profile was fitted on, one row each, in order.
@@ -53,7 +53,7 @@ class DeviceRow(Base):
     num_measurements: Mapped[int] = mapped_column(Integer)
     created: Mapped[str] = mapped_column(String(40))
     adaptation: Mapped[str] = mapped_column(Text, server_default="")  # LatencyPredictor.adaptation()
-    far: Mapped[str] = mapped_column(Text, server_default="[]")  # DeviceProfile.far, JSON
+    far_measurements: Mapped[str] = mapped_column(Text, server_default="[]")  # DeviceProfile.far_measurements
     measurements: Mapped[list[MeasurementRow]] = relationship(
         back_populates="device", order_by="MeasurementRow.position", cascade="all, delete-orphan",
         passive_deletes=True)
@@ -184,7 +184,8 @@ class Storage:
         row = DeviceRow(name=profile.device, space=profile.space, predictor=profile.predictor,
                         state=json.dumps(profile.state), quality=json.dumps(profile.quality),
                         num_measurements=len(profile.measurements), created=profile.created,
-                        adaptation=profile.latency_predictor.adaptation(), far=json.dumps(profile.far))
+                        adaptation=profile.latency_predictor.adaptation(),
+                        far_measurements=json.dumps(profile.far_measurements))
         row.measurements = [MeasurementRow(position=i, arch=json.dumps(rec, separators=(",", ":")),
                                            latency_ms=float(lat))
                             for i, (rec, lat) in enumerate(profile.measurements)]
@@ -207,7 +208,7 @@ class Storage:
                 device=row.name, space=row.space, predictor=row.predictor, state=json.loads(row.state),
                 measurements=[(json.loads(m.arch), m.latency_ms) for m in row.measurements],
                 quality=json.loads(row.quality), created=row.created,
-                far=[(int(i), float(r)) for i, r in json.loads(row.far)])
+                far_measurements=[(int(i), float(r)) for i, r in json.loads(row.far_measurements)])
             return row.id, profile
 
     def version(self, name: str) -> int | None:

@@ -313,10 +313,10 @@ def test_measurements_far_from_what_the_others_predict_are_named(ofa_sample):
     rows = list(ds.reference) + list(range(10, 20))
     y = ds.column("titan_rtx_64")[rows].copy()
     clean = fit_profile("gpu", ds.encoding, [ds.items[i] for i in rows], y, "meta", cv_folds=20)
-    assert clean.far == [] and not any("far from" in w for w in clean.warnings())
+    assert clean.far_measurements == [] and not any("far from" in w for w in clean.warnings())
     y[[3, 14]] *= 2.0
     busy = fit_profile("gpu", ds.encoding, [ds.items[i] for i in rows], y, "meta", cv_folds=20)
-    assert [i for i, _ in busy.far] == [4, 15] and all(r > 1.6 for _, r in busy.far)
+    assert [i for i, _ in busy.far_measurements] == [4, 15] and all(r > 1.6 for _, r in busy.far_measurements)
     (warning,) = [w for w in busy.warnings() if "far from" in w]
     assert warning.startswith("2 of 20 measurements read far from what the others predict (in order, measured / "
                               "predicted: #4 ") and "#15 " in warning
@@ -325,8 +325,8 @@ def test_measurements_far_from_what_the_others_predict_are_named(ofa_sample):
     y[3] /= 2 * 3000  # one reading in seconds, not milliseconds: a ratio far below 0.001, kept as such
     glitch = DeviceProfile.from_json(fit_profile("gpu", ds.encoding, [ds.items[i] for i in rows], y, "meta",
                                                  cv_folds=20).to_json(), "p.json")
-    assert glitch.far[0][0] == 4 and 0 < glitch.far[0][1] < 0.001
+    assert glitch.far_measurements[0][0] == 4 and 0 < glitch.far_measurements[0][1] < 0.001
     bad = json.loads(busy.to_json())
-    bad["far"] = [[0, 2.0]]
-    with pytest.raises(NasedgeError, match=re.escape("p.json: field 'far': value [[0, 2.0]] is not valid")):
+    bad["far_measurements"] = [[0, 2.0]]
+    with pytest.raises(NasedgeError, match=re.escape("p.json: field 'far_measurements': value [[0, 2.0]] is not valid")):
         DeviceProfile.from_json(json.dumps(bad), "p.json")

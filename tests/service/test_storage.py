@@ -59,13 +59,13 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
     assert s.revision() == ("0001", "0003")
     s.migrate()
     assert s.problems() == [] and s.summary("old").adaptation == "" and s.summary("old").quality == {"mape": 2.0}
-    assert s.get("old")[1].far == []
+    assert s.get("old")[1].far_measurements == []
     s.add(profile)
     assert s.summary("gpu-a").adaptation == profile.latency_predictor.adaptation()
     from dataclasses import replace
 
-    s.add(replace(profile, device="gpu-b", far=[(3, 2.5)]))
-    assert s.get("gpu-b")[1].far == [(3, 2.5)]
+    s.add(replace(profile, device="gpu-b", far_measurements=[(3, 2.5)]))
+    assert s.get("gpu-b")[1].far_measurements == [(3, 2.5)]
     s.close()
 
 

@@ -1,4 +1,4 @@
-"""The measurements of each device's profile that read far from what the others predict (DeviceProfile.far), so that
+"""The measurements of each device's profile that read far from what the others predict (DeviceProfile.far_measurements), so that
 a registration sent again is answered with the same warnings as the first.
 
 Revision ID: 0003
@@ -18,9 +18,9 @@ depends_on = None
 def upgrade() -> None:
     # devices registered before: none known (their cross-validation is not rerun to find them)
     with op.batch_alter_table("devices") as batch:
-        batch.add_column(sa.Column("far", sa.Text(), nullable=False, server_default="[]"))
+        batch.add_column(sa.Column("far_measurements", sa.Text(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("devices") as batch:
-        batch.drop_column("far")
+        batch.drop_column("far_measurements")
