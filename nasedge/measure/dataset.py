@@ -32,7 +32,7 @@ from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import (Measurement, append_measurement, open_for_append, read_measurements_csv,
                                          write_measurements_csv)
-from nasedge.measure.round_journal import arch_key, dropping_refused_rounds, open_journal
+from nasedge.measure.round_journal import arch_key, journal_in_use, open_journal
 from nasedge.measure.workload import Artifacts
 
 
@@ -164,13 +164,11 @@ def measure_dataset(directory: str | Path, devices: Sequence[Any], *, out: str |
             t = time.perf_counter()
             # an interleaved group keeps its rounds until its rows are written: a kill costs the round in flight
             journal = open_journal(files[device.name], device, [arch_key(i, rows[i]) for i in missing])
-            with dropping_refused_rounds(journal):
+            with journal_in_use(journal):
                 device.measure([rows[i] for i in missing], arch_ids=missing, artifacts=artifacts,
                                on_chunk=lambda got, d=device: _append(files[d.name], results[d.name], got,
                                                                       getattr(d, "settings", "")),
                                rounds=journal)
-            if journal is not None:
-                journal.remove()
             p = progress[device.name]
             p.seconds += time.perf_counter() - t
             p.measured += len(missing)

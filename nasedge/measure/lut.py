@@ -21,7 +21,7 @@ from nasedge.errors import NasedgeError
 from nasedge.jsonlines import json_lines_text, read_appended_json_lines
 from nasedge.latency_table import LatencyTable, PartLatency, is_part_latency
 from nasedge.measure.protocol import LatencyStats
-from nasedge.measure.round_journal import dropping_refused_rounds, open_journal
+from nasedge.measure.round_journal import journal_in_use, open_journal
 from nasedge.measure.workload import lookup_table_parts
 from nasedge.writer_lock import locked_file
 
@@ -124,16 +124,14 @@ def _measure_lookup_table_to_file(device, space: str, out: Path, resolutions: It
 
     # interleaved groups keep their rounds: a kill costs the round in flight
     journal = open_journal(out, device, [p.key for p in todo], warn=warn)
-    if todo:
-        with dropping_refused_rounds(journal):
+    with journal_in_use(journal):
+        if todo:
             device.measure_workloads(todo, ray_address=ray_address, on_chunk=chunk_done, rounds=journal)
     rows = [have[p.key] for p in parts]
     table = _table(device, space, parts, [r["median_ms"] for r in rows], [r["stats"] for r in rows],
                    [r["node"] for r in rows])
     table.save(out)
     partial.unlink()
-    if journal is not None:
-        journal.remove()
     return table
 
 

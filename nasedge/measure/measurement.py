@@ -27,7 +27,7 @@ from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text, durable_append
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import LatencyStats
-from nasedge.measure.round_journal import arch_key, dropping_refused_rounds, open_journal
+from nasedge.measure.round_journal import arch_key, journal_in_use, open_journal
 from nasedge.writer_lock import locked_file
 
 _STATS = [f.name for f in fields(LatencyStats)]
@@ -238,12 +238,10 @@ def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, r
             done += 1
             report()
 
-    if todo:
-        with dropping_refused_rounds(journal):
+    with journal_in_use(journal):
+        if todo:
             device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
                            on_chunk=append, rounds=journal)
-    if journal is not None:
-        journal.remove()
     return results
 
 

@@ -49,10 +49,11 @@ def open_journal(beside: str | Path, device, keys: Sequence[str],
 
 
 @contextmanager
-def dropping_refused_rounds(journal: RoundJournal | None) -> Iterator[None]:
-    """Around a measurement that keeps its rounds in ``journal``: where ``on_noisy: raise`` refuses a group, the
-    journal is removed (it holds the refused group's rounds, and those of groups whose results are written), so
-    that a rerun times the group afresh instead of restoring rounds that settle it and refusing them again."""
+def journal_in_use(journal: RoundJournal | None) -> Iterator[None]:
+    """Around a measurement that keeps its rounds in ``journal``: the journal is removed once the measurement returns
+    (the rows it times are written by then, chunk by chunk), and where ``on_noisy: raise`` refuses a group (it holds
+    the refused group's rounds, which would settle it again on a rerun and be refused again, never timed afresh).
+    Any other failure, a kill included, leaves it for the rerun to resume from."""
     try:
         yield
     except NoisyRefused as exc:
@@ -61,6 +62,8 @@ def dropping_refused_rounds(journal: RoundJournal | None) -> Iterator[None]:
         journal.remove()
         raise NoisyRefused(f"{exc}; its rounds are dropped from {journal.path.name}, so a rerun times it "
                            f"afresh") from None
+    if journal is not None:
+        journal.remove()
 
 
 class RoundJournal:
