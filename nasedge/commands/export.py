@@ -6,7 +6,9 @@ The subnet is extracted from the supernet (default: the embedded one of the arch
 ``--init random``, freshly initialised. An extracted subnet's BatchNorm statistics are re-estimated on the
 configured data first, as ``nasedge eval`` does (a subnet carries the supernet's statistics, which cost it
 accuracy); where that data does not fit the supernet and none was given, the subnet is exported as extracted,
-with a warning (``--no-recalibrate``: as extracted, silently). ONNX files are checked against onnxruntime, TFLite
+with a warning (``--no-recalibrate``: as extracted, silently; data given, e.g. ``data=imagenet``, still goes into
+the manifest as the input's preprocessing, once checked to fit the supernet). ``--space my_space.yaml``: the arch's
+space where it is a YAML of one's own, not an installed one. ONNX files are checked against onnxruntime, TFLite
 files against the LiteRT interpreter and ``torch.export`` programs (pt2) loaded back, before they are kept.
 ``manifest.json`` beside them says what was exported and how to feed it. The files of an earlier export (or
 ``specialize`` pick) in ``--out`` are replaced as a whole when every file is written, or kept as they were.
@@ -28,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated: onnx, torch (TorchScript), pt2 (torch.export program), tflite (needs the "
                              "tflite extra); default onnx,torch")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--space", metavar="FILE.yaml",
+                        help="the arch's space, where it is a space YAML of your own (installed spaces: by name)")
     parser.add_argument("--no-recalibrate", action="store_true",
                         help="keep the supernet's BatchNorm statistics (default: re-estimated on the configured data)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides")
@@ -35,10 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nasedge.arch import Arch
+    from nasedge.commands.inputs import spaces_of
     from nasedge.config import compose
     from nasedge.export import export_subnet, parse_formats
     from nasedge.specialize.report import replacing_pick
-    from nasedge.spaces import get_space
     from nasedge.supernet import subnet_from_config
     from nasedge.writer_lock import locked_folder
 
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
         require_tflite()
     arch = Arch.load(args.arch)
-    space = get_space(arch.space)
+    space = spaces_of(args.arch, [arch], args.space)[arch.space]
     arch = space.validate(arch, source=args.arch)
     cfg = compose(args.overrides)
     if args.supernet:
@@ -56,19 +60,38 @@ def run(args: argparse.Namespace) -> int:
     if args.init:
         cfg.supernet.init = args.init
     model = subnet_from_config(cfg.supernet, arch, space, seed=cfg.seed)
-    recalibrated = None
+    recalibrated, data_fits = None, False
+    given = any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
     if cfg.supernet.init == "checkpoint" and not args.no_recalibrate:
-        given = any(o.lstrip("+~").startswith(("data=", "data.")) for o in args.overrides)
         recalibrated = _recalibrate(model, arch, cfg, given)
+        data_fits = recalibrated["recalibrated"]
+    elif cfg.supernet.init == "checkpoint" and given:  # not recalibrated, but the manifest says how to feed it
+        _fitting_data(model, cfg)
+        data_fits = True
     out = Path(args.out)
     # written beside the earlier export, which they replace as a whole at the end (its formats not written again
     # too): an interrupted export leaves the earlier one as it was, and a second export into the folder is refused
     with locked_folder(out, "--out"), replacing_pick(out, by_name=False) as staging:
         files = export_subnet(model, arch, formats, staging)
-        _write_manifest(staging, arch, cfg, files, recalibrated)
+        _write_manifest(staging, arch, cfg, files, recalibrated, data_fits)
     for fmt, path in files.items():
         print(f"{fmt}: {out / path.name}")
     return 0
+
+
+def _fitting_data(model: Any, cfg: Any) -> Any:
+    """The configured data, checked to be data ``model`` was made for (its values valid, as many classes)."""
+    from omegaconf import OmegaConf
+    from torch import nn
+
+    from nasedge.data import dataset_classes
+    from nasedge.supernet.accuracy import check_classes
+
+    data = OmegaConf.to_object(cfg.data)
+    data.check()
+    classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    check_classes(classes, len(dataset_classes(data)), cfg.supernet.checkpoint, data.path)
+    return data
 
 
 def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str, Any]:
@@ -76,18 +99,12 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
     the user gave must fit; the configured default may not (another supernet's data): then a warning."""
     import sys
 
-    from omegaconf import OmegaConf
-    from torch import nn
-
-    from nasedge.data import dataset_classes, load_evaluation_data
+    from nasedge.data import load_evaluation_data
     from nasedge.errors import NasedgeError
-    from nasedge.supernet.accuracy import check_classes, recalibrate_subnet
+    from nasedge.supernet.accuracy import recalibrate_subnet
 
-    data = OmegaConf.to_object(cfg.data)
-    classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
     try:
-        data.check()
-        check_classes(classes, len(dataset_classes(data)), cfg.supernet.checkpoint, data.path)
+        data = _fitting_data(model, cfg)
         images, _ = load_evaluation_data(data, test_images=0)
     except NasedgeError as exc:
         if data_given:
@@ -103,8 +120,9 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
 
 
 def _input(arch: Any, data: Any, known: bool) -> dict[str, Any]:
-    """How to feed the model: its input tensor and, where the configured data is the supernet's (it recalibrated
-    it), the preprocessing nasedge applies in evaluation; else that data says nothing of this supernet's."""
+    """How to feed the model: its input tensor and, where the configured data is ``known`` to be the supernet's (it
+    recalibrated it, or the user gave it), the preprocessing nasedge applies in evaluation; else that data says
+    nothing of this supernet's."""
     shape = {"shape": [1, 3, arch.resolution, arch.resolution], "layout": "NCHW", "dtype": "float32"}
     if not known:
         return {**shape, "preprocess": "that of the data the supernet was trained on (not known here: export with "
@@ -117,8 +135,9 @@ def _input(arch: Any, data: Any, known: bool) -> dict[str, Any]:
         f"align_corners=False)")}
 
 
-def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict | None) -> None:
-    """``manifest.json``: the arch, the weights' origin, how BatchNorm was set, how to feed the model, the files."""
+def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict | None, data_fits: bool) -> None:
+    """``manifest.json``: the arch, the weights' origin, how BatchNorm was set, how to feed the model (the configured
+    data's preprocessing where ``data_fits``: it is the supernet's), the files."""
     import datetime
     import json
 
@@ -137,7 +156,7 @@ def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict
         "batchnorm": batchnorm if batchnorm is not None else {"recalibrated": False,
                                                               "why": "--init random" if "init" in origin
                                                               else "--no-recalibrate"},
-        "input": _input(arch, OmegaConf.to_object(cfg.data), known=bool(batchnorm and batchnorm["recalibrated"])),
+        "input": _input(arch, OmegaConf.to_object(cfg.data), known=data_fits),
         "files": {fmt: {"name": p.name, "sha256": file_digest(p)} for fmt, p in files.items()},
     }
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")

@@ -55,6 +55,15 @@ def test_an_extracted_subnet_is_recalibrated_before_export(tmp_path, capsys):
     assert "mean" not in kept["input"] and kept["input"]["preprocess"].startswith("that of the data the supernet")
     assert torch.equal(torch.jit.load(str(tmp_path / "r" / "subnet.pt")).state_dict()[next(iter(extracted))],
                        next(iter(extracted.values())))
+    # not recalibrated, the data given still says how to feed it (it said "export with data=..." to no effect)
+    assert main(["export", "--arch", str(tmp_path / "a.json"), "--format", "torch", "--out", str(tmp_path / "r"),
+                 "--no-recalibrate", "data.mean=[0.5,0.5,0.5]"]) == 0
+    given = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert given["batchnorm"] == {"recalibrated": False, "why": "--no-recalibrate"}
+    assert given["input"]["mean"] == [0.5, 0.5, 0.5] and given["input"]["std"] == list(data.std)
+    assert main(["export", "--arch", str(tmp_path / "a.json"), "--format", "torch", "--out", str(tmp_path / "r"),
+                 "--no-recalibrate", *bad]) == 2
+    assert "none.npz" in capsys.readouterr().err
 
 
 def test_an_export_replaces_the_earlier_one_as_a_whole_or_not_at_all(tmp_path, monkeypatch, nasedge_cli):
