@@ -55,6 +55,31 @@ def test_sample_validate_stats(tmp_path, nasedge):
     assert Arch.from_json(r.stdout).depth == (4,) * 5
 
 
+def test_archs_of_a_space_of_ones_own(tmp_path, nasedge):
+    """`arch sample --space my.yaml` wrote archs that every other verb refused as of an unknown space."""
+    from nasedge.resources import shipped_path
+
+    own = tmp_path / "my_space.yaml"
+    tiny = (shipped_path("search_spaces") / "ofa_mbv3_tiny.yaml").read_text()
+    own.write_text(tiny.replace("name: ofa_mbv3_tiny", "name: my_space"))
+    r = nasedge("arch", "sample", "--space", str(own), "-n", "2", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "a.jsonl").write_text(r.stdout)
+    (tmp_path / "a.json").write_text(r.stdout.splitlines()[0])
+    r = nasedge("arch", "validate", str(tmp_path / "a.jsonl"))
+    assert r.returncode == 2 and "unknown search space 'my_space'" in r.stderr and "with --space" in r.stderr
+    r = nasedge("arch", "validate", "--space", str(own), str(tmp_path / "a.jsonl"))
+    assert r.returncode == 0 and r.stdout.count("(my_space, resolution") == 2, r.stderr
+    r = nasedge("arch", "stats", "--json", "--space", str(own), str(tmp_path / "a.json"))
+    assert r.returncode == 0 and json.loads(r.stdout)["space"] == "my_space", r.stderr
+    r = nasedge("arch", "stats", "--space", "ofa_mbv3_cifar", str(tmp_path / "a.json"))
+    assert r.returncode == 2 and "(--space ofa_mbv3_cifar is space 'ofa_mbv3_cifar')" in r.stderr
+    r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--space", str(own), "--init", "random",
+                "--format", "torch", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["arch"]["space"] == "my_space"
+
+
 @pytest.mark.parametrize(
     "content, needle",
     [
@@ -89,6 +114,9 @@ def test_export_random_init(tmp_path, nasedge):
     r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--supernet", str(tmp_path / "none.pt"),
                 "--out", str(tmp_path / "out2"))
     assert r.returncode == 2 and "none.pt: supernet checkpoint not found" in r.stderr
+    (tmp_path / "d.json").mkdir()  # it said "no such arch file" of a folder that is there
+    r = nasedge("export", "--arch", str(tmp_path / "d.json"), "--init", "random", "--out", str(tmp_path / "out2"))
+    assert r.returncode == 2 and "d.json: is a directory, expected an arch's JSON file" in r.stderr
     from nasedge.export.tflite import tflite_available
 
     if not tflite_available():  # the missing extra is said before any format is written

@@ -3,6 +3,7 @@
   nasedge arch sample --space ofa_mbv3_w1.2 -n 5 --seed 0     JSON lines on stdout
   nasedge arch validate arch.json                             exit 0 if valid, 2 with the field named if not
   nasedge arch stats arch.json                                parameters and multiply-accumulates
+  nasedge arch validate --space my_space.yaml archs.jsonl     archs of a space of one's own
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 
 MAX_SAMPLE = 1_000_000
+SPACE_HELP = "the space of archs that name it (a space YAML of your own; installed spaces are found by name)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_run=run_sample)
     p = sub.add_parser("validate", help="check arch files (JSON, or JSON lines) against their space")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--space", metavar="FILE.yaml", help=SPACE_HELP)
     p.set_defaults(_run=run_validate)
     p = sub.add_parser("stats", help="parameters and MACs of an arch")
     p.add_argument("file", metavar="FILE.json")
+    p.add_argument("--space", metavar="FILE.yaml", help=SPACE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(_run=run_stats)
 
@@ -38,7 +42,7 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
     return args._run(args)
 
 
-def _load(path: str):
+def _load(path: str, space: str | None = None):
     from nasedge.arch import Arch, read_archs_jsonl
     from nasedge.commands.inputs import spaces_of
     from nasedge.errors import NasedgeError
@@ -46,7 +50,7 @@ def _load(path: str):
     archs = [a for _, a in read_archs_jsonl(path)] if path.endswith(".jsonl") else [Arch.load(path)]
     if not archs:  # as `nasedge measure` says: an empty file is more likely a mistake than a result
         raise NasedgeError(f"{path}: no archs")
-    spaces = spaces_of(path, archs)
+    spaces = spaces_of(path, archs, space)
     return [(spaces[a.space].validate(a, source=path), spaces[a.space]) for a in archs]
 
 
@@ -76,7 +80,7 @@ def run_validate(args: argparse.Namespace) -> int:
     bad = []  # every file is checked: one bad file of many says nothing about the others
     for path in args.files:
         try:
-            archs = _load(path)
+            archs = _load(path, args.space)
         except NasedgeError as exc:
             if len(args.files) == 1:
                 raise
@@ -93,7 +97,7 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from nasedge.cost import arch_cost
 
-    for arch, space in _load(args.file):
+    for arch, space in _load(args.file, args.space):
         cost = arch_cost(arch, space)
         if args.json:
             print(json.dumps({"digest": arch.digest(), "space": arch.space, "resolution": arch.resolution,

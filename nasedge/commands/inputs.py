@@ -68,19 +68,17 @@ def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -
         raise NasedgeError(f"{flag}: {exc}") from None
 
 
-def check_arch_file(flag: str, path: str) -> None:
-    """``path`` holds an architecture (JSON) valid in its space."""
+def check_arch_file(flag: str, path: str, space: Optional[str] = None) -> None:
+    """``path`` holds an architecture (JSON) valid in its space (``space``: see :func:`spaces_of`)."""
     from nasedge.arch import Arch
-    from nasedge.spaces import get_space
 
+    if Path(path).is_dir():
+        raise NasedgeError(f"{flag} {path}: is a directory, expected an arch's JSON file")
     if not Path(path).is_file():
         raise NasedgeError(f"{flag} {path}: no such arch file")
     arch = Arch.load(path)
-    try:
-        space = get_space(arch.space)
-    except NasedgeError as exc:  # which file names the unknown space
-        raise NasedgeError(f"{flag} {path}: field 'space': {exc}") from None
-    space.validate(arch, source=path)
+    found = spaces_of(f"{flag} {path}: field 'space'", [arch], space)[arch.space]  # which file names the unknown one
+    found.validate(arch, source=path)
 
 
 def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None) -> None:
@@ -208,14 +206,28 @@ def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kin
         raise unknown_name(kind, name, known)
 
 
-def spaces_of(source: str, archs: Any) -> dict[str, Any]:
-    """The search space of each of ``archs`` (read from ``source``) by name; an unknown one names ``source``."""
+def spaces_of(source: str, archs: Any, space: Optional[str] = None) -> dict[str, Any]:
+    """The search space of each of ``archs`` (read from ``source``) by name: ``space`` (``--space``, a space YAML of
+    the user's own, or a name) for the archs of its name, an installed one for the others; an unknown one names
+    ``source``."""
     from nasedge.spaces import get_space
 
     try:
-        return {name: get_space(name) for name in sorted({a.space for a in archs})}
+        given = get_space(space) if space is not None else None
     except NasedgeError as exc:
-        raise NasedgeError(f"{source}: {exc}") from None
+        raise NasedgeError(f"--space: {exc}") from None
+    out = {}
+    for name in sorted({a.space for a in archs}):
+        if given is not None and name == given.name:
+            out[name] = given
+            continue
+        try:
+            out[name] = get_space(name)
+        except NasedgeError as exc:
+            hint = (f" (--space {space} is space {given.name!r})" if given is not None
+                    else "; a space of your own: pass its YAML file with --space")
+            raise NasedgeError(f"{source}: {exc}{hint}") from None
+    return out
 
 
 def check_archs_jsonl(flag: str, path: str) -> None:
@@ -481,7 +493,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     _overrides(args)
-    check_arch_file("--arch", args.arch)
+    check_arch_file("--arch", args.arch, args.space)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
     check_pick_out(args.out)
