@@ -61,6 +61,8 @@ def run_sample(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         raise NasedgeError(f"--workers: value {args.workers} is not valid; expected N >= 0")
     cfg = compose([*(data_overrides(args.data) if args.data else []), *args.overrides])
+    data = OmegaConf.to_object(cfg.data)
+    data.check()  # before --out is read: a bad value, not "a result of another data" there
     path = args.supernet or cfg.supernet.checkpoint
     if not path:
         raise NasedgeError("no supernet configured; pass --supernet PATH")
@@ -71,9 +73,12 @@ def run_sample(args: argparse.Namespace) -> int:
         print(f"{record['digest']} r{record['arch']['resolution']} {record['macs'] / 1e6:7.2f} M MACs  "
               f"top-1 {record['top1']:.2f} %  ({record['seconds']:.1f} s, {record['where']})", flush=True)
 
-    new, skipped = sample_accuracies(archs, args.out, supernet_path=str(path), data=OmegaConf.to_object(cfg.data),
-                                     device=args.device, batch_size=args.batch_size, amp=args.amp,
-                                     workers=args.workers, ray_address=args.ray_address, progress=show)
+    def resuming(todo: int, done: int) -> None:
+        print(f"{args.out}: resuming: {done} of the {len(archs)} subnets are there, {todo} to evaluate", flush=True)
+
+    new, skipped = sample_accuracies(archs, args.out, supernet_path=str(path), data=data, device=args.device,
+                                     batch_size=args.batch_size, amp=args.amp, workers=args.workers,
+                                     ray_address=args.ray_address, progress=show, resuming=resuming)
     print(f"{args.out}: {new} subnets evaluated" + (f", {skipped} already there" if skipped else ""))
     return 0
 
@@ -83,7 +88,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
     from nasedge.commands.inputs import spaces_of
     from nasedge.errors import NasedgeError
-    from nasedge.predict.accuracy import AccuracyPredictor, held_out_scores, load_accuracy_dataset
+    from nasedge.predict.accuracy import MIN_RANKED, AccuracyPredictor, held_out_scores, load_accuracy_dataset
 
     if not 0 < args.held_out < 1:
         raise NasedgeError(f"--held-out: value {args.held_out:g} is not valid; expected a share in (0, 1)")
@@ -97,9 +102,11 @@ def run_fit(args: argparse.Namespace) -> int:
         raise NasedgeError(f"{args.samples}: samples of several spaces ({', '.join(spaces)})")
     space = spaces[archs[0].space]
     scores = held_out_scores(space, archs, top1, args.splits, args.held_out)
-    rmse, rho = float(np.mean([s["rmse"] for s in scores])), float(np.mean([s["spearman"] for s in scores]))
+    rmse = float(np.mean([s["rmse"] for s in scores]))
+    ranked = scores[0]["spearman"] is not None  # every split holds out as many
+    rho = round(float(np.mean([s["spearman"] for s in scores])), 4) if ranked else None
     meta = {"source": str(args.samples), "samples": len(archs), "held_out_rmse": round(rmse, 4),
-            "held_out_spearman": round(rho, 4), "splits": scores}
+            "held_out_spearman": rho, "splits": scores}
     AccuracyPredictor(space).fit(archs, top1).save(args.out, meta=meta)
     if args.json:
         print(json.dumps({"out": str(args.out), "space": space.name, **meta}))
@@ -107,8 +114,10 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"{len(archs)} samples of {space.name}: top-1 mean {top1.mean():.2f} %, std {top1.std():.2f}, "
           f"range {top1.min():.2f}-{top1.max():.2f}")
     for s in scores:
-        print(f"split {s['split']}: fit on {s['fit_on']}, held out {s['held_out']}: RMSE {s['rmse']:.3f} points, "
-              f"Spearman {s['spearman']:.3f}")
-    print(f"held-out RMSE {rmse:.3f} points, Spearman {rho:.3f} (mean of {len(scores)} splits); "
+        print(f"split {s['split']}: fit on {s['fit_on']}, held out {s['held_out']}: RMSE {s['rmse']:.3f} points"
+              + (f", Spearman {s['spearman']:.3f}" if ranked else ""))
+    spearman = (f"Spearman {rho:.3f}" if ranked else
+                f"no Spearman (it needs {MIN_RANKED} held out per split: a larger --held-out, or more samples)")
+    print(f"held-out RMSE {rmse:.3f} points, {spearman} (mean of {len(scores)} splits); "
           f"{args.out}: fitted on all {len(archs)}")
     return 0

@@ -230,10 +230,14 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
     return archs, np.asarray(top1)
 
 
+MIN_RANKED = 5  # held-out samples a split needs for its Spearman rho to be reported
+
+
 def held_out_scores(space: SearchSpace, archs: Sequence[Arch], top1: np.ndarray, splits: int = 3,
                     held_out: float = 0.2) -> list[dict]:
     """How well the predictor fitted on the rest predicts a random ``held_out`` share of the samples, per split
-    (seeded 0, 1, ...): RMSE in points and Spearman rho."""
+    (seeded 0, 1, ...): RMSE in points and Spearman rho (None with fewer than :data:`MIN_RANKED` held out: the rank
+    correlation of 2-4 samples is mostly chance, e.g. +-1 of two)."""
     from nasedge.predict.metrics import spearman
 
     n_test = max(1, int(len(archs) * held_out))
@@ -248,5 +252,5 @@ def held_out_scores(space: SearchSpace, archs: Sequence[Arch], top1: np.ndarray,
         y = pred.predict([archs[i] for i in test])
         results.append({"split": split, "fit_on": len(train), "held_out": len(test),
                         "rmse": float(np.sqrt(np.mean((y - top1[test]) ** 2))),
-                        "spearman": float(spearman(y, top1[test]))})
+                        "spearman": float(spearman(y, top1[test])) if len(test) >= MIN_RANKED else None})
     return results

@@ -106,15 +106,16 @@ class SubnetEvaluator:
 
 def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: str, data: Any,
                       device: str = "auto", batch_size: int = 500, amp: bool = False, workers: Optional[int] = None,
-                      ray_address: Optional[str] = None,
-                      progress: Optional[Callable[[dict], None]] = None) -> tuple[int, int]:
+                      ray_address: Optional[str] = None, progress: Optional[Callable[[dict], None]] = None,
+                      resuming: Optional[Callable[[int, int], None]] = None) -> tuple[int, int]:
     """Evaluate every arch of ``archs`` not yet in ``out`` and append one JSON line each; returns (new, skipped).
 
     ``data`` is a :class:`nasedge.data.DataConfig` (or its dict). Ray workers evaluate when there is a cluster
     (``ray_address`` or ``RAY_ADDRESS``), when this machine has several GPUs, or when ``workers`` > 1: ``workers``
     of them (None or 0: one per GPU of the cluster, or per node of a CPU-only one), one GPU each where there
     are GPUs. ``workers`` 1 without a cluster: in this process.
-    ``progress(record)`` is called after each line is written.
+    ``progress(record)`` is called after each line is written; ``resuming(todo, done)``, before the first, when
+    ``out`` already holds some of ``archs``.
     """
     out = Path(out)
     data = data if isinstance(data, dict) else asdict(data)
@@ -125,6 +126,8 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
         options = {"device": device, "batch_size": batch_size, "amp": amp}
         if not todo:
             return 0, len(archs)
+        if resuming is not None and len(todo) < len(archs):
+            resuming(len(todo), len(archs) - len(todo))
         records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
                    if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
         with appending_json_lines(out) as append:  # durable per arch; no empty file (nor folder) before the first

@@ -44,8 +44,12 @@ def test_sample_appends_per_arch_and_resumes(nasedge_cli, tiny, tmp_path):
     r = _sample(nasedge_cli, tiny, out, 6)
     assert r.returncode == 0, r.stderr
     assert "2 subnets evaluated, 4 already there" in r.stdout
+    assert r.stdout.splitlines()[0] == f"{out}: resuming: 4 of the 6 subnets are there, 2 to evaluate"
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [x["digest"] for x in rows[:4]] == [x["digest"] for x in first] and len(rows) == 6
+    # a bad value on resume is named as such, not as "a result of another data" in --out
+    r = _sample(nasedge_cli, tiny, out, 6, "data.limit_test=-5")
+    assert r.returncode == 2 and "limit_test" in r.stderr and "-5" in r.stderr and "another" not in r.stderr
 
 
 def test_sample_refuses_data_of_another_class_count(nasedge_cli, tiny, tmp_path):
@@ -73,6 +77,22 @@ def test_fit_prints_held_out_quality_and_writes_a_loadable_predictor(nasedge_cli
     assert predictor.space.name == "ofa_mbv3_tiny" and predictor.meta["samples"] == 40
     r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc2.json")
     assert "held-out RMSE" in r.stdout and "Spearman" in r.stdout
+
+
+def test_fit_reports_no_spearman_of_too_few_held_out(nasedge_cli, tmp_path):
+    """15 samples held out 3 per split, whose Spearman rho is one of four values: it was printed as a quality."""
+    archs = get_space("ofa_mbv3_tiny").sample_many(15, 3)
+    with open(tmp_path / "s.jsonl", "w") as f:
+        for a in archs:
+            f.write(json.dumps({"arch": a.to_dict(), "top1": 50 + 3 * sum(a.depth) + a.resolution / 4}) + "\n")
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json", "--json")
+    report = json.loads(r.stdout)
+    assert all(s["held_out"] == 3 and s["spearman"] is None for s in report["splits"])
+    assert report["held_out_spearman"] is None and report["held_out_rmse"] > 0
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json", "--held-out", "0.34")
+    assert r.returncode == 0 and "held out 5: RMSE" in r.stdout and "no Spearman" not in r.stdout
+    r = nasedge_cli("accuracy", "fit", tmp_path / "s.jsonl", "--out", tmp_path / "acc.json")
+    assert "no Spearman (it needs 5 held out per split" in r.stdout
 
 
 @pytest.mark.parametrize("flag, value, message", [("--held-out", "1.5", "--held-out: value 1.5 is not valid"),
