@@ -178,6 +178,9 @@ def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], d
     twice = next((d for i, d in enumerate(devices) if d in devices[:i]), None)
     if twice is not None:
         raise NasedgeError(f"{path}:1: device column {twice!r} is there twice")
+    comma = next((d for d in devices if "," in d), None)
+    if comma is not None:  # --target-device and --sources take comma-separated names: it could not be chosen
+        raise NasedgeError(f"{path}:1: device column {comma!r}: a device name may not hold a comma; rename it")
     rows: dict[int, list[float]] = {}
     line_of: dict[int, str] = {}
     for where, row in _csv_rows(reader, header, path):
@@ -228,6 +231,12 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
             for other, other_dir, _ in columns:
                 if other == dev:
                     raise NasedgeError(f"device {dev!r} is in both {other_dir} and {d}; rename one column")
+                # device names are file names (profiles, device YAMLs): on a case-insensitive file system one; in a
+                # benchmark, the target's twin among the sources would leak its answers
+                if other.lower() == dev.lower():
+                    where = "" if other_dir == str(d) else f" of {other_dir}"
+                    raise NasedgeError(f"{d / 'latency_ms.csv'}: device {dev!r} differs from device {other!r}{where} "
+                                       f"only in case; rename one column")
             columns.append((dev, str(d), {id_to_row[a]: v[j] for a, v in rows.items() if not math.isnan(v[j])}))
         ref_path = d / "reference_archs.json"
         if ref_path.is_file():

@@ -175,6 +175,13 @@ def _edit(path, fn):
      r"latency_ms.csv:1: column 29 has no device name \(a trailing comma\?\)"),
     (lambda d: _edit(d / "latency_ms.csv", lambda t: t.replace("pixel3", "pixel2", 1)),
      r"latency_ms.csv:1: device column 'pixel2' is there twice"),
+    # --target-device and --sources could not name it
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: t.replace("pixel3", '"pixel3,b1"', 1)),
+     r"latency_ms.csv:1: device column 'pixel3,b1': a device name may not hold a comma"),
+    # the same device measured twice under two spellings: one would leak the other's answers as a source
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: t.replace("pixel3", "Pixel2", 1)),
+     r"latency_ms.csv: device 'pixel2' differs from device 'Pixel2' only in case|"
+     r"latency_ms.csv: device 'Pixel2' differs from device 'pixel2' only in case"),
     (lambda d: _edit(d / "latency_ms.csv", lambda t: "\n".join(
         ",".join([*ln.split(",")[:-1], ln.split(",")[-1] if i == 0 else ""]) for i, ln in enumerate(t.splitlines()))
         + "\n"), r"latency_ms.csv: column 'titanxp_32' holds no latency; remove it"),
