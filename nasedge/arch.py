@@ -179,9 +179,14 @@ class Arch:
     def from_json(cls, text: str, source: str | None = None) -> Arch:
         where = f"{source}: " if source else ""
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_once_each)
+        except _KeyTwice as exc:  # json.loads keeps the last silently: which one the user meant is not known
+            raise NasedgeError(f"{where}field {exc.args[0]!r} is given twice; give it once") from None
         except json.JSONDecodeError as exc:
-            raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            more = " (a second JSON value: this file holds one arch; JSON lines of archs go in a .jsonl file)" \
+                if exc.msg == "Extra data" else ""
+            raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{more}") \
+                from None
         except (ValueError, RecursionError) as exc:  # a number of thousands of digits, lists nested thousands deep
             raise NasedgeError(f"{where}not an arch: {past_limits(exc)}") from None
         return cls.from_dict(data, source)
@@ -199,9 +204,22 @@ class Arch:
             raise NasedgeError(f"{path}: cannot write the arch ({exc.strerror or type(exc).__name__})") from None
 
 
+class _KeyTwice(Exception):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _KeyTwice(key)
+        out[key] = value
+    return out
+
+
 def _read_text(path: str | Path) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no JSON; .jsonl skips it too
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -109,6 +109,22 @@ def test_bad_json_names_file_and_position(tmp_path):
         Arch.load(tmp_path / "missing.json")
 
 
+def test_an_arch_file_read_wrong_is_refused_and_a_bom_read(tmp_path):
+    from nasedge.spaces import get_space
+
+    arch = get_space("ofa_mbv3_tiny").max_arch()
+    p = tmp_path / "a.json"
+    text = arch.to_json()
+    p.write_text(text[:-1] + ', "depth": [1, 1, 1]}')  # the last of two was taken silently
+    with pytest.raises(NasedgeError, match=r"a.json: field 'depth' is given twice; give it once"):
+        Arch.load(p)
+    p.write_text(text + "\n" + text + "\n")  # JSON lines: "Extra data" alone said nothing of why
+    with pytest.raises(NasedgeError, match=r"a.json: invalid JSON at line 2 column 1: Extra data \(a second JSON value"):
+        Arch.load(p)
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode())  # a Windows editor's BOM, as .jsonl files take it
+    assert Arch.load(p) == arch
+
+
 def test_archs_jsonl_errors(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"arch_id": 1, "space": "ofa_mbv3_cifar"}\n')
     with pytest.raises(NasedgeError, match="a.jsonl:1: field 'kernel'"):
