@@ -15,7 +15,15 @@ cores=${CORES:-4-7}
 mkdir -p "$dest"
 order=$dest/order.jsonl
 [ -f "$order" ] || python3 experiments/latency_datasets/unseen_order.py "$order"
-lscpu > "$dest/lscpu.txt" 2>&1
+# the device tool lends whichever host is free: results of another CPU must not be appended to this device's file
+host() { grep -E "^(Model name|CPU\(s\)|L[23] cache):" "$1"; }
+lscpu > "$dest/lscpu.now.txt" 2>&1
+if [ -f "$dest/lscpu.txt" ] && [ "$(host "$dest/lscpu.txt")" != "$(host "$dest/lscpu.now.txt")" ]; then
+  note "alone: this host's CPU is not the one $dest was measured on; not resuming"
+  diff <(host "$dest/lscpu.txt") <(host "$dest/lscpu.now.txt")
+  exit 3
+fi
+mv "$dest/lscpu.now.txt" "$dest/lscpu.txt"
 uptime > "$dest/uptime.txt" 2>&1
 note "alone: measuring $name for ${limit}s on cores $cores into $dest ($(uptime))"
 taskset -c "$cores" timeout -s TERM "$limit" python3 -m nasedge.cli measure --device "$dev" \
