@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from nasedge.atomic import atomic_write_text
 from nasedge.errors import ROOT, ArchError, NasedgeError, is_integer
-from nasedge.jsonlines import past_limits, read_json_lines
+from nasedge.jsonlines import KeyGivenTwice, loads_once_each, past_limits, read_json_lines
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
 UNUSED = 0  # value of kernel/expand in a slot beyond its stage's depth (canonical form)
@@ -177,14 +177,18 @@ class Arch:
 
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> Arch:
+        """One arch from JSON text; ``source`` (a file, a CSV cell) is named in errors."""
+        return cls._from_json(text, source)
+
+    @classmethod
+    def _from_json(cls, text: str, source: str | None, extra_data: str = "") -> Arch:
         where = f"{source}: " if source else ""
         try:
-            data = json.loads(text, object_pairs_hook=_once_each)
-        except _KeyTwice as exc:  # json.loads keeps the last silently: which one the user meant is not known
+            data = loads_once_each(text)
+        except KeyGivenTwice as exc:
             raise NasedgeError(f"{where}field {exc.args[0]!r} is given twice; give it once") from None
         except json.JSONDecodeError as exc:
-            more = " (a second JSON value: this file holds one arch; JSON lines of archs go in a .jsonl file)" \
-                if exc.msg == "Extra data" else ""
+            more = extra_data if exc.msg == "Extra data" else ""
             raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{more}") \
                 from None
         except (ValueError, RecursionError) as exc:  # a number of thousands of digits, lists nested thousands deep
@@ -194,7 +198,8 @@ class Arch:
     @classmethod
     def load(cls, path: str | Path) -> Arch:
         """Read one arch from a JSON file."""
-        return cls.from_json(_read_text(path), str(path))
+        return cls._from_json(_read_text(path), str(path), extra_data=" (a second JSON value: this file holds one "
+                              "arch; JSON lines of archs go in a .jsonl file)")
 
     def save(self, path: str | Path) -> None:
         """Write the arch as JSON, atomically (a kill leaves the file before or after, never half)."""
@@ -202,19 +207,6 @@ class Arch:
             atomic_write_text(Path(path), self.to_json(indent=2) + "\n")
         except OSError as exc:
             raise NasedgeError(f"{path}: cannot write the arch ({exc.strerror or type(exc).__name__})") from None
-
-
-class _KeyTwice(Exception):
-    pass
-
-
-def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _KeyTwice(key)
-        out[key] = value
-    return out
 
 
 def _read_text(path: str | Path) -> str:

@@ -14,12 +14,32 @@ from nasedge.atomic import atomic_write_text
 from nasedge.errors import NasedgeError
 
 
+class KeyGivenTwice(Exception):
+    """A JSON object with a key given twice (``args[0]``), which :func:`json.loads` would take the last of silently."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise KeyGivenTwice(key)
+        out[key] = value
+    return out
+
+
+def loads_once_each(text: str) -> Any:
+    """:func:`json.loads`, raising :class:`KeyGivenTwice` for an object with a key given twice: which of the two the
+    user meant is not known."""
+    return json.loads(text, object_pairs_hook=_once_each)
+
+
 def read_json_lines(path: str | Path, missing: str = "no such file",
                     unreadable: str = "not a JSON-lines file") -> Iterator[tuple[str, Any]]:
     """``(where, value)`` for every non-blank line, ``where`` being ``"<path>:<line>"``.
 
     A missing file gives ``"<path>: <missing>"``, a directory or undecodable file ``"<path>: <unreadable>"``,
-    a line that is not JSON ``"<path>:<line>: invalid JSON at column <c>: <reason>"``.
+    a line that is not JSON ``"<path>:<line>: invalid JSON at column <c>: <reason>"``, an object with a key given twice
+    ``"<path>:<line>: field '<key>' is given twice; give it once"``.
     """
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # a BOM (Windows editors) is no JSON
@@ -34,7 +54,9 @@ def read_json_lines(path: str | Path, missing: str = "no such file",
             continue
         where = f"{path}:{lineno}"
         try:
-            value = json.loads(line)
+            value = loads_once_each(line)
+        except KeyGivenTwice as exc:
+            raise NasedgeError(f"{where}: field {exc.args[0]!r} is given twice; give it once") from None
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
         except (ValueError, RecursionError) as exc:  # valid JSON past Python's limits

@@ -123,6 +123,13 @@ def test_an_arch_file_read_wrong_is_refused_and_a_bom_read(tmp_path):
         Arch.load(p)
     p.write_bytes(b"\xef\xbb\xbf" + text.encode())  # a Windows editor's BOM, as .jsonl files take it
     assert Arch.load(p) == arch
+    lines = tmp_path / "a.jsonl"  # a field twice in JSON lines too
+    lines.write_text(text + "\n" + text[:-1] + ', "resolution": 20}\n')
+    with pytest.raises(NasedgeError, match=r"a.jsonl:2: field 'resolution' is given twice; give it once"):
+        read_archs_jsonl(lines)
+    with pytest.raises(NasedgeError) as cell:  # JSON text that is no arch file (a CSV cell) gets no file's hint
+        Arch.from_json(text + text, "m.csv:2")
+    assert str(cell.value).endswith("Extra data")
 
 
 def test_archs_jsonl_errors(tmp_path):

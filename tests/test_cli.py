@@ -72,12 +72,27 @@ def test_archs_of_a_space_of_ones_own(tmp_path, nasedge):
     assert r.returncode == 0 and r.stdout.count("(my_space, resolution") == 2, r.stderr
     r = nasedge("arch", "stats", "--json", "--space", str(own), str(tmp_path / "a.json"))
     assert r.returncode == 0 and json.loads(r.stdout)["space"] == "my_space", r.stderr
-    r = nasedge("arch", "stats", "--space", "ofa_mbv3_cifar", str(tmp_path / "a.json"))
+    r = nasedge("arch", "validate", "--space", "ofa_mbv3_cifar", str(tmp_path / "a.jsonl"))
     assert r.returncode == 2 and "(--space ofa_mbv3_cifar is space 'ofa_mbv3_cifar')" in r.stderr
+    # a single arch of another space: the --space given was a mistake
+    r = nasedge("arch", "stats", "--space", "ofa_mbv3_cifar", str(tmp_path / "a.json"))
+    assert r.returncode == 2 and "an arch of space 'my_space'; --space ofa_mbv3_cifar is space" in r.stderr
     r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--space", str(own), "--init", "random",
-                "--format", "torch", "--out", str(tmp_path / "out"))
+                "--format", "torch", "--out", str(tmp_path / "out"), "data.mean=[0.5,0.5,0.5]")
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["arch"]["space"] == "my_space"
+    assert "warning: the data overrides are not used: random weights" in r.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["arch"]["space"] == "my_space" and "mean" not in manifest["input"]
+    assert manifest["input"]["preprocess"].startswith("random weights, trained on no data")
+    # a YAML that takes an installed space's name would stand in for it, its archs taken for that space's
+    shadow = tmp_path / "shadow.yaml"
+    shadow.write_text(tiny.replace("name: ofa_mbv3_tiny", "name: ofa_mbv3_cifar"))
+    r = nasedge("arch", "validate", "--space", str(shadow), str(tmp_path / "a.jsonl"), str(tmp_path / "a.json"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr  # once, not as the fault of each file
+    assert "its name 'ofa_mbv3_cifar' is an installed space's" in r.stderr
+    # a verb without --space does not tell to pass one
+    r = nasedge("eval", "--arch", str(tmp_path / "a.json"))
+    assert r.returncode == 2 and "unknown search space 'my_space'" in r.stderr and "--space" not in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ measured while the machine ran slow.
 
 Over the archs both measured (the last row of an arch, as `campaign.py --assemble` takes it): the 10th, 50th and
 90th percentiles of the two-thread latency over the one-thread one, how many archs show no two-thread speed-up
-(a ratio above 0.8), how many results are flagged noisy, and how many have a probe median more than the device's
-tolerance (15 %) above the fastest probe of the file. ``--t2`` reads the two-thread results from another file
+(a ratio above 0.8), how many results are flagged noisy, and how many have a probe median more than
+``--tolerance`` (default 0.15, the CPU devices' ``probe_tolerance``) above the fastest probe of the file. ``--t2`` reads the two-thread results from another file
 (e.g. ``git show HEAD~1:<path> > old.csv``: the same figures before a recheck).
 """
 from __future__ import annotations

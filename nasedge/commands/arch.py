@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
     return args._run(args)
 
 
-def _load(path: str, space: str | None = None):
+def _load(path: str, space: str | None = None, used: bool = False):
     from nasedge.arch import Arch, read_archs_jsonl
     from nasedge.commands.inputs import spaces_of
     from nasedge.errors import NasedgeError
@@ -50,7 +50,7 @@ def _load(path: str, space: str | None = None):
     archs = [a for _, a in read_archs_jsonl(path)] if path.endswith(".jsonl") else [Arch.load(path)]
     if not archs:  # as `nasedge measure` says: an empty file is more likely a mistake than a result
         raise NasedgeError(f"{path}: no archs")
-    spaces = spaces_of(path, archs, space)
+    spaces = spaces_of(path, archs, space, option=True, used=used)
     return [(spaces[a.space].validate(a, source=path), spaces[a.space]) for a in archs]
 
 
@@ -77,6 +77,10 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     from nasedge.errors import NasedgeError
 
+    from nasedge.commands.inputs import given_space
+
+    if args.space is not None:  # once, not as the fault of every file
+        given_space(args.space)
     bad = []  # every file is checked: one bad file of many says nothing about the others
     for path in args.files:
         try:
@@ -97,7 +101,7 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from nasedge.cost import arch_cost
 
-    for arch, space in _load(args.file, args.space):
+    for arch, space in _load(args.file, args.space, used=True):
         cost = arch_cost(arch, space)
         if args.json:
             print(json.dumps({"digest": arch.digest(), "space": arch.space, "resolution": arch.resolution,

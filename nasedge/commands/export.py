@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
         require_tflite()
     arch = Arch.load(args.arch)
-    space = spaces_of(args.arch, [arch], args.space)[arch.space]
+    space = spaces_of(args.arch, [arch], args.space, option=True, used=True)[arch.space]
     arch = space.validate(arch, source=args.arch)
     cfg = compose(args.overrides)
     if args.supernet:
@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     elif cfg.supernet.init == "checkpoint" and given:  # not recalibrated, but the manifest says how to feed it
         _fitting_data(model, cfg)
         data_fits = True
+    elif given:
+        import sys
+
+        print("nasedge: warning: the data overrides are not used: random weights were trained on no data",
+              file=sys.stderr)
     out = Path(args.out)
     # written beside the earlier export, which they replace as a whole at the end (its formats not written again
     # too): an interrupted export leaves the earlier one as it was, and a second export into the folder is refused
@@ -84,13 +89,15 @@ def _fitting_data(model: Any, cfg: Any) -> Any:
     from omegaconf import OmegaConf
     from torch import nn
 
-    from nasedge.data import dataset_classes
+    from nasedge.data import check_num_classes, dataset_classes
     from nasedge.supernet.accuracy import check_classes
 
     data = OmegaConf.to_object(cfg.data)
     data.check()
     classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
-    check_classes(classes, len(dataset_classes(data)), cfg.supernet.checkpoint, data.path)
+    found = len(dataset_classes(data))
+    check_num_classes(data, found)  # loading the data checks it; the manifest's data need not be loaded
+    check_classes(classes, found, cfg.supernet.checkpoint, data.path)
     return data
 
 
@@ -119,11 +126,13 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
             "augment": data.recalibration_augment, "seed": data.recalibration_seed}
 
 
-def _input(arch: Any, data: Any, known: bool) -> dict[str, Any]:
+def _input(arch: Any, data: Any, known: bool, random: bool) -> dict[str, Any]:
     """How to feed the model: its input tensor and, where the configured data is ``known`` to be the supernet's (it
     recalibrated it, or the user gave it), the preprocessing nasedge applies in evaluation; else that data says
-    nothing of this supernet's."""
+    nothing of this supernet's (or, ``random`` weights, of any training)."""
     shape = {"shape": [1, 3, arch.resolution, arch.resolution], "layout": "NCHW", "dtype": "float32"}
+    if random:
+        return {**shape, "preprocess": "random weights, trained on no data: that of the data it will be trained on"}
     if not known:
         return {**shape, "preprocess": "that of the data the supernet was trained on (not known here: export with "
                                        "data=... of that data to record it)"}
@@ -156,7 +165,7 @@ def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict
         "batchnorm": batchnorm if batchnorm is not None else {"recalibrated": False,
                                                               "why": "--init random" if "init" in origin
                                                               else "--no-recalibrate"},
-        "input": _input(arch, OmegaConf.to_object(cfg.data), known=data_fits),
+        "input": _input(arch, OmegaConf.to_object(cfg.data), known=data_fits, random="init" in origin),
         "files": {fmt: {"name": p.name, "sha256": file_digest(p)} for fmt, p in files.items()},
     }
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")

@@ -68,8 +68,9 @@ def check_measurements_csv(flag: str, path: str, device: Optional[str] = None) -
         raise NasedgeError(f"{flag}: {exc}") from None
 
 
-def check_arch_file(flag: str, path: str, space: Optional[str] = None) -> None:
-    """``path`` holds an architecture (JSON) valid in its space (``space``: see :func:`spaces_of`)."""
+def check_arch_file(flag: str, path: str, space: Optional[str] = None, option: bool = False) -> None:
+    """``path`` holds an architecture (JSON) valid in its space (``space``, ``option``: the command's ``--space``, and
+    whether it has one; see :func:`spaces_of`)."""
     from nasedge.arch import Arch
 
     if Path(path).is_dir():
@@ -77,7 +78,7 @@ def check_arch_file(flag: str, path: str, space: Optional[str] = None) -> None:
     if not Path(path).is_file():
         raise NasedgeError(f"{flag} {path}: no such arch file")
     arch = Arch.load(path)
-    found = spaces_of(f"{flag} {path}: field 'space'", [arch], space)[arch.space]  # which file names the unknown one
+    found = spaces_of(f"{flag} {path}: field 'space'", [arch], space, option, used=option)[arch.space]
     found.validate(arch, source=path)
 
 
@@ -206,28 +207,47 @@ def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kin
         raise unknown_name(kind, name, known)
 
 
-def spaces_of(source: str, archs: Any, space: Optional[str] = None) -> dict[str, Any]:
-    """The search space of each of ``archs`` (read from ``source``) by name: ``space`` (``--space``, a space YAML of
-    the user's own, or a name) for the archs of its name, an installed one for the others; an unknown one names
-    ``source``."""
+def spaces_of(source: str, archs: Any, space: Optional[str] = None, option: bool = False,
+              used: bool = False) -> dict[str, Any]:
+    """The search space of each of ``archs`` (read from ``source``) by name; an unknown one names ``source``.
+
+    ``space`` (``--space``, see :func:`given_space`) serves the archs of its name, installed spaces the others;
+    ``used``: it must serve one of them (a single arch of another space: the option was a mistake). ``option``: the
+    command takes ``--space``, so the error of an unknown space says to pass it.
+    """
     from nasedge.spaces import get_space
 
-    try:
-        given = get_space(space) if space is not None else None
-    except NasedgeError as exc:
-        raise NasedgeError(f"--space: {exc}") from None
+    given = given_space(space) if space is not None else None
+    names = sorted({a.space for a in archs})
+    if given is not None and used and given.name not in names:
+        raise NasedgeError(f"{source}: an arch of space {names[0]!r}; --space {space} is space {given.name!r}")
     out = {}
-    for name in sorted({a.space for a in archs}):
+    for name in names:
         if given is not None and name == given.name:
             out[name] = given
             continue
         try:
             out[name] = get_space(name)
         except NasedgeError as exc:
-            hint = (f" (--space {space} is space {given.name!r})" if given is not None
-                    else "; a space of your own: pass its YAML file with --space")
+            hint = (f" (--space {space} is space {given.name!r})" if given is not None else
+                    "; a space of your own: pass its YAML file with --space" if option else "")
             raise NasedgeError(f"{source}: {exc}{hint}") from None
     return out
+
+
+def given_space(space: str) -> Any:
+    """``--space``: a space YAML of the user's own, or an installed space's name. A YAML may not take an installed
+    space's name: it would stand in for that space, and its archs be taken for the installed space's."""
+    from nasedge.spaces import get_space, list_spaces
+
+    try:
+        given = get_space(space)
+    except NasedgeError as exc:
+        raise NasedgeError(f"--space: {exc}") from None
+    if space != given.name and given.name in list_spaces():
+        raise NasedgeError(f"--space {space}: its name {given.name!r} is an installed space's; give a space of your "
+                           f"own another name (installed spaces are found by name)")
+    return given
 
 
 def check_archs_jsonl(flag: str, path: str) -> None:
@@ -493,7 +513,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     _overrides(args)
-    check_arch_file("--arch", args.arch, args.space)
+    check_arch_file("--arch", args.arch, args.space, option=True)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
     check_pick_out(args.out)

@@ -50,10 +50,14 @@ def _load(cfg: DataConfig, rows: Rows) -> tuple[ImageDataset, ImageDataset]:
         raise NasedgeError(f"data.path: {cfg.path}: no such file or directory")
     cfg.check()
     train, test = loaders[cfg.kind](cfg, rows)
-    if cfg.num_classes is not None and cfg.num_classes != len(train.classes):
-        raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {len(train.classes)} "
-                           f"classes in {cfg.path}")
+    check_num_classes(cfg, len(train.classes))
     return train, test
+
+
+def check_num_classes(cfg: DataConfig, found: int) -> None:
+    """``data.num_classes``, where set, is the number of classes ``found`` in ``data.path``."""
+    if cfg.num_classes is not None and cfg.num_classes != found:
+        raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {found} classes in {cfg.path}")
 
 
 def _limited_rows(cfg: DataConfig, split: str, count: int) -> Optional[torch.Tensor]:

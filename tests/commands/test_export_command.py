@@ -64,6 +64,9 @@ def test_an_extracted_subnet_is_recalibrated_before_export(tmp_path, capsys):
     assert main(["export", "--arch", str(tmp_path / "a.json"), "--format", "torch", "--out", str(tmp_path / "r"),
                  "--no-recalibrate", *bad]) == 2
     assert "none.npz" in capsys.readouterr().err
+    assert main(["export", "--arch", str(tmp_path / "a.json"), "--format", "torch", "--out", str(tmp_path / "r"),
+                 "--no-recalibrate", "data.num_classes=100"]) == 2  # as recalibrating would have said
+    assert "data.num_classes: value 100 does not match the 10 classes" in capsys.readouterr().err
 
 
 def test_an_export_replaces_the_earlier_one_as_a_whole_or_not_at_all(tmp_path, monkeypatch, nasedge_cli):
