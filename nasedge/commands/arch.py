@@ -75,9 +75,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from nasedge.errors import NasedgeError
-
     from nasedge.commands.inputs import given_space
+    from nasedge.errors import NasedgeError
 
     if args.space is not None:  # once, not as the fault of every file
         given_space(args.space)
