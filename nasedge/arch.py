@@ -186,7 +186,7 @@ class Arch:
         try:
             data = loads_once_each(text)
         except KeyGivenTwice as exc:
-            raise NasedgeError(f"{where}field {exc.args[0]!r} is given twice; give it once") from None
+            raise NasedgeError(f"{where}{exc}") from None
         except json.JSONDecodeError as exc:
             more = extra_data if exc.msg == "Extra data" else ""
             raise NasedgeError(f"{where}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{more}") \

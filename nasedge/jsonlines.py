@@ -15,14 +15,15 @@ from nasedge.errors import NasedgeError
 
 
 class KeyGivenTwice(Exception):
-    """A JSON object with a key given twice (``args[0]``), which :func:`json.loads` would take the last of silently."""
+    """A JSON object with a key given twice, which :func:`json.loads` would take the last of silently; its text is the
+    sentence that says so, for the caller to prefix with where it was read."""
 
 
 def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise KeyGivenTwice(key)
+            raise KeyGivenTwice(f"field {key!r} is given twice; give it once")
         out[key] = value
     return out
 
@@ -56,7 +57,7 @@ def read_json_lines(path: str | Path, missing: str = "no such file",
         try:
             value = loads_once_each(line)
         except KeyGivenTwice as exc:
-            raise NasedgeError(f"{where}: field {exc.args[0]!r} is given twice; give it once") from None
+            raise NasedgeError(f"{where}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise NasedgeError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
         except (ValueError, RecursionError) as exc:  # valid JSON past Python's limits

@@ -18,6 +18,7 @@ from nasedge.lazy import lazy_names
 __all__ = ["DataConfig", "ImageDataset", "load_dataset", "load_evaluation_data", "dataset_classes",
            "check_num_classes", "recalibration_subset", "shard_rows"]
 
-__getattr__, __dir__ = lazy_names(__name__, {"ImageDataset": "nasedge.data.image_dataset", **{
-    name: "nasedge.data.loading" for name in ("load_dataset", "load_evaluation_data", "dataset_classes",
-                                              "check_num_classes", "recalibration_subset", "shard_rows")}}, globals(), __all__)
+_LOADING = ("load_dataset", "load_evaluation_data", "dataset_classes", "check_num_classes", "recalibration_subset",
+            "shard_rows")
+__getattr__, __dir__ = lazy_names(__name__, {"ImageDataset": "nasedge.data.image_dataset",
+                                             **dict.fromkeys(_LOADING, "nasedge.data.loading")}, globals(), __all__)
