@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rerun every `meta` result of results.json (after a change to meta) as parallel chains, each keeping
+# Rerun every `meta` result of results.json (after a change to meta; the ablation's too) as parallel chains, each keeping
 # its own results file in DIR (resumable: a chain skips what its file holds), then merge them:
 #   bash experiments/latency_predictors/rerun_meta.sh ../shared/datasets/latency/help /tmp/meta-rerun
 #   python experiments/latency_predictors/run.py merge /tmp/meta-rerun/*.json
@@ -33,6 +33,9 @@ for s in fbnet nasbench201; do
            "crosstype-$s-active|crosstype --data $H/$s --seeds 3 --active"
            "crosstype-$s-active-more|crosstype --data $H/$s --seeds 3 --active --max-shots 40")
 done
+# the ablation's variants are all meta: --columns does not apply to them
+chains+=("ablation-fbnet|ablation --data $H/fbnet" "ablation-nasbench201|ablation --data $H/nasbench201"
+         "ablation-ofa|ablation --data $H/ofa --target-data $OURS")
 chains+=("crosstype-ofa|crosstype --data $H/ofa --target-data $OURS --seeds 3"
          "crosstype-ofa-more|crosstype --data $H/ofa --target-data $OURS --seeds 3 --max-shots 40"
          "crosstype-ofa-active|crosstype --data $H/ofa --target-data $OURS --seeds 3 --active"

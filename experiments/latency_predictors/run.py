@@ -80,12 +80,14 @@ class Results(dict):
         atomic_write_text(self.path, json.dumps(self, indent=1, sort_keys=True) + "\n")
 
 
-def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bool = False) -> None:
+def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bool = False,
+         shard: tuple[int, int] = (0, 1), stale: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] not in STORED_ONLY]
     if columns:
         jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] in columns]
+    jobs = jobs[shard[0]::shard[1]]
     # the oracle's tasks differ only in the target's samples, which it does not use: one seed is all seeds
     jobs = [(key, ds, {**kw, "seeds": 1} if kw.get("predictor") == "oracle" else kw) for key, ds, kw in jobs]
     data = {id(ds): dataset_digest(ds) for _, ds, _ in jobs}
@@ -103,10 +105,13 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bo
             results.store(key, {**results[key], "data": digest[key]})
         print(f"{len(stamped)} of {len(jobs)} results stamped with their data and settings")
         return
-    todo = [j for j in jobs if force or results.get(j[0], {}).get("data") != digest[j[0]]]
-    stale = 0 if force else len({j[0] for j in todo} & set(results))
+    code = code_digest()
+    todo = [j for j in jobs if force or results.get(j[0], {}).get("data") != digest[j[0]]
+            or (stale and results[j[0]].get("code") != code)]
+    replaced = 0 if force else len({j[0] for j in todo} & set(results))
     print(f"{len(jobs) - len(todo)} of {len(jobs)} results stored; running {len(todo)}"
-          + (f" ({stale} stored of other data or settings, replaced)" if stale else ""))
+          + (f" ({replaced} stored of other data, settings{' or code' if stale else ''}, replaced)"
+             if replaced else ""))
     meta_models: dict = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("", total=len(todo))
@@ -122,8 +127,26 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bo
             r.pop("per_seed", None)
             r["seconds"] = round(time.time() - t, 1)
             r["data"] = digest[key]
+            r["code"] = code
             results.store(key, r)
             bar.advance(task)
+
+
+# what a result is computed by: the predictors, the cost features they read, the spaces' geometry and the shipped
+# priors (a change anywhere else, the CLI say, leaves every result as it was)
+CODE = ("nasedge/predict", "nasedge/cost.py", "nasedge/spaces", "nasedge/arch.py", "latency_predictors/meta")
+
+
+def code_digest(root: Path = ROOT) -> str:
+    """The content of :data:`CODE` under ``root`` (16 hex digits): stored with every result, so that ``table`` can
+    say which results the code in the tree computed."""
+    h = hashlib.sha256()
+    for top in CODE:
+        path = root / top
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file() and f.suffix in (".py", ".npz", ".json") and "__pycache__" not in f.parts:
+                h.update(f"{f.relative_to(root).as_posix()}\0".encode() + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def dataset_digest(ds) -> str:
@@ -176,13 +199,13 @@ def cmd_help(args, results) -> None:
              dict(target=t, predictor=_column(column)[0], options=_column(column)[1], protocol="help", shots=10,
                   seeds=args.seeds))
             for t in (*split["valid"], *split["test"]) for column in HELP_PREDICTORS]
-    _run(jobs, results, args.force, args.columns, args.stamp)
+    _run(jobs, results, args.force, args.columns, args.stamp, args.shard, args.stale)
 
 
 def cmd_lodo(args, results) -> None:
     ds = load_dataset([*args.data, *args.target_data], args.space)
     _run(_untrimmed_jobs(args, ds, [("lodo{}", None, ds.devices)], LODO_PREDICTORS), results, args.force, args.columns,
-         args.stamp)
+         args.stamp, args.shard, args.stale)
 
 
 def _untrimmed_jobs(args, ds, splits, columns, options_for=None) -> list:
@@ -229,7 +252,8 @@ def cmd_crosstype(args, results) -> None:
     gpus = _gpus(args, ds)
     others = [d for d in ds.devices if d not in gpus]
     splits = [("crosstype{}", gpus, others), ("crosstype-reverse{}", others, gpus)]
-    _run(_untrimmed_jobs(args, ds, splits, LODO_PREDICTORS), results, args.force, args.columns, args.stamp)
+    _run(_untrimmed_jobs(args, ds, splits, LODO_PREDICTORS), results, args.force, args.columns, args.stamp,
+         args.shard, args.stale)
 
 
 def _gpus(args, ds) -> list[str]:
@@ -270,7 +294,8 @@ def cmd_typesplit(args, results) -> None:
         raise NasedgeError(f"no two kinds of device here (device names starting "
                            f"{', '.join(p for prefixes in KINDS.values() for p in prefixes)}): "
                            f"{', '.join(ds.devices)}")
-    _run(_untrimmed_jobs(args, ds, splits, TYPESPLIT_PREDICTORS), results, args.force, args.columns, args.stamp)
+    _run(_untrimmed_jobs(args, ds, splits, TYPESPLIT_PREDICTORS), results, args.force, args.columns, args.stamp,
+         args.shard, args.stale)
 
 
 ABLATION = {  # variant -> options of the meta predictor
@@ -298,7 +323,7 @@ def cmd_transfer(args, results) -> None:
         return {**(options or {}), "weights": weights} if predictor == "meta" else options
 
     jobs = _untrimmed_jobs(args, ds, [("transfer{}", None, ds.devices)], TRANSFER_PREDICTORS, with_weights)
-    _run(jobs, results, args.force, args.columns, args.stamp)
+    _run(jobs, results, args.force, args.columns, args.stamp, args.shard, args.stale)
 
 
 def cmd_ablation(args, results) -> None:
@@ -317,7 +342,7 @@ def cmd_ablation(args, results) -> None:
                      for t in ds.devices if t not in gpus]
     jobs = [(f"ablation-{kind}/{name}/{t}/{v}", ds, dict(target=t, predictor="meta", seeds=3, options=opts, **kw))
             for kind, t, kw in settings for v, opts in ABLATION.items()]
-    _run(jobs, results, args.force, stamp=args.stamp)
+    _run(jobs, results, args.force, stamp=args.stamp, shard=args.shard, stale=args.stale)
 
 
 def _rows(results: dict, prefix: str) -> dict[str, dict[str, dict]]:
@@ -395,6 +420,7 @@ def cmd_table(args, results) -> None:
                         for m in ("spearman", "mape", "within_10pct")} for p in preds}
             lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
     lines += _typesplit_summary(results)
+    lines += _code_summary(results)
     ablation = {}
     for key, r in results.items():
         if key.startswith("ablation-"):
@@ -415,6 +441,23 @@ def cmd_table(args, results) -> None:
                          if all(oracle) else "")
             lines.append(f"| {kind} {space} {part} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
+
+
+def _code_summary(results: dict) -> list[str]:
+    """How many results the code now in the tree computed (their ``code`` digest is :func:`code_digest`'s), per
+    experiment: the others came from earlier code (``--stale`` recomputes them)."""
+    code = code_digest()
+    count: dict[str, list[int]] = {}
+    for key, r in results.items():
+        if "copied_from" in r and r["copied_from"].startswith("meta as of"):
+            continue  # stored-only columns of earlier code, on purpose
+        c = count.setdefault(key.split("/")[0], [0, 0])
+        c[0] += r.get("code") == code
+        c[1] += 1
+    return [f"\n#### Results computed by the code now in the tree (code digest {code}; the others: `--stale`)\n",
+            "| experiment | current | all |", "|---|---|---|",
+            *(f"| {k} | {c[0]} | {c[1]} |" for k, c in sorted(count.items())),
+            f"| **all** | **{sum(c[0] for c in count.values())}** | **{sum(c[1] for c in count.values())}** |"]
 
 
 def _plain(kind: str) -> str:
@@ -469,6 +512,17 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``I/N`` of --shard."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N (e.g. 0/4)") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be 0..N-1")
+    return i, n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "typesplit", "ablation", "transfer",
@@ -479,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--force", action="store_true", help="recompute stored results")
+    ap.add_argument("--stale", action="store_true",
+                    help="recompute the stored results that the code now in the tree did not compute (see table)")
+    ap.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                    help="run only every N-th job from the I-th (0-based): one command's jobs on N cores")
     ap.add_argument("--results", type=Path, default=RESULTS,
                     help="file the results are stored in (default: results.json here); chains run side by side "
                          "each keep their own, and `merge FILE...` stores them into the default one")
