@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from nasedge.errors import NasedgeError
 from nasedge.predict.accuracy import AccuracyPredictor, held_out_scores, load_accuracy_dataset
 from nasedge.spaces import get_space
 
@@ -35,7 +36,7 @@ def main() -> int:
     results = held_out_scores(space, archs, top1, args.splits, (args.test + 0.5) / len(archs))
     for r in results:
         print(f"split {r['split']}: fit on {r['fit_on']}, held out {r['held_out']}: RMSE {r['rmse']:.3f} points, "
-              f"Spearman {r['spearman']:.3f}")
+              + (f"Spearman {r['spearman']:.3f}" if r["spearman"] is not None else "no Spearman (too few held out)"))
     print(json.dumps({"splits": results}))
     if args.save:
         meta = {"source": str(args.dataset), **json.loads(args.meta)}
@@ -45,4 +46,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except NasedgeError as exc:
+        sys.exit(f"error: {exc}")

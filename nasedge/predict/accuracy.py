@@ -242,7 +242,8 @@ def held_out_scores(space: SearchSpace, archs: Sequence[Arch], top1: np.ndarray,
 
     n_test = max(1, int(len(archs) * held_out))
     if len(archs) - n_test < 10 or n_test < 2:
-        raise NasedgeError(f"{len(archs)} samples are too few to hold {held_out:g} of them out and fit on at least 10")
+        raise NasedgeError(f"{len(archs)} samples are too few: a held-out share of {held_out:g} holds out {n_test} and "
+                           f"fits on {len(archs) - n_test}; a split needs at least 2 held out and 10 to fit on")
     top1 = np.asarray(top1, dtype=np.float64)
     results = []
     for split in range(splits):
