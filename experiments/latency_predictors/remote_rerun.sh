@@ -17,7 +17,7 @@ START=$(date +%s) DEADLINE=${DEADLINE:-530} CORES=$(nproc)  # before OMP_NUM_THR
 mkdir -p /tmp/ds/latency && ln -sfn "$PWD/.carry/help" /tmp/ds/latency/help
 export NASEDGE_DATASETS=/tmp/ds OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 H=/tmp/ds/latency/help
-WORK=/tmp/rerun; mkdir -p "$WORK" "$OUT/rerun"
+WORK=$(mktemp -d /tmp/rerun.XXXX); mkdir -p "$OUT/rerun"  # fresh: a warm machine keeps /tmp between calls
 SEED=.carry/rerun/rerun.json  # an earlier call's results: every shard starts from them and skips what they hold
 shards() {  # how many jobs a chain is split into: about 3 minutes of one core each, by the chains' stored times
   case $1 in
