@@ -22,7 +22,7 @@ SEED=.carry/rerun/rerun.json  # an earlier call's results: every shard starts fr
 shards() {  # how many jobs a chain is split into: about 3 minutes of one core each, by the chains' stored times
   case $1 in
     crosstype-fbnet*|typesplit-fbnet*|crosstype-nasbench201*|typesplit-nasbench201*) echo 10 ;;
-    lodo*) echo 5 ;;
+    lodo*|ablation-*) echo 5 ;;
     crosstype-ofa*) echo 3 ;;
     *) echo 1 ;;
   esac
