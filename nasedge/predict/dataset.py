@@ -64,6 +64,18 @@ class LatencyDataset:
                               self.reference, tuple(self.sources[i] for i in idx) if self.sources else ())
 
 
+ARCH_ID_RANGE = (-2**63, 2**63 - 1)  # arch ids are held as int64 (LatencyDataset.arch_ids)
+
+
+def _check_arch_id(aid: int, where: str, field: str) -> int:
+    """``aid``, or an error naming it where it does not fit the int64 the dataset holds ids in."""
+    low, high = ARCH_ID_RANGE
+    if not low <= aid <= high:
+        raise NasedgeError(f"{where}: {field}: value {aid} is out of range; expected an integer from -2**63 to "
+                           f"2**63 - 1")
+    return aid
+
+
 def _detect_encoding(record: dict, source: str) -> LatencyEncoding:
     if "ops" in record:
         return get_encoding("fbnet")
@@ -101,6 +113,7 @@ def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncod
         aid = rec["arch_id"]
         if isinstance(aid, bool) or not isinstance(aid, int):
             raise NasedgeError(f"{where}: field 'arch_id': value {aid!r} is not valid; expected an integer")
+        _check_arch_id(aid, where, "field 'arch_id'")
         if space is None:
             space = _detect_encoding(rec, where)
         elif not ids:
@@ -188,6 +201,7 @@ def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], d
             aid = int(row[0])
         except ValueError:
             raise NasedgeError(f"{where}: column 'arch_id': value {row[0]!r} is not an integer") from None
+        _check_arch_id(aid, where, "column 'arch_id'")
         if aid not in ids:
             raise NasedgeError(f"{where}: column 'arch_id': value {aid} is not in archs.jsonl")
         if aid in rows:
@@ -249,6 +263,8 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
             if not isinstance(ref_ids, list) or not all(isinstance(r, int) and not isinstance(r, bool)
                                                         for r in ref_ids):
                 raise NasedgeError(f"{ref_path}: expected a list of arch ids (integers), e.g. [11982, 305]")
+            for r in ref_ids:
+                _check_arch_id(r, str(ref_path), "arch id")
             unknown = [r for r in ref_ids if r not in id_to_row]
             if unknown:
                 raise NasedgeError(f"{ref_path}: arch id {unknown[0]!r} is not in {d / 'archs.jsonl'}")

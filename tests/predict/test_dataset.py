@@ -185,6 +185,13 @@ def _edit(path, fn):
     (lambda d: _edit(d / "latency_ms.csv", lambda t: "\n".join(
         ",".join([*ln.split(",")[:-1], ln.split(",")[-1] if i == 0 else ""]) for i, ln in enumerate(t.splitlines()))
         + "\n"), r"latency_ms.csv: column 'titanxp_32' holds no latency; remove it"),
+    # ids are held as int64: a larger one crashed converting them, with a traceback
+    (lambda d: _edit(d / "archs.jsonl", lambda t: t.replace('"arch_id": ', '"arch_id": 9223372036854775808', 1)),
+     r"archs.jsonl:1: field 'arch_id': value 9223372036854775808\d* is out of range; expected an integer from -2\*\*63"),
+    (lambda d: _edit(d / "latency_ms.csv", lambda t: t.replace("\n", "\n-9223372036854775809", 1)),
+     r"latency_ms.csv:2: column 'arch_id': value -9223372036854775809\d* is out of range"),
+    (lambda d: (d / "reference_archs.json").write_text("[1, 99999999999999999999]"),
+     r"reference_archs.json: arch id: value 99999999999999999999 is out of range"),
 ])
 def test_a_dataset_that_would_be_read_wrong_is_refused_naming_file_and_line(tmp_path, data_dir, edit, needle):
     d = _copy(data_dir, tmp_path)
