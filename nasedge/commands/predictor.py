@@ -409,6 +409,12 @@ def run_eval(args: argparse.Namespace) -> int:
     if few:  # a model family fitted on a few dozen archs is another few-shot fit, not the data's noise ceiling
         print(f"nasedge: warning: the oracle of {', '.join(few)} was fitted on fewer than {ORACLE_ARCHS} archs (at least "
               f"{min(results[t]['oracle']['fitted_on'] for t in few)}): a weak noise ceiling", file=sys.stderr)
+    floored = {t: results[t].get("oracle", {}).get("floored", 0) for t in targets}
+    if any(floored.values()):  # the ceiling's model family misses the target's latencies: no ceiling of its noise
+        which = ", ".join(f"{t} ({n} of {results[t]['oracle']['query_archs']})" for t, n in floored.items() if n)
+        print(f"nasedge: warning: the oracle of {which} predicted query archs under the floor (a quarter of the "
+              f"fastest latency it was fitted on; raised to it): its linear model does not hold on the target's latencies "
+              f"(outliers among them?); an unreliable noise ceiling", file=sys.stderr)
     status = 2 if failed else 0  # what ran is shown; a failed cell is "n/a" and left out of the means
     # the means: of the predictors that ran somewhere, over the targets where each of them ran (like for like)
     ran = [c for c in columns if any("error" not in results[t][c] for t in targets)]

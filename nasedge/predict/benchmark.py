@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from nasedge.errors import NasedgeError
+from nasedge.predict.base import latency_floor
 from nasedge.predict.calibration import fit_linear
 from nasedge.predict.dataset import LatencyDataset
 from nasedge.predict.metrics import quality
@@ -200,15 +201,25 @@ def nearest_device(ds: LatencyDataset, task: Task) -> np.ndarray:
     if np.isnan(pred).any():
         raise NasedgeError(f"{name}: no source device that measured the target's samples measured query arch "
                            f"{int(ds.arch_ids[task.query[np.isnan(pred)][0]])}")
-    return pred
+    # an intercept pulled down by an outlier sample reaches zero and below, as the registered predictors' fits do
+    return np.maximum(pred, latency_floor(y[task.measured]))
+
+
+def _oracle_rows(ds: LatencyDataset, task: Task) -> np.ndarray:
+    """The target's rows the oracle is fitted on: every one measured that the task's meta-model may learn from."""
+    y = ds.column(task.target)
+    return task.train_rows[np.isfinite(y[task.train_rows])]
 
 
 def oracle(ds: LatencyDataset, task: Task, robust_iters: int = 10, nu: float = 1.0) -> np.ndarray:
-    """The noise ceiling: a robust linear head on the meta basis fitted on all the target's allowed rows."""
+    """The noise ceiling: a robust linear head on the meta basis fitted on all the target's allowed rows, its
+    predictions no lower than :func:`~nasedge.predict.base.latency_floor` of them. The robust weights are of relative
+    residuals, which stay near 1 for a latency far above the rest: a few such outliers still pull the head, and
+    archs unlike them to zero or below (:func:`evaluate` counts those it raised, ``floored``)."""
     from nasedge.predict.meta import RIDGE, meta_train
 
     y = ds.column(task.target)
-    rows = task.train_rows[np.isfinite(y[task.train_rows])]
+    rows = _oracle_rows(ds, task)
     model = meta_train(ds.encoding, [ds.items[i] for i in rows], y[rows, None], (task.target,))
     phi = model.basis(ds.encoding, [ds.items[i] for i in rows])
     w = np.ones(len(rows))
@@ -218,7 +229,7 @@ def oracle(ds: LatencyDataset, task: Task, robust_iters: int = 10, nu: float = 1
         r = (y[rows] - phi @ head) / y[rows]
         s2 = np.median(r**2) + 1e-12
         w = (nu + 1.0) / (nu + r**2 / s2)
-    return model.basis(ds.encoding, [ds.items[i] for i in task.query]) @ head
+    return np.maximum(model.basis(ds.encoding, [ds.items[i] for i in task.query]) @ head, latency_floor(y[rows]))
 
 
 def run_task(ds: LatencyDataset, task: Task, predictor: str, options: dict[str, Any] | None = None,
@@ -328,10 +339,13 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         _check_sources(ds, target, tasks[0].sources, predictor)
     per_seed: dict[int, tuple[list, list]] = {}
     used = []
+    floored = 0  # oracle: query predictions of the first seed raised to the floor
     meta_models = meta_models if meta_models is not None else {}
     for i, task in enumerate(tasks):
         pred, n = run_task(ds, task, predictor, options, meta_models)
         used.append(n)
+        if predictor == "oracle" and task.seed == tasks[0].seed:
+            floored += int(np.sum(pred <= latency_floor(y[_oracle_rows(ds, task)])))
         preds, trues = per_seed.setdefault(task.seed, ([], []))
         preds.append(pred)
         trues.append(y[task.query])
@@ -349,7 +363,8 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         "per_seed": seeds_q,
     })
     if predictor == "oracle":  # how much it was fitted on: with few archs it is no ceiling of the noise
-        out["fitted_on"] = int(min(np.isfinite(y[t.train_rows]).sum() for t in tasks))
+        out["fitted_on"] = int(min(len(_oracle_rows(ds, t)) for t in tasks))
+        out["floored"] = floored  # any: its model does not hold on the target's latencies (outliers?)
     if protocol == "untrimmed":
         out["folds"] = folds
         if active:

@@ -260,3 +260,22 @@ def test_an_oracle_fitted_on_few_archs_is_said_to_be_a_weak_ceiling(nasedge, tmp
     assert "nasedge: warning: the oracle of fpga was fitted on fewer than 100 archs (at least 4" in r.stderr
     r = nasedge(*args, "--data", str(DATA / "help_nasbench201_sample"))  # 308 archs: about 246 outside a fold
     assert r.returncode == 0 and "weak noise ceiling" not in r.stderr
+
+
+def test_an_oracle_thrown_by_outliers_is_said_to_be_an_unreliable_ceiling(nasedge, tmp_path):
+    import shutil
+
+    d = tmp_path / "ds"
+    shutil.copytree(DATA / "help_nasbench201_sample", d)
+    lines = (d / "latency_ms.csv").read_text().splitlines()
+    col = lines[0].split(",").index("pixel2")
+    ref = set(json.loads((d / "reference_archs.json").read_text()))
+    rows = [i for i, ln in enumerate(lines) if i and int(ln.split(",")[0]) not in ref][:3]
+    for i in rows:  # three cells at 1e5 ms: the ceiling predicted a quarter of the archs below 0 ms, unremarked
+        lines[i] = ",".join("100000" if j == col else v for j, v in enumerate(lines[i].split(",")))
+    (d / "latency_ms.csv").write_text("\n".join(lines) + "\n")
+    r = nasedge("eval", "--space", "nasbench201", "--data", str(d), "--target-device", "pixel2,fpga", "--protocol",
+                "untrimmed", "--seeds", "1", "--predictor", "flops", "--ceiling")
+    assert r.returncode == 0, r.stderr
+    assert "nasedge: warning: the oracle of pixel2 (" in r.stderr and "an unreliable noise ceiling" in r.stderr
+    assert "fpga (" not in r.stderr

@@ -171,3 +171,26 @@ def test_nearest_says_why_it_has_no_source(nb201_sample):
 def test_sources_given_as_one_string_are_refused(nb201_sample):
     with pytest.raises(NasedgeError, match="sources: 'gold_6240' is not valid; expected a list of device names"):
         evaluate(nb201_sample, "gold_6226", "flops", "untrimmed", 20, 1, sources="gold_6240")  # it read 'g', 'o', ...
+
+
+def _with_cells(ds, device: str, rows, values):
+    lat = ds.latency.copy()
+    lat[list(rows), ds.device_index(device)] = values
+    return type(ds)(ds.encoding, ds.items, ds.arch_ids, ds.devices, lat, ds.reference, ds.sources)
+
+
+def test_the_baselines_predict_no_latency_of_zero_or_less_where_a_few_cells_are_outliers(nb201_sample):
+    ds = nb201_sample
+    # a reference arch (always among the samples) at 1e5 ms and another at 1e-4 ms: nearest's line went below zero
+    ref = _with_cells(ds, "pixel2", ds.reference[:2], [1e5, 1e-4])
+    tasks = untrimmed_tasks(ref, "pixel2", 20, 1, 5)
+    pred = np.concatenate([nearest_device(ref, t) for t in tasks])
+    assert pred.min() == pytest.approx(0.25e-4)  # raised to the floor, as a registered predictor's are
+    # three archs at 1e5 ms: the oracle's head predicted a quarter of the rest below zero (-8000 ms)
+    outliers = _with_cells(ds, "pixel2", [i for i in range(20) if i not in ds.reference][:3], 1e5)
+    tasks = untrimmed_tasks(outliers, "pixel2", 20, 1, 5)
+    pred = np.concatenate([run_task(outliers, t, "oracle")[0] for t in tasks])
+    assert pred.min() > 0
+    r = evaluate(outliers, "pixel2", "oracle", "untrimmed", 20, 1)
+    assert r["floored"] > 10  # counted, for the CLI to call the ceiling unreliable
+    assert evaluate(ds, "pixel2", "oracle", "untrimmed", 20, 1)["floored"] == 0
