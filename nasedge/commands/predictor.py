@@ -131,7 +131,9 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 
 MAX_FOLDS = 100
-ORACLE_ARCHS = 100  # archs of the target the oracle needs before it stands for the data's noise ceiling
+# archs of the target the oracle needs before it stands for the data's noise ceiling, and that figures need to be
+# more than those of a handful of archs
+FEW_ARCHS = 100
 MAX_ARCHS = 100_000  # archs one `predictor archs` lists
 
 
@@ -405,10 +407,15 @@ def run_eval(args: argparse.Namespace) -> int:
     failed = list(dict.fromkeys(r["error"] for t in targets for r in results[t].values() if "error" in r))
     for error in failed:
         print(f"nasedge: error: {error}", file=sys.stderr)
-    few = [t for t in targets if results[t].get("oracle", {}).get("fitted_on", ORACLE_ARCHS) < ORACLE_ARCHS]
+    few = [t for t in targets if results[t].get("oracle", {}).get("fitted_on", FEW_ARCHS) < FEW_ARCHS]
     if few:  # a model family fitted on a few dozen archs is another few-shot fit, not the data's noise ceiling
-        print(f"nasedge: warning: the oracle of {', '.join(few)} was fitted on fewer than {ORACLE_ARCHS} archs (at least "
+        print(f"nasedge: warning: the oracle of {', '.join(few)} was fitted on fewer than {FEW_ARCHS} archs (at least "
               f"{min(results[t]['oracle']['fitted_on'] for t in few)}): a weak noise ceiling", file=sys.stderr)
+    query = {t: next((r["query_archs"] for r in results[t].values() if "error" not in r), FEW_ARCHS) for t in targets}
+    if any(n < FEW_ARCHS for n in query.values()):  # Spearman 1.000 over 5 archs says little of the predictor
+        print(f"nasedge: warning: fewer than {FEW_ARCHS} query archs scored on "
+              f"{', '.join(f'{t} ({n})' for t, n in query.items() if n < FEW_ARCHS)}: figures of so few archs, not of "
+              f"the device", file=sys.stderr)
     floored = {t: results[t].get("oracle", {}).get("floored", 0) for t in targets}
     if any(floored.values()):  # the ceiling's model family misses the target's latencies: no ceiling of its noise
         which = ", ".join(f"{t} ({n} of {results[t]['oracle']['query_archs']})" for t, n in floored.items() if n)

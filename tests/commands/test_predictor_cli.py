@@ -279,3 +279,11 @@ def test_an_oracle_thrown_by_outliers_is_said_to_be_an_unreliable_ceiling(nasedg
     assert r.returncode == 0, r.stderr
     assert "nasedge: warning: the oracle of pixel2 (" in r.stderr and "an unreliable noise ceiling" in r.stderr
     assert "fpga (" not in r.stderr
+
+
+def test_figures_over_a_handful_of_query_archs_are_said_to_be_so(nasedge, tmp_path):
+    d = _measured_on_fewer(tmp_path, "fpga", 60)  # about a fifth of 60 archs in each fold's query set
+    r = nasedge("eval", "--space", "nasbench201", "--data", str(d), "--target-device", "fpga,pixel2", "--protocol",
+                "untrimmed", "--seeds", "1", "--predictor", "flops,totals")
+    assert r.returncode == 0, r.stderr
+    assert "nasedge: warning: fewer than 100 query archs scored on fpga (" in r.stderr and "pixel2" not in r.stderr
