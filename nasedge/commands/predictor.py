@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 
 MAX_FOLDS = 100
+MAX_SEEDS = 1000  # the tasks of every seed are built up front: 1e5 seeds filled memory before the first ran
 # archs of the target the oracle needs before it stands for the data's noise ceiling, and that figures need to be
 # more than those of a handful of archs
 FEW_ARCHS = 100
@@ -372,6 +373,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.protocol == "untrimmed" and not 2 <= args.folds <= MAX_FOLDS:
         # one fold leaves no archs to draw the samples from; each fold meta-trains a model of its own
         raise NasedgeError(f"--folds: value {args.folds} is not valid; expected 2-{MAX_FOLDS}")
+    if args.seeds > MAX_SEEDS:
+        raise NasedgeError(f"--seeds: value {args.seeds} is not valid; expected 1-{MAX_SEEDS}")
     predictors = names(args.predictor)  # each a known one (checked with every input, commands/inputs.py)
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
     ds = load_dataset([*args.data, *args.target_data], args.space)

@@ -163,6 +163,9 @@ def test_bad_inputs_exit_2_one_line(tmp_path, nasedge):
                    "archs.jsonl: no such file")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1", "--seeds", "0"),
                    "--seeds: value 0 is not valid")
+    for seeds in ("100000", "99999999999999999999"):  # unbounded, the tasks of every seed filled memory up front
+        one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1", "--seeds",
+                               seeds), f"--seeds: value {seeds} is not valid; expected 1-1000")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1",
                            "--predictor", "gbm"), "unknown predictor 'gbm'")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1"),
