@@ -368,7 +368,8 @@ def run_eval(args: argparse.Namespace) -> int:
     def names(text: str) -> list[str]:  # a comma-separated option, each name once
         return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
 
-    for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds")):
+    for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds"),
+                        (args.max_shots, "--max-shots")):
         check_positive(flag, value)
     if args.protocol == "untrimmed" and not 2 <= args.folds <= MAX_FOLDS:
         # one fold leaves no archs to draw the samples from; each fold meta-trains a model of its own
@@ -377,6 +378,11 @@ def run_eval(args: argparse.Namespace) -> int:
         raise NasedgeError(f"--seeds: value {args.seeds} is not valid; expected 1-{MAX_SEEDS}")
     predictors = names(args.predictor)  # each a known one (checked with every input, commands/inputs.py)
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
+    if args.max_shots is not None and args.protocol == "help":
+        raise NasedgeError("--max-shots: only with --protocol untrimmed")
+    if args.max_shots is not None and args.max_shots < shots:
+        raise NasedgeError(f"--max-shots: value {args.max_shots} is less than --shots {shots}; expected at least "
+                           f"--shots")
     ds = load_dataset([*args.data, *args.target_data], args.space)
     options = {"table": args.table} if args.table else {}
     def progress(done: int, total: int) -> None:
@@ -391,7 +397,6 @@ def run_eval(args: argparse.Namespace) -> int:
     sources = names(args.sources) if args.sources is not None else None
     if sources is not None and not sources:
         raise NasedgeError(f"--sources: value {args.sources!r} names no device")
-    check_positive("--max-shots", args.max_shots)
     with_oracle = ["oracle"] if args.ceiling and "oracle" not in predictors else []
     columns = predictors + with_oracle
     meta_models: dict = {}  # priors trained once per set of sources and archs, shared by the targets

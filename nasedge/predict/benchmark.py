@@ -328,8 +328,11 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
             raise NasedgeError(f"source device {dev!r} is the target; the sources are the other devices")
     if active and protocol == "help":
         raise NasedgeError("protocol 'help' draws its samples at random; active choice is for 'untrimmed'")
-    if max_shots is not None and (protocol == "help" or max_shots < shots):
-        raise NasedgeError(f"max_shots {max_shots}: expected at least shots ({shots}), with protocol 'untrimmed'")
+    if max_shots is not None and protocol == "help":
+        raise NasedgeError("protocol 'help' draws a fixed number of samples; more on request (max_shots) is for "
+                           "'untrimmed'")
+    if max_shots is not None and max_shots < shots:
+        raise NasedgeError(f"max_shots {max_shots}: expected at least shots ({shots})")
     tasks = help_tasks(ds, target, shots, seeds) if protocol == "help" else untrimmed_tasks(
         ds, target, shots, seeds, folds, sources, active, max_shots)
     y = ds.column(target)

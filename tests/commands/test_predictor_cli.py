@@ -163,6 +163,12 @@ def test_bad_inputs_exit_2_one_line(tmp_path, nasedge):
                    "archs.jsonl: no such file")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1", "--seeds", "0"),
                    "--seeds: value 0 is not valid")
+    # two conditions shared one message, naming max_shots for --max-shots
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1",
+                           "--max-shots", "40"), "error: --max-shots: only with --protocol untrimmed\n")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1", "--protocol",
+                           "untrimmed", "--max-shots", "10"),
+                   "error: --max-shots: value 10 is less than --shots 20; expected at least --shots\n")
     for seeds in ("100000", "99999999999999999999"):  # unbounded, the tasks of every seed filled memory up front
         one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "v100_1", "--seeds",
                                seeds), f"--seeds: value {seeds} is not valid; expected 1-1000")

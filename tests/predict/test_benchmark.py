@@ -52,6 +52,9 @@ def test_more_samples_on_request(ofa_sample):
                                              folds=5)["within_10pct"]
     with pytest.raises(NasedgeError, match="max_shots 10: expected at least shots"):
         evaluate(ds, "v100_1", protocol="untrimmed", shots=20, max_shots=10)
+    with pytest.raises(NasedgeError, match=r"protocol 'help' draws a fixed number of samples; more on request "
+                                           r"\(max_shots\) is for 'untrimmed'$"):  # it said: expected at least shots
+        evaluate(ds, "titan_rtx_64", protocol="help", shots=10, max_shots=40)
 
 
 def test_evaluate_and_nearest(ofa_sample):
