@@ -113,7 +113,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="help: samples besides the 10 reference archs (default 10); untrimmed: every "
                         "measurement on the target, reference archs included (default 20)")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--folds", type=int, default=5, help="untrimmed: arch folds (default 5)")
+    p.add_argument("--folds", type=int, help="untrimmed: arch folds (default 5)")
     p.add_argument("--sources", metavar="DEV,DEV,...",
                    help="untrimmed: the only devices the meta prior learns from (default: every device but the "
                         "target), e.g. GPUs only for a phone target")
@@ -371,15 +371,21 @@ def run_eval(args: argparse.Namespace) -> int:
     for value, flag in ((args.shots, "--shots"), (args.seeds, "--seeds"), (args.folds, "--folds"),
                         (args.max_shots, "--max-shots")):
         check_positive(flag, value)
-    if args.protocol == "untrimmed" and not 2 <= args.folds <= MAX_FOLDS:
+    untrimmed_only = {"--folds": args.folds is not None, "--sources": args.sources is not None,
+                      "--max-shots": args.max_shots is not None, "--active": args.active}
+    given = next((flag for flag, value in untrimmed_only.items() if value), None)
+    if args.protocol == "help" and given:  # the protocol fixes its samples and splits: it would be ignored
+        raise NasedgeError(f"{given}: only with --protocol untrimmed")
+    folds = args.folds if args.folds is not None else 5
+    if args.protocol == "untrimmed" and not 2 <= folds <= MAX_FOLDS:
         # one fold leaves no archs to draw the samples from; each fold meta-trains a model of its own
-        raise NasedgeError(f"--folds: value {args.folds} is not valid; expected 2-{MAX_FOLDS}")
+        raise NasedgeError(f"--folds: value {folds} is not valid; expected 2-{MAX_FOLDS}")
     if args.seeds > MAX_SEEDS:
         raise NasedgeError(f"--seeds: value {args.seeds} is not valid; expected 1-{MAX_SEEDS}")
     predictors = names(args.predictor)  # each a known one (checked with every input, commands/inputs.py)
+    if args.table and "lut" not in predictors:  # only lut reads a table: another would silently ignore it
+        raise NasedgeError("--table: only with --predictor lut")
     shots = args.shots if args.shots is not None else (10 if args.protocol == "help" else 20)
-    if args.max_shots is not None and args.protocol == "help":
-        raise NasedgeError("--max-shots: only with --protocol untrimmed")
     if args.max_shots is not None and args.max_shots < shots:
         raise NasedgeError(f"--max-shots: value {args.max_shots} is less than --shots {shots}; expected at least "
                            f"--shots")
@@ -403,7 +409,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     def cell(t: str, c: str) -> dict:
         try:
-            return evaluate(ds, t, c, args.protocol, shots, args.seeds, args.folds, options if c == "lut" else {},
+            return evaluate(ds, t, c, args.protocol, shots, args.seeds, folds, options if c == "lut" else {},
                             progress if show else None, meta_models=meta_models, sources=sources, active=args.active,
                             max_shots=args.max_shots if c not in BASELINES else None)
         except NasedgeError as exc:

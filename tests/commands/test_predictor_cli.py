@@ -166,6 +166,11 @@ def test_bad_inputs_exit_2_one_line(tmp_path, nasedge):
     # two conditions shared one message, naming max_shots for --max-shots
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1",
                            "--max-shots", "40"), "error: --max-shots: only with --protocol untrimmed\n")
+    for flag in (["--folds", "3"], ["--sources", "v100_1"], ["--active"]):  # --folds was silently ignored
+        one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1", *flag),
+                       f"error: {flag[0]}: only with --protocol untrimmed\n")
+    one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1", "--predictor",
+                           "flops", "--table", "t.json"), "error: --table: only with --predictor lut\n")
     one_line_error(nasedge("eval", "--space", "ofa", "--data", sample, "--target-device", "titan_rtx_1", "--protocol",
                            "untrimmed", "--max-shots", "10"),
                    "error: --max-shots: value 10 is less than --shots 20; expected at least --shots\n")
