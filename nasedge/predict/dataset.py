@@ -154,17 +154,23 @@ def _float(text: str, where: str, column: str) -> float:
     return v
 
 
-def _csv_rows(reader: Any, header: list[str], path: Path) -> Iterator[tuple[str, list[str]]]:
-    """``("<path>:<line>", row)`` for the non-empty rows after the header, each as wide as the header."""
+# how a last line without its line end comes about, and its repair: `nasedge measure` appends rows as it measures;
+# a dataset's latency_ms.csv is written whole (nasedge.measure.dataset writes it atomically) or by hand
+MEASURE_CUT = "a last line cut short by a kill is repaired by rerunning `nasedge measure` with the same --out"
+DATASET_CUT = "the file ends mid-line: cut short (an interrupted copy or edit?)"
+
+
+def _csv_rows(reader: Any, header: list[str], path: Path, cut: str) -> Iterator[tuple[str, list[str]]]:
+    """``("<path>:<line>", row)`` for the non-empty rows after the header, each as wide as the header; ``cut``: what
+    is said of a last line too short that has no line end (:data:`MEASURE_CUT`, :data:`DATASET_CUT`)."""
     rows = [(lineno, row) for lineno, row in enumerate(reader, start=2) if row]
     for lineno, row in rows:
         where = f"{path}:{lineno}"
         if len(row) != len(header):
-            # only the last line, without its line end, can be one that a kill cut short
-            cut = ("; a last line cut short by a kill is repaired by rerunning `nasedge measure` with the same --out"
-                   if len(row) < len(header) and lineno == rows[-1][0] and not path.read_bytes().endswith(b"\n")
-                   else "")
-            raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header{cut}")
+            # only the last line, without its line end, can be one cut short
+            said = (f"; {cut}" if len(row) < len(header) and lineno == rows[-1][0]
+                    and not path.read_bytes().endswith(b"\n") else "")
+            raise NasedgeError(f"{where}: {len(row)} columns; expected {len(header)} as in the header{said}")
         yield where, row
 
 
@@ -196,7 +202,7 @@ def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], d
         raise NasedgeError(f"{path}:1: device column {comma!r}: a device name may not hold a comma; rename it")
     rows: dict[int, list[float]] = {}
     line_of: dict[int, str] = {}
-    for where, row in _csv_rows(reader, header, path):
+    for where, row in _csv_rows(reader, header, path, DATASET_CUT):
         try:
             aid = int(row[0])
         except ValueError:
@@ -345,7 +351,7 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, s
         # only among the device's own rows: a file taken whole was measured under another name, by its settings
         isettings = header.index("settings") if settings and device is not None and "settings" in header else None
         seen_devices: set[str] = set()
-        rows = list(_csv_rows(reader, header, path))
+        rows = list(_csv_rows(reader, header, path, MEASURE_CUT))
         last = rows[-1][0] if rows else None
         for where, row in rows:
             if idev is not None:
@@ -359,8 +365,7 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, s
             try:
                 rec = json.loads(row[ia])
             except json.JSONDecodeError as exc:
-                cut = ("; a last line cut short by a kill is repaired by rerunning `nasedge measure` with the same "
-                       "--out" if where == last and not path.read_bytes().endswith(b"\n") else "")
+                cut = f"; {MEASURE_CUT}" if where == last and not path.read_bytes().endswith(b"\n") else ""
                 raise NasedgeError(f"{where}: column 'arch': invalid JSON at column {exc.colno}: "
                                    f"{exc.msg}{cut}") from None
             if not isinstance(rec, dict):
