@@ -89,15 +89,17 @@ def _detect_encoding(record: dict, source: str) -> LatencyEncoding:
                        f"pass --space")
 
 
-def _check_family(record: dict, where: str, space: LatencyEncoding) -> None:
-    """A dataset of another family than --space says so, rather than fail on a field of the first arch."""
+def _check_family(record: dict, where: str, space: LatencyEncoding, first: bool) -> None:
+    """A dataset of another family than --space, or a line of another family among the dataset's (``first``: the
+    record of the first line), says so, rather than fail on a field the arch lacks."""
     try:
         found = _detect_encoding(record, where)
     except NasedgeError:  # a record only the given space can read: its parser says what is wrong
         return
     if type(found) is not type(space):
-        raise NasedgeError(f"{where}: an arch of space {found.name!r}, not {space.name!r}; "
-                           f"is --space right for this dataset?")
+        raise NasedgeError(f"{where}: an arch of space {found.name!r}, not {space.name!r}; " +
+                           ("is --space right for this dataset?" if first else
+                            f"the lines before it are archs of {space.name!r}, and a dataset holds one space's"))
 
 
 def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncoding, list[int], list]:
@@ -116,9 +118,11 @@ def _read_archs(path: Path, space: LatencyEncoding | None) -> tuple[LatencyEncod
         _check_arch_id(aid, where, "field 'arch_id'")
         if space is None:
             space = _detect_encoding(rec, where)
-        elif not ids:
-            _check_family(rec, where, space)
-        item = space.parse(rec, where)
+        try:
+            item = space.parse(rec, where)
+        except NasedgeError:
+            _check_family(rec, where, space, not ids)
+            raise
         if aid in line_of_id:
             raise NasedgeError(f"{where}: field 'arch_id': value {aid} is also the id of line "
                                f"{line_of_id[aid].rpartition(':')[2]}; every arch needs an id of its own")

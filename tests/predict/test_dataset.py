@@ -80,6 +80,17 @@ def test_a_dataset_of_another_space_says_so(data_dir):
     assert load_dataset(data_dir / "help_ofa_sample", space="ofa_mbv3_w1.2").encoding.name == "ofa_mbv3_w1.2"
 
 
+@pytest.mark.parametrize("space", [None, "nasbench201"])
+def test_an_arch_of_another_space_on_a_later_line_says_so(tmp_path, data_dir, space):
+    d = _copy(data_dir, tmp_path)
+    lines = (d / "archs.jsonl").read_text().splitlines()
+    lines[50] = '{"arch_id": 424243, "ops": [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6]}'
+    (d / "archs.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(NasedgeError, match=r"archs.jsonl:51: an arch of space 'fbnet', not 'nasbench201'; the lines "
+                                           r"before it are archs of 'nasbench201', and a dataset holds one space's$"):
+        load_dataset(d, space)  # it said: field 'arch_str': missing
+
+
 def test_read_arch_latency_csv(tmp_path, ofa_sample):
     archs = ofa_sample.items[:3]
     path = tmp_path / "m.csv"
