@@ -1,4 +1,5 @@
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -54,6 +55,15 @@ def test_benchmark_encodings_round_trip():
     ("fbnet", {"ops": [0] * 21 + [9]}, "field 'ops[21]': value 9"),
     ("nasbench201", {"arch_str": "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"}, "token 'conv~0'"),
     ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|"}, "3 edges"),
+    # the op is fine, the node it reads is not: it said the token was not valid and listed the ops
+    ("nasbench201", {"arch_str": "|avg_pool_3x3~0|+|skip_connect~0|none~0|+|none~0|none~1|none~2|"},
+     "file.jsonl:3: field 'arch_str': token 'none~0': edge 3 of 6 reads node 1, not 0; expected 'none~1'"),
+    # six right edges laid out wrong (no node separators, or no pipes) parsed without complaint
+    ("nasbench201", {"arch_str": "|none~0|none~0|none~1|none~0|none~1|none~2|"},
+     "value '|none~0|none~0|none~1|none~0|none~1|none~2|' is not laid out as NAS-Bench-201 notation (3 nodes of 1, 2 "
+     "and 3 inputs); expected '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|'"),
+    ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|+|none~0|none~1||none~2|"}, "is not laid out as"),
+    ("nasbench201", {"arch_str": "none~0+none~0 none~1"}, "value 'none~0+none~0 none~1' has 2 edges; expected 6"),
     ("ofa", {"ks": [3] * 20, "e": [4] * 20, "d": [2, 3, 4, 2, 5], "r": 160}, "field 'depth[4]'"),
     # a key of another space's arch is not ignored: the arch would be some other one than the sender meant
     ("fbnet", {"ops": [0] * 22, "kernel": [3]}, "file.jsonl:3: field 'kernel': unknown; an arch of space 'fbnet' has ops"),
@@ -63,7 +73,7 @@ def test_benchmark_encodings_round_trip():
     ("nasbench201", {"ops": [0] * 6}, "file.jsonl:3: field 'arch_str': missing"),
 ])
 def test_bad_records_name_the_field(name, record, needle):
-    with pytest.raises(NasedgeError, match=needle.replace("[", r"\[").replace("]", r"\]").replace("|", r"\|")):
+    with pytest.raises(NasedgeError, match=re.escape(needle)):
         get_encoding(name).parse(record, "file.jsonl:3")
 
 

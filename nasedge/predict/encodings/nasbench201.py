@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, shortened
 from nasedge.predict.encodings.base import LatencyEncoding
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -33,19 +33,26 @@ _TOKEN = re.compile(r"^([a-z0-9_x]+)~(\d)$")
 
 
 def parse_arch_str(text: str, source: str | None = None) -> tuple[int, ...]:
-    """Op indices of an ``arch_str`` (``|nor_conv_3x3~0|+|...``)."""
-    where = f"{source}: " if source else ""
+    """Op indices of an ``arch_str`` (``|nor_conv_3x3~0|+|...``): exactly the notation, as :func:`arch_str` writes it
+    (3 nodes, of 1, 2 and 3 inputs)."""
+    where = f"{source}: field 'arch_str': " if source else "field 'arch_str': "
     tokens = [t for t in str(text).replace("+", "|").split("|") if t]
+    if len(tokens) != NUM_EDGES:
+        raise NasedgeError(f"{where}value {shortened(repr(text))} has {len(tokens)} edge{'s' * (len(tokens) != 1)}; expected {NUM_EDGES}")
     ops = []
     for i, token in enumerate(tokens):
         m = _TOKEN.match(token)
-        if not m or m.group(1) not in OPS or i >= NUM_EDGES or int(m.group(2)) != _EDGE_INPUT[i]:
-            raise NasedgeError(f"{where}field 'arch_str': token {token!r} is not valid; expected <op>~<node> "
-                               f"with op one of {', '.join(OPS)}")
+        if not m or m.group(1) not in OPS:
+            raise NasedgeError(f"{where}token {token!r} is not valid; expected <op>~<node> with op one of "
+                               f"{', '.join(OPS)}")
+        if int(m.group(2)) != _EDGE_INPUT[i]:  # the op is fine: the edge's place says which node it reads
+            raise NasedgeError(f"{where}token {token!r}: edge {i + 1} of {NUM_EDGES} reads node {_EDGE_INPUT[i]}, not "
+                               f"{m.group(2)}; expected '{m.group(1)}~{_EDGE_INPUT[i]}'")
         ops.append(OPS.index(m.group(1)))
-    if len(ops) != NUM_EDGES:
-        raise NasedgeError(f"{where}field 'arch_str': value {text!r} has {len(ops)} edges; "
-                           f"expected {NUM_EDGES}")
+    canonical = arch_str(ops)
+    if str(text) != canonical:  # the edges are right, the separators of the nodes are not
+        raise NasedgeError(f"{where}value {shortened(repr(text))} is not laid out as NAS-Bench-201 notation (3 nodes "
+                           f"of 1, 2 and 3 inputs); expected {canonical!r}")
     return tuple(ops)
 
 
