@@ -39,6 +39,7 @@ def test_ofa_parses_help_records_and_canonical_arches():
 def test_benchmark_encodings_round_trip():
     fb = get_encoding("fbnet")
     item = fb.parse({"ops": [0, 8] * 11})
+    assert fb.parse({"ops": [0, 8] * 11, "arch_str": ["k3_e1", "skip"] * 11}) == item  # HELP's records
     assert fb.parse(fb.to_record(item)) == item
     assert fb.onehot([item]).shape == (1, 22 * 9) and fb.onehot([item]).sum() == 22
     nb = get_encoding("nasbench201")
@@ -53,6 +54,10 @@ def test_benchmark_encodings_round_trip():
 @pytest.mark.parametrize("name, record, needle", [
     ("fbnet", {"ops": [0] * 21}, "22 op indices"),
     ("fbnet", {"ops": [0] * 21 + [9]}, "field 'ops[21]': value 9"),
+    # HELP's op names beside ops were taken unchecked (the service answered 200 for "garbage")
+    ("fbnet", {"ops": [0] * 22, "arch_str": "garbage"}, "file.jsonl:3: field 'arch_str': value 'garbage' is not the "
+                                                        "op names of ops; expected ['k3_e1', 'k3_e1', "),
+    ("fbnet", {"ops": [0] * 22, "arch_str": ["k3_e1"] * 21 + ["skip"]}, "is not the op names of ops"),
     ("nasbench201", {"arch_str": "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"}, "token 'conv~0'"),
     ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|"}, "3 edges"),
     # the op is fine, the node it reads is not: it said the token was not valid and listed the ops

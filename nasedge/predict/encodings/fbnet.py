@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, shortened
 from nasedge.predict.encodings.base import LatencyEncoding
 
 OPS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
@@ -43,8 +43,15 @@ class FBNetEncoding(LatencyEncoding):
         return stage + ops + ("macs", "params", "act", "layers")
 
     def parse(self, record: Mapping[str, Any], source: str | None = None) -> tuple[int, ...]:
-        # HELP's records carry the op names too, as arch_str
-        return self.check(self._record(record, "ops", ("arch_str",), f"{NUM_LAYERS} op indices", source), source)
+        item = self.check(self._record(record, "ops", ("arch_str",), f"{NUM_LAYERS} op indices", source), source)
+        # HELP's records carry the op names too, as arch_str: names that are not those of ops would leave it unclear
+        # which arch was meant
+        names = [OPS[op] for op in item]
+        if "arch_str" in record and record["arch_str"] != names:
+            where = f"{source}: " if source else ""
+            raise NasedgeError(f"{where}field 'arch_str': value {shortened(repr(record['arch_str']), 80)} is not the "
+                               f"op names of ops; expected {names} (or no arch_str)")
+        return item
 
     def to_record(self, item: tuple[int, ...]) -> dict[str, Any]:
         return {"ops": list(item)}
