@@ -362,9 +362,16 @@ def load_device(path: str | Path) -> Device:
     """A device from a YAML file (a shipped one or a user's own)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NasedgeError(f"{path}: no such device file") from None
+    except IsADirectoryError:
+        raise NasedgeError(f"{path}: is a folder, expected a device YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                           f"save it as UTF-8") from None
+    except OSError as exc:  # permissions, a device that fails
+        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         raise NasedgeError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     device = Device.from_config(data, str(path))

@@ -587,7 +587,16 @@ def find_profile(device: str, space: str | None = None, directory: str | Path | 
 def load_profile(device: str, directory: str | Path | None = None, space: str | None = None) -> DeviceProfile:
     """The stored profile of ``device`` for ``space`` (``None``: its only one); :class:`NasedgeError` if none."""
     path = find_profile(device, space, directory).path
-    profile = DeviceProfile.from_json(path.read_text(), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise NasedgeError(f"{path}: is a folder, expected a device profile (JSON)") from None
+    except UnicodeDecodeError as exc:
+        raise NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                           f"expected a device profile (JSON)") from None
+    except OSError as exc:  # permissions, a device that fails
+        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    profile = DeviceProfile.from_json(text, str(path))
     device, space = path.stem.split("@", 1)
     if (profile.device, profile.space) != (device, space):
         raise NasedgeError(f"{path}: holds the profile of {profile.device!r} in space {profile.space!r}, not of "

@@ -169,6 +169,25 @@ def test_a_broken_device_yaml_of_the_user_hides_no_other_device(nasedge_cli, nas
     assert rows["ok-board"]["available"] and rows["bad"]["where"] == "unreadable" and "cpu" in rows
 
 
+def test_a_device_yaml_or_profile_that_is_no_text_or_a_folder_is_marked_unreadable(nasedge_cli, nasedge_home):
+    assert nasedge_cli("devices", "add", "b", "--runtime", "onnxruntime", "--threads", "1").returncode == 0
+    (nasedge_home / "conf" / "device" / "bytes.yaml").write_bytes(b"\xff\xfe")
+    (nasedge_home / "conf" / "device" / "dir.yaml").mkdir()
+    (nasedge_home / "profiles").mkdir()
+    (nasedge_home / "profiles" / "b@ofa_mbv3_cifar.json").write_bytes(b"\xff\xfe\x00\x01")
+    r = nasedge_cli("devices", "--json", "--ranges")
+    assert r.returncode == 0 and "bytes.yaml: not UTF-8 text" in r.stderr and "dir.yaml: is a folder" in r.stderr
+    rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert rows["bytes"]["where"] == rows["dir"]["where"] == "unreadable" and rows["b"]["available"]
+    assert rows["b"]["ranges"] == {} and "b@ofa_mbv3_cifar.json: not UTF-8 text" in r.stderr
+    shown = nasedge_cli("devices", "show", "b")
+    assert shown.returncode == 0 and "profile ofa_mbv3_cifar (user): unreadable" in shown.stdout
+    _one_line_error(nasedge_cli("predictor", "show", "--device", "b"), "b@ofa_mbv3_cifar.json: not UTF-8 text")
+    for verb in (["devices", "show"], ["specialize", "--latency", "3ms", "--device"]):
+        _one_line_error(nasedge_cli(*verb, nasedge_home / "conf" / "device" / "bytes.yaml"), "bytes.yaml: not UTF-8")
+        _one_line_error(nasedge_cli(*verb, nasedge_home / "conf" / "device" / "dir.yaml"), "dir.yaml: is a folder")
+
+
 @pytest.mark.parametrize("name", ["123", "null", "true", "1e3"])
 def test_a_board_whose_name_yaml_reads_as_a_number_or_constant_is_still_a_name(nasedge_cli, name, tmp_path):
     """Hydra parses an unquoted override value: device=123 chose no device but the integer 123 (a traceback)."""

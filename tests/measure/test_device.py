@@ -141,6 +141,15 @@ def test_unknown_device_lists_known_ones(tmp_path):
         get_device(str(tmp_path / "bad.yaml"))
 
 
+def test_a_device_file_that_is_no_text_or_a_folder_is_one_line(tmp_path):
+    (tmp_path / "bytes.yaml").write_bytes(b"\xff\xfe")
+    with pytest.raises(NasedgeError, match=r"bytes.yaml: not UTF-8 text \(byte 0xff at offset 0\)"):
+        get_device(str(tmp_path / "bytes.yaml"))
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(NasedgeError, match="dir.yaml: is a folder, expected a device YAML file"):
+        get_device(str(tmp_path / "dir.yaml"))
+
+
 @pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
 def test_machine_check_probes_around_each_measurement(tmp_path, device_config, runtime):
     config = device_config("checked", runtime=runtime)

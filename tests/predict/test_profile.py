@@ -53,6 +53,12 @@ def test_profile_errors(tmp_path):
         DeviceProfile.from_json("{", "p.json")
     with pytest.raises(NasedgeError, match="device name None is not valid"):  # it loaded another device's
         load_profile(None, tmp_path)
+    (tmp_path / "bytes@s.json").write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(NasedgeError, match=r"bytes@s.json: not UTF-8 text \(byte 0xff at offset 0\)"):
+        load_profile("bytes", tmp_path)
+    (tmp_path / "dir@s.json").mkdir()
+    with pytest.raises(NasedgeError, match="dir@s.json: is a folder"):
+        load_profile("dir", tmp_path)
 
 
 @pytest.mark.parametrize("options, message", [
