@@ -82,21 +82,32 @@ def check_arch_file(flag: str, path: str, space: Optional[str] = None, option: b
     found.validate(arch, source=path)
 
 
-def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None) -> None:
+def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None, where: Optional[str] = None) -> None:
     """``path`` is a folder or can become one: no file in its place or above it, and a file can be created in the
     nearest folder that exists (a read-only or virtual file system such as ``/proc`` fails here, not after the
-    work). ``given``: the value the user gave, where ``path`` is its folder."""
+    work). ``given``: the value the user gave, where ``path`` is its folder; ``where``: what errors name (default:
+    ``flag`` and the value)."""
     if path is None:
         return
     if not str(path).strip():  # an unset shell variable: the working folder, silently
         raise NasedgeError(f"{flag}: value {path!r} is not valid; expected a folder")
+    where = where or f"{flag} {given or path}"
     p = Path(path)
     for parent in [p, *p.parents]:
         if parent.exists():
             if not parent.is_dir():
-                raise NasedgeError(f"{flag} {given or path}: {parent} exists and is not a folder")
-            _probe_writable(flag, given or path, parent)
+                raise NasedgeError(f"{where}: {parent} exists and is not a folder")
+            _probe_writable(where, parent)
             return
+
+
+def check_home_dir(folder: Path) -> None:
+    """``folder`` of the nasedge home (:mod:`nasedge.home`) can be written, as an output folder
+    (:func:`check_out_dir`): a home that cannot be written fails before the work, naming where the home is set."""
+    from nasedge import home
+
+    value = os.environ.get(home.ENV)
+    check_out_dir(home.ENV, str(folder), where=f"{home.ENV}={value}" if value else f"the nasedge home {home.home()}")
 
 
 def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], ...] = ()) -> None:
@@ -127,14 +138,14 @@ def check_pick_out(path: Optional[str], flag: str = "--out") -> None:
         check_pick_folder(Path(path), flag)
 
 
-def _probe_writable(flag: str, path: str, folder: Path) -> None:
+def _probe_writable(where: str, folder: Path) -> None:
     import tempfile
 
     try:
         with tempfile.TemporaryFile(dir=folder, prefix=".nasedge-probe-"):
             pass
     except OSError as exc:
-        raise NasedgeError(f"{flag} {path}: cannot write in {folder} ({exc.strerror or exc})") from None
+        raise NasedgeError(f"{where}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def check_input_file(flag: str, path: Optional[str], expected: str = "a file") -> None:
@@ -561,9 +572,14 @@ def _predictor(args: argparse.Namespace) -> None:
         check_ray_address("--ray-address", args.ray_address)
     if action in ("fit", "show") and getattr(args, "profiles_dir", None):
         check_out_dir("--profiles-dir", args.profiles_dir)
-    elif action == "fit":  # without --profiles-dir the override is where the profile goes
-        for profiles in _override_values(args, "predictor.profiles_dir"):
+    elif action == "fit":  # without --profiles-dir the override is where the profile goes, else the home
+        from nasedge import home
+
+        overridden = _override_values(args, "predictor.profiles_dir")
+        for profiles in overridden:
             check_out_dir("predictor.profiles_dir", profiles)
+        if not overridden:
+            check_home_dir(home.profiles_dir())
     if action == "push":
         check_url("--url", args.url)
         check_service_reachable(args.url)
@@ -594,6 +610,13 @@ def _serve(args: argparse.Namespace) -> None:
         check_port("service.port", int(port))
     if args.workers is not None and args.workers < 1:
         raise NasedgeError(f"--workers {args.workers} is not valid; expected at least 1")
+
+
+def _devices(args: argparse.Namespace) -> None:
+    if args.devices_command == "add":
+        from nasedge import home
+
+        check_home_dir(home.devices_dir())
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -634,7 +657,8 @@ def _accuracy(args: argparse.Namespace) -> None:
 
 CHECKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "specialize": _specialize, "measure": _measure, "eval": _eval, "export": _export, "arch": _arch,
-    "import": _import, "predictor": _predictor, "serve": _serve, "train": _train, "accuracy": _accuracy}
+    "import": _import, "predictor": _predictor, "serve": _serve, "train": _train, "accuracy": _accuracy,
+    "devices": _devices}
 
 
 def check(verb: str, args: Any) -> None:

@@ -188,6 +188,28 @@ def test_a_device_yaml_or_profile_that_is_no_text_or_a_folder_is_marked_unreadab
         _one_line_error(nasedge_cli(*verb, nasedge_home / "conf" / "device" / "dir.yaml"), "dir.yaml: is a folder")
 
 
+def test_a_home_that_cannot_be_written_is_one_line_before_any_work(nasedge_cli, tmp_path, monkeypatch):
+    """It was an OSError traceback from the atomic write (after `predictor fit` had measured for minutes)."""
+    import errno
+    import tempfile
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "file" / "home"))
+    add = ("devices", "add", "zz", "--runtime", "onnxruntime", "--threads", "1")
+    _one_line_error(nasedge_cli(*add), f"NASEDGE_HOME={tmp_path}/file/home: {tmp_path}/file exists and is not a folder")
+    monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "home"))
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "TemporaryFile", read_only)
+        for command in (add, ("predictor", "fit", "--device", "cpu-ort-t1")):
+            _one_line_error(nasedge_cli(*command), f"NASEDGE_HOME={tmp_path}/home: cannot write in {tmp_path} "
+                                                   f"(Read-only file system)")
+    assert not (tmp_path / "home").exists()
+
+
 @pytest.mark.parametrize("name", ["123", "null", "true", "1e3"])
 def test_a_board_whose_name_yaml_reads_as_a_number_or_constant_is_still_a_name(nasedge_cli, name, tmp_path):
     """Hydra parses an unquoted override value: device=123 chose no device but the integer 123 (a traceback)."""
