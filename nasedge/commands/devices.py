@@ -244,11 +244,11 @@ def run_add(args: argparse.Namespace) -> int:
     path = home.devices_dir() / f"{name}.yaml"
     if source is not None and not args.force:
         raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")
-    before = None  # the settings its profiles were measured with: None where not known
+    before = None  # the settings digest of the board it replaces: None where not known
     if source is not None:
         try:
-            before = load_device(path).config.measure
-        except NasedgeError:  # a broken file is what --force is for: its profiles go aside as of unknown settings
+            before = load_device(path).settings
+        except NasedgeError:  # a broken file is what --force is for: its files say their settings, or go aside
             pass
     if args.runtime not in list_runtimes():
         from nasedge.errors import unknown_name
@@ -279,7 +279,7 @@ def run_add(args: argparse.Namespace) -> int:
     text = (f"# Added by `nasedge devices add` on {dt.date.today().isoformat()}; edit freely "
             f"(schema: nasedge.measure.DeviceConfig, as nasedge's conf/device/*.yaml).\n"
             + yaml.safe_dump({"defaults": ["device_schema", "_self_"], **config}, sort_keys=False))
-    retired = _retire_leftovers(name, before, device.config.measure)
+    retired = _retire_leftovers(name, before, device.settings)
     atomic_write_text(path, text)
     cores = os.cpu_count() or 1
     if args.where == "local" and args.threads is not None and args.threads > cores:
@@ -295,17 +295,18 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retire_leftovers(name: str, before: Optional[dict], now: Optional[dict]) -> Optional[Path]:
+def _retire_leftovers(name: str, before: Optional[str], now: str) -> Optional[Path]:
     """Move the profiles and measurements of device ``name`` in the nasedge home aside (to ``retired/``) unless
-    they were measured with the settings it is added with now (``before``: None when they are not known, the
-    device having been removed); where they went, or None when nothing moved."""
+    they were measured under the settings it is added with now (``now``, a settings digest): as each file records
+    them, else as the YAML it replaces says (``before``: None where not known, the device having been removed or
+    its YAML broken); where they went, or None when nothing moved."""
     import datetime as dt
 
     from nasedge import home
 
     leftovers = [p for d in (home.profiles_dir(), home.measurements_dir()) if d.is_dir()
-                 for p in sorted(d.glob(f"{name}@*"))]
-    if not leftovers or (before is not None and before == now):
+                 for p in sorted(d.glob(f"{name}@*")) if _measured_under(p, before) != {now}]
+    if not leftovers:
         return None
     stamp = dt.datetime.now().strftime('%Y%m%d-%H%M%S')
     retired = home.retired_dir() / f"{name}-{stamp}"
@@ -317,6 +318,29 @@ def _retire_leftovers(name: str, before: Optional[dict], now: Optional[dict]) ->
         (retired / p.parent.name).mkdir(parents=True, exist_ok=True)
         p.replace(retired / p.parent.name / p.name)
     return retired
+
+
+def _measured_under(path: Path, before: Optional[str]) -> set:
+    """The settings digests a profile or measurements file records, a round journal's those of its CSV; ``before``
+    (None: not known) for what a file does not record (files of versions before digests), any other file and one
+    that does not read."""
+    from nasedge.errors import NasedgeError
+    from nasedge.measure import read_measurements_csv
+    from nasedge.predict.profile import DeviceProfile
+
+    csv, journal, _ = path.name.partition(".csv.")
+    if journal:  # the round journal of a CSV (<csv>.<device>.rounds.jsonl) goes where its CSV goes
+        return _measured_under(path.with_name(csv + ".csv"), before)
+    try:
+        if path.suffix == ".json":
+            recorded = {DeviceProfile.from_json(path.read_text(encoding="utf-8"), str(path)).settings}
+        elif path.suffix == ".csv":
+            recorded = {m.settings for m in read_measurements_csv(path, warn=lambda _: None)}
+        else:
+            return {before}
+    except (NasedgeError, OSError, UnicodeDecodeError):
+        return {before}
+    return {s or before for s in recorded}
 
 
 def _check_runtime_settings(device) -> None:

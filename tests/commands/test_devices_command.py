@@ -76,6 +76,35 @@ def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(na
     assert nasedge_cli("devices", "show", "b").returncode == 0
 
 
+def test_a_board_removed_and_added_again_with_its_settings_keeps_what_its_files_say_it_measured(nasedge_cli,
+                                                                                                  nasedge_home):
+    """Its YAML gone, its settings were "no longer known": the profile and measurements of a board removed and added
+    back as it was went to retired/, against what `devices remove` says. The files record their settings."""
+    from nasedge.measure.device import get_device
+    from nasedge.spaces import get_space
+
+    add = ("devices", "add", "rb", "--runtime", "onnxruntime", "--threads", "1")
+    assert nasedge_cli(*add).returncode == 0
+    settings = get_device("rb").settings
+    arch = json.dumps(get_space("ofa_mbv3_cifar").min_arch().to_dict()).replace('"', '""')
+    profile = nasedge_home / "profiles" / "rb@ofa_mbv3_cifar.json"
+    csv = nasedge_home / "measurements" / "rb@ofa_mbv3_cifar.csv"
+    journal = nasedge_home / "measurements" / "rb@ofa_mbv3_cifar.csv.rb.rounds.jsonl"
+    for path in (profile, csv, journal):
+        path.parent.mkdir(exist_ok=True)
+    profile.write_text(json.dumps({"device": "rb", "space": "ofa_mbv3_cifar", "predictor": "meta", "state": {},
+                                   "measurements": [], "settings": settings}))
+    csv.write_text(f'arch_id,device,median_ms,settings,arch\n0,rb,1.5,{settings},"{arch}"\n')
+    journal.write_text("{}\n")
+    assert nasedge_cli("devices", "remove", "rb").returncode == 0
+    r = nasedge_cli(*add)
+    assert r.returncode == 0 and "moved" not in r.stdout and profile.exists() and csv.exists() and journal.exists()
+    assert nasedge_cli("devices", "remove", "rb").returncode == 0
+    r = nasedge_cli(*add[:-1], "2")  # other settings: aside, the journal with its CSV
+    assert r.returncode == 0 and "moved" in r.stdout and not list((nasedge_home / "measurements").iterdir())
+    assert not profile.exists()
+
+
 @pytest.mark.parametrize("args, needle", [
     (["add", "cpu", "--runtime", "onnxruntime"], "device 'cpu' is shipped with nasedge; choose another name"),
     (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid"),
