@@ -29,6 +29,8 @@ RANGE_SAMPLES = 200  # seeded random subnets whose predicted latency spans the d
 
 
 MAX_THREADS, MAX_BATCH = 1024, 4096
+# what becomes of a profile measured under other settings than its device's YAML says now
+STALE_USE = "specialize measures the device again rather than use it; `nasedge predictor fit` replaces it"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,17 +77,24 @@ def _row(name: str, ranges: bool, space: str) -> dict:
     where = device.location() if device.measurable else "predict-only"
     what = device.summary() if device.measurable else ", ".join(f"{d.dataset}:{d.column}" for d in device.data)
     stored = stored_profiles(name)
+    profiles = {}
+    for s in stored:
+        try:
+            profiles[s.space] = load_profile(name, space=s.space)
+        except NasedgeError as exc:  # one broken profile, not the device nor the other rows
+            print(f"nasedge: warning: {exc}", file=sys.stderr)
+    stale = {space: p.other_settings(device.settings) for space, p in profiles.items()
+             if p.other_settings(device.settings)}  # specialize measures anew rather than use it
     row = {"name": name, "where": "unavailable here" if missing else where, "runtime": what,
            "profiles": [s.space for s in stored], "description": device.description,
            "source": device_source(name), "file": str(device_file(name)), "available": missing is None,
-           "unavailable": missing, "profile_sources": {s.space: s.source for s in stored}}
+           "unavailable": missing, "profile_sources": {s.space: s.source for s in stored}, "stale_profiles": stale}
     if ranges:
         row["ranges"] = {}
-        for s in stored:
+        for space, p in profiles.items():
             try:
-                row["ranges"][s.space] = {**load_profile(name, space=s.space).latency_range(RANGE_SAMPLES),
-                                          "source": s.source}
-            except NasedgeError as exc:  # one broken profile, not the device nor the other rows
+                row["ranges"][space] = {**p.latency_range(RANGE_SAMPLES), "source": row["profile_sources"][space]}
+            except NasedgeError as exc:  # a state that does not load
                 print(f"nasedge: warning: {exc}", file=sys.stderr)
         if not device.measurable and space not in row["ranges"]:
             row["ranges"].update(_published_range(device, space))
@@ -108,7 +117,7 @@ def _row_or_fault(name: str, ranges: bool, space: str) -> dict:
         print(f"nasedge: warning: {exc}", file=sys.stderr)
         return {"name": name, "where": "unreadable", "runtime": str(exc), "profiles": [], "description": "",
                 "source": device_source(name), "file": str(device_file(name)), "available": False,
-                "unavailable": str(exc), "profile_sources": {}}
+                "unavailable": str(exc), "profile_sources": {}, "stale_profiles": {}}
 
 
 def _published_range(device, space_name: str) -> dict:
@@ -152,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     table = Table("device", "from", "measured", "runtime / published data", "profiles (spaces)", box=None,
                   pad_edge=False)
     for row in rows:
-        profiles = ", ".join(f"{s}" + (" (user)" if src == "user" else "") for s, src in row["profile_sources"].items())
+        profiles = ", ".join(s + _profile_notes(src, s in row["stale_profiles"])
+                             for s, src in row["profile_sources"].items())
         table.add_row(row["name"], row["source"], row["where"], escape(row["runtime"]), profiles or "-")
     console.print(table)
     reasons: dict[str, list[str]] = {}
@@ -161,9 +171,18 @@ def run(args: argparse.Namespace) -> int:
             reasons.setdefault(row["unavailable"], []).append(row["name"])
     for why, names in reasons.items():
         console.print(f"unavailable here: {', '.join(names)}: {escape(why)}", highlight=False, soft_wrap=True)
+    for row in rows:
+        for space, why in row["stale_profiles"].items():
+            console.print(f"stale profile: {row['name']} {space}: {escape(why)}; {STALE_USE}", highlight=False,
+                          soft_wrap=True)
     if args.ranges:
         _print_ranges(console, rows)
     return 0
+
+
+def _profile_notes(source: str, stale: bool) -> str:
+    notes = [n for n, on in (("user", source == "user"), ("stale", stale)) if on]
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def _ms(value: float) -> str:
@@ -201,11 +220,15 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"  profiles: none (nasedge predictor fit --device {row['name']})")
     for space in (s for s in row["profiles"] if s not in row["ranges"]):
         print(f"  profile {space} ({row['profile_sources'][space]}): unreadable (the warning above says why)")
+        if space in row["stale_profiles"]:
+            print(f"    stale: {row['stale_profiles'][space]}; {STALE_USE}")
     for space, r in row["ranges"].items():
         what = "published data" if r["source"] == "published" else "profile"
         print(f"  {what} {space} ({r['source']}): predicted {_ms(r['min_arch_ms'])} ms (smallest "
               f"arch) to {_ms(r['max_arch_ms'])} ms (largest); {r['samples']} sampled subnets "
               f"{_ms(r['sampled_min_ms'])}-{_ms(r['sampled_max_ms'])} ms")
+        if space in row["stale_profiles"]:
+            print(f"    stale: {row['stale_profiles'][space]}; {STALE_USE}")
     return 0
 
 

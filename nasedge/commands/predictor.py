@@ -278,10 +278,21 @@ def _stored_profile(args: argparse.Namespace):
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from nasedge.commands.devices import STALE_USE
+    from nasedge.errors import NasedgeError
+    from nasedge.measure.device import device_source, get_device
+
     stored, p = _stored_profile(args)
+    stale = ""
+    if device_source(p.device) is not None:
+        try:
+            stale = p.other_settings(get_device(p.device).settings)
+        except NasedgeError:  # a broken YAML is the device's problem (`nasedge devices` says it); its settings unknown
+            pass
     summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
                "measurements": len(p.measurements), "quality": p.quality, "created": p.created,
-               "source": stored.source, "path": str(stored.path), "adaptation": p.latency_predictor.adaptation()}
+               "source": stored.source, "path": str(stored.path), "adaptation": p.latency_predictor.adaptation(),
+               "stale": stale}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -292,6 +303,8 @@ def run_show(args: argparse.Namespace) -> int:
                                 f"within 10 % {100 * q['within_10pct']:.0f} %" if q else ""))
         if summary["adaptation"]:
             print(f"adaptation: {summary['adaptation']}")
+        if stale:
+            print(f"stale: {stale}; {STALE_USE}")
     return 0
 
 

@@ -97,6 +97,14 @@ class DeviceProfile:
                        f"discounts them, but remeasuring those archs makes a better profile")
         return out
 
+    def other_settings(self, settings: str) -> str:
+        """Why the profile is not of the device whose settings digest (``Device.settings``) is ``settings`` now, in
+        words: measured under other settings (its YAML edited since, another board added under its name); "" where
+        it is, or does not record its settings."""
+        if self.settings in ("", settings):
+            return ""
+        return f"measured under other settings of {self.device} ({self.settings}, now {settings})"
+
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted latency on this device, milliseconds."""
         return self.latency_predictor.predict(archs)

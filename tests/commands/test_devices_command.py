@@ -105,6 +105,34 @@ def test_a_board_removed_and_added_again_with_its_settings_keeps_what_its_files_
     assert not profile.exists()
 
 
+def test_a_profile_measured_under_other_settings_is_marked_stale_wherever_it_is_listed(nasedge_cli, nasedge_home):
+    """A YAML edited from 1 to 2 threads: specialize measured the board again, while `devices`, `devices show` and
+    `predictor show` presented the 1-thread profile as the board's."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from nasedge.measure.device import get_device
+    from nasedge.predict.profile import fit_profile, save_profile
+    from nasedge.spaces import get_space
+
+    assert nasedge_cli("devices", "add", "rb", "--runtime", "onnxruntime", "--threads", "1").returncode == 0
+    before = get_device("rb").settings
+    archs = get_space("ofa_mbv3_cifar").sample_many(12, np.random.default_rng(0))
+    profile = fit_profile("rb", "ofa_mbv3_cifar", archs, [1.0 + 0.1 * sum(a.depth) for a in archs], "flops", cv_folds=0)
+    save_profile(replace(profile, settings=before))
+    assert _rows(nasedge_cli)["rb"]["stale_profiles"] == {}
+    path = nasedge_home / "conf" / "device" / "rb.yaml"
+    path.write_text(path.read_text().replace("threads: 1", "threads: 2"))
+    why = f"measured under other settings of rb ({before}, now {get_device('rb').settings})"
+    assert _rows(nasedge_cli)["rb"]["stale_profiles"] == {"ofa_mbv3_cifar": why}
+    table = nasedge_cli("devices").stdout
+    assert "ofa_mbv3_cifar (user, stale)" in table and f"stale profile: rb ofa_mbv3_cifar: {why}" in table
+    assert f"stale: {why}" in nasedge_cli("devices", "show", "rb").stdout
+    shown = nasedge_cli("predictor", "show", "--device", "rb", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["stale"] == why
+
+
 @pytest.mark.parametrize("args, needle", [
     (["add", "cpu", "--runtime", "onnxruntime"], "device 'cpu' is shipped with nasedge; choose another name"),
     (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid"),

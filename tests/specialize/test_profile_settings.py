@@ -51,7 +51,8 @@ def test_a_profile_of_other_settings_is_measured_again(tmp_path, monkeypatch):
     source = _source(two, tmp_path, notes)
     assert measured == ["b"] and source.kind == "new-profile"
     assert notes[0].startswith(f"the stored profile {tmp_path / 'profiles'}/b@ofa_mbv3_cifar.json was measured under "
-                               "other settings of b; a new one is measured and replaces it")
+                               f"other settings of b ({one.settings}, now {two.settings}); a new one is measured and "
+                               f"replaces it")
     assert profiles.load_profile("b", tmp_path / "profiles", SPACE.name).settings == two.settings
     assert _source(two, tmp_path, notes).kind == "profile" and len(measured) == 1
 
