@@ -73,6 +73,9 @@ def _row(name: str, ranges: bool, space: str) -> dict:
     from nasedge.predict.profile import load_profile, stored_profiles
 
     device = get_device(name)
+    device.check_settings()  # a YAML that `measure` refuses is not listed as usable
+    file, source = device_file(name), device_source(name) or "file"
+    name = device.name  # a YAML given by path: its profiles are its name's
     missing = device.unavailable()
     where = device.location() if device.measurable else "predict-only"
     what = device.summary() if device.measurable else ", ".join(f"{d.dataset}:{d.column}" for d in device.data)
@@ -87,7 +90,7 @@ def _row(name: str, ranges: bool, space: str) -> dict:
              if p.other_settings(device.settings)}  # specialize measures anew rather than use it
     row = {"name": name, "where": "unavailable here" if missing else where, "runtime": what,
            "profiles": [s.space for s in stored], "description": device.description,
-           "source": device_source(name), "file": str(device_file(name)), "available": missing is None,
+           "source": source, "file": str(file), "available": missing is None,
            "unavailable": missing, "profile_sources": {s.space: s.source for s in stored}, "stale_profiles": stale}
     if ranges:
         row["ranges"] = {}

@@ -188,6 +188,12 @@ class Device:
             return None
         return measurer_unavailable(self.config.measure or {}, f"{self.source}: measure")
 
+    def check_settings(self) -> None:
+        """Fail, as measuring would, on settings its measurer refuses (a runtime's threads, batch, precision or
+        options): the measurer is built, not run, where it can be built here (a local device that is available)."""
+        if self.where == "local" and self.unavailable() is None:
+            self.measurer()
+
     def check_available(self) -> None:
         """Fail, before any work starts, with what this machine lacks to measure the device."""
         why = self.unavailable()

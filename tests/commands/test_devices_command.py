@@ -267,6 +267,30 @@ def test_a_home_that_cannot_be_written_is_one_line_before_any_work(nasedge_cli, 
     assert not (tmp_path / "home").exists()
 
 
+@pytest.mark.parametrize("key, value, needle", [
+    ("threads", "one", "field 'threads': value 'one' is not valid; expected >= 1"),
+    ("threads", -4, "field 'threads': value -4 is not valid"), ("batch", 1.5, "field 'batch': value 1.5 is not valid"),
+    ("precision", "int3", "field 'precision': value 'int3' is not valid")])
+def test_a_device_yaml_that_measure_refuses_is_listed_and_shown_as_refused(nasedge_cli, nasedge_home, key, value,
+                                                                           needle):
+    """The listing showed such a YAML as usable ('onnxruntime tone b1 fp32'), and `devices show PATH` refused every
+    path as a device name; both now say what `measure --device` says."""
+    assert nasedge_cli("devices", "add", "ok", "--runtime", "onnxruntime", "--threads", "1").returncode == 0
+    folder = nasedge_home / "conf" / "device"
+    data = yaml.safe_load((folder / "ok.yaml").read_text())
+    shown = nasedge_cli("devices", "show", folder / "ok.yaml")  # by path: its name's profiles
+    assert shown.returncode == 0 and shown.stdout.startswith(f"ok (file, {folder / 'ok.yaml'})"), shown.stderr
+    data["name"], data["measure"][key] = "bad", value
+    (folder / "bad.yaml").write_text(yaml.safe_dump(data))
+    r = nasedge_cli("devices", "--json")
+    rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert r.returncode == 0 and rows["bad"]["where"] == "unreadable" and needle in rows["bad"]["unavailable"]
+    assert rows["ok"]["available"]
+    for command in (["devices", "show", folder / "bad.yaml"], ["devices", "show", "bad"],
+                    ["measure", "--device", "bad", "--num-archs", "1", "--out", nasedge_home / "m.csv"]):
+        _one_line_error(nasedge_cli(*command), f"bad.yaml: measure: runtime onnxruntime: {needle}")
+
+
 @pytest.mark.parametrize("name", ["123", "null", "true", "1e3"])
 def test_a_board_whose_name_yaml_reads_as_a_number_or_constant_is_still_a_name(nasedge_cli, name, tmp_path):
     """Hydra parses an unquoted override value: device=123 chose no device but the integer 123 (a traceback)."""
