@@ -345,12 +345,21 @@ def device_dirs() -> list[tuple[str, Path]]:
             (USER, home.devices_dir())]
 
 
+def _device_files() -> list[tuple[str, Path]]:
+    return [(source, p) for source, d in device_dirs() for p in (sorted(d.glob("*.yaml")) if d.is_dir() else [])]
+
+
 def _named_files() -> dict[str, tuple[str, Path]]:
     found: dict[str, tuple[str, Path]] = {}
-    for source, d in device_dirs():
-        for p in sorted(d.glob("*.yaml")) if d.is_dir() else []:
-            found.setdefault(p.stem, (source, p))
+    for source, p in _device_files():
+        found.setdefault(p.stem, (source, p))
     return found
+
+
+def hidden_device_files(name: str) -> list[tuple[str, Path]]:
+    """(source, YAML) of the files named ``name`` that a device of the name looked up first hides (the user's
+    ``cpu.yaml`` behind the shipped ``cpu``): never read, which `devices add` would have refused."""
+    return [(source, p) for source, p in _device_files() if p.stem == name][1:]
 
 
 def list_devices() -> list[str]:
@@ -383,6 +392,11 @@ def load_device(path: str | Path) -> Device:
     device = Device.from_config(data, str(path))
     if any(path.parent == d for _, d in device_dirs()) and device.name != path.stem:
         raise NasedgeError(f"{path}: field 'name': value {device.name!r} must match the file name {path.stem!r}")
+    if path.parent == home.devices_dir():  # names are file names: on a case-insensitive file system one file
+        twin = next((p for n, (_, p) in _named_files().items() if n.lower() == path.stem.lower() and p != path), None)
+        if twin is not None:
+            raise NasedgeError(f"{path}: the device name {path.stem!r} differs only in case from that of {twin}, "
+                               f"which `nasedge devices add` refuses; rename or remove one of them")
     return device
 
 

@@ -291,6 +291,25 @@ def test_a_device_yaml_that_measure_refuses_is_listed_and_shown_as_refused(nased
         _one_line_error(nasedge_cli(*command), f"bad.yaml: measure: runtime onnxruntime: {needle}")
 
 
+def test_a_hand_written_yaml_of_a_name_devices_add_refuses_is_said(nasedge_cli, nasedge_home):
+    """The user's cpu.yaml was silently ignored (the shipped cpu won), and Mixed.yaml and mixed.yaml both loaded."""
+    assert nasedge_cli("devices", "add", "mixed", "--runtime", "onnxruntime", "--threads", "1").returncode == 0
+    folder = nasedge_home / "conf" / "device"
+    text = (folder / "mixed.yaml").read_text()
+    for name in ("Mixed", "cpu", "CPU-ort-t1"):
+        (folder / f"{name}.yaml").write_text(text.replace("name: mixed", f"name: {name}"))
+    r = nasedge_cli("devices", "--json")
+    rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert r.returncode == 0 and rows["cpu"]["source"] == "shipped" and rows["cpu-ort-t1"]["available"]
+    assert f"{folder / 'cpu.yaml'}: ignored: the shipped device 'cpu'" in r.stderr
+    for name, twin in (("Mixed", folder / "mixed.yaml"), ("mixed", folder / "Mixed.yaml"), ("CPU-ort-t1", None)):
+        assert rows[name]["where"] == "unreadable" and "differs only in case from that of" in rows[name]["unavailable"]
+        assert twin is None or str(twin) in rows[name]["unavailable"]
+    _one_line_error(nasedge_cli("measure", "--device", "Mixed", "--num-archs", "1", "--out", nasedge_home / "m.csv"),
+                    f"{folder / 'Mixed.yaml'}: the device name 'Mixed' differs only in case from that of {folder}")
+    assert "cpu.yaml: ignored" in nasedge_cli("devices", "show", "cpu").stderr
+
+
 @pytest.mark.parametrize("name", ["123", "null", "true", "1e3"])
 def test_a_board_whose_name_yaml_reads_as_a_number_or_constant_is_still_a_name(nasedge_cli, name, tmp_path):
     """Hydra parses an unquoted override value: device=123 chose no device but the integer 123 (a traceback)."""
