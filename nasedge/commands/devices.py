@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", parser_class=type(parser))
 
     p = sub.add_parser("add", help="add a device of your own (a YAML in the nasedge home)")
-    p.add_argument("name", metavar="NAME", help="the device's name (letters, digits and . _ + -)")
+    p.add_argument("name", metavar="NAME", help="the device's name (letters, digits and . _ -)")
     p.add_argument("--runtime", required=True, metavar="NAME", help="onnxruntime, torch or litert (or a plugin's)")
     p.add_argument("--threads", type=int, metavar="N", help="compute threads (default: every core)")
     p.add_argument("--batch", type=int, default=1, metavar="B", help="batch size (default 1)")
@@ -252,10 +252,10 @@ def run_add(args: argparse.Namespace) -> int:
     from nasedge.measure.runtime import list_runtimes
     from nasedge.predict.profile import check_device_name
 
-    name = check_device_name(args.name)
-    if "+" in name:  # <device>+<digest> names a device changed by device.* overrides; it would share their profile
-        raise NasedgeError(f"device name {name!r}: '+' is kept for devices changed by device.* overrides "
+    if "+" in args.name:  # <device>+<digest> names a device changed by device.* overrides; it would share their profile
+        raise NasedgeError(f"device name {args.name!r}: '+' is kept for devices changed by device.* overrides "
                            f"(<device>+<settings digest>); choose a name without it")
+    name = check_device_name(args.name, plus=False)
     if name.endswith("_schema"):  # conf/device/device_schema is the schema every device YAML extends
         raise NasedgeError(f"device name {name!r}: names ending in '_schema' are kept for configuration schemas; "
                            f"choose another name")

@@ -488,10 +488,12 @@ def profile_device(device: str, space: SearchSpace | str,
     return _profile(device, fitted, *columns(), cv_folds, options), ordered  # the profile of that very fit
 
 
-def check_device_name(device: str) -> str:
-    if not isinstance(device, str) or not _DEVICE_NAME.match(device):
-        raise NasedgeError(f"device name {device!r} is not valid; use up to 128 letters, digits and . _ + - "
-                           f"(it names the profile file)")
+def check_device_name(device: str, plus: bool = True) -> str:
+    """``device`` as a device name (it names the profile file); ``plus``: '+' allowed, as in the names of devices
+    changed by ``device.*`` overrides (``<device>+<settings digest>``), which a new device's name must not take."""
+    if not isinstance(device, str) or not _DEVICE_NAME.match(device) or (not plus and "+" in device):
+        raise NasedgeError(f"device name {device!r} is not valid; use up to 128 letters, digits and "
+                           f"{'. _ + -' if plus else '. _ -'} (it names the profile file)")
     return device
 
 

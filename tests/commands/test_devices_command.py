@@ -135,7 +135,8 @@ def test_a_profile_measured_under_other_settings_is_marked_stale_wherever_it_is_
 
 @pytest.mark.parametrize("args, needle", [
     (["add", "cpu", "--runtime", "onnxruntime"], "device 'cpu' is shipped with nasedge; choose another name"),
-    (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid"),
+    (["add", "../up", "--runtime", "onnxruntime"], "device name '../up' is not valid; use up to 128 letters, digits "
+                                                   "and . _ - (it"),  # '+' is refused below
     (["add", "b+8ba8bf1a", "--runtime", "torch"], "'+' is kept for devices changed by device.* overrides"),
     (["add", "b", "--runtime", "torch", "--description", "two\nlines"], "--description: value 'two\\nlines' is not valid"),
     (["add", "b", "--runtime", "tvm"], "--runtime: unknown runtime 'tvm'; known: litert, onnxruntime, torch"),
