@@ -7,14 +7,16 @@ import re
 
 from nasedge.errors import NasedgeError
 
-_LATENCY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|us|µs)?\s*$")
-_TO_MS = {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3}
+# a unit in any case: 20MS is no megaseconds budget, but 20 ms written in capitals
+_LATENCY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|us|µs)?\s*$", re.IGNORECASE)
+_TO_MS = {unit.casefold(): ms for unit, ms in {"ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3}.items()}
 
 
 def parse_latency(text: str | float) -> float:
     """A latency budget in milliseconds; a bare number is milliseconds. Raises :class:`NasedgeError`."""
     match = _LATENCY.match(str(text))
-    value = float(match.group(1)) * _TO_MS[match.group(2)] if match else math.nan
+    unit = match.group(2) if match else None
+    value = float(match.group(1)) * (_TO_MS[unit.casefold()] if unit else 1.0) if match else math.nan
     if not (math.isfinite(value) and value > 0):
         raise NasedgeError(f"latency budget {str(text)!r} is not valid; expected a positive duration such as "
                            f"20ms, 20 ms, 0.02s or 20 (milliseconds)")

@@ -5,7 +5,8 @@ from nasedge.specialize import format_latency, parse_latency
 
 
 @pytest.mark.parametrize("text, ms", [("20ms", 20.0), ("20 ms", 20.0), ("0.02s", 20.0), ("20", 20.0),
-                                      (" 2.5ms ", 2.5), ("1500us", 1.5), ("1e1ms", 10.0), (7, 7.0)])
+                                      (" 2.5ms ", 2.5), ("1500us", 1.5), ("1e1ms", 10.0), (7, 7.0),
+                                      ("20MS", 20.0), ("0.02S", 20.0), ("1500µS", 1.5), ("1500ΜS", 1.5)])
 def test_valid_budgets(text, ms):
     assert parse_latency(text) == pytest.approx(ms)
 
