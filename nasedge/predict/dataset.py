@@ -378,8 +378,9 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, s
                 enc = _detect_encoding(rec, f"{where}: column 'arch'")
             items.append(enc.parse(rec, f"{where}: column 'arch'"))
             v = _float(row[il], where, column)
-            if math.isnan(v):
-                raise NasedgeError(f"{where}: column '{column}': empty; expected a positive latency")
+            if math.isnan(v):  # a cell a latency table reads as not measured: no measurement
+                what = f"value {row[il]!r} is not a number" if row[il].strip() else "empty"
+                raise NasedgeError(f"{where}: column '{column}': {what}; expected a positive latency")
             lat.append(v)
             flag = row[inoisy].strip().lower() if inoisy is not None else ""
             if flag not in ("true", "false", ""):

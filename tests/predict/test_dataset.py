@@ -127,7 +127,9 @@ def test_measurements_csv_of_users(tmp_path, ofa_sample):
     assert list(m.latency_ms) == [1.5, 2.5, 3.5] and not m.noisy.any()
     for bad, needle in [(rows[1].replace(",2.5,", ",1e30,"), r"m.csv:3: column 'latency_ms': value '1e30' is not valid; "
                                                              r"expected a latency of 1e-06 to 1e\+07 ms"),
-                        (rows[1].replace(",false", ",maybe"), r"m.csv:3: column 'noisy': value 'maybe' is not valid")]:
+                        (rows[1].replace(",false", ",maybe"), r"m.csv:3: column 'noisy': value 'maybe' is not valid"),
+                        (rows[1].replace(",2.5,", ",nan,"), r"m.csv:3: column 'latency_ms': value 'nan' is not a number"),
+                        (rows[1].replace(",2.5,", ",,"), r"m.csv:3: column 'latency_ms': empty; expected a positive")]:
         path.write_text("arch,latency_ms,noisy\n" + "\n".join([rows[0], bad]) + "\n")
         with pytest.raises(NasedgeError, match=needle):
             read_device_measurements(path, "b")
