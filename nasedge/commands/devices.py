@@ -250,7 +250,7 @@ def run_add(args: argparse.Namespace) -> int:
     from nasedge.measure.device import (PLUGIN, SHIPPED, Device, device_source, is_device_file, list_devices,
                                         load_device)
     from nasedge.measure.runtime import list_runtimes
-    from nasedge.predict.profile import check_device_name
+    from nasedge.predict.profile import check_device_name, check_no_case_twin
 
     if "+" in args.name:  # <device>+<digest> names a device changed by device.* overrides; it would share their profile
         raise NasedgeError(f"device name {args.name!r}: '+' is kept for devices changed by device.* overrides "
@@ -266,11 +266,7 @@ def run_add(args: argparse.Namespace) -> int:
     if source in (SHIPPED, PLUGIN):
         raise NasedgeError(f"device {name!r} is shipped with {'nasedge' if source == SHIPPED else 'a plugin'}; "
                            f"choose another name")
-    # names are file names: on a case-insensitive file system these would be one file
-    twin = next((d for d in list_devices() if d.lower() == name.lower() and d != name), None)
-    if twin is not None:
-        raise NasedgeError(f"device name {name!r} differs from the existing device {twin!r} only in case; choose "
-                           f"another name")
+    check_no_case_twin(name, list_devices())
     path = home.devices_dir() / f"{name}.yaml"
     if source is not None and not args.force:
         raise NasedgeError(f"device {name!r} exists ({path}); pass --force to replace it")

@@ -428,7 +428,7 @@ def device_file(name: str, overrides: Sequence[str] = ()) -> Path:
 def unknown_device(name: str) -> NasedgeError:
     """``unknown device 'x'; did you mean 'y'? known: ...``, and how to add it where ``name`` can name a device."""
     from nasedge.errors import unknown_name
-    from nasedge.predict.profile import check_device_name
+    from nasedge.predict.profile import case_twin, check_device_name
 
     known = list_devices()
     error = unknown_name("device", name, known)
@@ -436,7 +436,7 @@ def unknown_device(name: str) -> NasedgeError:
         check_device_name(name)
     except NasedgeError:
         return error
-    if any(d.lower() == name.lower() for d in known):  # a case twin, which `devices add` refuses
+    if case_twin(name, known) is not None:  # which `devices add` refuses
         return error
     return NasedgeError(f"{error} (add your own with `nasedge devices add {name} --runtime onnxruntime`)")
 

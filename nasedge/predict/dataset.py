@@ -229,6 +229,8 @@ def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], d
 def load_dataset(dirs: str | Path | Sequence[str | Path],
                  space: SearchSpace | LatencyEncoding | str | None = None) -> LatencyDataset:
     """Load one or more dataset directories into one table (archs joined on identity)."""
+    from nasedge.predict.profile import case_twin
+
     if isinstance(dirs, (str, Path)):
         dirs = [dirs]
     enc = get_encoding(space) if space is not None else None
@@ -252,15 +254,15 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
             id_to_row[aid] = keys[k]
         devices, rows = _read_latency(d / "latency_ms.csv", set(ids))
         for j, dev in enumerate(devices):
-            for other, other_dir, _ in columns:
-                if other == dev:
-                    raise NasedgeError(f"device {dev!r} is in both {other_dir} and {d}; rename one column")
-                # device names are file names (profiles, device YAMLs): on a case-insensitive file system one; in a
-                # benchmark, the target's twin among the sources would leak its answers
-                if other.lower() == dev.lower():
-                    where = "" if other_dir == str(d) else f" of {other_dir}"
-                    raise NasedgeError(f"{d / 'latency_ms.csv'}: device {dev!r} differs from device {other!r}{where} "
-                                       f"only in case; rename one column")
+            seen = {other: other_dir for other, other_dir, _ in columns}
+            if dev in seen:
+                raise NasedgeError(f"device {dev!r} is in both {seen[dev]} and {d}; rename one column")
+            # in a benchmark, the target's twin among the sources would leak its answers
+            twin = case_twin(dev, seen)
+            if twin is not None:
+                where = "" if seen[twin] == str(d) else f" of {seen[twin]}"
+                raise NasedgeError(f"{d / 'latency_ms.csv'}: device {dev!r} differs from device {twin!r}{where} "
+                                   f"only in case; rename one column")
             columns.append((dev, str(d), {id_to_row[a]: v[j] for a, v in rows.items() if not math.isnan(v[j])}))
         ref_path = d / "reference_archs.json"
         if ref_path.is_file():

@@ -21,7 +21,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -495,6 +495,20 @@ def check_device_name(device: str, plus: bool = True) -> str:
         raise NasedgeError(f"device name {device!r} is not valid; use up to 128 letters, digits and "
                            f"{'. _ + -' if plus else '. _ -'} (it names the profile file)")
     return device
+
+
+def case_twin(device: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` that differs from ``device`` only in case, or None. Device names are file names
+    (profiles, device YAMLs): on a case-insensitive file system such twins would be one file."""
+    return next((n for n in names if n.lower() == device.lower() and n != device), None)
+
+
+def check_no_case_twin(device: str, names: Iterable[str]) -> None:
+    """Refuse ``device`` as a new name next to a case twin among ``names`` (``nasedge devices add``, the service)."""
+    twin = case_twin(device, names)
+    if twin is not None:
+        raise NasedgeError(f"device name {device!r} differs from the existing device {twin!r} only in case; choose "
+                           f"another name")
 
 
 def shipped_profiles_dir() -> Path:

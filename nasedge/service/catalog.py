@@ -96,6 +96,9 @@ class Catalog:
     def is_shipped(self, name: str) -> bool:
         return name in self._shipped
 
+    def shipped_names(self) -> list[str]:
+        return list(self._shipped)
+
     def devices(self) -> list[DeviceInfo]:
         shipped = [profile_info(0, p, SHIPPED) for p in self._shipped.values()]
         registered = [_registered(s) for s in self.storage.summaries()]

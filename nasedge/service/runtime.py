@@ -7,10 +7,11 @@ start and tears it down at stop; handlers reach it with :func:`runtime`.
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from fastapi import FastAPI, Request
@@ -32,6 +33,12 @@ class ServiceRuntime:
     submit: Submit
     fit_executor: ThreadPoolExecutor
     batcher: Optional[MicroBatcher] = None
+    # one lock per device name in registration, case folded (weak: gone once no registration holds it)
+    _registering: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+
+    def registration_lock(self, name: str) -> asyncio.Lock:
+        """The lock that registrations of ``name`` and of its case twins in this process take in turn."""
+        return self._registering.setdefault(name.lower(), asyncio.Lock())
 
 
 @asynccontextmanager

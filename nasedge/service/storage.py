@@ -211,6 +211,12 @@ class Storage:
                 far_measurements=[(int(i), float(r)) for i, r in json.loads(row.far_measurements)])
             return row.id, profile
 
+    def names_like(self, name: str) -> list[str]:
+        """Registered names equal to ``name`` but for case (``name`` itself among them if registered)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(DeviceRow.name).where(func.lower(DeviceRow.name) == name.lower()))
+                        .scalars())
+
     def version(self, name: str) -> int | None:
         with self.engine.connect() as conn:
             return conn.execute(select(DeviceRow.id).where(DeviceRow.name == name)).scalar_one_or_none()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import sqlite3
+import time
 
 import httpx
 import numpy as np
@@ -328,16 +329,72 @@ def test_two_servers_share_the_database(settings, token, measurements, help_ofa)
         assert httpx.post(f"{b}/v1/predict", json={"device": "gpu-a", "archs": arch}).status_code == 404
 
 
-def test_concurrent_registrations_of_one_name(serve, token, measurements):
-    with serve() as url:
-        def register(_):
-            return httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token),
-                              timeout=120).status_code
+@pytest.fixture
+def slow_fits(monkeypatch):
+    """The names the service fits profiles for, each fit taking a second more: still fitting when a retry comes."""
+    from nasedge.service.routes import devices
 
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            codes = sorted(pool.map(register, range(4)))
-        assert codes == [201, 409, 409, 409]
-        assert len(httpx.get(f"{url}/v1/devices").json()["devices"]) == 1
+    fitted = []
+
+    def fit(name, *args, **kwargs):
+        fitted.append(name)
+        time.sleep(1.0)
+        return fit_profile(name, *args, **kwargs)
+
+    monkeypatch.setattr(devices, "fit_profile", fit)
+    return fitted
+
+
+def test_concurrent_registrations_of_one_name(serve, token, measurements, slow_fits):
+    """The same registration sent while the first is fitting (a client's retry) waits for it, is not fitted again and
+    is answered 200 with what the first stored; other measurements under the name are 409."""
+    other = [(a, 2 * ms) for a, ms in measurements]
+    with serve() as url:
+        def register(pairs):
+            r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", pairs), headers=auth(token), timeout=120)
+            return r.status_code, r.json()
+
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(register, [measurements] * 4 + [other]))
+        devices = httpx.get(f"{url}/v1/devices").json()["devices"]
+    codes = sorted(code for code, _ in answers)
+    assert codes in ([200, 200, 200, 201, 409], [201, 409, 409, 409, 409]), answers  # whichever came first
+    assert slow_fits == ["gpu-a"] and len(devices) == 1
+    stored = [{k: a[k] for k in devices[0]} for code, a in answers if code < 300]
+    assert stored == [devices[0]] * (4 if codes[0] == 200 else 1)
+
+
+def test_a_retry_reaching_another_process_is_answered_200(settings, token, measurements, slow_fits):
+    """Another process's lock is out of reach: the retry fits again, but is answered with what the first stored."""
+    from nasedge.service import create_app
+
+    from .conftest import running
+
+    s = settings()
+    with running(create_app(s)) as a, running(create_app(s)) as b:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(httpx.post, f"{a}/v1/devices", json=body("gpu-a", measurements),
+                                headers=auth(token), timeout=120)
+            time.sleep(0.3)
+            retry = pool.submit(httpx.post, f"{b}/v1/devices", json=body("gpu-a", measurements),
+                                headers=auth(token), timeout=120)
+            first, retry = first.result(), retry.result()
+    assert (first.status_code, retry.status_code) == (201, 200), retry.text
+    assert retry.json() == first.json()
+
+
+def test_names_differing_only_in_case_are_refused(settings, serve, token, measurements):
+    """As `nasedge devices add` refuses them: device names are file names, which a case-insensitive file system
+    would take for one."""
+    archs, latency = [a for a, _ in measurements], [ms for _, ms in measurements]
+    save_profile(fit_profile("titan-shipped", SPACE, archs, latency, cv_folds=3), settings().shipped_profiles_dir)
+    with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
+        assert c.post("/v1/devices", json=body("my-pixel", measurements), headers=auth(token)).status_code == 201
+        for name, twin in (("MY-PIXEL", "my-pixel"), ("Titan-Shipped", "titan-shipped")):
+            r = c.post("/v1/devices", json=body(name, measurements), headers=auth(token))
+            assert r.status_code == 409 and r.json()["detail"] == (
+                f"device name {name!r} differs from the existing device {twin!r} only in case; choose another name")
+        assert [d["name"] for d in c.get("/v1/devices").json()["devices"]] == ["my-pixel", "titan-shipped"]
 
 
 def test_shipped_profiles_are_served_read_only(settings, serve, token, measurements, help_ofa):

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.profile import DeviceProfile, MeasurementCheck, check_measurements, fit_profile
+from nasedge.predict.profile import (DeviceProfile, MeasurementCheck, check_measurements, check_no_case_twin,
+                                    fit_profile)
 from nasedge.service import schemas
 from nasedge.service.catalog import REGISTERED, DeviceInfo, UnknownDevice, profile_info
 from nasedge.service.errors import FieldErrors, parse_archs
@@ -48,14 +49,19 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
     reference archs). Fitting takes seconds; the answer carries the profile's cross-validated quality,
     how many measurements were flagged noisy, warnings, how the predictor adapted and whether more
     measurements would pay. The profile and the rule are those of `nasedge predictor fit` offline from
-    the same measurements. The same registration sent again (a retry after a timeout) is answered 200 with
-    the stored profile; other measurements under a taken name, 409.
+    the same measurements. The same registration sent again (a retry after a timeout, even while the first
+    is still fitting) is answered 200 with the stored profile; other measurements under a taken name, or a
+    name that differs from a registered or shipped one only in case, 409.
     """
     rt, settings, metrics = runtime(request), request.app.state.settings, request.app.state.metrics
     name = body.name
     if rt.catalog.is_shipped(name):
         raise HTTPException(409, f"device {name!r} is shipped with nasedge and cannot be registered "
                                  f"again; choose another name")
+    try:
+        check_no_case_twin(name, rt.catalog.shipped_names())
+    except NasedgeError as exc:
+        raise HTTPException(409, str(exc)) from None
     enc = space_encoding(body.space, "space")
     archs = parse_archs(enc, [m.arch for m in body.measurements], lambda i: f"measurements[{i}].arch")
     latency = [m.latency_ms for m in body.measurements]
@@ -67,14 +73,19 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
             references=space_references(request, enc.name)[1] if settings.require_reference_archs else [])
     except NasedgeError as exc:
         raise FieldErrors([("measurements", f"measurements: {exc}")]) from None
-    existing = await asyncio.to_thread(rt.storage.get, name)
-    if existing is not None:
-        version, stored = existing
-        if (stored.space, stored.predictor) == (enc.name, settings.predictor) and stored.measurements == [
-                (enc.to_record(a), float(v)) for a, v in zip(archs, latency)]:
+    records = [(enc.to_record(a), float(v)) for a, v in zip(archs, latency)]
+
+    async def stored() -> JSONResponse | None:
+        """The answer if ``name`` is registered: this registration (a retry: 200) or another (409); else None."""
+        existing = await asyncio.to_thread(rt.storage.get, name)
+        if existing is None:
+            return None
+        version, profile = existing
+        if (profile.space, profile.predictor, profile.measurements) == (enc.name, settings.predictor, records):
             # a client whose registration timed out cannot tell whether it was stored: the same one again is
             # answered with what is stored, not with "taken"
-            return JSONResponse(_registered(version, stored, checked), status_code=200)
+            return JSONResponse(_registered(version, profile, checked), status_code=200)
+        metrics.registrations.labels("conflict").inc()
         raise HTTPException(409, f"device {name!r} is already registered with other measurements; delete it "
                                  f"first to register it again")
 
@@ -82,19 +93,30 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
         return fit_profile(name, enc, archs, latency, settings.predictor, cv_folds=settings.cv_folds,
                            **settings.predictor_options)
 
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    try:
-        profile = await loop.run_in_executor(rt.fit_executor, fit)
-    except NasedgeError as exc:
-        metrics.registrations.labels("invalid").inc()
-        raise FieldErrors([("measurements", f"measurements: {exc}")]) from None
-    metrics.fit_seconds.observe(loop.time() - start)
-    try:
-        version = await asyncio.to_thread(rt.storage.add, profile)
-    except DeviceExists as exc:
-        metrics.registrations.labels("conflict").inc()
-        raise HTTPException(409, str(exc)) from None
+    # a retry sent while the first is still fitting waits for it here, and is answered with what it stored
+    async with rt.registration_lock(name):
+        if (answer := await stored()) is not None:
+            return answer
+        try:  # the rule of `nasedge devices add`
+            check_no_case_twin(name, await asyncio.to_thread(rt.storage.names_like, name))
+        except NasedgeError as exc:
+            metrics.registrations.labels("conflict").inc()
+            raise HTTPException(409, str(exc)) from None
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            profile = await loop.run_in_executor(rt.fit_executor, fit)
+        except NasedgeError as exc:
+            metrics.registrations.labels("invalid").inc()
+            raise FieldErrors([("measurements", f"measurements: {exc}")]) from None
+        metrics.fit_seconds.observe(loop.time() - start)
+        try:
+            version = await asyncio.to_thread(rt.storage.add, profile)
+        except DeviceExists as exc:  # registered meanwhile by another process, which the lock does not reach
+            if (answer := await stored()) is not None:
+                return answer
+            metrics.registrations.labels("conflict").inc()
+            raise HTTPException(409, str(exc)) from None
     rt.catalog.forget(name)
     metrics.registrations.labels("created").inc()
     log.info("registered device %s (version %d, %d measurements)", name, version, len(archs))
@@ -130,7 +152,8 @@ def add_routes(r: APIRouter, models: Any, read_deps: list, read_responses: dict)
                       200: {"model": schemas.Registered,
                             "description": "the same registration again (a retry): what is stored, unchanged"},
                       409: {"model": schemas.ErrorBody,
-                            "description": "the name is taken by other measurements (or shipped)"}},
+                            "description": "the name is taken by other measurements (or shipped), or differs "
+                                           "from a taken one only in case"}},
            )(with_body(register, models.RegisterRequest))
     r.delete("/v1/devices/{name}", status_code=204, tags=["devices"], dependencies=[Depends(writer)],
              responses={**UNAUTHORIZED, **NOT_FOUND,
