@@ -225,7 +225,7 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"adaptation: {adaptation}")
     for warning in [*checked.warnings(), *profile.warnings()]:
         print(f"nasedge: warning: {warning}", file=sys.stderr)
-    more = profile.latency_predictor.more_samples() if args.measurements is not None else ""
+    more = profile.more_measurements() if args.measurements is not None else ""
     if more:  # measuring itself, the command takes them (--max-num); from a file, the user can
         print(_more_note(more, profile.space, n, "then refit with all of them"), file=sys.stderr)
     return 0

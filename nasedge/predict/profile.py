@@ -105,6 +105,15 @@ class DeviceProfile:
             return ""
         return f"measured under other settings of {self.device} ({self.settings}, now {settings})"
 
+    def more_measurements(self) -> str:
+        """Why measuring more archs of the device would pay, in one sentence; empty when it would not.
+        Measurements too few to cross-validate say nothing of the profile's quality, whatever the predictor's
+        own error on them (:meth:`LatencyPredictor.more_samples`) reads: 3 fit almost exactly."""
+        n = len(self.measurements)
+        if cv_fits(n, n, predictor_class(self.predictor).min_samples) == 1:
+            return f"too few measurements ({n}) to cross-validate the profile, so its quality is not known"
+        return self.latency_predictor.more_samples()
+
     def predict(self, archs: Sequence[Arch]) -> np.ndarray:
         """Predicted latency on this device, milliseconds."""
         return self.latency_predictor.predict(archs)

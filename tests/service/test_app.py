@@ -216,6 +216,27 @@ def test_registration_checks(serve, token, measurements):
         assert r.status_code == 201 and r.json()["measurements"] == 5
 
 
+def test_too_few_measurements_to_judge_ask_for_more(serve, token, measurements, tmp_path, nasedge_cli):
+    """3 measurements cannot be cross-validated: more would pay, however well the fit reads on them (as the same
+    fit offline says)."""
+    import csv
+
+    three = measurements[15:18]
+    with open(tmp_path / "lat.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "median_ms"])
+        w.writerows([json.dumps(a.to_dict()), ms] for a, ms in three)
+    with serve() as url:
+        r = httpx.post(f"{url}/v1/devices", json={**body("gpu-3", three), "allow_missing_reference": True},
+                       headers=auth(token), timeout=60)
+    assert r.status_code == 201 and r.json()["quality"] == {}, r.text
+    why = "too few measurements (3) to cross-validate the profile, so its quality is not known"
+    assert r.json()["more_measurements"] == why
+    cli = nasedge_cli("predictor", "fit", "--device", "gpu-3", "--measurements", tmp_path / "lat.csv",
+                      "--profiles-dir", tmp_path / "p", "--allow-missing-reference")
+    assert cli.returncode == 0 and f"nasedge: note: {why}; 10 more measurements would pay" in cli.stderr, cli.stderr
+
+
 def test_registration_applies_the_rule_of_predictor_fit(serve, token, measurements, tmp_path, nasedge_cli):
     """Missing reference archs: refused by both unless allowed (field / flag); noisy rows counted by both."""
     import csv

@@ -126,7 +126,7 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
 def _registered(version: int, profile: DeviceProfile, checked: MeasurementCheck) -> dict:
     return {**_device_info(profile_info(version, profile, REGISTERED)),
             "noisy_measurements": checked.noisy, "warnings": [*checked.warnings(), *profile.warnings()],
-            "more_measurements": profile.latency_predictor.more_samples()}
+            "more_measurements": profile.more_measurements()}
 
 
 def delete_device(request: Request, name: str = _NAME) -> Response:
