@@ -4,7 +4,8 @@ A declared ``Content-Length`` above the limit is refused at once; a chunked body
 streams and refused as soon as it passes the limit. Either way the answer is 413 with a JSON
 ``{"detail": ...}``. (The streamed case raises an ``HTTPException``: FastAPI passes those through from
 body reading, where any other exception would become a 400.) A body declared as something other than
-JSON (``curl -d`` sends a form) is 415: FastAPI would read it as a form and blame the fields.
+JSON (``curl -d`` sends a form) is 415: FastAPI would read it as a form and blame the fields; so is a body
+declared as nothing (FastAPI would take it for bytes, not JSON).
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ _WITH_BODY = ("POST", "PUT", "PATCH")
 
 def _json(content_type: bytes) -> bool:
     kind = content_type.split(b";", 1)[0].strip().lower()
-    return kind in (b"", b"application/json") or kind.startswith(b"application/") and kind.endswith(b"+json")
+    return kind == b"application/json" or kind.startswith(b"application/") and kind.endswith(b"+json")
+
+
+_AS_JSON = "send the body as JSON (Content-Type: application/json)"
 
 
 class BodySizeLimit:
@@ -48,12 +52,17 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with_body = scope.get("method") in _WITH_BODY
+        typed, declared, chunked = False, None, False
         for name, value in scope.get("headers", ()):
-            if name == b"content-type" and scope.get("method") in _WITH_BODY and not _json(value):
-                shown = value.decode("latin-1")[:80]
-                await _reply(send, 415, f"header Content-Type {shown!r} is not supported; send the body as "
-                                        f"JSON (Content-Type: application/json)")
-                return
+            if name == b"content-type" and with_body and value.strip():
+                typed = True
+                if not _json(value):
+                    shown = value.decode("latin-1")[:80]
+                    await _reply(send, 415, f"header Content-Type {shown!r} is not supported; {_AS_JSON}")
+                    return
+            if name == b"transfer-encoding":
+                chunked = True
             if name == b"content-length":
                 try:
                     declared = int(value)
@@ -65,6 +74,10 @@ class BodySizeLimit:
                 if declared > self.max_bytes:
                     await _reply_413(send, self.max_bytes)
                     return
+        # a request without a body is left to the route, whose answer names the fields it needs
+        if with_body and not typed and (chunked or (declared or 0) > 0):
+            await _reply(send, 415, f"header Content-Type is missing; {_AS_JSON}")
+            return
         received = 0
         started = False
 

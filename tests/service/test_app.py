@@ -131,6 +131,13 @@ def test_a_body_not_declared_as_json_is_415(serve, help_ofa):
         for kind in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d, and a plain string
             r = c.post("/v1/predict", content=text, headers={"Content-Type": kind})
             assert r.status_code == 415 and f"Content-Type '{kind}' is not supported" in r.json()["detail"]
+        # no Content-Type at all (requests' data=, curl -H 'Content-Type:'): FastAPI would take the body for bytes
+        for headers in ({}, {"Content-Type": ""}):
+            r = c.post("/v1/predict", content=text, headers=headers)
+            assert r.status_code == 415 and r.json()["detail"] == (
+                "header Content-Type is missing; send the body as JSON (Content-Type: application/json)"), r.text
+        r = c.post("/v1/predict")  # no body: the route says what it needs
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "<body>", r.text
         for kind in ("application/json", "application/json; charset=utf-8", "application/merge-patch+json"):
             r = c.post("/v1/predict", content=text, headers={"Content-Type": kind})
             assert r.status_code == 404, (kind, r.text)  # read as JSON: device 'x' is not known
