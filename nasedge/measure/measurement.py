@@ -200,6 +200,7 @@ def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, r
                     progress: Callable[[int, int], None] | None, warn: Callable[[str], None] | None,
                     once_per_arch: bool) -> list[Measurement]:
     existing = open_for_append(path, warn)
+    _check_one_space(path, device.name, existing, rows)
     settings = getattr(device, "settings", "")
     results = [m for m in existing if m.device == device.name and m.settings in ("", settings)]
     other = sum(m.device == device.name for m in existing) - len(results)
@@ -243,6 +244,17 @@ def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, r
             device.measure([a for _, a in todo], arch_ids=[i for i, _ in todo], ray_address=ray_address,
                            on_chunk=append, rounds=journal)
     return results
+
+
+def _check_one_space(path: Path, device: str, existing: Sequence[Measurement], rows: Sequence[tuple[str, Arch]]) -> None:
+    """Refuse archs of another space than the one ``device``'s rows in the file hold: `nasedge predictor fit` reads a
+    device's rows of a file in one space, so the file would no longer be read (another device's rows may differ)."""
+    held = {m.arch.space for m in existing if m.device == device}
+    new = sorted({a.space for _, a in rows} - held)
+    if len(held) == 1 and new:
+        raise NasedgeError(f"{path}: holds measurements of {device} in space {next(iter(held))!r}, and archs of "
+                           f"{new[0]!r} added would make its rows unreadable by `nasedge predictor fit`; measure them "
+                           f"into another file")
 
 
 def _in_flight(journal: Any, finished: set[str], min_rounds: int) -> float:

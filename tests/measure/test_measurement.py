@@ -123,6 +123,20 @@ def test_measure_to_csv_appends_and_resumes(tmp_path):
     assert measure_to_csv(FakeDevice(), rows[:2], path) == got  # nothing left to measure: the file's rows
 
 
+def test_archs_of_another_space_are_refused_before_they_are_measured(tmp_path):
+    """`predictor fit` reads a device's rows of a file in one space: ofa_mbv3_tiny archs of a device whose rows are of
+    ofa_mbv3_cifar would make the file unreadable; another device's rows may be of another space."""
+    cifar, tiny = (get_space(s).sample_many(2, 0) for s in ("ofa_mbv3_cifar", "ofa_mbv3_tiny"))
+    path = tmp_path / "lat.csv"
+    measure_to_csv(FakeDevice("b"), [("0", cifar[0])], path)
+    device = FakeDevice("b")
+    with pytest.raises(NasedgeError, match=rf"^{path}: holds measurements of b in space 'ofa_mbv3_cifar', and archs "
+                                           rf"of 'ofa_mbv3_tiny' added would make its rows unreadable"):
+        measure_to_csv(device, [("1", cifar[1]), ("t0", tiny[0])], path)
+    assert device.asked == [] and len(read_measurements_csv(path)) == 1
+    assert len(measure_to_csv(FakeDevice("a"), [("t0", tiny[0])], path)) == 1
+
+
 def test_a_second_run_on_the_same_csv_is_refused_before_it_measures(tmp_path):
     """Two runs appending to one file each measured every arch (a file of each arch twice, which a fit refuses)."""
     from nasedge.writer_lock import locked_file
