@@ -23,7 +23,7 @@ from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.specialize.config import SpecializeConfig
 from nasedge.specialize.progress import Stages, progress_bar
-from nasedge.specialize.report import uncalibrated_accuracy_note
+from nasedge.specialize.report import unbound_pick_words, uncalibrated_accuracy_note
 from nasedge.specialize.verification import VERIFICATION_CSV, Finalist, describe_measurements, verify
 from nasedge.writer_lock import locked_folder
 
@@ -111,10 +111,11 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                 except NasedgeError as exc:
                     no_pick(b, exc)
             pooled = _pool([r for r, _ in results.values()])
-            for b in budgets:
+            for b, (result, _) in results.items():
                 if b >= slowest:
                     console.print(f"budget {b:g} ms does not bind on {device.name}: its subnets are predicted at "
-                                  f"{fastest:.3g}-{slowest:.3g} ms, so the pick is simply the most accurate subnet",
+                                  f"{fastest:.3g}-{slowest:.3g} ms, so "
+                                  f"{unbound_pick_words(result.evaluations, result.stop_reason)}",
                                   highlight=False, soft_wrap=True)
             measured: dict = {}
             evaluated: dict = {}

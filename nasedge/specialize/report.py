@@ -303,12 +303,25 @@ def _uncalibrated_words(m: dict[str, Any]) -> list[str]:
     return [f"**Warning.** {note.removeprefix('; warning: ')}.", ""] if note else []
 
 
+CAPS = ("evaluation cap", "proposal cap")  # SearchResult.stop_reason of a search its caps cut short
+
+
+def unbound_pick_words(evaluations: int, stop_reason: str) -> str:
+    """What the pick is where the budget does not bind: the most accurate subnet, as far as the search went."""
+    if stop_reason in CAPS:  # a longer search may find a more accurate one (max_evaluations 1 picks the first)
+        return (f"the pick is the most accurate of the {evaluations} subnet{'s' * (evaluations != 1)} the search "
+                f"evaluated before its "
+                f"{stop_reason}, not necessarily the most accurate subnet")
+    return "the pick is simply the most accurate subnet"
+
+
 def _binding_words(m: dict[str, Any]) -> str:
     lat = m["latency_ms"]
     if lat.get("budget_binds") is not False:
         return ""
-    return (f" The slowest is predicted at {lat['slowest_predicted']:.3g} ms: the budget does not bind, so the pick "
-            f"is simply the most accurate subnet.")
+    search = m["search"]
+    return (f" The slowest is predicted at {lat['slowest_predicted']:.3g} ms: the budget does not bind, so "
+            f"{unbound_pick_words(search['evaluations'], search['stop_reason'])}.")
 
 
 def write_outputs(out: Path, **kw: Any) -> dict[str, Any]:

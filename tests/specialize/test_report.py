@@ -17,3 +17,18 @@ def test_the_report_repeats_the_warning_about_uncalibrated_accuracies():
     text = render_report(m)
     assert "**Warning.** predicted accuracies span 174.1-174.1 %, outside 0-100 %" in text
     assert "nasedge accuracy fit)." in text
+
+
+def test_an_unbound_budget_picks_the_most_accurate_subnet_only_of_a_search_run_to_its_end():
+    """search.max_evaluations=1 picks the first subnet scored: the report must not call it the most accurate."""
+    from tests.specialize.test_noisy_verification import _manifest
+
+    m = _manifest(True, False)
+    m["latency_ms"].update(slowest_predicted=12.0, budget_binds=False)
+    m["search"].update(evaluations=1, stop_reason="evaluation cap")
+    text = render_report(m)
+    assert ("the budget does not bind, so the pick is the most accurate of the 1 subnet the search evaluated before its "
+            "evaluation cap, not necessarily the most accurate subnet.") in text
+    assert "simply" not in text
+    m["search"]["stop_reason"] = "strategy finished"
+    assert "the budget does not bind, so the pick is simply the most accurate subnet." in render_report(m)
