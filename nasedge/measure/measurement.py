@@ -174,7 +174,8 @@ def _parse(path: str | Path, text: str, label: str | None = None) -> list[Measur
 def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Path, *,
                    ray_address: str | None = None,
                    progress: Callable[[int, int], None] | None = None,
-                   warn: Callable[[str], None] | None = None, once_per_arch: bool = False) -> list[Measurement]:
+                   warn: Callable[[str], None] | None = None, once_per_arch: bool = False,
+                   reused: Callable[[list[str]], None] | None = None) -> list[Measurement]:
     """Measure ``rows`` (``(arch_id, arch)``) on ``device`` (a :class:`~nasedge.measure.Device`) into ``path``.
 
     ``path`` is a measurements CSV, created if missing. Each arch's row is appended (one write, then
@@ -190,15 +191,15 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     ``progress(done, total)`` (archs of ``rows``) once before measuring, after each arch and, while a group is
     timed, after each of its rounds (``done`` then counts an arch's rounds towards the protocol's
     ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in
-    the file, in file order.
+    the file, in file order. ``reused(arch ids)`` hears, before measuring, the ids of ``rows`` the file already held.
     """
     with locked_file(path, "measurements CSV"):  # a second run would measure and append every arch again
-        return _measure_to_csv(device, rows, Path(path), ray_address, progress, warn, once_per_arch)
+        return _measure_to_csv(device, rows, Path(path), ray_address, progress, warn, once_per_arch, reused)
 
 
 def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, ray_address: str | None,
                     progress: Callable[[int, int], None] | None, warn: Callable[[str], None] | None,
-                    once_per_arch: bool) -> list[Measurement]:
+                    once_per_arch: bool, reused: Callable[[list[str]], None] | None = None) -> list[Measurement]:
     existing = open_for_append(path, warn)
     _check_one_space(path, device.name, existing, rows)
     settings = getattr(device, "settings", "")
@@ -217,6 +218,9 @@ def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, r
                         f"not measured again")
             todo = [(i, a) for i, a in todo if a not in held]
     done = len(rows) - len(todo)
+    if reused is not None:
+        measuring = {i for i, _ in todo}
+        reused([i for i, _ in rows if i not in measuring])
     finished: set[str] = set()  # keys of the archs whose row is written
     journal = open_journal(path, device, [arch_key(i, a) for i, a in todo], warn=lambda m: _warn(warn, m))
     if journal is not None and journal.restored:

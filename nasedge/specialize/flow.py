@@ -71,11 +71,15 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         note["detail"] = (f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, "
                           f"out {out}")
     with locked_folder(out, "--out"):  # a second run on the folder would swap this one's files away
+        kept = ""
+        if (out / VERIFICATION_CSV).is_file():
+            kept = f"finalists measured before are taken from {out / VERIFICATION_CSV}"
         if (out / "manifest.json").is_file():  # a finished run's pick is replaced; its verification measurements stay
-            kept = (f"; finalists measured before are taken from {out / VERIFICATION_CSV}"
-                    if (out / VERIFICATION_CSV).is_file() else "")
             console.print(f"{out} holds an earlier run's pick (manifest.json): it is replaced at the end of this "
-                          f"run{kept}", highlight=False, markup=False)
+                          f"run{'; ' * bool(kept)}{kept}", highlight=False, markup=False)
+        elif kept:  # an interrupted run's
+            console.print(f"{out} holds an earlier run's verification measurements: {kept}", highlight=False,
+                          markup=False)
         multi = len(budgets) > 1
 
         def stage(name: str, budget: float) -> str:  # stage names (manifest timings) stay as they were for one budget

@@ -20,6 +20,8 @@ def _verification_words(device: str, pick: Finalist, verified: bool, unverified_
     if not verified:
         return f"unverified: {unverified_reason}"
     words = f"measured on {device}: median {pick.measured_ms:.4g} ms over the measurement protocol"
+    if pick.earlier_run:
+        words += f" (by an earlier run, taken from {VERIFICATION_CSV})"
     if pick.noisy:
         words = (f"noisy: {words}, flagged noisy in each of {pick.measurements} measurements "
                  f"({pick.noisy_reason or 'no reason given'}); not verified")
@@ -281,7 +283,8 @@ def render_report(m: dict[str, Any]) -> str:
         "| arch | predicted top-1 | predicted ms | measured ms | within budget | top-1 |", "|---|---|---|---|---|---|",
     ]
     for f in m["finalists"]:
-        ms = "-" if f["measured_ms"] is None else f"{f['measured_ms']:.4g}" + (" (noisy)" if f["noisy"] else "")
+        ms = "-" if f["measured_ms"] is None else f"{f['measured_ms']:.4g}" + (" (noisy)" if f["noisy"] else "") + (
+            " (earlier run)" if f.get("earlier_run") else "")
         ok = "-" if f["within_budget"] is None else ("yes" if f["within_budget"] else "no")
         top1 = f"{f['top1']:.2f}" if f.get("top1") is not None else "-"
         pick = " **pick**" if f["arch_digest"] == m["arch_digest"] else ""

@@ -43,6 +43,7 @@ class Finalist:
     # how often it was measured, and why its last measurement was flagged ("" when clean); only once measured
     measurements: Optional[int] = None
     noisy_reason: Optional[str] = None
+    earlier_run: Optional[bool] = None  # its measurement was taken from the journal, as an earlier run left it
 
     @classmethod
     def of(cls, candidate: Any) -> Finalist:
@@ -53,7 +54,7 @@ class Finalist:
         """JSON-able fields (the evaluation ones only once evaluated, the measurement ones only once measured)
         and the arch's digest."""
         evaluated = ("top1", "evaluated_on", "evaluation_s")
-        measured = ("measurements", "noisy_reason")
+        measured = ("measurements", "noisy_reason", "earlier_run")
         out = {f.name: getattr(self, f.name) for f in fields(self)
                if (f.name not in evaluated or self.top1 is not None)
                and (f.name not in measured or self.measurements is not None)}
@@ -99,8 +100,11 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
                 if progress is not None:
                     progress(count["done"], count["total"])
 
+            taken: list[str] = []
             by_id = {m.arch_id: m for m in measure_to_csv(device, rows, journal, ray_address=ray_address,
-                                                          progress=step)}
+                                                          progress=step, reused=taken.extend)}
+            for f, (i, _) in zip(batch, rows):
+                f.earlier_run = i in taken
             return [by_id[i] for i, _ in rows]
 
         def chunk_done(chunk: list) -> None:
@@ -165,7 +169,7 @@ def _none_meets(finalists: list[Finalist], budget: float, device: str, journal: 
 
 
 def _copy_measurement(src: Finalist, dst: Finalist) -> None:
-    for name in ("measured_ms", "measured_p90_ms", "noisy", "noisy_reason", "measurements"):
+    for name in ("measured_ms", "measured_p90_ms", "noisy", "noisy_reason", "measurements", "earlier_run"):
         setattr(dst, name, getattr(src, name))
 
 
@@ -181,4 +185,7 @@ def describe_measurements(finalists: Sequence[Finalist], budget: float) -> str:
         line += f", {len(noisy_ok)} within it but noisy"
     if remeasured:
         line += f" ({remeasured} re-measured, up to {1 + NOISY_ROUNDS} times)"
+    earlier = sum(1 for f in finalists if f.earlier_run)
+    if earlier:
+        line += f"; {earlier} of these measured by an earlier run (taken from {VERIFICATION_CSV})"
     return line

@@ -32,3 +32,17 @@ def test_an_unbound_budget_picks_the_most_accurate_subnet_only_of_a_search_run_t
     assert "simply" not in text
     m["search"]["stop_reason"] = "strategy finished"
     assert "the budget does not bind, so the pick is simply the most accurate subnet." in render_report(m)
+
+
+def test_measurements_of_an_earlier_run_are_said_to_be():
+    from nasedge.specialize.report import _verification_words
+    from nasedge.specialize.verification import Finalist
+    from tests.specialize.test_noisy_verification import _manifest
+
+    pick = Finalist(None, 90.0, 1.5, measured_ms=1.6, noisy=False, earlier_run=True)
+    assert _verification_words("tb", pick, True, "").endswith(
+        "over the measurement protocol (by an earlier run, taken from verification.csv)")
+    m = _manifest(True, False)
+    m["finalists"] = [{"arch_digest": "abc", "predicted_top1": 90.0, "predicted_ms": 1.5, "measured_ms": 1.6,
+                       "noisy": False, "within_budget": True, "earlier_run": True}]
+    assert "| `abc` **pick** | 90.00 | 1.5 | 1.6 (earlier run) | yes | - |" in render_report(m)

@@ -7,6 +7,7 @@ import pytest
 from nasedge.cost import arch_cost
 from nasedge.errors import NasedgeError
 from nasedge.specialize import verify
+from nasedge.specialize.verification import describe_measurements
 from nasedge.spaces import get_space
 
 SPACE = get_space("ofa_mbv3_cifar")
@@ -137,3 +138,8 @@ def test_a_rerun_takes_the_finalists_measured_before_from_the_journal(tmp_path):
     assert sum(calls) == 2  # only the finalist not measured before
     assert again[0].measured_ms == pytest.approx(first[0].measured_ms, rel=1e-5)
     assert [m.arch_id for m in read_measurements_csv(journal)] == [f"{f.arch.digest()}.0" for f in again]
+    # and says so: a rerun into a folder holding no manifest printed its measurements as if just taken
+    assert [f.earlier_run for f in first] == [False] and [f.earlier_run for f in again] == [True, False]
+    assert [f.record()["earlier_run"] for f in again] == [True, False]
+    assert describe_measurements(again, 100.0).endswith(
+        "; 1 of these measured by an earlier run (taken from verification.csv)")
