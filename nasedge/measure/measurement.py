@@ -282,6 +282,16 @@ def append_measurement(path: str | Path, measurement: Measurement) -> Measuremen
     return kept
 
 
+def read_for_append(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Measurement]:
+    """:func:`read_measurements_csv` of a file that measuring appends to: an error names the way out too (a rerun
+    stops on it again and again)."""
+    try:
+        return read_measurements_csv(path, warn=warn)
+    except NasedgeError as exc:
+        raise NasedgeError(f"{exc}; measurements are appended to {Path(path).name}: fix or delete that line, or move "
+                           f"the file aside to measure afresh") from None
+
+
 def open_for_append(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Measurement]:
     """The measurements in ``path``, after making it safe to append to (whole rows, current columns)."""
     path = Path(path)
@@ -293,7 +303,7 @@ def open_for_append(path: str | Path, warn: Callable[[str], None] | None = None)
         return read_measurements_csv(path)  # raises the error that names the file
     if not text:
         return []
-    existing = read_measurements_csv(path, warn=warn)
+    existing = read_for_append(path, warn)
     if not text.endswith("\n") or text.split("\n", 1)[0] != ",".join(CSV_FIELDS):
         # a row cut short (left out above), or an older column set: appended rows must line up
         write_measurements_csv(path, existing)

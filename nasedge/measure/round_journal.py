@@ -127,7 +127,7 @@ def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[
                 {k: v for k, v in header.items() if k != "settings"}
             if not same:  # a journal written before settings were recorded is this device's
                 raise NasedgeError(f"{path}:1: not a round journal of device {header['device']!r} (expected the "
-                                   f"header {json.dumps(header)}); move it away to measure afresh")
+                                   f"header {json.dumps(header)})")
             return
         try:
             r = Round(tuple(float(t) for t in doc["timings"]), float(doc["cpu_s"]), float(doc["wall_s"]))
@@ -138,5 +138,8 @@ def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[
             raise NasedgeError(f"{path}:{lineno}: a round needs a 'key' and at least one timing")
         out.setdefault(key, []).append(r)
 
-    read_appended_json_lines(path, "round journal", "the round in flight", warn, check)
+    try:
+        read_appended_json_lines(path, "round journal", "the round in flight", warn, check)
+    except NasedgeError as exc:  # a rerun stops on it again and again: say the way out
+        raise NasedgeError(f"{exc}; move it away to measure afresh (the rounds it holds are timed again)") from None
     return out

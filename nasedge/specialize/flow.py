@@ -56,6 +56,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
     from omegaconf import OmegaConf
     from rich.console import Console
 
+    from nasedge.measure.measurement import read_for_append
     from nasedge.ray_cluster import scope
     from nasedge.specialize.budget import default_out_name, format_latency, parse_budgets
 
@@ -73,6 +74,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
     with locked_folder(out, "--out"):  # a second run on the folder would swap this one's files away
         kept = ""
         if (out / VERIFICATION_CSV).is_file():
+            read_for_append(out / VERIFICATION_CSV, warn=lambda _: None)  # refused now, not once everything loaded
             kept = f"finalists measured before are taken from {out / VERIFICATION_CSV}"
         if (out / "manifest.json").is_file():  # a finished run's pick is replaced; its verification measurements stay
             console.print(f"{out} holds an earlier run's pick (manifest.json): it is replaced at the end of this "

@@ -137,6 +137,20 @@ def test_archs_of_another_space_are_refused_before_they_are_measured(tmp_path):
     assert len(measure_to_csv(FakeDevice("a"), [("t0", tiny[0])], path)) == 1
 
 
+def test_a_file_measuring_cannot_append_to_says_the_way_out(tmp_path):
+    """A whole line of garbage at the end stops every rerun: the error names the file and what to do."""
+    rows = [(f"a{i}", a) for i, a in enumerate(get_space("ofa_mbv3_cifar").sample_many(2, 0))]
+    path = tmp_path / "m.csv"
+    measure_to_csv(FakeDevice(), rows[:1], path)
+    with open(path, "a") as f:
+        f.write("x\n")
+    device = FakeDevice()
+    with pytest.raises(NasedgeError, match=r"m.csv:3: .*; measurements are appended to m.csv: fix or delete that line, "
+                                           r"or move the file aside to measure afresh$"):
+        measure_to_csv(device, rows, path)
+    assert device.asked == []
+
+
 def test_a_second_run_on_the_same_csv_is_refused_before_it_measures(tmp_path):
     """Two runs appending to one file each measured every arch (a file of each arch twice, which a fit refuses)."""
     from nasedge.writer_lock import locked_file

@@ -100,6 +100,11 @@ def test_bad_journals(tmp_path):
     path.write_text('{"format": "nasedge-rounds/1", "device": "dev"}\n{"key": "0:x"}\n')
     with pytest.raises(NasedgeError, match=r"rounds.jsonl:2: a round needs 'key', 'timings'"):
         RoundJournal(path, "dev", [])
+    # a whole line of garbage stops every rerun: the error says the way out
+    path.write_text('{"format": "nasedge-rounds/1", "device": "dev"}\nx\n')
+    with pytest.raises(NasedgeError, match=r"rounds.jsonl:2: not a JSON line of a round journal; move it away to "
+                                           r"measure afresh \(the rounds it holds are timed again\)$"):
+        RoundJournal(path, "dev", [])
 
 
 def test_a_journal_of_other_settings_is_moved_aside(tmp_path):

@@ -44,6 +44,16 @@ def test_predict_only_device_specializes_unverified(tmp_path, capsys):
     assert "holds an earlier run's pick (manifest.json): it is replaced at the end of this run\n" in err
 
 
+def test_a_verification_csv_that_cannot_be_resumed_is_refused_before_anything_loads(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "verification.csv").write_text("arch_id,device,median_ms,arch\nx\n")
+    assert main(["specialize", "--device", "titan_rtx_64", "--latency", "7ms", "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "supernet" not in err.lower() and "verification.csv:2: " in err and \
+        "move the file aside to measure afresh" in err.strip().splitlines()[-1]
+
+
 def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_path):
     # they failed after the supernet loaded, or after the device's profile was measured (cpu-ort-t1 has none
     # shipped), or, for an export format, after the whole search and verification
