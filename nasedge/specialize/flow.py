@@ -73,7 +73,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                           f"out {out}")
     with locked_folder(out, "--out"):  # a second run on the folder would swap this one's files away
         kept = ""
-        if (out / VERIFICATION_CSV).is_file():
+        if device.measurable and (out / VERIFICATION_CSV).is_file():  # a predict-only device's run never reads it
             read_for_append(out / VERIFICATION_CSV, warn=lambda _: None)  # refused now, not once everything loaded
             kept = f"finalists measured before are taken from {out / VERIFICATION_CSV}"
         if (out / "manifest.json").is_file():  # a finished run's pick is replaced; its verification measurements stay
