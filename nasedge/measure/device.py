@@ -393,7 +393,10 @@ def load_device(path: str | Path) -> Device:
     if any(path.parent == d for _, d in device_dirs()) and device.name != path.stem:
         raise NasedgeError(f"{path}: field 'name': value {device.name!r} must match the file name {path.stem!r}")
     if path.parent == home.devices_dir():  # names are file names: on a case-insensitive file system one file
-        twin = next((p for n, (_, p) in _named_files().items() if n.lower() == path.stem.lower() and p != path), None)
+        from nasedge.predict.profile import case_twin
+
+        files = {n: p for n, (_, p) in _named_files().items() if p != path}
+        twin = files.get(case_twin(path.stem, files) or "")
         if twin is not None:
             raise NasedgeError(f"{path}: the device name {path.stem!r} differs only in case from that of {twin}, "
                                f"which `nasedge devices add` refuses; rename or remove one of them")
