@@ -48,5 +48,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except NasedgeError as exc:
-        sys.exit(f"error: {exc}")
+    except NasedgeError as exc:  # bad input: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

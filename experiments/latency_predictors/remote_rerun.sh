@@ -45,7 +45,18 @@ xargs -P "$CORES" -I{} bash -c '
     > "${file%.json}.log" 2>&1
   echo "$name $shard: exit $? ($(( $(date +%s) - START )) s)"' _ {} < "$WORK/jobs"
 files=("$WORK"/*.json)
-[ -f "$SEED" ] && files=("$SEED" "${files[@]}")
+# SEED first, then what each shard stored over it: a shard's file holds SEED's copy of the results other shards
+# recomputed, so only the keys a shard changed are taken from it (shard files never overwrite one another's)
+if [ -f "$SEED" ]; then
+  for f in "${files[@]}"; do
+    python - "$SEED" "$f" <<'PY'
+import json, sys
+seed, shard = (json.load(open(p)) for p in sys.argv[1:])
+json.dump({k: v for k, v in shard.items() if seed.get(k) != v}, open(sys.argv[2], "w"))
+PY
+  done
+  files=("$SEED" "${files[@]}")
+fi
 python experiments/latency_predictors/run.py merge "${files[@]}" --results "$OUT/rerun/rerun.json" | tail -1
 (cd "$WORK" && tar -czf "$OUT/rerun/logs.tar.gz" ./*.log chains jobs)
 echo "merged: $(python -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$OUT/rerun/rerun.json") results"

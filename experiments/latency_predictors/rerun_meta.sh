@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Rerun every `meta` result of results.json (after a change to meta; the ablation's too) as parallel chains, each keeping
-# its own results file in DIR (resumable: a chain skips what its file holds), then merge them:
+# Rerun every `meta` result of results.json (after a change to meta; the ablation's too) as parallel chains,
+# each keeping its own results file in DIR (resumable: a chain skips what its file holds), then merge them:
 #   bash experiments/latency_predictors/rerun_meta.sh ../shared/datasets/latency/help /tmp/meta-rerun
 #   python experiments/latency_predictors/run.py merge /tmp/meta-rerun/*.json
 # Chains run side by side on min(nproc, 17) cores, one BLAS thread each; ONLY=REGEX picks chains by name;

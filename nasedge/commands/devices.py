@@ -331,7 +331,7 @@ def _retire_leftovers(name: str, before: Optional[str], now: str) -> Optional[Pa
     from nasedge import home
 
     leftovers = [p for d in (home.profiles_dir(), home.measurements_dir()) if d.is_dir()
-                 for p in sorted(d.glob(f"{name}@*")) if _measured_under(p, before) != {now}]
+                 for p in sorted(d.glob(f"{name}@*")) if _measured_under(p, name, before) != {now}]
     if not leftovers:
         return None
     stamp = dt.datetime.now().strftime('%Y%m%d-%H%M%S')
@@ -346,17 +346,18 @@ def _retire_leftovers(name: str, before: Optional[str], now: str) -> Optional[Pa
     return retired
 
 
-def _measured_under(path: Path, before: Optional[str]) -> set:
-    """The settings digests a profile or measurements file records, a round journal's those of its CSV; ``before``
-    (None: not known) for what a file does not record (files of versions before digests), any other file and one
-    that does not read."""
+def _measured_under(path: Path, device: str, before: Optional[str]) -> set:
+    """The settings digests a profile or measurements file of ``device`` records, a round journal's those of its CSV;
+    ``before`` (None: not known) for what a file does not record (files of versions before digests), any other file
+    and one that does not read."""
     from nasedge.errors import NasedgeError
     from nasedge.measure import read_measurements_csv
+    from nasedge.measure.round_journal import journal_path
     from nasedge.predict.profile import DeviceProfile
 
-    csv, journal, _ = path.name.partition(".csv.")
-    if journal:  # the round journal of a CSV (<csv>.<device>.rounds.jsonl) goes where its CSV goes
-        return _measured_under(path.with_name(csv + ".csv"), before)
+    suffix = journal_path("c", device).name[1:]  # '.<device>.rounds.jsonl': a name may hold '.csv.' itself
+    if path.name.endswith(suffix):  # the round journal of a CSV goes where its CSV goes
+        return _measured_under(path.with_name(path.name[:-len(suffix)]), device, before)
     try:
         if path.suffix == ".json":
             recorded = {DeviceProfile.from_json(path.read_text(encoding="utf-8"), str(path)).settings}

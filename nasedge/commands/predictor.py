@@ -447,8 +447,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if any(floored.values()):  # the ceiling's model family misses the target's latencies: no ceiling of its noise
         which = ", ".join(f"{t} ({n} of {results[t]['oracle']['query_archs']})" for t, n in floored.items() if n)
         print(f"nasedge: warning: the oracle of {which} predicted query archs under the floor (a quarter of the "
-              f"fastest latency it was fitted on; raised to it): its linear model does not hold on the target's latencies "
-              f"(outliers among them?); an unreliable noise ceiling", file=sys.stderr)
+              f"fastest latency it was fitted on; raised to it): its linear model does not hold on the target's "
+              f"latencies (outliers among them?); an unreliable noise ceiling", file=sys.stderr)
     status = 2 if failed else 0  # what ran is shown; a failed cell is "n/a" and left out of the means
     # the means: of the predictors that ran somewhere, over the targets where each of them ran (like for like)
     ran = [c for c in columns if any("error" not in results[t][c] for t in targets)]

@@ -33,7 +33,8 @@ from nasedge import home
 from nasedge.arch import Arch
 from nasedge.errors import NasedgeError
 from nasedge.measure.measurement import Measurement
-from nasedge.measure.measurer import Measurer, instantiate_measurer, measurer_class, measurer_unavailable
+from nasedge.measure.measurer import (Measurer, RuntimeMeasurer, instantiate_measurer, measurer_class,
+                                     measurer_unavailable)
 from nasedge.measure.protocol import LatencyStats, OffsetLog, ProtocolConfig
 from nasedge.measure.round_journal import RoundJournal
 from nasedge.measure.workload import Artifacts, Subnet, Workload
@@ -190,8 +191,12 @@ class Device:
 
     def check_settings(self) -> None:
         """Fail, as measuring would, on settings its measurer refuses (a runtime's threads, batch, precision or
-        options): the measurer is built, not run, where it can be built here (a local device that is available)."""
-        if self.where == "local" and self.unavailable() is None:
+        options): the built-in :class:`RuntimeMeasurer` of a local device that is available here is built, not run.
+        A plugin's measurer is not: its constructor may connect to a board (a phone over adb), which a listing
+        must not do, and it checks its own settings when it measures."""
+        section = self.config.measure or {}
+        if self.where == "local" and self.unavailable() is None and \
+                measurer_class(section, f"{self.source}: measure") is RuntimeMeasurer:
             self.measurer()
 
     def check_available(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
@@ -175,7 +176,7 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
                    ray_address: str | None = None,
                    progress: Callable[[int, int], None] | None = None,
                    warn: Callable[[str], None] | None = None, once_per_arch: bool = False,
-                   reused: Callable[[list[str]], None] | None = None) -> list[Measurement]:
+                   reused: Callable[[list[str]], None] | None = None, one_space: bool = True) -> list[Measurement]:
     """Measure ``rows`` (``(arch_id, arch)``) on ``device`` (a :class:`~nasedge.measure.Device`) into ``path``.
 
     ``path`` is a measurements CSV, created if missing. Each arch's row is appended (one write, then
@@ -192,16 +193,21 @@ def measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: str | Pa
     timed, after each of its rounds (``done`` then counts an arch's rounds towards the protocol's
     ``min_rounds``, up to 0.9 of an arch until its row is written). Returns every measurement of ``device`` in
     the file, in file order. ``reused(arch ids)`` hears, before measuring, the ids of ``rows`` the file already held.
+    ``one_space``: archs of another space than the device's rows of the file are refused before measuring (a file
+    `nasedge predictor fit` reads; not specialize's verification file, which a run of another supernet may share).
     """
     with locked_file(path, "measurements CSV"):  # a second run would measure and append every arch again
-        return _measure_to_csv(device, rows, Path(path), ray_address, progress, warn, once_per_arch, reused)
+        return _measure_to_csv(device, rows, Path(path), ray_address, progress, warn, once_per_arch, reused,
+                               one_space)
 
 
 def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, ray_address: str | None,
                     progress: Callable[[int, int], None] | None, warn: Callable[[str], None] | None,
-                    once_per_arch: bool, reused: Callable[[list[str]], None] | None = None) -> list[Measurement]:
+                    once_per_arch: bool, reused: Callable[[list[str]], None] | None = None,
+                    one_space: bool = True) -> list[Measurement]:
     existing = open_for_append(path, warn)
-    _check_one_space(path, device.name, existing, rows)
+    if one_space:
+        _check_one_space(path, device.name, existing, rows)
     settings = getattr(device, "settings", "")
     results = [m for m in existing if m.device == device.name and m.settings in ("", settings)]
     other = sum(m.device == device.name for m in existing) - len(results)
@@ -250,7 +256,8 @@ def _measure_to_csv(device: Any, rows: Sequence[tuple[str, Arch]], path: Path, r
     return results
 
 
-def _check_one_space(path: Path, device: str, existing: Sequence[Measurement], rows: Sequence[tuple[str, Arch]]) -> None:
+def _check_one_space(path: Path, device: str, existing: Sequence[Measurement],
+                     rows: Sequence[tuple[str, Arch]]) -> None:
     """Refuse archs of another space than the one ``device``'s rows in the file hold: `nasedge predictor fit` reads a
     device's rows of a file in one space, so the file would no longer be read (another device's rows may differ)."""
     held = {m.arch.space for m in existing if m.device == device}
@@ -288,8 +295,10 @@ def read_for_append(path: str | Path, warn: Callable[[str], None] | None = None)
     try:
         return read_measurements_csv(path, warn=warn)
     except NasedgeError as exc:
-        raise NasedgeError(f"{exc}; measurements are appended to {Path(path).name}: fix or delete that line, or move "
-                           f"the file aside to measure afresh") from None
+        line = re.match(rf"{re.escape(str(path))}:\d+: ", str(exc)) is not None  # the error names a line
+        raise NasedgeError(f"{exc}; measurements are appended to {Path(path).name}: "
+                           f"{'fix or delete that line, or ' if line else ''}move the file aside to measure afresh"
+                           ) from None
 
 
 def open_for_append(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Measurement]:

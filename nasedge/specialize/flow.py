@@ -117,11 +117,12 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                 except NasedgeError as exc:
                     no_pick(b, exc)
             pooled = _pool([r for r, _ in results.values()])
-            for b, (result, _) in results.items():
-                if b >= slowest:
+            for b, (result, own) in results.items():
+                if b >= slowest:  # the pick is chosen among the subnets scored under the budget, as below
+                    scored_n = len(_under(pooled, b) if multi else own)
                     console.print(f"budget {b:g} ms does not bind on {device.name}: its subnets are predicted at "
                                   f"{fastest:.3g}-{slowest:.3g} ms, so "
-                                  f"{unbound_pick_words(result.evaluations, result.stop_reason)}",
+                                  f"{unbound_pick_words(scored_n, result.stop_reason)}",
                                   highlight=False, soft_wrap=True)
             measured: dict = {}
             evaluated: dict = {}

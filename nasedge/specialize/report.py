@@ -309,12 +309,12 @@ def _uncalibrated_words(m: dict[str, Any]) -> list[str]:
 CAPS = ("evaluation cap", "proposal cap")  # SearchResult.stop_reason of a search its caps cut short
 
 
-def unbound_pick_words(evaluations: int, stop_reason: str) -> str:
-    """What the pick is where the budget does not bind: the most accurate subnet, as far as the search went."""
+def unbound_pick_words(scored: int, stop_reason: str) -> str:
+    """What the pick is where the budget does not bind: the most accurate subnet, as far as the search went.
+    ``scored``: the subnets the pick is chosen among (with several budgets, those every budget's search scored)."""
     if stop_reason in CAPS:  # a longer search may find a more accurate one (max_evaluations 1 picks the first)
-        return (f"the pick is the most accurate of the {evaluations} subnet{'s' * (evaluations != 1)} the search "
-                f"evaluated before its "
-                f"{stop_reason}, not necessarily the most accurate subnet")
+        return (f"the pick is the most accurate of the {scored} subnet{'s' * (scored != 1)} scored (the search "
+                f"stopped at its {stop_reason}), not necessarily the most accurate subnet")
     return "the pick is simply the most accurate subnet"
 
 
@@ -323,8 +323,9 @@ def _binding_words(m: dict[str, Any]) -> str:
     if lat.get("budget_binds") is not False:
         return ""
     search = m["search"]
+    scored = search.get("candidates_under_budget", search["evaluations"])  # what the pick was chosen among
     return (f" The slowest is predicted at {lat['slowest_predicted']:.3g} ms: the budget does not bind, so "
-            f"{unbound_pick_words(search['evaluations'], search['stop_reason'])}.")
+            f"{unbound_pick_words(scored, search['stop_reason'])}.")
 
 
 def write_outputs(out: Path, **kw: Any) -> dict[str, Any]:

@@ -102,7 +102,8 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
 
             taken: list[str] = []
             by_id = {m.arch_id: m for m in measure_to_csv(device, rows, journal, ray_address=ray_address,
-                                                          progress=step, reused=taken.extend)}
+                                                          progress=step, reused=taken.extend,
+                                                          one_space=False)}  # a file no fit reads
             for f, (i, _) in zip(batch, rows):
                 f.earlier_run = i in taken
             return [by_id[i] for i, _ in rows]

@@ -76,30 +76,31 @@ def test_a_board_added_again_with_other_settings_does_not_inherit_its_profile(na
     assert nasedge_cli("devices", "show", "b").returncode == 0
 
 
+@pytest.mark.parametrize("rb", ["rb", "x.csv.y"])  # a name holding '.csv.' is no round journal
 def test_a_board_removed_and_added_again_with_its_settings_keeps_what_its_files_say_it_measured(nasedge_cli,
-                                                                                                  nasedge_home):
+                                                                                                  nasedge_home, rb):
     """Its YAML gone, its settings were "no longer known": the profile and measurements of a board removed and added
     back as it was went to retired/, against what `devices remove` says. The files record their settings."""
     from nasedge.measure.device import get_device
     from nasedge.spaces import get_space
 
-    add = ("devices", "add", "rb", "--runtime", "onnxruntime", "--threads", "1")
+    add = ("devices", "add", rb, "--runtime", "onnxruntime", "--threads", "1")
     assert nasedge_cli(*add).returncode == 0
-    settings = get_device("rb").settings
+    settings = get_device(rb).settings
     arch = json.dumps(get_space("ofa_mbv3_cifar").min_arch().to_dict()).replace('"', '""')
-    profile = nasedge_home / "profiles" / "rb@ofa_mbv3_cifar.json"
-    csv = nasedge_home / "measurements" / "rb@ofa_mbv3_cifar.csv"
-    journal = nasedge_home / "measurements" / "rb@ofa_mbv3_cifar.csv.rb.rounds.jsonl"
+    profile = nasedge_home / "profiles" / f"{rb}@ofa_mbv3_cifar.json"
+    csv = nasedge_home / "measurements" / f"{rb}@ofa_mbv3_cifar.csv"
+    journal = nasedge_home / "measurements" / f"{rb}@ofa_mbv3_cifar.csv.{rb}.rounds.jsonl"
     for path in (profile, csv, journal):
         path.parent.mkdir(exist_ok=True)
-    profile.write_text(json.dumps({"device": "rb", "space": "ofa_mbv3_cifar", "predictor": "meta", "state": {},
+    profile.write_text(json.dumps({"device": rb, "space": "ofa_mbv3_cifar", "predictor": "meta", "state": {},
                                    "measurements": [], "settings": settings}))
-    csv.write_text(f'arch_id,device,median_ms,settings,arch\n0,rb,1.5,{settings},"{arch}"\n')
+    csv.write_text(f'arch_id,device,median_ms,settings,arch\n0,{rb},1.5,{settings},"{arch}"\n')
     journal.write_text("{}\n")
-    assert nasedge_cli("devices", "remove", "rb").returncode == 0
+    assert nasedge_cli("devices", "remove", rb).returncode == 0
     r = nasedge_cli(*add)
     assert r.returncode == 0 and "moved" not in r.stdout and profile.exists() and csv.exists() and journal.exists()
-    assert nasedge_cli("devices", "remove", "rb").returncode == 0
+    assert nasedge_cli("devices", "remove", rb).returncode == 0
     r = nasedge_cli(*add[:-1], "2")  # other settings: aside, the journal with its CSV
     assert r.returncode == 0 and "moved" in r.stdout and not list((nasedge_home / "measurements").iterdir())
     assert not profile.exists()
@@ -290,6 +291,25 @@ def test_a_device_yaml_that_measure_refuses_is_listed_and_shown_as_refused(nased
     for command in (["devices", "show", folder / "bad.yaml"], ["devices", "show", "bad"],
                     ["measure", "--device", "bad", "--num-archs", "1", "--out", nasedge_home / "m.csv"]):
         _one_line_error(nasedge_cli(*command), f"bad.yaml: measure: runtime onnxruntime: {needle}")
+
+
+def test_the_listing_does_not_build_a_plugins_measurer(nasedge_cli, nasedge_home, tmp_path, monkeypatch):
+    """A plugin's measurer may connect to its board when built (a phone over adb): the listing built every local
+    measurer to check its settings, so an unplugged board's constructor ran, and its error hid every device."""
+    (tmp_path / "phone_plugin.py").write_text(
+        "from pathlib import Path\nfrom nasedge.measure import Measurer\n\n\nclass Phone(Measurer):\n"
+        "    def __init__(self, serial: str = 'x'):\n"
+        f"        Path({str(tmp_path / 'built')!r}).write_text('built')\n"
+        "        raise RuntimeError('adb: device not found')\n\n"
+        "    def measure(self, workloads):\n        raise AssertionError('not measured')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    folder = nasedge_home / "conf" / "device"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "phone.yaml").write_text("name: phone\nwhere: local\nmeasure:\n  _target_: phone_plugin.Phone\n")
+    r = nasedge_cli("devices", "--json")
+    rows = {row["name"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert r.returncode == 0 and rows["phone"]["where"] == "local" and "cpu" in rows, r.stderr
+    assert not (tmp_path / "built").exists()
 
 
 def test_a_hand_written_yaml_of_a_name_devices_add_refuses_is_said(nasedge_cli, nasedge_home):

@@ -135,6 +135,8 @@ def test_archs_of_another_space_are_refused_before_they_are_measured(tmp_path):
         measure_to_csv(device, [("1", cifar[1]), ("t0", tiny[0])], path)
     assert device.asked == [] and len(read_measurements_csv(path)) == 1
     assert len(measure_to_csv(FakeDevice("a"), [("t0", tiny[0])], path)) == 1
+    # specialize's verification file, which no fit reads, takes them: a run of another supernet may share the folder
+    assert len(measure_to_csv(FakeDevice("b"), [("t0", tiny[0])], path, one_space=False)) == 2
 
 
 def test_a_file_measuring_cannot_append_to_says_the_way_out(tmp_path):
@@ -149,6 +151,10 @@ def test_a_file_measuring_cannot_append_to_says_the_way_out(tmp_path):
                                            r"or move the file aside to measure afresh$"):
         measure_to_csv(device, rows, path)
     assert device.asked == []
+    path.write_text("a,b\n1,2\n")  # no line is at fault: the columns are not a measurements CSV's
+    with pytest.raises(NasedgeError, match=r"; measurements are appended to m.csv: move the file aside to measure "
+                                           r"afresh$"):
+        measure_to_csv(device, rows, path)
 
 
 def test_a_second_run_on_the_same_csv_is_refused_before_it_measures(tmp_path):

@@ -128,7 +128,8 @@ def test_measurements_csv_of_users(tmp_path, ofa_sample):
     for bad, needle in [(rows[1].replace(",2.5,", ",1e30,"), r"m.csv:3: column 'latency_ms': value '1e30' is not valid; "
                                                              r"expected a latency of 1e-06 to 1e\+07 ms"),
                         (rows[1].replace(",false", ",maybe"), r"m.csv:3: column 'noisy': value 'maybe' is not valid"),
-                        (rows[1].replace(",2.5,", ",nan,"), r"m.csv:3: column 'latency_ms': value 'nan' is not a number"),
+                        (rows[1].replace(",2.5,", ",nan,"),
+                         r"m.csv:3: column 'latency_ms': value 'nan' is not a number"),
                         (rows[1].replace(",2.5,", ",,"), r"m.csv:3: column 'latency_ms': empty; expected a positive")]:
         path.write_text("arch,latency_ms,noisy\n" + "\n".join([rows[0], bad]) + "\n")
         with pytest.raises(NasedgeError, match=needle):
@@ -204,7 +205,8 @@ def _edit(path, fn):
      r"\(an interrupted copy or edit\?\)$"),
     # ids are held as int64: a larger one crashed converting them, with a traceback
     (lambda d: _edit(d / "archs.jsonl", lambda t: t.replace('"arch_id": ', '"arch_id": 9223372036854775808', 1)),
-     r"archs.jsonl:1: field 'arch_id': value 9223372036854775808\d* is out of range; expected an integer from -2\*\*63"),
+     r"archs.jsonl:1: field 'arch_id': value 9223372036854775808\d* is out of range; expected an integer from "
+     r"-2\*\*63"),
     (lambda d: _edit(d / "latency_ms.csv", lambda t: t.replace("\n", "\n-9223372036854775809", 1)),
      r"latency_ms.csv:2: column 'arch_id': value -9223372036854775809\d* is out of range"),
     (lambda d: (d / "reference_archs.json").write_text("[1, 99999999999999999999]"),

@@ -27,9 +27,12 @@ def test_an_unbound_budget_picks_the_most_accurate_subnet_only_of_a_search_run_t
     m["latency_ms"].update(slowest_predicted=12.0, budget_binds=False)
     m["search"].update(evaluations=1, stop_reason="evaluation cap")
     text = render_report(m)
-    assert ("the budget does not bind, so the pick is the most accurate of the 1 subnet the search evaluated before its "
-            "evaluation cap, not necessarily the most accurate subnet.") in text
+    assert ("the budget does not bind, so the pick is the most accurate of the 1 subnet scored (the search stopped "
+            "at its evaluation cap), not necessarily the most accurate subnet.") in text
     assert "simply" not in text
+    # with several budgets the pick is chosen among what every budget's search scored, not this one's evaluations
+    m["search"].update(candidates_under_budget=7)
+    assert "the most accurate of the 7 subnets scored (the search stopped at its evaluation cap)" in render_report(m)
     m["search"]["stop_reason"] = "strategy finished"
     assert "the budget does not bind, so the pick is simply the most accurate subnet." in render_report(m)
 

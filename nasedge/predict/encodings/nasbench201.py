@@ -38,7 +38,8 @@ def parse_arch_str(text: str, source: str | None = None) -> tuple[int, ...]:
     where = f"{source}: field 'arch_str': " if source else "field 'arch_str': "
     tokens = [t for t in str(text).replace("+", "|").split("|") if t]
     if len(tokens) != NUM_EDGES:
-        raise NasedgeError(f"{where}value {shortened(repr(text))} has {len(tokens)} edge{'s' * (len(tokens) != 1)}; expected {NUM_EDGES}")
+        edges = f"{len(tokens)} edge{'s' * (len(tokens) != 1)}"
+        raise NasedgeError(f"{where}value {shortened(repr(text))} has {edges}; expected {NUM_EDGES}")
     ops = []
     for i, token in enumerate(tokens):
         m = _TOKEN.match(token)
