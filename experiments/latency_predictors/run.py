@@ -420,7 +420,6 @@ def cmd_table(args, results) -> None:
                         for m in ("spearman", "mape", "within_10pct")} for p in preds}
             lines.append("| **mean** | " + " | ".join(f"**{_cell(mean[p])}**" for p in preds) + " |")
     lines += _typesplit_summary(results)
-    lines += _code_summary(results)
     ablation = {}
     for key, r in results.items():
         if key.startswith("ablation-"):
@@ -440,6 +439,7 @@ def cmd_table(args, results) -> None:
             cells.append(_cell({m: np.mean([r[m] for r in oracle]) for m in ("spearman", "mape", "within_10pct")})
                          if all(oracle) else "")
             lines.append(f"| {kind} {space} {part} | " + " | ".join(cells) + " |")
+    lines += _code_summary(results)
     print("\n".join(lines))
 
 
@@ -451,7 +451,9 @@ def _code_summary(results: dict) -> list[str]:
     for key, r in results.items():
         if "copied_from" in r and r["copied_from"].startswith("meta as of"):
             continue  # stored-only columns of earlier code, on purpose
-        c = count.setdefault(key.split("/")[0], [0, 0])
+        kind = key.split("/")[0]
+        kind = next((k for k in ("typesplit-more", "typesplit") if kind.startswith(k + "-")), kind)  # 18 splits
+        c = count.setdefault(kind, [0, 0])
         c[0] += r.get("code") == code
         c[1] += 1
     return [f"\n#### Results computed by the code now in the tree (code digest {code}; the others: `--stale`)\n",
