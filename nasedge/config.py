@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nasedge.errors import NasedgeError, check_seed, unknown_name
+from nasedge.errors import NasedgeError, check_seed, unknown_name, yaml_error
 from nasedge.registry import plugin_dirs
 from nasedge.resources import assets_path, shipped_path
 
@@ -77,7 +77,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         with initialize_config_dir(config_dir=str(shipped_path("conf")), version_base="1.3"):
             cfg = hydra_compose(config_name, overrides=list(overrides))
     except yaml.YAMLError as exc:  # a group file (a plugin's, the user's device) that does not parse
-        raise _yaml_error(exc) from None
+        raise yaml_error(exc) from None
     except (HydraException, OmegaConfBaseException) as exc:
         line, *more = str(exc).strip().splitlines()
         unloadable = re.search(r"Could not load '(search|predictor)/(.+)_schema'", line)
@@ -163,25 +163,12 @@ def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, path) from None
+        raise yaml_error(exc, path) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise NasedgeError(f"{path}: expected a mapping of configuration keys, got {type(data).__name__}")
     return data
-
-
-def _yaml_error(exc: Exception, path: Path | str | None = None) -> NasedgeError:
-    """``<file>: invalid YAML at line L, column C: <problem>`` for a YAML parse error (``path``: the file read,
-    else the one the error names)."""
-    mark = getattr(exc, "problem_mark", None)
-    if path is None:
-        name = getattr(mark, "name", None)
-        path = name if name and not name.startswith("<") else "a configuration file"
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [""])[0]
-    context = getattr(exc, "context", None)
-    return NasedgeError(f"{path}: invalid YAML{where}: {problem}{f' ({context})' if context else ''}")
 
 
 def _composing_error(line: str, lines: list[str]) -> NasedgeError | None:

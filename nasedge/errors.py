@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import numbers
 from typing import Any
 
@@ -103,3 +104,16 @@ def check_seed(name: str, value: Any) -> None:
     if not ok:
         raise NasedgeError(f"{name}: value {value!r} is not valid; expected an integer from 0 to {MAX_SEED} "
                            f"(2**32 - 1)")
+
+
+def yaml_error(exc: Exception, path: os.PathLike | str | None = None) -> NasedgeError:
+    """``<file>: invalid YAML at line L, column C: <problem>`` for a YAML parse error (``path``: the file read,
+    else the one the error names)."""
+    mark = getattr(exc, "problem_mark", None)
+    if path is None:
+        name = getattr(mark, "name", None)
+        path = name if name and not name.startswith("<") else "a configuration file"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [""])[0]
+    context = getattr(exc, "context", None)
+    return NasedgeError(f"{path}: invalid YAML{where}: {problem}{f' ({context})' if context else ''}")

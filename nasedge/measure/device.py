@@ -31,7 +31,7 @@ import yaml
 
 from nasedge import home
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, yaml_error
 from nasedge.measure.measurement import Measurement
 from nasedge.measure.measurer import (Measurer, RuntimeMeasurer, instantiate_measurer, measurer_class,
                                      measurer_unavailable)
@@ -393,7 +393,7 @@ def load_device(path: str | Path) -> Device:
     except OSError as exc:  # permissions, a device that fails
         raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
-        raise NasedgeError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+        raise yaml_error(exc, path) from None
     device = Device.from_config(data, str(path))
     if any(path.parent == d for _, d in device_dirs()) and device.name != path.stem:
         raise NasedgeError(f"{path}: field 'name': value {device.name!r} must match the file name {path.stem!r}")
