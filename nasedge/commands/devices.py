@@ -90,8 +90,8 @@ def _row(name: str, ranges: bool, space: str) -> dict:
             profiles[s.space] = load_profile(name, space=s.space)
         except NasedgeError as exc:  # one broken profile, not the device nor the other rows
             print(f"nasedge: warning: {exc}", file=sys.stderr)
-    stale = {space: p.other_settings(device.settings) for space, p in profiles.items()
-             if p.other_settings(device.settings)}  # specialize measures anew rather than use it
+    stale = {space: why for space, p in profiles.items()
+             if (why := p.other_settings(device.settings))}  # specialize measures anew rather than use it
     row = {"name": name, "where": "unavailable here" if missing else where, "runtime": what,
            "profiles": [s.space for s in stored], "description": device.description,
            "source": source, "file": str(file), "available": missing is None,

@@ -124,10 +124,9 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
     stored = next((s for s in stored_profiles(device.name, profiles_dir) if s.space == space.name), None)
     warnings: list[str] = []
     profile = load_profile(device.name, profiles_dir, space.name) if stored and measurements is None else None
-    if profile is not None and profile.other_settings(device.settings):
+    if profile is not None and (other := profile.other_settings(device.settings)):
         if note is not None:  # its YAML was edited since: the profile is of another board
-            note(f"the stored profile {stored.path} was {profile.other_settings(device.settings)}; a new one is "
-                 f"measured and replaces it")
+            note(f"the stored profile {stored.path} was {other}; a new one is measured and replaces it")
         stored = None
     if measurements is None and stored is not None:
         options_given = predictor_given is not None and predictor_given.partition("=")[0] != "predictor"
