@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import ROOT, ArchError, NasedgeError, is_integer
+from nasedge.errors import ROOT, ArchError, NasedgeError, is_integer, read_text_file
 from nasedge.jsonlines import KeyGivenTwice, loads_once_each, past_limits, read_json_lines
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
@@ -210,16 +210,7 @@ class Arch:
 
 
 def _read_text(path: str | Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no JSON; .jsonl skips it too
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NasedgeError(f"{path}: is a directory, expected a JSON file") from None
-    except UnicodeDecodeError:
-        raise NasedgeError(f"{path}: not a text file") from None
-    except OSError as exc:  # permissions, a device that fails
-        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return read_text_file(path, "a JSON file", encoding="utf-8-sig")  # a BOM (Windows editors) is no JSON
 
 
 def read_archs_jsonl(path: str | Path) -> list[tuple[str, Arch]]:

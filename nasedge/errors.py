@@ -106,6 +106,32 @@ def check_seed(name: str, value: Any) -> None:
                            f"(2**32 - 1)")
 
 
+def unreadable(exc: OSError | UnicodeDecodeError, path: os.PathLike | str, expected: str,
+               missing: str = "no such file") -> NasedgeError:
+    """The one-line error for a text file that could not be read: missing, a folder, bytes that are not UTF-8, or
+    the system refusing (permissions, a failing disk). ``expected``: what the file should be, e.g. "a device YAML
+    file"."""
+    if isinstance(exc, FileNotFoundError):
+        return NasedgeError(f"{path}: {missing}")
+    if isinstance(exc, IsADirectoryError):
+        return NasedgeError(f"{path}: is a folder, expected {expected}")
+    if isinstance(exc, UnicodeDecodeError):
+        return NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                            f"expected {expected}, saved as UTF-8")
+    return NasedgeError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})")
+
+
+def read_text_file(path: os.PathLike | str, expected: str, missing: str = "no such file",
+                   encoding: str = "utf-8") -> str:
+    """The text of ``path``, or :func:`unreadable`'s error (``utf-8-sig`` where a BOM from an editor is to be
+    skipped)."""
+    try:
+        with open(path, encoding=encoding) as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise unreadable(exc, path, expected, missing) from None
+
+
 def yaml_error(exc: Exception, path: os.PathLike | str | None = None) -> NasedgeError:
     """``<file>: invalid YAML at line L, column C: <problem>`` for a YAML parse error (``path``: the file read,
     else the one the error names)."""

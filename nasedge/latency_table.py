@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError, is_real
+from nasedge.errors import NasedgeError, is_real, read_text_file
 
 FORMAT = "nasedge-latency-table/1"
 
@@ -101,16 +101,7 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | Path) -> LatencyTable:
-        try:
-            text = Path(path).read_text()
-        except FileNotFoundError:
-            raise NasedgeError(f"{path}: no such latency table") from None
-        except IsADirectoryError:
-            raise NasedgeError(f"{path}: is a folder, expected a latency table file") from None
-        except UnicodeDecodeError:
-            raise NasedgeError(f"{path}: not a JSON latency table") from None
-        except OSError as exc:
-            raise NasedgeError(f"{path}: cannot read the latency table ({exc.strerror or type(exc).__name__})") from None
+        text = read_text_file(path, "a latency table file (JSON)", missing="no such latency table")
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:

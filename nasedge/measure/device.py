@@ -31,7 +31,7 @@ import yaml
 
 from nasedge import home
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError, yaml_error
+from nasedge.errors import NasedgeError, read_text_file, yaml_error
 from nasedge.measure.measurement import Measurement
 from nasedge.measure.measurer import (Measurer, RuntimeMeasurer, instantiate_measurer, measurer_class,
                                      measurer_unavailable)
@@ -381,17 +381,9 @@ def device_source(name: str) -> str | None:
 def load_device(path: str | Path) -> Device:
     """A device from a YAML file (a shipped one or a user's own)."""
     path = Path(path)
+    text = read_text_file(path, "a device YAML file", missing="no such device file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such device file") from None
-    except IsADirectoryError:
-        raise NasedgeError(f"{path}: is a folder, expected a device YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-                           f"save it as UTF-8") from None
-    except OSError as exc:  # permissions, a device that fails
-        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise yaml_error(exc, path) from None
     device = Device.from_config(data, str(path))

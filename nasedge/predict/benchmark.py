@@ -343,12 +343,16 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
     per_seed: dict[int, tuple[list, list]] = {}
     used = []
     floored = 0  # oracle: query predictions of the first seed raised to the floor
+    fitted_on: list[int] = []  # oracle: the target's rows each task's fit had
     meta_models = meta_models if meta_models is not None else {}
     for i, task in enumerate(tasks):
         pred, n = run_task(ds, task, predictor, options, meta_models)
         used.append(n)
-        if predictor == "oracle" and task.seed == tasks[0].seed:
-            floored += int(np.sum(pred <= latency_floor(y[_oracle_rows(ds, task)])))
+        if predictor == "oracle":
+            rows = _oracle_rows(ds, task)
+            fitted_on.append(len(rows))
+            if task.seed == tasks[0].seed:
+                floored += int(np.sum(pred <= latency_floor(y[rows])))
         preds, trues = per_seed.setdefault(task.seed, ([], []))
         preds.append(pred)
         trues.append(y[task.query])
@@ -366,7 +370,7 @@ def evaluate(ds: LatencyDataset, target: str, predictor: str = "meta", protocol:
         "per_seed": seeds_q,
     })
     if predictor == "oracle":  # how much it was fitted on: with few archs it is no ceiling of the noise
-        out["fitted_on"] = int(min(len(_oracle_rows(ds, t)) for t in tasks))
+        out["fitted_on"] = min(fitted_on)
         out["floored"] = floored  # any: its model does not hold on the target's latencies (outliers?)
     if protocol == "untrimmed":
         out["folds"] = folds

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, read_text_file, unreadable
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict.base import LATENCY_RANGE_MS
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
@@ -180,15 +180,11 @@ def _csv_rows(reader: Any, header: list[str], path: Path, cut: str) -> Iterator[
 
 def _read_latency(path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[float]]]:
     try:
-        f = path.open(newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such file (a latency dataset directory needs latency_ms.csv)") from None
-    with f:
-        try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             return _latency_table(csv.reader(f), path, ids)
-        except UnicodeDecodeError as exc:
-            raise NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-                               f"save it as UTF-8") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise unreadable(exc, path, "a latency CSV (arch_id,<device>,...)",
+                         missing="no such file (a latency dataset directory needs latency_ms.csv)") from None
 
 
 def _latency_table(reader: Any, path: Path, ids: set[int]) -> tuple[list[str], dict[int, list[float]]]:
@@ -253,8 +249,8 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
                 arch_ids.append(aid)
             id_to_row[aid] = keys[k]
         devices, rows = _read_latency(d / "latency_ms.csv", set(ids))
+        seen = {other: other_dir for other, other_dir, _ in columns}
         for j, dev in enumerate(devices):
-            seen = {other: other_dir for other, other_dir, _ in columns}
             if dev in seen:
                 raise NasedgeError(f"device {dev!r} is in both {seen[dev]} and {d}; rename one column")
             # in a benchmark, the target's twin among the sources would leak its answers
@@ -264,14 +260,13 @@ def load_dataset(dirs: str | Path | Sequence[str | Path],
                 raise NasedgeError(f"{d / 'latency_ms.csv'}: device {dev!r} differs from device {twin!r}{where} "
                                    f"only in case; rename one column")
             columns.append((dev, str(d), {id_to_row[a]: v[j] for a, v in rows.items() if not math.isnan(v[j])}))
+            seen[dev] = str(d)
         ref_path = d / "reference_archs.json"
         if ref_path.is_file():
             try:
-                ref_ids = json.loads(ref_path.read_text(encoding="utf-8-sig"))
+                ref_ids = json.loads(read_text_file(ref_path, "a JSON list of arch ids", encoding="utf-8-sig"))
             except json.JSONDecodeError as exc:
                 raise NasedgeError(f"{ref_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-            except UnicodeDecodeError:
-                raise NasedgeError(f"{ref_path}: not UTF-8 text; expected a JSON list of arch ids") from None
             if not isinstance(ref_ids, list) or not all(isinstance(r, int) and not isinstance(r, bool)
                                                         for r in ref_ids):
                 raise NasedgeError(f"{ref_path}: expected a list of arch ids (integers), e.g. [11982, 305]")
@@ -330,16 +325,11 @@ def read_device_measurements(path: str | Path, device: str,
 
 
 def _read_csv(path: Path, enc: LatencyEncoding | None, device: str | None, settings: str = "") -> DeviceMeasurements:
-    try:
-        f = path.open(newline="", encoding="utf-8-sig")  # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a BOM
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NasedgeError(f"{path}: is a directory, expected a measurements CSV") from None
-    try:
-        return _read_rows(path, f, enc, device, settings)
-    except UnicodeDecodeError:
-        raise NasedgeError(f"{path}: not a text file, expected a measurements CSV") from None
+    try:  # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a BOM
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            return _read_rows(path, f, enc, device, settings)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise unreadable(exc, path, "a measurements CSV") from None
 
 
 def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, settings: str = "") -> DeviceMeasurements:

@@ -31,7 +31,7 @@ import numpy as np
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
 from nasedge import home
-from nasedge.errors import NasedgeError, is_finite_real, is_integer, is_real, shortened
+from nasedge.errors import NasedgeError, is_finite_real, is_integer, is_real, read_text_file, shortened
 from nasedge.jsonlines import read_json_lines
 from nasedge.predict import create_predictor, predictor_class, predictor_from_dict
 from nasedge.predict.base import LatencyPredictor, StaleState
@@ -620,15 +620,7 @@ def find_profile(device: str, space: str | None = None, directory: str | Path | 
 def load_profile(device: str, directory: str | Path | None = None, space: str | None = None) -> DeviceProfile:
     """The stored profile of ``device`` for ``space`` (``None``: its only one); :class:`NasedgeError` if none."""
     path = find_profile(device, space, directory).path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise NasedgeError(f"{path}: is a folder, expected a device profile (JSON)") from None
-    except UnicodeDecodeError as exc:
-        raise NasedgeError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-                           f"expected a device profile (JSON)") from None
-    except OSError as exc:  # permissions, a device that fails
-        raise NasedgeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    text = read_text_file(path, "a device profile (JSON)")
     profile = DeviceProfile.from_json(text, str(path))
     device, space = path.stem.split("@", 1)
     if (profile.device, profile.space) != (device, space):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from nasedge.errors import NasedgeError, unknown_name
+from nasedge.errors import NasedgeError, read_text_file, unknown_name, yaml_error
 from nasedge.registry import Registry, plugin_dirs
 from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
@@ -61,15 +61,11 @@ def list_spaces() -> list[str]:
 def load_space(path: str | Path) -> SearchSpace:
     """Parse a search-space YAML file (a shipped one or a user's own)."""
     path = Path(path)
+    text = read_text_file(path, "a search-space YAML file", missing="no such search-space file")
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such search-space file") from None
-    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, not text
-        raise NasedgeError(f"{path}: not a readable search-space file "
-                           f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise NasedgeError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+        raise yaml_error(exc, path) from None
     if not isinstance(data, dict):
         raise NasedgeError(f"{path}: expected a mapping with a 'family' field")
     family = data.get("family")

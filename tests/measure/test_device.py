@@ -270,5 +270,8 @@ def test_a_device_and_a_space_may_be_given_as_a_path(tmp_path):
     assert get_device(shipped_path("conf") / "device" / "cpu-ort-t1.yaml").name == "cpu-ort-t1"
     assert get_space(Path(shipped_path("search_spaces")) / "ofa_mbv3_tiny.yaml").name == "ofa_mbv3_tiny"
     (tmp_path / "s.yaml").mkdir()
-    with pytest.raises(NasedgeError, match="s.yaml: not a readable search-space file"):  # IsADirectoryError before
+    with pytest.raises(NasedgeError, match="s.yaml: is a folder, expected a search-space YAML file"):
         get_space(tmp_path / "s.yaml")
+    (tmp_path / "t.yaml").write_text("family: ofa_mbv3\nstages: [1, 2\n")
+    with pytest.raises(NasedgeError, match=r"t.yaml: invalid YAML at line 3, column 1: expected ',' or ']'"):
+        get_space(tmp_path / "t.yaml")  # where, as a device YAML's error says

@@ -152,7 +152,7 @@ def test_measurements_csv_of_users(tmp_path, ofa_sample):
 def test_a_binary_file_is_not_a_measurements_csv(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"\xff\xfe\x00binary")
-    with pytest.raises(NasedgeError, match="m.csv: not a text file, expected a measurements CSV"):
+    with pytest.raises(NasedgeError, match=r"m.csv: not UTF-8 text \(byte 0xff at offset 0\); expected a measurements CSV"):
         read_arch_latency_csv(path)
 
 
