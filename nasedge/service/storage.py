@@ -10,8 +10,9 @@ Two tables (schema owned by the Alembic migrations in ``nasedge/service/migratio
 * ``measurements``: the measurements the profile was fitted on, one row each, in order.
 
 A registration is one transaction (the device row and all its measurement rows), so a crash leaves
-the device fully registered or absent; the unique name makes concurrent registrations of one name
-fail cleanly (:class:`DeviceExists`).
+the device fully registered or absent; the unique name, and the unique index on ``lower(name)``, make
+concurrent registrations of one name, or of case twins (``Foo``, ``foo``), fail cleanly (:class:`DeviceExists`),
+whichever process they come from.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 from typing import Any
 
-from sqlalchemy import (Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
-                        func, select)
+from sqlalchemy import (Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint, create_engine,
+                        event, func, select)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.pool import StaticPool
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.profile import DeviceProfile
+from nasedge.predict.profile import DeviceProfile, check_no_case_twin
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 NAME_LENGTH = 128
@@ -69,8 +70,12 @@ class MeasurementRow(Base):
     device: Mapped[DeviceRow] = relationship(back_populates="measurements")
 
 
+# case twins refused by the database itself, not only by the check of one process (migration 0004)
+Index("uq_devices_name_lower", func.lower(DeviceRow.name), unique=True)
+
+
 class DeviceExists(NasedgeError):
-    """A device of that name is already registered."""
+    """A device of that name, or of a name that differs from it only in case, is already registered."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,8 @@ class Storage:
                 hint = ("; SQLite writes its journal beside the file even to read it: the folder must be "
                         "writable, or serve a database that does not change as sqlite:///file:PATH?immutable=1&uri=true")
             raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}{hint}") from None
+        except NasedgeError as exc:  # a migration's refusal (0004: case twins stored)
+            raise NasedgeError(f"service.db: cannot migrate {url}: {exc}") from None
         except CommandError as exc:  # a revision none of our migrations knows: a newer nasedge's database
             raise NasedgeError(f"service.db: {url} has a schema this nasedge does not know ({exc}); serve it "
                                f"with the nasedge that wrote it, or a newer one") from None
@@ -180,7 +187,8 @@ class Storage:
 
     # --- profiles --------------------------------------------------------------------------
     def add(self, profile: DeviceProfile) -> int:
-        """Store ``profile`` in one transaction; its version. :class:`DeviceExists` if the name is taken."""
+        """Store ``profile`` in one transaction; its version. :class:`DeviceExists` if the name, or a case twin of
+        it, is taken (saying which, as ``check_no_case_twin`` does)."""
         row = DeviceRow(name=profile.device, space=profile.space, predictor=profile.predictor,
                         state=json.dumps(profile.state), quality=json.dumps(profile.quality),
                         num_measurements=len(profile.measurements), created=profile.created,
@@ -195,6 +203,14 @@ class Storage:
                 session.flush()
                 return row.id
         except IntegrityError:
+            # which unique rule refused it is read from what is stored, not from the driver's message (each
+            # database words it its own way)
+            names = self.names_like(profile.device)
+            if profile.device not in names:
+                try:
+                    check_no_case_twin(profile.device, names)
+                except NasedgeError as exc:
+                    raise DeviceExists(str(exc)) from None
             raise DeviceExists(f"device {profile.device!r} is already registered; delete it first to "
                                f"register it again") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import sqlite3
+import threading
 import time
 
 import httpx
@@ -423,6 +424,44 @@ def test_names_differing_only_in_case_are_refused(settings, serve, token, measur
             assert r.status_code == 409 and r.json()["detail"] == (
                 f"device name {name!r} differs from the existing device {twin!r} only in case; choose another name")
         assert [d["name"] for d in c.get("/v1/devices").json()["devices"]] == ["my-pixel", "titan-shipped"]
+
+
+def test_case_twins_racing_through_two_processes(settings, token, measurements, monkeypatch):
+    """Two workers on one database, each with its own lock: both read the stored names before either stores (held
+    at a barrier), so both pass the in-process check. The database keeps one; the other is 409 with the message of
+    that check."""
+    from nasedge.service import create_app
+    from nasedge.service.storage import Storage
+
+    from .conftest import running
+
+    names_like, barrier, calls, lock = Storage.names_like, threading.Barrier(2, timeout=60), [], threading.Lock()
+
+    def read_then_wait(self, name: str) -> list[str]:
+        names = names_like(self, name)
+        with lock:
+            calls.append(name)
+            first_two = len(calls) <= 2  # the two checks; not the add's look after its refusal
+        if first_two:
+            barrier.wait()
+        return names
+
+    monkeypatch.setattr(Storage, "names_like", read_then_wait)
+    s = settings()
+    with running(create_app(s)) as a, running(create_app(s)) as b:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(
+                lambda url_name: httpx.post(f"{url_name[0]}/v1/devices", json=body(url_name[1], measurements),
+                                            headers=auth(token), timeout=120),
+                [(a, "My-Pixel"), (b, "my-pixel")]))
+        listed = [[d["name"] for d in httpx.get(f"{u}/v1/devices").json()["devices"]] for u in (a, b)]
+    assert sorted(calls[:2]) == ["My-Pixel", "my-pixel"]  # both checked before either stored
+    assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+    won, lost = sorted(answers, key=lambda r: r.status_code)
+    stored, refused = won.json()["name"], ("my-pixel" if won.json()["name"] == "My-Pixel" else "My-Pixel")
+    assert lost.json()["detail"] == (
+        f"device name {refused!r} differs from the existing device {stored!r} only in case; choose another name")
+    assert listed == [[stored], [stored]]
 
 
 def test_shipped_profiles_are_served_read_only(settings, serve, token, measurements, help_ofa):

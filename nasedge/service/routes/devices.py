@@ -112,7 +112,9 @@ async def register(request: Request, body) -> dict:  # body: the app's RegisterR
         metrics.fit_seconds.observe(loop.time() - start)
         try:
             version = await asyncio.to_thread(rt.storage.add, profile)
-        except DeviceExists as exc:  # registered meanwhile by another process, which the lock does not reach
+        except DeviceExists as exc:  # registered meanwhile by another process, which the lock does not reach:
+            # this name (a retry: the stored answer), or a case twin (the database's index refuses it; the message
+            # is check_no_case_twin's, as above)
             if (answer := await stored()) is not None:
                 return answer
             metrics.registrations.labels("conflict").inc()
