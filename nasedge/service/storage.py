@@ -163,6 +163,11 @@ class Storage:
         url = self.engine.url.render_as_string(hide_password=True)
         try:
             with self.engine.begin() as conn:
+                if self.engine.dialect.name == "sqlite":
+                    # Python's sqlite3 opens a transaction only before DML: DDL ahead of it (ADD COLUMN) would
+                    # commit alone, and a migration that fails after it (0004 refusing case twins) leave the
+                    # schema changed under the old revision. Begun here, the upgrade applies all or nothing.
+                    conn.exec_driver_sql("BEGIN")
                 command.upgrade(self._alembic_config(conn), "head")
         except DBAPIError as exc:
             hint = ""

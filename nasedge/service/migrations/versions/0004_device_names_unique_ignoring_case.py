@@ -44,7 +44,8 @@ def stored_case_twins(connection: sa.Connection) -> list[list[tuple[str, int]]]:
 
 
 def upgrade() -> None:
-    # checked before the index is tried: the database's own error would name neither twin nor the way out
+    # checked before the index is tried: the database's own error would name neither twin nor the way out.
+    # Storage.migrate upgrades in one transaction, so a refusal leaves the database at the revision it had.
     twins = stored_case_twins(op.get_bind())
     if twins:
         listed = "; ".join(" and ".join(f"{name!r} (version {version})" for name, version in group)
