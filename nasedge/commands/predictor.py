@@ -31,6 +31,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nasedge.predict.profile import DeviceProfile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -277,18 +281,25 @@ def _stored_profile(args: argparse.Namespace):
     return stored, load_profile(args.device, args.profiles_dir, stored.space)
 
 
-def run_show(args: argparse.Namespace) -> int:
-    from nasedge.commands.devices import STALE_USE
+def _stale(profile: DeviceProfile) -> str:
+    """Why ``profile`` is not of its device as the device's YAML reads now (:meth:`DeviceProfile.other_settings`);
+    "" where it is, or where the device is not known here."""
     from nasedge.errors import NasedgeError
     from nasedge.measure.device import device_source, get_device
 
+    if device_source(profile.device) is None:
+        return ""
+    try:
+        return profile.other_settings(get_device(profile.device).settings)
+    except NasedgeError:  # a broken YAML is the device's problem (`nasedge devices` says it); its settings unknown
+        return ""
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from nasedge.commands.devices import STALE_USE
+
     stored, p = _stored_profile(args)
-    stale = ""
-    if device_source(p.device) is not None:
-        try:
-            stale = p.other_settings(get_device(p.device).settings)
-        except NasedgeError:  # a broken YAML is the device's problem (`nasedge devices` says it); its settings unknown
-            pass
+    stale = _stale(p)
     summary = {"device": p.device, "space": p.space, "predictor": p.predictor,
                "measurements": len(p.measurements), "quality": p.quality, "created": p.created,
                "source": stored.source, "path": str(stored.path), "adaptation": p.latency_predictor.adaptation(),
@@ -316,12 +327,16 @@ def run_push(args: argparse.Namespace) -> int:
     import sys
 
     from nasedge.client import PredictorClient
+    from nasedge.commands.devices import STALE_USE
     from nasedge.errors import NasedgeError
-    _, profile = _stored_profile(args)
+    stored, profile = _stored_profile(args)
     token = os.environ.get(TOKEN_ENV)
     if not token:
         raise NasedgeError(f"{TOKEN_ENV}: not set; registering needs a write token of the service "
                            "(`nasedge serve token create` prints one)")
+    stale = _stale(profile)
+    if stale:  # marked as `predictor show` and `devices` mark it: the service takes its measurements as the device's
+        print(f"nasedge: warning: {stored.path}: stale: {stale}; {STALE_USE}", file=sys.stderr)
     name = args.name or profile.device
     with PredictorClient(args.url, token=token) as client:
         # the profile passed the reference-arch rule when it was fitted, with the allowance given there

@@ -301,3 +301,33 @@ def test_figures_over_a_handful_of_query_archs_are_said_to_be_so(nasedge, tmp_pa
                 "untrimmed", "--seeds", "1", "--predictor", "flops,totals")
     assert r.returncode == 0, r.stderr
     assert "nasedge: warning: fewer than 100 query archs scored on fpga (" in r.stderr and "pixel2" not in r.stderr
+
+
+def test_a_stale_profile_pushed_to_a_service_is_said_to_be_stale(nasedge_cli, nasedge_home, tmp_path, monkeypatch):
+    """A profile measured under other settings than its device's YAML says now was pushed without a word, while
+    `predictor show` and `devices` mark it stale: the service took the old board's measurements as the device's."""
+    from dataclasses import replace
+
+    from nasedge.measure.device import get_device
+    from nasedge.predict.profile import fit_profile, save_profile
+    from nasedge.service import create_app
+    from nasedge.service.settings import ServiceSettings
+    from nasedge.spaces import get_space
+    from tests.service.conftest import _token, running  # the real server on a loopback port
+
+    assert nasedge_cli("devices", "add", "rb", "--runtime", "onnxruntime", "--threads", "1").returncode == 0
+    before = get_device("rb").settings
+    archs = get_space("ofa_mbv3_cifar").sample_many(12, np.random.default_rng(0))
+    profile = fit_profile("rb", "ofa_mbv3_cifar", archs, [1.0 + 0.1 * sum(a.depth) for a in archs], "flops", cv_folds=0)
+    path = save_profile(replace(profile, settings=before))
+    yaml = nasedge_home / "conf" / "device" / "rb.yaml"
+    yaml.write_text(yaml.read_text().replace("threads: 1", "threads: 2"))
+    why = f"measured under other settings of rb ({before}, now {get_device('rb').settings})"
+    token, token_hash = _token()
+    monkeypatch.setenv("NASEDGE_TOKEN", token)
+    settings = ServiceSettings(db=f"sqlite:///{tmp_path / 'profiles.db'}", write_token_hashes=[token_hash],
+                               shipped_profiles_dir=str(tmp_path), predictor="flops", cv_folds=3)
+    with running(create_app(settings)) as url:
+        r = nasedge_cli("predictor", "push", "--device", "rb", "--url", url)
+    assert r.returncode == 0 and "registered rb (ofa_mbv3_cifar)" in r.stdout, r.stderr
+    assert f"nasedge: warning: {path}: stale: {why}; specialize measures the device again" in r.stderr
