@@ -172,12 +172,13 @@ def run(args: argparse.Namespace) -> int:
                              for s, src in row["profile_sources"].items())
         table.add_row(row["name"], row["source"], row["where"], escape(row["runtime"]), profiles or "-")
     console.print(table)
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[tuple[str, str], list[str]] = {}
     for row in rows:
-        if row["unavailable"]:
-            reasons.setdefault(row["unavailable"], []).append(row["name"])
-    for why, names in reasons.items():
-        console.print(f"unavailable here: {', '.join(names)}: {escape(why)}", highlight=False, soft_wrap=True)
+        if row["unavailable"]:  # a YAML that does not load is no lack of this machine's
+            label = "unreadable" if row["where"] == "unreadable" else "unavailable here"
+            reasons.setdefault((label, row["unavailable"]), []).append(row["name"])
+    for (label, why), names in reasons.items():
+        console.print(f"{label}: {', '.join(names)}: {escape(why)}", highlight=False, soft_wrap=True)
     for row in rows:
         for space, why in row["stale_profiles"].items():
             console.print(f"stale profile: {row['name']} {space}: {escape(why)}; {STALE_USE}", highlight=False,

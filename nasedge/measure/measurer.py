@@ -47,6 +47,11 @@ class Measurer(abc.ABC):
         return None
 
 
+class MeasurerNotImported(NasedgeError):
+    """A measurer whose ``_target_`` does not import here (its plugin is not installed on this machine): the device
+    is unavailable here, its YAML may well be right."""
+
+
 def measurer_class(section: Mapping[str, Any], source: str) -> type[Measurer]:
     """The :class:`Measurer` subclass that ``section['_target_']`` names (imported, not built)."""
     target = section.get("_target_")
@@ -57,17 +62,18 @@ def measurer_class(section: Mapping[str, Any], source: str) -> type[Measurer]:
     try:
         cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise NasedgeError(f"{source}: field '_target_': cannot import {target!r} ({exc})") from None
+        raise MeasurerNotImported(f"{source}: field '_target_': cannot import {target!r} ({exc})") from None
     if not (isinstance(cls, type) and issubclass(cls, Measurer)):
         raise NasedgeError(f"{source}: field '_target_': {target!r} is not a Measurer subclass")
     return cls
 
 
 def measurer_unavailable(section: Mapping[str, Any], source: str = "measure") -> str | None:
-    """Why the measurer of ``section`` (``_target_`` + arguments) cannot measure here, or ``None``."""
+    """Why the measurer of ``section`` (``_target_`` + arguments) cannot measure here, or ``None``; a ``_target_``
+    that is no Measurer class (``os.system``) is no reason of this machine's but a wrong YAML, and raises."""
     try:
         cls = measurer_class(section, source)
-    except NasedgeError as exc:
+    except MeasurerNotImported as exc:
         return str(exc)
     return cls.unavailable({k: v for k, v in section.items() if k != "_target_"})
 

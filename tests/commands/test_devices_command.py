@@ -293,6 +293,26 @@ def test_a_device_yaml_that_measure_refuses_is_listed_and_shown_as_refused(nased
         _one_line_error(nasedge_cli(*command), f"bad.yaml: measure: runtime onnxruntime: {needle}")
 
 
+
+@pytest.mark.parametrize("target", ["os.system", "nasedge.measure.Device"])
+def test_a_device_yaml_whose_target_is_no_measurer_is_listed_as_unreadable_with_why(nasedge_cli, nasedge_home, target):
+    """`_target_: os.system` was listed as 'unavailable here', as if this machine lacked something; a plugin that is
+    not installed here still is."""
+    folder = nasedge_home / "conf" / "device"
+    folder.mkdir(parents=True)
+    (folder / "bad.yaml").write_text(f"name: bad\nwhere: local\nmeasure:\n  _target_: {target}\n")
+    (folder / "gone.yaml").write_text("name: gone\nwhere: local\nmeasure:\n  _target_: not_installed_here.Board\n")
+    why = f"bad.yaml: measure: field '_target_': '{target}' is not a Measurer subclass"
+    rows = _rows(nasedge_cli)
+    assert rows["bad"]["where"] == "unreadable" and why in rows["bad"]["unavailable"] and rows["cpu"]["available"]
+    assert rows["gone"]["where"] == "unavailable here" and "cannot import 'not_installed_here.Board'" in \
+        rows["gone"]["unavailable"]
+    table = nasedge_cli("devices").stdout
+    assert f"unreadable: bad: {folder / 'bad.yaml'}: measure:" in table and "unavailable here: gone:" in table
+    for command in (["devices", "show", "bad"], ["measure", "--device", "bad", "--num-archs", "1", "--out",
+                                                 nasedge_home / "m.csv"]):
+        _one_line_error(nasedge_cli(*command), why)
+
 def test_the_listing_does_not_build_a_plugins_measurer(nasedge_cli, nasedge_home, tmp_path, monkeypatch):
     """A plugin's measurer may connect to its board when built (a phone over adb): the listing built every local
     measurer to check its settings, so an unplugged board's constructor ran, and its error hid every device."""
