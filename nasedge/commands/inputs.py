@@ -139,13 +139,16 @@ def check_pick_out(path: Optional[str], flag: str = "--out") -> None:
 
 
 def _probe_writable(where: str, folder: Path) -> None:
+    import errno
     import tempfile
 
     try:
         with tempfile.TemporaryFile(dir=folder, prefix=".nasedge-probe-"):
             pass
     except OSError as exc:
-        raise NasedgeError(f"{where}: cannot write in {folder} ({exc.strerror or exc})") from None
+        # the folder exists: "no such file" is a file system that makes no new entries (/proc), not a missing path
+        why = "its file system takes no new files or folders" if exc.errno == errno.ENOENT else exc.strerror or exc
+        raise NasedgeError(f"{where}: cannot write in {folder} ({why})") from None
 
 
 def check_input_file(flag: str, path: Optional[str], expected: str = "a file") -> None:

@@ -78,3 +78,17 @@ def test_a_pick_folder_given_by_override_is_named_as_given(tmp_path):
     (tmp_path / "manifest.json").write_text('{"files": {"a": "b"}}')  # another tool's
     with pytest.raises(NasedgeError, match=r"^specialize.out_dir .*: holds a manifest.json that nasedge did not write"):
         check_pick_out(str(tmp_path), "specialize.out_dir")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc here")
+@pytest.mark.parametrize("out", ["/proc/nasedge-none", "/proc/nasedge-none/deeper", "/proc"])
+def test_an_out_folder_where_nothing_can_be_created_is_not_said_to_be_missing(out):
+    """--out /proc/foo said 'cannot write in /proc (No such file or directory)', as if a folder were missing."""
+    from nasedge.commands.inputs import check_out_dir
+    from nasedge.errors import NasedgeError
+
+    with pytest.raises(NasedgeError) as caught:
+        check_out_dir("--out", out)
+    message = str(caught.value)
+    assert message.startswith(f"--out {out}: cannot write in /proc (") and "No such file" not in message
+    assert message.endswith(("(its file system takes no new files or folders)", "(Permission denied)"))
