@@ -368,7 +368,11 @@ def _read_rows(path: Path, f, enc: LatencyEncoding | None, device: str | None, s
                 raise NasedgeError(f"{where}: column 'arch': expected a JSON object, got {row[ia]!r}")
             if enc is None:
                 enc = _detect_encoding(rec, f"{where}: column 'arch'")
-            items.append(enc.parse(rec, f"{where}: column 'arch'"))
+            try:
+                items.append(enc.parse(rec, f"{where}: column 'arch'"))
+            except NasedgeError:  # a row of another space says so, not which of its fields this space lacks
+                _check_family(rec, f"{where}: column 'arch'", enc, not items)
+                raise
             v = _float(row[il], where, column)
             if math.isnan(v):  # a cell a latency table reads as not measured: no measurement
                 what = f"value {row[il]!r} is not a number" if row[il].strip() else "empty"

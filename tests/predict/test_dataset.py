@@ -91,6 +91,21 @@ def test_an_arch_of_another_space_on_a_later_line_says_so(tmp_path, data_dir, sp
         load_dataset(d, space)  # it said: field 'arch_str': missing
 
 
+
+@pytest.mark.parametrize("space, first", [(None, False), ("fbnet", False), ("nasbench201", True)])
+def test_a_measurements_row_of_another_space_says_so(tmp_path, space, first):
+    """A CSV of fbnet archs with a NAS-Bench-201 arch on row 4 said "field 'ops': missing" of that row."""
+    ops = '"{""ops"": [' + ", ".join(["1"] * 22) + ']}"'
+    nb201 = '"{""arch_str"": ""|none~0|+|none~0|none~1|+|none~0|none~1|none~2|""}"'
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join(["arch,latency_ms", f"{ops},1.0", f"{ops},1.5", f"{nb201},2.0"]) + "\n")
+    line, found, expected = ("2", "fbnet", "nasbench201") if first else ("4", "nasbench201", "fbnet")
+    tail = "is --space right for this dataset?" if first else \
+        "the lines before it are archs of 'fbnet', and a dataset holds one space's"
+    with pytest.raises(NasedgeError) as caught:
+        read_arch_latency_csv(path, space)
+    assert str(caught.value) == f"{path}:{line}: column 'arch': an arch of space '{found}', not '{expected}'; {tail}"
+
 def test_read_arch_latency_csv(tmp_path, ofa_sample):
     archs = ofa_sample.items[:3]
     path = tmp_path / "m.csv"
