@@ -4,13 +4,19 @@ durable appends of whole lines.
 The temporary file beside the target is named ``.<name>.<pid>.<random>.tmp``; a writer killed before
 its rename (kill -9, power loss) leaves it behind, and the next atomic write of the same file removes
 the ones whose process is gone.
+
+:func:`check_out_dir` is the one check, before the work, that a folder can be written at all.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Optional
+
+from nasedge.errors import NasedgeError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -87,3 +93,32 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None, where: Optional[str] = None) -> None:
+    """``path`` is a folder or can become one: no file in its place or above it, and a file can be created in the
+    nearest folder that exists (a read-only or virtual file system such as ``/proc`` fails here, not after the
+    work). ``given``: the value the user gave, where ``path`` is its folder; ``where``: what errors name (default:
+    ``flag`` and the value)."""
+    if path is None:
+        return
+    if not str(path).strip():  # an unset shell variable: the working folder, silently
+        raise NasedgeError(f"{flag}: value {path!r} is not valid; expected a folder")
+    where = where or f"{flag} {given or path}"
+    p = Path(path)
+    for parent in [p, *p.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NasedgeError(f"{where}: {parent} exists and is not a folder")
+            _probe_writable(where, parent)
+            return
+
+
+def _probe_writable(where: str, folder: Path) -> None:
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".nasedge-probe-"):
+            pass
+    except OSError as exc:
+        # the folder exists: "no such file" is a file system that makes no new entries (/proc), not a missing path
+        why = "its file system takes no new files or folders" if exc.errno == errno.ENOENT else exc.strerror or exc
+        raise NasedgeError(f"{where}: cannot write in {folder} ({why})") from None

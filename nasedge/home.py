@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from nasedge.atomic import check_out_dir
 from nasedge.errors import NasedgeError
 
 ENV = "NASEDGE_HOME"
@@ -64,3 +65,10 @@ def retired_dir() -> Path:
 def cache_dir() -> Path:
     """What can be rebuilt from other files."""
     return home() / "cache"
+
+
+def check_home_dir(folder: Path) -> None:
+    """``folder`` of the nasedge home can be written, as an output folder (:func:`nasedge.atomic.check_out_dir`): a
+    home that cannot be written fails before the work, naming where the home is set."""
+    value = os.environ.get(ENV)
+    check_out_dir(ENV, str(folder), where=f"{ENV}={value}" if value else f"the nasedge home {home()}")

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
+from nasedge.atomic import check_out_dir
 from nasedge.errors import NasedgeError
+from nasedge.home import check_home_dir
 
 CONNECT_S = 1.5  # within the 2 s a bad input may take to be answered
 # what torch.save writes: a zip archive (since torch 1.6) or, in the legacy format, a pickle
@@ -82,34 +84,6 @@ def check_arch_file(flag: str, path: str, space: Optional[str] = None, option: b
     found.validate(arch, source=path)
 
 
-def check_out_dir(flag: str, path: Optional[str], given: Optional[str] = None, where: Optional[str] = None) -> None:
-    """``path`` is a folder or can become one: no file in its place or above it, and a file can be created in the
-    nearest folder that exists (a read-only or virtual file system such as ``/proc`` fails here, not after the
-    work). ``given``: the value the user gave, where ``path`` is its folder; ``where``: what errors name (default:
-    ``flag`` and the value)."""
-    if path is None:
-        return
-    if not str(path).strip():  # an unset shell variable: the working folder, silently
-        raise NasedgeError(f"{flag}: value {path!r} is not valid; expected a folder")
-    where = where or f"{flag} {given or path}"
-    p = Path(path)
-    for parent in [p, *p.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NasedgeError(f"{where}: {parent} exists and is not a folder")
-            _probe_writable(where, parent)
-            return
-
-
-def check_home_dir(folder: Path) -> None:
-    """``folder`` of the nasedge home (:mod:`nasedge.home`) can be written, as an output folder
-    (:func:`check_out_dir`): a home that cannot be written fails before the work, naming where the home is set."""
-    from nasedge import home
-
-    value = os.environ.get(home.ENV)
-    check_out_dir(home.ENV, str(folder), where=f"{home.ENV}={value}" if value else f"the nasedge home {home.home()}")
-
-
 def check_out_file(flag: str, path: Optional[str], inputs: tuple[Optional[str], ...] = ()) -> None:
     """``path`` can be written as a file: not a folder, its folder exists or can be made and takes files
     (:func:`check_out_dir`), and it is none of the command's ``inputs``, which writing it would destroy."""
@@ -136,19 +110,6 @@ def check_pick_out(path: Optional[str], flag: str = "--out") -> None:
         from nasedge.specialize.report import check_pick_folder
 
         check_pick_folder(Path(path), flag)
-
-
-def _probe_writable(where: str, folder: Path) -> None:
-    import errno
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".nasedge-probe-"):
-            pass
-    except OSError as exc:
-        # the folder exists: "no such file" is a file system that makes no new entries (/proc), not a missing path
-        why = "its file system takes no new files or folders" if exc.errno == errno.ENOENT else exc.strerror or exc
-        raise NasedgeError(f"{where}: cannot write in {folder} ({why})") from None
 
 
 def check_input_file(flag: str, path: Optional[str], expected: str = "a file") -> None:

@@ -110,13 +110,16 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
                    ray_address: Optional[str], measurements_dir: Path, max_archs: Optional[int] = None,
                    progress: Optional[Callable[[int, int], None]] = None,
                    note: Optional[Callable[[str], None]] = None, active: bool = True,
-                   predictor_given: Optional[str] = None) -> LatencySource:
+                   predictor_given: Optional[str] = None,
+                   check_writable: Optional[Callable[[bool], None]] = None) -> LatencySource:
     """The device's stored profile for ``space`` (the user's, else a shipped one), or a new one (from
     ``measurements`` or measured now: ``active`` picks the archs, see :func:`nasedge.predict.profile.profile_archs`),
     stored in ``profiles_dir`` (default: the nasedge home).
 
     ``predictor_given`` (the user's override choosing ``predictor`` or its options) is refused where a stored profile
-    fitted otherwise would be used instead of it."""
+    fitted otherwise would be used instead of it. ``check_writable(measuring)`` is called before a new profile is
+    measured (``True``) or fitted from ``measurements``: the caller's check that the folders it is written to can be
+    written, which would otherwise fail only when it is stored, after the measuring."""
     from nasedge.measure import measure_to_csv
     from nasedge.predict.profile import (check_measurements, fit_profile, load_profile, profile_device, save_profile,
                                          stored_profiles)
@@ -128,6 +131,8 @@ def profile_source(device: Any, space: SearchSpace, *, profiles_dir: Optional[st
         if note is not None:  # its YAML was edited since: the profile is of another board
             note(f"the stored profile {stored.path} was {other}; a new one is measured and replaces it")
         stored = None
+    if check_writable is not None and (measurements is not None or stored is None):
+        check_writable(measurements is None)
     if measurements is None and stored is not None:
         options_given = predictor_given is not None and predictor_given.partition("=")[0] != "predictor"
         if predictor_given and (profile.predictor != predictor or options_given):
