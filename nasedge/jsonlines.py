@@ -77,7 +77,7 @@ def json_lines_text(docs: Iterable[Any]) -> str:
 
 def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
                              warn: Callable[[str], None] | None = None,
-                             check: Callable[[int, Any], None] | None = None) -> list[Any]:
+                             check: Callable[[int, Any], None] | None = None, repair: bool = True) -> list[Any]:
     """The values of a file that a run appends JSON lines to (one write and fsync per batch), ``[]`` when missing.
 
     ``check(lineno, value)`` refuses (raises) a value that is not a line of ``what``; every value is checked before
@@ -86,7 +86,8 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
     (``"<path>: dropped a last line cut short (<in_flight> when the run stopped)"``); one that is whole JSON and
     passes the check lost only its newline, which is put back. Another line that is not JSON is an error naming the file, the line and ``what``
     the file is. So is a file of that one unfinished line unless it starts as a JSON object does: a note or a file
-    of some other kind, which is never to be emptied.
+    of some other kind, which is never to be emptied. ``repair=False``: the file is only read and checked, left as it
+    is, a last line cut short left out without a word (a check before the work; the run that appends repairs it).
     """
     path = Path(path)
     try:
@@ -115,7 +116,7 @@ def read_appended_json_lines(path: str | Path, what: str, in_flight: str,
             check(lineno, doc)
     if torn and not whole and not docs and not torn.lstrip().startswith("{"):
         raise NasedgeError(f"{path}:1: not a JSON line of a {what}; use another file") from None
-    if torn:
+    if torn and repair:
         if not whole:
             message = f"{path}: dropped a last line cut short ({in_flight} when the run stopped)"
             if warn is None:

@@ -48,6 +48,22 @@ def open_journal(beside: str | Path, device, keys: Sequence[str],
                         settings=getattr(device, "settings", ""))
 
 
+def check_journal(beside: str | Path, device: Any) -> None:
+    """Refuse now, before the work, the round journal of ``device`` beside ``beside`` that measuring ``device`` into
+    ``beside`` would refuse (:func:`open_journal`) once the work is done: read as it would be, never repaired nor
+    moved aside. A journal of other settings of the device is moved aside then, so it is no error."""
+    if device.group_size() <= 1:
+        return
+    path = journal_path(beside, device.name)
+    settings = getattr(device, "settings", "")
+    if not _other_settings(path, device.name, settings):
+        _read(path, _header(device.name, settings), None, repair=False)
+
+
+def _header(device: str, settings: str) -> dict[str, str]:
+    return {"format": FORMAT, "device": device, **({"settings": settings} if settings else {})}
+
+
 @contextmanager
 def journal_in_use(journal: RoundJournal | None) -> Iterator[None]:
     """Around a measurement that keeps its rounds in ``journal``: the journal is removed once the measurement returns
@@ -74,7 +90,7 @@ class RoundJournal:
                  warn: Callable[[str], None] | None = None, settings: str = ""):
         self.path, self.device, self.keys = Path(path), device, list(keys)
         self.on_record: Callable[[], None] | None = None  # called after each round is kept (progress)
-        self.header = {"format": FORMAT, "device": device, **({"settings": settings} if settings else {})}
+        self.header = _header(device, settings)
         _aside_if_other_settings(self.path, device, settings, warn)
         self._rounds = _read(self.path, self.header, warn)
         self.restored = sum(len(self._rounds.get(k, [])) for k in self.keys)
@@ -99,16 +115,25 @@ class RoundJournal:
         self.path.unlink(missing_ok=True)
 
 
-def _aside_if_other_settings(path: Path, device: str, settings: str, warn: Callable[[str], None] | None) -> None:
-    """A journal of ``device`` timed under other settings (its YAML edited since) is moved aside: its rounds are
-    of another board and must not complete this one's rows."""
+def _other_settings(path: Path, device: str, settings: str) -> str:
+    """The settings of ``device`` that the journal ``path`` was timed under where they are not ``settings`` (its YAML
+    edited since), else ""."""
     try:
         with path.open() as f:
             first = json.loads(f.readline())
     except (OSError, ValueError):
-        return  # none, or unreadable: _read says what is wrong
+        return ""  # none, or unreadable: _read says what is wrong
     theirs = first.get("settings", "") if isinstance(first, dict) else ""
     if not settings or not theirs or theirs == settings or first.get("device") != device:
+        return ""
+    return theirs
+
+
+def _aside_if_other_settings(path: Path, device: str, settings: str, warn: Callable[[str], None] | None) -> None:
+    """A journal of ``device`` timed under other settings (its YAML edited since) is moved aside: its rounds are
+    of another board and must not complete this one's rows."""
+    theirs = _other_settings(path, device, settings)
+    if not theirs:
         return
     aside = path.with_name(f"{path.name}.settings-{theirs}")
     path.replace(aside)
@@ -117,8 +142,9 @@ def _aside_if_other_settings(path: Path, device: str, settings: str, warn: Calla
         warn(message)
 
 
-def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[str, list[Round]]:
-    """The rounds ``path`` holds, by key; repairs a last line cut short; refuses another device's journal."""
+def _read(path: Path, header: dict, warn: Callable[[str], None] | None, repair: bool = True) -> dict[str, list[Round]]:
+    """The rounds ``path`` holds, by key; repairs a last line cut short (``repair``); refuses another device's
+    journal."""
     out: dict[str, list[Round]] = {}
 
     def check(lineno: int, doc: Any) -> None:
@@ -139,7 +165,7 @@ def _read(path: Path, header: dict, warn: Callable[[str], None] | None) -> dict[
         out.setdefault(key, []).append(r)
 
     try:
-        read_appended_json_lines(path, "round journal", "the round in flight", warn, check)
+        read_appended_json_lines(path, "round journal", "the round in flight", warn, check, repair)
     except NasedgeError as exc:  # a rerun stops on it again and again: say the way out
         raise NasedgeError(f"{exc}; move it away to measure afresh (the rounds it holds are timed again)") from None
     return out

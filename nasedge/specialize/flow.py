@@ -57,6 +57,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
     from rich.console import Console
 
     from nasedge.measure.measurement import read_for_append
+    from nasedge.measure.round_journal import check_journal
     from nasedge.ray_cluster import scope
     from nasedge.specialize.budget import default_out_name, format_latency, parse_budgets
 
@@ -76,6 +77,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         if device.measurable and (out / VERIFICATION_CSV).is_file():  # a predict-only device's run never reads it
             read_for_append(out / VERIFICATION_CSV, warn=lambda _: None)  # refused now, not once everything loaded
             kept = f"finalists measured before are taken from {out / VERIFICATION_CSV}"
+        if device.measurable:  # its round journal too (rounds of a group a kill cut short; there without the CSV)
+            check_journal(out / VERIFICATION_CSV, device)
         if (out / "manifest.json").is_file():  # a finished run's pick is replaced; its verification measurements stay
             console.print(f"{out} holds an earlier run's pick (manifest.json): it is replaced at the end of this "
                           f"run{'; ' * bool(kept)}{kept}", highlight=False, markup=False)

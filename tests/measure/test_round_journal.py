@@ -122,3 +122,23 @@ def test_a_journal_of_other_settings_is_moved_aside(tmp_path):
     assert json.loads(aside.read_text().splitlines()[1])["timings"] == [1.0, 1.1]
     path.write_text(json.dumps({"format": "nasedge-rounds/1", "device": "b"}) + "\n")  # written before settings
     assert RoundJournal(path, "b", ["k0"], settings="2222bbbb").restored == 0 and path.exists()
+
+
+
+def test_the_check_before_the_work_refuses_what_measuring_would_and_changes_nothing(tmp_path, device_config):
+    """specialize checks its verification journal before the search: as measuring reads it, but a last line cut
+    short is left for the run to drop (and say so), and a journal of other settings for it to move aside."""
+    from nasedge.measure.round_journal import check_journal
+
+    device, _, csv, path = _group(tmp_path, device_config, 3)
+    header = {"format": "nasedge-rounds/1", "device": "grouped", "settings": device.settings}
+    round_ = '{"key": "k", "timings": [1.0], "cpu_s": 0.1, "wall_s": 0.1}'
+    check_journal(csv, device)  # none
+    for text in (json.dumps(header) + "\n" + round_ + '\n{"key": "k", "tim',  # cut short by a kill
+                 json.dumps({**header, "settings": "0ther5e7"}) + "\nnot json\n"):  # moved aside by the run
+        path.write_text(text)
+        check_journal(csv, device)
+        assert path.read_text() == text
+    path.write_text(json.dumps({**header, "device": "other"}) + "\n")
+    with pytest.raises(NasedgeError, match=r"rounds.jsonl:1: not a round journal of device 'grouped'.*; move it away"):
+        check_journal(csv, device)

@@ -54,6 +54,35 @@ def test_a_verification_csv_that_cannot_be_resumed_is_refused_before_anything_lo
         "move the file aside to measure afresh" in err.strip().splitlines()[-1]
 
 
+
+def test_a_round_journal_that_cannot_be_resumed_is_refused_before_anything_loads(tmp_path, capsys):
+    """verification.csv was checked before the search, its round journal (a group cut short) only after it."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from nasedge.measure.device import get_device
+    from nasedge.measure.round_journal import journal_path
+    from nasedge.predict.profile import fit_profile, save_profile
+    from nasedge.spaces import get_space
+
+    device = get_device("cpu-ort-t1")  # interleaves groups of 20 archs, so its rounds are journaled
+    archs = get_space("ofa_mbv3_cifar").sample_many(12, np.random.default_rng(0))
+    profile = fit_profile(device.name, "ofa_mbv3_cifar", archs, [1.0 + 0.1 * sum(a.depth) for a in archs], "flops",
+                          cv_folds=0)
+    save_profile(replace(profile, settings=device.settings))  # nothing to measure before the search
+    out = tmp_path / "out"
+    out.mkdir()
+    journal = journal_path(out / "verification.csv", device.name)
+    header = {"format": "nasedge-rounds/1", "device": device.name, "settings": device.settings}
+    journal.write_text(json.dumps(header) + '\n{"key": "a"}\n')
+    assert main(["specialize", "--device", device.name, "--latency", "7ms", "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "supernet" not in err.lower() and "search" not in err.lower(), err
+    assert err.strip().splitlines()[-1] == f"nasedge: error: {journal}:2: a round needs 'key', 'timings', 'cpu_s' " \
+                                           f"and 'wall_s'; move it away to measure afresh (the rounds it holds are " \
+                                           f"timed again)"
+
 def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_path):
     # they failed after the supernet loaded, or after the device's profile was measured (cpu-ort-t1 has none
     # shipped), or, for an export format, after the whole search and verification
