@@ -544,6 +544,10 @@ def _predictor(args: argparse.Namespace) -> None:
             check_out_dir("predictor.profiles_dir", profiles)
         if not overridden:
             check_home_dir(home.profiles_dir())
+    if action == "fit" and not args.measurements and not args.save_measurements:  # measuring: its CSV goes there
+        from nasedge import home
+
+        check_home_dir(home.measurements_dir())
     if action == "push":
         check_url("--url", args.url)
         check_service_reachable(args.url)
