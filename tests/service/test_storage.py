@@ -90,15 +90,19 @@ def test_wal_mode_and_schema(storage, tmp_path):
 
 
 def test_migrations_match_the_models(storage):
+    assert _schema_diff(storage) == []
+    assert _case_index(storage) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+
+
+def _schema_diff(s: Storage) -> list:
+    """How the database of ``s`` differs from the models (Alembic's autogenerate comparison)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    with storage.engine.connect() as conn, warnings.catch_warnings():
-        # SQLite cannot reflect the index on lower(name), which compare_metadata skips, saying so: checked below
+    with s.engine.connect() as conn, warnings.catch_warnings():
+        # SQLite cannot reflect the index on lower(name), which compare_metadata skips, saying so: checked apart
         warnings.filterwarnings("ignore", message=".*expression-based index")
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert diff == []
-    assert _case_index(storage) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
 
 
 def _case_index(s: Storage) -> str | None:
@@ -260,6 +264,87 @@ def test_case_index_upgrade_downgrade_round_trip(tmp_path, profile):
     s.migrate()
     assert s.revision() == ("0004", "0004") and _case_index(s) is not None and s.summaries() == []
     s.close()
+
+
+def _rows(s: Storage, table: str) -> list[tuple]:
+    with s.engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1, 2")]
+
+
+def _columns(s: Storage, table: str) -> list[str]:
+    with s.engine.connect() as conn:
+        return [r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table})")]
+
+
+def _highest_version(s: Storage) -> int | None:
+    """The highest version handed out (AUTOINCREMENT's), deleted devices' included."""
+    with s.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'devices'").scalar()
+
+
+@pytest.mark.parametrize("in_a_transaction", [False, True], ids=["autocommit", "begun"])
+def test_downgrades_keep_every_device_and_measurement(tmp_path, profile, in_a_transaction):
+    """0003 -> 0002 and 0002 -> 0001 copy devices (SQLite cannot drop a column in place); with foreign keys on, the
+    copy's drop of the old table cascaded into measurements and deleted them all. Each step down loses only the
+    dropped column; up again, every row is back, versions are still never reused and 0004's index is there.
+    ``begun``: inside one transaction, as Storage.migrate runs, where PRAGMA foreign_keys=OFF does nothing."""
+    from alembic import command
+
+    s = Storage(f"sqlite:///{tmp_path / 'd.db'}")
+    s.migrate()
+    b = replace(profile, device="gpu-b", measurements=profile.measurements[:12], far_measurements=[(3, 2.5)])
+    s.add(profile)
+    s.add(b)
+    s.add(replace(profile, device="gone"))
+    assert s.delete("gone")  # the highest version handed out is no longer stored
+    highest = _highest_version(s)
+    devices, measurements = _rows(s, "devices"), _rows(s, "measurements")
+    assert len(devices) == 2 and len(measurements) == 20 + 12
+    columns = _columns(s, "devices")
+    for revision, dropped in [("0003", None), ("0002", "far_measurements"), ("0001", "adaptation")]:
+        with s.engine.begin() as conn:
+            if in_a_transaction:
+                conn.exec_driver_sql("BEGIN")
+            command.downgrade(s._alembic_config(conn), revision)
+        assert s.revision()[0] == revision
+        if dropped:  # the older schema has no place for its values: those, and only those, are lost
+            keep = [i for i, c in enumerate(columns) if c != dropped]
+            columns = [columns[i] for i in keep]
+            devices = [tuple(d[i] for i in keep) for d in devices]
+        assert _columns(s, "devices") == columns and _rows(s, "devices") == devices, revision
+        assert _rows(s, "measurements") == measurements, revision
+        assert s.problems() == [], revision  # foreign_key_check included
+        assert _highest_version(s) == highest, revision
+    s.migrate()
+    assert s.revision() == ("0004", "0004") and s.problems() == [] and _rows(s, "measurements") == measurements
+    assert _case_index(s) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+    assert _schema_diff(s) == []
+    assert s.get("gpu-a")[1] == profile and s.get("gpu-b")[1] == replace(b, far_measurements=[])
+    assert s.summary("gpu-a").adaptation == ""
+    assert s.add(replace(profile, device="gpu-c")) == highest + 1  # not the deleted device's version again
+    with pytest.raises(DeviceExists, match="only in case"):
+        s.add(replace(profile, device="GPU-A"))
+    s.close()
+
+
+def test_dropping_a_devices_column_keeps_the_case_index(storage, profile):
+    """The index on lower(name) cannot be reflected by a batch copy of devices; a later migration that drops a
+    column of devices (drop_devices_column) keeps it, as it keeps the measurements."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    from nasedge.service.sqlite_rebuild import drop_devices_column
+
+    storage.add(profile)
+    measurements = _rows(storage, "measurements")
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("ALTER TABLE devices ADD COLUMN later TEXT")
+        with Operations.context(MigrationContext.configure(conn)):
+            drop_devices_column("later")
+    assert "later" not in _columns(storage, "devices") and _rows(storage, "measurements") == measurements
+    assert _case_index(storage) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+    assert storage.get("gpu-a")[1] == profile and storage.problems() == []
 
 
 def _crash_inside_transaction(url: str, profile_json: str, ready) -> None:

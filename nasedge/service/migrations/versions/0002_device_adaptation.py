@@ -8,6 +8,8 @@ Create Date: 2026-12-04
 import sqlalchemy as sa
 from alembic import op
 
+from nasedge.service.sqlite_rebuild import drop_devices_column
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -21,5 +23,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("devices") as batch:
-        batch.drop_column("adaptation")
+    # not batch_alter_table("devices") alone: on SQLite its copy of devices, dropping the old one, cascaded into
+    # measurements and deleted every one
+    drop_devices_column("adaptation")

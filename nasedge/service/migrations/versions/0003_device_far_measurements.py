@@ -9,6 +9,8 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
+from nasedge.service.sqlite_rebuild import drop_devices_column
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -22,5 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("devices") as batch:
-        batch.drop_column("far_measurements")
+    # not batch_alter_table("devices") alone: on SQLite its copy of devices, dropping the old one, cascaded into
+    # measurements and deleted every one
+    drop_devices_column("far_measurements")

@@ -8,7 +8,8 @@ stops, changing nothing, and names them and the way out (:class:`CaseTwinsStored
 renamed behind its owner's back.
 
 SQLite cannot reflect an index on an expression: a later migration that recreates ``devices`` in batch mode
-(drop_column, alter_column) loses it, and must create it again (``tests/service/test_storage.py`` checks it is there).
+(drop_column, alter_column) loses it, and must create it again (``tests/service/test_storage.py`` checks it is there);
+``nasedge.service.sqlite_rebuild.drop_devices_column`` keeps it, and the measurements a bare batch copy deletes.
 
 Revision ID: 0004
 Revises: 0003
