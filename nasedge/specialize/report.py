@@ -408,19 +408,22 @@ def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], ti
 
 def render_combined_report(m: dict[str, Any]) -> str:
     """report.md of a run over several budgets: one row per pick."""
-    lo, hi = m["predicted_range_ms"]
+    lo, hi = m["predicted_range_ms"]  # hi: None where the manifests did not record the slowest subnet
+    span = f"{lo:.3g}-{hi:.3g} ms" if hi is not None else f"from {lo:.3g} ms"
     lines = [f"# {m['supernet']['space']} specialized for {m['device']['name']} under "
              f"{', '.join(f'{b:g}' for b in m['budgets_ms'])} ms", "",
              f"- **Device**: {m['device']['name']} ({m['device']['description']}; {m['device']['where']})",
-             f"- **Predicted latency range** of the space's subnets: {lo:.3g}-{hi:.3g} ms", "",
+             f"- **Predicted latency range** of the space's subnets: {span}", "",
              "| budget | pick | result | predicted ms | measured ms | predicted top-1 | top-1 | folder |",
              "|---|---|---|---|---|---|---|---|"]
     for p in m["picks"]:
         lat, acc = p["latency_ms"], p["accuracy"]
         ms = "-" if lat["measured"] is None else f"{lat['measured']:.4g}" + (" (noisy)" if lat["noisy"] else "")
         result = {True: "verified", "noisy": "noisy (not verified)"}.get(p["verified"], "unverified")
+        # no evaluation data of the supernet's classes: the pick's own report.md says why and what to do first
+        top1 = "not evaluated (predicted only)" if acc["measured_top1"] is None else f"{acc['measured_top1']:.2f} %"
         lines.append(f"| {p['budget_ms']:g} ms | `{p['arch_digest']}` | {result} | {lat['predicted']:.4g} | {ms} | "
-                     f"{acc['predicted_top1']:.2f} % | {acc['measured_top1']:.2f} % | `{p['dir']}/` |")
+                     f"{acc['predicted_top1']:.2f} % | {top1} | `{p['dir']}/` |")
     for f in m.get("failed", []):
         lines.append(f"| {f['budget_ms']:g} ms | - | no pick: {f['reason']} | - | - | - | - | - |")
     lines += ["", f"**Latency predictor.** {m['latency_predictor']['description']}.", "",

@@ -54,6 +54,20 @@ def test_without_matching_data_the_accuracy_is_predicted_only(nasedge_cli, image
     assert (tmp_path / "out" / "subnet.pt").stat().st_size > 0
 
 
+def test_several_budgets_of_picks_whose_accuracy_is_predicted_only_are_written(nasedge_cli, imagenet_like, tmp_path):
+    """The combined report formatted the missing top-1 as a number: a traceback at the very end, every pick lost."""
+    out = tmp_path / "out"
+    r = nasedge_cli("specialize", "--device", "titan_rtx_64", "--latency", "50ms,100ms", "--supernet", imagenet_like,
+                    "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    top = json.loads((out / "manifest.json").read_text())
+    assert [p["accuracy"]["measured_top1"] for p in top["picks"]] == [None, None]
+    assert (out / "report.md").read_text().count("| not evaluated (predicted only) |") == 2
+    for budget in ("50ms", "100ms"):
+        assert (out / budget / "subnet.pt").stat().st_size > 0
+        assert "accuracy is predicted only" in (out / budget / "report.md").read_text()
+
+
 def test_given_data_of_another_class_count_is_one_line(nasedge_cli, imagenet_like, tmp_path):
     data = write_dataset(tmp_path / "cifar_like.npz", n_train=20, n_test=10)
     for flags in (["--data", str(data)], [f"data.path={data}"]):

@@ -49,3 +49,29 @@ def test_measurements_of_an_earlier_run_are_said_to_be():
     m["finalists"] = [{"arch_digest": "abc", "predicted_top1": 90.0, "predicted_ms": 1.5, "measured_ms": 1.6,
                        "noisy": False, "within_budget": True, "earlier_run": True}]
     assert "| `abc` **pick** | 90.00 | 1.5 | 1.6 (earlier run) | yes | - |" in render_report(m)
+
+
+def _budget_manifest(budget: float, measured_top1) -> dict:
+    """A single-budget manifest as the flow builds it, with what the combined manifest reads."""
+    from tests.specialize.test_noisy_verification import _manifest
+
+    m = _manifest(False, False)
+    m["budget_ms"], m["accuracy"]["measured_top1"] = budget, measured_top1
+    m["latency_ms"].update(measured=None, slowest_predicted=3.0)
+    m.update(nasedge="0", created="now", command=None, accuracy_predictor="a.json", settings={})
+    m["search"]["options"] = {}
+    return m
+
+
+def test_the_combined_report_says_a_pick_whose_accuracy_is_predicted_only_was_not_evaluated():
+    """An imported ImageNet supernet without --data, several budgets: the report formatted the missing top-1 with
+    :.2f (a TypeError at the very end, which discarded every pick)."""
+    from nasedge.specialize.report import combined_manifest, render_combined_report
+
+    top = combined_manifest([_budget_manifest(8.0, None), _budget_manifest(12.0, 71.5)],
+                            search=[], timings={"total": 1.0})
+    text = render_combined_report(top)
+    assert "| 8 ms | `abc` | unverified | 1.58 | - | 90.00 % | not evaluated (predicted only) | `8ms/` |" in text
+    assert "| 71.50 % | `12ms/` |" in text
+    top["predicted_range_ms"][1] = None  # a manifest built without the slowest subnet's latency
+    assert "subnets: from 0.4 ms" in render_combined_report(top)
