@@ -152,9 +152,12 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
             if not picks:
                 raise NasedgeError("no budget has a pick: "
                                    + "; ".join(f"{b:g} ms: {why}" for b, why in failed.items()))
-        from nasedge.specialize.report import replacing_pick, write_combined, write_manifest, write_outputs
+        from nasedge.specialize.report import (ViewFailures, replacing_pick, write_combined, write_manifest,
+                                               write_outputs)
 
         manifests = []
+        # a bug rendering a report or plot: kept until the picks (and their manifests) replace the earlier pick
+        failures: ViewFailures = []
         # written into a staging folder, they replace the earlier pick (its model files too) only once all are
         # written: a failed or interrupted export leaves that pick whole, and no model file of it outlives its manifest
         with replacing_pick(out) as staging:
@@ -170,7 +173,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                         verified=verified, unverified_reason=unverified_reason, source=source,
                         supernet_path=supernet_path, digest=digest, accuracy_path=acc_path, result=result,
                         finalists=finalists, pick=pick, evaluation=pick_eval, files=files, skipped=skipped,
-                        export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored))
+                        export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored),
+                        failures=failures)
                     note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
                 manifests.append(manifest)
             for manifest in manifests:
@@ -179,13 +183,20 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
             if multi:
                 top = write_combined(staging, manifests, [p[1] for p in picks], [p[4] for p in picks],
                                      device=device.name, search=_search_comparison(results, pooled),
-                                     timings={**stages.seconds, "total": stages.total()}, failed=failed)
+                                     timings={**stages.seconds, "total": stages.total()}, failed=failed,
+                                     failures=failures)
         for manifest, (b, _, _, _, pick, pick_eval) in zip(manifests, picks):
             top1 = "top-1 not evaluated" if pick_eval.top1 is None else f"top-1 {pick_eval.top1:.2f} %"
             console.print(f"[bold]picked[/] {pick.arch.digest()}: {top1} (predicted "
                           f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted "
                           f"{pick.predicted_ms:.3g} ms) under {b:g} ms on {device.name}; {stages.total():.1f} s in "
                           f"all", highlight=False, soft_wrap=True)
+        if failures:  # a bug of nasedge: said, and its traceback shown, with the picks kept
+            views = ", ".join(str(out / path.relative_to(staging)) for path, _ in failures)
+            kept = "the picks are" if multi else "the pick is"
+            console.print(f"{kept} in {out}, but {views} could not be written (a bug of nasedge; its traceback "
+                          f"follows)", highlight=False, soft_wrap=True, markup=False)
+            raise failures[0][1]
         if failed:  # the picks of the other budgets are written; the run still did not do all it was asked
             raise NasedgeError(f"budget{'s' * (len(failed) > 1)} {', '.join(f'{b:g}' for b in failed)} ms without a "
                                f"pick (the others' picks are in {out}): " + "; ".join(failed.values()))

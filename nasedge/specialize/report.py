@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -328,16 +328,37 @@ def _binding_words(m: dict[str, Any]) -> str:
             f"{unbound_pick_words(scored, search['stop_reason'])}.")
 
 
-def write_outputs(out: Path, **kw: Any) -> dict[str, Any]:
-    """Write manifest.json, search.json, pareto.png and report.md into ``out``; returns the manifest."""
+ViewFailures = list[tuple[Path, Exception]]  # (the view's path, what rendering it raised)
+
+
+def _write_views(out: Path, views: dict[str, Callable[[], bytes | str]], failures: ViewFailures | None) -> None:
+    """Write each view of a manifest (``name -> render()``: report.md, pareto.png) into ``out``.
+
+    With ``failures``, an error rendering one (a bug: they only format what the manifest holds) is appended to it,
+    not raised: the caller keeps the picks the manifest describes (minutes of search, measuring and export),
+    then raises it."""
+    for name, render in views.items():
+        try:
+            content = render()
+        except Exception as exc:  # any bug: re-raised by the caller, once the picks are kept
+            if failures is None:
+                raise
+            failures.append((out / name, exc))
+            continue
+        (atomic_write_bytes if isinstance(content, bytes) else atomic_write_text)(out / name, content)
+
+
+def write_outputs(out: Path, failures: ViewFailures | None = None, **kw: Any) -> dict[str, Any]:
+    """Write search.json, manifest.json, pareto.png and report.md into ``out``; returns the manifest.
+    ``failures``: see :func:`_write_views` (the manifest is written before the views it renders)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(**kw)
     kw["result"].save(out / "search.json")
-    atomic_write_bytes(out / "pareto.png", plot_pareto(kw["result"], kw["finalists"], kw["pick"], kw["budget"],
-                                                      kw["device"].name))
-    atomic_write_text(out / "report.md", render_report(manifest))
     write_manifest(out, manifest)
+    _write_views(out, {
+        "pareto.png": lambda: plot_pareto(kw["result"], kw["finalists"], kw["pick"], kw["budget"], kw["device"].name),
+        "report.md": lambda: render_report(manifest)}, failures)
     return manifest
 
 
@@ -442,12 +463,13 @@ def render_combined_report(m: dict[str, Any]) -> str:
 
 
 def write_combined(out: Path, manifests: list[dict[str, Any]], results: list[Any], picks: list[Finalist], *,
-                   device: str, search: list[dict], timings: dict,
-                   failed: dict[float, str] | None = None) -> dict[str, Any]:
-    """Write the top-level manifest.json, report.md and pareto.png of a run over several budgets."""
+                   device: str, search: list[dict], timings: dict, failed: dict[float, str] | None = None,
+                   failures: ViewFailures | None = None) -> dict[str, Any]:
+    """Write the top-level manifest.json, report.md and pareto.png of a run over several budgets.
+    ``failures``: see :func:`_write_views` (the manifest is written before the views it renders)."""
     out = Path(out)
     manifest = combined_manifest(manifests, search=search, timings=timings, failed=failed)
-    atomic_write_bytes(out / "pareto.png", plot_budgets(results, picks, manifest["budgets_ms"], device))
-    atomic_write_text(out / "report.md", render_combined_report(manifest))
     write_manifest(out, manifest)
+    _write_views(out, {"pareto.png": lambda: plot_budgets(results, picks, manifest["budgets_ms"], device),
+                       "report.md": lambda: render_combined_report(manifest)}, failures)
     return manifest

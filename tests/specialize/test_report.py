@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from nasedge.specialize.report import render_report, uncalibrated_accuracy_note
 
 
@@ -75,3 +79,29 @@ def test_the_combined_report_says_a_pick_whose_accuracy_is_predicted_only_was_no
     assert "| 71.50 % | `12ms/` |" in text
     top["predicted_range_ms"][1] = None  # a manifest built without the slowest subnet's latency
     assert "subnets: from 0.4 ms" in render_combined_report(top)
+
+
+
+@pytest.mark.parametrize("budgets, view", [("50ms,100ms", "render_combined_report"), ("50ms", "plot_pareto")])
+def test_a_bug_rendering_a_report_keeps_the_picks(tmp_path, capsys, monkeypatch, budgets, view):
+    """A report or plot that cannot be rendered (a bug) discarded the staged outputs: every pick and export lost. The
+    picks and manifests are kept, the run says which file is missing, and the bug's traceback still shows."""
+    from nasedge.cli import main
+    from nasedge.specialize import report
+    from tests.specialize.test_evaluation_data import FAST, _supernet
+
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported format string passed to NoneType.__format__")
+
+    monkeypatch.setattr(report, view, broken)
+    supernet, out = _supernet(tmp_path / "imported", 1000), tmp_path / "out"
+    with pytest.raises(TypeError, match="NoneType"):  # not a NasedgeError: main lets a bug's traceback through
+        main(["specialize", "--device", "titan_rtx_64", "--latency", budgets, "--supernet", str(supernet),
+              "--out", str(out), *FAST])
+    missing = out / ("report.md" if "," in budgets else "pareto.png")
+    assert not missing.exists() and f"but {missing} could not be written (a bug of nasedge" in capsys.readouterr().err
+    picks = json.loads((out / "manifest.json").read_text()).get("picks", [{"dir": "."}])
+    assert len(picks) == budgets.count(",") + 1
+    for pick in picks:
+        assert (out / pick["dir"] / "subnet.pt").stat().st_size > 0
+        assert (out / pick["dir"] / "manifest.json").is_file() and (out / pick["dir"] / "search.json").is_file()
