@@ -320,10 +320,11 @@ def check_measurements_use(measurements: Optional[str], predictor_url: Optional[
                            f"or add the measured board as a device (nasedge devices add NAME --runtime ...)")
 
 
-def _specialize_values(args: argparse.Namespace) -> None:
+def _specialize_values(args: argparse.Namespace) -> Any:
     """Values of ``specialize.*`` and the search (out of range, an export format that does not exist) are checked
     here, where they would otherwise fail after the search and the device's measurements; only when given (checking
-    the formats loads torch, a second or two)."""
+    the formats loads torch, a second or two). Returns the configuration composed to check them (``None``: none
+    was)."""
     given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
     keys = [o.lstrip("+~").split("=", 1)[0] for o in given]
     chosen = [o.split("=", 1)[1] for o, k in zip(given, keys) if k == "search"]
@@ -339,7 +340,7 @@ def _specialize_values(args: argparse.Namespace) -> None:
     checked = ("search.", "specialize.", "data.", "supernet.")
     ours = [o for o, k in zip(given, keys) if k in ("search", "data", "supernet") or k.startswith(checked)]
     if not any(k in ("data", "supernet") or k.startswith(checked) for k in keys):  # the shipped values need no check
-        return
+        return None
     from omegaconf import OmegaConf
 
     from nasedge.config import compose
@@ -380,6 +381,7 @@ def _specialize_values(args: argparse.Namespace) -> None:
 
             require_tflite()
     strategy_from_config(OmegaConf.to_container(cfg.search, resolve=True))
+    return cfg
 
 
 def _specialize(args: argparse.Namespace) -> None:
@@ -407,7 +409,7 @@ def _specialize(args: argparse.Namespace) -> None:
             check_predictor_use(args.overrides, None, device)
             device.check_available()
     _overrides(args, None if service_only else args.device, tuple([f"search={args.strategy}"] if args.strategy else []))
-    _specialize_values(args)
+    composed = _specialize_values(args)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
     if getattr(args, "data", None):
@@ -423,6 +425,7 @@ def _specialize(args: argparse.Namespace) -> None:
         from nasedge.predict.accuracy import check_accuracy_predictor_file
 
         check_accuracy_predictor_file(args.accuracy_predictor)
+    _specialize_supernet(args, composed)
     if args.measurements:
         check_measurements_csv("--measurements", args.measurements, args.device)
     check_pick_out(args.out)
@@ -432,6 +435,27 @@ def _specialize(args: argparse.Namespace) -> None:
     check_url("--predictor-url", args.predictor_url)
     check_service_reachable(args.predictor_url)
     check_ray_address("--ray-address", args.ray_address)
+
+
+def _specialize_supernet(args: argparse.Namespace, composed: Any = None) -> None:
+    """The accuracy predictor specialize would use is there and of its supernet's space, as far as the files say
+    (:func:`nasedge.specialize.flow.supernet_and_predictor`): said after the supernet loaded, it cost 8-15 s.
+    ``composed``: the configuration of the verb's overrides where one was composed already (half a second each)."""
+    from nasedge.specialize.flow import supernet_and_predictor
+
+    given = [o for o in args.overrides or [] if o.lstrip("+~").startswith(("supernet=", "supernet."))]
+    cfg = None  # read only without --supernet
+    if not args.supernet:
+        if not (args.accuracy_predictor or given):
+            return  # the shipped supernet and its accuracy predictor
+        if composed is None:
+            from nasedge.config import compose
+
+            composed = compose(given)
+        cfg = composed.supernet
+        if cfg.checkpoint:
+            check_checkpoint_file("supernet.checkpoint", cfg.checkpoint)
+    supernet_and_predictor(args.supernet, args.accuracy_predictor, cfg)
 
 
 def parse_resolutions(flag: str, text: str, space: Optional[str] = None) -> list[int]:

@@ -83,11 +83,19 @@ def load_accuracy_predictor(path: str | Path) -> BaseAccuracyPredictor:
     return getattr(importlib.import_module(module), name).from_state(state, str(path))
 
 
-def check_accuracy_predictor_file(path: str | Path) -> None:
+def check_accuracy_predictor_file(path: str | Path) -> str | None:
     """What :func:`load_accuracy_predictor` checks of the file before it builds anything (readable, JSON of a
-    known format, or OFA's PyTorch file): a command's inputs are checked before its work (seconds) starts."""
-    if not _is_torch_file(path):
-        _implementation(_read_json(path), path)
+    known format, or OFA's PyTorch file): a command's inputs are checked before its work (seconds) starts.
+    Returns the name of the space the file says it predicts for (``None`` where it names none)."""
+    import importlib
+
+    if _is_torch_file(path):  # OFA's own file: for the supernet its implementation reads it for
+        module = ACCURACY_PREDICTORS["nasedge-accuracy-predictor/ofa-mlp/1"].split(":")[0]
+        return importlib.import_module(module).DEFAULT_SPACE
+    state = _read_json(path)
+    _implementation(state, path)
+    space = state.get("space")
+    return space if isinstance(space, str) else None
 
 
 def _is_torch_file(path: str | Path) -> bool:

@@ -69,6 +69,8 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         spec.check()
         out = Path(req.out or spec.out_dir or Path("outputs") / "specialize" / default_out_name(device.name, budgets))
         spec.out_dir = str(out)  # the settings as run, in the manifest: where this run wrote (--out, or the default)
+        # the accuracy predictor found and of the supernet's space, as far as the files say: before anything loads
+        supernet_path, acc_path = supernet_and_predictor(req.supernet, req.accuracy_predictor, cfg.supernet)
         shown = ", ".join(f"{b:g}" for b in budgets)
         note["detail"] = (f"device {device.name} ({device.location()}), budget{'s' * (len(budgets) > 1)} {shown} ms, "
                           f"out {out}")
@@ -93,12 +95,10 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
         with scope():
             verified, unverified_reason = _reach_device(device, req, stages)
             with stages("supernet") as note:
-                supernet, supernet_path, digest = _load_supernet(req.supernet, cfg.supernet)
+                supernet, digest = _load_supernet(supernet_path)
                 note["detail"] = f"{supernet_path} ({supernet.space.name}, sha256 {digest[:12]})"
                 predicted_only = _evaluation_check(supernet, cfg, req.data_given)
             with stages("accuracy predictor") as note:
-                acc_path = (Path(req.accuracy_predictor) if req.accuracy_predictor else
-                            _accuracy_predictor_path(req.supernet, cfg.supernet, supernet_path))
                 accuracy = _load_accuracy_predictor(acc_path, supernet.space.name)
                 note["detail"] = str(acc_path)
             source = _latency_source(device, supernet.space, req, cfg, spec, stages, console)
@@ -401,14 +401,32 @@ def _predicted_only(supernet: Any, ok: list[Finalist], reason: str, stages: Stag
     return pick, unevaluated(supernet, pick.arch, reason)
 
 
-def _load_supernet(override: Optional[str], cfg: Any) -> tuple[Any, Path, str]:
-    from nasedge.supernet import file_digest, load_supernet
+def supernet_and_predictor(supernet: Optional[str], accuracy_predictor: Optional[str],
+                           cfg: Any) -> tuple[Path, Path]:
+    """The supernet checkpoint (``supernet``: ``--supernet``, else ``cfg.checkpoint``, the ``supernet`` config group)
+    and the accuracy predictor (``--accuracy-predictor``; else, for the configured supernet, the configured one; else
+    ``accuracy_predictor.json`` beside the supernet) a run uses; ``cfg`` is read only without ``--supernet``.
 
-    path = override or cfg.checkpoint
+    Checked without loading either (no torch, milliseconds: `nasedge specialize` checks its inputs with it): the
+    predictor exists, and is for the supernet's space where both files say which."""
+    from nasedge.predict.accuracy import check_accuracy_predictor_file
+    from nasedge.supernet import checkpoint_space
+
+    path = supernet or cfg.checkpoint
     if not path:
         raise NasedgeError("no supernet configured; pass --supernet PATH")
-    supernet = load_supernet(path)
-    return supernet, Path(path), file_digest(path)
+    path, space = Path(path), checkpoint_space(path)  # a missing file is said before its missing predictor
+    acc_path = Path(accuracy_predictor) if accuracy_predictor else _accuracy_predictor_path(supernet, cfg, path)
+    acc_space = check_accuracy_predictor_file(acc_path)
+    if space is not None and acc_space is not None:
+        _check_same_space(acc_path, acc_space, space)
+    return path, acc_path
+
+
+def _load_supernet(path: Path) -> tuple[Any, str]:
+    from nasedge.supernet import file_digest, load_supernet
+
+    return load_supernet(path), file_digest(path)
 
 
 def _accuracy_predictor_path(override: Optional[str], cfg: Any, supernet_path: Path) -> Path:
@@ -424,12 +442,18 @@ def _accuracy_predictor_path(override: Optional[str], cfg: Any, supernet_path: P
                        f"one from `nasedge eval --out` results)")
 
 
+def _check_same_space(path: Path, predictor_space: str, space: str) -> None:
+    if predictor_space != space:
+        raise NasedgeError(f"{path}: accuracy predictor is for space {predictor_space!r}, the supernet for {space!r}")
+
+
 def _load_accuracy_predictor(path: Path, space: str) -> Any:
+    """The predictor, checked against the loaded supernet's space too: not every file says its space up front (a
+    published Once-for-All checkpoint's comes from its weights)."""
     from nasedge.predict.accuracy import load_accuracy_predictor
 
     predictor = load_accuracy_predictor(path)
-    if predictor.space.name != space:
-        raise NasedgeError(f"{path}: accuracy predictor is for space {predictor.space.name!r}, the supernet for {space!r}")
+    _check_same_space(path, predictor.space.name, space)
     return predictor
 
 

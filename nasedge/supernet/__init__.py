@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from nasedge.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 
 __all__ = ["OFAMobileNetV3Supernet", "build_supernet", "load_supernet", "save_supernet", "recalibrate_bn",
-           "file_digest", "subnet_from_config", "register_supernet", "CHECKPOINT_FORMAT"]
+           "file_digest", "subnet_from_config", "register_supernet", "checkpoint_space", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "nasedge-supernet/1"
 
@@ -60,9 +60,7 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
 
     from nasedge.supernet.ofa_checkpoint import from_ofa_state_dict, ofa_provenance, ofa_state_dict, read_torch_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise NasedgeError(f"{path}: supernet checkpoint not found")
+    path = _existing(path)
     try:
         cuda = torch.device(map_location).type == "cuda"
     except (RuntimeError, TypeError):  # else torch's error reads as if the file were at fault
@@ -87,6 +85,53 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
     supernet.meta = payload.get("meta", {})
     return supernet.to(map_location)
 
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise NasedgeError(f"{path}: supernet checkpoint not found")
+    return path
+
+
+def checkpoint_space(path: str | Path) -> str | None:
+    """The search space of a checkpoint :func:`save_supernet` wrote, read off its pickle without torch and without
+    a tensor (milliseconds: for the checks of a command's inputs); ``None`` where the file does not say so this way
+    (a published Once-for-All checkpoint, whose space its weights tell; torch's legacy format; a damaged file, which
+    :func:`load_supernet` names). A missing file is a :class:`NasedgeError`, as it is to :func:`load_supernet`."""
+    import pickle
+    import zipfile
+
+    path = _existing(path)
+
+    class Opaque(dict):  # every object of the pickle but its plain containers: nothing is imported nor run
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def __setstate__(self, state: Any) -> None:
+            pass
+
+        def append(self, item: Any) -> None:
+            pass
+
+        def extend(self, items: Any) -> None:
+            pass
+
+    class Header(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> type:
+            return Opaque
+
+        def persistent_load(self, pid: Any) -> None:  # a tensor's storage: left in the archive
+            return None
+
+    try:
+        with zipfile.ZipFile(path) as archive:  # torch.save's format: <name>/data.pkl holds the payload
+            member = next(n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl"))
+            payload = Header(io.BytesIO(archive.read(member))).load()
+    except Exception:  # any damage, in any of the ways unpickling fails: loading the file says what is wrong
+        return None
+    ours = isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
+    return payload["space"] if ours and isinstance(payload.get("space"), str) else None
 
 
 def subnet_from_config(cfg: Any, arch: Any, space: SearchSpace, seed: int = 0) -> nn.Module:

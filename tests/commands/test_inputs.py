@@ -70,6 +70,28 @@ def test_device_checks_answer_without_importing_torch():
         assert "cannot be measured here" in out[0] and out[-1] == "False"
 
 
+def test_an_accuracy_predictor_of_another_space_is_refused_without_importing_torch(tmp_path):
+    """The supernet's space is read off its checkpoint's pickle, not by loading it (torch, 8-15 s for ImageNet)."""
+    import subprocess
+
+    predictor = tmp_path / "accuracy_predictor.json"
+    predictor.write_text('{"format": "nasedge-accuracy-predictor/2", "space": "ofa_mbv3_w1.2"}')
+    code = ("import sys, argparse\n"
+            "from nasedge.commands.inputs import check\n"
+            "from nasedge.errors import NasedgeError\n"
+            "args = argparse.Namespace(device='titan_rtx_64', latency='8ms', strategy=None, predictor_url=None,\n"
+            f"    overrides=[], supernet=None, data=None, accuracy_predictor={str(predictor)!r}, measurements=None,\n"
+            "    out=None, ray_address=None)\n"
+            "try:\n"
+            "    check('specialize', args)\n"
+            "except NasedgeError as exc:\n"
+            "    print(exc)\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == [f"{predictor}: accuracy predictor is for space 'ofa_mbv3_w1.2', the supernet for 'ofa_mbv3_cifar'",
+                   "False"]
+
+
 def test_a_pick_folder_given_by_override_is_named_as_given(tmp_path):
     """check_pick_out named the override, but the manifest check inside it said --out."""
     from nasedge.commands.inputs import check_pick_out

@@ -179,6 +179,44 @@ def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path):
     assert re.search(message, _error(capsys))
 
 
+def test_an_accuracy_predictor_that_does_not_fit_the_supernet_is_refused_before_anything_loads(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """A predictor of another space, or none beside a --supernet, was said only once the supernet loaded (8-15 s
+    for an ImageNet one): the files say their spaces, read without loading them."""
+    import shutil
+
+    from nasedge import supernet as supernets
+    from nasedge.config import compose
+    from tests.specialize.test_evaluation_data import _supernet
+
+    tiny = _supernet(tmp_path / "imported", 1000)  # ofa_mbv3_tiny, its accuracy_predictor.json beside it
+    bare = tmp_path / "bare" / "supernet.pt"
+    bare.parent.mkdir()
+    shutil.copy(tiny, bare)
+    shipped = compose([]).supernet.accuracy_predictor  # ofa_mbv3_cifar's, as the shipped supernet
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the supernet was loaded before the accuracy predictor was checked")
+
+    monkeypatch.setattr(supernets, "load_supernet", loaded)
+    mismatch = "accuracy predictor is for space '{}', the supernet for '{}'"
+    for args, message in [
+        (["--supernet", tiny, "--accuracy-predictor", shipped], mismatch.format("ofa_mbv3_cifar", "ofa_mbv3_tiny")),
+        ([f"supernet.checkpoint={tiny}"], mismatch.format("ofa_mbv3_cifar", "ofa_mbv3_tiny")),
+        (["--accuracy-predictor", tiny.with_name("accuracy_predictor.json")],
+         mismatch.format("ofa_mbv3_tiny", "ofa_mbv3_cifar")),
+        (["--supernet", bare], f"no accuracy predictor for supernet {bare}: put accuracy_predictor.json beside it"),
+    ]:
+        capsys.readouterr()
+        assert main(["specialize", "--device", "titan_rtx_64", "--latency", "8ms,12ms", "--out",
+                     str(tmp_path / "out"), *map(str, args)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err, err  # no stage ran
+    assert supernets.checkpoint_space(tiny) == "ofa_mbv3_tiny"
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    assert supernets.checkpoint_space(tmp_path / "notes.txt") is None  # loading it says what is wrong
+
+
 def test_corrupt_supernet_is_one_line_exit_2(tmp_path, capsys):
     bad = tmp_path / "supernet.pt"
     bad.write_bytes(b"not a checkpoint")
