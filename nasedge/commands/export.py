@@ -122,8 +122,7 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
         return {"recalibrated": False, "why": str(exc)}
     recalibrate_subnet(model.train(), arch, images, data)
     model.eval()
-    return {"recalibrated": True, "data": str(data.path), "images": int(images.shape[0]),
-            "augment": data.recalibration_augment, "seed": data.recalibration_seed}
+    return {"recalibrated": True, "data": str(data.path), "images": int(images.shape[0]), **data.recalibration_draw()}
 
 
 def _input(arch: Any, data: Any, known: bool, random: bool) -> dict[str, Any]:
@@ -137,9 +136,11 @@ def _input(arch: Any, data: Any, known: bool, random: bool) -> dict[str, Any]:
         return {**shape, "preprocess": "that of the data the supernet was trained on (not known here: export with "
                                        "data=... of that data to record it)"}
     stored = "shorter side, centre crop" if data.stored_fit() == "center_crop" else "stretched"
+    crop = ("no crop (the whole image)" if data.eval_crop >= 1 else  # as nasedge.data.augment.center_crop
+            f"the central {100 * data.eval_crop:g} % of each side kept")
     return {**shape, "mean": list(data.mean), "std": list(data.std), "preprocess": (
         f"RGB images stored at {data.image_size} px ({stored}); "
-        f"the central {data.eval_crop:g} of each side kept; values scaled to 0-1, then (x - mean) / std; resized to "
+        f"{crop}; values scaled to 0-1, then (x - mean) / std; resized to "
         f"{arch.resolution} px, bilinear with antialiasing (torch.nn.functional.interpolate, antialias=True, "
         f"align_corners=False)")}
 

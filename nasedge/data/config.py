@@ -87,6 +87,21 @@ class DataConfig:
         for key in ("limit_train", "limit_test"):
             need(getattr(self, key) is None or positive_int(getattr(self, key)), key, "a positive integer or null")
 
+    def augmentation_seed(self) -> int:
+        """The seed the recalibration images' augmentation is drawn from: ``recalibration_seed``, 0 when null (the
+        subset is then the first images, in stored order, and still augmented the same way every run)."""
+        return 0 if self.recalibration_seed is None else self.recalibration_seed
+
+    def recalibration_draw(self) -> dict[str, Any]:
+        """How the recalibration images are drawn, for a manifest: ``subset``, ``augment``, and the ``seed`` used
+        (the subset's permutation and the augmentation's; absent where nothing is drawn at random)."""
+        seeded = self.recalibration_seed is not None
+        draw: dict[str, Any] = {"subset": "random, seeded" if seeded else "the first, in stored order",
+                                "augment": bool(self.recalibration_augment)}
+        if seeded or self.recalibration_augment:
+            draw["seed"] = self.augmentation_seed()
+        return draw
+
     def stored_fit(self) -> str:
         """How images of another size are stored at ``image_size`` (see :data:`nasedge.data.decode.FITS`)."""
         return "center_crop" if self.train_crop == "random_resized" else "stretch"

@@ -128,7 +128,7 @@ def recalibration_subset(train: ImageDataset, cfg: DataConfig) -> torch.Tensor:
 def _recalibration_augment(images: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
     if not cfg.recalibration_augment:
         return images
-    g = torch.Generator().manual_seed(0 if cfg.recalibration_seed is None else cfg.recalibration_seed)
+    g = torch.Generator().manual_seed(cfg.augmentation_seed())
     if cfg.train_crop == "random_resized":  # crops at the stored size; every arch resizes them to its resolution
         # in chunks: 2,000 images at 256 px are 1.5 GB as floats
         out = torch.cat([random_resized_crop_flip(chunk.cpu().float(), cfg.image_size, tuple(cfg.crop_scale), g)

@@ -141,3 +141,20 @@ def test_an_export_never_replaces_or_deletes_what_is_not_a_pick(tmp_path, nasedg
         r = nasedge_cli(*verb, "/proc/self/mem", *(("--init", "random", "--out", tmp_path / "x") if verb[0] == "export"
                                                    else ()))
         assert r.returncode == 2 and "/proc/self/mem: cannot be read" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_the_manifest_says_how_the_input_is_cropped_and_which_seed_recalibration_drew_from(tmp_path):
+    """It said "the central 1 of each side kept" for no crop at all, and ``seed: null`` for an export as
+    deterministic as any (the first images in stored order, augmented from seed 0)."""
+    arch = get_space("ofa_mbv3_cifar").sample_many(1, 3)[0]
+    (tmp_path / "a.json").write_text(arch.to_json())
+    export = ["export", "--arch", str(tmp_path / "a.json"), "--format", "torch", "data.recalibration_images=20"]
+    assert main([*export, "--out", str(tmp_path / "shipped")]) == 0
+    m = json.loads((tmp_path / "shipped" / "manifest.json").read_text())
+    assert "; no crop (the whole image); " in m["input"]["preprocess"] and "central" not in m["input"]["preprocess"]
+    assert m["batchnorm"] | {"data": None} == {"recalibrated": True, "data": None, "images": 20, "augment": True,
+                                               "subset": "the first, in stored order", "seed": 0}
+    assert main([*export, "--out", str(tmp_path / "seeded"), "data.recalibration_seed=7", "data.eval_crop=0.875"]) == 0
+    m = json.loads((tmp_path / "seeded" / "manifest.json").read_text())
+    assert "; the central 87.5 % of each side kept; " in m["input"]["preprocess"]
+    assert m["batchnorm"]["subset"] == "random, seeded" and m["batchnorm"]["seed"] == 7

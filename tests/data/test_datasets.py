@@ -62,6 +62,16 @@ def test_recalibration_images_carry_the_training_augmentation(packed):
     assert torch.equal(recalibration_subset(shipped, in_order), augmented)
 
 
+def test_a_manifest_records_the_seed_recalibration_draws_from():
+    """Stored order (recalibration_seed null) still augments from seed 0 (the test above): a manifest said null."""
+    assert DataConfig(recalibration_seed=None).recalibration_draw() == {
+        "subset": "the first, in stored order", "augment": True, "seed": 0}
+    assert DataConfig(recalibration_seed=3, recalibration_augment=False).recalibration_draw() == {
+        "subset": "random, seeded", "augment": False, "seed": 3}
+    # nothing drawn at random: no seed to record
+    assert "seed" not in DataConfig(recalibration_seed=None, recalibration_augment=False).recalibration_draw()
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     from tests.synthetic_data import make_images
