@@ -125,26 +125,6 @@ def _recalibrate(model: Any, arch: Any, cfg: Any, data_given: bool) -> dict[str,
     return {"recalibrated": True, "data": str(data.path), "images": int(images.shape[0]), **data.recalibration_draw()}
 
 
-def _input(arch: Any, data: Any, known: bool, random: bool) -> dict[str, Any]:
-    """How to feed the model: its input tensor and, where the configured data is ``known`` to be the supernet's (it
-    recalibrated it, or the user gave it), the preprocessing nasedge applies in evaluation; else that data says
-    nothing of this supernet's (or, ``random`` weights, of any training)."""
-    shape = {"shape": [1, 3, arch.resolution, arch.resolution], "layout": "NCHW", "dtype": "float32"}
-    if random:
-        return {**shape, "preprocess": "random weights, trained on no data: that of the data it will be trained on"}
-    if not known:
-        return {**shape, "preprocess": "that of the data the supernet was trained on (not known here: export with "
-                                       "data=... of that data to record it)"}
-    stored = "shorter side, centre crop" if data.stored_fit() == "center_crop" else "stretched"
-    crop = ("no crop (the whole image)" if data.eval_crop >= 1 else  # as nasedge.data.augment.center_crop
-            f"the central {100 * data.eval_crop:g} % of each side kept")
-    return {**shape, "mean": list(data.mean), "std": list(data.std), "preprocess": (
-        f"RGB images stored at {data.image_size} px ({stored}); "
-        f"{crop}; values scaled to 0-1, then (x - mean) / std; resized to "
-        f"{arch.resolution} px, bilinear with antialiasing (torch.nn.functional.interpolate, antialias=True, "
-        f"align_corners=False)")}
-
-
 def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict | None, data_fits: bool) -> None:
     """``manifest.json``: the arch, the weights' origin, how BatchNorm was set, how to feed the model (the configured
     data's preprocessing where ``data_fits``: it is the supernet's), the files."""
@@ -155,6 +135,7 @@ def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict
 
     from nasedge import __version__
     from nasedge.atomic import atomic_write_text
+    from nasedge.export.manifest import file_entries, input_spec
     from nasedge.supernet.families import file_digest
 
     origin = ({"init": "random", "seed": int(cfg.seed)} if cfg.supernet.init == "random" else
@@ -166,7 +147,7 @@ def _write_manifest(out: Path, arch: Any, cfg: Any, files: dict, batchnorm: dict
         "batchnorm": batchnorm if batchnorm is not None else {"recalibrated": False,
                                                               "why": "--init random" if "init" in origin
                                                               else "--no-recalibrate"},
-        "input": _input(arch, OmegaConf.to_object(cfg.data), known=data_fits, random="init" in origin),
-        "files": {fmt: {"name": p.name, "sha256": file_digest(p)} for fmt, p in files.items()},
+        "input": input_spec(arch, OmegaConf.to_object(cfg.data) if data_fits else None, random="init" in origin),
+        "files": file_entries(files),
     }
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")

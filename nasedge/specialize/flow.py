@@ -174,7 +174,7 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                         supernet_path=supernet_path, digest=digest, accuracy_path=acc_path, result=result,
                         finalists=finalists, pick=pick, evaluation=pick_eval, files=files, skipped=skipped,
                         export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored),
-                        failures=failures)
+                        data=_evaluation_data(cfg.data, spec), failures=failures)
                     note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
                 manifests.append(manifest)
             for manifest in manifests:

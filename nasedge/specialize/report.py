@@ -32,14 +32,16 @@ def build_manifest(*, device: Any, budget: float, fastest_predicted: float, veri
                    unverified_reason: str, source: Any, supernet_path: Path, digest: str, accuracy_path: Path,
                    result: Any, finalists: list[Finalist], pick: Finalist, evaluation: Any, files: dict, skipped: dict,
                    export_s: dict, spec: Any, seed: int, stages: Any, slowest_predicted: float | None = None,
-                   candidates: int | None = None) -> dict[str, Any]:
+                   candidates: int | None = None, data: Any = None) -> dict[str, Any]:
     """Everything needed to trust, reproduce and deploy the pick, as one JSON-able dict.
 
     ``verified`` is whether the device can verify at all; the manifest's ``verified`` is ``True`` only for a
-    pick measured cleanly, ``"noisy"`` for one still flagged noisy after re-measuring, ``False`` otherwise."""
+    pick measured cleanly, ``"noisy"`` for one still flagged noisy after re-measuring, ``False`` otherwise.
+    ``data``: the evaluation data (a DataConfig), whose preprocessing feeds a pick evaluated on it."""
     from dataclasses import asdict
 
     from nasedge import __version__
+    from nasedge.export.manifest import file_entries, input_spec
 
     details = {k: v for k, v in source.details.items() if k != "state"}
     measured = pick.measured_ms
@@ -71,7 +73,10 @@ def build_manifest(*, device: Any, budget: float, fastest_predicted: float, veri
                    "seconds": round(result.elapsed_s, 2),
                    **({} if candidates is None else {"candidates_under_budget": candidates})},
         "finalists": [f.record() for f in finalists],
-        "files": {fmt: p.name for fmt, p in files.items()},
+        # as `nasedge export` writes them: recalibrated on the evaluation data, the pick is fed as it was evaluated
+        "input": input_spec(pick.arch, None if evaluation.top1 is None else data,
+                            to_record="specialize with --data of that data"),
+        "files": file_entries(files),
         "skipped": skipped,
         "settings": asdict(spec),
         "timings_s": {**stages.seconds, **{f"export:{k}": v for k, v in export_s.items()}},
@@ -154,10 +159,10 @@ def _swap(out: Path, staging: Path, by_name: bool = True) -> None:
 
 
 def _pick_files(out: Path, by_name: bool = True) -> set[Path]:
-    """The files of the pick in ``out``: those its manifest lists (``specialize``'s names them, ``export``'s holds
-    ``{"name", "sha256"}``); with ``by_name``, every output name, else those of a ``specialize`` pick where its
-    manifest is there (its report, plot and search.json); in ``out`` and in each budget folder of a run over several
-    budgets."""
+    """The files of the pick in ``out``: those its manifest lists (``{"name", "sha256"}``; a name alone in a
+    ``specialize`` manifest of an earlier version); with ``by_name``, every output name, else those of a
+    ``specialize`` pick where its manifest is there (its report, plot and search.json); in ``out`` and in each budget
+    folder of a run over several budgets."""
     from nasedge.export import FORMATS
 
     def name(value: Any) -> str:
@@ -290,7 +295,7 @@ def render_report(m: dict[str, Any]) -> str:
         pick = " **pick**" if f["arch_digest"] == m["arch_digest"] else ""
         lines.append(f"| `{f['arch_digest']}`{pick} | {f['predicted_top1']:.2f} | {f['predicted_ms']:.4g} | {ms} | "
                      f"{ok} | {top1} |")
-    files = ", ".join(f"`{name}`" for name in m["files"].values())
+    files = ", ".join(f"`{f['name']}`" for f in m["files"].values())
     skipped = "".join(f"; {fmt} skipped: {why}" for fmt, why in m["skipped"].items())
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in m["timings_s"].items())
     lines += ["", f"**Files.** {files}{skipped}; `manifest.json`, `pareto.png`, `search.json`.", "",
@@ -413,7 +418,8 @@ def combined_manifest(manifests: list[dict[str, Any]], *, search: list[dict], ti
                       "arch": m["arch"], "verified": m["verified"], "verification": m["verification"],
                       "latency_ms": {k: lat[k] for k in ("predicted", "measured", "noisy", "within_budget")},
                       "accuracy": {k: acc[k] for k in ("predicted_top1", "measured_top1")},
-                      "files": {fmt: f"{m['budget_ms']:g}ms/{name}" for fmt, name in m["files"].items()}})
+                      "files": {fmt: {**f, "name": f"{m['budget_ms']:g}ms/{f['name']}"}
+                                for fmt, f in m["files"].items()}})
     return {"nasedge": first["nasedge"], "created": first["created"], "command": first["command"],
             "device": first["device"], "budgets_ms": [m["budget_ms"] for m in manifests],
             "predicted_range_ms": [first["latency_ms"]["fastest_predicted"],

@@ -9,9 +9,10 @@ import json
 import pytest
 import torch
 
+from nasedge.config import data_overrides
 from nasedge.predict.accuracy import AccuracyPredictor
 from nasedge.spaces import get_space
-from nasedge.supernet import build_supernet, save_supernet
+from nasedge.supernet import build_supernet, file_digest, save_supernet
 from tests.synthetic_data import write_dataset, write_shapes_folder
 
 FAST = ["specialize.evaluation=local", "specialize.formats=[torch]", "search.max_evaluations=40",
@@ -52,6 +53,8 @@ def test_without_matching_data_the_accuracy_is_predicted_only(nasedge_cli, image
     assert "**Before deployment**, recalibrate the exported subnet's BatchNorm statistics" in report
     assert "top-1 not evaluated" in r.stderr
     assert (tmp_path / "out" / "subnet.pt").stat().st_size > 0
+    # the data configured here is not the supernet's: how to feed the file is not known here, and said so
+    assert "mean" not in m["input"] and "not known here: specialize with --data" in m["input"]["preprocess"]
 
 
 def test_several_budgets_of_picks_whose_accuracy_is_predicted_only_are_written(nasedge_cli, imagenet_like, tmp_path):
@@ -63,6 +66,8 @@ def test_several_budgets_of_picks_whose_accuracy_is_predicted_only_are_written(n
     top = json.loads((out / "manifest.json").read_text())
     assert [p["accuracy"]["measured_top1"] for p in top["picks"]] == [None, None]
     assert (out / "report.md").read_text().count("| not evaluated (predicted only) |") == 2
+    digests = {p["files"]["torch"]["name"]: p["files"]["torch"]["sha256"] for p in top["picks"]}
+    assert digests == {f"{b}/subnet.pt": file_digest(out / b / "subnet.pt") for b in ("50ms", "100ms")}
     for budget in ("50ms", "100ms"):
         assert (out / budget / "subnet.pt").stat().st_size > 0
         assert "accuracy is predicted only" in (out / budget / "report.md").read_text()
@@ -86,3 +91,11 @@ def test_matching_data_given_is_evaluated_on(nasedge_cli, tmp_path):
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert m["accuracy"]["predicted_only"] is False and m["accuracy"]["test_images"] == 14
     assert 0.0 <= m["accuracy"]["measured_top1"] <= 100.0
+    # the pick's files and how to feed them, as `nasedge export` of the arch on that data says (it said the names)
+    assert m["files"] == {"torch": {"name": "subnet.pt", "sha256": file_digest(tmp_path / "out" / "subnet.pt")}}
+    (tmp_path / "pick.json").write_text(json.dumps(m["arch"]))
+    r = nasedge_cli("export", "--arch", tmp_path / "pick.json", "--supernet", supernet, "--format", "torch", "--out",
+                    tmp_path / "exported", *data_overrides(str(folder)), "data.image_size=28")
+    assert r.returncode == 0, r.stderr
+    exported = json.loads((tmp_path / "exported" / "manifest.json").read_text())
+    assert m["input"] == exported["input"] and m["input"]["mean"] == [0.485, 0.456, 0.406]
