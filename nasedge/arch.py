@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,6 +24,10 @@ from nasedge.jsonlines import KeyGivenTwice, loads_once_each, past_limits, read_
 
 FIELDS = ("space", "kernel", "expand", "depth", "resolution")
 UNUSED = 0  # value of kernel/expand in a slot beyond its stage's depth (canonical form)
+# ``shape_of(space name, source)``: (stages, block slots per stage) of that space's archs, None where unknown; it
+# raises the error of a space it does not know, naming ``source`` (the file, line). Given by readers that know the
+# spaces: this module knows none (spaces are a layer above).
+ShapeOf = Callable[[str, str | None], tuple[int, int] | None]
 
 
 class ActiveBlock(NamedTuple):
@@ -51,6 +55,14 @@ def _int_tuple(value: Any, field: str, source: str | None) -> tuple[int, ...]:
     return tuple(_int(v, f"{field}[{i}]", source) for i, v in enumerate(value))
 
 
+def wrong_length(field: str, value: Sequence[int], stages: int, slots: int, source: str | None = None) -> ArchError:
+    """The error of ``field`` (depth, kernel, expand) of another length than the archs of a space of ``stages``
+    stages of ``slots`` block slots have: one wording, for a file read and for a space's validation."""
+    if field == "depth":
+        return ArchError(field, list(value), f"{stages} entries (one per stage)", source)
+    return ArchError(field, list(value), f"{stages * slots} entries ({stages} stages x {slots} slots)", source)
+
+
 @dataclass(frozen=True, eq=False)
 class Arch:
     """A subnet of a search space. Construct it with lists or tuples; it stores tuples."""
@@ -64,7 +76,8 @@ class Arch:
     def __post_init__(self) -> None:
         self._check_shape(None)
 
-    def _check_shape(self, source: str | None) -> None:
+    def _check_shape(self, source: str | None, shape: tuple[int, int] | None = None) -> None:
+        """Types and lengths of the fields; ``shape``: (stages, slots per stage) of the arch's space, where known."""
         if not isinstance(self.space, str) or not self.space:
             raise ArchError("space", self.space, "a non-empty search-space name", source)
         set_ = object.__setattr__  # frozen dataclass: normalise once, here
@@ -72,6 +85,13 @@ class Arch:
         set_(self, "expand", _int_tuple(self.expand, "expand", source))
         set_(self, "depth", _int_tuple(self.depth, "depth", source))
         set_(self, "resolution", _int(self.resolution, "resolution", source))
+        if shape is not None:
+            # the space's lengths say which field is wrong; the fields' own (slots = len(kernel) / len(depth))
+            # blame kernel for a depth of one entry too many, and state lengths the space does not have
+            stages, slots = shape
+            for field in ("depth", "kernel", "expand"):
+                if len(getattr(self, field)) != (stages if field == "depth" else stages * slots):
+                    raise wrong_length(field, getattr(self, field), stages, slots, source)
         if not self.depth:
             raise ArchError("depth", list(self.depth), "one depth per stage (a non-empty list)", source)
         n_stages = len(self.depth)
@@ -159,8 +179,11 @@ class Arch:
         return json.dumps(self.to_dict(), indent=indent, separators=None if indent else (",", ":"))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Arch:
-        """Build an arch from a mapping; unknown or missing fields raise :class:`ArchError` naming them."""
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None, shape_of: ShapeOf | None = None) -> Arch:
+        """Build an arch from a mapping; unknown or missing fields raise :class:`ArchError` naming them.
+
+        ``shape_of`` (see :data:`ShapeOf`): the space the arch names is looked up before its fields' lengths are
+        checked, so that an unknown space is said first and a wrong length with the space's own lengths."""
         if not isinstance(data, Mapping):
             raise ArchError(ROOT, data, "a JSON object with fields " + ", ".join(FIELDS), source)
         unknown = sorted(set(data) - set(FIELDS))
@@ -172,16 +195,19 @@ class Arch:
         arch = object.__new__(cls)
         for f in FIELDS:
             object.__setattr__(arch, f, data[f])
-        arch._check_shape(source)
+        space = data["space"]
+        known = shape_of is not None and isinstance(space, str) and space  # else _check_shape names the space field
+        arch._check_shape(source, shape_of(space, source) if known else None)
         return arch
 
     @classmethod
-    def from_json(cls, text: str, source: str | None = None) -> Arch:
-        """One arch from JSON text; ``source`` (a file, a CSV cell) is named in errors."""
-        return cls._from_json(text, source)
+    def from_json(cls, text: str, source: str | None = None, shape_of: ShapeOf | None = None) -> Arch:
+        """One arch from JSON text; ``source`` (a file, a CSV cell) is named in errors (``shape_of``: as for
+        :meth:`from_dict`)."""
+        return cls._from_json(text, source, shape_of=shape_of)
 
     @classmethod
-    def _from_json(cls, text: str, source: str | None, extra_data: str = "") -> Arch:
+    def _from_json(cls, text: str, source: str | None, extra_data: str = "", shape_of: ShapeOf | None = None) -> Arch:
         where = f"{source}: " if source else ""
         try:
             data = loads_once_each(text)
@@ -193,13 +219,13 @@ class Arch:
                 from None
         except (ValueError, RecursionError) as exc:  # a number of thousands of digits, lists nested thousands deep
             raise NasedgeError(f"{where}not an arch: {past_limits(exc)}") from None
-        return cls.from_dict(data, source)
+        return cls.from_dict(data, source, shape_of)
 
     @classmethod
-    def load(cls, path: str | Path) -> Arch:
-        """Read one arch from a JSON file."""
+    def load(cls, path: str | Path, shape_of: ShapeOf | None = None) -> Arch:
+        """Read one arch from a JSON file (``shape_of``: as for :meth:`from_dict`)."""
         return cls._from_json(_read_text(path), str(path), extra_data=" (a second JSON value: this file holds one "
-                              "arch; JSON lines of archs go in a .jsonl file)")
+                              "arch; JSON lines of archs go in a .jsonl file)", shape_of=shape_of)
 
     def save(self, path: str | Path) -> None:
         """Write the arch as JSON, atomically (a kill leaves the file before or after, never half)."""
@@ -213,18 +239,19 @@ def _read_text(path: str | Path) -> str:
     return read_text_file(path, "a JSON file", encoding="utf-8-sig")  # a BOM (Windows editors) is no JSON
 
 
-def read_archs_jsonl(path: str | Path) -> list[tuple[str, Arch]]:
+def read_archs_jsonl(path: str | Path, shape_of: ShapeOf | None = None) -> list[tuple[str, Arch]]:
     """``(arch_id, arch)`` per non-blank line of a JSON-lines file of archs.
 
     Each line is an object with the arch's fields and an optional ``arch_id`` (default: the line's
-    index among the archs); a bad line raises :class:`NasedgeError` naming ``<path>:<line>``.
+    index among the archs); a bad line raises :class:`NasedgeError` naming ``<path>:<line>``
+    (``shape_of``: as for :meth:`Arch.from_dict`).
     """
     rows: list[tuple[str, Arch]] = []
     for where, data in read_json_lines(path, "no such arch file", "not a JSON-lines arch file"):
         if not isinstance(data, dict):
             raise NasedgeError(f"{where}: expected a JSON object with the arch's fields")
         arch_id = data.pop("arch_id", len(rows))
-        rows.append((str(arch_id), Arch.from_dict(data, where)))
+        rows.append((str(arch_id), Arch.from_dict(data, where, shape_of)))
     ids = [i for i, _ in rows]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -87,6 +88,36 @@ def test_malformed_fields_are_named(change, field):
 def test_kernel_and_expand_of_other_lengths_say_both():
     with pytest.raises(ArchError, match=r"expand has 20, kernel 20000"):  # the long one is kernel: both are said
         make(kernel=[3] * 20000)
+
+
+def test_lengths_are_those_of_the_space_where_it_is_known(tmp_path):
+    """Lengths were checked against len(depth): a depth of 6 entries blamed kernel ("a multiple of 6"), a kernel of
+    19 asked for "a multiple of 5", and depth [] was said before the space that no one knows."""
+    from nasedge.spaces import get_space, installed_shape
+
+    good = make().to_dict()
+    cases = [({"depth": [2, 3, 4, 2, 3, 2]}, "depth", "expected 5 entries (one per stage)"),
+             ({"kernel": KERNEL[:19]}, "kernel", "expected 20 entries (5 stages x 4 slots)"),
+             ({"kernel": KERNEL[:15], "expand": EXPAND[:15]}, "kernel", "expected 20 entries (5 stages x 4 slots)"),
+             ({"expand": EXPAND[:19]}, "expand", "expected 20 entries (5 stages x 4 slots)")]
+    for change, field, expected in cases:
+        for shape_of in (installed_shape, get_space("ofa_mbv3_w1.2").shape_of):
+            with pytest.raises(ArchError, match=rf"^x.json: field '{field}': .*{re.escape(expected)}$") as e:
+                Arch.from_dict({**good, **change}, "x.json", shape_of)
+            assert e.value.field == field
+        with pytest.raises(ArchError, match=re.escape(expected)):
+            Arch.from_json(json.dumps({**good, **change}), "m.csv:2", installed_shape)
+        (tmp_path / "a.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, **change}) + "\n")
+        with pytest.raises(ArchError, match=rf"a.jsonl:2: field '{field}': .*{re.escape(expected)}"):
+            read_archs_jsonl(tmp_path / "a.jsonl", installed_shape)
+    nope = {**good, "space": "nope", "depth": []}
+    with pytest.raises(NasedgeError, match=r"^x.json: unknown search space 'nope'; known: "):
+        Arch.from_dict(nope, "x.json", installed_shape)
+    with pytest.raises(ArchError, match=r"^x.json: field 'space': value 'nope' is not allowed; expected 'ofa_mbv3_w1.2'"):
+        Arch.from_dict(nope, "x.json", get_space("ofa_mbv3_w1.2").shape_of)
+    with pytest.raises(ArchError, match=r"field 'space'"):  # not a name: said before it is looked up
+        Arch.from_dict({**good, "space": 3}, "x.json", installed_shape)
+    assert Arch.from_dict(good, "x.json", installed_shape) == make()
 
 
 def test_from_dict_rejects_unknown_and_missing_fields():

@@ -119,6 +119,40 @@ def test_bad_arch_is_one_line_exit_2(tmp_path, content, needle, verb, nasedge):
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
+def test_wrong_lengths_name_the_field_with_the_space_lengths(tmp_path, nasedge):
+    """Lengths were checked against len(depth) before the space was known: a depth of 6 entries blamed kernel ("a
+    multiple of 6"), a kernel of 19 asked for "a multiple of 5", depth [] was said before an unknown space."""
+    from nasedge.resources import shipped_path
+
+    good = json.loads(nasedge("arch", "sample", "--space", "ofa_mbv3_w1.0", "--which", "max").stdout)
+    files = {"d6.json": {**good, "depth": good["depth"] + [4]}, "k19.json": {**good, "kernel": good["kernel"][:19]},
+             "nope.json": {**good, "space": "nope", "depth": []}}
+    for name, arch in files.items():
+        (tmp_path / name).write_text(json.dumps(arch))
+    (tmp_path / "a.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(files["d6.json"]) + "\n")
+    depth = "field 'depth': value [4, 4, 4, 4, 4, 4] is not allowed; expected 5 entries (one per stage)"
+    for args, needle in [
+        (("arch", "validate", "d6.json"), f"d6.json: {depth}"),
+        (("arch", "stats", "k19.json"), "k19.json: field 'kernel': value [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, "
+                                        "7, 7, 7, 7] is not allowed; expected 20 entries (5 stages x 4 slots)"),
+        (("arch", "validate", "nope.json"), "nope.json: unknown search space 'nope'; known: "),
+        (("arch", "validate", "a.jsonl"), f"a.jsonl:2: {depth}"),
+        (("eval", "--arch", "d6.json"), f"d6.json: {depth}"),
+        (("eval", "--arch", "nope.json"), "--arch nope.json: field 'space': unknown search space 'nope'"),
+        (("measure", "--device", "cpu", "--archs", "a.jsonl", "--out", "m.csv"), f"a.jsonl:2: {depth}"),
+    ]:
+        r = nasedge(*args, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and needle in r.stderr, (args, r.stderr)
+    # a space of one's own (--space) has its own lengths: 3 stages of 2 slots
+    own = tmp_path / "my_space.yaml"
+    tiny = (shipped_path("search_spaces") / "ofa_mbv3_tiny.yaml").read_text()
+    own.write_text(tiny.replace("name: ofa_mbv3_tiny", "name: my_space"))
+    (tmp_path / "mine.json").write_text(json.dumps({**good, "space": "my_space", "depth": [2, 2, 2]}))
+    r = nasedge("arch", "validate", "--space", str(own), "mine.json", cwd=tmp_path)
+    assert r.returncode == 2 and "mine.json: field 'kernel': value [7, 7," in r.stderr, r.stderr
+    assert "expected 6 entries (3 stages x 2 slots)" in r.stderr
+
+
 def test_export_random_init(tmp_path, nasedge):
     r = nasedge("arch", "sample", "--space", "ofa_mbv3_cifar", "--seed", "2")
     (tmp_path / "a.json").write_text(r.stdout)

@@ -44,10 +44,13 @@ def run(args: argparse.Namespace) -> int:  # dispatched through the sub-command'
 
 def _load(path: str, space: str | None = None, used: bool = False):
     from nasedge.arch import Arch, read_archs_jsonl
-    from nasedge.commands.inputs import spaces_of
+    from nasedge.commands.inputs import space_shapes, spaces_of
     from nasedge.errors import NasedgeError
 
-    archs = [a for _, a in read_archs_jsonl(path)] if path.endswith(".jsonl") else [Arch.load(path)]
+    if path.endswith(".jsonl"):  # `used` is of the file, not of each line: spaces_of checks it
+        archs = [a for _, a in read_archs_jsonl(path, space_shapes(space, option=True))]
+    else:
+        archs = [Arch.load(path, space_shapes(space, option=True, used=used))]
     if not archs:  # as `nasedge measure` says: an empty file is more likely a mistake than a result
         raise NasedgeError(f"{path}: no archs")
     spaces = spaces_of(path, archs, space, option=True, used=used)

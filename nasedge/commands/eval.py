@@ -47,7 +47,10 @@ def parse_arch_spec(spec: str, space, seed: int) -> list:
         except (ValueError, AssertionError):
             raise NasedgeError(f"--arch: value {spec!r} is not valid; expected random:N with N > 0") from None
         return space.sample_many(n, seed)
-    archs = [a for _, a in read_archs_jsonl(spec)] if spec.endswith(".jsonl") else [Arch.load(spec)]
+    if spec.endswith(".jsonl"):
+        archs = [a for _, a in read_archs_jsonl(spec, space.shape_of)]
+    else:
+        archs = [Arch.load(spec, space.shape_of)]
     return [space.validate(a, source=spec) for a in archs]
 
 

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nasedge.arch import Arch
-    from nasedge.commands.inputs import spaces_of
+    from nasedge.commands.inputs import space_shapes, spaces_of
     from nasedge.config import compose
     from nasedge.export import export_subnet, parse_formats
     from nasedge.specialize.report import replacing_pick
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         from nasedge.export.tflite import require_tflite
 
         require_tflite()
-    arch = Arch.load(args.arch)
+    arch = Arch.load(args.arch, space_shapes(args.space, option=True, used=True))
     space = spaces_of(args.arch, [arch], args.space, option=True, used=True)[arch.space]
     arch = space.validate(arch, source=args.arch)
     cfg = compose(args.overrides)

@@ -79,8 +79,9 @@ def check_arch_file(flag: str, path: str, space: Optional[str] = None, option: b
         raise NasedgeError(f"{flag} {path}: is a directory, expected an arch's JSON file")
     if not Path(path).is_file():
         raise NasedgeError(f"{flag} {path}: no such arch file")
-    arch = Arch.load(path)
-    found = spaces_of(f"{flag} {path}: field 'space'", [arch], space, option, used=option)[arch.space]
+    where = f"{flag} {path}: field 'space'"
+    arch = Arch.load(path, space_shapes(space, option, used=option, label=lambda _: where))
+    found = spaces_of(where, [arch], space, option, used=option)[arch.space]
     found.validate(arch, source=path)
 
 
@@ -190,24 +191,42 @@ def spaces_of(source: str, archs: Any, space: Optional[str] = None, option: bool
     ``used``: it must serve one of them (a single arch of another space: the option was a mistake). ``option``: the
     command takes ``--space``, so the error of an unknown space says to pass it.
     """
-    from nasedge.spaces import get_space
-
     given = given_space(space) if space is not None else None
     names = sorted({a.space for a in archs})
     if given is not None and used and given.name not in names:
         raise NasedgeError(f"{source}: an arch of space {names[0]!r}; --space {space} is space {given.name!r}")
-    out = {}
-    for name in names:
-        if given is not None and name == given.name:
-            out[name] = given
-            continue
-        try:
-            out[name] = get_space(name)
-        except NasedgeError as exc:
-            hint = (f" (--space {space} is space {given.name!r})" if given is not None else
-                    "; a space of your own: pass its YAML file with --space" if option else "")
-            raise NasedgeError(f"{source}: {exc}{hint}") from None
-    return out
+    return {name: _space_named(source, name, given, space, option) for name in names}
+
+
+def _space_named(source: str, name: str, given: Any, space: Optional[str], option: bool) -> Any:
+    """The space ``name`` for :func:`spaces_of` (``given``: the space of ``--space`` ``space``)."""
+    from nasedge.spaces import get_space
+
+    if given is not None and name == given.name:
+        return given
+    try:
+        return get_space(name)
+    except NasedgeError as exc:
+        hint = (f" (--space {space} is space {given.name!r})" if given is not None else
+                "; a space of your own: pass its YAML file with --space" if option else "")
+        raise NasedgeError(f"{source}: {exc}{hint}") from None
+
+
+def space_shapes(space: Optional[str] = None, option: bool = False, used: bool = False,
+                 label: Callable[[Optional[str]], str] = str) -> Callable[[str, Optional[str]], Any]:
+    """``shape_of`` of :meth:`nasedge.arch.Arch.from_dict` for archs of a command's files: the space an arch names
+    is found as :func:`spaces_of` finds it (with its errors, before any field of the arch is checked), and the
+    arch's lengths are checked against that space's. ``used``: for a file of one arch (see :func:`spaces_of`);
+    ``label``: the arch's source as errors name it."""
+    given = given_space(space) if space is not None else None
+
+    def shape_of(name: str, source: Optional[str]) -> Any:
+        where = label(source)
+        if given is not None and used and name != given.name:
+            raise NasedgeError(f"{where}: an arch of space {name!r}; --space {space} is space {given.name!r}")
+        return _space_named(where, name, given, space, option).arch_shape
+
+    return shape_of
 
 
 def given_space(space: str) -> Any:
@@ -230,15 +249,11 @@ def check_archs_jsonl(flag: str, path: str) -> None:
     from nasedge.arch import read_archs_jsonl
     from nasedge.spaces import get_space
 
-    rows = read_archs_jsonl(path)
+    rows = read_archs_jsonl(path, space_shapes(label=lambda where: f"{flag} {where}: field 'space'"))
     if not rows:
         raise NasedgeError(f"{flag} {path}: no archs")
-    for arch_id, arch in rows:
-        try:
-            space = get_space(arch.space)
-        except NasedgeError as exc:
-            raise NasedgeError(f"{flag} {path} (arch {arch_id}): field 'space': {exc}") from None
-        space.validate(arch, source=f"{path} (arch {arch_id})")
+    for arch_id, arch in rows:  # every space is known: read_archs_jsonl looked each up
+        get_space(arch.space).validate(arch, source=f"{path} (arch {arch_id})")
 
 
 def check_positive(flag: str, value: Optional[int]) -> None:

@@ -31,7 +31,7 @@ from nasedge.atomic import atomic_write_text
 from nasedge.cost import arch_cost
 from nasedge.errors import NasedgeError, is_real
 from nasedge.jsonlines import read_json_lines
-from nasedge.spaces import SearchSpace, get_space
+from nasedge.spaces import SearchSpace, get_space, installed_shape
 
 FORMAT = "nasedge-accuracy-predictor/2"
 DEFAULTS = {"max_iter": 600, "learning_rate": 0.05, "max_leaf_nodes": 15, "l2_regularization": 1.0, "ensemble": 3}
@@ -188,7 +188,8 @@ class AccuracyPredictor(BaseAccuracyPredictor):
         try:
             pred = cls(get_space(state["space"]), **state["params"])
             pred.meta = state.get("meta", {})
-            archs = [Arch.from_dict(r["arch"], source=f"{source}: data[{i}]") for i, r in enumerate(state["data"])]
+            archs = [Arch.from_dict(r["arch"], f"{source}: data[{i}]", pred.space.shape_of)
+                     for i, r in enumerate(state["data"])]
             return pred.fit(archs, [r["top1"] for r in state["data"]])
         except NasedgeError as exc:
             raise NasedgeError(exc if str(exc).startswith(source) else f"{source}: {exc}") from None
@@ -219,12 +220,8 @@ def load_accuracy_dataset(path: str | Path) -> tuple[list[Arch], np.ndarray]:
         _check_top1(value, f"{where}: field 'top1'")
         if not isinstance(row["arch"], dict):
             raise NasedgeError(f"{where}: field 'arch': value {row['arch']!r} is not valid; expected an arch object")
-        arch = Arch.from_dict(row["arch"], source=where)
-        try:
-            space = get_space(arch.space)
-        except NasedgeError as exc:
-            raise NasedgeError(f"{where}: {exc}") from None
-        arch = space.validate(arch, source=where)
+        arch = Arch.from_dict(row["arch"], where, installed_shape)
+        arch = get_space(arch.space).validate(arch, source=where)  # installed_shape found the space
         if arch in seen:
             raise NasedgeError(f"{where}: the arch of {seen[arch]} again; keep one sample per arch")
         seen[arch] = where

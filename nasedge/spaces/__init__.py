@@ -24,8 +24,8 @@ from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 
-__all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "list_spaces", "load_space",
-           "register_family"]
+__all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "installed_shape", "list_spaces",
+           "load_space", "register_family"]
 
 _FAMILIES = Registry("search-space family", {"ofa_mbv3": "nasedge.spaces.ofa_mbv3:OFAMobileNetV3Space",
                                              "ofa_proxyless": "nasedge.spaces.ofa_proxyless:OFAProxylessSpace"},
@@ -91,3 +91,13 @@ def get_space(name: str | os.PathLike) -> SearchSpace:
     if path is None:
         raise unknown_name("search space", name, list_spaces())
     return load_space(path)
+
+
+def installed_shape(name: str, source: str | None = None) -> tuple[int, int] | None:
+    """``shape_of`` of :meth:`~nasedge.arch.Arch.from_dict` for archs of installed spaces: the shape of the space
+    ``name``, or :func:`get_space`'s error of an unknown one, naming ``source``."""
+    try:
+        space = get_space(name)
+    except NasedgeError as exc:
+        raise NasedgeError(f"{source}: {exc}" if source else str(exc)) from None
+    return space.arch_shape

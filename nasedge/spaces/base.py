@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError, is_integer
+from nasedge.errors import ArchError, NasedgeError, is_integer
 
 RngLike = np.random.Generator | int | None
 
@@ -158,6 +158,23 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def restrict(self, **choices: Sequence[int]) -> SearchSpace:
         """The same space with fewer choices for the named dimensions."""
+
+    @property
+    def arch_shape(self) -> tuple[int, int] | None:
+        """``(stages, block slots per stage)`` of every arch of the space (None: the family does not say, and an
+        arch read is checked against its own fields only)."""
+        return None
+
+    def shape_of(self, name: str, source: str | None = None) -> tuple[int, int] | None:
+        """:attr:`arch_shape` for an arch that names this space, :meth:`other_space` for another (``shape_of`` of
+        :meth:`~nasedge.arch.Arch.from_dict`, where the space is known before the arch is read)."""
+        if name != self.name:  # said first, as validate says it: another space's arch has other lengths too
+            raise self.other_space(name, source)
+        return self.arch_shape
+
+    def other_space(self, name: object, source: str | None = None) -> ArchError:
+        """The error of an arch that names another space than this one."""
+        return ArchError("space", name, f"'{self.name}'", source)
 
     # --- geometry: the family's one layer walk ----------------------------------------------
     @abc.abstractmethod

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from nasedge.arch import UNUSED, Arch
+from nasedge.arch import UNUSED, Arch, wrong_length
 from nasedge.errors import ArchError, NasedgeError, is_real
 from nasedge.spaces.base import LAYER_KINDS, Layer, RngLike, SearchSpace, as_rng
 
@@ -248,6 +248,10 @@ class OFAMobileNetV3Space(SearchSpace):
     def num_slots(self) -> int:
         return self.num_stages * self.max_depth
 
+    @property
+    def arch_shape(self) -> tuple[int, int]:
+        return self.num_stages, self.max_depth
+
     @functools.cached_property
     def stage_depth_choices(self) -> tuple[tuple[int, ...], ...]:
         """The depths each stage may have: the space's depth choices, or a stage's fixed depth alone."""
@@ -359,12 +363,11 @@ class OFAMobileNetV3Space(SearchSpace):
         if not isinstance(arch, Arch):
             raise TypeError(f"expected an Arch, got {type(arch).__name__}")
         if arch.space != self.name:
-            raise ArchError("space", arch.space, f"'{self.name}'", source)
+            raise self.other_space(arch.space, source)
         if arch.num_stages != self.num_stages:
-            raise ArchError("depth", list(arch.depth), f"{self.num_stages} entries (one per stage)", source)
-        if len(arch.kernel) != self.num_slots:
-            raise ArchError("kernel", list(arch.kernel),
-                            f"{self.num_slots} entries ({self.num_stages} stages x {self.max_depth} slots)", source)
+            raise wrong_length("depth", arch.depth, self.num_stages, self.max_depth, source)
+        if len(arch.kernel) != self.num_slots:  # expand has as many entries as kernel (the arch's own check)
+            raise wrong_length("kernel", arch.kernel, self.num_stages, self.max_depth, source)
         # fast path (validation runs per arch per request in the service): every value allowed somewhere, and
         # the canonical form has exactly the unused slots at 0, i.e. no active slot holds 0
         kernels, expands, depths, resolutions = self._allowed

@@ -156,7 +156,7 @@ def _static_arch(cfg: TrainConfig, space: SearchSpace) -> Arch:
         return space.min_arch() if cfg.arch == "min" else space.max_arch()
     if not cfg.arch:
         raise NasedgeError("train.mode=static needs train.arch (min, max or an arch JSON file)")
-    return space.validate(Arch.load(cfg.arch), source=cfg.arch)
+    return space.validate(Arch.load(cfg.arch, space.shape_of), source=cfg.arch)
 
 
 def _comparable(config: dict, ignore: list[str]) -> dict:

@@ -70,6 +70,14 @@ def test_benchmark_encodings_round_trip():
     ("nasbench201", {"arch_str": "|none~0|+|none~0|none~1|+|none~0|none~1||none~2|"}, "is not laid out as"),
     ("nasbench201", {"arch_str": "none~0+none~0 none~1"}, "value 'none~0+none~0 none~1' has 2 edges; expected 6"),
     ("ofa", {"ks": [3] * 20, "e": [4] * 20, "d": [2, 3, 4, 2, 5], "r": 160}, "field 'depth[4]'"),
+    # lengths are the space's (20 slots, 5 stages), not worked out from the record's own depth
+    ("ofa", {"ks": [3] * 20, "e": [4] * 20, "d": [2] * 6, "r": 160},
+     "file.jsonl:3: field 'depth': value [2, 2, 2, 2, 2, 2] is not allowed; expected 5 entries (one per stage)"),
+    ("ofa", {"space": "ofa_mbv3_w1.2", "kernel": [3] * 19, "expand": [4] * 19, "depth": [2] * 5, "resolution": 160},
+     "field 'kernel': value [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3] is not allowed; expected 20 "
+     "entries (5 stages x 4 slots)"),
+    ("ofa", {"space": "nope", "kernel": [3] * 20, "expand": [4] * 20, "depth": [], "resolution": 160},
+     "field 'space': value 'nope' is not allowed; expected 'ofa_mbv3_w1.2'"),
     # a key of another space's arch is not ignored: the arch would be some other one than the sender meant
     ("fbnet", {"ops": [0] * 22, "kernel": [3]}, "file.jsonl:3: field 'kernel': unknown; an arch of space 'fbnet' has ops"),
     ("fbnet", {"space": "ofa_mbv3_w1.2", "kernel": [3] * 20}, "field 'space': value 'ofa_mbv3_w1.2' is not valid; "

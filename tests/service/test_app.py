@@ -162,6 +162,9 @@ def test_malformed_archs_are_422_naming_the_field(serve, token, measurements, he
     bad = json.loads(json.dumps(good))
     bad[4]["space"] = "ofa_mbv3_cifar"
     cases.append((bad, "archs[4].space", "'ofa_mbv3_w1.2'"))
+    bad = json.loads(json.dumps(good))
+    bad[1]["depth"].append(2)  # the space's lengths, not the arch's own: kernel was blamed ("a multiple of 6")
+    cases.append((bad, "archs[1].depth", "expected 5 entries (one per stage)"))
     cases.append((good[:2] + ["x"], "archs[2]", "valid dictionary"))
     with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
         assert c.post("/v1/devices", json=body("gpu-a", measurements), headers=auth(token)).status_code == 201

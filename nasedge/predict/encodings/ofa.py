@@ -47,10 +47,11 @@ class OFAEncoding(LatencyEncoding):
     def parse(self, record: Mapping[str, Any], source: str | None = None) -> Arch:
         """Accept a canonical arch dict, or the HELP benchmark's form (``ks``, ``e``, ``d``, ``r``)."""
         if isinstance(record, Mapping) and {"ks", "e", "d", "r"} <= set(record):
-            arch = Arch(self.name, record["ks"], record["e"], record["d"], record["r"])
-        else:
-            arch = Arch.from_dict({k: v for k, v in record.items() if k != "arch_id"}, source)
-        return self.space.validate(arch, source)
+            record = {"space": self.name, "kernel": record["ks"], "expand": record["e"], "depth": record["d"],
+                      "resolution": record["r"]}
+        elif isinstance(record, Mapping):
+            record = {k: v for k, v in record.items() if k != "arch_id"}
+        return self.space.validate(Arch.from_dict(record, source, self.space.shape_of), source)
 
     def to_record(self, item: Arch) -> dict[str, Any]:
         return item.to_dict()
