@@ -15,6 +15,7 @@ with the closest valid name and the valid ones, well within 2 s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,6 +104,9 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
                                f"'+' ({there.group(1)}=...)") from None
         cause = exc.__cause__
         if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+            refused = _refused_value(cause, overrides)
+            if refused is not None:
+                raise refused from None
             # "Error merging override k=v" alone does not say what k takes: OmegaConf's reason does
             reason = str(cause).strip().splitlines()[0]
             raise NasedgeError(f"configuration: {cause.full_key}: {reason}") from None
@@ -111,6 +115,127 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     if "seed" in cfg:  # an experiment's YAML sets it too, where the overrides' check does not look
         check_seed("seed", cfg.seed)
     return cfg
+
+
+def _refused_value(cause: Exception, overrides: Sequence[str]) -> NasedgeError | None:
+    """OmegaConf's refusal of a value for a typed field (not Optional, could not be converted to Integer, str is not
+    a ListConfig, cannot merge DictConfig with ListConfig, ...), in the words of every other bad value: ``KEY: value
+    V is not valid; expected E``, E said by the field's type; None where its type says nothing (``Any``)."""
+    import typing
+
+    from omegaconf.errors import ConfigTypeError, ValidationError
+
+    if not isinstance(cause, (ValidationError, ConfigTypeError)):
+        return None
+    key, owner, name = cause.full_key, getattr(cause, "object_type", None), getattr(cause, "key", None)
+    default = None
+    if isinstance(name, int):  # an item of a list: the list's item type (a tuple's, per position)
+        args = typing.get_args(getattr(cause, "ref_type", None))
+        kind = (args[name] if len(args) > name and Ellipsis not in args else args[0]) if args else None
+    elif dataclasses.is_dataclass(owner) and isinstance(name, str):
+        kind = _field_types(owner).get(name)
+        default = next((_default(f) for f in dataclasses.fields(owner) if f.name == name), None)
+    else:  # a merge refused (a mapping given for a list): the node's own type
+        kind = getattr(cause, "ref_type", None)
+    takes = _takes(kind)
+    if takes is None:
+        return None
+    given = next((o.partition("=")[2] for o in reversed(overrides) if "=" in o and _key(o) == key), None)
+    if given is None:  # an item, or a value of a YAML: OmegaConf's value
+        given = "null" if cause.value is None else repr(cause.value)
+    example = _example(kind, key, given, default)
+    return NasedgeError(f"{key}: value {given or repr(given)} is not valid; expected {takes}"
+                        f"{f', e.g. {example}' if example else ''}")
+
+
+def _field_types(owner: type) -> dict[str, Any]:
+    """The fields' types of a schema dataclass (empty where an annotation does not resolve: OmegaConf's words)."""
+    import typing
+
+    try:
+        return typing.get_type_hints(owner)
+    except Exception:  # noqa: BLE001  (any error of evaluating an annotation)
+        return {}
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
+_SCALARS = {bool: ("true or false", "true or false values"), int: ("an integer", "integers"),
+            float: ("a number", "numbers"), str: ("a string", "strings")}
+
+
+def _sequence_args(kind: Any) -> tuple[Any, ...] | None:
+    """The item types of a list or tuple type (``()``: not said), None for another type."""
+    import typing
+
+    if typing.get_origin(kind) in (list, tuple) or kind in (list, tuple):
+        return typing.get_args(kind)
+    return None
+
+
+def _optional(kind: Any) -> tuple[Any, bool]:
+    """``Optional[X]`` -> ``(X, True)``; another type -> ``(kind, False)``."""
+    import typing
+
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is typing.Union and type(None) in args:
+        inner = [a for a in args if a is not type(None)]
+        return (inner[0] if len(inner) == 1 else Any), True
+    return kind, False
+
+
+def _takes(kind: Any, plural: bool = False) -> str | None:
+    """What a field of type ``kind`` takes, for a user (``an integer``; plural: ``integers``); None for ``Any``."""
+    import enum
+    import typing
+
+    kind, optional = _optional(kind)
+    if optional:
+        one = _takes(kind, plural)
+        return None if one is None else f"{one} or null"
+    args = _sequence_args(kind)
+    if args is not None:
+        fixed = typing.get_origin(kind) is tuple and args and Ellipsis not in args
+        item = _takes(args[0], plural=True) if args else None
+        count = f"{len(args)} " if fixed and len(set(args)) == 1 else ""
+        return f"{'lists' if plural else 'a list'}{f' of {count}{item}' if item else ''}"
+    if typing.get_origin(kind) is dict or kind is dict:
+        return "mappings of keys to values" if plural else "a mapping of keys to values"
+    if dataclasses.is_dataclass(kind):
+        return f"{'mappings' if plural else 'a mapping'} of the fields of {kind.__name__}"
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return "one of " + ", ".join(m.name for m in kind)
+    scalar = _SCALARS.get(kind)
+    return None if scalar is None else scalar[plural]
+
+
+def _example(kind: Any, key: str, given: str, default: Any) -> str:
+    """An override of ``key`` that a list or mapping field takes: the scalar ``given`` as the list's one item, where
+    it is one, else the default; empty for other fields (the type said is example enough)."""
+    import typing
+
+    kind, _ = _optional(kind)
+    args = _sequence_args(kind)
+    if args is not None:
+        item = _optional(args[0])[0] if args else Any
+        if typing.get_origin(kind) is tuple and len(args) > 1 and Ellipsis not in args:
+            item = None  # a fixed number of items: one is not an example of them
+        try:
+            fits = item is str or (item in (int, float) and bool(given) and item(given) is not None)
+        except ValueError:
+            fits = False
+        if fits and given not in ("null", "") and given[0] not in "[{'\"":
+            return f"{key}=[{given}]"
+        if isinstance(default, (list, tuple)) and default:
+            return f"{key}=[{','.join(str(v) for v in default)}]"
+        return f"{key}=[...]"
+    if typing.get_origin(kind) is dict or kind is dict:
+        return f"{key}={{name: value}}"
+    return ""
 
 
 def _check_groups_are_mappings(cfg: Any, extra: Sequence[Path]) -> None:

@@ -127,6 +127,31 @@ def test_an_unknown_key_inside_an_override_value_is_named():
         compose(["search_space=ofa_mbv3_tiny", "train=tiny", "train.phases=[{name: x, epochs: 1, foo: 2}]"])
 
 
+@pytest.mark.parametrize("overrides, message", [
+    # OmegaConf's words ("Invalid value assigned: str is not a ListConfig, list or tuple.", "field
+    # 'search.max_evaluations' is not Optional", "Value 'abc' ... could not be converted to Integer") named no value
+    # or what the key takes
+    (["specialize.formats=onnx"], "specialize.formats: value onnx is not valid; expected a list of strings, e.g. "
+                                  "specialize.formats=[onnx]"),
+    (["search.max_evaluations=null"], "search.max_evaluations: value null is not valid; expected an integer"),
+    (["search.max_evaluations=abc"], "search.max_evaluations: value abc is not valid; expected an integer"),
+    (["specialize.formats={a: 1}"], "specialize.formats: value {a: 1} is not valid; expected a list of strings"),
+    (["specialize.formats=null"], "specialize.formats: value null is not valid; expected a list of strings, e.g. "
+                                  "specialize.formats=[torch,onnx,tflite]"),
+    (["train.max_minutes=soon"], "train.max_minutes: value soon is not valid; expected a number or null"),
+    (["data.mean=[a,b,c]"], "data.mean[0]: value 'a' is not valid; expected a number"),
+    (["data.mean=null"], "data.mean: value null is not valid; expected a list of 3 numbers, e.g. data.mean=["),
+    (["device=cpu", "device.measure=3"], "device.measure: value 3 is not valid; expected a mapping of keys to values "
+                                         "or null, e.g. device.measure={name: value}"),
+])
+def test_a_value_of_another_type_names_the_key_the_value_and_what_it_takes(overrides, message):
+    from nasedge.errors import NasedgeError
+
+    with pytest.raises(NasedgeError) as e:
+        compose(overrides)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value), str(e.value)
+
+
 def test_adding_a_key_that_exists_says_to_set_it():
     from nasedge.errors import NasedgeError
 
