@@ -425,7 +425,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
                 continue
             options = group_options(key)
             if value not in options:
-                raise unknown_name(f"{key} option", value, options)
+                raise _unknown_option(key, value, options)
             choices[key] = value
             if key == "experiment":  # an experiment may select other options (``override /search: optuna``)
                 choices.update({g: v for g, v in _experiment_choices(value).items() if g not in _chosen(overrides)})
@@ -456,6 +456,20 @@ def check_overrides(overrides: Sequence[str]) -> None:
             if part not in node:
                 raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in node))
             node, prefix = node[part], f"{prefix}.{part}"
+
+
+def _unknown_option(group: str, value: str, options: Sequence[str]) -> NasedgeError:
+    """An option of ``group`` that none of its YAML files is, in the words of the flag that chooses it too
+    (``--strategy``: a search strategy, ``--space``: a search space); ``<group> option`` for the other groups."""
+    if group == "search":
+        from nasedge.search import unknown_strategy
+
+        return unknown_strategy(value, options)
+    if group == "search_space":
+        from nasedge.spaces import unknown_space
+
+        return unknown_space(value, list(options))
+    return unknown_name(f"{group} option", value, list(options))
 
 
 def _suggest(key: str, known: Sequence[str]) -> NasedgeError:

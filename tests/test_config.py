@@ -59,7 +59,11 @@ def test_yaml_composes_into_its_schema(group, name):
 @pytest.mark.parametrize("overrides, message", [
     (["search.max_evaluatons=10"], "unknown configuration key 'search.max_evaluatons'; did you mean "
                                    "'search.max_evaluations'\\? known: search.max_evaluations, "),
-    (["search=evolutoin"], "unknown search option 'evolutoin'; did you mean 'evolution'\\? known: evolution, optuna"),
+    # a group's option is named as the flag choosing it names it (--strategy, --space), not "search option"
+    (["search=evolutoin"], "unknown search strategy 'evolutoin'; did you mean 'evolution'\\? known: evolution, optuna"),
+    (["search=nope"], "^unknown search strategy 'nope'; known: evolution, optuna, random"),
+    (["search_space=ofa_mbv3_cifr"], "^unknown search space 'ofa_mbv3_cifr'; did you mean 'ofa_mbv3_cifar'\\?"),
+    (["data=cifar11"], "^unknown data option 'cifar11'; did you mean 'cifar10'\\?"),
     (["seeed=1"], "unknown configuration key 'seeed'; did you mean 'seed'\\?"),
     (["data.recalibration_imgs=1"], "did you mean 'data.recalibration_images'\\?"),
     (["device=cpu", "device.measure.protocol.group_sise=2"], "did you mean 'device.measure.protocol.group_size'\\?"),

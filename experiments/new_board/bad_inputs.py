@@ -91,7 +91,7 @@ def cases(d: Path) -> list[Case]:
         Case("device typo", ("specialize", "--device", "cpu-ort-t11", "--latency", "1.3ms"),
              r"unknown device 'cpu-ort-t11'; did you mean 'cpu-ort-t1'\?"),
         Case("space typo", (*s, "--latency", "1.3ms", "search_space=ofa_mbv3_cifr"),
-             r"unknown search_space option 'ofa_mbv3_cifr'; did you mean 'ofa_mbv3_cifar'\?"),
+             r"unknown search space 'ofa_mbv3_cifr'; did you mean 'ofa_mbv3_cifar'\?"),
         Case("predictor typo", (*s, "--latency", "1.3ms", "predictor=mata"),
              r"unknown predictor option 'mata'; did you mean 'meta'\?"),
         Case("experiment typo", (*s, "--latency", "1.3ms", "experiment=specialize_fats"),

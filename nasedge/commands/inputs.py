@@ -173,14 +173,15 @@ def _unreachable(host: str, port: int) -> Optional[str]:
     return None
 
 
-def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kind: str = "search space") -> None:
-    """``name`` is a search space (or a space YAML's path, or one of ``extra``); ``kind`` names it in the error."""
+def check_space(flag: str, name: Optional[str], extra: tuple[str, ...] = (), kind: Optional[str] = None) -> None:
+    """``name`` is a search space (or a space YAML's path, or one of ``extra``); ``kind`` names it in the error
+    (default: as every unknown space is named)."""
     from nasedge.errors import unknown_name
-    from nasedge.spaces import list_spaces
+    from nasedge.spaces import list_spaces, unknown_space
 
     known = sorted({*list_spaces(), *extra})
     if name and not name.endswith((".yaml", ".yml")) and name not in known:
-        raise unknown_name(kind, name, known)
+        raise unknown_space(name, known) if kind is None else unknown_name(kind, name, known)
 
 
 def spaces_of(source: str, archs: Any, space: Optional[str] = None, option: bool = False,
@@ -400,15 +401,14 @@ def _specialize_values(args: argparse.Namespace) -> Any:
 
 
 def _specialize(args: argparse.Namespace) -> None:
-    from nasedge.errors import unknown_name
     from nasedge.specialize.budget import parse_budgets
 
     parse_budgets(args.latency)
     if args.strategy:
-        from nasedge.search import list_strategies, strategy_class
+        from nasedge.search import list_strategies, strategy_class, unknown_strategy
 
         if args.strategy not in list_strategies():
-            raise unknown_name("search strategy", args.strategy, list_strategies())
+            raise unknown_strategy(args.strategy)
         strategy_class(args.strategy)  # a plugin's that cannot load (a requirement missing) says why, not "no YAML"
     from nasedge.measure.device import device_source, is_device_file
 

@@ -13,10 +13,10 @@ a plugin package, see :mod:`nasedge.registry`) with :func:`register_strategy`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, unknown_name
 from nasedge.registry import Registry
 from nasedge.search.base import (Candidate, Evaluator, SearchExhausted, SearchProgress, SearchResult, Strategy,
                                  StrategyConfig, check_budget)
@@ -24,7 +24,7 @@ from nasedge.search.pareto import nondominated_ranks, pareto_front
 
 __all__ = ["Candidate", "Evaluator", "SearchExhausted", "SearchProgress", "SearchResult", "Strategy",
            "StrategyConfig", "check_budget", "create_strategy", "list_strategies", "nondominated_ranks",
-           "pareto_front", "register_strategy", "strategy_class", "strategy_from_config"]
+           "pareto_front", "register_strategy", "strategy_class", "strategy_from_config", "unknown_strategy"]
 
 _STRATEGIES = Registry("search strategy", {
     "evolution": "nasedge.search.evolution:EvolutionStrategy",
@@ -50,6 +50,12 @@ def list_strategies() -> list[str]:
 
 def strategy_class(name: str) -> type[Strategy]:
     return _STRATEGIES.load(name)
+
+
+def unknown_strategy(name: str, known: Sequence[str] | None = None) -> NasedgeError:
+    """The error of ``name`` that is no strategy (``--strategy``, ``search=``; ``known``: the names to list, default
+    the registered ones)."""
+    return unknown_name(_STRATEGIES.kind, name, list_strategies() if known is None else list(known))
 
 
 def create_strategy(name: str, /, **options: Any) -> Strategy:

@@ -25,7 +25,7 @@ from nasedge.spaces.base import SearchSpace, as_rng
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 
 __all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "installed_shape", "list_spaces",
-           "load_space", "register_family"]
+           "load_space", "register_family", "unknown_space"]
 
 _FAMILIES = Registry("search-space family", {"ofa_mbv3": "nasedge.spaces.ofa_mbv3:OFAMobileNetV3Space",
                                              "ofa_proxyless": "nasedge.spaces.ofa_proxyless:OFAProxylessSpace"},
@@ -89,8 +89,14 @@ def get_space(name: str | os.PathLike) -> SearchSpace:
         return load_space(name)
     path = _space_files().get(name)
     if path is None:
-        raise unknown_name("search space", name, list_spaces())
+        raise unknown_space(name)
     return load_space(path)
+
+
+def unknown_space(name: str, known: list[str] | tuple[str, ...] | None = None) -> NasedgeError:
+    """The error of ``name`` that is no installed space (``--space``, ``search_space=``, an arch's ``space``;
+    ``known``: the names to list, default the installed spaces)."""
+    return unknown_name("search space", name, list_spaces() if known is None else known)
 
 
 def installed_shape(name: str, source: str | None = None) -> tuple[int, int] | None:
