@@ -94,8 +94,11 @@ def progress_reporter(label: str, total: int | None = None, *, unit: str = "", s
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # rich moves what is printed on stdout meanwhile above the bar, onto the bar's stream: right when stdout is
+        # the terminal too, but results piped to a file (`nasedge eval --json > out.jsonl`) landed on stderr
+        redirect = bool(getattr(sys.stdout, "isatty", lambda: False)())
         with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console or Console(file=stream), transient=True) as bar:
+                      console=console or Console(file=stream), transient=True, redirect_stdout=redirect) as bar:
             task = bar.add_task("", total=total)
 
             def update(done: int, total: int | None = None) -> None:

@@ -41,3 +41,15 @@ def test_reporter_prints_while_nothing_finishes_and_once_at_the_end():
     with progress_reporter("quick", 3, stream=out, interval=5) as update:  # done (or failed) at once: silent
         update(3)
     assert out.getvalue().splitlines() == lines
+
+
+def test_stdout_that_is_no_terminal_keeps_what_is_printed_under_a_bar(capsys):
+    """A bar on a terminal stderr moved every line printed meanwhile onto stderr, also when stdout was a file:
+    `nasedge eval --json > out.jsonl` in a terminal wrote its results on the screen, not in the file."""
+    from rich.console import Console
+
+    screen = io.StringIO()
+    with progress_reporter("evaluate", 2, console=Console(file=screen, force_terminal=True)) as update:
+        print("a result", flush=True)  # capsys' stdout: not a terminal
+        update(2)
+    assert capsys.readouterr().out == "a result\n" and "a result" not in screen.getvalue()
