@@ -54,6 +54,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from nasedge.config import compose, data_overrides
     from nasedge.errors import NasedgeError
     from nasedge.predict.accuracy_samples import sample_accuracies
+    from nasedge.progress import progress_reporter
     from nasedge.supernet import load_supernet
 
     if args.n <= 0:
@@ -76,9 +77,11 @@ def run_sample(args: argparse.Namespace) -> int:
     def resuming(todo: int, done: int) -> None:
         print(f"{args.out}: resuming: {done} of the {len(archs)} subnets are there, {todo} to evaluate", flush=True)
 
-    new, skipped = sample_accuracies(archs, args.out, supernet_path=str(path), data=data, device=args.device,
-                                     batch_size=args.batch_size, amp=args.amp, workers=args.workers,
-                                     ray_address=args.ray_address, progress=show, resuming=resuming)
+    # per batch of the arch in flight (stderr): one arch takes minutes on a CPU, and -n 1 printed nothing till its end
+    with progress_reporter("sample", unit="archs") as update:
+        new, skipped = sample_accuracies(archs, args.out, supernet_path=str(path), data=data, device=args.device,
+                                         batch_size=args.batch_size, amp=args.amp, workers=args.workers,
+                                         ray_address=args.ray_address, progress=show, resuming=resuming, step=update)
     print(f"{args.out}: {new} subnets evaluated" + (f", {skipped} already there" if skipped else ""))
     return 0
 

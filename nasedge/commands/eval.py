@@ -190,11 +190,16 @@ def _evaluate(args: argparse.Namespace) -> int:
                   f"{f' ({world.size} processes)' if world.launched else ''}: BatchNorm recalibrated on "
                   f"{len(recal)} training images, then top-1 on {len(test)} test images each", file=sys.stderr,
                   flush=True)
-        reporter = progress_reporter("evaluate", len(mine), unit="archs") if world.is_main and len(mine) > 1 \
-            else nullcontext(lambda *_: None)
+        # per batch, not per arch: one arch is minutes of silence on a CPU. A lone arch counts its images, several
+        # count archs, the one in flight as its share of images done
+        one = len(mine) == 1
+        reporter = progress_reporter("evaluate", None if one else len(mine), unit="images" if one else "archs") \
+            if world.is_main and mine else nullcontext(lambda *_: None)
         with reporter as update:
             for i, arch in enumerate(mine, start=1):
-                acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp)
+                step = update if one else lambda done, total, i=i: update(i - 1 + done / total)
+                acc = evaluate_arch(supernet, arch, recal, test, data, batch_size=args.batch_size, amp=args.amp,
+                                    progress=step)
                 cost = arch_cost(arch, space)
                 record = {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(acc, 4),
                           "params": cost.params, "macs": cost.macs, **({"context": context} if context else {})}
@@ -203,7 +208,6 @@ def _evaluate(args: argparse.Namespace) -> int:
                 results.append(record)
                 if show:
                     _print_record(record, args.json)
-                update(i)
     if world.launched:
         _merge_ranks(world, archs, args, results)
         world.close()

@@ -93,12 +93,14 @@ class SubnetEvaluator:
     def where(self) -> str:
         return str(self.device)
 
-    def evaluate(self, arch: Arch) -> dict[str, Any]:
+    def evaluate(self, arch: Arch, progress: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]:
+        """``progress``: :func:`~nasedge.supernet.accuracy.evaluate_arch`'s (images done, in all), per batch."""
         from nasedge.cost import arch_cost
         from nasedge.supernet.accuracy import evaluate_arch
 
         t = time.perf_counter()
-        top1 = evaluate_arch(self.supernet, arch, self.recal, self.test, self.data, self.batch_size, self.amp)
+        top1 = evaluate_arch(self.supernet, arch, self.recal, self.test, self.data, self.batch_size, self.amp,
+                             progress=progress)
         cost = arch_cost(arch, self.supernet.space)
         return {"arch": arch.to_dict(), "digest": arch.digest(), "top1": round(top1, 4), "params": cost.params,
                 "macs": cost.macs, "seconds": round(time.perf_counter() - t, 3)}
@@ -107,7 +109,8 @@ class SubnetEvaluator:
 def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: str, data: Any,
                       device: str = "auto", batch_size: int = 500, amp: bool = False, workers: Optional[int] = None,
                       ray_address: Optional[str] = None, progress: Optional[Callable[[dict], None]] = None,
-                      resuming: Optional[Callable[[int, int], None]] = None) -> tuple[int, int]:
+                      resuming: Optional[Callable[[int, int], None]] = None,
+                      step: Optional[Callable[[float, int], None]] = None) -> tuple[int, int]:
     """Evaluate every arch of ``archs`` not yet in ``out`` and append one JSON line each; returns (new, skipped).
 
     ``data`` is a :class:`nasedge.data.DataConfig` (or its dict). Ray workers evaluate when there is a cluster
@@ -115,7 +118,9 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
     of them (None or 0: one per GPU of the cluster, or per node of a CPU-only one), one GPU each where there
     are GPUs. ``workers`` 1 without a cluster: in this process.
     ``progress(record)`` is called after each line is written; ``resuming(todo, done)``, before the first, when
-    ``out`` already holds some of ``archs``.
+    ``out`` already holds some of ``archs``. ``step(done, todo)``: the archs of this run evaluated so far, the one in
+    flight in this process as its share of its images, per batch (an arch takes minutes on a CPU); under Ray, whole
+    archs as their lines are written.
     """
     out = Path(out)
     data = data if isinstance(data, dict) else asdict(data)
@@ -128,11 +133,16 @@ def sample_accuracies(archs: Sequence[Arch], out: str | Path, *, supernet_path: 
             return 0, len(archs)
         if resuming is not None and len(todo) < len(archs):
             resuming(len(todo), len(archs) - len(todo))
-        records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address)
-                   if _use_ray(workers, ray_address) else _local_records(todo, supernet_path, data, options))
+        ray = _use_ray(workers, ray_address)
+        records = (_ray_records(todo, supernet_path, data, options, workers or 0, ray_address) if ray
+                   else _local_records(todo, supernet_path, data, options, step))
+        if step is not None:
+            step(0, len(todo))
         with appending_json_lines(out) as append:  # durable per arch; no empty file (nor folder) before the first
-            for record in records:
+            for i, record in enumerate(records, start=1):
                 append({**record, "context": context})
+                if step is not None and ray:
+                    step(i, len(todo))
                 if progress is not None:
                     progress(record)
     return len(todo), len(archs) - len(todo)
@@ -148,10 +158,12 @@ def _use_ray(workers: Optional[int], ray_address: Optional[str]) -> bool:
     return workers > 1
 
 
-def _local_records(archs: Sequence[Arch], supernet_path: str, data: dict, options: dict) -> Iterator[dict]:
+def _local_records(archs: Sequence[Arch], supernet_path: str, data: dict, options: dict,
+                   step: Optional[Callable[[float, int], None]] = None) -> Iterator[dict]:
     evaluator = SubnetEvaluator(supernet_path, data, **options)
-    for arch in archs:
-        yield {**evaluator.evaluate(arch), "where": evaluator.where()}
+    for i, arch in enumerate(archs):
+        share = None if step is None else lambda done, total, i=i: step(i + done / total, len(archs))
+        yield {**evaluator.evaluate(arch, share), "where": evaluator.where()}
 
 
 def _ray_records(archs: Sequence[Arch], supernet_path: str, data: dict, options: dict, workers: int,

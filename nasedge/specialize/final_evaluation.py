@@ -54,11 +54,12 @@ def unevaluated(supernet: Any, arch: Arch, reason: str) -> SubnetEvaluation:
 
 
 def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: Optional[int],
-                    test_seed: int = 0) -> SubnetEvaluation:
+                    test_seed: int = 0, progress: Optional[Callable[[int, int], None]] = None) -> SubnetEvaluation:
     """Top-1 (percent) of ``arch`` extracted from the supernet at ``supernet_path``, BN recalibrated first.
 
     ``data`` is a :class:`nasedge.data.DataConfig` as a dict; ``test_images`` a seeded subset of the test
-    split (None: all of it). Runs anywhere nasedge is installed (a Ray worker included).
+    split (None: all of it). Runs anywhere nasedge is installed (a Ray worker included). ``progress``: that of
+    :func:`~nasedge.supernet.accuracy.evaluate_arch` (images done, in all), per batch.
     """
     import time
 
@@ -79,7 +80,7 @@ def evaluate_subnet(arch: Arch, *, supernet_path: str, data: dict, test_images: 
     # a static subnet in channels-last runs about 2x faster than NCHW on CPU too (25 vs 47 s for 2,000 + 2,000
     # images of a 70 M MAC subnet on one loaded core)
     subnet = load_supernet(supernet_path).extract(arch).to(device, memory_format=torch.channels_last)
-    top1 = evaluate_arch(subnet, arch, recal.to(device), test.to(device), cfg, channels_last=True)
+    top1 = evaluate_arch(subnet, arch, recal.to(device), test.to(device), cfg, channels_last=True, progress=progress)
     state = {k: v.detach().cpu().contiguous() for k, v in subnet.state_dict().items()}
     return SubnetEvaluation(arch, float(top1), len(test), int(recal.shape[0]), state,
                             time.perf_counter() - start, where)
@@ -101,15 +102,18 @@ def _ray_placement() -> tuple[str, int]:
 def evaluate_finalists(archs: Sequence[Arch], *, supernet_path: str, data: Any, test_images: Optional[int],
                        use_ray: bool, ray_address: Optional[str] = None,
                        progress: Optional[Callable[[int, int], None]] = None) -> list[SubnetEvaluation]:
-    """:func:`evaluate_subnet` for each arch: Ray tasks (``use_ray``; GPUs when present) or in this process."""
+    """:func:`evaluate_subnet` for each arch: Ray tasks (``use_ray``; GPUs when present) or in this process.
+
+    ``progress(done, len(archs))``: in this process, per batch, the arch in flight counted as its share of its images
+    (one arch is minutes on a CPU); Ray tasks report when each is done."""
     fn = functools.partial(evaluate_subnet, supernet_path=str(supernet_path),
                            data=asdict(data) if not isinstance(data, dict) else dict(data), test_images=test_images)
     if not use_ray:
         results = []
         for i, arch in enumerate(archs):
-            results.append(fn(arch))
-            if progress is not None:
-                progress(i + 1, len(archs))
+            # the last batch reports done == total: arch i + 1 done
+            share = None if progress is None else lambda done, total, i=i: progress(i + done / total, len(archs))
+            results.append(fn(arch, progress=share))
         return results
     from nasedge.search.ray_evaluation import evaluate_candidates
 

@@ -6,7 +6,7 @@ verification of search finalists, so their numbers are comparable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 
 import torch
@@ -45,10 +45,21 @@ def _autocast(device: torch.device, amp: bool):
     return torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else nullcontext()
 
 
+def _counted(batches: Iterator[torch.Tensor], progress: Callable[[int], None] | None) -> Iterator[torch.Tensor]:
+    """``batches``, calling ``progress(images so far)`` once the consumer is done with each (it asks for the next)."""
+    done = 0
+    for x in batches:
+        yield x
+        done += x.shape[0]
+        if progress is not None:
+            progress(done)
+
+
 @torch.no_grad()
 def top1(model: nn.Module, test: ImageDataset, data: DataConfig, resolution: int, batch_size: int = 1000,
-         amp: bool = False, channels_last: bool | None = None) -> float:
-    """Top-1 accuracy in percent of ``model`` (eval mode) on ``test``.
+         amp: bool = False, channels_last: bool | None = None,
+         progress: Callable[[int], None] | None = None) -> float:
+    """Top-1 accuracy in percent of ``model`` (eval mode) on ``test``; ``progress(test images done)`` after each batch.
 
     ``channels_last``: feed NHWC batches (None: on CUDA only). A static subnet converted with
     ``model.to(memory_format=torch.channels_last)`` runs about 2x faster on CPU that way too.
@@ -62,27 +73,39 @@ def top1(model: nn.Module, test: ImageDataset, data: DataConfig, resolution: int
                             _batches(test.images, data, resolution, batch_size, channels_last)):
             pred = model(x).argmax(1)
             correct += int((pred == test.labels[start:start + batch_size]).sum())
+            if progress is not None:
+                progress(start + x.shape[0])
     return 100.0 * correct / len(test)
 
 
 @torch.no_grad()
 def evaluate_arch(model: nn.Module, arch: Arch, recalibration_images: torch.Tensor, test: ImageDataset,
                   data: DataConfig, batch_size: int = 1000, amp: bool = False,
-                  channels_last: bool | None = None) -> float:
-    """Top-1 of ``arch``: ``model`` is a supernet (its active arch is set) or a static subnet of ``arch``."""
+                  channels_last: bool | None = None, progress: Callable[[int, int], None] | None = None) -> float:
+    """Top-1 of ``arch``: ``model`` is a supernet (its active arch is set) or a static subnet of ``arch``.
+
+    ``progress(images done, images in all)``: recalibration images, then test images, counted together; called with 0
+    first and after each batch (one arch takes minutes on a CPU: a caller shows its progress through it).
+    """
     if hasattr(model, "set_active"):
         model.set_active(arch)
     device = next(model.parameters()).device
     channels_last = device.type == "cuda" if channels_last is None else channels_last
+    recal, total = recalibration_images.shape[0], recalibration_images.shape[0] + len(test)
+    if progress is not None:
+        progress(0, total)
     with _autocast(device, amp):
-        recalibrate_subnet(model, arch, recalibration_images, data, channels_last)
-    return top1(model, test, data, arch.resolution, batch_size, amp, channels_last)
+        recalibrate_subnet(model, arch, recalibration_images, data, channels_last,
+                           None if progress is None else lambda done: progress(done, total))
+    return top1(model, test, data, arch.resolution, batch_size, amp, channels_last,
+                None if progress is None else lambda done: progress(recal + done, total))
 
 
 @torch.no_grad()
 def recalibrate_subnet(model: nn.Module, arch: Arch, recalibration_images: torch.Tensor, data: DataConfig,
-                       channels_last: bool = False) -> None:
+                       channels_last: bool = False, progress: Callable[[int], None] | None = None) -> None:
     """BatchNorm statistics of ``arch`` (``model``: a supernet set to it, or its static subnet) re-estimated on
-    ``recalibration_images`` by the data's protocol: a subnet carries the supernet's statistics, not its own."""
-    recalibrate_bn(model, _batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
-                                   channels_last, crop=not data.recalibration_augment))
+    ``recalibration_images`` by the data's protocol: a subnet carries the supernet's statistics, not its own.
+    ``progress(images done)`` after each batch."""
+    recalibrate_bn(model, _counted(_batches(recalibration_images, data, arch.resolution, data.recalibration_batch_size,
+                                            channels_last, crop=not data.recalibration_augment), progress))

@@ -52,6 +52,17 @@ def test_sample_appends_per_arch_and_resumes(nasedge_cli, tiny, tmp_path):
     assert r.returncode == 2 and "limit_test" in r.stderr and "-5" in r.stderr and "another" not in r.stderr
 
 
+def test_sample_shows_the_batches_of_the_arch_in_flight(nasedge_cli, tiny, tmp_path, line_per_update):
+    """sample showed no progress at all: -n 1 printed nothing until its arch was done (minutes on a CPU). The arch in
+    flight counts as its share of its images, per batch, in plain lines on stderr (not a terminal)."""
+    r = _sample(nasedge_cli, tiny, tmp_path / "s.jsonl", 1, "data.recalibration_batch_size=16", "--batch-size", 16)
+    assert r.returncode == 0, r.stderr
+    done = [line.split(",")[0] for line in r.stderr.splitlines() if line.startswith("sample: ")]
+    # 32 recalibration images in 2 batches, then 40 test images in 3: 72 in all
+    assert done == [f"sample: {n}/1 archs" for n in ("0", "0", "0.2", "0.4", "0.7", "0.9", "1")]
+    assert "1 subnets evaluated" in r.stdout and "\x1b" not in r.stderr
+
+
 def test_sample_refuses_data_of_another_class_count(nasedge_cli, tiny, tmp_path):
     folder = write_shapes_folder(tmp_path / "shapes", per_class=1, test_per_class=1, size=32)
     r = nasedge_cli("accuracy", "sample", "--supernet", tiny[0], "--data", folder, "-n", 2, "--out",

@@ -121,3 +121,29 @@ def test_an_arch_listed_twice_is_evaluated_once_and_a_second_run_on_out_is_refus
     assert len(_digests(out)) == 2
     r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:100000")
     assert r.returncode == 2 and "100000 distinct archs of space ofa_mbv3_tiny asked for; it holds only" in r.stderr
+
+
+def test_one_arch_shows_its_recalibration_and_test_batches(nasedge_cli, data, tmp_path, line_per_update):
+    """One arch showed no progress (the reporter was made for several): minutes of silence after the first line on a
+    CPU (2,000 + 10,000 images). Its images now count per batch, recalibration then test, in plain lines on stderr
+    (not a terminal)."""
+    torch.manual_seed(0)
+    save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), tmp_path / "ten.pt")
+    r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--batch-size", "16", "data.recalibration_batch_size=16")
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("evaluate: ")]
+    # 32 recalibration images in 2 batches, then 40 test images in 3
+    assert [line.split(",")[0] for line in lines] == [f"evaluate: {n}/72 images" for n in (0, 16, 32, 48, 64, 72)]
+    assert "ETA" in lines[1] and "\x1b" not in r.stderr
+    assert "top-1" in r.stdout
+
+
+def test_several_archs_count_the_one_in_flight_as_its_share(nasedge_cli, data, tmp_path, line_per_update):
+    torch.manual_seed(0)
+    save_supernet(build_supernet(get_space("ofa_mbv3_tiny")), tmp_path / "ten.pt")
+    r = _eval(nasedge_cli, tmp_path / "ten.pt", data, "--arch", "random:2", "data.recalibration_batch_size=16")
+    assert r.returncode == 0, r.stderr
+    done = [line.split(",")[0] for line in r.stderr.splitlines() if line.startswith("evaluate: ")]
+    # per arch: 0, 16 and 32 of 32 recalibration images, then the 40 test images in one batch (of 72 in all)
+    assert done == ["evaluate: 0/2 archs", "evaluate: 0.2/2 archs", "evaluate: 0.4/2 archs", "evaluate: 1/2 archs",
+                    "evaluate: 1/2 archs", "evaluate: 1.2/2 archs", "evaluate: 1.4/2 archs", "evaluate: 2/2 archs"]
