@@ -22,7 +22,7 @@ from typing import Any, Optional
 from nasedge import home
 from nasedge.errors import NasedgeError
 from nasedge.specialize.config import SpecializeConfig
-from nasedge.specialize.progress import Stages, progress_bar
+from nasedge.specialize.progress import Stages, progress_bar, round_bars
 from nasedge.specialize.report import unbound_pick_words, uncalibrated_accuracy_note
 from nasedge.specialize.verification import VERIFICATION_CSV, Finalist, describe_measurements, verify
 from nasedge.writer_lock import locked_folder
@@ -345,9 +345,9 @@ def _verify(device: Any, scored: list, budget: float, top_k: int, ray_address: O
             console: Any, name: str = "verification", measured: Optional[dict] = None,
             journal: Optional[Path] = None) -> list[Finalist]:
     with stages(name) as note:
-        with progress_bar(console, f"measure {device.name}", "finalists") as update:
-            finalists = verify(device, scored, budget, top_k, ray_address=ray_address,
-                               progress=lambda done, total: update(done, total), measured=measured, journal=journal)
+        with round_bars(console, f"measure {device.name}") as update:  # a bar per round: each total fixed
+            finalists = verify(device, scored, budget, top_k, ray_address=ray_address, progress=update,
+                               measured=measured, journal=journal)
         note["detail"] = f"on {device.name}, " + describe_measurements(finalists, budget)
     return finalists
 

@@ -60,3 +60,21 @@ def progress_bar(console: Any, label: str, description: str = "", total: int | N
                        **({"description": description} if description is not None else {}))
 
         yield update
+
+
+@contextlib.contextmanager
+def round_bars(console: Any, label: str, interval: float = 5.0) -> Iterator[Callable[[float, int, str], None]]:
+    """A :func:`progress_bar` per round of a loop whose rounds are not known up front (verification's re-measurements);
+    yields ``update(done, total, what)``: a ``what`` other than the last one's ends that bar and starts one of its own,
+    so that each bar's total stays what it was when it started."""
+    with contextlib.ExitStack() as bars:
+        shown: dict[str, Any] = {"what": None}
+
+        def update(done: float, total: int, what: str) -> None:
+            if what != shown["what"]:
+                bars.close()  # the last bar's last line
+                shown["what"] = what
+                shown["update"] = bars.enter_context(progress_bar(console, label, what, total, interval))
+            shown["update"](done, total)
+
+        yield update

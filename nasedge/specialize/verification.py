@@ -70,52 +70,47 @@ def verification_status(finalist: Finalist) -> Union[bool, str]:
 
 
 def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray_address: Optional[str] = None,
-           progress: Optional[Callable[[int, int], None]] = None,
+           progress: Optional[Callable[[float, int, str], None]] = None,
            measured: Optional[dict[Arch, Finalist]] = None, journal: Optional[Path] = None) -> list[Finalist]:
     """Measure the ``top_k`` best of ``scored`` (search candidates, best predicted accuracy first) on ``device``,
     re-measure noisy ones, then more rounds while none meets ``budget``; returns every finalist measured, in order.
 
-    ``progress(done, total)`` counts measurements over every round: a round of re-measurements or of more
-    finalists adds its archs to ``total`` when it starts. ``measured`` (arch -> finalist) holds
+    ``progress(done, total, what)`` counts the measurements of each round apart, ``total`` fixed in a round:
+    ``what`` says which (``finalists``, ``noisy finalists again (measurement 2)``, ``more finalists (set 2)``) and
+    differs from the round before's. One count over every round grew its total mid-run: a log said "1/3", then
+    "4/4" for 3 finalists, one re-measured. ``measured`` (arch -> finalist) holds
     measurements already taken (another budget's verification): those archs are not measured again, and the
     ones measured here are added to it. ``journal``: a measurements CSV the measurements are appended to as they
     are taken (per arch, as `nasedge measure` does), so that a rerun after an interruption takes them from it
     instead of measuring again (each round of re-measurement is a row of its own).
     """
     measured = {} if measured is None else measured
-    count = {"done": 0, "total": 0}
+    report = progress if progress is not None else lambda done, total, what: None
 
-    def run(batch: list[Finalist], round_: int) -> list[Any]:
-        count["total"] += len(batch)
-        if progress is not None:
-            progress(count["done"], count["total"])
+    def run(batch: list[Finalist], round_: int, what: str) -> list[Any]:
         if journal is not None:
             from nasedge.measure import measure_to_csv
 
             rows = [(f"{f.arch.digest()}.{round_}", f.arch) for f in batch]
-            base = count["done"]
-
-            def step(done: float, _total: int) -> None:
-                count["done"] = base + done
-                if progress is not None:
-                    progress(count["done"], count["total"])
-
             taken: list[str] = []
+            # its first call counts the archs an earlier run measured (not this run's rate); then per arch
             by_id = {m.arch_id: m for m in measure_to_csv(device, rows, journal, ray_address=ray_address,
-                                                          progress=step, reused=taken.extend,
-                                                          one_space=False)}  # a file no fit reads
+                                                          progress=lambda done, total: report(done, total, what),
+                                                          reused=taken.extend, one_space=False)}  # no fit reads it
             for f, (i, _) in zip(batch, rows):
                 f.earlier_run = i in taken
             return [by_id[i] for i, _ in rows]
+        done = 0
+        report(done, len(batch), what)
 
         def chunk_done(chunk: list) -> None:
-            count["done"] += len(chunk)
-            if progress is not None:
-                progress(count["done"], count["total"])
+            nonlocal done
+            done += len(chunk)
+            report(done, len(batch), what)
 
         return device.measure([f.arch for f in batch], ray_address=ray_address, on_chunk=chunk_done)
 
-    def measure(batch: list[Finalist]) -> None:
+    def measure(batch: list[Finalist], what: str) -> None:
         todo = [f for f in batch if f.arch not in measured]
         for f in batch:
             if f.arch in measured:
@@ -123,7 +118,8 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
         for round_ in range(1 + NOISY_ROUNDS):
             if not todo:
                 break
-            for f, m in zip(todo, run(todo, round_)):
+            again = f"noisy finalists again (measurement {round_ + 1})"
+            for f, m in zip(todo, run(todo, round_, again if round_ else what)):
                 f.measured_ms, f.measured_p90_ms, f.noisy = float(m.median_ms), float(m.p90_ms), bool(m.noisy)
                 f.noisy_reason = str(getattr(m, "reason", "") or "") if m.noisy else ""
                 f.measurements = round_ + 1
@@ -133,8 +129,8 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
             measured.setdefault(f.arch, f)
 
     finalists = [Finalist.of(c) for c in scored[:top_k]]
-    measure(finalists)
-    for _ in range(CORRECTION_ROUNDS):
+    measure(finalists, "finalists")
+    for set_ in range(2, 2 + CORRECTION_ROUNDS):
         if any(f.within_budget for f in finalists):
             break
         # the largest ratio, not the median: the archs it under-predicted most are the ones that missed
@@ -143,7 +139,7 @@ def verify(device: Any, scored: Sequence[Any], budget: float, top_k: int, *, ray
         extra = [Finalist.of(c) for c in scored if c.arch not in seen and c.constraint * ratio <= budget][:top_k]
         if not extra:
             break
-        measure(extra)
+        measure(extra, f"more finalists (set {set_})")
         finalists = finalists + extra
     if not any(f.within_budget for f in finalists):
         raise NasedgeError(_none_meets(finalists, budget, device.name, journal))

@@ -102,11 +102,41 @@ def test_an_arch_measured_for_one_budget_is_not_measured_again_for_the_next():
     assert all(f.measurements == 1 and f.within_budget for f in finalists) and len(measured) == 3
 
 
-def test_progress_counts_the_measurements_of_every_round():
-    """A round of re-measurements adds to the total when it starts: a log never shows "3/3" while 3 more run."""
+def test_progress_counts_each_round_apart_with_its_total_fixed():
+    """One count over every round grew its total when a round of re-measurements started: a log said "1/3", then
+    "4/4" of 3 finalists (one re-measured). Each round is counted apart, named, its total fixed from its start; a log
+    never shows "3/3" while 3 more run either."""
     calls = []
-    verify(_NoisyDevice(1), _scored(100.0), 100.0, top_k=3, progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(0, 3), (3, 3), (3, 6), (6, 6)]
+    verify(_NoisyDevice(1), _scored(100.0), 100.0, top_k=3,
+           progress=lambda done, total, what: calls.append((done, total, what)))
+    assert calls == [(0, 3, "finalists"), (3, 3, "finalists"),
+                     (0, 3, "noisy finalists again (measurement 2)"), (3, 3, "noisy finalists again (measurement 2)")]
+    calls.clear()
+    verify(_ScaledDevice(1.25), _scored(2.0), 2.0, top_k=3,
+           progress=lambda done, total, what: calls.append((done, total, what)))
+    assert [c[2] for c in calls[:4]] == ["finalists", "finalists", "more finalists (set 2)", "more finalists (set 2)"]
+
+
+def test_a_log_of_verification_shows_a_line_per_round_each_with_its_own_total(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from nasedge import progress
+    from nasedge.specialize.progress import round_bars
+
+    class EveryUpdate(progress.PlainProgress):  # a line per update, not per 5 s
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.interval = 0
+
+    monkeypatch.setattr(progress, "PlainProgress", EveryUpdate)
+    out = io.StringIO()
+    with round_bars(Console(file=out, force_terminal=False), "measure cpu") as update:
+        verify(_NoisyDevice(1), _scored(100.0), 100.0, top_k=3, progress=update)
+    again = "measure cpu noisy finalists again (measurement 2)"
+    assert [line.split(",")[0] for line in out.getvalue().splitlines()] == [
+        "measure cpu finalists: 0/3", "measure cpu finalists: 3/3", f"{again}: 0/3", f"{again}: 3/3"]
 
 
 def test_a_rerun_takes_the_finalists_measured_before_from_the_journal(tmp_path):
