@@ -18,8 +18,9 @@ class SpecializeConfig:
     # (best predicted first); the pick is the most accurate of those
     evaluate: int = 1
     # test images of the final evaluation (a seeded subset; null: the whole test split) and training images
-    # its BatchNorm recalibration forwards (null: data.recalibration_images). 1,000 + 1,000 keep a CPU run
-    # within a minute (top-1 standard error about 1.1 points at 86 %); raise them where a GPU evaluates.
+    # its BatchNorm recalibration forwards (null: data.recalibration_images). With 1,000 + 1,000 a CPU evaluation
+    # took 34 s to 115 s by the subnet's size on a loaded 2-core machine (README, "Evaluation"); top-1 standard
+    # error about 1.1 points at 86 %. Raise them where a GPU evaluates.
     test_images: Optional[int] = 1000
     recalibration_images: Optional[int] = 1000
     # ray: evaluation as Ray tasks (GPUs where present; a local Ray instance starts by itself); local: in process;
