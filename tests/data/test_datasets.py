@@ -174,7 +174,8 @@ def test_an_undecodable_image_in_a_packed_file_is_named(tmp_path):
     from tests.synthetic_data import make_images
 
     blobs, labels = make_images(4, 8, 0)
-    write_packed_npz(tmp_path / "d.npz", ["a", "b"], make_images(4, 8, 1), ([*blobs[:2], b"junk", blobs[3]], labels))
+    write_packed_npz(tmp_path / "d.npz", ["a", "b", "c", "d"], make_images(4, 8, 1),
+                     ([*blobs[:2], b"junk", blobs[3]], labels))
     with pytest.raises(NasedgeError, match=r"d.npz: test image 2 is not a readable image"):
         load_dataset(DataConfig(path=str(tmp_path / "d.npz"), image_size=8))
 
@@ -203,3 +204,59 @@ def test_every_shipped_data_config_is_in_range():
 
     for option in group_options("data"):
         OmegaConf.to_object(compose([f"data={option}"]).data).check()
+
+
+def _packed_with(path, **changes):
+    """A small valid packed file (10 classes, 20 train and 10 test images) with ``changes`` to its arrays."""
+    write_dataset(path, n_train=20, n_test=10, size=8)
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    for key, change in changes.items():
+        arrays[key] = change(arrays[key].copy())
+    np.savez(path, **arrays)
+    return path
+
+
+def _set(row, value):
+    def change(a):
+        a[row] = value
+        return a
+    return change
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"train_labels": _set(5, 42)}, r"train_labels holds 42 at row 5; expected 0\.\.9 \(10 classes in classes\)$"),
+    ({"train_labels": _set(3, -1)}, r"train_labels holds -1 at row 3; expected 0\.\.9 \(10 classes in classes\)$"),
+    ({"classes": lambda a: a[:5]}, r"train_labels holds 5 at row 5; expected 0\.\.4 \(5 classes in classes\)$"),
+    ({"test_labels": _set(7, 10)}, r"test_labels holds 10 at row 7; expected 0\.\.9 \(10 classes in classes\)$"),
+    ({"train_labels": lambda a: a.astype(np.float64)},
+     r"train_labels is float64 of shape \(20,\); expected a list of integers$"),
+    ({"train_offsets": lambda a: np.append(a[:-1], a[-1] + 100)},
+     r"train_offsets ends at (\d+), past the end of train_jpeg \((?!\1)\d+ bytes\)$"),
+    ({"test_offsets": _set(4, 0)}, r"test_offsets decreases at entry 4 \(0 after \d+\); expected non-decreasing "
+                                   r"offsets into test_jpeg$"),
+    ({"train_offsets": _set(0, -1)}, r"train_offsets starts at -1; expected offsets >= 0 into train_jpeg$"),
+    ({"classes": lambda a: a[:0]}, r"classes has shape \(0,\); expected a list of class names$"),
+], ids=["label-42", "label-minus-1", "5-classes", "test-label", "float-labels", "offsets-past-end", "offsets-decrease",
+        "offset-negative", "no-classes"])
+def test_labels_and_offsets_outside_the_file_are_one_line_before_any_image_is_decoded(tmp_path, changes, message):
+    """A label past the class list failed inside the first training step (IndexError, "Target 6 is out of bounds"),
+    or in evaluation counted as a wrong prediction; float labels were cast; offsets past the bytes were accepted."""
+    path = _packed_with(tmp_path / "bad.npz", **changes)
+    for load in (load_dataset, load_evaluation_data):
+        with pytest.raises(NasedgeError, match=f"^{re.escape(str(path))}: {message}"):
+            load(DataConfig(path=str(path), image_size=8))
+
+
+def test_the_shipped_packed_files_pass_the_checks(shared_datasets):
+    from pathlib import Path
+
+    from nasedge.config import compose
+    from nasedge.data.packed_npz import KEYS, WHAT, _check_split
+    from nasedge.npz import read_npz
+
+    paths = [Path(compose(["data=cifar10_embedded"]).data.path), shared_datasets / "cifar10-jpeg.npz"]
+    for path in [p for p in paths if p.exists()]:
+        arrays = read_npz(path, KEYS, WHAT)
+        for split in ("train", "test"):
+            _check_split(path, split, arrays, len(arrays["classes"]))
