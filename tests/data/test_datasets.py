@@ -260,3 +260,18 @@ def test_the_shipped_packed_files_pass_the_checks(shared_datasets):
         arrays = read_npz(path, KEYS, WHAT)
         for split in ("train", "test"):
             _check_split(path, split, arrays, len(arrays["classes"]))
+
+
+def test_cifar10_as_a_folder_trains_the_recipe_of_the_packed_file():
+    """The two forms of the same images composed to different recipes: the folder config lacked Cutout 16."""
+    from dataclasses import asdict
+
+    from omegaconf import OmegaConf
+
+    from nasedge.config import compose
+
+    packed, folder = (asdict(OmegaConf.to_object(compose([f"data={option}"]).data))
+                      for option in ("cifar10", "cifar10_folder"))
+    assert (packed.pop("kind"), folder.pop("kind")) == ("packed_npz", "image_folder")
+    packed.pop("path"), folder.pop("path")
+    assert folder == packed and folder["cutout"] == 16
