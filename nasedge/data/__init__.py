@@ -16,9 +16,9 @@ from nasedge.data.config import DataConfig
 from nasedge.lazy import lazy_names
 
 __all__ = ["DataConfig", "ImageDataset", "load_dataset", "load_evaluation_data", "dataset_classes",
-           "check_num_classes", "recalibration_subset", "shard_rows"]
+           "check_num_classes", "recalibration_subset", "shard_rows", "data_identity", "data_difference"]
 
 _LOADING = ("load_dataset", "load_evaluation_data", "dataset_classes", "check_num_classes", "recalibration_subset",
-            "shard_rows")
+            "shard_rows", "data_identity", "data_difference")
 __getattr__, __dir__ = lazy_names(__name__, {"ImageDataset": "nasedge.data.image_dataset",
                                              **dict.fromkeys(_LOADING, "nasedge.data.loading")}, globals(), __all__)

@@ -60,6 +60,39 @@ def check_num_classes(cfg: DataConfig, found: int) -> None:
         raise NasedgeError(f"data.num_classes: value {cfg.num_classes} does not match the {found} classes in {cfg.path}")
 
 
+def data_identity(cfg: DataConfig, train: ImageDataset, test: ImageDataset) -> dict:
+    """What the loaded data is, whatever path names it (each host's mount, a moved file, a relative path): each
+    split's size, a digest of the classes and labels, and one of a sample of the decoded images with the decoder
+    that made them. The ranks of a run compare theirs, and a resumed run its own with its checkpoint's
+    (:func:`data_difference`)."""
+    import hashlib
+
+    from nasedge.data.decode import decoder
+
+    labels, pixels = hashlib.sha256(), hashlib.sha256()
+    for split in (train, test):
+        labels.update(f"{len(split)}|{','.join(split.classes)}|".encode())
+        labels.update(split.labels.cpu().numpy().tobytes())
+        pixels.update(split.images[::max(1, len(split) // 64)].cpu().numpy().tobytes())  # 64 images or so a split
+    return {"train_images": len(train), "test_images": len(test), "labels": labels.hexdigest()[:16],
+            "images": pixels.hexdigest()[:16], "decoder": decoder(cfg.decode)}
+
+
+def data_difference(ours: dict, theirs: dict) -> str:
+    """How the data of :func:`data_identity` ``ours`` differs from ``theirs``, in a few words ("" where it does not).
+
+    The sampled images are compared where both were decoded alike: a run resumed on a machine without a GPU
+    (train.device may change) decodes with other rounding, not other images."""
+    for key, what in (("train_images", "training images"), ("test_images", "test images")):
+        if ours[key] != theirs[key]:
+            return f"{ours[key]} {what} against {theirs[key]}"
+    if ours["labels"] != theirs["labels"]:
+        return "other classes or labels"
+    if ours["decoder"] == theirs["decoder"] and ours["images"] != theirs["images"]:
+        return "other images"
+    return ""
+
+
 def _limited_rows(cfg: DataConfig, split: str, count: int) -> Optional[torch.Tensor]:
     """The rows ``data.limit_train`` / ``limit_test`` keep (a seeded random subset; None: all)."""
     if split == "train":

@@ -81,7 +81,8 @@ class TrainConfig:
     checkpoint_part_mib: int = 16
     eval_every_epochs: int = 5       # top-1 of the phase's largest and smallest subnets, logged
     eval_batch_size: int = 1000
-    # keys whose change does not invalidate a checkpoint (everything else must match to resume)
+    # keys whose change does not invalidate a checkpoint (everything else must match to resume); data.path may
+    # change too (a relative path, the data moved): the data itself is compared, by a digest in the checkpoint
     resumable_changes: list[str] = field(default_factory=lambda: [
         "max_minutes", "eval_every_epochs", "eval_batch_size", "device", "out_dir", "cpu_threads"])
 

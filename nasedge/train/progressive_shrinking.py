@@ -37,7 +37,8 @@ from torch import nn
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
-from nasedge.data import DataConfig, ImageDataset, load_dataset, recalibration_subset, shard_rows
+from nasedge.data import (DataConfig, ImageDataset, data_difference, data_identity, load_dataset, recalibration_subset,
+                          shard_rows)
 from nasedge.data.augment import train_batch
 from nasedge.errors import NasedgeError
 from nasedge.supernet.accuracy import evaluate_arch
@@ -159,10 +160,15 @@ def _static_arch(cfg: TrainConfig, space: SearchSpace) -> Arch:
     return space.validate(Arch.load(cfg.arch, space.shape_of), source=cfg.arch)
 
 
-def _comparable(config: dict, ignore: list[str]) -> dict:
+def _comparable(config: dict, ignore: list[str], data_path: bool = False) -> dict:
+    """``config`` without the ``train`` keys ``ignore``, nor ``data.path`` unless ``data_path``: where the data is may
+    differ (each host's mount, a moved file, a relative path) while what it is may not, which
+    :func:`~nasedge.data.data_identity` tells once the data is loaded."""
     out = json.loads(json.dumps(config))
     for key in ignore:
         out.get("train", {}).pop(key, None)
+    if not data_path:
+        out.get("data", {}).pop("path", None)
     return out
 
 
@@ -181,6 +187,13 @@ def _value_at(config: dict, key: str) -> Any:
     for part in key.split("."):
         config = config.get(part) if isinstance(config, dict) else None
     return config
+
+
+def _difference(ours: dict, theirs: dict) -> str:
+    """The first setting in which two configurations differ, with both values: ``train.batch_size: 16 against 32``
+    ("" where they do not)."""
+    key = _first_difference(theirs, ours)
+    return f"{key}: {_value_at(ours, key)!r} against {_value_at(theirs, key)!r}" if key else ""
 
 
 class Trainer:
@@ -212,37 +225,46 @@ class Trainer:
             for phase in cfg.phases:  # a later phase's choices the space lacks: refused now, not after the earlier ones
                 phase_space(space, phase)
         self._stop_signal = False
+        self._data_identity: dict | None = None  # data_identity of the loaded data, kept in every checkpoint
         self._check_out_dir_entries()
 
-    def _check_ranks_agree(self, train: ImageDataset, test: ImageDataset) -> None:
+    def _check_ranks_agree(self, identity: dict) -> None:
         """Every rank has the configuration and read the data of rank 0 (each host composes its own command and
-        reads its own ``data.path``): another batch size or data size would break a collective with a C++ abort;
-        another seed, or other images of the same size, would train silently on a mix."""
+        reads its own ``data.path``; ``identity``: :func:`~nasedge.data.data_identity` of this rank's): another
+        batch size or data size would break a collective with a C++ abort; another seed, or other images of the
+        same size, would train silently on a mix."""
         if self.world.size == 1:
             return
-        import hashlib
-
-        digest = hashlib.sha256()
-        for split in (train, test):
-            digest.update(f"{len(split)}|{','.join(split.classes)}|".encode())
-            digest.update(split.labels.cpu().numpy().tobytes())
-            digest.update(split.images[::max(1, len(split) // 64)].cpu().numpy().tobytes())  # a sample of images
-        # where each host keeps its files and how many threads it gives may differ; nothing else may
-        config = _comparable(self.config_dict, ["out_dir", "cpu_threads"])
-        config.get("data", {}).pop("path", None)
-        every = self.world.gather((config, digest.hexdigest()[:16], len(train)))
+        # where each host keeps its files (data.path) and how many threads it gives may differ; nothing else may
+        every = self.world.gather((_comparable(self.config_dict, ["out_dir", "cpu_threads"]), identity))
         differ = next((r for r, other in enumerate(every) if other[0] != every[0][0]), None)
         if differ is not None:
-            key = _first_difference(every[0][0], every[differ][0])
-            raise NasedgeError(f"rank {differ} was given another configuration than rank 0 ({key}: "
-                               f"{_value_at(every[differ][0], key)!r} against {_value_at(every[0][0], key)!r}); "
-                               f"every rank needs the same settings")
-        differ = next((r for r, other in enumerate(every) if other[1:] != every[0][1:]), None)
+            raise NasedgeError(f"rank {differ} was given another configuration than rank 0 "
+                               f"({_difference(every[differ][0], every[0][0])}); every rank needs the same settings")
+        what = [data_difference(other[1], every[0][1]) for other in every]
+        differ = next((r for r, w in enumerate(what) if w), None)
         if differ is not None:
-            n, n0 = every[differ][2], every[0][2]
-            what = f"{n} training images against {n0}" if n != n0 else "other images or labels"
             raise NasedgeError(f"data.path {self.data_cfg.path}: rank {differ} read other data than rank 0 "
-                               f"({what}); every host needs the same data")
+                               f"({what[differ]}); every host needs the same data")
+
+    def _check_resumable(self, state: dict) -> None:
+        """The checkpoint ``state`` was made with this configuration, but for ``train.resumable_changes`` and where
+        the data is (:func:`_comparable`; checked again once the data is loaded, :meth:`_check_same_data`)."""
+        # a checkpoint made before the data was identified: where it was stands for what it was
+        by_path = "identity" not in (state.get("data") or {})
+        stored, now = (_comparable(c, self.cfg.resumable_changes, by_path) for c in (state["config"], self.config_dict))
+        if stored != now:
+            raise NasedgeError(f"{self.ckpt_dir}: checkpoint was made with a different configuration "
+                               f"({_difference(now, stored)} in the checkpoint); use another train.out_dir")
+
+    def _check_same_data(self, state: dict, identity: dict) -> None:
+        """The data loaded is the data the checkpoint ``state`` was trained on, whatever path names it now."""
+        stored = (state.get("data") or {}).get("identity")
+        what = data_difference(identity, stored) if stored is not None else ""
+        if what:
+            raise NasedgeError(f"data.path {self.data_cfg.path}: other data than the checkpoint in {self.ckpt_dir} "
+                               f"was trained on ({what}); give the data it was trained on, or use another "
+                               f"train.out_dir")
 
     def _check_out_dir_entries(self) -> None:
         """What the run writes into ``out_dir`` is not held by something of the other kind (a file named
@@ -349,10 +371,7 @@ class Trainer:
             state = world.broadcast(load_checkpoint(self.ckpt_dir) if world.is_main else None)
         log(self.plan(state["position"] if state is not None else None))
         if state is not None:  # refused before the data loads, which takes minutes at scale
-            stored, now = (_comparable(c, cfg.resumable_changes) for c in (state["config"], self.config_dict))
-            if stored != now:
-                raise NasedgeError(f"{self.ckpt_dir}: checkpoint was made with a different configuration "
-                                   f"({_first_difference(stored, now)} differs); use another train.out_dir")
+            self._check_resumable(state)
         start_from = self._init_from()
         if cfg.cpu_threads:
             torch.set_num_threads(cfg.cpu_threads)
@@ -365,7 +384,10 @@ class Trainer:
         train, test = load_dataset(self.data_cfg)
         train, test = train.to(self.device), test.to(self.device)
         log(f"data: {len(train)} training and {len(test)} test images ({duration(time.monotonic() - t)})")
-        self._check_ranks_agree(train, test)
+        self._data_identity = data_identity(self.data_cfg, train, test)
+        self._check_ranks_agree(self._data_identity)
+        if state is not None:
+            self._check_same_data(state, self._data_identity)
         recal = recalibration_subset(train, self.data_cfg)
         model = self._build_model(len(train.classes), log, start_from)
         del start_from
@@ -611,7 +633,9 @@ class Trainer:
                 # the next global batch is batch position["step"] of the epoch's order; rank r reads its rows
                 "world_size": self.world.size,
                 "data": {"global_batch": self.cfg.batch_size,
-                         "rows": [[r * per_rank, (r + 1) * per_rank] for r in range(self.world.size)]},
+                         "rows": [[r * per_rank, (r + 1) * per_rank] for r in range(self.world.size)],
+                         # what the data is, whatever path names it: a resume from another path checks it
+                         "identity": self._data_identity},
             }, part_mib=self.cfg.checkpoint_part_mib)
             # what a long run has measured so far, readable while it runs (the checkpoint holds the same list)
             atomic_write_text(self.metrics_path, json.dumps(metrics, indent=1))

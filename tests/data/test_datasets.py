@@ -275,3 +275,24 @@ def test_cifar10_as_a_folder_trains_the_recipe_of_the_packed_file():
     assert (packed.pop("kind"), folder.pop("kind")) == ("packed_npz", "image_folder")
     packed.pop("path"), folder.pop("path")
     assert folder == packed and folder["cutout"] == 16
+
+
+def test_the_data_identity_names_how_data_differs_whatever_its_path(packed, tmp_path):
+    """What a resume and the ranks of a run compare instead of data.path; the sampled images count only where both
+    were decoded alike (a resume on a machine without a GPU decodes with other rounding)."""
+    import shutil
+
+    from nasedge.data import data_difference, data_identity
+
+    cfg = DataConfig(path=str(packed), image_size=24)
+    train, test = load_dataset(cfg)
+    ours = data_identity(cfg, train, test)
+    moved = DataConfig(path=str(shutil.copy(packed, tmp_path / "moved.npz")), image_size=24)
+    assert data_difference(data_identity(moved, *load_dataset(moved)), ours) == ""
+    darker = ImageDataset(train.images // 2, train.labels, train.classes)
+    assert data_difference(data_identity(cfg, darker, test), ours) == "other images"
+    assert data_difference({**data_identity(cfg, darker, test), "decoder": "cuda"}, ours) == ""
+    relabelled = ImageDataset(train.images, train.labels.roll(1), train.classes)
+    assert data_difference(data_identity(cfg, relabelled, test), ours) == "other classes or labels"
+    assert data_difference(data_identity(cfg, train.subset(150), test), ours) == "150 training images against 200"
+    assert data_difference(data_identity(cfg, train, test.subset(20)), ours) == "20 test images against 50"

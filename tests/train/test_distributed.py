@@ -286,7 +286,7 @@ def test_ranks_that_read_other_data_are_refused_in_one_line(dataset, tmp_path, o
     proc = torchrun(dataset, tmp_path / "out", extra=(per_rank,))
     log = proc.communicate(timeout=300)[0]
     assert proc.returncode != 0 and second.exists()
-    what = "320 training images against 128" if other == "size" else "other images or labels"
+    what = "320 training images against 128" if other == "size" else "other images"
     assert f"rank 1 read other data than rank 0 ({what}); every host needs the same data" in log, log
     assert "[rank0]: Traceback" not in log and "[rank1]: Traceback" not in log and "terminate called" not in log
     assert not (tmp_path / "out" / "checkpoint").exists()

@@ -129,9 +129,38 @@ def test_a_checkpoint_without_the_epochs_running_loss_still_resumes(dataset, tmp
 def test_resume_refuses_a_different_config_before_the_data_loads(dataset, tmp_path):
     train_from_config(compose(overrides(dataset, tmp_path / "r", "train.max_minutes=0.01")), log=lambda *_: None)
     lines = []
-    with pytest.raises(NasedgeError, match="train.batch_size differs"):
+    with pytest.raises(NasedgeError, match=r"checkpoint was made with a different configuration \(train.batch_size: "
+                                           r"16 against 32 in the checkpoint\); use another train.out_dir$"):
         train_from_config(compose(overrides(dataset, tmp_path / "r", "train.batch_size=16")), log=lines.append)
     assert not any(line.startswith("loading ") for line in lines)  # minutes at ImageNet scale, for nothing
+
+
+def test_resume_takes_the_same_data_under_another_path_and_refuses_other_data(dataset, tmp_path, monkeypatch):
+    """data.path relative then absolute, or the file moved, is the same data (it was refused: "data.path differs");
+    other data under any path is refused once loaded, naming how it differs."""
+    monkeypatch.chdir(dataset.parent)
+    run = tmp_path / "r"
+    budget = "train.max_minutes=1e-9"  # one step per invocation
+    assert not train_from_config(compose(overrides(Path(dataset.name), run, budget)), log=lambda *_: None).finished
+    moved = shutil.copy(dataset, tmp_path / "moved.npz")
+    for path in (dataset, moved):
+        lines = []
+        assert not train_from_config(compose(overrides(path, run, budget)), log=lines.append, progress=False).finished
+        assert any(line.startswith("resumed from ") for line in lines), lines
+    assert load_checkpoint(run / "checkpoint")["position"]["step"] == 3
+    for other, what in ((write_dataset(tmp_path / "bigger.npz", n_train=352, n_test=100), "352 training images "
+                         "against 320"), (write_dataset(tmp_path / "small.npz", n_train=320, n_test=100, size=16),
+                                          "other images")):
+        with pytest.raises(NasedgeError, match=rf"^data.path {other}: other data than the checkpoint in {run}/"
+                                               rf"checkpoint was trained on \({what}\); give the data it was "
+                                               rf"trained on, or use another train.out_dir$"):
+            train_from_config(compose(overrides(other, run)), log=lambda *_: None, progress=False)
+    # a checkpoint made before the data was identified: its data.path stands for its data
+    state = load_checkpoint(run / "checkpoint")
+    del state["data"]["identity"]
+    save_checkpoint(run / "checkpoint", state)
+    with pytest.raises(NasedgeError, match=rf"\(data.path: '{dataset}' against '{moved}' in the checkpoint\)"):
+        train_from_config(compose(overrides(dataset, run)), log=lambda *_: None, progress=False)
 
 
 def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
