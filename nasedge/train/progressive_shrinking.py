@@ -37,8 +37,8 @@ from torch import nn
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_bytes, atomic_write_text
-from nasedge.data import (DataConfig, ImageDataset, data_difference, data_identity, load_dataset, recalibration_subset,
-                          shard_rows)
+from nasedge.data import (DataConfig, ImageDataset, data_difference, data_identity, dataset_classes, load_dataset,
+                          recalibration_subset, shard_rows)
 from nasedge.data.augment import train_batch
 from nasedge.errors import NasedgeError
 from nasedge.supernet.accuracy import evaluate_arch
@@ -226,6 +226,7 @@ class Trainer:
                 phase_space(space, phase)
         self._stop_signal = False
         self._data_identity: dict | None = None  # data_identity of the loaded data, kept in every checkpoint
+        self._num_classes = 0  # of the loaded data
         self._check_out_dir_entries()
 
     def _check_ranks_agree(self, identity: dict) -> None:
@@ -372,6 +373,11 @@ class Trainer:
         log(self.plan(state["position"] if state is not None else None))
         if state is not None:  # refused before the data loads, which takes minutes at scale
             self._check_resumable(state)
+            if state["position"]["phase"] >= len(cfg.phases):  # nothing left to train: no data to load
+                if world.is_main:
+                    self._finish_again(state, log)
+                world.barrier()
+                return TrainResult(True, self.out_dir, state["metrics"])
         start_from = self._init_from()
         if cfg.cpu_threads:
             torch.set_num_threads(cfg.cpu_threads)
@@ -389,7 +395,8 @@ class Trainer:
         if state is not None:
             self._check_same_data(state, self._data_identity)
         recal = recalibration_subset(train, self.data_cfg)
-        model = self._build_model(len(train.classes), log, start_from)
+        self._num_classes = len(train.classes)
+        model = self._build_model(self._num_classes, log, start_from)
         del start_from
         teacher = None
         position = {"phase": 0, "epoch": 0, "step": 0}
@@ -409,11 +416,6 @@ class Trainer:
             # one RNG state per rank (a dict: checkpoints of one process, before torchrun)
             rng = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
             _set_rng_state(rng[world.rank % len(rng)])
-            if position["phase"] >= len(cfg.phases):
-                if world.is_main:
-                    self._finish_again(model, metrics, log)
-                world.barrier()
-                return TrainResult(True, self.out_dir, metrics)
             log(f"resumed from {self.ckpt_dir} at phase {position['phase']} "
                 f"({cfg.phases[position['phase']].name}) epoch {position['epoch']} step {position['step']}")
             if len(rng) != world.size:
@@ -632,6 +634,7 @@ class Trainer:
                 "epoch_loss": {"sums": sums, "steps": epoch_loss[1]} if epoch_loss is not None else None,
                 # the next global batch is batch position["step"] of the epoch's order; rank r reads its rows
                 "world_size": self.world.size,
+                "num_classes": self._num_classes,  # a finished run's weights are written again without the data
                 "data": {"global_batch": self.cfg.batch_size,
                          "rows": [[r * per_rank, (r + 1) * per_rank] for r in range(self.world.size)],
                          # what the data is, whatever path names it: a resume from another path checks it
@@ -656,8 +659,9 @@ class Trainer:
             save_supernet(model, self.out_dir / "supernet_fp16.pt", half=True, meta=meta)
         log(f"training finished; weights in {self.out_dir}")
 
-    def _finish_again(self, model, metrics, log) -> None:
-        """A finished run's checkpoint: the final weights it holds are written again where a file is missing.
+    def _finish_again(self, state: dict, log) -> None:
+        """A finished run's checkpoint ``state``: the final weights it holds are written again where a file is
+        missing, without loading the data (minutes at scale, for nothing).
 
         The last checkpoint is written before the final files, so a kill in between (or a user who deleted
         them) leaves a finished run without weights; the checkpoint's weights are the final ones.
@@ -668,7 +672,10 @@ class Trainer:
             return
         log(f"{self.out_dir}: training already finished, but {', '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} missing; writing the final weights from {self.ckpt_dir}")
-        self._finish(model, metrics, log)
+        # checkpoints made before the class count was kept: the data's, read without decoding an image
+        model = self._build_model(state.get("num_classes") or len(dataset_classes(self.data_cfg)), log)
+        model.load_state_dict(state["model"])
+        self._finish(model, state["metrics"], log)
 
 
 def _rng_state() -> dict:

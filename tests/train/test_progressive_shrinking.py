@@ -80,6 +80,33 @@ def test_a_finished_run_without_its_final_files_writes_them_from_the_checkpoint(
     assert f"{run}: training already finished" in lines
 
 
+@pytest.mark.parametrize("kept, old", [(["supernet.pt", "supernet_fp16.pt"], False), (["supernet.pt"], False),
+                                       (["supernet.pt"], True)])
+def test_a_finished_run_says_so_without_loading_the_data(dataset, tmp_path, reference, monkeypatch, kept, old):
+    """The whole dataset was decoded (minutes at scale) before "training already finished"; the final weights a
+    run lacks come from the checkpoint, with its class count (``old``: a checkpoint without it, the data's)."""
+    import nasedge.train.progressive_shrinking as trainer
+
+    ref_dir, run = reference[1], tmp_path / "run"
+    shutil.copytree(ref_dir / "checkpoint", run / "checkpoint")
+    for name in kept:
+        shutil.copy(ref_dir / name, run / name)
+    if old:
+        state = load_checkpoint(run / "checkpoint")
+        del state["num_classes"]
+        save_checkpoint(run / "checkpoint", state)
+    monkeypatch.setattr(trainer, "load_dataset", lambda *_: pytest.fail("the data was loaded"))
+    lines = []
+    again = train_from_config(compose(overrides(dataset, run)), log=lines.append, progress=False)
+    assert again.finished and again.metrics == reference[0].metrics
+    if len(kept) == 2:
+        assert lines[1:] == [f"{run}: training already finished"], lines
+    else:
+        assert "writing the final weights" in lines[1] and lines[2].startswith("training finished"), lines
+    a, b = load_supernet(ref_dir / "supernet_fp16.pt"), load_supernet(run / "supernet_fp16.pt")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 @pytest.mark.parametrize("entry, kind", [("checkpoint", "file"), ("supernet.pt", "folder")])
 def test_an_output_held_by_the_other_kind_is_refused_before_training(dataset, tmp_path, entry, kind):
     run = tmp_path / "run"
