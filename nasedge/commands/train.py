@@ -21,16 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import sys
+    from functools import partial
 
     # composing imports PyTorch (seconds); the plan follows once the configuration is known
     print("train: loading PyTorch and the configuration ...", file=sys.stderr, flush=True)
     from nasedge.config import compose
-    from nasedge.train import train_from_config
+    from nasedge.train import train_from_config, what_a_failed_run_keeps
     from nasedge.train.distributed import collective_failure_in_one_line
 
     cfg = compose(args.overrides)
     _note_embedded_data(cfg)
-    with collective_failure_in_one_line("the last checkpoint is kept and the same command resumes"):
+    # asked when a collective fails: a run that fails before its first checkpoint has none to keep
+    with collective_failure_in_one_line(partial(what_a_failed_run_keeps, cfg.train.out_dir)):
         result = train_from_config(cfg)
     return 0 if result.finished else EXIT_RESUMABLE
 

@@ -13,9 +13,10 @@ from nasedge.lazy import lazy_names
 from nasedge.train.config import PhaseConfig, TrainConfig
 
 __all__ = ["PhaseConfig", "TrainConfig", "TrainResult", "Trainer", "train_from_config", "load_checkpoint",
-           "save_checkpoint"]
+           "save_checkpoint", "what_a_failed_run_keeps"]
 
 __getattr__, __dir__ = lazy_names(__name__, {
     "load_checkpoint": "nasedge.train.checkpoint", "save_checkpoint": "nasedge.train.checkpoint",
-    **{name: "nasedge.train.progressive_shrinking" for name in ("TrainResult", "Trainer", "train_from_config")}},
+    **{name: "nasedge.train.progressive_shrinking"
+       for name in ("TrainResult", "Trainer", "train_from_config", "what_a_failed_run_keeps")}},
     globals(), __all__)

@@ -51,6 +51,11 @@ def save_checkpoint(directory: str | Path, state: dict[str, Any], part_mib: int 
     return directory / MANIFEST
 
 
+def has_checkpoint(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a checkpoint (its manifest; the parts are verified when it is loaded)."""
+    return (Path(directory) / MANIFEST).is_file()
+
+
 def load_checkpoint(directory: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
     """The directory's current checkpoint, or None if it has none; damaged parts raise :class:`NasedgeError`."""
     directory = Path(directory)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -121,9 +121,10 @@ def launched_by_torchrun() -> bool:
 
 
 @contextmanager
-def collective_failure_in_one_line(kept: str) -> Iterator[None]:
+def collective_failure_in_one_line(kept: str | Callable[[], str]) -> Iterator[None]:
     """Under torchrun, a collective that fails (another rank died or failed, or the connection broke) is one
-    :class:`NasedgeError` on this rank, ending with ``kept`` (what the run keeps and how it goes on); the other
+    :class:`NasedgeError` on this rank, ending with ``kept`` (what the run keeps and how it goes on; a function is
+    asked when the failure comes, since what is kept by then may differ from what was at the start); the other
     rank's own error, if it had one, is that rank's line. Any other error keeps its traceback."""
     try:
         yield
@@ -133,7 +134,8 @@ def collective_failure_in_one_line(kept: str) -> Iterator[None]:
                 m in text for m in ("Connection closed by peer", "Connection reset by peer", "Gloo", "NCCL"))):
             first = shortened(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
             raise NasedgeError(f"rank {os.environ['RANK']}: a collective failed ({first}): another rank stopped or "
-                               f"failed (see its lines) or the connection broke; {kept}") from None
+                               f"failed (see its lines) or the connection broke; "
+                               f"{kept() if callable(kept) else kept}") from None
         raise
 
 

@@ -20,6 +20,7 @@ import copy
 import io
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -46,7 +47,7 @@ from nasedge.nn.mobilenetv3 import build_mobilenetv3
 from nasedge.progress import duration, progress_reporter
 from nasedge.spaces import SearchSpace, get_space
 from nasedge.supernet import build_supernet, load_supernet, save_supernet
-from nasedge.train.checkpoint import load_checkpoint, save_checkpoint
+from nasedge.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from nasedge.train.config import PhaseConfig, TrainConfig
 from nasedge.writer_lock import FOLDER_LOCK, holding, making
 from nasedge.train.distributed import (STOP_SIGNALS, World, init_world, launched_by_torchrun, shard_dropout_,
@@ -196,6 +197,24 @@ def _difference(ours: dict, theirs: dict) -> str:
     return f"{key}: {_value_at(ours, key)!r} against {_value_at(theirs, key)!r}" if key else ""
 
 
+def checkpoint_dir(out_dir: str | Path) -> Path:
+    """Where the run writing ``out_dir`` keeps its checkpoint."""
+    return Path(out_dir) / "checkpoint"
+
+
+def what_a_failed_run_keeps(out_dir: str | Path) -> str:
+    """What a run writing ``out_dir`` keeps once it failed, and how the same command goes on, in a few words.
+
+    A run that failed before its first checkpoint keeps nothing, as one process does: the out_dir goes again where
+    it wrote nothing else (:func:`~nasedge.writer_lock.making`), and an epoch line it printed was never kept."""
+    ckpt = checkpoint_dir(out_dir)
+    if has_checkpoint(ckpt):
+        return f"the last checkpoint ({ckpt}) is kept and the same command resumes from it"
+    if os.environ.get("GROUP_RANK", "0") != "0":  # torchrun's node rank: rank 0, which writes them, is elsewhere
+        return f"{ckpt} holds no checkpoint on this host; the same command resumes from any that rank 0's host holds"
+    return f"no checkpoint was written yet (none in {ckpt}); the same command starts afresh"
+
+
 class Trainer:
     """Runs (or resumes) one training run described by a composed config."""
 
@@ -205,7 +224,7 @@ class Trainer:
         self.cfg, self.data_cfg, self.space, self.seed = cfg, data, space, seed
         self.config_dict = config_dict
         self.out_dir = Path(cfg.out_dir)
-        self.ckpt_dir = self.out_dir / "checkpoint"
+        self.ckpt_dir = checkpoint_dir(self.out_dir)
         self.phases_dir = self.out_dir / "phases"  # the weights at each phase's end
         self.metrics_path = self.out_dir / "metrics.json"
         if world is not None:

@@ -84,6 +84,35 @@ def test_a_failed_collective_under_torchrun_is_one_line(monkeypatch):
             raise RuntimeError("shape mismatch")
 
 
+def test_a_failed_collective_says_whether_a_checkpoint_is_kept(monkeypatch, tmp_path):
+    """A rank killed before the first checkpoint gave "the last checkpoint is kept and the same command resumes",
+    with no checkpoint at all: what is kept is asked when the collective fails."""
+    from functools import partial
+
+    from nasedge.train import save_checkpoint, what_a_failed_run_keeps
+
+    for key, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GROUP_RANK", raising=False)
+    out = tmp_path / "run"
+    gloo = RuntimeError("[gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:13736: Connection reset by peer")
+    with pytest.raises(NasedgeError) as err:
+        with collective_failure_in_one_line(partial(what_a_failed_run_keeps, out)):
+            raise gloo
+    assert str(err.value).endswith(f"connection broke; no checkpoint was written yet (none in {out}/checkpoint); "
+                                   f"the same command starts afresh"), err.value
+    with pytest.raises(NasedgeError) as err:
+        with collective_failure_in_one_line(partial(what_a_failed_run_keeps, out)):
+            save_checkpoint(out / "checkpoint", {"position": {"phase": 0, "epoch": 1, "step": 0}})
+            raise gloo
+    assert str(err.value).endswith(f"connection broke; the last checkpoint ({out}/checkpoint) is kept and the same "
+                                   f"command resumes from it"), err.value
+    monkeypatch.setenv("GROUP_RANK", "1")  # another host than rank 0's, which writes the checkpoints
+    assert what_a_failed_run_keeps(tmp_path / "elsewhere") == (
+        f"{tmp_path}/elsewhere/checkpoint holds no checkpoint on this host; the same command resumes from any that "
+        f"rank 0's host holds")
+
+
 def test_shards_partition_every_batch():
     for world in (1, 2, 4):
         rows = [shard_rows(32, r, world) for r in range(world)]
