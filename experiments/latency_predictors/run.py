@@ -135,16 +135,20 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bo
 # what a result is computed by: the predictors, the cost features they read, the spaces' geometry and the shipped
 # priors (a change anywhere else, the CLI say, leaves every result as it was)
 CODE = ("nasedge/predict", "nasedge/cost.py", "nasedge/spaces", "nasedge/arch.py", "latency_predictors/meta")
+# the accuracy predictor's modules, in nasedge/predict beside the latency predictors, which no result imports
+NOT_CODE = ("nasedge/predict/accuracy.py", "nasedge/predict/accuracy_samples.py", "nasedge/predict/ofa_accuracy.py")
 
 
-def code_digest(root: Path = ROOT) -> str:
+def code_digest(root: Path = ROOT, not_code: tuple[str, ...] = NOT_CODE) -> str:
     """The content of :data:`CODE` under ``root`` (16 hex digits): stored with every result, so that ``table`` can
-    say which results the code in the tree computed."""
+    say which results the code in the tree computed. ``not_code=()``: the digest before :data:`NOT_CODE` was left
+    out (``restamp``)."""
     h = hashlib.sha256()
     for top in CODE:
         path = root / top
         for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            if f.is_file() and f.suffix in (".py", ".npz", ".json") and "__pycache__" not in f.parts:
+            if (f.is_file() and f.suffix in (".py", ".npz", ".json") and "__pycache__" not in f.parts
+                    and f.relative_to(root).as_posix() not in not_code):
                 h.update(f"{f.relative_to(root).as_posix()}\0".encode() + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
@@ -514,6 +518,36 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_restamp(args) -> int:
+    """Results computed at commit ``args.files[0]`` (their digest taken with the accuracy predictor's modules, as
+    before :data:`NOT_CODE`) are stamped as computed by the code now in the tree, if that commit's :data:`CODE` less
+    :data:`NOT_CODE` is byte for byte what the tree holds now; anything else is refused."""
+    import subprocess
+    import tempfile
+
+    if len(args.files) != 1:
+        raise NasedgeError("restamp: expected one commit")
+    commit = str(args.files[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, *CODE], capture_output=True)
+        if archive.returncode != 0:
+            raise NasedgeError(f"restamp: git archive {commit}: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        then, then_narrow = code_digest(Path(tmp), not_code=()), code_digest(Path(tmp))
+    now = code_digest()
+    if then_narrow != now:
+        raise NasedgeError(f"restamp: the latency code at {commit} ({then_narrow}) is not the tree's ({now})")
+    results = Results(args.results)
+    n = 0
+    for value in results.values():
+        if value.get("code") == then:
+            value["code"] = now
+            n += 1
+    atomic_write_text(results.path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"{n} results computed at {commit} ({then}) stamped {now}: the same latency code")
+    return 0
+
+
 def _shard(text: str) -> tuple[int, int]:
     """``I/N`` of --shard."""
     try:
@@ -528,7 +562,7 @@ def _shard(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "typesplit", "ablation", "transfer",
-                                                   "table", "merge"))
+                                                   "table", "merge", "restamp"))
     ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
     ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
     ap.add_argument("--space", default=None)
@@ -542,7 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=RESULTS,
                     help="file the results are stored in (default: results.json here); chains run side by side "
                          "each keep their own, and `merge FILE...` stores them into the default one")
-    ap.add_argument("files", nargs="*", type=Path, help="merge: results files whose results replace the stored ones")
+    ap.add_argument("files", nargs="*", type=Path,
+                    help="merge: results files whose results replace the stored ones; restamp: one commit")
     ap.add_argument("--columns", nargs="+", default=None, help="run only these columns (predictors, variants)")
     ap.add_argument("--stamp", action="store_true",
                     help="run nothing: record on each result stored before results carried digests the data and "
@@ -560,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.experiment == "merge":
         return cmd_merge(args)
+    if args.experiment == "restamp":
+        return cmd_restamp(args)
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")
     results = Results(args.results)
