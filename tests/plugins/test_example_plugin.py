@@ -52,7 +52,8 @@ def test_compose_finds_the_plugin_yaml_and_schema(example_plugin):
     cfg = compose(["search=hill_climb", "predictor=power_law", "search_space=example_chain"])
     assert cfg.search.name == "hill_climb" and cfg.search.initial == 32 and cfg.predictor.name == "power_law"
     assert strategy_from_config(cfg.search).name == "hill_climb" and cfg.search_space.name == "example_chain"
-    with pytest.raises(NasedgeError, match="^search.initial: value many is not valid; expected an integer$"):  # the typed schema checks overrides
+    # the typed schema checks overrides
+    with pytest.raises(NasedgeError, match="^search.initial: value many is not valid; expected an integer$"):
         compose(["search=hill_climb", "search.initial=many"])
 
 

@@ -39,7 +39,8 @@ def test_an_entry_that_cannot_load_leaves_the_other_names_working(audit_plugin):
     cfg = compose([])  # every verb composes: the defaults do not need the broken names
     assert cfg.search.name == "evolution" and cfg.predictor.name == "meta"
     assert compose(["search=hill_climb"]).search.initial == 32
-    with pytest.raises(NasedgeError, match="^search.initial: value many is not valid; expected an integer$"):  # the loaded names' schemas still check
+    # the loaded names' schemas still check
+    with pytest.raises(NasedgeError, match="^search.initial: value many is not valid; expected an integer$"):
         compose(["search=hill_climb", "search.initial=many"])
     assert create_strategy("hill_climb", batch_size=4).config.batch_size == 4
 
