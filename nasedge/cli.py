@@ -81,11 +81,11 @@ def _stdout_closed() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
-def _on_sigterm(handler: object) -> object:
-    """Install ``handler`` for SIGTERM and return the one it replaces (None where none can be installed: a thread
+def _on_signal(signum: int, handler: object) -> object:
+    """Install ``handler`` for ``signum`` and return the one it replaces (None where none can be installed: a thread
     other than the main one, e.g. a program that calls :func:`main` from one)."""
     try:
-        return signal.signal(signal.SIGTERM, handler)
+        return signal.signal(signum, handler)
     except ValueError:
         return None
 
@@ -94,38 +94,52 @@ def main(argv: list[str] | None = None) -> int:
     """``nasedge ARGS`` (``argv``; None: the process's own arguments, as the console script runs it).
 
     Ctrl-C ends a verb with "nasedge: interrupted" and 130, SIGTERM with "nasedge: terminated (SIGTERM)" and 143,
-    both after its cleanup has run (:class:`~nasedge.errors.Terminated`)."""
-    from nasedge.errors import Terminated, terminated_inside
+    both after its cleanup has run (:class:`~nasedge.errors.Terminated`). So does whatever error the verb ends with
+    once either signal came: compiled code that the signal's exception interrupts raises one of its own (Ray's wait
+    a SystemError or a KeyboardInterrupt, a module being imported ``ImportError: initialization failed``), or
+    loses it (``ImportError: import numpy failed``)."""
+    from nasedge.errors import Terminated, interrupted_inside, terminated_inside
 
-    received: list[int] = []  # Ray's wait answers the signal's exception with a KeyboardInterrupt of its own
+    received: list[int] = []  # the signals that came: what compiled code raised instead may not carry them
 
     def on_sigterm(signum: int, frame: object) -> None:
         received.append(signum)
         raise Terminated
 
-    previous = _on_sigterm(on_sigterm)
+    def on_sigint(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt  # what Python's own handler raises
+
+    previous = _on_signal(signal.SIGTERM, on_sigterm)
+    # only where Python's handler is installed: an ignored SIGINT (a background job) stays ignored, and a handler
+    # of the program that calls main stays its own
+    previous_int = (_on_signal(signal.SIGINT, on_sigint) if signal.getsignal(signal.SIGINT) is
+                    signal.default_int_handler else None)
     try:
-        return _main(argv)
+        return _main(argv, received)
     except SystemExit as exc:  # Ray's handler while ray.init runs: sys.exit(15)
         if exc.code != signal.SIGTERM:
             raise
-    except KeyboardInterrupt as exc:
-        if not (received or terminated_inside(exc)):
+    except (KeyboardInterrupt, Exception) as exc:
+        if not (signal.SIGTERM in received or terminated_inside(exc)):
+            if not (signal.SIGINT in received or interrupted_inside(exc)):
+                raise  # an error with no signal to it: a bug's traceback
             print("nasedge: interrupted", file=sys.stderr)
             return 130
-    except Exception as exc:  # one that compiled code raised when the signal's exception interrupted it
-        if not terminated_inside(exc):
-            raise
     finally:
         if argv is None:  # the verb ran the process; a SIGTERM while Python exits would turn its status into -15
-            _on_sigterm(signal.SIG_IGN)
+            _on_signal(signal.SIGTERM, signal.SIG_IGN)
         elif previous is not None:
-            _on_sigterm(previous)
+            _on_signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            _on_signal(signal.SIGINT, previous_int)
     print("nasedge: terminated (SIGTERM)", file=sys.stderr)
     return 143  # 128 + SIGTERM, as the shell reports a process the signal ended
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, received: list[int] | None = None) -> int:
+    """The verb ``argv`` names, run; its errors are one line (exit 2) unless a signal of ``received`` came first
+    (raised then: :func:`main` says the verb was interrupted)."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
@@ -137,7 +151,7 @@ def _main(argv: list[str] | None) -> int:
         args.overrides = [*(args.overrides or []), *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from nasedge.errors import NasedgeError
+    from nasedge.errors import NasedgeError, interrupted_inside
 
     try:
         from nasedge.commands.inputs import check
@@ -157,6 +171,8 @@ def _main(argv: list[str] | None) -> int:
         # `set -o pipefail` output cut short is not success, and it is not a nasedge error (2) either
         return 141
     except NasedgeError as exc:
+        if received or interrupted_inside(exc):  # a verb a signal stopped: main says so, not what it ended with
+            raise
         if "failed to load" not in str(exc):  # the error names them itself
             _warn_broken_plugins()
         print(f"nasedge: error: {exc}", file=sys.stderr)
@@ -164,7 +180,8 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:
         from nasedge.registry import plugin_failure
 
-        failure = plugin_failure(exc)  # raised in a plugin's own code: its name and place, not nasedge's traceback
+        # raised in a plugin's own code: its name and place, not nasedge's traceback (unless a signal stopped it)
+        failure = None if received or interrupted_inside(exc) else plugin_failure(exc)
         if failure is None:
             raise  # a bug of nasedge: its traceback is what a report needs
         print(f"nasedge: error: {failure}", file=sys.stderr)

@@ -29,9 +29,20 @@ class Terminated(KeyboardInterrupt):
 def terminated_inside(exc: BaseException) -> bool:
     """Whether ``exc`` is :class:`Terminated` or arose from one (compiled code, such as Ray's ``wait``, that a
     signal handler's exception interrupts may raise ``SystemError`` with it as the context)."""
+    return _arose_from(exc, Terminated)
+
+
+def interrupted_inside(exc: BaseException) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt (Ctrl-C, or :class:`Terminated`) or arose from one (a compiled module
+    that Ctrl-C interrupts while it is imported raises ``ImportError: initialization failed`` with it as the
+    cause)."""
+    return _arose_from(exc, KeyboardInterrupt)
+
+
+def _arose_from(exc: BaseException | None, kind: type[BaseException]) -> bool:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, Terminated):
+        if isinstance(exc, kind):
             return True
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__

@@ -239,6 +239,45 @@ def test_a_closed_stdout_pipe_ends_quietly(tmp_path, verb, lines):
     assert p.wait(timeout=60) == 141 and err == "", err
 
 
+@pytest.mark.parametrize("ends_with", [
+    "raise ImportError('initialization failed') from stopped",  # pybind11's module init: the signal its cause
+    "raise ImportError('import numpy failed')",  # numpy's C init: the signal's exception lost
+    "from nasedge.errors import NasedgeError\nraise NasedgeError('cannot import it (import numpy failed)') from None",
+])
+def test_ctrl_c_while_a_compiled_module_is_imported_is_interrupted(monkeypatch, capsys, tmp_path, ends_with):
+    """SIGINT while `import onnxruntime` ran ended in a traceback of `ImportError: initialization failed` (or of
+    `import numpy failed`), not in "nasedge: interrupted" and 130: the module's initialisation turns the signal's
+    KeyboardInterrupt into an error of its own. A real SIGINT, through the CLI's handler."""
+    import importlib
+    import signal
+
+    import nasedge.commands.inputs as inputs
+    from nasedge.cli import main
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # what the CLI's handler stands in for
+    name = f"slow_init_{abs(hash(ends_with))}"
+    (tmp_path / f"{name}.py").write_text(
+        "import os, signal, time\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while the module initialises\n"
+        "    time.sleep(5)\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    stopped = exc\n"
+        f"{ends_with}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(inputs, "check", lambda *_: importlib.import_module(name))
+    assert main(["arch", "sample", "-n", "1"]) == 130
+    assert capsys.readouterr().err == "nasedge: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler again after main
+    # the same errors with no signal to them are what they are: a traceback, one line
+    monkeypatch.setattr(inputs, "check", lambda *_: exec(ends_with.replace(" from stopped", "")))
+    if "NasedgeError" in ends_with:
+        assert main(["arch", "sample", "-n", "1"]) == 2 and "error: cannot import it" in capsys.readouterr().err
+    else:
+        with pytest.raises(ImportError):
+            main(["arch", "sample", "-n", "1"])
+
+
 def test_sigterm_inside_compiled_code_is_the_one_line_too(monkeypatch, capsys):
     """A SIGTERM that lands in Ray's compiled wait comes out as a SystemError whose context is the signal's exception;
     Ray's own handler during ray.init exits with 15. Both end as SIGTERM does elsewhere."""
