@@ -55,7 +55,8 @@ class SpecializeConfig:
                   "evaluation": (self.evaluation in ("auto", "ray", "local"), "auto, ray or local"),
                   "profile_design": (self.profile_design in ("active", "random"), "active or random"),
                   # here, not at the export: after the search and the device's measurements
-                  "formats": (bool(self.formats) and set(self.formats) <= set(FORMATS),
+                  "formats": (bool(self.formats) and all(isinstance(f, str) for f in self.formats)
+                              and set(self.formats) <= set(FORMATS),
                               f"a list of one or more of {', '.join(FORMATS)}")}
         for key, (ok, expected) in checks.items():
             if not ok:

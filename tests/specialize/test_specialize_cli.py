@@ -94,6 +94,8 @@ def test_bad_search_and_format_values_are_refused_before_any_work(capsys, tmp_pa
                            (["specialize.formats=[foo]"], "specialize.formats: value ['foo'] is not valid; expected a "
                                                           "list of one or more of torch, pt2, onnx, tflite"),
                            (["specialize.formats=[]"], "specialize.formats: value [] is not valid"),
+                           (["specialize.formats=[onnx,[1]]"],  # a TypeError traceback (a list is unhashable)
+                            "specialize.formats: value ['onnx', [1]] is not valid"),
                            (["--strategy", "random", "search=optuna"],
                             "--strategy random and search=optuna name two strategies; give one"),
                            (["device=cpu"],  # it replaced --device's device, and its profile, silently
