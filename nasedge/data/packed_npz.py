@@ -73,7 +73,7 @@ def _check_split(path: Path, split: str, arrays: dict[str, np.ndarray], num_clas
                            f"({num_classes} class{'es' * (num_classes != 1)} in classes)")
     if off[0] < 0:
         raise NasedgeError(f"{path}: {split}_offsets starts at {off[0]}; expected offsets >= 0 into {split}_jpeg")
-    back = np.flatnonzero(np.diff(off) < 0)
+    back = np.flatnonzero(off[1:] < off[:-1])  # not np.diff: unsigned offsets would wrap around, never negative
     if back.size:
         i = int(back[0]) + 1
         raise NasedgeError(f"{path}: {split}_offsets decreases at entry {i} ({off[i]} after {off[i - 1]}); "

@@ -236,9 +236,11 @@ def _set(row, value):
     ({"test_offsets": _set(4, 0)}, r"test_offsets decreases at entry 4 \(0 after \d+\); expected non-decreasing "
                                    r"offsets into test_jpeg$"),
     ({"train_offsets": _set(0, -1)}, r"train_offsets starts at -1; expected offsets >= 0 into train_jpeg$"),
+    ({"test_offsets": lambda a: _set(4, 0)(a.astype(np.uint64))},  # np.diff of unsigned offsets wraps around
+     r"test_offsets decreases at entry 4 \(0 after \d+\); expected non-decreasing offsets into test_jpeg$"),
     ({"classes": lambda a: a[:0]}, r"classes has shape \(0,\); expected a list of class names$"),
 ], ids=["label-42", "label-minus-1", "5-classes", "test-label", "float-labels", "offsets-past-end", "offsets-decrease",
-        "offset-negative", "no-classes"])
+        "offset-negative", "unsigned-offsets-decrease", "no-classes"])
 def test_labels_and_offsets_outside_the_file_are_one_line_before_any_image_is_decoded(tmp_path, changes, message):
     """A label past the class list failed inside the first training step (IndexError, "Target 6 is out of bounds"),
     or in evaluation counted as a wrong prediction; float labels were cast; offsets past the bytes were accepted."""
