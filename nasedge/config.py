@@ -216,6 +216,7 @@ def _takes(kind: Any, plural: bool = False) -> str | None:
 def _example(kind: Any, key: str, given: str, default: Any) -> str:
     """An override of ``key`` that a list or mapping field takes: the scalar ``given`` as the list's one item, where
     it is one, else the default; empty for other fields (the type said is example enough)."""
+    import dataclasses
     import typing
 
     kind, _ = _optional(kind)
@@ -230,8 +231,10 @@ def _example(kind: Any, key: str, given: str, default: Any) -> str:
             fits = False
         if fits and given not in ("null", "") and given[0] not in "[{'\"":
             return f"{key}=[{given}]"
-        if isinstance(default, (list, tuple)) and default:
-            return f"{key}=[{','.join(str(v) for v in default)}]"
+        if isinstance(default, (list, tuple)) and default and all(isinstance(v, (str, int, float)) for v in default):
+            return f"{key}=[{','.join(str(v) for v in default)}]"  # items of a dataclass have no override syntax
+        if dataclasses.is_dataclass(item):  # its items are mappings of its fields
+            return f"{key}=[{{{dataclasses.fields(item)[0].name}: ...}}]"
         return f"{key}=[...]"
     if typing.get_origin(kind) is dict or kind is dict:
         return f"{key}={{name: value}}"

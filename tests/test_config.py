@@ -147,6 +147,9 @@ def test_an_unknown_key_inside_an_override_value_is_named():
     (["data.mean=null"], "data.mean: value null is not valid; expected a list of 3 numbers, e.g. data.mean=["),
     (["device=cpu", "device.measure=3"], "device.measure: value 3 is not valid; expected a mapping of keys to values "
                                          "or null, e.g. device.measure={name: value}"),
+    # the example was the default's Python repr (train.phases=[PhaseConfig(name='full', ...)]), no override
+    (["train.phases=3"], "train.phases: value 3 is not valid; expected a list of mappings of the fields of "
+                         "PhaseConfig, e.g. train.phases=[{name: ...}]"),
 ])
 def test_a_value_of_another_type_names_the_key_the_value_and_what_it_takes(overrides, message):
     from nasedge.errors import NasedgeError
