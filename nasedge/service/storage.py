@@ -216,6 +216,7 @@ class Storage:
                     check_no_case_twin(profile.device, names)
                 except NasedgeError as exc:
                     raise DeviceExists(str(exc)) from None
+                raise  # no name of it stored: another rule (or a twin deleted since), not "already registered"
             raise DeviceExists(f"device {profile.device!r} is already registered; delete it first to "
                                f"register it again") from None
 

@@ -173,6 +173,23 @@ def test_the_database_refuses_case_twins_from_another_process(tmp_path, profile)
     second.close()
 
 
+def test_an_integrity_error_of_another_rule_is_not_said_to_be_a_name_taken(tmp_path, profile, monkeypatch):
+    """Any IntegrityError was 'already registered', though no device of the name (or its twin) is stored."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import Session
+
+    storage = Storage(f"sqlite:///{tmp_path / 't.db'}")
+    storage.migrate()
+
+    def refused(self, *args, **kwargs):
+        raise IntegrityError("INSERT INTO measurements ...", {}, Exception("NOT NULL constraint failed"))
+
+    monkeypatch.setattr(Session, "flush", refused)
+    with pytest.raises(IntegrityError, match="NOT NULL"):
+        storage.add(profile)
+    storage.close()
+
+
 def test_concurrent_adds_of_case_twins(tmp_path, profile):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     Storage(url).migrate()
