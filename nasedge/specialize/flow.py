@@ -191,11 +191,12 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                           f"{pick.predicted_top1:.2f} %), {_measured_words(pick)} (predicted "
                           f"{pick.predicted_ms:.3g} ms) under {b:g} ms on {device.name}; {stages.total():.1f} s in "
                           f"all", highlight=False, soft_wrap=True)
-        if failures:  # a bug of nasedge: said, and its traceback shown, with the picks kept
+        if failures:  # a bug of nasedge: said, and raised, with the picks kept
             views = ", ".join(str(out / path.relative_to(staging)) for path, _ in failures)
             kept = "the picks are" if multi else "the pick is"
-            console.print(f"{kept} in {out}, but {views} could not be written (a bug of nasedge; its traceback "
-                          f"follows)", highlight=False, soft_wrap=True, markup=False)
+            without = f"; budgets {', '.join(f'{b:g}' for b in failed)} ms have no pick" if failed else ""
+            console.print(f"{kept} in {out}, but {views} could not be written{without}", highlight=False,
+                          soft_wrap=True, markup=False)
             raise failures[0][1]
         if failed:  # the picks of the other budgets are written; the run still did not do all it was asked
             raise NasedgeError(f"budget{'s' * (len(failed) > 1)} {', '.join(f'{b:g}' for b in failed)} ms without a "
