@@ -71,7 +71,7 @@ def _gib(size: int) -> str:
 
 def load_image_folder(cfg, rows):
     """Both splits, decoded; ``rows(split, count)``: the rows to decode, in order (None: all)."""
-    from nasedge.data.image_dataset import ImageDataset
+    from nasedge.data.image_dataset import ImageDataset, encoded_digest
 
     root = Path(cfg.path)
     train_files, train_labels, classes = _split(root / "train", None)
@@ -93,5 +93,6 @@ def load_image_folder(cfg, rows):
             images = decode_images(blobs, cfg.image_size, cfg.stored_fit(), cfg.decode)
         except UndecodableImage as exc:
             raise NasedgeError(f"{files[exc.index]}: not a readable image ({exc.reason})") from None
-        splits.append(ImageDataset(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), classes))
+        splits.append(ImageDataset(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), classes,
+                                   encoded_digest(blobs)))
     return splits[0], splits[1]

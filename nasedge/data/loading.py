@@ -61,34 +61,34 @@ def check_num_classes(cfg: DataConfig, found: int) -> None:
 
 
 def data_identity(cfg: DataConfig, train: ImageDataset, test: ImageDataset) -> dict:
-    """What the loaded data is, whatever path names it (each host's mount, a moved file, a relative path): each
-    split's size, a digest of the classes and labels, and one of a sample of the decoded images with the decoder
-    that made them. The ranks of a run compare theirs, and a resumed run its own with its checkpoint's
-    (:func:`data_difference`)."""
+    """What the loaded data is, whatever path names it (each host's mount, a moved file, a relative path) and however
+    it was decoded: each split's size, a digest of the classes and labels, and one of a sample of the encoded files
+    (:func:`~nasedge.data.image_dataset.encoded_digest`; None where a split was not read from files). The ranks of a
+    run compare theirs, and a resumed run its own with its checkpoint's (:func:`data_difference`)."""
     import hashlib
 
-    from nasedge.data.decode import decoder
-
-    labels, pixels = hashlib.sha256(), hashlib.sha256()
+    labels, encoded = hashlib.sha256(), hashlib.sha256()
     for split in (train, test):
         labels.update(f"{len(split)}|{','.join(split.classes)}|".encode())
         labels.update(split.labels.cpu().numpy().tobytes())
-        pixels.update(split.images[::max(1, len(split) // 64)].cpu().numpy().tobytes())  # 64 images or so a split
+        encoded.update(f"{split.encoded}|".encode())
+    known = train.encoded is not None and test.encoded is not None
     return {"train_images": len(train), "test_images": len(test), "labels": labels.hexdigest()[:16],
-            "images": pixels.hexdigest()[:16], "decoder": decoder(cfg.decode)}
+            "encoded": encoded.hexdigest()[:16] if known else None}
 
 
 def data_difference(ours: dict, theirs: dict) -> str:
     """How the data of :func:`data_identity` ``ours`` differs from ``theirs``, in a few words ("" where it does not).
 
-    The sampled images are compared where both were decoded alike: a run resumed on a machine without a GPU
-    (train.device may change) decodes with other rounding, not other images."""
+    The encoded files are compared where both identities hold their digest: checkpoints written before it was kept
+    hold one of decoded pixels instead ("images"), which another decoder or library version changes without other
+    data, so their sizes and labels alone are compared."""
     for key, what in (("train_images", "training images"), ("test_images", "test images")):
         if ours[key] != theirs[key]:
             return f"{ours[key]} {what} against {theirs[key]}"
     if ours["labels"] != theirs["labels"]:
         return "other classes or labels"
-    if ours["decoder"] == theirs["decoder"] and ours["images"] != theirs["images"]:
+    if None not in (ours.get("encoded"), theirs.get("encoded")) and ours["encoded"] != theirs["encoded"]:
         return "other images"
     return ""
 

@@ -24,7 +24,7 @@ def load_packed_npz(cfg, rows):
     import torch
 
     from nasedge.data.decode import UndecodableImage, decode_images
-    from nasedge.data.image_dataset import ImageDataset
+    from nasedge.data.image_dataset import ImageDataset, encoded_digest
 
     path = Path(cfg.path)
     arrays = read_npz(path, KEYS, WHAT)
@@ -43,7 +43,7 @@ def load_packed_npz(cfg, rows):
             raise NasedgeError(f"{path}: {split} image {picked[exc.index]} is not a readable image "
                                f"({exc.reason})") from None
         splits.append(ImageDataset(torch.from_numpy(images), torch.from_numpy(labels[picked].astype(np.int64)),
-                                   classes))
+                                   classes, encoded_digest(blobs)))
     return splits[0], splits[1]
 
 

@@ -280,21 +280,48 @@ def test_cifar10_as_a_folder_trains_the_recipe_of_the_packed_file():
 
 
 def test_the_data_identity_names_how_data_differs_whatever_its_path(packed, tmp_path):
-    """What a resume and the ranks of a run compare instead of data.path; the sampled images count only where both
-    were decoded alike (a resume on a machine without a GPU decodes with other rounding)."""
+    """What a resume and the ranks of a run compare instead of data.path; the images by their encoded bytes, which
+    no decoder changes (the decoded pixels differ by rounding between GPU models and library versions)."""
     import shutil
 
     from nasedge.data import data_difference, data_identity
+    from nasedge.data.packed_npz import write_packed_npz
+    from tests.synthetic_data import make_images
 
     cfg = DataConfig(path=str(packed), image_size=24)
     train, test = load_dataset(cfg)
     ours = data_identity(cfg, train, test)
     moved = DataConfig(path=str(shutil.copy(packed, tmp_path / "moved.npz")), image_size=24)
     assert data_difference(data_identity(moved, *load_dataset(moved)), ours) == ""
-    darker = ImageDataset(train.images // 2, train.labels, train.classes)
-    assert data_difference(data_identity(cfg, darker, test), ours) == "other images"
-    assert data_difference({**data_identity(cfg, darker, test), "decoder": "cuda"}, ours) == ""
-    relabelled = ImageDataset(train.images, train.labels.roll(1), train.classes)
+    # the same files decoded otherwise (another decoder's rounding, another size): the same data
+    darker = ImageDataset(train.images // 2, train.labels, train.classes, train.encoded)
+    assert data_difference(data_identity(cfg, darker, test), ours) == ""
+    resized = DataConfig(path=str(packed), image_size=20)
+    assert data_difference(data_identity(resized, *load_dataset(resized)), ours) == ""
+    # other files of the same count and labels: other data
+    other = tmp_path / "other.npz"
+    write_packed_npz(other, train.classes, make_images(200, 24, 7), make_images(50, 24, 1))
+    other_cfg = DataConfig(path=str(other), image_size=24)
+    assert data_difference(data_identity(other_cfg, *load_dataset(other_cfg)), ours) == "other images"
+    # an identity of the earlier format (decoded pixels and the decoder's name): sizes and labels compared alone
+    earlier = {**{k: v for k, v in ours.items() if k != "encoded"}, "images": "0" * 16, "decoder": "cuda"}
+    assert data_difference(ours, earlier) == "" and data_difference(earlier, ours) == ""
+    relabelled = ImageDataset(train.images, train.labels.roll(1), train.classes, train.encoded)
     assert data_difference(data_identity(cfg, relabelled, test), ours) == "other classes or labels"
     assert data_difference(data_identity(cfg, train.subset(150), test), ours) == "150 training images against 200"
     assert data_difference(data_identity(cfg, train, test.subset(20)), ours) == "20 test images against 50"
+
+
+def test_an_image_folder_is_identified_by_its_files_bytes(folder, tmp_path):
+    import shutil
+
+    from nasedge.data import data_difference, data_identity
+
+    cfg = DataConfig(kind="image_folder", path=str(folder), image_size=24)
+    ours = data_identity(cfg, *load_dataset(cfg))
+    assert ours["encoded"] is not None
+    copy = shutil.copytree(folder, tmp_path / "copy")
+    first = sorted((copy / "train").glob("*/*"))[0]
+    first.write_bytes(first.read_bytes() + b"\0")  # one sampled file's bytes differ, not its pixels
+    changed = DataConfig(kind="image_folder", path=str(copy), image_size=24)
+    assert data_difference(data_identity(changed, *load_dataset(changed)), ours) == "other images"

@@ -190,6 +190,30 @@ def test_resume_takes_the_same_data_under_another_path_and_refuses_other_data(da
         train_from_config(compose(overrides(dataset, run)), log=lambda *_: None, progress=False)
 
 
+def test_resume_takes_the_same_files_decoded_otherwise(dataset, tmp_path, monkeypatch):
+    """A run resumed on another GPU model or after a library upgrade decodes the same files to other pixels
+    (rounding): the same data, not "other images" (which left no way on but a new out_dir); so is a checkpoint
+    whose identity holds decoded pixels (the earlier format)."""
+    import nasedge.data.decode as decode
+
+    run, budget = tmp_path / "r", "train.max_minutes=1e-9"  # one step per invocation
+    assert not train_from_config(compose(overrides(dataset, run, budget)), log=lambda *_: None).finished
+    plain = decode.decode_images
+    monkeypatch.setattr(decode, "decode_images", lambda *a, **k: plain(*a, **k) ^ 1)  # every pixel's last bit
+    lines = []
+    assert not train_from_config(compose(overrides(dataset, run, budget)), log=lines.append, progress=False).finished
+    assert any(line.startswith("resumed from ") for line in lines), lines
+    monkeypatch.setattr(decode, "decode_images", plain)
+    state = load_checkpoint(run / "checkpoint")
+    identity = state["data"]["identity"]
+    state["data"]["identity"] = {**{k: v for k, v in identity.items() if k != "encoded"}, "images": "0" * 16,
+                                 "decoder": "cpu"}
+    save_checkpoint(run / "checkpoint", state)
+    lines = []
+    assert not train_from_config(compose(overrides(dataset, run, budget)), log=lines.append, progress=False).finished
+    assert any(line.startswith("resumed from ") for line in lines), lines
+
+
 def test_the_plan_comes_first_and_names_the_resume_point(dataset, tmp_path):
     lines = []
     cfg = compose(overrides(dataset, tmp_path / "p", "train.max_minutes=0.001"))  # stops after a step or a few
