@@ -667,8 +667,9 @@ class Trainer:
         return [self.out_dir / "model.pt"] if self.static_arch else \
             [self.out_dir / "supernet.pt", self.out_dir / "supernet_fp16.pt"]
 
-    def _finish(self, model, metrics, log) -> None:
-        meta = {"config": self.config_dict, "metrics": metrics[-1] if metrics else {}}
+    def _finish(self, model, metrics, log, config: dict | None = None) -> None:
+        """The final weights, with ``config`` (the run's configuration; this one's where None) in their meta."""
+        meta = {"config": self.config_dict if config is None else config, "metrics": metrics[-1] if metrics else {}}
         if self.static_arch:
             buf = io.BytesIO()  # atomic as the supernets: a kill while writing must not leave a part of a file
             torch.save({"arch": self.static_arch.to_dict(), "state_dict": model.state_dict(), "meta": meta}, buf)
@@ -694,7 +695,9 @@ class Trainer:
         # checkpoints made before the class count was kept: the data's, read without decoding an image
         model = self._build_model(state.get("num_classes") or len(dataset_classes(self.data_cfg)), log)
         model.load_state_dict(state["model"])
-        self._finish(model, state["metrics"], log)
+        # the configuration it was trained with: this one may name another data.path (each host's mount, a moved
+        # file) that, unloaded here, was never checked to hold the data the weights were trained on
+        self._finish(model, state["metrics"], log, config=state["config"])
 
 
 def _rng_state() -> dict:

@@ -80,6 +80,18 @@ def test_a_finished_run_without_its_final_files_writes_them_from_the_checkpoint(
     assert f"{run}: training already finished" in lines
 
 
+def test_final_files_written_again_name_the_data_the_run_was_trained_on(dataset, tmp_path, reference):
+    """A finished run rerun with another data.path loads no data (nothing checks it): the final files it writes
+    again keep the checkpoint's configuration, not one naming data the weights never saw."""
+    ref_dir, run = reference[1], tmp_path / "run"
+    shutil.copytree(ref_dir / "checkpoint", run / "checkpoint")
+    shutil.copy(ref_dir / "supernet_fp16.pt", run / "supernet_fp16.pt")
+    elsewhere = shutil.copy(dataset, tmp_path / "elsewhere.npz")
+    assert train_from_config(compose(overrides(elsewhere, run)), log=lambda *_: None, progress=False).finished
+    config = load_supernet(run / "supernet.pt").meta["config"]
+    assert config["data"]["path"] == str(dataset) and config == load_checkpoint(run / "checkpoint")["config"]
+
+
 @pytest.mark.parametrize("kept, old", [(["supernet.pt", "supernet_fp16.pt"], False), (["supernet.pt"], False),
                                        (["supernet.pt"], True)])
 def test_a_finished_run_says_so_without_loading_the_data(dataset, tmp_path, reference, monkeypatch, kept, old):
