@@ -121,6 +121,31 @@ def _scrambled(space_name: str):
 
 
 @pytest.fixture
+def read_only_folder(monkeypatch):
+    """``read_only_folder(path)``: the write probe (``tempfile.TemporaryFile``) finds ``path`` on a read-only file
+    system, and a device that measures fails the test: for checks that must come before any measuring."""
+    import errno
+    import tempfile
+
+    from nasedge.measure.device import Device
+
+    real = tempfile.TemporaryFile
+
+    def make(read_only: Path) -> None:
+        def probe(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == read_only:
+                raise OSError(errno.EROFS, "Read-only file system")
+            return real(*args, dir=dir, **kwargs)
+
+        def measured(*args, **kwargs):
+            raise AssertionError("measured before the home was checked")
+
+        monkeypatch.setattr(tempfile, "TemporaryFile", probe)
+        monkeypatch.setattr(Device, "measure", measured)
+    return make
+
+
+@pytest.fixture
 def scrambled_supernet():
     """``scrambled_supernet(space_name)``: a supernet with random BN statistics and kernel transforms (eval mode)."""
     return _scrambled

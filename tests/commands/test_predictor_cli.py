@@ -334,29 +334,13 @@ def test_a_stale_profile_pushed_to_a_service_is_said_to_be_stale(nasedge_cli, na
 
 
 def test_measuring_into_a_home_whose_measurements_folder_cannot_be_written_is_refused_first(nasedge, tmp_path,
-                                                                                             monkeypatch):
+                                                                                             monkeypatch,
+                                                                                             read_only_folder):
     """With --profiles-dir elsewhere, only the profiles folder was checked: measuring then ended in a
     FileNotFoundError traceback when its CSV could not be made in the home's measurements folder."""
-    import errno
-    import tempfile
-    from pathlib import Path
-
-    from nasedge.measure.device import Device
-
     monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "home"))
-    read_only = tmp_path / "home"
+    read_only = tmp_path / "home"  # read-only; --profiles-dir is not
     read_only.mkdir()
-    real = tempfile.TemporaryFile
-
-    def probe(*args, dir=None, **kwargs):  # the home is read-only; --profiles-dir is not
-        if dir is not None and Path(dir) == read_only:
-            raise OSError(errno.EROFS, "Read-only file system")
-        return real(*args, dir=dir, **kwargs)
-
-    def measured(*args, **kwargs):
-        raise AssertionError("measured before the home was checked")
-
-    monkeypatch.setattr(tempfile, "TemporaryFile", probe)
-    monkeypatch.setattr(Device, "measure", measured)
+    read_only_folder(read_only)
     fit = ("fit", "--device", "cpu-ort-t1", "--space", "ofa_mbv3_tiny", "--profiles-dir", str(tmp_path / "p"))
     one_line_error(nasedge(*fit), f"NASEDGE_HOME={read_only}: cannot write in {read_only} (Read-only file system)")

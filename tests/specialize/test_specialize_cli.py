@@ -311,30 +311,15 @@ def test_a_predictor_chosen_beside_a_stored_profile_is_refused(tmp_path, capsys)
 
 
 @pytest.mark.parametrize("folder", ["profiles", "measurements"])
-def test_a_home_that_cannot_be_written_is_said_before_the_device_is_measured(tmp_path, capsys, monkeypatch, folder):
+def test_a_home_that_cannot_be_written_is_said_before_the_device_is_measured(tmp_path, capsys, monkeypatch, folder,
+                                                                           read_only_folder):
     """cpu-ort-t1 has no stored profile: it was measured for minutes, and then the profile (or its measurements)
     could not be written to the home. Now it fails first, as `devices add` and `predictor fit` do."""
-    import errno
-    import tempfile
-
-    from nasedge.measure.device import Device
-
     monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "home"))
     for name in ("profiles", "measurements"):
         (tmp_path / "home" / name).mkdir(parents=True)
-    read_only = tmp_path / "home" / folder
-    real = tempfile.TemporaryFile
-
-    def probe(*args, dir=None, **kwargs):  # the home's folder is read-only; --out is not
-        if dir is not None and Path(dir) == read_only:
-            raise OSError(errno.EROFS, "Read-only file system")
-        return real(*args, dir=dir, **kwargs)
-
-    def measured(*args, **kwargs):
-        raise AssertionError("measured before the home was checked")
-
-    monkeypatch.setattr(tempfile, "TemporaryFile", probe)
-    monkeypatch.setattr(Device, "measure", measured)
+    read_only = tmp_path / "home" / folder  # the home's folder is read-only; --out is not
+    read_only_folder(read_only)
     out = tmp_path / "out"
     assert main(["specialize", "--device", "cpu-ort-t1", "--latency", "7ms", "--out", str(out), *TINY]) == 2
     assert _error(capsys) == f"nasedge: error: NASEDGE_HOME={tmp_path / 'home'}: cannot write in {read_only} " \
