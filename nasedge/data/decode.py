@@ -67,12 +67,6 @@ def gpu_decoding_available() -> bool:
     return True
 
 
-def decoder(device: str) -> str:
-    """Where :func:`decode_images` decodes JPEG files given ``device`` (cpu, cuda or auto): ``"cuda"`` or ``"cpu"``
-    (the two differ by rounding)."""
-    return "cuda" if device == "cuda" or (device == "auto" and gpu_decoding_available()) else "cpu"
-
-
 def _is_jpeg(blob: bytes) -> bool:
     return blob[:3] == b"\xff\xd8\xff"
 
@@ -112,7 +106,7 @@ def decode_images(blobs: list[bytes], size: int, fit: str = "stretch", device: s
         raise ValueError(f"fit must be one of {FITS}, not {fit!r}")
     out = np.zeros((len(blobs), 3, size, size), np.uint8)
     done = np.zeros(len(blobs), bool)
-    if decoder(device) == "cuda":
+    if device == "cuda" or (device == "auto" and gpu_decoding_available()):
         _decode_gpu(blobs, size, fit, out, done)
     rest = np.flatnonzero(~done)
     if len(rest):
