@@ -72,3 +72,15 @@ def check_home_dir(folder: Path) -> None:
     home that cannot be written fails before the work, naming where the home is set."""
     value = os.environ.get(ENV)
     check_out_dir(ENV, str(folder), where=f"{ENV}={value}" if value else f"the nasedge home {home()}")
+
+
+def check_profile_folders(flag: str, profiles_dirs: list[str], measuring: bool) -> None:
+    """Where a new profile goes can be written: each of ``profiles_dirs`` (given by ``flag``), else the home's profiles
+    folder; and, ``measuring``, the home's measurements folder. Checked before a device is measured for minutes, not
+    when the profile is stored (``predictor fit`` and ``specialize`` alike)."""
+    for folder in profiles_dirs:
+        check_out_dir(flag, folder)
+    if not profiles_dirs:
+        check_home_dir(profiles_dir())
+    if measuring:
+        check_home_dir(measurements_dir())

@@ -44,3 +44,26 @@ def test_a_home_that_is_a_file_is_one_line_at_the_start(tmp_path, monkeypatch, c
     assert main(["devices", "add", "q", "--runtime", "onnxruntime"]) == 2
     assert capsys.readouterr().err == f"nasedge: error: NASEDGE_HOME={tmp_path / 'f.csv'}: not a folder; point it " \
                                       f"at a folder (created if missing)\n"
+
+
+def test_profile_folders_are_the_given_ones_else_the_home_and_the_measurements_when_measuring(nasedge_home, tmp_path,
+                                                                                            read_only_folder):
+    import pytest
+
+    from nasedge.errors import NasedgeError
+
+    given = tmp_path / "p"
+    for folder in (given, nasedge_home / "profiles", nasedge_home / "measurements"):
+        folder.mkdir()
+    read_only_folder(nasedge_home / "measurements")
+    home.check_profile_folders("--profiles-dir", [str(given)], measuring=False)
+    with pytest.raises(NasedgeError, match="NASEDGE_HOME"):
+        home.check_profile_folders("--profiles-dir", [str(given)], measuring=True)
+    read_only_folder(given)
+    with pytest.raises(NasedgeError, match="--profiles-dir"):
+        home.check_profile_folders("--profiles-dir", [str(given)], measuring=False)
+    home.check_profile_folders("--profiles-dir", [], measuring=True)  # the home's folders, not the one given
+    read_only_folder(nasedge_home / "profiles")
+    with pytest.raises(NasedgeError, match="NASEDGE_HOME"):
+        home.check_profile_folders("predictor.profiles_dir", [], measuring=False)
+    home.check_profile_folders("predictor.profiles_dir", [str(given)], measuring=False)

@@ -573,20 +573,14 @@ def _predictor(args: argparse.Namespace) -> None:
             check_measurements_csv("--measurements", args.measurements, args.device)
         check_out_file("--save-measurements", args.save_measurements, (args.measurements,))
         check_ray_address("--ray-address", args.ray_address)
-    if action in ("fit", "show") and getattr(args, "profiles_dir", None):
-        check_out_dir("--profiles-dir", args.profiles_dir)
-    elif action == "fit":  # without --profiles-dir the override is where the profile goes, else the home
+    if action == "fit" or (action == "show" and getattr(args, "profiles_dir", None)):
         from nasedge import home
 
-        overridden = _override_values(args, "predictor.profiles_dir")
-        for profiles in overridden:
-            check_out_dir("predictor.profiles_dir", profiles)
-        if not overridden:
-            check_home_dir(home.profiles_dir())
-    if action == "fit" and not args.measurements and not args.save_measurements:  # measuring: its CSV goes there
-        from nasedge import home
-
-        check_home_dir(home.measurements_dir())
+        # --profiles-dir, else the override, is where the profile goes, else the home; measuring, its CSV goes there
+        flag, folders = (("--profiles-dir", [args.profiles_dir]) if getattr(args, "profiles_dir", None)
+                         else ("predictor.profiles_dir", _override_values(args, "predictor.profiles_dir")))
+        home.check_profile_folders(flag, list(folders), measuring=action == "fit" and not args.measurements
+                                   and not args.save_measurements)
     if action == "push":
         check_url("--url", args.url)
         check_service_reachable(args.url)

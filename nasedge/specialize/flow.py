@@ -299,22 +299,10 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
                     ray_address=req.ray_address, measurements_dir=home.measurements_dir(),
                     progress=lambda done, total: update(done, total),
                     note=lambda why: console.print(f"measure {device.name}: {why}", markup=False),
-                    check_writable=lambda measuring: _check_writable(pcfg.get("profiles_dir"), measuring))
+                    check_writable=lambda measuring: home.check_profile_folders(
+                        "predictor.profiles_dir", [pcfg.get("profiles_dir")] if pcfg.get("profiles_dir") else [], measuring))
         note["detail"] = source.description
     return source
-
-
-def _check_writable(profiles_dir: Optional[str], measuring: bool) -> None:
-    """The folders a new profile is stored in (and, ``measuring``, its measurements kept in) can be written, checked as
-    `nasedge predictor fit` checks them: before the device is measured for minutes, not when the profile is stored."""
-    from nasedge.atomic import check_out_dir
-
-    if profiles_dir:
-        check_out_dir("predictor.profiles_dir", profiles_dir)
-    else:
-        home.check_home_dir(home.profiles_dir())
-    if measuring:
-        home.check_home_dir(home.measurements_dir())
 
 
 def _search(space: Any, accuracy: Any, source: Any, budget: float, cfg: Any, stages: Stages,
