@@ -26,7 +26,7 @@ from typing import Any
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text, durable_append
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, read_text_file
 from nasedge.measure.protocol import LatencyStats
 from nasedge.measure.round_journal import arch_key, journal_in_use, open_journal
 from nasedge.writer_lock import locked_file
@@ -96,7 +96,8 @@ def read_measurements_csv(path: str | Path, *, warn: Callable[[str], None] | Non
     in files of versions that did not append whole rows) is left out, and ``warn`` (default: a line
     on stderr) says so; its arch is simply not measured yet.
     """
-    text = _read_text(path)
+    text = read_text_file(path, "a measurements CSV file", missing="no such measurements file",
+                          encoding="utf-8-sig")
     body, tail = _split_torn(text)
     try:
         return _parse(path, text)
@@ -107,15 +108,6 @@ def read_measurements_csv(path: str | Path, *, warn: Callable[[str], None] | Non
         _warn(warn, f"{exc}: the last line is cut short (an interrupted write); left out, its arch counts as "
                     f"not measured")
         return out
-
-
-def _read_text(path: str | Path) -> str:
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        raise NasedgeError(f"{path}: no such measurements file") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise NasedgeError(f"{path}: not a measurements CSV file") from None
 
 
 def _split_torn(text: str) -> tuple[str, str]:

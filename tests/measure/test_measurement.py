@@ -35,6 +35,15 @@ def test_bad_measurement_files(tmp_path):
     (tmp_path / "e.csv").write_text(f"arch_id,device,median_ms,arch\nx,cpu,2.5,{arch}\n")
     (m,) = read_measurements_csv(tmp_path / "e.csv")  # a minimal file (other columns optional)
     assert m.median_ms == 2.5 and m.arch_id == "x" and not m.noisy and m.stats.cpu_share is None
+    (tmp_path / "bom.csv").write_text(f"\ufeffarch_id,device,median_ms,arch\nx,cpu,2.5,{arch}\n")  # a spreadsheet's
+    (bom,) = read_measurements_csv(tmp_path / "bom.csv")
+    assert (bom.arch_id, bom.arch, bom.median_ms) == ("x", m.arch, 2.5)
+    with pytest.raises(NasedgeError, match="is a folder, expected a measurements CSV file"):
+        read_measurements_csv(tmp_path)
+    (tmp_path / "latin1.csv").write_bytes("arch_id,device,median_ms,arch\nx,caf\xe9,2.5,{}\n".encode("latin-1"))
+    with pytest.raises(NasedgeError, match=r"latin1.csv: not UTF-8 text \(byte 0xe9 at offset 35\); expected a "
+                                           r"measurements CSV file"):
+        read_measurements_csv(tmp_path / "latin1.csv")
 
 
 class FakeDevice:
