@@ -559,13 +559,13 @@ class Trainer:
                 if (epoch + 1) % cfg.eval_every_epochs == 0 or epoch + 1 == phase.epochs:
                     record.update(self._eval(model, space, recal, test))
                 metrics.append(record)
-                log(json.dumps(record))
                 if epoch + 1 == phase.epochs:  # the next phase starts with a fresh optimizer
                     position.update(phase=p_idx + 1, epoch=0, step=0)
                     if cfg.keep_phase_ends and not self.static_arch and self.world.is_main:
                         save_supernet(model, self.phases_dir / f"{phase.name}.pt",
                                       meta={"config": self.config_dict, "metrics": record})
                 self._checkpoint(model, teacher, optimizer if position["phase"] == p_idx else None, position, metrics)
+                log(json.dumps(record))  # after its checkpoint: an epoch said done is resumed after, not redone
             position.update(epoch=0, step=0)
         return True
 

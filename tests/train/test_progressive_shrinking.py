@@ -20,6 +20,7 @@ from nasedge.config import compose
 from nasedge.errors import NasedgeError
 from nasedge.supernet import load_supernet
 from nasedge.train import load_checkpoint, save_checkpoint, train_from_config
+from nasedge.train.checkpoint import has_checkpoint
 
 from tests.synthetic_data import write_dataset
 
@@ -39,10 +40,31 @@ def state_of(out_dir):
 
 
 @pytest.fixture(scope="module")
-def reference(dataset, tmp_path_factory):
-    """One uninterrupted run of the tiny config (its result, its folder), shared by the tests that compare with it."""
+def reference_run(dataset, tmp_path_factory):
+    """One uninterrupted run of the tiny config: its result, its folder, and each epoch line it logged with the
+    epochs its checkpoint held at that moment."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    return train_from_config(compose(overrides(dataset, out)), log=lambda *_: None), out
+    epoch_lines = []
+
+    def log(line: str) -> None:
+        if line.startswith("{"):
+            written = has_checkpoint(out / "checkpoint")
+            epoch_lines.append((json.loads(line), len(load_checkpoint(out / "checkpoint")["metrics"]) if written else 0))
+
+    return train_from_config(compose(overrides(dataset, out)), log=log), out, epoch_lines
+
+
+@pytest.fixture(scope="module")
+def reference(reference_run):
+    """The uninterrupted run's result and folder, shared by the tests that compare with it."""
+    return reference_run[:2]
+
+
+def test_an_epoch_is_said_done_once_its_checkpoint_is_written(reference_run):
+    # the line came before the checkpoint: a run killed in between redid an epoch the log called done
+    result, _, epoch_lines = reference_run
+    assert [record for record, _ in epoch_lines] == result.metrics
+    assert [checkpointed for _, checkpointed in epoch_lines] == list(range(1, len(result.metrics) + 1))
 
 
 def test_all_phases_run_and_learn(dataset, reference):
