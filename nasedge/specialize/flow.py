@@ -175,7 +175,9 @@ def specialize(req: SpecializeRequest, device: Any, cfg: Any, console: Any = Non
                         finalists=finalists, pick=pick, evaluation=pick_eval, files=files, skipped=skipped,
                         export_s=export_s, spec=spec, seed=int(cfg.seed), stages=stages, candidates=len(scored),
                         data=_evaluation_data(cfg.data, spec), failures=failures)
-                    note["detail"] = f"{out_b}/manifest.json, pareto.png, report.md"
+                    unwritten = {path.name for path, _ in failures if path.parent == staged_b}
+                    note["detail"] = f"{out_b}/" + ", ".join(
+                        n for n in ("manifest.json", "pareto.png", "report.md") if n not in unwritten)
                 manifests.append(manifest)
             for manifest in manifests:
                 manifest["timings_s"]["total"] = stages.total()
