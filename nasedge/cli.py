@@ -173,8 +173,7 @@ def _main(argv: list[str] | None, received: list[int] | None = None) -> int:
     except NasedgeError as exc:
         if received or interrupted_inside(exc):  # a verb a signal stopped: main says so, not what it ended with
             raise
-        if "failed to load" not in str(exc):  # the error names them itself
-            _warn_broken_plugins()
+        _warn_broken_plugins(str(exc))
         print(f"nasedge: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
@@ -188,11 +187,18 @@ def _main(argv: list[str] | None, received: list[int] | None = None) -> int:
         return 2
 
 
-def _warn_broken_plugins() -> None:
-    """A plugin that failed to load is left out of the command, which is said (where plugins were loaded at all)."""
+def _warn_broken_plugins(error: str = "") -> None:
+    """A plugin that failed to load, or a name or file of one that is left out, is said (where plugins were loaded at
+    all), except what the command's ``error`` says already."""
     registry = sys.modules.get("nasedge.registry")
-    for line in registry.plugin_errors() if registry is not None else []:
-        print(f"nasedge: warning: {line}", file=sys.stderr)
+    if registry is None:
+        return
+    errors = registry.plugin_errors()
+    if "failed to load" in error:  # the error lists the plugins that failed to load itself
+        errors = []
+    for line in [*errors, *registry.plugin_warnings()]:
+        if line not in error:
+            print(f"nasedge: warning: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

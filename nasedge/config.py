@@ -463,7 +463,11 @@ def check_overrides(overrides: Sequence[str]) -> None:
 
 def _unknown_option(group: str, value: str, options: Sequence[str]) -> NasedgeError:
     """An option of ``group`` that none of its YAML files is, in the words of the flag that chooses it too
-    (``--strategy``: a search strategy, ``--space``: a search space); ``<group> option`` for the other groups."""
+    (``--strategy``: a search strategy, ``--space``: a search space); ``<group> option`` for the other groups. A
+    strategy or predictor registered without its YAML is not unknown: the file it lacks is said."""
+    unfiled = _registered_without_yaml(group, value)
+    if unfiled is not None:
+        return unfiled
     if group == "search":
         from nasedge.search import unknown_strategy
 
@@ -473,6 +477,28 @@ def _unknown_option(group: str, value: str, options: Sequence[str]) -> NasedgeEr
 
         return unknown_space(value, list(options))
     return unknown_name(f"{group} option", value, list(options))
+
+
+def _registered_without_yaml(group: str, value: str) -> NasedgeError | None:
+    """The error of a registered strategy or predictor that has no YAML in its config group (Hydra composes the
+    group's files, not the registry), or ``None`` where ``value`` is not registered."""
+    if group == "search":
+        from nasedge.search import list_strategies, strategy_entry
+
+        entry = strategy_entry(value) if value in list_strategies() else None
+    elif group == "predictor":
+        from nasedge.predict import list_predictors, predictor_entry
+
+        entry = predictor_entry(value) if value in list_predictors() else None
+    else:
+        entry = None
+    if entry is None:
+        return None
+    kind = "search strategy" if group == "search" else "latency predictor"
+    where = "its plugin's package" if entry.plugin else "nasedge"
+    return NasedgeError(f"{kind} {value!r} ({entry.describe()}) is registered but has no config file "
+                        f"conf/{group}/{value}.yaml; {where} needs one to select it (defaults: [{value}_schema, "
+                        f"_self_], then its options)")
 
 
 def _suggest(key: str, known: Sequence[str]) -> NasedgeError:

@@ -23,18 +23,19 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import threading
 import traceback
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nasedge.errors import NasedgeError, unknown_name
 
-__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "load_plugins", "plugin_dirs", "plugin_errors",
-           "plugin_failure", "reset_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "class_problem", "load_plugins", "plugin_dirs", "plugin_errors",
+           "plugin_failure", "plugin_warnings", "reset_plugins", "warn_once"]
 
 ENTRY_POINT_GROUP = "nasedge.plugins"
 
@@ -70,10 +71,14 @@ class Registry:
     """Name -> :class:`Entry` for one kind of plugin, e.g. ``Registry("search strategy")``.
 
     ``sort``: list names alphabetically (else builtins in the order given, then plugins as registered).
+    ``check``: what is wrong with a loaded target for this kind (e.g. :func:`class_problem`), or ``None``; run on
+    every :meth:`load`, so that a plugin's class that cannot work is refused when it is first resolved, before any
+    work that would use it.
     """
 
-    def __init__(self, kind: str, entries: Mapping[str, str] | None = None, *, sort: bool = True):
-        self.kind, self.sort = kind, sort
+    def __init__(self, kind: str, entries: Mapping[str, str] | None = None, *, sort: bool = True,
+                 check: Callable[[Any], str | None] | None = None):
+        self.kind, self.sort, self.check = kind, sort, check
         # nasedge's own entries, even when a plugin being loaded is what imports this registry's package
         self._entries: dict[str, Entry] = {name: Entry(name, target) for name, target in (entries or {}).items()}
         self._builtin = frozenset(self._entries)  # a failure to import one of these is a bug of nasedge: raised as is
@@ -111,14 +116,26 @@ class Registry:
         :meth:`register` (a plugin's) whose target cannot be imported, or lacks the attribute named, is one
         :class:`NasedgeError` naming the entry, its target and the reason (the exception is its ``__cause__``);
         only that name fails, the others stay usable. The same failure of one of nasedge's own entries is a
-        bug of nasedge and is raised as it is.
+        bug of nasedge and is raised as it is. A target the registry's ``check`` refuses (a plugin's class that is
+        not of the kind, or leaves an abstract method out) is one :class:`NasedgeError` naming the entry and what
+        is wrong, also kept for :func:`plugin_warnings`.
         """
         entry = self.entry(name)
         missing = entry.missing()
         if missing is not None:
             raise NasedgeError(f"{self.kind} {name} needs the Python module {missing!r}{entry.install_hint}")
-        if not isinstance(entry.target, str):
-            return entry.target
+        obj = entry.target if not isinstance(entry.target, str) else self._import(entry)
+        problem = self.check(obj) if self.check is not None else None
+        if problem is not None:
+            error = f"{self.kind} {name!r} ({entry.describe()}) is not valid: {problem}"
+            if entry.plugin is not None:  # said by every command that loads it (register_configs loads them all)
+                warn_once(error)
+            raise NasedgeError(error)
+        return obj
+
+    def _import(self, entry: Entry) -> Any:
+        """The object ``entry.target`` (``"module:attr"``) names, imported; see :meth:`load` for the errors."""
+        name = entry.name
         module, _, attr = entry.target.partition(":")
         try:
             obj = importlib.import_module(module)
@@ -142,7 +159,7 @@ class Registry:
 
     def copy(self) -> Registry:
         """An independent registry with the same entries (for tests that register temporary plugins)."""
-        other = Registry(self.kind, sort=self.sort)
+        other = Registry(self.kind, sort=self.sort, check=self.check)
         other._entries, other._builtin = dict(self._entries), self._builtin
         return other
 
@@ -155,11 +172,34 @@ class Registry:
         return f"Registry({self.kind!r}, {list(self._entries)})"
 
 
+def class_problem(obj: Any, base: type, config: tuple[str, type] | None = None) -> str | None:
+    """What keeps ``obj`` from being a usable ``base`` class, in a few words, or ``None``: not a subclass of
+    ``base``, an abstract method left unimplemented (instantiating it would fail only after the work that leads
+    there), or, with ``config=(attr, schema)``, its ``attr`` (``Config``) not a dataclass subclass of ``schema``."""
+    import dataclasses
+
+    name = getattr(obj, "__qualname__", type(obj).__name__)
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        return f"{name} is not a {base.__name__} subclass"
+    if inspect.isabstract(obj):
+        missing = sorted(getattr(obj, "__abstractmethods__", ()))
+        return (f"{name} does not implement the abstract method{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} of {base.__name__}")
+    if config is not None:
+        attr, schema = config
+        value = getattr(obj, attr, None)
+        if not (isinstance(value, type) and issubclass(value, schema) and dataclasses.is_dataclass(value)):
+            shown = getattr(value, "__qualname__", repr(value))
+            return f"{name}.{attr} is {shown}; expected a dataclass subclass of {schema.__name__}"
+    return None
+
+
 # --- plugins through entry points --------------------------------------------------------------
 @dataclass
 class _PluginState:
     loaded: bool = False
     errors: list[str] = field(default_factory=list)  # one line per plugin that failed to load (the others load)
+    warnings: list[str] = field(default_factory=list)  # a plugin's name or file left out, once each
     plugins: list[importlib.metadata.EntryPoint] = field(default_factory=list)
 
 
@@ -209,6 +249,20 @@ def plugin_errors() -> list[str]:
     """One line per plugin that failed to load, of those loaded so far (nothing is loaded to find them)."""
     with _LOCK:
         return list(_STATE.errors)
+
+
+def warn_once(line: str) -> None:
+    """Keep ``line`` (a plugin's name or file that is left out, and why) for :func:`plugin_warnings`, once."""
+    with _LOCK:
+        if line not in _STATE.warnings:
+            _STATE.warnings.append(line)
+
+
+def plugin_warnings() -> list[str]:
+    """What was left out of plugins so far (a class that cannot work, a file whose name is taken), one line each;
+    the command line says them as warnings, beside :func:`plugin_errors`."""
+    with _LOCK:
+        return list(_STATE.warnings)
 
 
 def plugin_dirs(folder: str) -> list[Path]:
@@ -265,4 +319,4 @@ def reset_plugins() -> None:
     with _LOCK:
         for registry in list(_REGISTRIES):
             registry._forget_plugins()
-        _STATE.loaded, _STATE.errors, _STATE.plugins = False, [], []
+        _STATE.loaded, _STATE.errors, _STATE.plugins, _STATE.warnings = False, [], [], []

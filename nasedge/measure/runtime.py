@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from nasedge.errors import NasedgeError
 from nasedge.measure.protocol import Runner
 from nasedge.measure.workload import Artifacts, Workload
-from nasedge.registry import Registry
+from nasedge.registry import Registry, class_problem
 
 __all__ = ["Runtime", "register_runtime", "get_runtime", "list_runtimes"]
 
@@ -102,7 +102,7 @@ _RUNTIMES = Registry("runtime", {
     "onnxruntime": "nasedge.measure._onnxruntime:OnnxRuntime",
     "torch": "nasedge.measure._torch:TorchRuntime",
     "litert": "nasedge.measure._litert:LiteRTRuntime",
-})
+}, check=lambda obj: class_problem(obj, Runtime))  # a runtime without load() fails before any device is measured
 
 
 def register_runtime(name: str, target: str | type[Runtime]) -> None:

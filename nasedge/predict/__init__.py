@@ -17,13 +17,21 @@ from __future__ import annotations
 from typing import Any
 
 from nasedge.errors import NasedgeError
-from nasedge.predict.base import LatencyPredictor
+from nasedge.predict.base import LatencyPredictor, PredictorConfig
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
-from nasedge.registry import Registry
+from nasedge.registry import Entry, Registry, class_problem
 from nasedge.spaces import SearchSpace
 
-__all__ = ["LatencyPredictor", "create_predictor", "list_predictors", "predictor_class", "predictor_from_dict",
-           "get_encoding", "register_predictor"]
+__all__ = ["LatencyPredictor", "create_predictor", "list_predictors", "predictor_class", "predictor_entry",
+           "predictor_from_dict", "get_encoding", "register_predictor"]
+
+
+
+def _predictor_problem(obj: object) -> str | None:
+    """What keeps a registered target from being a latency predictor: a LatencyPredictor subclass with every
+    abstract method (``_state``, ``_load_state``, ...), its ``Config`` a PredictorConfig dataclass."""
+    return class_problem(obj, LatencyPredictor, ("Config", PredictorConfig))
+
 
 _PREDICTORS = Registry("latency predictor", {
     "flops": "nasedge.predict.flops:FlopsPredictor",
@@ -31,7 +39,7 @@ _PREDICTORS = Registry("latency predictor", {
     "regressor": "nasedge.predict.regressor:RegressorPredictor",
     "meta": "nasedge.predict.meta:MetaPredictor",
     "totals": "nasedge.predict.totals:TotalsPredictor",
-}, sort=False)
+}, sort=False, check=_predictor_problem)
 
 
 def register_predictor(name: str, target: str | type[LatencyPredictor], *, requires: tuple[str, ...] = (),
@@ -47,6 +55,11 @@ def list_predictors() -> list[str]:
 
 def predictor_class(name: str) -> type[LatencyPredictor]:
     return _PREDICTORS.load(name)
+
+
+def predictor_entry(name: str) -> Entry:
+    """The registry entry of ``name`` (its target and the plugin that registered it), nothing imported."""
+    return _PREDICTORS.entry(name)
 
 
 def create_predictor(name: str, space: SearchSpace | LatencyEncoding | str, **options: Any) -> LatencyPredictor:

@@ -17,20 +17,28 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nasedge.errors import NasedgeError, unknown_name
-from nasedge.registry import Registry
+from nasedge.registry import Entry, Registry, class_problem
 from nasedge.search.base import (Candidate, Evaluator, SearchExhausted, SearchProgress, SearchResult, Strategy,
                                  StrategyConfig, check_budget)
 from nasedge.search.pareto import nondominated_ranks, pareto_front
 
 __all__ = ["Candidate", "Evaluator", "SearchExhausted", "SearchProgress", "SearchResult", "Strategy",
            "StrategyConfig", "check_budget", "create_strategy", "list_strategies", "nondominated_ranks",
-           "pareto_front", "register_strategy", "strategy_class", "strategy_from_config", "unknown_strategy"]
+           "pareto_front", "register_strategy", "strategy_class", "strategy_entry", "strategy_from_config", "unknown_strategy"]
+
+
+
+def _strategy_problem(obj: object) -> str | None:
+    """What keeps a registered target from being a strategy: a Strategy subclass, ``_search`` implemented, its
+    ``Config`` a StrategyConfig dataclass (the ``search`` group's schema)."""
+    return class_problem(obj, Strategy, ("Config", StrategyConfig))
+
 
 _STRATEGIES = Registry("search strategy", {
     "evolution": "nasedge.search.evolution:EvolutionStrategy",
     "optuna": "nasedge.search.optuna_search:OptunaStrategy",
     "random": "nasedge.search.random_search:RandomStrategy",
-})
+}, check=_strategy_problem)
 
 
 def register_strategy(cls: type[Strategy] | str, target: str | None = None, *, requires: tuple[str, ...] = (),
@@ -50,6 +58,11 @@ def list_strategies() -> list[str]:
 
 def strategy_class(name: str) -> type[Strategy]:
     return _STRATEGIES.load(name)
+
+
+def strategy_entry(name: str) -> Entry:
+    """The registry entry of ``name`` (its target and the plugin that registered it), nothing imported."""
+    return _STRATEGIES.entry(name)
 
 
 def unknown_strategy(name: str, known: Sequence[str] | None = None) -> NasedgeError:

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from nasedge.errors import NasedgeError, read_text_file, unknown_name, yaml_error
-from nasedge.registry import Registry, plugin_dirs
+from nasedge.registry import Registry, class_problem, plugin_dirs
 from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
@@ -27,9 +27,18 @@ from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
 __all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "installed_shape", "list_spaces",
            "load_space", "register_family", "unknown_space"]
 
+
+
+def _family_problem(obj: object) -> str | None:
+    """A family is a SearchSpace class (every abstract method implemented) or a plain parser function."""
+    if isinstance(obj, type):
+        return class_problem(obj, SearchSpace)
+    return None if callable(obj) else f"{obj!r} is neither a SearchSpace subclass nor a parser function"
+
+
 _FAMILIES = Registry("search-space family", {"ofa_mbv3": "nasedge.spaces.ofa_mbv3:OFAMobileNetV3Space",
                                              "ofa_proxyless": "nasedge.spaces.ofa_proxyless:OFAProxylessSpace"},
-                     sort=False)
+                     sort=False, check=_family_problem)
 
 
 def register_family(name: str, target: str | type[SearchSpace] | Callable[[dict, str], SearchSpace], *,
