@@ -54,6 +54,18 @@ def shortened(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def shown(value: Any) -> str:
+    """A value as an error says what came back: ``None``, ``a str ('1.5ms')``, ``a dict``."""
+    return "None" if value is None else f"a {type(value).__name__} ({shortened(repr(value), 40)})"
+
+
+def returned(who: str, got: str, expected: str, verb: str = "returned") -> NasedgeError:
+    """The one line for code (a plugin's, typically) that gave back the wrong thing: ``<who> returned <got>;
+    expected <expected>``, ``who`` naming the plugin's item and its class (``latency predictor 'x' (XPredictor)``),
+    ``got`` what it returned (:func:`shown`, or a count)."""
+    return NasedgeError(f"{who} {verb} {got}; expected {expected}")
+
+
 class ArchError(NasedgeError, ValueError):
     """An architecture that is malformed or outside its search space.
 

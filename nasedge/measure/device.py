@@ -31,7 +31,7 @@ import yaml
 
 from nasedge import home
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError, read_text_file, yaml_error
+from nasedge.errors import NasedgeError, read_text_file, returned, shown, yaml_error
 from nasedge.measure.measurement import Measurement
 from nasedge.measure.measurer import (Measurer, RuntimeMeasurer, instantiate_measurer, measurer_class,
                                      measurer_unavailable)
@@ -295,14 +295,24 @@ class Device:
         size = self.group_size()
         for start in range(0, len(workloads), size):
             node, chunk_stats = run(workloads[start:start + size], start)
-            if len(chunk_stats) != len(workloads[start:start + size]):  # zipped with the workloads, rows were lost
-                raise NasedgeError(f"device {self.name}: its measurer returned {len(chunk_stats)} results for "
-                                   f"{len(workloads[start:start + size])} workloads")
+            self._check_stats(chunk_stats, len(workloads[start:start + size]))
             stats.extend(chunk_stats)
             nodes.extend([prefix + node] * len(chunk_stats))
             if on_chunk is not None:
                 on_chunk(start, chunk_stats, prefix + node)
         return stats, nodes
+
+    def _check_stats(self, stats: Any, count: int) -> None:
+        """What a measurer (a plugin's) returned for ``count`` workloads, refused unless one :class:`LatencyStats`
+        each: zipped with the workloads, rows would be lost; anything else fails deep in the writing of them."""
+        who = f"device {self.name}: its measurer {(self.config.measure or {}).get('_target_', '?')}"
+        if not isinstance(stats, (list, tuple)):
+            raise returned(who, shown(stats), f"a list of {count} LatencyStats, one per workload")
+        if len(stats) != count:
+            raise returned(who, f"{len(stats)} results for {count} workloads", "one LatencyStats per workload")
+        bad = next((i for i, s in enumerate(stats) if not isinstance(s, LatencyStats)), None)
+        if bad is not None:
+            raise returned(who, f"{shown(stats[bad])} for workload {bad}", "a LatencyStats per workload")
 
     def measure(self, archs: Sequence[Arch], *, arch_ids: Sequence[str] | None = None,
                 artifacts: Artifacts | None = None, ray_address: str | None = None,

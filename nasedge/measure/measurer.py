@@ -16,8 +16,8 @@ import platform
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from nasedge.errors import NasedgeError, is_integer
-from nasedge.measure.protocol import (LatencyStats, MachineCheck, OffsetLog, ProtocolConfig, RoundLog,
+from nasedge.errors import NasedgeError, is_integer, is_real, returned, shown
+from nasedge.measure.protocol import (LatencyStats, MachineCheck, OffsetLog, ProtocolConfig, RoundLog, Runner,
                                       measure_interleaved, settled_by_log)
 from nasedge.measure.runtime import get_runtime
 from nasedge.measure.workload import Artifacts, Probe, Workload
@@ -218,14 +218,30 @@ class RuntimeMeasurer(Measurer):
                 if not d:
                     self.runtime.prepare(w, artifacts)
             with self.runtime.session(), pinned(self.cores):
-                runners = [None if d else self.runtime.load(w, artifacts) for w, d in zip(group, done)]
+                runners = [None if d else self._load(w, artifacts) for w, d in zip(group, done)]
                 if self.check is None:
                     out.extend(measure_interleaved(runners, self.protocol, self.runtime.cpu_threads, group_log))
                 else:
-                    probe = self.runtime.load(Probe(), self._probe_artifacts)
+                    probe = self._load(Probe(), self._probe_artifacts)
                     out.extend(self.check.measure(runners, probe, self.protocol, self.runtime.cpu_threads))
                 del runners
         return out
+
+    def _load(self, workload: Workload, artifacts: Artifacts) -> Runner:
+        """The runtime's runner of ``workload``, checked: a runtime (a plugin's) whose ``load`` returns no function,
+        or whose runner returns no number of milliseconds, is one line naming it (not numpy's error, deep in the
+        protocol). Only the value is checked, outside the runner's own timing."""
+        who = f"runtime {self.runtime.name!r} ({type(self.runtime).__qualname__})"
+        runner = self.runtime.load(workload, artifacts)
+        if not callable(runner):
+            raise returned(f"{who}: load()", shown(runner), "a runner (a function that returns milliseconds)")
+
+        def run() -> float:
+            ms = runner()
+            if not is_real(ms):
+                raise returned(f"{who}: its runner", shown(ms), "a latency in milliseconds (a number)")
+            return ms
+        return run
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), **self.runtime.describe(), "cores": self.cores,

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Optional
 import numpy as np
 
 from nasedge.arch import Arch
-from nasedge.errors import NasedgeError
+from nasedge.errors import NasedgeError, returned
 from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.spaces import SearchSpace
 
@@ -168,8 +168,8 @@ class LatencyPredictor(abc.ABC):
         if pred is None or pred.size != len(items):
             got = (f"a {type(raw).__name__} that is not numbers" if pred is None
                    else f"{pred.size} value{'' if pred.size == 1 else 's'}")
-            raise NasedgeError(f"latency predictor {self.name!r} ({type(self).__qualname__}) returned {got} for "
-                               f"{len(items)} archs; expected one latency per arch")
+            raise returned(f"latency predictor {self.name!r} ({type(self).__qualname__})", f"{got} for {len(items)} "
+                           f"archs", "one latency per arch")
         return pred.reshape(len(items))
 
     def to_dict(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import numpy as np
 
 from nasedge.arch import Arch
 from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError, check_seed, is_integer, is_real
+from nasedge.errors import NasedgeError, check_seed, is_integer, is_real, returned, shown
 from nasedge.search.pareto import pareto_front
 from nasedge.spaces.base import SearchSpace
 
@@ -106,9 +106,12 @@ class Evaluator:
 
     def __init__(self, objective: BatchFn, constraint: BatchFn, budget: float, max_evaluations: int,
                  max_proposals: int, progress: Callable[[SearchProgress], None] | None = None,
-                 smallest: Arch | None = None):
+                 smallest: Arch | None = None, space: str | None = None, proposer: str = "the search strategy"):
         self._objective, self._constraint, self._progress = objective, constraint, progress
         self._smallest = smallest  # the space's smallest arch, screened once if nothing is feasible
+        # what proposals must be (archs of ``space``) and who proposes them: a strategy (a plugin's) proposing
+        # anything else is named here, not by the predictor that fails on it later
+        self._space, self._proposer = space, proposer
         self.budget = float(budget)
         self.max_evaluations, self.max_proposals = max_evaluations, max_proposals
         self.history: list[Candidate] = []
@@ -167,6 +170,8 @@ class Evaluator:
         self.check()
         taken: list[Arch] = []
         for arch in archs:
+            if self._space is not None and not (isinstance(arch, Arch) and arch.space == self._space):
+                raise returned(self._proposer, shown(arch), f"an Arch of space {self._space!r}", verb="proposed")
             cand = self._cache.get(arch)
             if not (scoring and cand is not None and cand.feasible and cand.objective is None):
                 if self.proposals >= self.max_proposals:
@@ -436,7 +441,8 @@ class Strategy(abc.ABC):
         seed = int(seed)  # numpy's too: the result's JSON holds it
         max_proposals = self.config.max_proposals or max(PROPOSALS_PER_EVALUATION * max_evaluations, MIN_PROPOSALS)
         evaluator = Evaluator(objective, constraint, budget, max_evaluations, max_proposals, progress,
-                              smallest=space.min_arch())
+                              smallest=space.min_arch(), space=space.name,
+                              proposer=f"search strategy {self.name!r} ({type(self).__qualname__})")
         start = time.perf_counter()
         try:
             self._search(space, evaluator, np.random.default_rng(seed), seed)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from nasedge.errors import NasedgeError, read_text_file, unknown_name, yaml_error
+from nasedge.errors import NasedgeError, read_text_file, returned, shown, unknown_name, yaml_error
 from nasedge.registry import Registry, class_problem, plugin_dirs
 from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
@@ -83,6 +83,9 @@ def load_space(path: str | Path) -> SearchSpace:
         raise NasedgeError(f"{path}: field 'family': value {family!r} is not valid; known: {known}")
     target = _FAMILIES.load(family)
     space = getattr(target, "from_yaml_dict", target)(data, str(path))
+    if not isinstance(space, SearchSpace):  # a plugin's parser: its result fails far from here otherwise
+        raise returned(f"{path}: search-space family {family!r} ({_FAMILIES.entry(family).describe()})", shown(space),
+                       "a SearchSpace")
     if path.suffix == ".yaml" and path.parent in _space_dirs() and space.name != path.stem:
         raise NasedgeError(f"{path}: field 'name': value {space.name!r} must match the file name {path.stem!r}")
     return space

@@ -121,7 +121,8 @@ def test_a_measurer_gets_the_workloads_its_group_size_asks_for_and_must_answer_e
     assert [m.median_ms for m in device.measure(archs)] == [4.0] * 4 + [2.0] * 2
     short = Device.from_config({"name": "batchy", "where": "local",
                                 "measure": {"_target_": "batchy_plugin.Batchy", "short": True}})
-    with pytest.raises(NasedgeError, match="device batchy: its measurer returned 3 results for 4 workloads"):
+    with pytest.raises(NasedgeError, match="^device batchy: its measurer batchy_plugin.Batchy returned 3 results for 4 "
+                                           "workloads; expected one LatencyStats per workload$"):
         short.measure(archs)
 
 

@@ -185,3 +185,53 @@ def test_a_name_registered_without_its_yaml_says_which_file_it_lacks(brk_plugin,
                                            r"NoStatePredictor, registered by plugin 'brk'\) is registered but has no "
                                            r"config file conf/predictor/brk_noyamlpred.yaml; "):
         compose(["predictor=brk_noyamlpred"])
+
+
+def test_a_strategy_proposing_what_is_no_arch_is_named(brk_plugin):
+    import math
+
+    from nasedge.search import create_strategy
+    from nasedge.search.proxies import ProxyAccuracy, ProxyLatency
+    from nasedge.spaces import get_space
+
+    space = get_space("ofa_mbv3_tiny")
+    with pytest.raises(NasedgeError) as exc:
+        create_strategy("brk_badarch").run(space, ProxyAccuracy(space), ProxyLatency(space), math.inf,
+                                           max_evaluations=10)
+    assert str(exc.value) == ("search strategy 'brk_badarch' (BadArchSearch) proposed a str ('not an arch'); "
+                              "expected an Arch of space 'ofa_mbv3_tiny'")
+
+
+def test_a_family_parser_returning_no_space_is_named(brk_plugin, capsys):
+    path = brk_plugin / "search_spaces" / "brk_dict.yaml"
+    path.write_text("name: brk_dict\nfamily: brk_fam_dict\n")
+    assert main(["arch", "sample", "--space", "brk_dict", "-n", "1"]) == 2
+    assert _lines(capsys)[-1] == (
+        f"nasedge: error: {path}: search-space family 'brk_fam_dict' (nasedge_example_plugin.brk:dict_family, "
+        f"registered by plugin 'brk') returned a dict ({{'name': 'brk_dict', 'family': 'brk_f...); expected "
+        f"a SearchSpace")
+
+
+def test_a_measurer_returning_no_latency_stats_is_named(brk_plugin):
+    from nasedge.measure import Device
+    from nasedge.spaces import get_space
+
+    device = Device.from_config({"name": "brk-float", "where": "local",
+                                 "measure": {"_target_": "nasedge_example_plugin.brk.FloatMeasurer"}}, "brk-float.yaml")
+    with pytest.raises(NasedgeError) as exc:
+        device.measure(get_space("ofa_mbv3_tiny").sample_many(2, 0))
+    assert str(exc.value) == ("device brk-float: its measurer nasedge_example_plugin.brk.FloatMeasurer returned a "
+                              "float (1.0) for workload 0; expected a LatencyStats per workload")
+
+
+@pytest.mark.parametrize("runtime, got", [("brk_badrunner", "a str ('1.5ms')"), ("brk_nonerunner", "None")])
+def test_a_runner_returning_no_milliseconds_is_named(brk_plugin, runtime, got):
+    from nasedge.measure import RuntimeMeasurer, Subnet
+    from nasedge.spaces import get_space
+
+    measurer = RuntimeMeasurer(runtime, threads=1, protocol={"warmup_runs": 1, "warmup_s": 0.0})
+    with pytest.raises(NasedgeError) as exc:
+        measurer.measure([Subnet(get_space("ofa_mbv3_tiny").min_arch())])
+    classes = {"brk_badrunner": "BadRunnerRuntime", "brk_nonerunner": "NoneRunnerRuntime"}
+    assert str(exc.value) == (f"runtime {runtime!r} ({classes[runtime]}): its runner returned {got}; expected a "
+                              f"latency in milliseconds (a number)")
