@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nasedge.errors import NasedgeError, check_seed, unknown_name, yaml_error
-from nasedge.registry import plugin_dirs
+from nasedge.registry import first_of_each_name, plugin_dirs
 from nasedge.resources import assets_path, shipped_path
 
 
@@ -281,7 +281,19 @@ def _conf_dirs() -> list[Path]:
     """The config roots: nasedge's, the plugins', and the nasedge home's (the user's devices, nasedge devices add)."""
     from nasedge import home
 
-    return [shipped_path("conf"), *plugin_dirs("conf"), *([home.conf_dir()] if home.conf_dir().is_dir() else [])]
+    shipped, plugins = shipped_path("conf"), plugin_dirs("conf")
+    _ignored_plugin_options(shipped, plugins)
+    return [shipped, *plugins, *([home.conf_dir()] if home.conf_dir().is_dir() else [])]
+
+
+def _ignored_plugin_options(shipped: Path, plugins: Sequence[Path]) -> None:
+    """A plugin's group file whose name an earlier root takes (``conf/search/evolution.yaml``) is never composed:
+    said once, as a warning (devices are said by ``nasedge devices``, which lists where each comes from)."""
+    groups = {p.name for root in plugins for p in root.iterdir() if p.is_dir() and p.name != "device"}
+    for group in sorted(groups):
+        files = [("shipped", p) for p in sorted((shipped / group).glob("*.yaml"))]
+        files += [("plugin", p) for root in plugins for p in sorted((root / group).glob("*.yaml"))]
+        first_of_each_name(f"{group} option", files)
 
 
 def _read_yaml(path: Path) -> dict:

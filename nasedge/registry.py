@@ -27,15 +27,16 @@ import inspect
 import threading
 import traceback
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nasedge.errors import NasedgeError, unknown_name
 
-__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "class_problem", "load_plugins", "plugin_dirs", "plugin_errors",
-           "plugin_failure", "plugin_warnings", "reset_plugins", "warn_once"]
+__all__ = ["ENTRY_POINT_GROUP", "Entry", "Registry", "class_problem", "first_of_each_name", "ignored_file",
+           "load_plugins", "plugin_dirs", "plugin_errors", "plugin_failure", "plugin_warnings", "reset_plugins",
+           "warn_once"]
 
 ENTRY_POINT_GROUP = "nasedge.plugins"
 
@@ -263,6 +264,24 @@ def plugin_warnings() -> list[str]:
     the command line says them as warnings, beside :func:`plugin_errors`."""
     with _LOCK:
         return list(_STATE.warnings)
+
+
+def ignored_file(path: Path, winner: str, name: str, winner_path: Path, advice: str) -> str:
+    """The line for a file left out because another of its name comes first (``winner``: ``shipped device``)."""
+    return f"{path}: ignored: the {winner} {name!r} ({winner_path}) takes the name first{advice}"
+
+
+def first_of_each_name(kind: str, files: Iterable[tuple[str, Path]],
+                       advice: str = "; rename the file") -> dict[str, tuple[str, Path]]:
+    """Name (the file's stem) -> (source, path) of the first of ``files`` (``(source, path)`` pairs in lookup order,
+    source ``shipped``, ``plugin`` or ``user``) of each name. A later plugin's file of a taken name is never read:
+    it is left out with a line for :func:`plugin_warnings` (:func:`ignored_file`), not silently."""
+    found: dict[str, tuple[str, Path]] = {}
+    for source, path in files:
+        first = found.setdefault(path.stem, (source, path))
+        if first[1] != path and source == "plugin":
+            warn_once(ignored_file(path, f"{first[0]} {kind}", path.stem, first[1], advice))
+    return found
 
 
 def plugin_dirs(folder: str) -> list[Path]:

@@ -72,10 +72,12 @@ def _row(name: str, ranges: bool, space: str) -> dict:
     from nasedge.measure.device import device_file, device_source, get_device, hidden_device_files
     from nasedge.predict.profile import load_profile, stored_profiles
 
+    from nasedge.registry import ignored_file
+
     for _, path in hidden_device_files(name):
-        print(f"nasedge: warning: {path}: ignored: the {device_source(name)} device {name!r} ({device_file(name)}) "
-              f"takes the name first, which `nasedge devices add` refuses; rename the file and its 'name' field",
-              file=sys.stderr)
+        line = ignored_file(path, f"{device_source(name)} device", name, device_file(name),
+                            ", which `nasedge devices add` refuses; rename the file and its 'name' field")
+        print(f"nasedge: warning: {line}", file=sys.stderr)
     device = get_device(name)
     device.check_settings()  # a YAML that `measure` refuses is not listed as usable
     file, source = device_file(name), device_source(name) or "file"

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from nasedge.errors import NasedgeError, read_text_file, returned, shown, unknown_name, yaml_error
-from nasedge.registry import Registry, class_problem, plugin_dirs
+from nasedge.registry import Registry, class_problem, first_of_each_name, plugin_dirs
 from nasedge.resources import shipped_path
 from nasedge.spaces.base import SearchSpace, as_rng
 from nasedge.spaces.ofa_mbv3 import OFAMobileNetV3Space
@@ -55,11 +55,11 @@ def _space_dirs() -> list[Path]:
 
 
 def _space_files() -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    for folder in _space_dirs():
-        for path in sorted(folder.glob("*.yaml")):
-            files.setdefault(path.stem, path)
-    return files
+    shipped, *plugins = _space_dirs()
+    files = [("shipped", p) for p in sorted(shipped.glob("*.yaml"))]
+    files += [("plugin", p) for folder in plugins for p in sorted(folder.glob("*.yaml"))]
+    found = first_of_each_name("search space", files, "; rename the file and its 'name' field")
+    return {name: path for name, (_, path) in found.items()}
 
 
 def list_spaces() -> list[str]:

@@ -235,3 +235,21 @@ def test_a_runner_returning_no_milliseconds_is_named(brk_plugin, runtime, got):
     classes = {"brk_badrunner": "BadRunnerRuntime", "brk_nonerunner": "NoneRunnerRuntime"}
     assert str(exc.value) == (f"runtime {runtime!r} ({classes[runtime]}): its runner returned {got}; expected a "
                               f"latency in milliseconds (a number)")
+
+
+def test_a_plugin_file_whose_name_is_taken_is_said_to_be_ignored(example_plugin, capsys):
+    from nasedge.resources import shipped_path
+
+    package = example_plugin / "nasedge_example_plugin"
+    space = package / "search_spaces" / "ofa_mbv3_tiny.yaml"
+    space.write_text("name: ofa_mbv3_tiny\nfamily: example_chain\n")
+    search = package / "conf" / "search" / "evolution.yaml"
+    search.write_text("defaults:\n  - evolution_schema\n  - _self_\n\nmax_evaluations: 7\n")
+    assert main(["arch", "sample", "--space", "ofa_mbv3_tiny", "-n", "1"]) == 0
+    assert set(_lines(capsys)) == {
+        f"nasedge: warning: {space}: ignored: the shipped search space 'ofa_mbv3_tiny' "
+        f"({shipped_path('search_spaces') / 'ofa_mbv3_tiny.yaml'}) takes the name first; rename the file and its "
+        f"'name' field",
+        f"nasedge: warning: {search}: ignored: the shipped search option 'evolution' "
+        f"({shipped_path('conf') / 'search' / 'evolution.yaml'}) takes the name first; rename the file"}
+    assert compose([]).search.max_evaluations == 1000  # the shipped file is what composes
