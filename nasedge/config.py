@@ -69,7 +69,9 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    check_overrides(overrides)
+    added = check_overrides(overrides)
+    # a measurer's argument its device's YAML leaves out is added to the section (Hydra sets only what exists)
+    overrides = [f"+{o}" if o in added else o for o in overrides]
     register_configs()
     extra = _conf_dirs()[1:]  # plugins' own config groups, and the user's devices (nasedge devices add)
     confs = [f"'file://{path}'" for path in extra]
@@ -406,13 +408,18 @@ def _experiment_choices(name: str, seen: frozenset = frozenset()) -> dict[str, s
     return out
 
 
-def check_overrides(overrides: Sequence[str]) -> None:
+def check_overrides(overrides: Sequence[str]) -> set[str]:
     """Fail with one line (the closest valid name and the valid ones) on an override naming an unknown group
     option (``search=evolutoin``), an unknown group or root key (``seeed=1``) or an unknown field of a group
     (``search.max_evaluatons=10``), an added one (``+``) too: nothing would read it. Keys below a group's fields
     are left to :func:`compose` (which names their valid neighbours too); ``+`` may add keys there and ``~`` delete
     them (a measurer's arguments, ``+device.measure.protocol.max_seconds=1``), but a group, a root key or a
-    group's field cannot be deleted. Hydra's own settings (``hydra.*``) are refused."""
+    group's field cannot be deleted. Hydra's own settings (``hydra.*``) are refused.
+
+    A device's measurer takes the arguments of its class and, for a runtime's, the runtime's options, whether its
+    YAML writes them or not (``device.measure.optimization=basic``): returned are the overrides that set one the
+    YAML leaves out, which :func:`compose` adds (``+``)."""
+    added: set[str] = set()
     choices, root_keys = _root_defaults()
     groups = [g for g in choices if g != "_self_"]
     for o in overrides:
@@ -465,12 +472,40 @@ def check_overrides(overrides: Sequence[str]) -> None:
             continue
         # below a field: the mappings the YAML writes are the keys Hydra accepts there
         node, prefix = data.get(path[0]), f"{head}.{path[0]}"
-        for part in path[1:]:
+        for depth, part in enumerate(path[1:]):
             if not isinstance(node, dict):
                 break
+            takes = _measure_arguments(node, overrides) if (head, path[0], depth) == ("device", "measure", 0) else set()
+            if part not in node and part in takes:  # an argument the YAML leaves to its default
+                added.add(o)
+                break
             if part not in node:
-                raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in node))
+                raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in {*node, *takes}))
             node, prefix = node[part], f"{prefix}.{part}"
+    return added
+
+
+def _measure_arguments(section: dict, overrides: Sequence[str]) -> set[str]:
+    """The keys a device's ``measure`` section takes: its measurer's arguments and, for a runtime's measurer, the
+    options of its runtime (``device.measure.runtime=`` of ``overrides`` where given); none where they cannot be
+    known here (the measurer or runtime does not import: composing or measuring says why)."""
+    import inspect
+
+    from nasedge.measure.measurer import RuntimeMeasurer, measurer_class
+    from nasedge.measure.runtime import get_runtime
+
+    try:
+        cls = measurer_class(section, "measure")
+    except NasedgeError:
+        return set()
+    named = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    keys = {n for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self" and p.kind not in named}
+    if issubclass(cls, RuntimeMeasurer):
+        runtime = next((o.partition("=")[2] for o in reversed(overrides) if _key(o) == "device.measure.runtime"),
+                       section.get("runtime"))
+        with contextlib.suppress(NasedgeError):
+            keys |= set(get_runtime(str(runtime)).options)
+    return keys
 
 
 def _unknown_option(group: str, value: str, options: Sequence[str]) -> NasedgeError:

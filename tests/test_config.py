@@ -226,3 +226,25 @@ def test_a_user_device_gets_the_same_help_with_overrides_as_a_shipped_one(nasedg
     # a bad value an override gave is not the file's fault
     r = nasedge_cli("measure", "--device", "cpu-ort-t1", "--num-archs", "1", "--out", out, "device.where=mars")
     assert r.returncode == 2 and "(the device as the overrides device.where=mars change it)" in r.stderr, r.stderr
+
+
+def test_a_runtime_option_or_measurer_argument_the_device_yaml_leaves_out_can_be_overridden(nasedge_home):
+    from nasedge.config import compose_with_device
+    from nasedge.errors import NasedgeError
+
+    # onnxruntime declares `optimization` (Runtime.options); cpu-ort-t1.yaml does not write it
+    _, device = compose_with_device("cpu-ort-t1", ["device.measure.optimization=basic"])
+    assert device.config.measure["optimization"] == "basic" and device.config.measure["threads"] == 1
+    with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.optimizaton'; did you mean "
+                                           "'device.measure.optimization'\\? known: .*device.measure.providers"):
+        compose(["device=cpu-ort-t1", "device.measure.optimizaton=basic"])
+    # a user's device without `batch` (the measurer's default): set like any other key of it
+    (nasedge_home / "conf" / "device").mkdir(parents=True)
+    (nasedge_home / "conf" / "device" / "b.yaml").write_text(
+        "name: b\nwhere: local\nmeasure:\n  _target_: nasedge.measure.RuntimeMeasurer\n  runtime: onnxruntime\n"
+        "  threads: 1\n")
+    _, device = compose_with_device("b", ["device.measure.batch=2"])
+    assert device.config.measure["batch"] == 2
+    with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.bacth'; did you mean "
+                                           "'device.measure.batch'\\?"):
+        compose(["device=b", "device.measure.bacth=2"])
