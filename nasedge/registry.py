@@ -62,10 +62,13 @@ class Entry:
                 return module
         return None
 
+    def target_name(self) -> str:
+        """The target as a message names it: ``"module:Class"``, or the object's qualified name."""
+        return self.target if isinstance(self.target, str) else getattr(self.target, "__qualname__", repr(self.target))
+
     def describe(self) -> str:
         """How a message names the entry's origin: its target and the plugin that registered it."""
-        target = self.target if isinstance(self.target, str) else getattr(self.target, "__qualname__", repr(self.target))
-        return f"{target}, registered by plugin {self.plugin!r}" if self.plugin else str(target)
+        return f"{self.target_name()}, registered by plugin {self.plugin!r}" if self.plugin else self.target_name()
 
 
 class Registry:
@@ -89,7 +92,9 @@ class Registry:
                  install_hint: str = "") -> None:
         """Add ``name``; a name registered twice is a programming error (``ValueError``)."""
         if name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            holder = self._entries[name]
+            by = f"plugin {holder.plugin!r}" if holder.plugin else "nasedge"
+            raise ValueError(f"{self.kind} {name!r} is already registered (by {by}: {holder.target_name()})")
         self._entries[name] = Entry(name, target, tuple(requires), install_hint, _loading.plugin)
 
     def names(self) -> list[str]:

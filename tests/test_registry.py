@@ -46,8 +46,15 @@ def test_an_undeclared_missing_import_is_one_line_too(tmp_path, monkeypatch):
 
 def test_registering_twice_is_a_programming_error_and_copies_are_independent():
     reg = Registry("widget", {"a": "x:Y"})
-    with pytest.raises(ValueError, match="widget 'a' is already registered"):
+    with pytest.raises(ValueError, match=r"^widget 'a' is already registered \(by nasedge: x:Y\)$"):
         reg.register("a", "x:Z")
+    from nasedge.registry import _registering_as
+
+    held = Registry("widget")
+    with _registering_as("acme"):
+        held.register("c", "acme_nas:C")
+    with pytest.raises(ValueError, match=r"^widget 'c' is already registered \(by plugin 'acme': acme_nas:C\)$"):
+        held.register("c", "brk_nas:C")
     other = reg.copy()
     other.register("b", object)
     assert reg.names() == ["a"] and other.names() == ["a", "b"] and other.load("b") is object
