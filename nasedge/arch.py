@@ -224,7 +224,8 @@ class Arch:
     @classmethod
     def load(cls, path: str | Path, shape_of: ShapeOf | None = None) -> Arch:
         """Read one arch from a JSON file (``shape_of``: as for :meth:`from_dict`)."""
-        return cls._from_json(_read_text(path), str(path), extra_data=" (a second JSON value: this file holds one "
+        text = read_text_file(path, "a JSON file", encoding="utf-8-sig")  # a BOM (Windows editors) is no JSON
+        return cls._from_json(text, str(path), extra_data=" (a second JSON value: this file holds one "
                               "arch; JSON lines of archs go in a .jsonl file)", shape_of=shape_of)
 
     def save(self, path: str | Path) -> None:
@@ -233,10 +234,6 @@ class Arch:
             atomic_write_text(Path(path), self.to_json(indent=2) + "\n")
         except OSError as exc:
             raise NasedgeError(f"{path}: cannot write the arch ({exc.strerror or type(exc).__name__})") from None
-
-
-def _read_text(path: str | Path) -> str:
-    return read_text_file(path, "a JSON file", encoding="utf-8-sig")  # a BOM (Windows editors) is no JSON
 
 
 def read_archs_jsonl(path: str | Path, shape_of: ShapeOf | None = None) -> list[tuple[str, Arch]]:
