@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", required=True, metavar="NAME", help="device name (nasedge devices) or a device YAML")
     parser.add_argument("--latency", required=True, metavar="BUDGET",
                         help="latency budget(s): 20ms, 20 ms, 0.02s, 20; several: 0.9ms,1.3ms,1.8ms")
-    parser.add_argument("--strategy", metavar="NAME", help="search strategy: evolution (default), optuna, random")
+    parser.add_argument("--strategy", metavar="NAME", help="search strategy: evolution (default), optuna, random, or one a plugin registers")
     parser.add_argument("--out", metavar="DIR",
                         help="output folder (default outputs/specialize/<device>-<budget>[-<budget>...])")
     parser.add_argument("--supernet", metavar="PATH", help="supernet checkpoint (default: the embedded one)")
