@@ -1,0 +1,46 @@
+"""Experiment scripts answer bad input as the CLI does: one line naming the problem, exit status 2, nothing of the
+user's removed and nothing written into the source tree (experiments/expcli.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = REPO / "experiments"
+
+
+def script(path: str, *args, cwd=None, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """``python experiments/<path> ARGS`` in its own process, with the tree's nasedge."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, str(EXPERIMENTS / path), *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+def one_line(done: subprocess.CompletedProcess, *words: str) -> str:
+    """The one error line of a run refused with exit status 2 (no traceback), holding each of ``words``."""
+    assert done.returncode == 2, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]
+
+
+def test_resume_check_keeps_a_folder_it_did_not_make(tmp_path):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep")
+    one_line(script("cifar10_ofa/resume_check.py", "--data", tmp_path / "nope.npz", "--out", out), "nope.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an archive")
+    one_line(script("cifar10_ofa/resume_check.py", "--data", bad, "--out", out), str(out), "did not make")
+    assert (out / "precious.txt").read_text() == "keep"
+
+
+def test_resume_check_shows_the_runs_own_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an archive")
+    done = script("cifar10_ofa/resume_check.py", "--data", bad, "--out", tmp_path / "out", cwd=tmp_path)
+    one_line(done, "run A failed", "bad.npz", "nasedge: error")
