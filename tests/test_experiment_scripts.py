@@ -44,3 +44,26 @@ def test_resume_check_shows_the_runs_own_error(tmp_path):
     bad.write_bytes(b"not an archive")
     done = script("cifar10_ofa/resume_check.py", "--data", bad, "--out", tmp_path / "out", cwd=tmp_path)
     one_line(done, "run A failed", "bad.npz", "nasedge: error")
+
+
+def test_campaign_refuses_unknown_spaces_and_devices_before_writing(tmp_path):
+    data = REPO / "latency_predictors" / "data"
+    before = sorted(p.name for p in data.iterdir())
+    out = tmp_path / "sample"
+    one_line(script("latency_datasets/campaign.py", "--limit", 2, "--devices", "cpu-ort-t1", "--spaces", "nope",
+                    "--out", out), "space", "'nope'")
+    one_line(script("latency_datasets/campaign.py", "--devices", "nope", "--out", out), "unknown device 'nope'")
+    one_line(script("latency_datasets/campaign.py", "--devices", "cpu-ort-t1", "--help-ofa", tmp_path / "nope",
+                    "--out", out), "--help-ofa", "nope")
+    assert sorted(p.name for p in data.iterdir()) == before and not out.exists()
+
+
+def test_campaign_sample_measures_into_its_own_out(tmp_path):
+    """A sample elsewhere takes none of the repository's measurements as done: it measures them itself."""
+    out = tmp_path / "sample"
+    done = script("latency_datasets/campaign.py", "--limit", 1, "--devices", "cpu-ort-t1", "--spaces",
+                  "ofa_mbv3_cifar", "--out", out, "--priority", 0)
+    assert done.returncode == 0, done.stderr
+    assert "measured 1 (had 0)" in done.stdout and "nan" not in done.stdout, done.stdout
+    header, *rows = (out / "ofa_mbv3_cifar" / "latency_ms.csv").read_text().splitlines()
+    assert header == "arch_id,cpu-ort-t1" and sum(not r.endswith(",") for r in rows) == 1

@@ -11,6 +11,9 @@ measure again every arch measured without the check, or while the machine ran sl
 median above the device's fastest one in the dataset by more than the tolerance (the fastest is known
 only afterwards, so a pass can leave some; up to three passes, fewer when one measures nothing).
 
+`--out DIR`: a sample outside the repository, with its own measurements (those of the repository's
+dataset are not counted as done; the same archs, copied there); nothing is written into the repository.
+
 Resumable: every group of 25 archs is written atomically per device; run the same command again to
 continue. `setsid -w` gives the campaign its own session, so that it can raise its session's
 scheduler priority (autogroup nice) too: see nasedge.measure.measurer.raise_priority.
@@ -21,22 +24,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import ArgumentParser, positive_int, run  # noqa: E402  (after the sys.path entry)
 
-from nasedge.arch import Arch, write_archs_jsonl
-from nasedge.cost import arch_cost
-from nasedge.measure import get_device
-from nasedge.measure.dataset import assemble_latency_csv, measure_dataset, reference_first_order
-from nasedge.measure.measurement import Measurement, read_measurements_csv
-from nasedge.measure.measurer import raise_priority
-from nasedge.measure.protocol import ProtocolConfig
-from nasedge.spaces import get_space
+from nasedge.arch import Arch, write_archs_jsonl  # noqa: E402
+from nasedge.atomic import atomic_write_bytes, atomic_write_text, check_out_dir  # noqa: E402
+from nasedge.errors import NasedgeError, unknown_name  # noqa: E402
+from nasedge.cost import arch_cost  # noqa: E402
+from nasedge.measure import get_device  # noqa: E402
+from nasedge.measure.dataset import assemble_latency_csv, measure_dataset, reference_first_order  # noqa: E402
+from nasedge.measure.measurement import Measurement, read_measurements_csv  # noqa: E402
+from nasedge.measure.measurer import raise_priority  # noqa: E402
+from nasedge.measure.protocol import ProtocolConfig  # noqa: E402
+from nasedge.progress import progress_reporter  # noqa: E402
+from nasedge.spaces import get_space  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +57,9 @@ NUM_ARCHS = 1000
 
 def prepare_w12(directory: Path, help_dir: Path) -> None:
     """HELP's ofa arch ids 0..999 plus its 10 reference archs, as nasedge archs of ofa_mbv3_w1.2."""
+    for name in ("archs.jsonl", "reference_archs.json"):
+        if not (help_dir / name).is_file():
+            raise NasedgeError(f"--help-ofa {help_dir}: no {name} there; expected HELP's ofa dataset")
     refs = json.loads((help_dir / "reference_archs.json").read_text())
     keep = set(range(NUM_ARCHS)) | set(refs)
     space = get_space("ofa_mbv3_w1.2")
@@ -62,7 +71,7 @@ def prepare_w12(directory: Path, help_dir: Path) -> None:
             rows.append((d["arch_id"], space.validate(arch, source=f"{help_dir}/archs.jsonl:{d['arch_id']}")))
     directory.mkdir(parents=True, exist_ok=True)
     write_archs_jsonl(directory / "archs.jsonl", rows)
-    (directory / "reference_archs.json").write_text(json.dumps(refs) + "\n")
+    atomic_write_text(directory / "reference_archs.json", json.dumps(refs) + "\n")
 
 
 def prepare_cifar(directory: Path) -> None:
@@ -73,7 +82,7 @@ def prepare_cifar(directory: Path) -> None:
     refs = sorted(by_macs[int((k + 0.5) * len(archs) / 10)] for k in range(10))
     directory.mkdir(parents=True, exist_ok=True)
     write_archs_jsonl(directory / "archs.jsonl", list(enumerate(archs)))
-    (directory / "reference_archs.json").write_text(json.dumps(refs) + "\n")
+    atomic_write_text(directory / "reference_archs.json", json.dumps(refs) + "\n")
 
 
 def slow_or_unchecked(devices, directories) -> Callable[[Measurement], bool]:
@@ -104,13 +113,15 @@ def suspects_first(directory: Path, device: str, against: str, order: list[str])
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--spaces", default=",".join(SPACES))
-    p.add_argument("--devices", default=",".join(DEVICES))
-    p.add_argument("--limit", type=int, help="only the first N archs (reference archs first)")
-    p.add_argument("--out", type=Path, help="write here instead of latency_predictors/data (for samples)")
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spaces", default=",".join(SPACES), help=f"of {', '.join(SPACES)} (default: all)")
+    p.add_argument("--devices", default=",".join(DEVICES), help="local devices to measure (default: %(default)s)")
+    p.add_argument("--limit", type=positive_int, help="only the first N archs (reference archs first)")
+    p.add_argument("--out", type=Path, help="write here instead of latency_predictors/data (for samples: its own "
+                                            "measurements, nothing written into the repository)")
     p.add_argument("--priority", type=int, default=-5, help="nice value (and autogroup nice) to run at")
-    p.add_argument("--help-ofa", type=Path, default=HELP_OFA, help="HELP's ofa dataset (to prepare the w1.2 archs)")
+    p.add_argument("--help-ofa", type=Path, help=f"HELP's ofa dataset, to prepare the w1.2 archs where they are not "
+                                                 f"prepared yet (default: {HELP_OFA})")
     p.add_argument("--assemble", action="store_true", help="only rebuild latency_ms.csv from measurements/")
     p.add_argument("--recheck", action="store_true",
                    help="measure again what probed devices measured unchecked or while the machine ran slow")
@@ -118,41 +129,50 @@ def main() -> int:
                    help="order the archs by latency on the (first) device relative to DEVICE, highest first: "
                         "e.g. two-thread results that show little speed-up over one thread get rechecked first")
     args = p.parse_args()
-    spaces, devices = args.spaces.split(","), [get_device(d) for d in args.devices.split(",")]
+    # every input checked before anything is written
+    spaces = [s.strip() for s in args.spaces.split(",")]
+    for space in spaces:
+        if space not in SPACES:
+            raise unknown_name("space (--spaces)", space, SPACES)
+    devices = [get_device(d.strip()) for d in args.devices.split(",")]
+    if not args.assemble:
+        for d in devices:
+            d.check_measurable()
+    if args.suspects_first:
+        get_device(args.suspects_first)
+    help_ofa = args.help_ofa or HELP_OFA
+    if args.help_ofa is not None and not (args.help_ofa / "archs.jsonl").is_file():
+        raise NasedgeError(f"--help-ofa {args.help_ofa}: no archs.jsonl there; expected HELP's ofa dataset")
+    if args.out is not None:
+        check_out_dir("--out", str(args.out))
     for space in spaces:
         directory = DATA / space
-        if not (directory / "archs.jsonl").exists():
-            prepare_w12(directory, args.help_ofa) if space == "ofa_mbv3_w1.2" else prepare_cifar(directory)
         out = args.out / space if args.out else directory
-        if args.out:  # a sample elsewhere: same archs, its own measurements
-            out.mkdir(parents=True, exist_ok=True)
+        source = directory if (directory / "archs.jsonl").exists() else out  # a sample prepares its own archs
+        if not (source / "archs.jsonl").exists():
+            prepare_w12(source, help_ofa) if space == "ofa_mbv3_w1.2" else prepare_cifar(source)
+        if source != out:  # a sample elsewhere: same archs, its own measurements (none of the tree's counted)
             for f in ("archs.jsonl", "reference_archs.json"):
-                shutil.copy(directory / f, out / f)
+                if not (out / f).exists():
+                    atomic_write_bytes(out / f, (source / f).read_bytes())
         if args.assemble:
             print(assemble_latency_csv(out))
             continue
         print(f"{space}: priority: {', '.join(raise_priority(args.priority))}", flush=True)
-        order = reference_first_order(directory)
+        order = reference_first_order(out)
         if args.suspects_first:
             order = suspects_first(out / "measurements", devices[0].name, args.suspects_first, order)
         total = len(order[:args.limit] if args.limit else order)
-        columns = (TextColumn(f"{space}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[rate]}"))
-        with Progress(*columns) as bar:
-            task = bar.add_task("", total=total, rate="")
-
+        with progress_reporter(space, total, unit="archs", stream=sys.stdout) as update:
             def on_group(progress, remaining):
-                done = total - remaining
-                rate = " ".join(f"{name}: {p.seconds_per_arch:.2f} s/arch" for name, p in progress.items())
-                bar.update(task, completed=done, rate=rate)
+                update(total - remaining)
 
             t = time.perf_counter()
             meta = {"command": " ".join(sys.argv), "priority": args.priority}
-            progress = measure_dataset(directory, devices, out=out, order=order, limit=args.limit, meta=meta,
-                                       on_group=on_group)
+            progress = measure_dataset(out, devices, order=order, limit=args.limit, meta=meta, on_group=on_group)
             for _ in range(3 if args.recheck else 0):
-                redo = slow_or_unchecked(devices, dict.fromkeys([directory / "measurements", out / "measurements"]))
-                again = measure_dataset(directory, devices, out=out, order=order, limit=args.limit,
+                redo = slow_or_unchecked(devices, [out / "measurements"])
+                again = measure_dataset(out, devices, order=order, limit=args.limit,
                                         meta={**meta, "pass": "recheck"}, on_group=on_group, redo=redo)
                 for name, pr in again.items():
                     progress[name].measured += pr.measured
@@ -167,8 +187,11 @@ def main() -> int:
         print(f"{space}: {elapsed:.0f} s for this call")
         full = 0.0
         for name, pr in progress.items():
+            if not pr.measured:  # no time per arch from this call
+                print(f"  {name}: measured 0 (had {pr.done_before}), {pr.noisy} noisy")
+                continue
             per = pr.seconds_per_arch
-            full += per * len(order) if pr.measured else 0.0
+            full += per * len(order)
             print(f"  {name}: measured {pr.measured} (had {pr.done_before}), {per:.2f} s/arch, "
                   f"{pr.noisy} noisy; all {len(order)} archs: {per * len(order) / 3600:.2f} h")
         if remaining > 0 and full:
@@ -177,4 +200,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
