@@ -3,6 +3,7 @@ user's removed and nothing written into the source tree (experiments/expcli.py).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,32 @@ def test_campaign_sample_measures_into_its_own_out(tmp_path):
     assert "measured 1 (had 0)" in done.stdout and "nan" not in done.stdout, done.stdout
     header, *rows = (out / "ofa_mbv3_cifar" / "latency_ms.csv").read_text().splitlines()
     assert header == "arch_id,cpu-ort-t1" and sum(not r.endswith(",") for r in rows) == 1
+
+
+SMALL_SEARCH = ["--evaluations", "5,10", "--seeds", 2, "--variants", "random", "--pick", "random",
+                "--reference-factor", 2, "--percentiles", 50, "--num-random", 20, "--jobs", 1]
+
+
+def test_search_quality_resumes_after_a_torn_last_line(tmp_path):
+    out = tmp_path / "q"
+    first = script("specialize/search_quality.py", *SMALL_SEARCH, "--out", out)
+    assert first.returncode in (0, 1), first.stderr  # 1: the pick is not within tolerance
+    runs = tmp_path / "q.runs.jsonl"
+    lines = runs.read_text().splitlines()
+    assert len(lines) == 4
+    runs.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])  # a kill mid-write
+    again = script("specialize/search_quality.py", *SMALL_SEARCH, "--out", out)
+    assert again.returncode == first.returncode, again.stderr
+    assert "dropped a last line cut short" in again.stderr and "3 already done" in again.stderr, again.stderr
+    now = [json.loads(line) for line in runs.read_text().splitlines()]
+    assert now[:3] == [json.loads(line) for line in lines[:3]] and len(now) == 4
+
+
+def test_search_quality_bad_input_is_one_line(tmp_path):
+    out = tmp_path / "q"
+    one_line(script("specialize/search_quality.py", "--evaluations", "abc", "--out", out), "--evaluations", "'abc'")
+    one_line(script("specialize/search_quality.py", "--constraint",
+                    "experiments.specialize.predictors:latency=" + str(tmp_path / "nope.json"), "--out", out),
+             "nope.json")
+    (tmp_path / "q.runs.jsonl").write_text('{"a": 1}\n')
+    one_line(script("specialize/search_quality.py", *SMALL_SEARCH, "--out", out), "q.runs.jsonl:1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from nasedge.errors import NasedgeError, read_text_file
 from nasedge.predict.accuracy import AccuracyPredictor
 from nasedge.predict.profile import DeviceProfile
 from nasedge.resources import assets_path
@@ -21,13 +22,14 @@ def _accuracy(space_name: str) -> AccuracyPredictor:
 def accuracy(space):
     """Predicted top-1 (%) of archs of the shipped CIFAR-10 supernet."""
     predictor = _accuracy(space.name)
-    assert predictor.space.name == space.name, f"the shipped accuracy predictor is for {predictor.space.name}"
+    if predictor.space.name != space.name:
+        raise NasedgeError(f"the shipped accuracy predictor is for {predictor.space.name}, not {space.name}")
     return predictor.predict
 
 
 def latency(space, path: str):
     """Predicted latency (ms) from a stored device profile."""
-    with open(path) as f:
-        profile = DeviceProfile.from_json(f.read(), path)
-    assert profile.space == space.name, f"{path} is a profile of {profile.space}"
+    profile = DeviceProfile.from_json(read_text_file(path, "a device profile JSON file"), path)
+    if profile.space != space.name:
+        raise NasedgeError(f"{path} is a profile of {profile.space}, not of {space.name}")
     return profile.predict

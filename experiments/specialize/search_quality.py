@@ -14,13 +14,14 @@ a run of the pick ``--reference-factor`` times longer per seed.
 ``--objective`` and ``--constraint`` take ``proxy-accuracy``, ``proxy-latency``, ``macs`` (MMACs) or
 ``package.module:factory[=ARG]``: ``factory(space)`` or ``factory(space, ARG)`` must return a batched
 callable ``archs -> np.ndarray`` (e.g. a trained accuracy predictor loaded from the path ARG).
-Per-run results are kept in ``<out>.runs.jsonl`` so an interrupted benchmark resumes; the table goes
-to ``<out>.md`` and everything to ``<out>.json``.
+Per-run results are appended to ``<out>.runs.jsonl`` (one fsynced line per finished run; a last line cut
+short by a kill is dropped with a warning) so an interrupted benchmark resumes; the table goes to ``<out>.md`` and
+everything to ``<out>.json``. ``--out`` defaults to ``experiments/specialize/results/search_quality`` in the
+repository. Bad input is one line, exit status 2; exit status 1 says the pick is not within tolerance.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import multiprocessing
@@ -31,10 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
-from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError
-from nasedge.search import create_strategy
-from nasedge.spaces import get_space
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import REPO, ArgumentParser, positive_int, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.atomic import atomic_write_text, check_out_dir  # noqa: E402
+from nasedge.errors import NasedgeError, unknown_name  # noqa: E402
+from nasedge.jsonlines import appending_json_lines, read_appended_json_lines  # noqa: E402
+from nasedge.progress import progress_reporter  # noqa: E402
+from nasedge.search import create_strategy  # noqa: E402
+from nasedge.spaces import get_space  # noqa: E402
 
 VARIANTS = {  # label -> (strategy, options)
     "evolution": ("evolution", {}),
@@ -81,39 +87,67 @@ def run_one(job: dict) -> dict:
             "proposals": result.proposals, "stop_reason": result.stop_reason, "elapsed_s": result.elapsed_s}
 
 
+KEY = ("space", "objective", "constraint", "variant", "budget", "seed", "max_evaluations")
+RUNS_FILE = "search-quality runs file"
+
+
 def _key(job: dict) -> str:
-    return json.dumps({k: job[k] for k in ("space", "objective", "constraint", "variant", "budget", "seed",
-                                           "max_evaluations")}, sort_keys=True)
+    return json.dumps({k: job[k] for k in KEY}, sort_keys=True)
+
+
+def numbers(flag: str, text: str, kind: type, low: float, high: float | None = None) -> list:
+    """``--flag 1,2,3``: a comma-separated list of ``kind`` from ``low`` (to ``high``), else a one-line error."""
+    try:
+        values = [kind(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v < low or high is not None and v > high for v in values):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+        raise NasedgeError(f"{flag}: value {text!r} is not valid; expected comma-separated {kind.__name__}s {bounds}")
+    return values
+
+
+def _check_run(path: Path):
+    def check(lineno: int, rec) -> None:
+        if not isinstance(rec, dict) or any(k not in rec for k in (*KEY, "best_at", "best_objective")):
+            raise NasedgeError(f"{path}:{lineno}: not a line of a {RUNS_FILE} (a finished search run); "
+                               f"give another --out")
+    return check
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0], prog="search_quality.py")
     p.add_argument("--space", default="ofa_mbv3_cifar")
     p.add_argument("--objective", default="proxy-accuracy")
     p.add_argument("--constraint", default="proxy-latency")
     p.add_argument("--percentiles", default="25,50,75", help="budgets: percentiles of the constraint over random archs")
-    p.add_argument("--num-random", type=int, default=1000, help="random archs the percentiles are taken over")
+    p.add_argument("--num-random", type=positive_int, default=1000, help="random archs the percentiles are taken over")
     p.add_argument("--evaluations", default="100,300,1000")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=positive_int, default=3)
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--pick", default="evolution", help="the strategy whose result must be near the reference")
-    p.add_argument("--reference-factor", type=int, default=10)
+    p.add_argument("--reference-factor", type=positive_int, default=10)
     p.add_argument("--tolerance", type=float, default=0.3, help="allowed gap of the pick to the reference")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--out", default="experiments/specialize/results/search_quality")
+    p.add_argument("--jobs", type=positive_int, default=2)
+    p.add_argument("--out", default=str(REPO / "experiments" / "specialize" / "results" / "search_quality"))
     args = p.parse_args(argv)
 
+    # every input checked before the work
+    percentiles = numbers("--percentiles", args.percentiles, float, 0, 100)
+    checkpoints = sorted(numbers("--evaluations", args.evaluations, int, 1))
+    variants = args.variants.split(",")
+    for v in variants + [args.pick]:
+        if v not in VARIANTS:
+            raise unknown_name("variant", v, list(VARIANTS))
+    out = Path(args.out)
+    runs_path = out.with_name(out.name + ".runs.jsonl")
+    check_out_dir("--out", str(out.parent), given=args.out)
+    read_appended_json_lines(runs_path, RUNS_FILE, "a search run", check=_check_run(runs_path), repair=False)
     space = get_space(args.space)
     constraint = resolve(args.constraint, space)
     resolve(args.objective, space)  # fail early on a bad spec
     reference_archs = space.sample_many(args.num_random, 12345)
-    percentiles = [float(x) for x in args.percentiles.split(",")]
     budgets = [float(b) for b in np.percentile(constraint(reference_archs), percentiles)]
-    checkpoints = sorted(int(x) for x in args.evaluations.split(","))
-    variants = args.variants.split(",")
-    for v in variants + [args.pick]:
-        if v not in VARIANTS:
-            raise SystemExit(f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
 
     base = {"space": args.space, "objective": args.objective, "constraint": args.constraint}
     jobs = []
@@ -126,31 +160,22 @@ def main(argv: list[str] | None = None) -> int:
             jobs.append({**base, "variant": args.pick, "budget": budget, "seed": seed, "max_evaluations": long,
                          "checkpoints": [*checkpoints, long]})
 
-    out = Path(args.out)
-    runs_path = out.with_name(out.name + ".runs.jsonl")
     runs_path.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if runs_path.exists():
-        for line in runs_path.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                done[_key(rec)] = rec
+    done = {_key(rec): rec for rec in read_appended_json_lines(runs_path, RUNS_FILE, "a search run",
+                                                               check=_check_run(runs_path))}
     todo = [j for j in jobs if _key(j) not in done]
     # longest first, so the pool is not left waiting on one long run at the end
     todo.sort(key=lambda j: -(j["max_evaluations"] * (8 if j["variant"] == "optuna-tpe" else 1)))
     print(f"{len(jobs)} runs, {len(jobs) - len(todo)} already done; budgets {[round(b, 3) for b in budgets]}",
           file=sys.stderr)
 
-    from rich.progress import Progress
-
     start = time.perf_counter()
-    with Progress() as progress, multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        task = progress.add_task("search runs", total=len(todo))
-        for rec in pool.imap_unordered(run_one, todo):
+    with progress_reporter("search runs", len(todo), unit="runs") as update, \
+            multiprocessing.get_context("spawn").Pool(args.jobs) as pool, appending_json_lines(runs_path) as append:
+        for finished, rec in enumerate(pool.imap_unordered(run_one, todo), start=1):
             done[_key(rec)] = rec
-            with runs_path.open("a") as f:  # one line per finished run: a crash loses at most the runs in flight
-                f.write(json.dumps(rec) + "\n")
-            progress.advance(task)
+            append(rec)  # one fsynced line per finished run: a crash loses at most the runs in flight
+            update(finished)
     wall = time.perf_counter() - start
 
     records = [done[_key(j)] for j in jobs]
@@ -228,7 +253,4 @@ def render(s: dict) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except NasedgeError as exc:
-        sys.exit(f"search_quality: error: {exc}")
+    run(main)
