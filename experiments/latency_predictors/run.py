@@ -16,12 +16,14 @@
 Results go to experiments/latency_predictors/results.json (one entry per experiment/space/target/
 predictor, written atomically after each); a rerun skips what is stored, so an interrupted run resumes
 and adding --target-data adds only the new devices' entries (and reruns the others' only with --force,
-as their meta-models would then learn from more devices).
+as their meta-models would then learn from more devices). On a terminal a bar shows the result in work; in a
+log (stdout not a terminal) a plain progress line comes every 30 s. Bad input is one line, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -30,10 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nasedge.atomic import atomic_write_text
-from nasedge.errors import NasedgeError
-from nasedge.predict.benchmark import HELP_SPLITS, evaluate
-from nasedge.predict.dataset import load_dataset
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import ArgumentParser, positive_int, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.atomic import atomic_write_text  # noqa: E402
+from nasedge.errors import NasedgeError, read_text_file  # noqa: E402
+from nasedge.predict.benchmark import HELP_SPLITS, evaluate  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,13 +71,26 @@ PUBLISHED_MEAN = {"nasbench201": 0.932, "fbnet": 0.910}  # as the HELP README st
 class Results(dict):
     """The stored results (key: experiment/space/target/column) and the file they are kept in."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, must_exist: bool = False):
+        if must_exist and not path.exists():
+            raise NasedgeError(f"{path}: results file not found")
         super().__init__(self._read(path))
         self.path = path
 
     @staticmethod
     def _read(path: Path) -> dict:
-        return json.loads(path.read_text()) if path.is_file() else {}
+        """The results stored in ``path`` (``{}`` while there is none), or a one-line error naming the file."""
+        if not path.exists():
+            return {}
+        text = read_text_file(path, "a results file (JSON)")
+        try:
+            results = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NasedgeError(f"{path}: not a results file (invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                               f"{exc.msg}); a copy cut short?") from None
+        if not isinstance(results, dict) or not all(isinstance(v, dict) for v in results.values()):
+            raise NasedgeError(f"{path}: not a results file (expected an object of results by key)")
+        return results
 
     def store(self, key: str, value: dict) -> None:
         self.update(self._read(self.path))  # keep what another run stored meanwhile
@@ -82,8 +100,6 @@ class Results(dict):
 
 def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bool = False,
          shard: tuple[int, int] = (0, 1), stale: bool = False) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] not in STORED_ONLY]
     if columns:
         jobs = [j for j in jobs if j[0].rsplit("/", 1)[1] in columns]
@@ -113,23 +129,39 @@ def _run(jobs, results, force: bool, columns: list[str] | None = None, stamp: bo
           + (f" ({replaced} stored of other data, settings{' or code' if stale else ''}, replaced)"
              if replaced else ""))
     meta_models: dict = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-        task = bar.add_task("", total=len(todo))
-        for key, ds, kwargs in todo:
-            bar.update(task, description=key)
+    with _progress(len(todo)) as (step, note):
+        for done, (key, ds, kwargs) in enumerate(todo):
+            step(done, key)
             t = time.time()
             try:
                 r = evaluate(ds, meta_models=meta_models, **kwargs)
             except NasedgeError as exc:  # e.g. nearest where no source measured the query archs
-                bar.console.print(f"{key}: skipped ({exc})")
-                bar.advance(task)
+                note(f"{key}: skipped ({exc})")
                 continue
             r.pop("per_seed", None)
             r["seconds"] = round(time.time() - t, 1)
             r["data"] = digest[key]
             r["code"] = code
             results.store(key, r)
-            bar.advance(task)
+        step(len(todo), "")
+
+
+@contextlib.contextmanager
+def _progress(total: int):
+    """``(step(done, key), note(line))``: a bar naming the result in work on a terminal; plain lines every 30 s
+    (done/total, rate, ETA) when stdout is a log, as nasedge's long loops print them."""
+    if sys.stdout.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn()) as bar:
+            task = bar.add_task("", total=total)
+            yield (lambda done, key: bar.update(task, completed=done, description=key)), bar.console.print
+        return
+    from nasedge.progress import progress_reporter
+
+    with progress_reporter("results", total, unit="results", stream=sys.stdout, interval=30) as update:
+        yield (lambda done, key: update(done)), (lambda line: print(line, flush=True))
 
 
 # what a result is computed by: the predictors, the cost features they read, the spaces' geometry and the shipped
@@ -506,11 +538,11 @@ def _cell(r: dict | None) -> str:
 
 def cmd_merge(args) -> int:
     """Store the results of other results files (chains run side by side) into ``--results``."""
+    for path in args.files:  # every file read before any is stored
+        Results(path, must_exist=True)
     results = Results(args.results)
     for path in args.files:
-        if not path.is_file():
-            raise NasedgeError(f"{path}: results file not found")
-        got = Results(path)
+        got = Results(path, must_exist=True)
         for key, value in sorted(got.items()):
             results[key] = value
         print(f"{path}: {len(got)} results")
@@ -560,14 +592,14 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(prog="run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment", choices=("help", "lodo", "crosstype", "typesplit", "ablation", "transfer",
                                                    "table", "merge", "restamp"))
     ap.add_argument("--data", action="append", default=[], help="latency dataset directory (repeatable)")
     ap.add_argument("--target-data", action="append", default=[], help="more dataset directories (lodo)")
     ap.add_argument("--space", default=None)
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seeds", type=positive_int, default=5)
+    ap.add_argument("--folds", type=positive_int, default=5)
     ap.add_argument("--force", action="store_true", help="recompute stored results")
     ap.add_argument("--stale", action="store_true",
                     help="recompute the stored results that the code now in the tree did not compute (see table)")
@@ -588,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--active", action="store_true",
                     help="lodo, crosstype, transfer: the 10 samples after the reference archs chosen by "
                          "nasedge.predict.active.select_archs instead of at random (stored as <experiment>-active)")
-    ap.add_argument("--max-shots", type=int, default=None, metavar="N",
+    ap.add_argument("--max-shots", type=positive_int, default=None, metavar="N",
                     help="lodo, crosstype, typesplit, transfer: a predictor that asks for more samples after the 20 "
                          "gets them, 10 at a time up to N, as a profile does (stored as <experiment>-more; only "
                          "the columns that can ask: meta)")
@@ -599,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_restamp(args)
     if args.experiment != "table" and not args.data:
         ap.error("--data is required")
-    results = Results(args.results)
+    results = Results(args.results, must_exist=args.experiment == "table")
     commands = {"help": cmd_help, "lodo": cmd_lodo, "crosstype": cmd_crosstype, "typesplit": cmd_typesplit,
                 "ablation": cmd_ablation,
                 "transfer": cmd_transfer, "table": cmd_table}
@@ -608,7 +640,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except NasedgeError as exc:
-        sys.exit(f"error: {exc}")
+    run(main)
