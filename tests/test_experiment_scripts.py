@@ -97,3 +97,37 @@ def test_search_quality_bad_input_is_one_line(tmp_path):
              "nope.json")
     (tmp_path / "q.runs.jsonl").write_text('{"a": 1}\n')
     one_line(script("specialize/search_quality.py", *SMALL_SEARCH, "--out", out), "q.runs.jsonl:1")
+
+
+def test_latency_benchmark_refuses_a_missing_or_cut_results_file(tmp_path):
+    one_line(script("latency_predictors/run.py", "table", "--results", tmp_path / "missing.json"), "missing.json",
+             "not found")
+    cut = tmp_path / "cut.json"
+    cut.write_text((EXPERIMENTS / "latency_predictors" / "results.json").read_text()[:5000])
+    for verb in ("table", "help"):
+        one_line(script("latency_predictors/run.py", verb, "--data", tmp_path, "--results", cut), "cut.json",
+                 "not a results file")
+    one_line(script("latency_predictors/run.py", "help", "--results", tmp_path / "new.json"), "--data is required")
+
+
+def _bad_inputs_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_inputs", EXPERIMENTS / "new_board" / "bad_inputs.py")
+    module = sys.modules.setdefault("bad_inputs", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)  # registered first: its dataclasses look their module up
+    return module
+
+
+def test_bad_inputs_writes_its_readme_only_when_asked(tmp_path, monkeypatch, capsys):
+    bad_inputs = _bad_inputs_module()
+    readme = tmp_path / "README.md"
+    readme.write_text("# board\n\n## Part C: bad inputs\n\nold table\n\n## Part D\n\nkept\n")
+    monkeypatch.setattr(bad_inputs, "README", readme)
+    monkeypatch.setattr(bad_inputs, "ROOT", tmp_path)
+    monkeypatch.setattr(bad_inputs, "cases", lambda d: [])  # the table's rows are not what is checked here
+    assert bad_inputs.main([]) == 0
+    assert "old table" in readme.read_text() and "wrote" not in capsys.readouterr().out
+    assert bad_inputs.main(["--write-readme"]) == 0
+    text = readme.read_text()
+    assert "old table" not in text and "--write-readme" in text and text.endswith("## Part D\n\nkept\n")

@@ -1,9 +1,10 @@
 """The bad-input table (issue 16, part C): every verb, given bad input, answers with one line on stderr and exit
 status 2 within 2 s: no traceback, no argparse usage dump, no work started.
 
-  python experiments/new_board/bad_inputs.py            # run every case as a real `python -m nasedge` process,
-                                                         # print the table, write it into README.md (## Part C)
-  python experiments/new_board/bad_inputs.py --no-write  # print only
+  python experiments/new_board/bad_inputs.py                 # run every case as a real `python -m nasedge`
+                                                              # process and print the table
+  python experiments/new_board/bad_inputs.py --write-readme  # and write it into README.md (## Part C), which is
+                                                              # tracked: the one command that changes the tree
 
 The cases are data (:func:`cases`); tests/test_bad_inputs.py runs the same list in-process (default suite) and as
 subprocesses (slow). A case marked ``after`` belongs to another branch of issue 16 (named): it is skipped, with the
@@ -22,6 +23,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import ArgumentParser, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.atomic import atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 README = Path(__file__).with_name("README.md")
@@ -324,25 +330,28 @@ def write_section(text: str) -> None:
     else:
         nxt = old.find("\n## ", start + len(SECTION))
         new = old[:start] + text.rstrip("\n") + "\n" + (old[nxt:] if nxt >= 0 else "")
-    README.write_text(new)
+    atomic_write_text(README, new)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--no-write", action="store_true", help="print the table only")
+def main(argv: list[str] | None = None) -> int:
+    ap = ArgumentParser(prog="bad_inputs.py", description=__doc__.splitlines()[0])
+    ap.add_argument("--write-readme", action="store_true",
+                    help=f"also write the table into {README.relative_to(ROOT)} ({SECTION}); by default it is only "
+                         f"printed")
+    ap.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old commands
     ap.add_argument("--include-after", action="store_true", help="also run the cases marked for another branch")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="nasedge-bad-inputs-") as tmp:
         d = Path(tmp)
         write_files(d)
         all_cases = cases(d)
-        run = [c for c in all_cases if args.include_after or c.after is None]
-        skipped = [c for c in all_cases if c not in run]
+        chosen = [c for c in all_cases if args.include_after or c.after is None]
+        skipped = [c for c in all_cases if c not in chosen]
         results = []
         home = {"NASEDGE_HOME": str(d / "home")}  # a fresh home: nothing of the user's read, nothing written there
-        for c in run:
+        for c in chosen:
             r = run_subprocess(c, d, home)
             results.append(r)
             print(f"{'ok ' if not r.problems() else 'BAD'} {r.seconds:5.2f} s  {c.name}: {r.line}"
@@ -351,7 +360,8 @@ def main() -> int:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         text = "\n".join([
             SECTION, "",
-            f"`python experiments/new_board/bad_inputs.py`: {len(results)} cases run as real processes "
+            f"`python experiments/new_board/bad_inputs.py` (with `--write-readme`, which writes this section): "
+            f"{len(results)} cases run as real processes "
             f"(`python -m nasedge ...`, this checkout), {len(skipped)} marked for another branch of issue 16 (run them "
             f"with `--include-after` once it is merged); each must exit 2 with exactly one line on stderr, matching "
             f"its expected message, no traceback, within {LIMIT_S:g} s. {len(results) - len(bad)} of {len(results)} "
@@ -359,11 +369,11 @@ def main() -> int:
             f"`$D` is the run's temporary folder.", "",
             table(results, skipped, d), ""])
         print(f"\n{len(results) - len(bad)} of {len(results)} pass; {len(skipped)} skipped (other branches)")
-        if not args.no_write:
+        if args.write_readme:
             write_section(text)
             print(f"wrote {README} ({SECTION})")
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
