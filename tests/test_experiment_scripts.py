@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
 
@@ -131,3 +133,28 @@ def test_bad_inputs_writes_its_readme_only_when_asked(tmp_path, monkeypatch, cap
     assert bad_inputs.main(["--write-readme"]) == 0
     text = readme.read_text()
     assert "old table" not in text and "--write-readme" in text and text.endswith("## Part D\n\nkept\n")
+
+
+@pytest.mark.parametrize("path, args, words", [
+    ("measurement_trust/run.py", ["--device", "nope"], ["unknown device 'nope'"]),
+    ("measurement_trust/run.py", ["--protocol", "group_sze=3"], ["unknown field 'group_sze'"]),
+    ("measurement_trust/run.py", ["--protocol", "group_size"], ["not KEY=VALUE"]),
+    ("measurement_trust/run.py", ["--num-archs", "0"], ["--num-archs", "'0'"]),
+    ("cifar10_ofa/noise_ceiling.py", ["{tmp}/nope"], ["nope: no such folder"]),
+    ("latency_datasets/repeat_agreement.py", ["{tmp}/nope.csv", "{tmp}/again.csv"], ["nope.csv"]),
+    ("latency_datasets/compare_repeats.py", ["{tmp}/nope"], ["nope: no such folder"]),
+    ("latency_datasets/compare_repeats.py", ["{tmp}"], ["no repeats there"]),
+    ("service/offline_vs_service.py", ["--out", "{tmp}"], ["is a folder"]),
+])
+def test_bad_input_is_one_line(tmp_path, path, args, words):
+    one_line(script(path, *(a.format(tmp=tmp_path) for a in args), "--out", tmp_path / "r.json")
+             if path == "measurement_trust/run.py" else script(path, *(a.format(tmp=tmp_path) for a in args)), *words)
+
+
+def test_noise_ceiling_names_a_cut_line(tmp_path):
+    results = EXPERIMENTS / "cifar10_ofa" / "results" / "noise_recal"
+    for f in results.iterdir():
+        (tmp_path / f.name).write_text(f.read_text())
+    cut = tmp_path / "random_recal2.jsonl"
+    cut.write_text(cut.read_text()[:300])
+    one_line(script("cifar10_ofa/noise_ceiling.py", tmp_path), "random_recal2.jsonl:1", "invalid JSON")

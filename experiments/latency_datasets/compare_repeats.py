@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from nasedge.measure.measurement import read_measurements_csv
-from nasedge.predict.dataset import load_dataset
 from order_drift import arch_basis, ridge  # this script's folder
 
-DATA = Path("latency_predictors/data/ofa_mbv3_w1.2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import REPO, ArgumentParser, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.errors import NasedgeError  # noqa: E402
+from nasedge.measure.measurement import read_measurements_csv  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
+
+DATA = REPO / "latency_predictors" / "data" / "ofa_mbv3_w1.2"
 
 
 def ceiling(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
@@ -34,15 +40,25 @@ def ceiling(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="compare_repeats.py", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", type=Path)
-    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--data", type=Path, default=DATA, help="the dataset the repeats are of (default: %(default)s)")
     args = p.parse_args()
+    if not args.folder.is_dir():
+        raise NasedgeError(f"{args.folder}: {'not a folder' if args.folder.exists() else 'no such folder'}; "
+                           f"expected a folder of repeats")
+    pattern = f"p*/{args.data.name}/measurements" if list(args.folder.glob("p*/")) else "."
+    devices = sorted({f.stem for f in args.folder.glob(f"{pattern}/*.csv")})
+    if not devices:
+        raise NasedgeError(f"{args.folder}: no repeats there (expected p<k>/{args.data.name}/measurements/<device>.csv "
+                           f"or <device>.csv)")
     ds = load_dataset(args.data)
     enc, ids = ds.encoding, [str(i) for i in ds.arch_ids]
     x = arch_basis(enc, ds.items)
-    pattern = f"p*/{args.data.name}/measurements" if list(args.folder.glob("p*/")) else "."
-    for device in sorted({f.stem for f in args.folder.glob(f"{pattern}/*.csv")}):
+    for device in devices:
+        if device not in ds.devices:
+            raise NasedgeError(f"{args.folder}: device {device!r} is not in the dataset {args.data}")
         paths = sorted(args.folder.glob(f"{pattern}/{device}.csv"))
         runs = [{m.arch_id: m for m in read_measurements_csv(path)} for path in paths]
         rows = [k for k, i in enumerate(ids) if all(i in r for r in runs)]
@@ -66,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -8,17 +8,29 @@ range), the share within ±10 % and ±2 %, Spearman between the two, and how man
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from nasedge.measure.measurement import read_measurements_csv
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import ArgumentParser, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.errors import NasedgeError  # noqa: E402
+from nasedge.measure.measurement import read_measurements_csv  # noqa: E402
 
 
 def main() -> None:
-    first = {m.arch_id: m for m in read_measurements_csv(sys.argv[1])}
-    for path in sys.argv[2:]:
-        again = [m for m in read_measurements_csv(path) if m.arch_id in first]
+    p = ArgumentParser(prog="repeat_agreement.py", description=__doc__.splitlines()[0])
+    p.add_argument("first", help="the first measurements (measurements/<device>.csv)")
+    p.add_argument("repeats", nargs="+", help="measurements of the same archs taken again")
+    args = p.parse_args()
+    first = {m.arch_id: m for m in read_measurements_csv(args.first)}
+    repeats = {path: read_measurements_csv(path) for path in args.repeats}  # every file read before any output
+    for path, measured in repeats.items():
+        again = [m for m in measured if m.arch_id in first]
+        if not again:
+            raise NasedgeError(f"{path}: no arch in common with {args.first}")
         x = np.array([first[m.arch_id].median_ms for m in again])
         y = np.array([m.median_ms for m in again])
         r = y / x
@@ -30,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -6,7 +6,8 @@ Takes the first N archs of latency_predictors/data/ofa_mbv3_w1.2 (HELP's ofa ids
 on the device (pass 1), then again from scratch (pass 2: rebuilt networks, new sessions), and reports
 the median / p90 / max absolute difference between the passes in percent of their mean, with the
 spread of single timings, the relative standard error of the medians, the CPU share the measurements
-got and how many were flagged noisy. Writes results.json next to this script (or --out).
+got and how many were flagged noisy. Writes results.json next to this script (or --out). Bad input (device,
+protocol field, count, an unwritable --out) is one line, exit status 2, before anything is measured.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nasedge.arch import read_archs_jsonl
-from nasedge.measure import Artifacts, Device, get_device
-from nasedge.measure.measurer import cpu_model, raise_priority
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import ArgumentParser, positive_int, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.arch import read_archs_jsonl  # noqa: E402
+from nasedge.atomic import atomic_write_text, check_out_dir  # noqa: E402
+from nasedge.errors import NasedgeError  # noqa: E402
+from nasedge.measure import Artifacts, Device, get_device  # noqa: E402
+from nasedge.measure.measurer import cpu_model, raise_priority  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,22 +39,39 @@ def summary(values) -> dict:
             "min": float(v.min())} if len(v) else {}
 
 
+def protocol_changes(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` of --protocol, the value read as JSON (``3``, ``0.5``, ``true``) or else taken as text."""
+    changes = {}
+    for kv in pairs:
+        key, eq, value = kv.partition("=")
+        if not eq or not key.strip():
+            raise NasedgeError(f"--protocol: {kv!r} is not KEY=VALUE (e.g. group_size=25)")
+        try:
+            changes[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[key.strip()] = value
+    return changes
+
+
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu-ort-t1")
-    p.add_argument("--num-archs", type=int, default=50)
+    p.add_argument("--num-archs", type=positive_int, default=50)
     p.add_argument("--priority", type=int, default=-5, help="nice value (and autogroup nice) to run at")
     p.add_argument("--protocol", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override protocol fields of the device, e.g. group_size=25 min_rounds=8")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.json")
     args = p.parse_args()
-    priority = raise_priority(args.priority)
     device = get_device(args.device)
+    device.check_measurable()
     if args.protocol:
-        changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.protocol)}
+        changes = protocol_changes(args.protocol)
         config = {**vars(device.config), "data": [vars(d) for d in device.data]}
         config["measure"] = {**config["measure"], "protocol": {**(config["measure"].get("protocol") or {}), **changes}}
-        device = Device.from_config(config, f"{device.source} with {changes}")
+        device = Device.from_config(config, f"{device.source} with --protocol {' '.join(args.protocol)}")
+        device.protocol()  # its fields checked before the work
+    check_out_dir("--out", str(args.out.parent), given=str(args.out))
+    priority = raise_priority(args.priority)
     rows = read_archs_jsonl(ROOT / "latency_predictors" / "data" / "ofa_mbv3_w1.2" / "archs.jsonl")[:args.num_archs]
     ids, archs = [i for i, _ in rows], [a for _, a in rows]
     passes, seconds, loads = [], [], []
@@ -92,7 +115,7 @@ def main() -> int:
         "per_arch": [{"arch_id": i, "pass1_ms": round(x, 4), "pass2_ms": round(y, 4), "abs_diff_percent": round(d, 3)}
                      for i, x, y, d in zip(ids, a, b, diff)],
     }
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     d = result["abs_diff_percent"]
     print(f"{device.name}, {len(archs)} archs twice: |difference| median {d['median']:.2f} %, p90 {d['p90']:.2f} %, "
           f"max {d['max']:.2f} %; Spearman {result['spearman']:.4f}; pass 2 vs 1 level shift {shift:+.2f} %, "
@@ -108,4 +131,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

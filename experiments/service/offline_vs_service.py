@@ -29,13 +29,23 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
+from expcli import REPO, ArgumentParser, run  # noqa: E402  (after the sys.path entry)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="offline_vs_service.py", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", help="result JSON")
     args = p.parse_args(argv)
+    if args.out is not None:  # before the work, not after it
+        from nasedge.atomic import check_out_dir
+
+        if Path(args.out).is_dir():
+            from nasedge.errors import NasedgeError
+
+            raise NasedgeError(f"--out {args.out}: is a folder; expected the result JSON file")
+        check_out_dir("--out", str(Path(args.out).parent), given=args.out)
 
     import httpx
 
@@ -125,4 +135,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
