@@ -114,6 +114,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
             raise NasedgeError(f"configuration: {cause.full_key}: {reason}") from None
         raise NasedgeError(f"configuration: {line}") from None
     _check_groups_are_mappings(cfg, extra)
+    _check_resolves(cfg, overrides)
     if "seed" in cfg:  # an experiment's YAML sets it too, where the overrides' check does not look
         check_seed("seed", cfg.seed)
     return cfg
@@ -148,6 +149,55 @@ def _refused_value(cause: Exception, overrides: Sequence[str]) -> NasedgeError |
     example = _example(kind, key, given, default)
     return NasedgeError(f"{key}: value {given or repr(given)} is not valid; expected {takes}"
                         f"{f', e.g. {example}' if example else ''}")
+
+
+def _check_resolves(cfg: Any, overrides: Sequence[str]) -> None:
+    """Every interpolation of the composed configuration (``${oc.env:VAR}``, ``${other.key}``) resolves, to a value
+    its field takes: composing does not resolve them, reading the value does, and that is after the verb's loads
+    (a traceback of OmegaConf's, exit 1). Resolved here once, its failure is one line (:func:`_unresolved`)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationResolutionError as exc:
+        raise _unresolved(exc, overrides) from None
+
+
+def _unresolved(exc: Exception, overrides: Sequence[str]) -> NasedgeError:
+    """OmegaConf's failure to resolve an interpolation, in the words of every other bad value: ``KEY: value V is not
+    valid; <why>`` (V as the override gives it; a value the overrides do not give is named by its key alone)."""
+    from omegaconf.errors import InterpolationKeyError, InterpolationValidationError, UnsupportedInterpolationType
+
+    inner: BaseException | None = exc
+    while inner is not None:  # a resolver of nasedge's (the home's) says what is wrong itself
+        if isinstance(inner, NasedgeError):
+            return inner
+        inner = inner.__cause__ or inner.__context__
+    key = getattr(exc, "full_key", "") or "configuration"
+    given = next((o.partition("=")[2] for o in reversed(overrides) if "=" in o and _key(o) == key), None)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, InterpolationValidationError):
+        refused = _refused_value(exc, overrides)  # "KEY: value V is not valid; expected E"
+        resolved = re.search(r"Value ('[^']*'|\S+) of type", text)
+        if refused is not None:
+            return NasedgeError(f"{refused}{f' (it resolves to {resolved.group(1)})' if resolved else ''}")
+    missing = re.search(r"Interpolation key '([^']+)' not found", text)
+    unset = re.search(r"Environment variable '([^']+)' not found", text)
+    unknown = re.search(r"Unsupported interpolation type (\S+)", text)
+    if isinstance(exc, InterpolationKeyError) and missing:
+        why = f"it interpolates {missing.group(1)!r}, which is no configuration key"
+    elif unset:
+        why = (f"environment variable {unset.group(1)} is not set (a default after a comma: "
+               f"${{oc.env:{unset.group(1)},VALUE}})")
+    elif isinstance(exc, UnsupportedInterpolationType) and unknown:
+        from omegaconf import OmegaConf  # noqa: F401  (its resolvers are registered on import)
+        from omegaconf.basecontainer import BaseContainer
+
+        why = unknown_name("resolver", unknown.group(1), sorted(BaseContainer._resolvers))
+    else:
+        why = f"it does not resolve ({text[0].lower()}{text[1:]})"
+    return NasedgeError(f"{key}: value {given} is not valid; {why}" if given is not None else f"{key}: {why}")
 
 
 def _field_types(owner: type) -> dict[str, Any]:

@@ -281,6 +281,10 @@ def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tu
                                f"(--device), and change its settings with device.* overrides")
     named = [device_override(device)] if device and not is_device_file(device) else []
     check_overrides([*named, *extra, *given])
+    if any("${" in o.partition("=")[2] for o in given):  # an interpolation resolves when composed (half a second)
+        from nasedge.config import compose
+
+        compose([*named, *extra, *given])
 
 
 def _device(args: argparse.Namespace) -> None:

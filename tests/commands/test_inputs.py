@@ -46,6 +46,47 @@ def test_bad_input_as_a_process_within_2_s(i, tmp_path):
     assert result.problems() == [], result.stderr
 
 
+# overrides that compose but failed when read (after the loads, or with an OmegaConf traceback): the same table's
+# pattern, kept here beside it
+S = ("specialize", "--device", "titan_rtx_64", "--latency", "7ms")
+CONFIG_CASES = [
+    # an interpolation that does not resolve, or not to a value its field takes (it was an OmegaConf traceback)
+    bad_inputs.Case("interpolation of no key", (*S, "search.max_evaluations=${nope.key}"),
+                    r"^nasedge: error: search.max_evaluations: value \$\{nope.key\} is not valid; it interpolates "
+                    r"'nope.key', which is no configuration key$"),
+    bad_inputs.Case("interpolation to a string for an integer", (*S, "specialize.top_k=${oc.env:HOME}"),
+                    r"^nasedge: error: specialize.top_k: value \$\{oc.env:HOME\} is not valid; expected an integer "
+                    r"\(it resolves to '.*'\)$"),
+    bad_inputs.Case("interpolation of an unset variable", (*S, "search.max_evaluations=${oc.env:NASEDGE_NOPE_VAR}"),
+                    r"search.max_evaluations: value \$\{oc.env:NASEDGE_NOPE_VAR\} is not valid; environment "
+                    r"variable NASEDGE_NOPE_VAR is not set"),
+    bad_inputs.Case("interpolation of no resolver", (*S, "specialize.top_k=${nope:1}"),
+                    r"specialize.top_k: value \$\{nope:1\} is not valid; unknown resolver 'nope'; known: .*oc.env"),
+    bad_inputs.Case("train: interpolation of no key", ("train", "train.max_minutes=${nope}"),
+                    r"^nasedge: error: train.max_minutes: value \$\{nope\} is not valid; it interpolates 'nope'"),
+]
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.name for c in CONFIG_CASES])
+def test_bad_override_in_process(case, tmp_path, nasedge_cli):
+    r = nasedge_cli(*case.argv, cwd=tmp_path)
+    assert bad_inputs.Result(case, r.returncode, r.stderr, 0.0).problems() == [], r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.name for c in CONFIG_CASES])
+def test_bad_override_as_a_process_within_2_s(case, tmp_path):
+    result = bad_inputs.run_subprocess(case, tmp_path)
+    assert result.problems() == [], result.stderr
+
+
+def test_an_interpolation_that_resolves_is_taken(monkeypatch):
+    from nasedge.config import compose
+
+    monkeypatch.setenv("NASEDGE_TOP_K", "5")
+    assert compose(["specialize.top_k=${oc.env:NASEDGE_TOP_K}"]).specialize.top_k == 5
+
+
 def test_device_checks_answer_without_importing_torch():
     # the GPU and predict-only checks are what made three cases take 3.5 s: torch's import
     import subprocess
