@@ -518,6 +518,10 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
         known = set(data) | _schema_fields(head, option)
         if known and path[0] not in known:
             raise _suggest(f"{head}.{path[0]}", sorted(f"{head}.{k}" for k in known))
+        if (head, path[0]) == ("device", "measure") and len(path) > 1 and data and data.get("measure") is None:
+            raise NasedgeError(f"override {o.lstrip('+')!r}: device {data.get('name', option)} is predict-only (it "
+                               f"has no measure settings: it is predicted from published measurements), so "
+                               f"device.measure.* does not apply")
         if o.startswith("+"):  # adds a key below a known field (a measurer's argument): nothing there to check
             continue
         # below a field: the mappings the YAML writes are the keys Hydra accepts there

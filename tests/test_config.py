@@ -68,6 +68,8 @@ def test_yaml_composes_into_its_schema(group, name):
     (["data.recalibration_imgs=1"], "did you mean 'data.recalibration_images'\\?"),
     (["device=cpu", "device.measure.protocol.group_sise=2"], "did you mean 'device.measure.protocol.group_size'\\?"),
     (["search=optuna", "search.samplr=tpe"], "did you mean 'search.sampler'\\?"),
+    (["device=titan_rtx_64", "device.measure.threads=2"], "^override 'device.measure.threads=2': device titan_rtx_64 "
+                                                          "is predict-only"),
     # an added key nothing reads is a typo too; Hydra's own settings do nothing in nasedge
     (["+search.max_evaluatons=10"], "unknown configuration key 'search.max_evaluatons'; did you mean "
                                     "'search.max_evaluations'\\?"),

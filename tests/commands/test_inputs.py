@@ -64,6 +64,12 @@ CONFIG_CASES = [
                     r"specialize.top_k: value \$\{nope:1\} is not valid; unknown resolver 'nope'; known: .*oc.env"),
     bad_inputs.Case("train: interpolation of no key", ("train", "train.max_minutes=${nope}"),
                     r"^nasedge: error: train.max_minutes: value \$\{nope\} is not valid; it interpolates 'nope'"),
+    # a predict-only device has no measure section to set (it was an AssertionError of OmegaConf's)
+    bad_inputs.Case("measure setting of a predict-only device", (*S, "device.measure.threads=2"),
+                    r"^nasedge: error: override 'device.measure.threads=2': device titan_rtx_64 is predict-only \(it "
+                    r"has no measure settings.*\), so device.measure.\* does not apply$"),
+    bad_inputs.Case("added measure setting of a predict-only device", (*S, "+device.measure.protocol.max_seconds=1"),
+                    r"device titan_rtx_64 is predict-only"),
 ]
 
 
