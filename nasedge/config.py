@@ -490,8 +490,12 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
         if o.startswith("+"):
             continue
         if key in groups:
-            if key == "device":  # names are checked by the device loader (a user's devices too); keys by their YAML
+            if key == "device":  # a device's name: nasedge's, a plugin's or the user's (their keys: by their YAML)
                 choices[key] = value[1:-1] if len(value) > 1 and value[0] == value[-1] == "'" else value
+                from nasedge.measure.device import list_devices, unknown_device
+
+                if choices[key] not in list_devices():  # Hydra's words name neither the known ones nor the closest
+                    raise unknown_device(choices[key])
                 continue
             if key == "experiment" and value in ("null", ""):
                 continue

@@ -70,6 +70,10 @@ CONFIG_CASES = [
                     r"has no measure settings.*\), so device.measure.\* does not apply$"),
     bad_inputs.Case("added measure setting of a predict-only device", (*S, "+device.measure.protocol.max_seconds=1"),
                     r"device titan_rtx_64 is predict-only"),
+    # device= as every other group's option: the known ones and the closest (it was Hydra's "Could not find
+    # 'device/nope'" after 2.5 s)
+    bad_inputs.Case("device option typo", ("train", "device=cpu-ort-t3"),
+                    r"^nasedge: error: unknown device 'cpu-ort-t3'; did you mean 'cpu-ort-t2'\? known: .*cpu-ort-t1"),
 ]
 
 
@@ -84,6 +88,16 @@ def test_bad_override_in_process(case, tmp_path, nasedge_cli):
 def test_bad_override_as_a_process_within_2_s(case, tmp_path):
     result = bad_inputs.run_subprocess(case, tmp_path)
     assert result.problems() == [], result.stderr
+
+
+def test_a_users_device_is_a_known_option_of_the_device_group(nasedge_cli):
+    from nasedge.config import check_overrides, compose
+    from nasedge.errors import NasedgeError
+
+    assert nasedge_cli("devices", "add", "myboard", "--runtime", "onnxruntime").returncode == 0
+    assert compose(["device=myboard"]).device.name == "myboard"
+    with pytest.raises(NasedgeError, match=r"^unknown device 'myboard2'; did you mean 'myboard'\? known: .*myboard"):
+        check_overrides(["device=myboard2"])
 
 
 def test_an_interpolation_that_resolves_is_taken(monkeypatch):
