@@ -268,8 +268,47 @@ def check_port(flag: str, port: Optional[int]) -> None:
         raise NasedgeError(f"{flag} {port} is not valid; expected a port number 0-65535")
 
 
-def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tuple[str, ...] = ()) -> None:
-    """The verb's KEY=VALUE overrides (with ``device=NAME`` for a named ``--device``: its keys are checked)."""
+# the config groups each verb reads (traced from its code); an override of another group would change nothing, so
+# it is refused, not ignored (:func:`check_read`)
+READS: dict[str, tuple[str, ...]] = {
+    "specialize": ("specialize", "search", "predictor", "supernet", "data", "device"),
+    "train": ("train", "data", "search_space"),
+    "eval": ("supernet", "data"),
+    "export": ("supernet", "data"),
+    "measure": ("device", "search_space"),
+    "predictor fit": ("predictor", "device", "search_space"),
+    "serve": ("service", "predictor"),
+    "arch sample": ("search_space",),
+    "accuracy sample": ("supernet", "data"),
+}
+# why a verb does not read a group, where more is to say than that it does not
+_UNREAD_WHY = {("specialize", "search_space"): "specialize searches the space of its supernet; choose the supernet "
+                                               "(--supernet PATH) instead"}
+
+
+def check_read(verb: str, overrides: list[str], unread: tuple[str, ...] = (), why: str = "") -> None:
+    """Every override sets a config group ``verb`` reads (:data:`READS`, less ``unread``: the groups its flags
+    make it skip, ``why`` saying so); one of another group is one line naming it and the verbs that read it."""
+    groups = {g for read in READS.values() for g in read}
+    for o in overrides:
+        key = o.lstrip("+~").partition("=")[0]
+        group = key.split(".")[0]
+        if group not in groups or (group in READS[verb] and group not in unread):
+            continue
+        if (verb, group) in _UNREAD_WHY:
+            raise NasedgeError(f"{group}=...: {_UNREAD_WHY[verb, group]}")
+        if group in unread:
+            raise NasedgeError(f"override {o!r}: nasedge {verb} does not read {group} {why}; drop it")
+        readers = [v for v, read in READS.items() if group in read]
+        names = ", ".join(readers[:-1]) + f" and {readers[-1]}" if len(readers) > 1 else readers[0]
+        raise NasedgeError(f"override {o!r}: nasedge {verb} does not read {group} (nasedge {names} "
+                           f"read{'s' * (len(readers) == 1)} it); drop it")
+
+
+def _overrides(args: argparse.Namespace, verb: str, device: Optional[str] = None, extra: tuple[str, ...] = (),
+               unread: tuple[str, ...] = (), why: str = "") -> None:
+    """The overrides of ``verb`` (with ``device=NAME`` for a named ``--device``: its keys are checked), each of a
+    group it reads (:func:`check_read`, ``unread`` and ``why`` too)."""
     from nasedge.config import check_overrides, device_override
     from nasedge.measure.device import is_device_file
 
@@ -281,6 +320,7 @@ def _overrides(args: argparse.Namespace, device: Optional[str] = None, extra: tu
                                f"(--device), and change its settings with device.* overrides")
     named = [device_override(device)] if device and not is_device_file(device) else []
     check_overrides([*named, *extra, *given])
+    check_read(verb, given, unread, why)
     if any("${" in o.partition("=")[2] for o in given):  # an interpolation resolves when composed (half a second)
         from nasedge.config import compose
 
@@ -350,10 +390,7 @@ def _specialize_values(args: argparse.Namespace) -> Any:
     chosen = [o.split("=", 1)[1] for o, k in zip(given, keys) if k == "search"]
     if args.strategy and chosen and chosen[-1] != args.strategy:  # one of them would be ignored
         raise NasedgeError(f"--strategy {args.strategy} and search={chosen[-1]} name two strategies; give one")
-    # settings specialize does not read: they were accepted, and changed nothing
-    if "search_space" in keys:
-        raise NasedgeError("search_space=...: specialize searches the space of its supernet; choose the supernet "
-                           "(--supernet PATH) instead")
+    # settings specialize does not read: they were accepted, and changed nothing (whole groups: check_read)
     if "data.recalibration_images" in keys and "specialize.recalibration_images" not in keys:
         raise NasedgeError("data.recalibration_images: specialize's final evaluation takes "
                            "specialize.recalibration_images (null: the data's); set that too")
@@ -427,7 +464,8 @@ def _specialize(args: argparse.Namespace) -> None:
             check_measurements_use(args.measurements, None, device)
             check_predictor_use(args.overrides, None, device)
             device.check_available()
-    _overrides(args, None if service_only else args.device, tuple([f"search={args.strategy}"] if args.strategy else []))
+    _overrides(args, "specialize", None if service_only else args.device,
+               tuple([f"search={args.strategy}"] if args.strategy else []))
     composed = _specialize_values(args)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
@@ -505,7 +543,8 @@ def _measure(args: argparse.Namespace) -> None:
     check_space("--space", args.space)
     if args.resolutions and args.space and not args.space.endswith((".yaml", ".yml")):
         parse_resolutions("--resolutions", args.resolutions, args.space)
-    _overrides(args, args.device)
+    _overrides(args, "measure", args.device, unread=("search_space",) if args.space else (),
+               why=f"with --space (--space {args.space} names the space)")
     if args.archs:
         check_archs_jsonl("--archs", args.archs)
     elif args.num_archs is not None and args.num_archs < 1:
@@ -515,7 +554,7 @@ def _measure(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    _overrides(args)
+    _overrides(args, "eval")
     spec = args.arch
     if spec not in ("min", "max") and not spec.startswith("random:"):
         if spec.endswith(".jsonl"):
@@ -530,7 +569,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    _overrides(args)
+    _overrides(args, "export")
     check_arch_file("--arch", args.arch, args.space, option=True)
     if args.supernet:
         check_checkpoint_file("--supernet", args.supernet)
@@ -540,7 +579,8 @@ def _export(args: argparse.Namespace) -> None:
 def _arch(args: argparse.Namespace) -> None:
     if args.arch_command == "sample":
         check_space("--space", args.space)
-        _overrides(args)
+        _overrides(args, "arch sample", unread=("search_space",) if args.space else (),
+                   why=f"with --space (--space {args.space} names the space)")
 
 
 def _import(args: argparse.Namespace) -> None:
@@ -572,7 +612,12 @@ def _predictor(args: argparse.Namespace) -> None:
         if not is_device_file(args.device):
             check_device_name(args.device)  # it names the profile file
         # the predictor's own options (predictor.table) are checked against --predictor's, as the fit composes them
-        _overrides(args, args.device, tuple([f"predictor={args.predictor}"] if getattr(args, "predictor", None) else []))
+        unread, why = ((("device", "search_space"), f"with --measurements (nothing is measured: {args.measurements} "
+                                                    f"gives the latencies and their archs' space)")
+                       if args.measurements else (("search_space",), f"with --space (--space {args.space} names the "
+                                                                     f"space)") if args.space else ((), ""))
+        _overrides(args, "predictor fit", args.device,
+                   tuple([f"predictor={args.predictor}"] if getattr(args, "predictor", None) else []), unread, why)
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
         check_out_file("--save-measurements", args.save_measurements, (args.measurements,))
@@ -607,7 +652,7 @@ def _serve(args: argparse.Namespace) -> None:
     if args.overrides[:1] == ["token"]:
         check_out_file("--file", args.file)
         return
-    _overrides(args)
+    _overrides(args, "serve")
     check_port("--port", args.port)
     for port in _override_values(args, "service.port"):  # the composed config's is checked again at the bind
         if not port.isdigit():
@@ -625,7 +670,7 @@ def _devices(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    _overrides(args)
+    _overrides(args, "train")
     for out_dir in _override_values(args, "train.out_dir"):
         check_out_dir("train.out_dir", out_dir)
 
@@ -646,7 +691,7 @@ def check_torch_device(flag: str, device: Optional[str]) -> None:
 
 def _accuracy(args: argparse.Namespace) -> None:
     if args.accuracy_action == "sample":
-        _overrides(args)
+        _overrides(args, "accuracy sample")
         if args.n <= 0:
             raise NasedgeError(f"-n: value {args.n} is not valid; expected N > 0")
         check_positive("--batch-size", args.batch_size)

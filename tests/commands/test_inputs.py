@@ -100,6 +100,70 @@ def test_a_users_device_is_a_known_option_of_the_device_group(nasedge_cli):
         check_overrides(["device=myboard2"])
 
 
+# a group the verb never reads: refused, not ignored (specialize ran with train.max_minutes=5 and said nothing).
+# Checked by the early checks alone: a verb that let one through would run (train, serve: for good)
+REFUSED = [
+    bad_inputs.Case("specialize given a training setting", (*S, "train.max_minutes=5"),
+                    r"^override 'train.max_minutes=5': nasedge specialize does not read train "
+                    r"\(nasedge train reads it\); drop it$"),
+    bad_inputs.Case("specialize given a training recipe", (*S, "train=tiny"),
+                    r"override 'train=tiny': nasedge specialize does not read train"),
+    bad_inputs.Case("specialize given a service setting", (*S, "service.port=9"),
+                    r"override 'service.port=9': nasedge specialize does not read service \(nasedge serve reads it\)"),
+    bad_inputs.Case("train given a search setting", ("train", "search.max_evaluations=3"),
+                    r"override 'search.max_evaluations=3': nasedge train does not read search \(nasedge specialize"),
+    bad_inputs.Case("serve given a training setting", ("serve", "train.max_minutes=3"),
+                    r"override 'train.max_minutes=3': nasedge serve does not read train"),
+    bad_inputs.Case("eval given a predictor", ("eval", "--arch", "max", "predictor=lut"),
+                    r"override 'predictor=lut': nasedge eval does not read predictor \(nasedge specialize, predictor "
+                    r"fit and serve read it\)"),
+    bad_inputs.Case("export given a device setting", ("export", "--arch", "a.json", "--out", "o", "device.name=x"),
+                    r"override 'device.name=x': nasedge export does not read device"),
+    bad_inputs.Case("measure given data", ("measure", "--device", "cpu", "--num-archs", "1", "--out", "m.csv",
+                                           "data.cutout=8"), r"override 'data.cutout=8': nasedge measure does not read"),
+    bad_inputs.Case("arch sample given a space twice", ("arch", "sample", "--space", "ofa_mbv3_tiny",
+                                                        "search_space=ofa_mbv3_cifar"),
+                    r"override 'search_space=ofa_mbv3_cifar': nasedge arch sample does not read search_space with "
+                    r"--space"),
+    bad_inputs.Case("predictor fit of measurements given a device setting",
+                    ("predictor", "fit", "--device", "cpu-ort-t1", "--measurements", "m.csv",
+                     "device.measure.threads=2"),
+                    r"override 'device.measure.threads=2': nasedge predictor fit does not read device with "
+                    r"--measurements"),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c.name for c in REFUSED])
+def test_an_override_of_a_group_the_verb_does_not_read_is_refused(case, tmp_path, monkeypatch):
+    from nasedge.cli import build_parser
+    from nasedge.commands.inputs import check
+    from nasedge.errors import NasedgeError
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(list(case.argv))
+    with pytest.raises(NasedgeError, match=case.expect):
+        check(args.command, args)
+
+
+@pytest.mark.parametrize("verb, overrides", [
+    # what each verb does read passes (data.cutout: specialize's final evaluation recalibrates on augmented images)
+    ("specialize", ["data.cutout=0", "supernet.checkpoint=null", "search.max_evaluations=5", "specialize.top_k=2",
+                    "predictor.cv_folds=3", "seed=1", "experiment=specialize_fast"]),
+    ("train", ["train=tiny", "data.cutout=8", "search_space=ofa_mbv3_tiny", "seed=2"]),
+    ("eval", ["supernet.checkpoint=x.pt", "data.limit_test=5"]),
+    ("export", ["supernet.init=random", "data=cifar10"]),
+    ("measure", ["device.measure.threads=2", "search_space=ofa_mbv3_tiny"]),
+    ("predictor fit", ["predictor=lut", "device.measure.threads=2", "search_space=ofa_mbv3_tiny"]),
+    ("serve", ["service.port=9", "predictor.cv_folds=3"]),
+    ("arch sample", ["search_space=ofa_mbv3_tiny"]),
+    ("accuracy sample", ["data.limit_test=5", "supernet.checkpoint=x.pt"]),
+])
+def test_overrides_of_the_groups_a_verb_reads_pass(verb, overrides):
+    from nasedge.commands.inputs import check_read
+
+    check_read(verb, overrides)
+
+
 def test_an_interpolation_that_resolves_is_taken(monkeypatch):
     from nasedge.config import compose
 
