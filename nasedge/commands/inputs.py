@@ -616,7 +616,8 @@ def _predictor(args: argparse.Namespace) -> None:
                                                     f"gives the latencies and their archs' space)")
                        if args.measurements else (("search_space",), f"with --space (--space {args.space} names the "
                                                                      f"space)") if args.space else ((), ""))
-        _overrides(args, "predictor fit", args.device,
+        # with --measurements the device need not be nasedge's (it names the profile), and its settings are not read
+        _overrides(args, "predictor fit", None if args.measurements else args.device,
                    tuple([f"predictor={args.predictor}"] if getattr(args, "predictor", None) else []), unread, why)
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
