@@ -533,7 +533,8 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
         for depth, part in enumerate(path[1:]):
             if not isinstance(node, dict):
                 break
-            takes = _measure_arguments(node, overrides) if (head, path[0], depth) == ("device", "measure", 0) else set()
+            takes = (_measure_arguments(node, overrides) if (head, path[0], depth) == ("device", "measure", 0) else
+                     _protocol_fields() if (head, *path[:2], depth) == ("device", "measure", "protocol", 1) else set())
             if part not in node and part in takes:  # an argument the YAML leaves to its default
                 added.add(o)
                 break
@@ -564,6 +565,13 @@ def _measure_arguments(section: dict, overrides: Sequence[str]) -> set[str]:
         with contextlib.suppress(NasedgeError):
             keys |= set(get_runtime(str(runtime)).options)
     return keys
+
+
+def _protocol_fields() -> set[str]:
+    """The settings of a device's measurement protocol (``device.measure.protocol.*``), its YAML's or not."""
+    from nasedge.measure.protocol import ProtocolConfig
+
+    return {f.name for f in dataclasses.fields(ProtocolConfig)}
 
 
 def _unknown_option(group: str, value: str, options: Sequence[str]) -> NasedgeError:

@@ -250,3 +250,15 @@ def test_a_runtime_option_or_measurer_argument_the_device_yaml_leaves_out_can_be
     with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.bacth'; did you mean "
                                            "'device.measure.batch'\\?"):
         compose(["device=b", "device.measure.bacth=2"])
+
+
+def test_a_protocol_setting_its_device_yaml_leaves_out_is_set_without_a_plus():
+    """device.measure.protocol.tolerance=0.02 said "known: device.measure.protocol.group_size" (the YAML's keys),
+    hiding the protocol's real settings."""
+    from nasedge.errors import NasedgeError
+
+    assert compose(["device=cpu-ort-t1", "device.measure.protocol.tolerance=0.02"]).device.measure.protocol == {
+        "group_size": 20, "tolerance": 0.02}
+    with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.protocol.tolerence'; did you "
+                                           "mean 'device.measure.protocol.tolerance'\\? known: .*max_seconds"):
+        compose(["device=cpu-ort-t1", "device.measure.protocol.tolerence=0.02"])
