@@ -669,13 +669,15 @@ def compose_with_device(device: str, overrides: Sequence[str] = ()) -> tuple[Any
         cfg, loaded = compose(overrides), get_device(device)
     else:
         cfg = compose([device_override(device), *overrides])
+        ours = [o for o in overrides if _key(o).startswith("device.")]
         try:
             loaded = get_device(device, OmegaConf.to_container(cfg.device, resolve=True))
         except NasedgeError as exc:  # the message names the device's file: say what changed it
-            ours = [o for o in overrides if _key(o).startswith("device.")]
             if not ours:
                 raise
             raise NasedgeError(f"{exc} (the device as the overrides {' '.join(ours)} change it)") from None
+        if ours:  # what is found wrong later (its measurer's arguments) is the overrides', not the file's
+            loaded.source = f"override{'s' * (len(ours) > 1)} {' '.join(ours)} of {loaded.source}"
     loaded.check_available()
     return cfg, loaded
 

@@ -262,3 +262,15 @@ def test_a_protocol_setting_its_device_yaml_leaves_out_is_set_without_a_plus():
     with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.protocol.tolerence'; did you "
                                            "mean 'device.measure.protocol.tolerance'\\? known: .*max_seconds"):
         compose(["device=cpu-ort-t1", "device.measure.protocol.tolerence=0.02"])
+
+
+def test_a_measurer_argument_an_override_sets_wrong_is_blamed_on_the_override():
+    """device.measure.threads=abc was said to be wrong in conf/device/cpu-ort-t1.yaml, which says threads: 1."""
+    from nasedge.config import compose_with_device
+    from nasedge.errors import NasedgeError
+
+    pytest.importorskip("onnxruntime")
+    _, device = compose_with_device("cpu-ort-t1", ["device.measure.threads=abc"])
+    with pytest.raises(NasedgeError, match="^override device.measure.threads=abc of conf/device/cpu-ort-t1.yaml: "
+                                           "measure: .*'threads': value 'abc' is not valid"):
+        device.measurer()
