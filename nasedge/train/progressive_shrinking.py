@@ -82,6 +82,28 @@ def phase_space(space: SearchSpace, phase: PhaseConfig) -> SearchSpace:
         raise NasedgeError(f"train.phases[{phase.name}]: {exc}") from None
 
 
+def check_phases(space: SearchSpace, phases: list[PhaseConfig]) -> None:
+    """Every phase's choices are of ``space``; where they are not, an installed space they fit is named (the
+    recipe ``train=tiny`` is of ``search_space=ofa_mbv3_tiny``)."""
+    from nasedge.spaces import list_spaces
+
+    def fits(other: SearchSpace) -> bool:
+        try:
+            for phase in phases:
+                phase_space(other, phase)
+        except NasedgeError:
+            return False
+        return True
+
+    try:
+        for phase in phases:
+            phase_space(space, phase)
+    except NasedgeError as exc:
+        others = [name for name in list_spaces() if name != space.name and fits(get_space(name))]
+        hint = f"; these phases fit search_space={others[0]}" if others else ""
+        raise NasedgeError(f"{exc} (search_space={space.name}){hint}") from None
+
+
 def sample_subnets(space: SearchSpace, resolution: int, n: int, sandwich: bool, rng: np.random.Generator) -> list[Arch]:
     """``n`` subnets of ``space`` at ``resolution``: with ``sandwich``, its largest and smallest first."""
     at_res = space.restrict(resolution=[resolution])
@@ -241,8 +263,7 @@ class Trainer:
         self.amp = cfg.amp and self.cuda
         self.static_arch = _static_arch(cfg, space) if cfg.mode == "static" else None
         if self.static_arch is None:
-            for phase in cfg.phases:  # a later phase's choices the space lacks: refused now, not after the earlier ones
-                phase_space(space, phase)
+            check_phases(space, cfg.phases)  # a later phase's choices the space lacks: refused now, not after the others
         self._stop_signal = False
         self._data_identity: dict | None = None  # data_identity of the loaded data, kept in every checkpoint
         self._num_classes = 0  # of the loaded data

@@ -148,3 +148,15 @@ def test_mps_where_there_is_none(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(NasedgeError, match=r"^train.device: value 'mps' is not available"):
         build("train.device=mps")
+
+
+def test_phases_of_another_space_name_the_space_they_fit():
+    """train=tiny with the default space said only "restricted depth choices must keep the maximum 4"."""
+    from nasedge.spaces import get_space
+    from nasedge.train.progressive_shrinking import check_phases
+
+    with pytest.raises(NasedgeError, match=r"^train.phases\[full\]: restricted depth choices must keep the maximum 4 "
+                                           r"\(search_space=ofa_mbv3_cifar\); these phases fit "
+                                           r"search_space=ofa_mbv3_tiny$"):
+        check_phases(get_space("ofa_mbv3_cifar"), build("train=tiny").phases)
+    check_phases(get_space("ofa_mbv3_tiny"), build(*TINY).phases)
