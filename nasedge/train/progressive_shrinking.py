@@ -202,21 +202,31 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
             if d:
                 return d
         return ""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):  # a list's item (a phase), not the list
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _first_difference(x, y, f"{path}.{i}"))), "")
     return path if a != b else ""
 
 
-def _value_at(config: dict, key: str) -> Any:
+def _value_at(config: Any, key: str) -> Any:
     """The value at a dotted ``key`` of :func:`_first_difference` (None where it is missing)."""
     for part in key.split("."):
-        config = config.get(part) if isinstance(config, dict) else None
+        if isinstance(config, list):
+            config = config[int(part)] if part.isdigit() and int(part) < len(config) else None
+        else:
+            config = config.get(part) if isinstance(config, dict) else None
     return config
 
 
 def _difference(ours: dict, theirs: dict) -> str:
-    """The first setting in which two configurations differ, with both values: ``train.batch_size: 16 against 32``
-    ("" where they do not)."""
+    """The first setting in which two configurations differ, with both values: ``train.batch_size: 16 against 32``,
+    ``train.phases.1.lr: 0.05 against 0.1``; lists of other lengths by their lengths ("" where they do not differ)."""
     key = _first_difference(theirs, ours)
-    return f"{key}: {_value_at(ours, key)!r} against {_value_at(theirs, key)!r}" if key else ""
+    if not key:
+        return ""
+    mine, other = _value_at(ours, key), _value_at(theirs, key)
+    if isinstance(mine, list) and isinstance(other, list):  # written out, a list of phases is kilobytes
+        return f"{key}: {len(mine)} items against {len(other)}"
+    return f"{key}: {mine!r} against {other!r}"
 
 
 def checkpoint_dir(out_dir: str | Path) -> Path:

@@ -160,3 +160,15 @@ def test_phases_of_another_space_name_the_space_they_fit():
                                            r"search_space=ofa_mbv3_tiny$"):
         check_phases(get_space("ofa_mbv3_cifar"), build("train=tiny").phases)
     check_phases(get_space("ofa_mbv3_tiny"), build(*TINY).phases)
+
+
+def test_a_resume_with_other_phases_names_the_differing_field_not_the_lists():
+    """Other train.phases on resume wrote both lists of phases out: a line several KB long."""
+    from nasedge.train.progressive_shrinking import _difference
+
+    phases = OmegaConf.to_container(compose(TINY).train.phases)
+    changed = [*phases[:1], {**phases[1], "lr": 0.5}, *phases[2:]]
+    assert _difference({"train": {"phases": changed}}, {"train": {"phases": phases}}) == \
+        "train.phases.1.lr: 0.5 against 0.05"
+    assert _difference({"train": {"phases": phases[:2]}}, {"train": {"phases": phases}}) == \
+        "train.phases: 2 items against 4"
