@@ -158,3 +158,22 @@ def test_noise_ceiling_names_a_cut_line(tmp_path):
     cut = tmp_path / "random_recal2.jsonl"
     cut.write_text(cut.read_text()[:300])
     one_line(script("cifar10_ofa/noise_ceiling.py", tmp_path), "random_recal2.jsonl:1", "invalid JSON")
+
+
+def test_latency_benchmark_merge_keeps_results_of_the_code_now_in_the_tree(tmp_path):
+    # copies of the whole results file, each with one chain recomputed, undid each other's chain in turn
+    table = script("latency_predictors/run.py", "table", "--results", EXPERIMENTS / "latency_predictors" /
+                   "results.json").stdout
+    code = table.split("(code digest ")[1][:16]  # the digest of the latency code now in the tree
+    stored = {"x/a": {"code": "old", "spearman": 0.1}, "x/b": {"code": "old", "spearman": 0.2}}
+    copies = {"a": {**stored, "x/a": {"code": code, "spearman": 0.5}}, "b": {**stored, "x/b": {"code": code,
+                                                                                               "spearman": 0.6}}}
+    (tmp_path / "results.json").write_text(json.dumps(stored))
+    for name, content in copies.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(content))
+    done = script("latency_predictors/run.py", "merge", tmp_path / "a.json", tmp_path / "b.json", "--results",
+                  tmp_path / "results.json")
+    assert done.returncode == 0, done.stderr
+    merged = json.loads((tmp_path / "results.json").read_text())
+    assert {k: v["spearman"] for k, v in merged.items()} == {"x/a": 0.5, "x/b": 0.6}
+    assert "1 of other code left out" in done.stdout

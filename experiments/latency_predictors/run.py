@@ -540,12 +540,19 @@ def cmd_merge(args) -> int:
     """Store the results of other results files (chains run side by side) into ``--results``."""
     for path in args.files:  # every file read before any is stored
         Results(path, must_exist=True)
-    results = Results(args.results)
+    results, code = Results(args.results), code_digest()
     for path in args.files:
         got = Results(path, must_exist=True)
+        kept = 0
         for key, value in sorted(got.items()):
+            # a result of the code now in the tree is not replaced by one of other code: copies of the whole results
+            # file, each with one chain recomputed (--stale), merge in any order
+            if value.get("code") != code and results.get(key, {}).get("code") == code:
+                kept += 1
+                continue
             results[key] = value
-        print(f"{path}: {len(got)} results")
+        print(f"{path}: {len(got)} results" + (f" ({kept} of other code left out: the stored ones are the code's now "
+                                                f"in the tree)" if kept else ""))
     atomic_write_text(results.path, json.dumps(results, indent=1, sort_keys=True) + "\n")
     return 0
 
