@@ -533,7 +533,9 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
         for depth, part in enumerate(path[1:]):
             if not isinstance(node, dict):
                 break
-            takes = (_measure_arguments(node, overrides) if (head, path[0], depth) == ("device", "measure", 0) else
+            # only for a key the YAML leaves out: the measurer's class (and runtime) need not be imported otherwise
+            takes = (set() if part in node else
+                     _measure_arguments(node, overrides) if (head, path[0], depth) == ("device", "measure", 0) else
                      _protocol_fields() if (head, *path[:2], depth) == ("device", "measure", "protocol", 1) else set())
             if part not in node and part in takes:  # an argument the YAML leaves to its default
                 added.add(o)

@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 
-from nasedge.export.tflite import tflite_bytes
 from nasedge.measure.protocol import Runner
 from nasedge.measure.runtime import Runtime
 from nasedge.measure.workload import Artifacts, Workload
@@ -25,6 +24,8 @@ class LiteRTRuntime(Runtime):
 
     def _flatbuffer(self, workload: Workload, artifacts: Artifacts) -> bytes:
         shape = (self.batch, *workload.input_shape)
+        from nasedge.export.tflite import tflite_bytes  # torch: on converting a model, not on reading the options
+
         return artifacts.get(workload, f"tflite:b{self.batch}", lambda: tflite_bytes(artifacts.model(workload), shape))
 
     def prepare(self, workload: Workload, artifacts: Artifacts) -> None:

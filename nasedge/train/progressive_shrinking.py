@@ -87,11 +87,12 @@ def check_phases(space: SearchSpace, phases: list[PhaseConfig]) -> None:
     recipe ``train=tiny`` is of ``search_space=ofa_mbv3_tiny``)."""
     from nasedge.spaces import list_spaces
 
-    def fits(other: SearchSpace) -> bool:
+    def fits(name: str) -> bool:
         try:
+            other = get_space(name)
             for phase in phases:
                 phase_space(other, phase)
-        except NasedgeError:
+        except Exception:  # noqa: BLE001 (a plugin's space that fails to load or restrict is no hint, never the error)
             return False
         return True
 
@@ -99,7 +100,7 @@ def check_phases(space: SearchSpace, phases: list[PhaseConfig]) -> None:
         for phase in phases:
             phase_space(space, phase)
     except NasedgeError as exc:
-        others = [name for name in list_spaces() if name != space.name and fits(get_space(name))]
+        others = [name for name in list_spaces() if name != space.name and fits(name)]
         hint = f"; these phases fit search_space={others[0]}" if others else ""
         raise NasedgeError(f"{exc} (search_space={space.name}){hint}") from None
 

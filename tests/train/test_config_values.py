@@ -162,6 +162,23 @@ def test_phases_of_another_space_name_the_space_they_fit():
     check_phases(get_space("ofa_mbv3_tiny"), build(*TINY).phases)
 
 
+def test_a_space_that_cannot_load_is_no_hint_and_never_the_error(monkeypatch):
+    # a plugin's space that failed to load (or to restrict) replaced the phases' own error, or was a TypeError
+    import nasedge.spaces
+    import nasedge.train.progressive_shrinking as trainer
+
+    def get_space(name):
+        if name == "broken":
+            raise TypeError("restrict() got an unexpected keyword argument 'kernel'")
+        return nasedge.spaces.get_space(name)
+
+    monkeypatch.setattr(nasedge.spaces, "list_spaces", lambda: ["broken", "ofa_mbv3_cifar", "ofa_mbv3_tiny"])
+    monkeypatch.setattr(trainer, "get_space", get_space)
+    with pytest.raises(NasedgeError, match=r"maximum 4 \(search_space=ofa_mbv3_cifar\); these phases fit "
+                                           r"search_space=ofa_mbv3_tiny$"):
+        trainer.check_phases(nasedge.spaces.get_space("ofa_mbv3_cifar"), build("train=tiny").phases)
+
+
 def test_a_resume_with_other_phases_names_the_differing_field_not_the_lists():
     """Other train.phases on resume wrote both lists of phases out: a line several KB long."""
     from nasedge.train.progressive_shrinking import _difference
