@@ -71,7 +71,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
 
     added = check_overrides(overrides)
     # a measurer's argument its device's YAML leaves out is added to the section (Hydra sets only what exists)
-    overrides = [f"+{o}" if o in added else o for o in overrides]
+    overrides = [f"+{o}" if added.get(o) == "add" else o for o in overrides if added.get(o) != "drop"]
     register_configs()
     extra = _conf_dirs()[1:]  # plugins' own config groups, and the user's devices (nasedge devices add)
     confs = [f"'file://{path}'" for path in extra]
@@ -458,7 +458,7 @@ def _experiment_choices(name: str, seen: frozenset = frozenset()) -> dict[str, s
     return out
 
 
-def check_overrides(overrides: Sequence[str]) -> set[str]:
+def check_overrides(overrides: Sequence[str]) -> dict[str, str]:
     """Fail with one line (the closest valid name and the valid ones) on an override naming an unknown group
     option (``search=evolutoin``), an unknown group or root key (``seeed=1``) or an unknown field of a group
     (``search.max_evaluatons=10``), an added one (``+``) too: nothing would read it. Keys below a group's fields
@@ -468,8 +468,9 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
 
     A device's measurer takes the arguments of its class and, for a runtime's, the runtime's options, whether its
     YAML writes them or not (``device.measure.optimization=basic``): returned are the overrides that set one the
-    YAML leaves out, which :func:`compose` adds (``+``)."""
-    added: set[str] = set()
+    YAML leaves out, each with what :func:`compose` does with it: ``"add"`` it (``+``), or ``"drop"`` it where it
+    sets the default that applies anyway."""
+    added: dict[str, str] = {}
     choices, root_keys = _root_defaults()
     groups = [g for g in choices if g != "_self_"]
     for o in overrides:
@@ -534,11 +535,13 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
             if not isinstance(node, dict):
                 break
             # only for a key the YAML leaves out: the measurer's class (and runtime) need not be imported otherwise
-            takes = (set() if part in node else
+            takes = ({} if part in node else
                      _measure_arguments(node, overrides) if (head, path[0], depth) == ("device", "measure", 0) else
-                     _protocol_fields() if (head, *path[:2], depth) == ("device", "measure", "protocol", 1) else set())
+                     _protocol_fields() if (head, *path[:2], depth) == ("device", "measure", "protocol", 1) else {})
             if part not in node and part in takes:  # an argument the YAML leaves to its default
-                added.add(o)
+                # set to that default, it changes nothing, and added it would give the device other settings (a name
+                # of its own, without its profiles): left out
+                added[o] = "drop" if depth == len(path) - 2 and _is_value(value, takes[part]) else "add"
                 break
             if part not in node:
                 raise _suggest(f"{prefix}.{part}", sorted(f"{prefix}.{k}" for k in {*node, *takes}))
@@ -546,7 +549,19 @@ def check_overrides(overrides: Sequence[str]) -> set[str]:
     return added
 
 
-def _measure_arguments(section: dict, overrides: Sequence[str]) -> set[str]:
+def _is_value(text: str, default: Any) -> bool:
+    """Whether an override's ``text`` is the value ``default`` (``inspect.Parameter.empty``: there is none)."""
+    import inspect
+
+    import yaml
+
+    try:
+        return default is not inspect.Parameter.empty and yaml.safe_load(text) == default
+    except yaml.YAMLError:
+        return False
+
+
+def _measure_arguments(section: dict, overrides: Sequence[str]) -> dict[str, Any]:
     """The keys a device's ``measure`` section takes: its measurer's arguments and, for a runtime's measurer, the
     options of its runtime (``device.measure.runtime=`` of ``overrides`` where given); none where they cannot be
     known here (the measurer or runtime does not import: composing or measuring says why)."""
@@ -558,22 +573,27 @@ def _measure_arguments(section: dict, overrides: Sequence[str]) -> set[str]:
     try:
         cls = measurer_class(section, "measure")
     except NasedgeError:
-        return set()
+        return {}
     named = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    keys = {n for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self" and p.kind not in named}
+    keys = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
+            if n != "self" and p.kind not in named}
     if issubclass(cls, RuntimeMeasurer):
         runtime = next((o.partition("=")[2] for o in reversed(overrides) if _key(o) == "device.measure.runtime"),
                        section.get("runtime"))
         with contextlib.suppress(NasedgeError):
-            keys |= set(get_runtime(str(runtime)).options)
+            keys.update(get_runtime(str(runtime)).options)
     return keys
 
 
-def _protocol_fields() -> set[str]:
-    """The settings of a device's measurement protocol (``device.measure.protocol.*``), its YAML's or not."""
+def _protocol_fields() -> dict[str, Any]:
+    """The settings of a device's measurement protocol (``device.measure.protocol.*``), its YAML's or not, with
+    their defaults (``inspect.Parameter.empty``: none)."""
+    import inspect
+
     from nasedge.measure.protocol import ProtocolConfig
 
-    return {f.name for f in dataclasses.fields(ProtocolConfig)}
+    return {f.name: f.default if f.default is not dataclasses.MISSING else inspect.Parameter.empty
+            for f in dataclasses.fields(ProtocolConfig)}
 
 
 def _unknown_option(group: str, value: str, options: Sequence[str]) -> NasedgeError:

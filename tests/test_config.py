@@ -247,6 +247,11 @@ def test_a_runtime_option_or_measurer_argument_the_device_yaml_leaves_out_can_be
         "  threads: 1\n")
     _, device = compose_with_device("b", ["device.measure.batch=2"])
     assert device.config.measure["batch"] == 2
+    # set to the default that applies anyway it changes nothing: the same device, not one renamed without its profiles
+    _, own = compose_with_device("b", [])
+    _, same = compose_with_device("b", ["device.measure.batch=1"])
+    assert (same.name, same.settings) == (own.name, own.settings) == ("b", own.settings)
+    assert device.name != "b"  # where it measures otherwise, it is another device
     with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.bacth'; did you mean "
                                            "'device.measure.batch'\\?"):
         compose(["device=b", "device.measure.bacth=2"])
