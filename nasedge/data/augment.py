@@ -7,6 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from nasedge.data.config import crop_side
+
 
 def normalize(images: torch.Tensor, mean, std, dtype=torch.float32) -> torch.Tensor:
     """uint8 ``(N, 3, H, W)`` -> normalised float."""
@@ -111,7 +113,7 @@ def center_crop(x: torch.Tensor, share: float) -> torch.Tensor:
     if share >= 1.0:
         return x
     h, w = x.shape[-2:]
-    ch, cw = max(1, round(h * share)), max(1, round(w * share))
+    ch, cw = crop_side(h, share), crop_side(w, share)
     top, left = (h - ch) // 2, (w - cw) // 2
     return x[..., top:top + ch, left:left + cw]
 

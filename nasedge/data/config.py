@@ -102,6 +102,15 @@ class DataConfig:
             draw["seed"] = self.augmentation_seed()
         return draw
 
+    def eval_crop_size(self) -> int:
+        """The side, in pixels, of the central ``eval_crop`` share that evaluation keeps of a stored image."""
+        return crop_side(self.image_size, self.eval_crop)
+
     def stored_fit(self) -> str:
         """How images of another size are stored at ``image_size`` (see :data:`nasedge.data.decode.FITS`)."""
         return "center_crop" if self.train_crop == "random_resized" else "stretch"
+
+
+def crop_side(side: int, share: float) -> int:
+    """The side of the central ``share`` of a ``side``-pixel image (at least 1; ``share`` >= 1: the whole side)."""
+    return side if share >= 1.0 else max(1, round(side * share))

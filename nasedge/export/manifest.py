@@ -34,8 +34,7 @@ def input_spec(arch: Arch, data: Optional[DataConfig | Mapping[str, Any]], *, ra
     stored = "shorter side, centre crop" if data.stored_fit() == "center_crop" else "stretched"
     crop = ("no crop (the whole image)" if data.eval_crop >= 1 else  # as nasedge.data.augment.center_crop
             f"the central {100 * data.eval_crop:g} % of each side kept")
-    cropped = data.image_size if data.eval_crop >= 1 else max(1, round(data.image_size * data.eval_crop))
-    resize = (f"already {arch.resolution} px, not resized" if cropped == arch.resolution else  # as augment.resize
+    resize = (f"already {arch.resolution} px, not resized" if data.eval_crop_size() == arch.resolution else
               f"resized to {arch.resolution} px, bilinear with antialiasing (torch.nn.functional.interpolate, "
               f"antialias=True, align_corners=False)")
     return {**shape, "mean": list(data.mean), "std": list(data.std), "preprocess": (
