@@ -90,6 +90,7 @@ def create_strategy(name: str, /, **options: Any) -> Strategy:
 def strategy_from_config(node: Mapping[str, Any]) -> Strategy:
     """A strategy from a composed Hydra ``search`` node (``cfg.search``)."""
     options = {str(k): v for k, v in dict(node).items()}
-    if "name" not in options:
-        raise NasedgeError("search config: field 'name' is required")
+    if options.get("name") in (None, "", "?"):  # "?": the schema's default, a YAML (a plugin's) that names none
+        raise NasedgeError("search config: field 'name' is not set; a strategy's YAML (conf/search/<option>.yaml) "
+                           "names the strategy it configures (name: evolution, ...)")
     return create_strategy(str(options.pop("name")), **options)

@@ -47,3 +47,11 @@ def test_bad_overrides_are_one_line_errors(overrides, message):
 def test_bad_values_are_caught_by_the_strategy():
     with pytest.raises(NasedgeError, match="option 'sampler': value 'cmaes'"):
         strategy_from_config(compose(["search=optuna", "search.sampler=cmaes"]).search)
+
+
+@pytest.mark.parametrize("node", [{"max_evaluations": 10}, {"name": "?", "max_evaluations": 10}, {"name": ""}])
+def test_a_search_config_that_names_no_strategy_says_so(node):
+    # a plugin's YAML without `name:` composed to the schema's "?": "unknown search strategy '?'"
+    with pytest.raises(NasedgeError, match=r"^search config: field 'name' is not set; a strategy's YAML "
+                                           r"\(conf/search/<option>.yaml\) names the strategy"):
+        strategy_from_config(node)
