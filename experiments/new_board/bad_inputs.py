@@ -76,6 +76,7 @@ def cases(d: Path) -> list[Case]:
                                           "archs.jsonl", "empty.jsonl", "nospace.json", "other.csv", "small.json")}
     out = str(d / "out")
     s = ("specialize", "--device", "cpu", "--out", out)
+    p = ("specialize", "--device", "titan_rtx_64", "--latency", "7ms")  # predict-only: nothing measured, no --out
     return [
         # specialize: budgets (observation 9), typos (9), files (9), devices (4, 5)
         Case("negative budget", (*s, "--latency", "-5ms"), r"latency budget '-5ms' is not valid"),
@@ -265,6 +266,31 @@ def cases(d: Path) -> list[Case]:
                                                             "--batch", "100000000"), r"--batch: value 100000000 is not valid; expected 1-4096"),
         Case("devices add: runtime typo", ("devices", "add", "my-board", "--runtime", "onnxruntme"),
              r"did you mean 'onnxruntime'\?"),
+        # overrides that compose but failed when read: an interpolation that does not resolve, or not to a value its
+        # field takes (it was an OmegaConf traceback)
+        Case("interpolation of no key", (*p, "search.max_evaluations=${nope.key}"),
+             r"^nasedge: error: search.max_evaluations: value \$\{nope.key\} is not valid; it interpolates "
+             r"'nope.key', which is no configuration key$"),
+        Case("interpolation to a string for an integer", (*p, "specialize.top_k=${oc.env:HOME}"),
+             r"^nasedge: error: specialize.top_k: value \$\{oc.env:HOME\} is not valid; expected an integer "
+             r"\(it resolves to '.*'\)$"),
+        Case("interpolation of an unset variable", (*p, "search.max_evaluations=${oc.env:NASEDGE_NOPE_VAR}"),
+             r"search.max_evaluations: value \$\{oc.env:NASEDGE_NOPE_VAR\} is not valid; environment "
+             r"variable NASEDGE_NOPE_VAR is not set"),
+        Case("interpolation of no resolver", (*p, "specialize.top_k=${nope:1}"),
+             r"specialize.top_k: value \$\{nope:1\} is not valid; unknown resolver 'nope'; known: .*oc.env"),
+        Case("train: interpolation of no key", ("train", "train.max_minutes=${nope}"),
+             r"^nasedge: error: train.max_minutes: value \$\{nope\} is not valid; it interpolates 'nope'"),
+        # a predict-only device has no measure section to set (it was an AssertionError of OmegaConf's)
+        Case("measure setting of a predict-only device", (*p, "device.measure.threads=2"),
+             r"^nasedge: error: override 'device.measure.threads=2': device titan_rtx_64 is predict-only \(it "
+             r"has no measure settings.*\), so device.measure.\* does not apply$"),
+        Case("added measure setting of a predict-only device", (*p, "+device.measure.protocol.max_seconds=1"),
+             r"device titan_rtx_64 is predict-only"),
+        # device= as every other group's option: the known ones and the closest (it was Hydra's "Could not find
+        # 'device/nope'" after 2.5 s)
+        Case("device option typo", ("train", "device=cpu-ort-t3"),
+             r"^nasedge: error: unknown device 'cpu-ort-t3'; did you mean 'cpu-ort-t2'\? known: .*cpu-ort-t1"),
     ]
 
 
