@@ -143,7 +143,7 @@ def _refused_value(cause: Exception, overrides: Sequence[str]) -> NasedgeError |
     takes = _takes(kind)
     if takes is None:
         return None
-    given = next((o.partition("=")[2] for o in reversed(overrides) if "=" in o and _key(o) == key), None)
+    given = _given(overrides, key)
     if given is None:  # an item, or a value of a YAML: OmegaConf's value
         given = "null" if cause.value is None else repr(cause.value)
     example = _example(kind, key, given, default)
@@ -175,7 +175,7 @@ def _unresolved(exc: Exception, overrides: Sequence[str]) -> NasedgeError:
             return inner
         inner = inner.__cause__ or inner.__context__
     key = getattr(exc, "full_key", "") or "configuration"
-    given = next((o.partition("=")[2] for o in reversed(overrides) if "=" in o and _key(o) == key), None)
+    given = _given(overrides, key)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, InterpolationValidationError):
         refused = _refused_value(exc, overrides)  # "KEY: value V is not valid; expected E"
@@ -327,6 +327,11 @@ def _schema_class(group: str) -> type:
 
 def _key(override: str) -> str:
     return override.partition("=")[0].lstrip("+~")
+
+
+def _given(overrides: Sequence[str], key: str) -> str | None:
+    """The value the last of ``overrides`` to set ``key`` gives it (as written), or ``None``."""
+    return next((o.partition("=")[2] for o in reversed(overrides) if "=" in o and _key(o) == key), None)
 
 
 def _conf_dirs() -> list[Path]:
@@ -578,8 +583,8 @@ def _measure_arguments(section: dict, overrides: Sequence[str]) -> dict[str, Any
     keys = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
             if n != "self" and p.kind not in named}
     if issubclass(cls, RuntimeMeasurer):
-        runtime = next((o.partition("=")[2] for o in reversed(overrides) if _key(o) == "device.measure.runtime"),
-                       section.get("runtime"))
+        given = _given(overrides, "device.measure.runtime")
+        runtime = section.get("runtime") if given is None else given
         with contextlib.suppress(NasedgeError):
             keys.update(get_runtime(str(runtime)).options)
     return keys
