@@ -24,8 +24,8 @@ from nasedge.search.pareto import nondominated_ranks, pareto_front
 
 __all__ = ["Candidate", "Evaluator", "SearchExhausted", "SearchProgress", "SearchResult", "Strategy",
            "StrategyConfig", "check_budget", "create_strategy", "list_strategies", "nondominated_ranks",
-           "pareto_front", "register_strategy", "strategy_class", "strategy_entry", "strategy_from_config", "unknown_strategy"]
-
+           "pareto_front", "register_strategy", "strategy_class", "strategy_entry", "strategy_from_config",
+           "unknown_strategy"]
 
 
 def _strategy_problem(obj: object) -> str | None:
