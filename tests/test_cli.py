@@ -163,6 +163,9 @@ def test_export_random_init(tmp_path, nasedge):
     r = nasedge("export", "--arch", str(tmp_path / "a.json"), "--supernet", str(tmp_path / "none.pt"),
                 "--out", str(tmp_path / "out2"))
     assert r.returncode == 2 and "none.pt: supernet checkpoint not found" in r.stderr
+    r = nasedge("export", "--arch", str(tmp_path / "a.json"), f"supernet.checkpoint={tmp_path / 'none.pt'}",
+                "--out", str(tmp_path / "out2"))  # the override is named, as --supernet is
+    assert r.returncode == 2 and "error: supernet.checkpoint: " in r.stderr and "none.pt: supernet checkpoint" in r.stderr
     (tmp_path / "d.json").mkdir()  # it said "no such arch file" of a folder that is there
     r = nasedge("export", "--arch", str(tmp_path / "d.json"), "--init", "random", "--out", str(tmp_path / "out2"))
     assert r.returncode == 2 and "d.json: is a directory, expected an arch's JSON file" in r.stderr

@@ -86,7 +86,6 @@ def load_supernet(path: str | Path, map_location: str | torch.device = "cpu") ->
     return supernet.to(map_location)
 
 
-
 def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
@@ -149,7 +148,8 @@ def subnet_from_config(cfg: Any, arch: Any, space: SearchSpace, seed: int = 0) -
         raise NasedgeError("no supernet checkpoint configured; pass --supernet PATH or --init random")
     path = Path(cfg.checkpoint)
     if not path.is_file():
-        raise NasedgeError(f"{path}: supernet checkpoint not found; pass --supernet PATH or --init random")
+        raise NasedgeError(f"supernet.checkpoint: {path}: supernet checkpoint not found; "
+                           "pass --supernet PATH or --init random")
     supernet = load_supernet(path)
     if supernet.space.name != arch.space:
         raise NasedgeError(f"{path}: supernet is for search space {supernet.space.name!r}, the arch for {arch.space!r}; "
