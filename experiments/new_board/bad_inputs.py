@@ -291,6 +291,15 @@ def cases(d: Path) -> list[Case]:
         # 'device/nope'" after 2.5 s)
         Case("device option typo", ("train", "device=cpu-ort-t3"),
              r"^nasedge: error: unknown device 'cpu-ort-t3'; did you mean 'cpu-ort-t2'\? known: .*cpu-ort-t1"),
+        # the predictor's name, set by override or left out of a (plugin's) YAML, is checked with the inputs: it
+        # was "unknown latency predictor ''" after the supernet and the accuracy predictor had loaded (10 s)
+        Case("predictor name emptied", (*s, "--latency", "1.3ms", "predictor.name="),
+             r"^nasedge: error: predictor config: field 'name' is not set; a predictor's YAML "
+             r"\(conf/predictor/<option>.yaml\) names the predictor it configures"),
+        Case("predictor name typo", (*s, "--latency", "1.3ms", "predictor.name=metaa"),
+             r"^nasedge: error: unknown latency predictor 'metaa'; did you mean 'meta'\? known: "),
+        Case("serve: predictor name emptied", ("serve", "predictor.name="),
+             r"^nasedge: error: predictor config: field 'name' is not set"),
     ]
 
 

@@ -394,13 +394,14 @@ def _specialize_values(args: argparse.Namespace) -> Any:
     if "data.recalibration_images" in keys and "specialize.recalibration_images" not in keys:
         raise NasedgeError("data.recalibration_images: specialize's final evaluation takes "
                            "specialize.recalibration_images (null: the data's); set that too")
-    checked = ("search.", "specialize.", "data.", "supernet.")
-    ours = [o for o, k in zip(given, keys) if k in ("search", "data", "supernet") or k.startswith(checked)]
-    if not any(k in ("data", "supernet") or k.startswith(checked) for k in keys):  # the shipped values need no check
-        return None
+    checked = ("search.", "specialize.", "data.", "supernet.", "predictor.")
+    ours = [o for o, k in zip(given, keys) if k in ("search", "data", "supernet", "predictor") or k.startswith(checked)]
+    if not any(k in ("data", "supernet", "predictor") or k.startswith(checked) for k in keys):  # the shipped values
+        return None  # need no check
     from omegaconf import OmegaConf
 
     from nasedge.config import compose
+    from nasedge.predict import predictor_config
     from nasedge.search import strategy_from_config
 
     cfg = compose([*([f"search={args.strategy}"] if args.strategy else []), *ours])
@@ -438,6 +439,7 @@ def _specialize_values(args: argparse.Namespace) -> Any:
 
             require_tflite()
     strategy_from_config(OmegaConf.to_container(cfg.search, resolve=True))
+    predictor_config(OmegaConf.to_container(cfg.predictor, resolve=True))  # it is used after the search's inputs
     return cfg
 
 

@@ -166,7 +166,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from nasedge.config import compose, compose_with_device
     from nasedge.errors import NasedgeError
     from nasedge.measure.device import device_source, get_device, split_device_overrides
-    from nasedge.predict import predictor_class
+    from nasedge.predict import predictor_config
     from nasedge.predict.dataset import read_device_measurements
     from nasedge.predict.profile import check_cv_folds, check_device_name, fit_profile, save_profile
 
@@ -183,10 +183,8 @@ def run_fit(args: argparse.Namespace) -> int:
     else:
         composed, device = compose(split_device_overrides(overrides)[1]), None
     cfg = OmegaConf.to_container(composed.predictor, resolve=True)
-    name = cfg["name"]
+    name, options = predictor_config(cfg)
     cv_folds = check_cv_folds(cfg["cv_folds"])
-    cls = predictor_class(name)
-    options = cls.options_from_config(cfg)
     if args.table:
         options["table"] = args.table
     if isinstance(options.get("table"), str):  # --table, or predictor.table=FILE

@@ -146,7 +146,7 @@ def resolve_settings(args: argparse.Namespace):
 
     from nasedge.config import compose
     from nasedge.errors import NasedgeError
-    from nasedge.predict import predictor_class
+    from nasedge.predict import predictor_config
     from nasedge.predict.profile import check_cv_folds
     from nasedge.service.auth import TokenSet, read_token_file
     from nasedge.service.settings import ServiceSettings
@@ -163,8 +163,7 @@ def resolve_settings(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             data[flag] = getattr(args, flag)
     predictor = OmegaConf.to_container(cfg.predictor, resolve=True)
-    data["predictor"] = predictor["name"]
-    data["predictor_options"] = predictor_class(predictor["name"]).options_from_config(predictor)
+    data["predictor"], data["predictor_options"] = predictor_config(predictor)
     data["cv_folds"] = check_cv_folds(predictor["cv_folds"])  # the service's copy: named as the user set it
     settings = ServiceSettings.from_mapping(data)
     settings.check_predictor()  # here, before the address is announced and workers or replicas start

@@ -14,6 +14,7 @@ predictor stored as JSON) live in :mod:`nasedge.predict.profile`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nasedge.errors import NasedgeError
@@ -22,9 +23,8 @@ from nasedge.predict.encodings import LatencyEncoding, get_encoding
 from nasedge.registry import Entry, Registry, class_problem
 from nasedge.spaces import SearchSpace
 
-__all__ = ["LatencyPredictor", "create_predictor", "list_predictors", "predictor_class", "predictor_entry",
-           "predictor_from_dict", "get_encoding", "register_predictor"]
-
+__all__ = ["LatencyPredictor", "create_predictor", "list_predictors", "predictor_class", "predictor_config",
+           "predictor_entry", "predictor_from_dict", "get_encoding", "register_predictor"]
 
 
 def _predictor_problem(obj: object) -> str | None:
@@ -60,6 +60,15 @@ def predictor_class(name: str) -> type[LatencyPredictor]:
 def predictor_entry(name: str) -> Entry:
     """The registry entry of ``name`` (its target and the plugin that registered it), nothing imported."""
     return _PREDICTORS.entry(name)
+
+
+def predictor_config(node: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The predictor a composed Hydra ``predictor`` node (``cfg.predictor``, resolved) names, and its own options."""
+    name = node.get("name")
+    if not name:  # the schema's default: a YAML (a plugin's) that names none, or predictor.name= emptied
+        raise NasedgeError("predictor config: field 'name' is not set; a predictor's YAML "
+                           "(conf/predictor/<option>.yaml) names the predictor it configures (name: meta, ...)")
+    return str(name), predictor_class(str(name)).options_from_config(node)
 
 
 def create_predictor(name: str, space: SearchSpace | LatencyEncoding | str, **options: Any) -> LatencyPredictor:

@@ -287,14 +287,15 @@ def _latency_source(device: Any, space: Any, req: SpecializeRequest, cfg: Any, s
         elif not device.measurable:
             source = lat.published_source(device, space, spec.published_predictor)
         else:
-            from nasedge.predict import predictor_class
+            from nasedge.predict import predictor_config
             from nasedge.predict.profile import check_cv_folds
 
             pcfg = OmegaConf.to_container(cfg.predictor, resolve=True)
+            predictor, predictor_options = predictor_config(pcfg)
             with progress_bar(console, f"measure {device.name}", "profile archs", spec.profile_archs) as update:
                 source = lat.profile_source(
-                    device, space, profiles_dir=pcfg.get("profiles_dir"), predictor=pcfg["name"],
-                    predictor_options=predictor_class(pcfg["name"]).options_from_config(pcfg),
+                    device, space, profiles_dir=pcfg.get("profiles_dir"), predictor=predictor,
+                    predictor_options=predictor_options,
                     cv_folds=check_cv_folds(pcfg["cv_folds"]), num_archs=spec.profile_archs,
                     max_archs=spec.profile_max_archs, active=spec.profile_design == "active",
                     measurements=req.measurements, predictor_given=req.predictor_given,

@@ -28,3 +28,13 @@ def test_default_is_meta_and_overrides_are_typed():
         compose(["predictor.robust_iters=many"])
     with pytest.raises(NasedgeError, match="unknown predictor option 'gbm'; known: flops, lut, meta"):
         compose(["predictor=gbm"])
+
+
+def test_predictor_config_names_the_predictor_and_its_options():
+    from nasedge.predict import predictor_config
+
+    cfg = OmegaConf.to_container(compose(["predictor=meta", "predictor.nu=2.5"]).predictor)
+    name, options = predictor_config(cfg)
+    assert name == "meta" and options["nu"] == 2.5 and "name" not in options and "cv_folds" not in options
+    with pytest.raises(NasedgeError, match=r"^predictor config: field 'name' is not set; a predictor's YAML"):
+        predictor_config({**cfg, "name": ""})  # the schema's default: a (plugin's) YAML that names none
