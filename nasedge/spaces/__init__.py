@@ -28,7 +28,6 @@ __all__ = ["SearchSpace", "OFAMobileNetV3Space", "as_rng", "get_space", "install
            "load_space", "register_family", "unknown_space"]
 
 
-
 def _family_problem(obj: object) -> str | None:
     """A family is a SearchSpace class (every abstract method implemented) or a plain parser function."""
     if isinstance(obj, type):

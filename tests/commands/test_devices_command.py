@@ -293,7 +293,6 @@ def test_a_device_yaml_that_measure_refuses_is_listed_and_shown_as_refused(nased
         _one_line_error(nasedge_cli(*command), f"bad.yaml: measure: runtime onnxruntime: {needle}")
 
 
-
 @pytest.mark.parametrize("target", ["os.system", "nasedge.measure.Device"])
 def test_a_device_yaml_whose_target_is_no_measurer_is_listed_as_unreadable_with_why(nasedge_cli, nasedge_home, target):
     """`_target_: os.system` was listed as 'unavailable here', as if this machine lacked something; a plugin that is

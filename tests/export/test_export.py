@@ -31,7 +31,6 @@ def test_formats_write_loadable_files(tmp_path, scrambled_supernet):
         assert files["arch.json"] in (arch.to_json(), arch.to_json().encode())
 
 
-
 def test_export_leaves_the_callers_random_numbers_alone(tmp_path, scrambled_supernet):
     space = get_space("ofa_mbv3_tiny")
     arch = space.sample(0)

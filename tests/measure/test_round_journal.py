@@ -124,7 +124,6 @@ def test_a_journal_of_other_settings_is_moved_aside(tmp_path):
     assert RoundJournal(path, "b", ["k0"], settings="2222bbbb").restored == 0 and path.exists()
 
 
-
 def test_the_check_before_the_work_refuses_what_measuring_would_and_changes_nothing(tmp_path, device_config):
     """specialize checks its verification journal before the search: as measuring reads it, but a last line cut
     short is left for the run to drop (and say so), and a journal of other settings for it to move aside."""

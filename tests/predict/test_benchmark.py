@@ -74,7 +74,6 @@ def test_evaluate_and_nearest(ofa_sample):
         evaluate(ds, "gpu9")
 
 
-
 def test_a_stored_prior_never_holds_the_target(ofa_sample, tmp_path, monkeypatch):
     """run_task with ``weights``: the target's own head is left out of the loaded prior."""
     from nasedge.predict import profile

@@ -91,7 +91,6 @@ def test_an_arch_of_another_space_on_a_later_line_says_so(tmp_path, data_dir, sp
         load_dataset(d, space)  # it said: field 'arch_str': missing
 
 
-
 @pytest.mark.parametrize("space, first", [(None, False), ("fbnet", False), ("nasbench201", True)])
 def test_a_measurements_row_of_another_space_says_so(tmp_path, space, first):
     """A CSV of fbnet archs with a NAS-Bench-201 arch on row 4 said "field 'ops': missing" of that row."""

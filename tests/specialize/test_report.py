@@ -81,7 +81,6 @@ def test_the_combined_report_says_a_pick_whose_accuracy_is_predicted_only_was_no
     assert "subnets: from 0.4 ms" in render_combined_report(top)
 
 
-
 @pytest.mark.parametrize("budgets, view", [("50ms,100ms", "render_combined_report"), ("50ms", "plot_pareto")])
 def test_a_bug_rendering_a_report_keeps_the_picks(tmp_path, capsys, monkeypatch, budgets, view):
     """A report or plot that cannot be rendered (a bug) discarded the staged outputs: every pick and export lost. The

@@ -54,7 +54,6 @@ def test_a_verification_csv_that_cannot_be_resumed_is_refused_before_anything_lo
         "move the file aside to measure afresh" in err.strip().splitlines()[-1]
 
 
-
 def test_a_round_journal_that_cannot_be_resumed_is_refused_before_anything_loads(tmp_path, capsys):
     """verification.csv was checked before the search, its round journal (a group cut short) only after it."""
     from dataclasses import replace
