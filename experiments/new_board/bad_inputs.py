@@ -287,6 +287,14 @@ def cases(d: Path) -> list[Case]:
              r"has no measure settings.*\), so device.measure.\* does not apply$"),
         Case("added measure setting of a predict-only device", (*p, "+device.measure.protocol.max_seconds=1"),
              r"device titan_rtx_64 is predict-only"),
+        # a deletion of a group the verb does not read, refused as a setting of it is (it was "cannot be deleted
+        # (every verb reads it)", for train after loading PyTorch)
+        Case("deletion of a group specialize does not read", (*p, "~train.max_minutes"),
+             r"^nasedge: error: override '~train.max_minutes': nasedge specialize does not read train \(nasedge "
+             r"train reads it\); drop it$"),
+        Case("train: deletion of a group it does not read", ("train", "~search"),
+             r"^nasedge: error: override '~search': nasedge train does not read search \(nasedge specialize "
+             r"reads it\); drop it$"),
         # device= as every other group's option: the known ones and the closest (it was Hydra's "Could not find
         # 'device/nope'" after 2.5 s)
         Case("device option typo", ("train", "device=cpu-ort-t3"),

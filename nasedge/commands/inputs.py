@@ -312,13 +312,17 @@ def _overrides(args: argparse.Namespace, verb: str, device: Optional[str] = None
     from nasedge.config import check_overrides, device_override
     from nasedge.measure.device import is_device_file
 
-    given = [o for o in getattr(args, "overrides", None) or [] if "=" in o]
+    # a deletion (``~group.key``) is one too, without a value
+    given = [o for o in getattr(args, "overrides", None) or [] if "=" in o or o.startswith("~")]
     if device:  # the override would replace --device's device, and so its profile, silently
-        chosen = [o for o in given if o.lstrip("+~").split("=", 1)[0] == "device"]
+        chosen = [o for o in given if not o.startswith("~") and o.lstrip("+").split("=", 1)[0] == "device"]
         if chosen:
-            raise NasedgeError(f"--device {device} and {chosen[-1].lstrip('+~')} name two devices; give one "
+            raise NasedgeError(f"--device {device} and {chosen[-1].lstrip('+')} name two devices; give one "
                                f"(--device), and change its settings with device.* overrides")
     named = [device_override(device)] if device and not is_device_file(device) else []
+    # a deletion of a group the verb does not read first: check_overrides' refusal of deleting a group's field
+    # would say every verb reads it
+    check_read(verb, [o for o in given if o.startswith("~")], unread, why)
     check_overrides([*named, *extra, *given])
     check_read(verb, given, unread, why)
     if any("${" in o.partition("=")[2] for o in given):  # an interpolation resolves when composed (half a second)

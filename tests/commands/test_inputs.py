@@ -87,6 +87,12 @@ REFUSED = [
                      "device.measure.threads=2"),
                     r"override 'device.measure.threads=2': nasedge predictor fit does not read device with "
                     r"--measurements"),
+    # a deletion too (serve composed it, and served without a word)
+    bad_inputs.Case("serve given a deletion of a device setting", ("serve", "~device.measure.batch"),
+                    r"^override '~device.measure.batch': nasedge serve does not read device \(nasedge specialize, "
+                    r"measure and predictor fit read it\); drop it$"),
+    bad_inputs.Case("eval given a deletion of a group", ("eval", "--arch", "max", "~predictor"),
+                    r"^override '~predictor': nasedge eval does not read predictor"),
 ]
 
 
@@ -119,6 +125,23 @@ def test_overrides_of_the_groups_a_verb_reads_pass(verb, overrides):
     from nasedge.commands.inputs import check_read
 
     check_read(verb, overrides)
+
+
+@pytest.mark.parametrize("argv", [
+    ("measure", "--device", "cpu", "--num-archs", "1", "--out", "m.csv", "~device.measure.protocol.probe_s"),
+    ("specialize", "--device", "cpu", "--latency", "2ms", "--out", "pick", "~device.measure.protocol"),
+    ("predictor", "fit", "--device", "cpu-ort-t1", "~device.measure.protocol.group_size"),
+])
+def test_a_deletion_in_a_group_the_verb_reads_passes(argv, tmp_path, monkeypatch):
+    from nasedge.cli import build_parser
+    from nasedge.commands.inputs import check
+    from nasedge.config import compose_with_device
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(list(argv))
+    check(args.command, args)
+    _, device = compose_with_device(args.device, args.overrides)
+    assert device.name == args.device  # the protocol is no part of what names the device
 
 
 def test_an_interpolation_that_resolves_is_taken(monkeypatch):
