@@ -252,6 +252,11 @@ def test_a_runtime_option_or_measurer_argument_the_device_yaml_leaves_out_can_be
     _, same = compose_with_device("b", ["device.measure.batch=1"])
     assert (same.name, same.settings) == (own.name, own.settings) == ("b", own.settings)
     assert device.name != "b"  # where it measures otherwise, it is another device
+    # b.yaml has no protocol: set, to its default or not, it adds one, but how long and how many at once it times
+    # is no part of what names the device (nasedge.measure.device._identity): the same name, the same profiles
+    for protocol in ("device.measure.protocol.max_seconds=10.0", "device.measure.protocol.group_size=4"):
+        _, timed = compose_with_device("b", [protocol])
+        assert (timed.name, timed.settings) == ("b", own.settings)
     with pytest.raises(NasedgeError, match="^unknown configuration key 'device.measure.bacth'; did you mean "
                                            "'device.measure.batch'\\?"):
         compose(["device=b", "device.measure.bacth=2"])
