@@ -14,6 +14,7 @@ A script imports it after putting this folder on ``sys.path``::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -63,3 +64,41 @@ def positive_int(text: str) -> int:
 
 
 positive_int.__name__ = "integer of at least 1"  # argparse: "invalid integer of at least 1 value: '0'"
+
+
+def numbers(flag: str, text: str, kind: type, low: float, high: float | None = None) -> list:
+    """``--flag 1,2,3``: a comma-separated list of finite ``kind`` from ``low`` (to ``high``), else a one-line
+    error naming the flag and the value."""
+    try:
+        values = [kind(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(not math.isfinite(v) or v < low or high is not None and v > high for v in values):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+        raise NasedgeError(f"{flag}: value {text!r} is not valid; expected comma-separated {kind.__name__}s "
+                           f"{bounds}")
+    return values
+
+
+def outside_the_tree(where: str, path: Path) -> Path:
+    """``path`` (resolved) where it is outside the source tree: a run writes nothing into the repository unless
+    asked to (a tracked README, say); else a one-line error naming ``where`` (the flag and its value, or what the
+    folder is)."""
+    resolved = Path(path).resolve()
+    if resolved == REPO or REPO in resolved.parents:
+        raise NasedgeError(f"{where}: {resolved} is inside the source tree ({REPO}); a run writes nothing "
+                           f"there: give a folder outside it")
+    return resolved
+
+
+def plain_args(doc: str, shape: str, least: int = 1, most: int | None = None) -> list[str]:
+    """``sys.argv[1:]`` of a script of plain arguments (no argparse): ``-h``/``--help`` prints ``doc``, exit
+    status 0; fewer than ``least`` or more than ``most`` of them is one line naming ``shape`` (e.g.
+    ``VARIANT BENCH...``), exit status 2."""
+    args = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in args):
+        print(doc)
+        sys.exit(0)
+    if len(args) < least or most is not None and len(args) > most:
+        fail(f"expected {shape}, got {len(args)} argument{'s' * (len(args) != 1)}; see --help")
+    return args

@@ -4,6 +4,7 @@ user's removed and nothing written into the source tree (experiments/expcli.py).
 from __future__ import annotations
 
 import json
+import pickle
 import os
 import subprocess
 import sys
@@ -177,3 +178,74 @@ def test_latency_benchmark_merge_keeps_results_of_the_code_now_in_the_tree(tmp_p
     merged = json.loads((tmp_path / "results.json").read_text())
     assert {k: v["spearman"] for k, v in merged.items()} == {"x/a": 0.5, "x/b": 0.6}
     assert "1 of other code left out" in done.stdout
+
+
+OFA_CIFAR = REPO / "latency_predictors" / "data" / "ofa_mbv3_cifar"  # a small dataset in the tree
+
+
+@pytest.mark.parametrize("path, args, words", [
+    ("latency_predictors/units.py", ["--units", "abc"], ["--units", "'abc'"]),
+    ("latency_predictors/units.py", ["--units", "nan", "--data", OFA_CIFAR], ["--units", "'nan'"]),
+    ("latency_predictors/units.py", ["--data", "{tmp}/nope"], ["nope", "not a directory"]),
+    ("latency_predictors/units.py", ["--seeds", "0"], ["--seeds", "'0'"]),
+    ("latency_predictors/units.py", ["--data", OFA_CIFAR, "--targets", "cpu-ort-t1,nope", "--sources", "cpu-ort-t2"],
+     ["unknown device 'nope'"]),
+    ("latency_predictors/units.py", ["--data", OFA_CIFAR, "--targets", "cpu-ort-t1", "--sources", "cpu-ort-t1"],
+     ["--targets cpu-ort-t1", "also in --sources"]),
+    ("latency_predictors/units.py", ["--data", OFA_CIFAR, "--targets", "cpu-ort-t1", "--sources", "cpu-ort-t2",
+                                     "--units", "1,1e-9"], ["--units", "factor 1e-09"]),
+    ("latency_predictors/units.py", ["--predictors", "meta,nope"], ["unknown latency predictor 'nope'"]),
+    ("latency_predictors/hiccups.py", ["--predictors", "flops", "nope"], ["unknown latency predictor 'nope'"]),
+    ("latency_predictors/hiccups.py", ["--slow", "-1"], ["--slow", "'-1'"]),
+    ("latency_predictors/hiccups.py", ["--factor", "0"], ["--factor", "'0'"]),
+    ("latency_predictors/hiccups.py", ["--seeds", "0"], ["--seeds", "'0'"]),
+    ("latency_predictors/tried/active_choice_variance.py", [], ["expected VARIANCE BENCH SEEDS"]),
+    ("latency_predictors/tried/active_choice_variance.py", ["x", "ct-fb", "1"], ["expected VARIANCE a number"]),
+    ("latency_predictors/tried/blend_cache.py", [], ["expected BENCH"]),
+    ("latency_predictors/tried/blend_cache.py", ["nope"], ["unknown benchmark 'nope'"]),
+    ("latency_predictors/tried/blend_cache.py", ["ct-nb", "--shots=x"], ["--shots=x"]),
+    ("latency_predictors/tried/blend_decision.py", ["nasbench201", "pixel2"], ["expected SPACE TARGET SOURCES SHOTS"]),
+    ("latency_predictors/tried/blend_decision.py", ["nope", "pixel2", "a", "10"], ["unknown space 'nope'"]),
+    ("latency_predictors/tried/blend_variants.py", [], ["expected VARIANT BENCH"]),
+    ("latency_predictors/tried/blend_variants.py", ["bse", "ct-nb"], ["unknown variant bse"]),
+    ("latency_predictors/tried/calibrated.py", ["prior", "nope"], ["cache_nope.pkl", "no such file"]),
+    ("latency_predictors/tried/calibrated.py", ["bogus", "ct-nb"], ["mode 'bogus'"]),
+    ("latency_predictors/tried/cost_features.py", ["curve"], ["expected curve|fits BENCH"]),
+    ("latency_predictors/tried/cost_features.py", ["curve", "nope"], ["cache_nope.pkl", "no such file"]),
+    ("latency_predictors/tried/flat_headroom.py", ["lodo"], ["benchmark 'lodo'"]),
+    ("latency_predictors/tried/inner_loop.py", ["nope"], ["unknown variant 'nope'"]),
+    ("latency_predictors/tried/inner_loop.py", ["base", "nope"], ["unknown benchmark 'nope'"]),
+    ("latency_predictors/tried/more_samples_synthetic.py", ["nope"], ["unknown variant 'nope'"]),
+    ("latency_predictors/tried/onehot_ceiling.py", ["{tmp}/nope"], ["nope", "not a directory"]),
+    ("latency_predictors/tried/query_variance.py", ["nope"], ["cache_nope.pkl", "no such file"]),
+    ("latency_predictors/tried/ridge20.py", ["nope"], ["unknown space 'nope'"]),
+    ("latency_predictors/tried/roofline.py", ["x"], ["N 'x'"]),
+    ("latency_predictors/tried/roofline_blend.py", ["ct-nb"], ["benchmark 'ct-nb'", "FBNet"]),
+])
+def test_latency_experiments_bad_input_is_one_line(tmp_path, path, args, words):
+    """Bad input to the latency experiments, dropped ones (tried/) too, is one line before the work (run in an empty
+    folder: the tried/ scripts read and write there)."""
+    one_line(script(path, *(str(a).format(tmp=tmp_path) for a in args), cwd=tmp_path, timeout=60), *words)
+
+
+@pytest.mark.parametrize("path, args", [("latency_predictors/tried/blend_cache.py", ["ct-nb"]),
+                                        ("latency_predictors/tried/inner_loop.py", ["base", "ct-nb"])])
+def test_tried_scripts_write_nothing_into_the_tree(path, args):
+    """blend_cache.py and inner_loop.py write into the working folder: started in the repository, they refuse."""
+    before = sorted(p.name for p in REPO.iterdir())
+    one_line(script(path, *args, cwd=REPO, timeout=60), "working folder", "inside the source tree")
+    assert sorted(p.name for p in REPO.iterdir()) == before
+
+
+def test_tried_scripts_name_a_cache_cut_short(tmp_path):
+    """A cache of blend_cache.py cut short (a copy, a kill before its writes were atomic) is named, not unpickled into a
+    traceback."""
+    (tmp_path / "cache_ct-nb.pkl").write_bytes(pickle.dumps([{"ym": list(range(1000)), "loo": {}, "qp": {}}])[:200])
+    for path, args in (("blend_variants.py", ["base"]), ("calibrated.py", ["prior"]), ("cost_features.py", ["curve"])):
+        one_line(script(f"latency_predictors/tried/{path}", *args, "ct-nb", cwd=tmp_path, timeout=60),
+                 "cache_ct-nb.pkl", "not a task cache", "blend_cache.py ct-nb again")
+
+
+def test_numbers_refuse_what_is_not_finite(tmp_path):
+    one_line(script("specialize/search_quality.py", *SMALL_SEARCH, "--percentiles", "nan", "--out", tmp_path / "q"),
+             "--percentiles", "'nan'")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from run import GPU_PREFIXES
 
-from nasedge.predict.benchmark import HELP_SPLITS
+from nasedge.errors import unknown_name
+from nasedge.predict import list_predictors
+from nasedge.predict.benchmark import BASELINES, HELP_SPLITS
 from nasedge.predict.dataset import LatencyDataset, load_dataset
 from nasedge.resources import shipped_path
 
@@ -45,4 +47,22 @@ def tasks(bench: str) -> tuple[LatencyDataset, list[tuple[str, dict]]]:
         others = [d for d in ds.devices if d not in gpus]
         sources, targets = (gpus, others) if kind == "ct" else (others, gpus)
         return ds, [(t, {"sources": sources}) for t in targets]
-    raise SystemExit(f"unknown benchmark {bench!r}; known: {', '.join(BENCHES)}")
+    raise unknown_name("benchmark", bench, BENCHES)
+
+
+def check_benches(names: list[str]) -> list[str]:
+    """``names`` where each is a benchmark of :data:`BENCHES`, else a one-line error (before a dataset loads)."""
+    for name in names:
+        if name not in BENCHES:
+            raise unknown_name("benchmark", name, BENCHES)
+    return names
+
+
+def check_predictors(names: list[str]) -> list[str]:
+    """``names`` where each is a predictor ``evaluate`` takes (a registered one or a baseline), else a one-line
+    error before the work: an unknown name found at its turn came after the others' minutes."""
+    known = [*list_predictors(), *BASELINES]
+    for name in names:
+        if name not in known:
+            raise unknown_name("latency predictor", name, known)
+    return names

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: expcli
-from expcli import REPO, ArgumentParser, positive_int, run  # noqa: E402  (after the sys.path entry)
+from expcli import REPO, ArgumentParser, numbers, positive_int, run  # noqa: E402  (after the sys.path entry)
 
 from nasedge.atomic import atomic_write_text, check_out_dir  # noqa: E402
 from nasedge.errors import NasedgeError, unknown_name  # noqa: E402
@@ -93,18 +93,6 @@ RUNS_FILE = "search-quality runs file"
 
 def _key(job: dict) -> str:
     return json.dumps({k: job[k] for k in KEY}, sort_keys=True)
-
-
-def numbers(flag: str, text: str, kind: type, low: float, high: float | None = None) -> list:
-    """``--flag 1,2,3``: a comma-separated list of ``kind`` from ``low`` (to ``high``), else a one-line error."""
-    try:
-        values = [kind(x) for x in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or any(v < low or high is not None and v > high for v in values):
-        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
-        raise NasedgeError(f"{flag}: value {text!r} is not valid; expected comma-separated {kind.__name__}s {bounds}")
-    return values
 
 
 def _check_run(path: Path):

@@ -13,15 +13,24 @@ from scipy.stats import pearsonr, spearmanr
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from nasedge.predict import meta as M  # noqa: E402  (after the sys.path entry)
+sys.path.insert(0, str(ROOT / "experiments"))  # expcli
+from expcli import DATASETS, plain_args, positive_int, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.errors import NasedgeError, unknown_name  # noqa: E402
+from nasedge.predict import meta as M  # noqa: E402
 from nasedge.predict.benchmark import _meta_model, untrimmed_tasks  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
 
-HELP = ROOT.parent / "shared" / "datasets" / "latency" / "help"
+HELP = DATASETS / "latency" / "help"
 
 
 def main(space: str, target: str, sources: list[str], shots: int) -> None:
+    if space not in ("fbnet", "nasbench201"):
+        raise unknown_name("space", space, ["fbnet", "nasbench201"])
     ds = load_dataset(HELP / space)
+    for device in (target, *sources):
+        if device not in ds.devices:
+            raise unknown_name("device", device, ds.devices)
     y = ds.column(target)
     seen: dict = {}
     choose = M.choose_blend
@@ -51,5 +60,13 @@ def main(space: str, target: str, sources: list[str], shots: int) -> None:
                   f"query Spearman {query_rank}")
 
 
+def parse():
+    space, target, sources, shots = plain_args(__doc__, "SPACE TARGET SOURCES SHOTS", 4, 4)
+    try:
+        return space, target, sources.split(","), positive_int(shots)
+    except ValueError:
+        raise NasedgeError(f"SHOTS {shots!r}: expected an integer of at least 1") from None
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3].split(","), int(sys.argv[4]))
+    run(lambda: main(*parse()))

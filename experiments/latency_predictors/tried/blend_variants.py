@@ -39,8 +39,12 @@ import numpy as np
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/: expcli
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
+from expcli import plain_args, run  # noqa: E402  (after the sys.path entry)
+
+import nasedge.predict.meta as M  # noqa: E402
+from nasedge.errors import NasedgeError  # noqa: E402
 from nasedge.predict.metrics import quality  # noqa: E402
 from variants import _ascent, _finish, _setup  # noqa: E402  (flat_adapt's ascent, set-up, head and leave-one-out)
 
@@ -283,6 +287,23 @@ VARIANTS = {
 }
 
 
+def read_cache(bench):
+    """The tasks blend_cache.py cached for ``bench``: ``cache_<bench>.pkl`` in the working folder, else a one-line
+    error naming the file (none there, or one cut short or of something else)."""
+    path = Path(f'cache_{bench}.pkl').resolve()
+    if not path.is_file():
+        raise NasedgeError(f"{path}: no such file; run blend_cache.py {bench} in this folder first")
+    try:
+        with open(path, 'rb') as f:
+            tasks = pickle.load(f)
+    except Exception as exc:  # a pickle cut short or of anything else fails in any of many ways
+        raise NasedgeError(f"{path}: not a task cache of blend_cache.py ({type(exc).__name__}: {exc}); "
+                           f"run blend_cache.py {bench} again") from None
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) and {'ym', 'loo', 'qp'} <= set(t) for t in tasks):
+        raise NasedgeError(f"{path}: not a task cache of blend_cache.py (expected a list of tasks)")
+    return tasks
+
+
 def score(tasks, weights, qps=None):
     """Spearman and within ±10 % (means over the targets, folds concatenated, as the inner loop) of the blend with
     ``weights(task, i)`` of each task's query predictions (``qps[i]``, default the cached ones)."""
@@ -349,15 +370,12 @@ def headroom(tasks):
             f"{100 * np.mean(best):.2f} least-loo {100 * np.mean(pick):.2f}")
 
 
-if __name__ == '__main__':
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        raise SystemExit(0 if len(sys.argv) > 1 else 2)
-    variant = sys.argv[1]
+def main():
+    variant, *benches = plain_args(__doc__, "VARIANT BENCH...", 2)
     if variant not in ('headroom', 'hindsight') and variant.partition(':')[0] not in VARIANTS:
-        raise SystemExit(f"unknown variant {variant}; known: headroom, hindsight, {', '.join(VARIANTS)}")
-    for bench in sys.argv[2:]:
-        tasks = pickle.load(open(f'cache_{bench}.pkl', 'rb'))
+        raise NasedgeError(f"unknown variant {variant}; known: headroom, hindsight, {', '.join(VARIANTS)}")
+    for bench in benches:
+        tasks = read_cache(bench)
         if variant == 'headroom':
             print(f"{bench:9s} {headroom(tasks)}", flush=True)
         elif variant == 'hindsight':
@@ -365,3 +383,7 @@ if __name__ == '__main__':
         else:
             rho, w10 = reblend(variant, tasks)
             print(f"{variant:12s} {bench:9s} rho {rho:.4f} w10 {w10:6.2f}", flush=True)
+
+
+if __name__ == '__main__':
+    run(main)

@@ -9,16 +9,19 @@ ranks. Run in the folder holding cache_<bench>.pkl (blend_cache.py):
 `prior`: only the prior-based head recalibrated; `all`: every candidate; `plus`: the recalibrated ones as extra
 candidates beside the others.
 """
-import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/: expcli
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
-from blend_variants import score  # noqa: E402
+from expcli import plain_args, run  # noqa: E402  (after the sys.path entry)
+
+import nasedge.predict.meta as M  # noqa: E402
+from blend_variants import read_cache, score  # noqa: E402
+from nasedge.errors import NasedgeError  # noqa: E402
 
 
 def line(loo, y):
@@ -37,16 +40,23 @@ def recalibrated(loo, y, query):
     return out, a + b * query
 
 
-mode = sys.argv[1]
-for bench in sys.argv[2:]:
-    tasks = pickle.load(open(f'cache_{bench}.pkl', 'rb'))
-    loos, qps = [], []
-    for t in tasks:
-        loo, qp = dict(t['loo']), dict(t['qp'])
-        for k in (['prior'] if mode == 'prior' else list(t['loo'])):
-            name = f'{k}-recalibrated' if mode == 'plus' else k
-            loo[name], qp[name] = recalibrated(t['loo'][k], t['ym'], t['qp'][k])
-        loos.append(loo)
-        qps.append(qp)
-    rho, w10 = score(tasks, lambda t, i: M.choose_blend(t['ym'], loos[i])['weights'], qps)
-    print(f"{mode:6s} {bench:9s} rho {rho:.4f} w10 {w10:6.2f}", flush=True)
+def main():
+    mode, *benches = plain_args(__doc__, "prior|all|plus BENCH...", 2)
+    if mode not in ('prior', 'all', 'plus'):
+        raise NasedgeError(f"mode {mode!r}: expected prior, all or plus")
+    for bench in benches:
+        tasks = read_cache(bench)
+        loos, qps = [], []
+        for t in tasks:
+            loo, qp = dict(t['loo']), dict(t['qp'])
+            for k in (['prior'] if mode == 'prior' else list(t['loo'])):
+                name = f'{k}-recalibrated' if mode == 'plus' else k
+                loo[name], qp[name] = recalibrated(t['loo'][k], t['ym'], t['qp'][k])
+            loos.append(loo)
+            qps.append(qp)
+        rho, w10 = score(tasks, lambda t, i: M.choose_blend(t['ym'], loos[i])['weights'], qps)
+        print(f"{mode:6s} {bench:9s} rho {rho:.4f} w10 {w10:6.2f}", flush=True)
+
+
+if __name__ == '__main__':
+    run(main)

@@ -10,14 +10,22 @@ the same on the groups' sums; Spearman per target (mean over the cached tasks). 
 relevance (scikit-learn's ARDRegression, BayesianRidge) and non-negative least squares with ridge (every cost costs
 time) on the 20 samples, against the cached `flat` and `totals`.
 """
-import pickle
 import sys
 import warnings
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
 from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/: expcli
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from expcli import plain_args, run  # noqa: E402  (after the sys.path entry)
+
+from blend_variants import read_cache  # noqa: E402
+from nasedge.errors import NasedgeError  # noqa: E402
 
 RIDGES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 NNLS_RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -98,10 +106,17 @@ def fits(tasks):
     return res
 
 
-mode, bench = sys.argv[1], sys.argv[2]
-res = {'curve': curve, 'fits': fits}[mode](pickle.load(open(f'cache_{bench}.pkl', 'rb')))
-keys = list(next(iter(res.values())))
-print(' ' * 16, ' '.join(k.rjust(14) for k in keys))
-for target, d in res.items():
-    print(f'{target:16s}', ' '.join(f'{np.mean(d[k]):14.3f}' for k in keys))
-print(f"{'mean':16s}", ' '.join(f'{np.mean([np.mean(d[k]) for d in res.values()]):14.3f}' for k in keys))
+def main():
+    mode, bench = plain_args(__doc__, "curve|fits BENCH", 2, 2)
+    if mode not in ('curve', 'fits'):
+        raise NasedgeError(f"mode {mode!r}: expected curve or fits")
+    res = {'curve': curve, 'fits': fits}[mode](read_cache(bench))
+    keys = list(next(iter(res.values())))
+    print(' ' * 16, ' '.join(k.rjust(14) for k in keys))
+    for target, d in res.items():
+        print(f'{target:16s}', ' '.join(f'{np.mean(d[k]):14.3f}' for k in keys))
+    print(f"{'mean':16s}", ' '.join(f'{np.mean([np.mean(d[k]) for d in res.values()]):14.3f}' for k in keys))
+
+
+if __name__ == '__main__':
+    run(main)

@@ -4,7 +4,6 @@ GPUs -> others, seed 0 x 5 folds, beside `flat` alone (the prior-free candidate 
 
     python experiments/latency_predictors/tried/ridge20.py fbnet      (or nasbench201)
 """
-import os
 import sys
 from pathlib import Path
 
@@ -14,12 +13,16 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments" / "latency_predictors"))
-from nasedge.predict import meta as M  # noqa: E402  (after the sys.path entry)
+sys.path.insert(0, str(ROOT / "experiments"))  # expcli
+from expcli import DATASETS, plain_args, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.errors import unknown_name  # noqa: E402
+from nasedge.predict import meta as M  # noqa: E402
 from nasedge.predict.benchmark import untrimmed_tasks  # noqa: E402
 from nasedge.predict.dataset import load_dataset  # noqa: E402
 from run import GPU_PREFIXES  # noqa: E402  (which devices are GPUs)
 
-H = Path(os.environ.get("NASEDGE_DATASETS", ROOT.parent / "shared" / "datasets")) / "latency" / "help"
+H = DATASETS / "latency" / "help"
 PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
@@ -36,6 +39,8 @@ def quality(pred, true):
 
 
 def main(space):
+    if space not in ("fbnet", "nasbench201"):
+        raise unknown_name("space", space, ["fbnet", "nasbench201"])
     ds = load_dataset(H / space, None)
     feats = ds.encoding.features(ds.items)
     x = feats / np.where(feats.std(0) > 0, feats.std(0), 1.0)
@@ -64,7 +69,4 @@ def main(space):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        raise SystemExit(0 if len(sys.argv) > 1 else 2)
-    main(sys.argv[1])
+    run(main, *plain_args(__doc__, "SPACE (fbnet or nasbench201)", 1, 1))

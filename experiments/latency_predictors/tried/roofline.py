@@ -15,10 +15,14 @@ from scipy.optimize import least_squares
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from nasedge.predict.dataset import load_dataset  # noqa: E402  (after the sys.path entry)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/: expcli
+from expcli import DATASETS, plain_args, positive_int, run  # noqa: E402  (after the sys.path entry)
+
+from nasedge.errors import NasedgeError, unknown_name  # noqa: E402
+from nasedge.predict.dataset import load_dataset  # noqa: E402
 from nasedge.predict.encodings.fbnet import _LAYERS, _RES, _STEM, OPS, _op  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets" / "latency" / "help" / "fbnet"
+DATA = DATASETS / "latency" / "help" / "fbnet"
 OTHERS = ("essential_ph_1", "eyeriss", "fpga", "gold_6226", "gold_6240", "pixel2", "pixel3", "raspi4", "samsung_a50",
           "samsung_s7", "silver_4114", "silver_4210r")
 SMOOTH = 6.0  # the max as a p-norm, for the optimiser's gradients
@@ -69,6 +73,9 @@ def fit(kind, macs, elems, y):
 
 def main(n: int, targets) -> None:
     ds = load_dataset(DATA)
+    for target in targets:
+        if target not in ds.devices:
+            raise unknown_name("device", target, ds.devices)
     kind, macs, elems = convs(ds.items)
     rng = np.random.default_rng(0)
     rows = []
@@ -88,8 +95,14 @@ def main(n: int, targets) -> None:
           f"within 10 % {np.mean([r[1] for r in rows]):.1f}")
 
 
+def parse():
+    n, *targets = plain_args(__doc__, "N [TARGETS]", 1, 2)
+    try:
+        n = positive_int(n)
+    except ValueError:
+        raise NasedgeError(f"N {n!r}: expected a number of archs of at least 1") from None
+    return n, targets[0].split(",") if targets else OTHERS
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        raise SystemExit(0 if len(sys.argv) > 1 else 2)
-    main(int(sys.argv[1]), sys.argv[2].split(",") if len(sys.argv) > 2 else OTHERS)
+    run(lambda: main(*parse()))

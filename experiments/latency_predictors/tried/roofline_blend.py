@@ -9,16 +9,19 @@ samples (12 starts), and its leave-one-out predictions refit without each sample
 Prints Spearman / within ±10 % of the blend as it is (`base`), with the roofline as a sixth candidate, and of the
 roofline alone, means over the targets as the inner loop.
 """
-import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/: expcli
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nasedge.predict.meta as M  # noqa: E402  (after the sys.path entry)
-from blend_variants import score  # noqa: E402
+from expcli import plain_args, run  # noqa: E402  (after the sys.path entry)
+
+import nasedge.predict.meta as M  # noqa: E402
+from blend_variants import read_cache, score  # noqa: E402
+from nasedge.errors import NasedgeError  # noqa: E402
 from nasedge.predict.encodings.fbnet import NUM_LAYERS, OPS  # noqa: E402
 from roofline import convs, fit, predict, solve  # noqa: E402
 
@@ -29,7 +32,9 @@ def ops_of(phi):
 
 
 def main(bench: str) -> None:
-    tasks = pickle.load(open(f"cache_{bench}.pkl", "rb"))
+    if not bench.endswith("-fb"):
+        raise NasedgeError(f"benchmark {bench!r}: the roofline needs FBNet's convs; give ct-fb, ctr-fb or help-fb")
+    tasks = read_cache(bench)
     loos, qps = [], []
     for n, t in enumerate(tasks):
         y = t["ym"]
@@ -52,7 +57,4 @@ def main(bench: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        raise SystemExit(0 if len(sys.argv) > 1 else 2)
-    main(sys.argv[1])
+    run(main, *plain_args(__doc__, "BENCH (one of FBNet's: ct-fb, ctr-fb, help-fb)", 1, 1))

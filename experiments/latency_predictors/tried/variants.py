@@ -488,5 +488,6 @@ VARIANTS = {  # name -> what it patches
 
 def apply(name):
     if name not in VARIANTS:
-        raise SystemExit(f"unknown variant {name}; known: {', '.join(VARIANTS)}")
+        from nasedge.errors import unknown_name
+        raise unknown_name("variant", name, list(VARIANTS))
     VARIANTS[name]()
