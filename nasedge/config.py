@@ -35,10 +35,14 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
+    from nasedge import home
     from nasedge.predict import list_predictors, predictor_class
     from nasedge.search import list_strategies, strategy_class
     from nasedge.spaces import list_spaces
 
+    # a schema's default reads the home (the service's database): a bad NASEDGE_HOME is said here in its own line,
+    # not with the "full_key:" and "object_type=" lines OmegaConf appends to an error raised while it stores one
+    home.home()
     cs = ConfigStore.instance()
     # one schema per group (_SCHEMAS); each group's YAML files extend theirs (defaults: [<group>_schema, _self_])
     for group in _SCHEMAS:

@@ -41,9 +41,13 @@ def test_a_home_that_is_a_file_is_one_line_at_the_start(tmp_path, monkeypatch, c
 
     (tmp_path / "f.csv").write_text("x\n")
     monkeypatch.setenv("NASEDGE_HOME", str(tmp_path / "f.csv"))
+    line = f"nasedge: error: NASEDGE_HOME={tmp_path / 'f.csv'}: not a folder; point it at a folder (created if missing)\n"
     assert main(["devices", "add", "q", "--runtime", "onnxruntime"]) == 2
-    assert capsys.readouterr().err == f"nasedge: error: NASEDGE_HOME={tmp_path / 'f.csv'}: not a folder; point it " \
-                                      f"at a folder (created if missing)\n"
+    assert capsys.readouterr().err == line
+    # a verb that only composes the configuration (the service's database path resolves in the home): OmegaConf
+    # appended "full_key:" and "object_type=" lines to the resolver's error
+    assert main(["arch", "sample", "--space", "ofa_mbv3_cifar"]) == 2
+    assert capsys.readouterr().err == line
 
 
 def test_profile_folders_are_the_given_ones_else_the_home_and_the_measurements_when_measuring(nasedge_home, tmp_path,
