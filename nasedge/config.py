@@ -104,6 +104,11 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
         if bad:  # a key the pre-check could not see (below a group's fields): name its valid neighbours
             raise _unknown_key(bad.group(1), [o for o in overrides if not _key(o).startswith(bad.group(1))],
                                config_name) from None
+        gone = re.match(r"Could not delete from config. '([^']+)' does not exist", line)
+        if gone and _is_null(gone.group(1), [o for o in overrides if o != f"~{gone.group(1)}"], config_name):
+            raise NasedgeError(f"override '~{gone.group(1)}': {gone.group(1)} is null, which Hydra cannot delete "
+                               f"(it takes it for a key that is not there); set it instead ({gone.group(1)}=VALUE) "
+                               f"or drop the override") from None
         there = re.search(r"An item is already at '([^']+)'", line)
         if there:  # ``+key=v`` adds a key: one that exists is set without the ``+``
             raise NasedgeError(f"override '+{there.group(1)}=...': {there.group(1)!r} exists; set it without the "
@@ -122,6 +127,17 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Any:
     if "seed" in cfg:  # an experiment's YAML sets it too, where the overrides' check does not look
         check_seed("seed", cfg.seed)
     return cfg
+
+
+def _is_null(key: str, overrides: Sequence[str], config_name: str) -> bool:
+    """``key`` is there, set to null, in the configuration ``overrides`` compose (``False`` where they do not)."""
+    from omegaconf import OmegaConf
+
+    missing = object()
+    try:
+        return OmegaConf.select(compose(overrides, config_name), key, default=missing) is None
+    except NasedgeError:
+        return False
 
 
 def _refused_value(cause: Exception, overrides: Sequence[str]) -> NasedgeError | None:

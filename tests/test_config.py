@@ -15,6 +15,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from nasedge.config import compose, register_configs
+from nasedge.errors import NasedgeError
 from nasedge.resources import shipped_path
 
 CONF = shipped_path("conf")
@@ -284,3 +285,13 @@ def test_a_measurer_argument_an_override_sets_wrong_is_blamed_on_the_override():
     with pytest.raises(NasedgeError, match="^override device.measure.threads=abc of conf/device/cpu-ort-t1.yaml: "
                                            "measure: .*'threads': value 'abc' is not valid"):
         device.measurer()
+
+
+def test_deleting_a_key_set_to_null_is_said_as_such():
+    # Hydra said "'device.measure.threads' does not exist" of a key the device's YAML sets to null
+    with pytest.raises(NasedgeError, match=r"^override '~device.measure.threads': device.measure.threads is null, "
+                                           r"which Hydra cannot delete .*; set it instead"):
+        compose(["device=cpu", "~device.measure.threads"])
+    with pytest.raises(NasedgeError, match=r"'device.measure.nope' does not exist"):  # a key that is not there
+        compose(["device=cpu", "~device.measure.nope"])
+    assert "batch" not in compose(["device=cpu", "~device.measure.batch"]).device.measure  # one that is not null
