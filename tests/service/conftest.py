@@ -1,5 +1,7 @@
 """Fixtures: the real server on a loopback port (uvicorn in a thread, or a separate process), a write
-token, and 20 real measurements of a GPU from the HELP benchmark (10 reference archs + 10 more)."""
+token, 20 real measurements of a GPU from the HELP benchmark (10 reference archs + 10 more), and the database:
+an SQLite file, or a fresh database on a throwaway PostgreSQL server (:mod:`tests.service.postgres`) for the tests
+parametrized with :data:`BACKENDS`."""
 
 from __future__ import annotations
 
@@ -38,15 +40,51 @@ def token() -> str:
     return _token()[0]
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL server for the session (started on first use, stopped and removed at the end); the
+    tests that need it skip, saying why, where none can be started (no server binaries, no psycopg, no user to
+    run it as)."""
+    from .postgres import Unavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def settings(tmp_path):
-    """``settings(**changes)``: ServiceSettings on a fresh SQLite file, with the write token configured and an
-    empty directory of shipped profiles."""
+def postgres_url(postgres_cluster) -> str:
+    """The URL of a fresh database on the session's PostgreSQL server."""
+    return postgres_cluster.database()
+
+
+# the tests that run on either database: SQLite (the default) and PostgreSQL; `db_url` gives the test's
+BACKENDS = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def db_url(request, tmp_path) -> str:
+    """The URL of a fresh database: an SQLite file (profiles.db in the test's folder), or, parametrized with
+    :data:`BACKENDS`, a PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'profiles.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path, db_url):
+    """``settings(**changes)``: ServiceSettings on a fresh database (``db_url``: SQLite unless parametrized), with
+    the write token configured and an empty directory of shipped profiles."""
     shipped = tmp_path / "shipped"
     shipped.mkdir(exist_ok=True)
 
     def make(**changes) -> ServiceSettings:
-        base = dict(db=f"sqlite:///{tmp_path / 'profiles.db'}", write_token_hashes=[_token()[1]],
+        base = dict(db=db_url, write_token_hashes=[_token()[1]],
                     shipped_profiles_dir=str(shipped), cv_folds=5)
         return ServiceSettings(**{**base, **changes})
 

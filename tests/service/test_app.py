@@ -15,7 +15,7 @@ import pytest
 from nasedge.predict.profile import fit_profile, save_profile
 from nasedge.spaces import get_space
 
-from .conftest import SPACE, body
+from .conftest import BACKENDS, SPACE, body
 
 
 def auth(token: str) -> dict:
@@ -306,6 +306,7 @@ def test_limits(serve, token, help_ofa):
         assert schema["PredictRequest"]["properties"]["archs"]["maxItems"] == 20
 
 
+@BACKENDS
 def test_delete_and_unknown_devices(serve, token, measurements, help_ofa):
     arch = help_ofa.items[0].to_dict()
     with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
@@ -324,6 +325,7 @@ def test_delete_and_unknown_devices(serve, token, measurements, help_ofa):
         assert v2 != v1 and r["version"] == v2
 
 
+@BACKENDS
 def test_two_servers_share_the_database(settings, token, measurements, help_ofa):
     """Another process (here: another app) deleting or re-registering a device invalidates our cache."""
     from nasedge.service import create_app
@@ -377,6 +379,7 @@ def slow_fits(monkeypatch):
     return fitted
 
 
+@BACKENDS
 def test_concurrent_registrations_of_one_name(serve, token, measurements, slow_fits):
     """The same registration sent while the first is fitting (a client's retry) waits for it, is not fitted again and
     is answered 200 with what the first stored; other measurements under the name are 409."""
@@ -396,6 +399,7 @@ def test_concurrent_registrations_of_one_name(serve, token, measurements, slow_f
     assert stored == [devices[0]] * (4 if codes[0] == 200 else 1)
 
 
+@BACKENDS
 def test_a_retry_reaching_another_process_is_answered_200(settings, token, measurements, slow_fits):
     """Another process's lock is out of reach: the retry fits again, but is answered with what the first stored."""
     from nasedge.service import create_app
@@ -415,6 +419,7 @@ def test_a_retry_reaching_another_process_is_answered_200(settings, token, measu
     assert retry.json() == first.json()
 
 
+@BACKENDS
 def test_names_differing_only_in_case_are_refused(settings, serve, token, measurements):
     """As `nasedge devices add` refuses them: device names are file names, which a case-insensitive file system
     would take for one."""
@@ -429,6 +434,7 @@ def test_names_differing_only_in_case_are_refused(settings, serve, token, measur
         assert [d["name"] for d in c.get("/v1/devices").json()["devices"]] == ["my-pixel", "titan-shipped"]
 
 
+@BACKENDS
 def test_case_twins_racing_through_two_processes(settings, token, measurements, monkeypatch):
     """Two workers on one database, each with its own lock: both read the stored names before either stores (held
     at a barrier), so both pass the in-process check. The database keeps one; the other is 409 with the message of
@@ -481,19 +487,22 @@ def test_shipped_profiles_are_served_read_only(settings, serve, token, measureme
         assert r.status_code == 409 and "shipped" in r.json()["detail"]
 
 
+@BACKENDS
 def test_internal_errors_carry_no_stack_trace(settings, serve, token, measurements, help_ofa):
     s = settings()
     with serve() as url:
         assert httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token),
                           timeout=60).status_code == 201
-    db = s.db.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:  # a profile damaged behind the service's back
-        conn.execute("UPDATE devices SET state = '{\"predictor\": \"meta\"}'")
+    from nasedge.service.storage import Storage
+
+    with Storage(s.db).engine.begin() as conn:  # a profile damaged behind the service's back
+        conn.exec_driver_sql("UPDATE devices SET state = '{\"predictor\": \"meta\"}'")
     with serve() as url:
         r = httpx.post(f"{url}/v1/predict", json={"device": "gpu-a", "archs": [help_ofa.items[0].to_dict()]})
         assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
 
 
+@BACKENDS
 def test_health_readiness_metrics_openapi(serve, token, measurements, help_ofa):
     with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
@@ -522,21 +531,29 @@ def test_startup_objects_are_exempt_from_garbage_collection(serve, freeze):
     assert gc.get_freeze_count() == (0 if freeze else before)  # given back when the app stops
 
 
-def test_a_database_held_by_another_writer_is_503_with_retry(serve, settings, token, measurements, tmp_path,
+def test_a_database_held_by_another_writer_is_503_with_retry(serve, settings, token, measurements, db_url,
                                                             monkeypatch):
     # a lock held past the busy timeout is the moment's fault, not the request's nor the server's: 503, retry
     import nasedge.service.storage as storage
 
     monkeypatch.setattr(storage, "BUSY_TIMEOUT_S", 0.3)
     with serve() as url:
-        holder = sqlite3.connect(tmp_path / "profiles.db", isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=60)
+        if db_url.startswith("sqlite"):
+            holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+            locked = "database is locked"
+        else:  # another writer's lock on the table: reads go on, writes wait for it
+            import psycopg
+
+            holder = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
+            holder.execute("LOCK TABLE devices IN EXCLUSIVE MODE")
+            locked = "canceling statement due to lock timeout"
+        try:  # waiting for the lock for good (no timeout) would leave the client to give up after 30 s
+            r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=30)
         finally:
-            holder.execute("ROLLBACK")
+            holder.rollback() if not db_url.startswith("sqlite") else holder.execute("ROLLBACK")
             holder.close()
         assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
-        assert r.json()["detail"].startswith("the database is not available right now (database is locked)")
+        assert r.json()["detail"].startswith(f"the database is not available right now ({locked})")
         r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=60)
         assert r.status_code == 201, r.text  # the lock gone, the same request goes through

@@ -1,4 +1,7 @@
-"""Device profiles in SQLite: round trip, uniqueness, cascade, migrations in step with the models, crashes."""
+"""Device profiles in the database: round trip, uniqueness, cascade, migrations in step with the models, crashes.
+
+The tests marked with ``BACKENDS`` run on SQLite and on a real PostgreSQL server (skipped where none can be
+started); the others are about SQLite itself (WAL, its copies of tables in batch migrations)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from nasedge.errors import NasedgeError
 from nasedge.predict.profile import fit_profile
 from nasedge.service.storage import Base, DeviceExists, Storage
 
-from .conftest import SPACE
+from .conftest import BACKENDS, SPACE
 
 
 @pytest.fixture
@@ -28,13 +31,18 @@ def profile(measurements):
 
 
 @pytest.fixture
-def storage(tmp_path):
-    s = Storage(f"sqlite:///{tmp_path / 'sub' / 'p.db'}")  # the directory is created
+def storage(db_url):
+    s = Storage(db_url)
     s.migrate()
     yield s
     s.close()
 
 
+def _postgres(s: Storage) -> bool:
+    return s.engine.dialect.name == "postgresql"
+
+
+@BACKENDS
 def test_round_trip_is_exact(storage, profile, help_ofa):
     version = storage.add(profile)
     got_version, got = storage.get("gpu-a")
@@ -48,12 +56,13 @@ def test_round_trip_is_exact(storage, profile, help_ofa):
     assert [x.name for x in storage.summaries()] == ["gpu-a"]
 
 
-def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
+@BACKENDS
+def test_a_database_of_the_first_schema_is_upgraded_in_place(db_url, profile):
     """Devices registered before migrations 0002 and 0003 keep everything, with an empty adaptation line and no
     measurements known to be far from the others' prediction."""
     from alembic import command
 
-    s = Storage(f"sqlite:///{tmp_path / 'old.db'}")
+    s = Storage(db_url)
     with s.engine.begin() as conn:
         command.upgrade(s._alembic_config(conn), "0001")
         conn.exec_driver_sql("INSERT INTO devices (name, space, predictor, state, quality, num_measurements, created) "
@@ -69,29 +78,41 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path, profile):
     s.close()
 
 
-def test_a_database_of_a_newer_schema_is_refused_in_one_line(tmp_path):
-    s = Storage(f"sqlite:///{tmp_path / 'new.db'}")
+@BACKENDS
+def test_a_database_of_a_newer_schema_is_refused_in_one_line(db_url):
+    s = Storage(db_url)
     s.migrate()
     with s.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
-    with pytest.raises(NasedgeError, match=r"new.db has a schema this nasedge does not know \(.*9999_future.*\); "
-                                           r"serve it with the nasedge that wrote it"):
+    with pytest.raises(NasedgeError) as refused:
         s.migrate()
+    shown = s.engine.url.render_as_string(hide_password=True)
+    assert str(refused.value).startswith(f"service.db: {shown} has a schema this nasedge does not know (")
+    assert "9999_future" in str(refused.value) and "serve it with the nasedge that wrote it" in str(refused.value)
     s.close()
 
 
-def test_wal_mode_and_schema(storage, tmp_path):
+def test_wal_mode_and_schema(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'sub' / 'p.db'}")  # the directory is created
+    storage.migrate()
     with sqlite3.connect(tmp_path / "sub" / "p.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     current, head = storage.revision()
     assert current == head == "0004"
     storage.migrate()  # idempotent
     assert storage.problems() == []
+    storage.close()
 
 
+CASE_INDEX = {"sqlite": "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))",
+              "postgresql": "CREATE UNIQUE INDEX uq_devices_name_lower ON public.devices USING btree "
+                            "(lower((name)::text))"}
+
+
+@BACKENDS
 def test_migrations_match_the_models(storage):
     assert _schema_diff(storage) == []
-    assert _case_index(storage) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+    assert _case_index(storage) == CASE_INDEX[storage.engine.dialect.name]
 
 
 def _schema_diff(s: Storage) -> list:
@@ -106,9 +127,25 @@ def _schema_diff(s: Storage) -> list:
 
 
 def _case_index(s: Storage) -> str | None:
-    """The SQL of the unique index on lower(name) in the SQLite database of ``s``, or None."""
+    """The SQL of the unique index on lower(name) in the database of ``s``, or None."""
+    query = ("SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_devices_name_lower'" if _postgres(s) else
+             "SELECT sql FROM sqlite_master WHERE name = 'uq_devices_name_lower'")
     with s.engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'uq_devices_name_lower'").scalar()
+        return conn.exec_driver_sql(query).scalar()
+
+
+def _schema(s: Storage) -> list[tuple]:
+    """Tables, their columns, indexes and constraints as the database of ``s`` reflects them."""
+    from sqlalchemy import inspect
+
+    with s.engine.connect() as conn, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*expression-based index")
+        i = inspect(conn)
+        return [(t, [(c["name"], str(c["type"]), c["nullable"]) for c in i.get_columns(t)],
+                 sorted((x["name"], x["unique"]) for x in i.get_indexes(t)), i.get_pk_constraint(t)["name"],
+                 sorted(str(u["name"]) for u in i.get_unique_constraints(t)),
+                 sorted(str(f["name"]) for f in i.get_foreign_keys(t)))
+                for t in sorted(i.get_table_names())] + [("case index", _case_index(s))]
 
 
 def _insert_device(conn, name: str) -> None:
@@ -116,19 +153,20 @@ def _insert_device(conn, name: str) -> None:
                          f"VALUES ('{name}', 'ofa_mbv3_w1.2', 'meta', '{{}}', '{{}}', 0, 'then')")
 
 
+@BACKENDS
 def test_names_are_unique_and_versions_never_reused(storage, profile):
     v1 = storage.add(profile)
     with pytest.raises(DeviceExists, match="already registered"):
         storage.add(profile)
     assert storage.delete("gpu-a") and not storage.delete("gpu-a")
-    with sqlite3.connect(storage.engine.url.database) as conn:  # measurements went with the device
-        assert conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 0
+    assert _rows(storage, "measurements") == []  # measurements went with the device
     v2 = storage.add(profile)
     assert v2 > v1
 
 
-def test_concurrent_adds_of_one_name(tmp_path, profile):
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+@BACKENDS
+def test_concurrent_adds_of_one_name(db_url, profile):
+    url = db_url
     Storage(url).migrate()
     outcomes = []
 
@@ -153,10 +191,11 @@ def test_concurrent_adds_of_one_name(tmp_path, profile):
 CASE_TWIN = "device name {0!r} differs from the existing device {1!r} only in case; choose another name"
 
 
-def test_the_database_refuses_case_twins_from_another_process(tmp_path, profile):
+@BACKENDS
+def test_the_database_refuses_case_twins_from_another_process(db_url, profile):
     """The in-process check reads the names then inserts: two processes could both pass it. The database's own index
     refuses the second, with the message of check_no_case_twin."""
-    url = f"sqlite:///{tmp_path / 't.db'}"
+    url = db_url
     Storage(url).migrate()
     first, second = Storage(url), Storage(url)  # an engine each, as two workers have
     first.add(replace(profile, device="Gpu-A"))
@@ -190,8 +229,9 @@ def test_an_integrity_error_of_another_rule_is_not_said_to_be_a_name_taken(tmp_p
     storage.close()
 
 
-def test_concurrent_adds_of_case_twins(tmp_path, profile):
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+@BACKENDS
+def test_concurrent_adds_of_case_twins(db_url, profile):
+    url = db_url
     Storage(url).migrate()
     names = ["gpu-a", "GPU-A", "Gpu-A", "gpu-A"]
     outcomes = {}
@@ -218,32 +258,31 @@ def test_concurrent_adds_of_case_twins(tmp_path, profile):
     assert s.problems() == []
 
 
+@BACKENDS
 @pytest.mark.parametrize("start", ["0001", "0003"])
-def test_a_database_holding_case_twins_is_not_upgraded(tmp_path, start):
+def test_a_database_holding_case_twins_is_not_upgraded(db_url, start):
     """Which twin to keep is the owner's choice: the upgrade is refused in one line naming them and the way out, and
     leaves the database as it was (from 0001 too: 0002 and 0003 are not half applied), until one of each is left."""
     from alembic import command
 
-    path = tmp_path / "twins.db"
-    s = Storage(f"sqlite:///{path}")
+    s = Storage(db_url)
     with s.engine.begin() as conn:
         command.upgrade(s._alembic_config(conn), start)
         for name in ("Foo", "ok", "foo", "bar", "BAR"):
             _insert_device(conn, name)
-    with sqlite3.connect(path) as conn:
-        before = conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    before = _schema(s)
     with pytest.raises(NasedgeError) as refused:
         s.migrate()
     message = str(refused.value)
-    assert "\n" not in message and message.startswith(f"service.db: cannot migrate sqlite:///{path}: devices ")
+    shown = s.engine.url.render_as_string(hide_password=True)
+    assert "\n" not in message and message.startswith(f"service.db: cannot migrate {shown}: devices ")
     assert ("'bar' (version 4) and 'BAR' (version 5); 'Foo' (version 1) and 'foo' (version 3) differ only in case"
             in message)
     assert "DELETE /v1/devices/NAME" in message and "then migrate again" in message
     assert s.revision() == (start, "0004")
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
-    with sqlite3.connect(path) as conn:  # every device kept (summaries() needs the columns of 0003)
-        assert conn.execute("SELECT name FROM devices ORDER BY id").fetchall() == [
+    assert _schema(s) == before
+    with s.engine.connect() as conn:  # every device kept (summaries() needs the columns of 0003)
+        assert conn.exec_driver_sql("SELECT name FROM devices ORDER BY id").all() == [
             ("Foo",), ("ok",), ("foo",), ("bar",), ("BAR",)]
     assert s.delete("foo")
     with pytest.raises(NasedgeError, match=r"devices 'bar' \(version 4\) and 'BAR' \(version 5\) differ only"):
@@ -255,12 +294,13 @@ def test_a_database_holding_case_twins_is_not_upgraded(tmp_path, start):
     s.close()
 
 
-def test_case_index_upgrade_downgrade_round_trip(tmp_path, profile):
+@BACKENDS
+def test_case_index_upgrade_downgrade_round_trip(db_url, profile):
     """Down to 0003 drops the index only (devices kept, case twins storable again); up again restores it; and the
     schema goes down to nothing and back."""
     from alembic import command
 
-    s = Storage(f"sqlite:///{tmp_path / 'r.db'}")
+    s = Storage(db_url)
     s.migrate()
     s.add(profile)
     with s.engine.begin() as conn:
@@ -289,25 +329,32 @@ def _rows(s: Storage, table: str) -> list[tuple]:
 
 
 def _columns(s: Storage, table: str) -> list[str]:
+    from sqlalchemy import inspect
+
     with s.engine.connect() as conn:
-        return [r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table})")]
+        return [c["name"] for c in inspect(conn).get_columns(table)]
 
 
 def _highest_version(s: Storage) -> int | None:
-    """The highest version handed out (AUTOINCREMENT's), deleted devices' included."""
+    """The highest version handed out (AUTOINCREMENT's, or the sequence's), deleted devices' included."""
+    query = ("SELECT last_value FROM devices_id_seq" if _postgres(s) else
+             "SELECT seq FROM sqlite_sequence WHERE name = 'devices'")
     with s.engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'devices'").scalar()
+        return conn.exec_driver_sql(query).scalar()
 
 
+@BACKENDS
 @pytest.mark.parametrize("in_a_transaction", [False, True], ids=["autocommit", "begun"])
-def test_downgrades_keep_every_device_and_measurement(tmp_path, profile, in_a_transaction):
+def test_downgrades_keep_every_device_and_measurement(db_url, profile, in_a_transaction):
     """0003 -> 0002 and 0002 -> 0001 copy devices (SQLite cannot drop a column in place); with foreign keys on, the
     copy's drop of the old table cascaded into measurements and deleted them all. Each step down loses only the
     dropped column; up again, every row is back, versions are still never reused and 0004's index is there.
     ``begun``: inside one transaction, as Storage.migrate runs, where PRAGMA foreign_keys=OFF does nothing."""
     from alembic import command
 
-    s = Storage(f"sqlite:///{tmp_path / 'd.db'}")
+    s = Storage(db_url)
+    if in_a_transaction and _postgres(s):
+        pytest.skip("SQLite's case: PostgreSQL runs every statement of a connection in its transaction")
     s.migrate()
     b = replace(profile, device="gpu-b", measurements=profile.measurements[:12], far_measurements=[(3, 2.5)])
     s.add(profile)
@@ -334,7 +381,7 @@ def test_downgrades_keep_every_device_and_measurement(tmp_path, profile, in_a_tr
         assert _highest_version(s) == highest, revision
     s.migrate()
     assert s.revision() == ("0004", "0004") and s.problems() == [] and _rows(s, "measurements") == measurements
-    assert _case_index(s) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+    assert _case_index(s) == CASE_INDEX[s.engine.dialect.name]
     assert _schema_diff(s) == []
     assert s.get("gpu-a")[1] == profile and s.get("gpu-b")[1] == replace(b, far_measurements=[])
     assert s.summary("gpu-a").adaptation == ""
@@ -344,6 +391,7 @@ def test_downgrades_keep_every_device_and_measurement(tmp_path, profile, in_a_tr
     s.close()
 
 
+@BACKENDS
 def test_dropping_a_devices_column_keeps_the_case_index(storage, profile):
     """The index on lower(name) cannot be reflected by a batch copy of devices; a later migration that drops a
     column of devices (drop_devices_column) keeps it, as it keeps the measurements."""
@@ -355,12 +403,13 @@ def test_dropping_a_devices_column_keeps_the_case_index(storage, profile):
     storage.add(profile)
     measurements = _rows(storage, "measurements")
     with storage.engine.begin() as conn:
-        conn.exec_driver_sql("BEGIN")
+        if not _postgres(storage):  # Python's sqlite3 begins only before DML: DDL would commit alone
+            conn.exec_driver_sql("BEGIN")
         conn.exec_driver_sql("ALTER TABLE devices ADD COLUMN later TEXT")
         with Operations.context(MigrationContext.configure(conn)):
             drop_devices_column("later")
     assert "later" not in _columns(storage, "devices") and _rows(storage, "measurements") == measurements
-    assert _case_index(storage) == "CREATE UNIQUE INDEX uq_devices_name_lower ON devices (lower(name))"
+    assert _case_index(storage) == CASE_INDEX[storage.engine.dialect.name]
     assert storage.get("gpu-a")[1] == profile and storage.problems() == []
 
 
@@ -385,8 +434,9 @@ def _crash_inside_transaction(url: str, profile_json: str, ready) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_kill_9_inside_the_transaction_leaves_nothing(tmp_path, profile):
-    url = f"sqlite:///{tmp_path / 'k.db'}"
+@BACKENDS
+def test_kill_9_inside_the_transaction_leaves_nothing(db_url, profile):
+    url = db_url
     Storage(url).migrate()
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
