@@ -97,7 +97,8 @@ def _summary(row: DeviceRow) -> DeviceSummary:
                          json.loads(row.quality), row.created, row.adaptation)
 
 
-# how long an SQLite writer waits for another's lock; past it the request is answered 503 (retry)
+# how long a writer waits for another's lock (SQLite's busy_timeout, PostgreSQL's lock_timeout); past it the
+# request is answered 503 (retry)
 BUSY_TIMEOUT_S = 10.0
 
 
@@ -110,6 +111,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _postgresql_lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+    # PostgreSQL waits for a lock for good by default: a registration held up by another writer (a migration, a
+    # transaction left open) would hang, not be answered 503. A lock_timeout the URL (options=-c lock_timeout=...)
+    # or the role sets is kept.
+    with dbapi_connection.cursor() as cur:
+        cur.execute("SHOW lock_timeout")
+        if cur.fetchone()[0] == "0":
+            cur.execute(f"SET lock_timeout = {max(1, int(BUSY_TIMEOUT_S * 1000))}")
+    dbapi_connection.commit()
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their directory created and the pragmas above."""
     try:
@@ -119,10 +131,13 @@ def create_db_engine(url: str) -> Engine:
                            f"sqlite:///profiles.db or postgresql+psycopg://user@host/nasedge") from None
     if parsed.get_backend_name() != "sqlite":
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            engine = create_engine(parsed, pool_pre_ping=True)
         except (ModuleNotFoundError, NoSuchModuleError) as exc:
             raise NasedgeError(f"service.db: no driver for {parsed.drivername!r} is installed "
                                f"({getattr(exc, 'name', None) or exc})") from None
+        if parsed.get_backend_name() == "postgresql":
+            event.listen(engine, "connect", _postgresql_lock_timeout)
+        return engine
     memory = parsed.database in (None, "", ":memory:")
     if not memory:
         path = parsed.database

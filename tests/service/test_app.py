@@ -531,6 +531,7 @@ def test_startup_objects_are_exempt_from_garbage_collection(serve, freeze):
     assert gc.get_freeze_count() == (0 if freeze else before)  # given back when the app stops
 
 
+@BACKENDS
 def test_a_database_held_by_another_writer_is_503_with_retry(serve, settings, token, measurements, db_url,
                                                             monkeypatch):
     # a lock held past the busy timeout is the moment's fault, not the request's nor the server's: 503, retry
