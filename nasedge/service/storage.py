@@ -34,6 +34,8 @@ from nasedge.errors import NasedgeError
 from nasedge.predict.profile import DeviceProfile, check_no_case_twin
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# the PostgreSQL advisory lock a migration holds ("nasedge" in a bigint): servers started together migrate in turn
+MIGRATION_LOCK = int.from_bytes(b"nasedge", "big")
 NAME_LENGTH = 128
 
 
@@ -183,6 +185,10 @@ class Storage:
                     # commit alone, and a migration that fails after it (0004 refusing case twins) leave the
                     # schema changed under the old revision. Begun here, the upgrade applies all or nothing.
                     conn.exec_driver_sql("BEGIN")
+                elif self.engine.dialect.name == "postgresql":
+                    # servers started together on one database (hosts, a restart of all) would each create the
+                    # tables, all but one failing; in turn, the later ones find the schema current
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 command.upgrade(self._alembic_config(conn), "head")
         except DBAPIError as exc:
             hint = ""

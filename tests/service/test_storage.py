@@ -10,7 +10,10 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from dataclasses import replace
 
@@ -21,7 +24,7 @@ from nasedge.errors import NasedgeError
 from nasedge.predict.profile import fit_profile
 from nasedge.service.storage import Base, DeviceExists, Storage
 
-from .conftest import BACKENDS, SPACE
+from .conftest import BACKENDS, REPO, SPACE
 
 
 @pytest.fixture
@@ -292,6 +295,50 @@ def test_a_database_holding_case_twins_is_not_upgraded(db_url, start):
     assert s.revision() == ("0004", "0004") and _case_index(s) is not None
     assert [d.name for d in s.summaries()] == ["BAR", "Foo", "ok"] and s.problems() == []
     s.close()
+
+
+# a server's start as far as the database goes: migrate each database given, all processes at once (files in a
+# folder are the barrier: each says it is ready, then waits for the word to go)
+_MIGRATE_TOGETHER = """
+import os, pathlib, sys, time
+import alembic.command  # noqa: F401  (imported before the barrier: the migrations start together)
+from nasedge.errors import NasedgeError
+from nasedge.service.storage import Storage
+folder, urls = pathlib.Path(sys.argv[1]), sys.argv[2:]
+for i, url in enumerate(urls):
+    s = Storage(url)
+    (folder / f"ready-{i}-{os.getpid()}").touch()
+    while not (folder / f"go-{i}").exists():
+        time.sleep(0.001)
+    try:
+        s.migrate()
+        print("ok", flush=True)
+    except NasedgeError as exc:
+        print(exc, flush=True)
+    s.close()
+"""
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_servers_starting_together_migrate_one_after_the_other(db_url, postgres_cluster, tmp_path):
+    """`nasedge serve` migrates at start: servers on one fresh PostgreSQL database started at once (hosts, a service
+    manager's restart) each created the tables, all but one failing ('duplicate key value violates unique constraint
+    "pg_type_typname_nsp_index"', 'relation "devices" already exists'). Two databases, three processes each."""
+    urls, n = [db_url, postgres_cluster.database()], 3
+    processes = [subprocess.Popen([sys.executable, "-c", _MIGRATE_TOGETHER, str(tmp_path), *urls], cwd=REPO,
+                                  stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                 for _ in range(n)]
+    for i in range(len(urls)):
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob(f"ready-{i}-*"))) < n and time.monotonic() < deadline:
+            time.sleep(0.001)
+        (tmp_path / f"go-{i}").touch()
+    outcomes = [line for p in processes for line in p.communicate(timeout=60)[0].splitlines()]
+    assert outcomes == ["ok"] * len(urls) * n
+    for url in urls:
+        s = Storage(url)
+        assert s.revision() == ("0004", "0004") and _schema_diff(s) == []
+        s.close()
 
 
 @BACKENDS
