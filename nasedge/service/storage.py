@@ -34,7 +34,8 @@ from nasedge.errors import NasedgeError
 from nasedge.predict.profile import DeviceProfile, check_no_case_twin
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# the PostgreSQL advisory lock a migration holds ("nasedge" in a bigint): servers started together migrate in turn
+# the PostgreSQL advisory lock a migration holds ("nasedge" in a bigint): servers started together migrate in
+# turn
 MIGRATION_LOCK = int.from_bytes(b"nasedge", "big")
 NAME_LENGTH = 128
 
@@ -99,6 +100,10 @@ def _summary(row: DeviceRow) -> DeviceSummary:
                          json.loads(row.quality), row.created, row.adaptation)
 
 
+# how long connecting to a database server may take (PostgreSQL's connect_timeout, unless the URL gives
+# one): a server that never answers is an error at start, and a 503 later, not a wait for good
+CONNECT_TIMEOUT_S = 10
+
 # how long a writer waits for another's lock (SQLite's busy_timeout, PostgreSQL's lock_timeout); past it the
 # request is answered 503 (retry)
 BUSY_TIMEOUT_S = 10.0
@@ -113,10 +118,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def one_line(exc: DBAPIError) -> str:
+    """The driver's message of ``exc`` on one line (psycopg's spans several: DETAIL, HINT, 'Is the server
+    running ...?')."""
+    return "; ".join(line.strip() for line in str(exc.orig).splitlines() if line.strip())
+
+
 def _postgresql_lock_timeout(dbapi_connection: Any, _record: Any) -> None:
-    # PostgreSQL waits for a lock for good by default: a registration held up by another writer (a migration, a
-    # transaction left open) would hang, not be answered 503. A lock_timeout the URL (options=-c lock_timeout=...)
-    # or the role sets is kept.
+    # PostgreSQL waits for a lock for good by default: a registration held up by another writer (a migration,
+    # a transaction left open) would hang, not be answered 503. A lock_timeout the URL sets
+    # (options=-c lock_timeout=...), or the role, is kept.
     with dbapi_connection.cursor() as cur:
         cur.execute("SHOW lock_timeout")
         if cur.fetchone()[0] == "0":
@@ -131,13 +142,19 @@ def create_db_engine(url: str) -> Engine:
     except ArgumentError:
         raise NasedgeError(f"service.db: value {url!r} is not a database URL; expected e.g. "
                            f"sqlite:///profiles.db or postgresql+psycopg://user@host/nasedge") from None
-    if parsed.get_backend_name() != "sqlite":
+    backend = parsed.get_backend_name()
+    if backend != "sqlite":
+        postgresql = backend == "postgresql"
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if postgresql and (
+            "connect_timeout" not in parsed.query) else {}
         try:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         except (ModuleNotFoundError, NoSuchModuleError) as exc:
+            hint = ("; pip install 'nasedge[postgres]' and give a postgresql+psycopg:// URL"
+                    if postgresql else "")
             raise NasedgeError(f"service.db: no driver for {parsed.drivername!r} is installed "
-                               f"({getattr(exc, 'name', None) or exc})") from None
-        if parsed.get_backend_name() == "postgresql":
+                               f"({getattr(exc, 'name', None) or exc}){hint}") from None
+        if postgresql:
             event.listen(engine, "connect", _postgresql_lock_timeout)
         return engine
     memory = parsed.database in (None, "", ":memory:")
@@ -178,8 +195,10 @@ class Storage:
         from alembic.util.exc import CommandError
 
         url = self.engine.url.render_as_string(hide_password=True)
+        connected = False
         try:
             with self.engine.begin() as conn:
+                connected = True
                 if self.engine.dialect.name == "sqlite":
                     # Python's sqlite3 opens a transaction only before DML: DDL ahead of it (ADD COLUMN) would
                     # commit alone, and a migration that fails after it (0004 refusing case twins) leave the
@@ -195,7 +214,10 @@ class Storage:
             if self.engine.url.get_backend_name() == "sqlite" and "unable to open" in str(exc.orig):
                 hint = ("; SQLite writes its journal beside the file even to read it: the folder must be "
                         "writable, or serve a database that does not change as sqlite:///file:PATH?immutable=1&uri=true")
-            raise NasedgeError(f"service.db: cannot migrate {url}: {exc.orig}{hint}") from None
+            if not connected:  # the server refused (password, database) or is not there: said on one line
+                raise NasedgeError(f"service.db: cannot connect to {url}: "
+                                   f"{one_line(exc).removeprefix('connection failed: ')}{hint}") from None
+            raise NasedgeError(f"service.db: cannot migrate {url}: {one_line(exc)}{hint}") from None
         except NasedgeError as exc:  # a migration's refusal (0004: case twins stored)
             raise NasedgeError(f"service.db: cannot migrate {url}: {exc}") from None
         except CommandError as exc:  # a revision none of our migrations knows: a newer nasedge's database
@@ -286,8 +308,9 @@ class Storage:
                 transaction.rollback()
         except DBAPIError as exc:
             url = self.engine.url.render_as_string(hide_password=True)
-            raise NasedgeError(f"service.db: {url} cannot be written ({exc.orig}); registrations would fail; "
-                               f"give a writable database, or serve read-only without write tokens") from None
+            raise NasedgeError(f"service.db: {url} cannot be written ({one_line(exc)}); registrations would "
+                               f"fail; give a writable database, or serve read-only without write "
+                               f"tokens") from None
 
     # --- health ----------------------------------------------------------------------------
     def ping(self) -> None:
