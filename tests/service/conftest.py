@@ -1,7 +1,7 @@
 """Fixtures: the real server on a loopback port (uvicorn in a thread, or a separate process), a write
 token, 20 real measurements of a GPU from the HELP benchmark (10 reference archs + 10 more), and the database:
-an SQLite file, or a fresh database on a throwaway PostgreSQL server (:mod:`tests.service.postgres`) for the tests
-parametrized with :data:`BACKENDS`."""
+an SQLite file, or a fresh database on a throwaway PostgreSQL server (:mod:`tests.service.postgres`) for the
+tests parametrized with :data:`BACKENDS`."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def token() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_cluster():
-    """A throwaway PostgreSQL server for the session (started on first use, stopped and removed at the end); the
-    tests that need it skip, saying why, where none can be started (no server binaries, no psycopg, no user to
-    run it as)."""
+    """A throwaway PostgreSQL server for the session (started on first use, stopped and removed at the end);
+    the tests that need it skip, saying why, where none can be started (no server binaries, no psycopg, no
+    user to run it as)."""
     from .postgres import Unavailable, start_cluster
 
     try:
@@ -78,8 +78,8 @@ def db_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def settings(tmp_path, db_url):
-    """``settings(**changes)``: ServiceSettings on a fresh database (``db_url``: SQLite unless parametrized), with
-    the write token configured and an empty directory of shipped profiles."""
+    """``settings(**changes)``: ServiceSettings on a fresh database (``db_url``: SQLite unless parametrized),
+    with the write token configured and an empty directory of shipped profiles."""
     shipped = tmp_path / "shipped"
     shipped.mkdir(exist_ok=True)
 

@@ -1,10 +1,10 @@
-"""A throwaway PostgreSQL server for the service's tests: ``initdb`` and ``pg_ctl`` in a temporary folder, a fresh
-database per test, everything stopped and removed at the end of the session.
+"""A throwaway PostgreSQL server for the service's tests: ``initdb`` and ``pg_ctl`` in a temporary folder, a
+fresh database per test, everything stopped and removed at the end of the session.
 
 The server listens on a free loopback port (password authentication: a wrong password is refused as on a real
 server) and on a Unix socket in its folder (no password). PostgreSQL refuses to run as root: run as root, the
-server runs as the ``postgres`` user (else ``nobody``). A watchdog process stops and removes it if the tests die
-without tearing down (kill -9, a timeout's exit): no server outlives the session.
+server runs as the ``postgres`` user (else ``nobody``). A watchdog process stops and removes it if the tests
+die without tearing down (kill -9, a timeout's exit): no server outlives the session.
 
 :func:`start_cluster` raises :class:`Unavailable` (the tests skip, saying why) when the PostgreSQL binaries,
 the ``psycopg`` driver or a user to run the server as are missing.
@@ -26,13 +26,14 @@ from pathlib import Path
 
 USER, PASSWORD = "nasedge", "nasedge-test-secret"
 
-# what the watchdog runs: wait until the tests' end of its stdin closes, then stop the server and remove its folder
+# what the watchdog runs: wait until the tests' end of its stdin closes, then stop the server and remove its
+# folder
 _WATCHDOG = """
 import os, shutil, subprocess, sys
 pg_ctl, data, folder, uid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 sys.stdin.buffer.read()
 if os.path.isdir(data):
-    subprocess.run([pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"], user=uid if os.getuid() == 0 else None,
+    subprocess.run([pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"], user=uid if uid >= 0 else None,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
 shutil.rmtree(folder, ignore_errors=True)
 """
@@ -43,15 +44,16 @@ class Unavailable(Exception):
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
-                                       None)
+    debian = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)  # newest first
+    found = shutil.which(name) or next(iter(debian), None)
     if found is None:
         raise Unavailable(f"{name} not found (PostgreSQL server binaries are not installed)")
     return found
 
 
 def _server_user() -> int | None:
-    """The uid the server runs as: None (this process's) unless run as root, where PostgreSQL refuses to run."""
+    """The uid the server runs as: None (this process's) unless run as root, where PostgreSQL refuses to
+    run."""
     if os.getuid() != 0:
         return None
     for name in ("postgres", "nobody"):
@@ -111,15 +113,16 @@ class Cluster:
 
 
 def start_cluster() -> Cluster:
-    """initdb and start a server in a fresh temporary folder (a second or two); :class:`Unavailable` if it cannot."""
+    """initdb and start a server in a fresh temporary folder (a second or two); :class:`Unavailable` if it
+    cannot."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
         raise Unavailable("the psycopg driver is not installed (pip install nasedge[postgres])") from None
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     uid = _server_user()
-    # not under pytest's tmp_path: its folders are private to this user, which the server's may not be; and short,
-    # as a Unix socket's path must be
+    # not under pytest's tmp_path: its folders are private to this user, which the server's may not be; and
+    # short, as a Unix socket's path must be
     folder = Path(tempfile.mkdtemp(prefix="nasedge-pg-"))
     if uid is not None:
         os.chown(folder, uid, -1)
@@ -130,22 +133,23 @@ def start_cluster() -> Cluster:
         if uid is not None:
             os.chown(folder / "pw", uid, -1)
         try:
-            done = subprocess.run([initdb, "-D", str(folder / "data"), "-U", USER, f"--pwfile={folder / 'pw'}",
-                                   "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
-                                   "--no-sync"], **as_user)
+            done = subprocess.run([initdb, "-D", str(folder / "data"), "-U", USER, "--pwfile",
+                                   str(folder / "pw"), "--auth-local=trust", "--auth-host=scram-sha-256",
+                                   "-E", "UTF8", "--locale=C", "--no-sync"], **as_user)
         except OSError as exc:  # e.g. not allowed to switch to the server's user
-            raise Unavailable(f"cannot run initdb{f' as uid {uid}' if uid is not None else ''}: {exc}") from None
+            who = f" as uid {uid}" if uid is not None else ""
+            raise Unavailable(f"cannot run initdb{who}: {exc}") from None
         if done.returncode != 0:
             raise Unavailable(f"initdb failed: {done.stdout.strip()[-500:]}")
-        watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, pg_ctl, str(folder / "data"), str(folder),
-                                     str(uid if uid is not None else -1)],
+        watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, pg_ctl, str(folder / "data"),
+                                     str(folder), str(uid if uid is not None else -1)],
                                     stdin=subprocess.PIPE, start_new_session=True)
         for _ in range(3):  # a port found free may be taken before the server binds it
             port = _free_port()
             options = (f"-k {folder} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
                        f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
-            done = subprocess.run([pg_ctl, "-D", str(folder / "data"), "-l", str(folder / "log"), "-o", options,
-                                   "-w", "-t", "60", "start"], **as_user)
+            done = subprocess.run([pg_ctl, "-D", str(folder / "data"), "-l", str(folder / "log"), "-o",
+                                   options, "-w", "-t", "60", "start"], **as_user)
             if done.returncode == 0:
                 return Cluster(folder, port, pg_ctl, uid, watchdog)
         log = (folder / "log").read_text(errors="replace")[-500:] if (folder / "log").exists() else ""

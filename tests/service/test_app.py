@@ -550,7 +550,8 @@ def test_a_database_held_by_another_writer_is_503_with_retry(serve, settings, to
             holder.execute("LOCK TABLE devices IN EXCLUSIVE MODE")
             locked = "canceling statement due to lock timeout"
         try:  # waiting for the lock for good (no timeout) would leave the client to give up after 30 s
-            r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=30)
+            r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token),
+                           timeout=30)
         finally:
             holder.rollback() if not db_url.startswith("sqlite") else holder.execute("ROLLBACK")
             holder.close()

@@ -1,4 +1,5 @@
-"""Device profiles in the database: round trip, uniqueness, cascade, migrations in step with the models, crashes.
+"""Device profiles in the database: round trip, uniqueness, cascade, migrations in step with the models,
+crashes.
 
 The tests marked with ``BACKENDS`` run on SQLite and on a real PostgreSQL server (skipped where none can be
 started); the others are about SQLite itself (WAL, its copies of tables in batch migrations)."""
@@ -91,7 +92,8 @@ def test_a_database_of_a_newer_schema_is_refused_in_one_line(db_url):
         s.migrate()
     shown = s.engine.url.render_as_string(hide_password=True)
     assert str(refused.value).startswith(f"service.db: {shown} has a schema this nasedge does not know (")
-    assert "9999_future" in str(refused.value) and "serve it with the nasedge that wrote it" in str(refused.value)
+    assert "9999_future" in str(refused.value)
+    assert "serve it with the nasedge that wrote it" in str(refused.value)
     s.close()
 
 
@@ -321,13 +323,14 @@ for i, url in enumerate(urls):
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_servers_starting_together_migrate_one_after_the_other(db_url, postgres_cluster, tmp_path):
-    """`nasedge serve` migrates at start: servers on one fresh PostgreSQL database started at once (hosts, a service
-    manager's restart) each created the tables, all but one failing ('duplicate key value violates unique constraint
-    "pg_type_typname_nsp_index"', 'relation "devices" already exists'). Two databases, three processes each."""
+    """`nasedge serve` migrates at start: servers on one fresh PostgreSQL database started at once (hosts, a
+    service manager's restart) each created the tables, all but one failing ('duplicate key value violates
+    unique constraint "pg_type_typname_nsp_index"', 'relation "devices" already exists'). Two databases, three
+    processes each."""
     urls, n = [db_url, postgres_cluster.database()], 3
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     processes = [subprocess.Popen([sys.executable, "-c", _MIGRATE_TOGETHER, str(tmp_path), *urls], cwd=REPO,
-                                  stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-                 for _ in range(n)]
+                                  stdout=subprocess.PIPE, text=True, env=env) for _ in range(n)]
     for i in range(len(urls)):
         deadline = time.monotonic() + 60
         while len(list(tmp_path.glob(f"ready-{i}-*"))) < n and time.monotonic() < deadline:
