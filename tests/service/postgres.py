@@ -104,6 +104,14 @@ class Cluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def restart(self) -> None:
+        """Restart the server (its connections are dropped), as an upgrade or a failover does."""
+        # the log named again: the server would write to pg_ctl's output, a pipe no one reads once it returns
+        done = subprocess.run([self.pg_ctl, "-D", str(self.data), "-l", str(self.folder / "log"), "-m",
+                               "fast", "-w", "restart"], user=self.uid, cwd="/", stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout
+
     def stop(self) -> None:
         """Stop the server and remove its folder (the watchdog does it once told to)."""
         if self.watchdog.poll() is None:

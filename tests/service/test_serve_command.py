@@ -37,10 +37,10 @@ def _token_file(tmp_path, capsys) -> tuple[str, str]:
     return token, str(path)
 
 
-def _serve(server_process, tmp_path, tokens: str, log_name: str = "serve.log"):
+def _serve(server_process, tmp_path, tokens: str, log_name: str = "serve.log", db: str | None = None):
     (tmp_path / "shipped").mkdir(exist_ok=True)
     return server_process(["-m", "nasedge.cli", "serve", "--port", "0", "--db",
-                           f"sqlite:///{tmp_path / 'profiles.db'}", f"service.token_file={tokens}",
+                           db or f"sqlite:///{tmp_path / 'profiles.db'}", f"service.token_file={tokens}",
                            f"service.shipped_profiles_dir={tmp_path / 'shipped'}"],
                           log=tmp_path / log_name)
 
@@ -64,6 +64,49 @@ def test_registration_gives_the_offline_fit(tmp_path, capsys, server_process, me
     assert np.array_equal(got, profile.predict(queries))
     server.proc.send_signal(signal.SIGINT)  # Ctrl-C: how a server is stopped, not an error
     assert server.proc.wait(timeout=30) == 0
+
+
+@pytest.mark.slow  # a PostgreSQL server of its own, restarted; three server processes
+def test_serve_on_postgresql_keeps_its_devices_across_restarts(tmp_path, capsys, server_process, measurements,
+                                                              help_ofa):
+    """`nasedge serve` on a PostgreSQL URL as users run it: register and predict over HTTP; a restart of the
+    server finds the device, the same version and numbers; a restart of PostgreSQL under a running server
+    (connections dropped) is not noticed by its clients."""
+    from .postgres import Unavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        token, tokens = _token_file(tmp_path, capsys)
+        url, auth = cluster.database(), {"Authorization": f"Bearer {token}"}
+        query = {"device": "gpu-a", "archs": [a.to_dict() for a in help_ofa.items[:50]]}
+        server = _serve(server_process, tmp_path, tokens, db=url)
+        server.wait_ready()
+        assert "database postgresql+psycopg://nasedge:***@127.0.0.1:" in (tmp_path / "serve.log").read_text()
+        r = httpx.post(f"{server.url}/v1/devices", json=body("gpu-a", measurements), headers=auth,
+                       timeout=120)
+        assert r.status_code == 201, r.text
+        registered = r.json()
+        before = httpx.post(f"{server.url}/v1/predict", json=query).json()
+        assert before["version"] == registered["version"] and len(before["latency_ms"]) == 50
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=30) == 0
+        server = _serve(server_process, tmp_path, tokens, "serve-again.log", db=url)
+        server.wait_ready()
+        info = httpx.get(f"{server.url}/v1/devices/gpu-a").json()
+        assert info == {k: registered[k] for k in info}
+        assert httpx.post(f"{server.url}/v1/predict", json=query).json() == before
+        cluster.restart()
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        assert httpx.post(f"{server.url}/v1/predict", json=query).json() == before
+        r = httpx.post(f"{server.url}/v1/devices", json=body("gpu-a", measurements), headers=auth,
+                       timeout=120)
+        assert (r.status_code, r.json()["version"]) == (200, registered["version"])  # a retry: what is stored
+        assert Storage(url).problems() == []
+    finally:
+        cluster.stop()
 
 
 def _crash_trials(n: int, tmp_path, capsys, server_process, measurements, seed: int = 0) -> dict:
