@@ -65,6 +65,10 @@ def postgres_url(postgres_cluster) -> str:
 
 # the tests that run on either database: SQLite (the default) and PostgreSQL; `db_url` gives the test's
 BACKENDS = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+# the same, PostgreSQL's run deselected by default (-m slow): HTTP tests whose database part the storage tests
+# already cover on PostgreSQL, kept out of the default suite's time
+BACKENDS_SLOW_PG = pytest.mark.parametrize(
+    "db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True)
 
 
 @pytest.fixture

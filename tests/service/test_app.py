@@ -15,7 +15,7 @@ import pytest
 from nasedge.predict.profile import fit_profile, save_profile
 from nasedge.spaces import get_space
 
-from .conftest import BACKENDS, SPACE, body
+from .conftest import BACKENDS, BACKENDS_SLOW_PG, SPACE, body
 
 
 def auth(token: str) -> dict:
@@ -306,7 +306,7 @@ def test_limits(serve, token, help_ofa):
         assert schema["PredictRequest"]["properties"]["archs"]["maxItems"] == 20
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_delete_and_unknown_devices(serve, token, measurements, help_ofa):
     arch = help_ofa.items[0].to_dict()
     with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
@@ -325,7 +325,7 @@ def test_delete_and_unknown_devices(serve, token, measurements, help_ofa):
         assert v2 != v1 and r["version"] == v2
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_two_servers_share_the_database(settings, token, measurements, help_ofa):
     """Another process (here: another app) deleting or re-registering a device invalidates our cache."""
     from nasedge.service import create_app
@@ -379,7 +379,7 @@ def slow_fits(monkeypatch):
     return fitted
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_concurrent_registrations_of_one_name(serve, token, measurements, slow_fits):
     """The same registration sent while the first is fitting (a client's retry) waits for it, is not fitted again and
     is answered 200 with what the first stored; other measurements under the name are 409."""
@@ -399,7 +399,7 @@ def test_concurrent_registrations_of_one_name(serve, token, measurements, slow_f
     assert stored == [devices[0]] * (4 if codes[0] == 200 else 1)
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_a_retry_reaching_another_process_is_answered_200(settings, token, measurements, slow_fits):
     """Another process's lock is out of reach: the retry fits again, but is answered with what the first stored."""
     from nasedge.service import create_app
@@ -419,7 +419,7 @@ def test_a_retry_reaching_another_process_is_answered_200(settings, token, measu
     assert retry.json() == first.json()
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_names_differing_only_in_case_are_refused(settings, serve, token, measurements):
     """As `nasedge devices add` refuses them: device names are file names, which a case-insensitive file system
     would take for one."""
@@ -434,7 +434,7 @@ def test_names_differing_only_in_case_are_refused(settings, serve, token, measur
         assert [d["name"] for d in c.get("/v1/devices").json()["devices"]] == ["my-pixel", "titan-shipped"]
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_case_twins_racing_through_two_processes(settings, token, measurements, monkeypatch):
     """Two workers on one database, each with its own lock: both read the stored names before either stores (held
     at a barrier), so both pass the in-process check. The database keeps one; the other is 409 with the message of
@@ -487,7 +487,7 @@ def test_shipped_profiles_are_served_read_only(settings, serve, token, measureme
         assert r.status_code == 409 and "shipped" in r.json()["detail"]
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_internal_errors_carry_no_stack_trace(settings, serve, token, measurements, help_ofa):
     s = settings()
     with serve() as url:
@@ -502,7 +502,7 @@ def test_internal_errors_carry_no_stack_trace(settings, serve, token, measuremen
         assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
 
 
-@BACKENDS
+@BACKENDS_SLOW_PG
 def test_health_readiness_metrics_openapi(serve, token, measurements, help_ofa):
     with serve() as url, httpx.Client(base_url=url, timeout=60) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
