@@ -30,7 +30,7 @@ def evaluate_candidates(
     num_gpus: Union[float, str] = "auto",
     num_cpus: Union[float, str] = 1,
     resources: Optional[Mapping[str, float]] = None,
-    max_retries: int = 0,
+    max_retries: int = 3,
     progress: Optional[Callable[[int, int], None]] = None,
     init_options: Optional[Mapping[str, Any]] = None,
 ) -> list[Any]:
@@ -44,6 +44,11 @@ def evaluate_candidates(
     its traceback stays on the worker, so it comes back as a :class:`NasedgeError` naming the plugin and the place
     (:func:`nasedge.registry.plugin_failure`), the line the CLI gives for it without Ray.
     ``init_options`` go to ``ray.init`` when this call starts a local instance.
+
+    ``max_retries``: how often a task lost to the system (its node died, its worker crashed) is run again, on a node
+    that is still there (an evaluation is idempotent); an exception of ``fn`` is never retried. A task that still
+    fails, or that no node left in the cluster can run, is an :class:`EvaluationFailed` (one line), which keeps the
+    results that finished.
     """
     if not archs:
         return []
@@ -61,28 +66,63 @@ def evaluate_candidates(
             num_cpus = _cpus_per_task(ray, len(archs)) if num_gpus == 0 else 1
         if isinstance(num_cpus, str) or num_cpus <= 0:
             raise NasedgeError(f"num_cpus: value {num_cpus!r} is not valid; expected a number > 0 or 'auto'")
-        _check_feasible(ray.cluster_resources(), num_cpus, num_gpus, resources or {})
+        why = _infeasible(ray.cluster_resources(), num_cpus, num_gpus, resources or {})
+        if why:
+            raise NasedgeError(why)
         task = ray.remote(_call).options(num_cpus=num_cpus, num_gpus=num_gpus, resources=dict(resources or {}),
                                          max_retries=max_retries)
         fn_ref = ray.put(fn)  # one copy of a large partial (e.g. holding a config) in the object store
         refs = [task.remote(fn_ref, arch) for arch in archs]
         index = {ref: i for i, ref in enumerate(refs)}
-        results: list[Any] = [None] * len(refs)
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                try:
-                    results[index[ref]] = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    for other in pending:
-                        ray.cancel(other)
-                    raise exc.cause from None
-            if progress is not None:
-                progress(len(refs) - len(pending), len(refs))
-        return results
+        pending, finished = list(refs), {}
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1, timeout=FEASIBLE_CHECK_S)
+                if not done:  # a node left: what it alone offered, a retried task now waits for without end
+                    needs = {"CPU": num_cpus, "GPU": num_gpus, **(resources or {})}
+                    if not _some_node_offers(ray, needs):
+                        raise EvaluationFailed(
+                            "no node left in the Ray cluster offers what an evaluation task needs ("
+                            + ", ".join(f"{v:g} {k!r}" for k, v in needs.items() if v > 0)
+                            + "): a node left the cluster while tasks ran", finished)
+                    continue
+                for ref in done:
+                    try:
+                        finished[index[ref]] = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:
+                        raise exc.cause from None
+                    except ray.exceptions.RayError as exc:  # the system's: a node died, a worker crashed
+                        raise EvaluationFailed(_system_failure(exc, max_retries), finished) from None
+                if progress is not None:
+                    progress(len(refs) - len(pending), len(refs))
+        except BaseException:
+            for other in pending:
+                ray.cancel(other)
+            raise
+        return [finished[i] for i in range(len(refs))]
     finally:
         connection.close()
+
+
+FEASIBLE_CHECK_S = 5.0  # while tasks run, how often the cluster is checked for a node that can still run them
+
+
+class EvaluationFailed(NasedgeError):
+    """Evaluation as Ray tasks failed for a reason of the system's (a node lost); ``finished``: the results that
+    came back first, by the index of their arch."""
+
+    def __init__(self, message: str, finished: dict[int, Any]):
+        super().__init__(message)
+        self.finished = finished
+
+
+def _system_failure(exc: Exception, retries: int) -> str:
+    """One line for a task the system failed (after ``retries`` retries): the kind and Ray's first sentence."""
+    words = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    words = words.split(" This can happen")[0].split(" To see node death")[0].rstrip(".")
+    again = f" (tried {retries + 1} times)" if retries else ""
+    return f"an evaluation task was lost on the Ray cluster{again}: {type(exc).__name__}" + (f": {words}" if words
+                                                                                             else "")
 
 
 def _cpus_per_task(ray: Any, tasks: int) -> int:
@@ -110,12 +150,19 @@ def _call(fn: Callable[[Arch], Any], arch: Arch) -> Any:
         raise
 
 
-def _check_feasible(cluster: Mapping[str, float], num_cpus: float, num_gpus: float,
-                    resources: Mapping[str, float]) -> None:
-    """Fail at once, naming the resource, instead of letting Ray wait forever for a node that does not exist."""
+def _some_node_offers(ray: Any, needs: Mapping[str, float]) -> bool:
+    """Whether a node of the cluster alive now offers all of ``needs``."""
+    return any(all(node["Resources"].get(name, 0) >= amount for name, amount in needs.items() if amount > 0)
+               for node in ray.nodes() if node.get("Alive"))
+
+
+def _infeasible(cluster: Mapping[str, float], num_cpus: float, num_gpus: float,
+                resources: Mapping[str, float]) -> Optional[str]:
+    """Why no node can run the tasks (said at once, naming the resource, instead of letting Ray wait forever for a
+    node that does not exist), else None."""
     needs = {"CPU": num_cpus, "GPU": num_gpus, **resources}
     for name, amount in needs.items():
         if amount > 0 and cluster.get(name, 0) < amount:
-            raise NasedgeError(f"no node of the Ray cluster offers {amount:g} {name!r} per task "
-                               f"(the cluster has {cluster.get(name, 0):g}); known resources: "
-                               f"{', '.join(sorted(cluster))}")
+            return (f"no node of the Ray cluster offers {amount:g} {name!r} per task "
+                    f"(the cluster has {cluster.get(name, 0):g}); known resources: {', '.join(sorted(cluster))}")
+    return None

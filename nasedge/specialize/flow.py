@@ -350,6 +350,7 @@ def _evaluate(chosen: list[Finalist], supernet_path: Path, cfg: Any, spec: Speci
     """Evaluate the true accuracy of ``chosen`` (recorded on each); the most accurate and its evaluation.
 
     ``evaluated`` (arch -> evaluation) holds evaluations already made (another budget's): not made again."""
+    from nasedge.search.ray_evaluation import EvaluationFailed
     from nasedge.specialize.final_evaluation import evaluate_finalists
 
     evaluated = {} if evaluated is None else evaluated
@@ -358,10 +359,17 @@ def _evaluate(chosen: list[Finalist], supernet_path: Path, cfg: Any, spec: Speci
         use_ray = spec.evaluation == "ray" or (spec.evaluation == "auto" and _ray_pays(ray_address, len(todo)))
         if todo:
             with progress_bar(console, "evaluate", "Ray tasks" if use_ray else "in process", len(todo)) as update:
-                new = evaluate_finalists([f.arch for f in todo], supernet_path=str(supernet_path),
-                                         data=_evaluation_data(cfg.data, spec), test_images=spec.test_images,
-                                         use_ray=use_ray, ray_address=ray_address,
-                                         progress=lambda done, total: update(done))
+                try:
+                    new = evaluate_finalists([f.arch for f in todo], supernet_path=str(supernet_path),
+                                             data=_evaluation_data(cfg.data, spec), test_images=spec.test_images,
+                                             use_ray=use_ray, ray_address=ray_address,
+                                             progress=lambda done, total: update(done))
+                except EvaluationFailed as exc:  # those that finished serve the other budgets of this run
+                    evaluated.update({todo[i].arch: e for i, e in exc.finished.items()})
+                    raise NasedgeError(f"evaluating the finalists on Ray: {exc} ({len(exc.finished)} of {len(todo)} "
+                                       f"evaluated before); rerun the same command to evaluate them again: the "
+                                       f"finalists measured so far are kept (specialize.evaluation=local evaluates "
+                                       f"them here)") from None
             evaluated.update({f.arch: e for f, e in zip(todo, new)})
         evals = [evaluated[f.arch] for f in chosen]
         for f, e in zip(chosen, evals):

@@ -189,3 +189,46 @@ def test_tasks_get_a_gpu_where_there_is_one():
         print(json.dumps(evaluate_candidates(SPACE.sample_many(2, 4), visible, init_options={small!r})))
     """.format(small=SMALL), RAY_ADDRESS="local")  # the session's cluster has no GPU
     assert json.loads(out) == [True, True]
+
+
+def test_a_task_lost_to_the_system_is_run_again(ray_cluster, tmp_path):
+    # a worker that dies mid-task (as on a node that died) is the system's failure: the evaluation, idempotent,
+    # runs again; before, max_retries=0 gave Ray's WorkerCrashedError as a traceback
+    def crash_once(arch, marks=str(tmp_path)):
+        import os
+        from pathlib import Path
+
+        mark = Path(marks) / arch.digest()
+        if not mark.exists():
+            mark.touch()
+            os._exit(1)
+        return arch.resolution
+
+    archs = SPACE.sample_many(2, 5)
+    assert evaluate_candidates(archs, crash_once) == [a.resolution for a in archs]
+
+
+def test_a_task_lost_every_time_is_one_error_keeping_what_finished(ray_cluster, tmp_path):
+    from nasedge.search.ray_evaluation import EvaluationFailed
+
+    archs = SPACE.sample_many(2, 6)
+
+    def lost(arch, doomed=archs[1].digest(), marks=str(tmp_path)):
+        import os
+        import time
+        from pathlib import Path
+
+        if arch.digest() != doomed:
+            (Path(marks) / "done").touch()
+            return arch.resolution
+        while not (Path(marks) / "done").exists():  # the other one finishes first
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os._exit(1)
+
+    with pytest.raises(EvaluationFailed) as info:
+        evaluate_candidates(archs, lost, max_retries=1)
+    assert str(info.value).startswith("an evaluation task was lost on the Ray cluster (tried 2 times): "
+                                      "WorkerCrashedError")
+    assert "\n" not in str(info.value)
+    assert info.value.finished == {0: archs[0].resolution}
