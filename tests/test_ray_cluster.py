@@ -93,3 +93,25 @@ def test_ray_cluster(case):
         done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
                               timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_messages_of_the_cluster_go_to_stderr_in_one_line(ray_cluster, capfd):
+    # Ray prints what the cluster sends the driver (a node that died: its log's last lines or its state dump) from a
+    # thread of its own, log_to_driver=False or not; it went to stdout, a command's result stream
+    import time
+
+    from ray._private.utils import publish_error_to_driver
+
+    connect().close()  # the caller's Ray (this session's cluster): used as it is
+    capfd.readouterr()
+    dump = "\n".join(f"    [state-dump] line {i}" for i in range(40))
+    publish_error_to_driver("test_node_died", f"Raylet is terminated. Termination is unexpected.\n{dump}\n",
+                            ray._private.worker.global_worker.gcs_client)
+    err, out, deadline = "", "", time.monotonic() + 20
+    while "Raylet is terminated" not in err and time.monotonic() < deadline:
+        time.sleep(0.1)
+        got = capfd.readouterr()
+        out, err = out + got.out, err + got.err
+    assert "Raylet is terminated. Termination is unexpected." in err
+    assert "Raylet" not in out and "[state-dump]" not in out + err
+    assert ray.is_initialized()

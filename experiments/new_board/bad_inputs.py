@@ -248,6 +248,14 @@ def cases(d: Path) -> list[Case]:
                                                              "http://[::1"), r"--url 'http://\[::1' is not valid"),
         Case("specialize: a Ray address nothing listens on", (*s, "--latency", "1.3ms", "--ray-address", "127.0.0.1:1"),
              r"--ray-address 127.0.0.1:1: no Ray cluster answers there"),
+        Case("measure: a Ray Client address", ("measure", "--device", "cpu", "--num-archs", "1", "--out", "m.csv",
+                                                "--ray-address", "ray://127.0.0.1:10001"),
+             r"--ray-address ray://127.0.0.1:10001: Ray Client addresses \(ray://\) are not supported; give the "
+             r"head's HOST:PORT"),
+        Case("specialize: a Ray address given as a URL", (*s, "--latency", "1.3ms", "--ray-address",
+                                                          "http://127.0.0.1:6379"),
+             r"--ray-address 'http://127.0.0.1:6379' is not HOST:PORT; give the Ray head's HOST:PORT without "
+             r"http://"),
         Case("specialize: a predictor service nothing listens at", (*s, "--latency", "1.3ms", "--predictor-url",
                                                                     "http://127.0.0.1:1"),
              r"cannot reach the predictor service at http://127.0.0.1:1"),

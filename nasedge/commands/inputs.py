@@ -138,13 +138,25 @@ def check_url(flag: str, url: Optional[str]) -> None:
 
 def check_ray_address(flag: str, address: Optional[str]) -> None:
     """``HOST:PORT`` of a Ray cluster that answers: an address nothing listens on would only fail once the work is
-    done and Ray is asked to join it (where Ray retries without end)."""
-    if not address or address == "auto":
+    done and Ray is asked to join it (where Ray retries without end). Without ``address``, ``RAY_ADDRESS`` (which Ray
+    joins then) is checked the same way, named as itself."""
+    if not address:
+        flag, address = "RAY_ADDRESS", os.environ.get("RAY_ADDRESS", "").strip()
+    if not address or address in ("auto", "local"):
         return
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if address.startswith("ray://"):
+        raise NasedgeError(f"{flag} {address}: Ray Client addresses (ray://) are not supported; give the head's "
+                           f"HOST:PORT (the GCS port of `ray start --head`, 6379 by default), e.g. HEAD:6379")
+    if "://" in address:
+        raise NasedgeError(f"{flag} {address!r} is not HOST:PORT; give the Ray head's HOST:PORT without "
+                           f"{address.partition('://')[0]}://, e.g. HEAD:6379")
+    host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
         raise NasedgeError(f"{flag} {address!r} is not valid; expected HOST:PORT of a Ray cluster's head (or auto)")
-    reason = _unreachable(host.strip("[]"), int(port))
+    host = host.strip("[]")
+    from nasedge.ray_cluster import not_a_ray_head
+
+    reason = _unreachable(host, int(port)) or not_a_ray_head(host, int(port), CONNECT_S)
     if reason:
         raise NasedgeError(f"{flag} {address}: no Ray cluster answers there ({reason})")
 

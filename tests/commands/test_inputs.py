@@ -236,3 +236,65 @@ def test_a_litert_device_override_is_checked_without_importing_torch():
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert "device.measure.threds" in out[0] and "device.measure.threads" in out[0] and out[-1] == "False", out
+
+
+def _serving(handler_kind: str):
+    """A server on a free local port: "http" (as a dashboard) or "silent" (accepts, never answers); its port."""
+    import http.server
+    import socket
+    import threading
+
+    if handler_kind == "http":
+        server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server.server_address[1], server.shutdown
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock.getsockname()[1], sock.close
+
+
+@pytest.mark.parametrize("kind, why", [("http", r"does not speak gRPC as a Ray head does: a dashboard's or "
+                                                r"another HTTP port\?"),
+                                       ("silent", r"no answer within 1.5 s")])
+def test_a_ray_address_where_something_else_listens_is_one_line_within_2_s(kind, why, monkeypatch):
+    # it passed the TCP check, and Ray then retried it for minutes with its C++ warnings
+    import time
+
+    from nasedge.commands.inputs import check_ray_address
+    from nasedge.errors import NasedgeError
+
+    port, stop = _serving(kind)
+    try:
+        start = time.monotonic()
+        with pytest.raises(NasedgeError, match=rf"^--ray-address 127.0.0.1:{port}: no Ray cluster answers there "
+                                               rf"\(.*{why}\)$"):
+            check_ray_address("--ray-address", f"127.0.0.1:{port}")
+        assert time.monotonic() - start < 2
+        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")  # Ray's own variable, read where no flag is given
+        with pytest.raises(NasedgeError, match=rf"^RAY_ADDRESS 127.0.0.1:{port}: no Ray cluster answers there"):
+            check_ray_address("--ray-address", None)
+    finally:
+        stop()
+
+
+def test_ray_address_is_checked_as_the_flag_is(monkeypatch, nasedge_cli):
+    from nasedge.commands.inputs import check_ray_address
+    from nasedge.errors import NasedgeError
+
+    for value in ("auto", "local", ""):
+        monkeypatch.setenv("RAY_ADDRESS", value)
+        check_ray_address("--ray-address", None)
+    monkeypatch.setenv("RAY_ADDRESS", "ray://127.0.0.1:10001")
+    with pytest.raises(NasedgeError, match=r"^RAY_ADDRESS ray://127.0.0.1:10001: Ray Client addresses"):
+        check_ray_address("--ray-address", None)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # a specialize would hang on it for minutes
+    r = nasedge_cli("specialize", "--device", "titan_rtx_64", "--latency", "7ms")
+    assert r.returncode == 2 and r.stderr.strip() == "nasedge: error: RAY_ADDRESS 127.0.0.1:1: no Ray cluster " \
+                                                     "answers there (Connection refused)", r.stderr
+
+
+def test_a_ray_head_answers_the_ray_address_check(ray_cluster):
+    from nasedge.commands.inputs import check_ray_address
+
+    check_ray_address("--ray-address", ray_cluster[0].address)  # a real GCS: no error
