@@ -114,6 +114,14 @@ def _raylet_messages_to_stderr() -> None:
     worker.print_to_stdstream = print_to_stderr
 
 
+def lost_words(exc: BaseException) -> str:
+    """A failure of the system's (``NodeDiedError``, ``WorkerCrashedError``, ...) in one line: its kind and Ray's
+    first sentences, without its advice on Ray's own tools."""
+    said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    said = said.split(" This can happen")[0].split(" To see node death")[0].rstrip(".")
+    return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+
+
 JOIN_PROBE_S = 5.0  # a head answers in milliseconds; one far away or busy gets this long
 
 

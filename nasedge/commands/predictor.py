@@ -248,7 +248,9 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
 
     from nasedge import home
     from nasedge.commands.measure import resuming_progress
+    from nasedge.errors import NasedgeError
     from nasedge.measure import measure_to_csv
+    from nasedge.measure.ray_routing import DeviceUnreachable
     from nasedge.predict.profile import profile_archs, profile_device
     from nasedge.progress import progress_reporter
     from nasedge.spaces import get_space
@@ -264,10 +266,15 @@ def _measure_and_fit(args: argparse.Namespace, device, space_name: str, predicto
     with progress_reporter(f"measure {device.name}", args.num, unit="archs") as update:
         measure = functools.partial(measure_to_csv, device, path=csv, ray_address=args.ray_address,
                                     progress=resuming_progress(update, csv, device.name, "archs"))
-        profile, measured = profile_device(device.name, space, measure, num_archs=args.num, max_archs=args.max_num,
-                                           seed=args.seed, predictor=predictor, cv_folds=cv_folds,
-                                           note=lambda why: print(f"nasedge: {why}", file=sys.stderr),
-                                           active=not args.random, **options)
+        try:
+            profile, measured = profile_device(device.name, space, measure, num_archs=args.num,
+                                               max_archs=args.max_num, seed=args.seed, predictor=predictor,
+                                               cv_folds=cv_folds, note=lambda why: print(f"nasedge: {why}",
+                                                                                         file=sys.stderr),
+                                               active=not args.random, **options)
+        except DeviceUnreachable as exc:
+            raise NasedgeError(f"{exc}; or fit from measurements taken elsewhere with --measurements FILE.csv") \
+                from None
     return profile, _checked(args, space, [m.arch for m in measured], [m.noisy for m in measured], predictor)
 
 

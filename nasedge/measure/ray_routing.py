@@ -26,10 +26,13 @@ from nasedge.measure.protocol import LatencyStats, NoisyRefused, Round, RoundLog
 from nasedge.measure.workload import Workload
 
 
-def how_to_connect(device: str, resource: str) -> str:
-    return (f"start the machine that holds it as a Ray node with `ray start --address=HEAD:6379 "
-            f"--resources='{{\"{resource}\": 1}}'` and pass --ray-address HEAD:6379 (or set RAY_ADDRESS), "
-            f"or give measurements taken elsewhere with --measurements FILE.csv")
+class DeviceUnreachable(NasedgeError):
+    """The device's Ray node cannot be reached (no cluster joined, or no node of it offers the device's resource):
+    a command that can do without measuring (``--measurements``) says so where it catches this."""
+
+
+def join_command(resource: str, address: str = "HEAD:6379") -> str:
+    return f"ray start --address={address} --resources='{{\"{resource}\": 1}}'"
 
 
 def connect(device: str, resource: str, address: str | None = None) -> None:
@@ -39,10 +42,13 @@ def connect(device: str, resource: str, address: str | None = None) -> None:
     try:
         connect(address, start_local=False, logging_level="ERROR")
     except RayUnavailable as exc:
-        where = "no Ray cluster is running here" if exc.address == "auto" else \
-            f"cannot join the Ray cluster at {exc.address} ({exc.reason}{exc.hint})"
-        raise NasedgeError(f"device {device} is measured on a Ray node with resource {resource}, but {where}; "
-                           f"{how_to_connect(device, resource)}") from None
+        if exc.address == "auto":  # no address given: say how to give one
+            raise DeviceUnreachable(
+                f"device {device} is measured on a Ray node with resource {resource}, but no Ray cluster is running "
+                f"here; pass the head's address with --ray-address HEAD:6379 (or set RAY_ADDRESS), the machine that "
+                f"holds the device having joined it with `{join_command(resource)}`") from None
+        raise DeviceUnreachable(f"device {device} is measured on a Ray node with resource {resource}, but cannot "
+                                f"join the Ray cluster at {exc.address} ({exc.reason}{exc.hint})") from None
 
 
 def check_resource(device: str, resource: str) -> None:
@@ -50,8 +56,9 @@ def check_resource(device: str, resource: str) -> None:
     import ray
 
     if ray.cluster_resources().get(resource, 0) < 1:
-        raise NasedgeError(f"device {device}: no node of the Ray cluster offers resource {resource}; "
-                           f"{how_to_connect(device, resource)}")
+        address = ray.get_runtime_context().gcs_address or "HEAD:6379"
+        raise DeviceUnreachable(f"device {device}: no node of the Ray cluster at {address} offers resource "
+                                f"{resource}; join the machine that holds it with `{join_command(resource, address)}`")
 
 
 class _StreamedLog:
@@ -136,12 +143,24 @@ def measure_on_node(device: str, resource: str, section: Mapping[str, Any], work
         if isinstance(cause, NasedgeError):  # a refusal of noisy results stays one: the driver drops its rounds
             kind = NoisyRefused if isinstance(cause, NoisyRefused) else NasedgeError
             raise kind(f"device {device} (on its Ray node): {cause}") from None
-        raise NasedgeError(f"device {device}: measurement on its Ray node failed: "
-                           f"{str(exc).strip().splitlines()[-1]}") from None
+        if isinstance(exc, ray.exceptions.RayTaskError):  # the measurement's own failure, raised on the node
+            raise NasedgeError(f"device {device}: measurement on its Ray node failed: "
+                               f"{str(exc).strip().splitlines()[-1]}") from None
+        raise NasedgeError(node_lost(device, resource, exc, log is not None)) from None
     finally:
         if not ended:  # force: its worker is ended with it, so no timing thread outlives it on the device
             ray.cancel(stream, force=True)
             _wait_ended(stream)
+
+
+def node_lost(device: str, resource: str, exc: BaseException, kept: bool) -> str:
+    """What a measurement lost with its node (``exc``, Ray's error) says; ``kept``: its rounds were streamed to the
+    driver's journal."""
+    from nasedge.ray_cluster import lost_words
+
+    what = "what was measured so far is kept, the rounds of the group in flight too: " if kept else ""
+    return (f"device {device}: its Ray node was lost while measuring ({lost_words(exc)}); {what}start the node again "
+            f"(`{join_command(resource)}`) and rerun the same command to resume")
 
 
 CANCEL_WAIT_S = 10.0  # a stopped task's stream ends within tens of milliseconds; past this, stop waiting

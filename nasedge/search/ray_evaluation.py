@@ -117,12 +117,11 @@ class EvaluationFailed(NasedgeError):
 
 
 def _system_failure(exc: Exception, retries: int) -> str:
-    """One line for a task the system failed (after ``retries`` retries): the kind and Ray's first sentence."""
-    words = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    words = words.split(" This can happen")[0].split(" To see node death")[0].rstrip(".")
+    """One line for a task the system failed (after ``retries`` retries)."""
+    from nasedge.ray_cluster import lost_words
+
     again = f" (tried {retries + 1} times)" if retries else ""
-    return f"an evaluation task was lost on the Ray cluster{again}: {type(exc).__name__}" + (f": {words}" if words
-                                                                                             else "")
+    return f"an evaluation task was lost on the Ray cluster{again}: {lost_words(exc)}"
 
 
 def _cpus_per_task(ray: Any, tasks: int) -> int:

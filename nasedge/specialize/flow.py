@@ -269,6 +269,9 @@ def _reach_device(device: Any, req: SpecializeRequest, stages: Stages) -> tuple[
             note["detail"] = f"a Ray node offers {device.resource}"
         except NasedgeError as exc:
             if req.measurements is None:
+                if isinstance(exc, ray_routing.DeviceUnreachable):
+                    raise NasedgeError(f"{exc}; or specialize from measurements taken elsewhere with --measurements "
+                                       f"FILE.csv") from None
                 raise
             note["detail"] = "not reachable: the result will be unverified"
             return False, f"{device.name} is not reachable ({exc}); predicted only"

@@ -1,4 +1,4 @@
-"""Joining the Ray cluster of a device: what a failure to join says."""
+"""Joining the Ray cluster of a device: what a failure to join, a missing node or a node lost says."""
 
 from __future__ import annotations
 
@@ -17,5 +17,32 @@ def test_a_failure_to_join_keeps_the_token_hint(monkeypatch):
     monkeypatch.setattr(ray_cluster, "connect", refuse)
     with pytest.raises(NasedgeError, match=r"^device b is measured on a Ray node with resource device:b, but cannot "
                                            r"join the Ray cluster at 10.0.0.1:6379 \(InvalidAuthToken \(set "
-                                           r"RAY_AUTH_MODE=token\)\); start the machine"):
+                                           r"RAY_AUTH_MODE=token\)\)$"):
         ray_routing.connect("b", "device:b", "10.0.0.1:6379")
+
+
+def test_a_missing_node_says_how_to_join_this_cluster(ray_cluster):
+    # it told users who had joined the cluster to pass --ray-address, and `nasedge measure` users about a
+    # --measurements FILE.csv that measure does not have
+    cluster, _ = ray_cluster
+    with pytest.raises(ray_routing.DeviceUnreachable) as info:
+        ray_routing.check_resource("jetson", "device:jetson")
+    assert str(info.value) == (f"device jetson: no node of the Ray cluster at {cluster.address} offers resource "
+                               f"device:jetson; join the machine that holds it with `ray start "
+                               f"--address={cluster.address} --resources='{{\"device:jetson\": 1}}'`")
+
+
+def test_a_node_lost_while_measuring_says_the_rerun_resumes():
+    from ray.exceptions import NodeDiedError
+
+    lost = NodeDiedError(  # as Ray words it (the journey's m3, a worker node killed with -9)
+        "Task failed because the node it was running on is dead or unavailable. Node IP: 192.0.2.2, node ID: "
+        "708a6665. This can happen if the node was preempted, had a hardware failure, or its raylet crashed "
+        "unexpectedly. To see node death information, use `ray list nodes --filter node_id=708a6665`.")
+    said = ray_routing.node_lost("my-board", "device:my-board", lost, kept=True)
+    assert said.startswith("device my-board: its Ray node was lost while measuring (NodeDiedError: Task failed "
+                           "because the node it was running on is dead or unavailable. Node IP: 192.0.2.2")
+    assert said.endswith("); what was measured so far is kept, the rounds of the group in flight too: start the node "
+                         "again (`ray start --address=HEAD:6379 --resources='{\"device:my-board\": 1}'`) and rerun "
+                         "the same command to resume")
+    assert "\n" not in said and "To see node death" not in said
