@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from nasedge.errors import ROOT, ArchError, NasedgeError, shortened
@@ -120,9 +121,11 @@ async def _changed(_: Request, exc: DeviceChanged) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
-async def _database(request: Request, exc: OperationalError) -> JSONResponse:
-    # a lock held past busy_timeout, a dropped connection, a full disk: the request was fine, the moment was not
-    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+async def _database(request: Request, exc: OperationalError | PoolTimeout) -> JSONResponse:
+    # a lock held past busy_timeout, a dropped connection, a full disk, every pooled connection taken for
+    # pool_timeout (PoolTimeout: many writers waiting on a lock): the request was fine, the moment was not
+    orig = getattr(exc, "orig", None)
+    reason = (str(orig) if orig is not None else str(exc) or type(exc).__name__).splitlines()[0]
     log.warning("%s %s: database not available (%s)", request.method, request.url.path, reason)
     return JSONResponse({"detail": shortened(f"the database is not available right now ({reason}); retry", 240)},
                         status_code=503, headers={"Retry-After": "5"})
@@ -137,5 +140,6 @@ def add_error_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` as one JSON line (422 with field paths for invalid input)."""
     for exc_class, handler in ((RequestValidationError, _validation), (FieldErrors, _fields), (HTTPException, _http),
                                (UnknownDevice, _unknown), (DeviceChanged, _changed), (OperationalError, _database),
+                               (PoolTimeout, _database),
                                (Exception, _internal)):
         app.add_exception_handler(exc_class, handler)

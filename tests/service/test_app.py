@@ -559,3 +559,31 @@ def test_a_database_held_by_another_writer_is_503_with_retry(serve, settings, to
         assert r.json()["detail"].startswith(f"the database is not available right now ({locked})")
         r = httpx.post(f"{url}/v1/devices", json=body("gpu-a", measurements), headers=auth(token), timeout=60)
         assert r.status_code == 201, r.text  # the lock gone, the same request goes through
+
+
+def test_every_pooled_connection_taken_is_503_with_retry(tmp_path):
+    # many writers waiting on a lock hold every pooled connection; the next request waits pool_timeout, then
+    # SQLAlchemy raises its TimeoutError (no OperationalError): it was a 500 "internal server error"
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine, text
+
+    from nasedge.service.errors import add_error_handlers
+
+    from .conftest import running
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'p.db'}", pool_size=1, max_overflow=0, pool_timeout=0.1)
+    app = FastAPI()
+    add_error_handlers(app)
+
+    @app.get("/count")
+    def count() -> int:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar_one()
+
+    with running(app) as url:
+        assert httpx.get(f"{url}/count").json() == 1
+        with engine.connect():  # the pool's only connection, taken
+            r = httpx.get(f"{url}/count")
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        assert r.json()["detail"].startswith("the database is not available right now (QueuePool limit of size 1")
+        assert httpx.get(f"{url}/count").status_code == 200
