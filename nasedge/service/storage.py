@@ -145,7 +145,8 @@ def create_db_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend != "sqlite":
         postgresql = backend == "postgresql"
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if postgresql and (
+        libpq = postgresql and parsed.get_driver_name() in ("psycopg", "psycopg2")  # pg8000 calls it timeout
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if libpq and (
             "connect_timeout" not in parsed.query) else {}
         try:
             engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
@@ -207,7 +208,12 @@ class Storage:
                 elif self.engine.dialect.name == "postgresql":
                     # servers started together on one database (hosts, a restart of all) would each create the
                     # tables, all but one failing; in turn, the later ones find the schema current
+                    # for as long as the other's migration takes (lock_timeout, a writer's wait, would fail it),
+                    # then the migration's own statements wait as a writer's do
+                    waits = conn.exec_driver_sql("SHOW lock_timeout").scalar_one()
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{waits}'")
                 command.upgrade(self._alembic_config(conn), "head")
         except DBAPIError as exc:
             hint = ""

@@ -344,6 +344,29 @@ def test_servers_starting_together_migrate_one_after_the_other(db_url, postgres_
         s.close()
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_server_waits_for_another_servers_migration_however_long_it_takes(db_url, monkeypatch):
+    """The migration lock is waited for past lock_timeout (the writers' wait): a migration of more than
+    BUSY_TIMEOUT_S elsewhere failed the start with 'canceling statement due to lock timeout'."""
+    import psycopg
+
+    import nasedge.service.storage as storage
+
+    monkeypatch.setattr(storage, "BUSY_TIMEOUT_S", 0.2)
+    other = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
+    other.execute(f"SELECT pg_advisory_xact_lock({storage.MIGRATION_LOCK})")  # another server, migrating
+    threading.Timer(1.0, other.rollback).start()
+    s = Storage(db_url)
+    try:
+        s.migrate()
+        assert s.revision() == ("0004", "0004")
+        with s.engine.connect() as conn:  # the connection's wait as a writer is what it was
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "200ms"
+    finally:
+        s.close()
+        other.close()
+
+
 @BACKENDS
 def test_case_index_upgrade_downgrade_round_trip(db_url, profile):
     """Down to 0003 drops the index only (devices kept, case twins storable again); up again restores it; and the
