@@ -152,6 +152,8 @@ def ask_head(host: str, port: int, timeout: float) -> str:
     Asks for the cluster's id (the first call ``ray.init`` makes, ``ray.rpc.NodeInfoGcsService/GetClusterId``,
     an empty request) over gRPC, without importing Ray: an HTTP server (a dashboard), another gRPC service (a Ray
     Client server) or a silent one is told apart in a second, where Ray itself retries such an address for minutes."""
+    if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true"):  # a head that drops a plaintext call: Ray's
+        return "ray"  # own join, with the RAY_TLS_* certificates, says what is wrong
     try:
         import grpc
     except ImportError:  # pragma: no cover - grpcio comes with Ray; without it the join says what is wrong

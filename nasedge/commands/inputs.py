@@ -136,11 +136,12 @@ def check_url(flag: str, url: Optional[str]) -> None:
         raise NasedgeError(f"{flag} {url!r} is not valid; expected http://HOST:PORT or https://...")
 
 
-def check_ray_address(flag: str, address: Optional[str]) -> None:
+def check_ray_address(flag: str, address: Optional[str], env: bool = True) -> None:
     """``HOST:PORT`` of a Ray cluster that answers: an address nothing listens on would only fail once the work is
     done and Ray is asked to join it (where Ray retries without end). Without ``address``, ``RAY_ADDRESS`` (which Ray
-    joins then) is checked the same way, named as itself."""
-    if not address:
+    joins then) is checked the same way, named as itself, where the run would join it (``env``: a stale one must
+    not stop work that never uses Ray, a device measured in this process)."""
+    if not address and env:
         flag, address = "RAY_ADDRESS", os.environ.get("RAY_ADDRESS", "").strip()
     if not address or address in ("auto", "local"):
         return
@@ -568,7 +569,13 @@ def _measure(args: argparse.Namespace) -> None:
     elif args.num_archs is not None and args.num_archs < 1:
         raise NasedgeError(f"--num-archs: value {args.num_archs} is not valid; expected a positive count")
     check_out_file("--out", args.out)
-    check_ray_address("--ray-address", args.ray_address)
+    check_ray_address("--ray-address", args.ray_address, env=_through_ray(device))
+
+
+def _through_ray(device: Any) -> bool:
+    """Whether ``device`` (:func:`_named_device`'s) is measured through Ray: unknown (``None``, its settings
+    overridden) counts as yes."""
+    return device is None or device.where == "ray"
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -640,7 +647,8 @@ def _predictor(args: argparse.Namespace) -> None:
         if args.measurements:
             check_measurements_csv("--measurements", args.measurements, args.device)
         check_out_file("--save-measurements", args.save_measurements, (args.measurements,))
-        check_ray_address("--ray-address", args.ray_address)
+        measured = not args.measurements and _through_ray(None if is_device_file(args.device) else _named_device(args))
+        check_ray_address("--ray-address", args.ray_address, env=measured)
     if action == "fit" or (action == "show" and getattr(args, "profiles_dir", None)):
         from nasedge import home
 

@@ -257,7 +257,7 @@ def _serving(handler_kind: str):
 @pytest.mark.parametrize("kind, why", [("http", r"does not speak gRPC as a Ray head does: a dashboard's or "
                                                 r"another HTTP port\?"),
                                        ("silent", r"no answer within 1.5 s")])
-def test_a_ray_address_where_something_else_listens_is_one_line_within_2_s(kind, why, monkeypatch):
+def test_a_ray_address_where_something_else_listens_is_one_line_in_seconds(kind, why, monkeypatch):
     # it passed the TCP check, and Ray then retried it for minutes with its C++ warnings
     import time
 
@@ -270,10 +270,12 @@ def test_a_ray_address_where_something_else_listens_is_one_line_within_2_s(kind,
         with pytest.raises(NasedgeError, match=rf"^--ray-address 127.0.0.1:{port}: no Ray cluster answers there "
                                                rf"\(.*{why}\)$"):
             check_ray_address("--ray-address", f"127.0.0.1:{port}")
-        assert time.monotonic() - start < 2
+        assert time.monotonic() - start < 4  # a 1.5 s deadline, on a loaded 2-core machine
         monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")  # Ray's own variable, read where no flag is given
         with pytest.raises(NasedgeError, match=rf"^RAY_ADDRESS 127.0.0.1:{port}: no Ray cluster answers there"):
             check_ray_address("--ray-address", None)
+        monkeypatch.setenv("RAY_USE_TLS", "1")  # a TLS head drops the plaintext probe: Ray's own join is left to say
+        check_ray_address("--ray-address", f"127.0.0.1:{port}")
     finally:
         stop()
 
@@ -292,6 +294,30 @@ def test_ray_address_is_checked_as_the_flag_is(monkeypatch, nasedge_cli):
     r = nasedge_cli("specialize", "--device", "titan_rtx_64", "--latency", "7ms")
     assert r.returncode == 2 and r.stderr.strip() == "nasedge: error: RAY_ADDRESS 127.0.0.1:1: no Ray cluster " \
                                                      "answers there (Connection refused)", r.stderr
+
+
+def test_a_stale_ray_address_stops_only_what_would_join_it(monkeypatch, tmp_path, nasedge_cli):
+    # RAY_ADDRESS is what the README has users export: a head that went down refused every measure of cpu too
+    from nasedge.cli import build_parser
+    from nasedge.commands.inputs import check
+    from nasedge.errors import NasedgeError
+
+    monkeypatch.chdir(tmp_path)
+    arch = '{""space"": ""ofa_mbv3_cifar"", ""kernel"": [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, ' \
+           '3], ""expand"": [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3], ""depth"": [2, 2, 2, 2, 2], ' \
+           '""resolution"": 32}'
+    (tmp_path / "lat.csv").write_text(f'arch,latency_ms\n"{arch}",1.5\n')
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    for argv in (("measure", "--device", "cpu", "--num-archs", "1", "--out", "m.csv"),  # measured here
+                 ("predictor", "fit", "--device", "my-board", "--measurements", "lat.csv")):  # nothing measured
+        args = build_parser().parse_args(list(argv))
+        check(args.command, args)
+    assert nasedge_cli("devices", "add", "lab-board", "--runtime", "onnxruntime", "--where", "ray").returncode == 0
+    for argv in (("measure", "--device", "lab-board", "--num-archs", "1", "--out", "m.csv"),
+                 ("predictor", "fit", "--device", "lab-board")):  # measured through Ray: it would join it
+        args = build_parser().parse_args(list(argv))
+        with pytest.raises(NasedgeError, match=r"^RAY_ADDRESS 127.0.0.1:1: no Ray cluster answers there"):
+            check(args.command, args)
 
 
 def test_a_ray_head_answers_the_ray_address_check(ray_cluster):
