@@ -60,9 +60,9 @@ def connect(address: Optional[str] = None, *, start_local: bool = True, **init_o
         import ray
     except ImportError:  # pragma: no cover - ray is a dependency; kept for minimal installs
         raise NasedgeError("this needs Ray: pip install 'ray[default]'") from None
-    _raylet_messages_to_stderr()
-    if ray.is_initialized():
+    if ray.is_initialized():  # the caller's Ray, and its printing: used as they are
         return RayConnection(started=False)
+    _raylet_messages_to_stderr()
     address = address or os.environ.get("RAY_ADDRESS") or (None if start_local else "auto")
     answer = "ray"
     head = _host_port(address)

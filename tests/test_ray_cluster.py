@@ -100,9 +100,15 @@ def test_messages_of_the_cluster_go_to_stderr_in_one_line(ray_cluster, capfd):
     # thread of its own, log_to_driver=False or not; it went to stdout, a command's result stream
     import time
 
+    from ray._private import worker
     from ray._private.utils import publish_error_to_driver
 
-    connect().close()  # the caller's Ray (this session's cluster): used as it is
+    from nasedge.ray_cluster import _raylet_messages_to_stderr
+
+    printer = worker.print_to_stdstream
+    connect().close()  # the caller's Ray (this session's cluster): used as it is, its printing too
+    assert worker.print_to_stdstream is printer
+    _raylet_messages_to_stderr()  # what connect does where it starts or joins Ray itself (a command's Ray)
     capfd.readouterr()
     dump = "\n".join(f"    [state-dump] line {i}" for i in range(40))
     publish_error_to_driver("test_node_died", f"Raylet is terminated. Termination is unexpected.\n{dump}\n",
