@@ -56,9 +56,19 @@ def check_resource(device: str, resource: str) -> None:
     import ray
 
     if ray.cluster_resources().get(resource, 0) < 1:
-        address = ray.get_runtime_context().gcs_address or "HEAD:6379"
+        address = _head_address()
         raise DeviceUnreachable(f"device {device}: no node of the Ray cluster at {address} offers resource "
                                 f"{resource}; join the machine that holds it with `{join_command(resource, address)}`")
+
+
+def _head_address() -> str:
+    """The joined cluster's head, as ``ray start --address=`` takes it (a placeholder where Ray does not say)."""
+    import ray
+
+    try:
+        return ray.get_runtime_context().gcs_address or "HEAD:6379"
+    except Exception:  # the cluster gone with the node: the placeholder still says what to run
+        return "HEAD:6379"
 
 
 class _StreamedLog:
@@ -146,21 +156,27 @@ def measure_on_node(device: str, resource: str, section: Mapping[str, Any], work
         if isinstance(exc, ray.exceptions.RayTaskError):  # the measurement's own failure, raised on the node
             raise NasedgeError(f"device {device}: measurement on its Ray node failed: "
                                f"{str(exc).strip().splitlines()[-1]}") from None
-        raise NasedgeError(node_lost(device, resource, exc, log is not None)) from None
+        raise NasedgeError(node_lost(device, resource, exc, log is not None, _head_address())) from None
     finally:
         if not ended:  # force: its worker is ended with it, so no timing thread outlives it on the device
             ray.cancel(stream, force=True)
             _wait_ended(stream)
 
 
-def node_lost(device: str, resource: str, exc: BaseException, kept: bool) -> str:
-    """What a measurement lost with its node (``exc``, Ray's error) says; ``kept``: its rounds were streamed to the
-    driver's journal."""
+def node_lost(device: str, resource: str, exc: BaseException, kept: bool, address: str = "HEAD:6379") -> str:
+    """What a measurement lost to the system (``exc``, Ray's error: its node died, its worker crashed or was
+    killed for memory) says; ``kept``: its rounds were streamed to the driver's journal; ``address``: the head's."""
+    from ray.exceptions import NodeDiedError
+
     from nasedge.ray_cluster import lost_words
 
-    what = "what was measured so far is kept, the rounds of the group in flight too: " if kept else ""
-    return (f"device {device}: its Ray node was lost while measuring ({lost_words(exc)}); {what}start the node again "
-            f"(`{join_command(resource)}`) and rerun the same command to resume")
+    kept_words = "what was measured so far is kept, the rounds of the group in flight too: " if kept else ""
+    rerun = "rerun the same command to resume" if kept else "rerun the same command"
+    if isinstance(exc, NodeDiedError):
+        return (f"device {device}: its Ray node was lost while measuring ({lost_words(exc)}); {kept_words}start the "
+                f"node again (`{join_command(resource, address)}`) and {rerun}")
+    return (f"device {device}: the measuring worker on its Ray node was lost ({lost_words(exc)}: it crashed, or was "
+            f"killed, e.g. for memory); {kept_words}{rerun}")
 
 
 CANCEL_WAIT_S = 10.0  # a stopped task's stream ends within tens of milliseconds; past this, stop waiting

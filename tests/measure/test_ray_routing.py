@@ -46,3 +46,16 @@ def test_a_node_lost_while_measuring_says_the_rerun_resumes():
                          "again (`ray start --address=HEAD:6379 --resources='{\"device:my-board\": 1}'`) and rerun "
                          "the same command to resume")
     assert "\n" not in said and "To see node death" not in said
+    said = ray_routing.node_lost("my-board", "device:my-board", lost, kept=False, address="10.0.0.1:6379")
+    assert said.endswith("start the node again (`ray start --address=10.0.0.1:6379 --resources='{\"device:my-board\": "
+                         "1}'`) and rerun the same command") and "kept" not in said
+
+
+def test_a_worker_lost_while_measuring_is_no_lost_node():
+    from ray.exceptions import WorkerCrashedError
+
+    said = ray_routing.node_lost("my-board", "device:my-board", WorkerCrashedError(), kept=True)
+    assert said.startswith("device my-board: the measuring worker on its Ray node was lost (WorkerCrashedError: ")
+    assert said.endswith("it crashed, or was killed, e.g. for memory); what was measured so far is kept, the rounds "
+                         "of the group in flight too: rerun the same command to resume")
+    assert "start the node again" not in said
