@@ -501,7 +501,7 @@ def check_overrides(overrides: Sequence[str]) -> dict[str, str]:
     for o in overrides:
         if o.startswith("~"):  # a measurer's own argument may go (its default applies); what a schema holds may not
             if _key(o).count(".") < 2:
-                raise NasedgeError(f"override {o!r}: {_key(o)!r} cannot be deleted (every verb reads it); set it "
+                raise NasedgeError(f"override {o!r}: {_key(o)!r} cannot be deleted (its schema needs it); set it "
                                    f"instead ({_key(o)}=...)")
             continue
         if "=" not in o:

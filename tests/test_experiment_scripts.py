@@ -183,7 +183,7 @@ def test_latency_benchmark_merge_keeps_results_of_the_code_now_in_the_tree(tmp_p
 OFA_CIFAR = REPO / "latency_predictors" / "data" / "ofa_mbv3_cifar"  # a small dataset in the tree
 
 
-@pytest.mark.parametrize("path, args, words", [
+_BAD_LATENCY_INPUTS = [
     ("latency_predictors/units.py", ["--units", "abc"], ["--units", "'abc'"]),
     ("latency_predictors/units.py", ["--units", "nan", "--data", OFA_CIFAR], ["--units", "'nan'"]),
     ("latency_predictors/units.py", ["--data", "{tmp}/nope"], ["nope", "not a directory"]),
@@ -221,7 +221,12 @@ OFA_CIFAR = REPO / "latency_predictors" / "data" / "ofa_mbv3_cifar"  # a small d
     ("latency_predictors/tried/ridge20.py", ["nope"], ["unknown space 'nope'"]),
     ("latency_predictors/tried/roofline.py", ["x"], ["N 'x'"]),
     ("latency_predictors/tried/roofline_blend.py", ["ct-nb"], ["benchmark 'ct-nb'", "FBNet"]),
-])
+]
+
+
+# the dropped experiments' (tried/) behind -m slow: a process each, 20 of them, kept as a record
+@pytest.mark.parametrize("path, args, words", [
+    pytest.param(*case, marks=pytest.mark.slow) if "/tried/" in case[0] else case for case in _BAD_LATENCY_INPUTS])
 def test_latency_experiments_bad_input_is_one_line(tmp_path, path, args, words):
     """Bad input to the latency experiments, dropped ones (tried/) too, is one line before the work (run in an empty
     folder: the tried/ scripts read and write there)."""
@@ -237,6 +242,7 @@ def test_tried_scripts_write_nothing_into_the_tree(path, args):
     assert sorted(p.name for p in REPO.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_tried_scripts_name_a_cache_cut_short(tmp_path):
     """A cache of blend_cache.py cut short (a copy, a kill before its writes were atomic) is named, not unpickled into a
     traceback."""
